@@ -1,0 +1,1 @@
+"""Audio input: the live stream, the ring buffer, the VAD gate, file decoding."""

@@ -1,0 +1,90 @@
+"""The ``kwsapp`` command line (contract in DESIGN.md, kept stable).
+
+Each subcommand lives in its own module under ``kwsapp/commands/`` exposing
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; modules keep
+their heavy imports (Qt, LiteRT, TensorFlow) inside ``run``, so building the
+parser stays fast. Errors of the :class:`~kwsapp.errors.KwsError` tree are
+caught once here and printed as ``kwsapp: Type: message`` with their exit
+code (2 bad input, 1 internal); ``--json`` output goes to stdout only, logs
+to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import re
+import sys
+from types import ModuleType
+
+from kwsapp import __version__
+from kwsapp.errors import KwsError
+
+#: Subcommand -> module. `kwsapp` with no subcommand runs `gui`.
+COMMANDS: dict[str, str] = {
+    "gui": "kwsapp.commands.gui",
+    "devices": "kwsapp.commands.devices",
+    "listen": "kwsapp.commands.listen",
+    "classify": "kwsapp.commands.classify",
+    "evaluate": "kwsapp.commands.evaluate",
+    "train": "kwsapp.commands.train",
+    "export": "kwsapp.commands.export",
+    "explore": "kwsapp.commands.explore",
+    "make-stream": "kwsapp.commands.make_stream",
+    "evaluate-stream": "kwsapp.commands.evaluate_stream",
+}
+DEFAULT_COMMAND = "gui"
+
+log = logging.getLogger("kwsapp")
+
+
+def _command_modules() -> dict[str, ModuleType]:
+    modules = {}
+    for name, module_name in COMMANDS.items():
+        try:
+            modules[name] = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:  # a real missing dependency: say so
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kwsapp", description="Recognize spoken commands (yes no up down left right "
+                                   "on off stop go) live or in files.")
+    parser.add_argument("--version", action="version", version=f"kwsapp {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output on stderr (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in _command_modules().items():
+        sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sp)
+        sp.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version")
+                                                         for a in argv):
+        lead = 0  # global flags stay before the subcommand
+        while lead < len(argv) and (argv[lead] == "--verbose" or re.fullmatch(r"-v+", argv[lead])):
+            lead += 1
+        argv.insert(lead, DEFAULT_COMMAND)
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr,
+                        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args._run(args) or 0)
+    except KwsError as exc:
+        print(f"kwsapp: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `kwsapp classify ... | head`
+        return 0

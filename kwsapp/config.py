@@ -1,0 +1,93 @@
+"""Every runtime tunable, in one place, with defaults.
+
+Times are given in milliseconds and converted to samples here only (as
+kws_streaming's ``update_flags`` does), so no other module repeats the
+arithmetic. A model's card may override the window, hop, threshold and
+smoother defaults: :meth:`Config.with_card` applies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+#: Every model and the engine work at this rate; devices at other rates are
+#: resampled in the pipeline thread (never in the audio callback).
+SAMPLE_RATE_HZ = 16000
+
+
+def ms_to_samples(ms: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> int:
+    """Milliseconds to a whole number of samples at ``sample_rate_hz``."""
+    return int(round(ms * sample_rate_hz / 1000.0))
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Input stream and ring buffer."""
+
+    device: str | int | None = None  # None: the system default input
+    device_rate_hz: int | None = None  # None: the device's default rate
+    block_ms: float = 20.0  # PortAudio block per callback
+    ring_seconds: float = 20.0  # history kept for the engine and the GUI
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """webrtcvad speech gate."""
+
+    enabled: bool = True
+    aggressiveness: int = 2  # 0 (least) .. 3 (most aggressive filtering)
+    frame_ms: int = 30  # webrtcvad accepts 10, 20 or 30 ms frames
+    # Gate stays open this long after the last speech frame, so the
+    # window that holds the word's end still gets classified.
+    hangover_ms: float = 800.0
+    # Speech needs this many voiced ms in a row to open the gate.
+    onset_ms: float = 60.0
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """Window probabilities -> commands (see inference/smoothing.py)."""
+
+    average_window_ms: float = 500.0  # mean of the windows in this span
+    threshold: float = 0.6  # fire when a command's mean probability passes it
+    refractory_ms: float = 1000.0  # no second event this soon after one
+
+
+@dataclass(frozen=True)
+class Config:
+    """All runtime settings. Build variants with ``dataclasses.replace``."""
+
+    model: str = "embed"  # registry name or artifact directory
+    hop_ms: float = 250.0  # one window classified every hop while gated open
+    window_ms: float = 1000.0  # overridden by the model card
+    queue_size: int = 2  # windows waiting for inference; oldest dropped
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+
+    @property
+    def hop_samples(self) -> int:
+        return ms_to_samples(self.hop_ms)
+
+    @property
+    def window_samples(self) -> int:
+        return ms_to_samples(self.window_ms)
+
+    def with_card(self, card: Mapping[str, Any]) -> "Config":
+        """This config with the window, hop, threshold, smoother and VAD
+        defaults a model card states (``card.json``)."""
+        out = replace(self, window_ms=float(card.get("window_ms", self.window_ms)))
+        if "hop_ms" in card:
+            out = replace(out, hop_ms=float(card["hop_ms"]))
+        smoothing = dict(card.get("smoothing", {}))
+        if "threshold" in card:
+            smoothing.setdefault("threshold", card["threshold"])
+        known = SmoothingConfig.__dataclass_fields__
+        out = replace(out, smoothing=replace(
+            out.smoothing, **{k: float(v) for k, v in smoothing.items() if k in known}))
+        vad = {k: v for k, v in dict(card.get("vad", {})).items()
+               if k in VadConfig.__dataclass_fields__}
+        if vad:
+            out = replace(out, vad=replace(out.vad, **vad))
+        return out

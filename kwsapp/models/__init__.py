@@ -1,0 +1,1 @@
+"""Model artifacts (``model.tflite`` + ``card.json``) and the bundled registry."""

@@ -1,0 +1,160 @@
+"""Load a model artifact: ``model.tflite`` + ``card.json``, run with LiteRT.
+
+A card (``card.json``) states what the model takes in and gives out; the
+engine takes the window length, hop and front end from it. Minimal card::
+
+    {
+      "format_version": 1,
+      "name": "embed", "arch": "embed",
+      "labels": ["silence", "unknown", "yes", ...],      # output order
+      "sample_rate_hz": 16000,                           # of the window
+      "window_ms": 1500, "hop_ms": 250,
+      "input": {"kind": "waveform", "sample_rate_hz": 16000}
+        # or {"kind": "log_spectrogram", "sample_rate_hz": 8000,
+        #     "params": {"window_ms": 20, "step_ms": 10}}
+        # (any kwsapp.features kind; normalization lives inside the graph)
+      "threshold": 0.6, "smoothing": {...}, "vad": {...},   # live defaults
+      "training": {...}, "metrics": {...}, "created": "...", "code_version": "..."
+    }
+
+Only this module imports LiteRT (``ai_edge_litert``); nothing in the runtime
+imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kwsapp import features
+from kwsapp.errors import ModelError
+
+CARD_FILE = "card.json"
+TFLITE_FILE = "model.tflite"
+SUPPORTED_FORMAT = 1
+INPUT_KINDS = ("waveform", *features.FEATURES)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The parts of ``card.json`` the runtime relies on (the rest is kept in
+    ``raw``)."""
+
+    name: str
+    labels: tuple[str, ...]
+    sample_rate_hz: int
+    window_ms: float
+    hop_ms: float
+    input_kind: str
+    input_rate_hz: int
+    input_params: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window_samples(self) -> int:
+        """Window length in samples at ``sample_rate_hz`` (the engine's rate)."""
+        return int(round(self.window_ms * self.sample_rate_hz / 1000.0))
+
+    @classmethod
+    def from_dict(cls, card: dict[str, Any], where: str = "card.json") -> "ModelCard":
+        """Validate a card dict; a :class:`ModelError` names what is wrong."""
+        version = card.get("format_version", SUPPORTED_FORMAT)
+        if version != SUPPORTED_FORMAT:
+            raise ModelError(f"{where}: card format {version} is not supported "
+                             f"(this kwsapp reads format {SUPPORTED_FORMAT})")
+        missing = [k for k in ("labels", "sample_rate_hz", "window_ms", "input") if k not in card]
+        if missing:
+            raise ModelError(f"{where}: missing {', '.join(missing)}")
+        inp = card["input"]
+        kind = inp.get("kind")
+        if kind not in INPUT_KINDS:
+            raise ModelError(f"{where}: input kind {kind!r} is not supported "
+                             f"(supported: {', '.join(INPUT_KINDS)})")
+        labels = tuple(str(x) for x in card["labels"])
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ModelError(f"{where}: labels must be two or more distinct names")
+        rate = int(card["sample_rate_hz"])
+        return cls(
+            name=str(card.get("name", "model")),
+            labels=labels,
+            sample_rate_hz=rate,
+            window_ms=float(card["window_ms"]),
+            hop_ms=float(card.get("hop_ms", 250.0)),
+            input_kind=kind,
+            input_rate_hz=int(inp.get("sample_rate_hz", rate)),
+            input_params=dict(inp.get("params", {})),
+            raw=card,
+        )
+
+
+def read_card(artifact_dir: str | Path) -> ModelCard:
+    """Read and validate ``artifact_dir/card.json``."""
+    path = Path(artifact_dir) / CARD_FILE
+    if not path.is_file():
+        raise ModelError(f"{artifact_dir}: not a model artifact (no {CARD_FILE})")
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable card ({exc})") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{path}: card must be a JSON object")
+    return ModelCard.from_dict(card, str(path))
+
+
+class TfliteModel:
+    """A ``.tflite`` file bound to a one-thread LiteRT interpreter.
+
+    ``invoke(x)`` takes one model input without its batch axis and returns the
+    first output without its batch axis, float32.
+    """
+
+    def __init__(self, path: str | Path, num_threads: int = 1) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError("LiteRT is not installed: pip install ai-edge-litert") from exc
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file missing")
+        try:
+            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.path}: not a loadable .tflite model ({exc})") from None
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self._in_dtype = inp["dtype"]
+        self._in_quant = inp.get("quantization", (0.0, 0))
+        self._out_quant = out.get("quantization", (0.0, 0))
+        self.input_shape: tuple[int, ...] = tuple(int(x) for x in inp["shape"][1:])
+        self.output_shape: tuple[int, ...] = tuple(int(x) for x in out["shape"][1:])
+
+    def invoke(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32).reshape((1, *self.input_shape))
+        scale, zero = self._in_quant
+        if self._in_dtype != np.float32 and scale:
+            # Full-integer model: quantize the input as its metadata says.
+            info = np.iinfo(self._in_dtype)
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        self._interp.set_tensor(self._in_index, x.astype(self._in_dtype))
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._out_index)[0]
+        scale, zero = self._out_quant
+        if y.dtype != np.float32 and scale:
+            y = (y.astype(np.float32) - zero) * scale
+        return y.astype(np.float32, copy=False)
+
+
+def load_tflite(artifact_dir: str | Path, card: ModelCard,
+                filename: str = TFLITE_FILE) -> TfliteModel:
+    """Load the artifact's ``.tflite`` and check it against its card."""
+    model = TfliteModel(Path(artifact_dir) / filename)
+    if model.output_shape[-1:] != (len(card.labels),):
+        raise ModelError(f"{model.path}: gives {model.output_shape} outputs but its card "
+                         f"names {len(card.labels)} labels")
+    return model
