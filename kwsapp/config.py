@@ -55,6 +55,24 @@ class SmoothingConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation (training/augment.py); no TensorFlow here."""
+
+    noise_prob: float = 0.8  # share of clips that get noise mixed in
+    snr_db_range: tuple[float, float] = (0.0, 20.0)
+    # Colours of generated noise, besides real _background_noise_ files.
+    noise_colors: tuple[str, ...] = ("white", "pink", "blue", "brown", "violet")
+    background_share: float = 0.6  # of noisy clips, share with real noise
+    shift_ms: float = 100.0  # random time shift up to +- this
+    speed_range: tuple[float, float] = (0.9, 1.1)  # speed/pitch perturbation
+    speed_prob: float = 0.5
+    spec_freq_masks: int = 2  # SpecAugment (spectrogram models only)
+    spec_freq_width: int = 8
+    spec_time_masks: int = 2
+    spec_time_width: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
