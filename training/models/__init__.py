@@ -1,0 +1,35 @@
+"""Architecture registry: name -> module (listed once, here).
+
+Each architecture module exposes:
+
+- ``DEFAULTS: dict`` hyperparameters of the full model, ``TINY: dict`` a tiny
+  configuration for tests (a few thousand parameters, seconds to train);
+- ``WINDOW_MS: float`` the window the model classifies (1000 or 1500);
+- ``INPUT: dict`` the card's ``input`` entry (see kwsapp/models/artifact.py),
+  e.g. ``{"kind": "log_spectrogram", "sample_rate_hz": 8000,
+  "params": {"window_ms": 20, "step_ms": 10}}`` or
+  ``{"kind": "waveform", "sample_rate_hz": 16000}``;
+- ``build(params: dict, n_classes: int) -> keras.Model`` taking the front
+  end's output for one window (batched) and giving softmax probabilities.
+
+Imports are lazy so that listing the registry does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+ARCHS: dict[str, str] = {
+    "embed": "training.models.embed_head",
+    "cnn": "training.models.cnn",
+    "wavception": "training.models.wavception",
+}
+
+
+def arch_module(name: str) -> ModuleType:
+    """The module of architecture ``name`` (ValueError names the known ones)."""
+    try:
+        return importlib.import_module(ARCHS[name])
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(ARCHS)}") from None
