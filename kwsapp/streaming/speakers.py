@@ -13,11 +13,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from kwsapp.config import TrainConfig
+
 SETS = ("train", "validation", "test")
-# TODO(streaming): read these from kwsapp.config.TrainConfig once it is on main.
-SPLIT_SEED = 0
-VALIDATION_SHARE = 0.15
-TEST_SHARE = 0.15
 
 
 def speaker_of(path: str | Path) -> str:
@@ -30,12 +28,12 @@ def _fraction(text: str) -> float:
     return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16) / float(1 << 48)
 
 
-def which_set(path: str | Path, seed: int = SPLIT_SEED,
-              validation_share: float = VALIDATION_SHARE, test_share: float = TEST_SHARE) -> str:
-    """``"train"``, ``"validation"`` or ``"test"`` for one clip, by its speaker."""
-    h = _fraction(f"{seed}/split/{speaker_of(path)}")
-    if h < validation_share:
+def which_set(path: str | Path, config: TrainConfig = TrainConfig()) -> str:
+    """``"train"``, ``"validation"`` or ``"test"`` for one clip, by its speaker,
+    as a model trained with ``config`` split it."""
+    h = _fraction(f"{config.seed}/split/{speaker_of(path)}")
+    if h < config.validation_share:
         return "validation"
-    if h < validation_share + test_share:
+    if h < config.validation_share + config.test_share:
         return "test"
     return "train"
