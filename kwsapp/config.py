@@ -97,6 +97,39 @@ class GuiConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """Data split and training loop (training/data.py, training/train.py);
+    pure Python, no TensorFlow. ``TrainConfig.tiny()`` is the test preset."""
+
+    seed: int = 0
+    # Speaker-disjoint split when the data set has no validation/testing lists:
+    # a speaker's seeded hash decides its share.
+    validation_share: float = 0.15
+    test_share: float = 0.15
+    # Full v0.02 layout only: unknown words kept and silence clips cut from
+    # _background_noise_, each as this share of the resulting set.
+    unknown_share: float = 0.1
+    silence_share: float = 0.1
+    batch_size: int = 64
+    epochs: int = 60
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    patience: int = 10  # epochs without a better validation accuracy before stopping
+    # Augmented copies of each training clip computed once (front end and,
+    # for `embed`, the embedding cached on disk); each epoch draws one copy.
+    aug_copies: int = 4
+    steps_per_epoch: int | None = None  # None: one pass over the training clips
+    max_val_clips: int | None = None  # None: every validation clip
+
+    @classmethod
+    def tiny(cls) -> "TrainConfig":
+        """A few steps on a few clips: the tests' preset."""
+        return cls(batch_size=8, epochs=2, patience=2, aug_copies=1, steps_per_epoch=3,
+                   max_val_clips=16)
+
+
+@dataclass(frozen=True)
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
