@@ -73,6 +73,30 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class GuiConfig:
+    """Desktop window (kwsapp/gui): drawing rates, spans and looks."""
+
+    redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
+    status_hz: float = 2.0  # status bar text (xruns, drops, timings)
+    spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
+    spectrogram_n_mels: int = 64
+    spectrogram_window_ms: float = 25.0
+    spectrogram_hop_ms: float = 10.0
+    spectrogram_n_fft: int = 512
+    # Fixed image levels (natural-log mel power); autoLevels would flicker.
+    spectrogram_levels: tuple[float, float] = (-11.0, 3.0)
+    colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
+    waveform_seconds: float = 3.0
+    waveform_buckets: int = 600  # min/max envelope points drawn per frame
+    meter_span_ms: float = 50.0  # level meter RMS span
+    meter_floor_db: float = -60.0
+    result_hold_ms: float = 1500.0  # command shown at full strength this long
+    result_fade_ms: float = 1200.0  # then fades out over this long
+    history_rows: int = 200  # oldest rows dropped past this
+    file_max_columns: int = 3000  # long-file spectrogram pooled to this width
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Data split and training loop (training/data.py, training/train.py);
     pure Python, no TensorFlow. ``TrainConfig.tiny()`` is the test preset."""
