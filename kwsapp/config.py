@@ -83,6 +83,63 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class GuiConfig:
+    """Desktop window (kwsapp/gui): drawing rates, spans and looks."""
+
+    redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
+    status_hz: float = 2.0  # status bar text (xruns, drops, timings)
+    spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
+    spectrogram_n_mels: int = 64
+    spectrogram_window_ms: float = 25.0
+    spectrogram_hop_ms: float = 10.0
+    spectrogram_n_fft: int = 512
+    # Fixed image levels (natural-log mel power); autoLevels would flicker.
+    spectrogram_levels: tuple[float, float] = (-11.0, 3.0)
+    colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
+    waveform_seconds: float = 3.0
+    waveform_buckets: int = 600  # min/max envelope points drawn per frame
+    meter_span_ms: float = 50.0  # level meter RMS span
+    meter_floor_db: float = -60.0
+    result_hold_ms: float = 1500.0  # command shown at full strength this long
+    result_fade_ms: float = 1200.0  # then fades out over this long
+    history_rows: int = 200  # oldest rows dropped past this
+    file_max_columns: int = 3000  # long-file spectrogram pooled to this width
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Data split and training loop (training/data.py, training/train.py);
+    pure Python, no TensorFlow. ``TrainConfig.tiny()`` is the test preset."""
+
+    seed: int = 0
+    # Speaker-disjoint split when the data set has no validation/testing lists:
+    # a speaker's seeded hash decides its share.
+    validation_share: float = 0.15
+    test_share: float = 0.15
+    # Full v0.02 layout only: unknown words kept and silence clips cut from
+    # _background_noise_, each as this share of the resulting set.
+    unknown_share: float = 0.1
+    silence_share: float = 0.1
+    batch_size: int = 64
+    epochs: int = 60
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    patience: int = 10  # epochs without a better validation accuracy before stopping
+    # Augmented copies of each training clip computed once (front end and,
+    # for `embed`, the embedding cached on disk); each epoch draws one copy.
+    aug_copies: int = 4
+    steps_per_epoch: int | None = None  # None: one pass over the training clips
+    max_val_clips: int | None = None  # None: every validation clip
+
+    @classmethod
+    def tiny(cls) -> "TrainConfig":
+        """A few steps on a few clips: the tests' preset."""
+        return cls(batch_size=8, epochs=2, patience=2, aug_copies=1, steps_per_epoch=3,
+                   max_val_clips=16)
+
+
+@dataclass(frozen=True)
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
