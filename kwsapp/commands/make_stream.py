@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--speakers", default="validation",
                         help="speaker sets of the split, comma-separated: validation, "
-                             "testing (default validation; never training)")
+                             "test (default validation; never train)")
     parser.add_argument("--no-commands", action="store_true",
                         help="no command words: noise, pauses and unknown words only "
                              "(measures false activations)")
@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.streaming.synth import StreamSpec, make_stream, write_stream
 
     speakers = tuple(s.strip() for s in args.speakers.split(",") if s.strip())
-    bad = [s for s in speakers if s not in ("validation", "testing")]
+    bad = [s for s in speakers if s not in ("validation", "test")]
     if bad or not speakers:
         raise BadInputError(f"--speakers: {','.join(bad) or 'nothing'} not allowed; use "
-                            "validation and/or testing (training speakers never go in a "
+                            "validation and/or test (training speakers never go in a "
                             "test stream)")
     if args.minutes <= 0:
         raise BadInputError("--minutes must be positive")

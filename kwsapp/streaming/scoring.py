@@ -75,7 +75,9 @@ class StreamScore:
     false_activations: int
     duration_s: float
     latencies_s: list[float] = field(default_factory=list)
-    #: per event, in emission order: "match" | "duplicate" | "wrong" | "false"
+    #: the command events scored, in emission order, and what each was:
+    #: "match" | "duplicate" | "wrong" | "false"
+    scored: list[Event] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     #: per command word, in truth order: "matched" | "wrong" | "missed"
     word_outcomes: list[str] = field(default_factory=list)
@@ -111,7 +113,7 @@ class StreamScore:
     def summary(self) -> dict[str, object]:
         """Flat JSON-ready dict: counts, shares, FA/h and latency."""
         out = {k: v for k, v in asdict(self).items()
-               if k not in ("latencies_s", "outcomes", "word_outcomes")}
+               if k not in ("latencies_s", "scored", "outcomes", "word_outcomes")}
         out.update(matched_pct=self.matched_pct, wrong_pct=self.wrong_pct,
                    missed_pct=self.missed_pct, fa_per_hour=self.fa_per_hour,
                    latency_median_ms=self.latency_median_ms,
@@ -166,7 +168,7 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
         wrong=word_outcomes.count("wrong"), missed=word_outcomes.count("missed"),
         events=len(evs), duplicates=outcomes.count("duplicate"),
         wrong_events=outcomes.count("wrong"), false_activations=outcomes.count("false"),
-        duration_s=float(duration_s), latencies_s=latencies, outcomes=outcomes,
+        duration_s=float(duration_s), latencies_s=latencies, scored=evs, outcomes=outcomes,
         word_outcomes=word_outcomes)
 
 
