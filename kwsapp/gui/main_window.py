@@ -66,7 +66,10 @@ class Banner(QtWidgets.QFrame):
         self.text = QtWidgets.QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QtWidgets.QToolButton(text="✕", autoRaise=True, toolTip="Dismiss this message")
+        close = QtWidgets.QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss this message")
         close.clicked.connect(self.hide)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 6, 6)
@@ -149,7 +152,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ----------------------------------------------------------------- layout
     def _build_actions(self) -> None:
-        self.listen_action = QtGui.QAction("&Listen", self, checkable=True)
+        self.listen_action = QtGui.QAction("&Listen", self)
+        self.listen_action.setCheckable(True)
         self.listen_action.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space))
         self.listen_action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
         self.listen_action.setToolTip("Start or stop listening to the input device (Space)")
@@ -472,7 +476,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_labels["device"].setText("not listening")
             return False
         self.session = session
-        self.spectrogram.clear()
+        self.spectrogram.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
         self._status_timer.start()
