@@ -188,7 +188,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.listen_button = QtWidgets.QToolButton()
         self.listen_button.setDefaultAction(self.listen_action)
         self.listen_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.listen_button.setMinimumWidth(90)
+        self.listen_button.setMinimumWidth(110)
+        self.listen_button.setStyleSheet(
+            "QToolButton { padding: 3px 10px; }"
+            "QToolButton:checked { background: #1f7a55; color: white; border-radius: 3px; }")
         self.device_combo = QtWidgets.QComboBox()
         self.device_combo.setMinimumContentsLength(22)
         self.device_combo.setSizeAdjustPolicy(
@@ -292,6 +295,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for key, tip in tips.items():
             label = QtWidgets.QLabel("—")
             label.setToolTip(tip)
+            label.setMinimumWidth(0 if key == "device" else 110)
             self.statusBar().addPermanentWidget(label, 1 if key == "device" else 0)
             self.status_labels[key] = label
         self.status_labels["device"].setText("not listening")
@@ -447,6 +451,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _set_listen_checked(self, on: bool) -> None:
         self.listen_action.blockSignals(True)
         self.listen_action.setChecked(on)
+        self.listen_action.setText("● Listening" if on else "Listen")
         self.listen_action.blockSignals(False)
 
     def start_listening(self) -> bool:
