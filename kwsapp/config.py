@@ -130,13 +130,14 @@ class TrainConfig:
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
     aug_copies: int = 4
     steps_per_epoch: int | None = None  # None: one pass over the training clips
-    max_val_clips: int | None = None  # None: every validation clip
+    max_train_clips: int | None = None  # None: every training clip
+    max_val_clips: int | None = None  # None: every validation (and test) clip
 
     @classmethod
     def tiny(cls) -> "TrainConfig":
         """A few steps on a few clips: the tests' preset."""
-        return cls(batch_size=8, epochs=2, patience=2, aug_copies=1, steps_per_epoch=3,
-                   max_val_clips=16)
+        return cls(batch_size=8, epochs=2, patience=2, aug_copies=2, steps_per_epoch=3,
+                   max_train_clips=48, max_val_clips=16)
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,11 @@ class Engine:
         return ms_to_samples(self.recognizer.card.window_ms)
 
     @property
+    def error(self) -> Exception | None:
+        """The first error a worker thread or the source hit (None: none)."""
+        return self._error
+
+    @property
     def is_running(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
