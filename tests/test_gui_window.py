@@ -30,12 +30,13 @@ from kwsapp.errors import DeviceError  # noqa: E402
 WAIT_MS = 15000  # for the first command of a few seconds of real-time replay
 
 
-def words_audio(data_dir, labels, gap_s: float = 0.6) -> np.ndarray:
-    """Real clips of ``labels`` with silence around them, 16 kHz float32."""
+def words_audio(data_dir, labels, gap_s: float = 0.6, index: int = 0) -> np.ndarray:
+    """Real clips of ``labels`` (the ``index``-th of each) with silence
+    around them, 16 kHz float32."""
     gap = np.zeros(int(gap_s * 16000), np.float32)
     parts = [gap]
     for label in labels:
-        parts += [load_audio(real_clip(data_dir, label)), gap]
+        parts += [load_audio(real_clip(data_dir, label, index)), gap]
     return np.concatenate(parts)
 
 
@@ -202,19 +203,30 @@ def drop(window, paths) -> None:
     QtCore.QCoreApplication.sendEvent(window, QtGui.QDropEvent(pos, action, mime, buttons, mods))
 
 
-def test_dropped_files_are_classified_in_the_worker(qtbot, make_window, tiny_model, data_dir,
-                                                    tmp_path):
-    pytest.importorskip("kwsapp.commands.classify",
-                        reason="kwsapp classify (its file classification) is not on main yet")
+def test_dropped_files_are_classified_in_the_worker(qtbot, make_window, bundled_model_dir,
+                                                    data_dir, tmp_path):
+    import soundfile as sf
+
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
-    good = real_clip(data_dir, "yes")
-    window = make_window(tiny_model, autostart=False)
-    drop(window, [good, bad])
+    clip = real_clip(data_dir, "yes")
+    long_file = tmp_path / "left_go.wav"
+    sf.write(long_file, words_audio(data_dir, ["left", "go"], 0.8, index=2), 16000)
+    window = make_window(bundled_model_dir, autostart=False)
+    drop(window, [clip, bad, long_file])
     assert window.tabs.currentWidget() is window.files
     qtbot.waitUntil(lambda: all("classifying" not in r[1] for r in window.files.result_rows()),
                     timeout=WAIT_MS)
     rows = dict(window.files.result_rows())
+    assert rows[clip.name].startswith("yes (")
     assert rows[bad.name].startswith("error:") and "broken.wav" in rows[bad.name]
-    label = rows[good.name].split(" ")[0]
-    assert label in window.recognizer.labels
+    assert rows[long_file.name].startswith("2 commands") and rows[long_file.name].endswith(
+        "left, go")
+
+    window.files.table.setCurrentItem(window.files.table.topLevelItem(2))
+    assert window.files.detail.currentIndex() == 2  # the timeline page
+    assert window.files.command_list.count() == 2
+    window.files.command_list.setCurrentRow(1)  # click "go": the view jumps there
+    (x0, x1), _ = window.files.file_view.getPlotItem().vb.viewRange()
+    start, end = window.files.file_view._spans[1]
+    assert x0 <= start and end <= x1 and x1 - x0 < 4.0

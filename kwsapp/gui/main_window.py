@@ -97,14 +97,16 @@ class MainWindow(QtWidgets.QMainWindow):
         model: model to use instead of the remembered one.
         device: input device to use instead of the remembered one.
         autostart: start listening as soon as the window is built.
+        source_name: what to call the input when ``source_factory`` is not a
+            sound card (shown in the device chooser and status bar).
     """
 
-    files_requested = QtCore.Signal(list, str)
+    files_requested = QtCore.Signal(list, str, float)
 
     def __init__(self, config: Config | None = None, gui_config: GuiConfig | None = None,
                  settings: QtCore.QSettings | None = None, source_factory=None,
                  model: str | None = None, device: str | None = None,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, source_name: str | None = None) -> None:
         super().__init__()
         self.config = config or Config()
         self.gui_config = gui_config or GuiConfig()
@@ -115,6 +117,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if device:
             self.prefs.device = device
         self.source_factory = source_factory or default_source_factory(self.config)
+        self.source_name = source_name
         self.session: LiveSession | None = None
         self.recognizer = None
         self.model_spec: str | None = None
@@ -316,8 +319,12 @@ class MainWindow(QtWidgets.QMainWindow):
         """Fill the device chooser anew (the default marked, the remembered
         or current device selected)."""
         current = self.device_combo.currentData() or self.prefs.device
-        self.devices = list_devices()
         self.device_combo.clear()
+        if self.source_name is not None:  # not a sound card: nothing to choose
+            self.devices = []
+            self.device_combo.addItem(self.source_name, None)
+            return
+        self.devices = list_devices()
         if not self.devices:
             self.device_combo.addItem("no input device found", None)
             self.device_combo.setEnabled(False)
@@ -525,7 +532,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_labels["device"].setText("input ended")
             return
         stats = session.engine.stats
-        device = self.current_device() or "input"
+        device = self.current_device() or self.source_name or "input"
         rate = session.sample_rate_hz
         self.status_labels["device"].setText(f"{device} · {rate / 1000:g} kHz" if rate
                                              else device)
@@ -561,7 +568,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.files.add_pending(paths)
         self.tabs.setCurrentWidget(self.files)
-        self.files_requested.emit(paths, self.model_spec or DEFAULT_MODEL)
+        self.files_requested.emit(paths, self.model_spec or DEFAULT_MODEL,
+                                  self.threshold if self.prefs.threshold is not None else 0.0)
 
     def open_files_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES))

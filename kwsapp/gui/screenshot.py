@@ -23,8 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = Path(os.environ.get(
     "KWSAPP_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "speech_commands_subset"))
 DEFAULT_WORDS = ("yes", "left", "stop", "go")
-#: (clip index per word, seconds of pause between words)
-PAUSE_S = 0.9
+PAUSE_S = 0.9  # silence between the words
 GRAB_DELAY_MS = 450  # after a command: the word has scrolled into view
 WINDOW_SIZE = (1240, 760)
 
@@ -59,7 +58,8 @@ def capture(out: Path, model: str | None, data_dir: Path, words: list[str],
         settings = QtCore.QSettings(str(Path(tmp) / "kwsapp.ini"),
                                     QtCore.QSettings.Format.IniFormat)
         window = MainWindow(settings=settings, model=model,
-                            source_factory=lambda _d: FileSource(audio, 320, realtime=True))
+                            source_factory=lambda _d: FileSource(audio, 320, realtime=True),
+                            source_name=f"replay: {' '.join(words)}")
         window.resize(*WINDOW_SIZE)
         window.show()
         shots: list = []
@@ -70,7 +70,7 @@ def capture(out: Path, model: str | None, data_dir: Path, words: list[str],
         window.bridge.command.connect(
             lambda _e: QtCore.QTimer.singleShot(GRAB_DELAY_MS, grab),
             QtCore.Qt.ConnectionType.QueuedConnection)
-        QtCore.QTimer.singleShot(int(1000 * audio.size / 16000) + 1200, app.quit)
+        QtCore.QTimer.singleShot(int(1000 * audio.size / 16000) + 2500, app.quit)
         app.exec()
         rows = window.history.rows()
         window.close()
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="Speech Commands folder to take the clips from")
     parser.add_argument("--words", nargs="+", default=list(DEFAULT_WORDS))
-    parser.add_argument("--clip-index", type=int, default=0,
+    parser.add_argument("--clip-index", type=int, default=2,
                         help="which clip of each word (sorted by file name)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
