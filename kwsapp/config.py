@@ -94,7 +94,7 @@ class GuiConfig:
     spectrogram_hop_ms: float = 10.0
     spectrogram_n_fft: int = 512
     # Fixed image levels (natural-log mel power); autoLevels would flicker.
-    spectrogram_levels: tuple[float, float] = (-11.0, 3.0)
+    spectrogram_levels: tuple[float, float] = (-11.0, 4.0)
     colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
     waveform_seconds: float = 3.0
     waveform_buckets: int = 600  # min/max envelope points drawn per frame
@@ -130,13 +130,14 @@ class TrainConfig:
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
     aug_copies: int = 4
     steps_per_epoch: int | None = None  # None: one pass over the training clips
-    max_val_clips: int | None = None  # None: every validation clip
+    max_train_clips: int | None = None  # None: every training clip
+    max_val_clips: int | None = None  # None: every validation (and test) clip
 
     @classmethod
     def tiny(cls) -> "TrainConfig":
         """A few steps on a few clips: the tests' preset."""
-        return cls(batch_size=8, epochs=2, patience=2, aug_copies=1, steps_per_epoch=3,
-                   max_val_clips=16)
+        return cls(batch_size=8, epochs=2, patience=2, aug_copies=2, steps_per_epoch=3,
+                   max_train_clips=48, max_val_clips=16)
 
 
 @dataclass(frozen=True)
