@@ -94,7 +94,7 @@ class GuiConfig:
     spectrogram_hop_ms: float = 10.0
     spectrogram_n_fft: int = 512
     # Fixed image levels (natural-log mel power); autoLevels would flicker.
-    spectrogram_levels: tuple[float, float] = (-11.0, 3.0)
+    spectrogram_levels: tuple[float, float] = (-11.0, 4.0)
     colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
     waveform_seconds: float = 3.0
     waveform_buckets: int = 600  # min/max envelope points drawn per frame

@@ -122,8 +122,9 @@ class SpectrogramWidget(MelImagePlot):
         self.setToolTip("Live log-mel spectrogram of the last "
                         f"{seconds:g} s of input (newest on the right)")
 
-    def clear(self) -> None:
-        """Blank the image and forget partial frames (a new stream starts)."""
+    def restart(self) -> None:
+        """Blank the image and forget partial frames (a new stream starts).
+        (Not ``clear``: that name is PlotWidget's "remove every item".)"""
         self.mel.reset()
         self._data.fill(self._floor)
         self.image.setImage(self._data, autoLevels=False)
