@@ -115,17 +115,17 @@ class TrainConfig:
     # Speaker-disjoint split when the data set has no validation/testing lists:
     # a speaker's seeded hash decides its share.
     validation_share: float = 0.15
-    test_share: float = 0.15
+    test_share: float = 0.10
     # Full v0.02 layout only: unknown words kept and silence clips cut from
     # _background_noise_, each as this share of the resulting set.
     unknown_share: float = 0.1
     silence_share: float = 0.1
     batch_size: int = 64
-    epochs: int = 60
+    epochs: int = 40
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    patience: int = 10  # epochs without a better validation accuracy before stopping
+    patience: int = 12  # epochs without a better validation accuracy before stopping
     # Augmented copies of each training clip computed once (front end and,
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
     aug_copies: int = 4

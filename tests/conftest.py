@@ -83,3 +83,42 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "kwsapp", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A JACK dummy server for real-PortAudio tests, under a name unique to
+    this session (other test sessions may run their own). Yields the
+    environment a subprocess needs to reach it; killed at session end."""
+    import shutil
+    import subprocess
+    import time
+    import uuid
+
+    for tool in ("jackd", "jack_lsp", "jack_connect"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (Debian package jackd2)")
+    name = f"kwsapp-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "16000",
+                             "-p", "256", "-C", "1", "-P", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 10
+    while True:
+        ok = subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode == 0
+        if ok:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.communicate()[0][-2000:]
+            pytest.skip(f"jackd (dummy driver) could not start: {out.strip()}")
+        time.sleep(0.1)
+    try:
+        yield {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -331,11 +331,14 @@ def _epoch_arrays(prep: Prepared, epoch: int, cfg: TrainConfig, module: ModuleTy
     return x, prep.y_train[order]
 
 
-def _compile(model: Any, cfg: TrainConfig) -> None:
+def _compile(model: Any, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
-    model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate,
-                                                   weight_decay=cfg.weight_decay),
+    # Cosine decay over the whole run: late epochs move little, so the
+    # epoch early stopping keeps is less a matter of luck.
+    lr = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate, decay_steps=max(1, cfg.epochs * steps_per_epoch), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"])
 
@@ -375,6 +378,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
     state = {"epoch": -1, "best_accuracy": -1.0, "best_epoch": -1, "bad_epochs": 0,
              "history": [], "fingerprint": fingerprint, "model": None}
     state_path = ckpt / STATE_FILE
+    steps = (cfg.steps_per_epoch or int(np.ceil(len(prep.y_train) / cfg.batch_size)))
     with strategy.scope():
         model = None
         if state_path.is_file():
@@ -390,8 +394,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         if model is None:
             keras.utils.set_random_seed(cfg.seed)
             model = module.build(params, n_classes)
-            _compile(model, cfg)
-    steps = (cfg.steps_per_epoch or int(np.ceil(len(prep.y_train) / cfg.batch_size)))
+            _compile(model, cfg, steps)
     first = state["epoch"] + 1
     bar = tqdm(total=cfg.epochs * steps, initial=first * steps, desc=f"train {arch}",
                unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=_bar_interval())
