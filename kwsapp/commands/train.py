@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.arch not in ARCHS:
         raise BadInputError(f"--arch {args.arch!r}: known architectures: {', '.join(ARCHS)}")
-    cfg = TrainConfig.tiny() if args.config == "tiny" else TrainConfig()
+    from training.make_models import train_config
+    from training.models import arch_module
+
+    # The architecture's own TRAIN defaults, as `make models` uses them.
+    cfg = TrainConfig.tiny() if args.config == "tiny" else train_config(arch_module(args.arch))
     for field, value in (("epochs", args.epochs), ("seed", args.seed),
                          ("batch_size", args.batch_size), ("aug_copies", args.aug_copies)):
         if value is not None:
