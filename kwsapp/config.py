@@ -97,7 +97,7 @@ class GuiConfig:
     spectrogram_levels: tuple[float, float] = (-11.0, 4.0)
     colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
     waveform_seconds: float = 3.0
-    waveform_buckets: int = 600  # min/max envelope points drawn per frame
+    waveform_buckets: int = 1000  # min/max segments drawn per frame (>= plot width)
     meter_span_ms: float = 50.0  # level meter RMS span
     meter_floor_db: float = -60.0
     result_hold_ms: float = 1500.0  # command shown at full strength this long

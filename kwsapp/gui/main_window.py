@@ -122,6 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recognizer = None
         self.model_spec: str | None = None
         self.frames_drawn = 0
+        self.last_stats = None  # EngineStats at the last status update
         self._closed = False
         self.bridge = EngineBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
@@ -531,7 +532,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.stop_listening()
             self.status_labels["device"].setText("input ended")
             return
-        stats = session.engine.stats
+        stats = self.last_stats = session.engine.stats
         device = self.current_device() or self.source_name or "input"
         rate = session.sample_rate_hz
         self.status_labels["device"].setText(f"{device} · {rate / 1000:g} kHz" if rate
