@@ -128,7 +128,10 @@ class TrainConfig:
     patience: int = 12  # epochs without a better validation accuracy before stopping
     # Augmented copies of each training clip computed once (front end and,
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
-    aug_copies: int = 4
+    aug_copies: int = 6
+    # Random level change of augmented copies (dB), so that a quiet word is
+    # not taken for silence.
+    gain_db_range: tuple[float, float] = (-20.0, 6.0)
     steps_per_epoch: int | None = None  # None: one pass over the training clips
     max_train_clips: int | None = None  # None: every training clip
     max_val_clips: int | None = None  # None: every validation (and test) clip

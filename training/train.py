@@ -162,10 +162,20 @@ def frontend_of(module: ModuleType) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _augmenter(data_dir: Path, aug: AugmentConfig, seed: int) -> Callable[..., np.ndarray]:
+def _augmenter(data_dir: Path, aug: AugmentConfig, cfg: TrainConfig
+               ) -> Callable[..., np.ndarray]:
+    """training/augment.py's Augmenter, then a random gain: without it
+    quiet words look like silence to a level-sensitive front end."""
     from training.augment import Augmenter
 
-    return Augmenter(data.background_noise(data_dir), aug, seed=seed)
+    augment = Augmenter(data.background_noise(data_dir), aug, seed=cfg.seed)
+    low, high = cfg.gain_db_range
+
+    def run(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        y = augment(window, rng) * np.float32(10.0 ** (rng.uniform(low, high) / 20.0))
+        return np.clip(y, -1.0, 1.0)
+
+    return run
 
 
 def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: str,
@@ -264,9 +274,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     for name in data.SPLITS:
         audio, split[name] = data.load_clips(split[name], cache=cache)
         copies = cfg.aug_copies if name == "train" else 1
-        aug_fn = _augmenter(data_dir, aug, cfg.seed) if name == "train" and copies > 1 else None
+        aug_fn = _augmenter(data_dir, aug, cfg) if name == "train" and copies > 1 else None
         key = data.clips_hash(split[name], arch, front_id, window_samples(module), copies,
-                              dataclasses.asdict(aug) if aug_fn else None, cfg.seed)
+                              dataclasses.asdict(aug) if aug_fn else None, cfg.seed,
+                              cfg.gain_db_range if aug_fn else None)
         bank = feature_bank(module, audio, copies, key, cache, aug_fn, cfg.seed) \
             if len(audio) else np.zeros((1, 0), np.float32)
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
