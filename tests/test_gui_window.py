@@ -126,6 +126,7 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
     assert engine.recognizer.path == root / "tiny_b"
     assert window.model_spec == "tiny_b"
+    assert engine.config.smoothing.threshold == pytest.approx(0.35)  # the user's, kept
 
     broken = tmp_path / "broken"
     broken.mkdir()
