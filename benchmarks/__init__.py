@@ -3,7 +3,8 @@ process (never asserted in tests). ``python -m benchmarks`` runs them all;
 results go into ``docs/benchmarks.md``.
 
 Each module listed in :data:`BENCHMARKS` exposes ``run(quick: bool) ->
-list[Row]``.
+list[Row]``; those in :data:`SELF_PRINTING` print their own table from
+``main(argv)``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 #: Benchmark modules, in the order they run (add yours here).
-BENCHMARKS: tuple[str, ...] = ("benchmarks.bench_features", "benchmarks.bench_engine")
+BENCHMARKS: tuple[str, ...] = ("benchmarks.bench_features", "benchmarks.bench_engine",
+                               "benchmarks.bench_gui")
+#: Modules with their own table format, run through ``main([])`` after the rest.
+SELF_PRINTING: tuple[str, ...] = ("benchmarks.bench_inference",)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import importlib  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 
-from benchmarks import BENCHMARKS, Row  # noqa: E402
+from benchmarks import BENCHMARKS, SELF_PRINTING, Row  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r.name} | {r.ours_ms:.3f} | {r.reference} | {r.reference_ms:.3f} | "
               f"{r.ratio:.2f} |")
+    for name in SELF_PRINTING:
+        if args.only and args.only not in name:
+            continue
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        print()
+        importlib.import_module(name).main([])
     return 0
 
 

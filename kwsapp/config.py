@@ -97,7 +97,7 @@ class GuiConfig:
     spectrogram_levels: tuple[float, float] = (-11.0, 4.0)
     colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
     waveform_seconds: float = 3.0
-    waveform_buckets: int = 600  # min/max envelope points drawn per frame
+    waveform_buckets: int = 1000  # min/max segments drawn per frame (>= plot width)
     meter_span_ms: float = 50.0  # level meter RMS span
     meter_floor_db: float = -60.0
     result_hold_ms: float = 1500.0  # command shown at full strength this long
@@ -115,20 +115,23 @@ class TrainConfig:
     # Speaker-disjoint split when the data set has no validation/testing lists:
     # a speaker's seeded hash decides its share.
     validation_share: float = 0.15
-    test_share: float = 0.15
+    test_share: float = 0.10
     # Full v0.02 layout only: unknown words kept and silence clips cut from
     # _background_noise_, each as this share of the resulting set.
     unknown_share: float = 0.1
     silence_share: float = 0.1
     batch_size: int = 64
-    epochs: int = 60
+    epochs: int = 40
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    patience: int = 10  # epochs without a better validation accuracy before stopping
+    patience: int = 12  # epochs without a better validation accuracy before stopping
     # Augmented copies of each training clip computed once (front end and,
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
-    aug_copies: int = 4
+    aug_copies: int = 6
+    # Random level change of augmented copies (dB), so that a quiet word is
+    # not taken for silence.
+    gain_db_range: tuple[float, float] = (-20.0, 6.0)
     steps_per_epoch: int | None = None  # None: one pass over the training clips
     max_train_clips: int | None = None  # None: every training clip
     max_val_clips: int | None = None  # None: every validation (and test) clip
