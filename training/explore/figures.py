@@ -50,12 +50,13 @@ def word_color(word: str) -> str:
     return COMMAND_COLOR if is_command(word) else OTHER_COLOR
 
 
-def _legend_words(ax: plt.Axes) -> None:
+def _legend_words(fig: plt.Figure) -> None:
+    """The colour key, above the plots (where it hides no bar)."""
     from matplotlib.patches import Patch
-    ax.legend(handles=[Patch(color=COMMAND_COLOR, label="command"),
-                       Patch(color=OTHER_COLOR, label="other word (unknown)"),
-                       Patch(color=SILENCE_COLOR, label="silence / noise")],
-              loc="upper right", fontsize=8, framealpha=0.9)
+    fig.legend(handles=[Patch(color=COMMAND_COLOR, label="command"),
+                        Patch(color=OTHER_COLOR, label="other word (unknown)"),
+                        Patch(color=SILENCE_COLOR, label="silence / noise")],
+               loc="outside upper right", ncol=3, fontsize=8, frameon=False)
 
 
 def _bar_width(n: int) -> float:
@@ -75,7 +76,7 @@ def counts_per_label(stats: DatasetStats, labels: Sequence[str], path: Path) -> 
         ax.set_title(title)
         ax.tick_params(axis="x", rotation=60)
         ax.margins(y=0.12)
-    _legend_words(axes[0])
+    _legend_words(fig)
     _save(fig, path)
 
 
@@ -253,7 +254,7 @@ def vad_trim(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
     ax.set_ylim(0, 100)
     ax.set_title("leading + trailing non-speech (webrtcvad) per word")
     ax.tick_params(axis="x", rotation=60)
-    _legend_words(ax)
+    _legend_words(fig)
     _save(fig, path)
 
 
@@ -293,10 +294,10 @@ def energy_above(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
         patch.set_facecolor(word_color(w))
     ax.set_yscale("log")
     ax.set_ylabel("% of energy above 4 kHz")
-    ax.set_title(f"energy a {stats.cfg.low_rate_hz // 1000} kHz model never sees (box: "
+    ax.set_title(f"energy an {stats.cfg.low_rate_hz // 1000} kHz model never sees (box: "
                  f"quartiles, whiskers: 1.5 IQR)")
     ax.tick_params(axis="x", rotation=60)
-    _legend_words(ax)
+    _legend_words(fig)
     _save(fig, path)
 
 
@@ -370,7 +371,7 @@ def band_violins(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
     lo, hi = stats.cfg.band_hz
     ax.set_ylabel("mean log power")
     ax.set_title(f"log-spectrogram value at {lo:g}-{hi:g} Hz (8 kHz spectrogram), per clip")
-    _legend_words(ax)
+    _legend_words(fig)
     _save(fig, path)
 
 
@@ -407,7 +408,7 @@ def pca_scatter(coords: np.ndarray, groups: Sequence[str], outliers: Sequence[in
     ax.set_ylabel(f"PC2 ({100 * explained[1]:.0f}% of variance)")
     ax.set_title(f"PCA of level-normalized spectra ({coords.shape[0]} clips); "
                  "red: outliers (numbered as in the table)")
-    _legend_words(ax)
+    _legend_words(fig)
     _save(fig, path)
 
 
