@@ -1,0 +1,61 @@
+"""`kwsapp make-stream`: a test stream (WAV + truth CSV) from labelled clips."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = ("build a test stream: words of held-out speakers at random gaps over "
+        "background noise -> NAME.wav + NAME.csv (label,start,end,file)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_dir", metavar="DATA_DIR",
+                        help="Speech Commands folder (<label>/*.wav, _background_noise_/)")
+    parser.add_argument("--out", required=True, metavar="NAME",
+                        help="writes NAME.wav and NAME.csv")
+    parser.add_argument("--minutes", type=float, default=5.0, help="stream length (default 5)")
+    parser.add_argument("--snr-db", type=float, default=10.0,
+                        help="speech-to-noise ratio in dB (default 10)")
+    parser.add_argument("--no-noise", action="store_true", help="no background noise bed")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--speakers", default="validation",
+                        help="speaker sets of the split, comma-separated: validation, "
+                             "test (default validation; never train)")
+    parser.add_argument("--no-commands", action="store_true",
+                        help="no command words: noise, pauses and unknown words only "
+                             "(measures false activations)")
+    parser.add_argument("--json", action="store_true", help="summary as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from kwsapp.errors import BadInputError
+    from kwsapp.streaming.synth import StreamSpec, make_stream, write_stream
+
+    speakers = tuple(s.strip() for s in args.speakers.split(",") if s.strip())
+    bad = [s for s in speakers if s not in ("validation", "test")]
+    if bad or not speakers:
+        raise BadInputError(f"--speakers: {','.join(bad) or 'nothing'} not allowed; use "
+                            "validation and/or test (training speakers never go in a "
+                            "test stream)")
+    if args.minutes <= 0:
+        raise BadInputError("--minutes must be positive")
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        raise BadInputError(f"{data_dir}: no such folder")
+    spec = StreamSpec(minutes=args.minutes, snr_db=None if args.no_noise else args.snr_db,
+                      seed=args.seed, speakers=speakers, commands=not args.no_commands)
+    audio, truth = make_stream(data_dir, spec)
+    wav, csv = write_stream(args.out, audio, truth)
+    commands = sum(w.label != "unknown" for w in truth)
+    summary = {"wav": str(wav), "truth": str(csv), "seconds": len(audio) / 16000.0,
+               "commands": commands, "unknown": len(truth) - commands,
+               "snr_db": spec.snr_db, "seed": spec.seed, "speakers": list(speakers)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{wav}: {summary['seconds']:.0f} s, {commands} commands, "
+              f"{summary['unknown']} unknown words, SNR {spec.snr_db} dB; truth in {csv}")
+    return 0

@@ -1,0 +1,95 @@
+"""Replay a stream through the live engine (as ``listen`` runs it) and score it.
+
+The engine, its VAD gate, windowing and smoother run unchanged on a
+non-realtime :class:`~kwsapp.audio.source.FileSource`. Only the model call is
+memoized (:class:`CachingRecognizer`): a window of identical samples gives
+identical probabilities, so a tuning sweep that changes the smoother or the
+threshold replays the stream without running the model again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kwsapp.config import Config, ms_to_samples
+from kwsapp.streaming.scoring import DEFAULT_TOLERANCE_MS, Event, StreamScore, TruthWord, \
+    score_events
+
+
+class CachingRecognizer:
+    """A recognizer whose ``probabilities`` are memoized by window content.
+
+    Everything else is the wrapped recognizer's (attribute access is passed
+    through), so the engine cannot tell them apart.
+    Args:
+        recognizer: a :class:`kwsapp.inference.recognizer.Recognizer`.
+        cache: shared dict ``digest -> probs``; pass one dict to several
+            wrappers of the same model to share the work.
+    """
+
+    def __init__(self, recognizer: Any, cache: dict[bytes, np.ndarray] | None = None) -> None:
+        self._recognizer = recognizer
+        self.cache: dict[bytes, np.ndarray] = {} if cache is None else cache
+        self.calls = 0  # model runs actually done
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._recognizer, name)
+
+    def probabilities(self, window: np.ndarray) -> np.ndarray:
+        window = np.ascontiguousarray(window, dtype=np.float32)
+        key = hashlib.blake2b(window.tobytes(), digest_size=16).digest()
+        probs = self.cache.get(key)
+        if probs is None:
+            self.calls += 1
+            probs = self.cache[key] = self._recognizer.probabilities(window)
+        return probs
+
+
+@dataclass
+class Replay:
+    """What one pass of a stream through the engine gave."""
+
+    events: list[Any]  # kwsapp.inference.engine.CommandEvent
+    duration_s: float
+    windows: int = 0
+    stats: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config) -> Replay:
+    """Run ``audio`` (16 kHz float32, or a file) through the engine, as fast as
+    it goes, in blocks of ``config.audio.block_ms``; returns its events."""
+    from kwsapp.audio.io import load_audio
+    from kwsapp.audio.source import FileSource
+    from kwsapp.inference.engine import Engine
+
+    if not isinstance(audio, np.ndarray):
+        audio = load_audio(audio)
+    windows = [0]
+
+    def count_window(_result: Any) -> None:
+        windows[0] += 1
+
+    source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms), realtime=False)
+    # The caller already applied the card (Config.with_card) and its overrides.
+    engine = Engine(recognizer, config, source, on_window=count_window, use_card_defaults=False)
+    events = engine.run()
+    return Replay(list(events), len(audio) / 16000.0, windows[0], engine.stats)
+
+
+def to_events(events: list[Any]) -> list[Event]:
+    """Engine events -> the scorer's :class:`Event` rows."""
+    return [Event(e.label, float(e.score), float(e.start), float(e.end), float(e.emitted_at))
+            for e in events]
+
+
+def evaluate(audio: np.ndarray | str | Path, truth: list[TruthWord], recognizer: Any,
+             config: Config, tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> tuple[StreamScore, Replay]:
+    """Replay and score one stream."""
+    run = replay(audio, recognizer, config)
+    return score_events(truth, to_events(run.events), run.duration_s, tolerance_ms), run

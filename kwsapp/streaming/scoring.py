@@ -1,0 +1,208 @@
+"""Score the commands a stream produced against the words really said.
+
+Matching rule (also in README "Streaming accuracy"):
+
+- A *command word* is a truth row whose label is one of the ten commands;
+  rows labelled ``unknown``/``silence`` only mark where other sounds are.
+- An event *lies near* a word when its emission time is inside
+  ``[word start, word end + tolerance]`` (tolerance 750 ms by default): what a
+  user waits for is the command appearing, so the emission time is judged,
+  not the window's span (a 1.5 s window spans more than one word).
+- Events are taken in emission order. An event near a command word of its own
+  label that no event has matched yet *matches* it (the earliest such word);
+  near only already-matched words of its label it is a *duplicate* (counted
+  apart, not a false activation); near only command words of other labels it
+  is *wrong*; near no command word at all (silence, noise, an unknown word)
+  it is a *false activation*.
+- Each command word ends up *matched* (some event matched it), else *wrong*
+  (only other labels fired near it), else *missed*; the three shares add up
+  to 100 %.
+- False activations per hour = false activations / stream duration in hours.
+- Latency = emission time - word end, for the event that matched each word
+  (negative when a command fires before the word is over).
+
+Events labelled ``silence``/``unknown`` are not commands and are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from kwsapp.errors import BadInputError
+
+#: Labels that are not commands (truth rows and events with these are not words to find).
+NON_COMMANDS = frozenset({"silence", "unknown", "_silence_", "_unknown_"})
+DEFAULT_TOLERANCE_MS = 750.0
+
+
+@dataclass(frozen=True)
+class TruthWord:
+    """A word (or other sound) really in the stream; times in seconds."""
+
+    label: str
+    start: float
+    end: float
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """The parts of a :class:`kwsapp.inference.engine.CommandEvent` scoring reads."""
+
+    label: str
+    score: float
+    start: float
+    end: float
+    emitted_at: float
+
+
+@dataclass
+class StreamScore:
+    """Outcome of :func:`score_events`; shares are in percent of command words."""
+
+    words: int
+    matched: int
+    wrong: int
+    missed: int
+    events: int
+    duplicates: int
+    wrong_events: int
+    false_activations: int
+    duration_s: float
+    latencies_s: list[float] = field(default_factory=list)
+    #: the command events scored, in emission order, and what each was:
+    #: "match" | "duplicate" | "wrong" | "false"
+    scored: list[Event] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    #: per command word, in truth order: "matched" | "wrong" | "missed"
+    word_outcomes: list[str] = field(default_factory=list)
+
+    def _pct(self, n: int) -> float:
+        return 100.0 * n / self.words if self.words else 0.0
+
+    @property
+    def matched_pct(self) -> float:
+        return self._pct(self.matched)
+
+    @property
+    def wrong_pct(self) -> float:
+        return self._pct(self.wrong)
+
+    @property
+    def missed_pct(self) -> float:
+        return self._pct(self.missed)
+
+    @property
+    def fa_per_hour(self) -> float:
+        return self.false_activations / (self.duration_s / 3600.0) if self.duration_s > 0 else 0.0
+
+    @property
+    def latency_median_ms(self) -> float | None:
+        return 1000.0 * float(np.median(self.latencies_s)) if self.latencies_s else None
+
+    @property
+    def latency_p95_ms(self) -> float | None:
+        return (1000.0 * float(np.percentile(self.latencies_s, 95))
+                if self.latencies_s else None)
+
+    def summary(self) -> dict[str, object]:
+        """Flat JSON-ready dict: counts, shares, FA/h and latency."""
+        out = {k: v for k, v in asdict(self).items()
+               if k not in ("latencies_s", "scored", "outcomes", "word_outcomes")}
+        out.update(matched_pct=self.matched_pct, wrong_pct=self.wrong_pct,
+                   missed_pct=self.missed_pct, fa_per_hour=self.fa_per_hour,
+                   latency_median_ms=self.latency_median_ms,
+                   latency_p95_ms=self.latency_p95_ms)
+        return out
+
+
+def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s: float,
+                 tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> StreamScore:
+    """Score ``events`` against ``truth`` by the module's matching rule.
+
+    Args:
+        truth: every word of the stream (commands, and optionally the unknown
+            words and silences, which are not scored).
+        events: the commands emitted, any order; times in seconds.
+        duration_s: stream length, for false activations per hour.
+        tolerance_ms: how long after a word's end its command may still come.
+    Returns:
+        A :class:`StreamScore`.
+    """
+    tol = tolerance_ms / 1000.0
+    words = sorted((w for w in truth if w.label not in NON_COMMANDS),
+                   key=lambda w: (w.start, w.end))
+    starts = np.array([w.start for w in words])
+    ends = np.array([w.end for w in words]) + tol
+    first_match: list[Event | None] = [None] * len(words)
+    wrong_near = [False] * len(words)
+    outcomes: list[str] = []
+    evs = sorted((e for e in events if e.label not in NON_COMMANDS),
+                 key=lambda e: (e.emitted_at, e.start))
+    for ev in evs:
+        near = np.flatnonzero((starts <= ev.emitted_at) & (ev.emitted_at <= ends)) \
+            if words else np.array([], int)
+        same = [i for i in near if words[i].label == ev.label]
+        fresh = [i for i in same if first_match[i] is None]
+        if fresh:
+            first_match[fresh[0]] = ev
+            outcomes.append("match")
+        elif same:
+            outcomes.append("duplicate")
+        elif len(near):
+            for i in near:
+                wrong_near[i] = True
+            outcomes.append("wrong")
+        else:
+            outcomes.append("false")
+    word_outcomes = ["matched" if m is not None else "wrong" if w else "missed"
+                     for m, w in zip(first_match, wrong_near)]
+    latencies = [m.emitted_at - w.end for m, w in zip(first_match, words) if m is not None]
+    return StreamScore(
+        words=len(words), matched=word_outcomes.count("matched"),
+        wrong=word_outcomes.count("wrong"), missed=word_outcomes.count("missed"),
+        events=len(evs), duplicates=outcomes.count("duplicate"),
+        wrong_events=outcomes.count("wrong"), false_activations=outcomes.count("false"),
+        duration_s=float(duration_s), latencies_s=latencies, scored=evs, outcomes=outcomes,
+        word_outcomes=word_outcomes)
+
+
+TRUTH_COLUMNS = ("label", "start", "end", "file")
+
+
+def write_truth(path: str | Path, truth: Iterable[TruthWord]) -> None:
+    """Write truth rows as CSV with header ``label,start,end,file`` (seconds, ms precision)."""
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(TRUTH_COLUMNS)
+        for w in truth:
+            out.writerow([w.label, f"{w.start:.3f}", f"{w.end:.3f}", w.file])
+
+
+def read_truth(path: str | Path) -> list[TruthWord]:
+    """Read a truth CSV written by :func:`write_truth` (or by hand).
+
+    Raises:
+        BadInputError: missing file, missing columns or a non-numeric time.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read truth file ({exc.strerror})") from None
+    if rows and not {"label", "start", "end"} <= set(rows[0]):
+        raise BadInputError(f"{path}: truth CSV needs columns label,start,end[,file]")
+    out = []
+    for n, row in enumerate(rows, start=2):
+        try:
+            out.append(TruthWord(row["label"], float(row["start"]), float(row["end"]),
+                                 row.get("file") or ""))
+        except (TypeError, ValueError):
+            raise BadInputError(f"{path}: line {n}: start/end must be numbers") from None
+    return out

@@ -1,0 +1,244 @@
+"""Build a test stream: words of chosen speakers at random gaps over real
+background noise, with the true place of every word.
+
+The stream is what a user's microphone hears: command words, other (unknown)
+words and pauses, over a noise bed cut from ``_background_noise_``. Each clip
+is trimmed to its speech with webrtcvad so the truth rows say where the word
+really is. Every word's speech is brought to the same level
+(:data:`SPEECH_RMS`); the noise bed is scaled so that speech power over noise
+power is ``snr_db``. Now and then a command is said twice, the second onset
+:attr:`StreamSpec.repeat_gap_s` after the first. Everything random comes from
+one seeded generator, so a seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kwsapp import COMMAND_LABELS
+from kwsapp.audio.io import load_audio
+from kwsapp.audio.vad import speech_flags
+from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+from kwsapp.errors import BadInputError
+from kwsapp.streaming.scoring import TruthWord
+from kwsapp.streaming.speakers import which_set
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_DIR = "_unknown_"
+NOISE_DIR = "_background_noise_"
+#: RMS of every word's speech part (-26 dBFS): leaves headroom for noise.
+SPEECH_RMS = 0.05
+#: Audio kept around the speech part of a clip, faded, so words are not cut.
+PAD_MS = 60.0
+VAD_FRAME_MS = 10
+#: Frames this far below the clip's loudest frame are not speech even if the
+#: VAD says so (the VAD alone takes clip-edge clicks and hum for speech).
+ENERGY_FLOOR_DB = 35.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What :func:`make_stream` builds."""
+
+    minutes: float = 5.0
+    snr_db: float | None = 10.0  # None: no noise bed
+    seed: int = 0
+    speakers: tuple[str, ...] = ("validation",)  # sets of the speaker split
+    commands: bool = True  # False: noise, pauses and unknown words only
+    gap_s: tuple[float, float] = (1.0, 3.0)  # pause between words, uniform
+    unknown_share: float = 0.25  # of words, unknown ones
+    repeat_share: float = 0.1  # of command words, said twice
+    repeat_gap_s: float = 1.5  # onset to onset
+    noise_segment_s: tuple[float, float] = (10.0, 30.0)  # one noise recording this long
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A clip trimmed to its speech (plus :data:`PAD_MS` each side)."""
+
+    label: str
+    file: str  # relative to the data folder
+    audio: np.ndarray  # float32 16 kHz, speech RMS = SPEECH_RMS
+    speech_start: int  # samples into ``audio``
+    speech_end: int
+
+
+def trim_to_speech(audio: np.ndarray) -> tuple[int, int] | None:
+    """``(start, end)`` samples of the speech in a clip, or None if none found.
+
+    Speech = webrtcvad (aggressiveness 3, 10 ms frames) voiced frames within
+    :data:`ENERGY_FLOOR_DB` of the loudest frame; the span runs from the first
+    to the last of them.
+    """
+    n = ms_to_samples(VAD_FRAME_MS)
+    frames = len(audio) // n
+    if frames == 0:
+        return None
+    voiced = speech_flags(audio, aggressiveness=3, frame_ms=VAD_FRAME_MS)
+    energy_db = 10 * np.log10(np.mean(audio[:frames * n].reshape(frames, n) ** 2, axis=1) + 1e-12)
+    voiced &= energy_db > energy_db.max() - ENERGY_FLOOR_DB
+    idx = np.flatnonzero(voiced)
+    if idx.size == 0:
+        return None
+    return int(idx[0] * n), int((idx[-1] + 1) * n)
+
+
+def load_clip(data_dir: Path, rel: str, label: str) -> Clip | None:
+    """Load, trim and level one clip (None when it holds no speech)."""
+    audio = load_audio(data_dir / rel)
+    span = trim_to_speech(audio)
+    if span is None:
+        log.info("%s: no speech found, skipped", rel)
+        return None
+    pad = ms_to_samples(PAD_MS)
+    lo, hi = max(0, span[0] - pad), min(len(audio), span[1] + pad)
+    cut = audio[lo:hi].astype(np.float32)
+    speech = audio[span[0]:span[1]]
+    cut *= SPEECH_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-6)
+    fade = min(pad, len(cut) // 4)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        cut[:fade] *= ramp
+        cut[-fade:] *= ramp[::-1]
+    return Clip(label, rel, np.clip(cut, -1.0, 1.0), span[0] - lo, span[1] - lo)
+
+
+def list_clips(data_dir: Path, speakers: tuple[str, ...]) -> tuple[list[tuple[str, str]],
+                                                                     list[tuple[str, str]]]:
+    """``(commands, unknowns)``: sorted ``(label, relative path)`` of the clips
+    whose speaker is in the sets ``speakers``."""
+    commands, unknowns = [], []
+    for label in COMMAND_LABELS:
+        for p in sorted((data_dir / label).glob("*.wav")):
+            if which_set(p.name) in speakers:
+                commands.append((label, f"{label}/{p.name}"))
+    for p in sorted((data_dir / UNKNOWN_DIR).glob("*.wav")):
+        if which_set(p.name) in speakers:
+            unknowns.append(("unknown", f"{UNKNOWN_DIR}/{p.name}"))
+    return commands, unknowns
+
+
+class _Deck:
+    """Draw clips without replacement, reshuffling when all were drawn."""
+
+    def __init__(self, items: list[tuple[str, str]], rng: np.random.Generator) -> None:
+        self.items, self.rng, self.order = items, rng, []
+
+    def draw(self) -> tuple[str, str]:
+        if not self.order:
+            self.order = list(self.rng.permutation(len(self.items)))
+        return self.items[self.order.pop()]
+
+
+def noise_bed(data_dir: Path, n: int, spec: StreamSpec, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of unit-RMS background noise: random stretches of the
+    recordings in ``_background_noise_``, one after another, cross-faded."""
+    files = sorted((data_dir / NOISE_DIR).glob("*.wav"))
+    if not files:
+        raise BadInputError(f"{data_dir / NOISE_DIR}: no background noise recordings")
+    recs = []
+    for f in files:
+        x = load_audio(f)
+        recs.append(x / max(float(np.sqrt(np.mean(x ** 2))), 1e-6))
+    out = np.zeros(n, np.float32)
+    fade = ms_to_samples(200)
+    pos = 0
+    while pos < n:
+        rec = recs[int(rng.integers(len(recs)))]
+        seg = min(len(rec), ms_to_samples(1000 * rng.uniform(*spec.noise_segment_s)), n - pos + fade)
+        start = int(rng.integers(0, len(rec) - seg + 1))
+        piece = rec[start:start + seg].copy()
+        f = min(fade, seg // 2)
+        ramp = np.linspace(0.0, 1.0, f, dtype=np.float32)
+        if pos > 0:
+            piece[:f] *= ramp
+            out[pos:pos + f] *= ramp[::-1]
+        end = min(n, pos + seg)
+        out[pos:end] += piece[:end - pos]
+        pos = end - f if end < n else n
+    return out
+
+
+def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, list[TruthWord]]:
+    """Build the stream ``spec`` describes from the clips under ``data_dir``.
+
+    Returns:
+        ``(audio, truth)``: float32 16 kHz mono, and one row per word (command
+        labels, or ``unknown``), times in seconds, in order.
+    Raises:
+        BadInputError: the folder lacks the clips or noise the stream needs.
+    """
+    data_dir = Path(data_dir)
+    rng = np.random.default_rng(spec.seed)
+    commands, unknowns = list_clips(data_dir, spec.speakers)
+    if spec.commands and not commands:
+        raise BadInputError(f"{data_dir}: no command clips of {'/'.join(spec.speakers)} speakers")
+    if not spec.commands and not unknowns and spec.unknown_share > 0:
+        raise BadInputError(f"{data_dir}: no unknown-word clips of "
+                            f"{'/'.join(spec.speakers)} speakers")
+    cmd_deck, unk_deck = _Deck(commands, rng), _Deck(unknowns, rng)
+    total = ms_to_samples(spec.minutes * 60_000)
+    cache: dict[str, Clip | None] = {}
+
+    def clip(item: tuple[str, str]) -> Clip | None:
+        if item[1] not in cache:
+            cache[item[1]] = load_clip(data_dir, item[1], item[0])
+        return cache[item[1]]
+
+    speech = np.zeros(total, np.float32)
+    truth: list[TruthWord] = []
+    t = ms_to_samples(1000 * rng.uniform(*spec.gap_s))
+    while True:
+        unknown = not spec.commands or (bool(unknowns) and rng.random() < spec.unknown_share)
+        if not unknowns and unknown:  # --no-commands with no unknown clips: noise only
+            break
+        c = clip(unk_deck.draw() if unknown else cmd_deck.draw())
+        if c is None:
+            continue
+        placed = [c]
+        if not unknown and rng.random() < spec.repeat_share:
+            placed.append(c)
+        onset = t
+        ok = True
+        for k, cl in enumerate(placed):
+            start = onset + k * ms_to_samples(1000 * spec.repeat_gap_s) - cl.speech_start
+            end = start + len(cl.audio)
+            if end > total:
+                ok = False
+                break
+            speech[start:end] += cl.audio
+            truth.append(TruthWord(cl.label, (start + cl.speech_start) / SAMPLE_RATE_HZ,
+                                   (start + cl.speech_end) / SAMPLE_RATE_HZ, cl.file))
+            t = end
+        if not ok:
+            break
+        t += ms_to_samples(1000 * rng.uniform(*spec.gap_s))
+    audio = speech
+    if spec.snr_db is not None:
+        audio = speech + noise_bed(data_dir, total, spec, rng) * (
+            SPEECH_RMS / 10 ** (spec.snr_db / 20.0))
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 0.99:  # keep the mix's SNR; scale the whole stream, never clip
+        audio = audio * (0.99 / peak)
+    return audio.astype(np.float32), truth
+
+
+def write_stream(out: str | Path, audio: np.ndarray, truth: list[TruthWord]) -> tuple[Path, Path]:
+    """Write ``out.wav`` (16-bit PCM, 16 kHz) and ``out.csv``; returns both paths."""
+    import soundfile as sf
+
+    from kwsapp.streaming.scoring import write_truth
+
+    out = Path(out)
+    wav, csv = out.with_name(out.name + ".wav"), out.with_name(out.name + ".csv")
+    if out.suffix in (".wav", ".csv"):
+        wav, csv = out.with_suffix(".wav"), out.with_suffix(".csv")
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(wav), audio, SAMPLE_RATE_HZ, subtype="PCM_16")
+    write_truth(csv, truth)
+    return wav, csv

@@ -1,0 +1,112 @@
+"""The notes' two nets, real TensorFlow on their TINY configs: shapes, a few
+training steps that lower the loss, the front end the card names, and a
+TFLite conversion with builtin ops only that agrees with Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kwsapp import LABELS, features
+from training.models import arch_module
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+ARCHS = ("cnn", "wavception")
+N_CLASSES = len(LABELS)
+
+
+def front_end(module, audio: np.ndarray) -> np.ndarray:
+    """The model input for 1 s clips (16 kHz) as the runtime computes it."""
+    from kwsapp.audio.io import resample
+
+    spec = module.INPUT
+    rate = int(spec["sample_rate_hz"])
+    out = []
+    for clip in audio:
+        x = resample(clip, 16000, rate)
+        if spec["kind"] != "waveform":
+            x = features.compute(spec["kind"], x, sample_rate_hz=rate, **spec.get("params", {}))
+        out.append(x)
+    return np.stack(out).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clips(data_dir) -> tuple[np.ndarray, np.ndarray]:
+    """Two real clips of each of three classes, 1 s at 16 kHz, labels."""
+    from kwsapp.audio.io import fit_length, load_audio
+
+    audio, labels = [], []
+    for label in ("yes", "no", "stop"):
+        for path in sorted((data_dir / label).glob("*.wav"))[:2]:
+            audio.append(fit_length(load_audio(path), 16000))
+            labels.append(LABELS.index(label))
+    return np.stack(audio), np.array(labels)
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def trained(request, clips):
+    """(module, model, inputs, labels) after a few steps on real clips."""
+    keras.utils.set_random_seed(0)
+    module = arch_module(request.param)
+    model = module.build(module.TINY, N_CLASSES)
+    x = front_end(module, clips[0])
+    y = keras.utils.to_categorical(clips[1], N_CLASSES)
+    model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
+    # Training-mode losses: a few steps barely move BatchNorm's moving
+    # statistics, which inference-mode evaluation would use.
+    loss = model.fit(x, y, batch_size=6, epochs=30, verbose=0).history["loss"]
+    return module, model, x, (float(np.mean(loss[:3])), float(np.mean(loss[-3:])))
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_interface_and_full_size(name: str) -> None:
+    module = arch_module(name)
+    assert module.WINDOW_MS == 1000.0
+    assert module.INPUT["kind"] in ("waveform", *features.FEATURES)
+    tiny = module.build(module.TINY, N_CLASSES)
+    assert tiny.count_params() < 10_000
+    full = module.build(module.DEFAULTS, N_CLASSES)
+    # Float32 weights must fit the 20 MB asset budget with room to spare.
+    assert 50_000 < full.count_params() < 2_000_000
+    assert full.output_shape == (None, N_CLASSES)
+
+
+def test_cnn_takes_the_notes_spectrogram() -> None:
+    module = arch_module("cnn")
+    assert module.input_shape() == (99, 81)
+    assert module.build(module.TINY, N_CLASSES).input_shape == (None, 99, 81)
+
+
+def test_wavception_rejects_mismatched_config() -> None:
+    module = arch_module("wavception")
+    with pytest.raises(ValueError, match="one entry per module"):
+        module.build({"branch_filters": (2, 2), "pools": (4,)}, N_CLASSES)
+
+
+def test_training_steps_lower_the_loss(trained) -> None:
+    module, model, x, (before, after) = trained
+    assert after < 0.75 * before, f"{module.__name__}: loss {before:.3f} -> {after:.3f}"
+    probs = model.predict(x, verbose=0)
+    assert probs.shape == (len(x), N_CLASSES)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_tflite_has_builtin_ops_and_agrees(trained, tmp_path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    module, model, x, _ = trained
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    path = tmp_path / "model.tflite"
+    path.write_bytes(converter.convert())
+    interp = Interpreter(model_path=str(path))
+    ops = {op["op_name"] for op in interp._get_ops_details()}
+    assert not any(op.startswith("FlexDelegate") or op == "CUSTOM" for op in ops), ops
+    interp.resize_tensor_input(interp.get_input_details()[0]["index"], x.shape)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    lite = interp.get_tensor(interp.get_output_details()[0]["index"])
+    np.testing.assert_allclose(lite, model.predict(x, verbose=0), atol=1e-4)

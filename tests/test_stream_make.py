@@ -1,0 +1,88 @@
+"""`kwsapp make-stream`: deterministic, held-out speakers only, truth in place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kwsapp.streaming.scoring import read_truth
+from kwsapp.streaming.speakers import speaker_of, which_set
+from kwsapp.streaming.synth import SPEECH_RMS, StreamSpec, list_clips, make_stream
+
+
+def make(repo_root, data_dir, out, *extra):
+    return subprocess.run([sys.executable, "-m", "kwsapp", "make-stream", str(data_dir),
+                           "--out", str(out), "--minutes", "0.5", *extra],
+                          cwd=repo_root, capture_output=True, text=True, timeout=60)
+
+
+def test_same_seed_same_bytes(repo_root, data_dir, tmp_path):
+    for name in ("a", "b"):
+        r = make(repo_root, data_dir, tmp_path / name, "--seed", "7", "--snr-db", "5")
+        assert r.returncode == 0, r.stderr
+    for ext in (".wav", ".csv"):
+        assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes()
+    r = make(repo_root, data_dir, tmp_path / "c", "--seed", "8", "--snr-db", "5")
+    assert (tmp_path / "c.wav").read_bytes() != (tmp_path / "a.wav").read_bytes()
+
+
+def test_never_training_speakers(data_dir):
+    audio, truth = make_stream(data_dir, StreamSpec(minutes=2.0, seed=1))
+    assert len(truth) > 20
+    assert {which_set(w.file) for w in truth} == {"validation"}
+    commands, unknowns = list_clips(data_dir, ("validation",))
+    used = {speaker_of(w.file) for w in truth}
+    train = {speaker_of(p.name) for p in data_dir.glob("*/*_nohash_*.wav")
+             if which_set(p.name) == "train"}
+    assert used and not used & train
+
+
+def test_split_agrees_with_training_package(data_dir):
+    """The runtime restates the split rule; it must be the trainer's split."""
+    data = pytest.importorskip("training.data", reason="training package not importable")
+    if not hasattr(data, "split_clips"):
+        pytest.skip("training.data has no split_clips yet")
+    theirs = {c.path.name: split for split, clips in data.split_clips(data_dir).items()
+              for c in clips if c.speaker}
+    assert theirs
+    assert {name: which_set(name) for name in theirs} == theirs
+
+
+def test_no_commands_stream_and_truth_places(data_dir):
+    audio, truth = make_stream(data_dir, StreamSpec(minutes=1.0, seed=2, commands=False,
+                                                    snr_db=None))
+    assert truth and {w.label for w in truth} == {"unknown"}
+    # Without noise, the signal is silent outside the padded words and
+    # carries the words' speech level inside them.
+    inside = np.zeros(len(audio), bool)
+    for w in truth:
+        inside[int((w.start - 0.1) * 16000):int((w.end + 0.1) * 16000)] = True
+        seg = audio[int(w.start * 16000):int(w.end * 16000)]
+        assert np.sqrt(np.mean(seg ** 2)) == pytest.approx(SPEECH_RMS, rel=0.05)
+    assert np.all(audio[~inside] == 0.0)
+
+
+def test_repeats_and_snr(repo_root, data_dir, tmp_path):
+    r = make(repo_root, data_dir, tmp_path / "s", "--minutes", "3", "--seed", "4")
+    assert r.returncode == 0, r.stderr
+    truth = read_truth(tmp_path / "s.csv")
+    audio, rate = sf.read(tmp_path / "s.wav", dtype="float32")
+    assert rate == 16000 and len(audio) == 180 * 16000
+    onsets = [(a.start, b.start) for a, b in zip(truth, truth[1:])
+              if a.label == b.label and a.file == b.file and a.label != "unknown"]
+    assert onsets and all(b - a == pytest.approx(1.5, abs=0.002) for a, b in onsets)
+    # Noise in the pauses at about SPEECH_RMS / 10 dB.
+    gaps = np.ones(len(audio), bool)
+    for w in truth:
+        gaps[int((w.start - 0.2) * 16000):int((w.end + 0.2) * 16000)] = False
+    noise_rms = float(np.sqrt(np.mean(audio[gaps] ** 2)))
+    assert 20 * np.log10(SPEECH_RMS / noise_rms) == pytest.approx(10.0, abs=1.0)
+
+
+def test_refuses_training_speakers(repo_root, data_dir, tmp_path):
+    r = make(repo_root, data_dir, tmp_path / "x", "--speakers", "training")
+    assert r.returncode == 2 and "never go in a test stream" in r.stderr

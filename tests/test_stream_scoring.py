@@ -1,0 +1,104 @@
+"""The streaming scorer on hand-made event lists (no engine, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kwsapp.errors import BadInputError
+from kwsapp.streaming.scoring import Event, TruthWord, read_truth, score_events, write_truth
+
+TRUTH = [
+    TruthWord("yes", 1.0, 1.5, "yes/a.wav"),
+    TruthWord("unknown", 3.0, 3.6, "_unknown_/bed_x.wav"),
+    TruthWord("no", 5.0, 5.4, "no/b.wav"),
+    TruthWord("go", 8.0, 8.5, "go/c.wav"),
+]
+HOUR = 3600.0
+
+
+def ev(label: str, emitted_at: float, score: float = 0.9) -> Event:
+    return Event(label, score, emitted_at - 1.5, emitted_at, emitted_at)
+
+
+def test_all_matched_with_latency():
+    s = score_events(TRUTH, [ev("yes", 1.7), ev("no", 5.5), ev("go", 8.6)], HOUR)
+    assert (s.matched, s.wrong, s.missed, s.false_activations, s.duplicates) == (3, 0, 0, 0, 0)
+    assert s.matched_pct == 100.0
+    assert s.latencies_s == pytest.approx([0.2, 0.1, 0.1])
+    assert s.latency_median_ms == pytest.approx(100.0)
+
+
+def test_wrong_label_near_a_word():
+    s = score_events(TRUTH, [ev("yes", 1.7), ev("off", 5.5)], HOUR)
+    assert s.word_outcomes == ["matched", "wrong", "missed"]
+    assert s.wrong_events == 1 and s.false_activations == 0
+    assert s.matched_pct + s.wrong_pct + s.missed_pct == pytest.approx(100.0)
+
+
+def test_wrong_then_right_counts_the_word_matched():
+    s = score_events(TRUTH, [ev("off", 5.2), ev("no", 5.6)], HOUR)
+    assert s.word_outcomes[1] == "matched" and s.wrong_events == 1
+
+
+def test_duplicate_counted_apart():
+    s = score_events(TRUTH, [ev("yes", 1.6), ev("yes", 2.1)], HOUR)
+    assert s.outcomes == ["match", "duplicate"]
+    assert s.duplicates == 1 and s.false_activations == 0 and s.matched == 1
+
+
+def test_missed_words():
+    s = score_events(TRUTH, [], HOUR)
+    assert s.missed == 3 and s.matched_pct == 0.0 and s.latency_median_ms is None
+
+
+def test_false_activation_in_silence_and_on_unknown_word():
+    s = score_events(TRUTH, [ev("stop", 3.3), ev("up", 12.0)], 1800.0)
+    assert s.outcomes == ["false", "false"]
+    assert s.fa_per_hour == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("emitted_at,outcome", [
+    (1.0, "match"),        # at the word's start
+    (0.999, "false"),      # just before it
+    (2.25, "match"),       # end + 750 ms exactly
+    (2.251, "false"),      # just past the tolerance
+])
+def test_edges_of_tolerance(emitted_at, outcome):
+    s = score_events(TRUTH[:1], [ev("yes", emitted_at)], HOUR)
+    assert s.outcomes == [outcome]
+
+
+def test_tolerance_is_a_parameter():
+    s = score_events(TRUTH[:1], [ev("yes", 2.4)], HOUR, tolerance_ms=1000.0)
+    assert s.outcomes == ["match"]
+
+
+def test_same_word_twice_needs_two_events():
+    twice = [TruthWord("up", 1.0, 1.5), TruthWord("up", 2.5, 3.0)]
+    one = score_events(twice, [ev("up", 1.8)], HOUR)
+    assert one.word_outcomes == ["matched", "missed"]
+    # The second event lies near both words (1st's tolerance, 2nd's span):
+    # it goes to the word not matched yet.
+    two = score_events(twice, [ev("up", 1.8), ev("up", 2.6)], HOUR)
+    assert two.word_outcomes == ["matched", "matched"] and two.duplicates == 0
+
+
+def test_non_command_events_are_ignored():
+    s = score_events(TRUTH, [ev("unknown", 3.3), ev("silence", 10.0)], HOUR)
+    assert s.events == 0 and s.false_activations == 0
+
+
+def test_truth_csv_round_trip(tmp_path):
+    path = tmp_path / "t.csv"
+    write_truth(path, TRUTH)
+    assert read_truth(path) == TRUTH
+
+
+def test_truth_csv_bad(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("label,start\nyes,1\n")
+    with pytest.raises(BadInputError, match="columns"):
+        read_truth(path)
+    path.write_text("label,start,end\nyes,one,2\n")
+    with pytest.raises(BadInputError, match="line 2"):
+        read_truth(path)

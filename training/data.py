@@ -1,0 +1,348 @@
+"""Read the Speech Commands layout, split it by speaker, cache decoded audio.
+
+Two layouts are read the same way:
+
+- the 12-class layout (the shared subset): ``yes/ no/ ... go/``,
+  ``_unknown_/<word>_<speaker>_nohash_<n>.wav``, ``_silence_/<n>.wav``;
+- the full v0.02 layout: 35 word folders; words that are not commands become
+  ``unknown`` (kept at ``TrainConfig.unknown_share`` of the set) and
+  ``silence`` clips are cut from ``_background_noise_``
+  (``TrainConfig.silence_share`` of the set).
+
+``validation_list.txt``/``testing_list.txt`` decide the split when present;
+otherwise a seeded hash of the speaker (the 8-hex-digit id before
+``_nohash_``) does, so no speaker is in two splits. Clips without a speaker
+(``_silence_``, cut background) are split by a hash of their name.
+:func:`split_clips` and :func:`validation_speakers` are the functions other
+tools reuse to know which speakers a model never heard.
+
+Decoded audio is cached as ``.npy`` (memory-mapped) keyed by a hash of the
+clip list, so a second run starts in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp.audio.io import fit_length, load_audio
+from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig
+from kwsapp.errors import AudioFileError, BadInputError
+
+log = logging.getLogger(__name__)
+
+CLIP_SAMPLES = SAMPLE_RATE_HZ  # every clip is (padded to) one second
+BACKGROUND_DIR = "_background_noise_"
+SILENCE_DIR = "_silence_"
+UNKNOWN_DIR = "_unknown_"
+VALIDATION_LIST = "validation_list.txt"
+TESTING_LIST = "testing_list.txt"
+SPLITS = ("train", "validation", "test")
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled second of audio.
+
+    ``start`` is the first sample in ``path`` (non-zero only for silence cut
+    from a background recording); ``word`` is the raw word (``unknown`` clips
+    keep theirs); ``speaker`` is None for silence.
+    """
+
+    path: Path
+    label: str
+    word: str
+    speaker: str | None
+    start: int = 0
+
+    def key(self, root: Path) -> str:
+        """The clip's name relative to the data folder (as in the lists)."""
+        rel = self.path.relative_to(root).as_posix()
+        return f"{rel}@{self.start}" if self.path.parent.name == BACKGROUND_DIR else rel
+
+
+def speaker_of(path: str | Path) -> str | None:
+    """Speaker id of a clip file name, or None (``_silence_/<n>.wav``).
+
+    ``<speaker>_nohash_<n>.wav`` and ``<word>_<speaker>_nohash_<n>.wav`` (the
+    subset's ``_unknown_``) both give ``<speaker>``.
+    """
+    stem = Path(path).stem
+    if "_nohash_" not in stem:
+        return None
+    return stem.split("_nohash_")[0].split("_")[-1]
+
+
+def _fraction(text: str) -> float:
+    """A stable pseudo-random number in [0, 1) from ``text`` (not Python's
+    salted ``hash``)."""
+    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16) / float(1 << 48)
+
+
+def _wavs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+
+
+def scan(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> list[Clip]:
+    """Every clip of a Speech Commands folder, labelled with :data:`LABELS`.
+
+    Raises:
+        BadInputError: the folder is missing or holds no class folder.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise BadInputError(f"{root}: no such data folder")
+    known: list[Clip] = []
+    others: list[Clip] = []
+    silence: list[Clip] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        name = folder.name
+        if name == BACKGROUND_DIR or name.startswith("."):
+            continue
+        for path in _wavs(folder):
+            if name == SILENCE_DIR:
+                silence.append(Clip(path, "silence", "silence", None))
+            elif name == UNKNOWN_DIR:
+                word = path.stem.split("_")[0]
+                known.append(Clip(path, "unknown", word, speaker_of(path)))
+            elif name in COMMAND_LABELS:
+                known.append(Clip(path, name, name, speaker_of(path)))
+            else:  # full layout: another word of the 35
+                others.append(Clip(path, "unknown", name, speaker_of(path)))
+    if not known and not others:
+        raise BadInputError(f"{root}: no Speech Commands class folders "
+                            f"(expected e.g. {root / 'yes'})")
+    n_commands = sum(c.label != "unknown" for c in known)
+    rest = 1.0 - config.unknown_share - config.silence_share
+    if others:
+        # Keep a seeded, stable selection (by file name) so a clip's split
+        # never depends on which others were kept.
+        want = int(round(config.unknown_share / rest * n_commands))
+        others.sort(key=lambda c: _fraction(f"{config.seed}/keep/{c.key(root)}"))
+        known += others[:want]
+    if not silence:
+        want = int(round(config.silence_share / rest * n_commands))
+        silence = _cut_silence(root, want, config.seed)
+    return known + silence
+
+
+def _cut_silence(root: Path, count: int, seed: int) -> list[Clip]:
+    """``count`` one-second silence clips cut from ``_background_noise_``."""
+    import soundfile as sf
+
+    folder = root / BACKGROUND_DIR
+    files = _wavs(folder) if folder.is_dir() else []
+    lengths = []
+    for path in files:
+        try:
+            lengths.append(sf.info(str(path)).frames)
+        except (RuntimeError, sf.LibsndfileError) as exc:
+            log.warning("%s: skipped (%s)", path, exc)
+            lengths.append(0)
+    usable = [(p, n) for p, n in zip(files, lengths) if n >= CLIP_SAMPLES]
+    if not usable or count <= 0:
+        if count > 0:
+            log.warning("%s: no background noise to cut silence from", root)
+        return []
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        path, n = usable[i % len(usable)]
+        out.append(Clip(path, "silence", "silence", None,
+                        int(rng.integers(0, n - CLIP_SAMPLES + 1))))
+    return out
+
+
+def _read_list(path: Path) -> set[str]:
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+
+
+def split_of(clip: Clip, root: Path, config: TrainConfig = TrainConfig(),
+             lists: dict[str, set[str]] | None = None) -> str:
+    """``"train"``, ``"validation"`` or ``"test"`` for one clip.
+
+    With the data set's lists (``lists`` maps split -> relative names) a
+    listed clip goes where listed; any other speech clip is training. Without
+    lists, and for silence always, a seeded hash of the speaker (or of the
+    clip's name when it has none) decides.
+    """
+    if lists and clip.speaker is not None:
+        rel = clip.path.relative_to(root).as_posix()
+        for split in ("validation", "test"):
+            if rel in lists.get(split, ()):
+                return split
+        return "train"
+    group = clip.speaker if clip.speaker is not None else f"clip:{clip.key(root)}"
+    h = _fraction(f"{config.seed}/split/{group}")
+    if h < config.validation_share:
+        return "validation"
+    if h < config.validation_share + config.test_share:
+        return "test"
+    return "train"
+
+
+def official_lists(data_dir: str | Path) -> dict[str, set[str]] | None:
+    """The data set's validation/testing lists, or None when it has none."""
+    root = Path(data_dir)
+    val, test = root / VALIDATION_LIST, root / TESTING_LIST
+    if not (val.is_file() or test.is_file()):
+        return None
+    return {"validation": _read_list(val) if val.is_file() else set(),
+            "test": _read_list(test) if test.is_file() else set()}
+
+
+def split_clips(data_dir: str | Path, config: TrainConfig = TrainConfig()
+                ) -> dict[str, list[Clip]]:
+    """The data set's clips by split (``train``, ``validation``, ``test``)."""
+    root = Path(data_dir)
+    lists = official_lists(root)
+    out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
+    for clip in scan(root, config):
+        out[split_of(clip, root, config, lists)].append(clip)
+    return out
+
+
+def split_description(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> str:
+    """How :func:`split_clips` splits this folder, in one line (model cards)."""
+    if official_lists(data_dir) is not None:
+        return "the data set's validation_list.txt / testing_list.txt"
+    return (f"speaker-disjoint by seeded hash (seed {config.seed}; validation "
+            f"{config.validation_share:.0%}, test {config.test_share:.0%} of speakers; "
+            f"training/data.py split_clips)")
+
+
+def validation_speakers(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> set[str]:
+    """Speakers of the validation split: a model trained with ``config`` on
+    ``data_dir`` never heard them."""
+    return {c.speaker for c in split_clips(data_dir, config)["validation"] if c.speaker}
+
+
+def label_indices(clips: Sequence[Clip], labels: Sequence[str] = LABELS) -> np.ndarray:
+    """``[n]`` int32 class index of each clip in ``labels``."""
+    index = {name: i for i, name in enumerate(labels)}
+    return np.array([index[c.label] for c in clips], np.int32)
+
+
+def summary(split: dict[str, list[Clip]]) -> dict[str, dict[str, int]]:
+    """Clips and speakers per split (for logs and cards)."""
+    return {name: {"clips": len(clips),
+                   "speakers": len({c.speaker for c in clips if c.speaker}),
+                   **dict(sorted(Counter(c.label for c in clips).items()))}
+            for name, clips in split.items()}
+
+
+def background_noise(data_dir: str | Path) -> list[np.ndarray]:
+    """The ``_background_noise_`` recordings, float32 at 16 kHz (bad files
+    are skipped with a warning)."""
+    folder = Path(data_dir) / BACKGROUND_DIR
+    out = []
+    for path in _wavs(folder) if folder.is_dir() else []:
+        try:
+            out.append(load_audio(path, SAMPLE_RATE_HZ))
+        except AudioFileError as exc:
+            log.warning("skipped background %s", exc)
+    return out
+
+
+def cache_dir() -> Path:
+    """Where decoded audio and features are cached (``KWSAPP_CACHE_DIR``,
+    else ``~/.cache/kwsapp``); never inside the data folder."""
+    env = os.environ.get("KWSAPP_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "kwsapp"
+
+
+def clips_hash(clips: Iterable[Clip], *extra: object) -> str:
+    """A hash of the clip list (names, offsets, sizes, mtimes) and ``extra``."""
+    h = hashlib.sha1(f"v{_CACHE_VERSION}".encode())
+    for c in clips:
+        st = c.path.stat()
+        h.update(f"{c.path}|{c.start}|{c.label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for e in extra:
+        h.update(repr(e).encode())
+    return h.hexdigest()[:20]
+
+
+def save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` through a temporary file and ``os.replace``
+    (a killed run never leaves a half-written cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _decode(clip: Clip, n_samples: int) -> np.ndarray:
+    if clip.path.parent.name == BACKGROUND_DIR:
+        import soundfile as sf
+
+        audio, rate = sf.read(str(clip.path), start=clip.start, frames=CLIP_SAMPLES,
+                              dtype="float32", always_2d=True)
+        if rate != SAMPLE_RATE_HZ:
+            raise AudioFileError(clip.path, f"background noise at {rate} Hz, need "
+                                            f"{SAMPLE_RATE_HZ}")
+        audio = audio.mean(axis=1)
+    else:
+        audio = load_audio(clip.path, SAMPLE_RATE_HZ)
+    # Short clips are zero-padded around the centre, as the runtime does.
+    return fit_length(audio, n_samples)
+
+
+def load_clips(clips: Sequence[Clip], n_samples: int = CLIP_SAMPLES,
+               cache: Path | None = None) -> tuple[np.ndarray, list[Clip]]:
+    """Decode clips to ``[n, n_samples]`` float32 (16 kHz), cached on disk.
+
+    A file that cannot be decoded is logged and left out; the clips kept are
+    returned beside the audio.
+
+    Args:
+        clips: what to decode.
+        n_samples: length of each row (clips are centre-cropped/padded).
+        cache: cache folder (default :func:`cache_dir`); the file is named by
+            :func:`clips_hash`, and read memory-mapped when present.
+
+    Returns:
+        ``(audio, kept)``: ``audio`` ``[len(kept), n_samples]`` float32
+        (memory-mapped when read from the cache), ``kept`` the clips in order.
+    """
+    folder = cache or cache_dir()
+    key = clips_hash(clips, n_samples)
+    audio_path = folder / f"audio-{key}.npy"
+    kept_path = folder / f"audio-{key}.kept.npy"
+    if audio_path.is_file() and kept_path.is_file():
+        try:
+            kept_idx = [int(i) for i in np.load(kept_path)]
+            audio = np.load(audio_path, mmap_mode="r")
+            if audio.shape == (len(kept_idx), n_samples):
+                log.info("decoded audio from cache %s", audio_path)
+                return audio, [clips[i] for i in kept_idx]
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable cache %s (%s)", audio_path, exc)
+    rows, kept_idx = [], []
+    for i, clip in enumerate(clips):
+        try:
+            rows.append(_decode(clip, n_samples))
+            kept_idx.append(i)
+        except AudioFileError as exc:
+            log.warning("skipped %s", exc)
+    audio = np.stack(rows).astype(np.float32) if rows else np.zeros((0, n_samples), np.float32)
+    try:
+        save_npy_atomic(kept_path, np.array(kept_idx, np.int64))
+        save_npy_atomic(audio_path, audio)
+    except OSError as exc:  # a cache we cannot write costs time, not results
+        log.warning("could not cache decoded audio in %s (%s)", folder, exc)
+    return audio, [clips[i] for i in kept_idx]

