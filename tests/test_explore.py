@@ -301,7 +301,7 @@ def test_statistics_stay_bounded_and_means_are_exact():
     stats = DatasetStats(cfg)
     n = 3000
     for i in range(n):
-        clip = Clip(Path(f"yes/{i:08x}_nohash_0.wav"), "yes", "yes", f"{i % 300:08x}", None)
+        clip = Clip(Path(f"yes/{i:08x}_nohash_0.wav"), "yes", "yes", f"{i % 300:08x}", "train")
         stats.add(clip, _measures(float(i % 7), n_samples=RATE // 2 if i % 10 == 0 else RATE))
     word = stats.words["yes"]
     assert word.n == n and stats.n_ok == n
@@ -314,3 +314,26 @@ def test_statistics_stay_bounded_and_means_are_exact():
     np.testing.assert_allclose(word.mean_log_spec, expected)
     np.testing.assert_allclose(word.mean_power, expected)
     assert stats.length_hist.sum() == n
+
+
+def test_full_layout_words_speakers_and_official_splits(tmp_path: Path):
+    """The v0.02 layout: raw-word folders, lists decide the split (no audio read)."""
+    root = tmp_path / "full"
+    for name in ("yes/aaaa1111_nohash_0.wav", "yes/bbbb2222_nohash_0.wav",
+                 "bed/aaaa1111_nohash_0.wav", "six/cccc3333_nohash_1.wav",
+                 "_background_noise_/white_noise.wav"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    (root / "_background_noise_" / "README.md").write_text("x")
+    (root / "validation_list.txt").write_text("bed/aaaa1111_nohash_0.wav\n")
+    (root / "testing_list.txt").write_text("six/cccc3333_nohash_1.wav\n")
+    layout = scan(root)
+    assert layout.kind == "full" and layout.n_clips == 4
+    assert [p.name for p in layout.background] == ["white_noise.wav"]
+    clips = {c.name: c for c in layout.clips()}
+    assert clips["bed/aaaa1111_nohash_0.wav"].word == "bed"
+    assert clips["bed/aaaa1111_nohash_0.wav"].split == "validation"
+    assert clips["six/cccc3333_nohash_1.wav"].split == "test"
+    assert clips["yes/bbbb2222_nohash_0.wav"].split == "train"
+    assert clips["six/cccc3333_nohash_1.wav"].speaker == "cccc3333"
+    assert len(list(layout.clips(max_per_label=1))) == 3

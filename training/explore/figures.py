@@ -306,8 +306,11 @@ def mean_spectrograms(stats: DatasetStats, words: Sequence[str], path: Path) -> 
     cols = min(6, len(words))
     rows = int(np.ceil(len(words) / cols))
     means = [stats.words[w].mean_log_spec for w in words]
-    # Colour scale from the words (silence, flat noise, would wash them out).
-    scale = [m.ravel() for w, m in zip(words, means) if w != SILENCE_DIR] or [means[0].ravel()]
+    # Colour scale from the well-sampled words: silence (flat noise) and words
+    # with a handful of clips (speckled means) would wash the others out.
+    most = max(stats.words[w].n for w in words if w != SILENCE_DIR) if len(words) > 1 else 0
+    scale = [m.ravel() for w, m in zip(words, means)
+             if w != SILENCE_DIR and stats.words[w].n >= most / 2] or [means[0].ravel()]
     lo, hi = (float(v) for v in np.percentile(np.concatenate(scale), [1, 99.9]))
     # Fixed layout: constrained layout over dozens of panels costs seconds.
     height = 1.9 * rows + 0.9

@@ -10,9 +10,12 @@ Both layouts the project meets are understood:
 
 ``_background_noise_/`` holds long noise recordings, listed apart.
 
-This is a stand-in for the project's loader (``training/data.py``): once that
-lands, :func:`scan` can be rebuilt on it; the rest of the report only uses
-:class:`Clip` and :class:`Layout`.
+Speaker ids and splits come from the training loader (``training/data.py``:
+``speaker_of``, ``official_lists``, ``split_of``), so the report shows the
+split a model is trained on: the lists when present, else the loader's seeded
+speaker hash. Listing stays here: the loader keeps a share of the non-command
+words and cuts silence from background noise, while the report reads every
+file, lazily, one folder at a time.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from pathlib import Path
 from typing import Iterator
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.config import TrainConfig
 from kwsapp.errors import BadInputError
+from training import data
 
 #: File endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 BACKGROUND_DIR = "_background_noise_"
 SILENCE_DIR = "_silence_"
 UNKNOWN_DIR = "_unknown_"
-SPLIT_LISTS = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 NOHASH = "_nohash_"
 
 
@@ -45,15 +49,15 @@ class Clip:
         word: the raw word spoken (the folder, or the file-name prefix inside
             ``_unknown_``); ``_silence_`` for silence clips.
         speaker: the id before ``_nohash_``, or None (silence clips).
-        split: ``training``/``validation``/``testing`` when the data set's
-            lists are present, else None.
+        split: ``train``/``validation``/``test``, as the training loader
+            splits it (the data set's lists, or a seeded speaker hash).
     """
 
     path: Path
     label: str
     word: str
     speaker: str | None
-    split: str | None
+    split: str
 
     @property
     def name(self) -> str:
@@ -71,10 +75,10 @@ def word_and_speaker(label: str, stem: str) -> tuple[str, str | None]:
     >>> word_and_speaker("_silence_", "1024")
     ('_silence_', None)
     """
-    if NOHASH not in stem:
+    speaker = data.speaker_of(stem)
+    if speaker is None:
         return label, None
-    prefix = stem.split(NOHASH, 1)[0]
-    word, _, speaker = prefix.rpartition("_")
+    word = stem.split(NOHASH, 1)[0].rpartition("_")[0]
     return (word or label), speaker
 
 
@@ -98,8 +102,8 @@ class Layout:
     root: Path
     label_counts: dict[str, int]
     background: list[Path] = field(default_factory=list)
-    split_of: dict[str, str] = field(default_factory=dict)
-    lists_present: tuple[str, ...] = ()
+    lists: dict[str, set[str]] | None = None  # the data set's split lists, if any
+    split_config: TrainConfig = field(default_factory=TrainConfig)
 
     @property
     def n_clips(self) -> int:
@@ -128,15 +132,11 @@ class Layout:
             if max_per_label is not None and len(names) > max_per_label:
                 names = sorted(random.Random(f"{seed}/{label}").sample(names, max_per_label))
             for name in names:
-                word, speaker = word_and_speaker(label, Path(name).stem)
-                yield Clip(self.root / label / name, label, word, speaker,
-                           self.split_of.get(f"{label}/{name}", "training")
-                           if self.lists_present else None)
-
-
-def _read_list(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
+                path = self.root / label / name
+                word, speaker = word_and_speaker(label, path.stem)
+                split = data.split_of(data.Clip(path, label, word, speaker), self.root,
+                                      self.split_config, self.lists)
+                yield Clip(path, label, word, speaker, split)
 
 
 def scan(root: str | Path) -> Layout:
@@ -165,13 +165,7 @@ def scan(root: str | Path) -> Layout:
                 f"one folder per label" if loose else "")
         raise BadInputError(f"{root}: no audio clips found in <label>/ folders "
                             f"({', '.join(AUDIO_SUFFIXES)}){hint}")
-    split_of: dict[str, str] = {}
-    present = []
-    for split, fname in SPLIT_LISTS.items():
-        if (root / fname).is_file():
-            present.append(split)
-            split_of.update((name, split) for name in _read_list(root / fname))
-    return Layout(root, counts, background, split_of, tuple(present))
+    return Layout(root, counts, background, data.official_lists(root))
 
 
 def word_order(words: "list[str] | set[str]") -> list[str]:

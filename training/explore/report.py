@@ -20,6 +20,7 @@ import soundfile as sf
 from kwsapp.audio.io import audio_info, load_audio, resample
 from kwsapp.config import SAMPLE_RATE_HZ, ExploreConfig, VadConfig
 from kwsapp.errors import AudioFileError, BadInputError, KwsError
+from training import data
 from training.explore import figures as figs
 from training.explore import page as H
 from training.explore.layout import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, Clip, Layout,
@@ -187,24 +188,21 @@ def counts_section(rep: Report, layout: Layout, stats: DatasetStats) -> None:
     s.add(H.table(["label", "clips", "speakers"],
                   [(l, stats.label_counts[l], len(stats.speakers_per_label.get(l, ())))
                    for l in labels]))
-    if layout.lists_present:
-        splits = ["training", "validation", "testing"]
-        rows = [(sp, stats.split_counts[sp], len(stats.split_speakers.get(sp, ())))
-                for sp in splits]
-        overlap = [(f"{a} & {b}", len(stats.split_speakers.get(a, set())
-                                      & stats.split_speakers.get(b, set())))
-                   for i, a in enumerate(splits) for b in splits[i + 1:]]
-        leak = sum(n for _, n in overlap)
-        s.add(H.paragraph(f"Splits from {', '.join(f + '_list.txt' for f in layout.lists_present)}"
-                          f" (clips in neither list are training). Speakers shared between "
-                          f"splits: {leak} — should be 0, or validation/test scores are "
-                          f"inflated by voices seen in training."),
-              H.table(["split", "clips", "speakers"], rows),
-              H.table(["splits", "speakers in both"], overlap))
-    else:
-        s.add(H.paragraph("No validation_list.txt / testing_list.txt here: the training loader "
-                          "makes a seeded speaker-disjoint split itself, so no split overlap is "
-                          "shown.", "note"))
+    splits = list(data.SPLITS)
+    rows = [(sp, stats.split_counts[sp], len(stats.split_speakers.get(sp, ()))) for sp in splits]
+    overlap = [(f"{a} & {b}", len(stats.split_speakers.get(a, set())
+                                  & stats.split_speakers.get(b, set())))
+               for i, a in enumerate(splits) for b in splits[i + 1:]]
+    leak = sum(n for _, n in overlap)
+    how = ("the data set's validation_list.txt / testing_list.txt (clips in neither are "
+           "training)" if layout.lists is not None else
+           data.split_description(layout.root, layout.split_config)
+           + ": no lists here, so this is the split training makes")
+    s.add(H.paragraph(f"Splits as the training loader makes them, from {how}. Speakers shared "
+                      f"between splits: {leak}. It should be 0, or validation and test scores "
+                      f"are inflated by voices heard in training."),
+          H.table(["split", "clips", "speakers"], rows),
+          H.table(["splits", "speakers in both"], overlap))
 
 
 def lengths_section(rep: Report, stats: DatasetStats) -> None:

@@ -246,10 +246,8 @@ class DatasetStats:
         if clip.speaker is not None:
             self.speakers_per_label.setdefault(clip.label, set()).add(clip.speaker)
             self.clips_per_speaker[clip.speaker] += 1
-            if clip.split is not None:
-                self.split_speakers.setdefault(clip.split, set()).add(clip.speaker)
-        if clip.split is not None:
-            self.split_counts[clip.split] += 1
+            self.split_speakers.setdefault(clip.split, set()).add(clip.speaker)
+        self.split_counts[clip.split] += 1
         length_ms = 1000.0 * m.n_samples / SAMPLE_RATE_HZ
         self.length_hist[min(int(length_ms // self.cfg.length_bin_ms),
                              self.length_hist.size - 1)] += 1
