@@ -115,7 +115,7 @@ def window_listening(audio: np.ndarray, model: str | None) -> dict:
             "events": events, "dropped": stats.dropped_windows if stats else -1}
 
 
-def run(seconds: float = 20.0, model: str | None = None) -> dict:
+def run_listening(seconds: float = 20.0, model: str | None = None) -> dict:
     audio = replay_audio(seconds)
     ref = engine_alone(audio, model)
     gui = window_listening(audio, model)
@@ -123,12 +123,81 @@ def run(seconds: float = 20.0, model: str | None = None) -> dict:
             "window_over_engine_cpu": gui["cpu_pct"] / max(ref["cpu_pct"], 1e-9)}
 
 
+def spectrogram_frame_ms(quick: bool = False) -> tuple[float, float]:
+    """CPU ms to scroll in 3 columns and paint the live spectrogram: ours
+    (RGBA image coloured by numpy) and pyqtgraph's usual path (float image,
+    fixed levels, LUT in the ImageItem), same size, same data."""
+    import pyqtgraph as pg
+    from PySide6 import QtCore
+
+    from benchmarks import best_ms
+    from kwsapp.config import GuiConfig
+    from kwsapp.gui.app import make_application
+    from kwsapp.gui.spectrogram_widget import SpectrogramWidget
+
+    app = make_application(["bench-gui"])
+    config = GuiConfig()
+    audio = replay_audio(2.0)
+    ours = SpectrogramWidget(config)
+    ours.resize(790, 370)
+    ours.show()
+    ref = pg.PlotWidget()
+    ref.resize(790, 370)
+    ref.show()
+    item = pg.ImageItem(axisOrder="row-major")
+    item.setColorMap(pg.colormap.get(config.colormap))
+    ref.addItem(item)
+    data = np.full((config.spectrogram_n_mels, ours.n_columns), config.spectrogram_levels[0],
+                   np.float32)
+    item.setImage(data, autoLevels=False, levels=config.spectrogram_levels)
+    item.setRect(QtCore.QRectF(-6, 0, 6, config.spectrogram_n_mels))
+    app.processEvents()
+    block = 3 * ours.mel.hop
+    pos = {"i": 0}
+
+    def next_block() -> np.ndarray:
+        i = pos["i"] = (pos["i"] + block) % (audio.size - block)
+        return audio[i:i + block]
+
+    def ours_frame() -> None:
+        ours.push(next_block())
+        ours.viewport().repaint()
+
+    def ref_frame() -> None:
+        cols = ours.mel.push(next_block())
+        data[:, :-cols.shape[0]] = data[:, cols.shape[0]:]
+        data[:, -cols.shape[0]:] = cols.T
+        item.setImage(data, autoLevels=False)
+        ref.viewport().repaint()
+
+    repeat = 5 if quick else 9  # best-of: a busy machine only ever adds time
+    return best_ms(ours_frame, repeat=repeat), best_ms(ref_frame, repeat=repeat)
+
+
+def run(quick: bool = False) -> list:
+    """Rows for ``python -m benchmarks``: the spectrogram frame against
+    pyqtgraph's usual float+LUT path, and the whole process while listening
+    (CPU ms per second of audio) against the engine alone."""
+    from benchmarks import Row
+
+    ours_ms, ref_ms = spectrogram_frame_ms(quick)
+    r = run_listening(8.0 if quick else 20.0)
+    ref, gui = r["reference_engine_only"], r["window"]
+    return [
+        Row("live spectrogram frame (3 new columns, painted)", ours_ms,
+            "same through ImageItem float + LUT", ref_ms),
+        Row(f"listening, CPU ms per s of audio (window at {gui['fps']:.0f} frames/s, "
+            f"{gui['dropped']} dropped)", 10.0 * gui["cpu_pct"],
+            "engine alone", 10.0 * ref["cpu_pct"]),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--model", default=None)
     args = parser.parse_args(argv)
-    r = run(args.seconds, args.model)
+    r = run_listening(args.seconds, args.model)
     ref, gui = r["reference_engine_only"], r["window"]
     print(f"GUI while listening ({args.seconds:g} s of real clips replayed in real time, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")

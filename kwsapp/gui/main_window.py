@@ -417,6 +417,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._apply_vad_default(card_threshold.vad.aggressiveness)
         if self.session is not None:
             self.session.set_recognizer(recognizer)
+            # The new card's defaults (or the user's choices) apply too.
+            self.session.set_threshold(self.threshold)
+            self.session.set_vad_aggressiveness(self.vad_combo.currentIndex())
         self.banner.hide()
         return True
 
