@@ -29,6 +29,9 @@ class AudioConfig:
     device_rate_hz: int | None = None  # None: the device's default rate
     block_ms: float = 20.0  # PortAudio block per callback
     ring_seconds: float = 20.0  # history kept for the engine and the GUI
+    # The pipeline thread looks for new device audio this often (it never
+    # waits on the audio callback, which must not take locks).
+    poll_ms: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ class VadConfig:
     hangover_ms: float = 800.0
     # Speech needs this many voiced ms in a row to open the gate.
     onset_ms: float = 60.0
+    # Voiced frames closer than this belong to one word (a "speech run"):
+    # stop closures inside a word are shorter, pauses between words longer.
+    word_gap_ms: float = 250.0
+    # Frames quieter than this (RMS, dB re full scale) are never speech:
+    # webrtcvad alone calls even -60 dBFS white noise speech. The loudest
+    # frame of 360 shared command clips was at least -33 dBFS.
+    min_level_dbfs: float = -50.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,30 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class GuiConfig:
+    """Desktop window (kwsapp/gui): drawing rates, spans and looks."""
+
+    redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
+    status_hz: float = 2.0  # status bar text (xruns, drops, timings)
+    spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
+    spectrogram_n_mels: int = 64
+    spectrogram_window_ms: float = 25.0
+    spectrogram_hop_ms: float = 10.0
+    spectrogram_n_fft: int = 512
+    # Fixed image levels (natural-log mel power); autoLevels would flicker.
+    spectrogram_levels: tuple[float, float] = (-11.0, 4.0)
+    colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
+    waveform_seconds: float = 3.0
+    waveform_buckets: int = 600  # min/max envelope points drawn per frame
+    meter_span_ms: float = 50.0  # level meter RMS span
+    meter_floor_db: float = -60.0
+    result_hold_ms: float = 1500.0  # command shown at full strength this long
+    result_fade_ms: float = 1200.0  # then fades out over this long
+    history_rows: int = 200  # oldest rows dropped past this
+    file_max_columns: int = 3000  # long-file spectrogram pooled to this width
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Data split and training loop (training/data.py, training/train.py);
     pure Python, no TensorFlow. ``TrainConfig.tiny()`` is the test preset."""
@@ -96,13 +130,14 @@ class TrainConfig:
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
     aug_copies: int = 4
     steps_per_epoch: int | None = None  # None: one pass over the training clips
-    max_val_clips: int | None = None  # None: every validation clip
+    max_train_clips: int | None = None  # None: every training clip
+    max_val_clips: int | None = None  # None: every validation (and test) clip
 
     @classmethod
     def tiny(cls) -> "TrainConfig":
         """A few steps on a few clips: the tests' preset."""
-        return cls(batch_size=8, epochs=2, patience=2, aug_copies=1, steps_per_epoch=3,
-                   max_val_clips=16)
+        return cls(batch_size=8, epochs=2, patience=2, aug_copies=2, steps_per_epoch=3,
+                   max_train_clips=48, max_val_clips=16)
 
 
 @dataclass(frozen=True)
@@ -113,6 +148,9 @@ class Config:
     hop_ms: float = 250.0  # one window classified every hop while gated open
     window_ms: float = 1000.0  # overridden by the model card
     queue_size: int = 2  # windows waiting for inference; oldest dropped
+    # `classify`: files up to this long get one centred window (label +
+    # probabilities); longer ones a timeline of events from the engine.
+    clip_max_ms: float = 1550.0
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)

@@ -31,9 +31,105 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return scipy.signal.resample_poly(audio, to_hz // g, from_hz // g).astype(np.float32)
 
 
+class StreamResampler:
+    """Block-wise rate conversion that gives exactly what one
+    ``scipy.signal.resample_poly`` call on the whole signal gives (same
+    Kaiser FIR), whatever the block sizes; used in the pipeline thread for
+    devices at 8, 44.1 or 48 kHz.
+
+    Output sample ``n`` is ``sum_m x[m] * h[n * down + half_len - m * up]``
+    (resample_poly's definition); it is emitted once every input sample it
+    depends on has arrived, so the delay is ``half_len / up`` input samples.
+    """
+
+    def __init__(self, from_hz: int, to_hz: int) -> None:
+        g = gcd(int(from_hz), int(to_hz))
+        self.up, self.down = int(to_hz) // g, int(from_hz) // g
+        self.identity = self.up == self.down
+        self._n_in = self._n_out = 0
+        if self.identity:
+            return
+        max_rate = max(self.up, self.down)
+        self.half_len = 10 * max_rate  # resample_poly's default filter
+        h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,
+                                window=("kaiser", 5.0)) * self.up
+        self._taps = -(-h.shape[0] // self.up)  # taps per output sample
+        # Padded so every gathered tap index is valid (zeros past the end).
+        self._h = np.concatenate([h, np.zeros(self._taps * self.up + self.up)]).astype(np.float64)
+        self._buf = np.zeros(0, dtype=np.float64)  # input not yet fully used
+        self._buf_start = 0  # absolute index of _buf[0]
+        self._n_in = 0  # input samples received
+        self._n_out = 0  # output samples emitted
+
+    def _emit(self, n_end: int) -> np.ndarray:
+        n = np.arange(self._n_out, n_end, dtype=np.int64)
+        if n.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        j = n * self.down + self.half_len
+        m = (j // self.up)[:, None] - np.arange(self._taps)[None, :]
+        taps = j[:, None] - m * self.up
+        idx = m - self._buf_start
+        ok = (idx >= 0) & (idx < self._buf.shape[0])
+        x = np.where(ok, self._buf[np.clip(idx, 0, max(self._buf.shape[0] - 1, 0))]
+                     if self._buf.size else 0.0, 0.0)
+        y = np.sum(x * self._h[taps], axis=1)
+        self._n_out = n_end
+        # Keep only the input that later outputs still need.
+        keep_from = max(0, (self._n_out * self.down + self.half_len) // self.up - self._taps)
+        if keep_from > self._buf_start:
+            self._buf = self._buf[keep_from - self._buf_start:]
+            self._buf_start = keep_from
+        return y.astype(np.float32)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed mono float32 input; returns the output samples now complete."""
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        if self.identity:
+            return block
+        self._buf = np.concatenate([self._buf, block.astype(np.float64)])
+        self._n_in += block.shape[0]
+        # Output n needs inputs up to m = (n*down + half_len) // up.
+        n_end = (self._n_in * self.up - self.half_len - 1) // self.down + 1
+        return self._emit(max(self._n_out, n_end))
+
+    def flush(self) -> np.ndarray:
+        """The remaining outputs, treating the input as ended (zeros after)."""
+        if self.identity:
+            return np.zeros(0, dtype=np.float32)
+        total = -(-self._n_in * self.up // self.down)  # resample_poly's length
+        return self._emit(max(self._n_out, total))
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Mean of the channels of ``[frames, channels]`` audio (mono passes)."""
     return audio if audio.ndim == 1 else audio.mean(axis=1, dtype=np.float32)
+
+
+def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file whose ``data`` chunk claims more bytes than the
+    file holds: ``(claimed, present)`` bytes; else None. (libsndfile quietly
+    reads what is there, so a cut-off download would pass unnoticed.)"""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                chunk = f.read(8)
+                n = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"data":
+                    present = size - pos - 8
+                    # 0 and 0xFFFFFFFF mean "unknown length" (streamed WAV).
+                    if n not in (0, 0xFFFFFFFF) and n > present:
+                        return n, present
+                    return None
+                pos += 8 + n + (n & 1)
+    except OSError:
+        return None
+    return None
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -68,6 +164,10 @@ def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.nda
     path = Path(path)
     with _open(path) as f:
         rate, frames = f.samplerate, f.frames
+        short = _wav_data_shortfall(path)
+        if short is not None:
+            raise AudioFileError(path, f"truncated: header says {short[0]} bytes of audio, "
+                                       f"only {short[1]} present")
         if frames > MAX_SECONDS * rate:
             raise AudioFileError(path, f"too long ({frames / rate / 3600:.1f} h; at most "
                                        f"{MAX_SECONDS // 3600} h)")

@@ -1,15 +1,17 @@
-"""webrtcvad speech detection: per-frame flags for a whole signal.
-
-(The streaming speech gate with onset and hangover is built on the same
-frames; see :class:`SpeechGate` below when present.)
+"""webrtcvad speech detection: per-frame flags for a whole signal
+(:func:`speech_flags`) and the streaming speech gate with onset and hangover
+(:class:`SpeechGate`) the engine windows on.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
+
 import numpy as np
 import webrtcvad
 
-from kwsapp.config import SAMPLE_RATE_HZ
+from kwsapp.config import SAMPLE_RATE_HZ, VadConfig, ms_to_samples
 
 #: Rates and frame lengths webrtcvad accepts.
 VAD_RATES_HZ = (8000, 16000, 32000, 48000)
@@ -43,3 +45,117 @@ def speech_flags(audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ,
     count = len(audio) // n
     return np.fromiter((vad.is_speech(pcm[2 * i * n:2 * (i + 1) * n], sample_rate_hz)
                         for i in range(count)), dtype=bool, count=count)
+
+
+@dataclass
+class SpeechRun:
+    """Voiced frames with gaps shorter than ``word_gap_ms``: about one word.
+    ``start``/``end`` are absolute sample indices at the gate's rate."""
+
+    start: int
+    end: int
+
+
+class SpeechGate:
+    """Streaming webrtcvad gate: opens after ``onset_ms`` of speech in a row,
+    closes ``hangover_ms`` after the last speech frame.
+
+    Feed it consecutive frames of ``frame_samples`` with :meth:`update`; the
+    caller keeps the frames aligned to absolute sample positions (so block
+    sizes never change the verdicts). With ``enabled=False`` the gate is
+    always open and judges nothing.
+
+    Thread use: one thread calls :meth:`update`; others may read
+    :meth:`flags` (a lagging view is harmless there).
+    """
+
+    def __init__(self, config: VadConfig, sample_rate_hz: int = SAMPLE_RATE_HZ,
+                 history_seconds: float = 20.0) -> None:
+        if sample_rate_hz not in VAD_RATES_HZ or config.frame_ms not in VAD_FRAME_MS:
+            raise ValueError(f"webrtcvad takes {VAD_RATES_HZ} Hz and {VAD_FRAME_MS} ms frames")
+        self.config = config
+        self.sample_rate_hz = sample_rate_hz
+        self.frame_samples = ms_to_samples(config.frame_ms, sample_rate_hz)
+        self._onset_frames = max(1, int(np.ceil(config.onset_ms / config.frame_ms)))
+        self._hangover_frames = int(np.ceil(config.hangover_ms / config.frame_ms))
+        self._gap_samples = ms_to_samples(config.word_gap_ms, sample_rate_hz)
+        self._min_power = 10.0 ** (config.min_level_dbfs / 10.0)
+        self._vad = webrtcvad.Vad(int(config.aggressiveness))
+        self._flags = np.zeros(max(1, int(history_seconds * 1000 / config.frame_ms)), dtype=bool)
+        self.frames_done = 0
+        self.runs: deque[SpeechRun] = deque(maxlen=64)
+        self.segment = 0  # counts gate openings
+        self.is_open = not config.enabled
+        self._voiced_streak = 0
+        self._unvoiced_streak = 0
+
+    @property
+    def position(self) -> int:
+        """Absolute sample index up to which audio was judged."""
+        return self.frames_done * self.frame_samples
+
+    @property
+    def last_speech_end(self) -> int | None:
+        """Sample index just after the last voiced frame (None: none yet)."""
+        return self.runs[-1].end if self.runs else None
+
+    def set_aggressiveness(self, aggressiveness: int) -> None:
+        """0 (keeps most) .. 3 (filters most); takes effect at the next frame."""
+        if not 0 <= int(aggressiveness) <= 3:
+            raise ValueError(f"VAD aggressiveness is 0..3, not {aggressiveness}")
+        self._vad = webrtcvad.Vad(int(aggressiveness))
+
+    def update(self, frame: np.ndarray) -> bool:
+        """Judge the next frame (``frame_samples`` float32); returns whether
+        the gate is open after it."""
+        start = self.position
+        slot = self.frames_done % self._flags.shape[0]
+        self.frames_done += 1
+        if not self.config.enabled:
+            self._flags[slot] = False
+            return True
+        power = float(np.mean(np.square(frame, dtype=np.float64)))
+        voiced = (power >= self._min_power
+                  and self._vad.is_speech(to_pcm16(frame), self.sample_rate_hz))
+        self._flags[slot] = voiced
+        end = start + self.frame_samples
+        if voiced:
+            self._voiced_streak += 1
+            self._unvoiced_streak = 0
+            if self.runs and start - self.runs[-1].end < self._gap_samples:
+                self.runs[-1].end = end
+            else:
+                self.runs.append(SpeechRun(start, end))
+            if not self.is_open and self._voiced_streak >= self._onset_frames:
+                self.is_open = True
+                self.segment += 1
+        else:
+            self._voiced_streak = 0
+            self._unvoiced_streak += 1
+            if self.is_open and self._unvoiced_streak > self._hangover_frames:
+                self.is_open = False
+        return self.is_open
+
+    def runs_in(self, start: int, end: int) -> list[SpeechRun]:
+        """Copies of the speech runs that overlap samples ``[start, end)``."""
+        return [SpeechRun(r.start, r.end) for r in list(self.runs)
+                if r.end > start and r.start < end]
+
+    def flags(self, start: int, n: int) -> np.ndarray:
+        """Per-sample bool speech flags for absolute samples ``[start, start + n)``
+        (False where not judged yet or already forgotten)."""
+        out = np.zeros(max(0, n), dtype=bool)
+        if n <= 0:
+            return out
+        fs = self.frame_samples
+        done = self.frames_done
+        first = max(start // fs, done - self._flags.shape[0], 0)
+        last = min((start + n - 1) // fs, done - 1)
+        if last < first:
+            return out
+        frames = np.arange(first, last + 1)
+        per_frame = self._flags[frames % self._flags.shape[0]]
+        idx = np.arange(start, start + n) // fs
+        ok = (idx >= first) & (idx <= last)
+        out[ok] = per_frame[idx[ok] - first]
+        return out

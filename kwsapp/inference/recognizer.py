@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from kwsapp import features
 from kwsapp.audio.io import fit_length, resample
 from kwsapp.models.artifact import ModelCard, TfliteModel, load_tflite, read_card
 from kwsapp.models.registry import resolve
+
+if TYPE_CHECKING:
+    from kwsapp.config import Config
 
 
 class Recognizer:
@@ -51,3 +55,28 @@ class Recognizer:
     def probabilities(self, window: np.ndarray) -> np.ndarray:
         """Class probabilities ``[len(labels)]`` float32 for one window."""
         return self.model.invoke(self.front_end(window))
+
+    def classify(self, audio: np.ndarray) -> dict[str, float]:
+        """Probabilities by label for one clip (centred in the model's
+        window: cropped or zero-padded evenly on both sides)."""
+        probs = self.probabilities(audio)
+        return {label: float(p) for label, p in zip(self.labels, probs)}
+
+
+def load_with_config(spec: str | os.PathLike[str] | None, threshold: float | None = None,
+                     base: "Config | None" = None) -> tuple[Recognizer, "Config"]:
+    """A recognizer and the runtime config for it: ``base`` (default
+    :class:`~kwsapp.config.Config`) with the card's defaults applied, then
+    the ``threshold`` override (the CLI's ``--threshold``)."""
+    from dataclasses import replace
+
+    from kwsapp.config import Config
+    from kwsapp.errors import BadInputError
+
+    recognizer = Recognizer.load(spec)
+    config = (base or Config()).with_card(recognizer.card.raw)
+    if threshold is not None:
+        if not 0.0 < threshold <= 1.0:
+            raise BadInputError(f"--threshold must be in (0, 1], not {threshold}")
+        config = replace(config, smoothing=replace(config.smoothing, threshold=float(threshold)))
+    return recognizer, config

@@ -76,7 +76,8 @@ def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config) -> R
         windows[0] += 1
 
     source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms), realtime=False)
-    engine = Engine(recognizer, config, source, on_window=count_window)
+    # The caller already applied the card (Config.with_card) and its overrides.
+    engine = Engine(recognizer, config, source, on_window=count_window, use_card_defaults=False)
     events = engine.run()
     return Replay(list(events), len(audio) / 16000.0, windows[0], engine.stats)
 

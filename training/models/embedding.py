@@ -117,8 +117,10 @@ def _keras():
     return keras
 
 
+@lru_cache(maxsize=1)
 def _layers():
-    """Custom layers, defined lazily so importing this module stays cheap."""
+    """Custom layers, defined (and registered with Keras) once, lazily, so
+    importing this module stays cheap."""
     keras = _keras()
     from keras import ops
 
@@ -273,6 +275,13 @@ def build_embedding(n_samples: int = 24000, path: str | Path | None = None,
     return net
 
 
+def load_keras(path: str | Path, compile: bool = False) -> Any:
+    """``keras.models.load_model`` with this module's custom layers known
+    (artifacts of ``embed`` hold the embedding)."""
+    _layers()
+    return _keras().models.load_model(path, compile=compile)
+
+
 class OnnxEmbedding:
     """The original ONNX network through onnxruntime (reference for tests
     and benchmarks): ``__call__([batch, n]) -> [batch, T, 96]``."""
@@ -302,12 +311,28 @@ def embed_batches(model: Any, audio: np.ndarray, batch_size: int = 64) -> np.nda
     Returns:
         ``[n, T, 96]`` float32.
     """
-    import tensorflow as tf
-
-    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    fn = _compiled(model)
     out = []
     for start in range(0, len(audio), batch_size):
-        out.append(fn(tf.constant(audio[start:start + batch_size], tf.float32)).numpy())
+        batch = np.asarray(audio[start:start + batch_size], np.float32)
+        n = len(batch)
+        if n < batch_size:  # pad: one traced shape for every batch
+            batch = np.concatenate([batch, np.zeros((batch_size - n, *batch.shape[1:]),
+                                                    np.float32)])
+        out.append(fn(batch).numpy()[:n])
     if not out:
         return np.zeros((0, n_embeddings(audio.shape[1]), EMBEDDING_DIM), np.float32)
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+_COMPILED: dict[int, Any] = {}
+
+
+def _compiled(model: Any) -> Any:
+    """One ``tf.function`` per model (traced once per batch shape)."""
+    import tensorflow as tf
+
+    key = id(model)
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(lambda x: model(x, training=False))
+    return _COMPILED[key]

@@ -1,0 +1,239 @@
+"""Where audio comes from: a PortAudio input stream or a file played as one.
+
+Every source calls ``on_block(block)`` with mono float32 blocks at its own
+``sample_rate_hz``; the engine resamples to 16 kHz in its pipeline thread.
+A realtime source calls it from the audio thread, so ``on_block`` must only
+copy (the engine's writes into a ring buffer); :class:`FileSource` in
+non-realtime mode calls it from its own thread and lets it block.
+
+sounddevice is imported lazily: PortAudio initializes at import and reads
+``JACK_DEFAULT_SERVER`` then, and a machine without PortAudio can still
+classify files.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from kwsapp.audio.io import load_audio
+from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+from kwsapp.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+BlockCallback = Callable[[np.ndarray], None]
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as exc:  # the PortAudio library itself is missing
+        raise DeviceError(f"PortAudio is not available ({exc}); install libportaudio2") from None
+    return sounddevice
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """One PortAudio device with input channels."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_rate_hz: int
+    is_default: bool
+
+
+def list_input_devices() -> list[InputDevice]:
+    """Every device with at least one input channel (default one marked)."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"cannot list audio devices ({exc})") from None
+    try:
+        default = sd.default.device[0]
+        default = int(default) if default is not None else -1
+    except (TypeError, ValueError, IndexError):
+        default = -1
+    return [InputDevice(index=i, name=d["name"], hostapi=hostapis[d["hostapi"]]["name"],
+                        channels=int(d["max_input_channels"]),
+                        default_rate_hz=int(d["default_samplerate"]), is_default=(i == default))
+            for i, d in enumerate(devices) if d["max_input_channels"] > 0]
+
+
+class AudioSource(Protocol):
+    """What the engine needs from a source."""
+
+    sample_rate_hz: int  # the source's own rate
+    realtime: bool  # blocks arrive at the pace of real time (from an audio thread)
+    xruns: int  # input overflows reported by the device
+    finished: bool  # every block delivered (files) or the stream ended
+    error: Exception | None  # why the source stopped unexpectedly
+
+    def start(self, on_block: BlockCallback) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _parse_device(device: str | int | None) -> str | int | None:
+    if isinstance(device, str) and device.strip().lstrip("-").isdigit():
+        return int(device)
+    return device
+
+
+class SoundDeviceSource:
+    """A PortAudio input stream (mono).
+
+    The stream callback checks the status flags, counts overflows and hands
+    a copy of the block to ``on_block``; nothing else happens there.
+
+    Args:
+        device: index, name substring, or None for the default input.
+        block_ms: audio per callback.
+        rate_hz: stream rate; None takes the device's default rate.
+    """
+
+    realtime = True
+
+    def __init__(self, device: str | int | None = None, block_ms: float = 20.0,
+                 rate_hz: int | None = None) -> None:
+        self.device = _parse_device(device)
+        self.block_ms = block_ms
+        self.xruns = 0
+        self.finished = False
+        self.error: Exception | None = None
+        self._stopping = False
+        self._stream: Any = None
+        sd = _sounddevice()
+        try:
+            info = sd.query_devices(self.device, kind="input")
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"no usable input device {device if device is not None else '(default)'}"
+                              f": {exc}") from None
+        self.device_name = str(info["name"])
+        self.sample_rate_hz = int(rate_hz or info["default_samplerate"])
+
+    def start(self, on_block: BlockCallback) -> None:
+        sd = _sounddevice()
+        self._stopping = False
+
+        def audio_callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            if status.input_overflow:
+                self.xruns += 1
+            on_block(indata[:, 0].copy())
+
+        def stream_finished() -> None:
+            self.finished = True
+            if not self._stopping:  # PortAudio ended the stream on its own
+                self.error = DeviceError(f"input device {self.device_name!r} stopped delivering audio")
+
+        try:
+            self._stream = sd.InputStream(
+                device=self.device, channels=1, dtype="float32",
+                samplerate=self.sample_rate_hz,
+                blocksize=ms_to_samples(self.block_ms, self.sample_rate_hz),
+                callback=audio_callback, finished_callback=stream_finished)
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"cannot open input device {self.device_name!r}: {exc}") from None
+        log.info("listening on %s at %d Hz", self.device_name, self.sample_rate_hz)
+
+    def check(self) -> None:
+        """Record an error if the stream died without calling back."""
+        stream = self._stream
+        if stream is not None and not self._stopping and self.error is None:
+            try:
+                active = stream.active
+            except Exception as exc:  # PortAudio raises its own types here
+                self.error = DeviceError(f"input device {self.device_name!r} failed: {exc}")
+                return
+            if not active and not stream.stopped:
+                self.error = DeviceError(f"input device {self.device_name!r} stopped delivering audio")
+
+    def stop(self) -> None:
+        self._stopping = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as exc:  # a vanished device may fail to close
+                log.warning("closing the input stream: %s", exc)
+
+
+class FileSource:
+    """A file (or array) fed to the engine block by block.
+
+    Args:
+        path_or_array: an audio file (decoded to 16 kHz mono) or mono
+            float32 samples at ``sample_rate_hz``.
+        block_size: samples per block.
+        sample_rate_hz: rate of an array (files are decoded to 16 kHz).
+        realtime: pace the blocks like a live stream (for the GUI); otherwise
+            as fast as the engine takes them, with nothing dropped.
+    """
+
+    def __init__(self, path_or_array: str | Path | np.ndarray, block_size: int = 1024,
+                 sample_rate_hz: int = SAMPLE_RATE_HZ, realtime: bool = False) -> None:
+        if block_size <= 0:
+            raise ValueError(f"block size must be positive, not {block_size}")
+        if isinstance(path_or_array, (str, Path)):
+            self.name = str(path_or_array)
+            self.audio = load_audio(path_or_array, SAMPLE_RATE_HZ)
+            self.sample_rate_hz = SAMPLE_RATE_HZ
+        else:
+            self.name = "<array>"
+            self.audio = np.asarray(path_or_array, dtype=np.float32).reshape(-1)
+            self.sample_rate_hz = int(sample_rate_hz)
+        self.block_size = int(block_size)
+        self.realtime = realtime
+        self.xruns = 0
+        self.finished = False
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.audio.shape[0] / float(self.sample_rate_hz)
+
+    def start(self, on_block: BlockCallback) -> None:
+        self._stop.clear()
+        self.finished = False
+        self._thread = threading.Thread(target=self._feed, args=(on_block,),
+                                        name="kwsapp-file-source", daemon=True)
+        self._thread.start()
+
+    def _feed(self, on_block: BlockCallback) -> None:
+        t0 = time.monotonic()
+        try:
+            for i in range(0, self.audio.shape[0], self.block_size):
+                if self._stop.is_set():
+                    return
+                block = self.audio[i:i + self.block_size]
+                if self.realtime:
+                    due = t0 + (i + block.shape[0]) / self.sample_rate_hz
+                    if self._stop.wait(max(0.0, due - time.monotonic())):
+                        return
+                on_block(block.copy())
+        except Exception as exc:  # reaches the engine's on_error, not the void
+            self.error = exc
+            log.exception("file source failed")
+        finally:
+            self.finished = True
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)

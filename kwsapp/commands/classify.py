@@ -1,0 +1,99 @@
+"""``kwsapp classify FILE...``: label short clips, find commands in long files.
+
+A clip up to ``Config.clip_max_ms`` gets its top label and every class
+probability (one window, centred); every file, short or long, is also played
+through the streaming engine (non-realtime :class:`FileSource`) for its
+timeline of command events. One bad file is reported and the rest are still
+classified; the exit code is then 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+HELP = "classify audio files: top label + probabilities, or a timeline of commands"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="audio files (WAV of any width/rate/channels, FLAC, OGG)")
+    parser.add_argument("--model", default=None,
+                        help="bundled model name or artifact directory (default: embed)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="event threshold (default: the model card's)")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout")
+
+
+def classify_file(path: str, recognizer: Any, config: Any) -> dict[str, Any]:
+    """One file's result row (the JSON shape of ``classify --json``).
+
+    Raises:
+        AudioFileError: the file cannot be decoded.
+    """
+    from kwsapp.audio.io import load_audio
+    from kwsapp.audio.source import FileSource
+    from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+    from kwsapp.inference.engine import Engine
+
+    audio = load_audio(path)
+    duration = audio.shape[0] / float(SAMPLE_RATE_HZ)
+    row: dict[str, Any] = {"file": path, "duration": round(duration, 4),
+                           "label": None, "probs": None, "events": []}
+    if duration * 1000.0 <= config.clip_max_ms:
+        probs = recognizer.classify(audio)
+        row["label"] = max(probs, key=probs.get)
+        row["probs"] = {k: round(v, 6) for k, v in probs.items()}
+    engine = Engine(recognizer, config,
+                    FileSource(audio, ms_to_samples(config.audio.block_ms)),
+                    use_card_defaults=False)
+    row["events"] = [{"label": e.label, "score": round(e.score, 6),
+                      "start": round(e.start, 3), "end": round(min(e.end, duration), 3)}
+                     for e in engine.run()]
+    return row
+
+
+def _print_text(row: dict[str, Any]) -> None:
+    if "error" in row:
+        print(f"{row['file']}: ERROR {row['error']}")
+        return
+    head = f"{row['file']} ({row['duration']:.2f} s)"
+    if row["label"] is not None:
+        top = sorted(row["probs"].items(), key=lambda kv: -kv[1])[:3]
+        print(f"{head}: {row['label']}  (" + ", ".join(f"{k} {v:.2f}" for k, v in top) + ")")
+    else:
+        print(f"{head}: {len(row['events'])} command(s)")
+    for ev in row["events"]:
+        print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  {ev['label']:<8} {ev['score']:.2f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kwsapp.errors import AudioFileError
+    from kwsapp.inference.recognizer import load_with_config
+
+    recognizer, config = load_with_config(args.model, args.threshold)
+    rows, failed = [], 0
+    for path in args.files:
+        try:
+            row = classify_file(path, recognizer, config)
+        except AudioFileError as exc:
+            failed += 1
+            if args.json:  # in text mode the row itself says it
+                log.error("%s", exc)
+            row = {"file": path, "duration": None, "label": None, "probs": None,
+                   "events": [], "error": exc.problem}
+        rows.append(row)
+        if not args.json:
+            _print_text(row)
+            sys.stdout.flush()
+    if args.json:
+        json.dump({"files": rows}, sys.stdout, indent=2)
+        print()
+    if failed:
+        print(f"kwsapp: {failed} of {len(rows)} file(s) could not be read", file=sys.stderr)
+    return 2 if failed else 0

@@ -1,0 +1,159 @@
+"""``kwsapp evaluate DATA_DIR``: accuracy of a model on a Speech-Commands
+layout folder (``<label>/*.wav``; ``_silence_``/``_unknown_`` are the
+silence/unknown classes, other word folders a model has no label for count
+as unknown, ``_background_noise_`` is skipped)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+HELP = "score a model on a <label>/*.wav folder: accuracy, per-class, confusion"
+
+log = logging.getLogger(__name__)
+
+#: Folder name -> label, where they differ.
+FOLDER_LABELS = {"_silence_": "silence", "_unknown_": "unknown"}
+SKIP_FOLDERS = ("_background_noise_",)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of <label>/*.wav")
+    parser.add_argument("--model", default=None,
+                        help="bundled model name or artifact directory (default: embed)")
+    parser.add_argument("--per-class", type=int, default=None, metavar="N",
+                        help="score only the first N files (sorted) of each folder")
+    parser.add_argument("--png", default=None, metavar="FILE",
+                        help="also draw the confusion matrix to FILE (needs matplotlib)")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout")
+
+
+def labelled_files(data_dir: Path, labels: Sequence[str],
+                   per_class: int | None = None) -> list[tuple[Path, str]]:
+    """``(file, true label)`` for every ``<folder>/*.wav`` under ``data_dir``."""
+    from kwsapp.errors import BadInputError
+
+    if not data_dir.is_dir():
+        raise BadInputError(f"{data_dir}: not a folder")
+    out = []
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        if folder.name in SKIP_FOLDERS:
+            continue
+        label = FOLDER_LABELS.get(folder.name, folder.name)
+        if label not in labels:
+            label = "unknown" if "unknown" in labels else label
+        files = sorted(folder.glob("*.wav"))[:per_class]
+        out += [(f, label) for f in files]
+    if not out:
+        raise BadInputError(f"{data_dir}: no <label>/*.wav files")
+    return out
+
+
+def metrics(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/n and the confusion matrix
+    (rows: true label, columns: predicted, in ``labels`` order)."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for t, p in zip(truth, predicted):
+        confusion[index[t], index[p]] += 1
+    n = int(confusion.sum())
+    per_class = {}
+    for i, lab in enumerate(labels):
+        support, predicted_n, hit = confusion[i].sum(), confusion[:, i].sum(), confusion[i, i]
+        if support == 0 and predicted_n == 0:
+            continue
+        per_class[lab] = {"precision": round(float(hit / predicted_n), 4) if predicted_n else 0.0,
+                          "recall": round(float(hit / support), 4) if support else 0.0,
+                          "n": int(support)}
+    return {"accuracy": round(float(np.trace(confusion) / n), 4) if n else 0.0, "n": n,
+            "per_class": per_class,
+            "confusion": {"labels": list(labels), "matrix": confusion.tolist()}}
+
+
+def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
+    """Draw the confusion matrix (row-normalized colours, counts written)."""
+    from kwsapp.errors import BadInputError
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BadInputError("--png needs matplotlib (pip install matplotlib)") from None
+    labels = result["confusion"]["labels"]
+    m = np.array(result["confusion"]["matrix"], dtype=float)
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if m[i, j]:
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot write ({exc})") from None
+    finally:
+        plt.close(fig)
+
+
+def _print_text(result: dict[str, Any]) -> None:
+    print(f"accuracy {result['accuracy']:.4f} on {result['n']} clips")
+    print(f"{'label':<10}{'precision':>10}{'recall':>8}{'n':>6}")
+    for lab, m in result["per_class"].items():
+        print(f"{lab:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['n']:>6d}")
+    labels = result["confusion"]["labels"]
+    print("confusion (rows true, columns predicted):")
+    print(" " * 9 + "".join(f"{lab[:6]:>7}" for lab in labels))
+    for lab, row in zip(labels, result["confusion"]["matrix"]):
+        print(f"{lab:<9}" + "".join(f"{v:>7d}" for v in row))
+    for err in result["errors"]:
+        print(f"ERROR {err['file']}: {err['error']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kwsapp.audio.io import load_audio
+    from kwsapp.errors import AudioFileError
+    from kwsapp.inference.recognizer import Recognizer
+
+    recognizer = Recognizer.load(args.model)
+    labels = recognizer.labels
+    files = labelled_files(Path(args.data_dir), labels, args.per_class)
+    truth, predicted, errors = [], [], []
+    try:
+        from tqdm import tqdm
+        progress = tqdm(files, unit="clip", file=sys.stderr, disable=not sys.stderr.isatty())
+    except ImportError:  # tqdm is a dependency; a bare loop still works
+        progress = files
+    for path, label in progress:
+        try:
+            probs = recognizer.probabilities(load_audio(path))
+        except AudioFileError as exc:
+            log.error("%s", exc)
+            errors.append({"file": str(path), "error": exc.problem})
+            continue
+        truth.append(label)
+        predicted.append(labels[int(np.argmax(probs))])
+    result = {"model": recognizer.card.name, "data_dir": str(args.data_dir),
+              **metrics(truth, predicted, labels), "errors": errors}
+    if args.png:
+        save_confusion_png(result, args.png, f"{recognizer.card.name} on {args.data_dir}")
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        _print_text(result)
+    return 2 if errors else 0

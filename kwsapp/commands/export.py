@@ -1,0 +1,51 @@
+"""``kwsapp export``: write an artifact's ``model.tflite`` (float32) and,
+with ``--int8``, ``model_int8.tflite`` from its ``model.keras``; checks on
+real validation clips that TFLite and Keras agree (needs TensorFlow)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "convert an artifact's model.keras to .tflite (float, and int8 with --int8)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("artifact", metavar="ARTIFACT_DIR", help="folder with model.keras + card.json")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write model_int8.tflite (int8 weights) and report its accuracy")
+    parser.add_argument("--data", help="Speech Commands folder for the check (default: the "
+                                       "card's training data)")
+    parser.add_argument("--clips", type=int, default=200,
+                        help="validation clips used for the check (default 200)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kwsapp.errors import BadInputError
+    from kwsapp.models.artifact import read_card
+
+    artifact = Path(args.artifact)
+    card = read_card(artifact)
+    if not (artifact / "model.keras").is_file():
+        raise BadInputError(f"{artifact}: no model.keras to export")
+    data_dir = args.data or card.raw.get("training", {}).get("data")
+    if not data_dir or not Path(data_dir).is_dir():
+        raise BadInputError(f"{artifact}: give --data DIR (the card's data folder "
+                            f"{data_dir!r} is not here)")
+    from training.export import check_inputs, export_artifact
+
+    x, y = check_inputs(card, data_dir, args.clips)
+    report = export_artifact(artifact, x, y, int8=args.int8)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for name, r in report.items():
+            extra = f", accuracy {r['accuracy']:.4f}" if "accuracy" in r else ""
+            change = (f" ({r['accuracy_change']:+.4f} vs float)"
+                      if "accuracy_change" in r else "")
+            print(f"{name}: {r['size_bytes'] / 1e6:.2f} MB, top-1 agreement with Keras "
+                  f"{r['top1_agreement']:.4f} on {r['n']} clips{extra}{change}")
+    return 0

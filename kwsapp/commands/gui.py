@@ -1,0 +1,29 @@
+"""``kwsapp gui``: the desktop window, listening at once."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "open the desktop window (live spectrogram, commands, file drop)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None,
+                        help="bundled model name or artifact directory "
+                             "(default: the last one used, else the bundled default)")
+    parser.add_argument("--device", default=None,
+                        help="input device name or index (default: the last one used, "
+                             "else the system default)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kwsapp.gui.app import check_display
+
+    check_display()  # before any Qt import: no display must not be a Qt abort
+    try:
+        from kwsapp.gui.app import run as run_app
+    except ImportError as exc:
+        from kwsapp.errors import BadInputError
+        raise BadInputError(f"the desktop window needs PySide6 and pyqtgraph "
+                            f"(pip install 'kwsapp[gui]'): {exc}") from None
+    return run_app(model=args.model, device=args.device)

@@ -1,0 +1,241 @@
+"""Dropped or opened audio files: classified in a worker thread, shown in a
+panel (one row per file; a clip's label and probabilities, a long file's
+spectrogram with its commands on a clickable timeline, a bad file's error).
+
+The classification itself is ``kwsapp classify``'s (``kwsapp.commands.classify``);
+this module only runs it off the GUI thread and shows what it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from kwsapp.config import Config, GuiConfig
+from kwsapp.errors import KwsError
+from kwsapp.gui.result_widget import ProbabilityBars
+from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileResult:
+    """What the window shows for one file."""
+
+    path: str
+    error: str | None = None
+    label: str | None = None  # clip: its top label
+    score: float = 0.0
+    labels: tuple[str, ...] = ()
+    probs: np.ndarray | None = None  # clip: [len(labels)] float32
+    # Long file: (label, score, start_s, end_s) per command found.
+    commands: list[tuple[str, float, float, float]] = field(default_factory=list)
+    columns: np.ndarray | None = None  # long file: log-mel [frames, n_mels]
+    seconds: float = 0.0
+
+    @property
+    def is_clip(self) -> bool:
+        return self.error is None and self.probs is not None
+
+    def summary(self) -> str:
+        if self.error is not None:
+            return f"error: {self.error}"
+        if self.is_clip:
+            return f"{self.label} ({self.score:.0%})"
+        found = ", ".join(c[0] for c in self.commands[:6])
+        more = "…" if len(self.commands) > 6 else ""
+        return (f"{len(self.commands)} command{'s' * (len(self.commands) != 1)} in "
+                f"{self.seconds:.1f} s" + (f": {found}{more}" if found else ""))
+
+
+def pool_columns(columns: np.ndarray, max_columns: int) -> np.ndarray:
+    """Max-pool a ``[frames, bins]`` image along time to at most ``max_columns``
+    (keeps short words visible in hour-long files)."""
+    n = columns.shape[0]
+    if n <= max_columns:
+        return columns
+    per = -(-n // max_columns)
+    pad = per * (-(-n // per)) - n
+    padded = np.pad(columns, ((0, pad), (0, 0)), mode="edge")
+    return padded.reshape(-1, per, columns.shape[1]).max(axis=1)
+
+
+class FileWorker(QtCore.QObject):
+    """Classifies files one by one on its own thread; a bad file gives an
+    error result and the next file goes on."""
+
+    result = QtCore.Signal(object)  # FileResult
+    idle = QtCore.Signal()
+
+    def __init__(self, gui_config: GuiConfig, config: Config | None = None) -> None:
+        super().__init__()  # parentless: it is moved to a QThread
+        self.gui_config = gui_config
+        self.config = config or Config()
+        self.cancel = threading.Event()
+        self._recognizers: dict[tuple[str, float], tuple[object, Config]] = {}
+
+    @QtCore.Slot(list, str, float)
+    def classify(self, paths: list, model_spec: str, threshold: float) -> None:
+        """Classify ``paths`` with ``model_spec`` at ``threshold`` (<= 0: the
+        card's), emitting one :class:`FileResult` each."""
+        for path in paths:
+            if self.cancel.is_set():
+                break
+            self.result.emit(self.classify_one(str(path), model_spec, threshold))
+        self.idle.emit()
+
+    def _model(self, model_spec: str, threshold: float) -> tuple[object, Config]:
+        """This thread's own recognizer (LiteRT interpreters are not shared
+        between threads) and config, loaded once per model and threshold."""
+        key = (model_spec, threshold)
+        if key not in self._recognizers:
+            from kwsapp.inference.recognizer import load_with_config
+            self._recognizers[key] = load_with_config(
+                model_spec, threshold if threshold > 0 else None, base=self.config)
+        return self._recognizers[key]
+
+    def classify_one(self, path: str, model_spec: str, threshold: float = 0.0) -> FileResult:
+        """One file through ``kwsapp classify``'s own code; any failure
+        becomes an error result."""
+        from kwsapp.commands.classify import classify_file
+        try:
+            recognizer, config = self._model(model_spec, threshold)
+            return self._to_result(path, classify_file(path, recognizer, config))
+        except KwsError as exc:
+            return FileResult(path, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            log.exception("classifying %s failed", path)
+            return FileResult(path, error=f"{type(exc).__name__}: {exc}")
+
+    def _to_result(self, path: str, row: dict) -> FileResult:
+        """A ``classify`` row (its ``--json`` shape) -> what the panel shows;
+        a long file also gets its log-mel image for the timeline."""
+        seconds = float(row.get("duration") or 0.0)
+        commands = [(str(e["label"]), float(e["score"]), float(e["start"]), float(e["end"]))
+                    for e in row.get("events", [])]
+        if row.get("label") is not None and row.get("probs"):
+            labels = tuple(row["probs"])
+            probs = np.array([row["probs"][k] for k in labels], np.float32)
+            return FileResult(path, label=str(row["label"]), score=float(row["probs"][row["label"]]),
+                              labels=labels, probs=probs, commands=commands, seconds=seconds)
+        from kwsapp.audio.io import load_audio
+        mel = StreamingLogMel(self.gui_config)
+        columns = pool_columns(mel.compute(load_audio(path, mel.sample_rate_hz)),
+                               self.gui_config.file_max_columns)
+        return FileResult(path, commands=commands, columns=columns, seconds=seconds)
+
+
+class FilesPanel(QtWidgets.QSplitter):
+    """One row per file (name, result or error); the selected file's detail on
+    the right: probabilities for a clip, spectrogram + timeline for a long
+    recording."""
+
+    def __init__(self, gui_config: GuiConfig, parent=None) -> None:
+        super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
+        self.table = QtWidgets.QTreeWidget()
+        self.table.setHeaderLabels(["file", "result"])
+        self.table.setRootIsDecorated(False)
+        self.table.setColumnWidth(0, 220)
+        self.table.setToolTip("Classified files; select one to see its detail. "
+                              "Drop audio files on the window or use File > Open (Ctrl+O)")
+        self.table.currentItemChanged.connect(self._show_selected)
+        self.detail = QtWidgets.QStackedWidget()
+        hint = QtWidgets.QLabel("Drop audio files here, or File > Open (Ctrl+O).\n"
+                                "A clip gets its label; a long recording its commands "
+                                "on a timeline.")
+        hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)
+        self.clip_label = QtWidgets.QLabel()
+        self.clip_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        font = self.clip_label.font()
+        font.setPointSize(28)
+        font.setBold(True)
+        self.clip_label.setFont(font)
+        self.clip_bars = ProbabilityBars()
+        clip_page = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(clip_page)
+        lay.addWidget(self.clip_label)
+        lay.addWidget(self.clip_bars, 1)
+        self.file_view = FileSpectrogramView(gui_config)
+        self.command_list = QtWidgets.QListWidget()
+        self.command_list.setMaximumHeight(110)
+        self.command_list.setToolTip("Commands found in the file; click one to jump there")
+        self.command_list.currentRowChanged.connect(self._jump)
+        self.file_view.command_clicked.connect(self.command_list.setCurrentRow)
+        long_page = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(long_page)
+        lay.addWidget(self.file_view, 1)
+        lay.addWidget(self.command_list)
+        self.error_label = QtWidgets.QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        for page in (hint, clip_page, long_page, self.error_label):
+            self.detail.addWidget(page)
+        self.addWidget(self.table)
+        self.addWidget(self.detail)
+        self.setStretchFactor(1, 2)
+        self._results: dict[str, FileResult] = {}
+        self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
+
+    def add_pending(self, paths: list[str]) -> None:
+        """Rows for files about to be classified."""
+        for path in paths:
+            row = self._rows.get(path)
+            if row is None:
+                row = QtWidgets.QTreeWidgetItem([Path(path).name, "classifying…"])
+                row.setToolTip(0, path)
+                self.table.addTopLevelItem(row)
+                self._rows[path] = row
+            else:
+                row.setText(1, "classifying…")
+
+    @QtCore.Slot(object)
+    def add_result(self, result: FileResult) -> None:
+        if result.path not in self._rows:
+            self.add_pending([result.path])
+        row = self._rows[result.path]
+        self._results[result.path] = result
+        row.setText(1, result.summary())
+        row.setToolTip(1, result.summary())
+        if result.error is not None:
+            row.setForeground(1, QtCore.Qt.GlobalColor.red)
+        if self.table.currentItem() is None or self.table.currentItem() is row:
+            self.table.setCurrentItem(row)
+            self._show_selected(row)
+
+    def result_rows(self) -> list[tuple[str, str]]:
+        """(file name, result text) per row (for tests)."""
+        return [(self.table.topLevelItem(i).text(0), self.table.topLevelItem(i).text(1))
+                for i in range(self.table.topLevelItemCount())]
+
+    def _show_selected(self, row, _previous=None) -> None:
+        if row is None:
+            return
+        result = self._results.get(row.toolTip(0))
+        if result is None:
+            return
+        if result.error is not None:
+            self.error_label.setText(f"{Path(result.path).name}\n\n{result.error}")
+            self.detail.setCurrentIndex(3)
+        elif result.is_clip:
+            self.clip_label.setText(f"{result.label}  {result.score:.0%}")
+            if result.labels and tuple(result.labels) != self.clip_bars.labels:
+                self.clip_bars.set_labels(result.labels)
+            self.clip_bars.set_probabilities(result.probs)
+            self.detail.setCurrentIndex(1)
+        else:
+            self.file_view.show_file(result.columns, result.seconds, result.commands)
+            self.command_list.clear()
+            for label, score, start, end in result.commands:
+                self.command_list.addItem(f"{start:7.2f} – {end:.2f} s   {label}  ({score:.0%})")
+            self.detail.setCurrentIndex(2)
+
+    def _jump(self, index: int) -> None:
+        if index >= 0:
+            self.file_view.jump_to(index)

@@ -1,0 +1,145 @@
+"""The live stream behind the window: an :class:`~kwsapp.inference.engine.Engine`
+on a source, its callbacks bridged into Qt signals, and the GUI's own read
+cursor on the engine's ring buffer.
+
+The engine knows nothing of Qt and calls back from its own threads; the
+bridge only emits signals (queued to the GUI thread), so no slot ever runs on
+an engine thread and the GUI never runs inference.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+from PySide6 import QtCore
+
+from kwsapp.config import Config
+
+log = logging.getLogger(__name__)
+
+#: Builds the audio source for a device (name, index or None: the default).
+SourceFactory = Callable[[object], object]
+
+
+def default_source_factory(config: Config) -> SourceFactory:
+    """Sources from the sound card (PortAudio through sounddevice)."""
+
+    def make(device: object) -> object:
+        from kwsapp.audio.source import SoundDeviceSource
+        return SoundDeviceSource(device, block_ms=config.audio.block_ms)
+
+    return make
+
+
+class EngineBridge(QtCore.QObject):
+    """Engine callbacks -> Qt signals. The ``on_*`` methods are handed to the
+    engine and run on its threads: they only emit."""
+
+    command = QtCore.Signal(object)  # CommandEvent
+    window = QtCore.Signal(object)  # WindowResult
+    failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
+
+    def on_event(self, event: object) -> None:
+        self.command.emit(event)
+
+    def on_window(self, result: object) -> None:
+        self.window.emit(result)
+
+    def on_error(self, exc: Exception) -> None:
+        self.failed.emit(exc)
+
+
+class LiveSession:
+    """One running stream: engine + source + the GUI's ring cursor.
+
+    Args:
+        recognizer: the loaded model (shared with nobody else: LiteRT
+            interpreters are not thread-safe).
+        config: runtime settings (threshold, VAD, audio) for the engine.
+        source: an AudioSource (sound card or file).
+        bridge: where engine callbacks go.
+    """
+
+    def __init__(self, recognizer: object, config: Config, source: object,
+                 bridge: EngineBridge) -> None:
+        from kwsapp.inference.engine import Engine
+        self.source = source
+        self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
+                             on_window=bridge.on_window, on_error=bridge.on_error)
+        # The engine applies the card's defaults over ``config``; the window's
+        # controls win over the card.
+        self.engine.set_threshold(config.smoothing.threshold)
+        self.engine.set_vad_aggressiveness(config.vad.aggressiveness)
+        self._cursor: int | None = None
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self.engine.stop(timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.engine.is_running)
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return int(getattr(self.source, "sample_rate_hz", 0) or 0)
+
+    def new_samples(self, max_samples: int) -> tuple[np.ndarray, bool]:
+        """Samples written to the ring since the last call (at most the last
+        ``max_samples``; the view spans no more).
+
+        Returns:
+            ``(samples float32, skipped)``: ``skipped`` is True when older new
+            samples were left out, so a streaming consumer must reset.
+        """
+        ring = self.engine.ring
+        total = int(ring.total_written)
+        start = total if self._cursor is None else self._cursor
+        skipped = total - start > max_samples
+        start = max(start, total - max_samples)
+        self._cursor = total
+        if total <= start:
+            return np.zeros(0, np.float32), skipped
+        return np.asarray(ring.read(start, total - start), np.float32), skipped
+
+    def latest(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``n`` samples (zeros before the stream began) and a
+        per-sample speech mask of the same span."""
+        ring = self.engine.ring
+        total = int(ring.total_written)
+        audio = np.asarray(ring.latest(n), np.float32)
+        have = min(total, n)
+        mask = np.zeros(n, bool)
+        if have > 0:
+            got = np.asarray(self.engine.speech_mask(total - have, have), bool)
+            if got.size:
+                # Per-sample or per-VAD-frame: stretch onto the samples.
+                idx = (np.arange(have) * got.size // have).astype(np.intp)
+                mask[n - have:] = got[idx]
+        return audio, mask
+
+    def set_threshold(self, threshold: float) -> None:
+        self.engine.set_threshold(threshold)
+
+    def set_vad_aggressiveness(self, aggressiveness: int) -> None:
+        self.engine.set_vad_aggressiveness(aggressiveness)
+
+    def set_recognizer(self, recognizer: object) -> None:
+        self.engine.set_recognizer(recognizer)
+
+
+def engine_config(base: Config, card: dict, threshold: float | None,
+                  vad_aggressiveness: int | None, device: object) -> Config:
+    """The engine's settings: the model card's defaults, then the window's
+    controls on top."""
+    config = base.with_card(card)
+    if threshold is not None:
+        config = replace(config, smoothing=replace(config.smoothing, threshold=float(threshold)))
+    if vad_aggressiveness is not None:
+        config = replace(config, vad=replace(config.vad, aggressiveness=int(vad_aggressiveness)))
+    return replace(config, audio=replace(config.audio, device=device))

@@ -1,0 +1,141 @@
+"""What was recognized: the big command label, the history list and the
+class-probability bars."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp.config import GuiConfig
+
+ACCENT = (80, 220, 255)
+DIM = (110, 110, 120)
+
+
+class ResultView(QtWidgets.QFrame):
+    """The last command, large, with its confidence; fades after a moment."""
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("resultView")
+        self.label = QtWidgets.QLabel("—")
+        self.label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        font = self.label.font()
+        font.setPointSize(44)
+        font.setBold(True)
+        self.label.setFont(font)
+        self.detail = QtWidgets.QLabel("say a command")
+        self.detail.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        small = self.detail.font()
+        small.setPointSize(12)
+        self.detail.setFont(small)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addStretch(1)
+        lay.addWidget(self.label)
+        lay.addWidget(self.detail)
+        lay.addStretch(1)
+        self.setMinimumWidth(220)
+        self.setToolTip("The last recognized command and its confidence "
+                        "(fades after a moment)")
+        self._opacity = QtWidgets.QGraphicsOpacityEffect(self.label)
+        self._opacity.setOpacity(1.0)
+        self.label.setGraphicsEffect(self._opacity)
+        self._fade = QtCore.QPropertyAnimation(self._opacity, b"opacity", self)
+        self._fade.setDuration(int(config.result_fade_ms))
+        self._fade.setStartValue(1.0)
+        self._fade.setEndValue(0.25)
+        self._hold = QtCore.QTimer(self)
+        self._hold.setSingleShot(True)
+        self._hold.setInterval(int(config.result_hold_ms))
+        self._hold.timeout.connect(self._fade.start)
+
+    def show_command(self, label: str, score: float, when_s: float | None = None) -> None:
+        """Show ``label`` with confidence ``score`` (0..1) at full strength."""
+        self._fade.stop()
+        self._opacity.setOpacity(1.0)
+        self.label.setText(label)
+        when = f" at {when_s:.1f} s" if when_s is not None else ""
+        self.detail.setText(f"confidence {score:.0%}{when}")
+        self._hold.start()
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+
+class HistoryList(QtWidgets.QTreeWidget):
+    """Recognized commands, newest first: clock time, stream time, command,
+    confidence."""
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(parent)
+        self.max_rows = config.history_rows
+        self.setHeaderLabels(["time", "at (s)", "command", "confidence"])
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setToolTip("Every recognized command, newest first")
+        for col, width in enumerate((70, 60, 90)):
+            self.setColumnWidth(col, width)
+
+    def add(self, label: str, score: float, stream_s: float) -> None:
+        row = QtWidgets.QTreeWidgetItem([time.strftime("%H:%M:%S"), f"{stream_s:.1f}",
+                                         label, f"{score:.0%}"])
+        bold = row.font(2)
+        bold.setBold(True)
+        row.setFont(2, bold)
+        self.insertTopLevelItem(0, row)
+        while self.topLevelItemCount() > self.max_rows:
+            self.takeTopLevelItem(self.topLevelItemCount() - 1)
+
+    def rows(self) -> list[list[str]]:
+        """All rows as text, newest first (for tests)."""
+        return [[self.topLevelItem(i).text(c) for c in range(self.columnCount())]
+                for i in range(self.topLevelItemCount())]
+
+
+class ProbabilityBars(pg.PlotWidget):
+    """Horizontal bars: each class's probability in the latest window; the top
+    class is highlighted, commands in the accent colour."""
+
+    def __init__(self, labels: Sequence[str] = LABELS, parent=None) -> None:
+        super().__init__(parent=parent)
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        plot.setXRange(0, 1.08, padding=0)  # room for the "100%" tick text
+        plot.getAxis("left").setWidth(64)
+        plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
+        self._bars = pg.BarGraphItem(x0=0, y=[0], height=0.7, width=[0])
+        plot.addItem(self._bars)
+        self.setToolTip("Probability of each class in the latest analysed window")
+        self.set_labels(labels)
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        """Use a model's label order (top to bottom as given)."""
+        self.labels = tuple(labels)
+        n = len(self.labels)
+        # First label at the top: y counts down.
+        self._y = np.arange(n)[::-1].astype(float)
+        self.getPlotItem().getAxis("left").setTicks(
+            [[(float(y), lab) for y, lab in zip(self._y, self.labels)]])
+        self.getPlotItem().setYRange(-0.5, n - 0.5, padding=0)
+        self._base = [pg.mkBrush(*(ACCENT if lab in COMMAND_LABELS else DIM), 140)
+                      for lab in self.labels]
+        self.set_probabilities(np.zeros(n, np.float32))
+
+    def set_probabilities(self, probs: np.ndarray) -> None:
+        """Show ``probs`` ``[len(labels)]`` (float, 0..1)."""
+        probs = np.asarray(probs, float)
+        self.values = probs
+        brushes = list(self._base)
+        if probs.size and probs.max() > 0:
+            brushes[int(np.argmax(probs))] = pg.mkBrush(255, 190, 60, 230)
+        self._bars.setOpts(x0=0, y=self._y, height=0.7, width=probs, brushes=brushes,
+                           pens=[QtGui.QPen(QtCore.Qt.PenStyle.NoPen)] * len(probs))

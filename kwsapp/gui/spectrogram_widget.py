@@ -1,0 +1,207 @@
+"""Log-mel spectrogram views: the live scrolling one and a static one for files.
+
+Compute and paint are split as in Friture's spectrogram: :class:`StreamingLogMel`
+turns new samples into new columns (numpy only, no Qt); the widgets keep a
+preallocated image, shift it in place and call ``setImage`` once per frame
+with fixed levels and a 256-entry colour LUT (pyqtgraph's fast path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from kwsapp import features
+from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, ms_to_samples
+
+#: Frequencies labelled on the mel axis.
+AXIS_TICKS_HZ = (250, 500, 1000, 2000, 4000, 8000)
+#: Left axis width shared by the stacked live plots, so their time axes align.
+AXIS_WIDTH_PX = 44
+
+
+class StreamingLogMel:
+    """Log-mel columns of a stream fed in arbitrary blocks.
+
+    Keeps the samples that do not yet fill a whole hop, so the columns are
+    the same whatever the block sizes (every frame is computed once).
+    """
+
+    def __init__(self, config: GuiConfig, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
+        self.sample_rate_hz = sample_rate_hz
+        self.n_mels = config.spectrogram_n_mels
+        self._window_ms = config.spectrogram_window_ms
+        self._hop_ms = config.spectrogram_hop_ms
+        self._n_fft = config.spectrogram_n_fft
+        self.win = ms_to_samples(self._window_ms, sample_rate_hz)
+        self.hop = ms_to_samples(self._hop_ms, sample_rate_hz)
+        self._pending = np.zeros(0, np.float32)
+
+    def reset(self) -> None:
+        self._pending = np.zeros(0, np.float32)
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Append ``samples`` (mono float32 at ``sample_rate_hz``).
+
+        Returns:
+            the new columns ``[n_new, n_mels]`` float32 (natural-log mel power);
+            ``n_new`` may be 0.
+        """
+        buf = np.concatenate([self._pending, np.asarray(samples, np.float32)])
+        n_frames = (buf.size - self.win) // self.hop + 1 if buf.size >= self.win else 0
+        if n_frames <= 0:
+            self._pending = buf
+            return np.zeros((0, self.n_mels), np.float32)
+        used = (n_frames - 1) * self.hop + self.win
+        cols = self.compute(buf[:used])
+        self._pending = buf[n_frames * self.hop:]
+        return cols
+
+    def compute(self, audio: np.ndarray) -> np.ndarray:
+        """Log-mel ``[frames, n_mels]`` of a whole signal (same parameters)."""
+        return features.log_mel(audio, self.sample_rate_hz, self.n_mels,
+                                window_ms=self._window_ms, hop_ms=self._hop_ms,
+                                n_fft=self._n_fft)
+
+    def band_of_hz(self, hz: np.ndarray | float) -> np.ndarray:
+        """Fractional mel-band index of frequencies (for axis ticks)."""
+        fb = features.mel_filterbank(self.sample_rate_hz, self._n_fft, self.n_mels, 20.0, None)
+        fft_hz = np.linspace(0.0, self.sample_rate_hz / 2.0, fb.shape[0])
+        centres_hz = fft_hz[np.argmax(fb, axis=0)]
+        return np.interp(hz, centres_hz, np.arange(self.n_mels) + 0.5)
+
+
+class MelImagePlot(pg.PlotWidget):
+    """A plot holding one log-mel image: colour map, fixed levels, Hz ticks."""
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(parent=parent)
+        self.config = config
+        self.mel = StreamingLogMel(config)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(config.colormap))
+        self.image.setLevels(config.spectrogram_levels)
+        self.addItem(self.image)
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setLabel("bottom", "time", units="s")
+        plot.getAxis("left").setTicks([self._hz_ticks()])
+        plot.getAxis("left").setWidth(AXIS_WIDTH_PX)
+        plot.setYRange(0, config.spectrogram_n_mels, padding=0)
+
+    def _hz_ticks(self) -> list[tuple[float, str]]:
+        hz = np.array([f for f in AXIS_TICKS_HZ if f <= self.mel.sample_rate_hz / 2])
+        return [(float(b), f"{f / 1000:g}k" if f >= 1000 else str(f))
+                for f, b in zip(hz, self.mel.band_of_hz(hz))]
+
+    def pixels(self) -> np.ndarray:
+        """The image array as drawn ``[n_mels, columns]`` (for tests)."""
+        return self.image.image
+
+
+class SpectrogramWidget(MelImagePlot):
+    """The last ``spectrogram_seconds`` of the stream, scrolling right to left.
+
+    Call :meth:`push` once per redraw tick with the samples that arrived since
+    the last tick: it computes only the new columns, shifts the preallocated
+    image in place and updates the item once.
+    """
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(config, parent)
+        self.n_columns = int(round(config.spectrogram_seconds * 1000.0 / config.spectrogram_hop_ms))
+        self._floor = float(config.spectrogram_levels[0])
+        self._data = np.full((config.spectrogram_n_mels, self.n_columns), self._floor, np.float32)
+        self.image.setImage(self._data, autoLevels=False, levels=config.spectrogram_levels)
+        seconds = config.spectrogram_seconds
+        self.image.setRect(QtCore.QRectF(-seconds, 0, seconds, config.spectrogram_n_mels))
+        self.getPlotItem().setXRange(-seconds, 0, padding=0)
+        self.getPlotItem().setMouseEnabled(x=False, y=False)
+        self.setToolTip("Live log-mel spectrogram of the last "
+                        f"{seconds:g} s of input (newest on the right)")
+
+    def restart(self) -> None:
+        """Blank the image and forget partial frames (a new stream starts).
+        (Not ``clear``: that name is PlotWidget's "remove every item".)"""
+        self.mel.reset()
+        self._data.fill(self._floor)
+        self.image.setImage(self._data, autoLevels=False)
+
+    def push(self, samples: np.ndarray) -> int:
+        """Add new stream samples; returns how many columns scrolled in."""
+        cols = self.mel.push(samples)
+        k = min(cols.shape[0], self.n_columns)
+        if k == 0:
+            return 0
+        self._data[:, :-k] = self._data[:, k:]  # numpy handles the overlap
+        self._data[:, -k:] = cols[-k:].T
+        self.image.setImage(self._data, autoLevels=False)
+        return k
+
+
+class FileSpectrogramView(MelImagePlot):
+    """A whole file's log-mel image with its commands marked on a timeline.
+
+    Clicking a marker (or calling :meth:`jump_to`) zooms the view to that
+    command.
+    """
+
+    command_clicked = QtCore.Signal(int)
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(config, parent)
+        self.getPlotItem().setMouseEnabled(x=True, y=False)
+        self._markers: list[pg.GraphicsObject] = []
+        self._spans: list[tuple[float, float]] = []
+        self._seconds = 0.0
+        self._scatter = pg.ScatterPlotItem(size=14, symbol="t", pen=pg.mkPen("k"),
+                                           brush=pg.mkBrush(80, 220, 255))
+        self._scatter.sigClicked.connect(self._on_points_clicked)
+        self.setToolTip("Spectrogram of the selected file; triangles mark the commands "
+                        "found (click one to zoom there, drag to pan, wheel to zoom)")
+
+    def show_file(self, columns: np.ndarray, seconds: float,
+                  commands: list[tuple[str, float, float, float]]) -> None:
+        """Show ``columns`` ``[frames, n_mels]`` spanning ``seconds`` and mark
+        ``commands`` as ``(label, score, start_s, end_s)``."""
+        plot = self.getPlotItem()
+        for item in self._markers:
+            plot.removeItem(item)
+        self._markers.clear()
+        if self._scatter.scene() is not None:
+            plot.removeItem(self._scatter)
+        data = np.ascontiguousarray(columns.T, dtype=np.float32)
+        self.image.setImage(data, autoLevels=False, levels=self.config.spectrogram_levels)
+        self.image.setRect(QtCore.QRectF(0, 0, max(seconds, 1e-3), self.config.spectrogram_n_mels))
+        self._seconds = seconds
+        self._spans = [(s, e) for _, _, s, e in commands]
+        top = self.config.spectrogram_n_mels
+        for label, score, start, end in commands:
+            region = pg.LinearRegionItem((start, end), movable=False,
+                                         brush=pg.mkBrush(80, 220, 255, 40),
+                                         pen=pg.mkPen(80, 220, 255, 160))
+            text = pg.TextItem(f"{label} {score:.0%}", color=(230, 250, 255), anchor=(0, 0))
+            text.setPos(start, top)
+            for item in (region, text):
+                plot.addItem(item)
+                self._markers.append(item)
+        if commands:
+            centres = np.array([(s + e) / 2 for s, e in self._spans])
+            self._scatter.setData(x=centres, y=np.full(len(centres), top * 0.05),
+                                  data=np.arange(len(centres)))
+            plot.addItem(self._scatter)
+        plot.setXRange(0, max(seconds, 1e-3), padding=0)
+
+    def jump_to(self, index: int, margin_s: float = 1.0) -> None:
+        """Zoom the view to command ``index`` with ``margin_s`` either side."""
+        start, end = self._spans[index]
+        self.getPlotItem().setXRange(max(0.0, start - margin_s),
+                                     min(self._seconds, end + margin_s), padding=0)
+
+    def _on_points_clicked(self, _item, points, _ev=None) -> None:
+        if len(points):
+            index = int(points[0].data())
+            self.jump_to(index)
+            self.command_clicked.emit(index)

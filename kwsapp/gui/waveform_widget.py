@@ -1,0 +1,136 @@
+"""Waveform of the last few seconds with speech regions shaded, and a level meter.
+
+Drawing is vectorized: the waveform is reduced to a min/max envelope of a
+fixed number of buckets (one reshape) and drawn as one zig-zag curve; the
+speech mask becomes one stepped, filled curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig
+from kwsapp.gui.spectrogram_widget import AXIS_WIDTH_PX
+
+WAVE_COLOUR = (120, 200, 255)
+SPEECH_BRUSH = (255, 190, 60, 55)
+
+
+def envelope(audio: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of ``audio`` in ``buckets`` equal parts (the tail that does
+    not fill a bucket is dropped at the *start*, so the newest sample stays).
+
+    Returns:
+        ``(lo, hi)`` each ``[buckets]`` float32.
+    """
+    per = max(1, audio.size // buckets)
+    usable = audio[audio.size - per * buckets:] if audio.size >= per * buckets else \
+        np.pad(audio, (per * buckets - audio.size, 0))
+    parts = usable.reshape(buckets, per)
+    return parts.min(axis=1), parts.max(axis=1)
+
+
+def mask_to_buckets(mask: np.ndarray, buckets: int) -> np.ndarray:
+    """Any-speech per bucket of a bool mask of any length (per sample or per
+    VAD frame), as float32 0/1 ``[buckets]``."""
+    mask = np.asarray(mask, bool)
+    if mask.size == 0:
+        return np.zeros(buckets, np.float32)
+    # Index of the mask element at each bucket's centre: works for per-sample
+    # and per-frame masks alike.
+    idx = ((np.arange(buckets) + 0.5) * mask.size / buckets).astype(np.intp)
+    return mask[np.minimum(idx, mask.size - 1)].astype(np.float32)
+
+
+class WaveformWidget(pg.PlotWidget):
+    """The last ``waveform_seconds`` of input; VAD speech regions shaded."""
+
+    def __init__(self, config: GuiConfig, sample_rate_hz: int = SAMPLE_RATE_HZ,
+                 parent=None) -> None:
+        super().__init__(parent=parent)
+        self.seconds = config.waveform_seconds
+        self.n_samples = int(round(self.seconds * sample_rate_hz))
+        self.buckets = config.waveform_buckets
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        plot.setXRange(-self.seconds, 0, padding=0)
+        plot.setYRange(-1, 1, padding=0.02)
+        plot.setLabel("bottom", "time", units="s")
+        plot.getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
+        plot.getAxis("left").setWidth(AXIS_WIDTH_PX)
+        t = np.linspace(-self.seconds, 0, self.buckets, dtype=np.float32)
+        self._t2 = np.repeat(t, 2)
+        edges = np.linspace(-self.seconds, 0, self.buckets + 1, dtype=np.float32)
+        self._speech = pg.PlotDataItem(edges, np.full(self.buckets, -1, np.float32),
+                                       stepMode="center", fillLevel=-1,
+                                       brush=pg.mkBrush(*SPEECH_BRUSH), pen=None)
+        self._wave = pg.PlotDataItem(self._t2, np.zeros(2 * self.buckets, np.float32),
+                                     pen=pg.mkPen(WAVE_COLOUR, width=1))
+        plot.addItem(self._speech)
+        plot.addItem(self._wave)
+        self._zig = np.empty(2 * self.buckets, np.float32)
+        self.setToolTip(f"Input waveform of the last {self.seconds:g} s; shaded: "
+                        "where the voice detector heard speech")
+
+    def update_view(self, audio: np.ndarray, speech_mask: np.ndarray | None = None) -> None:
+        """Draw ``audio`` (the last ``n_samples``, float32) and its speech mask."""
+        audio = np.asarray(audio, np.float32)[-self.n_samples:]
+        if audio.size < self.n_samples:  # stream younger than the span
+            audio = np.pad(audio, (self.n_samples - audio.size, 0))
+        lo, hi = envelope(audio, self.buckets)
+        self._zig[0::2] = lo
+        self._zig[1::2] = hi
+        self._wave.setData(self._t2, self._zig)
+        if speech_mask is not None:
+            self._speech.setData(self._speech.xData,
+                                 mask_to_buckets(speech_mask, self.buckets) * 2.0 - 1.0)
+
+    def wave_points(self) -> np.ndarray:
+        """Envelope values currently drawn (for tests)."""
+        return self._zig.copy()
+
+
+class LevelMeter(QtWidgets.QWidget):
+    """Input level: RMS bar in dBFS with a decaying peak mark."""
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(parent)
+        self.floor_db = config.meter_floor_db
+        self.rms_db = self.floor_db
+        self.peak_db = self.floor_db
+        self.setMinimumHeight(14)
+        self.setMaximumHeight(18)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                           QtWidgets.QSizePolicy.Policy.Fixed)
+        self.setToolTip("Input level (RMS, dBFS); the thin mark is the recent peak")
+
+    def set_audio(self, audio: np.ndarray) -> None:
+        """Update from the latest samples (float32)."""
+        audio = np.asarray(audio, np.float32)
+        rms = float(np.sqrt(np.mean(np.square(audio)))) if audio.size else 0.0
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        self.rms_db = max(self.floor_db, 20.0 * np.log10(max(rms, 1e-12)))
+        # Peak mark falls 1 dB per update, so it lingers for about a second.
+        self.peak_db = max(self.floor_db, 20.0 * np.log10(max(peak, 1e-12)), self.peak_db - 1.0)
+        self.update()
+
+    def _x(self, db: float, width: int) -> int:
+        return int(width * (db - self.floor_db) / -self.floor_db)
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt name)
+        p = QtGui.QPainter(self)
+        r = self.rect()
+        p.fillRect(r, QtGui.QColor(30, 30, 34))
+        grad = QtGui.QLinearGradient(0, 0, r.width(), 0)
+        grad.setColorAt(0.0, QtGui.QColor(60, 200, 110))
+        grad.setColorAt(0.75, QtGui.QColor(230, 210, 60))
+        grad.setColorAt(1.0, QtGui.QColor(235, 70, 60))
+        p.fillRect(QtCore.QRect(0, 0, self._x(self.rms_db, r.width()), r.height()), grad)
+        p.setPen(QtGui.QPen(QtGui.QColor(240, 240, 240), 2))
+        x = self._x(self.peak_db, r.width())
+        p.drawLine(x, 0, x, r.height())
+        p.end()

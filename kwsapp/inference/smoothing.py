@@ -1,0 +1,107 @@
+"""Window probabilities -> command detections.
+
+Averages the probabilities of the windows that ended within the last
+``average_window_ms``, fires when the best *command* class (not silence or
+unknown) passes ``threshold``, then stays quiet for ``refractory_ms``.
+
+Unlike TensorFlow's ``RecognizeCommands``, the same word said twice fires
+twice: a label is only held back while it is still the same utterance. The
+engine passes a ``word`` key per window (the start of the speech run the
+window mostly holds); a new key re-arms the label. Without keys (VAD off) a
+label re-arms once its mean drops below the threshold.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from kwsapp import COMMAND_LABELS
+from kwsapp.config import SmoothingConfig
+
+#: Float slack when comparing window end times (seconds).
+_EPS_S = 1e-6
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One command the smoother fired for."""
+
+    label: str
+    score: float  # mean probability over the averaging span
+    time: float  # end (stream seconds) of the window that fired
+
+
+class Smoother:
+    """Stateful averaging + threshold + refractory over a stream of windows.
+
+    Args:
+        labels: the model's output labels, in order.
+        config: averaging span, threshold and refractory time.
+    """
+
+    def __init__(self, labels: Sequence[str], config: SmoothingConfig) -> None:
+        self.labels = tuple(labels)
+        self.config = config
+        self._commands = np.array([lab in COMMAND_LABELS for lab in self.labels])
+        if not self._commands.any():
+            # A model with its own label set: everything but silence/unknown.
+            self._commands = np.array([lab not in ("silence", "unknown") for lab in self.labels])
+        self._history: deque[tuple[float, np.ndarray]] = deque()
+        self._last_time: float | None = None
+        self._last_label: str | None = None
+        self._last_word: int | None = None
+        self._armed = True
+
+    def set_threshold(self, threshold: float) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], not {threshold}")
+        self.config = replace(self.config, threshold=float(threshold))
+
+    def reset(self) -> None:
+        """Forget everything (the engine calls this when the speech gate closes)."""
+        self._history.clear()
+        self._last_time = None
+        self._last_label = None
+        self._last_word = None
+        self._armed = True
+
+    def mean(self) -> np.ndarray | None:
+        """Mean probabilities over the current averaging span (None: empty)."""
+        if not self._history:
+            return None
+        return np.mean([p for _, p in self._history], axis=0)
+
+    def update(self, time_s: float, probs: np.ndarray, word: int | None = None) -> Detection | None:
+        """Add one window's probabilities; returns a detection or None.
+
+        Args:
+            time_s: stream time (s) of the window's last sample; increasing.
+            probs: ``[len(labels)]`` probabilities.
+            word: key of the utterance the window holds (None: unknown).
+        """
+        cfg = self.config
+        self._history.append((float(time_s), np.asarray(probs, dtype=np.float32)))
+        span_s = cfg.average_window_ms / 1000.0
+        while self._history and time_s - self._history[0][0] >= span_s - _EPS_S:
+            if len(self._history) == 1:
+                break  # always keep the newest window
+            self._history.popleft()
+        mean = self.mean()
+        masked = np.where(self._commands, mean, -1.0)
+        best = int(np.argmax(masked))
+        label, score = self.labels[best], float(mean[best])
+        if self._last_label is not None and mean[self.labels.index(self._last_label)] < cfg.threshold:
+            self._armed = True  # the last word's evidence is gone
+        if score < cfg.threshold:
+            return None
+        if self._last_time is not None and time_s - self._last_time < cfg.refractory_ms / 1000.0 - _EPS_S:
+            return None
+        if label == self._last_label and not self._armed and (word is None or word == self._last_word):
+            return None  # still the utterance that already fired
+        self._last_time, self._last_label, self._last_word = float(time_s), label, word
+        self._armed = False
+        return Detection(label, score, float(time_s))

@@ -1,0 +1,24 @@
+"""Helpers shared by the GUI tests (offscreen Qt)."""
+
+from __future__ import annotations
+
+import os
+
+# Before any QApplication exists: the tests draw offscreen.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from PySide6 import QtCore, QtGui  # noqa: E402
+
+
+def grab_pixels(widget) -> np.ndarray:
+    """The widget as drawn: ``[height, width, 3]`` uint8 RGB."""
+    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    h, w, stride = img.height(), img.width(), img.bytesPerLine()
+    buf = np.frombuffer(img.constBits(), np.uint8, count=h * stride).reshape(h, stride)
+    return buf[:, :w * 3].reshape(h, w, 3).copy()
+
+
+def temp_settings(path) -> QtCore.QSettings:
+    """A settings store in a temporary ini file (never the user's)."""
+    return QtCore.QSettings(str(path), QtCore.QSettings.Format.IniFormat)

@@ -1,0 +1,137 @@
+"""`kwsapp classify`: every supported encoding, bad files in a batch, the
+JSON shape, long files as a timeline. Plumbing runs on the structural tiny
+model; recognition of real words on the bundled default model."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import real_clip, run_cli
+from kwsapp import LABELS
+from kwsapp.audio.io import load_audio, resample
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, data_dir):
+    """One real 'stop' clip in many encodings, bad files, and a long file."""
+    d = tmp_path_factory.mktemp("clips")
+    x = load_audio(real_clip(data_dir, "stop", 3))
+    good = {}
+    for name, subtype in [("u8", "PCM_U8"), ("s16", "PCM_16"), ("s24", "PCM_24"),
+                          ("s32", "PCM_32"), ("f32", "FLOAT"), ("f64", "DOUBLE")]:
+        good[name] = d / f"{name}.wav"
+        sf.write(good[name], x, 16000, subtype=subtype)
+    good["flac"] = d / "clip.flac"
+    sf.write(good["flac"], x, 16000, format="FLAC")
+    good["ogg"] = d / "clip.ogg"
+    sf.write(good["ogg"], x, 16000, format="OGG")
+    good["stereo"] = d / "stereo.wav"
+    sf.write(good["stereo"], np.stack([x, x * 0.5], axis=1), 16000)
+    for rate in (8000, 44100, 48000):
+        good[f"r{rate}"] = d / f"r{rate}.wav"
+        sf.write(good[f"r{rate}"], resample(x, 16000, rate), rate)
+    bad = {}
+    bad["empty"] = d / "empty.wav"
+    bad["empty"].write_bytes(b"")
+    bad["truncated"] = d / "truncated.wav"
+    bad["truncated"].write_bytes(good["s16"].read_bytes()[:5000])
+    bad["text"] = d / "notes.wav"
+    bad["text"].write_text("not audio at all\n" * 50)
+    bad["folder"] = d / "folder.wav"
+    bad["folder"].mkdir()
+    bad["dangling"] = d / "dangling.wav"
+    bad["dangling"].symlink_to(d / "nowhere.wav")
+    parts = [np.zeros(8000, np.float32)]
+    for i, word in enumerate(("stop", "go", "yes")):
+        parts += [load_audio(real_clip(data_dir, word, i)), np.zeros(16000, np.float32)]
+    long = d / "long.wav"
+    sf.write(long, np.concatenate(parts), 16000)
+    return good, bad, long
+
+
+#: Encodings that keep the clip's samples (up to float rounding) or its
+#: whole band; 8-bit, OGG, 8 kHz and the stereo down-mix do not.
+LOSSLESS = ("s16.wav", "s24.wav", "s32.wav", "f32.wav", "f64.wav", "clip.flac",
+            "r44100.wav", "r48000.wav")
+
+
+def test_every_encoding_gives_the_same_label(tiny_model, clips):
+    good, _, _ = clips
+    proc = run_cli("classify", "--json", "--model", str(tiny_model),
+                   *[str(p) for p in good.values()])
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["files"]
+    assert [r["file"] for r in rows] == [str(p) for p in good.values()]
+    ref = rows[1]  # 16-bit PCM
+    for row in rows:
+        assert set(row) == {"file", "duration", "label", "probs", "events"}
+        assert row["duration"] == pytest.approx(1.0, abs=0.02)
+        assert list(row["probs"]) == list(LABELS)
+        assert sum(row["probs"].values()) == pytest.approx(1.0, abs=1e-3)
+        if any(row["file"].endswith(k) for k in LOSSLESS):
+            # Same samples (or the same band, resampled): the same answer.
+            assert row["label"] == ref["label"], row["file"]
+            diff = max(abs(row["probs"][k] - ref["probs"][k]) for k in LABELS)
+            assert diff < 0.05, (row["file"], diff)
+        for ev in row["events"]:
+            assert set(ev) == {"label", "score", "start", "end"}
+            assert ev["label"] in LABELS and 0 <= ev["start"] < ev["end"] <= row["duration"]
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(tiny_model, clips):
+    good, bad, _ = clips
+    files = [str(bad["empty"]), str(good["s16"]), str(bad["truncated"]), str(bad["text"]),
+             str(bad["folder"]), str(bad["dangling"]), str(good["flac"])]
+    proc = run_cli("classify", "--json", "--model", str(tiny_model), *files)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    rows = {r["file"]: r for r in json.loads(proc.stdout)["files"]}
+    assert list(rows) == files
+    assert rows[str(good["s16"])]["label"] in LABELS
+    assert rows[str(good["flac"])]["label"] in LABELS
+    expected = {"empty": "empty", "truncated": "truncated", "text": "not a readable audio",
+                "folder": "folder", "dangling": "no such file"}
+    for key, words in expected.items():
+        row = rows[str(bad[key])]
+        assert words in row["error"], row
+        assert row["label"] is None and row["events"] == []
+        assert str(bad[key]) in proc.stderr  # the log line names the file
+
+
+def test_one_bad_file_alone_exits_2_naming_it(tiny_model, clips):
+    _, bad, _ = clips
+    proc = run_cli("classify", "--model", str(tiny_model), str(bad["text"]))
+    assert proc.returncode == 2
+    assert str(bad["text"]) in proc.stdout and "not a readable audio" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_model_is_a_clear_error(clips, tmp_path):
+    good, _, _ = clips
+    proc = run_cli("classify", "--model", str(tmp_path), str(good["s16"]))
+    assert proc.returncode == 2
+    assert "not a model artifact" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_long_file_gives_a_timeline(tiny_model, clips):
+    _, _, long = clips
+    proc = run_cli("classify", "--json", "--threshold", "0.3", "--model", str(tiny_model), str(long))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)["files"]
+    assert row["label"] is None and row["probs"] is None
+    assert row["duration"] == pytest.approx(6.5, abs=0.01)
+    assert row["events"], "the tiny model fires on at least one of three words"
+    starts = [e["start"] for e in row["events"]]
+    assert starts == sorted(starts)
+
+
+def test_bundled_model_recognizes_real_stop_clips(bundled_model_dir, data_dir):
+    files = [str(real_clip(data_dir, "stop", i)) for i in range(10, 16)]
+    proc = run_cli("classify", "--json", *files)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["files"]
+    labels = [r["label"] for r in rows]
+    assert labels.count("stop") >= 5, labels
+    assert sum(any(e["label"] == "stop" for e in r["events"]) for r in rows) >= 4, rows

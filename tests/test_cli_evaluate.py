@@ -1,0 +1,64 @@
+"""`kwsapp evaluate`: JSON metrics on a Speech-Commands layout folder."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from kwsapp import LABELS
+from kwsapp.commands.evaluate import metrics
+
+
+def test_metrics_by_hand():
+    m = metrics(["yes", "yes", "no", "stop"], ["yes", "no", "no", "yes"], LABELS)
+    assert m["n"] == 4 and m["accuracy"] == 0.5
+    assert m["per_class"]["yes"] == {"precision": 0.5, "recall": 0.5, "n": 2}
+    assert m["per_class"]["no"] == {"precision": 0.5, "recall": 1.0, "n": 1}
+    assert m["per_class"]["stop"] == {"precision": 0.0, "recall": 0.0, "n": 1}
+    matrix = np.array(m["confusion"]["matrix"])
+    assert matrix.sum() == 4 and matrix[LABELS.index("yes"), LABELS.index("no")] == 1
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory, data_dir):
+    """Links to 3 clips of each folder (the real layout, incl. _silence_,
+    _unknown_ and a raw word folder that maps to unknown), plus a bad file."""
+    d = tmp_path_factory.mktemp("eval")
+    for folder in ("yes", "stop", "_silence_", "_unknown_", "_background_noise_"):
+        (d / folder).mkdir()
+        for f in sorted((data_dir / folder).glob("*.wav"))[-3:]:
+            os.symlink(f, d / folder / f.name)
+    (d / "bed").mkdir()
+    os.symlink(sorted((data_dir / "_unknown_").glob("*.wav"))[0], d / "bed" / "x.wav")
+    return d
+
+
+def test_evaluate_json(tiny_model, small_set, tmp_path):
+    png = tmp_path / "cm.png"
+    proc = run_cli("evaluate", "--json", "--model", str(tiny_model), str(small_set),
+                   "--png", str(png))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["n"] == 13  # background noise skipped, "bed" counted as unknown
+    assert 0.0 <= out["accuracy"] <= 1.0
+    assert out["per_class"]["unknown"]["n"] == 4 and out["per_class"]["silence"]["n"] == 3
+    matrix = np.array(out["confusion"]["matrix"])
+    assert out["confusion"]["labels"] == list(LABELS) and matrix.sum() == 13
+    assert out["accuracy"] == pytest.approx(np.trace(matrix) / 13, abs=1e-4)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_bad_inputs(tiny_model, small_set, tmp_path):
+    proc = run_cli("evaluate", "--model", str(tiny_model), str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "not a folder" in proc.stderr
+    bad = small_set / "yes" / "broken.wav"
+    bad.write_text("not audio")
+    try:
+        proc = run_cli("evaluate", "--json", "--model", str(tiny_model), str(small_set))
+    finally:
+        bad.unlink()
+    assert proc.returncode == 2
+    out = json.loads(proc.stdout)
+    assert out["n"] == 13 and out["errors"][0]["file"] == str(bad)

@@ -1,0 +1,141 @@
+"""Engine on FileSource: chunk-size invariance, spans, resampling, orderly
+stop, errors reaching on_error. Uses the structural tiny model (see
+conftest.tiny_model): these tests check plumbing, not recognition."""
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import real_clip
+from kwsapp.audio.io import load_audio, resample
+from kwsapp.audio.source import FileSource
+from kwsapp.config import Config, VadConfig
+from kwsapp.errors import DeviceError
+from kwsapp.inference.engine import Engine, _Window, _WindowQueue
+from kwsapp.inference.recognizer import Recognizer
+
+WORDS = ("stop", "yes", "go", "no", "left")
+
+
+@pytest.fixture(scope="module")
+def recognizer(tiny_model):
+    return Recognizer(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def stream(data_dir):
+    """Five real words, each followed by 1 s of silence (16 kHz)."""
+    parts = [np.zeros(8000, np.float32)]
+    for i, word in enumerate(WORDS):
+        parts += [load_audio(real_clip(data_dir, word, i)), np.zeros(16000, np.float32)]
+    return np.concatenate(parts)
+
+
+def _run(recognizer, audio, block, config=None, rate=16000):
+    windows = []
+    engine = Engine(recognizer, config or Config(), FileSource(audio, block, sample_rate_hz=rate),
+                    on_window=windows.append)
+    events = engine.run()
+    return engine, events, windows
+
+
+def test_same_windows_and_events_at_any_block_size(recognizer, stream):
+    cfg = replace(Config(), smoothing=replace(Config().smoothing, threshold=0.3))
+    runs = {block: _run(recognizer, stream, block, cfg) for block in (160, 1000, 4096, 777)}
+    _, events, windows = runs[160]
+    assert len(windows) > 10 and events  # the test has something to compare
+    for block, (_, ev, win) in runs.items():
+        assert ev == events, block
+        assert [w.end for w in win] == [w.end for w in windows], block
+        np.testing.assert_array_equal(np.stack([w.probs for w in win]),
+                                      np.stack([w.probs for w in windows]))
+
+
+def test_windows_only_while_gated_and_event_spans_lie_on_speech(recognizer, stream):
+    cfg = replace(Config(), smoothing=replace(Config().smoothing, threshold=0.3))
+    engine, events, windows = _run(recognizer, stream, 1000, cfg)
+    duration = len(stream) / 16000
+    ends = [w.end for w in windows]
+    assert ends == sorted(ends) and len(set(ends)) == len(ends)
+    assert all(abs(e / 0.25 - round(e / 0.25)) < 1e-9 for e in ends)  # on the hop grid
+    assert len(windows) < duration / 0.25  # silence between words is skipped
+    for ev in events:
+        assert 0 <= ev.start < ev.end <= duration
+        mask = engine.speech_mask(int(ev.start * 16000), int((ev.end - ev.start) * 16000))
+        assert mask.any()  # the span holds voiced audio
+        assert ev.emitted_at >= ev.end and ev.latency == pytest.approx(ev.emitted_at - ev.end)
+    assert engine.stats.dropped_windows == 0
+
+
+def test_vad_off_classifies_every_hop(recognizer, stream):
+    cfg = replace(Config(), vad=replace(VadConfig(), enabled=False))
+    _, _, windows = _run(recognizer, stream[:48000], 1000, cfg)
+    # 3 s of audio + one window of silence padding at the end, every 250 ms.
+    assert [round(w.end, 2) for w in windows] == [round(0.25 * k, 2) for k in range(1, 17)]
+
+
+def test_source_at_44k1_is_resampled_in_the_pipeline(recognizer, stream):
+    cfg = replace(Config(), vad=replace(VadConfig(), enabled=False))
+    audio44 = resample(stream[:32000], 16000, 44100)
+    _, _, w16 = _run(recognizer, stream[:32000], 1000, cfg)
+    _, _, w44 = _run(recognizer, audio44, 1234, cfg, rate=44100)
+    assert [w.end for w in w44] == [w.end for w in w16]
+    # Down- and up-sampling loses only the band above 8 kHz.
+    assert np.abs(np.stack([w.probs for w in w44]) - np.stack([w.probs for w in w16])).max() < 0.1
+
+
+def test_silence_gives_no_windows_and_no_events(recognizer):
+    _, events, windows = _run(recognizer, np.zeros(48000, np.float32), 4096)
+    assert events == [] and windows == []
+
+
+def test_stop_joins_every_thread_within_a_second(recognizer, stream):
+    source = FileSource(np.tile(stream, 4), 320, realtime=True)
+    seen = threading.Event()
+    engine = Engine(recognizer, replace(Config(), vad=replace(VadConfig(), enabled=False)),
+                    source, on_window=lambda w: seen.set())
+    engine.start()
+    assert seen.wait(5.0)
+    assert engine.is_running
+    engine.stop(timeout=1.0)
+    assert not engine.is_running
+    assert not [t for t in threading.enumerate() if t.name.startswith("kwsapp-")]
+
+
+class _VanishingSource(FileSource):
+    """Stands in for a device unplugged mid-stream (PortAudio cannot be made
+    to lose a device on demand): delivers audio, then reports an error."""
+
+    def _feed(self, on_block):
+        on_block(self.audio[:1600])
+        self.error = DeviceError("input device 'test' stopped delivering audio")
+        self.finished = True
+
+
+def test_device_failure_reaches_on_error(recognizer):
+    errors = []
+    source = _VanishingSource(np.zeros(16000, np.float32), 1600, realtime=True)
+    engine = Engine(recognizer, Config(), source, on_error=errors.append)
+    with pytest.raises(DeviceError):
+        engine.run()
+    assert len(errors) == 1 and isinstance(errors[0], DeviceError)
+    assert not engine.is_running
+
+
+def test_set_recognizer_takes_effect_at_the_next_window(recognizer, tiny_model, stream):
+    other = Recognizer(tiny_model)
+    engine = Engine(recognizer, replace(Config(), vad=replace(VadConfig(), enabled=False)),
+                    FileSource(stream[:16000], 1000))
+    engine.set_recognizer(other)
+    engine.run()
+    assert engine.recognizer is other
+
+
+def test_realtime_queue_drops_oldest_and_counts():
+    q = _WindowQueue(2, block=False)
+    for end in range(5):
+        q.put(_Window(end=end, audio=np.zeros(1, np.float32), segment=0))
+    assert q.dropped == 3
+    assert [q.get().end, q.get().end] == [3, 4]

@@ -1,0 +1,66 @@
+"""`kwsapp export` on a tiny trained artifact: float and int8 .tflite, TFLite
+vs Keras agreement on real validation clips; the float embed model against
+the original ONNX embedding."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import _train_support as support
+
+pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.train, pytest.mark.slow]
+
+
+def test_export_cli_float_and_int8_agree_with_keras(data_dir):
+    out, _, _ = support.killed_and_resumed(data_dir)
+    run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(out), "--int8",
+                          "--clips", "24", "--json"], cwd=support.REPO_ROOT,
+                         env=support.env(support.workdir() / "cache"), capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert report["float"]["top1_agreement"] >= 0.99 and report["float"]["n"] == 24
+    assert report["float"]["max_abs_diff"] < 1e-3
+    assert "accuracy_change" in report["int8"]
+    assert report["int8"]["size_bytes"] < report["float"]["size_bytes"]
+    assert (out / "model_int8.tflite").is_file()
+
+
+def test_exported_embedding_matches_onnx(data_dir, tmp_path):
+    """The embedding part of the .tflite (builtin ops only) against
+    onnxruntime on real clips."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kwsapp.audio.io import fit_length, load_audio
+    from training.export import write_tflite
+    from training.models.embedding import OnnxEmbedding, build_embedding
+
+    path = write_tflite(build_embedding(24000), tmp_path / "emb.tflite")
+    interp = Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    ops = {d["op_name"] for d in interp._get_ops_details()}
+    assert not ops & {"FLEX", "CUSTOM", "WHILE"}, ops
+    inp, outp = interp.get_input_details()[0], interp.get_output_details()[0]
+    files = [sorted((data_dir / w).glob("*.wav"))[3] for w in ("go", "off", "_unknown_")]
+    clips = np.stack([fit_length(load_audio(f), 24000) for f in files])
+    ref = OnnxEmbedding()(clips)
+    for clip, want in zip(clips, ref):
+        interp.set_tensor(inp["index"], clip[None])
+        interp.invoke()
+        got = interp.get_tensor(outp["index"])[0]
+        assert np.abs(got - want).max() < 2e-3 * np.abs(want).max()
+
+
+def test_export_without_keras_model_is_bad_input(tmp_path):
+    (tmp_path / "card.json").write_text(json.dumps({
+        "labels": ["a", "b"], "sample_rate_hz": 16000, "window_ms": 1000,
+        "input": {"kind": "waveform"}}))
+    run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(tmp_path)],
+                         cwd=support.REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "no model.keras" in run.stderr

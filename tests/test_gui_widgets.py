@@ -1,0 +1,128 @@
+"""GUI widgets on real data, offscreen: the spectrogram scrolls the clip in,
+the waveform and its speech shading follow the samples, results, history and
+probability bars show what they are given, settings round-trip, and
+`kwsapp gui` without a display says so in one line (exit 2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gui_helpers import grab_pixels, temp_settings
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+pytestmark = pytest.mark.gui
+
+from kwsapp.audio.io import load_audio  # noqa: E402
+from kwsapp.config import GuiConfig  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def yes_clip(data_dir):
+    return load_audio(sorted((data_dir / "yes").glob("*.wav"))[0])
+
+
+def test_streaming_log_mel_is_block_size_invariant(yes_clip):
+    from kwsapp.gui.spectrogram_widget import StreamingLogMel
+
+    whole = StreamingLogMel(GuiConfig()).compute(yes_clip)
+    for block in (1, 160, 333, 4096):
+        mel = StreamingLogMel(GuiConfig())
+        cols = np.concatenate([mel.push(yes_clip[i:i + block])
+                               for i in range(0, yes_clip.size, block)])
+        assert cols.shape == whole.shape, block
+        np.testing.assert_allclose(cols, whole, rtol=1e-5, atol=1e-4)
+
+
+def test_spectrogram_scrolls_a_real_clip_in(qtbot, yes_clip):
+    from kwsapp.gui.spectrogram_widget import SpectrogramWidget
+
+    widget = SpectrogramWidget(GuiConfig())
+    qtbot.addWidget(widget)
+    widget.resize(500, 240)
+    blank = grab_pixels(widget)
+    scrolled = sum(widget.push(yes_clip[i:i + 533]) for i in range(0, yes_clip.size, 533))
+    assert scrolled == (yes_clip.size - widget.mel.win) // widget.mel.hop + 1
+    image = widget.pixels()
+    assert image.shape == (GuiConfig().spectrogram_n_mels, widget.n_columns)
+    # The clip occupies the newest (rightmost) columns; older ones stay blank.
+    assert image[:, -50:].std() > 1.0
+    assert np.all(image[:, :widget.n_columns - scrolled] == GuiConfig().spectrogram_levels[0])
+    drawn = grab_pixels(widget)
+    assert drawn.std() > blank.std() + 1.0  # grab() pixels vary once the word is in
+
+
+def test_waveform_envelope_and_speech_shading(qtbot):
+    from kwsapp.gui.waveform_widget import WaveformWidget, envelope, mask_to_buckets
+
+    lo, hi = envelope(np.arange(12, dtype=np.float32), 3)
+    np.testing.assert_array_equal(lo, [0, 4, 8])
+    np.testing.assert_array_equal(hi, [3, 7, 11])
+    per_frame = np.array([False, True, True, False])
+    np.testing.assert_array_equal(mask_to_buckets(per_frame, 8), [0, 0, 1, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(mask_to_buckets(np.repeat(per_frame, 480), 8),
+                                  [0, 0, 1, 1, 1, 1, 0, 0])
+
+    widget = WaveformWidget(GuiConfig())
+    qtbot.addWidget(widget)
+    audio = np.zeros(widget.n_samples, np.float32)
+    audio[-8000:] = 0.5 * np.sin(np.arange(8000) * 0.3)
+    mask = np.zeros(widget.n_samples, bool)
+    mask[-8000:] = True
+    widget.update_view(audio, mask)
+    points = widget.wave_points()
+    tail = widget.buckets // 6  # the last 0.5 s of 3 s
+    assert np.abs(points[:-2 * tail - 4]).max() == 0.0
+    assert points[-2 * tail:].max() > 0.45 and points[-2 * tail:].min() < -0.45
+    shaded = widget._speech.yData
+    assert shaded[-tail:].min() == 1.0 and shaded[:-tail - 2].max() == -1.0
+
+
+def test_result_view_history_and_bars(qtbot):
+    from kwsapp import LABELS
+    from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView
+
+    view, history, bars = ResultView(GuiConfig()), HistoryList(GuiConfig()), ProbabilityBars()
+    for w in (view, history, bars):
+        qtbot.addWidget(w)
+    view.show_command("yes", 0.93, 1.25)
+    assert view.text == "yes" and "93%" in view.detail.text()
+    history.add("yes", 0.93, 1.25)
+    history.add("stop", 0.81, 3.5)
+    rows = history.rows()
+    assert [r[2] for r in rows] == ["stop", "yes"] and rows[0][3] == "81%"
+    probs = np.linspace(0, 1, len(LABELS)).astype(np.float32)
+    bars.set_probabilities(probs)
+    np.testing.assert_allclose(bars.values, probs)
+    assert bars.labels == LABELS
+
+
+def test_settings_round_trip(tmp_path):
+    from kwsapp.gui.settings import WindowSettings
+    from PySide6 import QtCore
+
+    store = temp_settings(tmp_path / "kwsapp.ini")
+    WindowSettings(device="JACK dummy", model="/some/artifact", threshold=0.42,
+                   vad_aggressiveness=3, geometry=QtCore.QByteArray(b"geom")).save(store)
+    back = WindowSettings.load(temp_settings(tmp_path / "kwsapp.ini"))
+    assert (back.device, back.model, back.threshold, back.vad_aggressiveness) == \
+        ("JACK dummy", "/some/artifact", 0.42, 3)
+    assert bytes(back.geometry) == b"geom"
+    empty = WindowSettings.load(temp_settings(tmp_path / "none.ini"))
+    assert empty == WindowSettings()
+
+
+def test_no_display_prints_one_line_and_exits_2(repo_root):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "kwsapp", "gui"], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no display" in lines[0] and "kwsapp listen" in lines[0]
+    assert proc.stdout == ""

@@ -1,0 +1,93 @@
+"""Smoother: averaging, threshold, refractory, re-arming, reset."""
+
+import numpy as np
+import pytest
+
+from kwsapp import LABELS
+from kwsapp.config import SmoothingConfig
+from kwsapp.inference.smoothing import Smoother
+
+HOP_S = 0.25
+
+
+def _probs(label: str | None, p: float = 0.9) -> np.ndarray:
+    out = np.full(len(LABELS), 0.0, np.float32)
+    if label is None:
+        out[LABELS.index("silence")] = 1.0
+        return out
+    out[LABELS.index(label)] = p
+    out[LABELS.index("unknown")] = 1.0 - p
+    return out
+
+
+def _run(smoother, seq, words=None):
+    fired = []
+    for i, probs in enumerate(seq):
+        d = smoother.update((i + 1) * HOP_S, probs, None if words is None else words[i])
+        if d:
+            fired.append((d.label, d.time))
+    return fired
+
+
+def test_fires_once_for_a_word_that_lasts_several_windows():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=500, threshold=0.6, refractory_ms=1000))
+    seq = [_probs(None)] * 2 + [_probs("stop")] * 8 + [_probs(None)] * 2
+    assert _run(s, seq, words=[None, None] + [7] * 8 + [None, None]) == [("stop", 1.0)]
+
+
+def test_average_needs_two_windows_above_threshold():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=500, threshold=0.6))
+    # One confident window between silences averages to 0.45: no event.
+    assert _run(s, [_probs(None), _probs("go"), _probs(None)]) == []
+
+
+def test_silence_and_unknown_never_fire():
+    s = Smoother(LABELS, SmoothingConfig(threshold=0.5))
+    unknown = np.zeros(len(LABELS), np.float32)
+    unknown[LABELS.index("unknown")] = 1.0
+    assert _run(s, [unknown] * 6 + [_probs(None)] * 6) == []
+
+
+def test_same_word_twice_fires_twice():
+    """'stop' ... 1.5 s ... 'stop' in one open gate: two speech runs, two events."""
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=500, threshold=0.6, refractory_ms=1000))
+    seq = [_probs("stop")] * 10
+    words = [100] * 5 + [200] * 5  # the second utterance starts a new speech run
+    fired = _run(s, seq, words)
+    assert [f[0] for f in fired] == ["stop", "stop"]
+    assert fired[1][1] - fired[0][1] >= 1.0
+
+
+def test_same_utterance_lingering_in_windows_does_not_fire_again():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=500, threshold=0.6, refractory_ms=500))
+    assert len(_run(s, [_probs("stop")] * 12, words=[5] * 12)) == 1
+
+
+def test_without_word_keys_a_label_rearms_after_its_probability_drops():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=250, threshold=0.6, refractory_ms=500))
+    seq = [_probs("yes")] * 4 + [_probs(None)] * 2 + [_probs("yes")] * 4
+    assert [f[0] for f in _run(s, seq)] == ["yes", "yes"]
+
+
+def test_refractory_holds_back_a_different_word():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=250, threshold=0.6, refractory_ms=1000))
+    fired = _run(s, [_probs("up"), _probs("down"), _probs("down"), _probs("down"),
+                     _probs("down"), _probs("down")])
+    assert fired == [("up", 0.25), ("down", 1.25)]
+
+
+def test_reset_forgets_history():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=1000, threshold=0.6))
+    s.update(0.25, _probs("left"))
+    s.reset()
+    assert s.mean() is None
+    assert s.update(0.5, _probs("left")).label == "left"
+
+
+def test_threshold_validation_and_change():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=250, threshold=0.95))
+    assert s.update(0.25, _probs("on", 0.9)) is None
+    s.set_threshold(0.8)
+    assert s.update(0.5, _probs("on", 0.9)).label == "on"
+    with pytest.raises(ValueError):
+        s.set_threshold(0.0)

