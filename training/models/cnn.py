@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     "clip_norm": False,
 }
 
+#: TrainConfig overrides for this net (training/make_models.py): trained
+#: from scratch on ~2,500 clips it needs many epochs and many augmented
+#: copies (each epoch draws one per clip) to generalize to new speakers.
+TRAIN: dict[str, Any] = {"epochs": 60, "aug_copies": 8, "patience": 15}
+
+#: The trainer applies SpecAugment (training/augment.py) to each epoch's
+#: spectrograms.
+SPEC_AUGMENT = True
+
 #: A few thousand parameters: builds and trains in seconds in tests.
 TINY: dict[str, Any] = {**DEFAULTS, "conv_filters": (2, 4, 4), "dense_units": 8}
 
