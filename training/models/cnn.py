@@ -45,9 +45,10 @@ DEFAULTS: dict[str, Any] = {
 #: copies (each epoch draws one per clip) to generalize to new speakers.
 TRAIN: dict[str, Any] = {"epochs": 60, "aug_copies": 8, "patience": 15}
 
-#: The trainer applies SpecAugment (training/augment.py) to each epoch's
-#: spectrograms.
-SPEC_AUGMENT = True
+#: Whether the trainer applies SpecAugment (training/augment.py) to each
+#: epoch's spectrograms. Off: on this data it slowed learning (train 70 %,
+#: validation 79 % after 45 epochs) without raising validation accuracy.
+SPEC_AUGMENT = False
 
 #: A few thousand parameters: builds and trains in seconds in tests.
 TINY: dict[str, Any] = {**DEFAULTS, "conv_filters": (2, 4, 4), "dense_units": 8}
