@@ -141,7 +141,7 @@ def test_cnn_clip_norm_exports_with_builtin_ops(tmp_path) -> None:
     to the log-spectrogram)."""
     module = arch_module("cnn")
     model = module.build({**module.TINY, "clip_norm": True}, N_CLASSES)
-    x = np.random.default_rng(0).standard_normal((1, 99, 81)).astype(np.float32) - 10
+    x = np.random.default_rng(0).standard_normal((1, *module.input_shape())).astype(np.float32) - 10
     np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x + 3.0, verbose=0),
                                atol=1e-4)
     np.testing.assert_allclose(tflite_predict(model, x, tmp_path), model.predict(x, verbose=0),
