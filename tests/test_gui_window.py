@@ -126,6 +126,7 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
     assert engine.recognizer.path == root / "tiny_b"
     assert window.model_spec == "tiny_b"
+    assert engine.config.smoothing.threshold == pytest.approx(0.35)  # the user's, kept
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -230,3 +231,29 @@ def test_dropped_files_are_classified_in_the_worker(qtbot, make_window, bundled_
     (x0, x1), _ = window.files.file_view.getPlotItem().vb.viewRange()
     start, end = window.files.file_view._spans[1]
     assert x0 <= start and end <= x1 and x1 - x0 < 4.0
+
+
+@pytest.mark.jack
+def test_window_listens_through_real_portaudio(jack_server, bundled_model_dir, data_dir):
+    """The window's own sound-card source on a JACK dummy server: the JACK
+    input is listed (default marked), a real clip played into it comes out
+    as the command, and closing leaves no engine thread."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "gui_jack_run.py"),
+                           "--model", str(bundled_model_dir),
+                           "--clip", str(real_clip(data_dir, "yes", 2))],
+                          cwd=REPO_ROOT, env=dict(os.environ, **jack_server),
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["started"], result
+    assert any("★ default" in d for d in result["devices"]), result
+    assert result["history"] and result["history"][0][2] == "yes", result
+    assert result["result"] == "yes" and result["frames"] > 5
+    assert result["threads_left"] == []

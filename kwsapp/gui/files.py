@@ -180,6 +180,7 @@ class FilesPanel(QtWidgets.QSplitter):
         self.addWidget(self.table)
         self.addWidget(self.detail)
         self.setStretchFactor(1, 2)
+        self.setSizes([420, 820])
         self._results: dict[str, FileResult] = {}
         self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
 

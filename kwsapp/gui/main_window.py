@@ -122,6 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recognizer = None
         self.model_spec: str | None = None
         self.frames_drawn = 0
+        self.last_stats = None  # EngineStats at the last status update
         self._closed = False
         self.bridge = EngineBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
@@ -416,6 +417,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._apply_vad_default(card_threshold.vad.aggressiveness)
         if self.session is not None:
             self.session.set_recognizer(recognizer)
+            # The new card's defaults (or the user's choices) apply too.
+            self.session.set_threshold(self.threshold)
+            self.session.set_vad_aggressiveness(self.vad_combo.currentIndex())
         self.banner.hide()
         return True
 
@@ -531,7 +535,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.stop_listening()
             self.status_labels["device"].setText("input ended")
             return
-        stats = session.engine.stats
+        stats = self.last_stats = session.engine.stats
         device = self.current_device() or self.source_name or "input"
         rate = session.sample_rate_hz
         self.status_labels["device"].setText(f"{device} · {rate / 1000:g} kHz" if rate

@@ -166,6 +166,7 @@ class Engine:
         self._infer_ms = 0.0
         self._latency_ms = 0.0
         self.events: list[CommandEvent] = []
+        self.nonfinite_blocks = 0  # input blocks that held NaN/inf (zeroed)
 
     # ---- control -------------------------------------------------------
 
@@ -332,6 +333,12 @@ class Engine:
         """Source-rate block -> 16 kHz -> ring -> gate and windows."""
         if self._stop.is_set():
             raise _Closed
+        if not np.all(np.isfinite(block)):
+            # Seen from PortAudio on JACK when a connected client goes away;
+            # one NaN would poison every window that holds it.
+            self.nonfinite_blocks += 1
+            log.debug("non-finite samples in input block %d", self.nonfinite_blocks)
+            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
         self._push(self._resampler.process(block))
 
     def _finish(self) -> None:
