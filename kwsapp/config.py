@@ -183,3 +183,37 @@ class Config:
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))
         return out
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """Data-set exploration report (training/explore/; `kwsapp explore`).
+
+    Every cap below bounds memory on large folders: statistics are running
+    sums per word, per-clip values are kept in seeded reservoir samples of at
+    most these sizes, and figures are drawn from sampled clips only.
+    """
+
+    clip_ms: float = 1000.0  # clips shorter than this are "short" (padded in training)
+    low_rate_hz: int = 8000  # the CNN's input rate (log-spectrogram 99x81)
+    fft_window_ms: float = 32.0  # spectrum per clip: mean Hann-window power
+    fft_step_ms: float = 16.0
+    fft_bins: int = 128  # normalized spectrum length fed to the PCA
+    band_hz: tuple[float, float] = (2500.0, 3500.0)  # violin-plot band (< low_rate_hz / 2)
+    # Band-limited (phone-like) recordings: level of high_band_hz relative to
+    # ref_band_hz, dB; clips below narrowband_db are counted as narrow-band.
+    high_band_hz: tuple[float, float] = (5000.0, 7000.0)
+    ref_band_hz: tuple[float, float] = (1000.0, 3000.0)
+    narrowband_db: float = -45.0
+    values_per_word: int = 2000  # reservoir of per-clip values per word (violins, boxes)
+    pca_clips: int = 5000  # reservoir of normalized spectra for the PCA
+    outliers: int = 10  # clips listed (with players) as PCA outliers
+    narrowband_clips: int = 4  # lowest-bandwidth clips (distinct speakers) plotted
+    example_candidates: int = 8  # reservoir per word from which the example is picked
+    max_listed: int = 10000  # short / unreadable files listed by name (all are counted)
+    length_bin_ms: float = 20.0  # clip-length histogram bin
+    length_max_ms: float = 2000.0  # longer clips fall in the last bin
+    noise_excerpt_s: float = 5.0  # background-noise excerpt written for the player
+    noise_max_s: float = 600.0  # background-noise files are analysed up to this length
+    seed: int = 0
+    jobs: int = 2  # processes drawing figures

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, real_clip, run_cli
+from conftest import REPO_ROOT, real_clip, run_cli, start_jack_server, stop_jack_server
 
 pytestmark = pytest.mark.jack
 
@@ -75,31 +75,50 @@ def test_devices_lists_the_jack_input(jack_server):
     assert "*" in proc.stdout and "JACK" in proc.stdout
 
 
-def test_listen_runs_until_ctrl_c_and_exits_cleanly(jack_server, tiny_model):
-    proc = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--model", str(tiny_model),
+def _listen_then(env, model, action, timeout=20):
+    """Start `kwsapp listen`, wait for its "listening on" line, run
+    ``action()``, wait for the exit; returns ``(exit code, stderr)``."""
+    proc = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--model", str(model),
                              "--threshold", "0.9"], cwd=REPO_ROOT,
-                            env=dict(os.environ, **jack_server), stdout=subprocess.PIPE,
+                            env=dict(os.environ, **env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()
     try:
-        # Wait for the "listening on ..." line, then interrupt as Ctrl-C does.
         deadline = time.monotonic() + 60
         while not any("listening on" in ln for ln in lines) and proc.poll() is None \
                 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert any("listening on" in ln for ln in lines), lines
         time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        action(proc)
+        proc.wait(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
     reader.join(5)
-    err = "".join(lines)
-    assert proc.returncode == 0, err
+    return proc.returncode, "".join(lines)
+
+
+def test_listen_runs_until_ctrl_c_and_exits_cleanly(jack_server, tiny_model):
+    code, err = _listen_then(jack_server, tiny_model, lambda p: p.send_signal(signal.SIGINT))
+    assert code == 0, err
     assert "Traceback" not in err and "stopped:" in err
+
+
+def test_listen_reports_a_device_that_vanishes(tiny_model):
+    """The JACK server dying mid-stream is the device unplugged: listen says
+    so in one line and exits 2, without hanging or aborting in PortAudio."""
+    server, env = start_jack_server()
+    try:
+        code, err = _listen_then(env, tiny_model, lambda p: stop_jack_server(server))
+    finally:
+        if server.poll() is None:
+            stop_jack_server(server)
+    assert code == 2, err
+    assert "kwsapp: DeviceError: input device" in err and "stopped delivering audio" in err
+    assert "Traceback" not in err and "Fatal" not in err
 
 
 def test_listen_with_an_unknown_device_is_one_line(jack_server, tiny_model):
