@@ -20,7 +20,7 @@ DEB_RUNTIME := libportaudio2 libsndfile1 libegl1 libgl1 libfontconfig1 libdbus-1
 # synthetic fixtures, Chromium to render the exploration report.
 DEB_TEST := $(DEB_RUNTIME) jackd2 espeak-ng sox chromium
 
-.PHONY: demo test bench models screenshot sysdeps-runtime sysdeps-test venv venv-test clean
+.PHONY: demo test bench models screenshot report report-check sysdeps-runtime sysdeps-test venv venv-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
@@ -70,6 +70,16 @@ bench: sysdeps-test venv-test
 DATA ?= ../shared/data/speech_commands_subset
 models: sysdeps-test venv-test
 	$(PY) -m training.make_models --data $(DATA) --out assets/models
+
+# The data-set exploration report of $(DATA) (kwsapp explore), and a check
+# that it loads in headless Chromium with every image decoded and every
+# audio player's file found (the tests run the same check on a small report).
+REPORT ?= report
+report: sysdeps-test venv-test
+	$(PY) -m kwsapp explore $(DATA) --out $(REPORT)
+
+report-check: report
+	$(PY) -m training.explore.render_check $(REPORT)
 
 screenshot: sysdeps-test venv-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m kwsapp.gui.screenshot --out docs/screenshot.png

@@ -94,10 +94,10 @@ class GuiConfig:
     spectrogram_hop_ms: float = 10.0
     spectrogram_n_fft: int = 512
     # Fixed image levels (natural-log mel power); autoLevels would flicker.
-    spectrogram_levels: tuple[float, float] = (-11.0, 3.0)
+    spectrogram_levels: tuple[float, float] = (-11.0, 4.0)
     colormap: str = "inferno"  # perceptual map (pyqtgraph.colormap.get)
     waveform_seconds: float = 3.0
-    waveform_buckets: int = 600  # min/max envelope points drawn per frame
+    waveform_buckets: int = 1000  # min/max segments drawn per frame (>= plot width)
     meter_span_ms: float = 50.0  # level meter RMS span
     meter_floor_db: float = -60.0
     result_hold_ms: float = 1500.0  # command shown at full strength this long
@@ -115,20 +115,23 @@ class TrainConfig:
     # Speaker-disjoint split when the data set has no validation/testing lists:
     # a speaker's seeded hash decides its share.
     validation_share: float = 0.15
-    test_share: float = 0.15
+    test_share: float = 0.10
     # Full v0.02 layout only: unknown words kept and silence clips cut from
     # _background_noise_, each as this share of the resulting set.
     unknown_share: float = 0.1
     silence_share: float = 0.1
     batch_size: int = 64
-    epochs: int = 60
+    epochs: int = 40
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    patience: int = 10  # epochs without a better validation accuracy before stopping
+    patience: int = 12  # epochs without a better validation accuracy before stopping
     # Augmented copies of each training clip computed once (front end and,
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
-    aug_copies: int = 4
+    aug_copies: int = 6
+    # Random level change of augmented copies (dB), so that a quiet word is
+    # not taken for silence.
+    gain_db_range: tuple[float, float] = (-20.0, 6.0)
     steps_per_epoch: int | None = None  # None: one pass over the training clips
     max_train_clips: int | None = None  # None: every training clip
     max_val_clips: int | None = None  # None: every validation (and test) clip
@@ -180,3 +183,37 @@ class Config:
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))
         return out
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """Data-set exploration report (training/explore/; `kwsapp explore`).
+
+    Every cap below bounds memory on large folders: statistics are running
+    sums per word, per-clip values are kept in seeded reservoir samples of at
+    most these sizes, and figures are drawn from sampled clips only.
+    """
+
+    clip_ms: float = 1000.0  # clips shorter than this are "short" (padded in training)
+    low_rate_hz: int = 8000  # the CNN's input rate (log-spectrogram 99x81)
+    fft_window_ms: float = 32.0  # spectrum per clip: mean Hann-window power
+    fft_step_ms: float = 16.0
+    fft_bins: int = 128  # normalized spectrum length fed to the PCA
+    band_hz: tuple[float, float] = (2500.0, 3500.0)  # violin-plot band (< low_rate_hz / 2)
+    # Band-limited (phone-like) recordings: level of high_band_hz relative to
+    # ref_band_hz, dB; clips below narrowband_db are counted as narrow-band.
+    high_band_hz: tuple[float, float] = (5000.0, 7000.0)
+    ref_band_hz: tuple[float, float] = (1000.0, 3000.0)
+    narrowband_db: float = -45.0
+    values_per_word: int = 2000  # reservoir of per-clip values per word (violins, boxes)
+    pca_clips: int = 5000  # reservoir of normalized spectra for the PCA
+    outliers: int = 10  # clips listed (with players) as PCA outliers
+    narrowband_clips: int = 4  # lowest-bandwidth clips (distinct speakers) plotted
+    example_candidates: int = 8  # reservoir per word from which the example is picked
+    max_listed: int = 10000  # short / unreadable files listed by name (all are counted)
+    length_bin_ms: float = 20.0  # clip-length histogram bin
+    length_max_ms: float = 2000.0  # longer clips fall in the last bin
+    noise_excerpt_s: float = 5.0  # background-noise excerpt written for the player
+    noise_max_s: float = 600.0  # background-noise files are analysed up to this length
+    seed: int = 0
+    jobs: int = 2  # processes drawing figures

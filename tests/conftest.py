@@ -83,3 +83,54 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "kwsapp", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def start_jack_server():
+    """Start a JACK dummy server (16 kHz, 256-sample periods, 1 in, 1 out)
+    under a unique name; returns ``(process, env)`` or skips with the reason
+    it cannot run."""
+    import shutil
+    import subprocess
+    import time
+    import uuid
+
+    for tool in ("jackd", "jack_lsp", "jack_connect"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (Debian package jackd2)")
+    name = f"kwsapp-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    env = {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "16000",
+                             "-p", "256", "-C", "1", "-P", "1"], env=dict(os.environ, **env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["jack_lsp"], env=dict(os.environ, **env),
+                         capture_output=True).returncode != 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            err = proc.communicate()[1][-2000:]
+            pytest.skip(f"jackd (dummy driver) could not start: {err.strip()}")
+        time.sleep(0.1)
+    return proc, env
+
+
+def stop_jack_server(proc) -> None:
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A JACK dummy server for real-PortAudio tests, under a name unique to
+    this session (other test sessions may run their own). Yields the
+    environment a subprocess needs to reach it; stopped at session end."""
+    proc, env = start_jack_server()
+    try:
+        yield env
+    finally:
+        stop_jack_server(proc)

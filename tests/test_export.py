@@ -64,3 +64,19 @@ def test_export_without_keras_model_is_bad_input(tmp_path):
     run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(tmp_path)],
                          cwd=support.REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "no model.keras" in run.stderr
+
+
+def test_evaluate_keras_flag_scores_like_the_tflite(data_dir):
+    out, _, _ = support.killed_and_resumed(data_dir)
+    results = {}
+    for extra in ([], ["--keras"]):
+        run = subprocess.run([sys.executable, "-m", "kwsapp", "evaluate", str(data_dir),
+                              "--model", str(out), "--per-class", "2", "--json", *extra],
+                             cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        results[bool(extra)] = json.loads(run.stdout)
+    assert results[True]["n"] == results[False]["n"] == 24
+    keras_m = np.array(results[True]["confusion"]["matrix"])
+    tflite_m = np.array(results[False]["confusion"]["matrix"])
+    assert np.abs(keras_m - tflite_m).sum() <= 2  # at most one clip classified otherwise

@@ -32,6 +32,25 @@ def front_end(module, audio: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
+def tflite_predict(model, x: np.ndarray, tmp_path) -> np.ndarray:
+    """Convert ``model`` with builtin TFLite ops only (conversion fails
+    otherwise), check no Flex/custom op slipped in, and run ``x`` through it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    path = tmp_path / "model.tflite"
+    path.write_bytes(converter.convert())
+    interp = Interpreter(model_path=str(path))
+    ops = {op["op_name"] for op in interp._get_ops_details()}
+    assert not any(op.startswith("FlexDelegate") or op == "CUSTOM" for op in ops), ops
+    interp.resize_tensor_input(interp.get_input_details()[0]["index"], x.shape)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    return interp.get_tensor(interp.get_output_details()[0]["index"])
+
+
 @pytest.fixture(scope="module")
 def clips(data_dir) -> tuple[np.ndarray, np.ndarray]:
     """Two real clips of each of three classes, 1 s at 16 kHz, labels."""
@@ -73,10 +92,15 @@ def test_interface_and_full_size(name: str) -> None:
     assert full.output_shape == (None, N_CLASSES)
 
 
-def test_cnn_takes_the_notes_spectrogram() -> None:
+def test_cnn_input_shapes() -> None:
     module = arch_module("cnn")
-    assert module.input_shape() == (99, 81)
-    assert module.build(module.TINY, N_CLASSES).input_shape == (None, 99, 81)
+    assert module.input_shape() == (98, 40)
+    assert module.build(module.TINY, N_CLASSES).input_shape == (None, 98, 40)
+    # The notes' 99x81 log-spectrogram at 8 kHz still builds.
+    notes = module.input_shape(spec=module.NOTES_INPUT)
+    assert notes == (99, 81)
+    assert module.build({**module.TINY, "input_shape": notes}, N_CLASSES).input_shape == \
+        (None, 99, 81)
 
 
 def test_wavception_rejects_mismatched_config() -> None:
@@ -94,19 +118,31 @@ def test_training_steps_lower_the_loss(trained) -> None:
 
 
 def test_tflite_has_builtin_ops_and_agrees(trained, tmp_path) -> None:
-    from ai_edge_litert.interpreter import Interpreter
+    _, model, x, _ = trained
+    np.testing.assert_allclose(tflite_predict(model, x, tmp_path), model.predict(x, verbose=0),
+                               atol=1e-4)
 
-    module, model, x, _ = trained
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    path = tmp_path / "model.tflite"
-    path.write_bytes(converter.convert())
-    interp = Interpreter(model_path=str(path))
-    ops = {op["op_name"] for op in interp._get_ops_details()}
-    assert not any(op.startswith("FlexDelegate") or op == "CUSTOM" for op in ops), ops
-    interp.resize_tensor_input(interp.get_input_details()[0]["index"], x.shape)
-    interp.allocate_tensors()
-    interp.set_tensor(interp.get_input_details()[0]["index"], x)
-    interp.invoke()
-    lite = interp.get_tensor(interp.get_output_details()[0]["index"])
-    np.testing.assert_allclose(lite, model.predict(x, verbose=0), atol=1e-4)
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_train_overrides_are_train_config_fields(name: str) -> None:
+    import dataclasses
+
+    from kwsapp.config import TrainConfig
+
+    module = arch_module(name)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(module.TRAIN) <= fields
+    assert module.TRAIN["aug_copies"] > TrainConfig().aug_copies
+
+
+def test_cnn_clip_norm_exports_with_builtin_ops(tmp_path) -> None:
+    """The optional per-clip standardization converts to builtin ops and
+    makes the output independent of the recording's gain (a constant added
+    to the log-spectrogram)."""
+    module = arch_module("cnn")
+    model = module.build({**module.TINY, "clip_norm": True}, N_CLASSES)
+    x = np.random.default_rng(0).standard_normal((1, *module.input_shape())).astype(np.float32) - 10
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x + 3.0, verbose=0),
+                               atol=1e-4)
+    np.testing.assert_allclose(tflite_predict(model, x, tmp_path), model.predict(x, verbose=0),
+                               atol=1e-4)

@@ -91,3 +91,9 @@ def test_threshold_validation_and_change():
     assert s.update(0.5, _probs("on", 0.9)).label == "on"
     with pytest.raises(ValueError):
         s.set_threshold(0.0)
+
+
+def test_a_nan_window_never_fires():
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=250, threshold=0.6))
+    assert s.update(0.25, np.full(len(LABELS), np.nan, np.float32)) is None
+    assert s.update(0.5, _probs("go")).label == "go"

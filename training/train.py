@@ -162,10 +162,20 @@ def frontend_of(module: ModuleType) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _augmenter(data_dir: Path, aug: AugmentConfig, seed: int) -> Callable[..., np.ndarray]:
+def _augmenter(data_dir: Path, aug: AugmentConfig, cfg: TrainConfig
+               ) -> Callable[..., np.ndarray]:
+    """training/augment.py's Augmenter, then a random gain: without it
+    quiet words look like silence to a level-sensitive front end."""
     from training.augment import Augmenter
 
-    return Augmenter(data.background_noise(data_dir), aug, seed=seed)
+    augment = Augmenter(data.background_noise(data_dir), aug, seed=cfg.seed)
+    low, high = cfg.gain_db_range
+
+    def run(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        y = augment(window, rng) * np.float32(10.0 ** (rng.uniform(low, high) / 20.0))
+        return np.clip(y, -1.0, 1.0)
+
+    return run
 
 
 def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: str,
@@ -264,9 +274,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     for name in data.SPLITS:
         audio, split[name] = data.load_clips(split[name], cache=cache)
         copies = cfg.aug_copies if name == "train" else 1
-        aug_fn = _augmenter(data_dir, aug, cfg.seed) if name == "train" and copies > 1 else None
+        aug_fn = _augmenter(data_dir, aug, cfg) if name == "train" and copies > 1 else None
         key = data.clips_hash(split[name], arch, front_id, window_samples(module), copies,
-                              dataclasses.asdict(aug) if aug_fn else None, cfg.seed)
+                              dataclasses.asdict(aug) if aug_fn else None, cfg.seed,
+                              cfg.gain_db_range if aug_fn else None)
         bank = feature_bank(module, audio, copies, key, cache, aug_fn, cfg.seed) \
             if len(audio) else np.zeros((1, 0), np.float32)
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
@@ -331,11 +342,14 @@ def _epoch_arrays(prep: Prepared, epoch: int, cfg: TrainConfig, module: ModuleTy
     return x, prep.y_train[order]
 
 
-def _compile(model: Any, cfg: TrainConfig) -> None:
+def _compile(model: Any, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
-    model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate,
-                                                   weight_decay=cfg.weight_decay),
+    # Cosine decay over the whole run: late epochs move little, so the
+    # epoch early stopping keeps is less a matter of luck.
+    lr = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate, decay_steps=max(1, cfg.epochs * steps_per_epoch), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"])
 
@@ -375,6 +389,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
     state = {"epoch": -1, "best_accuracy": -1.0, "best_epoch": -1, "bad_epochs": 0,
              "history": [], "fingerprint": fingerprint, "model": None}
     state_path = ckpt / STATE_FILE
+    steps = (cfg.steps_per_epoch or int(np.ceil(len(prep.y_train) / cfg.batch_size)))
     with strategy.scope():
         model = None
         if state_path.is_file():
@@ -390,8 +405,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         if model is None:
             keras.utils.set_random_seed(cfg.seed)
             model = module.build(params, n_classes)
-            _compile(model, cfg)
-    steps = (cfg.steps_per_epoch or int(np.ceil(len(prep.y_train) / cfg.batch_size)))
+            _compile(model, cfg, steps)
     first = state["epoch"] + 1
     bar = tqdm(total=cfg.epochs * steps, initial=first * steps, desc=f"train {arch}",
                unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=_bar_interval())

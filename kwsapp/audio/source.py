@@ -13,6 +13,7 @@ classify files.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -29,6 +30,10 @@ from kwsapp.errors import DeviceError
 log = logging.getLogger(__name__)
 
 BlockCallback = Callable[[np.ndarray], None]
+
+#: How long stopping a PortAudio stream may take before it is abandoned
+#: (the engine promises to stop within a second).
+CLOSE_TIMEOUT_S = 0.5
 
 
 def _sounddevice() -> Any:
@@ -160,14 +165,34 @@ class SoundDeviceSource:
                 self.error = DeviceError(f"input device {self.device_name!r} stopped delivering audio")
 
     def stop(self) -> None:
+        """Stop and close the stream. A stream whose device vanished can
+        block PortAudio's stop for ever (seen with JACK when the server
+        dies), so closing runs on a helper thread that is given
+        ``CLOSE_TIMEOUT_S`` and then abandoned."""
         self._stopping = True
         stream, self._stream = self._stream, None
-        if stream is not None:
+        if stream is None:
+            return
+        failed = self.error is not None
+
+        def close() -> None:
             try:
-                stream.stop()
+                stream.abort() if failed else stream.stop()
                 stream.close()
             except Exception as exc:  # a vanished device may fail to close
                 log.warning("closing the input stream: %s", exc)
+
+        closer = threading.Thread(target=close, name="portaudio-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            log.warning("input device %r did not close (it is gone); leaving it", self.device_name)
+            # sounddevice's exit handler would hang on (or abort about) the
+            # same dead stream when the process ends.
+            sd = _sounddevice()
+            handler = getattr(sd, "_exit_handler", None)
+            if handler is not None:
+                atexit.unregister(handler)
 
 
 class FileSource:

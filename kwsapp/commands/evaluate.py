@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score only the first N files (sorted) of each folder")
     parser.add_argument("--png", default=None, metavar="FILE",
                         help="also draw the confusion matrix to FILE (needs matplotlib)")
+    parser.add_argument("--keras", action="store_true",
+                        help="score the artifact's model.keras with TensorFlow instead of its "
+                             ".tflite (needs the train extra)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
 
 
@@ -129,7 +132,13 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.recognizer import Recognizer
 
-    recognizer = Recognizer.load(args.model)
+    if args.keras:  # only this flag loads TensorFlow (training/ is an extra)
+        from kwsapp.models.registry import resolve
+        from training.evaluate import KerasRecognizer
+
+        recognizer = KerasRecognizer(resolve(args.model))
+    else:
+        recognizer = Recognizer.load(args.model)
     labels = recognizer.labels
     files = labelled_files(Path(args.data_dir), labels, args.per_class)
     truth, predicted, errors = [], [], []

@@ -17,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", metavar="DIR",
                         help="first fetch and unpack the official v0.02 archive into DIR "
                              "(checksum checked, resumes) and train on it")
+    parser.add_argument("--download-url", help="archive URL for --download (default: the "
+                                               "official one)")
+    parser.add_argument("--download-sha256", help="its SHA-256 (default: the official "
+                                                  "archive's; 'none' skips the check)")
     parser.add_argument("--arch", default="embed", help="architecture (default: embed)")
     parser.add_argument("--out", help="artifact folder to write (resumes a killed run there)")
     parser.add_argument("--epochs", type=int, help="most epochs (early stopping may end sooner)")
@@ -56,16 +60,23 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError("--out is required (the artifact folder to write)")
     data_dir = args.data
     if args.download:
-        from training.download import download_speech_commands
+        from training import download
 
-        data_dir = str(download_speech_commands(args.download))
+        sha = args.download_sha256 or (None if args.download_url else download.SHA256)
+        data_dir = str(download.download_speech_commands(
+            args.download, args.download_url or download.URL,
+            None if sha in (None, "none") else sha))
     if not data_dir:
         raise BadInputError("give --data DIR (or --download DIR)")
     from training.models import ARCHS
 
     if args.arch not in ARCHS:
         raise BadInputError(f"--arch {args.arch!r}: known architectures: {', '.join(ARCHS)}")
-    cfg = TrainConfig.tiny() if args.config == "tiny" else TrainConfig()
+    from training.make_models import train_config
+    from training.models import arch_module
+
+    # The architecture's own TRAIN defaults, as `make models` uses them.
+    cfg = TrainConfig.tiny() if args.config == "tiny" else train_config(arch_module(args.arch))
     for field, value in (("epochs", args.epochs), ("seed", args.seed),
                          ("batch_size", args.batch_size), ("aug_copies", args.aug_copies)):
         if value is not None:

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from kwsapp.errors import KwsError
 
@@ -95,10 +96,32 @@ def install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+def log_to_file() -> Path | None:
+    """Also log warnings and errors (uncaught ones included) to a rotating
+    file in the app's data folder; returns its path."""
+    from logging.handlers import RotatingFileHandler
+
+    from PySide6 import QtCore
+
+    folder = Path(QtCore.QStandardPaths.writableLocation(
+        QtCore.QStandardPaths.StandardLocation.AppLocalDataLocation))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(folder / "kwsapp.log", maxBytes=1_000_000, backupCount=2)
+    except OSError as exc:  # a read-only home must not stop the window
+        log.warning("no log file in %s: %s", folder, exc)
+        return None
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return folder / "kwsapp.log"
+
+
 def run(model: str | None = None, device: str | None = None) -> int:
     """Open the window listening at once; returns the exit code."""
     check_display()
     app = make_application(sys.argv[:1])
+    log_to_file()
     from kwsapp.gui.main_window import MainWindow
 
     window = MainWindow(model=model, device=device)

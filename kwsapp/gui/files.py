@@ -78,61 +78,57 @@ class FileWorker(QtCore.QObject):
         self.gui_config = gui_config
         self.config = config or Config()
         self.cancel = threading.Event()
-        self._recognizers: dict[str, object] = {}
+        self._recognizers: dict[tuple[str, float], tuple[object, Config]] = {}
 
-    @QtCore.Slot(list, str)
-    def classify(self, paths: list, model_spec: str) -> None:
+    @QtCore.Slot(list, str, float)
+    def classify(self, paths: list, model_spec: str, threshold: float) -> None:
+        """Classify ``paths`` with ``model_spec`` at ``threshold`` (<= 0: the
+        card's), emitting one :class:`FileResult` each."""
         for path in paths:
             if self.cancel.is_set():
                 break
-            self.result.emit(self.classify_one(str(path), model_spec))
+            self.result.emit(self.classify_one(str(path), model_spec, threshold))
         self.idle.emit()
 
-    def recognizer(self, model_spec: str) -> object:
-        """This thread's own recognizer for ``model_spec`` (loaded once)."""
-        if model_spec not in self._recognizers:
-            from kwsapp.inference.recognizer import Recognizer
-            self._recognizers[model_spec] = Recognizer.load(model_spec)
-        return self._recognizers[model_spec]
+    def _model(self, model_spec: str, threshold: float) -> tuple[object, Config]:
+        """This thread's own recognizer (LiteRT interpreters are not shared
+        between threads) and config, loaded once per model and threshold."""
+        key = (model_spec, threshold)
+        if key not in self._recognizers:
+            from kwsapp.inference.recognizer import load_with_config
+            self._recognizers[key] = load_with_config(
+                model_spec, threshold if threshold > 0 else None, base=self.config)
+        return self._recognizers[key]
 
-    def classify_one(self, path: str, model_spec: str) -> FileResult:
-        from kwsapp.commands import classify
+    def classify_one(self, path: str, model_spec: str, threshold: float = 0.0) -> FileResult:
+        """One file through ``kwsapp classify``'s own code; any failure
+        becomes an error result."""
+        from kwsapp.commands.classify import classify_file
         try:
-            recognizer = self.recognizer(model_spec)
-            out = classify.classify_file(path, recognizer, self.config)
-            return self._to_result(path, out)
+            recognizer, config = self._model(model_spec, threshold)
+            return self._to_result(path, classify_file(path, recognizer, config))
         except KwsError as exc:
             return FileResult(path, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")
 
-    def _to_result(self, path: str, out: object) -> FileResult:
-        get = (out.get if isinstance(out, dict) else lambda k, d=None: getattr(out, k, d))
-        labels = tuple(get("labels", ()) or ())
-        probs = get("probabilities", None)
-        if probs is not None and not isinstance(probs, np.ndarray):
-            if isinstance(probs, dict):  # {label: p}
-                labels = labels or tuple(probs)
-                probs = [probs[k] for k in labels]
-            probs = np.asarray(probs, np.float32)
-        events = get("events", None) or get("commands", None) or []
-        seconds = float(get("duration", None) or get("seconds", None) or 0.0)
-        if probs is not None and not events:
-            return FileResult(path, label=str(get("label")), score=float(get("score", 0.0)),
-                              labels=labels, probs=probs, seconds=seconds)
-        commands = [(str(_field(e, "label")), float(_field(e, "score")),
-                     float(_field(e, "start")), float(_field(e, "end"))) for e in events]
+    def _to_result(self, path: str, row: dict) -> FileResult:
+        """A ``classify`` row (its ``--json`` shape) -> what the panel shows;
+        a long file also gets its log-mel image for the timeline."""
+        seconds = float(row.get("duration") or 0.0)
+        commands = [(str(e["label"]), float(e["score"]), float(e["start"]), float(e["end"]))
+                    for e in row.get("events", [])]
+        if row.get("label") is not None and row.get("probs"):
+            labels = tuple(row["probs"])
+            probs = np.array([row["probs"][k] for k in labels], np.float32)
+            return FileResult(path, label=str(row["label"]), score=float(row["probs"][row["label"]]),
+                              labels=labels, probs=probs, commands=commands, seconds=seconds)
         from kwsapp.audio.io import load_audio
-        audio = load_audio(path)
         mel = StreamingLogMel(self.gui_config)
-        columns = pool_columns(mel.compute(audio), self.gui_config.file_max_columns)
-        return FileResult(path, commands=commands, columns=columns,
-                          seconds=seconds or audio.size / mel.sample_rate_hz)
-
-
-def _field(obj: object, name: str) -> object:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+        columns = pool_columns(mel.compute(load_audio(path, mel.sample_rate_hz)),
+                               self.gui_config.file_max_columns)
+        return FileResult(path, commands=commands, columns=columns, seconds=seconds)
 
 
 class FilesPanel(QtWidgets.QSplitter):
@@ -184,6 +180,7 @@ class FilesPanel(QtWidgets.QSplitter):
         self.addWidget(self.table)
         self.addWidget(self.detail)
         self.setStretchFactor(1, 2)
+        self.setSizes([420, 820])
         self._results: dict[str, FileResult] = {}
         self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
 

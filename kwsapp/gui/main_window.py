@@ -66,7 +66,10 @@ class Banner(QtWidgets.QFrame):
         self.text = QtWidgets.QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QtWidgets.QToolButton(text="✕", autoRaise=True, toolTip="Dismiss this message")
+        close = QtWidgets.QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss this message")
         close.clicked.connect(self.hide)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 6, 6)
@@ -94,14 +97,16 @@ class MainWindow(QtWidgets.QMainWindow):
         model: model to use instead of the remembered one.
         device: input device to use instead of the remembered one.
         autostart: start listening as soon as the window is built.
+        source_name: what to call the input when ``source_factory`` is not a
+            sound card (shown in the device chooser and status bar).
     """
 
-    files_requested = QtCore.Signal(list, str)
+    files_requested = QtCore.Signal(list, str, float)
 
     def __init__(self, config: Config | None = None, gui_config: GuiConfig | None = None,
                  settings: QtCore.QSettings | None = None, source_factory=None,
                  model: str | None = None, device: str | None = None,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, source_name: str | None = None) -> None:
         super().__init__()
         self.config = config or Config()
         self.gui_config = gui_config or GuiConfig()
@@ -112,10 +117,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if device:
             self.prefs.device = device
         self.source_factory = source_factory or default_source_factory(self.config)
+        self.source_name = source_name
         self.session: LiveSession | None = None
         self.recognizer = None
         self.model_spec: str | None = None
         self.frames_drawn = 0
+        self.last_stats = None  # EngineStats at the last status update
         self._closed = False
         self.bridge = EngineBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
@@ -149,7 +156,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ----------------------------------------------------------------- layout
     def _build_actions(self) -> None:
-        self.listen_action = QtGui.QAction("&Listen", self, checkable=True)
+        self.listen_action = QtGui.QAction("&Listen", self)
+        self.listen_action.setCheckable(True)
         self.listen_action.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space))
         self.listen_action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
         self.listen_action.setToolTip("Start or stop listening to the input device (Space)")
@@ -184,9 +192,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.listen_button = QtWidgets.QToolButton()
         self.listen_button.setDefaultAction(self.listen_action)
         self.listen_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.listen_button.setMinimumWidth(90)
+        self.listen_button.setMinimumWidth(110)
+        self.listen_button.setStyleSheet(
+            "QToolButton { padding: 3px 10px; }"
+            "QToolButton:checked { background: #1f7a55; color: white; border-radius: 3px; }")
         self.device_combo = QtWidgets.QComboBox()
-        self.device_combo.setMinimumContentsLength(22)
+        self.device_combo.setMinimumContentsLength(14)
         self.device_combo.setSizeAdjustPolicy(
             QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.device_combo.setToolTip("Input device (★ marks the system default); "
@@ -196,13 +207,13 @@ class MainWindow(QtWidgets.QMainWindow):
         refresh.setDefaultAction(self.refresh_action)
         refresh.setText("⟳")
         self.model_combo = QtWidgets.QComboBox()
-        self.model_combo.setMinimumContentsLength(12)
+        self.model_combo.setMinimumContentsLength(8)
         self.model_combo.setToolTip("Model: a bundled one by name, or " + OPEN_MODEL +
                                     " for an artifact directory")
         self.model_combo.activated.connect(self._on_model_chosen)
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(5, 99)
-        self.threshold_slider.setMinimumWidth(130)
+        self.threshold_slider.setMinimumWidth(100)
         self.threshold_slider.setToolTip("Sensitivity: a command fires when its smoothed "
                                          "probability passes this threshold (lower fires "
                                          "more often)")
@@ -225,7 +236,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if label:
                 lay.addSpacing(6)
                 lay.addWidget(QtWidgets.QLabel(label))
-            lay.addWidget(widget)
+            # The device name gets the spare width (names can be long).
+            lay.addWidget(widget, 3 if widget is self.device_combo else 0)
         lay.addSpacing(12)
         lay.addWidget(QtWidgets.QLabel("Threshold"))
         lay.addWidget(self.threshold_slider)
@@ -288,6 +300,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for key, tip in tips.items():
             label = QtWidgets.QLabel("—")
             label.setToolTip(tip)
+            label.setMinimumWidth(0 if key == "device" else 110)
             self.statusBar().addPermanentWidget(label, 1 if key == "device" else 0)
             self.status_labels[key] = label
         self.status_labels["device"].setText("not listening")
@@ -308,8 +321,12 @@ class MainWindow(QtWidgets.QMainWindow):
         """Fill the device chooser anew (the default marked, the remembered
         or current device selected)."""
         current = self.device_combo.currentData() or self.prefs.device
-        self.devices = list_devices()
         self.device_combo.clear()
+        if self.source_name is not None:  # not a sound card: nothing to choose
+            self.devices = []
+            self.device_combo.addItem(self.source_name, None)
+            return
+        self.devices = list_devices()
         if not self.devices:
             self.device_combo.addItem("no input device found", None)
             self.device_combo.setEnabled(False)
@@ -401,6 +418,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._apply_vad_default(card_threshold.vad.aggressiveness)
         if self.session is not None:
             self.session.set_recognizer(recognizer)
+            # The new card's defaults (or the user's choices) apply too.
+            self.session.set_threshold(self.threshold)
+            self.session.set_vad_aggressiveness(self.vad_combo.currentIndex())
         self.banner.hide()
         return True
 
@@ -443,6 +463,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _set_listen_checked(self, on: bool) -> None:
         self.listen_action.blockSignals(True)
         self.listen_action.setChecked(on)
+        self.listen_action.setText("● Listening" if on else "Listen")
         self.listen_action.blockSignals(False)
 
     def start_listening(self) -> bool:
@@ -472,7 +493,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_labels["device"].setText("not listening")
             return False
         self.session = session
-        self.spectrogram.clear()
+        self.spectrogram.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
         self._status_timer.start()
@@ -515,8 +536,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.stop_listening()
             self.status_labels["device"].setText("input ended")
             return
-        stats = session.engine.stats
-        device = self.current_device() or "input"
+        stats = self.last_stats = session.engine.stats
+        device = self.current_device() or self.source_name or "input"
         rate = session.sample_rate_hz
         self.status_labels["device"].setText(f"{device} · {rate / 1000:g} kHz" if rate
                                              else device)
@@ -552,7 +573,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.files.add_pending(paths)
         self.tabs.setCurrentWidget(self.files)
-        self.files_requested.emit(paths, self.model_spec or DEFAULT_MODEL)
+        self.files_requested.emit(paths, self.model_spec or DEFAULT_MODEL,
+                                  self.threshold if self.prefs.threshold is not None else 0.0)
 
     def open_files_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES))

@@ -49,7 +49,9 @@ class ResultView(QtWidgets.QFrame):
         self._fade.setDuration(int(config.result_fade_ms))
         self._fade.setStartValue(1.0)
         self._fade.setEndValue(0.25)
-        self._hold = QtCore.QTimer(self, singleShot=True, interval=int(config.result_hold_ms))
+        self._hold = QtCore.QTimer(self)
+        self._hold.setSingleShot(True)
+        self._hold.setInterval(int(config.result_hold_ms))
         self._hold.timeout.connect(self._fade.start)
 
     def show_command(self, label: str, score: float, when_s: float | None = None) -> None:

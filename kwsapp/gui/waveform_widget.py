@@ -16,6 +16,9 @@ from kwsapp.gui.spectrogram_widget import AXIS_WIDTH_PX
 
 WAVE_COLOUR = (120, 200, 255)
 SPEECH_BRUSH = (255, 190, 60, 55)
+#: Shortest envelope segment (in amplitude units, about a pixel at the usual
+#: height), so digital silence still draws the zero line.
+MIN_SEGMENT = 0.01
 
 
 def envelope(audio: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +47,36 @@ def mask_to_buckets(mask: np.ndarray, buckets: int) -> np.ndarray:
     return mask[np.minimum(idx, mask.size - 1)].astype(np.float32)
 
 
+class SpeechShading(pg.GraphicsObject):
+    """Shaded spans where the voice detector heard speech: one ``fillRect``
+    per speech run (a full-width translucent image costs ~10x more)."""
+
+    def __init__(self, seconds: float, buckets: int) -> None:
+        super().__init__()
+        self.seconds, self.buckets = seconds, buckets
+        self.mask = np.zeros(buckets, np.float32)
+        self._spans: list[tuple[float, float]] = []
+        self._brush = pg.mkBrush(*SPEECH_BRUSH)
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        """Per-bucket 0/1 speech flags, oldest first."""
+        if np.array_equal(mask, self.mask):
+            return
+        self.mask = mask.astype(np.float32)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], self.mask > 0, [0]]).astype(np.int8)))
+        width = self.seconds / self.buckets
+        self._spans = [(-self.seconds + a * width, (b - a) * width)
+                       for a, b in zip(edges[::2], edges[1::2])]
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt name)
+        return QtCore.QRectF(-self.seconds, -1.0, self.seconds, 2.0)
+
+    def paint(self, painter, *_args) -> None:
+        for x, w in self._spans:
+            painter.fillRect(QtCore.QRectF(x, -1.0, w, 2.0), self._brush)
+
+
 class WaveformWidget(pg.PlotWidget):
     """The last ``waveform_seconds`` of input; VAD speech regions shaded."""
 
@@ -63,15 +96,15 @@ class WaveformWidget(pg.PlotWidget):
         plot.getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
         plot.getAxis("left").setWidth(AXIS_WIDTH_PX)
         t = np.linspace(-self.seconds, 0, self.buckets, dtype=np.float32)
-        self._t2 = np.repeat(t, 2)
-        edges = np.linspace(-self.seconds, 0, self.buckets + 1, dtype=np.float32)
-        self._speech = pg.PlotDataItem(edges, np.full(self.buckets, -1, np.float32),
-                                       stepMode="center", fillLevel=-1,
-                                       brush=pg.mkBrush(*SPEECH_BRUSH), pen=None)
-        self._wave = pg.PlotDataItem(self._t2, np.zeros(2 * self.buckets, np.float32),
-                                     pen=pg.mkPen(WAVE_COLOUR, width=1))
+        self._speech = SpeechShading(self.seconds, self.buckets)
+        # Envelope: one vertical segment (min..max) per bucket, drawn with
+        # connect="pairs" (pyqtgraph's drawLines fast path, not a path).
+        self._wave = pg.PlotCurveItem(np.repeat(t, 2), np.zeros(2 * self.buckets, np.float32),
+                                      pen=pg.mkPen(WAVE_COLOUR, width=1), connect="pairs",
+                                      skipFiniteCheck=True)
         plot.addItem(self._speech)
         plot.addItem(self._wave)
+        self._t2 = np.repeat(t, 2)
         self._zig = np.empty(2 * self.buckets, np.float32)
         self.setToolTip(f"Input waveform of the last {self.seconds:g} s; shaded: "
                         "where the voice detector heard speech")
@@ -83,11 +116,15 @@ class WaveformWidget(pg.PlotWidget):
             audio = np.pad(audio, (self.n_samples - audio.size, 0))
         lo, hi = envelope(audio, self.buckets)
         self._zig[0::2] = lo
-        self._zig[1::2] = hi
-        self._wave.setData(self._t2, self._zig)
+        # A zero-length segment is not drawn: keep silence a visible line.
+        self._zig[1::2] = np.maximum(hi, lo + MIN_SEGMENT)
+        self._wave.setData(self._t2, self._zig, connect="pairs", skipFiniteCheck=True)
         if speech_mask is not None:
-            self._speech.setData(self._speech.xData,
-                                 mask_to_buckets(speech_mask, self.buckets) * 2.0 - 1.0)
+            self._speech.set_mask(mask_to_buckets(speech_mask, self.buckets))
+
+    def speech_shading(self) -> np.ndarray:
+        """Per-bucket shading currently drawn, 0/1 (for tests)."""
+        return self._speech.mask.copy()
 
     def wave_points(self) -> np.ndarray:
         """Envelope values currently drawn (for tests)."""

@@ -121,6 +121,10 @@ class _WindowQueue:
             self._cond.notify_all()
             return item
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -166,6 +170,7 @@ class Engine:
         self._infer_ms = 0.0
         self._latency_ms = 0.0
         self.events: list[CommandEvent] = []
+        self.nonfinite_blocks = 0  # input blocks that held NaN/inf (zeroed)
 
     # ---- control -------------------------------------------------------
 
@@ -214,6 +219,11 @@ class Engine:
         """Start the threads and the source; returns at once."""
         if self.is_running:
             raise RuntimeError("engine already running")
+        if self._queue.closed:  # started before: a fresh hand-off, same counts
+            dropped = self._queue.dropped
+            self._queue = _WindowQueue(self.config.queue_size, block=not self.source.realtime)
+            self._queue.dropped = dropped
+        self._error = None
         self._stop.clear()
         self._done.clear()
         realtime = self.source.realtime
@@ -332,6 +342,12 @@ class Engine:
         """Source-rate block -> 16 kHz -> ring -> gate and windows."""
         if self._stop.is_set():
             raise _Closed
+        if not np.all(np.isfinite(block)):
+            # Seen from PortAudio on JACK when a connected client goes away;
+            # one NaN would poison every window that holds it.
+            self.nonfinite_blocks += 1
+            log.debug("non-finite samples in input block %d", self.nonfinite_blocks)
+            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
         self._push(self._resampler.process(block))
 
     def _finish(self) -> None:

@@ -84,6 +84,9 @@ class Smoother:
             word: key of the utterance the window holds (None: unknown).
         """
         cfg = self.config
+        probs = np.asarray(probs, dtype=np.float32)
+        if not np.all(np.isfinite(probs)):
+            return None  # a broken window must not fire (NaN passes no `<` test)
         self._history.append((float(time_s), np.asarray(probs, dtype=np.float32)))
         span_s = cfg.average_window_ms / 1000.0
         while self._history and time_s - self._history[0][0] >= span_s - _EPS_S:

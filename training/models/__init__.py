@@ -12,6 +12,18 @@ Each architecture module exposes:
 - ``build(params: dict, n_classes: int) -> keras.Model`` taking the front
   end's output for one window (batched) and giving softmax probabilities.
 
+Optional hooks training/train.py uses when present:
+
+- ``frontend(windows: np.ndarray) -> np.ndarray``: ``[n, window]`` 16 kHz
+  -> ``build``'s input (default: the card ``INPUT``'s features through
+  kwsapp.features), with ``FRONTEND_ID: str`` naming it in cache keys;
+- ``export_model(trained, params) -> keras.Model``: the deployable model
+  taking the card's input, if not the trained one (``embed`` prepends the
+  frozen embedding);
+- ``SPEC_AUGMENT: bool``: SpecAugment each epoch on the front-end output;
+- ``TRAIN: dict``: TrainConfig fields this architecture trains with
+  (e.g. ``{"epochs": 80}``), used by ``make models``.
+
 Imports are lazy so that listing the registry does not import TensorFlow.
 """
 

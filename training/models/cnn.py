@@ -1,8 +1,10 @@
 """The seed notes' Light-weight CNN on the log-spectrogram (Kaggle "Speech
 representation and data exploration" / "Light-weight CNN LB 0.74", A. Ozerin).
 
-Input: the 99x81 natural-log power spectrogram of 1 s at 8 kHz (20 ms Hann
-window, 10 ms step; ``kwsapp.features.log_spectrogram``). The graph
+Input: the notes used the 99x81 natural-log power spectrogram of 1 s at
+8 kHz (20 ms Hann window, 10 ms step; ``kwsapp.features.log_spectrogram``);
+this one takes 40 log-mel bands (see ``INPUT``), its best resolution here.
+Any 2-D front end works: the input shape comes from ``INPUT``. The graph
 normalizes it itself (BatchNorm on the input, as in the notes), so the
 runtime feeds the raw features. Layout as the notes::
 
@@ -24,8 +26,15 @@ from typing import Any
 from kwsapp import features
 
 WINDOW_MS = 1000.0
-INPUT: dict[str, Any] = {"kind": "log_spectrogram", "sample_rate_hz": 8000,
-                         "params": {"window_ms": 20, "step_ms": 10}}
+#: The notes' input, kept for comparison: ``NOTES_INPUT``. The bundled model
+#: takes 40 log-mel bands of 16 kHz audio (25 ms window, 10 ms hop, 98x40):
+#: on the validation speakers it scored about 2 points above the 99x81
+#: log-spectrogram with the same training (82 % against 80 % best epoch,
+#: 4 augmented copies) and trains twice as fast (a quarter of the pixels).
+NOTES_INPUT: dict[str, Any] = {"kind": "log_spectrogram", "sample_rate_hz": 8000,
+                               "params": {"window_ms": 20, "step_ms": 10}}
+INPUT: dict[str, Any] = {"kind": "log_mel", "sample_rate_hz": 16000,
+                         "params": {"n_mels": 40, "window_ms": 25.0, "hop_ms": 10.0}}
 
 DEFAULTS: dict[str, Any] = {
     "conv_filters": (8, 16, 32),  # per stage; stages 1-2 hold two convs, stage 3 one
@@ -34,7 +43,21 @@ DEFAULTS: dict[str, Any] = {
     "dense_units": 128,
     "dropout": 0.2,  # after each pooling, as the notes
     "dense_dropout": 0.0,  # after each dense layer (0 as the notes)
+    # Subtract each clip's own mean log power (and divide by its spread)
+    # before the input BatchNorm: removes the recording's gain, which varies
+    # more between speakers and microphones than 2,300 clips can teach.
+    "clip_norm": False,
 }
+
+#: TrainConfig overrides for this net (training/make_models.py): trained
+#: from scratch on ~2,500 clips it needs many epochs and many augmented
+#: copies (each epoch draws one per clip) to generalize to new speakers.
+TRAIN: dict[str, Any] = {"epochs": 60, "aug_copies": 8, "patience": 15}
+
+#: Whether the trainer applies SpecAugment (training/augment.py) to each
+#: epoch's spectrograms. Off: on this data it slowed learning (train 70 %,
+#: validation 79 % after 45 epochs) without raising validation accuracy.
+SPEC_AUGMENT = False
 
 #: A few thousand parameters: builds and trains in seconds in tests.
 TINY: dict[str, Any] = {**DEFAULTS, "conv_filters": (2, 4, 4), "dense_units": 8}
@@ -58,10 +81,15 @@ def build(params: dict[str, Any], n_classes: int):
 
     p = {**DEFAULTS, **params}
     frames, bins = p.get("input_shape") or input_shape()
+    # Valid convolutions and three 2x2 pools need at least ~40 rows/columns.
     f1, f2, f3 = (max(1, int(round(f * p["width"]))) for f in p["conv_filters"])
     k1, k2, k3 = p["kernel_sizes"]
     inp = keras.Input((frames, bins), name="log_spectrogram")
     x = layers.Reshape((frames, bins, 1))(inp)
+    if p["clip_norm"]:
+        # Standardize over time, frequency and channel of each example.
+        x = layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False,
+                                      epsilon=1e-3, name="clip_norm")(x)
     x = layers.BatchNormalization(name="input_norm")(x)
     for filters, kernel, repeat in ((f1, k1, 2), (f2, k2, 2), (f3, k3, 1)):
         for _ in range(repeat):

@@ -1,0 +1,259 @@
+"""The main window with the real engine, offscreen.
+
+Audio comes from real clips of the shared data replayed in real time through
+the engine's FileSource (the JACK path of the sound card is the engine's
+tests' business). Plumbing tests use the structural ``tiny_model`` fixture;
+the test that a spoken word is *recognized* uses the bundled default model.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import real_clip
+from gui_helpers import grab_pixels, temp_settings
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+pytestmark = pytest.mark.gui
+
+from PySide6 import QtCore, QtGui  # noqa: E402
+
+from kwsapp.audio.io import load_audio  # noqa: E402
+from kwsapp.audio.source import FileSource  # noqa: E402
+from kwsapp.errors import DeviceError  # noqa: E402
+
+WAIT_MS = 15000  # for the first command of a few seconds of real-time replay
+
+
+def words_audio(data_dir, labels, gap_s: float = 0.6, index: int = 0) -> np.ndarray:
+    """Real clips of ``labels`` (the ``index``-th of each) with silence
+    around them, 16 kHz float32."""
+    gap = np.zeros(int(gap_s * 16000), np.float32)
+    parts = [gap]
+    for label in labels:
+        parts += [load_audio(real_clip(data_dir, label, index)), gap]
+    return np.concatenate(parts)
+
+
+def replay(audio: np.ndarray):
+    """A source factory: every device plays ``audio`` in real time."""
+    return lambda _device: FileSource(audio, block_size=320, realtime=True)
+
+
+def engine_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.is_alive() and t.name.startswith("kwsapp-")]
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    from kwsapp.gui.main_window import MainWindow
+
+    windows = []  # strong references: qtbot keeps only weak ones
+
+    def make(model, source_factory=None, settings_file="kwsapp.ini", **kwargs):
+        window = MainWindow(settings=temp_settings(tmp_path / settings_file),
+                            model=str(model), source_factory=source_factory, **kwargs)
+        windows.append(window)
+        window.show()
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def test_live_commands_reach_result_history_and_spectrogram(qtbot, make_window, tiny_model,
+                                                            data_dir):
+    window = make_window(tiny_model, replay(words_audio(data_dir, ["yes", "stop"])))
+    blank = grab_pixels(window.spectrogram).std()
+    qtbot.waitUntil(lambda: bool(window.history.rows()), timeout=WAIT_MS)
+    newest = window.history.rows()[0]
+    assert window.result.text == newest[2]
+    assert newest[2] in window.recognizer.labels
+    assert window.frames_drawn > 10
+    assert grab_pixels(window.spectrogram).std() > blank + 1.0
+    assert np.abs(window.waveform.wave_points()).max() > 0.01
+    assert window.bars.values.max() > 0.0  # window probabilities arrived
+    assert window.listen_action.isChecked()
+
+    threads = engine_threads()
+    assert "kwsapp-pipeline" in threads and "kwsapp-inference" in threads
+    window.close()  # stops the stream and joins (Engine.stop(timeout=1.0))
+    assert window.session is None and not window.listen_action.isChecked()
+    assert engine_threads() == []
+    assert window.file_thread.isFinished()
+
+
+def test_bundled_model_recognizes_a_real_word(qtbot, make_window, bundled_model_dir,
+                                              data_dir):
+    window = make_window(bundled_model_dir, replay(words_audio(data_dir, ["yes"], 0.8)))
+    qtbot.waitUntil(lambda: bool(window.history.rows()), timeout=WAIT_MS)
+    assert window.result.text == "yes"
+    assert window.history.rows()[0][2] == "yes"
+
+
+def models_dir_with(tmp_path, monkeypatch, model, names):
+    """A bundled-models folder holding copies of ``model`` under ``names``."""
+    root = tmp_path / "models"
+    for name in names:
+        shutil.copytree(model, root / name)
+    monkeypatch.setenv("KWSAPP_MODELS_DIR", str(root))
+    return root
+
+
+def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, data_dir,
+                                              tmp_path, monkeypatch):
+    root = models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    audio = np.zeros(16000 * 30, np.float32)  # long enough to stay running
+    window = make_window("tiny_a", replay(audio))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    engine = window.session.engine
+    assert [window.model_combo.itemText(i) for i in range(window.model_combo.count())] == \
+        ["tiny_a", "tiny_b", "Open model…"]
+
+    window.threshold_slider.setValue(35)
+    assert engine.config.smoothing.threshold == pytest.approx(0.35)
+    assert engine.smoother.config.threshold == pytest.approx(0.35)
+    window.vad_combo.setCurrentIndex(3)
+    assert engine.config.vad.aggressiveness == 3
+
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    assert engine.recognizer.path == root / "tiny_b"
+    assert window.model_spec == "tiny_b"
+    assert engine.config.smoothing.threshold == pytest.approx(0.35)  # the user's, kept
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "card.json").write_text("{not json")
+    assert not window.load_model(str(broken))
+    assert not window.banner.isHidden() and "could not be loaded" in window.banner.text.text()
+    assert window.model_spec == "tiny_b" and engine.recognizer.path == root / "tiny_b"
+    assert window.model_combo.currentData() == "tiny_b"
+
+    # Space stops and starts listening.
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert window.session is None
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert window.session is not None
+
+
+def test_settings_are_written_and_restored(qtbot, make_window, tiny_model, tmp_path,
+                                           monkeypatch):
+    models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    first = make_window("tiny_b", autostart=False)
+    first.threshold_slider.setValue(42)
+    first.vad_combo.setCurrentIndex(3)
+    first.resize(900, 640)
+    first.close()
+    store = temp_settings(tmp_path / "kwsapp.ini")
+    assert store.value("model/spec") == "tiny_b"
+    assert float(store.value("model/threshold")) == pytest.approx(0.42)
+
+    from kwsapp.gui.main_window import MainWindow
+    second = MainWindow(settings=store, autostart=False)
+    second.close()
+    assert second.model_spec == "tiny_b"
+    assert second.threshold == pytest.approx(0.42)
+    assert second.vad_combo.currentIndex() == 3
+    assert len(store.value("window/geometry")) > 0
+    assert second.height() == 640  # (the width is held up by the controls' minimum)
+
+
+def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):
+    window = make_window(tiny_model, device="no such input device 1234")
+    qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=5000)
+    assert "Cannot listen" in window.banner.text.text()
+    assert window.session is None and not window.listen_action.isChecked()
+
+
+def test_device_failing_mid_stream_is_reported_without_a_crash(qtbot, make_window, tiny_model):
+    sources = []
+
+    def factory(_device):
+        sources.append(FileSource(np.zeros(16000 * 30, np.float32), 320, realtime=True))
+        return sources[-1]
+
+    window = make_window(tiny_model, factory)
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    # Simulated unplug: the source reports a PortAudio-style failure, as
+    # SoundDeviceSource does when its stream dies (no hardware to pull here).
+    sources[-1].error = DeviceError("input device disappeared")
+    qtbot.waitUntil(lambda: window.session is None, timeout=5000)
+    assert "input device disappeared" in window.banner.text.text()
+    assert engine_threads() == []
+    assert window.start_listening()  # pick again and go on
+    assert window.session is not None
+
+
+def drop(window, paths) -> None:
+    """A real drag-enter + drop of file URLs on the window."""
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QtCore.QPointF(window.width() / 2, window.height() / 2)
+    action = QtCore.Qt.DropAction.CopyAction
+    buttons, mods = QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier
+    enter = QtGui.QDragEnterEvent(pos.toPoint(), action, mime, buttons, mods)
+    QtCore.QCoreApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QtCore.QCoreApplication.sendEvent(window, QtGui.QDropEvent(pos, action, mime, buttons, mods))
+
+
+def test_dropped_files_are_classified_in_the_worker(qtbot, make_window, bundled_model_dir,
+                                                    data_dir, tmp_path):
+    import soundfile as sf
+
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    clip = real_clip(data_dir, "yes")
+    long_file = tmp_path / "left_go.wav"
+    sf.write(long_file, words_audio(data_dir, ["left", "go"], 0.8, index=2), 16000)
+    window = make_window(bundled_model_dir, autostart=False)
+    drop(window, [clip, bad, long_file])
+    assert window.tabs.currentWidget() is window.files
+    qtbot.waitUntil(lambda: all("classifying" not in r[1] for r in window.files.result_rows()),
+                    timeout=WAIT_MS)
+    rows = dict(window.files.result_rows())
+    assert rows[clip.name].startswith("yes (")
+    assert rows[bad.name].startswith("error:") and "broken.wav" in rows[bad.name]
+    assert rows[long_file.name].startswith("2 commands") and rows[long_file.name].endswith(
+        "left, go")
+
+    window.files.table.setCurrentItem(window.files.table.topLevelItem(2))
+    assert window.files.detail.currentIndex() == 2  # the timeline page
+    assert window.files.command_list.count() == 2
+    window.files.command_list.setCurrentRow(1)  # click "go": the view jumps there
+    (x0, x1), _ = window.files.file_view.getPlotItem().vb.viewRange()
+    start, end = window.files.file_view._spans[1]
+    assert x0 <= start and end <= x1 and x1 - x0 < 4.0
+
+
+@pytest.mark.jack
+def test_window_listens_through_real_portaudio(jack_server, bundled_model_dir, data_dir):
+    """The window's own sound-card source on a JACK dummy server: the JACK
+    input is listed (default marked), a real clip played into it comes out
+    as the command, and closing leaves no engine thread."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "gui_jack_run.py"),
+                           "--model", str(bundled_model_dir),
+                           "--clip", str(real_clip(data_dir, "yes", 2))],
+                          cwd=REPO_ROOT, env=dict(os.environ, **jack_server),
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["started"], result
+    assert any("★ default" in d for d in result["devices"]), result
+    assert result["history"] and result["history"][0][2] == "yes", result
+    assert result["result"] == "yes" and result["frames"] > 5
+    assert result["threads_left"] == []
