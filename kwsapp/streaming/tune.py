@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 #: Card keys this tuner owns (the trainer owns the rest of the card).
 CARD_KEYS = ("threshold", "hop_ms", "smoothing", "vad")
+TUNED_VAD_KEYS = ("aggressiveness", "hangover_ms")
 
 
 class RecordingSmoother:
@@ -196,14 +197,16 @@ def load_memo(path: Path) -> dict[bytes, np.ndarray]:
     if not path.is_file():
         return {}
     with np.load(path) as z:
-        return {bytes(k): p for k, p in zip(z["keys"], z["probs"])}
+        return {k.tobytes(): p for k, p in zip(z["keys"], z["probs"])}
 
 
 def save_memo(path: Path, memo: dict[bytes, np.ndarray]) -> None:
     if not memo:
         return
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, keys=np.array(list(memo), dtype="S16"), probs=np.stack(list(memo.values())))
+    # Keys as raw bytes ([n, 16] uint8): numpy's "S" strings drop trailing NULs.
+    keys = np.frombuffer(b"".join(memo), np.uint8).reshape(len(memo), -1)
+    np.savez(tmp, keys=keys, probs=np.stack(list(memo.values())))
     tmp.replace(path)
 
 
@@ -370,7 +373,8 @@ def write_card(artifact: Path, setting: Setting) -> None:
     card["threshold"] = round(setting.smoothing.threshold, 3)
     card["hop_ms"] = setting.hop_ms
     card["smoothing"] = {k: v for k, v in asdict(setting.smoothing).items() if k != "threshold"}
-    card["vad"] = {k: v for k, v in asdict(setting.vad).items() if k != "enabled"}
+    # Only the VAD fields searched; the rest keep following config.py.
+    card["vad"] = {k: getattr(setting.vad, k) for k in TUNED_VAD_KEYS}
     path.write_text(json.dumps(card, indent=2) + "\n")
 
 
