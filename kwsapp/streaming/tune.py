@@ -339,6 +339,7 @@ def plot_roc(results: Sequence[Result], snrs: Sequence[float], path: Path, title
     ax.axvline(2.0, color="grey", lw=0.8, ls="--")
     ax.axhline(90.0, color="grey", lw=0.8, ls="--")
     ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(left=0.0)
     ax.set_xlabel("false activations per hour (command + no-command streams)")
     ax.set_ylabel("command words matched (%)")
     ax.set_title(title, fontsize=9)
@@ -503,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         args.report.mkdir(parents=True, exist_ok=True)
         plot_roc(curve, snrs, args.report / "streaming_roc.png",
-                 f"{model}, validation speakers: {chosen.short().rsplit('|', 1)[0]}")
+                 f"{model}, validation speakers, threshold swept (point labels)\n"
+                 f"{chosen.short().rsplit(',', 1)[0]}")
         print(TABLE_HEAD)
         for s, snr, row in final_rows:
             print(fmt_row(model, s, f"{snr:g}", row))
