@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="bundled model name or artifact folder")
     parser.add_argument("--threshold", type=float, default=None,
                         help="override the model card's threshold")
-    parser.add_argument("--tolerance-ms", type=float, default=750.0,
-                        help="how long after a word's end its command still counts (750)")
+    parser.add_argument("--tolerance-ms", type=float, default=250.0,
+                        help="slack on each side of a word's true span when matching an "
+                             "event's span to it (250)")
     parser.add_argument("--events", action="store_true",
                         help="also list every event with its outcome")
     parser.add_argument("--json", action="store_true", help="scores as JSON on stdout")

@@ -229,10 +229,10 @@ def example_grid(examples: Sequence[tuple[str, np.ndarray]], cfg: ExploreConfig,
     cols = min(6, len(examples))
     rows = int(np.ceil(len(examples) / cols))
     height = 1.8 * rows + 0.6
-    fig, axes = _subplots(rows, cols, figsize=(2.2 * cols + 1.2, height), sharey=True,
-                          squeeze=False, layout="none")
-    fig.subplots_adjust(left=0.06, right=0.88, bottom=0.45 / height, top=1 - 0.3 / height,
-                        wspace=0.12, hspace=0.45)
+    fig, axes = _subplots(rows, cols, figsize=(2.2 * cols + 1.2, height), sharex=True,
+                          sharey=True, squeeze=False, layout="none")
+    fig.subplots_adjust(left=0.06, right=0.88, bottom=0.55 / height, top=1 - 0.3 / height,
+                        wspace=0.12, hspace=0.3)
     for ax, (word, audio), spec in zip(axes.flat, examples, specs):
         im = ax.imshow(spec.T, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi,
                        extent=(0, audio.shape[0] / SAMPLE_RATE_HZ, 0, cfg.low_rate_hz / 2000))
@@ -241,6 +241,11 @@ def example_grid(examples: Sequence[tuple[str, np.ndarray]], cfg: ExploreConfig,
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("kHz")
+    for i, ax in enumerate(axes.flat[:len(examples)]):
+        if i + cols >= len(examples):  # the lowest panel of its column
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("s")
+    axes[0, 0].set_xticks([0.25, 0.5, 0.75])  # no label at the edges: they would touch
     fig.colorbar(im, cax=fig.add_axes((0.9, 0.2, 0.018, 0.6)), label="log power")
     _save(fig, path)
 
@@ -329,6 +334,7 @@ def mean_spectrograms(stats: DatasetStats, words: Sequence[str], path: Path) -> 
         ax.set_ylabel("kHz")
     for ax in axes[-1]:
         ax.set_xlabel("s")
+    axes[0, 0].set_xticks([0.25, 0.5, 0.75])  # no label at the edges: they would touch
     fig.colorbar(im, cax=fig.add_axes((0.9, 0.2, 0.018, 0.6)), label="mean log power")
     fig.suptitle("mean log-spectrogram per word (8 kHz, clips padded to 1 s)")
     _save(fig, path)
@@ -351,7 +357,9 @@ def mean_fft(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
     shown = [w for w in words if is_command(w)] or list(words)[:10]
     cmap = plt.get_cmap("tab10")
     for i, w in enumerate(shown[:10]):
-        axes[1].plot(freqs, db(stats.words[w].mean_power), lw=1, color=cmap(i), label=w)
+        # matplotlib leaves labels starting with "_" out of legends
+        axes[1].plot(freqs, db(stats.words[w].mean_power), lw=1, color=cmap(i),
+                     label=w.strip("_"))
     axes[1].axvline(stats.cfg.low_rate_hz / 2, color="red", ls="--", lw=1)
     axes[1].set_xlabel("frequency (Hz)")
     axes[1].set_ylabel("dB")
@@ -365,11 +373,15 @@ def band_violins(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
     data = _boxes(stats, words, "band_value")
     keep = [i for i, d in enumerate(data) if d.size >= 2]  # a violin needs two points
     fig, ax = _subplots(figsize=(_bar_width(len(words)), 3.8))
-    parts = ax.violinplot([data[i] for i in keep], positions=keep, showmedians=True,
-                          widths=0.85)
-    for body, i in zip(parts["bodies"], keep):
-        body.set_facecolor(word_color(words[i]))
-        body.set_alpha(0.7)
+    if keep:
+        parts = ax.violinplot([data[i] for i in keep], positions=keep, showmedians=True,
+                              widths=0.85)
+        for body, i in zip(parts["bodies"], keep):
+            body.set_facecolor(word_color(words[i]))
+            body.set_alpha(0.7)
+    lone = [i for i, d in enumerate(data) if d.size == 1]  # one clip: a dot
+    ax.scatter(lone, [data[i][0] for i in lone], color=[word_color(words[i]) for i in lone],
+               zorder=3)
     ax.set_xticks(range(len(words)), words, rotation=60)
     lo, hi = stats.cfg.band_hz
     ax.set_ylabel("mean log power")
