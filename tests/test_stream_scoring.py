@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kwsapp.errors import BadInputError
-from kwsapp.streaming.scoring import Event, TruthWord, read_truth, score_events, write_truth
+from kwsapp.streaming.scoring import Event, TruthWord, read_truth, repeat_pairs, score_events, \
+    write_truth
 
 TRUTH = [
     TruthWord("yes", 1.0, 1.5, "yes/a.wav"),
@@ -115,3 +116,10 @@ def test_truth_csv_bad(tmp_path):
     path.write_text("label,start,end\nyes,one,2\n")
     with pytest.raises(BadInputError, match="line 2"):
         read_truth(path)
+
+
+def test_repeat_pairs_count_words_said_twice():
+    truth = [TruthWord("up", 1.0, 1.5, "up/a.wav"), TruthWord("unknown", 2.0, 2.2, "u.wav"),
+             TruthWord("up", 2.5, 3.0, "up/a.wav"), TruthWord("go", 6.0, 6.4, "go/b.wav"),
+             TruthWord("go", 7.5, 7.9, "go/b.wav")]
+    assert repeat_pairs(truth, ["matched", "matched", "matched", "missed"]) == (1, 2)

@@ -175,6 +175,25 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
         word_outcomes=word_outcomes)
 
 
+def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tuple[int, int]:
+    """``(fired twice, pairs)`` over the command words said twice in a row
+    (same recording, onsets 1.5 s apart, as make-stream places them).
+
+    Args:
+        truth: the stream's truth rows, in order.
+        word_outcomes: :attr:`StreamScore.word_outcomes` of that stream.
+    """
+    words = sorted((w for w in truth if w.label not in NON_COMMANDS),
+                   key=lambda w: (w.start, w.end))
+    pairs = fired = 0
+    for i in range(1, len(words)):
+        a, b = words[i - 1], words[i]
+        if a.file == b.file and a.label == b.label and abs(b.start - a.start - 1.5) < 0.01:
+            pairs += 1
+            fired += word_outcomes[i - 1] == word_outcomes[i] == "matched"
+    return fired, pairs
+
+
 TRUTH_COLUMNS = ("label", "start", "end", "file")
 
 

@@ -46,7 +46,8 @@ import numpy as np
 
 from kwsapp.config import Config, SmoothingConfig, VadConfig
 from kwsapp.streaming.replay import CachingRecognizer, evaluate
-from kwsapp.streaming.scoring import Event, StreamScore, TruthWord, read_truth, score_events
+from kwsapp.streaming.scoring import Event, StreamScore, TruthWord, read_truth, repeat_pairs, \
+    score_events
 
 log = logging.getLogger(__name__)
 
@@ -234,18 +235,6 @@ class Setting:
 class Result:
     setting: Setting
     per_snr: dict[float, dict[str, Any]] = field(default_factory=dict)
-
-
-def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tuple[int, int]:
-    """``(fired twice, pairs)`` over the words said twice in a row."""
-    words = [w for w in truth if w.label != "unknown"]
-    pairs = fired = 0
-    for i in range(1, len(words)):
-        a, b = words[i - 1], words[i]
-        if a.file == b.file and a.label == b.label and abs(b.start - a.start - 1.5) < 0.01:
-            pairs += 1
-            fired += word_outcomes[i - 1] == word_outcomes[i] == "matched"
-    return fired, pairs
 
 
 def summarize(cmd: StreamScore, fa: StreamScore | None, truth: Sequence[TruthWord]) -> dict[str, Any]:
