@@ -1,10 +1,12 @@
 """Tune the live defaults (hop, VAD gate, smoother, threshold) on test streams.
 
-Run (from the repository root; about 15-30 min on two cores with the bundled
-model, most of it model inference, cached on disk for re-runs)::
+Run (from the repository root; about 35 min on two busy cores with the
+bundled model, most of it model inference, memoized on disk for re-runs;
+needs matplotlib for the curve)::
 
     python -m kwsapp.streaming.tune --data ../shared/data/speech_commands_subset \\
-        --model embed --work /tmp/kwsapp-streams --report docs --write-card
+        --model embed --work /tmp/kwsapp-streams --minutes 10 --fa-minutes 30 \\
+        --vad 0:500,1:500,2:500,3:500,2:300,2:800,3:300,3:800 --report docs --write-card
 
 What it does:
 
