@@ -40,6 +40,12 @@ def run(model: str = "embed", repeats: int = 50) -> list[dict]:
     x = rec.front_end(window)
     rows = [{"runtime": "LiteRT (1 thread)",
              "ms_per_window": _per_call_ms(rec.model.invoke, x, repeats)}]
+    int8 = Path(artifact) / "model_int8.tflite"  # from `kwsapp export --int8`
+    if int8.is_file():
+        from kwsapp.models.artifact import TfliteModel
+
+        rows.append({"runtime": "LiteRT, int8 weights (1 thread)",
+                     "ms_per_window": _per_call_ms(TfliteModel(int8).invoke, x, repeats)})
     keras_path = Path(artifact) / "model.keras"
     if keras_path.is_file():
         import tensorflow as tf

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in _command_modules().items():
-        sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        # argparse %-formats help strings: a literal % must not break -h.
+        sp = sub.add_parser(name, help=module.HELP.replace("%", "%%"), description=module.HELP)
         module.add_arguments(sp)
         sp.set_defaults(_run=module.run)
     return parser

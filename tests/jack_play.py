@@ -35,7 +35,7 @@ def jack_ports(flags: str = "") -> list[str]:
     return [p.strip() for p in out.splitlines() if p.strip()]
 
 
-def new_ports(before: set[str], timeout_s: float = 5.0) -> list[str]:
+def new_ports(before: set[str], timeout_s: float = 20.0) -> list[str]:
     """Ports that appeared since ``before`` (JACK registers them a moment
     after the stream starts)."""
     deadline = time.monotonic() + timeout_s

@@ -148,3 +148,19 @@ def test_nan_samples_are_zeroed_not_propagated(recognizer, stream):
     engine, _, windows = _run(recognizer, audio, 1000, cfg)
     assert engine.nonfinite_blocks == 1
     assert windows and all(np.all(np.isfinite(w.probs)) for w in windows)
+
+
+def test_engine_starts_again_after_a_stop(recognizer, stream):
+    source = FileSource(stream, 320, realtime=True)
+    windows = []
+    engine = Engine(recognizer, replace(Config(), vad=replace(VadConfig(), enabled=False)),
+                    source, on_window=windows.append)
+    for _ in range(2):
+        before = len(windows)
+        engine.start()
+        for _ in range(100):  # up to 5 s
+            if len(windows) > before:
+                break
+            threading.Event().wait(0.05)
+        engine.stop()
+        assert len(windows) > before and not engine.is_running

@@ -232,6 +232,25 @@ def test_report_on_shared_data_sample(data_dir: Path, tmp_path: Path):
     assert len(layout.background) == 6
 
 
+def test_smallest_folder_gives_a_whole_report(tmp_path: Path):
+    """One stereo 44.1 kHz 24-bit word clip and one silence clip: every
+    figure is still drawn (single-clip violins, no PCA, no background)."""
+    from training.explore import build_report
+
+    root = tmp_path / "data"
+    t = np.arange(44100) / 44100
+    word = 0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-((t - 0.5) / 0.1) ** 2)
+    (root / "yes").mkdir(parents=True)
+    sf.write(root / "yes" / "aaaa1111_nohash_0.wav", np.stack([word, 0.5 * word], 1), 44100,
+             subtype="PCM_24")
+    _write(root / "_silence_" / "0.wav",
+           (0.01 * np.random.default_rng(0).standard_normal(RATE)).astype(np.float32))
+    summary = build_report(root, tmp_path / "out", progress=False)
+    assert summary["clips"] == 2 and summary["short"] == 0
+    page, text = _check_report(tmp_path / "out")
+    assert "Too few clips for a PCA" in text and "No _background_noise_/" in text
+
+
 def test_missing_folder_exits_2_from_the_command_line(tmp_path: Path):
     proc = _explore(tmp_path / "nowhere", tmp_path / "out")
     assert proc.returncode == 2

@@ -77,8 +77,10 @@ def test_tuner_replay_agrees_with_engine(tiny_model, data_dir):
     trace, events = record_trace(audio, rec, config)
     assert events, "the stand-in model should fire at threshold 0.3"
     again = trace.resmooth(config.smoothing)
-    assert [(e.label, round(e.emitted_at, 4)) for e in again] == \
-        [(e.label, round(e.emitted_at, 4)) for e in events]
+    def rows(evs):
+        return [(e.label, round(e.emitted_at, 4), round(e.start, 4), round(e.end, 4))
+                for e in evs]
+    assert rows(again) == rows(events)
     # A second replay runs the model on no new window.
     calls = rec.calls
     record_trace(audio, rec, config)

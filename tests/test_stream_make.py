@@ -86,3 +86,18 @@ def test_repeats_and_snr(repo_root, data_dir, tmp_path):
 def test_refuses_training_speakers(repo_root, data_dir, tmp_path):
     r = make(repo_root, data_dir, tmp_path / "x", "--speakers", "training")
     assert r.returncode == 2 and "never go in a test stream" in r.stderr
+
+
+def test_bad_inputs_exit_2(repo_root, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "kwsapp", *args], cwd=repo_root,
+                              capture_output=True, text=True, timeout=60)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli("make-stream", str(empty), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "no command clips" in r.stderr
+    r = cli("make-stream", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "no such folder" in r.stderr
+    r = cli("evaluate-stream", str(tmp_path / "x.wav"), "--truth", str(tmp_path / "none.csv"))
+    assert r.returncode == 2 and "none.csv" in r.stderr

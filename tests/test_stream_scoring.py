@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kwsapp.errors import BadInputError
-from kwsapp.streaming.scoring import Event, TruthWord, read_truth, score_events, write_truth
+from kwsapp.streaming.scoring import Event, TruthWord, read_truth, repeat_pairs, score_events, \
+    write_truth
 
 TRUTH = [
     TruthWord("yes", 1.0, 1.5, "yes/a.wav"),
@@ -16,8 +17,12 @@ TRUTH = [
 HOUR = 3600.0
 
 
-def ev(label: str, emitted_at: float, score: float = 0.9) -> Event:
-    return Event(label, score, emitted_at - 1.5, emitted_at, emitted_at)
+def ev(label: str, emitted_at: float, score: float = 0.9, span: tuple[float, float] | None = None
+       ) -> Event:
+    """An event emitted at ``emitted_at`` whose heard span is ``span``
+    (default: the 0.5 s before emission)."""
+    start, end = span if span is not None else (emitted_at - 0.5, emitted_at)
+    return Event(label, score, start, end, emitted_at)
 
 
 def test_all_matched_with_latency():
@@ -41,7 +46,7 @@ def test_wrong_then_right_counts_the_word_matched():
 
 
 def test_duplicate_counted_apart():
-    s = score_events(TRUTH, [ev("yes", 1.6), ev("yes", 2.1)], HOUR)
+    s = score_events(TRUTH, [ev("yes", 1.6), ev("yes", 2.1, span=(1.2, 1.5))], HOUR)
     assert s.outcomes == ["match", "duplicate"]
     assert s.duplicates == 1 and s.false_activations == 0 and s.matched == 1
 
@@ -52,34 +57,43 @@ def test_missed_words():
 
 
 def test_false_activation_in_silence_and_on_unknown_word():
-    s = score_events(TRUTH, [ev("stop", 3.3), ev("up", 12.0)], 1800.0)
+    s = score_events(TRUTH, [ev("stop", 3.5, span=(3.0, 3.5)), ev("up", 12.0)], 1800.0)
     assert s.outcomes == ["false", "false"]
     assert s.fa_per_hour == pytest.approx(4.0)
 
 
-@pytest.mark.parametrize("emitted_at,outcome", [
-    (1.0, "match"),        # at the word's start
-    (0.999, "false"),      # just before it
-    (2.25, "match"),       # end + 750 ms exactly
-    (2.251, "false"),      # just past the tolerance
+@pytest.mark.parametrize("span,outcome", [
+    ((0.60, 0.75), "match"),    # ends at the word's start - 250 ms
+    ((0.50, 0.749), "false"),   # just before it
+    ((1.75, 2.0), "match"),     # starts at the word's end + 250 ms
+    ((1.751, 2.0), "false"),    # just after it
+    ((1.2, 1.3), "match"),      # inside the word
+    ((0.0, 3.0), "match"),      # around it
 ])
-def test_edges_of_tolerance(emitted_at, outcome):
-    s = score_events(TRUTH[:1], [ev("yes", emitted_at)], HOUR)
+def test_edges_of_tolerance(span, outcome):
+    s = score_events(TRUTH[:1], [ev("yes", 2.0, span=span)], HOUR)
     assert s.outcomes == [outcome]
 
 
+def test_late_event_on_the_word_matches_and_counts_its_latency():
+    s = score_events(TRUTH[:1], [ev("yes", 2.4, span=(1.0, 1.5))], HOUR)
+    assert s.outcomes == ["match"] and s.latencies_s == pytest.approx([0.9])
+
+
 def test_tolerance_is_a_parameter():
-    s = score_events(TRUTH[:1], [ev("yes", 2.4)], HOUR, tolerance_ms=1000.0)
+    s = score_events(TRUTH[:1], [ev("yes", 2.4, span=(1.8, 2.4))], HOUR, tolerance_ms=400.0)
     assert s.outcomes == ["match"]
+    s = score_events(TRUTH[:1], [ev("yes", 2.4, span=(1.8, 2.4))], HOUR)
+    assert s.outcomes == ["false"]
 
 
 def test_same_word_twice_needs_two_events():
     twice = [TruthWord("up", 1.0, 1.5), TruthWord("up", 2.5, 3.0)]
     one = score_events(twice, [ev("up", 1.8)], HOUR)
     assert one.word_outcomes == ["matched", "missed"]
-    # The second event lies near both words (1st's tolerance, 2nd's span):
-    # it goes to the word not matched yet.
-    two = score_events(twice, [ev("up", 1.8), ev("up", 2.6)], HOUR)
+    # The second event's span touches both words: it goes to the word not
+    # matched yet.
+    two = score_events(twice, [ev("up", 1.8), ev("up", 3.1, span=(1.6, 3.0))], HOUR)
     assert two.word_outcomes == ["matched", "matched"] and two.duplicates == 0
 
 
@@ -102,3 +116,10 @@ def test_truth_csv_bad(tmp_path):
     path.write_text("label,start,end\nyes,one,2\n")
     with pytest.raises(BadInputError, match="line 2"):
         read_truth(path)
+
+
+def test_repeat_pairs_count_words_said_twice():
+    truth = [TruthWord("up", 1.0, 1.5, "up/a.wav"), TruthWord("unknown", 2.0, 2.2, "u.wav"),
+             TruthWord("up", 2.5, 3.0, "up/a.wav"), TruthWord("go", 6.0, 6.4, "go/b.wav"),
+             TruthWord("go", 7.5, 7.9, "go/b.wav")]
+    assert repeat_pairs(truth, ["matched", "matched", "matched", "missed"]) == (1, 2)

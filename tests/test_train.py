@@ -115,3 +115,22 @@ def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path):
     assert "MirroredStrategy" in run.stderr and "CPU:1" in run.stderr
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("arch", ["cnn", "wavception"])
+def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path):
+    from kwsapp.audio.io import load_audio
+    from kwsapp.inference.recognizer import Recognizer
+
+    out = tmp_path / arch
+    cmd = support.train_cmd(data_dir, out, "--epochs", "1")
+    cmd[cmd.index("embed")] = arch
+    run = subprocess.run(cmd, cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    card = json.loads((out / "card.json").read_text())
+    assert card["arch"] == arch and card["window_ms"] == 1000
+    assert card["export"]["float"]["top1_agreement"] >= 0.99
+    rec = Recognizer.load(out)
+    probs = rec.probabilities(load_audio(sorted((data_dir / "no").glob("*.wav"))[0]))
+    assert probs.shape == (12,) and abs(float(probs.sum()) - 1) < 1e-4

@@ -30,6 +30,27 @@ def train_config(module: object) -> TrainConfig:
     return dataclasses.replace(TrainConfig(), **overrides)
 
 
+#: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
+#: model keeps them, since they were tuned for the same recipe.
+LIVE_KEYS = ("threshold", "smoothing", "hop_ms", "vad", "tuning")
+
+
+def keep_live_defaults(previous: Path, new: Path) -> None:
+    """Copy the live defaults of ``previous/card.json`` into ``new/card.json``."""
+    old_card, new_card = previous / "card.json", new / "card.json"
+    if not (old_card.is_file() and new_card.is_file()):
+        return
+    from training.train import write_json_atomic
+
+    old, card = json.loads(old_card.read_text()), json.loads(new_card.read_text())
+    kept = {k: old[k] for k in LIVE_KEYS if k in old}
+    if kept:
+        card.update(kept)
+        write_json_atomic(new_card, card)
+        logging.getLogger(__name__).info("kept live defaults %s from %s", sorted(kept),
+                                         old_card)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.make_models", description=__doc__)
     parser.add_argument("--data", required=True, help="Speech Commands folder")
@@ -52,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         card = train(args.data, arch, staging, cfg, command=command)
         timings[arch] = time.monotonic() - start
+        keep_live_defaults(out, staging)
         old = Path(args.out) / f".{arch}.old"
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():

@@ -18,7 +18,9 @@ The run, in order:
    agrees with Keras on real validation clips.
 
 Several devices train through ``tf.distribute`` (MirroredStrategy; with
-``TF_CONFIG`` set, MultiWorkerMirroredStrategy).
+``TF_CONFIG`` set, MultiWorkerMirroredStrategy). Known limit: Keras 3's
+``fit`` fails with two or more workers under MultiWorkerMirroredStrategy
+(keras-team/keras#20585, open); one worker per cluster runs.
 """
 
 from __future__ import annotations
@@ -319,6 +321,21 @@ def _bar_interval() -> float:
     return 0.2 if sys.stderr.isatty() else 15.0
 
 
+def is_chief() -> bool:
+    """Whether this process writes checkpoints and the artifact: always
+    without ``TF_CONFIG``; with it, the chief (or worker 0 when the cluster
+    names no chief). Other workers train alongside and write to a scratch
+    folder, as Keras advises for multi-worker runs."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    return ("chief" not in config.get("cluster", {}) and task.get("type") == "worker"
+            and int(task.get("index", 0)) == 0)
+
+
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=_json_default)
                         .encode()).hexdigest()[:16]
@@ -340,6 +357,18 @@ def _epoch_arrays(prep: Prepared, epoch: int, cfg: TrainConfig, module: ModuleTy
 
         x = np.stack([spec_augment(row, rng) for row in x])
     return x, prep.y_train[order]
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> Any:
+    """Batches (global batch size) for ``fit``/``evaluate``; a tf.data set
+    so that every tf.distribute strategy, multi-worker included, can shard
+    it (by batch: each worker takes its share of every global batch)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return (tf.data.Dataset.from_tensor_slices((x, y)).batch(cfg.batch_size)
+            .with_options(options))
 
 
 def _compile(model: Any, cfg: TrainConfig, steps_per_epoch: int) -> None:
@@ -371,10 +400,24 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
     Returns:
         The card written (with its metrics).
     """
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    if not is_chief():
+        scratch = Path(tempfile.mkdtemp(prefix="kwsapp-worker-"))
+        try:
+            return _train(data_dir, arch, scratch / "out", cfg, params, tiny, aug, cpu_devices,
+                          command, cache, export=False)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _train(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, command,
+                  cache, export)
+
+
+def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
+           params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
+           command: str | None, cache: Path | None, export: bool) -> dict[str, Any]:
     import keras
     from tqdm import tqdm
 
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
     module = arch_module(arch)
     params = {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
     strategy = strategy_for(cpu_devices)
@@ -423,10 +466,9 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
                 break
             keras.utils.set_random_seed(cfg.seed * 1000 + epoch)
             x, y = _epoch_arrays(prep, epoch, cfg, module)
-            hist = model.fit(x, keras.utils.to_categorical(y, n_classes),
-                             batch_size=cfg.batch_size, epochs=1, verbose=0, shuffle=False,
-                             callbacks=[Progress()])
-            val = model.evaluate(prep.x_val, y_val_1h, batch_size=cfg.batch_size, verbose=0,
+            hist = model.fit(_dataset(x, keras.utils.to_categorical(y, n_classes), cfg),
+                             epochs=1, verbose=0, callbacks=[Progress()])
+            val = model.evaluate(_dataset(prep.x_val, y_val_1h, cfg), verbose=0,
                                  return_dict=True)
             row = {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]),
                    "accuracy": float(hist.history["accuracy"][-1]),

@@ -2,8 +2,9 @@
 
 Every source calls ``on_block(block)`` with mono float32 blocks at its own
 ``sample_rate_hz``; the engine resamples to 16 kHz in its pipeline thread.
-A realtime source calls it from the audio thread, so ``on_block`` must only
-copy (the engine's writes into a ring buffer); :class:`FileSource` in
+A realtime source calls it from the audio thread with a view that is valid
+only during the call, so ``on_block`` must copy it and do nothing else (the
+engine writes it into a ring buffer); :class:`FileSource` in
 non-realtime mode calls it from its own thread and lets it block.
 
 sounddevice is imported lazily: PortAudio initializes at import and reads
@@ -99,7 +100,7 @@ class SoundDeviceSource:
     """A PortAudio input stream (mono).
 
     The stream callback checks the status flags, counts overflows and hands
-    a copy of the block to ``on_block``; nothing else happens there.
+    the block (a view) to ``on_block``, which copies it; nothing else happens there.
 
     Args:
         device: index, name substring, or None for the default input.
@@ -134,7 +135,9 @@ class SoundDeviceSource:
         def audio_callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
             if status.input_overflow:
                 self.xruns += 1
-            on_block(indata[:, 0].copy())
+            # A view, valid only during this call: on_block copies it (the
+            # engine writes it into its ring), so nothing allocates here.
+            on_block(indata[:, 0])
 
         def stream_finished() -> None:
             self.finished = True

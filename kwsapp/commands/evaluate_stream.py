@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="bundled model name or artifact folder")
     parser.add_argument("--threshold", type=float, default=None,
                         help="override the model card's threshold")
-    parser.add_argument("--tolerance-ms", type=float, default=750.0,
-                        help="how long after a word's end its command still counts (750)")
+    parser.add_argument("--tolerance-ms", type=float, default=250.0,
+                        help="slack on each side of a word's true span when matching an "
+                             "event's span to it (250)")
     parser.add_argument("--events", action="store_true",
                         help="also list every event with its outcome")
     parser.add_argument("--json", action="store_true", help="scores as JSON on stdout")
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.config import Config
     from kwsapp.inference.recognizer import Recognizer
     from kwsapp.streaming.replay import evaluate
-    from kwsapp.streaming.scoring import read_truth
+    from kwsapp.streaming.scoring import read_truth, repeat_pairs
 
     truth = read_truth(args.truth)
     recognizer = Recognizer.load(args.model)
@@ -38,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         config = replace(config, smoothing=replace(config.smoothing, threshold=args.threshold))
     score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms)
+    twice, pairs = repeat_pairs(truth, score.word_outcomes)
     summary = {"model": recognizer.card.name, "wav": args.wav, **score.summary(),
+               "twice_fired": twice, "twice_pairs": pairs,
                "threshold": config.smoothing.threshold}
     if args.json:
         if args.events:
@@ -57,5 +60,6 @@ def run(args: argparse.Namespace) -> int:
           f"matched {score.matched_pct:.1f}%  wrong {score.wrong_pct:.1f}%  "
           f"missed {score.missed_pct:.1f}% | false activations {score.false_activations} "
           f"({score.fa_per_hour:.1f}/h), duplicates {score.duplicates} | latency median "
-          + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a"))
+          + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a")
+          + (f" | said twice, fired twice: {twice}/{pairs}" if pairs else ""))
     return 0

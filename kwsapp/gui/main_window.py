@@ -197,7 +197,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "QToolButton { padding: 3px 10px; }"
             "QToolButton:checked { background: #1f7a55; color: white; border-radius: 3px; }")
         self.device_combo = QtWidgets.QComboBox()
-        self.device_combo.setMinimumContentsLength(22)
+        self.device_combo.setMinimumContentsLength(14)
         self.device_combo.setSizeAdjustPolicy(
             QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.device_combo.setToolTip("Input device (★ marks the system default); "
@@ -207,13 +207,13 @@ class MainWindow(QtWidgets.QMainWindow):
         refresh.setDefaultAction(self.refresh_action)
         refresh.setText("⟳")
         self.model_combo = QtWidgets.QComboBox()
-        self.model_combo.setMinimumContentsLength(12)
+        self.model_combo.setMinimumContentsLength(8)
         self.model_combo.setToolTip("Model: a bundled one by name, or " + OPEN_MODEL +
                                     " for an artifact directory")
         self.model_combo.activated.connect(self._on_model_chosen)
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(5, 99)
-        self.threshold_slider.setMinimumWidth(130)
+        self.threshold_slider.setMinimumWidth(100)
         self.threshold_slider.setToolTip("Sensitivity: a command fires when its smoothed "
                                          "probability passes this threshold (lower fires "
                                          "more often)")
@@ -236,7 +236,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if label:
                 lay.addSpacing(6)
                 lay.addWidget(QtWidgets.QLabel(label))
-            lay.addWidget(widget)
+            # The device name gets the spare width (names can be long).
+            lay.addWidget(widget, 3 if widget is self.device_combo else 0)
         lay.addSpacing(12)
         lay.addWidget(QtWidgets.QLabel("Threshold"))
         lay.addWidget(self.threshold_slider)

@@ -121,6 +121,10 @@ class _WindowQueue:
             self._cond.notify_all()
             return item
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -215,6 +219,11 @@ class Engine:
         """Start the threads and the source; returns at once."""
         if self.is_running:
             raise RuntimeError("engine already running")
+        if self._queue.closed:  # started before: a fresh hand-off, same counts
+            dropped = self._queue.dropped
+            self._queue = _WindowQueue(self.config.queue_size, block=not self.source.realtime)
+            self._queue.dropped = dropped
+        self._error = None
         self._stop.clear()
         self._done.clear()
         realtime = self.source.realtime

@@ -4,22 +4,25 @@ Matching rule (also in README "Streaming accuracy"):
 
 - A *command word* is a truth row whose label is one of the ten commands;
   rows labelled ``unknown``/``silence`` only mark where other sounds are.
-- An event *lies near* a word when its emission time is inside
-  ``[word start, word end + tolerance]`` (tolerance 750 ms by default): what a
-  user waits for is the command appearing, so the emission time is judged,
-  not the window's span (a 1.5 s window spans more than one word).
-- Events are taken in emission order. An event near a command word of its own
+- An event *lies on* a word when the event's span (``start``..``end``: the
+  speech the engine heard in the window that fired) overlaps the word's true
+  span widened by a tolerance on each side (250 ms by default, for where the
+  engine's VAD and the truth's trimming draw a word's soft edges apart).
+  Where the word was heard decides what the event was about; *when* it
+  was emitted is judged by the latency, reported apart (a late command is
+  a slow one, not a false one).
+- Events are taken in emission order. An event on a command word of its own
   label that no event has matched yet *matches* it (the earliest such word);
-  near only already-matched words of its label it is a *duplicate* (counted
-  apart, not a false activation); near only command words of other labels it
-  is *wrong*; near no command word at all (silence, noise, an unknown word)
-  it is a *false activation*.
+  on only already-matched words of its label it is a *duplicate* (counted
+  apart, not a false activation); on only command words of other labels it
+  is *wrong*; on no command word at all (silence, noise, an unknown word) it
+  is a *false activation*.
 - Each command word ends up *matched* (some event matched it), else *wrong*
-  (only other labels fired near it), else *missed*; the three shares add up
+  (only other labels fired on it), else *missed*; the three shares add up
   to 100 %.
 - False activations per hour = false activations / stream duration in hours.
-- Latency = emission time - word end, for the event that matched each word
-  (negative when a command fires before the word is over).
+- Latency = emission time - word end (true end), for the event that matched
+  each word (negative when a command fires before the word is over).
 
 Events labelled ``silence``/``unknown`` are not commands and are ignored.
 """
@@ -37,7 +40,7 @@ from kwsapp.errors import BadInputError
 
 #: Labels that are not commands (truth rows and events with these are not words to find).
 NON_COMMANDS = frozenset({"silence", "unknown", "_silence_", "_unknown_"})
-DEFAULT_TOLERANCE_MS = 750.0
+DEFAULT_TOLERANCE_MS = 250.0
 
 
 @dataclass(frozen=True)
@@ -130,14 +133,14 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
             words and silences, which are not scored).
         events: the commands emitted, any order; times in seconds.
         duration_s: stream length, for false activations per hour.
-        tolerance_ms: how long after a word's end its command may still come.
+        tolerance_ms: slack on each side of a word's true span.
     Returns:
         A :class:`StreamScore`.
     """
     tol = tolerance_ms / 1000.0
     words = sorted((w for w in truth if w.label not in NON_COMMANDS),
                    key=lambda w: (w.start, w.end))
-    starts = np.array([w.start for w in words])
+    starts = np.array([w.start for w in words]) - tol
     ends = np.array([w.end for w in words]) + tol
     first_match: list[Event | None] = [None] * len(words)
     wrong_near = [False] * len(words)
@@ -145,7 +148,7 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
     evs = sorted((e for e in events if e.label not in NON_COMMANDS),
                  key=lambda e: (e.emitted_at, e.start))
     for ev in evs:
-        near = np.flatnonzero((starts <= ev.emitted_at) & (ev.emitted_at <= ends)) \
+        near = np.flatnonzero((starts <= ev.end) & (ev.start <= ends)) \
             if words else np.array([], int)
         same = [i for i in near if words[i].label == ev.label]
         fresh = [i for i in same if first_match[i] is None]
@@ -170,6 +173,25 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
         wrong_events=outcomes.count("wrong"), false_activations=outcomes.count("false"),
         duration_s=float(duration_s), latencies_s=latencies, scored=evs, outcomes=outcomes,
         word_outcomes=word_outcomes)
+
+
+def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tuple[int, int]:
+    """``(fired twice, pairs)`` over the command words said twice in a row
+    (same recording, onsets 1.5 s apart, as make-stream places them).
+
+    Args:
+        truth: the stream's truth rows, in order.
+        word_outcomes: :attr:`StreamScore.word_outcomes` of that stream.
+    """
+    words = sorted((w for w in truth if w.label not in NON_COMMANDS),
+                   key=lambda w: (w.start, w.end))
+    pairs = fired = 0
+    for i in range(1, len(words)):
+        a, b = words[i - 1], words[i]
+        if a.file == b.file and a.label == b.label and abs(b.start - a.start - 1.5) < 0.01:
+            pairs += 1
+            fired += word_outcomes[i - 1] == word_outcomes[i] == "matched"
+    return fired, pairs
 
 
 TRUTH_COLUMNS = ("label", "start", "end", "file")

@@ -357,7 +357,9 @@ def mean_fft(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
     shown = [w for w in words if is_command(w)] or list(words)[:10]
     cmap = plt.get_cmap("tab10")
     for i, w in enumerate(shown[:10]):
-        axes[1].plot(freqs, db(stats.words[w].mean_power), lw=1, color=cmap(i), label=w)
+        # matplotlib leaves labels starting with "_" out of legends
+        axes[1].plot(freqs, db(stats.words[w].mean_power), lw=1, color=cmap(i),
+                     label=w.strip("_"))
     axes[1].axvline(stats.cfg.low_rate_hz / 2, color="red", ls="--", lw=1)
     axes[1].set_xlabel("frequency (Hz)")
     axes[1].set_ylabel("dB")
@@ -371,11 +373,15 @@ def band_violins(stats: DatasetStats, words: Sequence[str], path: Path) -> None:
     data = _boxes(stats, words, "band_value")
     keep = [i for i, d in enumerate(data) if d.size >= 2]  # a violin needs two points
     fig, ax = _subplots(figsize=(_bar_width(len(words)), 3.8))
-    parts = ax.violinplot([data[i] for i in keep], positions=keep, showmedians=True,
-                          widths=0.85)
-    for body, i in zip(parts["bodies"], keep):
-        body.set_facecolor(word_color(words[i]))
-        body.set_alpha(0.7)
+    if keep:
+        parts = ax.violinplot([data[i] for i in keep], positions=keep, showmedians=True,
+                              widths=0.85)
+        for body, i in zip(parts["bodies"], keep):
+            body.set_facecolor(word_color(words[i]))
+            body.set_alpha(0.7)
+    lone = [i for i, d in enumerate(data) if d.size == 1]  # one clip: a dot
+    ax.scatter(lone, [data[i][0] for i in lone], color=[word_color(words[i]) for i in lone],
+               zorder=3)
     ax.set_xticks(range(len(words)), words, rotation=60)
     lo, hi = stats.cfg.band_hz
     ax.set_ylabel("mean log power")

@@ -1,0 +1,27 @@
+"""`kwsapp -h` and every subcommand's -h work (a stray % in a HELP string
+once made the top-level help a traceback)."""
+
+import pytest
+
+from kwsapp.cli import COMMANDS, build_parser
+
+
+def test_top_level_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["-h"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("devices", "listen", "classify", "evaluate"):
+        assert name in out
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_subcommand_help(command, capsys):
+    parser = build_parser()
+    known = parser._subparsers._group_actions[0].choices  # commands whose module exists
+    if command not in known:
+        pytest.skip(f"{command}: its module is not on this branch")
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args([command, "-h"])
+    assert info.value.code == 0
+    assert "usage: kwsapp " + command in capsys.readouterr().out
