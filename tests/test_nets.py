@@ -9,27 +9,13 @@ import pytest
 
 from kwsapp import LABELS, features
 from training.models import arch_module
+from training.train import frontend_of
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 ARCHS = ("cnn", "wavception")
 N_CLASSES = len(LABELS)
-
-
-def front_end(module, audio: np.ndarray) -> np.ndarray:
-    """The model input for 1 s clips (16 kHz) as the runtime computes it."""
-    from kwsapp.audio.io import resample
-
-    spec = module.INPUT
-    rate = int(spec["sample_rate_hz"])
-    out = []
-    for clip in audio:
-        x = resample(clip, 16000, rate)
-        if spec["kind"] != "waveform":
-            x = features.compute(spec["kind"], x, sample_rate_hz=rate, **spec.get("params", {}))
-        out.append(x)
-    return np.stack(out).astype(np.float32)
 
 
 def tflite_predict(model, x: np.ndarray, tmp_path) -> np.ndarray:
@@ -70,7 +56,8 @@ def trained(request, clips):
     keras.utils.set_random_seed(0)
     module = arch_module(request.param)
     model = module.build(module.TINY, N_CLASSES)
-    x = front_end(module, clips[0])
+    # The trainer's front end: what the runtime computes from the card.
+    x = frontend_of(module)(clips[0])
     y = keras.utils.to_categorical(clips[1], N_CLASSES)
     model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
     # Training-mode losses: a few steps barely move BatchNorm's moving
