@@ -66,7 +66,11 @@ class Clip:
     start: int = 0
 
     def key(self, root: Path) -> str:
-        """The clip's name relative to the data folder (as in the lists)."""
+        """The clip's name relative to the data folder (as in the lists);
+        a generated clip outside it (training/synth_unknown.py) keeps its
+        folder and file name."""
+        if not self.path.is_relative_to(root):
+            return f"{self.path.parent.name}/{self.path.name}"
         rel = self.path.relative_to(root).as_posix()
         return f"{rel}@{self.start}" if self.path.parent.name == BACKGROUND_DIR else rel
 
