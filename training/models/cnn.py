@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
 #: TrainConfig overrides for this net (training/make_models.py): trained
 #: from scratch on ~2,500 clips it needs many epochs and many augmented
 #: copies (each epoch draws one per clip) to generalize to new speakers.
-TRAIN: dict[str, Any] = {"epochs": 60, "aug_copies": 8, "patience": 10}
+TRAIN: dict[str, Any] = {"epochs": 90, "aug_copies": 12, "patience": 10}
 
 #: Whether the trainer applies SpecAugment (training/augment.py) to each
 #: epoch's spectrograms. Off: on this data it slowed learning (train 70 %,
