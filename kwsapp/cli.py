@@ -11,7 +11,15 @@ to stderr.
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# Before numpy loads: OpenBLAS would start a thread per core for the small
+# matrix products of each window's features, and on a 2-core machine those
+# threads fight the audio and inference threads (log-mel went from 0.2 ms to
+# 14 ms per window under load in benchmarks/). A user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import importlib
 import logging
 import re

@@ -135,6 +135,11 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # None: one pass over the training clips
     max_train_clips: int | None = None  # None: every training clip
     max_val_clips: int | None = None  # None: every validation (and test) clip
+    # Extra `unknown` training clips from espeak-ng (training/synth_unknown.py):
+    # streams showed false activations come from unknown words taken for commands.
+    synthetic_unknown: bool = False
+    # Each epoch draws the unknown training clips this many times (>= 1).
+    unknown_oversample: int = 1
 
     @classmethod
     def tiny(cls) -> "TrainConfig":

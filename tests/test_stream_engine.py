@@ -14,7 +14,7 @@ import pytest
 from kwsapp.config import Config, SmoothingConfig, VadConfig
 from kwsapp.streaming.replay import CachingRecognizer, evaluate
 from kwsapp.streaming.scoring import TruthWord
-from kwsapp.streaming.speakers import which_set
+from kwsapp.speakers import which_set
 from kwsapp.streaming.synth import StreamSpec, load_clip, make_stream
 from kwsapp.streaming.tune import Setting, record_trace, write_card
 

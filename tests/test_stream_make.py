@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from kwsapp.streaming.scoring import read_truth
-from kwsapp.streaming.speakers import speaker_of, which_set
+from kwsapp.speakers import speaker_of, which_set
 from kwsapp.streaming.synth import SPEECH_RMS, StreamSpec, list_clips, make_stream
 
 

@@ -37,6 +37,7 @@ from kwsapp import COMMAND_LABELS, LABELS
 from kwsapp.audio.io import fit_length, load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig
 from kwsapp.errors import AudioFileError, BadInputError
+from kwsapp.speakers import hash_split, speaker_of, stable_fraction
 
 log = logging.getLogger(__name__)
 
@@ -66,27 +67,13 @@ class Clip:
     start: int = 0
 
     def key(self, root: Path) -> str:
-        """The clip's name relative to the data folder (as in the lists)."""
+        """The clip's name relative to the data folder (as in the lists);
+        a generated clip outside it (training/synth_unknown.py) keeps its
+        folder and file name."""
+        if not self.path.is_relative_to(root):
+            return f"{self.path.parent.name}/{self.path.name}"
         rel = self.path.relative_to(root).as_posix()
         return f"{rel}@{self.start}" if self.path.parent.name == BACKGROUND_DIR else rel
-
-
-def speaker_of(path: str | Path) -> str | None:
-    """Speaker id of a clip file name, or None (``_silence_/<n>.wav``).
-
-    ``<speaker>_nohash_<n>.wav`` and ``<word>_<speaker>_nohash_<n>.wav`` (the
-    subset's ``_unknown_``) both give ``<speaker>``.
-    """
-    stem = Path(path).stem
-    if "_nohash_" not in stem:
-        return None
-    return stem.split("_nohash_")[0].split("_")[-1]
-
-
-def _fraction(text: str) -> float:
-    """A stable pseudo-random number in [0, 1) from ``text`` (not Python's
-    salted ``hash``)."""
-    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16) / float(1 << 48)
 
 
 def _wavs(folder: Path) -> list[Path]:
@@ -128,7 +115,7 @@ def scan(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> list[Clip
         # Keep a seeded, stable selection (by file name) so a clip's split
         # never depends on which others were kept.
         want = int(round(config.unknown_share / rest * n_commands))
-        others.sort(key=lambda c: _fraction(f"{config.seed}/keep/{c.key(root)}"))
+        others.sort(key=lambda c: stable_fraction(f"{config.seed}/keep/{c.key(root)}"))
         known += others[:want]
     if not silence:
         want = int(round(config.silence_share / rest * n_commands))
@@ -182,13 +169,8 @@ def split_of(clip: Clip, root: Path, config: TrainConfig = TrainConfig(),
             if rel in lists.get(split, ()):
                 return split
         return "train"
-    group = clip.speaker if clip.speaker is not None else f"clip:{clip.key(root)}"
-    h = _fraction(f"{config.seed}/split/{group}")
-    if h < config.validation_share:
-        return "validation"
-    if h < config.validation_share + config.test_share:
-        return "test"
-    return "train"
+    return hash_split(clip.speaker if clip.speaker is not None else f"clip:{clip.key(root)}",
+                      config)
 
 
 def official_lists(data_dir: str | Path) -> dict[str, set[str]] | None:

@@ -268,6 +268,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     split["train"] = _subsample(split["train"], cfg.max_train_clips, cfg.seed)
     split["validation"] = _subsample(split["validation"], cfg.max_val_clips, cfg.seed)
     split["test"] = _subsample(split["test"], cfg.max_val_clips, cfg.seed)
+    if cfg.synthetic_unknown:
+        from training.synth_unknown import synthetic_unknown
+
+        split["train"] = split["train"] + synthetic_unknown(cache)
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
@@ -347,7 +351,11 @@ def _epoch_arrays(prep: Prepared, epoch: int, cfg: TrainConfig, module: ModuleTy
     spectrogram models that ask for it (``SPEC_AUGMENT = True``)."""
     rng = np.random.default_rng([cfg.seed, epoch])
     n = len(prep.y_train)
-    order = rng.permutation(n)
+    index = np.arange(n)
+    if cfg.unknown_oversample > 1:
+        unknown = np.flatnonzero(prep.y_train == LABELS.index("unknown"))
+        index = np.concatenate([index] + [unknown] * (cfg.unknown_oversample - 1))
+    order = index[rng.permutation(len(index))]
     if cfg.steps_per_epoch is not None:
         order = order[:cfg.steps_per_epoch * cfg.batch_size]
     copy = rng.integers(prep.x_train.shape[0], size=len(order))

