@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 #: TrainConfig overrides for this net (training/make_models.py): trained
 #: from scratch on ~2,500 clips it needs many epochs and many augmented
 #: copies (each epoch draws one per clip) to generalize to new speakers.
-TRAIN: dict[str, Any] = {"epochs": 45, "aug_copies": 8, "patience": 10}
+TRAIN: dict[str, Any] = {"epochs": 50, "aug_copies": 8, "patience": 10}
 
 #: A few thousand parameters: builds and trains in seconds in tests.
 TINY: dict[str, Any] = {**DEFAULTS, "stem_filters": 4, "branch_filters": (2, 2, 4),
