@@ -1,4 +1,5 @@
-"""Speakers of Speech Commands clips and the seeded speaker-disjoint split.
+"""The Speech Commands layout's names, its speakers, and the seeded
+speaker-disjoint split.
 
 One rule, shared by training (``training/data.py``), the stream maker and the
 exploration report, so "validation speakers" means the same everywhere. The
@@ -18,6 +19,13 @@ from pathlib import Path
 from kwsapp.config import TrainConfig
 
 SETS = ("train", "validation", "test")
+
+#: Folders of the layout that are not a plain word.
+BACKGROUND_DIR = "_background_noise_"
+SILENCE_DIR = "_silence_"
+UNKNOWN_DIR = "_unknown_"
+#: Folder name -> class label, where they differ.
+FOLDER_LABELS = {SILENCE_DIR: "silence", UNKNOWN_DIR: "unknown"}
 
 
 def speaker_of(path: str | Path) -> str | None:

@@ -37,14 +37,12 @@ from kwsapp import COMMAND_LABELS, LABELS
 from kwsapp.audio.io import fit_length, load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig
 from kwsapp.errors import AudioFileError, BadInputError
-from kwsapp.speakers import hash_split, speaker_of, stable_fraction
+from kwsapp.speakers import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, hash_split, speaker_of,
+                             stable_fraction)
 
 log = logging.getLogger(__name__)
 
 CLIP_SAMPLES = SAMPLE_RATE_HZ  # every clip is (padded to) one second
-BACKGROUND_DIR = "_background_noise_"
-SILENCE_DIR = "_silence_"
-UNKNOWN_DIR = "_unknown_"
 VALIDATION_LIST = "validation_list.txt"
 TESTING_LIST = "testing_list.txt"
 SPLITS = ("train", "validation", "test")

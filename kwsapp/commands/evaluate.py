@@ -14,13 +14,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kwsapp.speakers import BACKGROUND_DIR, FOLDER_LABELS
+
 HELP = "score a model on a <label>/*.wav folder: accuracy, per-class, confusion"
 
 log = logging.getLogger(__name__)
 
-#: Folder name -> label, where they differ.
-FOLDER_LABELS = {"_silence_": "silence", "_unknown_": "unknown"}
-SKIP_FOLDERS = ("_background_noise_",)
+SKIP_FOLDERS = (BACKGROUND_DIR,)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

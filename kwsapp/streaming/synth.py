@@ -25,12 +25,10 @@ from kwsapp.audio.vad import speech_flags
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
 from kwsapp.errors import BadInputError
 from kwsapp.streaming.scoring import TruthWord
-from kwsapp.speakers import which_set
+from kwsapp.speakers import BACKGROUND_DIR as NOISE_DIR, UNKNOWN_DIR, which_set
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_DIR = "_unknown_"
-NOISE_DIR = "_background_noise_"
 #: RMS of every word's speech part (-26 dBFS): leaves headroom for noise.
 SPEECH_RMS = 0.05
 #: Audio kept around the speech part of a clip, faded, so words are not cut.

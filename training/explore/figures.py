@@ -23,7 +23,8 @@ from kwsapp.features import (deltas, log_spectrogram, mel_power_spectrogram, mfc
                              power_spectrogram)
 from kwsapp.audio.io import resample  # noqa: E402
 from kwsapp.audio.vad import speech_flags  # noqa: E402
-from training.explore.layout import SILENCE_DIR, is_command  # noqa: E402
+from kwsapp.speakers import SILENCE_DIR  # noqa: E402
+from training.explore.layout import is_command  # noqa: E402
 from training.explore.stats import (  # noqa: E402
     DatasetStats, db, mean_power_spectrum, spectrum_hz, speech_span)
 

@@ -29,13 +29,11 @@ from typing import Iterator
 from kwsapp import COMMAND_LABELS
 from kwsapp.config import TrainConfig
 from kwsapp.errors import BadInputError
+from kwsapp.speakers import BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR
 from training import data
 
 #: File endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-BACKGROUND_DIR = "_background_noise_"
-SILENCE_DIR = "_silence_"
-UNKNOWN_DIR = "_unknown_"
 NOHASH = "_nohash_"
 
 

@@ -23,8 +23,8 @@ from kwsapp.errors import AudioFileError, BadInputError, KwsError
 from training import data
 from training.explore import figures as figs
 from training.explore import page as H
-from training.explore.layout import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, Clip, Layout,
-                                     is_command, scan, word_order)
+from kwsapp.speakers import BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR
+from training.explore.layout import Clip, Layout, is_command, scan, word_order
 from training.explore.stats import DatasetStats, collect, db
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from kwsapp.audio.vad import speech_flags
 from kwsapp.config import SAMPLE_RATE_HZ, ExploreConfig, VadConfig, ms_to_samples
 from kwsapp.errors import AudioFileError
 from kwsapp.features import log_spectrogram, power_spectrogram
-from training.explore.layout import SILENCE_DIR, Clip
+from kwsapp.speakers import SILENCE_DIR
+from training.explore.layout import Clip
 
 log = logging.getLogger(__name__)
 
