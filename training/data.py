@@ -55,7 +55,9 @@ class Clip:
 
     ``start`` is the first sample in ``path`` (non-zero only for silence cut
     from a background recording); ``word`` is the raw word (``unknown`` clips
-    keep theirs); ``speaker`` is None for silence.
+    keep theirs); ``speaker`` is None for silence. ``source`` names where a
+    clip not from the data set came from (``tts/flite-kal/lift``,
+    ``wake_words/alexa``; docs/contracts.md section 3); empty for the data set.
     """
 
     path: Path
@@ -63,6 +65,7 @@ class Clip:
     word: str
     speaker: str | None
     start: int = 0
+    source: str = ""
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);
