@@ -57,9 +57,10 @@ class Clip:
     from a background recording and for windows cut from longer
     recordings); ``frames`` is how many samples to read from there (0: the
     whole file); ``word`` is the raw word (``unknown`` clips keep theirs);
-    ``speaker`` is None for silence; ``source`` names where a generated
-    clip came from (``wake_words/alexa``, ``hard/start-of-left``; empty for
-    the data set's own clips; training/negatives).
+    ``speaker`` is None for silence; ``source`` names where a clip not
+    from the data set came from (``tts/flite-kal/lift``,
+    ``wake_words/alexa``, ``hard/start-of-left``; docs/contracts.md
+    section 3); empty for the data set.
     """
 
     path: Path
@@ -67,8 +68,8 @@ class Clip:
     word: str
     speaker: str | None
     start: int = 0
-    frames: int = 0
     source: str = ""
+    frames: int = 0
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import errno
 import hashlib
 import json
 import logging
@@ -46,7 +45,9 @@ import numpy as np
 from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
 from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, SmoothingConfig, TrainConfig
-from kwsapp.errors import BadInputError, KwsError
+from kwsapp.atomic import (DiskFullError, is_disk_full, json_default, write_atomic,
+                           write_json_atomic)
+from kwsapp.errors import BadInputError
 from training import data
 from training.models import arch_module
 from training.models.embedding import load_keras
@@ -56,84 +57,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = ".checkpoint"
 STATE_FILE = "state.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-class DiskFullError(KwsError):
-    """No space left where the run writes its checkpoints or artifact."""
-
-    exit_code = 1
-
-
-# --------------------------------------------------------------- file writing
-
-def write_atomic(path: Path, payload: bytes | Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in its folder and ``os.replace``.
-
-    Args:
-        payload: the bytes, or a function writing the temporary path it gets.
-
-    Raises:
-        DiskFullError: the disk is full (the old file, if any, is kept).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name keeps every suffix: Keras checks ".weights.h5".
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-",
-                                suffix="".join(path.suffixes) or ".tmp")
-    tmp = Path(name)
-    try:
-        if isinstance(payload, (bytes, bytearray)):
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-        else:
-            os.close(fd)
-            payload(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if _is_disk_full(exc, path.parent):
-            free = shutil.disk_usage(path.parent).free
-            raise DiskFullError(f"{path}: disk full while writing ({free / 1e6:.1f} MB free); "
-                                f"free some space or train with another --out. The last "
-                                f"complete checkpoint is kept, so re-running resumes.") from None
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _is_disk_full(exc: BaseException, folder: Path) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:  # h5py/zipfile may wrap the OSError
-        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if "No space left" in str(seen) or "ENOSPC" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    try:
-        return isinstance(exc, Exception) and shutil.disk_usage(folder).free < (1 << 20)
-    except OSError:
-        return False
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer, np.floating)):
-        return o.item()
-    if isinstance(o, (tuple, set)):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 # ------------------------------------------------------------- front end, bank
@@ -234,7 +157,7 @@ def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: 
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if _is_disk_full(exc, cache):
+        if is_disk_full(exc, cache):
             raise DiskFullError(f"{cache}: disk full while caching features") from None
         raise
     return np.load(path, mmap_mode="r")
@@ -370,7 +293,7 @@ def is_chief() -> bool:
 
 
 def _fingerprint(*parts: Any) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=_json_default)
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=json_default)
                         .encode()).hexdigest()[:16]
 
 

@@ -15,8 +15,9 @@ Kinds (``TrainConfig.negatives``):
 - ``hard``: windows cut from the training speakers' own audio: only the
   start or the end of a command, two other words back to back
   (training/negatives/hard.py);
-- ``tts``: text-to-speech words, phrases and near-misses of the commands
-  (training/negatives/tts.py, when present);
+- ``tts``: words, phrases and near-misses of the commands said by
+  espeak-ng, flite and festival voices, with a held-out split of voices and
+  words, and synthetic command positives (training/negatives/tts.py);
 - mined false activations are added by the trainer (training/negatives/mining.py).
 
 Only the training split gets them: validation and test stay real held-out
