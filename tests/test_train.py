@@ -88,7 +88,8 @@ def test_full_disk_gives_a_clear_error(data_dir, tmp_path):
 
 
 def test_atomic_write_reports_enospc_from_dev_full(tmp_path):
-    from training.train import DiskFullError, write_atomic
+    from kwsapp.atomic import write_atomic
+    from kwsapp.errors import DiskFullError
 
     target = tmp_path / "ckpt.bin"
     target.write_bytes(b"previous")

@@ -51,7 +51,7 @@ def to_tflite(model: Any, int8: bool = False) -> bytes:
 
 def write_tflite(model: Any, path: str | Path, int8: bool = False) -> Path:
     """Convert and write atomically to ``path``."""
-    from training.train import write_atomic
+    from kwsapp.atomic import write_atomic
 
     path = Path(path)
     write_atomic(path, to_tflite(model, int8=int8))

@@ -40,7 +40,7 @@ def keep_live_defaults(previous: Path, new: Path) -> None:
     old_card, new_card = previous / "card.json", new / "card.json"
     if not (old_card.is_file() and new_card.is_file()):
         return
-    from training.train import write_json_atomic
+    from kwsapp.atomic import write_json_atomic
 
     old, card = json.loads(old_card.read_text()), json.loads(new_card.read_text())
     kept = {k: old[k] for k in LIVE_KEYS if k in old}
