@@ -121,7 +121,7 @@ def check_inputs(card: Any, data_dir: str | Path, limit: int = 200
     card's split), through the card's window and front end."""
     import dataclasses
 
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
     from training import data
     from training.evaluate import card_front_end
 
