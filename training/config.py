@@ -61,6 +61,24 @@ class TrainConfig:
     synthetic_unknown: bool = False
     # Each epoch draws the unknown training clips this many times (>= 1).
     unknown_oversample: int = 1
+    # More folders in the Speech Commands layout (names relative to the data
+    # folder's parent, or absolute): every clip joins its speaker's split;
+    # commands are more positives, other words `unknown`.
+    extra_data: tuple[str, ...] = ()
+    # Kinds of other speech added to the training split's `unknown` class
+    # (training/negatives: "wake_words", "hard", "tts", ...); never to
+    # validation or test.
+    negatives: tuple[str, ...] = ()
+    # Words left out of those negatives (held-out false-activation checks).
+    negatives_exclude: tuple[str, ...] = ()
+    # Versions of each negative window embedded once (copy 0 clean).
+    negative_copies: int = 2
+    # Negative windows drawn per epoch (None: all): a balanced share keeps
+    # ~10,000 windows of other speech from drowning the ten commands.
+    negatives_per_epoch: int | None = None
+    # Rounds of mining: train, run the model over long streams of training
+    # other speech, add the windows that fire as negatives, train again.
+    mining_rounds: int = 0
 
     @classmethod
     def tiny(cls) -> "TrainConfig":

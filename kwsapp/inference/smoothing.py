@@ -8,7 +8,8 @@ Unlike TensorFlow's ``RecognizeCommands``, the same word said twice fires
 twice: a label is only held back while it is still the same utterance. The
 engine passes a ``word`` key per window (the start of the speech run the
 window mostly holds); a new key re-arms the label. Without keys (VAD off) a
-label re-arms once its mean drops below the threshold.
+label re-arms once its mean drops below the threshold. The refractory time
+and the word that fired hold across :meth:`Smoother.reset` (gate closings).
 """
 
 from __future__ import annotations
@@ -62,12 +63,15 @@ class Smoother:
         self.config = replace(self.config, threshold=float(threshold))
 
     def reset(self) -> None:
-        """Forget everything (the engine calls this when the speech gate closes)."""
+        """Start the averaging afresh (the engine calls this when the speech
+        gate closes).
+
+        The refractory clock and the word that last fired are kept: the gate
+        may reopen (a noise blip) while that word is still in the window,
+        which must not fire it again (issue 15: "right" at 3.0 s and 3.5 s).
+        A new word (a new key) still fires once the refractory time is over.
+        """
         self._history.clear()
-        self._last_time = None
-        self._last_label = None
-        self._last_word = None
-        self._armed = True
 
     def mean(self) -> np.ndarray | None:
         """Mean probabilities over the current averaging span (None: empty)."""
