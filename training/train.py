@@ -563,6 +563,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
                             for a in prep.audio_val[:n]])
         x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
         card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n])
+        if "streaming" in card["export"]:  # embed: split files for streaming
+            card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)
     val = result.get("validation", {})
     log.info("%s: validation accuracy %s on %s clips", out_dir, val.get("accuracy"), val.get("n"))

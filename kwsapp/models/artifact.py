@@ -152,20 +152,43 @@ class TfliteModel:
         self.input_shape: tuple[int, ...] = tuple(int(x) for x in inp["shape"][1:])
         self.output_shape: tuple[int, ...] = tuple(int(x) for x in out["shape"][1:])
 
+        self._batch = int(inp["shape"][0])
+        # -1 in the signature: the file lets the batch be resized.
+        self.resizable_batch = int(inp.get("shape_signature", inp["shape"])[0]) == -1
+
     def invoke(self, x: np.ndarray) -> np.ndarray:
+        """One input without its batch axis -> the first output without it."""
         x = np.asarray(x, dtype=np.float32).reshape((1, *self.input_shape))
+        return self._run(x)[0]
+
+    def invoke_batch(self, x: np.ndarray) -> np.ndarray:
+        """``[B, *input_shape]`` -> ``[B, *output_shape]`` float32: one call
+        when the file's batch is resizable (``resize_tensor_input``, redone
+        only when ``B`` changes), else one call per row."""
+        x = np.asarray(x, dtype=np.float32).reshape((-1, *self.input_shape))
+        if len(x) == 0:
+            return np.zeros((0, *self.output_shape), np.float32)
+        if not self.resizable_batch:
+            return np.stack([self._run(row[None])[0] for row in x])
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         scale, zero = self._in_quant
         if self._in_dtype != np.float32 and scale:
             # Full-integer model: quantize the input as its metadata says.
             info = np.iinfo(self._in_dtype)
             x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        if len(x) != self._batch:
+            self._interp.resize_tensor_input(self._in_index, [len(x), *self.input_shape])
+            self._interp.allocate_tensors()
+            self._batch = len(x)
         self._interp.set_tensor(self._in_index, x.astype(self._in_dtype))
         self._interp.invoke()
-        y = self._interp.get_tensor(self._out_index)[0]
+        y = self._interp.get_tensor(self._out_index)
         scale, zero = self._out_quant
         if y.dtype != np.float32 and scale:
             y = (y.astype(np.float32) - zero) * scale
-        return y.astype(np.float32, copy=False)
+        return y.astype(np.float32, copy=True)
 
 
 def load_tflite(artifact_dir: str | Path, card: ModelCard,
