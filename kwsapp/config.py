@@ -55,13 +55,44 @@ class VadConfig:
     min_level_dbfs: float = -50.0
 
 
+#: Smallest and largest threshold a class can have (a shifted per-class
+#: threshold is clipped into this range).
+THRESHOLD_RANGE = (0.01, 1.0)
+
+
 @dataclass(frozen=True)
 class SmoothingConfig:
-    """Window probabilities -> commands (see inference/smoothing.py)."""
+    """Window probabilities -> commands (see inference/smoothing.py).
+
+    Per-class thresholds are held as offsets from the global ``threshold``
+    (the card states absolute values; :meth:`Config.with_card` converts), so
+    moving the global threshold (the GUI's sensitivity slider, ``--threshold``)
+    moves every class with it and the tuned differences between classes stay.
+    """
 
     average_window_ms: float = 500.0  # mean of the windows in this span
     threshold: float = 0.6  # fire when a command's mean probability passes it
     refractory_ms: float = 1000.0  # no second event this soon after one
+    # (label, threshold - global threshold) per class tuned apart; a class
+    # not named uses `threshold`. Pairs, not a dict, so the config stays hashable.
+    class_offsets: tuple[tuple[str, float], ...] = ()
+
+    def threshold_for(self, label: str) -> float:
+        """The threshold ``label`` fires at (clipped to :data:`THRESHOLD_RANGE`)."""
+        offset = dict(self.class_offsets).get(label, 0.0)
+        if not offset:
+            return self.threshold
+        return float(min(max(self.threshold + offset, THRESHOLD_RANGE[0]), THRESHOLD_RANGE[1]))
+
+    def class_thresholds(self) -> dict[str, float]:
+        """``{label: absolute threshold}`` of the classes tuned apart (the
+        card's ``thresholds``)."""
+        return {label: round(self.threshold_for(label), 4) for label, _ in self.class_offsets}
+
+    def with_class_thresholds(self, thresholds: Mapping[str, float]) -> "SmoothingConfig":
+        """This config with absolute per-class ``thresholds`` (replacing any)."""
+        offsets = tuple(sorted((str(k), float(v) - self.threshold) for k, v in thresholds.items()))
+        return replace(self, class_offsets=offsets)
 
 
 @dataclass(frozen=True)
@@ -124,17 +155,21 @@ class Config:
         return ms_to_samples(self.window_ms)
 
     def with_card(self, card: Mapping[str, Any]) -> "Config":
-        """This config with the window, hop, threshold, smoother and VAD
-        defaults a model card states (``card.json``)."""
+        """This config with the window, hop, threshold (and per-class
+        ``thresholds``), smoother and VAD defaults a model card states
+        (``card.json``)."""
         out = replace(self, window_ms=float(card.get("window_ms", self.window_ms)))
         if "hop_ms" in card:
             out = replace(out, hop_ms=float(card["hop_ms"]))
         smoothing = dict(card.get("smoothing", {}))
         if "threshold" in card:
             smoothing.setdefault("threshold", card["threshold"])
-        known = SmoothingConfig.__dataclass_fields__
+        known = set(SmoothingConfig.__dataclass_fields__) - {"class_offsets"}
         out = replace(out, smoothing=replace(
             out.smoothing, **{k: float(v) for k, v in smoothing.items() if k in known}))
+        # Per-class thresholds are relative to the card's own threshold.
+        out = replace(out, smoothing=out.smoothing.with_class_thresholds(
+            dict(card.get("thresholds") or {})))
         vad = {k: v for k, v in dict(card.get("vad", {})).items()
                if k in VadConfig.__dataclass_fields__}
         if vad:

@@ -32,7 +32,7 @@ def train_config(module: object) -> TrainConfig:
 
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
 #: model keeps them, since they were tuned for the same recipe.
-LIVE_KEYS = ("threshold", "smoothing", "hop_ms", "vad", "tuning")
+LIVE_KEYS = ("threshold", "thresholds", "smoothing", "hop_ms", "vad", "tuning")
 
 
 def keep_live_defaults(previous: Path, new: Path) -> None:
