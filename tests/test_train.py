@@ -158,7 +158,7 @@ def test_synthetic_unknown_words_are_deterministic_non_commands(tmp_path):
 
 
 def test_unknown_oversampling_repeats_only_unknown_clips():
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
     from training import train as tr
     from training.models import embed_head
 

@@ -35,7 +35,8 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
 from kwsapp.audio.io import fit_length, load_audio
-from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig
+from kwsapp.config import SAMPLE_RATE_HZ
+from training.config import TrainConfig
 from kwsapp.errors import AudioFileError, BadInputError
 from kwsapp.speakers import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, hash_split, speaker_of,
                              stable_fraction)

@@ -247,7 +247,7 @@ def record_split(artifact_dir: str | Path, streaming: dict[str, Any],
     ``export.split``) into the artifact's ``card.json``."""
     import json
 
-    from training.train import write_json_atomic
+    from kwsapp.atomic import write_json_atomic
 
     path = Path(artifact_dir) / "card.json"
     card = json.loads(path.read_text())
@@ -262,7 +262,7 @@ def check_inputs(card: Any, data_dir: str | Path, limit: int = 200
     card's split), through the card's window and front end."""
     import dataclasses
 
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
     from training import data
     from training.evaluate import card_front_end
 

@@ -44,7 +44,8 @@ import numpy as np
 
 from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, SmoothingConfig, TrainConfig
+from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
+from training.config import AugmentConfig, TrainConfig
 from kwsapp.atomic import (DiskFullError, is_disk_full, json_default, write_atomic,
                            write_json_atomic)
 from kwsapp.errors import BadInputError

@@ -14,6 +14,7 @@ engine takes the window length, hop and front end from it. Minimal card::
         #     "params": {"window_ms": 20, "step_ms": 10}}
         # (any kwsapp.features kind; normalization lives inside the graph)
       "threshold": 0.6, "smoothing": {...}, "vad": {...},   # live defaults
+      "thresholds": {"left": 0.8},         # optional per-class thresholds
       "training": {...}, "metrics": {...}, "created": "...", "code_version": "..."
     }
 
@@ -77,6 +78,7 @@ class ModelCard:
         labels = tuple(str(x) for x in card["labels"])
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ModelError(f"{where}: labels must be two or more distinct names")
+        _check_thresholds(card, labels, where)
         rate = int(card["sample_rate_hz"])
         return cls(
             name=str(card.get("name", "model")),
@@ -89,6 +91,22 @@ class ModelCard:
             input_params=dict(inp.get("params", {})),
             raw=card,
         )
+
+
+def _check_thresholds(card: dict[str, Any], labels: tuple[str, ...], where: str) -> None:
+    """``threshold`` in (0, 1]; ``thresholds`` (per class, docs/contracts.md 2)
+    an object of the card's labels to numbers in (0, 1]."""
+    values = {"threshold": card.get("threshold", 0.5)}
+    per_class = card.get("thresholds", {})
+    if not isinstance(per_class, dict):
+        raise ModelError(f"{where}: thresholds must be an object {{label: value}}")
+    unknown = sorted(set(per_class) - set(labels))
+    if unknown:
+        raise ModelError(f"{where}: thresholds name labels the model lacks: {', '.join(unknown)}")
+    values.update({f"thresholds.{k}": v for k, v in per_class.items()})
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ModelError(f"{where}: {key} must be a number in (0, 1], not {value!r}")
 
 
 def read_card(artifact_dir: str | Path) -> ModelCard:

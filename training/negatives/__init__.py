@@ -31,7 +31,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 from training.data import Clip
 
 log = logging.getLogger(__name__)
