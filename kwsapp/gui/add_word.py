@@ -151,6 +151,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self._recorder = None
         self._recording_slot: int | None = None
         self._record_at = 0.0
+        self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
         self.last_word = None
 
@@ -231,6 +232,7 @@ class AddWordDialog(QtWidgets.QDialog):
             return
         self._recording_slot = index
         self._record_at = time.monotonic() + self.countdown_ms / 1000.0
+        self.loudest_dbfs = float("-inf")
         for slot in self.slots:
             slot.record_button.setEnabled(False)
         self._timer.start()
@@ -262,6 +264,7 @@ class AddWordDialog(QtWidgets.QDialog):
             return
         rec = self._recorder
         self.meter.set_audio(rec.latest(0.05))
+        self.loudest_dbfs = max(self.loudest_dbfs, self.meter.rms_db)
         error = getattr(rec.source, "error", None)
         if rec.done.is_set() or error is not None:
             index = self._recording_slot

@@ -270,7 +270,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.result = ResultView(g)
         self.history = HistoryList(g)
         self.bars = ProbabilityBars()
-        self.word_bars = ProbabilityBars(())
+        self.word_bars = ProbabilityBars(("none",))  # labels set when words exist
         self.word_bars.setToolTip("Probability of each of your words in the latest window")
         self.word_bars.hide()
         self.files = FilesPanel(g)
@@ -582,7 +582,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.word_bars.set_probabilities(np.asarray(probs)[1:])
 
     def _show_word_bars(self, names: tuple[str, ...]) -> None:
-        self.word_bars.set_labels(names)
+        if names:
+            self.word_bars.set_labels(names)
         self.word_bars.setVisible(bool(names))
 
     # ------------------------------------------------------------ user words
