@@ -5,6 +5,7 @@ class of real clips."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import sys
 from pathlib import Path
@@ -44,8 +45,10 @@ def to_tflite(model: Any, int8: bool = False) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if int8:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    # The converter prints its SavedModel report; stdout is for --json only.
-    with contextlib.redirect_stdout(sys.stderr):
+    # The converter prints its SavedModel report; stdout is for --json only,
+    # and stderr shows it only with -vv (debug logging).
+    report = sys.stderr if log.isEnabledFor(logging.DEBUG) else io.StringIO()
+    with contextlib.redirect_stdout(report):
         return converter.convert()
 
 

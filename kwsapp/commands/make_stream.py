@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from kwsapp.commands.options import number, writable_file
+
 HELP = ("build a test stream: words of held-out speakers at random gaps over "
         "background noise -> NAME.wav + NAME.csv (label,start,end,file)")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR",
                         help="Speech Commands folder (<label>/*.wav, _background_noise_/)")
     parser.add_argument("--out", required=True, metavar="NAME",
                         help="writes NAME.wav and NAME.csv")
-    parser.add_argument("--minutes", type=float, default=5.0, help="stream length (default 5)")
-    parser.add_argument("--snr-db", type=float, default=10.0,
+    parser.add_argument("--minutes", type=number(float, 0.0, 24 * 60.0, open_lo=True), default=5.0, help="stream length (default 5)")
+    parser.add_argument("--snr-db", type=number(float, -30.0, 100.0), default=10.0,
                         help="speech-to-noise ratio in dB (default 10)")
     parser.add_argument("--no-noise", action="store_true", help="no background noise bed")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=number(int, 0), default=0, help="random seed (default 0)")
     parser.add_argument("--speakers", default="validation",
                         help="speaker sets of the split, comma-separated: validation, "
                              "test (default validation; never train)")
@@ -40,11 +41,10 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--speakers: {','.join(bad) or 'nothing'} not allowed; use "
                             "validation and/or test (training speakers never go in a "
                             "test stream)")
-    if args.minutes <= 0:
-        raise BadInputError("--minutes must be positive")
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise BadInputError(f"{data_dir}: no such folder")
+    writable_file(f"{args.out}.wav", "--out")
     spec = StreamSpec(minutes=args.minutes, snr_db=None if args.no_noise else args.snr_db,
                       seed=args.seed, speakers=speakers, commands=not args.no_commands)
     audio, truth = make_stream(data_dir, spec)
