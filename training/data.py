@@ -69,7 +69,7 @@ class Clip:
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);
-        a generated clip outside it (training/synth_unknown.py) keeps its
+        a generated clip outside it (training/negatives/) keeps its
         folder and file name."""
         if not self.path.is_relative_to(root):
             return f"{self.path.parent.name}/{self.path.name}"
