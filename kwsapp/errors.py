@@ -30,3 +30,7 @@ class DeviceError(KwsError):
     """No usable audio input device, or the device failed."""
 
     exit_code = 2
+
+
+class DiskFullError(KwsError):
+    """No space left where a file (a checkpoint, an artifact) is written."""

@@ -87,7 +87,8 @@ def test_full_disk_gives_a_clear_error(data_dir, tmp_path):
 
 
 def test_atomic_write_reports_enospc_from_dev_full(tmp_path):
-    from training.train import DiskFullError, write_atomic
+    from kwsapp.atomic import write_atomic
+    from kwsapp.errors import DiskFullError
 
     target = tmp_path / "ckpt.bin"
     target.write_bytes(b"previous")
@@ -136,7 +137,7 @@ def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path):
 
 
 def test_unknown_oversampling_repeats_only_unknown_clips():
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
     from training import train as tr
     from training.models import embed_head
 

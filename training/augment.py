@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.signal
 
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+from training.config import AugmentConfig
 
 #: Power slope of each noise colour as the exponent of f in P(f) ~ f**k
 #: (k = 1 is +3.01 dB per octave).

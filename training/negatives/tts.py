@@ -54,7 +54,8 @@ import soundfile as sf
 
 from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import resample
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig
+from kwsapp.config import SAMPLE_RATE_HZ
+from training.config import AugmentConfig
 from kwsapp.speakers import stable_fraction
 from training import augment
 from training.data import Clip, cache_dir
@@ -549,6 +550,15 @@ def tts_negatives(cache: Path | None = None, split: str = "train",
         not render (engine missing, failure) are left out.
     """
     return _clips(plan(split, config), cache, config)
+
+
+def for_training(data_dir: Path, train: Sequence[Clip], config: object, cache: Path,
+                 window: int) -> list[Clip]:
+    """The training split of :func:`tts_negatives` with the default
+    :class:`TtsConfig`, called as :data:`training.negatives.KINDS` calls
+    every kind (``data_dir``, ``train``, ``config`` and ``window`` are not
+    needed: the set is the same for every model, so its cache is shared)."""
+    return tts_negatives(cache, "train")
 
 
 def tts_commands(cache: Path | None = None, split: str = "train",
