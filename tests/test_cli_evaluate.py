@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_cli
 from kwsapp import LABELS
-from kwsapp.commands.evaluate import metrics
+from kwsapp.inference.metrics import metrics
 
 
 def test_metrics_by_hand():

@@ -35,7 +35,8 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
 from kwsapp.audio.io import fit_length, load_audio
-from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig
+from kwsapp.config import SAMPLE_RATE_HZ
+from training.config import TrainConfig
 from kwsapp.errors import AudioFileError, BadInputError
 from kwsapp.speakers import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, hash_split, speaker_of,
                              stable_fraction)
@@ -53,9 +54,14 @@ _CACHE_VERSION = 1
 class Clip:
     """One labelled second of audio.
 
-    ``start`` is the first sample in ``path`` (non-zero only for silence cut
-    from a background recording); ``word`` is the raw word (``unknown`` clips
-    keep theirs); ``speaker`` is None for silence.
+    ``start`` is the first sample in ``path`` (non-zero for silence cut
+    from a background recording and for windows cut from longer
+    recordings); ``frames`` is how many samples to read from there (0: the
+    whole file); ``word`` is the raw word (``unknown`` clips keep theirs);
+    ``speaker`` is None for silence; ``source`` names where a clip not
+    from the data set came from (``tts/flite-kal/lift``,
+    ``wake_words/alexa``, ``hard/start-of-left``; docs/contracts.md
+    section 3); empty for the data set.
     """
 
     path: Path
@@ -63,23 +69,32 @@ class Clip:
     word: str
     speaker: str | None
     start: int = 0
+    source: str = ""
+    frames: int = 0
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);
-        a generated clip outside it (training/synth_unknown.py) keeps its
+        a generated clip outside it (training/negatives/) keeps its
         folder and file name."""
+        span = f"@{self.start}+{self.frames}" if self.frames else ""
         if not self.path.is_relative_to(root):
-            return f"{self.path.parent.name}/{self.path.name}"
+            return f"{self.path.parent.name}/{self.path.name}{span}"
         rel = self.path.relative_to(root).as_posix()
-        return f"{rel}@{self.start}" if self.path.parent.name == BACKGROUND_DIR else rel
+        return f"{rel}@{self.start}" if self.path.parent.name == BACKGROUND_DIR else rel + span
 
 
 def _wavs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
 
 
-def scan(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> list[Clip]:
+def scan(data_dir: str | Path, config: TrainConfig = TrainConfig(),
+         all_words: bool = False) -> list[Clip]:
     """Every clip of a Speech Commands folder, labelled with :data:`LABELS`.
+
+    Args:
+        all_words: keep every clip of the full layout's other words (an
+            extra folder of ``TrainConfig.extra_data``), not a share of them,
+            and cut no silence.
 
     Raises:
         BadInputError: the folder is missing or holds no class folder.
@@ -109,6 +124,8 @@ def scan(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> list[Clip
                             f"(expected e.g. {root / 'yes'})")
     n_commands = sum(c.label != "unknown" for c in known)
     rest = 1.0 - config.unknown_share - config.silence_share
+    if all_words:
+        return known + others + silence
     if others:
         # Keep a seeded, stable selection (by file name) so a clip's split
         # never depends on which others were kept.
@@ -181,14 +198,37 @@ def official_lists(data_dir: str | Path) -> dict[str, set[str]] | None:
             "test": _read_list(test) if test.is_file() else set()}
 
 
+def extra_folders(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> list[Path]:
+    """``config.extra_data`` resolved (relative names are siblings of
+    ``data_dir``); folders that are absent are skipped with a warning."""
+    out = []
+    for name in config.extra_data:
+        folder = Path(name) if Path(name).is_absolute() else Path(data_dir).parent / name
+        if folder.is_dir():
+            out.append(folder)
+        else:
+            log.warning("extra data %s not found: trained without it", folder)
+    return out
+
+
 def split_clips(data_dir: str | Path, config: TrainConfig = TrainConfig()
                 ) -> dict[str, list[Clip]]:
-    """The data set's clips by split (``train``, ``validation``, ``test``)."""
+    """The data set's clips by split (``train``, ``validation``, ``test``).
+
+    Clips of the ``config.extra_data`` folders (every word: commands are
+    more positives, other words ``unknown``) join the split of their
+    speaker, by the same seeded hash, so a speaker in both folders stays on
+    one side.
+    """
     root = Path(data_dir)
     lists = official_lists(root)
     out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
     for clip in scan(root, config):
         out[split_of(clip, root, config, lists)].append(clip)
+    for folder in extra_folders(root, config):
+        for clip in scan(folder, config, all_words=True):
+            if clip.speaker is not None:
+                out[hash_split(clip.speaker, config)].append(clip)
     return out
 
 
@@ -246,7 +286,8 @@ def clips_hash(clips: Iterable[Clip], *extra: object) -> str:
     h = hashlib.sha1(f"v{_CACHE_VERSION}".encode())
     for c in clips:
         st = c.path.stat()
-        h.update(f"{c.path}|{c.start}|{c.label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        span = f"+{c.frames}" if c.frames else ""  # whole-file clips keep their old hash
+        h.update(f"{c.path}|{c.start}{span}|{c.label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     for e in extra:
         h.update(repr(e).encode())
     return h.hexdigest()[:20]
@@ -266,16 +307,32 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
         raise
 
 
-def _decode(clip: Clip, n_samples: int) -> np.ndarray:
-    if clip.path.parent.name == BACKGROUND_DIR:
-        import soundfile as sf
+def read_span(path: Path, start: int, frames: int) -> np.ndarray:
+    """``frames`` samples of a 16 kHz file (WAV, FLAC, any format soundfile
+    reads) from sample ``start``, mono float32; fewer where the file ends.
 
-        audio, rate = sf.read(str(clip.path), start=clip.start, frames=CLIP_SAMPLES,
-                              dtype="float32", always_2d=True)
-        if rate != SAMPLE_RATE_HZ:
-            raise AudioFileError(clip.path, f"background noise at {rate} Hz, need "
-                                            f"{SAMPLE_RATE_HZ}")
-        audio = audio.mean(axis=1)
+    Raises:
+        AudioFileError: unreadable, or not at 16 kHz.
+    """
+    import soundfile as sf
+
+    try:
+        audio, rate = sf.read(str(path), start=start, frames=frames, dtype="float32",
+                              always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AudioFileError(path, f"cannot be decoded ({exc})") from None
+    if rate != SAMPLE_RATE_HZ:
+        raise AudioFileError(path, f"at {rate} Hz; a span is read at {SAMPLE_RATE_HZ} only")
+    if audio.shape[0] == 0:
+        raise AudioFileError(path, f"no audio at sample {start}")
+    return audio.mean(axis=1)
+
+
+def _decode(clip: Clip, n_samples: int) -> np.ndarray:
+    if clip.frames:
+        audio = read_span(clip.path, clip.start, clip.frames)
+    elif clip.path.parent.name == BACKGROUND_DIR:
+        audio = read_span(clip.path, clip.start, CLIP_SAMPLES)
     else:
         audio = load_audio(clip.path, SAMPLE_RATE_HZ)
     # Short clips are zero-padded around the centre, as the runtime does.

@@ -1,8 +1,8 @@
 """Scoring with TensorFlow: Keras artifacts (``kwsapp evaluate --keras``)
 and the metrics a training run writes into its card.
 
-The metrics and the confusion PNG are those of ``kwsapp evaluate``
-(kwsapp/commands/evaluate.py), so a card and the CLI report alike.
+The metrics are the runtime's (:mod:`kwsapp.inference.metrics`, which
+``kwsapp evaluate`` prints), so a card and the CLI report alike.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kwsapp import LABELS
-from kwsapp.commands.evaluate import metrics as label_metrics
+from kwsapp.inference.metrics import metrics as label_metrics
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.models.artifact import ModelCard, read_card
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import errno
 import hashlib
 import json
 import logging
@@ -36,16 +35,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, SmoothingConfig, TrainConfig
-from kwsapp.errors import BadInputError, KwsError
+from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
+from training.config import AugmentConfig, TrainConfig
+from kwsapp.atomic import (DiskFullError, is_disk_full, json_default, write_atomic,
+                           write_json_atomic)
+from kwsapp.errors import BadInputError
 from training import data
 from training.models import arch_module
 from training.models.embedding import load_keras
@@ -55,84 +58,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = ".checkpoint"
 STATE_FILE = "state.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-class DiskFullError(KwsError):
-    """No space left where the run writes its checkpoints or artifact."""
-
-    exit_code = 1
-
-
-# --------------------------------------------------------------- file writing
-
-def write_atomic(path: Path, payload: bytes | Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in its folder and ``os.replace``.
-
-    Args:
-        payload: the bytes, or a function writing the temporary path it gets.
-
-    Raises:
-        DiskFullError: the disk is full (the old file, if any, is kept).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name keeps every suffix: Keras checks ".weights.h5".
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-",
-                                suffix="".join(path.suffixes) or ".tmp")
-    tmp = Path(name)
-    try:
-        if isinstance(payload, (bytes, bytearray)):
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-        else:
-            os.close(fd)
-            payload(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if _is_disk_full(exc, path.parent):
-            free = shutil.disk_usage(path.parent).free
-            raise DiskFullError(f"{path}: disk full while writing ({free / 1e6:.1f} MB free); "
-                                f"free some space or train with another --out. The last "
-                                f"complete checkpoint is kept, so re-running resumes.") from None
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _is_disk_full(exc: BaseException, folder: Path) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:  # h5py/zipfile may wrap the OSError
-        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if "No space left" in str(seen) or "ENOSPC" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    try:
-        return isinstance(exc, Exception) and shutil.disk_usage(folder).free < (1 << 20)
-    except OSError:
-        return False
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer, np.floating)):
-        return o.item()
-    if isinstance(o, (tuple, set)):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 # ------------------------------------------------------------- front end, bank
@@ -233,7 +158,7 @@ def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: 
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if _is_disk_full(exc, cache):
+        if is_disk_full(exc, cache):
             raise DiskFullError(f"{cache}: disk full while caching features") from None
         raise
     return np.load(path, mmap_mode="r")
@@ -251,6 +176,10 @@ class Prepared:
     y_test: np.ndarray
     clips: dict[str, list[data.Clip]]
     audio_val: np.ndarray
+    #: Other speech for the training split's ``unknown`` class
+    #: (training/negatives): ``[copies, n, ...]``, drawn apart from the
+    #: clips (``TrainConfig.negatives_per_epoch``); ``clips["negatives"]``.
+    x_neg: np.ndarray | None = None
 
 
 def _subsample(clips: list[data.Clip], limit: int | None, seed: int) -> list[data.Clip]:
@@ -261,37 +190,61 @@ def _subsample(clips: list[data.Clip], limit: int | None, seed: int) -> list[dat
 
 
 def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
-            aug: AugmentConfig, cache: Path | None = None) -> Prepared:
-    """Split, decode, augment and run the front end (all cached)."""
+            aug: AugmentConfig, cache: Path | None = None,
+            mined: Sequence[data.Clip] = ()) -> Prepared:
+    """Split, decode, augment and run the front end (all cached).
+
+    Args:
+        mined: windows of other speech that fired an earlier model
+            (training/negatives/mining.py), added to the negatives.
+    """
+    from training.negatives import kept, training_negatives
+
     cache = cache or data.cache_dir()
     split = data.split_clips(data_dir, cfg)
     split["train"] = _subsample(split["train"], cfg.max_train_clips, cfg.seed)
     split["validation"] = _subsample(split["validation"], cfg.max_val_clips, cfg.seed)
     split["test"] = _subsample(split["test"], cfg.max_val_clips, cfg.seed)
     if cfg.synthetic_unknown:
-        from training.synth_unknown import synthetic_unknown
+        from training.negatives.tts import legacy_espeak_unknown
 
-        split["train"] = split["train"] + synthetic_unknown(cache)
+        split["train"] = split["train"] + legacy_espeak_unknown(cache)
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
     front_id = getattr(module, "FRONTEND_ID", json.dumps(module.INPUT, sort_keys=True))
     out: dict[str, Any] = {}
-    for name in data.SPLITS:
-        audio, split[name] = data.load_clips(split[name], cache=cache)
-        copies = cfg.aug_copies if name == "train" else 1
-        aug_fn = _augmenter(data_dir, aug, cfg) if name == "train" and copies > 1 else None
-        key = data.clips_hash(split[name], arch, front_id, window_samples(module), copies,
+
+    def bank_of(clips: list[data.Clip], copies: int, n_samples: int = data.CLIP_SAMPLES
+                ) -> tuple[np.ndarray, np.ndarray, list[data.Clip]]:
+        audio, clips = data.load_clips(clips, n_samples, cache=cache)
+        aug_fn = _augmenter(data_dir, aug, cfg) if copies > 1 else None
+        key = data.clips_hash(clips, arch, front_id, window_samples(module), copies,
                               dataclasses.asdict(aug) if aug_fn else None, cfg.seed,
                               cfg.gain_db_range if aug_fn else None)
         bank = feature_bank(module, audio, copies, key, cache, aug_fn, cfg.seed) \
             if len(audio) else np.zeros((1, 0), np.float32)
+        return bank, audio, clips
+
+    for name in data.SPLITS:
+        bank, audio, split[name] = bank_of(split[name], cfg.aug_copies if name == "train" else 1)
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
         if name == "validation":
             out["audio_val"] = audio
+    x_neg = None
+    if cfg.negatives or mined:
+        negs = training_negatives(data_dir, split["train"], cfg, cache, window_samples(module))
+        x_neg, _, negs = bank_of(negs, cfg.negative_copies, window_samples(module))
+        keep = kept(negs, cfg.negatives_exclude)
+        x_neg, negs = x_neg[:, keep], [negs[i] for i in keep]
+        if mined:
+            x_mined, _, mined = bank_of(list(mined), cfg.negative_copies,
+                                        window_samples(module))
+            x_neg, negs = np.concatenate([x_neg, x_mined], axis=1), negs + mined
+        split["negatives"] = negs
     return Prepared(out["train"][0], out["train"][1], out["validation"][0],
                     out["validation"][1], out["test"][0], out["test"][1], split,
-                    out["audio_val"])
+                    out["audio_val"], x_neg)
 
 
 # ------------------------------------------------------------------ training
@@ -341,7 +294,7 @@ def is_chief() -> bool:
 
 
 def _fingerprint(*parts: Any) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=_json_default)
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=json_default)
                         .encode()).hexdigest()[:16]
 
 
@@ -355,16 +308,34 @@ def _epoch_arrays(prep: Prepared, epoch: int, cfg: TrainConfig, module: ModuleTy
     if cfg.unknown_oversample > 1:
         unknown = np.flatnonzero(prep.y_train == LABELS.index("unknown"))
         index = np.concatenate([index] + [unknown] * (cfg.unknown_oversample - 1))
+    n_neg = _negatives_per_epoch(prep, cfg)
+    if n_neg:  # negatives are numbered after the clips
+        drawn = rng.choice(prep.x_neg.shape[1], n_neg, replace=False)
+        index = np.concatenate([index, n + drawn])
     order = index[rng.permutation(len(index))]
     if cfg.steps_per_epoch is not None:
         order = order[:cfg.steps_per_epoch * cfg.batch_size]
+    is_neg = order >= n
     copy = rng.integers(prep.x_train.shape[0], size=len(order))
-    x = np.asarray(prep.x_train[copy, order], np.float32)
+    x = np.empty((len(order), *prep.x_train.shape[2:]), np.float32)
+    x[~is_neg] = prep.x_train[copy[~is_neg], order[~is_neg]]
+    if is_neg.any():
+        neg_copy = rng.integers(prep.x_neg.shape[0], size=int(is_neg.sum()))
+        x[is_neg] = prep.x_neg[neg_copy, order[is_neg] - n]
+    y = np.where(is_neg, LABELS.index("unknown"), prep.y_train[np.minimum(order, n - 1)])
     if getattr(module, "SPEC_AUGMENT", False):
         from training.augment import spec_augment
 
         x = np.stack([spec_augment(row, rng) for row in x])
-    return x, prep.y_train[order]
+    return x, y.astype(prep.y_train.dtype)
+
+
+def _negatives_per_epoch(prep: Prepared, cfg: TrainConfig) -> int:
+    """How many negative windows an epoch draws (0 without negatives)."""
+    available = 0 if prep.x_neg is None else prep.x_neg.shape[1]
+    if cfg.negatives_per_epoch is None:
+        return available
+    return min(available, cfg.negatives_per_epoch)
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> Any:
@@ -436,11 +407,15 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
 
     ckpt = out_dir / CHECKPOINT_DIR
     fingerprint = _fingerprint(arch, params, dataclasses.asdict(cfg), dataclasses.asdict(aug),
-                               [c.key(data_dir) for c in prep.clips["train"]])
+                               [c.key(data_dir) for c in prep.clips["train"]],
+                               [c.key(data_dir) for c in prep.clips.get("negatives", [])])
     state = {"epoch": -1, "best_accuracy": -1.0, "best_epoch": -1, "bad_epochs": 0,
              "history": [], "fingerprint": fingerprint, "model": None}
     state_path = ckpt / STATE_FILE
-    steps = (cfg.steps_per_epoch or int(np.ceil(len(prep.y_train) / cfg.batch_size)))
+    n_unknown = int(np.sum(prep.y_train == LABELS.index("unknown")))
+    per_epoch = (len(prep.y_train) + n_unknown * (max(cfg.unknown_oversample, 1) - 1)
+                 + _negatives_per_epoch(prep, cfg))
+    steps = (cfg.steps_per_epoch or int(np.ceil(per_epoch / cfg.batch_size)))
     with strategy.scope():
         model = None
         if state_path.is_file():
@@ -570,6 +545,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             "clips": data.summary(prep.clips),
             "validation_speakers": sorted({c.speaker for c in prep.clips["validation"]
                                            if c.speaker}),
+            "negatives": dict(sorted(Counter(c.source.split("/")[0] or "other"
+                                             for c in prep.clips.get("negatives", [])).items())),
             "params": params, "config": dataclasses.asdict(cfg),
             "augment": dataclasses.asdict(aug),
             "epochs_run": len(state["history"]), "best_epoch": state["best_epoch"] + 1,
@@ -587,6 +564,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
                             for a in prep.audio_val[:n]])
         x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
         card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n])
+        if "streaming" in card["export"]:  # embed: split files for streaming
+            card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)
     val = result.get("validation", {})
     log.info("%s: validation accuracy %s on %s clips", out_dir, val.get("accuracy"), val.get("n"))

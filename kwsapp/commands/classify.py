@@ -3,8 +3,10 @@
 A clip up to ``Config.clip_max_ms`` gets its top label and every class
 probability (one window, centred); every file, short or long, is also played
 through the streaming engine (non-realtime :class:`FileSource`) for its
-timeline of command events. One bad file is reported and the rest are still
-classified; the exit code is then 2.
+timeline of command events. The work is the runtime service
+:mod:`kwsapp.inference.classify`; this module only formats its results. One
+bad file is reported and the rest are still classified; the exit code is
+then 2.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kwsapp.inference.classify import FileClassification
 
 from kwsapp.commands.options import number
 
@@ -32,32 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
 
 
-def classify_file(path: str, recognizer: Any, config: Any) -> dict[str, Any]:
-    """One file's result row (the JSON shape of ``classify --json``).
-
-    Raises:
-        AudioFileError: the file cannot be decoded.
-    """
-    from kwsapp.audio.io import load_audio
-    from kwsapp.audio.source import FileSource
-    from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
-    from kwsapp.inference.engine import Engine
-
-    audio = load_audio(path)
-    duration = audio.shape[0] / float(SAMPLE_RATE_HZ)
-    row: dict[str, Any] = {"file": path, "duration": round(duration, 4),
-                           "label": None, "probs": None, "events": []}
-    if duration * 1000.0 <= config.clip_max_ms:
-        probs = recognizer.classify(audio)
-        row["label"] = max(probs, key=probs.get)
-        row["probs"] = {k: round(v, 6) for k, v in probs.items()}
-    engine = Engine(recognizer, config,
-                    FileSource(audio, ms_to_samples(config.audio.block_ms)),
-                    use_card_defaults=False)
-    row["events"] = [{"label": e.label, "score": round(e.score, 6),
-                      "start": round(e.start, 3), "end": round(min(e.end, duration), 3)}
-                     for e in engine.run()]
-    return row
+def to_row(result: FileClassification) -> dict[str, Any]:
+    """One file's ``--json`` row: file, duration, label, probs, events."""
+    probs = result.probabilities()
+    return {"file": result.path, "duration": round(result.duration_s, 4),
+            "label": result.label,
+            "probs": None if probs is None else {k: round(v, 6) for k, v in probs.items()},
+            "events": [{"label": e.label, "score": round(e.score, 6),
+                        "start": round(e.start, 3), "end": round(e.end, 3)}
+                       for e in result.events]}
 
 
 def _print_text(row: dict[str, Any]) -> None:
@@ -76,13 +64,13 @@ def _print_text(row: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kwsapp.errors import AudioFileError
-    from kwsapp.inference.recognizer import load_with_config
+    from kwsapp.inference.classify import FileClassifier
 
-    recognizer, config = load_with_config(args.model, args.threshold)
+    classifier = FileClassifier.load(args.model, args.threshold)
     rows, failed = [], 0
     for path in args.files:
         try:
-            row = classify_file(path, recognizer, config)
+            row = to_row(classifier.classify_file(path))
         except AudioFileError as exc:
             failed += 1
             if args.json:  # in text mode the row itself says it

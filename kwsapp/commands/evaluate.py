@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kwsapp.commands.options import number, writable_file
+from kwsapp.inference.metrics import metrics
 from kwsapp.speakers import BACKGROUND_DIR, FOLDER_LABELS
 
 HELP = "score a model on a <label>/*.wav folder: accuracy, per-class, confusion"
@@ -57,27 +58,6 @@ def labelled_files(data_dir: Path, labels: Sequence[str],
     if not out:
         raise BadInputError(f"{data_dir}: no <label>/*.wav files")
     return out
-
-
-def metrics(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/n and the confusion matrix
-    (rows: true label, columns: predicted, in ``labels`` order)."""
-    index = {lab: i for i, lab in enumerate(labels)}
-    confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for t, p in zip(truth, predicted):
-        confusion[index[t], index[p]] += 1
-    n = int(confusion.sum())
-    per_class = {}
-    for i, lab in enumerate(labels):
-        support, predicted_n, hit = confusion[i].sum(), confusion[:, i].sum(), confusion[i, i]
-        if support == 0 and predicted_n == 0:
-            continue
-        per_class[lab] = {"precision": round(float(hit / predicted_n), 4) if predicted_n else 0.0,
-                          "recall": round(float(hit / support), 4) if support else 0.0,
-                          "n": int(support)}
-    return {"accuracy": round(float(np.trace(confusion) / n), 4) if n else 0.0, "n": n,
-            "per_class": per_class,
-            "confusion": {"labels": list(labels), "matrix": confusion.tolist()}}
 
 
 def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:

@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from kwsapp.config import ExploreConfig
     from kwsapp.errors import KwsError
+    from training.config import ExploreConfig
 
     writable_dir(args.out, "--out")
     try:

@@ -2,8 +2,9 @@
 panel (one row per file; a clip's label and probabilities, a long file's
 spectrogram with its commands on a clickable timeline, a bad file's error).
 
-The classification itself is ``kwsapp classify``'s (``kwsapp.commands.classify``);
-this module only runs it off the GUI thread and shows what it returns.
+The classification itself is the runtime's classify service
+(:mod:`kwsapp.inference.classify`, the same as ``kwsapp classify``); this
+module only runs it off the GUI thread and shows what it returns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kwsapp.config import Config, GuiConfig
 from kwsapp.errors import KwsError
 from kwsapp.gui.result_widget import ProbabilityBars
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
+from kwsapp.inference.classify import FileClassification, FileClassifier
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class FileWorker(QtCore.QObject):
         self.gui_config = gui_config
         self.config = config or Config()
         self.cancel = threading.Event()
-        self._recognizers: dict[tuple[str, float], tuple[object, Config]] = {}
+        self._classifiers: dict[tuple[str, float], FileClassifier] = {}
 
     @QtCore.Slot(list, str, float)
     def classify(self, paths: list, model_spec: str, threshold: float) -> None:
@@ -90,45 +92,40 @@ class FileWorker(QtCore.QObject):
             self.result.emit(self.classify_one(str(path), model_spec, threshold))
         self.idle.emit()
 
-    def _model(self, model_spec: str, threshold: float) -> tuple[object, Config]:
-        """This thread's own recognizer (LiteRT interpreters are not shared
-        between threads) and config, loaded once per model and threshold."""
+    def _classifier(self, model_spec: str, threshold: float) -> FileClassifier:
+        """This thread's own classifier (LiteRT interpreters are not shared
+        between threads), loaded once per model and threshold."""
         key = (model_spec, threshold)
-        if key not in self._recognizers:
-            from kwsapp.inference.recognizer import load_with_config
-            self._recognizers[key] = load_with_config(
+        if key not in self._classifiers:
+            self._classifiers[key] = FileClassifier.load(
                 model_spec, threshold if threshold > 0 else None, base=self.config)
-        return self._recognizers[key]
+        return self._classifiers[key]
 
     def classify_one(self, path: str, model_spec: str, threshold: float = 0.0) -> FileResult:
-        """One file through ``kwsapp classify``'s own code; any failure
-        becomes an error result."""
-        from kwsapp.commands.classify import classify_file
+        """One file through the classify service; any failure becomes an
+        error result."""
         try:
-            recognizer, config = self._model(model_spec, threshold)
-            return self._to_result(path, classify_file(path, recognizer, config))
+            return self._to_result(self._classifier(model_spec, threshold).classify_file(path))
         except KwsError as exc:
             return FileResult(path, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")
 
-    def _to_result(self, path: str, row: dict) -> FileResult:
-        """A ``classify`` row (its ``--json`` shape) -> what the panel shows;
-        a long file also gets its log-mel image for the timeline."""
-        seconds = float(row.get("duration") or 0.0)
-        commands = [(str(e["label"]), float(e["score"]), float(e["start"]), float(e["end"]))
-                    for e in row.get("events", [])]
-        if row.get("label") is not None and row.get("probs"):
-            labels = tuple(row["probs"])
-            probs = np.array([row["probs"][k] for k in labels], np.float32)
-            return FileResult(path, label=str(row["label"]), score=float(row["probs"][row["label"]]),
-                              labels=labels, probs=probs, commands=commands, seconds=seconds)
+    def _to_result(self, found: FileClassification) -> FileResult:
+        """The service's result -> what the panel shows; a long file also
+        gets its log-mel image for the timeline."""
+        commands = [(e.label, e.score, e.start, e.end) for e in found.events]
+        if found.is_clip:
+            return FileResult(found.path, label=found.label, score=found.score,
+                              labels=found.labels, probs=found.probs, commands=commands,
+                              seconds=found.duration_s)
         from kwsapp.audio.io import load_audio
         mel = StreamingLogMel(self.gui_config)
-        columns = pool_columns(mel.compute(load_audio(path, mel.sample_rate_hz)),
+        columns = pool_columns(mel.compute(load_audio(found.path, mel.sample_rate_hz)),
                                self.gui_config.file_max_columns)
-        return FileResult(path, commands=commands, columns=columns, seconds=seconds)
+        return FileResult(found.path, commands=commands, columns=columns,
+                          seconds=found.duration_s)
 
 
 class FilesPanel(QtWidgets.QSplitter):

@@ -1,0 +1,102 @@
+"""The classify service: an audio file -> a typed :class:`FileClassification`
+(its top label and probabilities when it is a clip, and its timeline of
+command events).
+
+``kwsapp classify`` only formats what this returns; the GUI's Files tab shows
+it. How a file is processed (whole-clip window, engine replay) is this
+module's business alone, so it can change (block by block, batched) without
+either caller noticing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from kwsapp.audio.io import load_audio
+from kwsapp.audio.source import FileSource
+from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
+from kwsapp.inference.engine import CommandEvent, Engine
+from kwsapp.inference.recognizer import Recognizer, load_with_config
+
+
+@dataclass(frozen=True)
+class FileClassification:
+    """One file's result.
+
+    Attributes:
+        path: the file as given.
+        duration_s: its length in seconds (at 16 kHz after decoding).
+        labels: the model's labels, in ``probs`` order.
+        probs: ``[len(labels)]`` float32 for a clip (one centred window);
+            None for a file longer than ``Config.clip_max_ms``.
+        events: the commands the streaming engine found, ends clipped to
+            ``duration_s``.
+    """
+
+    path: str
+    duration_s: float
+    labels: tuple[str, ...]
+    probs: np.ndarray | None
+    events: tuple[CommandEvent, ...]
+
+    @property
+    def is_clip(self) -> bool:
+        return self.probs is not None
+
+    @property
+    def label(self) -> str | None:
+        """The clip's top label (None for a long file)."""
+        return None if self.probs is None else self.labels[int(np.argmax(self.probs))]
+
+    @property
+    def score(self) -> float:
+        """The clip's top probability (0.0 for a long file)."""
+        return 0.0 if self.probs is None else float(np.max(self.probs))
+
+    def probabilities(self) -> dict[str, float] | None:
+        """The clip's probabilities by label (None for a long file)."""
+        if self.probs is None:
+            return None
+        return {lab: float(p) for lab, p in zip(self.labels, self.probs)}
+
+
+class FileClassifier:
+    """Classifies files with one recognizer and its runtime settings.
+
+    Not thread-safe: a LiteRT interpreter belongs to one thread, so each
+    thread makes its own classifier.
+    """
+
+    def __init__(self, recognizer: Recognizer, config: Config) -> None:
+        self.recognizer = recognizer
+        self.config = config
+
+    @classmethod
+    def load(cls, spec: str | os.PathLike[str] | None, threshold: float | None = None,
+             base: Config | None = None) -> "FileClassifier":
+        """A classifier for a bundled model name or artifact directory."""
+        return cls(*load_with_config(spec, threshold, base=base))
+
+    def classify_file(self, path: str | os.PathLike[str]) -> FileClassification:
+        """Decode ``path`` and classify it.
+
+        Raises:
+            AudioFileError: the file cannot be decoded.
+        """
+        return self.classify_audio(load_audio(path), str(path))
+
+    def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> FileClassification:
+        """Classify 16 kHz mono float32 ``audio``."""
+        duration = audio.shape[0] / float(SAMPLE_RATE_HZ)
+        probs = None
+        if duration * 1000.0 <= self.config.clip_max_ms:
+            probs = self.recognizer.probabilities(audio)
+        engine = Engine(self.recognizer, self.config,
+                        FileSource(audio, ms_to_samples(self.config.audio.block_ms)),
+                        use_card_defaults=False)
+        events = tuple(replace(e, end=min(e.end, duration)) for e in engine.run())
+        return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
+                                  probs=probs, events=events)
