@@ -116,3 +116,25 @@ def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data
     clip = fit_length(load_audio(real_clip(data_dir, "stop")), 24000)
     np.testing.assert_allclose(rec.head(rec.embed(clip)[None])[0], rec.probabilities(clip),
                                atol=1e-5)
+
+
+def test_streaming_step_gives_the_one_shot_embeddings(embed, windows):
+    """The streaming step (kept rows between 80 ms steps) against the
+    stateless one-embedding model, on 9 s of real audio; and ten steps make
+    it exact again from any state (the card's warmup)."""
+    split = embed.split
+    if split.step is None:
+        pytest.skip("the bundled embed has no streaming step")
+    signal = np.concatenate(list(windows))
+    views = np.lib.stride_tricks.sliding_window_view(signal, 12400)[::1280]
+    once = split.embed_segments(views)
+    np.testing.assert_allclose(split.embed(signal), once, atol=1e-5)
+    stream = split.stream()
+    rng = np.random.default_rng(0)
+    stream._state = {k: rng.normal(0, 5, v.shape).astype(np.float32)
+                     for k, v in stream._state.items()}  # an arbitrary state
+    warm = split.spec.step_warmup
+    for j in range(30, 30 + warm):
+        stream.step(stream._segment(signal, j))
+    got = [stream.step(stream._segment(signal, j)) for j in range(30 + warm, 30 + warm + 5)]
+    np.testing.assert_allclose(np.stack(got), once[30 + warm:35 + warm], atol=1e-5)

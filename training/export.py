@@ -22,6 +22,10 @@ FLOAT_FILE = "model.tflite"
 INT8_FILE = "model_int8.tflite"
 EMBEDDING_FILE = "embedding.tflite"  # split embed artifact (docs/contracts.md section 1)
 HEAD_FILE = "head.tflite"
+STEP_FILE = "embedding_step.tflite"
+#: Steps after which the streaming step's kept rows are exact from any state
+#: (its deepest kept rows need 9; tests/test_split.py checks 10 is enough).
+STEP_WARMUP = 10
 
 
 class ExportError(KwsError):
@@ -43,9 +47,12 @@ def to_tflite(model: Any, int8: bool = False, batch: int | None = 1) -> bytes:
     import keras
     import tensorflow as tf
 
-    shape = tuple(model.inputs[0].shape[1:])
-    inp = keras.Input(shape, batch_size=batch, name="window")
-    fixed = keras.Model(inp, model(inp), name=f"{model.name}_b{batch or 'n'}")
+    if len(model.inputs) == 1:
+        shape = tuple(model.inputs[0].shape[1:])
+        inp = keras.Input(shape, batch_size=batch, name="window")
+        fixed = keras.Model(inp, model(inp), name=f"{model.name}_b{batch or 'n'}")
+    else:  # a streaming step (audio + states): converted as built
+        fixed = model
     converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if int8:
@@ -128,15 +135,16 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
     return report
 
 
-def split_models(model: Any) -> tuple[Any, Any] | None:
+def split_models(model: Any) -> tuple[Any, Any, Any] | None:
     """The two halves of an ``embed`` model (``export_model``'s chain of the
     frozen embedding and the trained head), for streaming; None for a model
     that is not such a chain.
 
     Returns:
-        ``(embedding, head)``: ``[B, 12400]`` float32 16 kHz -> ``[B, 96]``
-        (one embedding: its 775 ms receptive field), and the head as
-        trained, ``[B, 10, 96]`` -> ``[B, n_classes]``.
+        ``(embedding, head, step)``: ``[B, 12400]`` float32 16 kHz ->
+        ``[B, 96]`` (one embedding: its 775 ms receptive field); the head as
+        trained, ``[B, 10, 96]`` -> ``[B, n_classes]``; and the embedding as
+        a streaming step (:func:`training.models.embedding.build_embedding_step`).
     """
     import keras
 
@@ -154,7 +162,8 @@ def split_models(model: Any) -> tuple[Any, Any] | None:
     one.set_weights(whole.get_weights())
     inp = keras.Input((embedding.FIRST_EMBEDDING_SAMPLES,), name="samples")
     out = keras.layers.Reshape((embedding.EMBEDDING_DIM,), name="embedding")(one(inp))
-    return keras.Model(inp, out, name="embedding"), head
+    return (keras.Model(inp, out, name="embedding"), head,
+            embedding.build_embedding_step(whole))
 
 
 def streaming_section(head: Any) -> dict[str, Any]:
@@ -165,7 +174,9 @@ def streaming_section(head: Any) -> dict[str, Any]:
                           "input_samples": embedding.FIRST_EMBEDDING_SAMPLES,
                           "hop_samples": embedding.EMBEDDING_HOP_SAMPLES,
                           "dim": embedding.EMBEDDING_DIM},
-            "head": {"file": HEAD_FILE, "frames": int(head.inputs[0].shape[1])}}
+            "head": {"file": HEAD_FILE, "frames": int(head.inputs[0].shape[1])},
+            "step": {"file": STEP_FILE, "samples": embedding.STEP_SAMPLES,
+                     "warmup": STEP_WARMUP}}
 
 
 def split_parity(artifact_dir: str | Path, windows: np.ndarray,
@@ -179,12 +190,20 @@ def split_parity(artifact_dir: str | Path, windows: np.ndarray,
     artifact_dir = Path(artifact_dir)
     split = SplitModel(artifact_dir, streaming)
     whole = TfliteModel(artifact_dir / FLOAT_FILE)
-    got = split.head(np.stack([split.embed(w)[:split.frames] for w in windows]))
+    # Through the streaming step (split.embed) and the one-shot embedding.
+    stepped = np.stack([split.embed(w)[:split.frames] for w in windows])
+    once = np.stack([split.embed_segments(np.lib.stride_tricks.sliding_window_view(
+        w, split.spec.input_samples)[::split.spec.hop_samples][:split.frames]) for w in windows])
     ref = whole.invoke_batch(np.asarray(windows, np.float32))
+    got = split.head(stepped)
     return {"top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),
-            "max_abs_diff": float(np.abs(ref - got).max()), "n": int(len(windows)),
+            "max_abs_diff": float(max(np.abs(ref - got).max(),
+                                      np.abs(ref - split.head(once)).max())),
+            "step_vs_one_shot_max_abs_diff": float(np.abs(stepped - once).max()),
+            "n": int(len(windows)),
             "embedding_bytes": (artifact_dir / EMBEDDING_FILE).stat().st_size,
-            "head_bytes": (artifact_dir / HEAD_FILE).stat().st_size}
+            "head_bytes": (artifact_dir / HEAD_FILE).stat().st_size,
+            "step_bytes": (artifact_dir / STEP_FILE).stat().st_size}
 
 
 def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = None,
@@ -208,9 +227,10 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     parts = split_models(model)
     if parts is None:
         return None
-    emb, head = parts
+    emb, head, step = parts
     write_tflite(emb, artifact_dir / EMBEDDING_FILE, batch=None)
     write_tflite(head, artifact_dir / HEAD_FILE, batch=None)
+    write_tflite(step, artifact_dir / STEP_FILE)
     streaming = streaming_section(head)
     parity = split_parity(artifact_dir, windows, streaming)
     log.info("split %s: %s", artifact_dir, parity)
@@ -227,7 +247,7 @@ def record_split(artifact_dir: str | Path, streaming: dict[str, Any],
     ``export.split``) into the artifact's ``card.json``."""
     import json
 
-    from training.train import write_json_atomic
+    from kwsapp.atomic import write_json_atomic
 
     path = Path(artifact_dir) / "card.json"
     card = json.loads(path.read_text())
@@ -242,7 +262,7 @@ def check_inputs(card: Any, data_dir: str | Path, limit: int = 200
     card's split), through the card's window and front end."""
     import dataclasses
 
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
     from training import data
     from training.evaluate import card_front_end
 

@@ -2,7 +2,7 @@
 --out assets/models`` (what ``make models`` runs).
 
 Each architecture trains with its default parameters and the
-:class:`~kwsapp.config.TrainConfig` defaults, updated by the module's
+:class:`~training.config.TrainConfig` defaults, updated by the module's
 optional ``TRAIN`` dict (e.g. more epochs for a net trained from scratch).
 A killed run resumes where it stopped when started again.
 """
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 
 BUNDLED = ("embed", "cnn", "wavception")
 

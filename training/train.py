@@ -44,7 +44,8 @@ import numpy as np
 
 from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, SmoothingConfig, TrainConfig
+from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
+from training.config import AugmentConfig, TrainConfig
 from kwsapp.atomic import (DiskFullError, is_disk_full, json_default, write_atomic,
                            write_json_atomic)
 from kwsapp.errors import BadInputError
@@ -205,9 +206,9 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     split["validation"] = _subsample(split["validation"], cfg.max_val_clips, cfg.seed)
     split["test"] = _subsample(split["test"], cfg.max_val_clips, cfg.seed)
     if cfg.synthetic_unknown:
-        from training.synth_unknown import synthetic_unknown
+        from training.negatives.tts import legacy_espeak_unknown
 
-        split["train"] = split["train"] + synthetic_unknown(cache)
+        split["train"] = split["train"] + legacy_espeak_unknown(cache)
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")

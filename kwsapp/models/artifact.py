@@ -191,6 +191,44 @@ class TfliteModel:
         return y.astype(np.float32, copy=True)
 
 
+class TfliteGraph:
+    """A ``.tflite`` with several named inputs and outputs (a streaming step:
+    audio + kept state in, result + next state out), one LiteRT thread.
+
+    Inputs are known by their Keras names, outputs by their Keras order
+    (the converter names them ``serving_default_<name>:0`` and
+    ``StatefulPartitionedCall...:<k>``).
+    """
+
+    def __init__(self, path: str | Path, num_threads: int = 1) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError("LiteRT is not installed: pip install ai-edge-litert") from exc
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file missing")
+        try:
+            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+            ins = self._interp.get_input_details()
+            outs = self._interp.get_output_details()
+            self.inputs = {d["name"].removeprefix("serving_default_").split(":")[0]:
+                           (d["index"], tuple(int(x) for x in d["shape"])) for d in ins}
+            order = sorted(outs, key=lambda d: int(d["name"].rsplit(":", 1)[-1]))
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.path}: not a loadable .tflite model ({exc})") from None
+        self._outs = [d["index"] for d in order]
+        self.output_shapes = [tuple(int(x) for x in d["shape"]) for d in order]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Set every named input, invoke, return the outputs in order (copies)."""
+        for name, x in inputs.items():
+            self._interp.set_tensor(self.inputs[name][0], x)
+        self._interp.invoke()
+        return [self._interp.get_tensor(i) for i in self._outs]
+
+
 def load_tflite(artifact_dir: str | Path, card: ModelCard,
                 filename: str = TFLITE_FILE) -> TfliteModel:
     """Load the artifact's ``.tflite`` and check it against its card."""
