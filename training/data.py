@@ -74,7 +74,7 @@ class Clip:
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);
-        a generated clip outside it (training/synth_unknown.py) keeps its
+        a generated clip outside it (training/negatives/) keeps its
         folder and file name."""
         span = f"@{self.start}+{self.frames}" if self.frames else ""
         if not self.path.is_relative_to(root):
@@ -376,6 +376,9 @@ def load_clips(clips: Sequence[Clip], n_samples: int = CLIP_SAMPLES,
             kept_idx.append(i)
         except AudioFileError as exc:
             log.warning("skipped %s", exc)
+    if len(kept_idx) < len(clips):
+        log.warning("skipped %d of %d clips: unreadable (each named above)",
+                    len(clips) - len(kept_idx), len(clips))
     audio = np.stack(rows).astype(np.float32) if rows else np.zeros((0, n_samples), np.float32)
     try:
         save_npy_atomic(kept_path, np.array(kept_idx, np.int64))
