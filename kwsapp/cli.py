@@ -28,6 +28,7 @@ from types import ModuleType
 
 from kwsapp import __version__
 from kwsapp.errors import KwsError
+from kwsapp.quiet import quiet_native_libraries
 
 #: Subcommand -> module. `kwsapp` with no subcommand runs `gui`.
 COMMANDS: dict[str, str] = {
@@ -58,11 +59,37 @@ def _command_modules() -> dict[str, ModuleType]:
     return modules
 
 
+def version_text() -> str:
+    """``kwsapp X.Y.Z`` and one line per bundled model (its card's date and
+    code version)."""
+    from kwsapp.models.registry import bundled_versions, models_dir
+
+    lines = [f"kwsapp {__version__}"]
+    versions = bundled_versions()
+    if not versions:
+        lines.append(f"no bundled models found (looked in {models_dir()})")
+    lines += [f"  model {name}: {v}" for name, v in versions.items()]
+    return "\n".join(lines)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: reads the model cards only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):  # noqa: A002 - argparse's own keyword
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kwsapp", description="Recognize spoken commands (yes no up down left right "
                                    "on off stop go) live or in files.")
-    parser.add_argument("--version", action="version", version=f"kwsapp {__version__}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the package and bundled model versions and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -88,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr,
                         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    quiet = quiet_native_libraries(args.verbose)
     try:
         return int(args._run(args) or 0)
     except KwsError as exc:
@@ -97,3 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
         return 0
+    finally:
+        if quiet is not None:
+            quiet.close()
