@@ -110,10 +110,9 @@ class SplitModel:
         return self.embedding.invoke_batch(segments)
 
     def stream(self) -> "EmbeddingStream":
-        """A fresh streaming state (needs the step file)."""
-        if self.step is None:
-            raise ModelError(f"{self.embedding.path.parent}: no streaming step in its card")
-        return EmbeddingStream(self.step, self.spec)
+        """A fresh per-stream state: through the streaming step when the
+        artifact has one, else one-shot embeddings (stateless)."""
+        return EmbeddingStream(self.step, self.spec, self.embedding)
 
     def embed(self, audio: np.ndarray, batch: int = EMBED_BATCH) -> np.ndarray:
         """Every whole embedding of 16 kHz ``audio`` of any length:
@@ -141,47 +140,61 @@ class SplitModel:
 
 
 class EmbeddingStream:
-    """One stream's embedding state for the streaming step.
+    """One stream's embeddings, one per step of ``hop_samples``.
 
-    ``step(audio)`` takes the ``step_samples`` samples that end where
-    embedding ``j`` ends (``j * hop + input_samples``) and returns embedding
-    ``j``; exact once the previous ``step_warmup`` steps were fed in order
-    (:meth:`warm_up`). Not thread-safe: one stream, one thread.
+    ``step(audio)`` takes the samples :meth:`bounds` gives for embedding
+    ``j`` and returns embedding ``j``. Through the streaming step (the newest
+    ``step_samples``, rows kept from the step before) it is exact once the
+    previous ``warmup`` steps were fed in order (:meth:`warm_up`); without a
+    step file it runs the one-shot model on ``input_samples`` (``warmup``
+    0). Not thread-safe: one stream, one thread.
     """
 
-    def __init__(self, graph: TfliteGraph, spec: StreamingSpec) -> None:
+    def __init__(self, graph: TfliteGraph | None, spec: StreamingSpec,
+                 one_shot: TfliteModel | None = None) -> None:
         self._graph = graph
+        self._one_shot = one_shot
         self.spec = spec
-        self._names = sorted(n for n in graph.inputs if n.startswith("state"))
+        self.warmup = spec.step_warmup if graph is not None else 0
+        self._span = spec.step_samples if graph is not None else spec.input_samples
+        self._names = sorted(n for n in graph.inputs if n.startswith("state")) if graph else []
         self.reset()
 
+    def bounds(self, j: int) -> tuple[int, int]:
+        """``(start, end)``: the samples step ``j`` reads."""
+        end = j * self.spec.hop_samples + self.spec.input_samples
+        return end - self._span, end
+
     def reset(self) -> None:
-        """Forget the kept rows (the next ``step_warmup`` steps are inexact)."""
-        self._state = {n: np.zeros(self._graph.inputs[n][1], np.float32) for n in self._names}
+        """Forget the kept rows (the next ``warmup`` steps are inexact)."""
+        if self._graph is not None:
+            self._state = {n: np.zeros(self._graph.inputs[n][1], np.float32)
+                           for n in self._names}
 
     def step(self, audio: np.ndarray) -> np.ndarray:
-        """``[step_samples]`` float32 -> the next embedding ``[dim]`` (a copy)."""
-        out = self._graph.run({"audio": np.asarray(audio, np.float32).reshape(1, -1),
-                               **self._state})
+        """The samples of :meth:`bounds` -> the next embedding ``[dim]`` (a copy)."""
+        x = np.asarray(audio, np.float32).reshape(1, -1)
+        if self._graph is None:
+            return self._one_shot.invoke_batch(x)[0]
+        out = self._graph.run({"audio": x, **self._state})
         self._state = dict(zip(self._names, out[1:]))
         return out[0][0].copy()
 
     def _segment(self, audio: np.ndarray, j: int) -> np.ndarray:
         """The samples step ``j`` reads (zeros before the signal's start)."""
-        end = j * self.spec.hop_samples + self.spec.input_samples
-        start = end - self.spec.step_samples
+        start, end = self.bounds(j)
         if start >= 0:
             return audio[start:end]
-        out = np.zeros(self.spec.step_samples, np.float32)
+        out = np.zeros(end - start, np.float32)
         if end > 0:
             out[-end:] = audio[:end]
         return out
 
     def warm_up(self, audio: np.ndarray, j: int) -> None:
-        """Reset, then feed the ``step_warmup`` steps before embedding ``j``
-        of ``audio`` (indexed from its first sample; zeros before it)."""
+        """Reset, then feed the ``warmup`` steps before embedding ``j`` of
+        ``audio`` (indexed from its first sample; zeros before it)."""
         self.reset()
-        for k in range(j - self.spec.step_warmup, j):
+        for k in range(j - self.warmup, j):
             self.step(self._segment(audio, k))
 
     def embed_range(self, audio: np.ndarray, first: int, last: int) -> np.ndarray:
