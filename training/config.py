@@ -56,7 +56,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # None: one pass over the training clips
     max_train_clips: int | None = None  # None: every training clip
     max_val_clips: int | None = None  # None: every validation (and test) clip
-    # Extra `unknown` training clips from espeak-ng (training/synth_unknown.py):
+    # Extra `unknown` training clips from espeak-ng (training/negatives/tts.py legacy_espeak_unknown):
     # streams showed false activations come from unknown words taken for commands.
     synthetic_unknown: bool = False
     # Each epoch draws the unknown training clips this many times (>= 1).

@@ -74,7 +74,7 @@ class Clip:
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);
-        a generated clip outside it (training/synth_unknown.py) keeps its
+        a generated clip outside it (training/negatives/) keeps its
         folder and file name."""
         span = f"@{self.start}+{self.frames}" if self.frames else ""
         if not self.path.is_relative_to(root):

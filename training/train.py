@@ -206,9 +206,9 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     split["validation"] = _subsample(split["validation"], cfg.max_val_clips, cfg.seed)
     split["test"] = _subsample(split["test"], cfg.max_val_clips, cfg.seed)
     if cfg.synthetic_unknown:
-        from training.synth_unknown import synthetic_unknown
+        from training.negatives.tts import legacy_espeak_unknown
 
-        split["train"] = split["train"] + synthetic_unknown(cache)
+        split["train"] = split["train"] + legacy_espeak_unknown(cache)
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
