@@ -29,6 +29,23 @@ def embed(bundled_model_dir):
 
 
 @pytest.fixture(scope="module")
+def embed_steps(bundled_model_dir):
+    """The same model without its chunk file: a file then runs one step per
+    80 ms, as a live stream does."""
+    rec = Recognizer(bundled_model_dir)
+    if rec.split is None or rec.split.step is None:
+        pytest.skip("the bundled embed has no streaming step")
+    rec.split.chunk = None
+    return rec
+
+
+@pytest.fixture(params=["chunks", "steps"])
+def model(request, embed, embed_steps):
+    """Files run in chunks (the chunk model) or in 80 ms steps (as live)."""
+    return embed if request.param == "chunks" else embed_steps
+
+
+@pytest.fixture(scope="module")
 def stream(data_dir):
     """Five real words, each followed by 1 s of silence, over faint noise."""
     parts = [np.zeros(8000, np.float32)]
@@ -57,8 +74,8 @@ def _whole_window(audio, end):
     return padded[end:end + 24000]
 
 
-def test_streamed_probabilities_equal_whole_window_ones(embed, stream):
-    events, windows, _ = _run(embed, stream, 1000, _config(embed))
+def test_streamed_probabilities_equal_whole_window_ones(model, embed, stream):
+    events, windows, _ = _run(model, stream, 1000, _config(embed))
     assert len(windows) > 20 and events
     ends = [int(round(w.end * 16000)) for w in windows]
     assert all((e - 12480) % 1280 == 0 for e in ends)  # on the 80 ms embedding grid
@@ -67,8 +84,8 @@ def test_streamed_probabilities_equal_whole_window_ones(embed, stream):
     np.testing.assert_allclose(np.stack([w.probs for w in windows]), want, atol=1e-5)
 
 
-def test_same_windows_events_and_embeddings_at_any_block_size(embed, stream):
-    runs = {block: _run(embed, stream, block, _config(embed)) for block in (160, 777, 4096)}
+def test_same_windows_events_and_embeddings_at_any_block_size(model, embed, stream):
+    runs = {block: _run(model, stream, block, _config(embed)) for block in (160, 777, 4096)}
     events, windows, embs = runs[160]
     for block, (ev, win, em) in runs.items():
         assert ev == events, block
@@ -78,8 +95,8 @@ def test_same_windows_events_and_embeddings_at_any_block_size(embed, stream):
         np.testing.assert_array_equal(np.stack([e for _, e in em]), np.stack([e for _, e in embs]))
 
 
-def test_listeners_get_every_embedding_once_gate_open_or_not(embed, stream):
-    _, _, embs = _run(embed, stream, 1000, _config(embed))
+def test_listeners_get_every_embedding_once_gate_open_or_not(model, embed, stream):
+    _, _, embs = _run(model, stream, 1000, _config(embed))
     times = np.array([t for t, _ in embs])
     np.testing.assert_allclose(np.diff(times), 0.08, atol=1e-9)
     assert times[0] == pytest.approx(12400 / 16000)
@@ -99,10 +116,10 @@ class _LossyEngine(Engine):
         super()._emit_step(split, j, end)
 
 
-def test_dropped_steps_are_recomputed_from_the_ring(embed, stream):
+def test_dropped_steps_are_recomputed_from_the_ring(embed, embed_steps, stream):
     cfg = _config(embed, vad=replace(VadConfig(), enabled=False))
     _, full, _ = _run(embed, stream, 1000, cfg)
-    _, lossy, _ = _run(embed, stream, 1000, cfg, engine_cls=_LossyEngine)
+    _, lossy, _ = _run(embed_steps, stream, 1000, cfg, engine_cls=_LossyEngine)
     by_end = {w.end: w.probs for w in full}
     assert len(lossy) > len(full) * 0.5
     for w in lossy:
@@ -118,7 +135,8 @@ def test_a_window_model_keeps_the_window_path(tiny_model, stream):
     assert seen == [] and engine.embeddings is None
 
 
-def test_switching_between_split_and_window_models_mid_stream(embed, tiny_model, stream):
+def test_switching_between_split_and_window_models_mid_stream(embed_steps, tiny_model,
+                                                               stream):
     """The GUI swaps models on a running engine: windows keep coming on the
     grid of whichever model runs."""
     tiny = Recognizer(tiny_model)
@@ -128,10 +146,10 @@ def test_switching_between_split_and_window_models_mid_stream(embed, tiny_model,
         if len(windows) == 5:
             engine.set_recognizer(tiny)
         if len(windows) == 15:
-            engine.set_recognizer(embed)
+            engine.set_recognizer(embed_steps)
         windows.append(w)
 
-    engine = Engine(embed, _config(embed, vad=replace(VadConfig(), enabled=False)),
+    engine = Engine(embed_steps, _config(embed_steps, vad=replace(VadConfig(), enabled=False)),
                     FileSource(stream, 1000), on_window=swap, use_card_defaults=False)
     engine.run()
     ends = [w.end for w in windows]

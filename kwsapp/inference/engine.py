@@ -105,6 +105,15 @@ class _Step:
     runs: list[SpeechRun] = field(default_factory=list)
 
 
+@dataclass
+class _Chunk:
+    """Consecutive embedding steps of a file, embedded in one model call."""
+
+    first: int  # index of the first embedding
+    audio: np.ndarray  # the chunk model's input (zeros past the audio's end)
+    steps: list[_Step]  # in order, from ``first`` on (their audio left empty)
+
+
 #: Steps a realtime engine lets wait per window of ``queue_size`` (steps are
 #: 80 ms apart; those dropped are recomputed from the ring).
 _STEPS_PER_WINDOW = 4
@@ -119,14 +128,14 @@ class _WindowQueue:
     blocking (files)."""
 
     def __init__(self, maxsize: int, block: bool) -> None:
-        self._items: deque[_Window | _Step | None] = deque()
+        self._items: deque[_Window | _Step | _Chunk | None] = deque()
         self._maxsize = max(1, maxsize)
         self._block = block
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
 
-    def put(self, item: _Window | _Step | None) -> None:
+    def put(self, item: _Window | _Step | _Chunk | None) -> None:
         with self._cond:
             if item is not None:
                 if self._block:
@@ -140,7 +149,7 @@ class _WindowQueue:
             self._items.append(item)
             self._cond.notify_all()
 
-    def get(self) -> _Window | _Step | None:
+    def get(self) -> _Window | _Step | _Chunk | None:
         """The next item; raises _Closed once closed."""
         with self._cond:
             while not self._items:
@@ -192,6 +201,8 @@ class Engine:
         self._hop = self.config.hop_samples
         self._next_hop = self._hop
         self._next_j: int | None = None  # next embedding step due (split models)
+        self._group: _Chunk | None = None  # a file's steps waiting for their chunk
+        self._chunk_next: int | None = None  # first embedding of the next chunk
         self._due = 0  # last window / step position handed on
         self._listeners: list[Callable[[float, np.ndarray], None]] = []
         self._stream_of: Recognizer | None = None  # whose embedding stream runs
@@ -212,7 +223,7 @@ class Engine:
 
     def _new_queue(self) -> _WindowQueue:
         size = self.config.queue_size
-        if self.recognizer.split is not None:
+        if self.recognizer.split is not None and self.source.realtime:
             size *= _STEPS_PER_WINDOW
         return _WindowQueue(size, block=not self.source.realtime)
 
@@ -408,6 +419,7 @@ class Engine:
         a word at the very end still gets whole windows; then the end mark."""
         self._push(self._resampler.flush())
         self._push(np.zeros(self.window_samples, dtype=np.float32))
+        self._flush_group()
         self._queue.put(None)
 
     def _push(self, audio: np.ndarray) -> None:
@@ -424,6 +436,7 @@ class Engine:
                 due = self._step_end(split, self._next_j)
             else:
                 if self._next_j is not None:  # back to a window model
+                    self._flush_group()
                     self._next_j = None
                     self._next_hop = (self._due // self._hop + 1) * self._hop
                 due = self._next_hop
@@ -433,7 +446,11 @@ class Engine:
             elif due <= total:
                 self._due = due
                 if split is not None:
-                    self._emit_step(split, self._next_j, due)
+                    if split.chunk is not None and not self.source.realtime:
+                        self._group_step(split, self._next_j, due)
+                    else:
+                        self._flush_group()
+                        self._emit_step(split, self._next_j, due)
                     self._next_j += 1
                 else:
                     if gate.is_open:
@@ -453,15 +470,43 @@ class Engine:
         spec = split.spec
         return (self._due - self.window_samples) // spec.hop_samples + spec.frames
 
-    def _emit_step(self, split, j: int, end: int) -> None:
+    def _make_step(self, split, j: int, end: int, with_audio: bool = True) -> _Step:
         every = max(1, int(round(self._hop / split.spec.hop_samples)))
         head = self.gate.is_open and j % every == 0
         emb_end = j * split.spec.hop_samples + split.spec.input_samples
         n = split.spec.step_samples if split.step is not None else split.spec.input_samples
-        self._queue.put(_Step(j=j, end=end, audio=self.ring.read(emb_end - n, n), head=head,
-                              segment=self.gate.segment,
-                              runs=self.gate.runs_in(end - self.window_samples, end)
-                              if head else []))
+        audio = self.ring.read(emb_end - n, n) if with_audio else np.zeros(0, np.float32)
+        return _Step(j=j, end=end, audio=audio, head=head, segment=self.gate.segment,
+                     runs=self.gate.runs_in(end - self.window_samples, end) if head else [])
+
+    def _emit_step(self, split, j: int, end: int) -> None:
+        self._queue.put(self._make_step(split, j, end))
+
+    def _group_step(self, split, j: int, end: int) -> None:
+        """A file: collect steps into chunks of the chunk model's size (fixed
+        boundaries, so any block size gives the same chunks)."""
+        if self._group is None:
+            # The first chunk also holds the embeddings the first heads read.
+            first = (self._chunk_next if self._chunk_next is not None
+                     else j - split.spec.frames + 1)
+            self._group = _Chunk(first=first, audio=np.zeros(0, np.float32), steps=[])
+        self._group.steps.append(self._make_step(split, j, end, with_audio=False))
+        if j == self._group.first + split.spec.chunk_embeddings - 1:
+            self._flush_group()
+
+    def _flush_group(self) -> None:
+        group, self._group = self._group, None
+        if group is None:
+            self._chunk_next = None
+            return
+        self._chunk_next = group.steps[-1].j + 1
+        split = self.recognizer.split
+        n = split.chunk_samples()
+        start = group.first * split.spec.hop_samples
+        have = max(0, min(n, self.ring.total_written - start))
+        group.audio = np.zeros(n, np.float32)
+        group.audio[:have] = self.ring.read(start, have)
+        self._queue.put(group)
 
     def _emit_window(self, end: int) -> None:
         n = self.window_samples
@@ -479,6 +524,10 @@ class Engine:
                 self._recognizer, self._pending_recognizer = self._pending_recognizer, None
                 self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
             t0 = time.perf_counter()
+            if isinstance(task, _Chunk):
+                if self._recognizer.split is not None:
+                    self._run_chunk(task)
+                continue
             if isinstance(task, _Step):
                 if self._recognizer.split is None:
                     continue  # queued before the switch to a window model
@@ -496,13 +545,7 @@ class Engine:
         or that came before the first), give the new embeddings to the
         listeners; the head's probabilities on a head step, else None."""
         split = self._recognizer.split
-        if self._stream_of is not self._recognizer:
-            self._stream_of, self._stream = self._recognizer, split.stream()
-            spec = split.spec
-            self.embeddings = EmbeddingRing(
-                max(spec.frames, int(self.config.audio.ring_seconds * self.sample_rate_hz)
-                    // spec.hop_samples), spec.dim, spec.hop_samples, spec.input_samples,
-                self.sample_rate_hz)
+        self._ensure_stream(split)
         stream, ring, j = self._stream, self.embeddings, task.j
         frames = split.spec.frames
         if ring.next != j:  # a gap: recompute the missing steps from the ring
@@ -525,6 +568,35 @@ class Engine:
         if not task.head or not ring.has(j - frames + 1, j + 1):
             return None
         return split.head(ring.get(j - frames + 1, j + 1)[None])[0]
+
+    def _run_chunk(self, chunk: _Chunk) -> None:
+        """A file's chunk: every embedding in one call, every head window of
+        it in one more, then the smoother in order."""
+        t0 = time.perf_counter()
+        split = self._recognizer.split
+        self._ensure_stream(split)
+        embeddings = split.chunk.invoke_batch(chunk.audio[None])[0]
+        for j in range(chunk.first, chunk.steps[-1].j + 1):
+            self._store(j, embeddings[j - chunk.first])
+        frames, ring = split.spec.frames, self.embeddings
+        heads = [s for s in chunk.steps if s.head and ring.has(s.j - frames + 1, s.j + 1)]
+        if not heads:
+            return
+        probs = split.head(np.stack([ring.get(s.j - frames + 1, s.j + 1) for s in heads]))
+        self._infer_ms = (time.perf_counter() - t0) * 1000.0 / len(heads)
+        for step, p in zip(heads, probs):
+            self._decide(step, p)
+
+    def _ensure_stream(self, split) -> None:
+        """The current recognizer's embedding stream and ring (made once)."""
+        if self._stream_of is self._recognizer:
+            return
+        self._stream_of, self._stream = self._recognizer, split.stream()
+        spec = split.spec
+        self.embeddings = EmbeddingRing(
+            max(spec.frames + spec.chunk_embeddings,
+                int(self.config.audio.ring_seconds * self.sample_rate_hz) // spec.hop_samples),
+            spec.dim, spec.hop_samples, spec.input_samples, self.sample_rate_hz)
 
     def _store(self, j: int, embedding: np.ndarray) -> None:
         self.embeddings.put(j, embedding)

@@ -43,16 +43,20 @@ class StreamingSpec:
     step_file: str | None = None  # the streaming step (optional)
     step_samples: int = 0  # newest samples one step reads
     step_warmup: int = 0  # steps before its embeddings are exact from any state
+    chunk_file: str | None = None  # many embeddings per call (files; optional)
+    chunk_embeddings: int = 0
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any], where: str = "card.json") -> "StreamingSpec":
         try:
             emb, head = section["embedding"], section["head"]
             step = section.get("step") or {}
+            chunk = section.get("chunk") or {}
             return cls(str(emb["file"]), int(emb["input_samples"]), int(emb["hop_samples"]),
                        int(emb["dim"]), str(head["file"]), int(head["frames"]),
                        str(step["file"]) if step else None, int(step.get("samples", 0)),
-                       int(step.get("warmup", 0)))
+                       int(step.get("warmup", 0)),
+                       str(chunk["file"]) if chunk else None, int(chunk.get("embeddings", 0)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{where}: bad 'streaming' section ({exc!r})") from None
 
@@ -93,6 +97,15 @@ class SplitModel:
         if self.head_model.input_shape != (spec.frames, spec.dim):
             raise ModelError(f"{self.head_model.path}: takes {self.head_model.input_shape}, "
                              f"its card says ({spec.frames}, {spec.dim})")
+        self.chunk: TfliteModel | None = None
+        if spec.chunk_file:
+            self.chunk = TfliteModel(artifact_dir / spec.chunk_file)
+            want = (spec.input_samples + (spec.chunk_embeddings - 1) * spec.hop_samples,)
+            if (self.chunk.input_shape != want
+                    or self.chunk.output_shape != (spec.chunk_embeddings, spec.dim)):
+                raise ModelError(f"{self.chunk.path}: takes {self.chunk.input_shape} -> "
+                                 f"{self.chunk.output_shape}, its card says {want} -> "
+                                 f"({spec.chunk_embeddings}, {spec.dim})")
         self.step: TfliteGraph | None = None
         if spec.step_file:
             self.step = TfliteGraph(artifact_dir / spec.step_file)
@@ -125,6 +138,8 @@ class SplitModel:
         n = spec.n_embeddings(audio.shape[0])
         if n == 0:
             return np.zeros((0, spec.dim), np.float32)
+        if self.chunk is not None and n >= self.spec.chunk_embeddings // 4:
+            return self.embed_chunks(audio)[:n]
         if self.step is not None:
             return self.stream().embed_range(audio, 0, n)
         # Strided views: no copy of the overlapping segments until a batch.
@@ -132,6 +147,26 @@ class SplitModel:
         views = views[::spec.hop_samples][:n]
         return np.concatenate([self.embed_segments(views[i:i + batch])
                                for i in range(0, n, batch)])
+
+    def chunk_samples(self) -> int:
+        """Samples one chunk call reads (0: no chunk model)."""
+        spec = self.spec
+        return spec.input_samples + (spec.chunk_embeddings - 1) * spec.hop_samples if \
+            self.chunk is not None else 0
+
+    def embed_chunks(self, audio: np.ndarray) -> np.ndarray:
+        """Embeddings ``0, 1, ...`` of ``audio`` from the chunk model,
+        ``chunk_embeddings`` per call (zeros past the end; the last chunk's
+        embeddings that reach past it are included: drop them)."""
+        spec, n = self.spec, self.chunk_samples()
+        count = max(1, spec.n_embeddings(audio.shape[0]))
+        out = []
+        for first in range(0, count, spec.chunk_embeddings):
+            part = audio[first * spec.hop_samples:first * spec.hop_samples + n]
+            if part.shape[0] < n:
+                part = np.pad(part, (0, n - part.shape[0]))
+            out.append(self.chunk.invoke_batch(part[None])[0])
+        return np.concatenate(out)
 
     def head(self, embeddings: np.ndarray) -> np.ndarray:
         """``[N, frames, dim]`` embedding sequences -> ``[N, n_labels]``
