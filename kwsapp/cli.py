@@ -28,6 +28,7 @@ from types import ModuleType
 
 from kwsapp import __version__
 from kwsapp.errors import KwsError
+from kwsapp.quiet import quiet_native_libraries
 
 #: Subcommand -> module. `kwsapp` with no subcommand runs `gui`.
 COMMANDS: dict[str, str] = {
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr,
                         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    quiet = quiet_native_libraries(args.verbose)
     try:
         return int(args._run(args) or 0)
     except KwsError as exc:
@@ -123,3 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
         return 0
+    finally:
+        if quiet is not None:
+            quiet.close()

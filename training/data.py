@@ -376,6 +376,9 @@ def load_clips(clips: Sequence[Clip], n_samples: int = CLIP_SAMPLES,
             kept_idx.append(i)
         except AudioFileError as exc:
             log.warning("skipped %s", exc)
+    if len(kept_idx) < len(clips):
+        log.warning("skipped %d of %d clips: unreadable (each named above)",
+                    len(clips) - len(kept_idx), len(clips))
     audio = np.stack(rows).astype(np.float32) if rows else np.zeros((0, n_samples), np.float32)
     try:
         save_npy_atomic(kept_path, np.array(kept_idx, np.int64))
