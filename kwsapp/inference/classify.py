@@ -71,8 +71,12 @@ class FileClassifier:
     """
 
     def __init__(self, recognizer: Recognizer, config: Config) -> None:
+        from kwsapp.userwords.listener import UserWords
+
         self.recognizer = recognizer
         self.config = config
+        #: the user's words (kwsapp/userwords), found beside the commands
+        self.user_words = UserWords.load()
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str] | None, threshold: float | None = None,
@@ -97,6 +101,10 @@ class FileClassifier:
         engine = Engine(self.recognizer, self.config,
                         FileSource(audio, ms_to_samples(self.config.audio.block_ms)),
                         use_card_defaults=False)
-        events = tuple(replace(e, end=min(e.end, duration)) for e in engine.run())
+        from kwsapp.userwords.live import attach_user_words
+
+        attach_user_words(engine, words=self.user_words)
+        events = tuple(replace(e, end=min(e.end, duration))
+                       for e in sorted(engine.run(), key=lambda e: (e.emitted_at, e.start)))
         return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
                                   probs=probs, events=events)
