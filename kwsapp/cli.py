@@ -42,6 +42,8 @@ COMMANDS: dict[str, str] = {
     "explore": "kwsapp.commands.explore",
     "make-stream": "kwsapp.commands.make_stream",
     "evaluate-stream": "kwsapp.commands.evaluate_stream",
+    "enrol": "kwsapp.commands.enrol",
+    "words": "kwsapp.commands.words",
 }
 DEFAULT_COMMAND = "gui"
 

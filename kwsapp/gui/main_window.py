@@ -130,6 +130,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.command.connect(self._on_command, queued)
         self.bridge.window.connect(self._on_window, queued)
         self.bridge.failed.connect(self._on_engine_error, queued)
+        self.bridge.word_scores.connect(self._on_word_scores, queued)
+        self.add_word_dialog = None
 
         self.setWindowTitle("kwsapp — spoken commands")
         self.setAcceptDrops(True)
@@ -179,6 +181,10 @@ class MainWindow(QtWidgets.QMainWindow):
                                             shortcut=QtGui.QKeySequence("F5"))
         self.refresh_action.setToolTip("Look for input devices again (F5)")
         self.refresh_action.triggered.connect(self.refresh_devices)
+        self.add_word_action = QtGui.QAction("&Add word…", self)
+        self.add_word_action.setToolTip("Teach the app a word of your own from a few "
+                                        "recordings (or remove one)")
+        self.add_word_action.triggered.connect(self.open_add_word)
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addActions([self.open_action, self.open_model_action])
@@ -186,7 +192,9 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction(self.quit_action)
         listen_menu = menu.addMenu("&Listen")
         listen_menu.addActions([self.listen_action, self.refresh_action])
-        for menu_ in (file_menu, listen_menu):
+        words_menu = menu.addMenu("&Words")
+        words_menu.addAction(self.add_word_action)
+        for menu_ in (file_menu, listen_menu, words_menu):
             menu_.setToolTipsVisible(True)
 
     def _build_controls(self) -> None:
@@ -247,6 +255,10 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.addSpacing(12)
         lay.addWidget(QtWidgets.QLabel("VAD"))
         lay.addWidget(self.vad_combo)
+        lay.addSpacing(12)
+        self.add_word_button = QtWidgets.QToolButton()
+        self.add_word_button.setDefaultAction(self.add_word_action)
+        lay.addWidget(self.add_word_button)
         lay.addStretch(1)
         self._controls = bar
 
@@ -259,6 +271,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.result = ResultView(g)
         self.history = HistoryList(g)
         self.bars = ProbabilityBars()
+        self.word_bars = ProbabilityBars(("none",))  # labels set when words exist
+        self.word_bars.setToolTip("Probability of each of your words in the latest window")
+        self.word_bars.hide()
         self.files = FilesPanel(g)
 
         left = QtWidgets.QWidget()
@@ -270,8 +285,9 @@ class MainWindow(QtWidgets.QMainWindow):
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         right.addWidget(self.result)
         right.addWidget(self.bars)
+        right.addWidget(self.word_bars)
         right.addWidget(self.history)
-        right.setSizes([170, 260, 220])
+        right.setSizes([170, 260, 90, 220])
         live = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         live.addWidget(left)
         live.addWidget(right)
@@ -513,6 +529,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status_labels["device"].setText("not listening")
             return False
         self.session = session
+        self._show_word_bars(session.user_words.labels[1:] if session.user_words else ())
         self.spectrogram.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
@@ -576,6 +593,35 @@ class MainWindow(QtWidgets.QMainWindow):
         probs = np.asarray(result.probs)
         if probs.shape[0] == len(self.bars.labels):
             self.bars.set_probabilities(probs)
+
+    @QtCore.Slot(object)
+    def _on_word_scores(self, scores) -> None:
+        _end, labels, probs = scores
+        if tuple(labels[1:]) == self.word_bars.labels:
+            self.word_bars.set_probabilities(np.asarray(probs)[1:])
+
+    def _show_word_bars(self, names: tuple[str, ...]) -> None:
+        if names:
+            self.word_bars.set_labels(names)
+        self.word_bars.setVisible(bool(names))
+
+    # ------------------------------------------------------------ user words
+    def open_add_word(self) -> None:
+        """Show the Add word dialog (one at a time)."""
+        from kwsapp.gui.add_word import AddWordDialog
+
+        if self.add_word_dialog is None:
+            self.add_word_dialog = AddWordDialog(self.source_factory, self.current_device(),
+                                                 gui_config=self.gui_config, parent=self)
+            self.add_word_dialog.word_added.connect(self.reload_user_words)
+            self.add_word_dialog.word_removed.connect(self.reload_user_words)
+        self.add_word_dialog.show()
+        self.add_word_dialog.raise_()
+
+    def reload_user_words(self, _name: str = "") -> None:
+        """Listen for the user words as stored now."""
+        if self.session is not None:
+            self._show_word_bars(self.session.reload_user_words())
 
     @QtCore.Slot(object)
     def _on_engine_error(self, exc: Exception) -> None:
