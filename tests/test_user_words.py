@@ -221,3 +221,29 @@ def test_a_second_word_does_not_steal_the_first_ones_events(two_words, stream, w
         found = [e for e in events if e["label"] == word]
         assert len(found) == len(places), (word, events)
         assert all(overlaps(ev, s, e) for (s, e), ev in zip(places, found)), (word, events)
+
+
+@pytest.mark.jack
+def test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one(jack_server,
+                                                                         tmp_path, wake_dir):
+    import os
+    import subprocess
+    import sys
+
+    takes = recordings(wake_dir, "snowboy", 3, skip=10)
+    try:
+        proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "enrol_record_jack_run.py"),
+                               "--name", "snowboy", "--takes", *map(str, takes), "--silent-first"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=200,
+                              env=dict(os.environ, **jack_server, **home_env(tmp_path)))
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"timed out: {exc.stderr!r}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["returncode"] == 0, result["stderr"]
+    err = result["stderr"]
+    assert "take 1/3: 3" in err and "say the word now" in err  # the countdown
+    assert "silent" in err and "again" in err  # the silent take was recorded again
+    assert result["ports"] == 4  # one stream per take, plus the retake
+    assert "take 3/3: ok" in err
+    assert (tmp_path / "home" / "words" / "snowboy" / "card.json").is_file()
