@@ -63,6 +63,7 @@ def _print_text(row: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kwsapp.commands.progress import audio_progress
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.classify import FileClassifier
 
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     rows, failed = [], 0
     for path in args.files:
         try:
-            row = to_row(classifier.classify_file(path))
+            with audio_progress(path) as on_progress:
+                row = to_row(classifier.classify_file(path, on_progress))
         except AudioFileError as exc:
             failed += 1
             if args.json:  # in text mode the row itself says it
