@@ -28,6 +28,7 @@ from types import ModuleType
 
 from kwsapp import __version__
 from kwsapp.errors import KwsError
+from kwsapp.quiet import quiet_native_libraries
 
 #: Subcommand -> module. `kwsapp` with no subcommand runs `gui`.
 COMMANDS: dict[str, str] = {
@@ -41,6 +42,8 @@ COMMANDS: dict[str, str] = {
     "explore": "kwsapp.commands.explore",
     "make-stream": "kwsapp.commands.make_stream",
     "evaluate-stream": "kwsapp.commands.evaluate_stream",
+    "enrol": "kwsapp.commands.enrol",
+    "words": "kwsapp.commands.words",
 }
 DEFAULT_COMMAND = "gui"
 
@@ -109,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr,
                         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    quiet = quiet_native_libraries(args.verbose)
     try:
         return int(args._run(args) or 0)
     except KwsError as exc:
@@ -118,3 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
         return 0
+    finally:
+        if quiet is not None:
+            quiet.close()

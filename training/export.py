@@ -7,6 +7,7 @@ resizable) for streaming, checked against the whole model."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import sys
 from pathlib import Path
@@ -57,8 +58,10 @@ def to_tflite(model: Any, int8: bool = False, batch: int | None = 1) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if int8:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    # The converter prints its SavedModel report; stdout is for --json only.
-    with contextlib.redirect_stdout(sys.stderr):
+    # The converter prints its SavedModel report; stdout is for --json only,
+    # and stderr shows it only with -vv (debug logging).
+    report = sys.stderr if log.isEnabledFor(logging.DEBUG) else io.StringIO()
+    with contextlib.redirect_stdout(report):
         return converter.convert()
 
 

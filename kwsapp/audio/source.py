@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 BlockCallback = Callable[[np.ndarray], None]
 
+#: What `devices`, `listen` and the GUI say when PortAudio sees no input.
+NO_INPUT_DEVICE = ("no audio input device found (PortAudio sees none: connect a microphone "
+                   "or start a sound server such as PulseAudio or JACK)")
+
 #: How long stopping a PortAudio stream may take before it is abandoned
 #: (the engine promises to stop within a second).
 CLOSE_TIMEOUT_S = 0.5
@@ -123,6 +127,8 @@ class SoundDeviceSource:
         try:
             info = sd.query_devices(self.device, kind="input")
         except (sd.PortAudioError, ValueError) as exc:
+            if not list_input_devices():  # not this device: there is none at all
+                raise DeviceError(NO_INPUT_DEVICE) from None
             raise DeviceError(f"no usable input device {device if device is not None else '(default)'}"
                               f": {exc}") from None
         self.device_name = str(info["name"])

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kwsapp.inference.classify import FileClassification
 
+from kwsapp.commands.options import number
+
 HELP = "classify audio files: top label + probabilities, or a timeline of commands"
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folders: their subfolders' audio files too")
     parser.add_argument("--model", default=None,
                         help="bundled model name or artifact directory (default: embed)")
-    parser.add_argument("--threshold", type=float, default=None,
+    parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
 

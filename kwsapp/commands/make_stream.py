@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from kwsapp.commands.options import number, writable_file
+
 HELP = ("build a test stream: words of held-out speakers at random gaps over "
         "background noise -> NAME.wav + NAME.csv (label,start,end,file,word)")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR",
@@ -15,11 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with --negatives only its background noise is used")
     parser.add_argument("--out", required=True, metavar="NAME",
                         help="writes NAME.wav and NAME.csv")
-    parser.add_argument("--minutes", type=float, default=5.0, help="stream length (default 5)")
-    parser.add_argument("--snr-db", type=float, default=10.0,
+    parser.add_argument("--minutes", type=number(float, 0.0, 24 * 60.0, open_lo=True),
+                        default=5.0, help="stream length (default 5)")
+    parser.add_argument("--snr-db", type=number(float, -30.0, 100.0), default=10.0,
                         help="speech-to-noise ratio in dB (default 10)")
     parser.add_argument("--no-noise", action="store_true", help="no background noise bed")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=number(int, 0), default=0, help="random seed (default 0)")
     parser.add_argument("--speakers", default="validation",
                         help="speaker sets of the split, comma-separated: validation, "
                              "test (default validation; never train)")
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folders; the word is the folder name (Speech Commands "
                              "_unknown_: the file-name prefix); command words and "
                              "training speakers' clips are left out")
-    parser.add_argument("--gaps", nargs=2, type=float, metavar=("MIN", "MAX"),
+    parser.add_argument("--gaps", nargs=2, type=number(float, 0.0, 3600.0), metavar=("MIN", "MAX"),
                         help="pause between words in seconds, uniform (default 1 3; "
                              "with --negatives 0.2 1.5)")
     parser.add_argument("--json", action="store_true", help="summary as JSON on stdout")
@@ -52,13 +54,12 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--speakers: {','.join(bad) or 'nothing'} not allowed; use "
                             "validation and/or test (training speakers never go in a "
                             "test stream)")
-    if args.minutes <= 0:
-        raise BadInputError("--minutes must be positive")
     if args.gaps is not None and not 0 <= args.gaps[0] <= args.gaps[1]:
         raise BadInputError(f"--gaps: need 0 <= MIN <= MAX, not {args.gaps[0]} {args.gaps[1]}")
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise BadInputError(f"{data_dir}: no such folder")
+    writable_file(f"{args.out}.wav", "--out")
     negatives = tuple(args.negatives or ())
     gaps = tuple(args.gaps) if args.gaps else (NEGATIVE_GAP_S if negatives else StreamSpec.gap_s)
     spec = StreamSpec(minutes=args.minutes, snr_db=None if args.no_noise else args.snr_db,

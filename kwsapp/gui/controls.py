@@ -119,6 +119,15 @@ class ControlsBar(QtWidgets.QWidget):
         lay.addWidget(QtWidgets.QLabel("VAD"))
         lay.addWidget(self.vad_combo)
         lay.addStretch(1)
+        self._layout = lay
+
+    def add_button(self, action: QtGui.QAction) -> QtWidgets.QToolButton:
+        """A button for ``action`` after the other controls."""
+        button = QtWidgets.QToolButton()
+        button.setDefaultAction(action)
+        self._layout.insertSpacing(self._layout.count() - 1, 12)
+        self._layout.insertWidget(self._layout.count() - 1, button)
+        return button
 
     # ---------------------------------------------------------------- devices
     def fill_devices(self, devices: list, wanted: object,

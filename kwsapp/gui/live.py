@@ -41,6 +41,7 @@ class EngineBridge(QtCore.QObject):
     command = QtCore.Signal(object)  # CommandEvent
     window = QtCore.Signal(object)  # WindowResult
     failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
+    word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
 
     def on_event(self, event: object) -> None:
         self.command.emit(event)
@@ -50,6 +51,9 @@ class EngineBridge(QtCore.QObject):
 
     def on_error(self, exc: Exception) -> None:
         self.failed.emit(exc)
+
+    def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
+        self.word_scores.emit((end_s, labels, probs))
 
 
 class LiveSession:
@@ -73,7 +77,20 @@ class LiveSession:
         # controls win over the card.
         self.engine.set_threshold(config.smoothing.threshold)
         self.engine.set_vad_aggressiveness(config.vad.aggressiveness)
+        self._bridge = bridge
+        self.user_words = None
+        self.reload_user_words()
         self._cursor: int | None = None
+
+    def reload_user_words(self) -> tuple[str, ...]:
+        """Listen for the stored user words as they are now (after one was
+        added or removed); returns their names."""
+        from kwsapp.userwords.live import attach_user_words
+
+        if self.user_words is not None:
+            self.user_words.detach()
+        self.user_words = attach_user_words(self.engine, on_scores=self._bridge.on_word_scores)
+        return () if self.user_words is None else self.user_words.labels[1:]
 
     def start(self) -> None:
         self.engine.start()

@@ -30,6 +30,9 @@ class LiveView(QtWidgets.QSplitter):
         self.result = ResultView(g)
         self.history = HistoryList(g)
         self.bars = ProbabilityBars()
+        self.word_bars = ProbabilityBars(("none",))  # labels set when words exist
+        self.word_bars.setToolTip("Probability of each of your words in the latest window")
+        self.word_bars.hide()
         self.frames_drawn = 0
 
         left = QtWidgets.QWidget()
@@ -41,8 +44,9 @@ class LiveView(QtWidgets.QSplitter):
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         right.addWidget(self.result)
         right.addWidget(self.bars)
+        right.addWidget(self.word_bars)
         right.addWidget(self.history)
-        right.setSizes([170, 260, 220])
+        right.setSizes([170, 260, 90, 220])
         self.addWidget(left)
         self.addWidget(right)
         self.setStretchFactor(0, 3)
@@ -83,3 +87,17 @@ class LiveView(QtWidgets.QSplitter):
         probs = np.asarray(result.probs)
         if probs.shape[0] == len(self.bars.labels):
             self.bars.set_probabilities(probs)
+
+    @QtCore.Slot(object)
+    def show_word_scores(self, scores) -> None:
+        """User words' ``(end, labels, probs)``: their bars (label 0 is the
+        detectors' "none")."""
+        _end, labels, probs = scores
+        if tuple(labels[1:]) == self.word_bars.labels:
+            self.word_bars.set_probabilities(np.asarray(probs)[1:])
+
+    def show_word_bars(self, names: tuple[str, ...]) -> None:
+        """Bars for these user words (hidden when there are none)."""
+        if names:
+            self.word_bars.set_labels(names)
+        self.word_bars.setVisible(bool(names))

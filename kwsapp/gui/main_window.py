@@ -74,6 +74,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model_spec: str | None = None
         self.last_stats = None  # EngineStats at the last status update
         self._closed = False
+        self.add_word_dialog = None
 
         self.setWindowTitle("kwsapp — spoken commands")
         self.setAcceptDrops(True)
@@ -129,6 +130,9 @@ class MainWindow(QtWidgets.QMainWindow):
             "classified files) as CSV", self.export_dialog, "Ctrl+E")
         self.about_action = self._action("&About kwsapp", "Version, bundled models and "
                                          "credits", self.show_about)
+        self.add_word_action = self._action("&Add word…", "Teach the app a word of your own "
+                                            "from a few recordings (or remove one)",
+                                            self.open_add_word)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -140,13 +144,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.file_menu.addAction(self.quit_action)
         self.listen_menu = menu.addMenu("&Listen")
         self.listen_menu.addActions([self.listen_action, self.refresh_action])
+        self.words_menu = menu.addMenu("&Words")
+        self.words_menu.addAction(self.add_word_action)
         self.help_menu = menu.addMenu("&Help")
         self.help_menu.addAction(self.about_action)
-        for menu_ in (self.file_menu, self.listen_menu, self.help_menu):
+        for menu_ in (self.file_menu, self.listen_menu, self.words_menu, self.help_menu):
             menu_.setToolTipsVisible(True)
 
     def _build_parts(self) -> None:
         self.controls = ControlsBar(self.listen_action, self.refresh_action)
+        self.add_word_button = self.controls.add_button(self.add_word_action)
         self.banner = Banner()
         self.live = LiveView(self.gui_config)
         self.files = FilesPanel(self.gui_config)
@@ -170,7 +177,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for name in ("device_combo", "model_combo", "threshold_slider", "threshold_label",
                      "vad_combo"):
             setattr(self, name, getattr(self.controls, name))
-        for name in ("spectrogram", "waveform", "meter", "result", "history", "bars"):
+        for name in ("spectrogram", "waveform", "meter", "result", "history", "bars",
+                     "word_bars"):
             setattr(self, name, getattr(self.live, name))
         self.status_labels = self.status.labels
         self.file_thread, self.file_worker = self.file_dispatch.thread, self.file_dispatch.worker
@@ -181,6 +189,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.command.connect(self.live.show_command, queued)
         self.bridge.window.connect(self.live.show_window, queued)
         self.bridge.failed.connect(self._on_engine_error, queued)
+        self.bridge.word_scores.connect(self.live.show_word_scores, queued)
         self.controls.device_chosen.connect(self._on_device_chosen)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.threshold_changed.connect(self._on_threshold_changed)
@@ -307,6 +316,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.set_state("not listening")
             return False
         self.session = session
+        self.live.show_word_bars(session.user_words.labels[1:] if session.user_words else ())
         self.live.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
@@ -341,6 +351,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_stats = session.engine.stats
         self.status.show_stats(self.current_device() or self.source_name or "input",
                                session.sample_rate_hz, self.last_stats)
+
+    # ------------------------------------------------------------ user words
+    def open_add_word(self) -> None:
+        """Show the Add word dialog (one at a time)."""
+        from kwsapp.gui.add_word import AddWordDialog
+
+        if self.add_word_dialog is None:
+            self.add_word_dialog = AddWordDialog(self.source_factory, self.current_device(),
+                                                 gui_config=self.gui_config, parent=self)
+            self.add_word_dialog.word_added.connect(self.reload_user_words)
+            self.add_word_dialog.word_removed.connect(self.reload_user_words)
+        self.add_word_dialog.show()
+        self.add_word_dialog.raise_()
+
+    def reload_user_words(self, _name: str = "") -> None:
+        """Listen for the user words as stored now."""
+        if self.session is not None:
+            self.live.show_word_bars(self.session.reload_user_words())
 
     @QtCore.Slot(object)
     def _on_engine_error(self, exc: Exception) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp import LABELS
 from kwsapp.config import GuiConfig
 
 ACCENT = (80, 220, 255)
@@ -138,7 +138,8 @@ class ProbabilityBars(pg.PlotWidget):
         self.getPlotItem().getAxis("left").setTicks(
             [[(float(y), lab) for y, lab in zip(self._y, self.labels)]])
         self.getPlotItem().setYRange(-0.5, n - 0.5, padding=0)
-        self._base = [pg.mkBrush(*(ACCENT if lab in COMMAND_LABELS else DIM), 140)
+        # Commands and user words in the accent colour, silence/unknown dim.
+        self._base = [pg.mkBrush(*(DIM if lab in ("silence", "unknown") else ACCENT), 140)
                       for lab in self.labels]
         self.set_probabilities(np.zeros(n, np.float32))
 

@@ -55,6 +55,18 @@ class CommandEvent:
 
 
 @dataclass(frozen=True)
+class DecisionInput:
+    """What the decision layer was given for one window (``on_decision``):
+    enough to re-run the smoother alone with other settings (the tuner)."""
+
+    time: float  # stream time (s) of the window's last sample
+    probs: np.ndarray  # [n_labels] float32, recognizer.labels order
+    word: int | None  # the smoother's word key: start sample of the window's speech run
+    gate_reopened: bool  # the speech gate closed since the last window: smoother reset
+    span: tuple[float, float]  # (s) the start/end an event fired by this window carries
+
+
+@dataclass(frozen=True)
 class WindowResult:
     """One classified window."""
 
@@ -140,16 +152,20 @@ class Engine:
             threshold, smoother and VAD defaults are applied over it.
         source: where audio comes from.
         on_event, on_window, on_error: called from the engine's threads.
+        on_decision: observer called with each window's :class:`DecisionInput`
+            before the smoother sees it (inference thread).
     """
 
     def __init__(self, recognizer: Recognizer, config: Config, source: AudioSource,
                  on_event: Callable[[CommandEvent], None] | None = None,
                  on_window: Callable[[WindowResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
-                 use_card_defaults: bool = True) -> None:
+                 use_card_defaults: bool = True,
+                 on_decision: Callable[[DecisionInput], None] | None = None) -> None:
         self.config = config.with_card(recognizer.card.raw) if use_card_defaults else config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
+        self.on_decision = on_decision
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
         self._pending_recognizer: Recognizer | None = None
@@ -393,22 +409,26 @@ class Engine:
             t0 = time.perf_counter()
             probs = self._recognizer.probabilities(task.audio)
             self._infer_ms = (time.perf_counter() - t0) * 1000.0
-            if task.segment != self._segment:  # the gate closed in between
+            reopened = task.segment != self._segment
+            if reopened:  # the gate closed in between
                 self.smoother.reset()
                 self._segment = task.segment
             win_start = task.end - task.audio.shape[0]
             run = max(task.runs, default=None,
                       key=lambda r: min(r.end, task.end) - max(r.start, win_start))
-            detection = self.smoother.update(task.end / sr, probs,
-                                             None if run is None else run.start)
-            if self.on_window is not None:
-                self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
-            if detection is None:
-                continue
+            word = None if run is None else run.start
             if run is not None:
                 span = (max(run.start, win_start), min(run.end, task.end))
             else:
                 span = (max(win_start, 0), task.end)
+            if self.on_decision is not None:
+                self.on_decision(DecisionInput(task.end / sr, probs, word, reopened,
+                                               (span[0] / sr, span[1] / sr)))
+            detection = self.smoother.update(task.end / sr, probs, word)
+            if self.on_window is not None:
+                self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
+            if detection is None:
+                continue
             if self.source.realtime:
                 emitted = self._raw.total_written / float(self.source.sample_rate_hz)
             else:  # a file: no wall clock, the window is "emitted" when complete

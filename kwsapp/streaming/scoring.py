@@ -320,17 +320,26 @@ def read_truth(path: str | Path) -> list[TruthWord]:
     """
     path = Path(path)
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header, rows = reader.fieldnames, list(reader)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read truth file ({exc.strerror})") from None
-    if rows and not {"label", "start", "end"} <= set(rows[0]):
-        raise BadInputError(f"{path}: truth CSV needs columns label,start,end[,file,word]")
+    except (UnicodeDecodeError, csv.Error):
+        raise BadInputError(f"{path}: not a text CSV truth file (binary data?)") from None
+    if header is None:
+        raise BadInputError(f"{path}: truth file is empty (want a header label,start,end[,file])")
+    if not {"label", "start", "end"} <= set(header):
+        raise BadInputError(f"{path}: truth CSV needs the columns label,start,end[,file,word] "
+                            f"in its header, not {','.join(header)[:60]!r}")
     out = []
     for n, row in enumerate(rows, start=2):
         try:
-            out.append(TruthWord(row["label"], float(row["start"]), float(row["end"]),
-                                 row.get("file") or "", row.get("word") or ""))
+            word = TruthWord(row["label"], float(row["start"]), float(row["end"]),
+                             row.get("file") or "", row.get("word") or "")
         except (TypeError, ValueError):
             raise BadInputError(f"{path}: line {n}: start/end must be numbers") from None
+        if not (np.isfinite(word.start) and np.isfinite(word.end) and word.start <= word.end):
+            raise BadInputError(f"{path}: line {n}: start and end must be finite, start <= end")
+        out.append(word)
     return out
