@@ -177,6 +177,12 @@ class ControlsBar(QtWidgets.QWidget):
             index = self.model_combo.count() - 2
         self.model_combo.setCurrentIndex(index)
 
+    def show_no_model(self) -> None:
+        """No model loads: no model shown, no threshold to set."""
+        self.model_combo.setCurrentIndex(-1)
+        self.threshold_slider.setEnabled(False)
+        self.threshold_label.setText("—")
+
     # ------------------------------------------------------ threshold and VAD
     @property
     def threshold(self) -> float:

@@ -107,7 +107,8 @@ class FileWorker(QtCore.QObject):
         try:
             return self._to_result(self._classifier(model_spec, threshold).classify_file(path))
         except KwsError as exc:
-            return FileResult(path, error=str(exc))
+            # The row already names the file: show the problem alone.
+            return FileResult(path, error=getattr(exc, "problem", None) or str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")

@@ -63,6 +63,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.gui_config = gui_config or GuiConfig()
         self.store = settings if settings is not None else open_settings()
         self.prefs = WindowSettings.load(self.store)
+        remembered = self.prefs.model
         if model:
             self.prefs.model = model
         if device:
@@ -95,7 +96,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.resize(1180, 760)
         self.refresh_devices()
         self.controls.fill_models()
-        self.load_model(self.prefs.model or DEFAULT_MODEL)
+        self._load_first_model([self.prefs.model, remembered, DEFAULT_MODEL])
         if autostart:
             QtCore.QTimer.singleShot(0, self.start_listening)
 
@@ -232,6 +233,19 @@ class MainWindow(QtWidgets.QMainWindow):
         elif self.model_spec is not None:
             self.controls.select_model(self.model_spec)
 
+    def _load_first_model(self, specs: list[str | None]) -> None:
+        """The wanted model, else the remembered one, else the default; the
+        banner names what failed and why, and what is used instead."""
+        failed: list[str] = []
+        for spec in dict.fromkeys(s for s in specs if s):
+            if self.load_model(spec):
+                if failed:
+                    self.banner.show_message(" ".join(failed) + f" Using {spec} instead.")
+                return
+            failed.append(self.banner.text.text())
+        # Nothing loads: the controls must not pretend otherwise.
+        self.controls.show_no_model()
+
     def load_model(self, spec: str) -> bool:
         """Load a model for the live stream; on failure say why and keep the
         previous one. Returns whether it loaded."""
@@ -239,12 +253,14 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             recognizer = Recognizer.load(spec)
         except (KwsError, OSError, ValueError, RuntimeError) as exc:
+            log.warning("model %s could not be loaded: %s", spec, exc)
             kept = f" Still using {self.model_spec}." if self.model_spec else ""
             self.banner.show_message(f"Model {spec} could not be loaded: {exc}.{kept}")
             if self.model_spec is not None:
                 self.controls.select_model(self.model_spec)
             return False
         self.recognizer = recognizer
+        self.threshold_slider.setEnabled(True)
         self.model_spec = str(spec)
         self.prefs.model = self.model_spec
         self.controls.select_model(self.model_spec)
@@ -295,8 +311,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session is not None or self._closed:
             return self.session is not None
         if self.recognizer is None:
-            self.banner.show_message("No model loaded: choose one under Model "
-                                     "(or " + OPEN_MODEL + ").")
+            if self.banner.isHidden():  # else it already says why no model loaded
+                self.banner.show_message("No model loaded: choose one under Model "
+                                         "(or " + OPEN_MODEL + ").")
             self._set_listen_checked(False)
             return False
         device = self.current_device()
