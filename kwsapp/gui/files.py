@@ -107,7 +107,8 @@ class FileWorker(QtCore.QObject):
         try:
             return self._to_result(self._classifier(model_spec, threshold).classify_file(path))
         except KwsError as exc:
-            return FileResult(path, error=str(exc))
+            # The row already names the file: show the problem alone.
+            return FileResult(path, error=getattr(exc, "problem", None) or str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")
@@ -206,6 +207,25 @@ class FilesPanel(QtWidgets.QSplitter):
         if self.table.currentItem() is None or self.table.currentItem() is row:
             self.table.setCurrentItem(row)
             self._show_selected(row)
+
+    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
+        """``(header, rows)`` for export, in table order: file, duration (s),
+        clip label and score, the commands found (``label@start-end`` joined
+        by spaces), error."""
+        rows = []
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if selected_only and not item.isSelected():
+                continue
+            r = self._results.get(item.toolTip(0))
+            if r is None:  # still being classified
+                rows.append([item.toolTip(0), "", "", "", "", "classifying"])
+                continue
+            commands = " ".join(f"{c[0]}@{c[2]:.2f}-{c[3]:.2f}" for c in r.commands)
+            rows.append([r.path, round(r.seconds, 3) if r.error is None else "",
+                         r.label or "", round(r.score, 4) if r.is_clip else "", commands,
+                         r.error or ""])
+        return ["file", "duration_s", "label", "score", "commands", "error"], rows
 
     def result_rows(self) -> list[tuple[str, str]]:
         """(file name, result text) per row (for tests)."""
