@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.inference.engine import CommandEvent, Engine
     from kwsapp.inference.recognizer import load_with_config
 
-    recognizer, config = load_with_config(args.model, args.threshold)
+    from kwsapp.config import Overrides
+
+    recognizer, config = load_with_config(args.model, Overrides(threshold=args.threshold))
     source = SoundDeviceSource(args.device, block_ms=config.audio.block_ms)
     failed = threading.Event()
 
