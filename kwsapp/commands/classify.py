@@ -89,6 +89,7 @@ def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kwsapp.commands.progress import audio_progress
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.classify import FileClassifier
 
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             if problem is not None:
                 raise AudioFileError(path, problem)
-            row = to_row(classifier.classify_file(path))
+            with audio_progress(path) as on_progress:
+                row = to_row(classifier.classify_file(path, on_progress))
         except AudioFileError as exc:
             failed += 1
             if args.json:  # in text mode the row itself says it
