@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-
-from kwsapp.commands.options import number, writable_file
+from kwsapp.commands.options import add_model_option, number, writable_file
 from kwsapp.speakers import BACKGROUND_DIR, FOLDER_LABELS
 
 HELP = "score a model on a <label>/*.wav folder: accuracy, per-class, confusion"
@@ -25,8 +24,7 @@ SKIP_FOLDERS = (BACKGROUND_DIR,)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of <label>/*.wav")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
+    add_model_option(parser)
     parser.add_argument("--per-class", type=number(int, 1), default=None, metavar="N",
                         help="score only the first N files (sorted) of each folder")
     parser.add_argument("--png", default=None, metavar="FILE",

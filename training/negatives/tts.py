@@ -106,7 +106,7 @@ def _espeak(name: str, heldout: bool = False) -> Voice:
                  _ESPEAK_PITCH, heldout)
 
 
-#: Every voice, 23 in all; the held-out ones are never in the training split.
+#: Every voice, 24 in all; the four held-out ones are never in the training split.
 VOICES: tuple[Voice, ...] = (
     *(_espeak(n) for n in ("en-us", "en-us+m3", "en-us+f2", "en+f3", "en-gb-x-rp",
                            "en-gb-scotland+m2", "en-029+f4", "en-us-nyc", "en-gb-x-gbclan+f1",
