@@ -208,6 +208,25 @@ class FilesPanel(QtWidgets.QSplitter):
             self.table.setCurrentItem(row)
             self._show_selected(row)
 
+    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
+        """``(header, rows)`` for export, in table order: file, duration (s),
+        clip label and score, the commands found (``label@start-end`` joined
+        by spaces), error."""
+        rows = []
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if selected_only and not item.isSelected():
+                continue
+            r = self._results.get(item.toolTip(0))
+            if r is None:  # still being classified
+                rows.append([item.toolTip(0), "", "", "", "", "classifying"])
+                continue
+            commands = " ".join(f"{c[0]}@{c[2]:.2f}-{c[3]:.2f}" for c in r.commands)
+            rows.append([r.path, round(r.seconds, 3) if r.error is None else "",
+                         r.label or "", round(r.score, 4) if r.is_clip else "", commands,
+                         r.error or ""])
+        return ["file", "duration_s", "label", "score", "commands", "error"], rows
+
     def result_rows(self) -> list[tuple[str, str]]:
         """(file name, result text) per row (for tests)."""
         return [(self.table.topLevelItem(i).text(0), self.table.topLevelItem(i).text(1))
