@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.classify import FileClassifier
 
-    classifier = FileClassifier.load(args.model, args.threshold)
+    from kwsapp.config import Overrides
+
+    classifier = FileClassifier.load(args.model, Overrides(threshold=args.threshold))
     rows, failed = [], 0
     for path, problem in inputs(args.files, args.recursive):
         try:

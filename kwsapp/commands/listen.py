@@ -112,9 +112,11 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.inference.engine import CommandEvent, Engine
     from kwsapp.inference.recognizer import load_with_config
 
+    from kwsapp.config import Overrides
+
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     resumed = os.environ.pop(RESUMED_ENV, None) is not None
-    recognizer, config = load_with_config(args.model, args.threshold)
+    recognizer, config = load_with_config(args.model, Overrides(threshold=args.threshold))
     try:
         source = SoundDeviceSource(args.device, block_ms=config.audio.block_ms)
     except DeviceError as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
-from kwsapp.config import Config, GuiConfig
+from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.gui.files import FilesPanel, FileWorker
 
 
@@ -25,7 +25,7 @@ class FileDispatch(QtCore.QObject):
         panel: where pending rows and results are shown.
     """
 
-    requested = QtCore.Signal(list, str, float)  # paths, model spec, threshold (<= 0: card's)
+    requested = QtCore.Signal(list, str, object)  # paths, model spec, Overrides
 
     def __init__(self, panel: FilesPanel, gui_config: GuiConfig, config: Config,
                  parent: QtCore.QObject | None = None) -> None:
@@ -40,13 +40,13 @@ class FileDispatch(QtCore.QObject):
         self.worker.result.connect(panel.add_result, queued)
         self.thread.start()
 
-    def classify(self, paths: list[str], model_spec: str, threshold: float) -> list[str]:
+    def classify(self, paths: list[str], model_spec: str, overrides: Overrides) -> list[str]:
         """Queue ``paths`` (folders expanded, subfolders too); returns the
         files queued."""
         files = expand_paths(paths, recursive=True)
         if files:
             self.panel.add_pending(files)
-            self.requested.emit(files, model_spec, threshold)
+            self.requested.emit(files, model_spec, overrides)
         return files
 
     @staticmethod

@@ -22,13 +22,13 @@ import logging
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kwsapp.config import Config, GuiConfig
+from kwsapp.config import Config, GuiConfig, Overrides, runtime_settings
 from kwsapp.errors import KwsError
 from kwsapp.gui.banner import Banner
 from kwsapp.gui.controls import OPEN_MODEL, ControlsBar, list_devices
 from kwsapp.gui.file_dispatch import FileDispatch, accept_drag, dropped_paths
 from kwsapp.gui.files import FilesPanel
-from kwsapp.gui.live import EngineBridge, LiveSession, default_source_factory, engine_config
+from kwsapp.gui.live import EngineBridge, LiveSession, default_source_factory
 from kwsapp.gui.live_view import LiveView
 from kwsapp.gui.settings import WindowSettings, open_settings
 from kwsapp.gui.status import StatusFields
@@ -265,10 +265,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prefs.model = self.model_spec
         self.controls.select_model(self.model_spec)
         self.live.set_labels(recognizer.labels)
-        card = engine_config(self.config, recognizer.card.raw, None, None, None)
-        threshold, vad = self.prefs.threshold, self.prefs.vad_aggressiveness
-        self.controls.set_threshold(card.smoothing.threshold if threshold is None else threshold)
-        self.controls.set_vad(card.vad.aggressiveness if vad is None else vad)
+        # The controls show the settings the engine will get: the card's
+        # defaults, with the user's remembered choices over them.
+        shown = runtime_settings(recognizer.card.raw, self.overrides(), self.config)
+        self.controls.set_threshold(shown.smoothing.threshold)
+        self.controls.set_vad(shown.vad.aggressiveness)
         if self.session is not None:
             self.session.set_recognizer(recognizer)
             # The new card's defaults (or the user's choices) apply too.
@@ -278,6 +279,11 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     # -------------------------------------------------------------- controls
+    def overrides(self) -> Overrides:
+        """What the user chose over the card (None: never moved, the card's)."""
+        return Overrides(threshold=self.prefs.threshold,
+                         vad_aggressiveness=self.prefs.vad_aggressiveness)
+
     @property
     def threshold(self) -> float:
         return self.controls.threshold
@@ -317,8 +323,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self._set_listen_checked(False)
             return False
         device = self.current_device()
-        config = engine_config(self.config, self.recognizer.card.raw, self.threshold,
-                               self.vad_combo.currentIndex(), device)
+        config = runtime_settings(self.recognizer.card.raw,
+                                  Overrides(self.threshold, self.vad_combo.currentIndex(), device),
+                                  self.config)
         try:
             source = self.source_factory(device)
             session = LiveSession(self.recognizer, config, source, self.bridge)
@@ -398,8 +405,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ files
     def classify_files(self, paths: list[str]) -> None:
         """Queue files for the worker thread and show the Files tab."""
-        threshold = self.threshold if self.prefs.threshold is not None else 0.0
-        if self.file_dispatch.classify(paths, self.model_spec or DEFAULT_MODEL, threshold):
+        if self.file_dispatch.classify(paths, self.model_spec or DEFAULT_MODEL, self.overrides()):
             self.tabs.setCurrentWidget(self.files)
 
     def open_files_dialog(self) -> None:

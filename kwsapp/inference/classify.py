@@ -17,7 +17,7 @@ import numpy as np
 
 from kwsapp.audio.io import load_audio
 from kwsapp.audio.source import FileSource
-from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, Config, Overrides, ms_to_samples
 from kwsapp.inference.engine import CommandEvent, Engine
 from kwsapp.inference.recognizer import Recognizer, load_with_config
 
@@ -75,10 +75,12 @@ class FileClassifier:
         self.config = config
 
     @classmethod
-    def load(cls, spec: str | os.PathLike[str] | None, threshold: float | None = None,
+    def load(cls, spec: str | os.PathLike[str] | None, overrides: Overrides | None = None,
              base: Config | None = None) -> "FileClassifier":
-        """A classifier for a bundled model name or artifact directory."""
-        return cls(*load_with_config(spec, threshold, base=base))
+        """A classifier for a bundled model name or artifact directory, with
+        the card's defaults and the user's ``overrides`` merged once
+        (:func:`~kwsapp.config.runtime_settings`)."""
+        return cls(*load_with_config(spec, overrides, base=base))
 
     def classify_file(self, path: str | os.PathLike[str]) -> FileClassification:
         """Decode ``path`` and classify it.
