@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kwsapp.inference.classify import FileClassification
 
-from kwsapp.commands.options import number
+from kwsapp.commands.options import add_model_option, number
 
 HELP = "classify audio files: top label + probabilities, or a timeline of commands"
 
@@ -33,8 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folders: the audio files in them")
     parser.add_argument("-r", "--recursive", action="store_true",
                         help="folders: their subfolders' audio files too")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
+    add_model_option(parser)
     parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
@@ -90,6 +89,7 @@ def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kwsapp.commands.progress import audio_progress
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.classify import FileClassifier
 
@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             if problem is not None:
                 raise AudioFileError(path, problem)
-            row = to_row(classifier.classify_file(path))
+            with audio_progress(path) as on_progress:
+                row = to_row(classifier.classify_file(path, on_progress))
         except AudioFileError as exc:
             failed += 1
             if args.json:  # in text mode the row itself says it

@@ -20,7 +20,8 @@ What it gives (all :class:`training.data.Clip`, ``speaker`` = the voice id,
 - :class:`TtsAugmenter`: augmentation that suits clean TTS audio (room
   reverb, microphone colour, speed/pitch, noise) for the trainer to apply
   per copy; the cached files themselves are clean, so one rendering serves
-  every augmentation seed.
+  every augmentation seed. Figures (counts, rendering time, what the bundled
+  model makes of the clips): docs/tts-negatives.md.
 
 Each utterance's voice, rate and pitch come from seeded hashes of the word
 (not from a running random stream), so adding words never moves the
@@ -106,7 +107,7 @@ def _espeak(name: str, heldout: bool = False) -> Voice:
                  _ESPEAK_PITCH, heldout)
 
 
-#: Every voice, 23 in all; the held-out ones are never in the training split.
+#: Every voice, 24 in all; the four held-out ones are never in the training split.
 VOICES: tuple[Voice, ...] = (
     *(_espeak(n) for n in ("en-us", "en-us+m3", "en-us+f2", "en+f3", "en-gb-x-rp",
                            "en-gb-scotland+m2", "en-029+f4", "en-us-nyc", "en-gb-x-gbclan+f1",
