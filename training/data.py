@@ -59,7 +59,7 @@ class Clip:
     recordings); ``frames`` is how many samples to read from there (0: the
     whole file); ``word`` is the raw word (``unknown`` clips keep theirs);
     ``speaker`` is None for silence; ``source`` names where a clip not
-    from the data set came from (``tts/flite-kal/lift``,
+    from the data set came from (``tts/flite-kal/near``,
     ``wake_words/alexa``, ``hard/start-of-left``; docs/contracts.md
     section 3); empty for the data set.
     """

@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     config = Config().with_card(recognizer.card.raw)
     if args.threshold is not None:
         config = replace(config, smoothing=replace(config.smoothing, threshold=args.threshold))
-    score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms)
+    from kwsapp.commands.progress import audio_progress
+
+    with audio_progress(args.wav) as on_progress:
+        score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms, on_progress)
     twice, pairs = repeat_pairs(truth, score.word_outcomes)
     fa = false_activations(truth, score, args.tolerance_ms)
     by_word, worst = fa.by_word(), fa.worst_files(args.worst)
