@@ -173,7 +173,6 @@ class UserWordsConfig:
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
-    model: str = "embed"  # registry name or artifact directory
     hop_ms: float = 250.0  # one window classified every hop while gated open
     window_ms: float = 1000.0  # overridden by the model card
     queue_size: int = 2  # windows waiting for inference; oldest dropped

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kwsapp.inference.classify import FileClassification
 
-from kwsapp.commands.options import number
+from kwsapp.commands.options import add_model_option, number
 
 HELP = "classify audio files: top label + probabilities, or a timeline of commands"
 
@@ -33,8 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folders: the audio files in them")
     parser.add_argument("-r", "--recursive", action="store_true",
                         help="folders: their subfolders' audio files too")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
+    add_model_option(parser)
     parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")

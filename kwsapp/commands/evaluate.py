@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kwsapp.commands.options import number, writable_file
+from kwsapp.commands.options import add_model_option, number, writable_file
 from kwsapp.inference.metrics import metrics
 from kwsapp.speakers import BACKGROUND_DIR, FOLDER_LABELS
 
@@ -27,8 +27,7 @@ SKIP_FOLDERS = (BACKGROUND_DIR,)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of <label>/*.wav")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
+    add_model_option(parser)
     parser.add_argument("--per-class", type=number(int, 1), default=None, metavar="N",
                         help="score only the first N files (sorted) of each folder")
     parser.add_argument("--png", default=None, metavar="FILE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from kwsapp.commands.options import number
+from kwsapp.commands.options import add_model_option, number
 
 HELP = ("replay a WAV through the live engine and score its commands against a truth CSV: "
         "matched/wrong/missed %, false activations per hour (in total and per source "
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("wav", metavar="NAME.wav", help="the stream (e.g. from make-stream)")
     parser.add_argument("--truth", required=True, metavar="NAME.csv",
                         help="label,start,end[,file,word] per word, seconds")
-    parser.add_argument("--model", default=None, help="bundled model name or artifact folder")
+    add_model_option(parser)
     parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="override the model card's threshold")
     parser.add_argument("--tolerance-ms", type=number(float, 0.0, 10000.0), default=250.0,

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from kwsapp.commands.options import number
+from kwsapp.commands.options import add_model_option, number
 
 HELP = "listen to a microphone and print one line per recognized command"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None,
                         help="input device index or name substring (see `kwsapp devices`)")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
+    add_model_option(parser)
     parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
     parser.add_argument("--seconds", type=number(float, 0.0, open_lo=True), default=None,
