@@ -20,7 +20,8 @@ What it gives (all :class:`training.data.Clip`, ``speaker`` = the voice id,
 - :class:`TtsAugmenter`: augmentation that suits clean TTS audio (room
   reverb, microphone colour, speed/pitch, noise) for the trainer to apply
   per copy; the cached files themselves are clean, so one rendering serves
-  every augmentation seed.
+  every augmentation seed. Figures (counts, rendering time, what the bundled
+  model makes of the clips): docs/tts-negatives.md.
 
 Each utterance's voice, rate and pitch come from seeded hashes of the word
 (not from a running random stream), so adding words never moves the
