@@ -51,14 +51,9 @@ log = logging.getLogger("kwsapp")
 
 
 def _command_modules() -> dict[str, ModuleType]:
-    modules = {}
-    for name, module_name in COMMANDS.items():
-        try:
-            modules[name] = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:  # a real missing dependency: say so
-                raise
-    return modules
+    # Every listed command must import: a missing module is a broken install
+    # (and a failing test), never a command silently dropped from the help.
+    return {name: importlib.import_module(module_name) for name, module_name in COMMANDS.items()}
 
 
 def version_text() -> str:

@@ -177,7 +177,6 @@ class UserWordsConfig:
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
-    model: str = "embed"  # registry name or artifact directory
     hop_ms: float = 250.0  # one window classified every hop while gated open
     window_ms: float = 1000.0  # overridden by the model card
     queue_size: int = 2  # windows waiting for inference; oldest dropped
@@ -217,3 +216,39 @@ class Config:
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))
         return out
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the user set over a model card's live defaults (``--threshold``,
+    the GUI's slider and VAD choice, the input device). None: not set, the
+    card's (or the default) value holds."""
+
+    threshold: float | None = None
+    vad_aggressiveness: int | None = None
+    device: str | int | None = None
+
+
+def runtime_settings(card: Mapping[str, Any], overrides: Overrides = Overrides(),
+                     base: "Config | None" = None) -> "Config":
+    """The runtime settings for a model: ``base`` (default :class:`Config`),
+    then the card's live defaults (hop, threshold and per-class thresholds,
+    smoother, VAD), then the user's ``overrides``. The one place these are
+    merged: the engine, the GUI and the CLI take the result as given.
+
+    Raises:
+        ValueError: an override out of range (the CLI reports it as bad input).
+    """
+    config = (base or Config()).with_card(card)
+    if overrides.threshold is not None:
+        if not THRESHOLD_RANGE[0] <= overrides.threshold <= THRESHOLD_RANGE[1]:
+            raise ValueError(f"threshold must be in [{THRESHOLD_RANGE[0]}, "
+                             f"{THRESHOLD_RANGE[1]}], not {overrides.threshold}")
+        config = replace(config, smoothing=replace(config.smoothing,
+                                                   threshold=float(overrides.threshold)))
+    if overrides.vad_aggressiveness is not None:
+        config = replace(config, vad=replace(config.vad,
+                                             aggressiveness=int(overrides.vad_aggressiveness)))
+    if overrides.device is not None:
+        config = replace(config, audio=replace(config.audio, device=overrides.device))
+    return config

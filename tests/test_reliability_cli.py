@@ -249,3 +249,16 @@ def test_a_corrupt_cache_file_is_decoded_again(tmp_path, data_dir):
         cached.write_bytes(b"garbage" * 10)
     again, kept = data.load_clips(clips, cache=tmp_path)
     assert len(kept) == 3 and np.array_equal(np.array(again), first)
+
+
+def test_evaluate_skips_a_corrupt_file_with_a_count(tiny_model, data_dir, tmp_path):
+    (tmp_path / "yes").mkdir()
+    for src in sorted((data_dir / "yes").glob("*.wav"))[:2]:
+        (tmp_path / "yes" / src.name).symlink_to(src)
+    bad = tmp_path / "yes" / "zz_corrupt.wav"
+    sf.write(bad, np.zeros(16000, np.float32), 16000)
+    bad.write_bytes(bad.read_bytes()[:3000])  # cut off: truncated
+    proc = run_cli("evaluate", "--model", str(tiny_model), str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "accuracy" in proc.stdout and "on 2 clips" in proc.stdout
+    assert "1 of 3 file(s) could not be read (skipped)" in proc.stderr, proc.stderr

@@ -250,11 +250,15 @@ def class_matched(truth: Sequence[TruthWord], score: StreamScore) -> dict[str, l
     return out
 
 
-def evaluate(traces: Traces, smoothing: SmoothingConfig) -> dict[float, dict[str, Any]]:
-    """Per SNR: matched % (overall and per class), false activations pooled
-    over the other-speech streams and the command streams, latency."""
+def evaluate(traces: Traces, smoothing: SmoothingConfig,
+             snrs: Iterable[float] | None = None) -> dict[float, dict[str, Any]]:
+    """Per SNR (all, or ``snrs``): matched % (overall and per class), false
+    activations pooled over the other-speech streams and the command
+    streams, latency."""
     out = {}
     for snr, cmd_list in traces.commands.items():
+        if snrs is not None and snr not in snrs:
+            continue
         words = matched = fas = 0
         hours = 0.0
         latencies: list[float] = []
@@ -333,7 +337,8 @@ def tune_classes(traces: Traces, start: Result, ref: float, target: float, offse
                 trial[label] = off
                 sm = replace(cur.setting.smoothing, class_offsets=tuple(sorted(
                     (k, round(v, 4)) for k, v in trial.items() if abs(v) > 1e-9)))
-                res = Result(replace(cur.setting, smoothing=sm), evaluate(traces, sm))
+                # Only the reference SNR decides; the others are scored once kept.
+                res = Result(replace(cur.setting, smoothing=sm), evaluate(traces, sm, [ref]))
                 row, now = res.per_snr[ref], best_here.per_snr[ref]
                 if row["matched_pct"] < target:
                     continue
@@ -346,7 +351,8 @@ def tune_classes(traces: Traces, start: Result, ref: float, target: float, offse
                 if fewer or same_more:
                     best_here = res
             if best_here is not cur:
-                cur, changed = best_here, True
+                sm = best_here.setting.smoothing
+                cur, changed = Result(best_here.setting, evaluate(traces, sm)), True
                 steps.append(cur)
                 log.info("stage 2: %s -> %.1f %% matched, %.1f FA/h", cur.setting.short(),
                          cur.per_snr[ref]["matched_pct"], cur.per_snr[ref]["fa_per_hour"])

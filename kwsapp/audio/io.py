@@ -11,13 +11,12 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 import soundfile as sf
 
 from kwsapp.config import SAMPLE_RATE_HZ
 from kwsapp.errors import AudioFileError
 
-#: Longest file `load_audio` decodes whole (longer ones: use `iter_blocks`).
+#: Longest file `load_audio` decodes whole (longer ones: `AudioFileBlocks`).
 MAX_SECONDS = 3 * 3600
 #: Sample rates the resampler handles: a header outside them is damage, and
 #: decoding it would give a silently wrong answer (a 2 GHz claim: 0.00 s).
@@ -32,6 +31,8 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if from_hz == to_hz or audio.size == 0:
         return audio
+    import scipy.signal  # lazy: only resampling needs it (~0.5 s to import)
+
     g = gcd(int(from_hz), int(to_hz))
     return scipy.signal.resample_poly(audio, to_hz // g, from_hz // g).astype(np.float32)
 
@@ -54,6 +55,8 @@ class StreamResampler:
         self._n_in = self._n_out = 0
         if self.identity:
             return
+        import scipy.signal  # lazy, as in resample()
+
         max_rate = max(self.up, self.down)
         self.half_len = 10 * max_rate  # resample_poly's default filter
         h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,
@@ -208,30 +211,70 @@ def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.nda
         AudioFileError: the file is missing, empty, truncated, not audio, or
             holds no samples.
     """
-    path = Path(path)
-    with _open(path) as f:
-        rate, frames = f.samplerate, f.frames
-        short = _wav_data_shortfall(path)
+    blocks = AudioFileBlocks(path, block_frames=-1)
+    rate = blocks.sample_rate_hz
+    if blocks.frames > MAX_SECONDS * rate:
+        raise AudioFileError(blocks.path, f"too long ({blocks.frames / rate / 3600:.1f} h; "
+                                          f"at most {MAX_SECONDS // 3600} h)")
+    parts = list(blocks)
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return resample(data, rate, sample_rate_hz)
+
+
+#: Frames per block when a long file is decoded block by block (at its own
+#: rate): 2 s at 48 kHz, small against any ring, large against call overhead.
+BLOCK_FRAMES = 96000
+
+
+class AudioFileBlocks:
+    """A file decoded block by block: mono float32 at its own rate, with the
+    checks of :func:`load_audio` (memory independent of the file's length).
+
+    Opening checks the header (missing, empty, not audio, truncated WAV);
+    iterating raises :class:`AudioFileError` for undecodable data, NaN or
+    infinite samples, or fewer samples than the header says.
+    """
+
+    def __init__(self, path: str | Path, block_frames: int = BLOCK_FRAMES) -> None:
+        """``block_frames`` -1: the whole file in one block."""
+        self.path = Path(path)
+        with _open(self.path) as f:
+            self.sample_rate_hz, self.frames = f.samplerate, f.frames
+        short = _wav_data_shortfall(self.path)
         if short is not None:
-            raise AudioFileError(path, f"truncated: header says {short[0]} bytes of audio, "
-                                       f"only {short[1]} present")
-        if frames > MAX_SECONDS * rate:
-            raise AudioFileError(path, f"too long ({frames / rate / 3600:.1f} h; at most "
-                                       f"{MAX_SECONDS // 3600} h)")
-        try:
-            data = f.read(dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            detail = str(getattr(exc, "error_string", exc)).removeprefix("Error : ")
-            raise AudioFileError(path, f"corrupt {f.format} data, cannot be decoded "
-                                       f"({detail.rstrip('.')})") from None
-    if data.shape[0] == 0:
-        raise AudioFileError(path, "holds no audio samples")
-    if frames > 0 and data.shape[0] < frames:
-        raise AudioFileError(path, f"truncated: header says {frames} samples, "
-                                   f"only {data.shape[0]} present")
-    if not np.all(np.isfinite(data)):
-        raise AudioFileError(path, "holds NaN or infinite samples")
-    return resample(to_mono(data), rate, sample_rate_hz)
+            raise AudioFileError(self.path, f"truncated: header says {short[0]} bytes of "
+                                            f"audio, only {short[1]} present")
+        if self.frames == 0:
+            raise AudioFileError(self.path, "holds no audio samples")
+        self.block_frames = int(block_frames)
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / float(self.sample_rate_hz)
+
+    def __iter__(self):
+        got = 0
+        with _open(self.path) as f:
+            while True:
+                try:
+                    data = f.read(self.block_frames, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    detail = str(getattr(exc, "error_string", exc)).removeprefix("Error : ")
+                    raise AudioFileError(self.path, f"corrupt {f.format} data, cannot be "
+                                                    f"decoded ({detail.rstrip('.')})") from None
+                if data.shape[0] == 0:
+                    if got == 0:
+                        raise AudioFileError(self.path, "holds no audio samples")
+                    break
+                if not np.all(np.isfinite(data)):
+                    raise AudioFileError(self.path, "holds NaN or infinite samples")
+                got += data.shape[0]
+                yield to_mono(data)
+                if self.block_frames < 0:
+                    break
+        if 0 < self.frames and got < self.frames:
+            raise AudioFileError(self.path, f"truncated: header says {self.frames} samples, "
+                                            f"only {got} present")
 
 
 def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:

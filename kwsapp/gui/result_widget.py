@@ -84,14 +84,26 @@ class HistoryList(QtWidgets.QTreeWidget):
             self.setColumnWidth(col, width)
 
     def add(self, label: str, score: float, stream_s: float) -> None:
-        row = QtWidgets.QTreeWidgetItem([time.strftime("%H:%M:%S"), f"{stream_s:.1f}",
-                                         label, f"{score:.0%}"])
+        clock = time.strftime("%H:%M:%S")
+        row = QtWidgets.QTreeWidgetItem([clock, f"{stream_s:.1f}", label, f"{score:.0%}"])
+        # Full values for export (the columns show them rounded).
+        row.setData(0, QtCore.Qt.ItemDataRole.UserRole,
+                    (clock, round(float(stream_s), 3), label, round(float(score), 4)))
         bold = row.font(2)
         bold.setBold(True)
         row.setFont(2, bold)
         self.insertTopLevelItem(0, row)
         while self.topLevelItemCount() > self.max_rows:
             self.takeTopLevelItem(self.topLevelItemCount() - 1)
+
+    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
+        """``(header, rows)`` for export, newest first: clock time, stream
+        time (s), command, confidence (0..1)."""
+        items = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
+        if selected_only:
+            items = [it for it in items if it.isSelected()]
+        return (["time", "stream_s", "command", "confidence"],
+                [list(it.data(0, QtCore.Qt.ItemDataRole.UserRole)) for it in items])
 
     def rows(self) -> list[list[str]]:
         """All rows as text, newest first (for tests)."""

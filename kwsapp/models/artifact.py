@@ -1,7 +1,10 @@
 """Load a model artifact: ``model.tflite`` + ``card.json``, run with LiteRT.
 
 A card (``card.json``) states what the model takes in and gives out; the
-engine takes the window length, hop and front end from it. Minimal card::
+engine takes the window length and front end from :class:`ModelCard`, and
+the live defaults (hop, thresholds, smoother, VAD) reach it through
+:func:`kwsapp.config.runtime_settings`, which reads them from ``raw``.
+Minimal card::
 
     {
       "format_version": 1,
@@ -49,7 +52,6 @@ class ModelCard:
     labels: tuple[str, ...]
     sample_rate_hz: int
     window_ms: float
-    hop_ms: float
     input_kind: str
     input_rate_hz: int
     input_params: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +66,11 @@ class ModelCard:
     def from_dict(cls, card: dict[str, Any], where: str = "card.json") -> "ModelCard":
         """Validate a card dict; a :class:`ModelError` names what is wrong."""
         version = card.get("format_version", SUPPORTED_FORMAT)
+        if not isinstance(version, int) or version < 1:
+            raise ModelError(f"{where}: card format {version!r} is not a format version")
+        if version > SUPPORTED_FORMAT:
+            raise ModelError(f"{where}: card format {version} is newer than this kwsapp reads "
+                             f"(format {SUPPORTED_FORMAT}): upgrade kwsapp to use this model")
         if version != SUPPORTED_FORMAT:
             raise ModelError(f"{where}: card format {version} is not supported "
                              f"(this kwsapp reads format {SUPPORTED_FORMAT})")
@@ -85,7 +92,6 @@ class ModelCard:
             labels=labels,
             sample_rate_hz=rate,
             window_ms=float(card["window_ms"]),
-            hop_ms=float(card.get("hop_ms", 250.0)),
             input_kind=kind,
             input_rate_hz=int(inp.get("sample_rate_hz", rate)),
             input_params=dict(inp.get("params", {})),
@@ -107,6 +113,22 @@ def _check_thresholds(card: dict[str, Any], labels: tuple[str, ...], where: str)
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ModelError(f"{where}: {key} must be a number in (0, 1], not {value!r}")
+
+
+def artifact_file(artifact_dir: str | Path, name: str) -> Path:
+    """The file a card names, resolved inside ``artifact_dir``: a name that
+    leads outside it (``..``, an absolute path, a link out) is refused, so a
+    downloaded card cannot make kwsapp open files elsewhere.
+
+    Raises:
+        ModelError: the name leaves the folder.
+    """
+    root = Path(artifact_dir).resolve()
+    path = (root / str(name)).resolve()
+    if not path.is_relative_to(root):
+        raise ModelError(f"{artifact_dir}: its card names {name!r}, outside the artifact "
+                         "folder; refused")
+    return path
 
 
 def read_card(artifact_dir: str | Path) -> ModelCard:
