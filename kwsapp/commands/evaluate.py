@@ -151,4 +151,7 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         _print_text(result)
+    if errors:
+        print(f"kwsapp: {len(errors)} of {len(files)} file(s) could not be read (skipped)",
+              file=sys.stderr)
     return 2 if errors else 0
