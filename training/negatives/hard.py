@@ -99,7 +99,7 @@ def hard_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfig, c
     if not (wav.is_file() and index.is_file()):
         _write(commands, others, window, config.seed, wav, index)
     rows = json.loads(index.read_text())
-    return [Clip(wav, "unknown", word, None, i * window, window, source)
+    return [Clip(wav, "unknown", word, None, i * window, source=source, frames=window)
             for i, (source, word) in enumerate(rows)]
 
 
