@@ -17,8 +17,11 @@ DEB_RUNTIME := libportaudio2 libsndfile1 libegl1 libgl1 libfontconfig1 libdbus-1
 	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-randr0 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
 # Tests: a JACK dummy server for real-PortAudio tests, espeak-ng/sox for
-# synthetic fixtures, Chromium to render the exploration report.
-DEB_TEST := $(DEB_RUNTIME) jackd2 espeak-ng sox chromium
+# synthetic fixtures, Chromium to render the exploration report; flite,
+# festival with its English voices and a word list for the text-to-speech
+# negatives (training/negatives/tts.py; `make models` uses them).
+DEB_TEST := $(DEB_RUNTIME) jackd2 espeak-ng sox chromium flite festival festvox-kallpc16k \
+	festvox-kdlpc16k festvox-us-slt-hts wamerican
 
 .PHONY: demo test bench models screenshot report report-check sysdeps-runtime sysdeps-test venv venv-test clean
 

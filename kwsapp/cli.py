@@ -58,11 +58,37 @@ def _command_modules() -> dict[str, ModuleType]:
     return modules
 
 
+def version_text() -> str:
+    """``kwsapp X.Y.Z`` and one line per bundled model (its card's date and
+    code version)."""
+    from kwsapp.models.registry import bundled_versions, models_dir
+
+    lines = [f"kwsapp {__version__}"]
+    versions = bundled_versions()
+    if not versions:
+        lines.append(f"no bundled models found (looked in {models_dir()})")
+    lines += [f"  model {name}: {v}" for name, v in versions.items()]
+    return "\n".join(lines)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: reads the model cards only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):  # noqa: A002 - argparse's own keyword
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kwsapp", description="Recognize spoken commands (yes no up down left right "
                                    "on off stop go) live or in files.")
-    parser.add_argument("--version", action="version", version=f"kwsapp {__version__}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the package and bundled model versions and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

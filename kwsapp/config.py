@@ -55,31 +55,56 @@ class VadConfig:
     min_level_dbfs: float = -50.0
 
 
+#: Smallest and largest threshold a class can have (a shifted per-class
+#: threshold is clipped into this range).
+THRESHOLD_RANGE = (0.01, 1.0)
+
+
 @dataclass(frozen=True)
 class SmoothingConfig:
-    """Window probabilities -> commands (see inference/smoothing.py)."""
+    """Window probabilities -> commands (see inference/smoothing.py).
+
+    Per-class thresholds are held as offsets from the global ``threshold``
+    (the card states absolute values; :meth:`Config.with_card` converts), so
+    moving the global threshold (the GUI's sensitivity slider, ``--threshold``)
+    moves every class with it and the tuned differences between classes stay.
+    """
 
     average_window_ms: float = 500.0  # mean of the windows in this span
     threshold: float = 0.6  # fire when a command's mean probability passes it
     refractory_ms: float = 1000.0  # no second event this soon after one
+    # (label, threshold - global threshold) per class tuned apart; a class
+    # not named uses `threshold`. Pairs, not a dict, so the config stays hashable.
+    class_offsets: tuple[tuple[str, float], ...] = ()
+
+    def threshold_for(self, label: str) -> float:
+        """The threshold ``label`` fires at (clipped to :data:`THRESHOLD_RANGE`)."""
+        offset = dict(self.class_offsets).get(label, 0.0)
+        if not offset:
+            return self.threshold
+        return float(min(max(self.threshold + offset, THRESHOLD_RANGE[0]), THRESHOLD_RANGE[1]))
+
+    def class_thresholds(self) -> dict[str, float]:
+        """``{label: absolute threshold}`` of the classes tuned apart (the
+        card's ``thresholds``)."""
+        return {label: round(self.threshold_for(label), 4) for label, _ in self.class_offsets}
+
+    def with_class_thresholds(self, thresholds: Mapping[str, float]) -> "SmoothingConfig":
+        """This config with absolute per-class ``thresholds`` (replacing any)."""
+        offsets = tuple(sorted((str(k), float(v) - self.threshold) for k, v in thresholds.items()))
+        return replace(self, class_offsets=offsets)
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
-    """Training-time augmentation (training/augment.py); no TensorFlow here."""
+class SplitConfig:
+    """The seeded speaker-disjoint split of data without official lists
+    (kwsapp/speakers.py). Training's ``TrainConfig`` carries the same three
+    fields, so either can be given where a split is asked for."""
 
-    noise_prob: float = 0.8  # share of clips that get noise mixed in
-    snr_db_range: tuple[float, float] = (0.0, 20.0)
-    # Colours of generated noise, besides real _background_noise_ files.
-    noise_colors: tuple[str, ...] = ("white", "pink", "blue", "brown", "violet")
-    background_share: float = 0.6  # of noisy clips, share with real noise
-    shift_ms: float = 100.0  # random time shift up to +- this
-    speed_range: tuple[float, float] = (0.9, 1.1)  # speed/pitch perturbation
-    speed_prob: float = 0.5
-    spec_freq_masks: int = 2  # SpecAugment (spectrogram models only)
-    spec_freq_width: int = 8
-    spec_time_masks: int = 2
-    spec_time_width: int = 10
+    seed: int = 0
+    # A speaker's seeded hash decides its share.
+    validation_share: float = 0.15
+    test_share: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -107,66 +132,6 @@ class GuiConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Data split and training loop (training/data.py, training/train.py);
-    pure Python, no TensorFlow. ``TrainConfig.tiny()`` is the test preset."""
-
-    seed: int = 0
-    # Speaker-disjoint split when the data set has no validation/testing lists:
-    # a speaker's seeded hash decides its share.
-    validation_share: float = 0.15
-    test_share: float = 0.10
-    # Full v0.02 layout only: unknown words kept and silence clips cut from
-    # _background_noise_, each as this share of the resulting set.
-    unknown_share: float = 0.1
-    silence_share: float = 0.1
-    batch_size: int = 64
-    epochs: int = 40
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.05
-    patience: int = 12  # epochs without a better validation accuracy before stopping
-    # Augmented copies of each training clip computed once (front end and,
-    # for `embed`, the embedding cached on disk); each epoch draws one copy.
-    aug_copies: int = 6
-    # Random level change of augmented copies (dB), so that a quiet word is
-    # not taken for silence.
-    gain_db_range: tuple[float, float] = (-20.0, 6.0)
-    steps_per_epoch: int | None = None  # None: one pass over the training clips
-    max_train_clips: int | None = None  # None: every training clip
-    max_val_clips: int | None = None  # None: every validation (and test) clip
-    # Extra `unknown` training clips from espeak-ng (training/synth_unknown.py):
-    # streams showed false activations come from unknown words taken for commands.
-    synthetic_unknown: bool = False
-    # Each epoch draws the unknown training clips this many times (>= 1).
-    unknown_oversample: int = 1
-    # More folders in the Speech Commands layout (names relative to the data
-    # folder's parent, or absolute): every clip joins its speaker's split;
-    # commands are more positives, other words `unknown`.
-    extra_data: tuple[str, ...] = ()
-    # Kinds of other speech added to the training split's `unknown` class
-    # (training/negatives: "wake_words", "hard", "tts", ...); never to
-    # validation or test.
-    negatives: tuple[str, ...] = ()
-    # Words left out of those negatives (held-out false-activation checks).
-    negatives_exclude: tuple[str, ...] = ()
-    # Versions of each negative window embedded once (copy 0 clean).
-    negative_copies: int = 2
-    # Negative windows drawn per epoch (None: all): a balanced share keeps
-    # ~10,000 windows of other speech from drowning the ten commands.
-    negatives_per_epoch: int | None = None
-    # Rounds of mining: train, run the model over long streams of training
-    # other speech, add the windows that fire as negatives, train again.
-    mining_rounds: int = 0
-
-    @classmethod
-    def tiny(cls) -> "TrainConfig":
-        """A few steps on a few clips: the tests' preset."""
-        return cls(batch_size=8, epochs=2, patience=2, aug_copies=2, steps_per_epoch=3,
-                   max_train_clips=48, max_val_clips=16)
-
-
-@dataclass(frozen=True)
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
@@ -190,53 +155,23 @@ class Config:
         return ms_to_samples(self.window_ms)
 
     def with_card(self, card: Mapping[str, Any]) -> "Config":
-        """This config with the window, hop, threshold, smoother and VAD
-        defaults a model card states (``card.json``)."""
+        """This config with the window, hop, threshold (and per-class
+        ``thresholds``), smoother and VAD defaults a model card states
+        (``card.json``)."""
         out = replace(self, window_ms=float(card.get("window_ms", self.window_ms)))
         if "hop_ms" in card:
             out = replace(out, hop_ms=float(card["hop_ms"]))
         smoothing = dict(card.get("smoothing", {}))
         if "threshold" in card:
             smoothing.setdefault("threshold", card["threshold"])
-        known = SmoothingConfig.__dataclass_fields__
+        known = set(SmoothingConfig.__dataclass_fields__) - {"class_offsets"}
         out = replace(out, smoothing=replace(
             out.smoothing, **{k: float(v) for k, v in smoothing.items() if k in known}))
+        # Per-class thresholds are relative to the card's own threshold.
+        out = replace(out, smoothing=out.smoothing.with_class_thresholds(
+            dict(card.get("thresholds") or {})))
         vad = {k: v for k, v in dict(card.get("vad", {})).items()
                if k in VadConfig.__dataclass_fields__}
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))
         return out
-
-
-@dataclass(frozen=True)
-class ExploreConfig:
-    """Data-set exploration report (training/explore/; `kwsapp explore`).
-
-    Every cap below bounds memory on large folders: statistics are running
-    sums per word, per-clip values are kept in seeded reservoir samples of at
-    most these sizes, and figures are drawn from sampled clips only.
-    """
-
-    clip_ms: float = 1000.0  # clips shorter than this are "short" (padded in training)
-    low_rate_hz: int = 8000  # the CNN's input rate (log-spectrogram 99x81)
-    fft_window_ms: float = 32.0  # spectrum per clip: mean Hann-window power
-    fft_step_ms: float = 16.0
-    fft_bins: int = 128  # normalized spectrum length fed to the PCA
-    band_hz: tuple[float, float] = (2500.0, 3500.0)  # violin-plot band (< low_rate_hz / 2)
-    # Band-limited (phone-like) recordings: level of high_band_hz relative to
-    # ref_band_hz, dB; clips below narrowband_db are counted as narrow-band.
-    high_band_hz: tuple[float, float] = (5000.0, 7000.0)
-    ref_band_hz: tuple[float, float] = (1000.0, 3000.0)
-    narrowband_db: float = -45.0
-    values_per_word: int = 2000  # reservoir of per-clip values per word (violins, boxes)
-    pca_clips: int = 5000  # reservoir of normalized spectra for the PCA
-    outliers: int = 10  # clips listed (with players) as PCA outliers
-    narrowband_clips: int = 4  # lowest-bandwidth clips (distinct speakers) plotted
-    example_candidates: int = 8  # reservoir per word from which the example is picked
-    max_listed: int = 10000  # short / unreadable files listed by name (all are counted)
-    length_bin_ms: float = 20.0  # clip-length histogram bin
-    length_max_ms: float = 2000.0  # longer clips fall in the last bin
-    noise_excerpt_s: float = 5.0  # background-noise excerpt written for the player
-    noise_max_s: float = 600.0  # background-noise files are analysed up to this length
-    seed: int = 0
-    jobs: int = 2  # processes drawing figures

@@ -13,6 +13,12 @@ class BadInputError(KwsError):
     exit_code = 2
 
 
+class MissingExtraError(KwsError):
+    """An optional part (the ``gui`` or ``train`` extra) is not installed."""
+
+    exit_code = 2
+
+
 class AudioFileError(BadInputError):
     """An audio file is missing, empty, truncated or not audio."""
 

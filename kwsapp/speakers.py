@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from kwsapp.config import TrainConfig
+from kwsapp.config import SplitConfig
 
 SETS = ("train", "validation", "test")
 
@@ -46,7 +46,7 @@ def stable_fraction(text: str) -> float:
     return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16) / float(1 << 48)
 
 
-def hash_split(group: str, config: TrainConfig = TrainConfig()) -> str:
+def hash_split(group: str, config: SplitConfig = SplitConfig()) -> str:
     """``"train"``, ``"validation"`` or ``"test"`` for a speaker (or any
     other group name), by the seeded hash."""
     h = stable_fraction(f"{config.seed}/split/{group}")
@@ -57,8 +57,9 @@ def hash_split(group: str, config: TrainConfig = TrainConfig()) -> str:
     return "train"
 
 
-def which_set(path: str | Path, config: TrainConfig = TrainConfig()) -> str:
+def which_set(path: str | Path, config: SplitConfig = SplitConfig()) -> str:
     """The split of one speech clip, by its speaker, as a model trained with
-    ``config`` on data without official lists split it."""
+    ``config`` on data without official lists split it (a training
+    ``TrainConfig`` has the same split fields)."""
     speaker = speaker_of(path)
     return hash_split(speaker if speaker is not None else f"clip:{Path(path).name}", config)

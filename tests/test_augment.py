@@ -9,7 +9,7 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kwsapp.config import AugmentConfig
+from training.config import AugmentConfig
 from training import augment
 
 RATE_HZ = 16000

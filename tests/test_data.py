@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from kwsapp import LABELS
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 from training import data
 
 RATE = 16000

@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from kwsapp.audio.io import load_audio
-from kwsapp.config import ExploreConfig
+from training.config import ExploreConfig
 from training.explore.layout import Clip, scan, word_and_speaker
 from training.explore.stats import ClipMeasures, DatasetStats, Reservoir
 

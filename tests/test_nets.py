@@ -114,7 +114,7 @@ def test_tflite_has_builtin_ops_and_agrees(trained, tmp_path) -> None:
 def test_train_overrides_are_train_config_fields(name: str) -> None:
     import dataclasses
 
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
 
     module = arch_module(name)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -76,12 +76,13 @@ def test_refractory_holds_back_a_different_word():
     assert fired == [("up", 0.25), ("down", 1.25)]
 
 
-def test_reset_forgets_history():
+def test_reset_forgets_the_averaged_history():
     s = Smoother(LABELS, SmoothingConfig(average_window_ms=1000, threshold=0.6))
-    s.update(0.25, _probs("left"))
+    assert s.update(0.25, _probs("left", 0.2)) is None
     s.reset()
     assert s.mean() is None
-    assert s.update(0.5, _probs("left")).label == "left"
+    # Averaged with the window before the reset it would be 0.55: no event.
+    assert s.update(0.5, _probs("left", 0.9)).label == "left"
 
 
 def test_threshold_validation_and_change():

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.signal
 
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+from training.config import AugmentConfig
 
 #: Power slope of each noise colour as the exponent of f in P(f) ~ f**k
 #: (k = 1 is +3.01 dB per octave).
@@ -207,3 +208,71 @@ class Augmenter:
         if rng.random() < cfg.noise_prob and (self.background or cfg.noise_colors):
             y = mix_at_snr(y, self.noise(y.size, rng), float(rng.uniform(*cfg.snr_db_range)))
         return y.astype(np.float32, copy=False)
+
+
+def room_impulse_response(rt60_s: float, drr_db: float, rng: np.random.Generator,
+                          sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """A short synthetic room impulse response: the direct path, then
+    exponentially decaying Gaussian noise (the late reverberation of a
+    diffuse room) starting 2-8 ms later, low-passed because walls absorb
+    highs first.
+
+    Args:
+        rt60_s: time for the tail to fall by 60 dB (0.1-0.8 s: small room to hall).
+        drr_db: direct-to-reverberant energy ratio (high: close talker, dry).
+
+    Returns:
+        ``[n]`` float32, the direct path at 1.0 in sample 0.
+    """
+    if rt60_s <= 0:
+        raise ValueError(f"rt60 must be positive, got {rt60_s}")
+    n_tail = max(1, int(rt60_s * sample_rate_hz))
+    t = np.arange(n_tail) / sample_rate_hz
+    # 60 dB down at rt60: amplitude exp(-ln(1000) t / rt60).
+    tail = rng.standard_normal(n_tail) * np.exp(-np.log(1000.0) * t / rt60_s)
+    sos = scipy.signal.butter(2, min(0.99, 5000.0 / (sample_rate_hz / 2)), output="sos")
+    tail = scipy.signal.sosfilt(sos, tail)
+    tail *= np.sqrt(10.0 ** (-drr_db / 10.0) / max(float(np.sum(tail ** 2)), 1e-12))
+    gap = ms_to_samples(float(rng.uniform(2.0, 8.0)), sample_rate_hz)
+    rir = np.zeros(gap + n_tail, np.float64)
+    rir[0] = 1.0
+    rir[gap:] += tail
+    return rir.astype(np.float32)
+
+
+def reverb(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """``x`` convolved with ``rir`` (``scipy.signal.fftconvolve``), cut to
+    ``len(x)`` and rescaled to ``x``'s peak so the level stays comparable."""
+    x = np.asarray(x, np.float32)
+    if x.size == 0:
+        return x.copy()
+    y = scipy.signal.fftconvolve(x, rir)[:x.size]
+    peak_x, peak_y = float(np.abs(x).max()), float(np.abs(y).max())
+    if peak_y > 0:
+        y *= peak_x / peak_y
+    return y.astype(np.float32)
+
+
+def mic_color(x: np.ndarray, rng: np.random.Generator,
+              sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """``x`` through a random "microphone": a band limit (high-pass at
+    60-400 Hz, low-pass at 3.4-7.5 kHz, like a cheap laptop or headset
+    microphone) and two random resonances or dips of +-8 dB.
+
+    Returns:
+        ``[len(x)]`` float32.
+    """
+    x = np.asarray(x, np.float32)
+    nyq = sample_rate_hz / 2
+    lo = float(rng.uniform(60.0, 400.0))
+    hi = float(min(rng.uniform(3400.0, 7500.0), 0.95 * nyq))
+    sos = scipy.signal.butter(int(rng.integers(1, 4)), [lo / nyq, hi / nyq], btype="band",
+                              output="sos")
+    y = scipy.signal.sosfilt(sos, x.astype(np.float64))
+    for _ in range(2):
+        # A peaking EQ as x + g * bandpass(x): gain 1 + g at the centre, 1 far away.
+        centre = float(np.exp(rng.uniform(np.log(200.0), np.log(0.9 * hi))))
+        b, a = scipy.signal.iirpeak(centre / nyq, float(rng.uniform(1.0, 4.0)))
+        gain = 10.0 ** (float(rng.uniform(-8.0, 8.0)) / 20.0) - 1.0
+        y = y + gain * scipy.signal.lfilter(b, a, y)
+    return y.astype(np.float32)

@@ -35,7 +35,8 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
 from kwsapp.audio.io import fit_length, load_audio
-from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig
+from kwsapp.config import SAMPLE_RATE_HZ
+from training.config import TrainConfig
 from kwsapp.errors import AudioFileError, BadInputError
 from kwsapp.speakers import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, hash_split, speaker_of,
                              stable_fraction)
@@ -73,7 +74,7 @@ class Clip:
 
     def key(self, root: Path) -> str:
         """The clip's name relative to the data folder (as in the lists);
-        a generated clip outside it (training/synth_unknown.py) keeps its
+        a generated clip outside it (training/negatives/) keeps its
         folder and file name."""
         span = f"@{self.start}+{self.frames}" if self.frames else ""
         if not self.path.is_relative_to(root):

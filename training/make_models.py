@@ -2,7 +2,7 @@
 --out assets/models`` (what ``make models`` runs).
 
 Each architecture trains with its default parameters and the
-:class:`~kwsapp.config.TrainConfig` defaults, updated by the module's
+:class:`~training.config.TrainConfig` defaults, updated by the module's
 optional ``TRAIN`` dict (e.g. more epochs for a net trained from scratch).
 A killed run resumes where it stopped when started again.
 """
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 
 BUNDLED = ("embed", "cnn", "wavception")
 
@@ -32,7 +32,7 @@ def train_config(module: object) -> TrainConfig:
 
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
 #: model keeps them, since they were tuned for the same recipe.
-LIVE_KEYS = ("threshold", "smoothing", "hop_ms", "vad", "tuning")
+LIVE_KEYS = ("threshold", "thresholds", "smoothing", "hop_ms", "vad", "tuning")
 
 
 def keep_live_defaults(previous: Path, new: Path) -> None:

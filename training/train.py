@@ -44,7 +44,8 @@ import numpy as np
 
 from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
-from kwsapp.config import SAMPLE_RATE_HZ, AugmentConfig, SmoothingConfig, TrainConfig
+from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
+from training.config import AugmentConfig, TrainConfig
 from kwsapp.atomic import (DiskFullError, is_disk_full, json_default, write_atomic,
                            write_json_atomic)
 from kwsapp.errors import BadInputError
@@ -205,9 +206,9 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     split["validation"] = _subsample(split["validation"], cfg.max_val_clips, cfg.seed)
     split["test"] = _subsample(split["test"], cfg.max_val_clips, cfg.seed)
     if cfg.synthetic_unknown:
-        from training.synth_unknown import synthetic_unknown
+        from training.negatives.tts import legacy_espeak_unknown
 
-        split["train"] = split["train"] + synthetic_unknown(cache)
+        split["train"] = split["train"] + legacy_espeak_unknown(cache)
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
@@ -617,6 +618,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
                             for a in prep.audio_val[:n]])
         x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
         card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n])
+        if "streaming" in card["export"]:  # embed: split files for streaming
+            card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)
     val = result.get("validation", {})
     log.info("%s: validation accuracy %s on %s clips", out_dir, val.get("accuracy"), val.get("n"))

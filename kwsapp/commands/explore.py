@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from kwsapp.config import ExploreConfig
+    from training.config import ExploreConfig
     from kwsapp.errors import BadInputError, KwsError
 
     if args.max_clips_per_label is not None and args.max_clips_per_label < 1:

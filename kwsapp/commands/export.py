@@ -1,6 +1,9 @@
 """``kwsapp export``: write an artifact's ``model.tflite`` (float32) and,
 with ``--int8``, ``model_int8.tflite`` from its ``model.keras``; checks on
-real validation clips that TFLite and Keras agree (needs TensorFlow)."""
+real validation clips that TFLite and Keras agree (needs TensorFlow). An
+``embed`` artifact is also split into ``embedding.tflite`` + ``head.tflite``
+(streaming; its card gets a ``streaming`` section); ``--split`` does only
+that, keeping ``model.tflite`` as it is."""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artifact", metavar="ARTIFACT_DIR", help="folder with model.keras + card.json")
     parser.add_argument("--int8", action="store_true",
                         help="also write model_int8.tflite (int8 weights) and report its accuracy")
+    parser.add_argument("--split", action="store_true",
+                        help="only split an embed artifact into embedding.tflite + head.tflite "
+                             "(no retraining; model.tflite kept) and check them against it")
     parser.add_argument("--data", help="Speech Commands folder for the check (default: the "
                                        "card's training data)")
     parser.add_argument("--clips", type=int, default=200,
@@ -35,14 +41,31 @@ def run(args: argparse.Namespace) -> int:
     if not data_dir or not Path(data_dir).is_dir():
         raise BadInputError(f"{artifact}: give --data DIR (the card's data folder "
                             f"{data_dir!r} is not here)")
-    from training.export import check_inputs, export_artifact
+    from training.export import check_inputs, export_artifact, export_split, record_split
 
     x, y = check_inputs(card, data_dir, args.clips)
-    report = export_artifact(artifact, x, y, int8=args.int8)
+    if args.split:
+        split = export_split(artifact, x)
+        if split is None:
+            raise BadInputError(f"{artifact}: not an embed model (embedding + head); "
+                                f"nothing to split")
+        report = {"streaming": split[0], "split": split[1]}
+    else:
+        report = export_artifact(artifact, x, y, int8=args.int8)
+    if "streaming" in report:
+        record_split(artifact, report["streaming"], report["split"])
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         for name, r in report.items():
+            if name == "streaming":
+                continue
+            if name == "split":
+                print(f"split: embedding.tflite {r['embedding_bytes'] / 1e6:.2f} MB + head.tflite "
+                      f"{r['head_bytes'] / 1e6:.2f} MB, top-1 agreement with model.tflite "
+                      f"{r['top1_agreement']:.4f}, largest difference {r['max_abs_diff']:.2g} "
+                      f"on {r['n']} clips")
+                continue
             extra = f", accuracy {r['accuracy']:.4f}" if "accuracy" in r else ""
             change = (f" ({r['accuracy_change']:+.4f} vs float)"
                       if "accuracy_change" in r else "")

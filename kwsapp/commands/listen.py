@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Engine(recognizer, config, source, on_event=on_event,
                     on_error=lambda exc: failed.set(), use_card_defaults=False)
+    per_class = "".join(f", {k} {v:.2f}" for k, v in config.smoothing.class_thresholds().items())
     print(f"listening on {source.device_name} at {source.sample_rate_hz} Hz with model "
-          f"{recognizer.card.name} (threshold {config.smoothing.threshold:.2f}); "
+          f"{recognizer.card.name} (threshold {config.smoothing.threshold:.2f}{per_class}); "
           "Ctrl-C to stop", file=sys.stderr, flush=True)
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     engine.start()

@@ -53,7 +53,7 @@ def _params(pairs: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kwsapp.config import TrainConfig
+    from training.config import TrainConfig
     from kwsapp.errors import BadInputError
 
     if not args.out:

@@ -216,7 +216,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.threshold_slider.setMinimumWidth(100)
         self.threshold_slider.setToolTip("Sensitivity: a command fires when its smoothed "
                                          "probability passes this threshold (lower fires "
-                                         "more often)")
+                                         "more often); classes the model card tunes "
+                                         "apart keep their offset from it")
         self.threshold_label = QtWidgets.QLabel()
         self.threshold_label.setMinimumWidth(36)
         self.threshold_slider.valueChanged.connect(self._on_threshold_changed)

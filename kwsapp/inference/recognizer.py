@@ -13,6 +13,7 @@ from kwsapp import features
 from kwsapp.audio.io import fit_length, resample
 from kwsapp.models.artifact import ModelCard, TfliteModel, load_tflite, read_card
 from kwsapp.models.registry import resolve
+from kwsapp.models.split import SplitModel
 
 if TYPE_CHECKING:
     from kwsapp.config import Config
@@ -27,6 +28,16 @@ class Recognizer:
         self.card: ModelCard = read_card(self.path)
         self.model: TfliteModel = (load_tflite(self.path, self.card, tflite_file)
                                    if tflite_file else load_tflite(self.path, self.card))
+        # A split embed artifact (card "streaming"): the embedding and the
+        # head as two files, so a stream embeds each 80 ms once.
+        section = self.card.raw.get("streaming")
+        self.split: SplitModel | None = (SplitModel(self.path, section)
+                                         if section and not tflite_file else None)
+        if self.split is not None and self.split.head_model.output_shape != (len(self.labels),):
+            from kwsapp.errors import ModelError
+            raise ModelError(f"{self.split.head_model.path}: gives "
+                             f"{self.split.head_model.output_shape} outputs but its card names "
+                             f"{len(self.labels)} labels")
         probe = self.front_end(np.zeros(self.card.window_samples, np.float32))
         if probe.size != int(np.prod(self.model.input_shape)):
             from kwsapp.errors import ModelError
@@ -55,6 +66,24 @@ class Recognizer:
     def probabilities(self, window: np.ndarray) -> np.ndarray:
         """Class probabilities ``[len(labels)]`` float32 for one window."""
         return self.model.invoke(self.front_end(window))
+
+    def _split(self) -> SplitModel:
+        if self.split is None:
+            from kwsapp.errors import ModelError
+            raise ModelError(f"{self.path}: not a split embed artifact (its card has no "
+                             f"'streaming' section; `kwsapp export {self.path} --split`)")
+        return self.split
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        """Every 80 ms embedding of 16 kHz ``audio`` of any length:
+        ``[T, 96]`` float32, embedding ``j`` from samples
+        ``[j * 1280, j * 1280 + 12400)``; split artifacts only."""
+        return self._split().embed(audio)
+
+    def head(self, embeddings: np.ndarray) -> np.ndarray:
+        """``[N, 10, 96]`` embedding sequences -> ``[N, len(labels)]``
+        probabilities; split artifacts only."""
+        return self._split().head(embeddings)
 
     def classify(self, audio: np.ndarray) -> dict[str, float]:
         """Probabilities by label for one clip (centred in the model's

@@ -2,13 +2,16 @@
 
 Averages the probabilities of the windows that ended within the last
 ``average_window_ms``, fires when the best *command* class (not silence or
-unknown) passes ``threshold``, then stays quiet for ``refractory_ms``.
+unknown) passes its threshold (``threshold``, or the class's own where the
+card tunes one: :meth:`SmoothingConfig.threshold_for`), then stays quiet for
+``refractory_ms``.
 
 Unlike TensorFlow's ``RecognizeCommands``, the same word said twice fires
 twice: a label is only held back while it is still the same utterance. The
 engine passes a ``word`` key per window (the start of the speech run the
 window mostly holds); a new key re-arms the label. Without keys (VAD off) a
-label re-arms once its mean drops below the threshold.
+label re-arms once its mean drops below the threshold. The refractory time
+and the word that fired hold across :meth:`Smoother.reset` (gate closings).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class Smoother:
 
     def __init__(self, labels: Sequence[str], config: SmoothingConfig) -> None:
         self.labels = tuple(labels)
-        self.config = config
+        self.config = config  # sets the per-label thresholds too
         self._commands = np.array([lab in COMMAND_LABELS for lab in self.labels])
         if not self._commands.any():
             # A model with its own label set: everything but silence/unknown.
@@ -56,18 +59,33 @@ class Smoother:
         self._last_word: int | None = None
         self._armed = True
 
+    @property
+    def config(self) -> SmoothingConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: SmoothingConfig) -> None:
+        self._config = config
+        # Each label's threshold, in label order.
+        self._thresholds = np.array([config.threshold_for(lab) for lab in self.labels],
+                                    np.float64)
+
     def set_threshold(self, threshold: float) -> None:
+        """Move the global threshold; per-class ones keep their offsets."""
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], not {threshold}")
         self.config = replace(self.config, threshold=float(threshold))
 
     def reset(self) -> None:
-        """Forget everything (the engine calls this when the speech gate closes)."""
+        """Start the averaging afresh (the engine calls this when the speech
+        gate closes).
+
+        The refractory clock and the word that last fired are kept: the gate
+        may reopen (a noise blip) while that word is still in the window,
+        which must not fire it again (issue 15: "right" at 3.0 s and 3.5 s).
+        A new word (a new key) still fires once the refractory time is over.
+        """
         self._history.clear()
-        self._last_time = None
-        self._last_label = None
-        self._last_word = None
-        self._armed = True
 
     def mean(self) -> np.ndarray | None:
         """Mean probabilities over the current averaging span (None: empty)."""
@@ -97,9 +115,11 @@ class Smoother:
         masked = np.where(self._commands, mean, -1.0)
         best = int(np.argmax(masked))
         label, score = self.labels[best], float(mean[best])
-        if self._last_label is not None and mean[self.labels.index(self._last_label)] < cfg.threshold:
-            self._armed = True  # the last word's evidence is gone
-        if score < cfg.threshold:
+        if self._last_label is not None:
+            last = self.labels.index(self._last_label)
+            if mean[last] < self._thresholds[last]:
+                self._armed = True  # the last word's evidence is gone
+        if score < self._thresholds[best]:
             return None
         if self._last_time is not None and time_s - self._last_time < cfg.refractory_ms / 1000.0 - _EPS_S:
             return None

@@ -14,6 +14,7 @@ engine takes the window length, hop and front end from it. Minimal card::
         #     "params": {"window_ms": 20, "step_ms": 10}}
         # (any kwsapp.features kind; normalization lives inside the graph)
       "threshold": 0.6, "smoothing": {...}, "vad": {...},   # live defaults
+      "thresholds": {"left": 0.8},         # optional per-class thresholds
       "training": {...}, "metrics": {...}, "created": "...", "code_version": "..."
     }
 
@@ -77,6 +78,7 @@ class ModelCard:
         labels = tuple(str(x) for x in card["labels"])
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ModelError(f"{where}: labels must be two or more distinct names")
+        _check_thresholds(card, labels, where)
         rate = int(card["sample_rate_hz"])
         return cls(
             name=str(card.get("name", "model")),
@@ -89,6 +91,22 @@ class ModelCard:
             input_params=dict(inp.get("params", {})),
             raw=card,
         )
+
+
+def _check_thresholds(card: dict[str, Any], labels: tuple[str, ...], where: str) -> None:
+    """``threshold`` in (0, 1]; ``thresholds`` (per class, docs/contracts.md 2)
+    an object of the card's labels to numbers in (0, 1]."""
+    values = {"threshold": card.get("threshold", 0.5)}
+    per_class = card.get("thresholds", {})
+    if not isinstance(per_class, dict):
+        raise ModelError(f"{where}: thresholds must be an object {{label: value}}")
+    unknown = sorted(set(per_class) - set(labels))
+    if unknown:
+        raise ModelError(f"{where}: thresholds name labels the model lacks: {', '.join(unknown)}")
+    values.update({f"thresholds.{k}": v for k, v in per_class.items()})
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ModelError(f"{where}: {key} must be a number in (0, 1], not {value!r}")
 
 
 def read_card(artifact_dir: str | Path) -> ModelCard:
@@ -134,20 +152,81 @@ class TfliteModel:
         self.input_shape: tuple[int, ...] = tuple(int(x) for x in inp["shape"][1:])
         self.output_shape: tuple[int, ...] = tuple(int(x) for x in out["shape"][1:])
 
+        self._batch = int(inp["shape"][0])
+        # -1 in the signature: the file lets the batch be resized.
+        self.resizable_batch = int(inp.get("shape_signature", inp["shape"])[0]) == -1
+
     def invoke(self, x: np.ndarray) -> np.ndarray:
+        """One input without its batch axis -> the first output without it."""
         x = np.asarray(x, dtype=np.float32).reshape((1, *self.input_shape))
+        return self._run(x)[0]
+
+    def invoke_batch(self, x: np.ndarray) -> np.ndarray:
+        """``[B, *input_shape]`` -> ``[B, *output_shape]`` float32: one call
+        when the file's batch is resizable (``resize_tensor_input``, redone
+        only when ``B`` changes), else one call per row."""
+        x = np.asarray(x, dtype=np.float32).reshape((-1, *self.input_shape))
+        if len(x) == 0:
+            return np.zeros((0, *self.output_shape), np.float32)
+        if not self.resizable_batch:
+            return np.stack([self._run(row[None])[0] for row in x])
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         scale, zero = self._in_quant
         if self._in_dtype != np.float32 and scale:
             # Full-integer model: quantize the input as its metadata says.
             info = np.iinfo(self._in_dtype)
             x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        if len(x) != self._batch:
+            self._interp.resize_tensor_input(self._in_index, [len(x), *self.input_shape])
+            self._interp.allocate_tensors()
+            self._batch = len(x)
         self._interp.set_tensor(self._in_index, x.astype(self._in_dtype))
         self._interp.invoke()
-        y = self._interp.get_tensor(self._out_index)[0]
+        y = self._interp.get_tensor(self._out_index)
         scale, zero = self._out_quant
         if y.dtype != np.float32 and scale:
             y = (y.astype(np.float32) - zero) * scale
-        return y.astype(np.float32, copy=False)
+        return y.astype(np.float32, copy=True)
+
+
+class TfliteGraph:
+    """A ``.tflite`` with several named inputs and outputs (a streaming step:
+    audio + kept state in, result + next state out), one LiteRT thread.
+
+    Inputs are known by their Keras names, outputs by their Keras order
+    (the converter names them ``serving_default_<name>:0`` and
+    ``StatefulPartitionedCall...:<k>``).
+    """
+
+    def __init__(self, path: str | Path, num_threads: int = 1) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError("LiteRT is not installed: pip install ai-edge-litert") from exc
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file missing")
+        try:
+            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+            ins = self._interp.get_input_details()
+            outs = self._interp.get_output_details()
+            self.inputs = {d["name"].removeprefix("serving_default_").split(":")[0]:
+                           (d["index"], tuple(int(x) for x in d["shape"])) for d in ins}
+            order = sorted(outs, key=lambda d: int(d["name"].rsplit(":", 1)[-1]))
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.path}: not a loadable .tflite model ({exc})") from None
+        self._outs = [d["index"] for d in order]
+        self.output_shapes = [tuple(int(x) for x in d["shape"]) for d in order]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Set every named input, invoke, return the outputs in order (copies)."""
+        for name, x in inputs.items():
+            self._interp.set_tensor(self.inputs[name][0], x)
+        self._interp.invoke()
+        return [self._interp.get_tensor(i) for i in self._outs]
 
 
 def load_tflite(artifact_dir: str | Path, card: ModelCard,

@@ -1,7 +1,11 @@
 """Bundled models by name -> artifact directory under ``assets/models``.
 
 ``--model`` takes either a name listed here or a path to an artifact
-directory. ``KWSAPP_MODELS_DIR`` points elsewhere (tests use it).
+directory. The bundled models are found inside the installed package
+(``kwsapp/assets/models``: the wheel ships the repository's top-level
+``assets/`` as the package ``kwsapp.assets``, see setup.py), else in
+``assets/models`` of the clone this package runs from;
+``KWSAPP_MODELS_DIR`` points elsewhere (tests use it).
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from kwsapp.errors import ModelError
 DEFAULT_MODEL = "embed"
 
 
+#: Where the bundled models are, first found wins: an installed wheel's
+#: package data, then a clone's top-level assets/.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_DIRS = (_PACKAGE_ROOT / "assets" / "models", _PACKAGE_ROOT.parent / "assets" / "models")
+
+
 def models_dir() -> Path:
     """Folder holding one artifact directory per bundled model."""
     env = os.environ.get("KWSAPP_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "assets" / "models"
+    if env:
+        return Path(env)
+    return next((d for d in BUNDLED_DIRS if d.is_dir()), BUNDLED_DIRS[-1])
 
 
 def bundled_models() -> list[str]:
@@ -39,3 +51,20 @@ def resolve(spec: str | os.PathLike[str] | None) -> Path:
         return named
     known = ", ".join(bundled_models()) or "none bundled"
     raise ModelError(f"{spec}: no such model (bundled: {known}; or give an artifact directory)")
+
+
+def bundled_versions() -> dict[str, str]:
+    """Each bundled model's version as its card states it: the date it was
+    made and the code version that made it (``kwsapp --version``)."""
+    import json
+
+    out = {}
+    for name in bundled_models():
+        try:
+            card = json.loads((models_dir() / name / "card.json").read_text())
+        except (OSError, ValueError):
+            out[name] = "unreadable card"
+            continue
+        made = str(card.get("created", "?"))[:10]
+        out[name] = f"made {made}, code {card.get('code_version', '?')}"
+    return out

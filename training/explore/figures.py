@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from kwsapp.config import SAMPLE_RATE_HZ, ExploreConfig, VadConfig, ms_to_samples  # noqa: E402
+from kwsapp.config import SAMPLE_RATE_HZ, VadConfig, ms_to_samples  # noqa: E402
+from training.config import ExploreConfig  # noqa: E402
 from kwsapp.features import (deltas, log_spectrogram, mel_power_spectrogram, mfcc,  # noqa: E402
                              power_spectrogram)
 from kwsapp.audio.io import resample  # noqa: E402

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kwsapp import COMMAND_LABELS
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 from kwsapp.errors import BadInputError
 from kwsapp.speakers import BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR
 from training import data

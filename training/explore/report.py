@@ -18,7 +18,8 @@ import numpy as np
 import soundfile as sf
 
 from kwsapp.audio.io import audio_info, load_audio, resample
-from kwsapp.config import SAMPLE_RATE_HZ, ExploreConfig, VadConfig
+from kwsapp.config import SAMPLE_RATE_HZ, VadConfig
+from training.config import ExploreConfig
 from kwsapp.errors import AudioFileError, BadInputError, KwsError
 from training import data
 from training.explore import figures as figs

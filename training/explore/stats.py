@@ -15,7 +15,8 @@ import numpy as np
 
 from kwsapp.audio.io import fit_length, load_audio, resample
 from kwsapp.audio.vad import speech_flags
-from kwsapp.config import SAMPLE_RATE_HZ, ExploreConfig, VadConfig, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, VadConfig, ms_to_samples
+from training.config import ExploreConfig
 from kwsapp.errors import AudioFileError
 from kwsapp.features import log_spectrogram, power_spectrogram
 from kwsapp.speakers import SILENCE_DIR

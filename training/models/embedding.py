@@ -336,3 +336,67 @@ def _compiled(model: Any) -> Any:
     if key not in _COMPILED:
         _COMPILED[key] = tf.function(lambda x: model(x, training=False))
     return _COMPILED[key]
+
+
+#: Layers after which the streaming step keeps rows (a time-pooling stage
+#: ends there): context rows each stage needs from the step before.
+STEP_STAGES = ("max_pool_1", "max_pool_3", "max_pool_5")
+#: New 16 kHz samples one step reads: its 8 new 25 ms frames, 10 ms apart.
+STEP_SAMPLES = FRAME_SAMPLES + (EMBEDDING_HOP_SAMPLES // HOP_SAMPLES - 1) * HOP_SAMPLES  # 1520
+
+
+def build_embedding_step(embedding_model: Any) -> Any:
+    """The embedding as a streaming step: one embedding per 80 ms from the
+    new audio and the rows kept from the previous step (every row of every
+    layer is computed once, as ``kws_streaming`` does with external state).
+
+    The net's time axis shrinks only through valid 3-tap convolutions and
+    three 2x time poolings (8 log-mel frames = 1 embedding), so it splits at
+    the poolings into four stages; each keeps the last rows of its input
+    that its valid convolutions still need:
+
+        log-mel  [4 kept + 8 new, 32]      -> conv_1..3, pool_1 -> 4 rows
+        pool_1   [8 kept + 4 new, 16, 24]  -> conv_4..11, pool_3 -> 2 rows
+        pool_3   [8 kept + 2 new, 4, 72]   -> conv_12..19, pool_5 -> 1 row
+        pool_5   [2 kept + 1 new, 1, 96]   -> conv_20 -> the embedding
+
+    Step ``k`` of a stream (audio ``[k*1280 + 10880, k*1280 + 12400)``) gives
+    embedding ``k`` exactly, once the kept rows come from the steps before
+    (ten steps from any state).
+
+    Args:
+        embedding_model: from :func:`build_embedding` (any length), weights set.
+
+    Returns:
+        ``keras.Model``: inputs ``[audio [B, 1520], state0 [B, 4, 32, 1],
+        state1 [B, 8, 16, 24], state2 [B, 8, 4, 72], state3 [B, 2, 1, 96]]``
+        -> outputs ``[embedding [B, 96], state0..3]`` (the next step's).
+    """
+    keras = _keras()
+    LogMelFrontEnd, _ = _layers()
+    layers = list(embedding_model.layers)
+    names = [layer.name for layer in layers]
+    front = LogMelFrontEnd(STEP_SAMPLES, name="log_mel_step")
+    audio = keras.Input((STEP_SAMPLES,), name="audio")
+    mel = front(audio)  # [B, 8, 32]
+    front.set_weights(embedding_model.get_layer("log_mel").get_weights())
+    # The stages: the layers between the log-mel reshape and each pooling,
+    # then conv_20 (the net's last layer before the output reshape).
+    cuts = [names.index("reshape") + 1] + [names.index(s) + 1 for s in STEP_STAGES]
+    stages = [layers[a:b] for a, b in zip(cuts, cuts[1:])] + [layers[cuts[-1]:-1]]
+    rows_kept = (4, 8, 8, 2)
+    widths = [(N_MELS, 1)]
+    for stage in stages[:-1]:
+        widths.append(tuple(int(d) for d in stage[-1].output.shape[2:]))
+    states = [keras.Input((k, *w), name=f"state{i}") for i, (k, w) in
+              enumerate(zip(rows_kept, widths))]
+    x = keras.layers.Reshape((-1, N_MELS, 1), name="mel_rows")(mel)
+    new_states = []
+    for i, stage in enumerate(stages):
+        x = keras.layers.Concatenate(axis=1, name=f"rows{i}")([states[i], x])
+        new_states.append(keras.layers.Lambda(
+            lambda t, k=rows_kept[i]: t[:, -k:], name=f"keep{i}")(x))
+        for layer in stage:
+            x = layer(x)
+    emb = keras.layers.Reshape((EMBEDDING_DIM,), name="embedding")(x)
+    return keras.Model([audio, *states], [emb, *new_states], name="embedding_step")

@@ -31,7 +31,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 from training.data import Clip
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 KINDS: dict[str, str] = {
     "wake_words": "training.negatives.real:wake_word_windows",
     "hard": "training.negatives.hard:hard_negatives",
-    "tts": "training.negatives.tts:tts_negatives",
+    "tts": "training.negatives.tts:for_training",
 }
 
 Generator = Callable[[Path, Sequence[Clip], TrainConfig, Path, int], list[Clip]]

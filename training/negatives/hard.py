@@ -26,7 +26,8 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
-from kwsapp.config import SAMPLE_RATE_HZ, TrainConfig, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+from training.config import TrainConfig
 from kwsapp.errors import AudioFileError
 from kwsapp.streaming.synth import trim_to_speech
 from training.data import Clip, clips_hash

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from kwsapp.audio.io import load_audio
-from kwsapp.config import TrainConfig
+from training.config import TrainConfig
 from kwsapp.errors import AudioFileError
 from kwsapp.speakers import stable_fraction
 from kwsapp.streaming.synth import trim_to_speech

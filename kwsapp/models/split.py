@@ -1,0 +1,191 @@
+"""An ``embed`` artifact split for streaming: the frozen embedding and the
+trained head as separate ``.tflite`` files (docs/contracts.md, section 1).
+
+Embedding ``j`` of a signal covers its 16 kHz samples
+``[j * hop, j * hop + input_samples)`` (hop 1280 = 80 ms, input 12400 =
+775 ms); the head reads ``frames`` (10) consecutive embeddings. The head on
+embeddings ``j-9 .. j`` equals the whole-window model on the 24,000 samples
+that start at ``(j - 9) * 1280``.
+
+Two ways to the embeddings: ``embedding.tflite`` computes one from its 775 ms
+(batchable, no state), and the optional streaming step
+(``embedding_step.tflite``, :class:`EmbeddingStream`) computes embedding
+``j`` from the newest 1520 samples and the rows it kept from step ``j - 1``,
+every row of the net once (several times less work per embedding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from kwsapp.errors import ModelError
+from kwsapp.models.artifact import TfliteGraph, TfliteModel
+
+#: Embeddings computed per model call on files (bounded memory: one batch
+#: of inputs is 64 x 12400 float32 = 3 MB).
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class StreamingSpec:
+    """A card's ``streaming`` section."""
+
+    embedding_file: str
+    input_samples: int  # samples one embedding covers (its receptive field)
+    hop_samples: int  # samples between consecutive embeddings
+    dim: int
+    head_file: str
+    frames: int  # embeddings the head reads
+    step_file: str | None = None  # the streaming step (optional)
+    step_samples: int = 0  # newest samples one step reads
+    step_warmup: int = 0  # steps before its embeddings are exact from any state
+
+    @classmethod
+    def from_dict(cls, section: Mapping[str, Any], where: str = "card.json") -> "StreamingSpec":
+        try:
+            emb, head = section["embedding"], section["head"]
+            step = section.get("step") or {}
+            return cls(str(emb["file"]), int(emb["input_samples"]), int(emb["hop_samples"]),
+                       int(emb["dim"]), str(head["file"]), int(head["frames"]),
+                       str(step["file"]) if step else None, int(step.get("samples", 0)),
+                       int(step.get("warmup", 0)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{where}: bad 'streaming' section ({exc!r})") from None
+
+    @property
+    def window_samples(self) -> int:
+        """Samples under ``frames`` embeddings (without the head's tail)."""
+        return self.input_samples + (self.frames - 1) * self.hop_samples
+
+    def n_embeddings(self, n_samples: int) -> int:
+        """How many whole embeddings ``n_samples`` samples give."""
+        if n_samples < self.input_samples:
+            return 0
+        return 1 + (n_samples - self.input_samples) // self.hop_samples
+
+
+class SplitModel:
+    """The two halves of a split artifact, each bound to its own LiteRT
+    interpreter (one thread each).
+
+    Args:
+        artifact_dir: the folder holding the files the section names.
+        streaming: the card's ``streaming`` section (dict or spec).
+    """
+
+    def __init__(self, artifact_dir: str | Path,
+                 streaming: Mapping[str, Any] | StreamingSpec) -> None:
+        artifact_dir = Path(artifact_dir)
+        spec = (streaming if isinstance(streaming, StreamingSpec)
+                else StreamingSpec.from_dict(streaming, str(artifact_dir / "card.json")))
+        self.spec = spec
+        self.embedding = TfliteModel(artifact_dir / spec.embedding_file)
+        self.head_model = TfliteModel(artifact_dir / spec.head_file)
+        if (self.embedding.input_shape != (spec.input_samples,)
+                or self.embedding.output_shape != (spec.dim,)):
+            raise ModelError(f"{self.embedding.path}: takes {self.embedding.input_shape} and "
+                             f"gives {self.embedding.output_shape}, its card says "
+                             f"({spec.input_samples},) -> ({spec.dim},)")
+        if self.head_model.input_shape != (spec.frames, spec.dim):
+            raise ModelError(f"{self.head_model.path}: takes {self.head_model.input_shape}, "
+                             f"its card says ({spec.frames}, {spec.dim})")
+        self.step: TfliteGraph | None = None
+        if spec.step_file:
+            self.step = TfliteGraph(artifact_dir / spec.step_file)
+            audio = self.step.inputs.get("audio")
+            if audio is None or audio[1] != (1, spec.step_samples):
+                raise ModelError(f"{self.step.path}: takes audio {audio and audio[1]}, its "
+                                 f"card says (1, {spec.step_samples})")
+
+    @property
+    def frames(self) -> int:
+        return self.spec.frames
+
+    def embed_segments(self, segments: np.ndarray) -> np.ndarray:
+        """``[B, input_samples]`` float32 -> ``[B, dim]`` embeddings."""
+        return self.embedding.invoke_batch(segments)
+
+    def stream(self) -> "EmbeddingStream":
+        """A fresh streaming state (needs the step file)."""
+        if self.step is None:
+            raise ModelError(f"{self.embedding.path.parent}: no streaming step in its card")
+        return EmbeddingStream(self.step, self.spec)
+
+    def embed(self, audio: np.ndarray, batch: int = EMBED_BATCH) -> np.ndarray:
+        """Every whole embedding of 16 kHz ``audio`` of any length:
+        ``[T, dim]`` float32, embedding ``j`` from samples
+        ``[j * hop, j * hop + input_samples)`` (T = 0 under 775 ms).
+        Through the streaming step when the artifact has one (the same
+        values; ``batch`` is then unused), else ``batch`` at a time."""
+        audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        spec = self.spec
+        n = spec.n_embeddings(audio.shape[0])
+        if n == 0:
+            return np.zeros((0, spec.dim), np.float32)
+        if self.step is not None:
+            return self.stream().embed_range(audio, 0, n)
+        # Strided views: no copy of the overlapping segments until a batch.
+        views = np.lib.stride_tricks.sliding_window_view(audio, spec.input_samples)
+        views = views[::spec.hop_samples][:n]
+        return np.concatenate([self.embed_segments(views[i:i + batch])
+                               for i in range(0, n, batch)])
+
+    def head(self, embeddings: np.ndarray) -> np.ndarray:
+        """``[N, frames, dim]`` embedding sequences -> ``[N, n_labels]``
+        probabilities (one model call)."""
+        return self.head_model.invoke_batch(embeddings)
+
+
+class EmbeddingStream:
+    """One stream's embedding state for the streaming step.
+
+    ``step(audio)`` takes the ``step_samples`` samples that end where
+    embedding ``j`` ends (``j * hop + input_samples``) and returns embedding
+    ``j``; exact once the previous ``step_warmup`` steps were fed in order
+    (:meth:`warm_up`). Not thread-safe: one stream, one thread.
+    """
+
+    def __init__(self, graph: TfliteGraph, spec: StreamingSpec) -> None:
+        self._graph = graph
+        self.spec = spec
+        self._names = sorted(n for n in graph.inputs if n.startswith("state"))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the kept rows (the next ``step_warmup`` steps are inexact)."""
+        self._state = {n: np.zeros(self._graph.inputs[n][1], np.float32) for n in self._names}
+
+    def step(self, audio: np.ndarray) -> np.ndarray:
+        """``[step_samples]`` float32 -> the next embedding ``[dim]`` (a copy)."""
+        out = self._graph.run({"audio": np.asarray(audio, np.float32).reshape(1, -1),
+                               **self._state})
+        self._state = dict(zip(self._names, out[1:]))
+        return out[0][0].copy()
+
+    def _segment(self, audio: np.ndarray, j: int) -> np.ndarray:
+        """The samples step ``j`` reads (zeros before the signal's start)."""
+        end = j * self.spec.hop_samples + self.spec.input_samples
+        start = end - self.spec.step_samples
+        if start >= 0:
+            return audio[start:end]
+        out = np.zeros(self.spec.step_samples, np.float32)
+        if end > 0:
+            out[-end:] = audio[:end]
+        return out
+
+    def warm_up(self, audio: np.ndarray, j: int) -> None:
+        """Reset, then feed the ``step_warmup`` steps before embedding ``j``
+        of ``audio`` (indexed from its first sample; zeros before it)."""
+        self.reset()
+        for k in range(j - self.spec.step_warmup, j):
+            self.step(self._segment(audio, k))
+
+    def embed_range(self, audio: np.ndarray, first: int, last: int) -> np.ndarray:
+        """Embeddings ``first .. last - 1`` of ``audio`` (``[n, dim]``),
+        warmed up from scratch."""
+        self.warm_up(audio, first)
+        return np.stack([self.step(self._segment(audio, j)) for j in range(first, last)])

@@ -1,0 +1,140 @@
+"""The split ``embed`` artifact (docs/contracts.md section 1): the frozen
+embedding and the head as two .tflite files give what the whole-window
+``model.tflite`` gives, on real clips; any length and any batch size give
+the same embeddings; ``kwsapp export --split`` makes the files from
+``model.keras`` without retraining."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import real_clip
+from kwsapp.audio.io import fit_length, load_audio
+from kwsapp.errors import ModelError
+from kwsapp.inference.recognizer import Recognizer
+
+WORDS = ("yes", "left", "off", "unknown", "go", "silence")
+
+
+@pytest.fixture(scope="module")
+def embed(bundled_model_dir):
+    rec = Recognizer(bundled_model_dir)
+    if rec.split is None:
+        pytest.skip(f"{bundled_model_dir}: the bundled embed is not split")
+    return rec
+
+
+@pytest.fixture(scope="module")
+def windows(data_dir):
+    return np.stack([fit_length(load_audio(real_clip(data_dir, w, i)), 24000)
+                     for i, w in enumerate(WORDS)])
+
+
+def test_head_on_embeddings_equals_whole_window_model(embed, windows):
+    emb = np.stack([embed.embed(w) for w in windows])
+    assert emb.shape == (len(WORDS), 10, 96)
+    got = embed.head(emb)
+    want = np.stack([embed.probabilities(w) for w in windows])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert (got.argmax(1) == want.argmax(1)).all()
+
+
+def test_embeddings_of_a_long_signal_are_those_of_its_windows(embed, windows):
+    """Embedding j of a signal depends only on samples [j*1280, j*1280+12400):
+    the same vector whether computed from the whole signal or a window."""
+    signal = np.concatenate(list(windows))  # 9 s of real words and noise
+    emb = embed.embed(signal)
+    assert emb.shape == (1 + (len(signal) - 12400) // 1280, 96)
+    for start_emb in (0, 7, 25, 90):
+        win = signal[start_emb * 1280:start_emb * 1280 + 24000]
+        np.testing.assert_allclose(embed.embed(win), emb[start_emb:start_emb + 10], atol=1e-5)
+    # Any batch size gives the same embeddings (resized LiteRT input).
+    np.testing.assert_allclose(embed.split.embed(signal, batch=5), emb, atol=1e-5)
+    assert embed.embed(signal[:12399]).shape == (0, 96)
+
+
+def test_head_batches_like_single_calls(embed, windows):
+    emb = np.stack([embed.embed(w) for w in windows])
+    singles = np.stack([embed.head(e[None])[0] for e in emb])
+    np.testing.assert_allclose(embed.head(emb), singles, atol=1e-6)
+
+
+def test_window_models_have_no_split(tiny_model):
+    rec = Recognizer(tiny_model)
+    assert rec.split is None
+    with pytest.raises(ModelError, match="not a split embed artifact"):
+        rec.embed(np.zeros(24000, np.float32))
+
+
+def test_bad_streaming_section_is_a_clear_model_error(bundled_model_dir, tmp_path):
+    art = tmp_path / "embed"
+    shutil.copytree(bundled_model_dir, art, ignore=shutil.ignore_patterns("model.keras"))
+    card = json.loads((art / "card.json").read_text())
+    if "streaming" not in card:
+        pytest.skip("the bundled embed is not split")
+    card["streaming"]["head"]["frames"] = 8
+    (art / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="head.tflite: takes"):
+        Recognizer(art)
+    del card["streaming"]["head"]
+    (art / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="bad 'streaming' section"):
+        Recognizer(art)
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data_dir, repo_root,
+                                                       tmp_path):
+    pytest.importorskip("tensorflow")
+    art = tmp_path / "embed"
+    shutil.copytree(bundled_model_dir, art)
+    for name in ("embedding.tflite", "head.tflite"):
+        (art / name).unlink(missing_ok=True)
+    card = json.loads((art / "card.json").read_text())
+    card.pop("streaming", None)
+    (art / "card.json").write_text(json.dumps(card))
+    before = (art / "model.tflite").read_bytes()
+    run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(art), "--split",
+                          "--data", str(data_dir), "--clips", "24", "--json"], cwd=repo_root,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert report["split"]["n"] == 24 and report["split"]["top1_agreement"] == 1.0
+    assert report["split"]["max_abs_diff"] < 1e-4
+    assert (art / "model.tflite").read_bytes() == before  # --split keeps it
+    card = json.loads((art / "card.json").read_text())
+    assert card["streaming"]["embedding"]["input_samples"] == 12400
+    assert card["streaming"]["head"]["frames"] == 10
+    rec = Recognizer(art)
+    clip = fit_length(load_audio(real_clip(data_dir, "stop")), 24000)
+    np.testing.assert_allclose(rec.head(rec.embed(clip)[None])[0], rec.probabilities(clip),
+                               atol=1e-5)
+
+
+def test_streaming_step_gives_the_one_shot_embeddings(embed, windows):
+    """The streaming step (kept rows between 80 ms steps) against the
+    stateless one-embedding model, on 9 s of real audio; and ten steps make
+    it exact again from any state (the card's warmup)."""
+    split = embed.split
+    if split.step is None:
+        pytest.skip("the bundled embed has no streaming step")
+    signal = np.concatenate(list(windows))
+    views = np.lib.stride_tricks.sliding_window_view(signal, 12400)[::1280]
+    once = split.embed_segments(views)
+    np.testing.assert_allclose(split.embed(signal), once, atol=1e-5)
+    stream = split.stream()
+    rng = np.random.default_rng(0)
+    stream._state = {k: rng.normal(0, 5, v.shape).astype(np.float32)
+                     for k, v in stream._state.items()}  # an arbitrary state
+    warm = split.spec.step_warmup
+    for j in range(30, 30 + warm):
+        stream.step(stream._segment(signal, j))
+    got = [stream.step(stream._segment(signal, j)) for j in range(30 + warm, 30 + warm + 5)]
+    np.testing.assert_allclose(np.stack(got), once[30 + warm:35 + warm], atol=1e-5)

@@ -1,0 +1,121 @@
+"""Training-side settings: the data split and training loop, augmentation
+and the data-set exploration report. Pure Python (no TensorFlow); the
+runtime's settings stay in :mod:`kwsapp.config`, which never imports these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kwsapp.config import SplitConfig
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation (training/augment.py); no TensorFlow here."""
+
+    noise_prob: float = 0.8  # share of clips that get noise mixed in
+    snr_db_range: tuple[float, float] = (0.0, 20.0)
+    # Colours of generated noise, besides real _background_noise_ files.
+    noise_colors: tuple[str, ...] = ("white", "pink", "blue", "brown", "violet")
+    background_share: float = 0.6  # of noisy clips, share with real noise
+    shift_ms: float = 100.0  # random time shift up to +- this
+    speed_range: tuple[float, float] = (0.9, 1.1)  # speed/pitch perturbation
+    speed_prob: float = 0.5
+    spec_freq_masks: int = 2  # SpecAugment (spectrogram models only)
+    spec_freq_width: int = 8
+    spec_time_masks: int = 2
+    spec_time_width: int = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Data split and training loop (training/data.py, training/train.py);
+    pure Python, no TensorFlow. ``TrainConfig.tiny()`` is the test preset."""
+
+    # Speaker-disjoint split when the data set has no validation/testing lists
+    # (kwsapp/speakers.py; same fields as the runtime's SplitConfig).
+    seed: int = SplitConfig.seed
+    validation_share: float = SplitConfig.validation_share
+    test_share: float = SplitConfig.test_share
+    # Full v0.02 layout only: unknown words kept and silence clips cut from
+    # _background_noise_, each as this share of the resulting set.
+    unknown_share: float = 0.1
+    silence_share: float = 0.1
+    batch_size: int = 64
+    epochs: int = 40
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    patience: int = 12  # epochs without a better validation accuracy before stopping
+    # Augmented copies of each training clip computed once (front end and,
+    # for `embed`, the embedding cached on disk); each epoch draws one copy.
+    aug_copies: int = 6
+    # Random level change of augmented copies (dB), so that a quiet word is
+    # not taken for silence.
+    gain_db_range: tuple[float, float] = (-20.0, 6.0)
+    steps_per_epoch: int | None = None  # None: one pass over the training clips
+    max_train_clips: int | None = None  # None: every training clip
+    max_val_clips: int | None = None  # None: every validation (and test) clip
+    # Extra `unknown` training clips from espeak-ng (training/negatives/tts.py legacy_espeak_unknown):
+    # streams showed false activations come from unknown words taken for commands.
+    synthetic_unknown: bool = False
+    # Each epoch draws the unknown training clips this many times (>= 1).
+    unknown_oversample: int = 1
+    # More folders in the Speech Commands layout (names relative to the data
+    # folder's parent, or absolute): every clip joins its speaker's split;
+    # commands are more positives, other words `unknown`.
+    extra_data: tuple[str, ...] = ()
+    # Kinds of other speech added to the training split's `unknown` class
+    # (training/negatives: "wake_words", "hard", "tts", ...); never to
+    # validation or test.
+    negatives: tuple[str, ...] = ()
+    # Words left out of those negatives (held-out false-activation checks).
+    negatives_exclude: tuple[str, ...] = ()
+    # Versions of each negative window embedded once (copy 0 clean).
+    negative_copies: int = 2
+    # Negative windows drawn per epoch (None: all): a balanced share keeps
+    # ~10,000 windows of other speech from drowning the ten commands.
+    negatives_per_epoch: int | None = None
+    # Rounds of mining: train, run the model over long streams of training
+    # other speech, add the windows that fire as negatives, train again.
+    mining_rounds: int = 0
+
+    @classmethod
+    def tiny(cls) -> "TrainConfig":
+        """A few steps on a few clips: the tests' preset."""
+        return cls(batch_size=8, epochs=2, patience=2, aug_copies=2, steps_per_epoch=3,
+                   max_train_clips=48, max_val_clips=16)
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """Data-set exploration report (training/explore/; `kwsapp explore`).
+
+    Every cap below bounds memory on large folders: statistics are running
+    sums per word, per-clip values are kept in seeded reservoir samples of at
+    most these sizes, and figures are drawn from sampled clips only.
+    """
+
+    clip_ms: float = 1000.0  # clips shorter than this are "short" (padded in training)
+    low_rate_hz: int = 8000  # the CNN's input rate (log-spectrogram 99x81)
+    fft_window_ms: float = 32.0  # spectrum per clip: mean Hann-window power
+    fft_step_ms: float = 16.0
+    fft_bins: int = 128  # normalized spectrum length fed to the PCA
+    band_hz: tuple[float, float] = (2500.0, 3500.0)  # violin-plot band (< low_rate_hz / 2)
+    # Band-limited (phone-like) recordings: level of high_band_hz relative to
+    # ref_band_hz, dB; clips below narrowband_db are counted as narrow-band.
+    high_band_hz: tuple[float, float] = (5000.0, 7000.0)
+    ref_band_hz: tuple[float, float] = (1000.0, 3000.0)
+    narrowband_db: float = -45.0
+    values_per_word: int = 2000  # reservoir of per-clip values per word (violins, boxes)
+    pca_clips: int = 5000  # reservoir of normalized spectra for the PCA
+    outliers: int = 10  # clips listed (with players) as PCA outliers
+    narrowband_clips: int = 4  # lowest-bandwidth clips (distinct speakers) plotted
+    example_candidates: int = 8  # reservoir per word from which the example is picked
+    max_listed: int = 10000  # short / unreadable files listed by name (all are counted)
+    length_bin_ms: float = 20.0  # clip-length histogram bin
+    length_max_ms: float = 2000.0  # longer clips fall in the last bin
+    noise_excerpt_s: float = 5.0  # background-noise excerpt written for the player
+    noise_max_s: float = 600.0  # background-noise files are analysed up to this length
+    seed: int = 0
+    jobs: int = 2  # processes drawing figures

@@ -1,0 +1,663 @@
+"""Other speech from text-to-speech: words, phrases and near-misses of the
+commands said by espeak-ng, flite and festival voices (issue 11).
+
+What it gives (all :class:`training.data.Clip`, ``speaker`` = the voice id,
+``word`` = the text said, ``source`` = ``tts/<voice>/<kind>`` with kind
+``word``, ``phrase``, ``near`` or ``command``):
+
+- :func:`tts_negatives` (label ``unknown``): dictionary words
+  (``/usr/share/dict/american-english``, lower-case alphabetic, 2-12
+  letters, never a command nor a word said exactly like one: see
+  :data:`HOMOPHONES`), two-to-four word phrases of them, and the curated
+  near-misses :data:`NEAR_MISSES` of each command said by every voice.
+- :func:`tts_commands` (label = the command): the ten commands by every
+  voice at a few rates and pitches, for "neg" to try as positives.
+- ``split="train"`` or ``"heldout"``: the held-out split uses only the
+  voices of :data:`VOICES` marked held out, saying only held-out words
+  (a seeded hash puts :attr:`TtsConfig.heldout_word_share` of the words,
+  near-misses included, there); the training split never hears either.
+  Measure on ``heldout`` for voices and words a model never trained on.
+- :class:`TtsAugmenter`: augmentation that suits clean TTS audio (room
+  reverb, microphone colour, speed/pitch, noise) for the trainer to apply
+  per copy; the cached files themselves are clean, so one rendering serves
+  every augmentation seed.
+
+Rendering: each utterance's voice, rate and pitch come from seeded hashes of
+the word (not from a running random stream), so adding words never moves the
+others; one file per utterance under ``<cache>/tts-negatives-v1/<voice>/``,
+16 kHz mono float32 WAV, leading/trailing silence trimmed, long pauses
+shortened, speech level normalized. Existing files are never rewritten
+(their mtimes are part of :func:`training.data.clips_hash`). Engines run
+niced, two processes at most; festival renders a voice's utterances from one
+``festival -b`` script. A voice whose engine is missing is left out with a
+warning (the clips it would give are absent, the others unchanged).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import scipy.io.wavfile
+import soundfile as sf
+
+from kwsapp import COMMAND_LABELS
+from kwsapp.audio.io import resample
+from kwsapp.config import SAMPLE_RATE_HZ
+from training.config import AugmentConfig
+from kwsapp.speakers import stable_fraction
+from training import augment
+from training.data import Clip, cache_dir
+
+log = logging.getLogger(__name__)
+
+FOLDER = "tts-negatives-v1"
+WORD_LIST = Path("/usr/share/dict/american-english")
+SPLITS = ("train", "heldout")
+KINDS = ("word", "phrase", "near", "command")
+
+#: Dictionary words said exactly like a command (espeak-ng en-us phonemes
+#: equal, stress aside; checked over the whole word list): a negative that
+#: sounds the same as a positive only teaches the head to miss the command.
+HOMOPHONES = frozenset({"know", "write", "rite", "wright"})
+
+#: Words that sound close to each command (never the command, never a
+#: homophone): rhymes, one phoneme off, the command inside a longer word.
+NEAR_MISSES: dict[str, tuple[str, ...]] = {
+    "yes": ("yet", "yeah", "yep", "yell", "yesterday", "less", "guess", "mess", "chess",
+            "bless", "dress", "yas", "jess", "yeast"),
+    "no": ("now", "nope", "note", "snow", "nose", "known", "gnome", "nor", "new", "slow",
+           "nobody", "noble", "toe", "dough", "nuh"),
+    "up": ("cup", "pup", "app", "upper", "upset", "upon", "hub", "pop", "sup", "op", "shut",
+           "putt", "tub", "ups", "uh"),
+    "down": ("town", "gown", "brown", "clown", "noun", "doubt", "dawn", "done", "crown",
+             "drown", "downy", "dowel", "pound", "downs", "sound"),
+    "left": ("lift", "loft", "leaf", "lest", "cleft", "theft", "deft", "laughed", "lefty",
+             "leftover", "let", "lend", "heft", "loved", "lefts"),
+    "right": ("bright", "light", "fight", "night", "ride", "ripe", "rice", "white", "riot",
+              "rights", "fright", "rat", "wait", "rightly", "ripe"),
+    "on": ("an", "in", "own", "one", "don", "con", "upon", "honest", "onset", "ox", "yon",
+           "onion", "online", "awn", "ohm"),
+    "off": ("of", "office", "often", "cough", "scoff", "offer", "awful", "moth", "loft",
+            "oaf", "huff", "offset", "doff", "golf", "offs"),
+    "stop": ("stock", "step", "shop", "top", "stab", "stoop", "stomp", "stopwatch", "spot",
+             "stopper", "stoplight", "atop", "stuff", "stub", "stops", "stopping"),
+    "go": ("goat", "gold", "goal", "gopher", "ago", "grow", "glow", "ghost", "globe",
+           "cargo", "got", "goes", "going", "yoga", "though", "outgoing"),
+}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One engine voice and the ranges its utterances are drawn from.
+
+    ``rate``: espeak-ng words per minute; flite/festival diphone duration
+    stretch (1 = engine default, > 1 slower); festival HTS speed (> 1 faster).
+    ``pitch``: espeak-ng ``-p`` (0-99); flite/festival mean F0 in Hz; None
+    where the voice ignores it (pitch then comes from augmentation).
+    """
+
+    engine: str  # "espeak", "flite" or "festival"
+    name: str  # the engine's name for it
+    id: str  # short id: folder, Clip.speaker, middle of Clip.source
+    rate: tuple[float, float]
+    pitch: tuple[float, float] | None
+    heldout: bool = False
+
+
+_ESPEAK_RATE, _ESPEAK_PITCH = (130.0, 200.0), (30.0, 70.0)
+_STRETCH = (0.85, 1.25)
+_MALE_F0, _FEMALE_F0 = (85.0, 140.0), (150.0, 220.0)
+
+
+def _espeak(name: str, heldout: bool = False) -> Voice:
+    return Voice("espeak", name, "espeak-" + name.replace("+", "-"), _ESPEAK_RATE,
+                 _ESPEAK_PITCH, heldout)
+
+
+#: Every voice, 23 in all; the held-out ones are never in the training split.
+VOICES: tuple[Voice, ...] = (
+    *(_espeak(n) for n in ("en-us", "en-us+m3", "en-us+f2", "en+f3", "en-gb-x-rp",
+                           "en-gb-scotland+m2", "en-029+f4", "en-us-nyc", "en-gb-x-gbclan+f1",
+                           "en+m7", "en-gb+klatt", "en-us+f5", "en-gb-x-rp+m5", "en-029+m1")),
+    _espeak("en-gb-x-gbcwmd+m4", heldout=True),
+    _espeak("en-gb-x-gbcwmd+f1", heldout=True),
+    Voice("flite", "kal", "flite-kal", _STRETCH, _MALE_F0),
+    Voice("flite", "kal16", "flite-kal16", _STRETCH, _MALE_F0),
+    Voice("flite", "awb", "flite-awb", _STRETCH, _MALE_F0),
+    Voice("flite", "slt", "flite-slt", _STRETCH, _FEMALE_F0),
+    Voice("flite", "rms", "flite-rms", _STRETCH, None, heldout=True),
+    Voice("festival", "kal_diphone", "festival-kal", _STRETCH, _MALE_F0),
+    Voice("festival", "cmu_us_slt_arctic_hts", "festival-slt", (0.8, 1.2), None),
+    Voice("festival", "ked_diphone", "festival-ked", _STRETCH, _MALE_F0, heldout=True),
+)
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    """How many utterances of each kind (per split) and how they are drawn."""
+
+    seed: int = 0
+    words: int = 4000  # dictionary words in the training split, one voice each
+    phrases: int = 600  # two-to-four word phrases in the training split
+    heldout_words: int = 1000  # the same for the held-out split
+    heldout_phrases: int = 150
+    heldout_word_share: float = 0.2  # of all words (near-misses too), by seeded hash
+    near_miss_voices: int | None = None  # voices per near-miss (None: every voice of the split)
+    near_miss_words: int | None = None  # only this many near-misses (tests); None: all
+    command_takes: int = 3  # renditions of each command per voice (different rate/pitch)
+    max_word_letters: int = 12
+    min_word_letters: int = 2
+    workers: int = 2  # engine processes at once (the machine has 2 cores)
+    nice: int = 10
+    pause_ms: float = 250.0  # longer pauses inside an utterance are cut to this
+    level_dbfs: float = -20.0  # RMS of the speech frames after normalizing
+    voices: tuple[str, ...] | None = None  # only these voice ids (tests); None: all
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One clip to render: a text said by a voice at a rate and pitch."""
+
+    voice: Voice
+    text: str
+    kind: str
+    label: str
+    rate: float
+    pitch: float | None
+
+    @property
+    def filename(self) -> str:
+        pitch = "" if self.pitch is None else f"_p{self.pitch:g}"
+        return f"{self.text.replace(' ', '-')}_r{self.rate:g}{pitch}.wav"
+
+    def path(self, root: Path) -> Path:
+        return root / self.voice.id / self.filename
+
+    def clip(self, root: Path) -> Clip:
+        return Clip(self.path(root), self.label, self.text, self.voice.id,
+                    source=f"tts/{self.voice.id}/{self.kind}")
+
+
+# ----------------------------------------------------------------- planning
+
+def is_heldout_word(word: str, config: TtsConfig = TtsConfig()) -> bool:
+    """Whether ``word`` (a dictionary word, near-miss or phrase word) belongs
+    to the held-out split (seeded hash; independent of which words exist)."""
+    return stable_fraction(f"{config.seed}/tts-heldout/{word}") < config.heldout_word_share
+
+
+def excluded_words() -> frozenset[str]:
+    """Words never said as negatives: the commands and their homophones."""
+    return frozenset(COMMAND_LABELS) | HOMOPHONES
+
+
+@lru_cache(maxsize=4)
+def dictionary_words(path: Path = WORD_LIST, min_letters: int = 2,
+                     max_letters: int = 12) -> tuple[str, ...]:
+    """The word list's lower-case alphabetic words of ``min..max`` letters,
+    sorted, without :func:`excluded_words`; empty (with a warning) when the
+    list is missing (``apt-get install wamerican``)."""
+    if not path.is_file():
+        log.warning("%s: no word list (apt-get install wamerican): no dictionary words", path)
+        return ()
+    pattern = re.compile(rf"[a-z]{{{min_letters},{max_letters}}}")
+    words = {w for w in path.read_text(encoding="utf-8", errors="replace").split()
+             if pattern.fullmatch(w)}
+    return tuple(sorted(words - excluded_words()))
+
+
+def voices_of(split: str, config: TtsConfig = TtsConfig()) -> list[Voice]:
+    """The voices of a split (``train`` or ``heldout``)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return [v for v in VOICES if v.heldout == (split == "heldout")
+            and (config.voices is None or v.id in config.voices)]
+
+
+def _draw(voice: Voice, key: str, seed: int) -> tuple[float, float | None]:
+    """Rate and pitch of one utterance, from seeded hashes of ``key``
+    (rounded so the file name is short and stable)."""
+    u_rate = stable_fraction(f"{seed}/rate/{voice.id}/{key}")
+    u_pitch = stable_fraction(f"{seed}/pitch/{voice.id}/{key}")
+    lo, hi = voice.rate
+    if voice.engine == "espeak":
+        rate = float(round(lo + u_rate * (hi - lo)))
+    else:
+        rate = round((lo + u_rate * (hi - lo)) * 20) / 20  # steps of 0.05
+    pitch = None
+    if voice.pitch is not None:
+        plo, phi = voice.pitch
+        pitch = float(round(plo + u_pitch * (phi - plo)))
+    return rate, pitch
+
+
+def _pick_voice(voices: Sequence[Voice], key: str, seed: int) -> Voice:
+    """One voice for ``key``: first an engine (each engine equally likely,
+    so espeak's many variants do not crowd out flite and festival), then one
+    of its voices."""
+    engines = sorted({v.engine for v in voices})
+    engine = engines[int(stable_fraction(f"{seed}/engine/{key}") * len(engines))]
+    of_engine = [v for v in voices if v.engine == engine]
+    return of_engine[int(stable_fraction(f"{seed}/voice/{key}") * len(of_engine))]
+
+
+def _first(words: Iterable[str], n: int, salt: str, seed: int) -> list[str]:
+    """The ``n`` words first in a seeded hash order (stable when the list grows)."""
+    return sorted(words, key=lambda w: stable_fraction(f"{seed}/{salt}/{w}"))[:n]
+
+
+def _phrases(words: Sequence[str], n: int, salt: str, seed: int) -> list[str]:
+    """``n`` phrases of two to four of ``words``, each drawn from its own seeded generator."""
+    out = []
+    for i in range(n if words else 0):
+        rng = np.random.default_rng([seed, int(stable_fraction(f"{salt}/{i}") * 2 ** 31)])
+        k = int(rng.integers(2, 5))
+        out.append(" ".join(words[int(j)] for j in rng.integers(0, len(words), k)))
+    return out
+
+
+def plan(split: str = "train", config: TtsConfig = TtsConfig(),
+         word_list: Path = WORD_LIST) -> list[Utterance]:
+    """The negative utterances of a split (nothing rendered).
+
+    Training: :attr:`TtsConfig.words` dictionary words and
+    :attr:`TtsConfig.phrases` phrases of training words, one voice each;
+    every training near-miss by every training voice. Held out: the same
+    from held-out words and held-out voices only.
+    """
+    voices = voices_of(split, config)
+    if not voices:
+        return []
+    held = split == "heldout"
+    seed = config.seed
+    pool = [w for w in dictionary_words(word_list, config.min_word_letters,
+                                        config.max_word_letters)
+            if is_heldout_word(w, config) == held]
+    n_words, n_phrases = ((config.heldout_words, config.heldout_phrases) if held
+                          else (config.words, config.phrases))
+    out: list[Utterance] = []
+
+    def add(voice: Voice, text: str, kind: str) -> None:
+        out.append(Utterance(voice, text, kind, "unknown", *_draw(voice, text, seed)))
+
+    near = sorted({w for ws in NEAR_MISSES.values() for w in ws
+                   if w not in excluded_words() and is_heldout_word(w, config) == held})
+    if config.near_miss_words is not None:
+        near = sorted(_first(near, config.near_miss_words, "near-words", seed))
+    for word in near:
+        chosen = voices if config.near_miss_voices is None else sorted(
+            voices, key=lambda v: stable_fraction(f"{seed}/near/{word}/{v.id}")
+        )[:config.near_miss_voices]
+        for voice in chosen:
+            add(voice, word, "near")
+    near_set = set(near)
+    for word in _first([w for w in pool if w not in near_set], n_words, f"pick/{split}", seed):
+        add(_pick_voice(voices, word, seed), word, "word")
+    for phrase in _phrases(_first(pool, 5000, f"phrase-words/{split}", seed), n_phrases,
+                           f"phrase/{split}", seed):
+        add(_pick_voice(voices, phrase, seed), phrase, "phrase")
+    return _unique(out)
+
+
+def plan_commands(split: str = "train", config: TtsConfig = TtsConfig()) -> list[Utterance]:
+    """The command utterances of a split: each command by each voice of the
+    split, :attr:`TtsConfig.command_takes` times at different rates/pitches."""
+    out = []
+    for voice in voices_of(split, config):
+        for command in COMMAND_LABELS:
+            for take in range(config.command_takes):
+                rate, pitch = _draw(voice, f"{command}#{take}", config.seed)
+                out.append(Utterance(voice, command, "command", command, rate, pitch))
+    return _unique(out)
+
+
+def _unique(utterances: list[Utterance]) -> list[Utterance]:
+    """Drop repeats of a file (two draws that rounded to the same rate/pitch)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for u in utterances:
+        key = (u.voice.id, u.filename)
+        if key not in seen:
+            seen.add(key)
+            out.append(u)
+    return out
+
+
+# ---------------------------------------------------------------- rendering
+
+@lru_cache(maxsize=1)
+def _festival_voices() -> frozenset[str]:
+    exe = shutil.which("festival")
+    if exe is None:
+        return frozenset()
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "list.scm"
+        script.write_text("(print (voice.list))\n")
+        res = subprocess.run([exe, "-b", str(script)], capture_output=True, text=True,
+                             timeout=60)
+    return frozenset(re.findall(r"[\w-]+", res.stdout))
+
+
+def engine_available(voice: Voice) -> bool:
+    """Whether ``voice`` can be rendered on this machine."""
+    if voice.engine == "festival":
+        return voice.name in _festival_voices()
+    return shutil.which({"espeak": "espeak-ng", "flite": "flite"}[voice.engine]) is not None
+
+
+def _nice(config: TtsConfig) -> list[str]:
+    exe = shutil.which("nice")
+    return [exe, "-n", str(config.nice)] if exe and config.nice else []
+
+
+def _engine_command(u: Utterance, out: Path) -> list[str]:
+    v = u.voice
+    if v.engine == "espeak":
+        cmd = ["espeak-ng", "-v", v.name, "-s", str(int(u.rate)), "-w", str(out)]
+        if u.pitch is not None:
+            cmd += ["-p", str(int(u.pitch))]
+        return cmd + ["--", u.text]
+    cmd = ["flite", "-voice", v.name, "--setf", f"duration_stretch={u.rate:g}"]
+    if u.pitch is not None:
+        cmd += ["--setf", f"int_f0_target_mean={u.pitch:g}"]
+    return cmd + ["-t", u.text, "-o", str(out)]
+
+
+def _festival_script(utterances: Sequence[Utterance], outs: Sequence[Path]) -> str:
+    """One script that renders every utterance of one festival voice."""
+    name = utterances[0].voice.name
+    lines = [f"(voice_{name})"]
+    hts = "hts" in name
+    if hts:
+        lines.append("(set! kws_base hts_engine_params)")
+    else:
+        lines.append("(set! kws_base (cdr int_lr_params))")  # target_f0_mean comes first
+    for u, out in zip(utterances, outs):
+        if hts:
+            lines.append(f"(set! hts_engine_params (append kws_base (list '(\"-r\" {u.rate:g}))))")
+        else:
+            lines.append(f"(Parameter.set 'Duration_Stretch {u.rate:g})")
+            if u.pitch is not None:
+                lines.append(f"(set! int_lr_params (cons (list 'target_f0_mean {u.pitch:g}) "
+                             "kws_base))")
+        text = u.text.replace("\\", "").replace('"', "")
+        lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{text}")) "{out}" \'riff)')
+    return "\n".join(lines) + "\n"
+
+
+def postprocess(audio: np.ndarray, rate_hz: int, config: TtsConfig = TtsConfig()
+                ) -> np.ndarray | None:
+    """Engine output -> 16 kHz mono float32: silence before and after the
+    speech trimmed (50 ms kept), pauses longer than
+    :attr:`TtsConfig.pause_ms` shortened to it, speech RMS set to
+    :attr:`TtsConfig.level_dbfs` (peak at most 0.95). None when there is no
+    speech in it."""
+    x = resample(np.asarray(audio, np.float32).reshape(len(audio), -1).mean(axis=1),
+                 rate_hz, SAMPLE_RATE_HZ)
+    frame = SAMPLE_RATE_HZ // 100  # 10 ms
+    n = x.size // frame
+    if n == 0:
+        return None
+    rms = np.sqrt(np.mean(x[:n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
+    peak = float(rms.max())
+    if peak < 1e-4:
+        return None
+    voiced = rms > peak * 10 ** (-40 / 20)
+    idx = np.flatnonzero(voiced)
+    keep = np.zeros(n, bool)
+    keep[max(0, idx[0] - 5):idx[-1] + 6] = True
+    # Shorten long pauses: drop the middle of every quiet run longer than pause_ms.
+    max_pause = int(config.pause_ms / 10)
+    run_start = None
+    for i in range(idx[0], idx[-1] + 2):
+        quiet = i <= idx[-1] and not voiced[i]
+        if quiet and run_start is None:
+            run_start = i
+        elif not quiet and run_start is not None:
+            if i - run_start > max_pause:
+                half = max_pause // 2
+                keep[run_start + half:i - (max_pause - half)] = False
+            run_start = None
+    y = x[:n * frame].reshape(n, frame)[keep].reshape(-1)
+    speech_rms = float(np.sqrt(np.mean(rms[voiced] ** 2)))
+    gain = 10 ** (config.level_dbfs / 20) / speech_rms
+    gain = min(gain, 0.95 / max(float(np.abs(y).max()), 1e-9))
+    return (y * gain).astype(np.float32)
+
+
+def _finish(raw: Path, dest: Path, config: TtsConfig) -> bool:
+    """Post-process an engine's file into ``dest`` (atomically); False when
+    the engine made nothing usable."""
+    try:
+        audio, rate = sf.read(str(raw), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        log.warning("%s: engine output unreadable (%s)", dest.name, exc)
+        return False
+    y = postprocess(audio, rate, config)
+    if y is None:
+        log.warning("%s/%s: no speech rendered", dest.parent.name, dest.name)
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp.wav")
+    # scipy writes plain IEEE-float WAV; libsndfile would add a PEAK chunk
+    # holding the time of writing, and identical audio must give identical bytes.
+    scipy.io.wavfile.write(tmp, SAMPLE_RATE_HZ, y)
+    os.replace(tmp, dest)
+    return True
+
+
+def _render_job(job: list[Utterance], root: Path, config: TtsConfig) -> int:
+    """Render one voice's utterances (one festival process, or one
+    espeak/flite process per utterance); returns how many files were made."""
+    made = 0
+    with tempfile.TemporaryDirectory(prefix="kwsapp-tts-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        raws = [tmp / f"{i}.wav" for i in range(len(job))]
+        if job[0].voice.engine == "festival":
+            script = tmp / "render.scm"
+            script.write_text(_festival_script(job, raws))
+            res = subprocess.run(_nice(config) + ["festival", "-b", str(script)],
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                log.warning("festival %s failed: %s", job[0].voice.name, res.stderr.strip()[-300:])
+        else:
+            for u, raw in zip(job, raws):
+                res = subprocess.run(_nice(config) + _engine_command(u, raw),
+                                     capture_output=True, text=True)
+                if res.returncode != 0:
+                    log.warning("%s %r failed: %s", u.voice.id, u.text, res.stderr.strip()[-300:])
+        for u, raw in zip(job, raws):
+            if raw.is_file() and _finish(raw, u.path(root), config):
+                made += 1
+    return made
+
+
+@dataclass
+class RenderStats:
+    """What one :func:`render` call did."""
+
+    planned: int = 0
+    rendered: int = 0
+    failed: int = 0
+    skipped_voices: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def render(utterances: Sequence[Utterance], root: Path, config: TtsConfig = TtsConfig(),
+           chunk: int = 400) -> RenderStats:
+    """Render every utterance whose file is missing under ``root``, with at
+    most :attr:`TtsConfig.workers` engine processes at once; existing files
+    are left untouched."""
+    t0 = time.perf_counter()
+    stats = RenderStats(planned=len(utterances))
+    todo: dict[str, list[Utterance]] = {}
+    for u in utterances:
+        if not u.path(root).is_file():
+            todo.setdefault(u.voice.id, []).append(u)
+    jobs: list[list[Utterance]] = []
+    for vid, us in todo.items():
+        if not engine_available(us[0].voice):
+            log.warning("TTS voice %s (%s) not installed: its %d clips are left out",
+                        vid, us[0].voice.engine, len(us))
+            stats.skipped_voices.append(vid)
+            continue
+        jobs += [us[i:i + chunk] for i in range(0, len(us), chunk)]
+    # Longest first, so two workers finish together.
+    jobs.sort(key=lambda j: (-len(j), j[0].voice.id))
+    n_todo = sum(len(j) for j in jobs)
+    if n_todo:
+        log.info("rendering %d TTS clips in %d jobs", n_todo, len(jobs))
+        with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+            stats.rendered = sum(pool.map(lambda j: _render_job(j, root, config), jobs))
+        stats.failed = n_todo - stats.rendered
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def _clips(utterances: Sequence[Utterance], cache: Path | None, config: TtsConfig
+           ) -> list[Clip]:
+    root = (cache or cache_dir()) / FOLDER
+    stats = render(utterances, root, config)
+    if stats.rendered:
+        log.info("rendered %d TTS clips in %.1f s (%d failed)", stats.rendered,
+                 stats.seconds, stats.failed)
+    return [u.clip(root) for u in utterances if u.path(root).is_file()]
+
+
+def tts_negatives(cache: Path | None = None, split: str = "train",
+                  config: TtsConfig = TtsConfig()) -> list[Clip]:
+    """The TTS negatives of a split (rendered on first use, then cached).
+
+    Args:
+        cache: cache root (default :func:`training.data.cache_dir`); files go
+            to ``<cache>/tts-negatives-v1/<voice>/``.
+        split: ``"train"`` or ``"heldout"`` (voices and words disjoint).
+
+    Returns:
+        Clips labelled ``unknown``, in plan order; utterances an engine could
+        not render (engine missing, failure) are left out.
+    """
+    return _clips(plan(split, config), cache, config)
+
+
+def for_training(data_dir: Path, train: Sequence[Clip], config: object, cache: Path,
+                 window: int) -> list[Clip]:
+    """The training split of :func:`tts_negatives` with the default
+    :class:`TtsConfig`, called as :data:`training.negatives.KINDS` calls
+    every kind (``data_dir``, ``train``, ``config`` and ``window`` are not
+    needed: the set is the same for every model, so its cache is shared)."""
+    return tts_negatives(cache, "train")
+
+
+def tts_commands(cache: Path | None = None, split: str = "train",
+                 config: TtsConfig = TtsConfig()) -> list[Clip]:
+    """Synthetic positives: the ten commands said by the split's voices,
+    labelled with the command (``source`` ``tts/<voice>/command``)."""
+    return _clips(plan_commands(split, config), cache, config)
+
+
+# ------------------------------------------------ the first espeak negatives
+
+#: The first synthetic negatives (formerly training/synth_unknown.py): Speech
+#: Commands fillers and near-misses by six espeak-ng voices, which the bundled
+#: ``embed`` was trained with (``TrainConfig.synthetic_unknown``). Kept
+#: byte-for-byte (same folder, names and settings) so its caches still hit.
+LEGACY_WORDS = (
+    "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin",
+    "nine", "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero",
+    "backward", "forward", "follow", "learn", "visual",
+    "yet", "yeah", "yep", "know", "now", "of", "stopping", "going", "write", "lift", "light",
+    "down town", "cup", "app", "doubt", "rest", "gold", "snow", "bright", "often", "once",
+    "yellow", "nope", "stock", "goal", "loft", "night", "top", "dove",
+)
+#: (voice, words per minute) of the legacy set.
+LEGACY_VOICES = (
+    ("en-us", 150), ("en-us+f3", 130), ("en-gb", 170), ("en-gb-scotland+f2", 150),
+    ("en-gb-x-rp+m3", 140), ("en-029+f4", 160),
+)
+LEGACY_FOLDER = "espeak-unknown-v1"
+
+
+def legacy_espeak_unknown(cache: Path | None = None) -> list[Clip]:
+    """The legacy espeak ``unknown`` clips (generated once into ``cache``;
+    raw espeak-ng WAV, as before). Note they hold the homophones "know" and
+    "write"; the new sets (:func:`tts_negatives`) do not.
+
+    Returns:
+        Clips labelled ``unknown``, speaker ``espeak<i>``, source
+        ``tts/espeak<i>/legacy``; empty (with a warning) without espeak-ng.
+    """
+    exe = shutil.which("espeak-ng")
+    folder = (cache or cache_dir()) / LEGACY_FOLDER
+    clips = []
+    for word in LEGACY_WORDS:
+        for i, (voice, wpm) in enumerate(LEGACY_VOICES):
+            path = folder / f"{word.replace(' ', '-')}_espeak{i}_nohash_0.wav"
+            if not path.is_file():
+                if exe is None:
+                    log.warning("espeak-ng not installed: no synthetic unknown words")
+                    return []
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.wav")
+                subprocess.run([exe, "-v", voice, "-s", str(wpm), "-w", str(tmp), word],
+                               check=True, capture_output=True)
+                tmp.replace(path)
+            clips.append(Clip(path, "unknown", word, f"espeak{i}", source=f"tts/espeak{i}/legacy"))
+    return clips
+
+
+# ------------------------------------------------------------- augmentation
+
+@dataclass(frozen=True)
+class TtsAugmentConfig:
+    """Augmentation of TTS clips: rooms and microphones they never had."""
+
+    reverb_prob: float = 0.5
+    rt60_s: tuple[float, float] = (0.15, 0.7)
+    drr_db: tuple[float, float] = (0.0, 12.0)
+    mic_prob: float = 0.7
+    # The base augmentation (speed/pitch, shift, noise) runs after these.
+    base: AugmentConfig = AugmentConfig(speed_range=(0.85, 1.15), speed_prob=0.7)
+
+
+class TtsAugmenter:
+    """Augmentation for clean TTS audio, applied by the trainer per copy:
+    speed/pitch (``speed_perturb``), a synthetic room (reverb), a random
+    microphone colour, then time shift and noise as
+    :class:`training.augment.Augmenter` does (real background or coloured).
+
+    Use it in place of the plain ``Augmenter`` for clips whose ``source``
+    starts with ``tts/``.
+    """
+
+    def __init__(self, background: Sequence[np.ndarray],
+                 config: TtsAugmentConfig = TtsAugmentConfig(), seed: int = 0) -> None:
+        self.config = config
+        self.base = augment.Augmenter(background, config.base, seed)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """An augmented copy of ``x`` (``[n]`` float32, same length)."""
+        rng = self.rng if rng is None else rng
+        cfg = self.config
+        y = np.asarray(x, np.float32)
+        if rng.random() < cfg.reverb_prob:
+            rir = augment.room_impulse_response(float(rng.uniform(*cfg.rt60_s)),
+                                                float(rng.uniform(*cfg.drr_db)), rng)
+            y = augment.reverb(y, rir)
+        if rng.random() < cfg.mic_prob:
+            y = augment.mic_color(y, rng)
+        return self.base(y, rng)
+
