@@ -209,6 +209,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
         from training.negatives.tts import legacy_espeak_unknown
 
         split["train"] = split["train"] + legacy_espeak_unknown(cache)
+    if cfg.synthetic_commands:
+        from training.negatives.tts import tts_commands
+
+        split["train"] = split["train"] + tts_commands(cache, "train")
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
@@ -227,20 +231,37 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
         return bank, audio, clips
 
     for name in data.SPLITS:
-        bank, audio, split[name] = bank_of(split[name], cfg.aug_copies if name == "train" else 1)
+        if name == "train":
+            # One bank per origin (the data set, tts/..., ...): recipes that
+            # add or drop generated clips reuse the others' cached embeddings.
+            groups: dict[str, list[data.Clip]] = {}
+            for c in split[name]:
+                groups.setdefault(c.source.split("/")[0], []).append(c)
+            parts = [bank_of(g, cfg.aug_copies) for g in groups.values()]
+            parts = [p for p in parts if len(p[2])]
+            bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
+                if len(parts) > 1 else parts[0][0]
+            split[name] = [c for p in parts for c in p[2]]
+        else:
+            bank, audio, split[name] = bank_of(split[name], 1)
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
         if name == "validation":
             out["audio_val"] = audio
     x_neg = None
     if cfg.negatives or mined:
-        negs = training_negatives(data_dir, split["train"], cfg, cache, window_samples(module))
-        x_neg, _, negs = bank_of(negs, cfg.negative_copies, window_samples(module))
-        keep = kept(negs, cfg.negatives_exclude)
-        x_neg, negs = x_neg[:, keep], [negs[i] for i in keep]
-        if mined:
-            x_mined, _, mined = bank_of(list(mined), cfg.negative_copies,
-                                        window_samples(module))
-            x_neg, negs = np.concatenate([x_neg, x_mined], axis=1), negs + mined
+        # One embedding bank per kind: recipes sharing a kind share its cache.
+        groups = list(training_negatives(data_dir, split["train"], cfg, cache,
+                                         window_samples(module)).values())
+        banks, negs = [], []
+        for group in groups + ([list(mined)] if mined else []):
+            group = _subsample(group, cfg.max_negatives, cfg.seed)
+            bank, _, group = bank_of(group, cfg.negative_copies, window_samples(module))
+            keep = kept(group, cfg.negatives_exclude)
+            if not keep:
+                continue
+            banks.append(np.asarray(bank[:, keep]))
+            negs += [group[i] for i in keep]
+        x_neg = np.concatenate(banks, axis=1) if banks else None
         split["negatives"] = negs
     return Prepared(out["train"][0], out["train"][1], out["validation"][0],
                     out["validation"][1], out["test"][0], out["test"][1], split,
