@@ -28,6 +28,7 @@ from types import ModuleType
 
 from kwsapp import __version__
 from kwsapp.errors import KwsError
+from kwsapp.quiet import quiet_native_libraries
 
 #: Subcommand -> module. `kwsapp` with no subcommand runs `gui`.
 COMMANDS: dict[str, str] = {
@@ -41,6 +42,8 @@ COMMANDS: dict[str, str] = {
     "explore": "kwsapp.commands.explore",
     "make-stream": "kwsapp.commands.make_stream",
     "evaluate-stream": "kwsapp.commands.evaluate_stream",
+    "enrol": "kwsapp.commands.enrol",
+    "words": "kwsapp.commands.words",
 }
 DEFAULT_COMMAND = "gui"
 
@@ -48,14 +51,9 @@ log = logging.getLogger("kwsapp")
 
 
 def _command_modules() -> dict[str, ModuleType]:
-    modules = {}
-    for name, module_name in COMMANDS.items():
-        try:
-            modules[name] = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:  # a real missing dependency: say so
-                raise
-    return modules
+    # Every listed command must import: a missing module is a broken install
+    # (and a failing test), never a command silently dropped from the help.
+    return {name: importlib.import_module(module_name) for name, module_name in COMMANDS.items()}
 
 
 def version_text() -> str:
@@ -114,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr,
                         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    quiet = quiet_native_libraries(args.verbose)
     try:
         return int(args._run(args) or 0)
     except KwsError as exc:
@@ -123,3 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
         return 0
+    finally:
+        if quiet is not None:
+            quiet.close()

@@ -132,10 +132,47 @@ class GuiConfig:
 
 
 @dataclass(frozen=True)
+class UserWordsConfig:
+    """User words (kwsapp/userwords): takes, augmentation, the detector and
+    its live defaults."""
+
+    min_takes: int = 3  # fewer takes are refused
+    default_takes: int = 5  # `enrol --record` and the GUI ask for this many
+    max_recording_s: float = 10.0  # a longer file is not one take
+    record_s: float = 2.5  # one recorded take (`enrol --record`, the GUI)
+    min_word_s: float = 0.15  # less speech than this is no word
+    max_word_s: float = 3.0  # more speech than this is not one word
+    silent_peak_dbfs: float = -45.0  # a take whose peak stays below is silent
+    clip_level: float = 0.999  # |sample| at or above this counts as clipped
+    max_clipped_share: float = 0.002  # more clipped samples than this: retake
+    # A take's speech this much shorter/longer than the takes' median is odd.
+    short_ratio: float = 0.5
+    long_ratio: float = 2.0
+    # Augmentation of each take (kwsapp/userwords/augment.py).
+    variants_per_take: int = 12
+    snrs_db: tuple[float | None, ...] = (None, 20.0, 10.0, 5.0)
+    speed_prob: float = 0.7
+    speed_range: tuple[float, float] = (0.88, 1.12)
+    reverb_prob: float = 0.3
+    rt60_range_s: tuple[float, float] = (0.15, 0.5)
+    level_dbfs_range: tuple[float, float] = (-40.0, -14.0)
+    before_s: tuple[float, float] = (0.3, 0.9)  # audio before the word
+    after_s: float = 0.9  # and after it
+    seed: int = 0
+    # Detector training (kwsapp/userwords/enrol.py, detector.py).
+    end_margin_ms: float = 80.0  # a positive window reaches this far past the word
+    partial_cover: float = 0.5  # windows with less of the word are negatives
+    l2: float = 1e-2  # weight decay of the logistic regression
+    # Live decisions: smoothing over the detectors' scores (as the commands').
+    threshold: float = 0.8
+    average_window_ms: float = 400.0
+    refractory_ms: float = 1000.0
+
+
+@dataclass(frozen=True)
 class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
-    model: str = "embed"  # registry name or artifact directory
     hop_ms: float = 250.0  # one window classified every hop while gated open
     window_ms: float = 1000.0  # overridden by the model card
     queue_size: int = 2  # windows waiting for inference; oldest dropped
@@ -175,3 +212,39 @@ class Config:
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))
         return out
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the user set over a model card's live defaults (``--threshold``,
+    the GUI's slider and VAD choice, the input device). None: not set, the
+    card's (or the default) value holds."""
+
+    threshold: float | None = None
+    vad_aggressiveness: int | None = None
+    device: str | int | None = None
+
+
+def runtime_settings(card: Mapping[str, Any], overrides: Overrides = Overrides(),
+                     base: "Config | None" = None) -> "Config":
+    """The runtime settings for a model: ``base`` (default :class:`Config`),
+    then the card's live defaults (hop, threshold and per-class thresholds,
+    smoother, VAD), then the user's ``overrides``. The one place these are
+    merged: the engine, the GUI and the CLI take the result as given.
+
+    Raises:
+        ValueError: an override out of range (the CLI reports it as bad input).
+    """
+    config = (base or Config()).with_card(card)
+    if overrides.threshold is not None:
+        if not THRESHOLD_RANGE[0] <= overrides.threshold <= THRESHOLD_RANGE[1]:
+            raise ValueError(f"threshold must be in [{THRESHOLD_RANGE[0]}, "
+                             f"{THRESHOLD_RANGE[1]}], not {overrides.threshold}")
+        config = replace(config, smoothing=replace(config.smoothing,
+                                                   threshold=float(overrides.threshold)))
+    if overrides.vad_aggressiveness is not None:
+        config = replace(config, vad=replace(config.vad,
+                                             aggressiveness=int(overrides.vad_aggressiveness)))
+    if overrides.device is not None:
+        config = replace(config, audio=replace(config.audio, device=overrides.device))
+    return config

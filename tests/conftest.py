@@ -26,34 +26,21 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, data_dir) -> Path:
-    """A STRUCTURAL fixture: the tiniest honest model (one dense softmax on
-    log-mel, 1 s window), trained with real TensorFlow on 40 real clips per
-    class in a subprocess (tests/tiny_model.py). It exercises the engine's
-    plumbing; it is not meant to recognize well. Cached beside pytest's temp
-    folders, keyed by the trainer's source, so later sessions reuse it."""
-    import hashlib
-    import shutil
-    import subprocess
-    import sys
+#: A STRUCTURAL model (a few kB, in the tree): one dense softmax on pooled
+#: log-mel of a 1 s window, rebuilt by tests/fixtures/make_tiny_model.py.
+TINY_MODEL = REPO_ROOT / "tests" / "fixtures" / "tiny_model"
 
-    script = REPO_ROOT / "tests" / "tiny_model.py"
-    key = hashlib.sha256(script.read_bytes() + str(data_dir).encode()).hexdigest()[:12]
-    cached = tmp_path_factory.getbasetemp().parent / f"kwsapp-tiny-model-{key}"
-    if (cached / "card.json").is_file():
-        return cached
-    out = tmp_path_factory.mktemp("tiny_model")
-    proc = subprocess.run([sys.executable, str(script), str(data_dir), str(out)],
-                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    try:  # atomic: a parallel session sees all of it or none
-        staged = cached.with_name(cached.name + f".{os.getpid()}")
-        shutil.copytree(out, staged)
-        staged.rename(cached)
-    except OSError:
-        return out
-    return cached
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """The tiniest honest model (``tests/fixtures/tiny_model``: ``model.tflite``
+    + ``card.json``, trained with real TensorFlow on real clips by
+    ``tests/fixtures/make_tiny_model.py``). It exercises the engine, CLI and
+    GUI plumbing with no TensorFlow at test time; it is not meant to
+    recognize well."""
+    assert (TINY_MODEL / "card.json").is_file() and (TINY_MODEL / "model.tflite").is_file(), (
+        f"{TINY_MODEL} is missing: rebuild it with tests/fixtures/make_tiny_model.py")
+    return TINY_MODEL
 
 
 @pytest.fixture(scope="session")

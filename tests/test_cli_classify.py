@@ -135,3 +135,34 @@ def test_bundled_model_recognizes_real_stop_clips(bundled_model_dir, data_dir):
     labels = [r["label"] for r in rows]
     assert labels.count("stop") >= 5, labels
     assert sum(any(e["label"] == "stop" for e in r["events"]) for r in rows) >= 4, rows
+
+
+def test_a_folder_stands_for_its_audio_files(tiny_model, clips, tmp_path):
+    good, _, _ = clips
+    top = tmp_path / "recordings"
+    (top / "more").mkdir(parents=True)
+    (top / "a.wav").write_bytes(good["s16"].read_bytes())
+    (top / "b.flac").write_bytes(good["flac"].read_bytes())
+    (top / "notes.txt").write_text("not audio, and not named like it\n")
+    (top / "more" / "c.wav").write_bytes(good["s16"].read_bytes())
+    flat = run_cli("classify", "--json", "--model", str(tiny_model), str(top))
+    assert flat.returncode == 0, flat.stderr
+    assert [r["file"] for r in json.loads(flat.stdout)["files"]] == [
+        str(top / "a.wav"), str(top / "b.flac")]
+    deep = run_cli("classify", "--json", "-r", "--model", str(tiny_model), str(top))
+    assert deep.returncode == 0, deep.stderr
+    rows = json.loads(deep.stdout)["files"]
+    assert [r["file"] for r in rows] == [str(top / "a.wav"), str(top / "b.flac"),
+                                         str(top / "more" / "c.wav")]
+    assert rows[0]["label"] == rows[2]["label"] in LABELS  # the same clip
+
+
+def test_a_folder_without_audio_is_reported(tiny_model, clips, tmp_path):
+    good, _, _ = clips
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    proc = run_cli("classify", "--model", str(tiny_model), str(tmp_path / "empty"),
+                   str(good["s16"]))
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'empty'}: ERROR no audio files in this folder (-r looks" in proc.stdout
+    assert str(good["s16"]) in proc.stdout  # the rest is still classified
+    assert "Traceback" not in proc.stderr

@@ -18,9 +18,6 @@ def test_top_level_help(capsys):
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_subcommand_help(command, capsys):
     parser = build_parser()
-    known = parser._subparsers._group_actions[0].choices  # commands whose module exists
-    if command not in known:
-        pytest.skip(f"{command}: its module is not on this branch")
     with pytest.raises(SystemExit) as info:
         parser.parse_args([command, "-h"])
     assert info.value.code == 0

@@ -124,13 +124,34 @@ def test_device_failure_reaches_on_error(recognizer):
     assert not engine.is_running
 
 
-def test_set_recognizer_takes_effect_at_the_next_window(recognizer, tiny_model, stream):
-    other = Recognizer(tiny_model)
-    engine = Engine(recognizer, replace(Config(), vad=replace(VadConfig(), enabled=False)),
-                    FileSource(stream[:16000], 1000))
-    engine.set_recognizer(other)
+class _CountingRecognizer(Recognizer):
+    """The real tiny model, counting the windows it classified."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.calls = 0
+
+    def probabilities(self, window):
+        self.calls += 1
+        return super().probabilities(window)
+
+
+def test_set_recognizer_takes_effect_at_the_next_window(tiny_model, stream):
+    first, second = _CountingRecognizer(tiny_model), _CountingRecognizer(tiny_model)
+    swap_after = 3
+
+    def on_window(result):  # runs on the inference thread, after a window
+        if first.calls == swap_after and engine.recognizer is first:
+            engine.set_recognizer(second)
+
+    engine = Engine(first, replace(Config(), vad=replace(VadConfig(), enabled=False)),
+                    FileSource(stream[:48000], 1000), on_window=on_window)
     engine.run()
-    assert engine.recognizer is other
+    # Exactly the windows before the swap went to the first model, every
+    # later one to the second (which the engine now holds, not just has pending).
+    assert first.calls == swap_after
+    assert second.calls > 0
+    assert engine.recognizer is second and engine._pending_recognizer is None
 
 
 def test_realtime_queue_drops_oldest_and_counts():

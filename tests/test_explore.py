@@ -18,10 +18,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kwsapp.audio.io import load_audio
-from training.config import ExploreConfig
-from training.explore.layout import Clip, scan, word_and_speaker
-from training.explore.stats import ClipMeasures, DatasetStats, Reservoir
+# The report draws with matplotlib: the `explore` (or `train`) extra.
+pytest.importorskip("matplotlib", reason="kwsapp explore needs the explore extra (matplotlib)")
+
+from kwsapp.audio.io import load_audio  # noqa: E402
+from training.config import ExploreConfig  # noqa: E402
+from training.explore.layout import Clip, scan, word_and_speaker  # noqa: E402
+from training.explore.stats import ClipMeasures, DatasetStats, Reservoir  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000

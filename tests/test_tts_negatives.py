@@ -128,7 +128,7 @@ def test_render_gives_speech_from_every_engine_deterministic_and_cached(tmp_path
         pytest.skip("no TTS engine installed (apt-get install espeak-ng flite festival)")
     cfg = tts.TtsConfig(voices=tuple(voices), **TINY)
     plan = tts.plan("train", cfg, word_list) + tts.plan("heldout", cfg, word_list)
-    first = tts.render(plan, tmp_path / "a", cfg)
+    first = tts.render(plan, tmp_path / "a", cfg.render)
     assert first.rendered == len(plan) and first.failed == 0
     for engine in {u.voice.engine for u in plan}:
         audio = [sf.read(str(u.path(tmp_path / "a")), dtype="float32", always_2d=True)
@@ -138,10 +138,10 @@ def test_render_gives_speech_from_every_engine_deterministic_and_cached(tmp_path
             assert 0.1 < float(np.abs(x).max()) <= 0.95
             assert speech_flags(x[:, 0]).mean() > 0.3, engine
     mtimes = {u.path(tmp_path / "a"): u.path(tmp_path / "a").stat().st_mtime_ns for u in plan}
-    again = tts.render(plan, tmp_path / "a", cfg)
+    again = tts.render(plan, tmp_path / "a", cfg.render)
     assert again.rendered == 0
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
-    tts.render(plan, tmp_path / "b", cfg)
+    tts.render(plan, tmp_path / "b", cfg.render)
     for u in plan:
         assert u.path(tmp_path / "a").read_bytes() == u.path(tmp_path / "b").read_bytes(), u
     if missing:
@@ -169,11 +169,11 @@ def test_postprocess_trims_shortens_pauses_and_levels():
     tone = 0.05 * np.sin(2 * np.pi * 220 * t)
     quiet = np.zeros(int(1.0 * rate))
     raw = np.concatenate([quiet, tone, quiet, tone, quiet]).astype(np.float32)
-    y = tts.postprocess(raw, rate, tts.TtsConfig(pause_ms=200))
+    y = tts.postprocess(raw, rate, tts.RenderConfig(pause_ms=200))
     # 2 x 0.3 s of tone + a 0.2 s pause + 50 ms each side, at 16 kHz.
     assert abs(y.size / 16000 - 0.9) < 0.04
     rms = np.sqrt(np.mean(y[np.abs(y) > 1e-3] ** 2))
-    assert abs(20 * np.log10(rms) - tts.TtsConfig().level_dbfs) < 1.0
+    assert abs(20 * np.log10(rms) - tts.RenderConfig().level_dbfs) < 1.0
     assert tts.postprocess(np.zeros(16000, np.float32), 16000) is None
 
 

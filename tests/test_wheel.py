@@ -170,3 +170,11 @@ def test_without_the_gui_extra_kwsapp_says_what_to_install(installed, tmp_path):
     assert run.stdout == ""
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "pip install 'kwsapp[gui]'" in run.stderr
+
+
+def test_training_commands_without_the_train_extra_say_what_to_install(installed, tmp_path):
+    run = _run(installed, "train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+               cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "pip install 'kwsapp[train]'" in run.stderr

@@ -59,7 +59,7 @@ class Clip:
     recordings); ``frames`` is how many samples to read from there (0: the
     whole file); ``word`` is the raw word (``unknown`` clips keep theirs);
     ``speaker`` is None for silence; ``source`` names where a clip not
-    from the data set came from (``tts/flite-kal/lift``,
+    from the data set came from (``tts/flite-kal/near``,
     ``wake_words/alexa``, ``hard/start-of-left``; docs/contracts.md
     section 3); empty for the data set.
     """
@@ -376,6 +376,9 @@ def load_clips(clips: Sequence[Clip], n_samples: int = CLIP_SAMPLES,
             kept_idx.append(i)
         except AudioFileError as exc:
             log.warning("skipped %s", exc)
+    if len(kept_idx) < len(clips):
+        log.warning("skipped %d of %d clips: unreadable (each named above)",
+                    len(clips) - len(kept_idx), len(clips))
     audio = np.stack(rows).astype(np.float32) if rows else np.zeros((0, n_samples), np.float32)
     try:
         save_npy_atomic(kept_path, np.array(kept_idx, np.int64))

@@ -7,6 +7,7 @@ resizable) for streaming, checked against the whole model."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import sys
 from pathlib import Path
@@ -23,6 +24,10 @@ INT8_FILE = "model_int8.tflite"
 EMBEDDING_FILE = "embedding.tflite"  # split embed artifact (docs/contracts.md section 1)
 HEAD_FILE = "head.tflite"
 STEP_FILE = "embedding_step.tflite"
+CHUNK_FILE = "embedding_chunk.tflite"
+#: Embeddings per call of the chunk model (files): its 775 ms of context is
+#: recomputed once per chunk, 7 % of the work at 128.
+CHUNK_EMBEDDINGS = 128
 #: Steps after which the streaming step's kept rows are exact from any state
 #: (its deepest kept rows need 9; tests/test_split.py checks 10 is enough).
 STEP_WARMUP = 10
@@ -57,8 +62,10 @@ def to_tflite(model: Any, int8: bool = False, batch: int | None = 1) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if int8:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    # The converter prints its SavedModel report; stdout is for --json only.
-    with contextlib.redirect_stdout(sys.stderr):
+    # The converter prints its SavedModel report; stdout is for --json only,
+    # and stderr shows it only with -vv (debug logging).
+    report = sys.stderr if log.isEnabledFor(logging.DEBUG) else io.StringIO()
+    with contextlib.redirect_stdout(report):
         return converter.convert()
 
 
@@ -135,16 +142,17 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
     return report
 
 
-def split_models(model: Any) -> tuple[Any, Any, Any] | None:
+def split_models(model: Any) -> tuple[Any, Any, Any, Any] | None:
     """The two halves of an ``embed`` model (``export_model``'s chain of the
     frozen embedding and the trained head), for streaming; None for a model
     that is not such a chain.
 
     Returns:
-        ``(embedding, head, step)``: ``[B, 12400]`` float32 16 kHz ->
+        ``(embedding, head, step, chunk)``: ``[B, 12400]`` float32 16 kHz ->
         ``[B, 96]`` (one embedding: its 775 ms receptive field); the head as
-        trained, ``[B, 10, 96]`` -> ``[B, n_classes]``; and the embedding as
-        a streaming step (:func:`training.models.embedding.build_embedding_step`).
+        trained, ``[B, 10, 96]`` -> ``[B, n_classes]``; the embedding as a
+        streaming step (:func:`training.models.embedding.build_embedding_step`);
+        and ``[B, 12400 + 127 * 1280]`` -> ``[B, 128, 96]`` (files).
     """
     import keras
 
@@ -162,8 +170,11 @@ def split_models(model: Any) -> tuple[Any, Any, Any] | None:
     one.set_weights(whole.get_weights())
     inp = keras.Input((embedding.FIRST_EMBEDDING_SAMPLES,), name="samples")
     out = keras.layers.Reshape((embedding.EMBEDDING_DIM,), name="embedding")(one(inp))
+    chunk = embedding.build_embedding(embedding.FIRST_EMBEDDING_SAMPLES + (CHUNK_EMBEDDINGS - 1)
+                                      * embedding.EMBEDDING_HOP_SAMPLES, name="embedding_chunk")
+    chunk.set_weights(whole.get_weights())
     return (keras.Model(inp, out, name="embedding"), head,
-            embedding.build_embedding_step(whole))
+            embedding.build_embedding_step(whole), chunk)
 
 
 def streaming_section(head: Any) -> dict[str, Any]:
@@ -176,7 +187,8 @@ def streaming_section(head: Any) -> dict[str, Any]:
                           "dim": embedding.EMBEDDING_DIM},
             "head": {"file": HEAD_FILE, "frames": int(head.inputs[0].shape[1])},
             "step": {"file": STEP_FILE, "samples": embedding.STEP_SAMPLES,
-                     "warmup": STEP_WARMUP}}
+                     "warmup": STEP_WARMUP},
+            "chunk": {"file": CHUNK_FILE, "embeddings": CHUNK_EMBEDDINGS}}
 
 
 def split_parity(artifact_dir: str | Path, windows: np.ndarray,
@@ -194,16 +206,19 @@ def split_parity(artifact_dir: str | Path, windows: np.ndarray,
     stepped = np.stack([split.embed(w)[:split.frames] for w in windows])
     once = np.stack([split.embed_segments(np.lib.stride_tricks.sliding_window_view(
         w, split.spec.input_samples)[::split.spec.hop_samples][:split.frames]) for w in windows])
+    chunked = np.stack([split.embed_chunks(w)[:split.frames] for w in windows])
     ref = whole.invoke_batch(np.asarray(windows, np.float32))
     got = split.head(stepped)
     return {"top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),
             "max_abs_diff": float(max(np.abs(ref - got).max(),
                                       np.abs(ref - split.head(once)).max())),
             "step_vs_one_shot_max_abs_diff": float(np.abs(stepped - once).max()),
+            "chunk_vs_one_shot_max_abs_diff": float(np.abs(chunked - once).max()),
             "n": int(len(windows)),
             "embedding_bytes": (artifact_dir / EMBEDDING_FILE).stat().st_size,
             "head_bytes": (artifact_dir / HEAD_FILE).stat().st_size,
-            "step_bytes": (artifact_dir / STEP_FILE).stat().st_size}
+            "step_bytes": (artifact_dir / STEP_FILE).stat().st_size,
+            "chunk_bytes": (artifact_dir / CHUNK_FILE).stat().st_size}
 
 
 def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = None,
@@ -227,10 +242,11 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     parts = split_models(model)
     if parts is None:
         return None
-    emb, head, step = parts
+    emb, head, step, chunk = parts
     write_tflite(emb, artifact_dir / EMBEDDING_FILE, batch=None)
     write_tflite(head, artifact_dir / HEAD_FILE, batch=None)
     write_tflite(step, artifact_dir / STEP_FILE)
+    write_tflite(chunk, artifact_dir / CHUNK_FILE, batch=None)
     streaming = streaming_section(head)
     parity = split_parity(artifact_dir, windows, streaming)
     log.info("split %s: %s", artifact_dir, parity)

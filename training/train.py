@@ -502,7 +502,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             if saved.get("model") and (ckpt / saved["model"]).is_file():
                 state = saved
                 model = load_keras(ckpt / state["model"], compile=True)
-                log.info("resuming after epoch %d from %s", state["epoch"] + 1, ckpt)
+                # Said without -v: a resumed run must never look like a new one.
+                print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
             keras.utils.set_random_seed(cfg.seed)
             model = module.build(params, n_classes)

@@ -17,8 +17,13 @@ import soundfile as sf
 from kwsapp.config import SAMPLE_RATE_HZ
 from kwsapp.errors import AudioFileError
 
-#: Longest file `load_audio` decodes whole (longer ones: use `iter_blocks`).
+#: Longest file `load_audio` decodes whole (longer ones: `AudioFileBlocks`).
 MAX_SECONDS = 3 * 3600
+#: Sample rates the resampler handles: a header outside them is damage, and
+#: decoding it would give a silently wrong answer (a 2 GHz claim: 0.00 s).
+MIN_RATE_HZ, MAX_RATE_HZ = 4000, 192000
+#: What a ``.wav`` name may hold (libsndfile reads MP3 or FLAC under any name).
+WAV_FORMATS = ("WAV", "WAVEX", "RF64")
 
 
 def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
@@ -105,31 +110,57 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     return audio if audio.ndim == 1 else audio.mean(axis=1, dtype=np.float32)
 
 
-def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
-    """For a RIFF/WAVE file whose ``data`` chunk claims more bytes than the
-    file holds: ``(claimed, present)`` bytes; else None. (libsndfile quietly
-    reads what is there, so a cut-off download would pass unnoticed.)"""
+def _wav_chunks(path: Path) -> list[tuple[bytes, int, int]]:
+    """``(id, data offset, claimed size)`` of the chunks of a RIFF/WAVE file
+    (empty for any other file): libsndfile gives no sample rate for a header
+    it refuses, and reads a cut-off ``data`` chunk quietly."""
+    chunks = []
     try:
         with path.open("rb") as f:
             head = f.read(12)
             if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
+                return []
             size = path.stat().st_size
             pos = 12
-            while pos + 8 <= size:
+            while pos + 8 <= size and len(chunks) < 64:
                 f.seek(pos)
                 chunk = f.read(8)
                 n = int.from_bytes(chunk[4:8], "little")
+                chunks.append((chunk[:4], pos + 8, n))
                 if chunk[:4] == b"data":
-                    present = size - pos - 8
-                    # 0 and 0xFFFFFFFF mean "unknown length" (streamed WAV).
-                    if n not in (0, 0xFFFFFFFF) and n > present:
-                        return n, present
-                    return None
+                    break
                 pos += 8 + n + (n & 1)
     except OSError:
-        return None
+        return []
+    return chunks
+
+
+def _wav_header_rate(path: Path) -> int | None:
+    """The sample rate a WAV ``fmt`` chunk claims (None: not a WAV)."""
+    for cid, offset, n in _wav_chunks(path):
+        if cid == b"fmt " and n >= 8:
+            with path.open("rb") as f:
+                f.seek(offset + 4)
+                return int.from_bytes(f.read(4), "little")
     return None
+
+
+def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file whose ``data`` chunk claims more bytes than the
+    file holds: ``(claimed, present)`` bytes; else None."""
+    for cid, offset, n in _wav_chunks(path):
+        if cid == b"data":
+            present = path.stat().st_size - offset
+            # 0 and 0xFFFFFFFF mean "unknown length" (streamed WAV).
+            if n not in (0, 0xFFFFFFFF) and n > present:
+                return n, present
+    return None
+
+
+def _check_rate(path: Path, rate: int | None) -> None:
+    if rate is not None and not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise AudioFileError(path, f"unsupported sample rate {rate} Hz (supported: "
+                                   f"{MIN_RATE_HZ}-{MAX_RATE_HZ} Hz)")
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -140,11 +171,27 @@ def _open(path: Path) -> sf.SoundFile:
     if path.stat().st_size == 0:
         raise AudioFileError(path, "file is empty (0 bytes)")
     try:
-        return sf.SoundFile(str(path))
+        path.open("rb").close()
+    except PermissionError:
+        raise AudioFileError(path, "no permission to read it") from None
+    except OSError as exc:
+        raise AudioFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    _check_rate(path, _wav_header_rate(path))
+    try:
+        f = sf.SoundFile(str(path))
     except sf.LibsndfileError as exc:
         raise AudioFileError(path, f"not a readable audio file ({exc.error_string})") from None
     except (RuntimeError, OSError) as exc:
         raise AudioFileError(path, f"cannot be read ({exc})") from None
+    try:
+        _check_rate(path, f.samplerate)
+        if path.suffix.lower() in (".wav", ".wave") and f.format not in WAV_FORMATS:
+            raise AudioFileError(path, f"named .wav but holds {f.format} data (rename it to "
+                                       f"its real type, e.g. .{f.format.lower()})")
+    except AudioFileError:
+        f.close()
+        raise
+    return f
 
 
 def audio_info(path: str | Path) -> tuple[int, int, float]:
@@ -161,28 +208,70 @@ def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.nda
         AudioFileError: the file is missing, empty, truncated, not audio, or
             holds no samples.
     """
-    path = Path(path)
-    with _open(path) as f:
-        rate, frames = f.samplerate, f.frames
-        short = _wav_data_shortfall(path)
+    blocks = AudioFileBlocks(path, block_frames=-1)
+    rate = blocks.sample_rate_hz
+    if blocks.frames > MAX_SECONDS * rate:
+        raise AudioFileError(blocks.path, f"too long ({blocks.frames / rate / 3600:.1f} h; "
+                                          f"at most {MAX_SECONDS // 3600} h)")
+    parts = list(blocks)
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return resample(data, rate, sample_rate_hz)
+
+
+#: Frames per block when a long file is decoded block by block (at its own
+#: rate): 2 s at 48 kHz, small against any ring, large against call overhead.
+BLOCK_FRAMES = 96000
+
+
+class AudioFileBlocks:
+    """A file decoded block by block: mono float32 at its own rate, with the
+    checks of :func:`load_audio` (memory independent of the file's length).
+
+    Opening checks the header (missing, empty, not audio, truncated WAV);
+    iterating raises :class:`AudioFileError` for undecodable data, NaN or
+    infinite samples, or fewer samples than the header says.
+    """
+
+    def __init__(self, path: str | Path, block_frames: int = BLOCK_FRAMES) -> None:
+        """``block_frames`` -1: the whole file in one block."""
+        self.path = Path(path)
+        with _open(self.path) as f:
+            self.sample_rate_hz, self.frames = f.samplerate, f.frames
+        short = _wav_data_shortfall(self.path)
         if short is not None:
-            raise AudioFileError(path, f"truncated: header says {short[0]} bytes of audio, "
-                                       f"only {short[1]} present")
-        if frames > MAX_SECONDS * rate:
-            raise AudioFileError(path, f"too long ({frames / rate / 3600:.1f} h; at most "
-                                       f"{MAX_SECONDS // 3600} h)")
-        try:
-            data = f.read(dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioFileError(path, f"cannot be decoded ({exc})") from None
-    if data.shape[0] == 0:
-        raise AudioFileError(path, "holds no audio samples")
-    if frames > 0 and data.shape[0] < frames:
-        raise AudioFileError(path, f"truncated: header says {frames} samples, "
-                                   f"only {data.shape[0]} present")
-    if not np.all(np.isfinite(data)):
-        raise AudioFileError(path, "holds NaN or infinite samples")
-    return resample(to_mono(data), rate, sample_rate_hz)
+            raise AudioFileError(self.path, f"truncated: header says {short[0]} bytes of "
+                                            f"audio, only {short[1]} present")
+        if self.frames == 0:
+            raise AudioFileError(self.path, "holds no audio samples")
+        self.block_frames = int(block_frames)
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / float(self.sample_rate_hz)
+
+    def __iter__(self):
+        got = 0
+        with _open(self.path) as f:
+            while True:
+                try:
+                    data = f.read(self.block_frames, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    detail = str(getattr(exc, "error_string", exc)).removeprefix("Error : ")
+                    raise AudioFileError(self.path, f"corrupt {f.format} data, cannot be "
+                                                    f"decoded ({detail.rstrip('.')})") from None
+                if data.shape[0] == 0:
+                    if got == 0:
+                        raise AudioFileError(self.path, "holds no audio samples")
+                    break
+                if not np.all(np.isfinite(data)):
+                    raise AudioFileError(self.path, "holds NaN or infinite samples")
+                got += data.shape[0]
+                yield to_mono(data)
+                if self.block_frames < 0:
+                    break
+        if 0 < self.frames and got < self.frames:
+            raise AudioFileError(self.path, f"truncated: header says {self.frames} samples, "
+                                            f"only {got} present")
 
 
 def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:

@@ -24,13 +24,17 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from kwsapp.audio.io import load_audio
+from kwsapp.audio.io import AudioFileBlocks
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
-from kwsapp.errors import DeviceError
+from kwsapp.errors import DeviceError, KwsError
 
 log = logging.getLogger(__name__)
 
 BlockCallback = Callable[[np.ndarray], None]
+
+#: What `devices`, `listen` and the GUI say when PortAudio sees no input.
+NO_INPUT_DEVICE = ("no audio input device found (PortAudio sees none: connect a microphone "
+                   "or start a sound server such as PulseAudio or JACK)")
 
 #: How long stopping a PortAudio stream may take before it is abandoned
 #: (the engine promises to stop within a second).
@@ -123,6 +127,8 @@ class SoundDeviceSource:
         try:
             info = sd.query_devices(self.device, kind="input")
         except (sd.PortAudioError, ValueError) as exc:
+            if not list_input_devices():  # not this device: there is none at all
+                raise DeviceError(NO_INPUT_DEVICE) from None
             raise DeviceError(f"no usable input device {device if device is not None else '(default)'}"
                               f": {exc}") from None
         self.device_name = str(info["name"])
@@ -211,13 +217,19 @@ class FileSource:
     """
 
     def __init__(self, path_or_array: str | Path | np.ndarray, block_size: int = 1024,
-                 sample_rate_hz: int = SAMPLE_RATE_HZ, realtime: bool = False) -> None:
+                 sample_rate_hz: int = SAMPLE_RATE_HZ, realtime: bool = False,
+                 on_progress: Callable[[float], None] | None = None) -> None:
         if block_size <= 0:
             raise ValueError(f"block size must be positive, not {block_size}")
+        self.on_progress = on_progress  # seconds delivered so far (source thread)
+        self._blocks: AudioFileBlocks | None = None
         if isinstance(path_or_array, (str, Path)):
+            # Decoded block by block at the file's rate (the engine resamples
+            # as for a device): memory does not grow with the file.
             self.name = str(path_or_array)
-            self.audio = load_audio(path_or_array, SAMPLE_RATE_HZ)
-            self.sample_rate_hz = SAMPLE_RATE_HZ
+            self._blocks = AudioFileBlocks(path_or_array)
+            self.audio = None
+            self.sample_rate_hz = self._blocks.sample_rate_hz
         else:
             self.name = "<array>"
             self.audio = np.asarray(path_or_array, dtype=np.float32).reshape(-1)
@@ -230,10 +242,45 @@ class FileSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def from_file(cls, path: str | Path, block_ms: float,
+                  on_progress: Callable[[float, float], None] | None = None) -> "FileSource":
+        """A file decoded block by block, in blocks of ``block_ms`` at its own
+        rate, as fast as the engine takes them; ``on_progress(done_s,
+        total_s)`` follows it.
+
+        Raises:
+            AudioFileError: the file's header is unreadable or truncated.
+        """
+        source = cls(path)
+        source.block_size = max(1, ms_to_samples(block_ms, source.sample_rate_hz))
+        if on_progress is not None:
+            total = source.duration
+            source.on_progress = lambda done: on_progress(done, total)
+        return source
+
     @property
     def duration(self) -> float:
         """Length in seconds."""
+        if self._blocks is not None:
+            return self._blocks.duration_s
         return self.audio.shape[0] / float(self.sample_rate_hz)
+
+    def _chunks(self):
+        """The audio in blocks of ``block_size`` samples."""
+        if self._blocks is None:
+            for i in range(0, self.audio.shape[0], self.block_size):
+                yield self.audio[i:i + self.block_size].copy()
+            return
+        carry = np.zeros(0, np.float32)
+        for data in self._blocks:
+            data = np.concatenate([carry, data]) if carry.size else data
+            whole = data.shape[0] - data.shape[0] % self.block_size
+            for i in range(0, whole, self.block_size):
+                yield data[i:i + self.block_size].copy()
+            carry = data[whole:]
+        if carry.size:
+            yield carry.copy()
 
     def start(self, on_block: BlockCallback) -> None:
         self._stop.clear()
@@ -244,16 +291,21 @@ class FileSource:
 
     def _feed(self, on_block: BlockCallback) -> None:
         t0 = time.monotonic()
+        done = 0
         try:
-            for i in range(0, self.audio.shape[0], self.block_size):
+            for block in self._chunks():
                 if self._stop.is_set():
                     return
-                block = self.audio[i:i + self.block_size]
+                done += block.shape[0]
                 if self.realtime:
-                    due = t0 + (i + block.shape[0]) / self.sample_rate_hz
+                    due = t0 + done / self.sample_rate_hz
                     if self._stop.wait(max(0.0, due - time.monotonic())):
                         return
-                on_block(block.copy())
+                on_block(block)
+                if self.on_progress is not None:
+                    self.on_progress(done / self.sample_rate_hz)
+        except KwsError as exc:  # a bad file: the engine reports it, one line
+            self.error = exc
         except Exception as exc:  # reaches the engine's on_error, not the void
             self.error = exc
             log.exception("file source failed")

@@ -1,12 +1,12 @@
-"""``kwsapp classify FILE...``: label short clips, find commands in long files.
+"""``kwsapp classify FILE|DIR...``: label short clips, find commands in long files.
 
 A clip up to ``Config.clip_max_ms`` gets its top label and every class
 probability (one window, centred); every file, short or long, is also played
 through the streaming engine (non-realtime :class:`FileSource`) for its
 timeline of command events. The work is the runtime service
-:mod:`kwsapp.inference.classify`; this module only formats its results. One
-bad file is reported and the rest are still classified; the exit code is
-then 2.
+:mod:`kwsapp.inference.classify`; this module only formats its results. A folder
+stands for the audio files in it (``-r``: in its subfolders too). One bad
+file is reported and the rest are still classified; the exit code is then 2.
 """
 
 from __future__ import annotations
@@ -20,17 +20,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kwsapp.inference.classify import FileClassification
 
+from kwsapp.commands.options import add_model_option, number
+
 HELP = "classify audio files: top label + probabilities, or a timeline of commands"
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="audio files (WAV of any width/rate/channels, FLAC, OGG)")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
-    parser.add_argument("--threshold", type=float, default=None,
+    parser.add_argument("files", nargs="+", metavar="FILE|DIR",
+                        help="audio files (WAV of any width/rate/channels, FLAC, OGG), or "
+                             "folders: the audio files in them")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="folders: their subfolders' audio files too")
+    add_model_option(parser)
+    parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
 
@@ -60,15 +64,45 @@ def _print_text(row: dict[str, Any]) -> None:
         print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  {ev['label']:<8} {ev['score']:.2f}")
 
 
+def _error_row(path: str, problem: str) -> dict[str, Any]:
+    return {"file": path, "duration": None, "label": None, "probs": None, "events": [],
+            "error": problem}
+
+
+def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
+    """``(path, problem)`` per file to classify: folders expanded into their
+    audio files; a folder without any is one entry with its problem."""
+    from pathlib import Path
+
+    from kwsapp.audio.files import audio_files_in
+
+    out: list[tuple[str, str | None]] = []
+    for path in given:
+        if not Path(path).is_dir():
+            out.append((path, None))
+        elif found := audio_files_in(path, recursive):
+            out += [(str(f), None) for f in found]
+        else:
+            hint = "" if recursive else " (-r looks in subfolders)"
+            out.append((path, f"no audio files in this folder{hint}"))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    from kwsapp.commands.progress import audio_progress
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.classify import FileClassifier
 
-    classifier = FileClassifier.load(args.model, args.threshold)
+    from kwsapp.config import Overrides
+
+    classifier = FileClassifier.load(args.model, Overrides(threshold=args.threshold))
     rows, failed = [], 0
-    for path in args.files:
+    for path, problem in inputs(args.files, args.recursive):
         try:
-            row = to_row(classifier.classify_file(path))
+            if problem is not None:
+                raise AudioFileError(path, problem)
+            with audio_progress(path) as on_progress:
+                row = to_row(classifier.classify_file(path, on_progress))
         except AudioFileError as exc:
             failed += 1
             if args.json:  # in text mode the row itself says it

@@ -15,13 +15,12 @@ def run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from kwsapp.audio.source import list_input_devices
+    from kwsapp.audio.source import NO_INPUT_DEVICE, list_input_devices
     from kwsapp.errors import DeviceError
 
     devices = list_input_devices()
     if not devices:
-        raise DeviceError("no audio input device found (PortAudio sees none: connect a "
-                          "microphone or start a sound server such as PulseAudio or JACK)")
+        raise DeviceError(NO_INPUT_DEVICE)
     if args.json:
         print(json.dumps([asdict(d) for d in devices], indent=2))
         return 0

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kwsapp.commands.options import add_model_option, number, writable_file
 from kwsapp.inference.metrics import metrics
 from kwsapp.speakers import BACKGROUND_DIR, FOLDER_LABELS
 
@@ -26,9 +27,8 @@ SKIP_FOLDERS = (BACKGROUND_DIR,)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of <label>/*.wav")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
-    parser.add_argument("--per-class", type=int, default=None, metavar="N",
+    add_model_option(parser)
+    parser.add_argument("--per-class", type=number(int, 1), default=None, metavar="N",
                         help="score only the first N files (sorted) of each folder")
     parser.add_argument("--png", default=None, metavar="FILE",
                         help="also draw the confusion matrix to FILE (needs matplotlib)")
@@ -100,9 +100,11 @@ def _print_text(result: dict[str, Any]) -> None:
         print(f"{lab:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['n']:>6d}")
     labels = result["confusion"]["labels"]
     print("confusion (rows true, columns predicted):")
-    print(" " * 9 + "".join(f"{lab[:6]:>7}" for lab in labels))
+    width = max(7, *(len(lab) + 1 for lab in labels))  # whole names: "silence unknown"
+    first = max(9, *(len(lab) + 1 for lab in labels))
+    print(" " * first + "".join(f"{lab:>{width}}" for lab in labels))
     for lab, row in zip(labels, result["confusion"]["matrix"]):
-        print(f"{lab:<9}" + "".join(f"{v:>7d}" for v in row))
+        print(f"{lab:<{first}}" + "".join(f"{v:>{width}d}" for v in row))
     for err in result["errors"]:
         print(f"ERROR {err['file']}: {err['error']}")
 
@@ -112,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.errors import AudioFileError
     from kwsapp.inference.recognizer import Recognizer
 
+    if args.png:  # before the scoring run, not after it
+        writable_file(args.png, "--png")
     if args.keras:  # only this flag loads TensorFlow (training/ is an extra)
         from kwsapp.models.registry import resolve
         from training.evaluate import KerasRecognizer

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("replay a WAV through the live engine and score its commands against a truth CSV: "
-        "matched/wrong/missed %, false activations per hour, latency")
+from kwsapp.commands.options import add_model_option, number
 
+HELP = ("replay a WAV through the live engine and score its commands against a truth CSV: "
+        "matched/wrong/missed %, false activations per hour (in total and per source "
+        "word, worst recordings), latency")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("wav", metavar="NAME.wav", help="the stream (e.g. from make-stream)")
     parser.add_argument("--truth", required=True, metavar="NAME.csv",
-                        help="label,start,end[,file] per word, seconds")
-    parser.add_argument("--model", default=None, help="bundled model name or artifact folder")
-    parser.add_argument("--threshold", type=float, default=None,
+                        help="label,start,end[,file,word] per word, seconds")
+    add_model_option(parser)
+    parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="override the model card's threshold")
-    parser.add_argument("--tolerance-ms", type=float, default=250.0,
+    parser.add_argument("--tolerance-ms", type=number(float, 0.0, 10000.0), default=250.0,
                         help="slack on each side of a word's true span when matching an "
                              "event's span to it (250)")
     parser.add_argument("--events", action="store_true",
                         help="also list every event with its outcome")
+    parser.add_argument("--worst", type=int, default=10, metavar="N",
+                        help="list the N recordings that fired most (default 10; 0: none)")
     parser.add_argument("--json", action="store_true", help="scores as JSON on stdout")
 
 
@@ -31,18 +35,28 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.config import Config
     from kwsapp.inference.recognizer import Recognizer
     from kwsapp.streaming.replay import evaluate
-    from kwsapp.streaming.scoring import read_truth, repeat_pairs
+    from kwsapp.errors import BadInputError
+    from kwsapp.streaming.scoring import false_activations, read_truth, repeat_pairs
 
+    if args.worst < 0:
+        raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
     truth = read_truth(args.truth)
     recognizer = Recognizer.load(args.model)
     config = Config().with_card(recognizer.card.raw)
     if args.threshold is not None:
         config = replace(config, smoothing=replace(config.smoothing, threshold=args.threshold))
-    score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms)
+    from kwsapp.commands.progress import audio_progress
+
+    with audio_progress(args.wav) as on_progress:
+        score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms, on_progress)
     twice, pairs = repeat_pairs(truth, score.word_outcomes)
+    fa = false_activations(truth, score, args.tolerance_ms)
+    by_word, worst = fa.by_word(), fa.worst_files(args.worst)
     summary = {"model": recognizer.card.name, "wav": args.wav, **score.summary(),
                "twice_fired": twice, "twice_pairs": pairs,
-               "threshold": config.smoothing.threshold}
+               "threshold": config.smoothing.threshold,
+               "thresholds": config.smoothing.class_thresholds(),
+               "false_by_word": by_word, "worst_files": worst}
     if args.json:
         if args.events:
             summary["events"] = [
@@ -56,10 +70,43 @@ def run(args: argparse.Namespace) -> int:
             print(f"{e.emitted_at:9.3f}s  {e.label:6s} {e.score:.2f}  {o}")
     lat = score.latency_median_ms
     p95 = score.latency_p95_ms
-    print(f"{recognizer.card.name}: {score.words} words in {score.duration_s / 60:.1f} min | "
-          f"matched {score.matched_pct:.1f}%  wrong {score.wrong_pct:.1f}%  "
-          f"missed {score.missed_pct:.1f}% | false activations {score.false_activations} "
-          f"({score.fa_per_hour:.1f}/h), duplicates {score.duplicates} | latency median "
-          + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a")
-          + (f" | said twice, fired twice: {twice}/{pairs}" if pairs else ""))
+    fas = f"false activations {score.false_activations} ({score.fa_per_hour:.1f}/h)"
+    minutes = score.duration_s / 60
+    if score.words == 0:  # other speech only (make-stream --negatives)
+        print(f"{recognizer.card.name}: no command words, {sum(fa.said.values())} other "
+              f"words in {minutes:.1f} min | {fas}")
+    else:
+        print(f"{recognizer.card.name}: {score.words} words in {minutes:.1f} min | "
+              f"matched {score.matched_pct:.1f}%  wrong {score.wrong_pct:.1f}%  "
+              f"missed {score.missed_pct:.1f}% | {fas}, duplicates {score.duplicates} | "
+              "latency median "
+              + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a")
+              + (f" | said twice, fired twice: {twice}/{pairs}" if pairs else ""))
+    if fa.said or fa.sources:
+        print(_by_word_table(by_word))
+    if worst:
+        print(_worst_table(worst))
     return 0
+
+
+def _labels(counts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _by_word_table(rows: list[dict]) -> str:
+    """False activations per source word (None: noise or a pause)."""
+    out = ["false activations by source word (fired on / times said; commands fired):"]
+    for r in rows:
+        word = "(no word)" if r["word"] is None else r["word"]
+        fired = f"{r['utterances_fired']}/{r['said']}" if r["said"] else "-"
+        out.append(f"  {word:<16} {r['false_activations']:5d} ({r['per_hour']:7.1f}/h)  "
+                   f"{fired:>9}  {_labels(r['labels'])}".rstrip())
+    return "\n".join(out)
+
+
+def _worst_table(rows: list[dict]) -> str:
+    out = [f"worst recordings ({len(rows)}):"]
+    for r in rows:
+        out.append(f"  {r['false_activations']:4d}  {r['file']}  ({r['word']}, said "
+                   f"{r['said']}x)  {_labels(r['labels'])}")
+    return "\n".join(out)

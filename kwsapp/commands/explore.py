@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from kwsapp.commands.options import number, writable_dir
+
 HELP = ("write an HTML report (figures, statistics, audio players) on a folder in the "
         "Speech Commands layout")
 
@@ -16,11 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "_background_noise_/, validation_list.txt, testing_list.txt)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="report folder: DIR/index.html, DIR/figures/, DIR/audio/")
-    parser.add_argument("--max-clips-per-label", type=int, default=None, metavar="N",
+    parser.add_argument("--max-clips-per-label", type=number(int, 1), default=None, metavar="N",
                         help="analyse a seeded random sample of N clips per label (default: all)")
-    parser.add_argument("--band-hz", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+    parser.add_argument("--band-hz", type=number(float, 0.0, 4000.0), nargs=2, default=None, metavar=("LO", "HI"),
                         help="frequency band of the violin plot (default 2500 3500; at most 4000)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of every sample (default 0)")
+    parser.add_argument("--seed", type=number(int, 0), default=None, help="seed of every sample (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true",
                         help="print the headline numbers as JSON on stdout")
@@ -29,11 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from kwsapp.errors import KwsError
     from training.config import ExploreConfig
-    from kwsapp.errors import BadInputError, KwsError
 
-    if args.max_clips_per_label is not None and args.max_clips_per_label < 1:
-        raise BadInputError("--max-clips-per-label must be at least 1")
+    writable_dir(args.out, "--out")
     try:
         import matplotlib
         matplotlib.use("Agg")  # never open a window

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from kwsapp.commands.options import number
+
 HELP = "convert an artifact's model.keras to .tflite (float, and int8 with --int8)"
 
 
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(no retraining; model.tflite kept) and check them against it")
     parser.add_argument("--data", help="Speech Commands folder for the check (default: the "
                                        "card's training data)")
-    parser.add_argument("--clips", type=int, default=200,
+    parser.add_argument("--clips", type=number(int, 1), default=200,
                         help="validation clips used for the check (default 200)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
@@ -31,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kwsapp.errors import BadInputError
+    from kwsapp.extras import require
     from kwsapp.models.artifact import read_card
 
+    require("train", "kwsapp export")
     artifact = Path(args.artifact)
     card = read_card(artifact)
     if not (artifact / "model.keras").is_file():

@@ -16,28 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "else the system default)")
 
 
-#: What the window needs beyond the runtime: the `gui` extra.
-GUI_MODULES = ("PySide6", "pyqtgraph")
-
-
-def check_gui_extra() -> None:
-    """Raise :class:`~kwsapp.errors.MissingExtraError` (one line, exit 2)
-    where the ``gui`` extra is not installed."""
-    import importlib.util
-
-    from kwsapp.errors import MissingExtraError
-
-    missing = [m for m in GUI_MODULES if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingExtraError(f"the desktop window needs {' and '.join(missing)}: "
-                                "pip install 'kwsapp[gui]' (or use `kwsapp listen` / "
-                                "`kwsapp classify`)")
-
-
 def run(args: argparse.Namespace) -> int:
     from kwsapp.gui.app import check_display
 
-    check_gui_extra()
+    from kwsapp.extras import require
+
+    require("gui", "the desktop window (or use `kwsapp listen` / `kwsapp classify`)")
     check_display()  # before any Qt import: no display must not be a Qt abort
     from kwsapp.gui.app import run as run_app
 

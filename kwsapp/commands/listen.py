@@ -1,21 +1,35 @@
-"""``kwsapp listen``: recognize commands from a microphone, one line each."""
+"""``kwsapp listen``: recognize commands from a microphone, one line each
+(``--json``: one JSON object per line, JSON lines)."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "listen to a microphone and print one line per recognized command"
+from kwsapp.commands.options import add_model_option, number
 
+HELP = "listen to a microphone and print one line per recognized command"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None,
                         help="input device index or name substring (see `kwsapp devices`)")
-    parser.add_argument("--model", default=None,
-                        help="bundled model name or artifact directory (default: embed)")
-    parser.add_argument("--threshold", type=float, default=None,
+    add_model_option(parser)
+    parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
-    parser.add_argument("--seconds", type=float, default=None,
+    parser.add_argument("--seconds", type=number(float, 0.0, open_lo=True), default=None,
                         help="stop after this long (default: until Ctrl-C)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per command on stdout (JSON lines): label, "
+                             "score, start, end, emitted_at, latency (seconds)")
+
+
+def event_json(event: object) -> str:
+    """One command as a JSON line (times in seconds of the stream)."""
+    import json
+
+    return json.dumps({"label": event.label, "score": round(float(event.score), 4),
+                       "start": round(float(event.start), 3), "end": round(float(event.end), 3),
+                       "emitted_at": round(float(event.emitted_at), 3),
+                       "latency": round(float(event.latency), 3)})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,12 +41,16 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.inference.engine import CommandEvent, Engine
     from kwsapp.inference.recognizer import load_with_config
 
-    recognizer, config = load_with_config(args.model, args.threshold)
+    from kwsapp.config import Overrides
+
+    recognizer, config = load_with_config(args.model, Overrides(threshold=args.threshold))
     source = SoundDeviceSource(args.device, block_ms=config.audio.block_ms)
     failed = threading.Event()
 
     def on_event(event: CommandEvent) -> None:
-        print(f"{event.end:9.2f} s  {event.label:<8} {event.score:.2f}", flush=True)
+        line = (event_json(event) if args.json
+                else f"{event.end:9.2f} s  {event.label:<8} {event.score:.2f}")
+        print(line, flush=True)
 
     engine = Engine(recognizer, config, source, on_event=on_event,
                     on_error=lambda exc: failed.set(), use_card_defaults=False)

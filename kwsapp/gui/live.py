@@ -10,7 +10,6 @@ an engine thread and the GUI never runs inference.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -41,6 +40,7 @@ class EngineBridge(QtCore.QObject):
     command = QtCore.Signal(object)  # CommandEvent
     window = QtCore.Signal(object)  # WindowResult
     failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
+    word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
 
     def on_event(self, event: object) -> None:
         self.command.emit(event)
@@ -51,6 +51,9 @@ class EngineBridge(QtCore.QObject):
     def on_error(self, exc: Exception) -> None:
         self.failed.emit(exc)
 
+    def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
+        self.word_scores.emit((end_s, labels, probs))
+
 
 class LiveSession:
     """One running stream: engine + source + the GUI's ring cursor.
@@ -58,7 +61,8 @@ class LiveSession:
     Args:
         recognizer: the loaded model (shared with nobody else: LiteRT
             interpreters are not thread-safe).
-        config: runtime settings (threshold, VAD, audio) for the engine.
+        config: the runtime settings (:func:`~kwsapp.config.runtime_settings`:
+            the card's defaults with the window's controls over them), as given.
         source: an AudioSource (sound card or file).
         bridge: where engine callbacks go.
     """
@@ -68,12 +72,22 @@ class LiveSession:
         from kwsapp.inference.engine import Engine
         self.source = source
         self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
-                             on_window=bridge.on_window, on_error=bridge.on_error)
-        # The engine applies the card's defaults over ``config``; the window's
-        # controls win over the card.
-        self.engine.set_threshold(config.smoothing.threshold)
-        self.engine.set_vad_aggressiveness(config.vad.aggressiveness)
+                             on_window=bridge.on_window, on_error=bridge.on_error,
+                             use_card_defaults=False)
+        self._bridge = bridge
+        self.user_words = None
+        self.reload_user_words()
         self._cursor: int | None = None
+
+    def reload_user_words(self) -> tuple[str, ...]:
+        """Listen for the stored user words as they are now (after one was
+        added or removed); returns their names."""
+        from kwsapp.userwords.live import attach_user_words
+
+        if self.user_words is not None:
+            self.user_words.detach()
+        self.user_words = attach_user_words(self.engine, on_scores=self._bridge.on_word_scores)
+        return () if self.user_words is None else self.user_words.labels[1:]
 
     def start(self) -> None:
         self.engine.start()
@@ -131,15 +145,3 @@ class LiveSession:
 
     def set_recognizer(self, recognizer: object) -> None:
         self.engine.set_recognizer(recognizer)
-
-
-def engine_config(base: Config, card: dict, threshold: float | None,
-                  vad_aggressiveness: int | None, device: object) -> Config:
-    """The engine's settings: the model card's defaults, then the window's
-    controls on top."""
-    config = base.with_card(card)
-    if threshold is not None:
-        config = replace(config, smoothing=replace(config.smoothing, threshold=float(threshold)))
-    if vad_aggressiveness is not None:
-        config = replace(config, vad=replace(config.vad, aggressiveness=int(vad_aggressiveness)))
-    return replace(config, audio=replace(config.audio, device=device))

@@ -1,6 +1,13 @@
-"""The main window: controls on top, the live view (spectrogram, waveform,
-level, result, history, class probabilities) and the files panel in tabs,
-status bar at the bottom.
+"""The main window, the frame: menus and actions, the parts laid out
+(controls bar, banner, Live and Files tabs, status bar), the model and the
+live stream's life cycle, settings and shutdown.
+
+Each part is its own module: :mod:`~kwsapp.gui.controls` (the controls bar),
+:mod:`~kwsapp.gui.live_view` (the Live tab), :mod:`~kwsapp.gui.files` (the
+Files tab and its worker), :mod:`~kwsapp.gui.file_dispatch` (files to the
+worker thread), :mod:`~kwsapp.gui.status` (the status bar),
+:mod:`~kwsapp.gui.banner`, and :mod:`~kwsapp.gui.live` (the engine behind
+the window).
 
 Threads: the engine runs its own (its callbacks arrive through
 :class:`~kwsapp.gui.live.EngineBridge` signals); files are classified by a
@@ -12,77 +19,23 @@ and updates each plot once.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kwsapp.config import Config, GuiConfig, ms_to_samples
+from kwsapp.config import Config, GuiConfig, Overrides, runtime_settings
 from kwsapp.errors import KwsError
-from kwsapp.gui.files import FilesPanel, FileWorker
-from kwsapp.gui.live import EngineBridge, LiveSession, default_source_factory, engine_config
-from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView
+from kwsapp.gui.banner import Banner
+from kwsapp.gui.controls import OPEN_MODEL, ControlsBar, list_devices
+from kwsapp.gui.file_dispatch import FileDispatch, accept_drag, dropped_paths
+from kwsapp.gui.files import FilesPanel
+from kwsapp.gui.live import EngineBridge, LiveSession, default_source_factory
+from kwsapp.gui.live_view import LiveView
 from kwsapp.gui.settings import WindowSettings, open_settings
-from kwsapp.gui.spectrogram_widget import SpectrogramWidget
-from kwsapp.gui.waveform_widget import LevelMeter, WaveformWidget
-from kwsapp.models.registry import DEFAULT_MODEL, bundled_models
+from kwsapp.gui.status import StatusFields
+from kwsapp.gui.table_export import add_copy_action, save_csv
+from kwsapp.models.registry import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
-
-OPEN_MODEL = "Open model…"
-VAD_CHOICES = ("0 · keeps most", "1", "2 · default", "3 · strictest")
-AUDIO_SUFFIXES = {"." + f.lower() for f in sf.available_formats()} | {".oga", ".opus"}
-
-
-def list_devices() -> list:
-    """Input devices (empty when PortAudio finds none or is missing)."""
-    try:
-        from kwsapp.audio.source import list_input_devices
-        return list(list_input_devices())
-    except Exception as exc:  # noqa: BLE001 - no audio stack is a state the window shows
-        log.warning("cannot list input devices: %s", exc)
-        return []
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; folders replaced by the audio files inside them."""
-    out: list[str] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += [str(f) for f in sorted(p.rglob("*"))
-                    if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
-        else:
-            out.append(str(p))
-    return out
-
-
-class Banner(QtWidgets.QFrame):
-    """A dismissable message strip at the top of the window (faults)."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.text = QtWidgets.QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QtWidgets.QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss this message")
-        close.clicked.connect(self.hide)
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(10, 6, 6, 6)
-        lay.addWidget(self.text, 1)
-        lay.addWidget(close)
-        self.hide()
-
-    def show_message(self, message: str, error: bool = True) -> None:
-        colour = "#5a1d1d" if error else "#1d3a5a"
-        self.setStyleSheet(f"#banner {{ background: {colour}; border-radius: 4px; }}"
-                           "#banner QLabel { color: white; }")
-        self.text.setText(message)
-        self.show()
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -101,8 +54,6 @@ class MainWindow(QtWidgets.QMainWindow):
             sound card (shown in the device chooser and status bar).
     """
 
-    files_requested = QtCore.Signal(list, str, float)
-
     def __init__(self, config: Config | None = None, gui_config: GuiConfig | None = None,
                  settings: QtCore.QSettings | None = None, source_factory=None,
                  model: str | None = None, device: str | None = None,
@@ -112,6 +63,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.gui_config = gui_config or GuiConfig()
         self.store = settings if settings is not None else open_settings()
         self.prefs = WindowSettings.load(self.store)
+        remembered = self.prefs.model
         if model:
             self.prefs.model = model
         if device:
@@ -121,22 +73,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session: LiveSession | None = None
         self.recognizer = None
         self.model_spec: str | None = None
-        self.frames_drawn = 0
         self.last_stats = None  # EngineStats at the last status update
         self._closed = False
-        self.bridge = EngineBridge()
-        queued = QtCore.Qt.ConnectionType.QueuedConnection
-        self.bridge.command.connect(self._on_command, queued)
-        self.bridge.window.connect(self._on_window, queued)
-        self.bridge.failed.connect(self._on_engine_error, queued)
+        self.add_word_dialog = None
 
         self.setWindowTitle("kwsapp — spoken commands")
         self.setAcceptDrops(True)
         self._build_actions()
-        self._build_controls()
-        self._build_views()
-        self._build_status()
-        self._start_file_worker()
+        self._build_parts()
+        self._build_menus()
+        self._connect()
 
         self._redraw_timer = QtCore.QTimer(self, interval=int(1000 / self.gui_config.redraw_hz))
         self._redraw_timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -149,12 +95,20 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.resize(1180, 760)
         self.refresh_devices()
-        self._fill_models()
-        self.load_model(self.prefs.model or DEFAULT_MODEL)
+        self.controls.fill_models()
+        self._load_first_model([self.prefs.model, remembered, DEFAULT_MODEL])
         if autostart:
             QtCore.QTimer.singleShot(0, self.start_listening)
 
     # ----------------------------------------------------------------- layout
+    def _action(self, text: str, tip: str, slot, shortcut=None) -> QtGui.QAction:
+        action = QtGui.QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QtGui.QKeySequence(shortcut))
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
     def _build_actions(self) -> None:
         self.listen_action = QtGui.QAction("&Listen", self)
         self.listen_action.setCheckable(True)
@@ -162,228 +116,110 @@ class MainWindow(QtWidgets.QMainWindow):
         self.listen_action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
         self.listen_action.setToolTip("Start or stop listening to the input device (Space)")
         self.listen_action.toggled.connect(self._on_listen_toggled)
-        self.open_action = QtGui.QAction("&Open audio files…", self,
-                                         shortcut=QtGui.QKeySequence.StandardKey.Open)
-        self.open_action.setToolTip("Classify audio files (Ctrl+O); you can also drop them "
-                                    "on the window")
-        self.open_action.triggered.connect(self.open_files_dialog)
-        self.open_model_action = QtGui.QAction("Open &model…", self)
-        self.open_model_action.setToolTip("Use a model artifact directory "
-                                          "(model.tflite + card.json)")
-        self.open_model_action.triggered.connect(self.open_model_dialog)
-        self.quit_action = QtGui.QAction("&Quit", self, shortcut=QtGui.QKeySequence("Ctrl+Q"))
-        self.quit_action.setToolTip("Stop listening and quit (Ctrl+Q)")
-        self.quit_action.triggered.connect(self.close)
-        self.refresh_action = QtGui.QAction("&Refresh devices", self,
-                                            shortcut=QtGui.QKeySequence("F5"))
-        self.refresh_action.setToolTip("Look for input devices again (F5)")
-        self.refresh_action.triggered.connect(self.refresh_devices)
+        self.open_action = self._action(
+            "&Open audio files…", "Classify audio files (Ctrl+O); you can also drop them "
+            "on the window", self.open_files_dialog, QtGui.QKeySequence.StandardKey.Open)
+        self.open_model_action = self._action(
+            "Open &model…", "Use a model artifact directory (model.tflite + card.json)",
+            self.open_model_dialog)
+        self.quit_action = self._action("&Quit", "Stop listening and quit (Ctrl+Q)", self.close,
+                                        "Ctrl+Q")
+        self.refresh_action = self._action("&Refresh devices", "Look for input devices again "
+                                           "(F5)", self.refresh_devices, "F5")
+        self.export_action = self._action(
+            "&Export…", "Save the current tab's table (the command history, or the "
+            "classified files) as CSV", self.export_dialog, "Ctrl+E")
+        self.about_action = self._action("&About kwsapp", "Version, bundled models and "
+                                         "credits", self.show_about)
+        self.add_word_action = self._action("&Add word…", "Teach the app a word of your own "
+                                            "from a few recordings (or remove one)",
+                                            self.open_add_word)
+
+    def _build_menus(self) -> None:
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.open_action, self.open_model_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        listen_menu = menu.addMenu("&Listen")
-        listen_menu.addActions([self.listen_action, self.refresh_action])
-        for menu_ in (file_menu, listen_menu):
+        self.file_menu = menu.addMenu("&File")
+        self.file_menu.addActions([self.open_action, self.open_model_action])
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.export_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.listen_menu = menu.addMenu("&Listen")
+        self.listen_menu.addActions([self.listen_action, self.refresh_action])
+        self.words_menu = menu.addMenu("&Words")
+        self.words_menu.addAction(self.add_word_action)
+        self.help_menu = menu.addMenu("&Help")
+        self.help_menu.addAction(self.about_action)
+        for menu_ in (self.file_menu, self.listen_menu, self.words_menu, self.help_menu):
             menu_.setToolTipsVisible(True)
 
-    def _build_controls(self) -> None:
-        self.listen_button = QtWidgets.QToolButton()
-        self.listen_button.setDefaultAction(self.listen_action)
-        self.listen_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.listen_button.setMinimumWidth(110)
-        self.listen_button.setStyleSheet(
-            "QToolButton { padding: 3px 10px; }"
-            "QToolButton:checked { background: #1f7a55; color: white; border-radius: 3px; }")
-        self.device_combo = QtWidgets.QComboBox()
-        self.device_combo.setMinimumContentsLength(14)
-        self.device_combo.setSizeAdjustPolicy(
-            QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.device_combo.setToolTip("Input device (★ marks the system default); "
-                                     "changing it restarts listening on the new one")
-        self.device_combo.activated.connect(self._on_device_chosen)
-        refresh = QtWidgets.QToolButton()
-        refresh.setDefaultAction(self.refresh_action)
-        refresh.setText("⟳")
-        self.model_combo = QtWidgets.QComboBox()
-        self.model_combo.setMinimumContentsLength(8)
-        self.model_combo.setToolTip("Model: a bundled one by name, or " + OPEN_MODEL +
-                                    " for an artifact directory")
-        self.model_combo.activated.connect(self._on_model_chosen)
-        self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(5, 99)
-        self.threshold_slider.setMinimumWidth(100)
-        self.threshold_slider.setToolTip("Sensitivity: a command fires when its smoothed "
-                                         "probability passes this threshold (lower fires "
-                                         "more often); classes the model card tunes "
-                                         "apart keep their offset from it")
-        self.threshold_label = QtWidgets.QLabel()
-        self.threshold_label.setMinimumWidth(36)
-        self.threshold_slider.valueChanged.connect(self._on_threshold_changed)
-        self.vad_combo = QtWidgets.QComboBox()
-        self.vad_combo.addItems(VAD_CHOICES)
-        self.vad_combo.setToolTip("Voice detector aggressiveness: higher ignores more "
-                                  "non-speech sound (0..3)")
-        self.vad_combo.currentIndexChanged.connect(self._on_vad_changed)
-
-        bar = QtWidgets.QWidget()
-        lay = QtWidgets.QHBoxLayout(bar)
-        lay.setContentsMargins(8, 6, 8, 2)
-        lay.addWidget(self.listen_button)
-        lay.addSpacing(10)
-        for label, widget in (("Input", self.device_combo), (None, refresh),
-                              ("Model", self.model_combo)):
-            if label:
-                lay.addSpacing(6)
-                lay.addWidget(QtWidgets.QLabel(label))
-            # The device name gets the spare width (names can be long).
-            lay.addWidget(widget, 3 if widget is self.device_combo else 0)
-        lay.addSpacing(12)
-        lay.addWidget(QtWidgets.QLabel("Threshold"))
-        lay.addWidget(self.threshold_slider)
-        lay.addWidget(self.threshold_label)
-        lay.addSpacing(12)
-        lay.addWidget(QtWidgets.QLabel("VAD"))
-        lay.addWidget(self.vad_combo)
-        lay.addStretch(1)
-        self._controls = bar
-
-    def _build_views(self) -> None:
-        g = self.gui_config
+    def _build_parts(self) -> None:
+        self.controls = ControlsBar(self.listen_action, self.refresh_action)
+        self.add_word_button = self.controls.add_button(self.add_word_action)
         self.banner = Banner()
-        self.spectrogram = SpectrogramWidget(g)
-        self.waveform = WaveformWidget(g)
-        self.meter = LevelMeter(g)
-        self.result = ResultView(g)
-        self.history = HistoryList(g)
-        self.bars = ProbabilityBars()
-        self.files = FilesPanel(g)
-
-        left = QtWidgets.QWidget()
-        lay = QtWidgets.QVBoxLayout(left)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.spectrogram, 3)
-        lay.addWidget(self.waveform, 2)
-        lay.addWidget(self.meter)
-        right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        right.addWidget(self.result)
-        right.addWidget(self.bars)
-        right.addWidget(self.history)
-        right.setSizes([170, 260, 220])
-        live = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        live.addWidget(left)
-        live.addWidget(right)
-        live.setStretchFactor(0, 3)
-        live.setStretchFactor(1, 1)
-        live.setSizes([780, 360])
+        self.live = LiveView(self.gui_config)
+        self.files = FilesPanel(self.gui_config)
         self.tabs = QtWidgets.QTabWidget()
-        self.tabs.addTab(live, "Live")
+        self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.files, "Files")
         self.tabs.setTabToolTip(0, "Live input: spectrogram, waveform and recognized commands")
         self.tabs.setTabToolTip(1, "Classified audio files (drop files on the window)")
-
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
         lay.setContentsMargins(4, 0, 4, 0)
-        lay.addWidget(self._controls)
+        lay.addWidget(self.controls)
         lay.addWidget(self.banner)
         lay.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.status = StatusFields(self.statusBar())
+        self.file_dispatch = FileDispatch(self.files, self.gui_config, self.config, self)
+        add_copy_action(self.live.history, self.live.history)
+        add_copy_action(self.files.table, self.files)
+        # The parts' widgets by their old names (tests, screenshot, benchmarks).
+        for name in ("device_combo", "model_combo", "threshold_slider", "threshold_label",
+                     "vad_combo"):
+            setattr(self, name, getattr(self.controls, name))
+        for name in ("spectrogram", "waveform", "meter", "result", "history", "bars",
+                     "word_bars"):
+            setattr(self, name, getattr(self.live, name))
+        self.status_labels = self.status.labels
+        self.file_thread, self.file_worker = self.file_dispatch.thread, self.file_dispatch.worker
 
-    def _build_status(self) -> None:
-        self.status_labels: dict[str, QtWidgets.QLabel] = {}
-        tips = {"device": "Input device and its sample rate",
-                "xruns": "Input overflows reported by the audio device",
-                "dropped": "Windows dropped because inference fell behind",
-                "infer": "Inference time per analysed window",
-                "latency": "Delay from the end of a word to its command"}
-        for key, tip in tips.items():
-            label = QtWidgets.QLabel("—")
-            label.setToolTip(tip)
-            label.setMinimumWidth(0 if key == "device" else 110)
-            self.statusBar().addPermanentWidget(label, 1 if key == "device" else 0)
-            self.status_labels[key] = label
-        self.status_labels["device"].setText("not listening")
+    def _connect(self) -> None:
+        self.bridge = EngineBridge()
+        queued = QtCore.Qt.ConnectionType.QueuedConnection
+        self.bridge.command.connect(self.live.show_command, queued)
+        self.bridge.window.connect(self.live.show_window, queued)
+        self.bridge.failed.connect(self._on_engine_error, queued)
+        self.bridge.word_scores.connect(self.live.show_word_scores, queued)
+        self.controls.device_chosen.connect(self._on_device_chosen)
+        self.controls.model_chosen.connect(self._on_model_chosen)
+        self.controls.threshold_changed.connect(self._on_threshold_changed)
+        self.controls.vad_changed.connect(self._on_vad_changed)
 
-    def _start_file_worker(self) -> None:
-        self.file_thread = QtCore.QThread(self)
-        self.file_thread.setObjectName("kwsapp-files")
-        self.file_worker = FileWorker(self.gui_config, self.config)
-        self.file_worker.moveToThread(self.file_thread)
-        self.files_requested.connect(self.file_worker.classify,
-                                     QtCore.Qt.ConnectionType.QueuedConnection)
-        self.file_worker.result.connect(self.files.add_result,
-                                        QtCore.Qt.ConnectionType.QueuedConnection)
-        self.file_thread.start()
+    @property
+    def frames_drawn(self) -> int:
+        return self.live.frames_drawn
 
     # --------------------------------------------------------------- devices
     def refresh_devices(self) -> None:
         """Fill the device chooser anew (the default marked, the remembered
         or current device selected)."""
-        current = self.device_combo.currentData() or self.prefs.device
-        self.device_combo.clear()
-        if self.source_name is not None:  # not a sound card: nothing to choose
-            self.devices = []
-            self.device_combo.addItem(self.source_name, None)
-            return
-        self.devices = list_devices()
-        if not self.devices:
-            self.device_combo.addItem("no input device found", None)
-            self.device_combo.setEnabled(False)
-            return
-        self.device_combo.setEnabled(True)
-        for i, dev in enumerate(self.devices):
-            star = " ★ default" if getattr(dev, "is_default", False) else ""
-            self.device_combo.addItem(f"{dev.name}{star}", dev.name)
-            self.device_combo.setItemData(
-                i, f"{dev.name} ({getattr(dev, 'hostapi', '')}, "
-                   f"{getattr(dev, 'default_rate_hz', 0):g} Hz)",
-                QtCore.Qt.ItemDataRole.ToolTipRole)
-        self.device_combo.setCurrentIndex(self._match_device(current))
-
-    def _match_device(self, wanted: object) -> int:
-        """Row of a device given by name, index or name part (else the default)."""
-        text = "" if wanted is None else str(wanted)
-        for test in (lambda d: d.name == text,
-                     lambda d: text.isdigit() and int(text) == getattr(d, "index", None),
-                     lambda d: bool(text) and text.lower() in d.name.lower(),
-                     lambda d: getattr(d, "is_default", False)):
-            for i, dev in enumerate(self.devices):
-                if test(dev):
-                    return i
-        return 0
+        wanted = self.controls.current_device() or self.prefs.device
+        devices = [] if self.source_name is not None else list_devices()
+        self.controls.fill_devices(devices, wanted, self.source_name)
+        self.devices = self.controls.devices
 
     def current_device(self) -> str | None:
-        return self.device_combo.currentData()
+        return self.controls.current_device()
 
-    def _on_device_chosen(self, _index: int) -> None:
+    def _on_device_chosen(self) -> None:
         self.prefs.device = self.current_device()
         if self.session is not None:
             self.stop_listening()
             self.start_listening()
 
     # ----------------------------------------------------------------- models
-    def _fill_models(self) -> None:
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for name in bundled_models():
-            self.model_combo.addItem(name, name)
-        self.model_combo.addItem(OPEN_MODEL, None)
-        self.model_combo.blockSignals(False)
-
-    def _select_model_item(self, spec: str) -> None:
-        index = self.model_combo.findData(spec)
-        if index < 0:
-            path = Path(spec)
-            self.model_combo.insertItem(self.model_combo.count() - 1, path.name, spec)
-            self.model_combo.setItemData(self.model_combo.count() - 2, spec,
-                                         QtCore.Qt.ItemDataRole.ToolTipRole)
-            index = self.model_combo.count() - 2
-        self.model_combo.setCurrentIndex(index)
-
-    def _on_model_chosen(self, index: int) -> None:
-        spec = self.model_combo.itemData(index)
+    def _on_model_chosen(self, spec: str | None) -> None:
         if spec is None:
             self.open_model_dialog()
         else:
@@ -395,7 +231,20 @@ class MainWindow(QtWidgets.QMainWindow):
         if folder:
             self.load_model(folder)
         elif self.model_spec is not None:
-            self._select_model_item(self.model_spec)
+            self.controls.select_model(self.model_spec)
+
+    def _load_first_model(self, specs: list[str | None]) -> None:
+        """The wanted model, else the remembered one, else the default; the
+        banner names what failed and why, and what is used instead."""
+        failed: list[str] = []
+        for spec in dict.fromkeys(s for s in specs if s):
+            if self.load_model(spec):
+                if failed:
+                    self.banner.show_message(" ".join(failed) + f" Using {spec} instead.")
+                return
+            failed.append(self.banner.text.text())
+        # Nothing loads: the controls must not pretend otherwise.
+        self.controls.show_no_model()
 
     def load_model(self, spec: str) -> bool:
         """Load a model for the live stream; on failure say why and keep the
@@ -404,19 +253,23 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             recognizer = Recognizer.load(spec)
         except (KwsError, OSError, ValueError, RuntimeError) as exc:
+            log.warning("model %s could not be loaded: %s", spec, exc)
             kept = f" Still using {self.model_spec}." if self.model_spec else ""
             self.banner.show_message(f"Model {spec} could not be loaded: {exc}.{kept}")
             if self.model_spec is not None:
-                self._select_model_item(self.model_spec)
+                self.controls.select_model(self.model_spec)
             return False
         self.recognizer = recognizer
+        self.threshold_slider.setEnabled(True)
         self.model_spec = str(spec)
         self.prefs.model = self.model_spec
-        self._select_model_item(self.model_spec)
-        self.bars.set_labels(recognizer.labels)
-        card_threshold = engine_config(self.config, recognizer.card.raw, None, None, None)
-        self._apply_threshold_default(card_threshold.smoothing.threshold)
-        self._apply_vad_default(card_threshold.vad.aggressiveness)
+        self.controls.select_model(self.model_spec)
+        self.live.set_labels(recognizer.labels)
+        # The controls show the settings the engine will get: the card's
+        # defaults, with the user's remembered choices over them.
+        shown = runtime_settings(recognizer.card.raw, self.overrides(), self.config)
+        self.controls.set_threshold(shown.smoothing.threshold)
+        self.controls.set_vad(shown.vad.aggressiveness)
         if self.session is not None:
             self.session.set_recognizer(recognizer)
             # The new card's defaults (or the user's choices) apply too.
@@ -426,28 +279,19 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     # -------------------------------------------------------------- controls
-    def _apply_threshold_default(self, card_value: float) -> None:
-        value = self.prefs.threshold if self.prefs.threshold is not None else card_value
-        self.threshold_slider.blockSignals(True)
-        self.threshold_slider.setValue(int(round(value * 100)))
-        self.threshold_slider.blockSignals(False)
-        self.threshold_label.setText(f"{self.threshold:.2f}")
-
-    def _apply_vad_default(self, card_value: int) -> None:
-        value = self.prefs.vad_aggressiveness
-        self.vad_combo.blockSignals(True)
-        self.vad_combo.setCurrentIndex(int(card_value if value is None else value))
-        self.vad_combo.blockSignals(False)
+    def overrides(self) -> Overrides:
+        """What the user chose over the card (None: never moved, the card's)."""
+        return Overrides(threshold=self.prefs.threshold,
+                         vad_aggressiveness=self.prefs.vad_aggressiveness)
 
     @property
     def threshold(self) -> float:
-        return self.threshold_slider.value() / 100.0
+        return self.controls.threshold
 
-    def _on_threshold_changed(self, _value: int) -> None:
-        self.prefs.threshold = self.threshold
-        self.threshold_label.setText(f"{self.threshold:.2f}")
+    def _on_threshold_changed(self, value: float) -> None:
+        self.prefs.threshold = value
         if self.session is not None:
-            self.session.set_threshold(self.threshold)
+            self.session.set_threshold(value)
 
     def _on_vad_changed(self, index: int) -> None:
         self.prefs.vad_aggressiveness = index
@@ -473,13 +317,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session is not None or self._closed:
             return self.session is not None
         if self.recognizer is None:
-            self.banner.show_message("No model loaded: choose one under Model "
-                                     "(or " + OPEN_MODEL + ").")
+            if self.banner.isHidden():  # else it already says why no model loaded
+                self.banner.show_message("No model loaded: choose one under Model "
+                                         "(or " + OPEN_MODEL + ").")
             self._set_listen_checked(False)
             return False
         device = self.current_device()
-        config = engine_config(self.config, self.recognizer.card.raw, self.threshold,
-                               self.vad_combo.currentIndex(), device)
+        config = runtime_settings(self.recognizer.card.raw,
+                                  Overrides(self.threshold, self.vad_combo.currentIndex(), device),
+                                  self.config)
         try:
             source = self.source_factory(device)
             session = LiveSession(self.recognizer, config, source, self.bridge)
@@ -491,10 +337,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 f"Cannot listen{where}: {exc}. Pick another input device (⟳ refreshes "
                 "the list) and press Space. Dropped files are still classified.")
             self._set_listen_checked(False)
-            self.status_labels["device"].setText("not listening")
+            self.status.set_state("not listening")
             return False
         self.session = session
-        self.spectrogram.restart()
+        self.live.show_word_bars(session.user_words.labels[1:] if session.user_words else ())
+        self.live.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
         self._status_timer.start()
@@ -509,24 +356,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if session is not None:
             session.stop(timeout=timeout)
         self._set_listen_checked(False)
-        self.status_labels["device"].setText("not listening")
+        self.status.set_state("not listening")
 
     def redraw(self) -> None:
-        """One frame of the live view (timer tick): new samples scroll into
-        the spectrogram; waveform, speech shading and level are redrawn."""
-        session = self.session
-        if session is None:
-            return
-        mel = self.spectrogram.mel
-        span = self.spectrogram.n_columns * mel.hop + mel.win
-        block, skipped = session.new_samples(span)
-        if skipped:
-            mel.reset()
-        self.spectrogram.push(block)
-        audio, mask = session.latest(self.waveform.n_samples)
-        self.waveform.update_view(audio, mask)
-        self.meter.set_audio(audio[-ms_to_samples(self.gui_config.meter_span_ms):])
-        self.frames_drawn += 1
+        """One frame of the live view (the redraw timer's tick)."""
+        if self.session is not None:
+            self.live.draw(self.session)
 
     def update_status(self) -> None:
         session = self.session
@@ -535,28 +370,29 @@ class MainWindow(QtWidgets.QMainWindow):
         if not session.running:  # a file source ended, or the engine stopped itself
             self.redraw()
             self.stop_listening()
-            self.status_labels["device"].setText("input ended")
+            self.status.set_state("input ended")
             return
-        stats = self.last_stats = session.engine.stats
-        device = self.current_device() or self.source_name or "input"
-        rate = session.sample_rate_hz
-        self.status_labels["device"].setText(f"{device} · {rate / 1000:g} kHz" if rate
-                                             else device)
-        self.status_labels["xruns"].setText(f"xruns {stats.xruns}")
-        self.status_labels["dropped"].setText(f"dropped {stats.dropped_windows}")
-        self.status_labels["infer"].setText(f"infer {stats.infer_ms:.1f} ms")
-        self.status_labels["latency"].setText(f"latency {stats.latency_ms:.0f} ms")
+        self.last_stats = session.engine.stats
+        self.status.show_stats(self.current_device() or self.source_name or "input",
+                               session.sample_rate_hz, self.last_stats)
 
-    @QtCore.Slot(object)
-    def _on_command(self, event) -> None:
-        self.result.show_command(event.label, float(event.score), float(event.end))
-        self.history.add(event.label, float(event.score), float(event.end))
+    # ------------------------------------------------------------ user words
+    def open_add_word(self) -> None:
+        """Show the Add word dialog (one at a time)."""
+        from kwsapp.gui.add_word import AddWordDialog
 
-    @QtCore.Slot(object)
-    def _on_window(self, result) -> None:
-        probs = np.asarray(result.probs)
-        if probs.shape[0] == len(self.bars.labels):
-            self.bars.set_probabilities(probs)
+        if self.add_word_dialog is None:
+            self.add_word_dialog = AddWordDialog(self.source_factory, self.current_device(),
+                                                 gui_config=self.gui_config, parent=self)
+            self.add_word_dialog.word_added.connect(self.reload_user_words)
+            self.add_word_dialog.word_removed.connect(self.reload_user_words)
+        self.add_word_dialog.show()
+        self.add_word_dialog.raise_()
+
+    def reload_user_words(self, _name: str = "") -> None:
+        """Listen for the user words as stored now."""
+        if self.session is not None:
+            self.live.show_word_bars(self.session.reload_user_words())
 
     @QtCore.Slot(object)
     def _on_engine_error(self, exc: Exception) -> None:
@@ -569,34 +405,53 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ files
     def classify_files(self, paths: list[str]) -> None:
         """Queue files for the worker thread and show the Files tab."""
-        paths = expand_paths(paths)
-        if not paths:
-            return
-        self.files.add_pending(paths)
-        self.tabs.setCurrentWidget(self.files)
-        self.files_requested.emit(paths, self.model_spec or DEFAULT_MODEL,
-                                  self.threshold if self.prefs.threshold is not None else 0.0)
+        if self.file_dispatch.classify(paths, self.model_spec or DEFAULT_MODEL, self.overrides()):
+            self.tabs.setCurrentWidget(self.files)
 
     def open_files_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in sorted(AUDIO_SUFFIXES))
-        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
-            self, "Classify audio files", "", f"Audio ({patterns});;All files (*)")
+        paths = self.file_dispatch.ask_for_files(self)
         if paths:
             self.classify_files(paths)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
+        accept_drag(event)
 
     def dragMoveEvent(self, event: QtGui.QDragMoveEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_drag(event)
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = dropped_paths(event.mimeData())
         if paths:
             event.acceptProposedAction()
             self.classify_files(paths)
+
+    # ------------------------------------------------------- export and about
+    def current_table(self):
+        """The table of the tab in view: the history (Live) or the files."""
+        return self.files if self.tabs.currentWidget() is self.files else self.live.history
+
+    def export_dialog(self) -> None:
+        """File > Export…: the current tab's table to a CSV file."""
+        name = "kwsapp-files.csv" if self.current_table() is self.files else "kwsapp-history.csv"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export as CSV", name,
+                                                        "CSV (*.csv);;All files (*)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> bool:
+        """Write the current tab's table to ``path``; a failure is shown."""
+        try:
+            n = save_csv(path, self.current_table())
+        except (KwsError, OSError) as exc:
+            self.banner.show_message(f"Cannot export to {path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}", 5000)
+        return True
+
+    def show_about(self) -> None:
+        from kwsapp.gui.about import about_html
+
+        QtWidgets.QMessageBox.about(self, "About kwsapp", about_html())
 
     # ---------------------------------------------------------------- closing
     def shutdown(self) -> None:
@@ -605,9 +460,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._closed = True
         self.stop_listening()
-        self.file_worker.cancel.set()
-        self.file_thread.quit()
-        self.file_thread.wait(1000)
+        self.file_dispatch.shutdown()
         self.prefs.geometry = self.saveGeometry()
         self.prefs.save(self.store)
 

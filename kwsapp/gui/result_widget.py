@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp import LABELS
 from kwsapp.config import GuiConfig
 
 ACCENT = (80, 220, 255)
@@ -84,14 +84,26 @@ class HistoryList(QtWidgets.QTreeWidget):
             self.setColumnWidth(col, width)
 
     def add(self, label: str, score: float, stream_s: float) -> None:
-        row = QtWidgets.QTreeWidgetItem([time.strftime("%H:%M:%S"), f"{stream_s:.1f}",
-                                         label, f"{score:.0%}"])
+        clock = time.strftime("%H:%M:%S")
+        row = QtWidgets.QTreeWidgetItem([clock, f"{stream_s:.1f}", label, f"{score:.0%}"])
+        # Full values for export (the columns show them rounded).
+        row.setData(0, QtCore.Qt.ItemDataRole.UserRole,
+                    (clock, round(float(stream_s), 3), label, round(float(score), 4)))
         bold = row.font(2)
         bold.setBold(True)
         row.setFont(2, bold)
         self.insertTopLevelItem(0, row)
         while self.topLevelItemCount() > self.max_rows:
             self.takeTopLevelItem(self.topLevelItemCount() - 1)
+
+    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
+        """``(header, rows)`` for export, newest first: clock time, stream
+        time (s), command, confidence (0..1)."""
+        items = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
+        if selected_only:
+            items = [it for it in items if it.isSelected()]
+        return (["time", "stream_s", "command", "confidence"],
+                [list(it.data(0, QtCore.Qt.ItemDataRole.UserRole)) for it in items])
 
     def rows(self) -> list[list[str]]:
         """All rows as text, newest first (for tests)."""
@@ -126,7 +138,8 @@ class ProbabilityBars(pg.PlotWidget):
         self.getPlotItem().getAxis("left").setTicks(
             [[(float(y), lab) for y, lab in zip(self._y, self.labels)]])
         self.getPlotItem().setYRange(-0.5, n - 0.5, padding=0)
-        self._base = [pg.mkBrush(*(ACCENT if lab in COMMAND_LABELS else DIM), 140)
+        # Commands and user words in the accent colour, silence/unknown dim.
+        self._base = [pg.mkBrush(*(DIM if lab in ("silence", "unknown") else ACCENT), 140)
                       for lab in self.labels]
         self.set_probabilities(np.zeros(n, np.float32))
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
-from kwsapp.audio.io import load_audio
+from kwsapp.audio.io import AudioFileBlocks, load_audio
 from kwsapp.audio.source import FileSource
-from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, Config, Overrides, ms_to_samples
 from kwsapp.inference.engine import CommandEvent, Engine
 from kwsapp.inference.recognizer import Recognizer, load_with_config
 
@@ -75,18 +76,31 @@ class FileClassifier:
         self.config = config
 
     @classmethod
-    def load(cls, spec: str | os.PathLike[str] | None, threshold: float | None = None,
+    def load(cls, spec: str | os.PathLike[str] | None, overrides: Overrides | None = None,
              base: Config | None = None) -> "FileClassifier":
-        """A classifier for a bundled model name or artifact directory."""
-        return cls(*load_with_config(spec, threshold, base=base))
+        """A classifier for a bundled model name or artifact directory, with
+        the card's defaults and the user's ``overrides`` merged once
+        (:func:`~kwsapp.config.runtime_settings`)."""
+        return cls(*load_with_config(spec, overrides, base=base))
 
-    def classify_file(self, path: str | os.PathLike[str]) -> FileClassification:
-        """Decode ``path`` and classify it.
+    def classify_file(self, path: str | os.PathLike[str],
+                      on_progress: Callable[[float, float], None] | None = None
+                      ) -> FileClassification:
+        """Decode ``path`` and classify it. A file longer than a clip is
+        decoded and processed block by block (memory independent of its
+        length); ``on_progress(done_s, total_s)`` follows it.
 
         Raises:
             AudioFileError: the file cannot be decoded.
         """
-        return self.classify_audio(load_audio(path), str(path))
+        blocks = AudioFileBlocks(path)  # checks the header without decoding
+        duration = blocks.duration_s
+        if duration * 1000.0 <= self.config.clip_max_ms:
+            return self.classify_audio(load_audio(path), str(path))
+        source = FileSource.from_file(path, self.config.audio.block_ms, on_progress)
+        return FileClassification(path=str(path), duration_s=duration,
+                                  labels=self.recognizer.labels, probs=None,
+                                  events=self._events(source, duration))
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> FileClassification:
         """Classify 16 kHz mono float32 ``audio``."""
@@ -94,9 +108,11 @@ class FileClassifier:
         probs = None
         if duration * 1000.0 <= self.config.clip_max_ms:
             probs = self.recognizer.probabilities(audio)
-        engine = Engine(self.recognizer, self.config,
-                        FileSource(audio, ms_to_samples(self.config.audio.block_ms)),
-                        use_card_defaults=False)
-        events = tuple(replace(e, end=min(e.end, duration)) for e in engine.run())
+        source = FileSource(audio, ms_to_samples(self.config.audio.block_ms))
         return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
-                                  probs=probs, events=events)
+                                  probs=probs, events=self._events(source, duration))
+
+    def _events(self, source: FileSource, duration: float) -> tuple[CommandEvent, ...]:
+        """The engine's events on a file source, ends clipped to ``duration``."""
+        engine = Engine(self.recognizer, self.config, source, use_card_defaults=False)
+        return tuple(replace(e, end=min(e.end, duration)) for e in engine.run())

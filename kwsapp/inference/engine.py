@@ -6,7 +6,19 @@ Threads (no Qt here; callbacks run on the engine's threads)::
     audio callback   copies each block into a raw ring (realtime sources)
     pipeline         raw ring -> resample to 16 kHz -> ring -> VAD frames ->
                      gate -> every hop while open: the last window -> queue
+                     (split embed: every 80 ms a step task, head flagged on
+                     the hops while open)
     inference        queue -> recognizer -> smoother -> on_window / on_event
+
+A split ``embed`` artifact (card ``streaming``) is streamed: each 80 ms of
+audio is embedded once, always (gate open or not: a step costs a fraction of
+a millisecond, and the head needs the 1.5 s before the gate opened), into an
+:class:`~kwsapp.inference.embedding_ring.EmbeddingRing`; every embedding goes
+to the embedding listeners (:meth:`Engine.add_embedding_listener`), and on
+the hops while the gate is open the head reads the last 10. The head's
+window ends where the whole-window model's would (``j * 1280 + 12480``), so
+the probabilities are the same. Steps lost to a full queue are recomputed
+from the ring.
 
 Windows end at absolute multiples of the hop and VAD frames are aligned to
 absolute sample positions, so the block size of the source never changes
@@ -33,6 +45,7 @@ from kwsapp.audio.source import AudioSource
 from kwsapp.audio.vad import SpeechGate, SpeechRun
 from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
+from kwsapp.inference.embedding_ring import EmbeddingRing
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.inference.smoothing import Smoother
 
@@ -52,6 +65,18 @@ class CommandEvent:
     end: float  # within the window that fired, or that window)
     emitted_at: float  # stream time when the event was emitted
     latency: float  # emitted_at - end (word end per VAD -> emission)
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """What the decision layer was given for one window (``on_decision``):
+    enough to re-run the smoother alone with other settings (the tuner)."""
+
+    time: float  # stream time (s) of the window's last sample
+    probs: np.ndarray  # [n_labels] float32, recognizer.labels order
+    word: int | None  # the smoother's word key: start sample of the window's speech run
+    gate_reopened: bool  # the speech gate closed since the last window: smoother reset
+    span: tuple[float, float]  # (s) the start/end an event fired by this window carries
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,32 @@ class _Window:
     runs: list[SpeechRun] = field(default_factory=list)
 
 
+@dataclass
+class _Step:
+    """One embedding step of a split model (every 80 ms, gate open or not)."""
+
+    j: int  # embedding index
+    end: int  # absolute 16 kHz sample just after the head's window
+    audio: np.ndarray  # the samples the step reads
+    head: bool  # a hop while the gate is open: run the head
+    segment: int
+    runs: list[SpeechRun] = field(default_factory=list)
+
+
+@dataclass
+class _Chunk:
+    """Consecutive embedding steps of a file, embedded in one model call."""
+
+    first: int  # index of the first embedding
+    audio: np.ndarray  # the chunk model's input (zeros past the audio's end)
+    steps: list[_Step]  # in order, from ``first`` on (their audio left empty)
+
+
+#: Steps a realtime engine lets wait per window of ``queue_size`` (steps are
+#: 80 ms apart; those dropped are recomputed from the ring).
+_STEPS_PER_WINDOW = 4
+
+
 class _Closed(Exception):
     pass
 
@@ -89,14 +140,14 @@ class _WindowQueue:
     blocking (files)."""
 
     def __init__(self, maxsize: int, block: bool) -> None:
-        self._items: deque[_Window | None] = deque()
+        self._items: deque[_Window | _Step | _Chunk | None] = deque()
         self._maxsize = max(1, maxsize)
         self._block = block
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
 
-    def put(self, item: _Window | None) -> None:
+    def put(self, item: _Window | _Step | _Chunk | None) -> None:
         with self._cond:
             if item is not None:
                 if self._block:
@@ -110,7 +161,7 @@ class _WindowQueue:
             self._items.append(item)
             self._cond.notify_all()
 
-    def get(self) -> _Window | None:
+    def get(self) -> _Window | _Step | _Chunk | None:
         """The next item; raises _Closed once closed."""
         with self._cond:
             while not self._items:
@@ -140,16 +191,20 @@ class Engine:
             threshold, smoother and VAD defaults are applied over it.
         source: where audio comes from.
         on_event, on_window, on_error: called from the engine's threads.
+        on_decision: observer called with each window's :class:`DecisionInput`
+            before the smoother sees it (inference thread).
     """
 
     def __init__(self, recognizer: Recognizer, config: Config, source: AudioSource,
                  on_event: Callable[[CommandEvent], None] | None = None,
                  on_window: Callable[[WindowResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
-                 use_card_defaults: bool = True) -> None:
+                 use_card_defaults: bool = True,
+                 on_decision: Callable[[DecisionInput], None] | None = None) -> None:
         self.config = config.with_card(recognizer.card.raw) if use_card_defaults else config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
+        self.on_decision = on_decision
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
         self._pending_recognizer: Recognizer | None = None
@@ -161,7 +216,15 @@ class Engine:
         self.smoother = Smoother(recognizer.labels, self.config.smoothing)
         self._hop = self.config.hop_samples
         self._next_hop = self._hop
-        self._queue = _WindowQueue(self.config.queue_size, block=not source.realtime)
+        self._next_j: int | None = None  # next embedding step due (split models)
+        self._group: _Chunk | None = None  # a file's steps waiting for their chunk
+        self._chunk_next: int | None = None  # first embedding of the next chunk
+        self._due = 0  # last window / step position handed on
+        self._listeners: list[Callable[[float, np.ndarray], None]] = []
+        self._stream_of: Recognizer | None = None  # whose embedding stream runs
+        self._stream = None  # kwsapp.models.split.EmbeddingStream (inference thread)
+        self.embeddings: EmbeddingRing | None = None
+        self._queue = self._new_queue()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -173,6 +236,23 @@ class Engine:
         self.nonfinite_blocks = 0  # input blocks that held NaN/inf (zeroed)
 
     # ---- control -------------------------------------------------------
+
+    def _new_queue(self) -> _WindowQueue:
+        size = self.config.queue_size
+        if self.recognizer.split is not None and self.source.realtime:
+            size *= _STEPS_PER_WINDOW
+        return _WindowQueue(size, block=not self.source.realtime)
+
+    def add_embedding_listener(self, listener: Callable[[float, np.ndarray], None]) -> None:
+        """Call ``listener(end_s, embedding)`` with every new embedding of a
+        split model (``[96]`` float32, a copy; ``end_s`` the stream time (s)
+        where its 775 ms of audio end), on the inference thread, in order,
+        gate open or not. Embeddings that reach before the stream start are
+        not given. No calls while a window model runs."""
+        self._listeners.append(listener)
+
+    def remove_embedding_listener(self, listener: Callable[[float, np.ndarray], None]) -> None:
+        self._listeners.remove(listener)
 
     @property
     def recognizer(self) -> Recognizer:
@@ -221,7 +301,7 @@ class Engine:
             raise RuntimeError("engine already running")
         if self._queue.closed:  # started before: a fresh hand-off, same counts
             dropped = self._queue.dropped
-            self._queue = _WindowQueue(self.config.queue_size, block=not self.source.realtime)
+            self._queue = self._new_queue()
             self._queue.dropped = dropped
         self._error = None
         self._stop.clear()
@@ -355,6 +435,7 @@ class Engine:
         a word at the very end still gets whole windows; then the end mark."""
         self._push(self._resampler.flush())
         self._push(np.zeros(self.window_samples, dtype=np.float32))
+        self._flush_group()
         self._queue.put(None)
 
     def _push(self, audio: np.ndarray) -> None:
@@ -364,15 +445,84 @@ class Engine:
         total = self.ring.total_written
         gate, fs = self.gate, self.gate.frame_samples
         while True:
+            split = self.recognizer.split
+            if split is not None:
+                if self._next_j is None:  # first step, or the model changed
+                    self._next_j = self._first_step(split)
+                due = self._step_end(split, self._next_j)
+            else:
+                if self._next_j is not None:  # back to a window model
+                    self._flush_group()
+                    self._next_j = None
+                    self._next_hop = (self._due // self._hop + 1) * self._hop
+                due = self._next_hop
             frame_end = gate.position + fs
-            if frame_end <= total and frame_end <= self._next_hop:
+            if frame_end <= total and frame_end <= due:
                 gate.update(self.ring.read(gate.position, fs))
-            elif self._next_hop <= total:
-                if gate.is_open:
-                    self._emit_window(self._next_hop)
-                self._next_hop += self._hop
+            elif due <= total:
+                self._due = due
+                if split is not None:
+                    if split.chunk is not None and not self.source.realtime:
+                        self._group_step(split, self._next_j, due)
+                    else:
+                        self._flush_group()
+                        self._emit_step(split, self._next_j, due)
+                    self._next_j += 1
+                else:
+                    if gate.is_open:
+                        self._emit_window(due)
+                    self._next_hop += self._hop
             else:
                 return
+
+    def _step_end(self, split, j: int) -> int:
+        """Where the head's window after embedding ``j`` ends: that of the
+        whole-window model on embeddings ``j - 9 .. j``."""
+        spec = split.spec
+        return (j - spec.frames + 1) * spec.hop_samples + self.window_samples
+
+    def _first_step(self, split) -> int:
+        """The first embedding step whose window ends after ``self._due``."""
+        spec = split.spec
+        return (self._due - self.window_samples) // spec.hop_samples + spec.frames
+
+    def _make_step(self, split, j: int, end: int, with_audio: bool = True) -> _Step:
+        every = max(1, int(round(self._hop / split.spec.hop_samples)))
+        head = self.gate.is_open and j % every == 0
+        emb_end = j * split.spec.hop_samples + split.spec.input_samples
+        n = split.spec.step_samples if split.step is not None else split.spec.input_samples
+        audio = self.ring.read(emb_end - n, n) if with_audio else np.zeros(0, np.float32)
+        return _Step(j=j, end=end, audio=audio, head=head, segment=self.gate.segment,
+                     runs=self.gate.runs_in(end - self.window_samples, end) if head else [])
+
+    def _emit_step(self, split, j: int, end: int) -> None:
+        self._queue.put(self._make_step(split, j, end))
+
+    def _group_step(self, split, j: int, end: int) -> None:
+        """A file: collect steps into chunks of the chunk model's size (fixed
+        boundaries, so any block size gives the same chunks)."""
+        if self._group is None:
+            # The first chunk also holds the embeddings the first heads read.
+            first = (self._chunk_next if self._chunk_next is not None
+                     else j - split.spec.frames + 1)
+            self._group = _Chunk(first=first, audio=np.zeros(0, np.float32), steps=[])
+        self._group.steps.append(self._make_step(split, j, end, with_audio=False))
+        if j == self._group.first + split.spec.chunk_embeddings - 1:
+            self._flush_group()
+
+    def _flush_group(self) -> None:
+        group, self._group = self._group, None
+        if group is None:
+            self._chunk_next = None
+            return
+        self._chunk_next = group.steps[-1].j + 1
+        split = self.recognizer.split
+        n = split.chunk_samples()
+        start = group.first * split.spec.hop_samples
+        have = max(0, min(n, self.ring.total_written - start))
+        group.audio = np.zeros(n, np.float32)
+        group.audio[:have] = self.ring.read(start, have)
+        self._queue.put(group)
 
     def _emit_window(self, end: int) -> None:
         n = self.window_samples
@@ -381,7 +531,6 @@ class Engine:
                                 runs=self.gate.runs_in(start, end)))
 
     def _inference_loop(self) -> None:
-        sr = float(self.sample_rate_hz)
         while True:
             task = self._queue.get()
             if task is None:
@@ -391,32 +540,119 @@ class Engine:
                 self._recognizer, self._pending_recognizer = self._pending_recognizer, None
                 self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
             t0 = time.perf_counter()
-            probs = self._recognizer.probabilities(task.audio)
-            self._infer_ms = (time.perf_counter() - t0) * 1000.0
-            if task.segment != self._segment:  # the gate closed in between
-                self.smoother.reset()
-                self._segment = task.segment
-            win_start = task.end - task.audio.shape[0]
-            run = max(task.runs, default=None,
-                      key=lambda r: min(r.end, task.end) - max(r.start, win_start))
-            detection = self.smoother.update(task.end / sr, probs,
-                                             None if run is None else run.start)
-            if self.on_window is not None:
-                self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
-            if detection is None:
+            if isinstance(task, _Chunk):
+                if self._recognizer.split is not None:
+                    self._run_chunk(task)
                 continue
-            if run is not None:
-                span = (max(run.start, win_start), min(run.end, task.end))
+            if isinstance(task, _Step):
+                if self._recognizer.split is None:
+                    continue  # queued before the switch to a window model
+                probs = self._step(task)
+                if probs is None:
+                    self._infer_ms = (time.perf_counter() - t0) * 1000.0
+                    continue
             else:
-                span = (max(win_start, 0), task.end)
-            if self.source.realtime:
-                emitted = self._raw.total_written / float(self.source.sample_rate_hz)
-            else:  # a file: no wall clock, the window is "emitted" when complete
-                emitted = task.end / sr
-            event = CommandEvent(label=detection.label, score=detection.score,
-                                 start=span[0] / sr, end=span[1] / sr, emitted_at=emitted,
-                                 latency=emitted - span[1] / sr)
-            self._latency_ms = event.latency * 1000.0
-            self.events.append(event)
-            if self.on_event is not None:
-                self.on_event(event)
+                probs = self._recognizer.probabilities(task.audio)
+            self._infer_ms = (time.perf_counter() - t0) * 1000.0
+            self._decide(task, probs)
+
+    def _step(self, task: _Step) -> np.ndarray | None:
+        """Embed ``task``'s 80 ms (catching up on steps a full queue dropped
+        or that came before the first), give the new embeddings to the
+        listeners; the head's probabilities on a head step, else None."""
+        split = self._recognizer.split
+        self._ensure_stream(split)
+        stream, ring, j = self._stream, self.embeddings, task.j
+        frames = split.spec.frames
+        if ring.next != j:  # a gap: recompute the missing steps from the ring
+            first = j - frames + 1
+            if ring.next is not None and first - stream.warmup <= ring.next < j:
+                start = exact = ring.next  # the kept rows still follow on
+            else:
+                stream.reset()
+                start, exact = first - stream.warmup, first
+            for k in range(start, j):
+                a, b = stream.bounds(k)
+                try:
+                    audio = self.ring.read(a, b - a)
+                except RingOverrun:  # older than the ring: inexact for a moment
+                    audio = np.zeros(b - a, np.float32)
+                emb = stream.step(audio)
+                if k >= exact:
+                    self._store(k, emb)
+        self._store(j, stream.step(task.audio))
+        if not task.head or not ring.has(j - frames + 1, j + 1):
+            return None
+        return split.head(ring.get(j - frames + 1, j + 1)[None])[0]
+
+    def _run_chunk(self, chunk: _Chunk) -> None:
+        """A file's chunk: every embedding in one call, every head window of
+        it in one more, then the smoother in order."""
+        t0 = time.perf_counter()
+        split = self._recognizer.split
+        self._ensure_stream(split)
+        embeddings = split.chunk.invoke_batch(chunk.audio[None])[0]
+        for j in range(chunk.first, chunk.steps[-1].j + 1):
+            self._store(j, embeddings[j - chunk.first])
+        frames, ring = split.spec.frames, self.embeddings
+        heads = [s for s in chunk.steps if s.head and ring.has(s.j - frames + 1, s.j + 1)]
+        if not heads:
+            return
+        probs = split.head(np.stack([ring.get(s.j - frames + 1, s.j + 1) for s in heads]))
+        self._infer_ms = (time.perf_counter() - t0) * 1000.0 / len(heads)
+        for step, p in zip(heads, probs):
+            self._decide(step, p)
+
+    def _ensure_stream(self, split) -> None:
+        """The current recognizer's embedding stream and ring (made once)."""
+        if self._stream_of is self._recognizer:
+            return
+        self._stream_of, self._stream = self._recognizer, split.stream()
+        spec = split.spec
+        self.embeddings = EmbeddingRing(
+            max(spec.frames + spec.chunk_embeddings,
+                int(self.config.audio.ring_seconds * self.sample_rate_hz) // spec.hop_samples),
+            spec.dim, spec.hop_samples, spec.input_samples, self.sample_rate_hz)
+
+    def _store(self, j: int, embedding: np.ndarray) -> None:
+        self.embeddings.put(j, embedding)
+        if j >= 0:
+            end_s = self.embeddings.end_s(j)
+            for listener in self._listeners:
+                listener(end_s, embedding)
+
+    def _decide(self, task: _Window | _Step, probs: np.ndarray) -> None:
+        """Window probabilities -> smoother -> on_window / on_event."""
+        sr = float(self.sample_rate_hz)
+        reopened = task.segment != self._segment
+        if reopened:  # the gate closed in between
+            self.smoother.reset()
+            self._segment = task.segment
+        n = task.audio.shape[0] if isinstance(task, _Window) else self.window_samples
+        win_start = task.end - n
+        run = max(task.runs, default=None,
+                  key=lambda r: min(r.end, task.end) - max(r.start, win_start))
+        word = None if run is None else run.start
+        if run is not None:
+            span = (max(run.start, win_start), min(run.end, task.end))
+        else:
+            span = (max(win_start, 0), task.end)
+        if self.on_decision is not None:
+            self.on_decision(DecisionInput(task.end / sr, probs, word, reopened,
+                                           (span[0] / sr, span[1] / sr)))
+        detection = self.smoother.update(task.end / sr, probs, word)
+        if self.on_window is not None:
+            self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
+        if detection is None:
+            return
+        if self.source.realtime:
+            emitted = self._raw.total_written / float(self.source.sample_rate_hz)
+        else:  # a file: no wall clock, the window is "emitted" when complete
+            emitted = task.end / sr
+        event = CommandEvent(label=detection.label, score=detection.score,
+                             start=span[0] / sr, end=span[1] / sr, emitted_at=emitted,
+                             latency=emitted - span[1] / sr)
+        self._latency_ms = event.latency * 1000.0
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)

@@ -16,7 +16,7 @@ from kwsapp.models.registry import resolve
 from kwsapp.models.split import SplitModel
 
 if TYPE_CHECKING:
-    from kwsapp.config import Config
+    from kwsapp.config import Config, Overrides
 
 
 class Recognizer:
@@ -92,20 +92,23 @@ class Recognizer:
         return {label: float(p) for label, p in zip(self.labels, probs)}
 
 
-def load_with_config(spec: str | os.PathLike[str] | None, threshold: float | None = None,
+def load_with_config(spec: str | os.PathLike[str] | None,
+                     overrides: "Overrides | None" = None,
                      base: "Config | None" = None) -> tuple[Recognizer, "Config"]:
-    """A recognizer and the runtime config for it: ``base`` (default
-    :class:`~kwsapp.config.Config`) with the card's defaults applied, then
-    the ``threshold`` override (the CLI's ``--threshold``)."""
-    from dataclasses import replace
+    """A recognizer and its runtime settings
+    (:func:`~kwsapp.config.runtime_settings`: ``base``, the card's defaults,
+    then the user's ``overrides``, e.g. the CLI's ``--threshold``).
 
-    from kwsapp.config import Config
+    Raises:
+        ModelError: the model cannot be loaded.
+        BadInputError: an override is out of range.
+    """
+    from kwsapp.config import Overrides, runtime_settings
     from kwsapp.errors import BadInputError
 
     recognizer = Recognizer.load(spec)
-    config = (base or Config()).with_card(recognizer.card.raw)
-    if threshold is not None:
-        if not 0.0 < threshold <= 1.0:
-            raise BadInputError(f"--threshold must be in (0, 1], not {threshold}")
-        config = replace(config, smoothing=replace(config.smoothing, threshold=float(threshold)))
+    try:
+        config = runtime_settings(recognizer.card.raw, overrides or Overrides(), base)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
     return recognizer, config

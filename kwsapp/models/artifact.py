@@ -1,7 +1,10 @@
 """Load a model artifact: ``model.tflite`` + ``card.json``, run with LiteRT.
 
 A card (``card.json``) states what the model takes in and gives out; the
-engine takes the window length, hop and front end from it. Minimal card::
+engine takes the window length and front end from :class:`ModelCard`, and
+the live defaults (hop, thresholds, smoother, VAD) reach it through
+:func:`kwsapp.config.runtime_settings`, which reads them from ``raw``.
+Minimal card::
 
     {
       "format_version": 1,
@@ -49,7 +52,6 @@ class ModelCard:
     labels: tuple[str, ...]
     sample_rate_hz: int
     window_ms: float
-    hop_ms: float
     input_kind: str
     input_rate_hz: int
     input_params: dict[str, Any] = field(default_factory=dict)
@@ -85,7 +87,6 @@ class ModelCard:
             labels=labels,
             sample_rate_hz=rate,
             window_ms=float(card["window_ms"]),
-            hop_ms=float(card.get("hop_ms", 250.0)),
             input_kind=kind,
             input_rate_hz=int(inp.get("sample_rate_hz", rate)),
             input_params=dict(inp.get("params", {})),

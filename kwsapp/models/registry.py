@@ -53,18 +53,22 @@ def resolve(spec: str | os.PathLike[str] | None) -> Path:
     raise ModelError(f"{spec}: no such model (bundled: {known}; or give an artifact directory)")
 
 
+def bundled_cards() -> dict[str, dict | None]:
+    """Each bundled model's card as a dict (None where it cannot be read)."""
+    import json
+
+    out: dict[str, dict | None] = {}
+    for name in bundled_models():
+        try:
+            out[name] = json.loads((models_dir() / name / "card.json").read_text())
+        except (OSError, ValueError):
+            out[name] = None
+    return out
+
+
 def bundled_versions() -> dict[str, str]:
     """Each bundled model's version as its card states it: the date it was
     made and the code version that made it (``kwsapp --version``)."""
-    import json
-
-    out = {}
-    for name in bundled_models():
-        try:
-            card = json.loads((models_dir() / name / "card.json").read_text())
-        except (OSError, ValueError):
-            out[name] = "unreadable card"
-            continue
-        made = str(card.get("created", "?"))[:10]
-        out[name] = f"made {made}, code {card.get('code_version', '?')}"
-    return out
+    return {name: "unreadable card" if card is None else
+            f"made {str(card.get('created', '?'))[:10]}, code {card.get('code_version', '?')}"
+            for name, card in bundled_cards().items()}

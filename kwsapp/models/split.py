@@ -43,16 +43,20 @@ class StreamingSpec:
     step_file: str | None = None  # the streaming step (optional)
     step_samples: int = 0  # newest samples one step reads
     step_warmup: int = 0  # steps before its embeddings are exact from any state
+    chunk_file: str | None = None  # many embeddings per call (files; optional)
+    chunk_embeddings: int = 0
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any], where: str = "card.json") -> "StreamingSpec":
         try:
             emb, head = section["embedding"], section["head"]
             step = section.get("step") or {}
+            chunk = section.get("chunk") or {}
             return cls(str(emb["file"]), int(emb["input_samples"]), int(emb["hop_samples"]),
                        int(emb["dim"]), str(head["file"]), int(head["frames"]),
                        str(step["file"]) if step else None, int(step.get("samples", 0)),
-                       int(step.get("warmup", 0)))
+                       int(step.get("warmup", 0)),
+                       str(chunk["file"]) if chunk else None, int(chunk.get("embeddings", 0)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{where}: bad 'streaming' section ({exc!r})") from None
 
@@ -93,6 +97,15 @@ class SplitModel:
         if self.head_model.input_shape != (spec.frames, spec.dim):
             raise ModelError(f"{self.head_model.path}: takes {self.head_model.input_shape}, "
                              f"its card says ({spec.frames}, {spec.dim})")
+        self.chunk: TfliteModel | None = None
+        if spec.chunk_file:
+            self.chunk = TfliteModel(artifact_dir / spec.chunk_file)
+            want = (spec.input_samples + (spec.chunk_embeddings - 1) * spec.hop_samples,)
+            if (self.chunk.input_shape != want
+                    or self.chunk.output_shape != (spec.chunk_embeddings, spec.dim)):
+                raise ModelError(f"{self.chunk.path}: takes {self.chunk.input_shape} -> "
+                                 f"{self.chunk.output_shape}, its card says {want} -> "
+                                 f"({spec.chunk_embeddings}, {spec.dim})")
         self.step: TfliteGraph | None = None
         if spec.step_file:
             self.step = TfliteGraph(artifact_dir / spec.step_file)
@@ -110,10 +123,9 @@ class SplitModel:
         return self.embedding.invoke_batch(segments)
 
     def stream(self) -> "EmbeddingStream":
-        """A fresh streaming state (needs the step file)."""
-        if self.step is None:
-            raise ModelError(f"{self.embedding.path.parent}: no streaming step in its card")
-        return EmbeddingStream(self.step, self.spec)
+        """A fresh per-stream state: through the streaming step when the
+        artifact has one, else one-shot embeddings (stateless)."""
+        return EmbeddingStream(self.step, self.spec, self.embedding)
 
     def embed(self, audio: np.ndarray, batch: int = EMBED_BATCH) -> np.ndarray:
         """Every whole embedding of 16 kHz ``audio`` of any length:
@@ -126,6 +138,8 @@ class SplitModel:
         n = spec.n_embeddings(audio.shape[0])
         if n == 0:
             return np.zeros((0, spec.dim), np.float32)
+        if self.chunk is not None and n >= self.spec.chunk_embeddings // 4:
+            return self.embed_chunks(audio)[:n]
         if self.step is not None:
             return self.stream().embed_range(audio, 0, n)
         # Strided views: no copy of the overlapping segments until a batch.
@@ -134,6 +148,26 @@ class SplitModel:
         return np.concatenate([self.embed_segments(views[i:i + batch])
                                for i in range(0, n, batch)])
 
+    def chunk_samples(self) -> int:
+        """Samples one chunk call reads (0: no chunk model)."""
+        spec = self.spec
+        return spec.input_samples + (spec.chunk_embeddings - 1) * spec.hop_samples if \
+            self.chunk is not None else 0
+
+    def embed_chunks(self, audio: np.ndarray) -> np.ndarray:
+        """Embeddings ``0, 1, ...`` of ``audio`` from the chunk model,
+        ``chunk_embeddings`` per call (zeros past the end; the last chunk's
+        embeddings that reach past it are included: drop them)."""
+        spec, n = self.spec, self.chunk_samples()
+        count = max(1, spec.n_embeddings(audio.shape[0]))
+        out = []
+        for first in range(0, count, spec.chunk_embeddings):
+            part = audio[first * spec.hop_samples:first * spec.hop_samples + n]
+            if part.shape[0] < n:
+                part = np.pad(part, (0, n - part.shape[0]))
+            out.append(self.chunk.invoke_batch(part[None])[0])
+        return np.concatenate(out)
+
     def head(self, embeddings: np.ndarray) -> np.ndarray:
         """``[N, frames, dim]`` embedding sequences -> ``[N, n_labels]``
         probabilities (one model call)."""
@@ -141,47 +175,61 @@ class SplitModel:
 
 
 class EmbeddingStream:
-    """One stream's embedding state for the streaming step.
+    """One stream's embeddings, one per step of ``hop_samples``.
 
-    ``step(audio)`` takes the ``step_samples`` samples that end where
-    embedding ``j`` ends (``j * hop + input_samples``) and returns embedding
-    ``j``; exact once the previous ``step_warmup`` steps were fed in order
-    (:meth:`warm_up`). Not thread-safe: one stream, one thread.
+    ``step(audio)`` takes the samples :meth:`bounds` gives for embedding
+    ``j`` and returns embedding ``j``. Through the streaming step (the newest
+    ``step_samples``, rows kept from the step before) it is exact once the
+    previous ``warmup`` steps were fed in order (:meth:`warm_up`); without a
+    step file it runs the one-shot model on ``input_samples`` (``warmup``
+    0). Not thread-safe: one stream, one thread.
     """
 
-    def __init__(self, graph: TfliteGraph, spec: StreamingSpec) -> None:
+    def __init__(self, graph: TfliteGraph | None, spec: StreamingSpec,
+                 one_shot: TfliteModel | None = None) -> None:
         self._graph = graph
+        self._one_shot = one_shot
         self.spec = spec
-        self._names = sorted(n for n in graph.inputs if n.startswith("state"))
+        self.warmup = spec.step_warmup if graph is not None else 0
+        self._span = spec.step_samples if graph is not None else spec.input_samples
+        self._names = sorted(n for n in graph.inputs if n.startswith("state")) if graph else []
         self.reset()
 
+    def bounds(self, j: int) -> tuple[int, int]:
+        """``(start, end)``: the samples step ``j`` reads."""
+        end = j * self.spec.hop_samples + self.spec.input_samples
+        return end - self._span, end
+
     def reset(self) -> None:
-        """Forget the kept rows (the next ``step_warmup`` steps are inexact)."""
-        self._state = {n: np.zeros(self._graph.inputs[n][1], np.float32) for n in self._names}
+        """Forget the kept rows (the next ``warmup`` steps are inexact)."""
+        if self._graph is not None:
+            self._state = {n: np.zeros(self._graph.inputs[n][1], np.float32)
+                           for n in self._names}
 
     def step(self, audio: np.ndarray) -> np.ndarray:
-        """``[step_samples]`` float32 -> the next embedding ``[dim]`` (a copy)."""
-        out = self._graph.run({"audio": np.asarray(audio, np.float32).reshape(1, -1),
-                               **self._state})
+        """The samples of :meth:`bounds` -> the next embedding ``[dim]`` (a copy)."""
+        x = np.asarray(audio, np.float32).reshape(1, -1)
+        if self._graph is None:
+            return self._one_shot.invoke_batch(x)[0]
+        out = self._graph.run({"audio": x, **self._state})
         self._state = dict(zip(self._names, out[1:]))
         return out[0][0].copy()
 
     def _segment(self, audio: np.ndarray, j: int) -> np.ndarray:
         """The samples step ``j`` reads (zeros before the signal's start)."""
-        end = j * self.spec.hop_samples + self.spec.input_samples
-        start = end - self.spec.step_samples
+        start, end = self.bounds(j)
         if start >= 0:
             return audio[start:end]
-        out = np.zeros(self.spec.step_samples, np.float32)
+        out = np.zeros(end - start, np.float32)
         if end > 0:
             out[-end:] = audio[:end]
         return out
 
     def warm_up(self, audio: np.ndarray, j: int) -> None:
-        """Reset, then feed the ``step_warmup`` steps before embedding ``j``
-        of ``audio`` (indexed from its first sample; zeros before it)."""
+        """Reset, then feed the ``warmup`` steps before embedding ``j`` of
+        ``audio`` (indexed from its first sample; zeros before it)."""
         self.reset()
-        for k in range(j - self.spec.step_warmup, j):
+        for k in range(j - self.warmup, j):
             self.step(self._segment(audio, k))
 
     def embed_range(self, audio: np.ndarray, first: int, last: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -61,25 +61,27 @@ class Replay:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config) -> Replay:
-    """Run ``audio`` (16 kHz float32, or a file) through the engine, as fast as
-    it goes, in blocks of ``config.audio.block_ms``; returns its events."""
-    from kwsapp.audio.io import load_audio
+def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config,
+           on_progress: Callable[[float, float], None] | None = None) -> Replay:
+    """Run ``audio`` (16 kHz float32, or a file, decoded block by block) through
+    the engine, as fast as it goes, in blocks of ``config.audio.block_ms``;
+    returns its events. ``on_progress(done_s, total_s)`` follows a file."""
     from kwsapp.audio.source import FileSource
     from kwsapp.inference.engine import Engine
 
-    if not isinstance(audio, np.ndarray):
-        audio = load_audio(audio)
     windows = [0]
 
     def count_window(_result: Any) -> None:
         windows[0] += 1
 
-    source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms), realtime=False)
+    if isinstance(audio, np.ndarray):
+        source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms))
+    else:
+        source = FileSource.from_file(audio, config.audio.block_ms, on_progress)
     # The caller already applied the card (Config.with_card) and its overrides.
     engine = Engine(recognizer, config, source, on_window=count_window, use_card_defaults=False)
     events = engine.run()
-    return Replay(list(events), len(audio) / 16000.0, windows[0], engine.stats)
+    return Replay(list(events), source.duration, windows[0], engine.stats)
 
 
 def to_events(events: list[Any]) -> list[Event]:
@@ -89,7 +91,9 @@ def to_events(events: list[Any]) -> list[Event]:
 
 
 def evaluate(audio: np.ndarray | str | Path, truth: list[TruthWord], recognizer: Any,
-             config: Config, tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> tuple[StreamScore, Replay]:
+             config: Config, tolerance_ms: float = DEFAULT_TOLERANCE_MS,
+             on_progress: Callable[[float, float], None] | None = None
+             ) -> tuple[StreamScore, Replay]:
     """Replay and score one stream."""
-    run = replay(audio, recognizer, config)
+    run = replay(audio, recognizer, config, on_progress)
     return score_events(truth, to_events(run.events), run.duration_s, tolerance_ms), run

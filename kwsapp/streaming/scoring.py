@@ -37,6 +37,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kwsapp.errors import BadInputError
+from kwsapp.speakers import UNKNOWN_DIR
 
 #: Labels that are not commands (truth rows and events with these are not words to find).
 NON_COMMANDS = frozenset({"silence", "unknown", "_silence_", "_unknown_"})
@@ -51,6 +52,7 @@ class TruthWord:
     start: float
     end: float
     file: str = ""
+    word: str = ""  # the word said (other-speech rows: which word it was)
 
 
 @dataclass(frozen=True)
@@ -194,16 +196,120 @@ def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tu
     return fired, pairs
 
 
-TRUTH_COLUMNS = ("label", "start", "end", "file")
+def word_of(path: str | Path) -> str:
+    """The word a recording says, from where it lies: the file-name prefix
+    in Speech Commands' ``_unknown_`` (``backward_0c540988_nohash_0.wav``),
+    else the folder name (``wake_words/smart_mirror/7.flac``: "smart
+    mirror"); lower case, ``_`` as a space."""
+    path = Path(path)
+    if path.parent.name == UNKNOWN_DIR and "_nohash_" in path.stem:
+        return path.stem.split("_nohash_")[0].rsplit("_", 1)[0].replace("_", " ").lower()
+    return path.parent.name.replace("_", " ").lower()
+
+
+def word_of_row(w: TruthWord) -> str:
+    """The word a truth row says: its ``word`` column, else (older truth
+    files) from its file name (:func:`word_of`), else
+    its label."""
+    if w.word:
+        return w.word
+    if w.file:
+        return word_of(w.file) or w.label
+    return w.label
+
+
+@dataclass
+class FalseActivations:
+    """Where a stream's false activations came from (:func:`false_activations`)."""
+
+    duration_s: float
+    #: per false event (emission order): the other-speech row it lies on, or None
+    sources: list[tuple[Event, TruthWord | None]]
+    #: per word: how many times the stream says it
+    said: dict[str, int]
+    #: per file: how many times the stream says it
+    said_files: dict[str, int]
+
+    def by_word(self) -> list[dict[str, object]]:
+        """Per source word, most false activations first: ``word``, ``said``
+        (utterances in the stream), ``false_activations``, ``per_hour``,
+        ``utterances_fired`` (distinct utterances that fired) and ``labels``
+        (command -> count). Events on no word are under ``word`` None."""
+        hours = self.duration_s / 3600.0
+        rows: dict[str | None, dict[str, object]] = {}
+        for word, n in self.said.items():
+            rows[word] = {"word": word, "said": n, "false_activations": 0,
+                          "utterances_fired": set(), "labels": {}}
+        for ev, row in self.sources:
+            word = None if row is None else word_of_row(row)
+            r = rows.setdefault(word, {"word": word, "said": 0, "false_activations": 0,
+                                       "utterances_fired": set(), "labels": {}})
+            r["false_activations"] += 1
+            if row is not None:
+                r["utterances_fired"].add((row.start, row.file))
+            r["labels"][ev.label] = r["labels"].get(ev.label, 0) + 1
+        out = []
+        for r in rows.values():
+            r["utterances_fired"] = len(r["utterances_fired"])
+            r["per_hour"] = r["false_activations"] / hours if hours > 0 else 0.0
+            r["labels"] = dict(sorted(r["labels"].items(), key=lambda kv: -kv[1]))
+            out.append(r)
+        return sorted(out, key=lambda r: (-r["false_activations"], str(r["word"])))
+
+    def worst_files(self, n: int = 10) -> list[dict[str, object]]:
+        """The ``n`` recordings that fired most: ``file``, ``word``, ``said``,
+        ``false_activations``, ``labels``."""
+        rows: dict[str, dict[str, object]] = {}
+        for ev, row in self.sources:
+            if row is None or not row.file:
+                continue
+            r = rows.setdefault(row.file, {"file": row.file, "word": word_of_row(row),
+                                           "said": self.said_files.get(row.file, 0),
+                                           "false_activations": 0, "labels": {}})
+            r["false_activations"] += 1
+            r["labels"][ev.label] = r["labels"].get(ev.label, 0) + 1
+        return sorted(rows.values(), key=lambda r: (-r["false_activations"], r["file"]))[:n]
+
+
+def false_activations(truth: Sequence[TruthWord], score: StreamScore,
+                      tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> FalseActivations:
+    """Attribute each false activation of ``score`` to the other-speech row
+    (``unknown`` etc.) its span overlaps most (rows widened by the same
+    tolerance as matching), or to none (noise, a pause)."""
+    tol = tolerance_ms / 1000.0
+    others = sorted((w for w in truth if w.label in NON_COMMANDS and w.label not in
+                     ("silence", "_silence_")), key=lambda w: (w.start, w.end))
+    starts = np.array([w.start for w in others]) - tol
+    ends = np.array([w.end for w in others]) + tol
+    sources: list[tuple[Event, TruthWord | None]] = []
+    for ev, outcome in zip(score.scored, score.outcomes):
+        if outcome != "false":
+            continue
+        overlap = np.minimum(ends, ev.end) - np.maximum(starts, ev.start) if others else \
+            np.array([])
+        best = int(np.argmax(overlap)) if overlap.size else -1
+        sources.append((ev, others[best] if best >= 0 and overlap[best] > 0 else None))
+    said: dict[str, int] = {}
+    said_files: dict[str, int] = {}
+    for w in others:
+        said[word_of_row(w)] = said.get(word_of_row(w), 0) + 1
+        if w.file:
+            said_files[w.file] = said_files.get(w.file, 0) + 1
+    return FalseActivations(score.duration_s, sources, said, said_files)
+
+
+TRUTH_COLUMNS = ("label", "start", "end", "file", "word")
 
 
 def write_truth(path: str | Path, truth: Iterable[TruthWord]) -> None:
-    """Write truth rows as CSV with header ``label,start,end,file`` (seconds, ms precision)."""
+    """Write truth rows as CSV with header ``label,start,end,file,word``
+    (seconds, ms precision; ``word`` added after ``file``, so readers of the
+    first four columns keep working)."""
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(TRUTH_COLUMNS)
         for w in truth:
-            out.writerow([w.label, f"{w.start:.3f}", f"{w.end:.3f}", w.file])
+            out.writerow([w.label, f"{w.start:.3f}", f"{w.end:.3f}", w.file, w.word])
 
 
 def read_truth(path: str | Path) -> list[TruthWord]:
@@ -214,17 +320,26 @@ def read_truth(path: str | Path) -> list[TruthWord]:
     """
     path = Path(path)
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header, rows = reader.fieldnames, list(reader)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read truth file ({exc.strerror})") from None
-    if rows and not {"label", "start", "end"} <= set(rows[0]):
-        raise BadInputError(f"{path}: truth CSV needs columns label,start,end[,file]")
+    except (UnicodeDecodeError, csv.Error):
+        raise BadInputError(f"{path}: not a text CSV truth file (binary data?)") from None
+    if header is None:
+        raise BadInputError(f"{path}: truth file is empty (want a header label,start,end[,file])")
+    if not {"label", "start", "end"} <= set(header):
+        raise BadInputError(f"{path}: truth CSV needs the columns label,start,end[,file,word] "
+                            f"in its header, not {','.join(header)[:60]!r}")
     out = []
     for n, row in enumerate(rows, start=2):
         try:
-            out.append(TruthWord(row["label"], float(row["start"]), float(row["end"]),
-                                 row.get("file") or ""))
+            word = TruthWord(row["label"], float(row["start"]), float(row["end"]),
+                             row.get("file") or "", row.get("word") or "")
         except (TypeError, ValueError):
             raise BadInputError(f"{path}: line {n}: start/end must be numbers") from None
+        if not (np.isfinite(word.start) and np.isfinite(word.end) and word.start <= word.end):
+            raise BadInputError(f"{path}: line {n}: start and end must be finite, start <= end")
+        out.append(word)
     return out

@@ -9,6 +9,13 @@ really is. Every word's speech is brought to the same level
 power is ``snr_db``. Now and then a command is said twice, the second onset
 :attr:`StreamSpec.repeat_gap_s` after the first. Everything random comes from
 one seeded generator, so a seed gives the same bytes.
+
+With :attr:`StreamSpec.negatives` the stream is *other speech* only, dense
+like a conversation or a TV (word after word, 0.2-1.5 s apart): recordings of
+any length and format from any folders. A recording up to
+:data:`MAX_UTTERANCE_S` holds one utterance (its speech run, first to last
+voiced frame); a longer one is cut into runs at pauses of :data:`RUN_GAP_MS`.
+Each truth row names its source file and the word said (:func:`word_of`).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +31,10 @@ from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
 from kwsapp.audio.vad import speech_flags
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
-from kwsapp.errors import BadInputError
-from kwsapp.streaming.scoring import TruthWord
-from kwsapp.speakers import BACKGROUND_DIR as NOISE_DIR, UNKNOWN_DIR, which_set
+from kwsapp.errors import AudioFileError, BadInputError
+from kwsapp.streaming.scoring import TruthWord, word_of
+from kwsapp.speakers import BACKGROUND_DIR as NOISE_DIR, SILENCE_DIR, UNKNOWN_DIR, speaker_of, \
+    which_set
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,15 @@ VAD_FRAME_MS = 10
 #: Frames this far below the clip's loudest frame are not speech even if the
 #: VAD says so (the VAD alone takes clip-edge clicks and hum for speech).
 ENERGY_FLOOR_DB = 35.0
+#: Other-speech recordings up to this long hold one utterance (the wake-word
+#: recordings run 1.3-5.7 s); longer ones are cut into speech runs.
+MAX_UTTERANCE_S = 6.0
+#: In a long recording, pauses this long end a run (a word or a phrase) ...
+RUN_GAP_MS = 300.0
+#: ... and runs shorter than this are clicks, not words.
+MIN_RUN_MS = 150.0
+#: Files read as other speech (what soundfile decodes).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,13 @@ class StreamSpec:
     repeat_share: float = 0.1  # of command words, said twice
     repeat_gap_s: float = 1.5  # onset to onset
     noise_segment_s: tuple[float, float] = (10.0, 30.0)  # one noise recording this long
+    # Folders of other speech: when set, the stream holds only their words
+    # (no commands), with `gap_s` pauses (NEGATIVE_GAP_S suits them).
+    negatives: tuple[str, ...] = ()
+
+
+#: Pauses between other-speech words: a conversation or a TV.
+NEGATIVE_GAP_S = (0.2, 1.5)
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,7 @@ class Clip:
     audio: np.ndarray  # float32 16 kHz, speech RMS = SPEECH_RMS
     speech_start: int  # samples into ``audio``
     speech_end: int
+    word: str = ""  # the word said
 
 
 def trim_to_speech(audio: np.ndarray) -> tuple[int, int] | None:
@@ -73,26 +99,44 @@ def trim_to_speech(audio: np.ndarray) -> tuple[int, int] | None:
     :data:`ENERGY_FLOOR_DB` of the loudest frame; the span runs from the first
     to the last of them.
     """
-    n = ms_to_samples(VAD_FRAME_MS)
-    frames = len(audio) // n
-    if frames == 0:
-        return None
-    voiced = speech_flags(audio, aggressiveness=3, frame_ms=VAD_FRAME_MS)
-    energy_db = 10 * np.log10(np.mean(audio[:frames * n].reshape(frames, n) ** 2, axis=1) + 1e-12)
-    voiced &= energy_db > energy_db.max() - ENERGY_FLOOR_DB
-    idx = np.flatnonzero(voiced)
+    idx = np.flatnonzero(_voiced_frames(audio))
     if idx.size == 0:
         return None
+    n = ms_to_samples(VAD_FRAME_MS)
     return int(idx[0] * n), int((idx[-1] + 1) * n)
 
 
-def load_clip(data_dir: Path, rel: str, label: str) -> Clip | None:
-    """Load, trim and level one clip (None when it holds no speech)."""
-    audio = load_audio(data_dir / rel)
-    span = trim_to_speech(audio)
-    if span is None:
-        log.info("%s: no speech found, skipped", rel)
-        return None
+def _voiced_frames(audio: np.ndarray) -> np.ndarray:
+    """Per :data:`VAD_FRAME_MS` frame: webrtcvad (aggressiveness 3) says
+    speech and the frame is within :data:`ENERGY_FLOOR_DB` of the loudest."""
+    n = ms_to_samples(VAD_FRAME_MS)
+    frames = len(audio) // n
+    if frames == 0:
+        return np.zeros(0, bool)
+    voiced = speech_flags(audio, aggressiveness=3, frame_ms=VAD_FRAME_MS)[:frames]
+    energy_db = 10 * np.log10(np.mean(audio[:frames * n].reshape(frames, n) ** 2, axis=1) + 1e-12)
+    return voiced & (energy_db > energy_db.max() - ENERGY_FLOOR_DB)
+
+
+def speech_runs(audio: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, end)`` samples of the speech runs of a long recording: the
+    voiced frames of :func:`trim_to_speech`, joined across pauses shorter
+    than :data:`RUN_GAP_MS`, runs shorter than :data:`MIN_RUN_MS` dropped."""
+    n = ms_to_samples(VAD_FRAME_MS)
+    idx = np.flatnonzero(_voiced_frames(audio))
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) * VAD_FRAME_MS >= RUN_GAP_MS)
+    firsts = np.concatenate([idx[:1], idx[breaks + 1]])
+    lasts = np.concatenate([idx[breaks], idx[-1:]])
+    return [(int(a * n), int((b + 1) * n)) for a, b in zip(firsts, lasts)
+            if (b + 1 - a) * VAD_FRAME_MS >= MIN_RUN_MS]
+
+
+def level_clip(audio: np.ndarray, span: tuple[int, int], label: str, file: str,
+               word: str = "") -> Clip:
+    """The speech ``span`` of ``audio`` with :data:`PAD_MS` around it, faded
+    at the edges, its speech part brought to :data:`SPEECH_RMS`."""
     pad = ms_to_samples(PAD_MS)
     lo, hi = max(0, span[0] - pad), min(len(audio), span[1] + pad)
     cut = audio[lo:hi].astype(np.float32)
@@ -103,7 +147,63 @@ def load_clip(data_dir: Path, rel: str, label: str) -> Clip | None:
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         cut[:fade] *= ramp
         cut[-fade:] *= ramp[::-1]
-    return Clip(label, rel, np.clip(cut, -1.0, 1.0), span[0] - lo, span[1] - lo)
+    return Clip(label, file, np.clip(cut, -1.0, 1.0), span[0] - lo, span[1] - lo, word)
+
+
+def load_clip(data_dir: Path, rel: str, label: str) -> Clip | None:
+    """Load, trim and level one clip (None when it holds no speech)."""
+    audio = load_audio(data_dir / rel)
+    span = trim_to_speech(audio)
+    if span is None:
+        log.info("%s: no speech found, skipped", rel)
+        return None
+    return level_clip(audio, span, label, rel, label if label != "unknown" else word_of(rel))
+
+
+def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """``(path, name)`` of the other-speech recordings under ``dirs`` (any
+    depth, sorted), ``name`` relative to the folder's parent
+    (``wake_words/alexa/0.flac``).
+
+    Left out: background noise and silence folders, words that are commands
+    (a folder of "yes" is no other speech), and Speech Commands clips whose
+    speaker (``<id>_nohash_``) is not in ``speakers`` (training speakers
+    never go in a test stream); recordings without a speaker id are kept.
+    """
+    out, commands = [], 0
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise BadInputError(f"{d}: no such folder (--negatives)")
+        for p in sorted(d.rglob("*")):
+            if not p.is_file() or p.suffix.lower() not in AUDIO_SUFFIXES:
+                continue
+            if {NOISE_DIR, SILENCE_DIR} & set(p.relative_to(d).parts):
+                continue
+            if word_of(p) in COMMAND_LABELS:
+                commands += 1
+                continue
+            if speaker_of(p) is not None and which_set(p.name) not in speakers:
+                continue
+            out.append((p, p.relative_to(d.parent).as_posix()))
+    if commands:
+        log.info("--negatives: %d recordings of command words left out", commands)
+    if not out:
+        raise BadInputError(f"{', '.join(dirs)}: no other-speech recordings "
+                            f"({'/'.join(AUDIO_SUFFIXES)}) of {'/'.join(speakers)} speakers")
+    return out
+
+
+def load_negative(path: Path, name: str) -> list[Clip]:
+    """The utterances of one other-speech recording, levelled (``[]``: no
+    speech). Raises :class:`AudioFileError` for a file that does not decode."""
+    audio = load_audio(path)
+    if len(audio) <= MAX_UTTERANCE_S * SAMPLE_RATE_HZ:
+        span = trim_to_speech(audio)
+        spans = [] if span is None else [span]
+    else:
+        spans = speech_runs(audio)
+    word = word_of(path)
+    return [level_clip(audio, sp, "unknown", name, word) for sp in spans]
 
 
 def list_clips(data_dir: Path, speakers: tuple[str, ...]) -> tuple[list[tuple[str, str]],
@@ -122,12 +222,12 @@ def list_clips(data_dir: Path, speakers: tuple[str, ...]) -> tuple[list[tuple[st
 
 
 class _Deck:
-    """Draw clips without replacement, reshuffling when all were drawn."""
+    """Draw items without replacement, reshuffling when all were drawn."""
 
-    def __init__(self, items: list[tuple[str, str]], rng: np.random.Generator) -> None:
+    def __init__(self, items: list[tuple[Any, str]], rng: np.random.Generator) -> None:
         self.items, self.rng, self.order = items, rng, []
 
-    def draw(self) -> tuple[str, str]:
+    def draw(self) -> tuple[Any, str]:
         if not self.order:
             self.order = list(self.rng.permutation(len(self.items)))
         return self.items[self.order.pop()]
@@ -163,7 +263,9 @@ def noise_bed(data_dir: Path, n: int, spec: StreamSpec, rng: np.random.Generator
 
 
 def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, list[TruthWord]]:
-    """Build the stream ``spec`` describes from the clips under ``data_dir``.
+    """Build the stream ``spec`` describes from the clips under ``data_dir``
+    (or, with ``spec.negatives``, from those folders; ``data_dir`` then
+    gives the background noise only).
 
     Returns:
         ``(audio, truth)``: float32 16 kHz mono, and one row per word (command
@@ -172,6 +274,8 @@ def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, lis
         BadInputError: the folder lacks the clips or noise the stream needs.
     """
     data_dir = Path(data_dir)
+    if spec.negatives:
+        return _negative_stream(data_dir, spec)
     rng = np.random.default_rng(spec.seed)
     commands, unknowns = list_clips(data_dir, spec.speakers)
     if spec.commands and not commands:
@@ -205,25 +309,71 @@ def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, lis
         ok = True
         for k, cl in enumerate(placed):
             start = onset + k * ms_to_samples(1000 * spec.repeat_gap_s) - cl.speech_start
-            end = start + len(cl.audio)
-            if end > total:
+            end = _place(speech, truth, cl, start)
+            if end is None:
                 ok = False
                 break
-            speech[start:end] += cl.audio
-            truth.append(TruthWord(cl.label, (start + cl.speech_start) / SAMPLE_RATE_HZ,
-                                   (start + cl.speech_end) / SAMPLE_RATE_HZ, cl.file))
             t = end
         if not ok:
             break
         t += ms_to_samples(1000 * rng.uniform(*spec.gap_s))
+    return _mix(speech, data_dir, spec, rng), truth
+
+
+def _place(speech: np.ndarray, truth: list[TruthWord], clip: Clip, start: int) -> int | None:
+    """Add ``clip`` to ``speech`` at sample ``start`` and its truth row;
+    returns the sample after it, or None (nothing added) past the end."""
+    end = start + len(clip.audio)
+    if end > len(speech):
+        return None
+    speech[start:end] += clip.audio
+    truth.append(TruthWord(clip.label, (start + clip.speech_start) / SAMPLE_RATE_HZ,
+                           (start + clip.speech_end) / SAMPLE_RATE_HZ, clip.file, clip.word))
+    return end
+
+
+def _mix(speech: np.ndarray, data_dir: Path, spec: StreamSpec,
+         rng: np.random.Generator) -> np.ndarray:
+    """The words over the noise bed at ``spec.snr_db``, scaled (never
+    clipped) to peak at most 0.99."""
     audio = speech
     if spec.snr_db is not None:
-        audio = speech + noise_bed(data_dir, total, spec, rng) * (
+        audio = speech + noise_bed(data_dir, len(speech), spec, rng) * (
             SPEECH_RMS / 10 ** (spec.snr_db / 20.0))
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak > 0.99:  # keep the mix's SNR; scale the whole stream, never clip
         audio = audio * (0.99 / peak)
-    return audio.astype(np.float32), truth
+    return audio.astype(np.float32)
+
+
+def _negative_stream(data_dir: Path, spec: StreamSpec) -> tuple[np.ndarray, list[TruthWord]]:
+    """Other speech only: recordings drawn without replacement from
+    ``spec.negatives``, each one's utterances in order, ``spec.gap_s`` apart.
+    Files that do not decode are skipped (logged once each)."""
+    rng = np.random.default_rng(spec.seed)
+    files = list_negatives(spec.negatives, spec.speakers)
+    deck = _Deck(files, rng)
+    total = ms_to_samples(spec.minutes * 60_000)
+    cache: dict[Path, list[Clip]] = {}
+    speech = np.zeros(total, np.float32)
+    truth: list[TruthWord] = []
+    t = ms_to_samples(1000 * rng.uniform(*spec.gap_s))
+    while t < total:
+        path, name = deck.draw()
+        if path not in cache:
+            try:
+                cache[path] = load_negative(path, name)
+            except AudioFileError as exc:
+                log.warning("skipped %s", exc)
+                cache[path] = []
+            if not cache[path] and all(f in cache and not cache[f] for f, _ in files):
+                raise BadInputError(f"{', '.join(spec.negatives)}: no recording holds speech")
+        for clip in cache[path]:
+            end = _place(speech, truth, clip, t)
+            if end is None:
+                return _mix(speech, data_dir, spec, rng), truth
+            t = end + ms_to_samples(1000 * rng.uniform(*spec.gap_s))
+    return _mix(speech, data_dir, spec, rng), truth
 
 
 def write_stream(out: str | Path, audio: np.ndarray, truth: list[TruthWord]) -> tuple[Path, Path]:

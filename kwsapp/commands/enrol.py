@@ -1,0 +1,60 @@
+"""``kwsapp enrol NAME FILE... | --record N``: teach the app a word."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "add a user word from a few recordings of it (files, or --record N from the microphone)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the word's name (what events are labelled)")
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="takes: recordings of the word alone (3 or more; 5 recommended)")
+    parser.add_argument("--record", type=int, default=None, metavar="N",
+                        help="record N takes from the microphone instead of files")
+    parser.add_argument("--device", default=None,
+                        help="input device for --record (index or name substring)")
+    parser.add_argument("--json", action="store_true", help="the new word's card as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.errors import BadInputError
+    from kwsapp.userwords.embedding import default_embedder, default_pool
+    from kwsapp.userwords.enrol import enrol
+    from kwsapp.userwords.store import check_name, home
+    from kwsapp.userwords.takes import load_takes
+
+    config = UserWordsConfig()
+    if args.record is not None and args.files:
+        raise BadInputError("give take files or --record N, not both")
+    if args.record is None and not args.files:
+        raise BadInputError(f"give take files (at least {config.min_takes}) or --record N")
+    check_name(args.name)  # before any recording
+    if args.record is not None:
+        from kwsapp.audio.source import SoundDeviceSource
+        from kwsapp.userwords.record import record_takes
+
+        if args.record < config.min_takes:
+            raise BadInputError(f"--record {args.record}: at least {config.min_takes} takes "
+                                f"are needed ({config.default_takes} recommended)")
+        takes = record_takes(args.record, lambda: SoundDeviceSource(args.device),
+                             config, lambda line: print(line, file=sys.stderr, flush=True))
+    else:
+        takes = load_takes(args.files, config)
+    word = enrol(args.name, takes, default_embedder(), default_pool(), config,
+                 embedding_id=default_embedder().id)
+    card = word.card
+    if args.json:
+        print(json.dumps(card, indent=2))
+    else:
+        print(f"enrolled {word.name!r} from {len(takes)} takes in "
+              f"{card['figures']['enrol_seconds']:.1f} s (threshold {card['threshold']:.2f}); "
+              f"saved in {word.path}")
+    print(f"user words live in {home()}; listen, classify and the window now report "
+          f"{word.name!r}", file=sys.stderr)
+    return 0

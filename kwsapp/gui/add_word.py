@@ -1,0 +1,456 @@
+"""The "Add word…" dialog: name a word, record (or drop) its takes, see and
+replay each, drop and redo one, train with a progress bar; the words already
+taught are listed, and can be removed, in the same dialog.
+
+Recording runs a :class:`~kwsapp.userwords.record.TakeRecorder` on a source
+from the window's source factory (the sound card, or whatever the tests
+give); a timer draws its level and stops it when full. Training runs on a
+worker thread whose progress arrives through Qt signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
+from kwsapp.errors import KwsError
+from kwsapp.gui.waveform_widget import LevelMeter, envelope
+from kwsapp.userwords.takes import Take, check_take, check_takes
+
+log = logging.getLogger(__name__)
+
+WAVE_POINTS = 400
+SPEECH_BRUSH = (255, 190, 60, 60)
+
+
+class TakeSlot(QtWidgets.QFrame):
+    """One take: its waveform (speech shaded), what is wrong with it, and
+    Record / Play / Drop buttons."""
+
+    record_clicked = QtCore.Signal(int)
+    play_clicked = QtCore.Signal(int)
+    drop_clicked = QtCore.Signal(int)
+
+    def __init__(self, index: int, parent=None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.take: Take | None = None
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        self.plot = pg.PlotWidget()
+        self.plot.setFixedHeight(56)
+        item = self.plot.getPlotItem()
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setMouseEnabled(x=False, y=False)
+        item.setYRange(-1, 1, padding=0.05)
+        self.curve = pg.PlotCurveItem(pen=pg.mkPen((120, 200, 255), width=1))
+        self.speech = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(*SPEECH_BRUSH))
+        self.speech.hide()
+        item.addItem(self.speech)
+        item.addItem(self.curve)
+        self.status = QtWidgets.QLabel("not recorded")
+        self.status.setWordWrap(True)
+        self.record_button = QtWidgets.QPushButton("● Record")
+        self.record_button.setToolTip("Record this take from the input device")
+        self.play_button = QtWidgets.QPushButton("▶ Play")
+        self.play_button.setToolTip("Play this take back")
+        self.drop_button = QtWidgets.QPushButton("✕ Drop")
+        self.drop_button.setToolTip("Drop this take (record it again, or drop a file here)")
+        self.record_button.clicked.connect(lambda: self.record_clicked.emit(self.index))
+        self.play_button.clicked.connect(lambda: self.play_clicked.emit(self.index))
+        self.drop_button.clicked.connect(lambda: self.drop_clicked.emit(self.index))
+        title = QtWidgets.QLabel(f"Take {index + 1}")
+        title.setMinimumWidth(48)
+        buttons = QtWidgets.QVBoxLayout()
+        for b in (self.record_button, self.play_button, self.drop_button):
+            buttons.addWidget(b)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(6, 3, 6, 3)
+        lay.addWidget(title)
+        mid = QtWidgets.QVBoxLayout()
+        mid.addWidget(self.plot)
+        mid.addWidget(self.status)
+        lay.addLayout(mid, 1)
+        lay.addLayout(buttons)
+        self.set_take(None)
+
+    def set_take(self, take: Take | None, message: str | None = None) -> None:
+        """Show ``take`` (None: empty) and a status line."""
+        self.take = take
+        self.play_button.setEnabled(take is not None)
+        self.drop_button.setEnabled(take is not None)
+        if take is None:
+            self.curve.setData([], [])
+            self.speech.hide()
+            self.status.setText(message or "not recorded")
+            self.status.setStyleSheet("color: #e07070;" if message else "")
+            return
+        lo, hi = envelope(take.audio, WAVE_POINTS)
+        peak = max(float(np.max(np.abs(take.audio))), 1e-3)
+        seconds = take.audio.size / SAMPLE_RATE_HZ
+        t = np.repeat(np.linspace(0, seconds, WAVE_POINTS), 2)
+        zig = np.empty(2 * WAVE_POINTS, np.float32)
+        zig[0::2], zig[1::2] = lo / peak, hi / peak
+        self.curve.setData(t, zig, connect="pairs")
+        self.plot.getPlotItem().setXRange(0, seconds, padding=0)
+        self.speech.setRegion((take.speech_start / SAMPLE_RATE_HZ, take.speech_end / SAMPLE_RATE_HZ))
+        self.speech.show()
+        self.status.setText(message or f"{take.speech_s:.2f} s of speech")
+        self.status.setStyleSheet("")
+
+    def drawn_points(self) -> int:
+        """Points of the waveform drawn (for tests)."""
+        x, _ = self.curve.getData()
+        return 0 if x is None else len(x)
+
+
+class _TrainBridge(QtCore.QObject):
+    progress = QtCore.Signal(float, str)
+    done = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+
+class AddWordDialog(QtWidgets.QDialog):
+    """Teach a word, or remove one.
+
+    Args:
+        source_factory: ``device -> AudioSource`` (the window's).
+        device: input device for recording.
+        config: takes, augmentation and detector settings.
+        gui_config: level meter settings.
+        root: user words folder (None: ``$KWSAPP_HOME`` / platformdirs).
+        countdown_ms: pause between pressing Record and the recording,
+            shown as a countdown.
+        embedder, pool: the embedding and negative pool (default: bundled).
+    """
+
+    word_added = QtCore.Signal(str)
+    word_removed = QtCore.Signal(str)
+
+    def __init__(self, source_factory: Callable[[Any], Any], device: Any = None,
+                 config: UserWordsConfig | None = None, gui_config: GuiConfig | None = None,
+                 root: Path | None = None, countdown_ms: int = 900, parent=None,
+                 embedder: Any = None, pool: Any = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add word")
+        self.setAcceptDrops(True)
+        self.config = config or UserWordsConfig()
+        self.source_factory, self.device, self.root = source_factory, device, root
+        self.countdown_ms = countdown_ms
+        self._embedder, self._pool = embedder, pool
+        self._recorder = None
+        self._recording_slot: int | None = None
+        self._record_at = 0.0
+        self.loudest_dbfs = float("-inf")  # of the level meter, this recording
+        self._thread: threading.Thread | None = None
+        self.last_word = None
+
+        self.name_edit = QtWidgets.QLineEdit()
+        self.name_edit.setPlaceholderText("the word's name, e.g. lights on")
+        self.name_edit.setToolTip("What the word is called when it is heard (not a command "
+                                  "name, not a word you already have)")
+        self.slots = [TakeSlot(i) for i in range(self.config.default_takes)]
+        for slot in self.slots:
+            slot.record_clicked.connect(self.record_take)
+            slot.play_clicked.connect(self.play_take)
+            slot.drop_clicked.connect(self.drop_take)
+        self.meter = LevelMeter(gui_config or GuiConfig())
+        self.prompt = QtWidgets.QLabel(f"Record {self.config.default_takes} takes of the word "
+                                       "(or drop audio files here), then train.")
+        self.prompt.setWordWrap(True)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.train_button = QtWidgets.QPushButton("Train")
+        self.train_button.setToolTip("Train a detector for the word from the takes (seconds)")
+        self.train_button.clicked.connect(self.train)
+        self.words_list = QtWidgets.QListWidget()
+        self.words_list.setToolTip("Your words")
+        self.words_list.setMaximumHeight(110)
+        self.remove_button = QtWidgets.QPushButton("Remove word")
+        self.remove_button.setToolTip("Delete the selected word")
+        self.remove_button.clicked.connect(self.remove_selected)
+        close = QtWidgets.QPushButton("Close")
+        close.clicked.connect(self.close)
+
+        form = QtWidgets.QFormLayout()
+        form.addRow("Name", self.name_edit)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.prompt)
+        for slot in self.slots:
+            lay.addWidget(slot)
+        lay.addWidget(self.meter)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.train_button)
+        lay.addLayout(row)
+        lay.addWidget(QtWidgets.QLabel("Your words"))
+        lay.addWidget(self.words_list)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.remove_button)
+        row.addStretch(1)
+        row.addWidget(close)
+        lay.addLayout(row)
+        self.resize(560, 720)
+
+        self._timer = QtCore.QTimer(self, interval=30)
+        self._timer.timeout.connect(self._tick)
+        self._bridge = _TrainBridge()
+        queued = QtCore.Qt.ConnectionType.QueuedConnection
+        self._bridge.progress.connect(self._on_progress, queued)
+        self._bridge.done.connect(self._on_trained, queued)
+        self._bridge.failed.connect(self._on_train_failed, queued)
+        self.refresh_words()
+
+    # ------------------------------------------------------------- takes
+    @property
+    def takes(self) -> list[Take]:
+        return [s.take for s in self.slots if s.take is not None]
+
+    @property
+    def recording(self) -> bool:
+        return self._recording_slot is not None
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.prompt.setText(text)
+        self.prompt.setStyleSheet("color: #e07070;" if error else "")
+
+    def record_take(self, index: int) -> None:
+        """Count down, then record take ``index`` for ``config.record_s``."""
+        if self.recording or self._thread is not None:
+            return
+        self._recording_slot = index
+        self._record_at = time.monotonic() + self.countdown_ms / 1000.0
+        self.loudest_dbfs = float("-inf")
+        for slot in self.slots:
+            slot.record_button.setEnabled(False)
+        self._timer.start()
+        if self.countdown_ms <= 0:
+            self._start_recorder()
+
+    def _start_recorder(self) -> None:
+        from kwsapp.userwords.record import TakeRecorder
+
+        index = self._recording_slot
+        try:
+            self._recorder = TakeRecorder(self.source_factory(self.device), self.config.record_s)
+            self._recorder.start()
+        except Exception as exc:  # noqa: BLE001 - a device failure is shown, not raised
+            self._finish_recording()
+            self.slots[index].set_take(None, f"cannot record: {exc}")
+            self.say(f"Cannot record: {exc}", error=True)
+            return
+        self.say(f"Take {index + 1}: say the word now.")
+
+    def _tick(self) -> None:
+        if self._recorder is None:  # counting down
+            left = self._record_at - time.monotonic()
+            if left <= 0:
+                self._start_recorder()
+            else:
+                count = max(1, int(np.ceil(3 * left / max(self.countdown_ms / 1000.0, 1e-3))))
+                self.say(f"Take {self._recording_slot + 1}: get ready… {count}")
+            return
+        rec = self._recorder
+        self.meter.set_audio(rec.latest(0.05))
+        self.loudest_dbfs = max(self.loudest_dbfs, self.meter.rms_db)
+        error = getattr(rec.source, "error", None)
+        if rec.done.is_set() or error is not None:
+            index = self._recording_slot
+            rec.stop()
+            audio = rec.audio()
+            self._finish_recording()
+            if error is not None and not rec.done.is_set():
+                self.slots[index].set_take(None, f"the input failed: {error}")
+                return
+            self._accept(index, audio, f"take {index + 1}")
+
+    def _finish_recording(self) -> None:
+        self._timer.stop()
+        self._recorder = None
+        self._recording_slot = None
+        for slot in self.slots:
+            slot.record_button.setEnabled(True)
+
+    def _accept(self, index: int, audio: np.ndarray, name: str) -> bool:
+        try:
+            take = check_take(audio, name, self.config)
+        except KwsError as exc:
+            self.slots[index].set_take(None, str(exc))
+            self.say(f"{exc}. Record it again.", error=True)
+            return False
+        self.slots[index].set_take(take)
+        left = sum(s.take is None for s in self.slots)
+        self.say(f"{left} more take(s) to record." if left else "All takes in: press Train.")
+        return True
+
+    def drop_take(self, index: int) -> None:
+        self.slots[index].set_take(None)
+        self.say(f"Take {index + 1} dropped: record it again.")
+
+    def play_take(self, index: int) -> None:
+        take = self.slots[index].take
+        if take is None:
+            return
+        try:
+            from kwsapp.audio.source import _sounddevice
+
+            _sounddevice().play(take.audio, SAMPLE_RATE_HZ)
+        except Exception as exc:  # noqa: BLE001 - no output device is a state to show
+            self.say(f"Cannot play the take: {exc}", error=True)
+
+    def add_files(self, paths: list[str]) -> None:
+        """Use audio files as takes, in the empty slots (more slots when
+        needed, up to twice the default)."""
+        from kwsapp.audio.io import load_audio
+
+        for path in paths:
+            empty = [s for s in self.slots if s.take is None]
+            if not empty:
+                if len(self.slots) >= 2 * self.config.default_takes:
+                    self.say("No room for more takes: drop one first.", error=True)
+                    return
+                slot = TakeSlot(len(self.slots))
+                slot.record_clicked.connect(self.record_take)
+                slot.play_clicked.connect(self.play_take)
+                slot.drop_clicked.connect(self.drop_take)
+                self.layout().insertWidget(1 + len(self.slots) + 1, slot)
+                self.slots.append(slot)
+                empty = [slot]
+            try:
+                audio = load_audio(path)
+            except KwsError as exc:
+                self.say(str(exc), error=True)
+                continue
+            self._accept(empty[0].index, audio, Path(path).name)
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_files(paths)
+
+    # ------------------------------------------------------------ training
+    def train(self) -> bool:
+        """Check the name and takes, then train on a worker thread; returns
+        whether training started."""
+        from kwsapp.userwords.store import check_name
+
+        if self._thread is not None or self.recording:
+            return False
+        try:
+            name = check_name(self.name_edit.text(), self.root)
+            check_takes(self.takes, self.config)
+        except KwsError as exc:
+            self.say(str(exc), error=True)
+            return False
+        takes = self.takes
+        self.train_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.say(f"Training {name!r}…")
+        self._thread = threading.Thread(target=self._train_worker, args=(name, takes),
+                                        name="kwsapp-enrol", daemon=True)
+        self._thread.start()
+        return True
+
+    def _train_worker(self, name: str, takes: list[Take]) -> None:
+        try:
+            from kwsapp.userwords.embedding import default_embedder, default_pool
+            from kwsapp.userwords.enrol import enrol
+
+            embedder = self._embedder or default_embedder()
+            pool = self._pool or default_pool()
+            word = enrol(name, takes, embedder, pool, self.config, self.root,
+                         progress=self._bridge.progress.emit,
+                         embedding_id=getattr(embedder, "id", ""))
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            log.exception("enrolment failed")
+            self._bridge.failed.emit(str(exc))
+            return
+        self._bridge.done.emit(word)
+
+    @QtCore.Slot(float, str)
+    def _on_progress(self, fraction: float, what: str) -> None:
+        self.progress.setValue(int(round(100 * fraction)))
+        self.progress.setFormat(f"%p%  {what}")
+
+    @QtCore.Slot(object)
+    def _on_trained(self, word: Any) -> None:
+        self._join()
+        self.last_word = word
+        self.progress.setValue(100)
+        secs = word.card.get("figures", {}).get("enrol_seconds", 0.0)
+        self.say(f"{word.name!r} learnt in {secs:.1f} s: say it and watch the live view.")
+        for slot in self.slots:
+            slot.set_take(None)
+        self.name_edit.clear()
+        self.refresh_words()
+        self.word_added.emit(word.name)
+
+    @QtCore.Slot(str)
+    def _on_train_failed(self, message: str) -> None:
+        self._join()
+        self.say(f"Training failed: {message}", error=True)
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(1.0)
+        self._thread = None
+        self.train_button.setEnabled(True)
+
+    @property
+    def training(self) -> bool:
+        return self._thread is not None
+
+    # --------------------------------------------------------------- words
+    def refresh_words(self) -> None:
+        from kwsapp.userwords.store import list_words
+
+        self.words_list.clear()
+        for w in list_words(self.root):
+            item = QtWidgets.QListWidgetItem(
+                f"{w.name}  ·  {len(w.card.get('takes', []))} takes  ·  "
+                f"{str(w.card.get('created', ''))[:10]}")
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
+            self.words_list.addItem(item)
+
+    def word_names(self) -> list[str]:
+        return [self.words_list.item(i).data(QtCore.Qt.ItemDataRole.UserRole)
+                for i in range(self.words_list.count())]
+
+    def remove_selected(self) -> None:
+        from kwsapp.userwords.store import remove_word
+
+        item = self.words_list.currentItem()
+        if item is None:
+            self.say("Select a word to remove.", error=True)
+            return
+        name = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        try:
+            remove_word(name, self.root)
+        except KwsError as exc:
+            self.say(str(exc), error=True)
+        self.refresh_words()
+        self.say(f"{name!r} removed.")
+        self.word_removed.emit(name)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        if self._recorder is not None:
+            self._recorder.stop()
+        self._finish_recording()
+        super().closeEvent(event)

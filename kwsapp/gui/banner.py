@@ -1,0 +1,33 @@
+"""A dismissable message strip at the top of the window (faults, hints)."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+
+class Banner(QtWidgets.QFrame):
+    """One message at a time; hidden until :meth:`show_message`."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.text = QtWidgets.QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QtWidgets.QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss this message")
+        close.clicked.connect(self.hide)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 6)
+        lay.addWidget(self.text, 1)
+        lay.addWidget(close)
+        self.hide()
+
+    def show_message(self, message: str, error: bool = True) -> None:
+        colour = "#5a1d1d" if error else "#1d3a5a"
+        self.setStyleSheet(f"#banner {{ background: {colour}; border-radius: 4px; }}"
+                           "#banner QLabel { color: white; }")
+        self.text.setText(message)
+        self.show()

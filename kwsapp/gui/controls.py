@@ -1,0 +1,206 @@
+"""The controls bar: listen button, input device, model, threshold and VAD
+aggressiveness. It shows and reports choices (signals); the window decides
+what they do to the stream."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from kwsapp.models.registry import bundled_models
+
+log = logging.getLogger(__name__)
+
+OPEN_MODEL = "Open model…"
+VAD_CHOICES = ("0 · keeps most", "1", "2 · default", "3 · strictest")
+
+
+def list_devices() -> list:
+    """Input devices (empty when PortAudio finds none or is missing)."""
+    try:
+        from kwsapp.audio.source import list_input_devices
+        return list(list_input_devices())
+    except Exception as exc:  # noqa: BLE001 - no audio stack is a state the window shows
+        log.warning("cannot list input devices: %s", exc)
+        return []
+
+
+def match_device(devices: list, wanted: object) -> int:
+    """Row of a device given by name, index or name part (else the default,
+    else 0)."""
+    text = "" if wanted is None else str(wanted)
+    for test in (lambda d: d.name == text,
+                 lambda d: text.isdigit() and int(text) == getattr(d, "index", None),
+                 lambda d: bool(text) and text.lower() in d.name.lower(),
+                 lambda d: getattr(d, "is_default", False)):
+        for i, dev in enumerate(devices):
+            if test(dev):
+                return i
+    return 0
+
+
+class ControlsBar(QtWidgets.QWidget):
+    """The row of controls above the views.
+
+    Signals:
+        device_chosen: the user picked an input device.
+        model_chosen(spec): a bundled name or artifact path; None for
+            "Open model…".
+        threshold_changed(value): the slider moved (0.05 .. 0.99).
+        vad_changed(aggressiveness): 0 .. 3.
+    """
+
+    device_chosen = QtCore.Signal()
+    model_chosen = QtCore.Signal(object)
+    threshold_changed = QtCore.Signal(float)
+    vad_changed = QtCore.Signal(int)
+
+    def __init__(self, listen_action: QtGui.QAction, refresh_action: QtGui.QAction,
+                 parent=None) -> None:
+        super().__init__(parent)
+        self.devices: list = []
+        self.listen_button = QtWidgets.QToolButton()
+        self.listen_button.setDefaultAction(listen_action)
+        self.listen_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.listen_button.setMinimumWidth(110)
+        self.listen_button.setStyleSheet(
+            "QToolButton { padding: 3px 10px; }"
+            "QToolButton:checked { background: #1f7a55; color: white; border-radius: 3px; }")
+        self.device_combo = QtWidgets.QComboBox()
+        self.device_combo.setMinimumContentsLength(14)
+        self.device_combo.setSizeAdjustPolicy(
+            QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device_combo.setToolTip("Input device (★ marks the system default); "
+                                     "changing it restarts listening on the new one")
+        self.device_combo.activated.connect(lambda _i: self.device_chosen.emit())
+        refresh = QtWidgets.QToolButton()
+        refresh.setDefaultAction(refresh_action)
+        refresh.setText("⟳")
+        self.model_combo = QtWidgets.QComboBox()
+        self.model_combo.setMinimumContentsLength(8)
+        self.model_combo.setToolTip("Model: a bundled one by name, or " + OPEN_MODEL +
+                                    " for an artifact directory")
+        self.model_combo.activated.connect(
+            lambda index: self.model_chosen.emit(self.model_combo.itemData(index)))
+        self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(5, 99)
+        self.threshold_slider.setMinimumWidth(100)
+        self.threshold_slider.setToolTip("Sensitivity: a command fires when its smoothed "
+                                         "probability passes this threshold (lower fires "
+                                         "more often); classes the model card tunes "
+                                         "apart keep their offset from it")
+        self.threshold_label = QtWidgets.QLabel()
+        self.threshold_label.setMinimumWidth(36)
+        self.threshold_slider.valueChanged.connect(self._on_threshold_moved)
+        self.vad_combo = QtWidgets.QComboBox()
+        self.vad_combo.addItems(VAD_CHOICES)
+        self.vad_combo.setToolTip("Voice detector aggressiveness: higher ignores more "
+                                  "non-speech sound (0..3)")
+        self.vad_combo.currentIndexChanged.connect(self.vad_changed.emit)
+
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 2)
+        lay.addWidget(self.listen_button)
+        lay.addSpacing(10)
+        for label, widget in (("Input", self.device_combo), (None, refresh),
+                              ("Model", self.model_combo)):
+            if label:
+                lay.addSpacing(6)
+                lay.addWidget(QtWidgets.QLabel(label))
+            # The device name gets the spare width (names can be long).
+            lay.addWidget(widget, 3 if widget is self.device_combo else 0)
+        lay.addSpacing(12)
+        lay.addWidget(QtWidgets.QLabel("Threshold"))
+        lay.addWidget(self.threshold_slider)
+        lay.addWidget(self.threshold_label)
+        lay.addSpacing(12)
+        lay.addWidget(QtWidgets.QLabel("VAD"))
+        lay.addWidget(self.vad_combo)
+        lay.addStretch(1)
+        self._layout = lay
+
+    def add_button(self, action: QtGui.QAction) -> QtWidgets.QToolButton:
+        """A button for ``action`` after the other controls."""
+        button = QtWidgets.QToolButton()
+        button.setDefaultAction(action)
+        self._layout.insertSpacing(self._layout.count() - 1, 12)
+        self._layout.insertWidget(self._layout.count() - 1, button)
+        return button
+
+    # ---------------------------------------------------------------- devices
+    def fill_devices(self, devices: list, wanted: object,
+                     source_name: str | None = None) -> None:
+        """Fill the device chooser anew (the default marked, ``wanted``
+        selected); ``source_name``: not a sound card, nothing to choose."""
+        self.device_combo.clear()
+        if source_name is not None:
+            self.devices = []
+            self.device_combo.addItem(source_name, None)
+            return
+        self.devices = list(devices)
+        if not self.devices:
+            self.device_combo.addItem("no input device found", None)
+            self.device_combo.setEnabled(False)
+            return
+        self.device_combo.setEnabled(True)
+        for i, dev in enumerate(self.devices):
+            star = " ★ default" if getattr(dev, "is_default", False) else ""
+            self.device_combo.addItem(f"{dev.name}{star}", dev.name)
+            self.device_combo.setItemData(
+                i, f"{dev.name} ({getattr(dev, 'hostapi', '')}, "
+                   f"{getattr(dev, 'default_rate_hz', 0):g} Hz)",
+                QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.device_combo.setCurrentIndex(match_device(self.devices, wanted))
+
+    def current_device(self) -> str | None:
+        return self.device_combo.currentData()
+
+    # ----------------------------------------------------------------- models
+    def fill_models(self) -> None:
+        """The bundled models, then "Open model…"."""
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for name in bundled_models():
+            self.model_combo.addItem(name, name)
+        self.model_combo.addItem(OPEN_MODEL, None)
+        self.model_combo.blockSignals(False)
+
+    def select_model(self, spec: str) -> None:
+        """Show ``spec`` as the current model (an artifact path gets a row)."""
+        index = self.model_combo.findData(spec)
+        if index < 0:
+            self.model_combo.insertItem(self.model_combo.count() - 1, Path(spec).name, spec)
+            self.model_combo.setItemData(self.model_combo.count() - 2, spec,
+                                         QtCore.Qt.ItemDataRole.ToolTipRole)
+            index = self.model_combo.count() - 2
+        self.model_combo.setCurrentIndex(index)
+
+    def show_no_model(self) -> None:
+        """No model loads: no model shown, no threshold to set."""
+        self.model_combo.setCurrentIndex(-1)
+        self.threshold_slider.setEnabled(False)
+        self.threshold_label.setText("—")
+
+    # ------------------------------------------------------ threshold and VAD
+    @property
+    def threshold(self) -> float:
+        return self.threshold_slider.value() / 100.0
+
+    def set_threshold(self, value: float) -> None:
+        """Show ``value`` without reporting it as the user's choice."""
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(int(round(value * 100)))
+        self.threshold_slider.blockSignals(False)
+        self.threshold_label.setText(f"{self.threshold:.2f}")
+
+    def set_vad(self, aggressiveness: int) -> None:
+        """Show ``aggressiveness`` without reporting it as the user's choice."""
+        self.vad_combo.blockSignals(True)
+        self.vad_combo.setCurrentIndex(int(aggressiveness))
+        self.vad_combo.blockSignals(False)
+
+    def _on_threshold_moved(self, _value: int) -> None:
+        self.threshold_label.setText(f"{self.threshold:.2f}")
+        self.threshold_changed.emit(self.threshold)

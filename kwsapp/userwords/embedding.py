@@ -1,0 +1,56 @@
+"""The embedding user words stand on: the bundled ``embed`` artifact's
+frozen embedding (``embedding.tflite``, its card's ``streaming`` section) and
+its negative pool, both found through the model registry."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from kwsapp.errors import ModelError
+
+#: The bundled model whose embedding and pool user words use.
+EMBED_MODEL = "embed"
+
+
+def embed_dir() -> Path:
+    from kwsapp.models.registry import resolve
+
+    return resolve(EMBED_MODEL)
+
+
+class Embedder:
+    """``embed(audio) -> [T, 96]`` through the split artifact's embedding."""
+
+    def __init__(self, artifact_dir: Path | None = None) -> None:
+        from kwsapp.models.artifact import read_card
+        from kwsapp.models.split import SplitModel
+
+        self.path = Path(artifact_dir or embed_dir())
+        card = read_card(self.path)
+        streaming = card.raw.get("streaming")
+        if not streaming:
+            raise ModelError(f"{self.path}: user words need the split embed artifact "
+                             "(a card with a 'streaming' section)")
+        self._model = SplitModel(self.path, streaming)
+        data = (self.path / self._model.spec.embedding_file).read_bytes()
+        #: names the embedding a detector was trained on (stored in its card)
+        self.id = f"{card.name}/{self._model.spec.embedding_file}:" \
+                  f"{hashlib.sha1(data).hexdigest()[:12]}"
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        return self._model.embed(np.asarray(audio, np.float32))
+
+
+@lru_cache(maxsize=1)
+def default_embedder() -> Embedder:
+    return Embedder()
+
+
+def default_pool():
+    from kwsapp.userwords.pool import load_pool, pool_path
+
+    return load_pool(pool_path(embed_dir()))

@@ -1,0 +1,114 @@
+"""Teach a word: takes -> variants -> embeddings -> detector -> stored word.
+
+Positives are the windows of the take variants that hold the whole word;
+windows holding less than half of it join the negatives (so a word's first
+syllable alone does not fire), beside every window of the bundled pool
+except the clips of the word itself. A logistic regression on the pooled
+window features (kwsapp/userwords/detector.py) was as good as a small
+network on the wake-word streams and trains ten times faster (README
+"User words").
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+import numpy as np
+
+from kwsapp import __version__
+from kwsapp.config import UserWordsConfig
+from kwsapp.userwords.augment import variants
+from kwsapp.userwords.detector import FRAMES, sliding_windows, train_detector, window_features
+from kwsapp.userwords.pool import NegativePool
+from kwsapp.userwords.store import StoredWord, check_name, save_word
+from kwsapp.userwords.takes import Take, check_takes
+
+#: ``[n]`` float32 16 kHz audio -> ``[T, 96]`` embeddings (embedding ``j``
+#: from samples ``[j * 1280, j * 1280 + 12400)``).
+EmbedFn = Callable[[np.ndarray], np.ndarray]
+#: ``(fraction done 0..1, what is happening)``.
+Progress = Callable[[float, str], None]
+
+HOP = 1280
+FIELD = 12400
+
+
+def window_span(j: int) -> tuple[int, int]:
+    """Samples under the window that ends with embedding ``j``."""
+    return (j - FRAMES + 1) * HOP, j * HOP + FIELD
+
+
+def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
+                  config: UserWordsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(whole, partial)``: windows of one variant that hold the whole word
+    (ending at least ``end_margin_ms`` after it) and those that hold less than
+    ``partial_cover`` of it (and so must not fire)."""
+    windows = sliding_windows(embeddings)
+    margin = int(config.end_margin_ms * 16)
+    whole, partial = [], []
+    for i in range(len(windows)):
+        s0, s1 = window_span(i + FRAMES - 1)
+        if s0 <= word_start and s1 >= word_end + margin:
+            whole.append(i)
+        else:
+            cover = max(0, min(s1, word_end) - max(s0, word_start)) / max(1, word_end - word_start)
+            if cover < config.partial_cover:
+                partial.append(i)
+    return windows[whole], windows[partial]
+
+
+def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
+          config: UserWordsConfig = UserWordsConfig(), root=None,
+          progress: Progress | None = None, embedding_id: str = "") -> StoredWord:
+    """Train a detector for ``name`` from ``takes`` and store it.
+
+    Raises:
+        BadNameError / BadTakeError: the name or the takes cannot be used.
+    """
+    t0 = time.perf_counter()
+    report = progress or (lambda _f, _m: None)
+    norm = check_name(name, root)
+    check_takes(takes, config)
+    report(0.02, "making variants of the takes")
+    vs = variants(list(takes), config, list(pool.noise), seed=config.seed)
+    pos, part = [], []
+    for k, v in enumerate(vs):
+        whole, partial = split_windows(embed(v.audio), v.word_start, v.word_end, config)
+        pos.append(whole)
+        part.append(partial)
+        report(0.05 + 0.75 * (k + 1) / len(vs), f"embedding variant {k + 1} of {len(vs)}")
+    pos_w = np.concatenate(pos)
+    part_w = np.concatenate(part)
+    report(0.82, "training the detector")
+    pos_f = window_features(pos_w)
+    neg_f = np.concatenate([pool.features(leave_out=norm), window_features(part_w)])
+    detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
+    report(0.95, "saving")
+    p_pos = 1.0 / (1.0 + np.exp(-detector.logits(pos_f)))
+    p_neg = 1.0 / (1.0 + np.exp(-detector.logits(neg_f)))
+    thr = config.threshold
+    seconds = time.perf_counter() - t0
+    card = {
+        "format_version": 1,
+        "threshold": thr,
+        "takes": [{"source": t.name, "speech_s": round(t.speech_s, 3),
+                   "seconds": round(t.audio.size / 16000, 3)} for t in takes],
+        "detector": {"kind": "logistic", "features": "mean+max of window and halves",
+                     "frames": FRAMES, "positives": int(len(pos_f)),
+                     "negatives": int(len(neg_f))},
+        "figures": {"variant_windows_found": round(float(np.mean(p_pos >= thr)), 4),
+                    "pool_windows_firing": round(float(np.mean(p_neg >= thr)), 5),
+                    "enrol_seconds": round(seconds, 2)},
+        "embedding": embedding_id,
+        "pool": {"file": pool.path.name, "sha1": pool.digest,
+                 "left_out": int(np.sum(~pool.keep(norm)))},
+        "augment": {"variants_per_take": config.variants_per_take,
+                    "snrs_db": list(config.snrs_db), "seed": config.seed},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code_version": __version__,
+    }
+    word = save_word(norm, card, detector.arrays(), [t.audio for t in takes], root)
+    report(1.0, "done")
+    return word

@@ -1,0 +1,103 @@
+"""User words in a running engine: a listener on its embeddings
+(:meth:`~kwsapp.inference.engine.Engine.add_embedding_listener`) that scores
+each new window for every user word and emits their events through the
+engine, beside the commands (same event type, same ``events`` list, same
+``on_event`` callback; label = the word's name).
+
+Decisions follow the commands' rules: a window is judged only while the
+voice detector heard speech in it (else the smoother is reset, as when the
+commands' gate closes); the speech run that fills the window most is the
+utterance key (the same word said twice fires twice) and the event's span.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from kwsapp.config import UserWordsConfig
+from kwsapp.userwords.listener import UserWordListener, UserWords
+
+log = logging.getLogger(__name__)
+
+#: Samples under a window of 10 embeddings (1.5 s).
+WINDOW_SAMPLES = 12400 + 9 * 1280
+
+#: ``(end_s, labels, probs)`` for every scored window (the GUI's bars).
+ScoresCallback = Callable[[float, tuple[str, ...], np.ndarray], None]
+
+
+class LiveUserWords:
+    """Attach ``words`` to ``engine``; :meth:`detach` to stop.
+
+    Args:
+        engine: a running or new :class:`~kwsapp.inference.engine.Engine`
+            whose model is a split ``embed`` artifact.
+        words: the detectors.
+        on_scores: called on the engine's inference thread per window.
+    """
+
+    def __init__(self, engine: Any, words: UserWords,
+                 on_scores: ScoresCallback | None = None) -> None:
+        self.engine = engine
+        self.listener = UserWordListener(words)
+        self.on_scores = on_scores
+        self._sr = float(engine.sample_rate_hz)
+        engine.add_embedding_listener(self._on_embedding)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.listener.labels
+
+    def detach(self) -> None:
+        try:
+            self.engine.remove_embedding_listener(self._on_embedding)
+        except ValueError:
+            pass
+
+    def _on_embedding(self, end_s: float, embedding: np.ndarray) -> None:
+        probs = self.listener.push(embedding)
+        if probs is None:
+            return
+        if self.on_scores is not None:
+            self.on_scores(end_s, self.labels, probs)
+        end = int(round(end_s * self._sr))
+        start = end - WINDOW_SAMPLES
+        runs = self.engine.gate.runs_in(start, end)
+        if not runs:  # no speech in the window: as a closed gate for the commands
+            self.listener.smoother.reset()
+            return
+        run = max(runs, key=lambda r: min(r.end, end) - max(r.start, start))
+        detection = self.listener.decide(end_s, probs, run.start)
+        if detection is None:
+            return
+        from kwsapp.inference.engine import CommandEvent
+
+        span = (max(run.start, start, 0) / self._sr, min(run.end, end) / self._sr)
+        emitted = (self.engine.ring.total_written / self._sr if self.engine.source.realtime
+                   else end_s)
+        event = CommandEvent(label=detection.label, score=detection.score, start=span[0],
+                             end=span[1], emitted_at=emitted, latency=emitted - span[1])
+        self.engine.events.append(event)
+        if self.engine.on_event is not None:
+            self.engine.on_event(event)
+
+
+def attach_user_words(engine: Any, root: Path | None = None,
+                      config: UserWordsConfig = UserWordsConfig(),
+                      on_scores: ScoresCallback | None = None) -> LiveUserWords | None:
+    """Run every stored user word in ``engine`` (None when there are none,
+    or the engine's model streams no embeddings: a warning says so)."""
+    words = UserWords.load(root, config)
+    if not len(words):
+        return None
+    if getattr(engine.recognizer, "split", None) is None or \
+            not hasattr(engine, "add_embedding_listener"):
+        log.warning("user words (%s) need the split embed model; model %s does not stream "
+                    "embeddings, so they are not listened for", ", ".join(words.names),
+                    engine.recognizer.card.name)
+        return None
+    return LiveUserWords(engine, words, on_scores)

@@ -1,0 +1,199 @@
+"""Where user words live: ``$KWSAPP_HOME`` (else the platformdirs user data
+folder of ``kwsapp``) / ``words/<slug>/``, each folder holding
+
+- ``card.json``: name, takes used, threshold, measured figures, date, code
+  version, the embedding and pool it was trained against;
+- ``detector.npz``: the detector's weights (plain arrays, never a pickle);
+- ``takes/take_<n>.wav``: the takes (16-bit, 16 kHz), so the word can be
+  trained again when the pool or the embedding changes.
+
+A word is written to a temporary folder and renamed into place, so a reader
+never sees half a word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kwsapp import LABELS
+from kwsapp.errors import BadInputError, ModelError
+
+WORDS_DIR = "words"
+CARD_FILE = "card.json"
+DETECTOR_FILE = "detector.npz"
+TAKES_DIR = "takes"
+CARD_KIND = "user_word"
+MAX_NAME = 32
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9 '_-]*$")
+
+
+class BadNameError(BadInputError):
+    """A user word's name cannot be used."""
+
+
+def home() -> Path:
+    """``$KWSAPP_HOME``, else the user data folder (platformdirs)."""
+    env = os.environ.get("KWSAPP_HOME")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("kwsapp", appauthor=False))
+
+
+def words_dir(root: Path | None = None) -> Path:
+    return (root or home()) / WORDS_DIR
+
+
+def normalize_name(name: str) -> str:
+    """The name as stored: lower case, single spaces."""
+    return " ".join(str(name).lower().split())
+
+
+def slug(name: str) -> str:
+    """Folder name of a word (spaces become ``_``)."""
+    return normalize_name(name).replace(" ", "_")
+
+
+def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = LABELS) -> str:
+    """The normalized name, if it can be a new word.
+
+    Raises:
+        BadNameError: empty, too long, odd characters, a bundled command (or
+            silence/unknown), or already taken.
+    """
+    norm = normalize_name(name)
+    if not norm:
+        raise BadNameError("the word needs a name")
+    if len(norm) > MAX_NAME:
+        raise BadNameError(f"{name!r}: names are at most {MAX_NAME} characters")
+    if not _NAME_RE.match(norm):
+        raise BadNameError(f"{name!r}: use letters, digits, spaces, ' - and _ only "
+                           "(starting with a letter or digit)")
+    if norm in reserved or slug(norm) in reserved:
+        raise BadNameError(f"{name!r} is a bundled command (or class) name; pick another name")
+    if (words_dir(root) / slug(norm) / CARD_FILE).exists():
+        raise BadNameError(f"{norm!r} is already taken; remove it first "
+                           f"(kwsapp words --remove {slug(norm)!r}) or pick another name")
+    return norm
+
+
+@dataclass(frozen=True)
+class StoredWord:
+    """A word on disk: its card and folder."""
+
+    name: str
+    path: Path
+    card: dict[str, Any]
+
+    def detector_arrays(self) -> dict[str, np.ndarray]:
+        path = self.path / self.card.get("detector", {}).get("file", DETECTOR_FILE)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: unreadable detector ({exc})") from None
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card.get("threshold", 0.5))
+
+
+def read_word(folder: Path) -> StoredWord:
+    """Read one word folder.
+
+    Raises:
+        ModelError: no card, or not a user word's card.
+    """
+    path = folder / CARD_FILE
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable word card ({exc})") from None
+    if not isinstance(card, dict) or card.get("kind") != CARD_KIND or "name" not in card:
+        raise ModelError(f"{path}: not a user word's card")
+    return StoredWord(str(card["name"]), folder, card)
+
+
+def list_words(root: Path | None = None) -> list[StoredWord]:
+    """Every readable word, by name; unreadable folders are skipped (logged)."""
+    import logging
+
+    folder = words_dir(root)
+    out = []
+    for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if not (sub / CARD_FILE).is_file():
+            continue
+        try:
+            out.append(read_word(sub))
+        except ModelError as exc:
+            logging.getLogger(__name__).warning("skipped user word %s", exc)
+    return sorted(out, key=lambda w: w.name)
+
+
+def find_word(name: str, root: Path | None = None) -> StoredWord:
+    """The stored word called ``name`` (any spelling :func:`slug` maps alike).
+
+    Raises:
+        BadNameError: no such word.
+    """
+    folder = words_dir(root) / slug(name)
+    if not (folder / CARD_FILE).is_file():
+        known = ", ".join(w.name for w in list_words(root)) or "none yet"
+        raise BadNameError(f"{name!r}: no such user word (words: {known})")
+    return read_word(folder)
+
+
+def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
+              takes: list[np.ndarray], root: Path | None = None) -> StoredWord:
+    """Write a word atomically (temporary folder, then rename)."""
+    import soundfile as sf
+
+    from kwsapp.config import SAMPLE_RATE_HZ
+
+    base = words_dir(root)
+    base.mkdir(parents=True, exist_ok=True)
+    final = base / slug(name)
+    tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
+    try:
+        (tmp / TAKES_DIR).mkdir()
+        files = []
+        for i, audio in enumerate(takes, 1):
+            rel = f"{TAKES_DIR}/take_{i}.wav"
+            sf.write(str(tmp / rel), np.clip(audio, -1, 1), SAMPLE_RATE_HZ, subtype="PCM_16")
+            files.append(rel)
+        np.savez(tmp / DETECTOR_FILE, **detector)
+        card = {**card, "kind": CARD_KIND, "name": normalize_name(name),
+                "detector": {**card.get("detector", {}), "file": DETECTOR_FILE},
+                "take_files": files}
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+        if final.exists():
+            raise BadNameError(f"{normalize_name(name)!r} is already taken")
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return read_word(final)
+
+
+def remove_word(name: str, root: Path | None = None) -> StoredWord:
+    """Delete a word's folder; returns what was removed.
+
+    Raises:
+        BadNameError: no such word.
+    """
+    word = find_word(name, root)
+    trash = word.path.with_name(f".{word.path.name}.removed")
+    shutil.rmtree(trash, ignore_errors=True)
+    word.path.rename(trash)  # gone for readers at once; then deleted
+    shutil.rmtree(trash, ignore_errors=True)
+    return word

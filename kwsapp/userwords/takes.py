@@ -1,0 +1,157 @@
+"""Check recordings offered as takes of a word and find the word in each.
+
+A take is one recording of the word alone, silence around it allowed. The
+word is located by its speech run (webrtcvad plus an energy floor, as the
+test streams trim their clips). Every problem is a :class:`BadTakeError`
+whose message names the take and says what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig
+from kwsapp.errors import BadInputError
+
+
+class BadTakeError(BadInputError):
+    """A take (or a set of takes) cannot be used to teach a word."""
+
+
+@dataclass(frozen=True)
+class Take:
+    """One usable recording: 16 kHz float32 audio and where the word is."""
+
+    audio: np.ndarray
+    speech_start: int  # samples
+    speech_end: int
+    name: str = ""  # file name or "take N", for messages and the card
+
+    @property
+    def speech_s(self) -> float:
+        return (self.speech_end - self.speech_start) / SAMPLE_RATE_HZ
+
+    def word(self) -> np.ndarray:
+        """The speech part alone."""
+        return self.audio[self.speech_start:self.speech_end]
+
+
+def level_dbfs(audio: np.ndarray) -> float:
+    """RMS level in dB re full scale (-inf for digital silence)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def word_span(audio: np.ndarray, gap_ms: float = 300.0) -> tuple[int, int] | None:
+    """``(start, end)`` samples of the word in a take, or None.
+
+    Voiced 10 ms frames (webrtcvad at its strictest, within 35 dB of the
+    loudest frame, as the test streams trim clips) closer than ``gap_ms``
+    form runs; the word is the run with the most energy, so a click or a
+    breath away from it is not taken for part of it.
+    """
+    from kwsapp.audio.vad import speech_flags
+    from kwsapp.streaming.synth import ENERGY_FLOOR_DB, VAD_FRAME_MS
+
+    n = SAMPLE_RATE_HZ * VAD_FRAME_MS // 1000
+    frames = audio.size // n
+    if frames == 0:
+        return None
+    power = np.mean(audio[:frames * n].reshape(frames, n).astype(np.float64) ** 2, axis=1)
+    energy_db = 10 * np.log10(power + 1e-12)
+    voiced = speech_flags(audio, aggressiveness=3, frame_ms=VAD_FRAME_MS)
+    voiced &= energy_db > energy_db.max() - ENERGY_FLOOR_DB
+    idx = np.flatnonzero(voiced)
+    if idx.size == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(idx) > gap_ms / VAD_FRAME_MS)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    best = int(np.argmax([power[a:b].sum() for a, b in zip(starts, ends)]))
+    return int(starts[best] * n), int(ends[best] * n)
+
+
+def check_take(audio: np.ndarray, name: str,
+               config: UserWordsConfig = UserWordsConfig()) -> Take:
+    """Check one recording (16 kHz float32) and locate its word.
+
+    Raises:
+        BadTakeError: empty, silent, clipped, too long, or no word found.
+    """
+    audio = np.asarray(audio, np.float32)
+    seconds = audio.size / SAMPLE_RATE_HZ
+    if audio.size == 0:
+        raise BadTakeError(f"{name}: the take is empty (no audio); record it again")
+    if seconds > config.max_recording_s:
+        raise BadTakeError(f"{name}: {seconds:.1f} s is too long for one take "
+                           f"(at most {config.max_recording_s:g} s: the word alone, "
+                           "with a little silence around it)")
+    peak = float(np.max(np.abs(audio)))
+    if peak < 10 ** (config.silent_peak_dbfs / 20.0):
+        raise BadTakeError(f"{name}: the take is silent (peak {20 * np.log10(max(peak, 1e-9)):.0f}"
+                           " dBFS); check the microphone and say the word closer to it")
+    clipped = float(np.mean(np.abs(audio) >= config.clip_level))
+    if clipped > config.max_clipped_share:
+        raise BadTakeError(f"{name}: the take is clipped ({clipped:.1%} of samples at full "
+                           "scale); say the word further from the microphone or turn the "
+                           "input level down")
+    span = word_span(audio)
+    if span is None:
+        raise BadTakeError(f"{name}: no speech found in the take; say the word clearly")
+    start, end = span
+    speech_s = (end - start) / SAMPLE_RATE_HZ
+    if speech_s < config.min_word_s:
+        raise BadTakeError(f"{name}: the speech is only {speech_s * 1000:.0f} ms, shorter "
+                           f"than a word (at least {config.min_word_s * 1000:.0f} ms); "
+                           "say the whole word")
+    if speech_s > config.max_word_s:
+        raise BadTakeError(f"{name}: the speech lasts {speech_s:.1f} s, longer than "
+                           f"{config.max_word_s:g} s; say the word alone, once")
+    return Take(audio, start, end, name)
+
+
+def check_takes(takes: Sequence[Take], config: UserWordsConfig = UserWordsConfig()) -> None:
+    """Checks across the takes: enough of them, and none much shorter or
+    longer than the others (a cut-off word, or extra words).
+
+    Raises:
+        BadTakeError: naming the odd take.
+    """
+    if len(takes) < config.min_takes:
+        raise BadTakeError(f"{len(takes)} take(s) given: at least {config.min_takes} are "
+                           f"needed ({config.default_takes} recommended)")
+    lengths = np.array([t.speech_s for t in takes])
+    median = float(np.median(lengths))
+    for t, s in zip(takes, lengths):
+        if s < config.short_ratio * median:
+            raise BadTakeError(f"{t.name}: the speech is {s:.2f} s, shorter than the word "
+                               f"in the other takes ({median:.2f} s); was it cut off?")
+        if s > config.long_ratio * median:
+            raise BadTakeError(f"{t.name}: the speech is {s:.2f} s, much longer than the "
+                               f"word in the other takes ({median:.2f} s); say the word alone")
+
+
+def load_takes(paths: Sequence[str | Path],
+               config: UserWordsConfig = UserWordsConfig()) -> list[Take]:
+    """Decode and check take files; every bad file is reported at once.
+
+    Raises:
+        BadTakeError: one line per bad file (and the set-wide checks).
+    """
+    from kwsapp.audio.io import load_audio
+    from kwsapp.errors import AudioFileError
+
+    takes, problems = [], []
+    for path in paths:
+        try:
+            takes.append(check_take(load_audio(path), str(path), config))
+        except (BadTakeError, AudioFileError) as exc:
+            problems.append(str(exc))
+    if problems:
+        raise BadTakeError("\n".join(problems))
+    check_takes(takes, config)
+    return takes

@@ -1,0 +1,159 @@
+"""The engine on a split embed artifact (streamed embeddings): the head's
+probabilities equal the whole-window model's on the same windows, at any
+block size, with steps lost to a full queue recomputed; every embedding
+reaches the listeners once, in order, equal to the recognizer's own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import real_clip
+from kwsapp.audio.io import load_audio
+from kwsapp.audio.source import FileSource
+from kwsapp.config import Config, VadConfig
+from kwsapp.inference.engine import Engine
+from kwsapp.inference.recognizer import Recognizer
+
+WORDS = ("stop", "yes", "go", "no", "left")
+
+
+@pytest.fixture(scope="module")
+def embed(bundled_model_dir):
+    rec = Recognizer(bundled_model_dir)
+    if rec.split is None:
+        pytest.skip("the bundled embed is not split")
+    return rec
+
+
+@pytest.fixture(scope="module")
+def embed_steps(bundled_model_dir):
+    """The same model without its chunk file: a file then runs one step per
+    80 ms, as a live stream does."""
+    rec = Recognizer(bundled_model_dir)
+    if rec.split is None or rec.split.step is None:
+        pytest.skip("the bundled embed has no streaming step")
+    rec.split.chunk = None
+    return rec
+
+
+@pytest.fixture(params=["chunks", "steps"])
+def model(request, embed, embed_steps):
+    """Files run in chunks (the chunk model) or in 80 ms steps (as live)."""
+    return embed if request.param == "chunks" else embed_steps
+
+
+@pytest.fixture(scope="module")
+def stream(data_dir):
+    """Five real words, each followed by 1 s of silence, over faint noise."""
+    parts = [np.zeros(8000, np.float32)]
+    for i, word in enumerate(WORDS):
+        parts += [load_audio(real_clip(data_dir, word, i + 2)), np.zeros(16000, np.float32)]
+    audio = np.concatenate(parts)
+    return audio + 1e-3 * np.random.default_rng(0).standard_normal(len(audio)).astype(np.float32)
+
+
+def _config(embed, **changes):
+    return replace(Config().with_card(embed.card.raw), hop_ms=80.0, **changes)
+
+
+def _run(embed, audio, block, config, engine_cls=Engine):
+    windows, embeddings = [], []
+    engine = engine_cls(embed, config, FileSource(audio, block), on_window=windows.append,
+                        use_card_defaults=False)
+    engine.add_embedding_listener(lambda t, e: embeddings.append((t, e)))
+    events = engine.run()
+    return events, windows, embeddings
+
+
+def _whole_window(audio, end):
+    """The 1.5 s window ending at sample ``end`` (zeros outside the audio)."""
+    padded = np.concatenate([np.zeros(24000, np.float32), audio, np.zeros(24000, np.float32)])
+    return padded[end:end + 24000]
+
+
+def test_streamed_probabilities_equal_whole_window_ones(model, embed, stream):
+    events, windows, _ = _run(model, stream, 1000, _config(embed))
+    assert len(windows) > 20 and events
+    ends = [int(round(w.end * 16000)) for w in windows]
+    assert all((e - 12480) % 1280 == 0 for e in ends)  # on the 80 ms embedding grid
+    assert len(windows) < len(stream) / 1280  # the gate skips the silences
+    want = np.stack([embed.probabilities(_whole_window(stream, e)) for e in ends])
+    np.testing.assert_allclose(np.stack([w.probs for w in windows]), want, atol=1e-5)
+
+
+def test_same_windows_events_and_embeddings_at_any_block_size(model, embed, stream):
+    runs = {block: _run(model, stream, block, _config(embed)) for block in (160, 777, 4096)}
+    events, windows, embs = runs[160]
+    for block, (ev, win, em) in runs.items():
+        assert ev == events, block
+        assert [w.end for w in win] == [w.end for w in windows], block
+        np.testing.assert_array_equal(np.stack([w.probs for w in win]),
+                                      np.stack([w.probs for w in windows]))
+        np.testing.assert_array_equal(np.stack([e for _, e in em]), np.stack([e for _, e in embs]))
+
+
+def test_listeners_get_every_embedding_once_gate_open_or_not(model, embed, stream):
+    _, _, embs = _run(model, stream, 1000, _config(embed))
+    times = np.array([t for t, _ in embs])
+    np.testing.assert_allclose(np.diff(times), 0.08, atol=1e-9)
+    assert times[0] == pytest.approx(12400 / 16000)
+    want = embed.embed(np.concatenate([stream, np.zeros(24000, np.float32)]))
+    got = np.stack([e for _, e in embs])
+    np.testing.assert_allclose(got, want[:len(got)], atol=1e-4)
+    assert len(got) >= len(embed.embed(stream))  # through the end of the file
+
+
+class _LossyEngine(Engine):
+    """Stands in for a realtime engine whose queue dropped steps (a file
+    source never drops): every third step and a run of 30 never arrive."""
+
+    def _emit_step(self, split, j, end):
+        if j % 3 == 1 or 60 <= j < 90:
+            return
+        super()._emit_step(split, j, end)
+
+
+def test_dropped_steps_are_recomputed_from_the_ring(embed, embed_steps, stream):
+    cfg = _config(embed, vad=replace(VadConfig(), enabled=False))
+    _, full, _ = _run(embed, stream, 1000, cfg)
+    _, lossy, _ = _run(embed_steps, stream, 1000, cfg, engine_cls=_LossyEngine)
+    by_end = {w.end: w.probs for w in full}
+    assert len(lossy) > len(full) * 0.5
+    for w in lossy:
+        np.testing.assert_allclose(w.probs, by_end[w.end], atol=1e-5)
+
+
+def test_a_window_model_keeps_the_window_path(tiny_model, stream):
+    rec = Recognizer(tiny_model)
+    seen = []
+    engine = Engine(rec, Config(), FileSource(stream, 1000))
+    engine.add_embedding_listener(lambda t, e: seen.append(t))
+    engine.run()
+    assert seen == [] and engine.embeddings is None
+
+
+def test_switching_between_split_and_window_models_mid_stream(embed_steps, tiny_model,
+                                                               stream):
+    """The GUI swaps models on a running engine: windows keep coming on the
+    grid of whichever model runs."""
+    tiny = Recognizer(tiny_model)
+    windows = []
+
+    def swap(w):
+        if len(windows) == 5:
+            engine.set_recognizer(tiny)
+        if len(windows) == 15:
+            engine.set_recognizer(embed_steps)
+        windows.append(w)
+
+    engine = Engine(embed_steps, _config(embed_steps, vad=replace(VadConfig(), enabled=False)),
+                    FileSource(stream, 1000), on_window=swap, use_card_defaults=False)
+    engine.run()
+    ends = [w.end for w in windows]
+    assert ends == sorted(ends) and len(windows) > 30
+    grids = [int(round(w.end * 16000)) % 1280 for w in windows]
+    # The split model's windows end at 960 mod 1280, the window model's at hops.
+    assert grids[:5] == [960] * 5 and 0 in grids[6:16] and grids[-1] == 960

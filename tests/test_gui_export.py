@@ -1,0 +1,97 @@
+"""The window's tables leave it: File > Export… writes the history or the
+classified files as CSV; Copy rows puts them on the clipboard; Help > About
+names the bundled models and the credits. Real widgets, offscreen; the
+history is fed real CommandEvents through the engine bridge's signal, the
+files through the real worker and classify service."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from conftest import real_clip
+from gui_helpers import temp_settings
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+pytestmark = pytest.mark.gui
+
+from PySide6 import QtGui, QtWidgets  # noqa: E402
+
+from kwsapp.inference.engine import CommandEvent  # noqa: E402
+
+WAIT_MS = 15000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model):
+    from kwsapp.gui.main_window import MainWindow
+
+    win = MainWindow(settings=temp_settings(tmp_path / "s.ini"), model=str(tiny_model),
+                     autostart=False, source_name="test input")
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+
+
+def _event(label, score, end):
+    return CommandEvent(label=label, score=score, start=end - 0.5, end=end, emitted_at=end + 0.2,
+                        latency=0.2)
+
+
+def test_history_exports_to_csv_and_copies_rows(qtbot, window, tmp_path):
+    for ev in (_event("yes", 0.8123456, 1.25), _event("stop", 0.91, 3.5)):
+        window.bridge.on_event(ev)  # as the engine's thread would
+    qtbot.waitUntil(lambda: len(window.history.rows()) == 2, timeout=WAIT_MS)
+    out = tmp_path / "history.csv"
+    assert window.export_csv(str(out))
+    with out.open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["time", "stream_s", "command", "confidence"]
+    assert [r[1:] for r in rows[1:]] == [["3.5", "stop", "0.91"], ["1.25", "yes", "0.8123"]]
+
+    window.history.topLevelItem(1).setSelected(True)  # the older one only
+    window.history.setFocus()
+    copy = next(a for a in window.history.actions() if "Copy" in a.text())
+    copy.trigger()
+    assert QtGui.QGuiApplication.clipboard().text().split("\t")[1:] == ["1.25", "yes",
+                                                                        "0.8123\n"]
+
+
+def test_files_tab_exports_to_csv(qtbot, window, tmp_path, data_dir):
+    clip = real_clip(data_dir, "go")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"not audio")
+    window.classify_files([str(clip), str(bad)])
+    qtbot.waitUntil(lambda: all("classifying" not in r[1] for r in window.files.result_rows()),
+                    timeout=WAIT_MS)
+    assert window.current_table() is window.files  # the Files tab is in view
+    out = tmp_path / "files.csv"
+    assert window.export_csv(str(out))
+    with out.open() as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {str(clip), str(bad)}
+    assert rows[str(clip)]["label"] in window.recognizer.labels
+    assert 0.0 < float(rows[str(clip)]["score"]) <= 1.0
+    assert float(rows[str(clip)]["duration_s"]) == pytest.approx(1.0, abs=0.05)
+    assert rows[str(bad)]["label"] == "" and "not a readable audio" in rows[str(bad)]["error"]
+
+
+def test_export_to_an_unwritable_place_is_a_message(window):
+    # /proc takes no new files, even for root.
+    assert not window.export_csv("/proc/kwsapp-cannot-write.csv")
+    assert not window.banner.isHidden() and "Cannot export" in window.banner.text.text()
+
+
+def test_about_names_the_models_and_credits(window, monkeypatch):
+    shown = {}
+    # The real box is modal (it would wait for a click): record what it is given.
+    monkeypatch.setattr(QtWidgets.QMessageBox, "about",
+                        lambda parent, title, text: shown.update(title=title, text=text))
+    window.about_action.trigger()
+    from kwsapp.models.registry import bundled_models
+
+    for name in bundled_models():
+        assert name in shown["text"]
+    assert "Speech Commands" in shown["text"] and "speech_embedding" in shown["text"]

@@ -1,0 +1,124 @@
+"""The Add word dialog (pytest-qt, offscreen, real widgets): takes recorded
+from a source, dropped as files, dropped and redone; training with progress;
+words removed. The JACK test records through real PortAudio and checks the
+live window then hears the word."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from test_user_words import recordings, wake_dir  # noqa: F401 - fixture
+
+pytest.importorskip("PySide6")
+pytestmark = pytest.mark.gui
+
+from gui_helpers import grab_pixels  # noqa: E402
+from kwsapp.audio.io import load_audio  # noqa: E402
+from kwsapp.audio.source import FileSource  # noqa: E402
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path, wake_dir):  # noqa: F811
+    from kwsapp.gui.add_word import AddWordDialog
+
+    clips = [load_audio(p) for p in recordings(wake_dir, "snowboy", 6)]
+    played = []
+
+    def source(_device):
+        """Each recording plays the next real take in real time."""
+        audio = clips[len(played) % len(clips)]
+        played.append(audio)
+        return FileSource(np.concatenate([audio, np.zeros(16000, np.float32)]),
+                          block_size=320, realtime=True)
+
+    d = AddWordDialog(source, countdown_ms=300, root=tmp_path / "home")
+    qtbot.addWidget(d)
+    d.show()
+    yield d
+    d.close()
+
+
+def test_records_drops_redoes_trains_and_removes(qtbot, dialog, tmp_path):
+    blank = grab_pixels(dialog.slots[0].plot).std()
+    for i in range(len(dialog.slots)):
+        dialog.record_take(i)
+        assert dialog.recording
+        qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+        assert dialog.loudest_dbfs > -40.0  # the level meter showed the word
+        assert dialog.slots[i].take is not None, dialog.slots[i].status.text()
+        assert dialog.slots[i].drawn_points() > 0
+    assert grab_pixels(dialog.slots[0].plot).std() > blank + 1.0  # the waveform is drawn
+
+    dialog.drop_take(2)  # drop one and redo it
+    assert dialog.slots[2].take is None and len(dialog.takes) == len(dialog.slots) - 1
+    dialog.record_take(2)
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    assert dialog.slots[2].take is not None
+
+    dialog.name_edit.setText("yes")  # a bundled command: refused, nothing trained
+    assert not dialog.train()
+    assert "bundled command" in dialog.prompt.text()
+
+    dialog.name_edit.setText("Snow Boy")
+    values = []
+    dialog.progress.valueChanged.connect(values.append)
+    with qtbot.waitSignal(dialog.word_added, timeout=60000) as added:
+        assert dialog.train()
+    assert added.args == ["snow boy"]
+    assert values and values[-1] == 100 and len(set(values)) > 3  # progress moved
+    assert dialog.word_names() == ["snow boy"]
+    assert (tmp_path / "home" / "words" / "snow_boy" / "card.json").is_file()
+
+    dialog.words_list.setCurrentRow(0)
+    with qtbot.waitSignal(dialog.word_removed, timeout=5000):
+        dialog.remove_selected()
+    assert dialog.word_names() == []
+    assert not (tmp_path / "home" / "words" / "snow_boy").exists()
+
+
+def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir,  # noqa: F811
+                                                         tmp_path):
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    files = [str(p) for p in recordings(wake_dir, "alexa", 3)]
+    dialog.add_files([*files, str(silent)])
+    assert len(dialog.takes) == 3
+    assert "silent" in dialog.prompt.text()
+    assert "silent" in dialog.slots[3].status.text()
+
+    dialog.name_edit.setText("alexa")
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 8, skip=3)])
+    assert len(dialog.slots) == 2 * dialog.config.default_takes  # more slots, to a limit
+    assert "No room" in dialog.prompt.text()
+
+
+@pytest.mark.jack
+def test_dialog_records_from_jack_and_the_live_view_hears_the_word(jack_server, tmp_path,
+                                                                   wake_dir):  # noqa: F811
+    takes = recordings(wake_dir, "snowboy", 5)
+    probe = recordings(wake_dir, "snowboy", 1, skip=40)[0]
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "gui_words_jack_run.py"),
+                           "--name", "snowboy", "--takes", *map(str, takes),
+                           "--probe", str(probe)],
+                          cwd=REPO_ROOT, env=dict(os.environ, **jack_server,
+                                                  KWSAPP_HOME=str(tmp_path / "home")),
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["started"], result
+    assert all("speech" in s for s in result["slots"]), result["slots"]
+    assert all(n > 0 for n in result["drawn"]), result
+    assert result["trained"] and result["words"] == ["snowboy"], result
+    assert result["word_bars"] == ["snowboy"], result
+    assert result["heard"], result
+    assert result["threads_left"] == []
