@@ -155,11 +155,21 @@ def test_each_epoch_draws_its_share_of_negatives():
 
 @pytest.mark.train
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_path):
     """Real TensorFlow: a tiny embed run whose training split gets wake-word
-    and hard negatives, then a round of mining over a stream of them."""
+    and hard negatives, then a round of mining over a stream of them (a
+    few wake-word recordings of each word beside the real data)."""
     pytest.importorskip("tensorflow")
     import _train_support as support
+
+    (tmp_path / "speech_commands_subset").symlink_to(data_dir.resolve())
+    for word in ("alexa", "snowboy", "smart_mirror"):
+        folder = tmp_path / "wake_words" / word
+        folder.mkdir(parents=True)
+        for f in real.audio_files(wake_words / word)[:6]:
+            (folder / f.name).symlink_to(f)
+    data_dir = tmp_path / "speech_commands_subset"
 
     script = (
         "import dataclasses, json, logging, sys\n"

@@ -236,7 +236,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
             # add or drop generated clips reuse the others' cached embeddings.
             groups: dict[str, list[data.Clip]] = {}
             for c in split[name]:
-                groups.setdefault(c.source.split("/")[0], []).append(c)
+                # The first espeak words stay with the data set's clips: the
+                # bank they were embedded in keeps hitting the cache.
+                origin = "" if c.source.endswith("/legacy") else c.source.split("/")[0]
+                groups.setdefault(origin, []).append(c)
             parts = [bank_of(g, cfg.aug_copies) for g in groups.values()]
             parts = [p for p in parts if len(p[2])]
             bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
