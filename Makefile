@@ -23,7 +23,7 @@ DEB_RUNTIME := libportaudio2 libsndfile1 libegl1 libgl1 libfontconfig1 libdbus-1
 DEB_TEST := $(DEB_RUNTIME) jackd2 espeak-ng sox chromium flite festival festvox-kallpc16k \
 	festvox-kdlpc16k festvox-us-slt-hts wamerican
 
-.PHONY: demo test bench models screenshot report report-check sysdeps-runtime sysdeps-test venv venv-test clean
+.PHONY: demo test soak bench models screenshot report report-check sysdeps-runtime sysdeps-test venv venv-test clean
 
 define apt_install
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
@@ -66,13 +66,23 @@ test: sysdeps-test venv-test
 	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests ran" >&2; exit 1; fi; exit $$rc
 
+# 30 minutes of `kwsapp listen` on a JACK dummy server with real clips played
+# at random moments (tests/soak.py; figures in docs/reliability.md).
+SOAK_MINUTES ?= 30
+soak: sysdeps-test venv-test
+	nice -n 10 $(PY) tests/soak.py --minutes $(SOAK_MINUTES)
+
 bench: sysdeps-test venv-test
 	$(PY) -m benchmarks
 
 # Reproduces every bundled model from ../shared/data (see README for times).
 DATA ?= ../shared/data/speech_commands_subset
+# The user words' negative pool is embedded with the new embed model's own
+# embedding, so it is rebuilt after it (training/user_negatives.py).
+SHARED ?= ../shared/data
 models: sysdeps-test venv-test
 	$(PY) -m training.make_models --data $(DATA) --out assets/models
+	$(PY) -m training.user_negatives --data $(SHARED) --out assets/models/embed/negatives.npz
 
 # The data-set exploration report of $(DATA) (kwsapp explore), and a check
 # that it loads in headless Chromium with every image decoded and every

@@ -17,7 +17,7 @@ from typing import Callable
 BENCHMARKS: tuple[str, ...] = ("benchmarks.bench_features", "benchmarks.bench_engine",
                                "benchmarks.bench_gui")
 #: Modules with their own table format, run through ``main([])`` after the rest.
-SELF_PRINTING: tuple[str, ...] = ("benchmarks.bench_inference",)
+SELF_PRINTING: tuple[str, ...] = ("benchmarks.bench_inference", "benchmarks.bench_stream")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
-import scipy.signal
 
 #: Added before the log so silence gives a finite value (the seed's 1e-10).
 LOG_EPS = 1e-10
@@ -29,6 +27,8 @@ def _frames(audio: np.ndarray, frame_len: int, hop: int) -> np.ndarray:
 @lru_cache(maxsize=16)
 def _hann(n: int) -> np.ndarray:
     # Periodic Hann, as scipy.signal.get_window('hann', n) gives.
+    import scipy.signal  # lazy: scipy.signal alone takes ~0.5 s to import
+
     return scipy.signal.get_window("hann", n).astype(np.float32)
 
 
@@ -131,6 +131,8 @@ def mfcc(audio: np.ndarray, sample_rate_hz: int = 16000, n_mfcc: int = 13,
          n_mels: int = 40, with_deltas: bool = False, **mel_kwargs: float) -> np.ndarray:
     """MFCC ``[frames, n_mfcc]`` (DCT-II, ortho, of the log-mel); with
     ``with_deltas`` the first and second deltas are appended: ``[frames, 3*n_mfcc]``."""
+    import scipy.fft
+
     coeffs = scipy.fft.dct(log_mel(audio, sample_rate_hz, n_mels, **mel_kwargs),
                            type=2, norm="ortho", axis=-1)[:, :n_mfcc].astype(np.float32)
     if not with_deltas:

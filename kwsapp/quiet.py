@@ -77,6 +77,15 @@ class NativeStderrFilter:
         atexit.unregister(self.close)
 
 
+_active: NativeStderrFilter | None = None
+
+
+def release() -> None:
+    """Close the active filter, if any (before ``exec``: its thread dies)."""
+    if _active is not None:
+        _active.close()
+
+
 def quiet_native_libraries(verbosity: int) -> NativeStderrFilter | None:
     """With ``verbosity`` below 2 (no ``-vv``): TensorFlow's loggers to
     ERROR, ``TF_CPP_MIN_LOG_LEVEL=3`` (a user's own setting wins) and a
@@ -88,7 +97,9 @@ def quiet_native_libraries(verbosity: int) -> NativeStderrFilter | None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in ("tensorflow", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    global _active
     try:
-        return NativeStderrFilter()
+        _active = NativeStderrFilter()
     except OSError:  # no descriptor 2 (a detached GUI): nothing to filter
         return None
+    return _active

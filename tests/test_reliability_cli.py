@@ -166,7 +166,8 @@ def test_no_litert_info_line_unless_vv(tiny_model, files):
 
 def test_tensorflow_noise_hidden_unless_vv():
     """What TensorFlow prints as it starts in `train` and `export` (oneDNN,
-    CUDA drivers, cuInit errors) is hidden; -vv shows it."""
+    CUDA drivers, cuInit errors) is hidden without -vv (with -vv nothing is
+    filtered: the LiteRT test above checks that side)."""
     pytest.importorskip("tensorflow")
     import subprocess
     import sys
@@ -174,16 +175,14 @@ def test_tensorflow_noise_hidden_unless_vv():
     from conftest import REPO_ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    for verbosity, expect_noise in ((0, False), (2, True)):
-        proc = subprocess.run(
-            [sys.executable, "-c",
-             "from kwsapp.cli import quiet_native_libraries as q; q(%d); "
-             "import tensorflow as tf; tf.config.list_physical_devices('GPU'); "
-             "print('ok')" % verbosity],
-            cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=120)
-        assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
-        noisy = any(w in proc.stderr for w in ("oneDNN", "cuda", "cuInit", "cpu_feature"))
-        assert noisy == expect_noise, proc.stderr[-2000:]
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from kwsapp.cli import quiet_native_libraries as q; q(0); "
+         "import tensorflow as tf; tf.config.list_physical_devices('GPU'); "
+         "print('kept', file=sys.stderr); print('ok')"],
+        cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+    assert proc.stderr.strip() == "kept", proc.stderr[-2000:]  # ours passes, theirs not
 
 
 # --------------------------------------------------------------- item 10
@@ -249,3 +248,16 @@ def test_a_corrupt_cache_file_is_decoded_again(tmp_path, data_dir):
         cached.write_bytes(b"garbage" * 10)
     again, kept = data.load_clips(clips, cache=tmp_path)
     assert len(kept) == 3 and np.array_equal(np.array(again), first)
+
+
+def test_evaluate_skips_a_corrupt_file_with_a_count(tiny_model, data_dir, tmp_path):
+    (tmp_path / "yes").mkdir()
+    for src in sorted((data_dir / "yes").glob("*.wav"))[:2]:
+        (tmp_path / "yes" / src.name).symlink_to(src)
+    bad = tmp_path / "yes" / "zz_corrupt.wav"
+    sf.write(bad, np.zeros(16000, np.float32), 16000)
+    bad.write_bytes(bad.read_bytes()[:3000])  # cut off: truncated
+    proc = run_cli("evaluate", "--model", str(tiny_model), str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "accuracy" in proc.stdout and "on 2 clips" in proc.stdout
+    assert "1 of 3 file(s) could not be read (skipped)" in proc.stderr, proc.stderr

@@ -48,3 +48,47 @@ def test_ctrl_c_then_resume_say_so(data_dir, tmp_path):
     assert f"interrupted after epoch {done}; run the same command to resume" in err, err[-2000:]
     # The resumed run's "resuming after epoch N" (printed without -v) is
     # checked by test_train.py's SIGKILL-and-resume run.
+
+
+def test_damaged_checkpoint_state_says_what_to_do(tmp_path):
+    """A state file kwsapp never writes half (atomic replace) but a disk can
+    damage: one message naming it and what to do, not a JSON traceback."""
+    from kwsapp.errors import BadInputError
+    from training.train import STATE_FILE, read_checkpoint_state, write_json_atomic
+
+    ckpt = tmp_path / ".checkpoint"
+    assert read_checkpoint_state(ckpt, "fp") is None  # nothing to resume
+    ckpt.mkdir()
+    (ckpt / STATE_FILE).write_bytes(b'{"epoch": 3, "mod\x00\x9f')
+    with pytest.raises(BadInputError, match=r"damaged checkpoint state .*delete .*\.checkpoint"):
+        read_checkpoint_state(ckpt, "fp")
+    write_json_atomic(ckpt / STATE_FILE, {"fingerprint": "other", "model": None})
+    with pytest.raises(BadInputError, match="different run"):
+        read_checkpoint_state(ckpt, "fp")
+    write_json_atomic(ckpt / STATE_FILE, {"fingerprint": "fp", "model": "epoch-0001.keras",
+                                          "epoch": 0})
+    assert read_checkpoint_state(ckpt, "fp") is None  # its model file is not there
+    (ckpt / "epoch-0001.keras").write_bytes(b"x")
+    assert read_checkpoint_state(ckpt, "fp")["epoch"] == 0
+
+
+def test_sigkill_while_a_checkpoint_is_written_keeps_the_last_whole_one(tmp_path):
+    """A process SIGKILLed in the middle of write_atomic (the way every
+    checkpoint and state file is written) leaves the previous file whole."""
+    import sys
+
+    target = tmp_path / "state.json"
+    target.write_text('{"epoch": 1}')
+    code = ("import sys, time; from pathlib import Path; "
+            "from training.train import write_atomic\n"
+            "def slow(p):\n"
+            "    with open(p, 'w') as f:\n"
+            "        f.write('{\"epoch\": 2, '); f.flush(); print('writing', flush=True)\n"
+            "        time.sleep(60)\n"
+            f"write_atomic(Path({str(target)!r}), slow)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=support.REPO_ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert json.loads(target.read_text()) == {"epoch": 1}

@@ -161,6 +161,25 @@ def test_tts_negatives_and_commands_are_labelled_clips(tmp_path):
     cmd = tts.tts_commands(tmp_path, "train", cfg)
     assert sorted(c.label for c in cmd) == sorted(COMMAND_LABELS)
     assert all(c.word == c.label for c in cmd)
+    # A voice's folder holds only negatives (make-stream --negatives may read it).
+    assert {c.path.parent.parent.name for c in neg} == {tts.FOLDER}
+    assert {c.path.parent.parent.name for c in cmd} == {tts.COMMANDS_FOLDER}
+
+
+def test_export_folder_names_each_word_for_make_stream(tmp_path):
+    """Exported clips lie in <word>/ so make-stream's word_of finds the word;
+    a second export adds nothing."""
+    from kwsapp.streaming.scoring import word_of
+
+    voices, _ = _engine_voices()
+    if not voices:
+        pytest.skip("no TTS engine installed")
+    cfg = tts.TtsConfig(voices=(voices[0],), **TINY)
+    clips = tts.tts_negatives(tmp_path / "cache", "train", cfg)
+    assert tts.export_folder(tmp_path / "out", clips) == len(clips)
+    files = sorted((tmp_path / "out").rglob("*.wav"))
+    assert sorted(word_of(f) for f in files) == sorted(c.word for c in clips)
+    assert tts.export_folder(tmp_path / "out", clips) == 0
 
 
 def test_postprocess_trims_shortens_pauses_and_levels():

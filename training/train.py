@@ -496,17 +496,16 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     steps = (cfg.steps_per_epoch or int(np.ceil(per_epoch / cfg.batch_size)))
     with strategy.scope():
         model = None
-        if state_path.is_file():
-            saved = json.loads(state_path.read_text())
-            if saved.get("fingerprint") != fingerprint:
-                raise BadInputError(f"{ckpt}: checkpoint of a different run (architecture, "
-                                    f"parameters, config or data differ); use another --out "
-                                    f"or delete {ckpt}")
-            if saved.get("model") and (ckpt / saved["model"]).is_file():
-                state = saved
+        saved = read_checkpoint_state(ckpt, fingerprint)
+        if saved is not None:
+            state = saved
+            try:
                 model = load_keras(ckpt / state["model"], compile=True)
-                # Said without -v: a resumed run must never look like a new one.
-                print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
+            except (OSError, ValueError) as exc:
+                raise BadInputError(f"{ckpt / state['model']}: damaged checkpoint ({exc}); "
+                                    f"delete {ckpt} to train from the start") from None
+            # Said without -v: a resumed run must never look like a new one.
+            print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
             keras.utils.set_random_seed(cfg.seed)
             model = module.build(params, n_classes)
@@ -558,6 +557,33 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                    command, export)
     shutil.rmtree(ckpt, ignore_errors=True)
     return card, model, prep
+
+
+def read_checkpoint_state(ckpt: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The state of a run to resume from ``ckpt`` (None: nothing to resume).
+
+    Raises:
+        BadInputError: the checkpoint is another run's, or damaged (never
+            half-written by kwsapp: both files are replaced atomically); the
+            message says what to do.
+    """
+    path = ckpt / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInputError(f"{path}: damaged checkpoint state ({exc}); delete {ckpt} to "
+                            f"train from the start") from None
+    if saved.get("fingerprint") != fingerprint:
+        raise BadInputError(f"{ckpt}: checkpoint of a different run (architecture, "
+                            f"parameters, config or data differ); use another --out "
+                            f"or delete {ckpt}")
+    if not saved.get("model") or not (ckpt / str(saved["model"])).is_file():
+        return None  # killed before its first model file: start afresh
+    return saved
 
 
 def _checkpoint(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> None:

@@ -11,7 +11,6 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 import soundfile as sf
 
 from kwsapp.config import SAMPLE_RATE_HZ
@@ -32,6 +31,8 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if from_hz == to_hz or audio.size == 0:
         return audio
+    import scipy.signal  # lazy: only resampling needs it (~0.5 s to import)
+
     g = gcd(int(from_hz), int(to_hz))
     return scipy.signal.resample_poly(audio, to_hz // g, from_hz // g).astype(np.float32)
 
@@ -54,6 +55,8 @@ class StreamResampler:
         self._n_in = self._n_out = 0
         if self.identity:
             return
+        import scipy.signal  # lazy, as in resample()
+
         max_rate = max(self.up, self.down)
         self.half_len = 10 * max_rate  # resample_poly's default filter
         h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,

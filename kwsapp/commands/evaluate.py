@@ -12,10 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 from kwsapp.commands.options import add_model_option, number, writable_file
-from kwsapp.inference.metrics import metrics
 from kwsapp.speakers import BACKGROUND_DIR, FOLDER_LABELS
 
 HELP = "score a model on a <label>/*.wav folder: accuracy, per-class, confusion"
@@ -69,6 +66,8 @@ def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise BadInputError("--png needs matplotlib (pip install matplotlib)") from None
+    import numpy as np
+
     labels = result["confusion"]["labels"]
     m = np.array(result["confusion"]["matrix"], dtype=float)
     norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
@@ -110,8 +109,11 @@ def _print_text(result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from kwsapp.audio.io import load_audio
     from kwsapp.errors import AudioFileError
+    from kwsapp.inference.metrics import metrics
     from kwsapp.inference.recognizer import Recognizer
 
     if args.png:  # before the scoring run, not after it
@@ -149,4 +151,7 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         _print_text(result)
+    if errors:
+        print(f"kwsapp: {len(errors)} of {len(files)} file(s) could not be read (skipped)",
+              file=sys.stderr)
     return 2 if errors else 0

@@ -486,12 +486,22 @@ class Engine:
         spec = split.spec
         return (self._due - self.window_samples) // spec.hop_samples + spec.frames
 
+    @staticmethod
+    def _stream_bounds(split, j: int) -> tuple[int, int]:
+        """The samples embedding step ``j`` reads (the streaming step's
+        newest samples, or the whole 775 ms without a step file)."""
+        end = j * split.spec.hop_samples + split.spec.input_samples
+        n = split.spec.step_samples if split.step is not None else split.spec.input_samples
+        return end - n, end
+
     def _make_step(self, split, j: int, end: int, with_audio: bool = True) -> _Step:
         every = max(1, int(round(self._hop / split.spec.hop_samples)))
         head = self.gate.is_open and j % every == 0
-        emb_end = j * split.spec.hop_samples + split.spec.input_samples
-        n = split.spec.step_samples if split.step is not None else split.spec.input_samples
-        audio = self.ring.read(emb_end - n, n) if with_audio else np.zeros(0, np.float32)
+        if with_audio:
+            start, stop = self._stream_bounds(split, j)
+            audio = self.ring.read(start, stop - start)
+        else:
+            audio = np.zeros(0, np.float32)
         return _Step(j=j, end=end, audio=audio, head=head, segment=self.gate.segment,
                      runs=self.gate.runs_in(end - self.window_samples, end) if head else [])
 
@@ -517,6 +527,14 @@ class Engine:
             return
         self._chunk_next = group.steps[-1].j + 1
         split = self.recognizer.split
+        if len(group.steps) < split.spec.chunk_embeddings // 2:
+            # A short file's (or a file's last) few steps: the streaming step
+            # costs less than a mostly empty chunk.
+            for step in group.steps:
+                start, end = self._stream_bounds(split, step.j)
+                step.audio = self.ring.read(start, end - start)
+                self._queue.put(step)
+            return
         n = split.chunk_samples()
         start = group.first * split.spec.hop_samples
         have = max(0, min(n, self.ring.total_written - start))
@@ -564,13 +582,19 @@ class Engine:
         self._ensure_stream(split)
         stream, ring, j = self._stream, self.embeddings, task.j
         frames = split.spec.frames
-        if ring.next != j:  # a gap: recompute the missing steps from the ring
-            first = j - frames + 1
-            if ring.next is not None and first - stream.warmup <= ring.next < j:
-                start = exact = ring.next  # the kept rows still follow on
+        if self._stream_next != j:
+            # Steps a full queue dropped, or the first steps (of the stream,
+            # or after chunks): recompute from the audio ring, from where the
+            # stream's kept rows still follow on, else after a warm-up.
+            missing = j - frames + 1
+            if ring.next is not None and missing <= ring.next <= j:
+                missing = ring.next  # the embeddings the ring lacks
+            if self._stream_next is not None and \
+                    missing - stream.warmup <= self._stream_next <= missing:
+                start = self._stream_next
             else:
                 stream.reset()
-                start, exact = first - stream.warmup, first
+                start = missing - stream.warmup
             for k in range(start, j):
                 a, b = stream.bounds(k)
                 try:
@@ -578,9 +602,10 @@ class Engine:
                 except RingOverrun:  # older than the ring: inexact for a moment
                     audio = np.zeros(b - a, np.float32)
                 emb = stream.step(audio)
-                if k >= exact:
+                if k >= missing:
                     self._store(k, emb)
         self._store(j, stream.step(task.audio))
+        self._stream_next = j + 1
         if not task.head or not ring.has(j - frames + 1, j + 1):
             return None
         return split.head(ring.get(j - frames + 1, j + 1)[None])[0]
@@ -608,6 +633,7 @@ class Engine:
         if self._stream_of is self._recognizer:
             return
         self._stream_of, self._stream = self._recognizer, split.stream()
+        self._stream_next: int | None = None  # the step the stream's state expects
         spec = split.spec
         self.embeddings = EmbeddingRing(
             max(spec.frames + spec.chunk_embeddings,

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from kwsapp.errors import ModelError
-from kwsapp.models.artifact import TfliteGraph, TfliteModel
+from kwsapp.models.artifact import TfliteGraph, TfliteModel, artifact_file
 
 #: Embeddings computed per model call on files (bounded memory: one batch
 #: of inputs is 64 x 12400 float32 = 3 MB).
@@ -87,8 +87,8 @@ class SplitModel:
         spec = (streaming if isinstance(streaming, StreamingSpec)
                 else StreamingSpec.from_dict(streaming, str(artifact_dir / "card.json")))
         self.spec = spec
-        self.embedding = TfliteModel(artifact_dir / spec.embedding_file)
-        self.head_model = TfliteModel(artifact_dir / spec.head_file)
+        self.embedding = TfliteModel(artifact_file(artifact_dir, spec.embedding_file))
+        self.head_model = TfliteModel(artifact_file(artifact_dir, spec.head_file))
         if (self.embedding.input_shape != (spec.input_samples,)
                 or self.embedding.output_shape != (spec.dim,)):
             raise ModelError(f"{self.embedding.path}: takes {self.embedding.input_shape} and "
@@ -99,7 +99,7 @@ class SplitModel:
                              f"its card says ({spec.frames}, {spec.dim})")
         self.chunk: TfliteModel | None = None
         if spec.chunk_file:
-            self.chunk = TfliteModel(artifact_dir / spec.chunk_file)
+            self.chunk = TfliteModel(artifact_file(artifact_dir, spec.chunk_file))
             want = (spec.input_samples + (spec.chunk_embeddings - 1) * spec.hop_samples,)
             if (self.chunk.input_shape != want
                     or self.chunk.output_shape != (spec.chunk_embeddings, spec.dim)):
@@ -108,7 +108,7 @@ class SplitModel:
                                  f"({spec.chunk_embeddings}, {spec.dim})")
         self.step: TfliteGraph | None = None
         if spec.step_file:
-            self.step = TfliteGraph(artifact_dir / spec.step_file)
+            self.step = TfliteGraph(artifact_file(artifact_dir, spec.step_file))
             audio = self.step.inputs.get("audio")
             if audio is None or audio[1] != (1, spec.step_samples):
                 raise ModelError(f"{self.step.path}: takes audio {audio and audio[1]}, its "

@@ -26,6 +26,7 @@ import numpy as np
 
 from kwsapp import LABELS
 from kwsapp.errors import BadInputError, ModelError
+from kwsapp.models.artifact import artifact_file
 
 WORDS_DIR = "words"
 CARD_FILE = "card.json"
@@ -96,7 +97,7 @@ class StoredWord:
     card: dict[str, Any]
 
     def detector_arrays(self) -> dict[str, np.ndarray]:
-        path = self.path / self.card.get("detector", {}).get("file", DETECTOR_FILE)
+        path = artifact_file(self.path, self.card.get("detector", {}).get("file", DETECTOR_FILE))
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}

@@ -20,12 +20,14 @@ What it gives (all :class:`training.data.Clip`, ``speaker`` = the voice id,
 - :class:`TtsAugmenter`: augmentation that suits clean TTS audio (room
   reverb, microphone colour, speed/pitch, noise) for the trainer to apply
   per copy; the cached files themselves are clean, so one rendering serves
-  every augmentation seed.
+  every augmentation seed. Figures (counts, rendering time, what the bundled
+  model makes of the clips): docs/tts-negatives.md.
 
 Each utterance's voice, rate and pitch come from seeded hashes of the word
 (not from a running random stream), so adding words never moves the
 others. Rendering (training/negatives/tts_render.py): one file per utterance
-under ``<cache>/tts-negatives-v1/<voice>/``, 16 kHz mono float32 WAV,
+under ``<cache>/tts-negatives-v1/<voice>/`` (commands under
+``tts-commands-v1/``), 16 kHz mono float32 WAV,
 silence trimmed, level normalized, never rewritten once there (mtimes are
 part of :func:`training.data.clips_hash`); two niced engine processes at
 most. A voice whose engine is missing is left out with a warning (the clips
@@ -35,6 +37,7 @@ it would give are absent, the others unchanged).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -56,11 +59,12 @@ from training.negatives.tts_render import (RenderConfig, RenderStats, Utterance,
 __all__ = ["VOICES", "NEAR_MISSES", "HOMOPHONES", "TtsConfig", "RenderConfig", "RenderStats",
            "Utterance", "Voice", "engine_available", "postprocess", "render", "plan",
            "plan_commands", "tts_negatives", "tts_commands", "for_training", "TtsAugmenter",
-           "TtsAugmentConfig", "legacy_espeak_unknown"]
+           "TtsAugmentConfig", "legacy_espeak_unknown", "export_folder"]
 
 log = logging.getLogger(__name__)
 
-FOLDER = "tts-negatives-v1"
+FOLDER = "tts-negatives-v1"  # other speech, one folder per voice
+COMMANDS_FOLDER = "tts-commands-v1"  # the commands, apart: a voice's folder is all negatives
 WORD_LIST = Path("/usr/share/dict/american-english")
 SPLITS = ("train", "heldout")
 KINDS = ("word", "phrase", "near", "command")
@@ -288,9 +292,9 @@ def _unique(utterances: list[Utterance]) -> list[Utterance]:
     return out
 
 
-def _clips(utterances: Sequence[Utterance], cache: Path | None, config: TtsConfig
-           ) -> list[Clip]:
-    root = (cache or cache_dir()) / FOLDER
+def _clips(utterances: Sequence[Utterance], cache: Path | None, config: TtsConfig,
+           folder: str = FOLDER) -> list[Clip]:
+    root = (cache or cache_dir()) / folder
     stats = render(utterances, root, config.render)
     if stats.rendered:
         log.info("rendered %d TTS clips in %.1f s (%d failed)", stats.rendered,
@@ -327,7 +331,50 @@ def tts_commands(cache: Path | None = None, split: str = "train",
                  config: TtsConfig = TtsConfig()) -> list[Clip]:
     """Synthetic positives: the ten commands said by the split's voices,
     labelled with the command (``source`` ``tts/<voice>/command``)."""
-    return _clips(plan_commands(split, config), cache, config)
+    return _clips(plan_commands(split, config), cache, config, COMMANDS_FOLDER)
+
+
+def export_folder(out: Path, clips: Sequence[Clip]) -> int:
+    """Link ``clips`` into ``out/<word>/<voice>_<file>.wav`` (spaces in the
+    word as ``_``): the layout ``kwsapp make-stream --negatives`` reads, which
+    takes a recording's word from its folder. Hard links (a copy where the
+    file system has none); files already there are kept. Returns how many
+    files were added."""
+    added = 0
+    for c in clips:
+        dest = Path(out) / c.word.replace(" ", "_") / f"{c.speaker}_{c.path.name}"
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(c.path, dest)
+        except OSError:
+            shutil.copy2(c.path, dest)
+        added += 1
+    return added
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m training.negatives.tts [--split S] [--commands] [--export DIR]``:
+    render a split (cached) and optionally link it into a folder for
+    ``kwsapp make-stream --negatives DIR``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m training.negatives.tts",
+                                     description=main.__doc__)
+    parser.add_argument("--split", choices=SPLITS, default="heldout")
+    parser.add_argument("--commands", action="store_true",
+                        help="the synthetic commands instead of the negatives")
+    parser.add_argument("--export", type=Path, metavar="DIR",
+                        help="link the clips into DIR/<word>/<voice>_<file>.wav")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    clips = (tts_commands if args.commands else tts_negatives)(None, args.split)
+    print(f"{len(clips)} clips ({args.split}, {'commands' if args.commands else 'negatives'}) "
+          f"from {len({c.speaker for c in clips})} voices")
+    if args.export:
+        print(f"{export_folder(args.export, clips)} files linked into {args.export}")
+    return 0
 
 
 # ------------------------------------------------ the first espeak negatives
@@ -423,3 +470,6 @@ class TtsAugmenter:
             y = augment.mic_color(y, rng)
         return self.base(y, rng)
 
+
+if __name__ == "__main__":
+    raise SystemExit(main())

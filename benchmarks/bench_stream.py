@@ -1,0 +1,202 @@
+"""Issue 12's measures, each streamed/now against the whole-window path in
+the same run (``python -m benchmarks.bench_stream [--quick]``):
+
+1. model compute per hop and CPU per second of audio: the streaming step +
+   head every 80 ms against ``model.tflite`` on 1.5 s every 125 ms;
+2. ``classify`` of 5 minutes of speech in noise (make-stream's recipe,
+   validation speakers, 10 dB): real-time factor, block by block in chunks
+   against the whole-window engine on the decoded file;
+3. peak memory (max RSS) of ``kwsapp classify`` on 5 and 30 minute files;
+4. a cold one-clip ``kwsapp classify`` against ``python -c "import tensorflow"``;
+5. ``listen``'s engine on a live-paced speech stream: process CPU per wall
+   second, streamed against whole windows (the engine and its threads as
+   ``listen`` runs them; the audio comes paced in real time from a file
+   instead of PortAudio).
+
+Timings vary with machine load (printed); compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import best_ms
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "speech_commands_subset"
+
+
+def _window_recognizer():
+    """The bundled embed as it ran before streaming: the whole-window model
+    at its former 125 ms hop."""
+    from kwsapp.inference.recognizer import Recognizer
+
+    rec = Recognizer.load("embed")
+    rec.split = None
+    return rec
+
+
+def compute_per_hop(repeat: int) -> list[str]:
+    from kwsapp.inference.recognizer import Recognizer
+
+    rec = Recognizer.load("embed")
+    x = (0.05 * np.random.default_rng(0).standard_normal(24000)).astype(np.float32)
+    stream = rec.split.stream()
+    emb = np.zeros((1, 10, 96), np.float32)
+    window = best_ms(lambda: rec.model.invoke(x), repeat, 20)
+    step = best_ms(lambda: stream.step(x[:1520]), repeat, 50)
+    head = best_ms(lambda: rec.split.head(emb), repeat, 50)
+    per_s_window, per_s_stream = window * 8.0, (step + head) * 12.5
+    return [f"| model compute per hop | {window:.2f} ms per 125 ms (whole 1.5 s window) | "
+            f"{step + head:.3f} ms per 80 ms (step {step:.3f} + head {head:.3f}) | "
+            f"{window / (step + head):.1f}x |",
+            f"| model CPU per second of audio | {per_s_window:.1f} ms | {per_s_stream:.2f} ms | "
+            f"{per_s_window / per_s_stream:.1f}x |"]
+
+
+def _speech_in_noise(minutes: float) -> np.ndarray:
+    from kwsapp.streaming.synth import StreamSpec, make_stream
+
+    audio, _ = make_stream(DATA, StreamSpec(minutes=minutes, snr_db=10.0, seed=401))
+    return audio
+
+
+def file_speed(tmp: Path, minutes: float) -> list[str]:
+    import soundfile as sf
+
+    from kwsapp.audio.source import FileSource
+    from kwsapp.config import Config
+    from kwsapp.inference.classify import FileClassifier
+    from kwsapp.inference.engine import Engine
+
+    audio = _speech_in_noise(minutes)
+    path = tmp / "speech.wav"
+    sf.write(path, audio, 16000, subtype="PCM_16")
+    seconds = len(audio) / 16000.0
+    classifier = FileClassifier.load(None)
+    t0 = time.perf_counter()
+    new = classifier.classify_file(path)
+    streamed = time.perf_counter() - t0
+    rec = _window_recognizer()
+    cfg = replace(Config().with_card(rec.card.raw), hop_ms=125.0)
+    t0 = time.perf_counter()
+    old = Engine(rec, cfg, FileSource(path, 320), use_card_defaults=False).run()
+    windowed = time.perf_counter() - t0
+    return [f"| `classify` of {minutes:g} min of speech in noise (real time factor) | "
+            f"{seconds / windowed:.0f}x ({windowed:.1f} s, {len(old)} events) | "
+            f"{seconds / streamed:.0f}x ({streamed:.1f} s, {len(new.events)} events) | "
+            f"{windowed / streamed:.1f}x |"]
+
+
+#: Runs ``python -m kwsapp ARGS`` and prints its own peak RSS (KB, VmHWM)
+#: last on stderr: getrusage/wait4's maxrss would include the forked copy of
+#: this (large) benchmark process from before the exec; VmHWM is the new
+#: program's alone (Linux).
+_KWSAPP_WITH_RSS = ("import atexit, runpy, sys\n"
+                    "atexit.register(lambda: print('maxrss', next(line.split()[1] for line "
+                    "in open('/proc/self/status') if line.startswith('VmHWM')), "
+                    "file=sys.stderr))\n"
+                    "sys.argv = ['kwsapp', *sys.argv[1:]]\n"
+                    "runpy.run_module('kwsapp', run_name='__main__')")
+
+
+def _child(args: list[str]) -> float:
+    """Wall seconds of a child process."""
+    t0 = time.perf_counter()
+    subprocess.run(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    return time.perf_counter() - t0
+
+
+def _kwsapp_peak_mb(args: list[str]) -> float:
+    """Peak RSS (MB) of ``kwsapp ARGS`` in a fresh interpreter."""
+    run = subprocess.run([sys.executable, "-c", _KWSAPP_WITH_RSS, *args], cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         check=True)
+    return int(run.stderr.strip().splitlines()[-1].split()[-1]) / 1024.0
+
+
+def peak_memory(tmp: Path, quick: bool) -> list[str]:
+    import soundfile as sf
+
+    five = _speech_in_noise(5.0)
+    sizes = {5: five, 30: np.tile(five, 6)} if not quick else {1: five[:960000],
+                                                                6: np.tile(five[:960000], 6)}
+    rss = {}
+    for minutes, audio in sizes.items():
+        path = tmp / f"long-{minutes}.wav"
+        sf.write(path, audio, 16000, subtype="PCM_16")
+        rss[minutes] = _kwsapp_peak_mb(["classify", str(path), "--json"])
+    (a, ra), (b, rb) = sorted(rss.items())
+    return [f"| peak memory of `classify`, {b} min vs {a} min file | - | "
+            f"{rb:.0f} vs {ra:.0f} MB | {rb / ra:.2f} (ratio) |"]
+
+
+def cold_start(repeat: int) -> list[str]:
+    clip = sorted((DATA / "yes").glob("*.wav"))[0]
+    classify = min(_child([sys.executable, "-m", "kwsapp", "classify", str(clip)])
+                   for _ in range(repeat))
+    try:
+        tf = min(_child([sys.executable, "-c", "import tensorflow"]) for _ in range(repeat))
+    except subprocess.CalledProcessError:
+        return [f"| cold one-clip `classify` | - | {classify:.2f} s | (no TensorFlow here) |"]
+    return [f"| cold one-clip `classify` vs `import tensorflow` | import tensorflow "
+            f"{tf:.2f} s | {classify:.2f} s | {tf / classify:.1f}x faster |"]
+
+
+def listen_cpu(seconds: float) -> list[str]:
+    from kwsapp.audio.source import FileSource
+    from kwsapp.config import Config
+    from kwsapp.inference.engine import Engine
+    from kwsapp.inference.recognizer import Recognizer
+
+    audio = _speech_in_noise(1.0)[:int(seconds * 16000)]
+    out = {}
+    for name, rec, hop in (("window", _window_recognizer(), 125.0),
+                           ("stream", Recognizer.load("embed"), None)):
+        cfg = Config().with_card(rec.card.raw)
+        if hop:
+            cfg = replace(cfg, hop_ms=hop)
+        engine = Engine(rec, cfg, FileSource(audio, 320, realtime=True), use_card_defaults=False)
+        c0, t0 = time.process_time(), time.perf_counter()
+        engine.run()
+        out[name] = 100.0 * (time.process_time() - c0) / (time.perf_counter() - t0)
+    return [f"| `listen` engine CPU while speech goes on ({seconds:.0f} s live-paced) | "
+            f"{out['window']:.1f} % of a core | {out['stream']:.1f} % of a core | "
+            f"{out['window'] / max(out['stream'], 1e-9):.1f}x |"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_stream",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter files, fewer repeats")
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"bench_stream: skipped ({DATA} is absent)")
+        return 0
+    rows = ["| measure | whole window / before | streamed / now | ratio |",
+            "| --- | --- | --- | ---: |"]
+    rows += compute_per_hop(3 if args.quick else 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += file_speed(Path(tmp), 1.0 if args.quick else 5.0)
+        rows += peak_memory(Path(tmp), args.quick)
+    rows += cold_start(1 if args.quick else 3)
+    rows += listen_cpu(10.0 if args.quick else 30.0)
+    load = os.getloadavg()[0]
+    print(f"issue 12 (streamed embeddings), load average {load:.1f} at the end, "
+          f"{os.cpu_count()} cores:\n")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
