@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     engine = Engine(recognizer, config, source, on_event=on_event,
-                    on_error=lambda exc: failed.set(), use_card_defaults=False)
+                    on_error=lambda exc: failed.set())
     per_class = "".join(f", {k} {v:.2f}" for k, v in config.smoothing.class_thresholds().items())
     if resumed:
         print("input device is back", file=sys.stderr)

@@ -114,5 +114,5 @@ class FileClassifier:
 
     def _events(self, source: FileSource, duration: float) -> tuple[CommandEvent, ...]:
         """The engine's events on a file source, ends clipped to ``duration``."""
-        engine = Engine(self.recognizer, self.config, source, use_card_defaults=False)
+        engine = Engine(self.recognizer, self.config, source)
         return tuple(replace(e, end=min(e.end, duration)) for e in engine.run())
