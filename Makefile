@@ -77,8 +77,12 @@ bench: sysdeps-test venv-test
 
 # Reproduces every bundled model from ../shared/data (see README for times).
 DATA ?= ../shared/data/speech_commands_subset
+# The user words' negative pool is embedded with the new embed model's own
+# embedding, so it is rebuilt after it (training/user_negatives.py).
+SHARED ?= ../shared/data
 models: sysdeps-test venv-test
 	$(PY) -m training.make_models --data $(DATA) --out assets/models
+	$(PY) -m training.user_negatives --data $(SHARED) --out assets/models/embed/negatives.npz
 
 # The data-set exploration report of $(DATA) (kwsapp explore), and a check
 # that it loads in headless Chromium with every image decoded and every

@@ -152,7 +152,10 @@ class UserWordsConfig:
     short_ratio: float = 0.5
     long_ratio: float = 2.0
     # Augmentation of each take (kwsapp/userwords/augment.py).
-    variants_per_take: int = 12
+    # Variants made in all (spread over the takes, at least 4 each), so
+    # enrolment takes as long with 10 takes as with 5.
+    total_variants: int = 60
+    min_variants_per_take: int = 4
     snrs_db: tuple[float | None, ...] = (None, 20.0, 10.0, 5.0)
     speed_prob: float = 0.7
     speed_range: tuple[float, float] = (0.88, 1.12)
@@ -163,6 +166,7 @@ class UserWordsConfig:
     after_s: float = 0.9  # and after it
     seed: int = 0
     # Detector training (kwsapp/userwords/enrol.py, detector.py).
+    embed_groups: int = 4  # embedding calls (progress steps) over all variants
     end_margin_ms: float = 80.0  # a positive window reaches this far past the word
     partial_cover: float = 0.5  # windows with less of the word are negatives
     l2: float = 1e-2  # weight decay of the logistic regression

@@ -72,10 +72,12 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120):
                           capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
-def start_jack_server(name: str | None = None):
+def start_jack_server(name: str | None = None, client_timeout_ms: int | None = None):
     """Start a JACK dummy server (16 kHz, 256-sample periods, 1 in, 1 out)
     under a unique name (or ``name``: a server restarted); returns
-    ``(process, env)`` or skips with the reason it cannot run."""
+    ``(process, env)`` or skips with the reason it cannot run.
+    ``client_timeout_ms``: how long a client may take per cycle before the
+    server drops it (JACK's default is short for a loaded test machine)."""
     import shutil
     import subprocess
     import time
@@ -86,7 +88,9 @@ def start_jack_server(name: str | None = None):
             pytest.skip(f"{tool} not installed (Debian package jackd2)")
     name = name or f"kwsapp-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     env = {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "16000",
+    timeout = ["-t", str(client_timeout_ms)] if client_timeout_ms else []
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, *timeout, "-d", "dummy",
+                             "-r", "16000",
                              "-p", "256", "-C", "1", "-P", "1"], env=dict(os.environ, **env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 10

@@ -36,6 +36,17 @@ from kwsapp.audio.io import load_audio  # noqa: E402
 SR = 16000
 
 
+def word_only(path: str) -> np.ndarray:
+    """The recording cut to its word and 0.25 s around it (a recorded take is
+    ``record_s`` long; the source files have long silences)."""
+    from kwsapp.userwords.takes import word_span
+
+    audio = load_audio(path)
+    start, end = word_span(audio)
+    pad = SR // 4
+    return audio[max(0, start - pad):end + pad]
+
+
 class Player:
     """One output stream; ``play(audio, port)`` connects it to ``port`` and
     plays ``audio`` from its start."""
@@ -114,7 +125,7 @@ def main() -> None:
         dialog.record_take(i)
         ports = [p for p in new_ports(before) if p not in (player.port,)]
         if len(ports) == 1:
-            player.play(np.concatenate([lead, load_audio(take)]), ports[0])
+            player.play(np.concatenate([lead, word_only(take)]), ports[0])
         wait(app, lambda: not dialog.recording, dialog.config.record_s + 10)
     slots = [s.status.text() for s in dialog.slots]
     drawn = [s.drawn_points() for s in dialog.slots]
@@ -123,7 +134,7 @@ def main() -> None:
     dialog.close()
     heard = False
     if window_ports:
-        probe = load_audio(args.probe)
+        probe = word_only(args.probe)
         player.play(np.concatenate([lead, probe, np.zeros(SR, np.float32)]), window_ports[0])
         heard = wait(app, lambda: any(r[2] == args.name for r in window.history.rows()),
                      args.timeout)

@@ -81,7 +81,9 @@ def soak(seconds: float, model: str, data_dir: Path, seed: int = 0,
     clips = offline_truth(model, data_dir, per_label)
     if not clips:
         raise SystemExit(f"no clip of {data_dir} is found offline by {model}")
-    server, env = start_jack_server()
+    # A loaded machine makes a non-real-time server drop slow clients
+    # (its playback then stops for good); allow 5 s per cycle.
+    server, env = start_jack_server(client_timeout_ms=5000)
     os.environ.update(env)  # before sounddevice loads: PortAudio reads it then
     import sounddevice as sd
 
@@ -149,8 +151,12 @@ def soak(seconds: float, model: str, data_dir: Path, seed: int = 0,
             if listen.poll() is not None:
                 break
             time.sleep(min(5.0, max(1.0, seconds / 60)))
-        out.stop()
-        out.close()
+        player_s = state["sample"] / SR
+        # A stream the server dropped never stops (PortAudio waits for a
+        # callback that will not come): abort it on a thread, give up after 2 s.
+        closer = threading.Thread(target=lambda: (out.abort(), out.close()), daemon=True)
+        closer.start()
+        closer.join(2.0)
         time.sleep(MATCH_AFTER_S)
     finally:
         if listen.poll() is None:
@@ -160,12 +166,11 @@ def soak(seconds: float, model: str, data_dir: Path, seed: int = 0,
         except subprocess.TimeoutExpired:
             listen.kill()
             _, err = listen.communicate()
-        # PortAudio must let go of JACK before the server stops (else its
-        # exit handler asserts in pa_jack.c).
-        sd._terminate()
         stop_jack_server(server)
     reader.join(5)
-    return score(played, arrivals, rss, err, listen.returncode, seconds)
+    result = score(played, arrivals, rss, err, listen.returncode, seconds)
+    result["player_seconds"] = round(player_s, 1)  # audio the server really pulled
+    return result
 
 
 def score(played: list[dict], arrivals: list[tuple[float, str]], rss: list[tuple[float, int]],
@@ -208,7 +213,10 @@ def main() -> None:
 
     quiet_native_libraries(0)
     print(json.dumps(soak(args.minutes * 60.0, args.model, args.data, args.seed,
-                          per_label=args.per_label), indent=2))
+                          per_label=args.per_label), indent=2), flush=True)
+    # PortAudio's exit handler would wait on (or assert about) the JACK
+    # stream of a server now stopped: leave without it.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -166,7 +166,8 @@ def test_no_litert_info_line_unless_vv(tiny_model, files):
 
 def test_tensorflow_noise_hidden_unless_vv():
     """What TensorFlow prints as it starts in `train` and `export` (oneDNN,
-    CUDA drivers, cuInit errors) is hidden; -vv shows it."""
+    CUDA drivers, cuInit errors) is hidden without -vv (with -vv nothing is
+    filtered: the LiteRT test above checks that side)."""
     pytest.importorskip("tensorflow")
     import subprocess
     import sys
@@ -174,16 +175,14 @@ def test_tensorflow_noise_hidden_unless_vv():
     from conftest import REPO_ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    for verbosity, expect_noise in ((0, False), (2, True)):
-        proc = subprocess.run(
-            [sys.executable, "-c",
-             "from kwsapp.cli import quiet_native_libraries as q; q(%d); "
-             "import tensorflow as tf; tf.config.list_physical_devices('GPU'); "
-             "print('ok')" % verbosity],
-            cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=120)
-        assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
-        noisy = any(w in proc.stderr for w in ("oneDNN", "cuda", "cuInit", "cpu_feature"))
-        assert noisy == expect_noise, proc.stderr[-2000:]
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from kwsapp.cli import quiet_native_libraries as q; q(0); "
+         "import tensorflow as tf; tf.config.list_physical_devices('GPU'); "
+         "print('kept', file=sys.stderr); print('ok')"],
+        cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+    assert proc.stderr.strip() == "kept", proc.stderr[-2000:]  # ours passes, theirs not
 
 
 # --------------------------------------------------------------- item 10

@@ -148,3 +148,102 @@ def test_fewer_than_three_takes_are_refused(tmp_path, wake_dir):
 def test_files_and_record_are_exclusive(tmp_path, wake_dir):
     proc = enrol_cli(tmp_path, "snowboy", recordings(wake_dir, "snowboy", 3), "--record", "3")
     assert proc.returncode == 2 and "not both" in proc.stderr
+
+
+# ------------------------------------------------------ found in streams
+@pytest.fixture(scope="module")
+def two_words(tmp_path_factory, wake_dir) -> Path:
+    """A home with 'snowboy' enrolled; 'alexa' added by the test that needs it."""
+    home = tmp_path_factory.mktemp("home")
+    proc = run_cli("enrol", "snowboy", *map(str, recordings(wake_dir, "snowboy", 5)),
+                   env={"KWSAPP_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory, wake_dir, data_dir) -> tuple[Path, list[tuple[str, float, float]]]:
+    """Other recordings of snowboy and alexa (never takes) and a command, with
+    pauses, over quiet noise; the truth is each word's speech run."""
+    from conftest import real_clip
+    from kwsapp.userwords.takes import word_span
+
+    rng = np.random.default_rng(0)
+    files = [("snowboy", p) for p in recordings(wake_dir, "snowboy", 3, skip=60)]
+    files += [("alexa", p) for p in recordings(wake_dir, "alexa", 3, skip=60)]
+    files += [("stop", real_clip(data_dir, "stop", 5))]
+    order = [files[i] for i in (0, 3, 6, 1, 4, 2, 5)]
+    parts, truth, t = [np.zeros(16000, np.float32)], [], 16000
+    for label, path in order:
+        x = load_audio(path)
+        x = 0.1 * x / np.sqrt(np.mean(x ** 2))
+        s, e = word_span(x)
+        truth.append((label, (t + s) / 16000, (t + e) / 16000))
+        parts += [x, np.zeros(24000, np.float32)]
+        t += len(x) + 24000
+    audio = np.concatenate(parts)
+    audio = audio + 0.003 * rng.standard_normal(audio.size).astype(np.float32)
+    out = tmp_path_factory.mktemp("stream") / "stream.wav"
+    sf.write(out, audio, 16000)
+    return out, truth
+
+
+def events_of(home: Path, wav: Path) -> list[dict]:
+    proc = run_cli("classify", "--json", str(wav), env={"KWSAPP_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["files"][0]["events"]
+
+
+def overlaps(event: dict, start: float, end: float, slack: float = 0.25) -> bool:
+    return event["start"] <= end + slack and start - slack <= event["end"]
+
+
+def test_classify_finds_the_word_where_it_is(two_words, stream):
+    wav, truth = stream
+    events = events_of(two_words, wav)
+    found = [e for e in events if e["label"] == "snowboy"]
+    places = [(s, e) for label, s, e in truth if label == "snowboy"]
+    assert len(found) == len(places), events
+    for (s, e), ev in zip(places, found):  # in order, one per utterance, at its place
+        assert overlaps(ev, s, e), (ev, s, e)
+        assert 0.0 < ev["score"] <= 1.0
+    assert any(e["label"] == "stop" for e in events)  # the commands still come out
+
+
+def test_a_second_word_does_not_steal_the_first_ones_events(two_words, stream, wake_dir):
+    wav, truth = stream
+    proc = run_cli("enrol", "alexa", *map(str, recordings(wake_dir, "alexa", 5)),
+                   env={"KWSAPP_HOME": str(two_words)})
+    assert proc.returncode == 0, proc.stderr
+    events = events_of(two_words, wav)
+    for word in ("snowboy", "alexa"):
+        places = [(s, e) for label, s, e in truth if label == word]
+        found = [e for e in events if e["label"] == word]
+        assert len(found) == len(places), (word, events)
+        assert all(overlaps(ev, s, e) for (s, e), ev in zip(places, found)), (word, events)
+
+
+@pytest.mark.jack
+def test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one(jack_server,
+                                                                         tmp_path, wake_dir):
+    import os
+    import subprocess
+    import sys
+
+    takes = recordings(wake_dir, "snowboy", 3, skip=10)
+    try:
+        proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "enrol_record_jack_run.py"),
+                               "--name", "snowboy", "--takes", *map(str, takes), "--silent-first"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=200,
+                              env=dict(os.environ, **jack_server, **home_env(tmp_path)))
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"timed out: {exc.stderr!r}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["returncode"] == 0, result["stderr"]
+    err = result["stderr"]
+    assert "take 1/3: 3" in err and "say the word now" in err  # the countdown
+    assert "silent" in err and "again" in err  # the silent take was recorded again
+    assert result["ports"] == 4  # one stream per take, plus the retake
+    assert "take 3/3: ok" in err
+    assert (tmp_path / "home" / "words" / "snowboy" / "card.json").is_file()

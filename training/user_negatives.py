@@ -3,9 +3,10 @@
 Every clip of other speech and noise the data sets hold (the Speech Commands
 subset's unknown words and commands of *training* speakers, the extra clips
 of training speakers, half the wake-word recordings by a stable file hash,
-background noise, and text-to-speech words when ``training/negatives`` has
-made them) is trimmed to its speech, leveled, placed at a seeded random spot
-in :data:`CLIP_SAMPLES` of audio with seeded noise at a random SNR, and run
+background noise, and with ``--tts N`` a sample of the text-to-speech words
+and phrases of ``training/negatives/tts.py``'s training voices) is trimmed
+to its speech, leveled, placed at a seeded random spot in
+:data:`CLIP_SAMPLES` of audio with seeded noise at a random SNR, and run
 through the frozen embedding. The pool keeps, per clip, its
 ``[CLIP_FRAMES, 96]`` float16 embeddings (``CLIP_FRAMES - 9`` overlapping
 windows of 10), the word said and its source, plus a few seconds of real
@@ -49,6 +50,7 @@ WAKE_WORD_POOL_SHARE = 0.5  # of each wake-word folder's files (stable hash)
 NOISE_CLIPS = 120  # background-noise windows
 NOISE_AUDIO_S = 3.0  # seconds of each background recording kept for augmentation
 SNRS_DB = (None, 20.0, 10.0, 5.0)
+TTS_CLIPS = 0  # text-to-speech clips (training voices): 400 cost 1-3 points of found, no FA gain
 SEED = 0
 
 #: Embeds one clip: ``[n]`` float32 -> ``[T, 96]`` (the runtime's
@@ -70,7 +72,20 @@ def in_pool(path: str | Path) -> bool:
     return stable_fraction(f"pool/{p.parent.name}/{p.name}") < WAKE_WORD_POOL_SHARE
 
 
-def pool_clips(data_root: Path, extra_dirs: list[Path] | None = None) -> list[PoolClip]:
+def tts_clips(n: int) -> list[PoolClip]:
+    """A seeded sample of ``n`` text-to-speech words and phrases of the
+    training voices (training/negatives/tts.py; rendered there, cached)."""
+    if n <= 0:
+        return []
+    from training.negatives.tts import tts_negatives
+
+    clips = tts_negatives(split="train")
+    rng = np.random.default_rng(SEED)
+    picked = sorted(rng.choice(len(clips), min(n, len(clips)), replace=False))
+    return [PoolClip(clips[i].path, clips[i].word.lower(), clips[i].source) for i in picked]
+
+
+def pool_clips(data_root: Path, tts: int = 0) -> list[PoolClip]:
     """The speech clips of the pool, in a stable order."""
     subset = data_root / "speech_commands_subset"
     extra = data_root / "speech_commands_extra"
@@ -93,10 +108,7 @@ def pool_clips(data_root: Path, extra_dirs: list[Path] | None = None) -> list[Po
         for p in sorted(folder.glob("*.flac")):
             if in_pool(p):
                 clips.append(PoolClip(p, word, f"wake_words/{folder.name}"))
-    for folder in extra_dirs or []:
-        for p in sorted(folder.rglob("*.wav")):
-            clips.append(PoolClip(p, p.stem.split("_")[0].lower(), f"tts/{p.parent.name}"))
-    return clips
+    return clips + tts_clips(tts)
 
 
 def place(speech: np.ndarray, rng: np.random.Generator, noise: list[np.ndarray]) -> np.ndarray:
@@ -122,13 +134,12 @@ def background(data_root: Path) -> list[np.ndarray]:
     return [load_audio(p) for p in sorted(folder.glob("*.wav"))]
 
 
-def build_pool(data_root: Path, embed: EmbedFn, extra_dirs: list[Path] | None = None
-               ) -> dict[str, np.ndarray]:
+def build_pool(data_root: Path, embed: EmbedFn, tts: int = TTS_CLIPS) -> dict[str, np.ndarray]:
     """The pool's arrays (see the module doc)."""
     rng = np.random.default_rng(SEED)
     noise = background(data_root)
     audio, words, sources = [], [], []
-    for clip in pool_clips(data_root, extra_dirs):
+    for clip in pool_clips(data_root, tts):
         try:
             x = load_audio(clip.path)
         except AudioFileError as exc:
@@ -167,21 +178,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="assets/models/embed/negatives.npz")
     parser.add_argument("--model", default=None,
                         help="split embed artifact whose embedding to use (default: bundled)")
-    parser.add_argument("--tts", nargs="*", default=[], help="folders of TTS word clips")
+    parser.add_argument("--tts", type=int, default=TTS_CLIPS,
+                        help=f"text-to-speech clips to include (default {TTS_CLIPS}; 0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     t0 = time.perf_counter()
     from kwsapp.userwords.embedding import Embedder
 
     arrays = build_pool(Path(args.data), Embedder(Path(args.model) if args.model else None),
-                        [Path(p) for p in args.tts])
+                        args.tts)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(out)
     n = len(arrays["word"])
-    kinds = {s: int(np.sum(arrays["source"] == s)) for s in sorted(set(arrays["source"]))}
+    kind = np.array([str(s).split("/")[0] for s in arrays["source"]])
+    kinds = {k: int(np.sum(kind == k)) for k in sorted(set(kind))}
     print(f"{out}: {n} clips ({kinds}), {out.stat().st_size / 1e6:.1f} MB, "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0

@@ -132,6 +132,11 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Engine(recognizer, config, source, on_event=on_event,
                     on_error=lambda exc: failed.set())
+    from kwsapp.userwords.live import attach_user_words
+
+    user_words = attach_user_words(engine)
+    if user_words is not None:
+        print(f"user words: {', '.join(user_words.labels[1:])}", file=sys.stderr)
     per_class = "".join(f", {k} {v:.2f}" for k, v in config.smoothing.class_thresholds().items())
     if resumed:
         print("input device is back", file=sys.stderr)

@@ -72,8 +72,12 @@ class FileClassifier:
     """
 
     def __init__(self, recognizer: Recognizer, config: Config) -> None:
+        from kwsapp.userwords.listener import UserWords
+
         self.recognizer = recognizer
         self.config = config
+        #: the user's words (kwsapp/userwords), found beside the commands
+        self.user_words = UserWords.load()
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str] | None, overrides: Overrides | None = None,
@@ -114,5 +118,11 @@ class FileClassifier:
 
     def _events(self, source: FileSource, duration: float) -> tuple[CommandEvent, ...]:
         """The engine's events on a file source, ends clipped to ``duration``."""
+        from kwsapp.userwords.live import attach_user_words
+
         engine = Engine(self.recognizer, self.config, source)
-        return tuple(replace(e, end=min(e.end, duration)) for e in engine.run())
+        attach_user_words(engine, words=self.user_words)
+        # User-word events come from the embedding listener, the commands'
+        # from the head: emission order puts them on one timeline.
+        return tuple(replace(e, end=min(e.end, duration))
+                     for e in sorted(engine.run(), key=lambda e: (e.emitted_at, e.start)))

@@ -31,12 +31,15 @@ class Variant:
 
 def generated_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` samples of unit-RMS white, pink or brown noise."""
+    import scipy.fft
+
     exponent = NOISE_EXPONENTS[str(rng.choice(list(NOISE_EXPONENTS)))]
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n)
+    m = scipy.fft.next_fast_len(n, real=True)  # an FFT of a prime-ish length is slow
+    spectrum = scipy.fft.rfft(rng.standard_normal(m))
+    freqs = scipy.fft.rfftfreq(m)
     gain = np.zeros_like(freqs)
     gain[1:] = freqs[1:] ** (exponent / 2.0)
-    noise = np.fft.irfft(spectrum * gain, n=n)
+    noise = scipy.fft.irfft(spectrum * gain, n=m)[:n]
     return (noise / max(float(np.sqrt(np.mean(noise ** 2))), 1e-12)).astype(np.float32)
 
 
@@ -103,15 +106,19 @@ def make_variant(take: Take, rng: np.random.Generator, config: UserWordsConfig,
     return Variant(audio, start, end)
 
 
+def variants_per_take(n_takes: int, config: UserWordsConfig) -> int:
+    return max(config.min_variants_per_take, -(-config.total_variants // max(1, n_takes)))
+
+
 def variants(takes: list[Take], config: UserWordsConfig, noise: list[np.ndarray],
              seed: int = 0) -> list[Variant]:
-    """``config.variants_per_take`` variants of every take: the first of each
+    """:func:`variants_per_take` variants of every take: the first of each
     as recorded (placed only), the rest at SNRs cycling through
     ``config.snrs_db`` (None: clean) with random speed, level and room."""
     rng = np.random.default_rng(seed)
     out = []
     for take in takes:
-        for k in range(config.variants_per_take):
+        for k in range(variants_per_take(len(takes), config)):
             snr = config.snrs_db[k % len(config.snrs_db)]
             out.append(make_variant(take, rng, config, noise, snr, plain=(k == 0)))
     return out

@@ -19,7 +19,7 @@ import numpy as np
 
 from kwsapp import __version__
 from kwsapp.config import UserWordsConfig
-from kwsapp.userwords.augment import variants
+from kwsapp.userwords.augment import Variant, variants
 from kwsapp.userwords.detector import FRAMES, sliding_windows, train_detector, window_features
 from kwsapp.userwords.pool import NegativePool
 from kwsapp.userwords.store import StoredWord, check_name, save_word
@@ -59,6 +59,27 @@ def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
     return windows[whole], windows[partial]
 
 
+def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
+    """Each variant's embeddings ``[T_k, 96]`` from one call: the variants
+    laid end to end, each from a multiple of the 80 ms hop, so a long call
+    (the split model's chunked path, several times faster per embedding than
+    short ones) gives each variant's own embeddings; those that would reach
+    into the next variant are dropped."""
+    offsets, parts, pos = [], [], 0
+    for v in vs:
+        n = -(-v.audio.size // HOP) * HOP
+        offsets.append(pos)
+        parts.append(np.pad(v.audio, (0, n - v.audio.size)))
+        pos += n
+    emb = embed(np.concatenate(parts))
+    out = []
+    for v, off in zip(vs, offsets):
+        first = off // HOP
+        count = max(0, (v.audio.size - FIELD) // HOP + 1)
+        out.append(emb[first:first + count])
+    return out
+
+
 def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
           config: UserWordsConfig = UserWordsConfig(), root=None,
           progress: Progress | None = None, embedding_id: str = "") -> StoredWord:
@@ -74,11 +95,15 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     report(0.02, "making variants of the takes")
     vs = variants(list(takes), config, list(pool.noise), seed=config.seed)
     pos, part = [], []
-    for k, v in enumerate(vs):
-        whole, partial = split_windows(embed(v.audio), v.word_start, v.word_end, config)
-        pos.append(whole)
-        part.append(partial)
-        report(0.05 + 0.75 * (k + 1) / len(vs), f"embedding variant {k + 1} of {len(vs)}")
+    groups = np.array_split(np.arange(len(vs)), min(len(vs), config.embed_groups))
+    for g, members in enumerate(groups):
+        for (v, emb) in zip([vs[k] for k in members], embed_variants([vs[k] for k in members],
+                                                                     embed)):
+            whole, partial = split_windows(emb, v.word_start, v.word_end, config)
+            pos.append(whole)
+            part.append(partial)
+        report(0.05 + 0.75 * (g + 1) / len(groups),
+               f"embedding variants ({members[-1] + 1} of {len(vs)})")
     pos_w = np.concatenate(pos)
     part_w = np.concatenate(part)
     report(0.82, "training the detector")
@@ -104,7 +129,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
         "embedding": embedding_id,
         "pool": {"file": pool.path.name, "sha1": pool.digest,
                  "left_out": int(np.sum(~pool.keep(norm)))},
-        "augment": {"variants_per_take": config.variants_per_take,
+        "augment": {"variants": len(vs),
                     "snrs_db": list(config.snrs_db), "seed": config.seed},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": __version__,

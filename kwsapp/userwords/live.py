@@ -88,10 +88,12 @@ class LiveUserWords:
 
 def attach_user_words(engine: Any, root: Path | None = None,
                       config: UserWordsConfig = UserWordsConfig(),
-                      on_scores: ScoresCallback | None = None) -> LiveUserWords | None:
-    """Run every stored user word in ``engine`` (None when there are none,
-    or the engine's model streams no embeddings: a warning says so)."""
-    words = UserWords.load(root, config)
+                      on_scores: ScoresCallback | None = None,
+                      words: UserWords | None = None) -> LiveUserWords | None:
+    """Run every stored user word (or ``words``, loaded before) in
+    ``engine``; None when there are none, or the engine's model streams no
+    embeddings (a warning says so)."""
+    words = UserWords.load(root, config) if words is None else words
     if not len(words):
         return None
     if getattr(engine.recognizer, "split", None) is None or \

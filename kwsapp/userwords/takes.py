@@ -92,7 +92,7 @@ def check_take(audio: np.ndarray, name: str,
                            "with a little silence around it)")
     peak = float(np.max(np.abs(audio)))
     if peak < 10 ** (config.silent_peak_dbfs / 20.0):
-        raise BadTakeError(f"{name}: the take is silent (peak {20 * np.log10(max(peak, 1e-9)):.0f}"
+        raise BadTakeError(f"{name}: the take is silent (peak {20 * np.log10(max(peak, 1e-6)):.0f}"
                            " dBFS); check the microphone and say the word closer to it")
     clipped = float(np.mean(np.abs(audio) >= config.clip_level))
     if clipped > config.max_clipped_share:
