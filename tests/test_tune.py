@@ -44,6 +44,20 @@ def test_resmoothing_a_trace_gives_the_engines_events(tiny_model, data_dir):
         assert _rows(trace.resmooth(cfg.smoothing)) == _rows(events)
 
 
+def test_resmoothing_agrees_on_the_bundled_models_own_path(bundled_model_dir, data_dir):
+    """The same through whatever path the bundled model runs (streamed
+    embeddings where its card has them)."""
+    from kwsapp.inference.recognizer import Recognizer
+
+    audio, _ = make_stream(data_dir, StreamSpec(minutes=0.5, seed=5, snr_db=10))
+    rec = Recognizer(bundled_model_dir)
+    config = Config().with_card(rec.card.raw)
+    config = replace(config, smoothing=config.smoothing.with_class_thresholds({"left": 0.7}))
+    trace, events = tune.record_trace(audio, rec, config)
+    assert events and len(trace.times) > 50
+    assert _rows(trace.resmooth(config.smoothing)) == _rows(events)
+
+
 def test_traces_are_cached_on_disk(tiny_model, data_dir, tmp_path):
     from kwsapp.inference.recognizer import Recognizer
 

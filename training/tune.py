@@ -132,7 +132,7 @@ def record_trace(audio: np.ndarray, recognizer: Any, config: Config) -> tuple[Tr
 
     seen: list[DecisionInput] = []
     source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms), realtime=False)
-    engine = Engine(recognizer, config, source, use_card_defaults=False,
+    engine = Engine(recognizer, config, source,
                     on_decision=seen.append)
     events = engine.run()
     n_labels = len(recognizer.labels)
@@ -200,7 +200,7 @@ def cached_trace(stream: Stream, recognizer: Any, config: Config, work: Path,
     (hop, VAD), from ``work`` when it was recorded before."""
     key = json.dumps({"v": TRACE_VERSION, "model": digest, "stream": stream.path.name,
                       "hop_ms": config.hop_ms, "vad": asdict(config.vad),
-                      "window_ms": config.window_ms}, sort_keys=True)
+                      "window_ms": recognizer.card.window_ms}, sort_keys=True)
     path = work / f"trace-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
         return Trace.load(path)
