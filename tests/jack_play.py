@@ -72,7 +72,7 @@ def main() -> None:
     windows = []
     engine = Engine(recognizer, config, SoundDeviceSource(None, block_ms=config.audio.block_ms,
                                                           rate_hz=sr),
-                    on_window=windows.append, use_card_defaults=False)
+                    on_window=windows.append)
     engine.start()
     in_ports = new_ports(before)
 

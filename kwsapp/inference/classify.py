@@ -120,7 +120,7 @@ class FileClassifier:
         """The engine's events on a file source, ends clipped to ``duration``."""
         from kwsapp.userwords.live import attach_user_words
 
-        engine = Engine(self.recognizer, self.config, source, use_card_defaults=False)
+        engine = Engine(self.recognizer, self.config, source)
         attach_user_words(engine, words=self.user_words)
         # User-word events come from the embedding listener, the commands'
         # from the head: emission order puts them on one timeline.
