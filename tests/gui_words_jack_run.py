@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from jack_play import jack_ports  # noqa: E402
+from jack_play import jack_ports, new_ports  # noqa: E402
 
 from kwsapp.audio.io import load_audio  # noqa: E402
 
@@ -43,16 +43,6 @@ def ports_now() -> list[str]:
         return jack_ports()
     except subprocess.CalledProcessError:
         return []
-
-
-def new_ports(before: set[str], timeout_s: float = 20.0) -> list[str]:
-    """Ports that appeared since ``before``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        ports = sorted(set(ports_now()) - before)
-        if ports or time.monotonic() > deadline:
-            return ports
-        time.sleep(0.05)
 
 
 def word_only(path: str) -> np.ndarray:
