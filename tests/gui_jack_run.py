@@ -81,7 +81,13 @@ def main() -> None:
     while time.monotonic() < deadline and not window.history.rows() and started:
         app.processEvents()
         time.sleep(0.01)
-    app.processEvents()
+    # Keep the window live a little after the command (detection can come
+    # within a few redraw ticks of the clip's start), so the frame count
+    # says whether the live view draws, not how fast the model was.
+    settle = time.monotonic() + 0.5
+    while time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.01)
     window.update_status()
     result = {
         "started": started,

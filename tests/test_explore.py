@@ -263,7 +263,10 @@ def test_missing_folder_exits_2_from_the_command_line(tmp_path: Path):
 def _explore_in_process(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
     from kwsapp.cli import main
 
-    rc = main(["explore", *argv])
+    try:
+        rc = main(["explore", *argv])
+    except SystemExit as exc:  # argparse's usage errors (ranged numbers) exit 2 themselves
+        rc = exc.code
     return rc, capsys.readouterr().err
 
 

@@ -478,6 +478,12 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     module = arch_module(arch)
     params = {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
     strategy = strategy_for(cpu_devices)
+    # Said by us, not only by TensorFlow's logging (hidden below -vv).
+    try:
+        devices = ", ".join(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy names no devices
+        devices = "one device"
+    log.info("training with %s on %s", type(strategy).__name__, devices)
     prep = prepare(data_dir, module, arch, cfg, aug, cache, mined)
     n_classes = len(LABELS)
     y_val_1h = keras.utils.to_categorical(prep.y_val, n_classes)
