@@ -40,7 +40,10 @@ def new_ports(before: set[str], timeout_s: float = 20.0) -> list[str]:
     after the stream starts)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        ports = sorted(set(jack_ports()) - before)
+        try:
+            ports = sorted(set(jack_ports()) - before)
+        except subprocess.CalledProcessError:  # jack_lsp could not connect: poll again
+            ports = []
         if ports or time.monotonic() > deadline:
             return ports
         time.sleep(0.05)

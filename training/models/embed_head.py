@@ -25,6 +25,9 @@ import numpy as np
 from training.models import embedding
 
 WINDOW_MS = 1500.0
+#: The card's hop: the engine streams the split embedding and runs the head
+#: once per 80 ms embedding (docs/contracts.md 1).
+HOP_MS = 80.0
 INPUT: dict[str, Any] = {"kind": "waveform", "sample_rate_hz": embedding.SAMPLE_RATE_HZ}
 WINDOW_SAMPLES = int(WINDOW_MS * embedding.SAMPLE_RATE_HZ / 1000)
 N_EMBEDDINGS = embedding.n_embeddings(WINDOW_SAMPLES)  # 10
