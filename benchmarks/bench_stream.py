@@ -89,7 +89,7 @@ def file_speed(tmp: Path, minutes: float) -> list[str]:
     rec = _window_recognizer()
     cfg = replace(Config().with_card(rec.card.raw), hop_ms=125.0)
     t0 = time.perf_counter()
-    old = Engine(rec, cfg, FileSource(path, 320), use_card_defaults=False).run()
+    old = Engine(rec, cfg, FileSource(path, 320)).run()
     windowed = time.perf_counter() - t0
     return [f"| `classify` of {minutes:g} min of speech in noise (real time factor) | "
             f"{seconds / windowed:.0f}x ({windowed:.1f} s, {len(old)} events) | "
@@ -166,7 +166,7 @@ def listen_cpu(seconds: float) -> list[str]:
         cfg = Config().with_card(rec.card.raw)
         if hop:
             cfg = replace(cfg, hop_ms=hop)
-        engine = Engine(rec, cfg, FileSource(audio, 320, realtime=True), use_card_defaults=False)
+        engine = Engine(rec, cfg, FileSource(audio, 320, realtime=True))
         c0, t0 = time.process_time(), time.perf_counter()
         engine.run()
         out[name] = 100.0 * (time.process_time() - c0) / (time.perf_counter() - t0)

@@ -2,8 +2,11 @@
 
 Times are given in milliseconds and converted to samples here only (as
 kws_streaming's ``update_flags`` does), so no other module repeats the
-arithmetic. A model's card may override the window, hop, threshold and
-smoother defaults: :meth:`Config.with_card` applies them.
+arithmetic. A model's card states its live defaults (hop, thresholds,
+smoother, VAD) and the user may override some: :func:`runtime_settings`
+merges the three once, when a model is loaded; the engine, the GUI and the
+CLI take its result as given. The window length and front end are the
+card's alone (:class:`~kwsapp.models.artifact.ModelCard`).
 """
 
 from __future__ import annotations
@@ -178,7 +181,6 @@ class Config:
     """All runtime settings. Build variants with ``dataclasses.replace``."""
 
     hop_ms: float = 250.0  # one window classified every hop while gated open
-    window_ms: float = 1000.0  # overridden by the model card
     queue_size: int = 2  # windows waiting for inference; oldest dropped
     # `classify`: files up to this long get one centred window (label +
     # probabilities); longer ones a timeline of events from the engine.
@@ -191,15 +193,11 @@ class Config:
     def hop_samples(self) -> int:
         return ms_to_samples(self.hop_ms)
 
-    @property
-    def window_samples(self) -> int:
-        return ms_to_samples(self.window_ms)
-
     def with_card(self, card: Mapping[str, Any]) -> "Config":
-        """This config with the window, hop, threshold (and per-class
-        ``thresholds``), smoother and VAD defaults a model card states
-        (``card.json``)."""
-        out = replace(self, window_ms=float(card.get("window_ms", self.window_ms)))
+        """This config with the hop, threshold (and per-class ``thresholds``),
+        smoother and VAD defaults a model card states (``card.json``); the
+        card step of :func:`runtime_settings`."""
+        out = self
         if "hop_ms" in card:
             out = replace(out, hop_ms=float(card["hop_ms"]))
         smoothing = dict(card.get("smoothing", {}))

@@ -25,8 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gui_words_jack_run import SR, Player, word_only  # noqa: E402
-from jack_play import jack_ports  # noqa: E402
+from gui_words_jack_run import SR, Player, ports_now, word_only  # noqa: E402
 
 
 def main() -> None:
@@ -43,13 +42,13 @@ def main() -> None:
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     clips = [word_only(t) for t in args.takes]
     queue = ([None] if args.silent_first else []) + clips
-    seen: set[str] = set(jack_ports())
+    seen: set[str] = set(ports_now())
     opened = 0
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
-        fresh = [p for p in jack_ports() if p not in seen and ":in" in p]
+        fresh = [p for p in ports_now() if p not in seen and ":in" in p]
         if not fresh:
-            time.sleep(0.02)
+            time.sleep(0.05)
             continue
         seen.update(fresh)
         opened += 1

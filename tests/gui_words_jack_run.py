@@ -36,6 +36,15 @@ from kwsapp.audio.io import load_audio  # noqa: E402
 SR = 16000
 
 
+def ports_now() -> list[str]:
+    """JACK's ports; [] when ``jack_lsp`` fails (it is itself a JACK client,
+    and polled often one sometimes cannot connect)."""
+    try:
+        return jack_ports()
+    except subprocess.CalledProcessError:
+        return []
+
+
 def word_only(path: str) -> np.ndarray:
     """The recording cut to its word and 0.25 s around it (a recorded take is
     ``record_s`` long; the source files have long silences)."""
@@ -56,7 +65,7 @@ class Player:
 
         self.buf = np.zeros(0, np.float32)
         self.pos = 0
-        before = set(jack_ports())
+        before = set(ports_now())
         self.stream = sd.OutputStream(samplerate=SR, channels=1, dtype="float32",
                                       callback=self._callback)
         self.stream.start()
@@ -69,7 +78,7 @@ class Player:
         self.pos += frames
 
     def play(self, audio: np.ndarray, port: str) -> None:
-        for p in jack_ports():
+        for p in ports_now():
             if p.startswith("system:capture"):  # only our signal on the input
                 subprocess.run(["jack_disconnect", p, port], capture_output=True)
         self.pos = len(audio) + 1  # silent while (re)connecting
@@ -109,7 +118,7 @@ def main() -> None:
     app = make_application(["gui-words-jack"])
     tmp = tempfile.mkdtemp()
     settings = QtCore.QSettings(str(Path(tmp) / "kwsapp.ini"), QtCore.QSettings.Format.IniFormat)
-    before = set(jack_ports())
+    before = set(ports_now())
     window = MainWindow(settings=settings, autostart=False)
     window.show()
     started = window.start_listening()
@@ -121,7 +130,7 @@ def main() -> None:
     dialog.name_edit.setText(args.name)
     lead = np.zeros(int(0.4 * SR), np.float32)
     for i, take in enumerate(args.takes):
-        before = set(jack_ports())
+        before = set(ports_now())
         dialog.record_take(i)
         ports = [p for p in new_ports(before) if p not in (player.port,)]
         if len(ports) == 1:

@@ -40,7 +40,10 @@ def new_ports(before: set[str], timeout_s: float = 20.0) -> list[str]:
     after the stream starts)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        ports = sorted(set(jack_ports()) - before)
+        try:
+            ports = sorted(set(jack_ports()) - before)
+        except subprocess.CalledProcessError:  # jack_lsp could not connect: poll again
+            ports = []
         if ports or time.monotonic() > deadline:
             return ports
         time.sleep(0.05)
@@ -72,7 +75,7 @@ def main() -> None:
     windows = []
     engine = Engine(recognizer, config, SoundDeviceSource(None, block_ms=config.audio.block_ms,
                                                           rate_hz=sr),
-                    on_window=windows.append, use_card_defaults=False)
+                    on_window=windows.append)
     engine.start()
     in_ports = new_ports(before)
 

@@ -57,8 +57,7 @@ def offline_truth(model: str, data_dir: Path, per_label: int) -> list[tuple[str,
         found = 0
         for path in files:
             audio = np.concatenate([pad, load_audio(path), pad])
-            events = Engine(recognizer, config, FileSource(audio, 320),
-                            use_card_defaults=False).run()
+            events = Engine(recognizer, config, FileSource(audio, 320)).run()
             if [e.label for e in events] == [label]:
                 kept.append((label, load_audio(path)))
                 found += 1

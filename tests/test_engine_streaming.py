@@ -61,8 +61,7 @@ def _config(embed, **changes):
 
 def _run(embed, audio, block, config, engine_cls=Engine):
     windows, embeddings = [], []
-    engine = engine_cls(embed, config, FileSource(audio, block), on_window=windows.append,
-                        use_card_defaults=False)
+    engine = engine_cls(embed, config, FileSource(audio, block), on_window=windows.append)
     engine.add_embedding_listener(lambda t, e: embeddings.append((t, e)))
     events = engine.run()
     return events, windows, embeddings
@@ -150,7 +149,7 @@ def test_switching_between_split_and_window_models_mid_stream(embed_steps, tiny_
         windows.append(w)
 
     engine = Engine(embed_steps, _config(embed_steps, vad=replace(VadConfig(), enabled=False)),
-                    FileSource(stream, 1000), on_window=swap, use_card_defaults=False)
+                    FileSource(stream, 1000), on_window=swap)
     engine.run()
     ends = [w.end for w in windows]
     assert ends == sorted(ends) and len(windows) > 30

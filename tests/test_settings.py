@@ -41,3 +41,20 @@ def test_a_base_config_is_kept_where_the_card_is_silent():
 def test_an_override_out_of_range_is_refused(threshold):
     with pytest.raises(ValueError, match="threshold"):
         runtime_settings(CARD, Overrides(threshold=threshold))
+
+
+def test_the_engine_takes_its_settings_as_given(tiny_model):
+    import numpy as np
+
+    from kwsapp.audio.source import FileSource
+    from kwsapp.inference.engine import Engine
+    from kwsapp.inference.recognizer import Recognizer
+
+    rec = Recognizer(tiny_model)
+    card_threshold = rec.card.raw["threshold"]
+    chosen = runtime_settings(rec.card.raw, Overrides(threshold=0.42))
+    engine = Engine(rec, chosen, FileSource(np.zeros(1600, np.float32), 320))
+    # Neither the card nor anything else is merged in again.
+    assert engine.config == chosen and engine.smoother.config.threshold == 0.42
+    plain = Engine(rec, Config(), FileSource(np.zeros(1600, np.float32), 320))
+    assert plain.config == Config() and card_threshold != Config().smoothing.threshold

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from kwsapp import COMMAND_LABELS, LABELS
-from kwsapp.config import THRESHOLD_RANGE, Config, SmoothingConfig
+from kwsapp.config import THRESHOLD_RANGE, Config, SmoothingConfig, runtime_settings
 from kwsapp.errors import ModelError
 from kwsapp.inference.smoothing import Smoother
 from kwsapp.models.artifact import ModelCard
@@ -104,13 +104,15 @@ def test_card_thresholds_change_what_the_engine_fires(tiny_model, data_dir, tmp_
     card["threshold"] = 0.3
     card.pop("thresholds", None)
     (art / "card.json").write_text(json.dumps(card))
-    free = Engine(Recognizer(art), Config(), FileSource(audio, block_size=320)).run()
+    rec = Recognizer(art)
+    free = Engine(rec, runtime_settings(rec.card.raw), FileSource(audio, block_size=320)).run()
     labels = {e.label for e in free}
     assert labels, "the stand-in model should fire at threshold 0.3"
     keep = sorted(labels)[0]
     card["thresholds"] = {lab: 0.999 for lab in COMMAND_LABELS if lab != keep}
     (art / "card.json").write_text(json.dumps(card))
-    gated = Engine(Recognizer(art), Config(), FileSource(audio, block_size=320)).run()
+    rec = Recognizer(art)
+    gated = Engine(rec, runtime_settings(rec.card.raw), FileSource(audio, block_size=320)).run()
     assert gated and {e.label for e in gated} == {keep}
 
 

@@ -40,11 +40,15 @@ def test_tiny_embed_artifact_and_card(resumed, data_dir):
     from kwsapp.inference.recognizer import Recognizer
 
     out, _, _ = resumed
-    assert {p.name for p in out.iterdir()} >= {"model.keras", "model.tflite", "card.json"}
+    assert {p.name for p in out.iterdir()} >= {"model.keras", "model.tflite", "card.json",
+                                               "embedding.tflite", "embedding_step.tflite",
+                                               "embedding_chunk.tflite", "head.tflite"}
     card = json.loads((out / "card.json").read_text())
     assert card["labels"] == list(LABELS)
     assert card["input"] == {"kind": "waveform", "sample_rate_hz": 16000}
-    assert card["window_ms"] == 1500 and card["hop_ms"] == 250
+    assert card["window_ms"] == 1500 and card["hop_ms"] == 80  # streamed: one head per embedding
+    assert card["streaming"]["head"]["frames"] == 10  # split for streaming (docs/contracts.md 1)
+    assert card["export"]["split"]["max_abs_diff"] < 1e-4
     assert "speaker-disjoint" in card["training"]["split"]
     assert set(card["metrics"]["validation"]["per_class"]) <= set(LABELS)
     assert card["metrics"]["validation"]["confusion"]["labels"] == list(LABELS)
@@ -54,8 +58,13 @@ def test_tiny_embed_artifact_and_card(resumed, data_dir):
     assert val and not val & {c for c in card["training"]["validation_speakers"]
                               if c in _train_speakers(data_dir)}
     rec = Recognizer.load(out)
-    probs = rec.probabilities(load_audio(sorted((data_dir / "yes").glob("*.wav"))[0]))
+    clip = load_audio(sorted((data_dir / "yes").glob("*.wav"))[0])
+    probs = rec.probabilities(clip)
     assert probs.shape == (12,) and abs(float(probs.sum()) - 1) < 1e-4
+    from kwsapp.audio.io import fit_length
+
+    window = fit_length(clip, 24000)
+    assert abs(rec.head(rec.embed(window)[None])[0] - probs).max() < 1e-4
 
 
 def _train_speakers(data_dir: Path) -> set[str]:

@@ -44,6 +44,20 @@ def test_resmoothing_a_trace_gives_the_engines_events(tiny_model, data_dir):
         assert _rows(trace.resmooth(cfg.smoothing)) == _rows(events)
 
 
+def test_resmoothing_agrees_on_the_bundled_models_own_path(bundled_model_dir, data_dir):
+    """The same through whatever path the bundled model runs (streamed
+    embeddings where its card has them)."""
+    from kwsapp.inference.recognizer import Recognizer
+
+    audio, _ = make_stream(data_dir, StreamSpec(minutes=0.5, seed=5, snr_db=10))
+    rec = Recognizer(bundled_model_dir)
+    config = Config().with_card(rec.card.raw)
+    config = replace(config, smoothing=config.smoothing.with_class_thresholds({"left": 0.7}))
+    trace, events = tune.record_trace(audio, rec, config)
+    assert events and len(trace.times) > 50
+    assert _rows(trace.resmooth(config.smoothing)) == _rows(events)
+
+
 def test_traces_are_cached_on_disk(tiny_model, data_dir, tmp_path):
     from kwsapp.inference.recognizer import Recognizer
 
@@ -79,7 +93,7 @@ def _synthetic_trace(words: list[tuple[str, dict[str, float]]], truth_label) -> 
             for lab, v in p.items():
                 row[LABELS.index(lab)] = v
             row[LABELS.index("unknown")] += 1.0 - row.sum()
-            times.append(end + 0.125 * k)
+            times.append(end + 0.1 + 0.125 * k)  # fires 100 ms after the word
             probs.append(row)
             word_keys.append(int(start * 16000))
             resets.append(k == 0)
@@ -104,18 +118,22 @@ def test_search_keeps_commands_and_raises_one_class_against_false_activations():
             for t in (0.5, 0.6, 0.7, 0.8)]
     stage1 = [tune.Result(tune.Setting(125.0, vad, sm), tune.evaluate(traces, sm))
               for sm in grid]
-    first = tune.best(stage1, 10.0, 90.0)
+    goal = tune.Goal(10.0, 90.0, 300.0, 5.0)
+    first = tune.best(stage1, goal)
     row = first.per_snr[10.0]
     assert first.setting.smoothing.threshold <= 0.6
     assert row["matched_pct"] == 100.0 and row["other_fa"] == 5
     assert row["class_matched_pct"] == {"left": 100.0, "yes": 100.0}
     # Without a setting on target, the one matching most.
-    assert tune.best(stage1[2:], 10.0, 90.0).setting.smoothing.threshold == 0.7
-    steps = tune.tune_classes(traces, first, 10.0, 90.0, [-0.1, 0.1, 0.25, 0.45], 5.0, LABELS)
+    assert tune.best(stage1[2:], goal).setting.smoothing.threshold == 0.7
+    # Nor when the latency budget is too tight.
+    assert first.per_snr[10.0]["latency_median_ms"] == pytest.approx(100.0)
+    assert not tune.Goal(10.0, 90.0, 50.0).on_target(first)
+    steps = tune.tune_classes(traces, first, goal, [-0.1, 0.1, 0.25, 0.45], LABELS)
     chosen = steps[-1]
     per_class = chosen.setting.smoothing.class_thresholds()
     assert set(per_class) == {"left"} and 0.7 < per_class["left"] <= 0.9
-    assert chosen.per_snr[10.0]["false_activations"] == 0
+    assert chosen.per_snr[10.0]["false_activations"] == 0 and chosen.fa_events == 0
     assert chosen.per_snr[10.0]["matched_pct"] == 100.0
 
 

@@ -247,3 +247,25 @@ def test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one(jack_s
     assert result["ports"] == 4  # one stream per take, plus the retake
     assert "take 3/3: ok" in err
     assert (tmp_path / "home" / "words" / "snowboy" / "card.json").is_file()
+
+
+def test_a_running_classifier_sees_words_added_and_removed(two_words, stream, tmp_path,
+                                                           monkeypatch):
+    """The Files tab keeps one classifier: a word taught (or removed) since
+    it was made is found (or no longer) from the next file on."""
+    import shutil
+
+    from kwsapp.inference.classify import FileClassifier
+
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    classifier = FileClassifier.load(None)
+    wav, _truth = stream
+
+    def labels() -> set[str]:
+        return {e.label for e in classifier.classify_file(wav).events}
+
+    assert "snowboy" not in labels()
+    shutil.copytree(two_words / "words" / "snowboy", tmp_path / "home" / "words" / "snowboy")
+    assert "snowboy" in labels()
+    shutil.rmtree(tmp_path / "home" / "words" / "snowboy")
+    assert "snowboy" not in labels()

@@ -59,6 +59,9 @@ class TrainConfig:
     # Extra `unknown` training clips from espeak-ng (training/negatives/tts.py legacy_espeak_unknown):
     # streams showed false activations come from unknown words taken for commands.
     synthetic_unknown: bool = False
+    # Synthetic positives: the ten commands said by the training TTS voices
+    # (training/negatives/tts.py tts_commands).
+    synthetic_commands: bool = False
     # Each epoch draws the unknown training clips this many times (>= 1).
     unknown_oversample: int = 1
     # More folders in the Speech Commands layout (names relative to the data
@@ -79,12 +82,13 @@ class TrainConfig:
     # Rounds of mining: train, run the model over long streams of training
     # other speech, add the windows that fire as negatives, train again.
     mining_rounds: int = 0
+    max_negatives: int | None = None  # None: every negative (a seeded draw otherwise)
 
     @classmethod
     def tiny(cls) -> "TrainConfig":
         """A few steps on a few clips: the tests' preset."""
         return cls(batch_size=8, epochs=2, patience=2, aug_copies=2, steps_per_epoch=3,
-                   max_train_clips=48, max_val_clips=16)
+                   max_train_clips=48, max_val_clips=16, max_negatives=48)
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,7 @@ def run_engine(audio: np.ndarray, home: Path | None) -> tuple[list[Any], float]:
     from kwsapp.userwords.live import attach_user_words
 
     recognizer, config = load_with_config(None)
-    engine = Engine(recognizer, config, FileSource(audio, ms_to_samples(config.audio.block_ms)),
-                    use_card_defaults=False)
+    engine = Engine(recognizer, config, FileSource(audio, ms_to_samples(config.audio.block_ms)))
     if home is not None:
         attached = attach_user_words(engine, home)
         assert attached is not None, "the user word did not attach"

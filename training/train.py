@@ -209,6 +209,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
         from training.negatives.tts import legacy_espeak_unknown
 
         split["train"] = split["train"] + legacy_espeak_unknown(cache)
+    if cfg.synthetic_commands:
+        from training.negatives.tts import tts_commands
+
+        split["train"] = split["train"] + tts_commands(cache, "train")
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
@@ -227,20 +231,40 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
         return bank, audio, clips
 
     for name in data.SPLITS:
-        bank, audio, split[name] = bank_of(split[name], cfg.aug_copies if name == "train" else 1)
+        if name == "train":
+            # One bank per origin (the data set, tts/..., ...): recipes that
+            # add or drop generated clips reuse the others' cached embeddings.
+            groups: dict[str, list[data.Clip]] = {}
+            for c in split[name]:
+                # The first espeak words stay with the data set's clips: the
+                # bank they were embedded in keeps hitting the cache.
+                origin = "" if c.source.endswith("/legacy") else c.source.split("/")[0]
+                groups.setdefault(origin, []).append(c)
+            parts = [bank_of(g, cfg.aug_copies) for g in groups.values()]
+            parts = [p for p in parts if len(p[2])]
+            bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
+                if len(parts) > 1 else parts[0][0]
+            split[name] = [c for p in parts for c in p[2]]
+        else:
+            bank, audio, split[name] = bank_of(split[name], 1)
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
         if name == "validation":
             out["audio_val"] = audio
     x_neg = None
     if cfg.negatives or mined:
-        negs = training_negatives(data_dir, split["train"], cfg, cache, window_samples(module))
-        x_neg, _, negs = bank_of(negs, cfg.negative_copies, window_samples(module))
-        keep = kept(negs, cfg.negatives_exclude)
-        x_neg, negs = x_neg[:, keep], [negs[i] for i in keep]
-        if mined:
-            x_mined, _, mined = bank_of(list(mined), cfg.negative_copies,
-                                        window_samples(module))
-            x_neg, negs = np.concatenate([x_neg, x_mined], axis=1), negs + mined
+        # One embedding bank per kind: recipes sharing a kind share its cache.
+        groups = list(training_negatives(data_dir, split["train"], cfg, cache,
+                                         window_samples(module)).values())
+        banks, negs = [], []
+        for group in groups + ([list(mined)] if mined else []):
+            group = _subsample(group, cfg.max_negatives, cfg.seed)
+            bank, _, group = bank_of(group, cfg.negative_copies, window_samples(module))
+            keep = kept(group, cfg.negatives_exclude)
+            if not keep:
+                continue
+            banks.append(np.asarray(bank[:, keep]))
+            negs += [group[i] for i in keep]
+        x_neg = np.concatenate(banks, axis=1) if banks else None
         split["negatives"] = negs
     return Prepared(out["train"][0], out["train"][1], out["validation"][0],
                     out["validation"][1], out["test"][0], out["test"][1], split,
@@ -384,23 +408,77 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         scratch = Path(tempfile.mkdtemp(prefix="kwsapp-worker-"))
         try:
             return _train(data_dir, arch, scratch / "out", cfg, params, tiny, aug, cpu_devices,
-                          command, cache, export=False)
+                          command, cache, export=False)[0]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return _train(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, command,
-                  cache, export)
+    mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
+    card = _train(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, command,
+                  cache, export, mined)[0]
+    shutil.rmtree(out_dir / MINING_DIR, ignore_errors=True)
+    return card
+
+
+MINING_DIR = ".mining"
+#: Mining stops when a round finds fewer new windows than this.
+MINING_MIN_NEW = 10
+
+
+def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
+                   params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
+                   cpu_devices: int, cache: Path | None) -> list[data.Clip]:
+    """``cfg.mining_rounds`` rounds of: train (no export), run the model over
+    the training split's other speech (training/negatives/mining.py), keep
+    the windows that fire and are new. Each round's finds are saved in
+    ``out_dir/.mining/round-N/mined.json``, so a killed run resumes."""
+    from training.negatives import mining
+
+    mined: list[data.Clip] = []
+    module = arch_module(arch)
+    for r in range(1, cfg.mining_rounds + 1):
+        folder = out_dir / MINING_DIR / f"round-{r}"
+        saved = folder / "mined.json"
+        if saved.is_file():
+            found = [_clip_from_json(row) for row in json.loads(saved.read_text())]
+        else:
+            _, model, prep = _train(data_dir, arch, folder, cfg, params, tiny, aug,
+                                    cpu_devices, None, cache, False, mined)
+            found = mining.mine_training_speech(
+                model, prep.clips.get("negatives", []), prep.clips["train"], data_dir,
+                cache or data.cache_dir(), cfg.seed, module.N_EMBEDDINGS,
+                window_samples(module))
+            write_json_atomic(saved, [_clip_json(c) for c in found])
+        new = [c for c in found if not any(c.path == m.path and
+                                           abs(c.start - m.start) < c.frames // 2
+                                           for m in mined)]
+        log.info("mining round %d: %d windows fire, %d new", r, len(found), len(new))
+        mined += new
+        if len(new) < MINING_MIN_NEW:
+            break
+    return mined
+
+
+def _clip_json(c: data.Clip) -> dict[str, Any]:
+    return {"path": str(c.path), "word": c.word, "start": c.start, "frames": c.frames,
+            "source": c.source}
+
+
+def _clip_from_json(row: dict[str, Any]) -> data.Clip:
+    return data.Clip(Path(row["path"]), "unknown", row["word"], None, row["start"],
+                     source=row["source"], frames=row["frames"])
 
 
 def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
-           command: str | None, cache: Path | None, export: bool) -> dict[str, Any]:
+           command: str | None, cache: Path | None, export: bool,
+           mined: Sequence[data.Clip] = ()) -> tuple[dict[str, Any], Any, Prepared]:
+    """One training run: ``(card, trained model, prepared data)``."""
     import keras
     from tqdm import tqdm
 
     module = arch_module(arch)
     params = {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
     strategy = strategy_for(cpu_devices)
-    prep = prepare(data_dir, module, arch, cfg, aug, cache)
+    prep = prepare(data_dir, module, arch, cfg, aug, cache, mined)
     n_classes = len(LABELS)
     y_val_1h = keras.utils.to_categorical(prep.y_val, n_classes)
     log.info("data: %s", json.dumps(data.summary(prep.clips)))
@@ -478,7 +556,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
                    command, export)
     shutil.rmtree(ckpt, ignore_errors=True)
-    return card
+    return card, model, prep
 
 
 def read_checkpoint_state(ckpt: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -557,7 +635,7 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         "name": arch, "arch": arch,
         "labels": list(LABELS),
         "sample_rate_hz": SAMPLE_RATE_HZ,
-        "window_ms": float(module.WINDOW_MS), "hop_ms": 250.0,
+        "window_ms": float(module.WINDOW_MS), "hop_ms": float(getattr(module, "HOP_MS", 250.0)),
         "input": module.INPUT,
         "threshold": smoothing.threshold,
         "smoothing": {"average_window_ms": smoothing.average_window_ms,

@@ -50,7 +50,7 @@ WAKE_WORD_POOL_SHARE = 0.5  # of each wake-word folder's files (stable hash)
 NOISE_CLIPS = 120  # background-noise windows
 NOISE_AUDIO_S = 3.0  # seconds of each background recording kept for augmentation
 SNRS_DB = (None, 20.0, 10.0, 5.0)
-TTS_CLIPS = 0  # text-to-speech clips (training voices): 400 cost 1-3 points of found, no FA gain
+TTS_CLIPS = 0  # text-to-speech clips (training voices): 400 cost 1-2.5 points of found, no FA gain
 SEED = 0
 
 #: Embeds one clip: ``[n]`` float32 -> ``[T, 96]`` (the runtime's

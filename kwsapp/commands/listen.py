@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     engine = Engine(recognizer, config, source, on_event=on_event,
-                    on_error=lambda exc: failed.set(), use_card_defaults=False)
+                    on_error=lambda exc: failed.set())
     from kwsapp.userwords.live import attach_user_words
 
     user_words = attach_user_words(engine)

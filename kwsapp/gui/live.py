@@ -72,8 +72,7 @@ class LiveSession:
         from kwsapp.inference.engine import Engine
         self.source = source
         self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
-                             on_window=bridge.on_window, on_error=bridge.on_error,
-                             use_card_defaults=False)
+                             on_window=bridge.on_window, on_error=bridge.on_error)
         self._bridge = bridge
         self.user_words = None
         self.reload_user_words()

@@ -120,7 +120,11 @@ class FileClassifier:
         """The engine's events on a file source, ends clipped to ``duration``."""
         from kwsapp.userwords.live import attach_user_words
 
-        engine = Engine(self.recognizer, self.config, source, use_card_defaults=False)
+        from kwsapp.userwords.listener import UserWords
+
+        if not self.user_words.is_current():  # a word was added or removed since
+            self.user_words = UserWords.load()
+        engine = Engine(self.recognizer, self.config, source)
         attach_user_words(engine, words=self.user_words)
         # User-word events come from the embedding listener, the commands'
         # from the head: emission order puts them on one timeline.

@@ -187,8 +187,9 @@ class Engine:
 
     Args:
         recognizer: the model; its card sets the window length.
-        config: runtime settings; with ``use_card_defaults`` the card's hop,
-            threshold, smoother and VAD defaults are applied over it.
+        config: the runtime settings, taken as given: build them with
+            :func:`~kwsapp.config.runtime_settings` (the card's hop,
+            thresholds, smoother and VAD defaults, the user's overrides).
         source: where audio comes from.
         on_event, on_window, on_error: called from the engine's threads.
         on_decision: observer called with each window's :class:`DecisionInput`
@@ -199,9 +200,8 @@ class Engine:
                  on_event: Callable[[CommandEvent], None] | None = None,
                  on_window: Callable[[WindowResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
-                 use_card_defaults: bool = True,
                  on_decision: Callable[[DecisionInput], None] | None = None) -> None:
-        self.config = config.with_card(recognizer.card.raw) if use_card_defaults else config
+        self.config = config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
         self.on_decision = on_decision

@@ -145,6 +145,22 @@ def read_card(artifact_dir: str | Path) -> ModelCard:
     return ModelCard.from_dict(card, str(path))
 
 
+def _interpreter(path: Path, num_threads: int) -> Any:
+    """A LiteRT interpreter for ``path`` with its tensors allocated."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ModelError("LiteRT is not installed: pip install ai-edge-litert") from exc
+    if not path.is_file():
+        raise ModelError(f"{path}: model file missing")
+    try:
+        interp = Interpreter(model_path=str(path), num_threads=num_threads)
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: not a loadable .tflite model ({exc})") from None
+    return interp
+
+
 class TfliteModel:
     """A ``.tflite`` file bound to a one-thread LiteRT interpreter.
 
@@ -153,18 +169,8 @@ class TfliteModel:
     """
 
     def __init__(self, path: str | Path, num_threads: int = 1) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ModelError("LiteRT is not installed: pip install ai-edge-litert") from exc
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file missing")
-        try:
-            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads)
-            self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{self.path}: not a loadable .tflite model ({exc})") from None
+        self._interp = _interpreter(self.path, num_threads)
         inp = self._interp.get_input_details()[0]
         out = self._interp.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
@@ -223,16 +229,9 @@ class TfliteGraph:
     """
 
     def __init__(self, path: str | Path, num_threads: int = 1) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ModelError("LiteRT is not installed: pip install ai-edge-litert") from exc
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file missing")
+        self._interp = _interpreter(self.path, num_threads)
         try:
-            self._interp = Interpreter(model_path=str(self.path), num_threads=num_threads)
-            self._interp.allocate_tensors()
             ins = self._interp.get_input_details()
             outs = self._interp.get_output_details()
             self.inputs = {d["name"].removeprefix("serving_default_").split(":")[0]:

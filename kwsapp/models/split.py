@@ -131,8 +131,9 @@ class SplitModel:
         """Every whole embedding of 16 kHz ``audio`` of any length:
         ``[T, dim]`` float32, embedding ``j`` from samples
         ``[j * hop, j * hop + input_samples)`` (T = 0 under 775 ms).
-        Through the streaming step when the artifact has one (the same
-        values; ``batch`` is then unused), else ``batch`` at a time."""
+        Through the chunk model for a quarter chunk or more, else the
+        streaming step (the same values), else the one-shot model ``batch``
+        at a time."""
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         spec = self.spec
         n = spec.n_embeddings(audio.shape[0])

@@ -78,8 +78,8 @@ def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config,
         source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms))
     else:
         source = FileSource.from_file(audio, config.audio.block_ms, on_progress)
-    # The caller already applied the card (Config.with_card) and its overrides.
-    engine = Engine(recognizer, config, source, on_window=count_window, use_card_defaults=False)
+    # ``config`` is the runtime settings (config.runtime_settings), as given.
+    engine = Engine(recognizer, config, source, on_window=count_window)
     events = engine.run()
     return Replay(list(events), source.duration, windows[0], engine.stats)
 

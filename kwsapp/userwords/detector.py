@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 
 FRAMES = 10  # embeddings per window (1.5 s)
 DIM = 96
@@ -85,6 +84,8 @@ def train_detector(pos: np.ndarray, neg: np.ndarray, hidden: int = 16, l2: float
         l2: weight decay (on the standardized inputs' scale).
         neg_weight: total weight of the negatives relative to the positives.
     """
+    import scipy.optimize  # lazy: only enrolment fits (1.8 s of a cold classify)
+
     x = np.concatenate([pos, neg]).astype(np.float32)
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     weight = np.concatenate([np.full(len(pos), 0.5 / len(pos)),

@@ -32,6 +32,15 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
+def _words_stamp(root: Path | None) -> int | None:
+    from kwsapp.userwords.store import words_dir
+
+    try:
+        return words_dir(root).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 class UserWords:
     """The detectors of several words, scored together.
 
@@ -43,6 +52,7 @@ class UserWords:
     def __init__(self, words: Sequence[StoredWord], config: UserWordsConfig = UserWordsConfig()
                  ) -> None:
         self.config = config
+        self._stamp = _words_stamp(None)
         self.words = list(words)
         self.names = tuple(w.name for w in self.words)
         dets = [Detector.from_arrays(w.detector_arrays()) for w in self.words]
@@ -67,7 +77,14 @@ class UserWords:
                 good.append(w)
             except Exception as exc:  # noqa: BLE001 - one broken word must not stop the others
                 log.warning("user word %s skipped: %s", w.name, exc)
-        return cls(good, config)
+        out = cls(good, config)
+        out._stamp = _words_stamp(root)
+        return out
+
+    def is_current(self, root: Path | None = None) -> bool:
+        """Whether the stored words are still the ones loaded (a word added
+        or removed renames a folder, which moves the words folder's mtime)."""
+        return self._stamp == _words_stamp(root)
 
     def __len__(self) -> int:
         return len(self.names)

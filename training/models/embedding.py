@@ -217,7 +217,7 @@ def build_embedding(n_samples: int = 24000, path: str | Path | None = None,
     x = front(samples)
     fw = front_end_weights(path)
     front.set_weights([fw["dft_real"], fw["dft_imag"], fw["mel"], fw["log_offset"]])
-    x = keras.layers.Reshape((front.n_frames, N_MELS, 1))(x)  # NHWC: time, mel, 1
+    x = keras.layers.Reshape((front.n_frames, N_MELS, 1), name="reshape")(x)  # NHWC: time, mel, 1
 
     counts: dict[str, int] = {}
 

@@ -56,21 +56,20 @@ def generator(kind: str) -> Generator:
 
 
 def training_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfig,
-                       cache: Path, window: int) -> list[Clip]:
-    """All negatives ``config.negatives`` asks for (``negatives_exclude`` is
-    applied by the trainer after embedding, so a held-out run reuses the
-    same cached embeddings: :func:`kept`).
+                       cache: Path, window: int) -> dict[str, list[Clip]]:
+    """The negatives ``config.negatives`` asks for, by kind
+    (``negatives_exclude`` is applied by the trainer after embedding, so a
+    held-out run reuses the same cached embeddings: :func:`kept`).
 
     Args:
         data_dir: the Speech Commands folder (other data are its siblings).
         train: the training split (hard negatives are cut from it only).
         window: model window in samples.
     """
-    out: list[Clip] = []
+    out: dict[str, list[Clip]] = {}
     for kind in config.negatives:
-        clips = generator(kind)(Path(data_dir), train, config, cache, window)
-        log.info("negatives %s: %d windows", kind, len(clips))
-        out += clips
+        out[kind] = generator(kind)(Path(data_dir), train, config, cache, window)
+        log.info("negatives %s: %d windows", kind, len(out[kind]))
     return out
 
 

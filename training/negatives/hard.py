@@ -91,7 +91,7 @@ def _pair(a: tuple[np.ndarray, int, int], b: tuple[np.ndarray, int, int], window
 def hard_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfig, cache: Path,
                    window: int) -> list[Clip]:
     """Partial commands and word pairs from the ``train`` clips (cached)."""
-    commands = [c for c in train if c.label in COMMAND_LABELS and not c.frames]
+    commands = [c for c in train if c.label in COMMAND_LABELS and not c.frames and not c.source]
     others = [c for c in train if c.label == "unknown" and not c.frames and not c.source]
     key = clips_hash(commands + others, _VERSION, PART, PARTIAL_SHARE, PAIRS_PER_UNKNOWN,
                      PAIR_GAP_MS, window, config.seed)
@@ -100,7 +100,7 @@ def hard_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfig, c
     if not (wav.is_file() and index.is_file()):
         _write(commands, others, window, config.seed, wav, index)
     rows = json.loads(index.read_text())
-    return [Clip(wav, "unknown", word, None, i * window, window, source)
+    return [Clip(wav, "unknown", word, None, i * window, source=source, frames=window)
             for i, (source, word) in enumerate(rows)]
 
 

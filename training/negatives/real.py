@@ -103,7 +103,8 @@ def recording_windows(folder: Path, word: str, source: str, cache: Path, window:
     for f, (length, start, end) in speech_runs(audio_files(folder), cache).items():
         rng = np.random.default_rng([seed, int(stable_fraction(f.name) * (1 << 48))])
         for tag, first, frames in windows_around(length, start, end, window, rng):
-            clips.append(Clip(f, "unknown", word, None, first, frames, f"{source}/{tag}"))
+            clips.append(Clip(f, "unknown", word, None, first, source=f"{source}/{tag}",
+                              frames=frames))
     return clips
 
 

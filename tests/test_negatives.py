@@ -1,0 +1,196 @@
+"""Negative speech for the unknown class (training/negatives): loaders of
+FLAC and of recordings longer than the window, the generators (deterministic,
+right labels, cached, training speakers only), the per-epoch draw, and a real
+tiny training run with negatives and one round of mining."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kwsapp import COMMAND_LABELS, LABELS
+from training import data
+from training.config import TrainConfig
+from training.negatives import hard, kept, real
+
+WINDOW = 24000
+WAKE_WORDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wake_words"
+
+
+@pytest.fixture(scope="module")
+def wake_words() -> Path:
+    if not (WAKE_WORDS / "alexa").is_dir():
+        pytest.skip(f"wake-word recordings not found at {WAKE_WORDS}")
+    return WAKE_WORDS
+
+
+def _word_recording(path: Path, seconds: float, word_at: float, word_s: float,
+                    seed: int = 0) -> np.ndarray:
+    """A recording of ``seconds`` of quiet noise with a loud 'word' (a
+    harmonic sweep, which webrtcvad takes for voice) at ``word_at``."""
+    rng = np.random.default_rng(seed)
+    audio = rng.normal(0, 1e-3, int(seconds * 16000)).astype(np.float32)
+    t = np.arange(int(word_s * 16000)) / 16000
+    f0 = 140 + 40 * t / word_s
+    voice = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / 16000) / k for k in range(1, 8))
+    lo = int(word_at * 16000)
+    audio[lo:lo + len(t)] += (0.3 * voice * np.hanning(len(t))).astype(np.float32)
+    sf.write(str(path), audio, 16000, format=path.suffix[1:].upper())
+    return audio
+
+
+def test_flac_span_reads_the_samples_of_the_window(tmp_path):
+    path = tmp_path / "rec.flac"
+    audio = _word_recording(path, 3.0, 1.6, 0.5)
+    clip = data.Clip(path, "unknown", "w", None, 8000, source="t", frames=WINDOW)
+    rows, clips = data.load_clips([clip], WINDOW, cache=tmp_path / "cache")
+    assert clips == [clip] and rows.shape == (1, WINDOW)
+    assert np.allclose(rows[0], audio[8000:8000 + WINDOW], atol=1e-4)  # FLAC is lossless
+    # Past the end: the shorter span is centred in the window, zero-padded.
+    tail = data.Clip(path, "unknown", "w", None, 40000, source="t", frames=WINDOW)
+    rows, _ = data.load_clips([tail], WINDOW, cache=tmp_path / "cache")
+    left = (WINDOW - 8000) // 2
+    assert np.allclose(rows[0, left:left + 8000], audio[40000:], atol=1e-4)
+    assert not rows[0, :left].any() and not rows[0, left + 8000:].any()
+
+
+def test_the_word_of_a_long_recording_is_its_speech_run(tmp_path):
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    _word_recording(folder / "a.flac", 3.0, 2.0, 0.6)
+    _word_recording(folder / "b.wav", 2.0, 0.3, 0.5, seed=1)
+    runs = real.speech_runs(real.audio_files(folder), tmp_path)
+    (n_a, a0, a1), (n_b, b0, b1) = runs[folder / "a.flac"], runs[folder / "b.wav"]
+    assert n_a == 48000 and abs(a0 - 32000) < 1600 and abs(a1 - 41600) < 1600
+    assert n_b == 32000 and abs(b0 - 4800) < 1600 and abs(b1 - 12800) < 1600
+    clips = real.recording_windows(folder, "hello", "test/hello", tmp_path, WINDOW, seed=0)
+    centre = [c for c in clips if c.source.endswith("centre") and c.path.name == "a.flac"][0]
+    # Centred on the word, clipped to the recording's end.
+    assert centre.start + centre.frames == 48000 and centre.start < a0
+
+
+def test_windows_around_show_the_whole_word_or_a_part_of_it():
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        length = int(rng.integers(26000, 90000))
+        start = int(rng.integers(0, length - 12000))
+        end = start + int(rng.integers(4000, 12000))
+        wins = {tag: (lo, n) for tag, lo, n in
+                real.windows_around(length, start, end, WINDOW, np.random.default_rng(trial))}
+        assert set(wins) == {"centre", "offset", "partial"}
+        for lo, n in wins.values():
+            assert 0 <= lo and lo + n <= length and 0 < n <= WINDOW
+        lo, n = wins["offset"]
+        assert lo <= start and end <= lo + n or n < WINDOW  # whole word unless clipped
+        lo, n = wins["partial"]
+        inside = min(end, lo + n) - max(start, lo)
+        assert 0.25 * (end - start) <= inside <= 0.75 * (end - start)
+
+
+def test_wake_word_windows_are_deterministic_unknown_and_cached(wake_words, tmp_path):
+    cfg = TrainConfig()
+    data_dir = wake_words.parent / "speech_commands_subset"
+    first = real.wake_word_windows(data_dir, [], cfg, tmp_path, WINDOW)
+    spans = list((tmp_path / "negatives").glob("spans-*.json"))
+    assert len(spans) == 3  # one cache file per word folder
+    second = real.wake_word_windows(data_dir, [], cfg, tmp_path, WINDOW)
+    assert first == second
+    assert {c.label for c in first} == {"unknown"}
+    assert {c.word for c in first} == {"alexa", "snowboy", "smart mirror"}
+    assert all(c.source.startswith(f"wake_words/{c.word.replace(' ', '_')}/") for c in first)
+    assert all(c.path.suffix == ".flac" and 0 < c.frames <= WINDOW for c in first)
+    # About three windows per recording (a few hold no speech).
+    assert 3 * 1000 < len(first) <= 3 * 1085
+    assert kept(first, ["alexa"]) == [i for i, c in enumerate(first) if c.word != "alexa"]
+
+
+def test_hard_negatives_come_from_the_given_clips_only(data_dir, tmp_path):
+    train = [c for c in data.split_clips(data_dir)["train"] if c.label != "silence"][::6]
+    first = hard.hard_negatives(data_dir, train, TrainConfig(), tmp_path, WINDOW)
+    wav = first[0].path
+    mtime = wav.stat().st_mtime_ns
+    second = hard.hard_negatives(data_dir, train, TrainConfig(), tmp_path, WINDOW)
+    assert first == second and wav.stat().st_mtime_ns == mtime  # cached, not rewritten
+    assert {c.label for c in first} == {"unknown"}
+    kinds = {c.source.split("/")[1].split("-of-")[0] for c in first}
+    assert kinds == {"start", "end", "pair"}
+    commands = {c.source.rsplit("-of-", 1)[1] for c in first if "-of-" in c.source}
+    assert commands <= set(COMMAND_LABELS)
+    words = {c.word for c in train}
+    for c in first:
+        if c.source == "hard/pair":
+            a, b = c.word.split(" ")
+            assert a in words and b in words and a not in COMMAND_LABELS
+    audio, _ = data.load_clips(first[:20], WINDOW, cache=tmp_path / "cache")
+    assert audio.shape == (20, WINDOW) and (np.abs(audio).max(axis=1) > 0.01).all()
+    # Another training split gives other windows.
+    other = hard.hard_negatives(data_dir, train[1:], TrainConfig(), tmp_path, WINDOW)
+    assert other[0].path != wav
+
+
+def test_each_epoch_draws_its_share_of_negatives():
+    from training import train as tr
+    from training.models import embed_head
+
+    y = np.array([LABELS.index(lab) for lab in ("yes", "no", "unknown", "silence")])
+    x = np.arange(len(y), dtype=np.float32)[None, :, None]
+    x_neg = np.stack([100 + np.arange(50, dtype=np.float32)[:, None]] * 2)  # 2 copies
+    prep = tr.Prepared(x, y, x[0], y, x[0], y, {}, x[0], x_neg)
+    cfg = TrainConfig(negatives_per_epoch=20)
+    xs, ys = tr._epoch_arrays(prep, 0, cfg, embed_head)
+    neg = xs[:, 0] >= 100
+    assert neg.sum() == 20 and len(set(xs[neg, 0])) == 20
+    assert (ys[neg] == LABELS.index("unknown")).all()
+    assert sorted(xs[~neg, 0].astype(int)) == [0, 1, 2, 3]
+    assert (ys[~neg] == y[xs[~neg, 0].astype(int)]).all()
+    again, _ = tr._epoch_arrays(prep, 1, cfg, embed_head)
+    assert set(again[again[:, 0] >= 100, 0]) != set(xs[neg, 0])  # another draw next epoch
+
+
+@pytest.mark.train
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_path):
+    """Real TensorFlow: a tiny embed run whose training split gets wake-word
+    and hard negatives, then a round of mining over a stream of them (a
+    few wake-word recordings of each word beside the real data)."""
+    pytest.importorskip("tensorflow")
+    import _train_support as support
+
+    (tmp_path / "speech_commands_subset").symlink_to(data_dir.resolve())
+    for word in ("alexa", "snowboy", "smart_mirror"):
+        folder = tmp_path / "wake_words" / word
+        folder.mkdir(parents=True)
+        for f in real.audio_files(wake_words / word)[:6]:
+            (folder / f.name).symlink_to(f)
+    data_dir = tmp_path / "speech_commands_subset"
+
+    script = (
+        "import dataclasses, json, logging, sys\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "from training.config import TrainConfig\n"
+        "from training.train import train\n"
+        "cfg = dataclasses.replace(TrainConfig.tiny(), negatives=('wake_words', 'hard'),\n"
+        "    negatives_exclude=('alexa',), negatives_per_epoch=16, mining_rounds=1)\n"
+        f"card = train({str(data_dir)!r}, 'embed', {str(tmp_path / 'out')!r}, cfg, tiny=True)\n"
+        "print(json.dumps(card['training']))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=support.REPO_ROOT,
+                         env=support.env(tmp_path / "cache"), capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    training = json.loads(run.stdout.strip().splitlines()[-1])
+    assert training["clips"]["negatives"]["unknown"] == training["clips"]["negatives"]["clips"]
+    assert set(training["negatives"]) >= {"wake_words", "hard"}
+    assert "mining round 1:" in run.stderr
+    assert (tmp_path / "out" / "model.tflite").is_file()
+    assert not (tmp_path / "out" / ".mining").exists()
+    streams = list((tmp_path / "cache" / "negatives").glob("mining-*.json"))
+    assert len(streams) == 1
+    words = {w["word"] for w in json.loads(streams[0].read_text())}
+    assert "alexa" not in words and words & {"snowboy", "smart mirror"}
