@@ -87,6 +87,7 @@ def start_jack_server(name: str | None = None, client_timeout_ms: int | None = N
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (Debian package jackd2)")
     name = name or f"kwsapp-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    _clear_stale_jack_state()
     env = {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
     timeout = ["-t", str(client_timeout_ms)] if client_timeout_ms else []
     proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, *timeout, "-d", "dummy",
@@ -102,6 +103,23 @@ def start_jack_server(name: str | None = None, client_timeout_ms: int | None = N
             pytest.skip(f"jackd (dummy driver) could not start: {err.strip()}")
         time.sleep(0.1)
     return proc, env
+
+
+def _clear_stale_jack_state() -> None:
+    """With no jackd running, JACK's shared-memory registry and semaphores in
+    /dev/shm can only be left by servers that were killed (a dummy server that
+    did not stop in time): they count against JACK's few server slots ("Too
+    many servers already active") and outlive the test run on the machine."""
+    import glob
+    import subprocess
+
+    if subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0:
+        return  # a live server (ours or another session's) owns that state
+    for path in glob.glob("/dev/shm/jack-shm-registry") + glob.glob("/dev/shm/jack_*"):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def stop_jack_server(proc) -> None:
