@@ -194,3 +194,60 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
     assert len(streams) == 1
     words = {w["word"] for w in json.loads(streams[0].read_text())}
     assert "alexa" not in words and words & {"snowboy", "smart mirror"}
+
+
+@pytest.mark.train
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
+    """Real TensorFlow: ``TrainConfig.ensemble = 2`` trains two heads from
+    seeds 0 and 1 on the same split, exports one model whose head is their
+    mean; a run killed after its members (here: combining them fails once)
+    reuses them instead of training again."""
+    pytest.importorskip("tensorflow")
+    import _train_support as support
+
+    out = tmp_path / "out"
+    script = (
+        "import dataclasses, json, logging, sys\n"
+        "import numpy as np\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "import training.models as M\n"
+        "import training.train as T\n"
+        "from training.config import TrainConfig\n"
+        "from training.models.embedding import load_keras\n"
+        "cfg = dataclasses.replace(TrainConfig.tiny(), ensemble=2)\n"
+        "combine = M.ensemble_head\n"
+        "def broken(*a, **k):\n"
+        "    raise KeyboardInterrupt\n"
+        "M.ensemble_head = broken\n"
+        "try:\n"
+        f"    T.train({str(data_dir)!r}, 'embed', {str(out)!r}, cfg, tiny=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('first run stopped', file=sys.stderr)\n"
+        "M.ensemble_head = combine\n"
+        f"card = T.train({str(data_dir)!r}, 'embed', {str(out)!r}, cfg, tiny=True)\n"
+        f"model = load_keras({str(out / 'model.keras')!r})\n"
+        "head = model.layers[-1]\n"
+        "members = [head.get_layer(f'member_{k}') for k in range(2)]\n"
+        "x = np.random.default_rng(0).normal(size=(4, 10, 96)).astype('float32')\n"
+        "mean = np.mean([m.predict(x, verbose=0) for m in members], axis=0)\n"
+        "print(json.dumps({'training': card['training'], 'export': card['export'],\n"
+        "    'mean_diff': float(np.abs(head.predict(x, verbose=0) - mean).max()),\n"
+        "    'members_diff': float(np.abs(members[0].predict(x, verbose=0)\n"
+        "                             - members[1].predict(x, verbose=0)).max())}))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=support.REPO_ROOT,
+                         env=support.env(tmp_path / "cache"), capture_output=True, text=True,
+                         timeout=800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "first run stopped" in run.stderr
+    # The second run trained nothing: both members came from the first.
+    assert run.stderr.count("ensemble member 1 of 2 (seed 0)") == 1
+    assert "ensemble member 1 of 2: from" in run.stderr
+    assert "ensemble member 2 of 2: from" in run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert [m["seed"] for m in result["training"]["ensemble"]] == [0, 1]
+    assert result["mean_diff"] < 1e-6
+    assert result["members_diff"] > 1e-4  # two seeds, two different heads
+    assert result["export"]["float"]["top1_agreement"] == 1.0
+    assert (out / "head.tflite").is_file() and not (out / ".ensemble").exists()

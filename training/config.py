@@ -83,6 +83,10 @@ class TrainConfig:
     # other speech, add the windows that fire as negatives, train again.
     mining_rounds: int = 0
     max_negatives: int | None = None  # None: every negative (a seeded draw otherwise)
+    # Heads trained from different seeds (init and epoch draws; same data and
+    # split) and averaged into one model: one run's false activations on
+    # held-out speech vary several-fold with the seed (docs/streaming.md).
+    ensemble: int = 1
 
     @classmethod
     def tiny(cls) -> "TrainConfig":

@@ -412,9 +412,63 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
-    card = _train(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, command,
-                  cache, export, mined)[0]
+    if cfg.ensemble > 1:
+        card = _train_ensemble(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices,
+                               command, cache, export, mined)
+    else:
+        card = _train(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, command,
+                      cache, export, mined)[0]
     shutil.rmtree(out_dir / MINING_DIR, ignore_errors=True)
+    return card
+
+
+ENSEMBLE_DIR = ".ensemble"
+
+
+def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
+                    params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
+                    cpu_devices: int, command: str | None, cache: Path | None, export: bool,
+                    mined: Sequence[data.Clip]) -> dict[str, Any]:
+    """``cfg.ensemble`` heads on the same data, member ``k`` trained with
+    seed ``cfg.seed + k`` (init and epoch draws only: the split and the
+    cached features stay those of ``cfg.seed``), then averaged into one
+    model and exported as one. Each finished member is kept under
+    ``out_dir/.ensemble/member-k`` until the whole run ends, so a killed run
+    resumes with the next member (and inside it, from its checkpoint)."""
+    from training.models import ensemble_head
+    from training.models.embedding import load_keras
+
+    module = arch_module(arch)
+    heads, states, prep = [], [], None
+    for k in range(cfg.ensemble):
+        folder = out_dir / ENSEMBLE_DIR / f"member-{k}"
+        done = folder / "member.keras"
+        if done.is_file() and (folder / "state.json").is_file():
+            heads.append(load_keras(done))
+            states.append(json.loads((folder / "state.json").read_text()))
+            log.info("ensemble member %d of %d: from %s", k + 1, cfg.ensemble, folder)
+            continue
+        log.info("ensemble member %d of %d (seed %d)", k + 1, cfg.ensemble, cfg.seed + k)
+        _, model, prep, state = _train(data_dir, arch, folder, cfg, params, tiny, aug,
+                                       cpu_devices, None, cache, False, mined, member=k,
+                                       with_state=True)
+        write_atomic(done, lambda p: model.save(p))
+        write_json_atomic(folder / "state.json", {key: state[key] for key in
+                                                  ("history", "best_epoch", "best_accuracy")})
+        heads.append(model)
+        states.append(state)
+    if prep is None:  # every member came from a killed run's folder
+        prep = prepare(data_dir, module, arch, cfg, aug, cache, mined)
+    p = {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
+    combined = ensemble_head(heads)
+    state = {"history": states[0]["history"], "best_epoch": states[0]["best_epoch"],
+             "members": [{"seed": cfg.seed + k, "best_epoch": st["best_epoch"] + 1,
+                          "epochs_run": len(st["history"]),
+                          "validation_accuracy": st["best_accuracy"]}
+                         for k, st in enumerate(states)]}
+    card = _finish(combined, module, arch, p, cfg, aug, prep, data_dir, out_dir, state,
+                   command, export)
+    shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
 
 
@@ -470,8 +524,11 @@ def _clip_from_json(row: dict[str, Any]) -> data.Clip:
 def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
            command: str | None, cache: Path | None, export: bool,
-           mined: Sequence[data.Clip] = ()) -> tuple[dict[str, Any], Any, Prepared]:
-    """One training run: ``(card, trained model, prepared data)``."""
+           mined: Sequence[data.Clip] = (), member: int = 0, with_state: bool = False
+           ) -> tuple:
+    """One training run: ``(card, trained model, prepared data)`` (and its
+    state with ``with_state``). ``member`` k of an ensemble trains with seed
+    ``cfg.seed + k`` (init and epoch draws; data and split unchanged)."""
     import keras
     from tqdm import tqdm
 
@@ -490,7 +547,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     log.info("data: %s", json.dumps(data.summary(prep.clips)))
 
     ckpt = out_dir / CHECKPOINT_DIR
-    fingerprint = _fingerprint(arch, params, dataclasses.asdict(cfg), dataclasses.asdict(aug),
+    run_cfg = dataclasses.replace(cfg, seed=cfg.seed + member)  # the training loop's seeds
+    fingerprint = _fingerprint(arch, params, dataclasses.asdict(run_cfg), dataclasses.asdict(aug),
                                [c.key(data_dir) for c in prep.clips["train"]],
                                [c.key(data_dir) for c in prep.clips.get("negatives", [])])
     state = {"epoch": -1, "best_accuracy": -1.0, "best_epoch": -1, "bad_epochs": 0,
@@ -513,7 +571,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             # Said without -v: a resumed run must never look like a new one.
             print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
-            keras.utils.set_random_seed(cfg.seed)
+            keras.utils.set_random_seed(run_cfg.seed)
             model = module.build(params, n_classes)
             _compile(model, cfg, steps)
     first = state["epoch"] + 1
@@ -531,8 +589,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
         for epoch in range(first, cfg.epochs):
             if state["bad_epochs"] >= cfg.patience:
                 break
-            keras.utils.set_random_seed(cfg.seed * 1000 + epoch)
-            x, y = _epoch_arrays(prep, epoch, cfg, module)
+            keras.utils.set_random_seed(run_cfg.seed * 1000 + epoch)
+            x, y = _epoch_arrays(prep, epoch, run_cfg, module)
             hist = model.fit(_dataset(x, keras.utils.to_categorical(y, n_classes), cfg),
                              epochs=1, verbose=0, callbacks=[Progress()])
             val = model.evaluate(_dataset(prep.x_val, y_val_1h, cfg), verbose=0,
@@ -562,7 +620,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
                    command, export)
     shutil.rmtree(ckpt, ignore_errors=True)
-    return card, model, prep
+    return (card, model, prep, state) if with_state else (card, model, prep)
 
 
 def read_checkpoint_state(ckpt: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -662,6 +720,7 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             "augment": dataclasses.asdict(aug),
             "epochs_run": len(state["history"]), "best_epoch": state["best_epoch"] + 1,
             "history": state["history"],
+            **({"ensemble": state["members"]} if "members" in state else {}),
         },
         "metrics": result,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -45,3 +45,19 @@ def arch_module(name: str) -> ModuleType:
         return importlib.import_module(ARCHS[name])
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; known: {', '.join(ARCHS)}") from None
+
+
+def ensemble_head(heads: list) -> "keras.Model":  # noqa: F821 (lazy import)
+    """One model averaging the probabilities of ``heads`` (same input and
+    labels): what ``TrainConfig.ensemble`` trains and exports as one head."""
+    import keras
+
+    if len(heads) == 1:
+        return heads[0]
+    inp = keras.Input(tuple(heads[0].inputs[0].shape[1:]), name="embeddings")
+    # Each member wrapped under its own name: the members share a layout,
+    # so their own names (and their layers') repeat.
+    outs = [keras.Model(h.inputs[0], h.outputs[0], name=f"member_{k}")(inp)
+            for k, h in enumerate(heads)]
+    out = keras.layers.Average(name="mean_probabilities")(outs)
+    return keras.Model(inp, out, name=f"ensemble_of_{len(heads)}")
