@@ -32,9 +32,16 @@ class AudioConfig:
     device_rate_hz: int | None = None  # None: the device's default rate
     block_ms: float = 20.0  # PortAudio block per callback
     ring_seconds: float = 20.0  # history kept for the engine and the GUI
-    # The pipeline thread looks for new device audio this often (it never
-    # waits on the audio callback, which must not take locks).
+    # The pipeline thread never waits on the audio callback (which must not
+    # take locks): it sleeps until the audio its next window or embedding
+    # step needs is due by the device's clock (the ring's write stamps).
+    # When that audio comes late it looks again after this, doubling up to
+    # 250 ms while it stays late (a file's end is also awaited at this pace).
     poll_ms: float = 10.0
+    # Also bring the 16 kHz ring and the VAD flags up to date at least this
+    # often (None: only when a window or step is due, every 80 ms with
+    # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.
+    refresh_ms: float | None = None
 
 
 @dataclass(frozen=True)

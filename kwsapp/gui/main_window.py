@@ -19,6 +19,7 @@ and updates each plot once.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -326,6 +327,11 @@ class MainWindow(QtWidgets.QMainWindow):
         config = runtime_settings(self.recognizer.card.raw,
                                   Overrides(self.threshold, self.vad_combo.currentIndex(), device),
                                   self.config)
+        # The live view reads the engine's 16 kHz ring and VAD flags on every
+        # redraw: have the engine bring them up to date as often (by itself
+        # it only wakes when a window or embedding step is due).
+        config = replace(config, audio=replace(config.audio,
+                                               refresh_ms=1000.0 / self.gui_config.redraw_hz))
         try:
             source = self.source_factory(device)
             session = LiveSession(self.recognizer, config, source, self.bridge)
