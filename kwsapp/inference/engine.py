@@ -425,8 +425,9 @@ class Engine:
                 self._stop.wait(poll_s)
                 continue
             wait = self._until_due(cursor)
-            if wait is None:  # the audio due is late (or none came yet): look again soon
-                wait = min(poll_s * (1 << min(late, 5)), _MAX_SLEEP_S)
+            if wait is None:  # the audio due is late (or none came yet): look again
+                # soon, less often once it is long overdue (a stalled device)
+                wait = min(poll_s * (1 << min(max(0, late - 3), 5)), _MAX_SLEEP_S)
                 late += 1
             else:
                 late = 0
