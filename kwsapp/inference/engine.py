@@ -442,10 +442,12 @@ class Engine:
         stamp = self._raw.written_at
         if stamp is None:
             return None
-        written, at = stamp
+        written, at, block = stamp
         need = self._resampler.inputs_for(self._next_due())
         if written > cursor and need <= written:
             return 0.0  # it came while the last audio was processed
+        # It comes with the end of a block (devices deliver whole blocks).
+        need = written + -(-(need - written) // block) * block
         wait = at + (need - written) / self.source.sample_rate_hz - time.monotonic()
         if wait <= 0.0:
             return None
