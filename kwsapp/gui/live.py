@@ -28,7 +28,8 @@ def default_source_factory(config: Config) -> SourceFactory:
 
     def make(device: object) -> object:
         from kwsapp.audio.source import SoundDeviceSource
-        return SoundDeviceSource(device, block_ms=config.audio.block_ms)
+        return SoundDeviceSource(device, block_ms=config.audio.block_ms,
+                                 rate_hz=config.audio.device_rate_hz)
 
     return make
 

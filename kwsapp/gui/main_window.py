@@ -346,6 +346,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.set_state("not listening")
             return False
         self.session = session
+        notice = getattr(source, "notice", None)
+        if notice:  # the device refused the rate asked for: listening at another
+            self.banner.show_message(notice[0].upper() + notice[1:] + ".", error=False)
         self.live.show_word_bars(session.user_words.labels[1:] if session.user_words else ())
         self.live.restart()
         self._set_listen_checked(True)
