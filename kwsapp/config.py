@@ -35,8 +35,9 @@ class AudioConfig:
     # The pipeline thread never waits on the audio callback (which must not
     # take locks): it sleeps until the audio its next window or embedding
     # step needs is due by the device's clock (the ring's write stamps).
-    # When that audio comes late it looks again after this, doubling up to
-    # 250 ms while it stays late (a file's end is also awaited at this pace).
+    # When that audio comes late it looks again after this (from the fourth
+    # time in a row doubling, up to 250 ms: a stalled device); a file's end
+    # is awaited at this pace.
     poll_ms: float = 10.0
     # Also bring the 16 kHz ring and the VAD flags up to date at least this
     # often (None: only when a window or step is due, every 80 ms with

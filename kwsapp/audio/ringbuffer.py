@@ -35,9 +35,10 @@ class RingBuffer:
         self._data = np.zeros(2 * self.capacity, dtype=np.float32)
         self._written = 0
         self.overruns = 0
-        #: ``(total_written, time.monotonic())`` just after the last write
-        #: (one tuple, so a reader never pairs a count with another write's time).
-        self.written_at: tuple[int, float] | None = None
+        #: ``(total_written, time.monotonic(), block length)`` just after the
+        #: last write (one tuple, so a reader never pairs a count with another
+        #: write's time).
+        self.written_at: tuple[int, float, int] | None = None
 
     @property
     def total_written(self) -> int:
@@ -75,7 +76,7 @@ class RingBuffer:
             self._data[:rest] = block[first:]
             self._data[cap:cap + rest] = block[first:]
         self._written += n
-        self.written_at = (self._written, time.monotonic())
+        self.written_at = (self._written, time.monotonic(), n)
 
     def read(self, start: int, n: int) -> np.ndarray:
         """A copy of absolute samples ``[start, start + n)``.

@@ -153,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
           "Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
         while not failed.is_set() and (deadline is None or time.monotonic() < deadline):
-            failed.wait(0.1)
+            # on_error sets `failed` and Ctrl-C interrupts the wait: a long
+            # one costs nothing (a 0.1 s one woke this thread 10 times a second).
+            failed.wait(1.0 if deadline is None else min(1.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
         pass
     finally:

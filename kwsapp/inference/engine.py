@@ -425,8 +425,9 @@ class Engine:
                 self._stop.wait(poll_s)
                 continue
             wait = self._until_due(cursor)
-            if wait is None:  # the audio due is late (or none came yet): look again soon
-                wait = min(poll_s * (1 << min(late, 5)), _MAX_SLEEP_S)
+            if wait is None:  # the audio due is late (or none came yet): look again
+                # soon, less often once it is long overdue (a stalled device)
+                wait = min(poll_s * (1 << min(max(0, late - 3), 5)), _MAX_SLEEP_S)
                 late += 1
             else:
                 late = 0
@@ -441,10 +442,12 @@ class Engine:
         stamp = self._raw.written_at
         if stamp is None:
             return None
-        written, at = stamp
+        written, at, block = stamp
         need = self._resampler.inputs_for(self._next_due())
         if written > cursor and need <= written:
             return 0.0  # it came while the last audio was processed
+        # It comes with the end of a block (devices deliver whole blocks).
+        need = written + -(-(need - written) // block) * block
         wait = at + (need - written) / self.source.sample_rate_hz - time.monotonic()
         if wait <= 0.0:
             return None
