@@ -34,11 +34,10 @@ class AudioConfig:
     ring_seconds: float = 20.0  # history kept for the engine and the GUI
     # The pipeline thread never waits on the audio callback (which must not
     # take locks): it sleeps until the audio its next window or embedding
-    # step needs is due by the device's clock (the ring's write stamps).
-    # When that audio comes late it looks again after this (from the fourth
-    # time in a row doubling, up to 250 ms: a stalled device); a file's end
-    # is awaited at this pace.
-    poll_ms: float = 10.0
+    # step needs can be there by the device's clock (the ring's write
+    # stamps). When that audio is not there yet it looks again after this
+    # (from the fourth time in a row doubling, up to 250 ms: a stalled device).
+    poll_ms: float = 5.0
     # Also bring the 16 kHz ring and the VAD flags up to date at least this
     # often (None: only when a window or step is due, every 80 ms with
     # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.

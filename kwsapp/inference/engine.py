@@ -60,6 +60,12 @@ _AFTER_DUE_S = 0.002
 #: The live pipeline sleeps at most this long, so a device that stops
 #: delivering is noticed (``check``) within it.
 _MAX_SLEEP_S = 0.25
+#: Write stamps the live pipeline keeps to tell when blocks arrive (one per
+#: wake-up: about 2.5 s; a device clock drifts far less in that time).
+_ARRIVAL_STAMPS = 32
+#: A file source feeds the engine from its own thread; the pipeline only
+#: looks this often for its end.
+_FILE_END_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,7 @@ class Engine:
         self.events: list[CommandEvent] = []
         self.nonfinite_blocks = 0  # input blocks that held NaN/inf (zeroed)
         self.wakeups = 0  # times the pipeline thread woke (bounded per second of audio)
+        self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
         self._ended = threading.Event()  # a worker thread returned
 
     # ---- control -------------------------------------------------------
@@ -398,6 +405,7 @@ class Engine:
         poll_s = self.config.audio.poll_ms / 1000.0
         cursor = 0
         late = 0  # wake-ups in a row that found the audio due not yet there
+        self._offsets.clear()
         while not self._stop.is_set():
             self.wakeups += 1
             total = self._raw.total_written
@@ -422,7 +430,7 @@ class Engine:
                 self._finish()
                 return
             if not realtime:  # the file's thread feeds; only its end is awaited here
-                self._stop.wait(poll_s)
+                self._stop.wait(_FILE_END_POLL_S)
                 continue
             wait = self._until_due(cursor)
             if wait is None:  # the audio due is late (or none came yet): look again
@@ -435,20 +443,29 @@ class Engine:
 
     def _until_due(self, cursor: int) -> float | None:
         """Seconds the pipeline may sleep before the raw audio the next step
-        or window needs arrives, from the raw ring's last write stamp and the
-        source's rate (None: it should be there already, or nothing came yet).
-        A live stream thus wakes the pipeline once per step (80 ms), not once
-        per block; ``audio.refresh_ms`` (the GUI's redraw) wakes it more often."""
+        or window needs arrives (None: it should be there already, or
+        nothing came yet). A live stream thus wakes the pipeline about once
+        per step (80 ms), not once per block; ``audio.refresh_ms`` (the GUI's
+        redraw) wakes it more often.
+
+        When a block arrives is told by the raw ring's write stamps: block
+        ``k`` comes at ``offset + end_k / rate``, the offset being the
+        earliest seen lately. Devices deliver whole blocks, some at an
+        uneven pace (PortAudio on JACK: 960-sample blocks on 1024-sample
+        periods come every 21.3 ms, now and then two at once), so that is
+        the earliest the audio can be there; when it is not yet, the
+        pipeline looks again every ``poll_ms``."""
         stamp = self._raw.written_at
         if stamp is None:
             return None
         written, at, block = stamp
+        rate = self.source.sample_rate_hz
+        self._offsets.append(at - written / rate)
         need = self._resampler.inputs_for(self._next_due())
         if written > cursor and need <= written:
             return 0.0  # it came while the last audio was processed
-        # It comes with the end of a block (devices deliver whole blocks).
-        need = written + -(-(need - written) // block) * block
-        wait = at + (need - written) / self.source.sample_rate_hz - time.monotonic()
+        need = written + -(-(need - written) // block) * block  # the end of its block
+        wait = min(self._offsets) + need / rate - time.monotonic()
         if wait <= 0.0:
             return None
         wait += _AFTER_DUE_S
