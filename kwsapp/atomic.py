@@ -16,6 +16,10 @@ import numpy as np
 
 from kwsapp.errors import DiskFullError
 
+#: Prefix of write_atomic's temporary files: a process killed mid-write
+#: (SIGKILL skips the clean-up) leaves one; its owner may delete them.
+PARTIAL_PREFIX = ".tmp-"
+
 
 def write_atomic(path: str | os.PathLike[str], payload: bytes | Callable[[Path], None]) -> None:
     """Write ``path`` through a temporary file in its folder and ``os.replace``.
@@ -29,7 +33,7 @@ def write_atomic(path: str | os.PathLike[str], payload: bytes | Callable[[Path],
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary name keeps every suffix: Keras checks ".weights.h5".
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-",
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=PARTIAL_PREFIX,
                                 suffix="".join(path.suffixes) or ".tmp")
     tmp = Path(name)
     try:

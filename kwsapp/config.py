@@ -32,9 +32,16 @@ class AudioConfig:
     device_rate_hz: int | None = None  # None: the device's default rate
     block_ms: float = 20.0  # PortAudio block per callback
     ring_seconds: float = 20.0  # history kept for the engine and the GUI
-    # The pipeline thread looks for new device audio this often (it never
-    # waits on the audio callback, which must not take locks).
-    poll_ms: float = 10.0
+    # The pipeline thread never waits on the audio callback (which must not
+    # take locks): it sleeps until the audio its next window or embedding
+    # step needs can be there by the device's clock (the ring's write
+    # stamps). When that audio is not there yet it looks again after this
+    # (from the fourth time in a row doubling, up to 250 ms: a stalled device).
+    poll_ms: float = 5.0
+    # Also bring the 16 kHz ring and the VAD flags up to date at least this
+    # often (None: only when a window or step is due, every 80 ms with
+    # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.
+    refresh_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class GuiConfig:
 
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
+    device_poll_s: float = 1.0  # a lost input device is looked for this often
     spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
     spectrogram_n_mels: int = 64
     spectrogram_window_ms: float = 25.0

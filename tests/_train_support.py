@@ -1,24 +1,33 @@
-"""A tiny `embed` artifact trained once per test session, by a real
-`kwsapp train --config tiny` run that is SIGKILLed after its first
-checkpoint and then resumed (so the artifact the export tests use is also
-the resume test's result)."""
+"""A tiny `embed` artifact trained once per test session by real
+`kwsapp train --config tiny` runs that are SIGKILLed at seeded-random
+moments (while a checkpoint is written, during an epoch, while the artifact
+is exported) and re-run with the same command each time; the artifact the
+export tests use is the last run's result."""
 
 from __future__ import annotations
 
 import atexit
 import json
 import os
+import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_EPOCHS = 4
+#: Seed of the kill moments (another seed: KWSAPP_KILL_SEED=N).
+KILL_SEED = int(os.environ.get("KWSAPP_KILL_SEED", "0"))
+#: Generous bound for one tiny run's phase on a loaded 2-core machine.
+PHASE_TIMEOUT_S = 300
 
 
 def env(cache: Path) -> dict[str, str]:
@@ -39,28 +48,159 @@ def train_cmd(data_dir: Path, out: Path, *extra: str) -> list[str]:
             "--arch", "embed", "--out", str(out), "--config", "tiny", *extra]
 
 
+class Kill(NamedTuple):
+    """One SIGKILL of a training run and what it left behind."""
+
+    kind: str  # "checkpoint write", "epoch" or "export"
+    #: The partial file the kill interrupted (still there after the kill,
+    #: so the kill landed in the middle of its write), or None.
+    interrupted: str | None
+    state: dict | None  # the checkpoint state left (None: no whole checkpoint)
+    whole: dict[str, str]  # every checkpoint file left -> why it is whole
+    log: str  # the killed run's stderr
+
+
+class KilledRuns(NamedTuple):
+    out: Path
+    kills: list[Kill]
+    log: str  # stderr of the last run, the one that finished
+
+
+class _Run:
+    """A training subprocess whose stderr is read live (tqdm writes "\\r")."""
+
+    def __init__(self, cmd: list[str], cache: Path) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env(cache),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.err = bytearray()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while chunk := self.proc.stderr.read1(4096):
+            self.err += chunk
+
+    def text(self) -> str:
+        return self.err.decode(errors="replace")
+
+    def kill(self) -> str:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.reader.join(10)
+        return self.text()
+
+
+def _partial(folder: Path) -> set[str]:
+    try:
+        return {n for n in os.listdir(folder) if n.startswith(".tmp-")}
+    except FileNotFoundError:
+        return set()
+
+
+def _wait_until(run: _Run, what: str, ready) -> object:
+    """Poll ``ready()`` (every millisecond: a checkpoint write lasts tens of
+    them) until it returns something true; fail if the run ends first."""
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        found = ready()
+        if found:
+            return found
+        if run.proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}: {run.text()[-3000:]}")
+        time.sleep(0.001)
+    run.kill()
+    raise AssertionError(f"no {what} within {PHASE_TIMEOUT_S} s: {run.text()[-3000:]}")
+
+
+def _kill_in_write(run: _Run, folder: Path, nth: int, after: set[str]) -> str | None:
+    """SIGKILL the run as soon as the ``nth`` new partial file (``.tmp-``,
+    kwsapp/atomic.py) appears in ``folder``; returns the partial file's name
+    if it is still there after the kill (the write was cut), else None."""
+    seen = set(after)
+    name = None
+    for _ in range(nth):
+        new = _wait_until(run, f"a write in {folder.name}", lambda: _partial(folder) - seen)
+        name = sorted(new)[0]
+        seen |= new
+    run.kill()
+    return name if name in _partial(folder) else None
+
+
+def _whole_checkpoint(ckpt: Path) -> tuple[dict | None, dict[str, str]]:
+    """The checkpoint state left in ``ckpt`` and proof that each complete
+    file there is whole (a half-written one fails here)."""
+    import zipfile
+
+    whole: dict[str, str] = {}
+    state_path = ckpt / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else None
+    if state is not None:
+        whole["state.json"] = "parses"
+        model = ckpt / state["model"]
+        assert model.is_file(), f"state names {state['model']}, not there"
+    for path in sorted(ckpt.glob("*")) if ckpt.is_dir() else []:
+        if path.name.startswith(".tmp-") or path.name == "state.json":
+            continue
+        if path.suffix == ".keras":
+            with zipfile.ZipFile(path) as z:  # raises on a truncated zip
+                assert z.testzip() is None, f"{path}: damaged member"
+            whole[path.name] = "zip, every member's CRC right"
+        elif path.name.endswith(".h5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                f.visit(lambda _: None)  # walks every group: fails on a truncated file
+            whole[path.name] = "HDF5 opens, every group read"
+        else:
+            raise AssertionError(f"unexpected file in the checkpoint: {path.name}")
+    return state, whole
+
+
 @lru_cache(maxsize=1)
-def killed_and_resumed(data_dir: Path) -> tuple[Path, dict, str]:
-    """``(artifact, state at kill, log of the resumed run)``."""
+def killed_and_resumed(data_dir: Path) -> KilledRuns:
+    """Three SIGKILLs at seeded-random moments, then the same command run to
+    the end. Kill moments (seed ``KILL_SEED``):
+
+    1. while the first checkpoint after epoch 1's commit is written (the
+       n-th partial file, n random in 1..2: the best weights or the model);
+    2. a random 0.2-2 s after the resumed run said it resumed (inside the
+       next epoch: a resumed run traces its graph again, seconds here);
+    3. while the finished run writes its artifact (the n-th partial file of
+       the output folder, n random in 1..2: model.keras or model.tflite).
+    """
+    rng = random.Random(KILL_SEED)
     out = workdir() / "tiny_embed"
     cache = workdir() / "cache"
+    ckpt = out / ".checkpoint"
     cmd = train_cmd(data_dir, out, "--epochs", str(TINY_EPOCHS))
-    state_path = out / ".checkpoint" / "state.json"
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env(cache), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if state_path.is_file():
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"no checkpoint before the run ended: {proc.communicate()[1]}")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-    state = json.loads(state_path.read_text())
-    resumed = subprocess.run(cmd, cwd=REPO_ROOT, env=env(cache), capture_output=True,
-                             text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    return out, state, resumed.stderr
+    kills: list[Kill] = []
+
+    def record(kind: str, interrupted: str | None, log: str) -> None:
+        state, whole = _whole_checkpoint(ckpt)
+        kills.append(Kill(kind, interrupted, state, whole, log))
+
+    run = _Run(cmd, cache)
+    _wait_until(run, "its first checkpoint", lambda: (ckpt / "state.json").is_file())
+    name = _kill_in_write(run, ckpt, rng.randint(1, 2), after=_partial(ckpt))
+    record("checkpoint write", name, run.text())
+
+    run = _Run(cmd, cache)
+    _wait_until(run, "saying it resumed", lambda: "resuming after epoch" in run.text())
+    time.sleep(rng.uniform(0.2, 2.0))
+    record("epoch", None, run.kill())
+
+    run = _Run(cmd, cache)
+    _wait_until(run, "saying it resumed", lambda: "resuming after epoch" in run.text())
+    name = _kill_in_write(run, out, rng.randint(1, 2), after=_partial(out))
+    record("export", name, run.text())
+
+    final = subprocess.run(cmd, cwd=REPO_ROOT, env=env(cache), capture_output=True,
+                           text=True, timeout=600)
+    assert final.returncode == 0, final.stderr[-3000:]
+    return KilledRuns(out, kills, final.stderr)
+
+
+def resumed_epoch(log: str) -> int | None:
+    """The k of "resuming after epoch k" in a run's log (None: started afresh)."""
+    found = re.search(r"resuming after epoch (\d+)", log)
+    return int(found.group(1)) if found else None

@@ -156,3 +156,33 @@ def test_switching_between_split_and_window_models_mid_stream(embed_steps, tiny_
     grids = [int(round(w.end * 16000)) % 1280 for w in windows]
     # The split model's windows end at 960 mod 1280, the window model's at hops.
     assert grids[:5] == [960] * 5 and 0 in grids[6:16] and grids[-1] == 960
+
+
+def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, stream):
+    """A live stream (blocks paced in real time, as from PortAudio) gives
+    the windows and events the file gives, while the pipeline thread wakes
+    about once per 80 ms step, not once per 20 ms block or 10 ms poll."""
+    audio = stream[:int(4.5 * 16000)]  # two words
+    cfg = _config(embed_steps)
+    events, windows, embs = _run(embed_steps, audio, 320, cfg)
+    live_windows, live_embs = [], []
+    engine = Engine(embed_steps, cfg, FileSource(audio, 320, realtime=True),
+                    on_window=live_windows.append)
+    engine.add_embedding_listener(lambda t, e: live_embs.append((t, e)))
+    live_events = engine.run()
+    if engine.stats.dropped_windows:  # inference fell behind (a loaded machine)
+        pytest.skip(f"{engine.stats.dropped_windows} steps dropped: nothing to compare")
+    assert events and len(windows) > 10
+
+    def decided(evs):
+        return [(e.label, e.score, e.start, e.end) for e in evs]
+
+    assert decided(live_events) == decided(events)
+    assert [w.end for w in live_windows] == [w.end for w in windows]
+    np.testing.assert_array_equal(np.stack([w.probs for w in live_windows]),
+                                  np.stack([w.probs for w in windows]))
+    np.testing.assert_array_equal(np.stack([e for _, e in live_embs]),
+                                  np.stack([e for _, e in embs]))
+    steps = len(audio) / 1280
+    # 56 steps; a late block costs a retry or two; polling every 10 ms would be 450.
+    assert engine.wakeups < 2 * steps + 20, (engine.wakeups, steps)

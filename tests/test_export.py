@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
 def test_export_cli_float_and_int8_agree_with_keras(data_dir):
-    out, _, _ = support.killed_and_resumed(data_dir)
+    out = support.killed_and_resumed(data_dir).out
     run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(out), "--int8",
                           "--clips", "24", "--json"], cwd=support.REPO_ROOT,
                          env=support.env(support.workdir() / "cache"), capture_output=True,
@@ -67,7 +67,7 @@ def test_export_without_keras_model_is_bad_input(tmp_path):
 
 
 def test_evaluate_keras_flag_scores_like_the_tflite(data_dir):
-    out, _, _ = support.killed_and_resumed(data_dir)
+    out = support.killed_and_resumed(data_dir).out
     results = {}
     for extra in ([], ["--keras"]):
         run = subprocess.run([sys.executable, "-m", "kwsapp", "evaluate", str(data_dir),

@@ -35,6 +35,19 @@ def test_stream_resampler_identity_at_16k():
     assert r.flush().size == 0
 
 
+@pytest.mark.parametrize("rate", [16000, 8000, 44100, 48000])
+def test_inputs_for_says_when_the_outputs_are_complete(rate):
+    """The live pipeline sleeps until the input the next step needs is due:
+    ``inputs_for(n)`` input samples give ``n`` outputs, one fewer do not."""
+    r = StreamResampler(rate, 16000)
+    blocks = np.random.default_rng(rate).integers(1, 700, 300)
+    n_in = n_out = 0
+    for block in blocks:
+        n_out += r.process(np.zeros(block, np.float32)).shape[0]
+        n_in += int(block)
+        assert r.inputs_for(n_out) <= n_in < r.inputs_for(n_out + 1)
+
+
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
 def test_wav_widths_decode_to_the_same_signal(tmp_path, subtype):
     x = _tone(16000)

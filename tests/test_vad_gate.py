@@ -67,3 +67,26 @@ def test_aggressiveness_is_validated():
     gate.set_aggressiveness(3)
     with pytest.raises(ValueError):
         gate.set_aggressiveness(4)
+
+
+def test_frames_judged_together_give_the_same_verdicts_as_one_by_one(data_dir):
+    """The engine hands the gate every frame that came since its last
+    wake-up at once: flags, runs, openings and state must not change."""
+    speech = np.concatenate([np.zeros(8000, np.float32), load_audio(real_clip(data_dir, "no", 1)),
+                             np.zeros(12000, np.float32), load_audio(real_clip(data_dir, "go", 1))])
+    one, many = SpeechGate(VadConfig()), SpeechGate(VadConfig())
+    _gate_trace(one, speech)
+    fs, i, sizes = many.frame_samples, 0, (1, 3, 2, 5, 1, 8)
+    for k in range(len(speech) // fs):
+        n = sizes[k % len(sizes)] * fs
+        if i + n > len(speech) // fs * fs:
+            break
+        many.update(speech[i:i + n])
+        i += n
+    many.update(speech[i:len(speech) // fs * fs])
+    assert many.frames_done == one.frames_done and one.segment >= 2
+    assert [(r.start, r.end) for r in many.runs] == [(r.start, r.end) for r in one.runs]
+    assert (many.is_open, many.segment) == (one.is_open, one.segment)
+    np.testing.assert_array_equal(many.flags(0, len(speech)), one.flags(0, len(speech)))
+    with pytest.raises(ValueError, match="whole"):
+        many.update(speech[:fs + 1])

@@ -46,8 +46,8 @@ from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
 from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
 from training.config import AugmentConfig, TrainConfig
-from kwsapp.atomic import (DiskFullError, is_disk_full, json_default, write_atomic,
-                           write_json_atomic)
+from kwsapp.atomic import (PARTIAL_PREFIX, DiskFullError, is_disk_full, json_default,
+                           write_atomic, write_json_atomic)
 from kwsapp.errors import BadInputError
 from training import data
 from training.models import arch_module
@@ -411,6 +411,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
                           command, cache, export=False)[0]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    _remove_partial_files(out_dir)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
     if cfg.ensemble > 1:
         card = _train_ensemble(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices,
@@ -470,6 +471,20 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                    command, export)
     shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
+
+
+def _remove_partial_files(out_dir: Path) -> None:
+    """Delete the partial files (kwsapp/atomic.py's ``.tmp-*``) a killed run
+    left in its output folder: a SIGKILL skips write_atomic's clean-up, and
+    the complete files beside them are whole (they are only ever replaced)."""
+    if not out_dir.is_dir():
+        return
+    partial = [p for p in out_dir.rglob(PARTIAL_PREFIX + "*") if p.is_file()]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    if partial:
+        log.info("removed %d partial file(s) an interrupted run left in %s", len(partial),
+                 out_dir)
 
 
 MINING_DIR = ".mining"

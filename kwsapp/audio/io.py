@@ -100,6 +100,13 @@ class StreamResampler:
         n_end = (self._n_in * self.up - self.half_len - 1) // self.down + 1
         return self._emit(max(self._n_out, n_end))
 
+    def inputs_for(self, n_out: int) -> int:
+        """How many input samples :meth:`process` needs before it has given
+        ``n_out`` output samples (the inverse of its ``n_end``)."""
+        if self.identity or n_out <= 0:
+            return max(0, n_out)
+        return max(0, -(-((n_out - 1) * self.down + self.half_len + 1) // self.up))
+
     def flush(self) -> np.ndarray:
         """The remaining outputs, treating the input as ended (zeros after)."""
         if self.identity:

@@ -5,10 +5,14 @@ to ``capacity`` samples is one contiguous slice (friture's ``ringbuffer.py``
 does the same). Readers keep their own absolute cursors (sample counts since
 the stream started); the writer never waits for them. A reader that falls
 more than ``capacity`` behind gets :class:`RingOverrun` and the ``overruns``
-counter goes up.
+counter goes up. Each write is stamped with the monotonic clock, so a
+reader can tell when the next samples of a paced (live) stream are due
+instead of polling for them.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -31,6 +35,10 @@ class RingBuffer:
         self._data = np.zeros(2 * self.capacity, dtype=np.float32)
         self._written = 0
         self.overruns = 0
+        #: ``(total_written, time.monotonic(), block length)`` just after the
+        #: last write (one tuple, so a reader never pairs a count with another
+        #: write's time).
+        self.written_at: tuple[int, float, int] | None = None
 
     @property
     def total_written(self) -> int:
@@ -68,6 +76,7 @@ class RingBuffer:
             self._data[:rest] = block[first:]
             self._data[cap:cap + rest] = block[first:]
         self._written += n
+        self.written_at = (self._written, time.monotonic(), n)
 
     def read(self, start: int, n: int) -> np.ndarray:
         """A copy of absolute samples ``[start, start + n)``.

@@ -36,6 +36,17 @@ BlockCallback = Callable[[np.ndarray], None]
 NO_INPUT_DEVICE = ("no audio input device found (PortAudio sees none: connect a microphone "
                    "or start a sound server such as PulseAudio or JACK)")
 
+#: Rates tried, in this order after the device's default, when a device
+#: refuses the one asked for (the engine resamples any of them to 16 kHz).
+FALLBACK_RATES_HZ = (16000, 48000, 44100, 32000, 22050, 96000, 8000)
+
+#: PortAudio error codes (portaudio.h PaErrorCode) told apart for the user.
+PA_INVALID_SAMPLE_RATE = -9997
+PA_DEVICE_UNAVAILABLE = -9985
+
+#: A realtime FileSource notices a stop within this (s).
+_PACE_SLICE_S = 0.05
+
 #: How long stopping a PortAudio stream may take before it is abandoned
 #: (the engine promises to stop within a second).
 CLOSE_TIMEOUT_S = 0.5
@@ -100,6 +111,30 @@ def _parse_device(device: str | int | None) -> str | int | None:
     return device
 
 
+def _pa_code(exc: BaseException) -> int | None:
+    """The PortAudio error code sounddevice put in ``exc.args`` (or None)."""
+    args = getattr(exc, "args", ())
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
+def _pa_reason(exc: BaseException) -> str:
+    """PortAudio's own words, without sounddevice's "Error opening ...: "."""
+    text = str(exc.args[0]) if getattr(exc, "args", None) else str(exc)
+    return text.split(": ", 1)[1] if text.startswith("Error ") and ": " in text else text
+
+
+def device_error(device_name: str, exc: BaseException) -> DeviceError:
+    """A PortAudio failure to open ``device_name`` as one line saying what
+    happened and what to do (a busy device is the common case on ALSA: another
+    program holds the card)."""
+    code = _pa_code(exc)
+    if code == PA_DEVICE_UNAVAILABLE:
+        return DeviceError(f"input device {device_name!r} is busy: another program is using it "
+                           f"(PortAudio: {_pa_reason(exc)}); close that program or choose "
+                           "another device")
+    return DeviceError(f"cannot open input device {device_name!r}: {_pa_reason(exc)}")
+
+
 class SoundDeviceSource:
     """A PortAudio input stream (mono).
 
@@ -132,7 +167,48 @@ class SoundDeviceSource:
             raise DeviceError(f"no usable input device {device if device is not None else '(default)'}"
                               f": {exc}") from None
         self.device_name = str(info["name"])
-        self.sample_rate_hz = int(rate_hz or info["default_samplerate"])
+        #: One line for the user when the device would not take the rate
+        #: asked for and another is used (None: the rate asked for is used).
+        self.notice: str | None = None
+        self.sample_rate_hz = self._accepted_rate(int(rate_hz or info["default_samplerate"]),
+                                                  int(info["default_samplerate"]))
+
+    def _accepted_rate(self, asked_hz: int, default_hz: int) -> int:
+        """``asked_hz`` if the device takes it, else the first rate it takes
+        (its default first; ``notice`` says so).
+
+        Raises:
+            DeviceError: it takes none of them, or it is busy.
+        """
+        sd = _sounddevice()
+
+        def refusal(rate_hz: int) -> BaseException | None:
+            try:
+                sd.check_input_settings(self.device, channels=1, dtype="float32",
+                                        samplerate=rate_hz)
+            except (sd.PortAudioError, ValueError) as exc:
+                if _pa_code(exc) not in (None, PA_INVALID_SAMPLE_RATE):
+                    raise device_error(self.device_name, exc) from None  # busy, gone ...
+                return exc
+            return None
+
+        refused = refusal(asked_hz)
+        if refused is None:
+            return asked_hz
+        tried = [asked_hz]
+        for rate_hz in dict.fromkeys((default_hz, *FALLBACK_RATES_HZ)):
+            if rate_hz in tried:
+                continue
+            tried.append(rate_hz)
+            if refusal(rate_hz) is None:
+                self.notice = (f"input device {self.device_name!r} refused {asked_hz} Hz "
+                               f"(PortAudio: {_pa_reason(refused)}); listening at {rate_hz} Hz "
+                               "instead")
+                log.info("%s", self.notice)  # the caller shows it to the user
+                return rate_hz
+        raise DeviceError(f"input device {self.device_name!r} refused {asked_hz} Hz and every "
+                          f"other rate tried ({', '.join(map(str, tried[1:]))} Hz) "
+                          f"(PortAudio: {_pa_reason(refused)})")
 
     def start(self, on_block: BlockCallback) -> None:
         sd = _sounddevice()
@@ -158,7 +234,7 @@ class SoundDeviceSource:
                 callback=audio_callback, finished_callback=stream_finished)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
-            raise DeviceError(f"cannot open input device {self.device_name!r}: {exc}") from None
+            raise device_error(self.device_name, exc) from None
         log.info("listening on %s at %d Hz", self.device_name, self.sample_rate_hz)
 
     def check(self) -> None:
@@ -198,10 +274,20 @@ class SoundDeviceSource:
             log.warning("input device %r did not close (it is gone); leaving it", self.device_name)
             # sounddevice's exit handler would hang on (or abort about) the
             # same dead stream when the process ends.
-            sd = _sounddevice()
-            handler = getattr(sd, "_exit_handler", None)
-            if handler is not None:
-                atexit.unregister(handler)
+            skip_portaudio_exit_handler()
+
+
+def skip_portaudio_exit_handler() -> None:
+    """Let this process end without sounddevice's ``Pa_Terminate`` (if
+    sounddevice was loaded): it hangs on, or aborts about, a dead JACK stream
+    or a JACK server that went away since PortAudio started (pa_jack.c
+    Terminate assertion), and there is nothing left for it to close."""
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
 
 
 class FileSource:
@@ -297,10 +383,8 @@ class FileSource:
                 if self._stop.is_set():
                     return
                 done += block.shape[0]
-                if self.realtime:
-                    due = t0 + done / self.sample_rate_hz
-                    if self._stop.wait(max(0.0, due - time.monotonic())):
-                        return
+                if self.realtime and not self._sleep_until(t0 + done / self.sample_rate_hz):
+                    return
                 on_block(block)
                 if self.on_progress is not None:
                     self.on_progress(done / self.sample_rate_hz)
@@ -311,6 +395,19 @@ class FileSource:
             log.exception("file source failed")
         finally:
             self.finished = True
+
+    def _sleep_until(self, due: float) -> bool:
+        """Pace a realtime file like a device: sleep until ``due``
+        (monotonic s); False once stopped. ``time.sleep`` in slices of at most
+        ``_PACE_SLICE_S``, as the block period is short: an ``Event.wait``
+        per block costs twice the CPU, which the ``listen`` benchmark counts
+        in place of PortAudio's own thread."""
+        while not self._stop.is_set():
+            left = due - time.monotonic()
+            if left <= 0.0:
+                return True
+            time.sleep(min(left, _PACE_SLICE_S))
+        return False
 
     def stop(self) -> None:
         self._stop.set()

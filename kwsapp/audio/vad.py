@@ -132,19 +132,35 @@ class SpeechGate:
             raise ValueError(f"VAD aggressiveness is 0..3, not {aggressiveness}")
         self._vad = _new_vad(int(aggressiveness))
 
-    def update(self, frame: np.ndarray) -> bool:
-        """Judge the next frame (``frame_samples`` float32); returns whether
-        the gate is open after it."""
-        start = self.position
-        slot = self.frames_done % self._flags.shape[0]
-        self.frames_done += 1
+    def update(self, frames: np.ndarray) -> bool:
+        """Judge the next frames: ``k * frame_samples`` float32 samples, one
+        or more whole frames in a row (the engine gives all those that came
+        since its last wake-up at once: the power and int16 conversion then
+        run once for them all). Returns whether the gate is open after the
+        last one."""
+        fs = self.frame_samples
+        k = frames.shape[0] // fs
+        if k * fs != frames.shape[0]:
+            raise ValueError(f"{frames.shape[0]} samples are not whole {fs}-sample frames")
         if not self.config.enabled:
-            self._flags[slot] = False
+            for _ in range(k):
+                self._flags[self.frames_done % self._flags.shape[0]] = False
+                self.frames_done += 1
             return True
-        power = float(np.mean(np.square(frame, dtype=np.float64)))
-        voiced = (power >= self._min_power
-                  and self._vad.is_speech(to_pcm16(frame), self.sample_rate_hz))
-        self._flags[slot] = voiced
+        powers = np.mean(np.square(frames.reshape(k, fs), dtype=np.float64), axis=1)
+        pcm = to_pcm16(frames)
+        for i in range(k):
+            voiced = (powers[i] >= self._min_power
+                      and self._vad.is_speech(pcm[2 * i * fs:2 * (i + 1) * fs],
+                                              self.sample_rate_hz))
+            self._judged(voiced)
+        return self.is_open
+
+    def _judged(self, voiced: bool) -> None:
+        """Take the verdict on the next frame: flags, runs, onset, hangover."""
+        start = self.position
+        self._flags[self.frames_done % self._flags.shape[0]] = voiced
+        self.frames_done += 1
         end = start + self.frame_samples
         if voiced:
             self._voiced_streak += 1
@@ -161,7 +177,6 @@ class SpeechGate:
             self._unvoiced_streak += 1
             if self.is_open and self._unvoiced_streak > self._hangover_frames:
                 self.is_open = False
-        return self.is_open
 
     def runs_in(self, start: int, end: int) -> list[SpeechRun]:
         """Copies of the speech runs that overlap samples ``[start, end)``."""

@@ -16,6 +16,10 @@ HELP = "listen to a microphone and print one line per recognized command"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None,
                         help="input device index or name substring (see `kwsapp devices`)")
+    parser.add_argument("--device-rate", type=number(int, 1000, 384000), default=None,
+                        metavar="HZ",
+                        help="ask the device for this sample rate (default: its own; a rate "
+                             "it refuses is said and another it takes is used)")
     add_model_option(parser)
     parser.add_argument("--threshold", type=number(float, 0.0, 1.0, open_lo=True), default=None,
                         help="event threshold (default: the model card's)")
@@ -48,14 +52,11 @@ def _device_available(device: str | None) -> bool:
     in a child process, because this one's PortAudio still holds the dead
     stream (re-initializing it hangs on JACK)."""
     import subprocess
-    import sys
 
-    from kwsapp.audio.source import _parse_device
+    from kwsapp.audio.child_source import probe_command
 
-    code = ("import sys, sounddevice as sd; "
-            f"sd.query_devices({_parse_device(device)!r}, kind='input')")
     try:
-        return subprocess.run([sys.executable, "-c", code], capture_output=True,
+        return subprocess.run(probe_command(device), capture_output=True,
                               timeout=15).returncode == 0
     except subprocess.TimeoutExpired:
         return False
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     resumed = os.environ.pop(RESUMED_ENV, None) is not None
     recognizer, config = load_with_config(args.model, Overrides(threshold=args.threshold))
     try:
-        source = SoundDeviceSource(args.device, block_ms=config.audio.block_ms)
+        source = SoundDeviceSource(args.device, block_ms=config.audio.block_ms,
+                                   rate_hz=args.device_rate or config.audio.device_rate_hz)
     except DeviceError as exc:
         if not resumed:  # no device at the start: say so and stop
             raise
@@ -140,13 +142,17 @@ def run(args: argparse.Namespace) -> int:
     per_class = "".join(f", {k} {v:.2f}" for k, v in config.smoothing.class_thresholds().items())
     if resumed:
         print("input device is back", file=sys.stderr)
+    if source.notice:
+        print(f"kwsapp: warning: {source.notice}", file=sys.stderr)
+    engine.start()  # opens the stream: a busy device fails here, before "listening on"
     print(f"listening on {source.device_name} at {source.sample_rate_hz} Hz with model "
           f"{recognizer.card.name} (threshold {config.smoothing.threshold:.2f}{per_class}); "
           "Ctrl-C to stop", file=sys.stderr, flush=True)
-    engine.start()
     try:
         while not failed.is_set() and (deadline is None or time.monotonic() < deadline):
-            failed.wait(0.1)
+            # on_error sets `failed` and Ctrl-C interrupts the wait: a long
+            # one costs nothing (a 0.1 s one woke this thread 10 times a second).
+            failed.wait(1.0 if deadline is None else min(1.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
         pass
     finally:

@@ -117,14 +117,22 @@ def log_to_file() -> Path | None:
     return folder / "kwsapp.log"
 
 
-def run(model: str | None = None, device: str | None = None) -> int:
-    """Open the window listening at once; returns the exit code."""
+def run(model: str | None = None, device: str | None = None,
+        device_rate_hz: int | None = None) -> int:
+    """Open the window listening at once (``device_rate_hz``: the rate to ask
+    the device for; None its own); returns the exit code."""
     check_display()
     app = make_application(sys.argv[:1])
     log_to_file()
     from kwsapp.gui.main_window import MainWindow
 
-    window = MainWindow(model=model, device=device)
+    from dataclasses import replace
+
+    from kwsapp.config import Config
+
+    config = Config()
+    config = replace(config, audio=replace(config.audio, device_rate_hz=device_rate_hz))
+    window = MainWindow(config=config, model=model, device=device)
     install_excepthook(window)
     app.aboutToQuit.connect(window.shutdown)
     window.show()

@@ -51,8 +51,21 @@ from kwsapp.inference.smoothing import Smoother
 
 log = logging.getLogger(__name__)
 
-#: How long worker threads wait on a queue before checking for a stop.
+#: How long a file's blocking hand-off waits before checking for a stop.
 _WAIT_S = 0.05
+#: The live pipeline wakes this long after its next audio is due by the
+#: source's clock: blocks come a little late (scheduling), and a wake-up that
+#: finds nothing new costs as much as one that works.
+_AFTER_DUE_S = 0.002
+#: The live pipeline sleeps at most this long, so a device that stops
+#: delivering is noticed (``check``) within it.
+_MAX_SLEEP_S = 0.25
+#: Write stamps the live pipeline keeps to tell when blocks arrive (one per
+#: wake-up: about 2.5 s; a device clock drifts far less in that time).
+_ARRIVAL_STAMPS = 32
+#: A file source feeds the engine from its own thread; the pipeline only
+#: looks this often for its end.
+_FILE_END_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ class _WindowQueue:
     def __init__(self, maxsize: int, block: bool) -> None:
         self._items: deque[_Window | _Step | _Chunk | None] = deque()
         self._maxsize = max(1, maxsize)
-        self._block = block
+        self.block = block  # put() waits for room (else drops the oldest)
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
@@ -150,7 +163,7 @@ class _WindowQueue:
     def put(self, item: _Window | _Step | _Chunk | None) -> None:
         with self._cond:
             if item is not None:
-                if self._block:
+                if self.block:
                     while len(self._items) >= self._maxsize and not self._closed:
                         self._cond.wait(_WAIT_S)
                 elif len(self._items) >= self._maxsize:
@@ -167,7 +180,7 @@ class _WindowQueue:
             while not self._items:
                 if self._closed:
                     raise _Closed
-                self._cond.wait(_WAIT_S)
+                self._cond.wait()  # put() and close() notify: no polling
             item = self._items.popleft()
             self._cond.notify_all()
             return item
@@ -234,6 +247,9 @@ class Engine:
         self._latency_ms = 0.0
         self.events: list[CommandEvent] = []
         self.nonfinite_blocks = 0  # input blocks that held NaN/inf (zeroed)
+        self.wakeups = 0  # times the pipeline thread woke (bounded per second of audio)
+        self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
+        self._ended = threading.Event()  # a worker thread returned
 
     # ---- control -------------------------------------------------------
 
@@ -347,9 +363,11 @@ class Engine:
         """
         self.start()
         try:
-            while not self._done.wait(_WAIT_S):
-                if self._error is not None or not self.is_running:
+            while True:
+                self._ended.clear()  # before the checks: an end after them still wakes us
+                if self._done.is_set() or self._error is not None or not self.is_running:
                     break
+                self._ended.wait(1.0)  # set as a worker returns; the timeout is a safety net
         finally:
             self.stop()
         if self._error is not None:
@@ -365,6 +383,8 @@ class Engine:
             pass
         except Exception as exc:
             self._fail(exc)
+        finally:
+            self._ended.set()
 
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
@@ -384,7 +404,10 @@ class Engine:
     def _pipeline_loop(self, realtime: bool) -> None:
         poll_s = self.config.audio.poll_ms / 1000.0
         cursor = 0
+        late = 0  # wake-ups in a row that found the audio due not yet there
+        self._offsets.clear()
         while not self._stop.is_set():
+            self.wakeups += 1
             total = self._raw.total_written
             if realtime and total > cursor:
                 if total - cursor > self._raw.capacity:  # fell a whole ring behind
@@ -397,7 +420,6 @@ class Engine:
                     continue
                 cursor = total
                 self._feed(block)
-                continue
             check = getattr(self.source, "check", None)
             if check is not None:
                 check()
@@ -407,7 +429,59 @@ class Engine:
             if self.source.finished and (not realtime or self._raw.total_written == cursor):
                 self._finish()
                 return
-            self._stop.wait(poll_s)
+            if not realtime:  # the file's thread feeds; only its end is awaited here
+                self._stop.wait(_FILE_END_POLL_S)
+                continue
+            wait = self._until_due(cursor)
+            if wait is None:  # the audio due is late (or none came yet): look again
+                # soon, less often once it is long overdue (a stalled device)
+                wait = min(poll_s * (1 << min(max(0, late - 3), 5)), _MAX_SLEEP_S)
+                late += 1
+            else:
+                late = 0
+            self._stop.wait(wait)
+
+    def _until_due(self, cursor: int) -> float | None:
+        """Seconds the pipeline may sleep before the raw audio the next step
+        or window needs arrives (None: it should be there already, or
+        nothing came yet). A live stream thus wakes the pipeline about once
+        per step (80 ms), not once per block; ``audio.refresh_ms`` (the GUI's
+        redraw) wakes it more often.
+
+        When a block arrives is told by the raw ring's write stamps: block
+        ``k`` comes at ``offset + end_k / rate``, the offset being the
+        earliest seen lately. Devices deliver whole blocks, some at an
+        uneven pace (PortAudio on JACK: 960-sample blocks on 1024-sample
+        periods come every 21.3 ms, now and then two at once), so that is
+        the earliest the audio can be there; when it is not yet, the
+        pipeline looks again every ``poll_ms``."""
+        stamp = self._raw.written_at
+        if stamp is None:
+            return None
+        written, at, block = stamp
+        rate = self.source.sample_rate_hz
+        self._offsets.append(at - written / rate)
+        need = self._resampler.inputs_for(self._next_due())
+        if written > cursor and need <= written:
+            return 0.0  # it came while the last audio was processed
+        need = written + -(-(need - written) // block) * block  # the end of its block
+        wait = min(self._offsets) + need / rate - time.monotonic()
+        if wait <= 0.0:
+            return None
+        wait += _AFTER_DUE_S
+        refresh_ms = self.config.audio.refresh_ms
+        if refresh_ms:
+            wait = min(wait, refresh_ms / 1000.0)
+        return min(wait, _MAX_SLEEP_S)
+
+    def _next_due(self) -> int:
+        """The 16 kHz sample the next step (split models) or window ends at."""
+        split = self.recognizer.split
+        if split is None:
+            return self._next_hop if self._next_j is None else \
+                (self._due // self._hop + 1) * self._hop
+        j = self._next_j if self._next_j is not None else self._first_step(split)
+        return self._step_end(split, j)
 
     def _feed_from_file(self, block: np.ndarray) -> None:
         """on_block of a non-realtime source (runs on the source's thread)."""
@@ -433,6 +507,10 @@ class Engine:
     def _finish(self) -> None:
         """End of a file: the resampler's tail, then one window of silence so
         a word at the very end still gets whole windows; then the end mark."""
+        # No live audio follows: wait for inference rather than drop the
+        # closing steps (a realtime queue would drop the oldest of them, the
+        # windows right after the last word).
+        self._queue.block = True
         self._push(self._resampler.flush())
         self._push(np.zeros(self.window_samples, dtype=np.float32))
         self._flush_group()
@@ -456,9 +534,9 @@ class Engine:
                     self._next_j = None
                     self._next_hop = (self._due // self._hop + 1) * self._hop
                 due = self._next_hop
-            frame_end = gate.position + fs
-            if frame_end <= total and frame_end <= due:
-                gate.update(self.ring.read(gate.position, fs))
+            frames = (min(total, due) - gate.position) // fs
+            if frames > 0:  # every whole VAD frame before the due window/step
+                gate.update(self.ring.read(gate.position, frames * fs))
             elif due <= total:
                 self._due = due
                 if split is not None:

@@ -1,0 +1,109 @@
+"""Issue 15, devices: a device refusing the sample rate asked for, and a busy
+device. `listen` and the window say so in one line naming the device and
+what was refused; a refused rate is replaced by one the device takes (and
+listening goes on), a busy device stops `listen` with exit 2 and leaves the
+window running, ready to listen when the device is free.
+
+The refused rate is real: PortAudio's JACK host takes only the server's
+rate (16 kHz here) and refuses 44100 Hz. A busy device is a MOCK: no real
+part here can be busy (a JACK server takes any number of clients and the
+test machine has no ALSA card), so ``sounddevice.InputStream`` raises the
+error PortAudio's ALSA host gives when another program holds the card."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT, run_cli
+
+#: Replaces sounddevice's stream with one failing as a held ALSA card does
+#: (paDeviceUnavailable, PortAudio's own text), then runs the CLI.
+BUSY_MOCK = """
+import sys, sounddevice as sd
+def busy(*args, **kwargs):
+    raise sd.PortAudioError("Error opening InputStream: Device unavailable", -9985)
+sd.InputStream = busy
+from kwsapp.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.jack
+def test_listen_says_the_refused_rate_and_listens_at_the_devices(jack_server, tiny_model):
+    proc = run_cli("listen", "--model", str(tiny_model), "--device-rate", "44100",
+                   "--seconds", "1.5", env=jack_server, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    said = [line for line in _lines(proc.stderr) if "44100" in line]
+    assert len(said) == 1, proc.stderr
+    assert "'system' refused 44100 Hz" in said[0] and "listening at 16000 Hz" in said[0], said
+    assert "listening on system at 16000 Hz" in proc.stderr and "stopped:" in proc.stderr
+
+
+@pytest.mark.jack
+def test_listen_on_a_busy_device_is_one_line_and_exit_2(jack_server, tiny_model):
+    proc = subprocess.run([sys.executable, "-c", BUSY_MOCK, "listen", "--model", str(tiny_model),
+                           "--seconds", "5"], cwd=REPO_ROOT, env=dict(os.environ, **jack_server),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert _lines(proc.stderr) == [
+        "kwsapp: DeviceError: input device 'system' is busy: another program is using it "
+        "(PortAudio: Device unavailable); close that program or choose another device"], \
+        proc.stderr
+    # Without the mock the same command listens: the line above is the mock's.
+    # (test_listen_says_the_refused_rate_and_listens_at_the_devices runs it.)
+
+
+@pytest.mark.jack
+def test_window_says_refused_rate_and_busy_device_and_keeps_running(jack_server, tiny_model):
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "gui_device_faults_run.py"),
+                           "--model", str(tiny_model)], cwd=REPO_ROOT,
+                          env=dict(os.environ, **jack_server), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    refused, busy, freed = result["refused_rate"], result["busy"], result["freed"]
+    assert refused["started"] and refused["listening"] and refused["rate"] == 16000, result
+    assert "'system' refused 44100 Hz" in refused["banner"], result
+    assert "\n" not in refused["banner"]
+    assert refused["samples"] > 0  # audio flows at the rate the device took
+    assert not busy["started"] and not busy["listening"] and busy["visible"], result
+    assert "'system' is busy" in busy["banner"] and "another program" in busy["banner"], result
+    assert "\n" not in busy["banner"]
+    # The device is free again: Space (start_listening) listens at once.
+    assert freed["started"] and freed["listening"] and freed["samples"] > 0, result
+    assert result["threads_left"] == []
+
+
+def test_a_device_refusing_every_rate_is_one_line(monkeypatch):
+    """MOCK (no real device refuses every rate): PortAudio's answer for each
+    rate asked is "Invalid sample rate"."""
+    sd = pytest.importorskip("sounddevice")
+    from kwsapp.audio.source import FALLBACK_RATES_HZ, SoundDeviceSource
+    from kwsapp.errors import DeviceError
+
+    asked = []
+
+    def refuse(device=None, samplerate=None, **_kwargs):
+        asked.append(samplerate)
+        raise sd.PortAudioError("Invalid sample rate", -9997)
+
+    monkeypatch.setattr(sd, "query_devices", lambda *a, **k: {"name": "mic",
+                                                                "default_samplerate": 22050.0})
+    monkeypatch.setattr(sd, "check_input_settings", refuse)
+    with pytest.raises(DeviceError) as caught:
+        SoundDeviceSource("mic", rate_hz=44100)
+    message = str(caught.value)
+    assert message.startswith("input device 'mic' refused 44100 Hz and every other rate tried "
+                              "(22050, 16000, 48000, "), message
+    assert "\n" not in message and message.endswith("(PortAudio: Invalid sample rate)")
+    assert asked == [44100, 22050, *[r for r in FALLBACK_RATES_HZ if r not in (44100, 22050)]]
