@@ -3,7 +3,9 @@
 
 Each architecture trains with its default parameters and the
 :class:`~training.config.TrainConfig` defaults, updated by the module's
-optional ``TRAIN`` dict (e.g. more epochs for a net trained from scratch).
+optional ``TRAIN`` dict (e.g. more epochs for a net trained from scratch)
+and the :class:`~training.config.AugmentConfig` defaults, updated by its
+optional ``AUGMENT`` dict.
 A killed run resumes where it stopped when started again.
 """
 
@@ -18,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from training.config import TrainConfig
+from training.config import AugmentConfig, TrainConfig
 
 BUNDLED = ("embed", "cnn", "wavception")
 
@@ -28,6 +30,11 @@ def train_config(module: object) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in dict(getattr(module, "TRAIN", {})).items() if k in known}
     return dataclasses.replace(TrainConfig(), **overrides)
+
+
+def augment_config(module: object) -> AugmentConfig:
+    """The augmentation defaults with the architecture's ``AUGMENT`` overrides."""
+    return dataclasses.replace(AugmentConfig(), **dict(getattr(module, "AUGMENT", {})))
 
 
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         command = (f"python -m training.make_models --data {args.data} --out {args.out}"
                    f" --only {arch}")
         start = time.monotonic()
-        card = train(args.data, arch, staging, cfg, command=command)
+        card = train(args.data, arch, staging, cfg, aug=augment_config(module), command=command)
         timings[arch] = time.monotonic() - start
         keep_live_defaults(out, staging)
         old = Path(args.out) / f".{arch}.old"

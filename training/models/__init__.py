@@ -22,7 +22,8 @@ Optional hooks training/train.py uses when present:
   frozen embedding);
 - ``SPEC_AUGMENT: bool``: SpecAugment each epoch on the front-end output;
 - ``TRAIN: dict``: TrainConfig fields this architecture trains with
-  (e.g. ``{"epochs": 80}``), used by ``make models``.
+  (e.g. ``{"epochs": 80}``), used by ``make models``;
+- ``AUGMENT: dict``: AugmentConfig fields it trains with (``make models``).
 
 Imports are lazy so that listing the registry does not import TensorFlow.
 """
