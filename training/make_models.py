@@ -37,6 +37,11 @@ def augment_config(module: object) -> AugmentConfig:
     return dataclasses.replace(AugmentConfig(), **dict(getattr(module, "AUGMENT", {})))
 
 
+#: Files of a bundled folder that training does not write: the user words'
+#: negative pool depends only on the frozen embedding
+#: (``python -m training.user_negatives``), so a retrained head keeps it.
+KEPT_FILES = ("negatives.npz",)
+
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
 #: model keeps them, since they were tuned for the same recipe.
 LIVE_KEYS = ("threshold", "thresholds", "smoothing", "hop_ms", "vad", "tuning")
@@ -81,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         card = train(args.data, arch, staging, cfg, aug=augment_config(module), command=command)
         timings[arch] = time.monotonic() - start
         keep_live_defaults(out, staging)
+        for name in KEPT_FILES:  # made apart from training (Makefile `models`)
+            if (out / name).is_file() and not (staging / name).exists():
+                shutil.copy2(out / name, staging / name)
         old = Path(args.out) / f".{arch}.old"
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():
