@@ -123,6 +123,7 @@ class GuiConfig:
 
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
+    device_poll_s: float = 1.0  # a lost input device is looked for this often
     spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
     spectrogram_n_mels: int = 64
     spectrogram_window_ms: float = 25.0

@@ -2,11 +2,12 @@
 a busy device (run by tests/test_device_faults.py).
 
 Run as a subprocess with ``JACK_DEFAULT_SERVER`` set. The window asks the
-device for 44100 Hz through real PortAudio, which the JACK server (16 kHz)
-refuses. Then the device is made busy by a MOCK: PortAudio's JACK host has
-no "busy" (a JACK server takes any number of clients) and no ALSA card
-exists on a test machine, so ``sounddevice.InputStream`` is replaced by one
-raising the error PortAudio's ALSA host gives for a card another program
+device for 44100 Hz through real PortAudio (in the window's capture child
+process), which the JACK server (16 kHz) refuses. Then the device is made
+busy by a MOCK: PortAudio's JACK host has no "busy" (a JACK server takes
+any number of clients) and no ALSA card exists on a test machine, so the
+window is given an in-process source whose ``sounddevice.InputStream``
+raises the error PortAudio's ALSA host gives for a card another program
 holds (paDeviceUnavailable). Prints one JSON object.
 
 Usage: python tests/gui_device_faults_run.py --model DIR
@@ -67,16 +68,18 @@ def main() -> None:
     window.stop_listening()
     window.banner.hide()
 
-    real_stream = sd.InputStream
-
     def busy_stream(*_args, **_kwargs):
         raise sd.PortAudioError("Error opening InputStream: Device unavailable", -9985)
 
-    sd.InputStream = busy_stream  # the mock described above
+    from kwsapp.audio.source import SoundDeviceSource
+
+    real_factory = window.source_factory
+    sd.InputStream = busy_stream  # the mock described above, in this process
+    window.source_factory = lambda device: SoundDeviceSource(device, rate_hz=44100)
     result["busy"] = {"started": window.start_listening()}
     run_for(0.3)
     result["busy"].update(state(), visible=window.isVisible())
-    sd.InputStream = real_stream  # the other program let go: Space again
+    window.source_factory = real_factory  # the other program let go: Space again
     result["freed"] = {"started": window.start_listening()}
     run_for(1.0)
     result["freed"].update(state())

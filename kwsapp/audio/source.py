@@ -274,10 +274,20 @@ class SoundDeviceSource:
             log.warning("input device %r did not close (it is gone); leaving it", self.device_name)
             # sounddevice's exit handler would hang on (or abort about) the
             # same dead stream when the process ends.
-            sd = _sounddevice()
-            handler = getattr(sd, "_exit_handler", None)
-            if handler is not None:
-                atexit.unregister(handler)
+            skip_portaudio_exit_handler()
+
+
+def skip_portaudio_exit_handler() -> None:
+    """Let this process end without sounddevice's ``Pa_Terminate`` (if
+    sounddevice was loaded): it hangs on, or aborts about, a dead JACK stream
+    or a JACK server that went away since PortAudio started (pa_jack.c
+    Terminate assertion), and there is nothing left for it to close."""
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
 
 
 class FileSource:

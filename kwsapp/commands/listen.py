@@ -52,14 +52,11 @@ def _device_available(device: str | None) -> bool:
     in a child process, because this one's PortAudio still holds the dead
     stream (re-initializing it hangs on JACK)."""
     import subprocess
-    import sys
 
-    from kwsapp.audio.source import _parse_device
+    from kwsapp.audio.child_source import probe_command
 
-    code = ("import sys, sounddevice as sd; "
-            f"sd.query_devices({_parse_device(device)!r}, kind='input')")
     try:
-        return subprocess.run([sys.executable, "-c", code], capture_output=True,
+        return subprocess.run(probe_command(device), capture_output=True,
                               timeout=15).returncode == 0
     except subprocess.TimeoutExpired:
         return False

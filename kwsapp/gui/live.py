@@ -24,12 +24,15 @@ SourceFactory = Callable[[object], object]
 
 
 def default_source_factory(config: Config) -> SourceFactory:
-    """Sources from the sound card (PortAudio through sounddevice)."""
+    """Sources from the sound card: PortAudio in a child process
+    (:class:`~kwsapp.audio.child_source.ChildSource`), so a device that
+    vanishes takes only that process with it and the window can listen
+    again, in a fresh one, when it is back."""
 
     def make(device: object) -> object:
-        from kwsapp.audio.source import SoundDeviceSource
-        return SoundDeviceSource(device, block_ms=config.audio.block_ms,
-                                 rate_hz=config.audio.device_rate_hz)
+        from kwsapp.audio.child_source import ChildSource
+        return ChildSource(device, block_ms=config.audio.block_ms,
+                           rate_hz=config.audio.device_rate_hz)
 
     return make
 

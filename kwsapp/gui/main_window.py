@@ -24,13 +24,14 @@ from dataclasses import replace
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import Config, GuiConfig, Overrides, runtime_settings
-from kwsapp.errors import KwsError
+from kwsapp.errors import DeviceError, KwsError
 from kwsapp.gui.banner import Banner
 from kwsapp.gui.controls import OPEN_MODEL, ControlsBar, list_devices
 from kwsapp.gui.file_dispatch import FileDispatch, accept_drag, dropped_paths
 from kwsapp.gui.files import FilesPanel
 from kwsapp.gui.live import EngineBridge, LiveSession, default_source_factory
 from kwsapp.gui.live_view import LiveView
+from kwsapp.gui.reconnect import DeviceWatcher
 from kwsapp.gui.settings import WindowSettings, open_settings
 from kwsapp.gui.status import StatusFields
 from kwsapp.gui.table_export import add_copy_action, save_csv
@@ -90,6 +91,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_timer.timeout.connect(self.redraw)
         self._status_timer = QtCore.QTimer(self, interval=int(1000 / self.gui_config.status_hz))
         self._status_timer.timeout.connect(self.update_status)
+        self.device_watcher = DeviceWatcher(self.gui_config.device_poll_s, self)
+        self.device_watcher.back.connect(self._on_device_back)
 
         if self.prefs.geometry is not None:
             self.restoreGeometry(self.prefs.geometry)
@@ -317,6 +320,7 @@ class MainWindow(QtWidgets.QMainWindow):
         (files still work). Returns whether it started."""
         if self.session is not None or self._closed:
             return self.session is not None
+        self.device_watcher.cancel()  # listening now, or failing with its own reason
         if self.recognizer is None:
             if self.banner.isHidden():  # else it already says why no model loaded
                 self.banner.show_message("No model loaded: choose one under Model "
@@ -408,8 +412,29 @@ class MainWindow(QtWidgets.QMainWindow):
         log.warning("input failed: %s", exc)
         self.stop_listening()
         self.refresh_devices()
+        if isinstance(exc, DeviceError) and self.source_name is None:
+            # A sound card: its stream ran in a child process that is gone
+            # now; a fresh one can listen as soon as the device answers.
+            # This process's PortAudio only lists devices; if its sound
+            # server went away, its exit handler would abort at exit
+            # (pa_jack.c Terminate assertion), with nothing left to close.
+            from kwsapp.audio.source import skip_portaudio_exit_handler
+
+            skip_portaudio_exit_handler()
+            self.device_watcher.watch(self.current_device())
+            self.banner.show_message(f"The input stopped: {exc}. Listening again as soon as "
+                                     "it is back; or pick another input device and press "
+                                     "Space.")
+            return
         self.banner.show_message(f"The input stopped: {exc}. Pick an input device "
                                  "(the list is refreshed) and press Space to listen again.")
+
+    @QtCore.Slot()
+    def _on_device_back(self) -> None:
+        if self.session is not None or self._closed:
+            return
+        if self.start_listening():
+            self.banner.show_message("The input device is back: listening again.", error=False)
 
     # ------------------------------------------------------------------ files
     def classify_files(self, paths: list[str]) -> None:
@@ -468,6 +493,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.device_watcher.cancel()
         self.stop_listening()
         self.file_dispatch.shutdown()
         self.prefs.geometry = self.saveGeometry()

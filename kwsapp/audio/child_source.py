@@ -1,0 +1,320 @@
+"""A PortAudio input stream in a child process that may die: :class:`ChildSource`.
+
+PortAudio cannot be restarted in a process that held a stream whose device
+vanished (on JACK: re-initializing hangs, and the abandoned stream's close
+aborts the process in pa_jack.c once the server is back). So the window
+opens its stream in a child process (``python -m kwsapp.audio.child_source``):
+the child's audio callback only copies each block into a ring in shared
+memory; a thread of this process hands the new samples to ``on_block`` every
+block. When the device goes, only the child dies (or is killed); a new
+:class:`ChildSource` starts a fresh child with a fresh PortAudio.
+
+The child speaks JSON lines on stdout (``{"name", "rate", "notice"}`` once the
+device is found, ``{"started": true}`` once the stream runs, ``{"error"}``
+when something fails) and reads the shared ring's name on stdin; it ends
+when its stdin closes (this process stopped it, or died).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+from kwsapp.audio.source import BlockCallback
+from kwsapp.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+#: How long the child may take to find the device or start the stream (s).
+REPLY_TIMEOUT_S = 20.0
+#: Audio the shared ring holds (s): the forwarding thread reads every block.
+RING_SECONDS = 2.0
+#: A started stream that delivers nothing for this long has stalled (seen
+#: with PortAudio's JACK host when the server dies: the callback just stops).
+STALL_S = 3.0
+#: The child looks at its stream this often (s).
+CHILD_POLL_S = 0.1
+
+
+class SharedRing:
+    """A float32 ring in shared memory: one writer (the child's callback),
+    one reader (this process). Slot 0 of the int64 header counts the samples
+    ever written, slot 1 the input overflows; the samples follow. The count
+    is stored after the samples, so a reader never takes unwritten ones."""
+
+    HEADER = 2
+
+    def __init__(self, capacity: int, name: str | None = None) -> None:
+        size = 8 * self.HEADER + 4 * capacity
+        self.shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
+        self.capacity = int(capacity)
+        self.header = np.ndarray((self.HEADER,), np.int64, self.shm.buf, 0)
+        self.data = np.ndarray((self.capacity,), np.float32, self.shm.buf, 8 * self.HEADER)
+        if name is None:
+            self.header[:] = 0
+
+    @property
+    def name(self) -> str:
+        return self.shm.name
+
+    @property
+    def written(self) -> int:
+        return int(self.header[0])
+
+    @property
+    def overflows(self) -> int:
+        return int(self.header[1])
+
+    def write(self, block: np.ndarray) -> None:
+        """Append ``block`` (the child's audio callback: copies only)."""
+        n = min(block.shape[0], self.capacity)
+        start = int(self.header[0]) + block.shape[0] - n
+        pos = start % self.capacity
+        first = min(n, self.capacity - pos)
+        self.data[pos:pos + first] = block[block.shape[0] - n:block.shape[0] - n + first]
+        self.data[:n - first] = block[block.shape[0] - n + first:]
+        self.header[0] = start + n
+
+    def count_overflow(self) -> None:
+        self.header[1] += 1
+
+    def read_from(self, cursor: int) -> tuple[np.ndarray, int]:
+        """``(samples written since cursor, new cursor)``; samples already
+        overwritten are skipped (the reader fell a whole ring behind)."""
+        end = self.written
+        start = max(cursor, end - self.capacity)
+        n = end - start
+        if n <= 0:
+            return np.zeros(0, np.float32), cursor
+        pos = start % self.capacity
+        first = min(n, self.capacity - pos)
+        out = np.concatenate([self.data[pos:pos + first], self.data[:n - first]])
+        return out, end
+
+    def close(self, unlink: bool = False) -> None:
+        # The arrays hold the buffer: drop them before closing it.
+        del self.header, self.data
+        try:
+            self.shm.close()
+        except BufferError:  # a view is still out somewhere: the OS frees it at exit
+            pass
+        if unlink:
+            try:
+                self.shm.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def probe_command(device: str | int | None) -> list[str]:
+    """A command that exits 0 when a fresh PortAudio finds the input
+    ``device`` (run in a child: this process's PortAudio may hold a dead
+    stream, or list devices as they were when it started)."""
+    from kwsapp.audio.source import _parse_device
+
+    code = ("import sounddevice as sd; "
+            f"sd.query_devices({_parse_device(device)!r}, kind='input')")
+    return [sys.executable, "-c", code]
+
+
+class ChildSource:
+    """A PortAudio input stream (mono) run by a child process.
+
+    Same constructor and attributes as
+    :class:`~kwsapp.audio.source.SoundDeviceSource`; the child finds the
+    device and its rate at construction, so a missing or busy device fails
+    here with the same one-line :class:`~kwsapp.errors.DeviceError`.
+    """
+
+    realtime = True
+
+    def __init__(self, device: str | int | None = None, block_ms: float = 20.0,
+                 rate_hz: int | None = None) -> None:
+        self.device = device
+        self.block_ms = float(block_ms)
+        self.xruns = 0
+        self.finished = False
+        self.error: Exception | None = None
+        self._ring: SharedRing | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        cmd = [sys.executable, "-m", "kwsapp.audio.child_source", "--block-ms", str(block_ms)]
+        if device is not None:
+            cmd += ["--device", str(device)]
+        if rate_hz:
+            cmd += ["--rate", str(int(rate_hz))]
+        # stderr is inherited: PortAudio's and JACK's own words stay visible.
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True, bufsize=1)
+        self._replies: queue.Queue[dict] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_replies, name="kwsapp-child-replies",
+                                        daemon=True)
+        self._reader.start()
+        hello = self._reply()
+        self.device_name = str(hello["name"])
+        self.sample_rate_hz = int(hello["rate"])
+        self.notice: str | None = hello.get("notice")
+
+    def _read_replies(self) -> None:
+        for line in self._proc.stdout:
+            try:
+                self._replies.put(json.loads(line))
+            except ValueError:
+                log.debug("capture child said: %s", line.rstrip())
+        self._replies.put({"exit": True})
+
+    def _reply(self) -> dict:
+        """The child's next message; an error (or its death) as DeviceError."""
+        try:
+            reply = self._replies.get(timeout=REPLY_TIMEOUT_S)
+        except queue.Empty:
+            reply = {"error": f"input device {self.device!r} did not answer in "
+                              f"{REPLY_TIMEOUT_S:.0f} s"}
+        if "error" in reply or "exit" in reply:
+            self._end_child()
+            raise DeviceError(reply.get("error") or "the audio input process ended "
+                              f"(exit code {self._proc.returncode})")
+        return reply
+
+    def start(self, on_block: BlockCallback) -> None:
+        self._stopping.clear()
+        self._ring = SharedRing(max(1, int(RING_SECONDS * self.sample_rate_hz)))
+        self._proc.stdin.write(json.dumps({"ring": self._ring.name,
+                                           "capacity": self._ring.capacity}) + "\n")
+        self._proc.stdin.flush()
+        self._reply()  # {"started": true}
+        self._thread = threading.Thread(target=self._forward, args=(on_block,),
+                                        name="kwsapp-child-audio", daemon=True)
+        self._thread.start()
+        log.info("listening on %s at %d Hz (in process %d)", self.device_name,
+                 self.sample_rate_hz, self._proc.pid)
+
+    def _forward(self, on_block: BlockCallback) -> None:
+        """Every block: the child's new samples to ``on_block``; notice the
+        child's end or a stalled stream."""
+        ring, cursor = self._ring, 0
+        last_new = time.monotonic()
+        while not self._stopping.wait(self.block_ms / 1000.0):
+            samples, cursor = ring.read_from(cursor)
+            self.xruns = ring.overflows
+            now = time.monotonic()
+            if samples.size:
+                last_new = now
+                on_block(samples)
+                continue
+            ended = self._proc.poll() is not None or not self._replies.empty()
+            if ended or now - last_new > STALL_S:
+                self.error = DeviceError(f"input device {self.device_name!r} stopped "
+                                         "delivering audio")
+                self.finished = True
+                return
+
+    def check(self) -> None:
+        """Errors are found by the forwarding thread (kept for the engine)."""
+
+    def stop(self) -> None:
+        """Stop the forwarding thread, then end the child (its stdin closes;
+        killed if it does not leave within a second: a dead device may hang
+        PortAudio there, which is why it runs in a child)."""
+        self._stopping.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)
+        self._end_child()
+        if self._ring is not None:
+            self._ring.close(unlink=True)
+            self._ring = None
+
+    def _end_child(self) -> None:
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(1.0)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._reader is not threading.current_thread():
+            self._reader.join(1.0)  # its stdout is closed now: it ends at once
+
+
+# ---------------------------------------------------------------- the child
+
+def _say(**message: Any) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def child_main(argv: list[str] | None = None) -> int:
+    """The child: find the device, then (when told the ring) run the stream
+    until stdin closes or the stream dies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kwsapp.audio.child_source")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--block-ms", type=float, default=20.0)
+    parser.add_argument("--rate", type=int, default=None)
+    args = parser.parse_args(argv)
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group: the parent
+    # decides when this stream stops (it closes our stdin).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from kwsapp.audio.source import SoundDeviceSource
+
+    try:
+        source = SoundDeviceSource(args.device, block_ms=args.block_ms, rate_hz=args.rate)
+    except DeviceError as exc:
+        _say(error=str(exc))
+        return 2
+    _say(name=source.device_name, rate=source.sample_rate_hz, notice=source.notice)
+    line = sys.stdin.readline()
+    if not line:
+        return 0  # stopped before it started
+    order = json.loads(line)
+    ring = SharedRing(int(order["capacity"]), name=order["ring"])
+    # The parent owns the segment: before Python 3.13 attaching registers it
+    # with this process's resource tracker, which would unlink it at exit.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.unregister(ring.shm._name, "shared_memory")
+    closed = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+
+    def on_block(block: np.ndarray) -> None:  # PortAudio's callback thread: copy only
+        ring.write(block)
+
+    try:
+        source.start(on_block)
+    except DeviceError as exc:
+        _say(error=str(exc))
+        return 2
+    _say(started=True)
+    seen = 0
+    while not closed.wait(CHILD_POLL_S):
+        while source.xruns > seen:  # counted by the callback; published here
+            ring.count_overflow()
+            seen += 1
+        source.check()
+        if source.error is not None:
+            _say(error=str(source.error))
+            break
+    source.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    code = child_main()
+    sys.stdout.flush()
+    # PortAudio's exit handler may hang on (or abort about) a dead stream.
+    os._exit(code)
