@@ -11,7 +11,10 @@ the same run (``python -m benchmarks.bench_stream [--quick]``):
 5. ``listen``'s engine on a live-paced speech stream: process CPU per wall
    second, streamed against whole windows (the engine and its threads as
    ``listen`` runs them; the audio comes paced in real time from a file
-   instead of PortAudio, in 20 ms blocks: that thread's share is shown).
+   instead of PortAudio, in 20 ms blocks: that thread's share is shown);
+6. ``kwsapp listen`` itself on a JACK dummy server at 48 kHz while the same
+   speech plays into it from another process: its process CPU (skipped
+   without jackd).
 
 Timings vary with machine load (printed); compare the ratios.
 """
@@ -197,6 +200,96 @@ def listen_cpu(seconds: float) -> list[str]:
             f"{out['window'][0] / max(out['stream'][0], 1e-9):.1f}x |"]
 
 
+#: Plays a WAV file into JACK from a child process (so its CPU is not the
+#: listener's): registers its port, says "ready", plays on a line on stdin.
+_JACK_PLAYER = """
+import sys, threading, sounddevice as sd, soundfile as sf
+x, sr = sf.read(sys.argv[1], dtype='float32'); pos = [-1]; done = threading.Event()
+def play(out, frames, t, status):
+    out.fill(0)
+    if pos[0] < 0: return
+    chunk = x[pos[0]:pos[0] + frames]; out[:len(chunk), 0] = chunk; pos[0] += frames
+    if pos[0] >= len(x): done.set()
+stream = sd.OutputStream(samplerate=sr, channels=1, dtype='float32', callback=play)
+stream.start(); print('ready', flush=True); sys.stdin.readline(); pos[0] = 0; done.wait()
+stream.stop()
+"""
+
+
+def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str]:
+    """``kwsapp listen`` itself on a JACK dummy server (``rate_hz``, 1024-sample
+    periods) while the speech stream plays into its input: its process CPU
+    (the engine and PortAudio's thread) from /proc over the playing time."""
+    import shutil
+
+    import soundfile as sf
+
+    from kwsapp.audio.io import resample
+
+    if any(shutil.which(t) is None for t in ("jackd", "jack_lsp", "jack_connect")):
+        return [f"| `kwsapp listen` on a JACK dummy | - | (no jackd here) | - |"]
+    env = dict(os.environ, JACK_DEFAULT_SERVER=f"kwsapp-bench-{os.getpid()}",
+               JACK_NO_START_SERVER="1")
+    audio = resample(_speech_in_noise(1.0)[:int(seconds * 16000)], 16000, rate_hz)
+    wav = tmp / "play.wav"
+    sf.write(wav, audio.astype(np.float32), rate_hz)
+
+    def ports() -> set[str]:
+        return set(subprocess.run(["jack_lsp"], env=env, capture_output=True,
+                                  text=True).stdout.split())
+
+    procs = [subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(rate_hz),
+                               "-p", "1024", "-C", "1", "-P", "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 10
+        while not ports() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = ports()
+        listen = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--json",
+                                   "--seconds", str(seconds + 10)], cwd=REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(listen)
+        while "listening on" not in (line := listen.stderr.readline()) and line:
+            pass
+        time.sleep(0.5)
+        (inp,) = sorted(ports() - before)
+        before = ports()
+        player = subprocess.Popen([sys.executable, "-c", _JACK_PLAYER, str(wav)], env=env,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(player)
+        player.stdout.readline()
+        time.sleep(0.3)
+        (out,) = sorted(ports() - before)
+        for port in ports():
+            if port.startswith("system:capture"):
+                subprocess.run(["jack_disconnect", port, inp], env=env, capture_output=True)
+        subprocess.run(["jack_connect", out, inp], env=env, check=True)
+        time.sleep(1.0)
+
+        def cpu_s() -> float:
+            fields = Path(f"/proc/{listen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        c0, t0 = cpu_s(), time.perf_counter()
+        player.stdin.write("go\n")
+        player.stdin.flush()
+        player.wait(seconds + 30)
+        share = 100.0 * (cpu_s() - c0) / (time.perf_counter() - t0)
+        events = [line for line in listen.communicate(timeout=seconds + 30)[0].splitlines()
+                  if line.startswith("{")]
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    return [f"| `kwsapp listen` on a JACK dummy at {rate_hz // 1000} kHz while the speech "
+            f"plays ({seconds:.0f} s) | - | {share:.1f} % of a core ({len(events)} events) | - |"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_stream",
                                      description=__doc__.splitlines()[0])
@@ -213,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += peak_memory(Path(tmp), args.quick)
     rows += cold_start(1 if args.quick else 3)
     rows += listen_cpu(10.0 if args.quick else 30.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += listen_jack_cpu(Path(tmp), 10.0 if args.quick else 30.0)
     load = os.getloadavg()[0]
     print(f"issue 12 (streamed embeddings), load average {load:.1f} at the end, "
           f"{os.cpu_count()} cores:\n")

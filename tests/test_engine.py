@@ -3,6 +3,7 @@ stop, errors reaching on_error. Uses the structural tiny model (see
 conftest.tiny_model): these tests check plumbing, not recognition."""
 
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -102,6 +103,30 @@ def test_stop_joins_every_thread_within_a_second(recognizer, stream):
     engine.stop(timeout=1.0)
     assert not engine.is_running
     assert not [t for t in threading.enumerate() if t.name.startswith("kwsapp-")]
+
+
+def test_a_refresh_period_keeps_the_ring_fresh_between_windows(recognizer, stream):
+    """The GUI draws the engine's 16 kHz ring every redraw: with
+    ``audio.refresh_ms`` the pipeline brings it up to date that often, not
+    only once per hop (250 ms for this model)."""
+    audio = stream[:32000]
+
+    def live(refresh_ms):
+        cfg = replace(Config(), audio=replace(Config().audio, refresh_ms=refresh_ms))
+        engine = Engine(recognizer, cfg, FileSource(audio, 320, realtime=True))
+        lags = []
+        engine.start()
+        for _ in range(30):  # how far the ring trails the source while it plays
+            time.sleep(0.05)
+            lags.append(engine._raw.total_written - engine.ring.total_written)
+        engine.stop()
+        return engine.wakeups, max(lags)
+
+    hops_only, hop_lag = live(None)
+    refreshed, lag = live(20.0)
+    # 2 s of audio, 8 hops: between them the ring trails by up to a hop.
+    assert hops_only < 20 and hop_lag >= 2400
+    assert refreshed > 60 and lag <= 1600  # every 20 ms: a few blocks behind at most
 
 
 class _VanishingSource(FileSource):

@@ -59,35 +59,39 @@ class StreamResampler:
 
         max_rate = max(self.up, self.down)
         self.half_len = 10 * max_rate  # resample_poly's default filter
-        h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,
-                                window=("kaiser", 5.0)) * self.up
-        self._taps = -(-h.shape[0] // self.up)  # taps per output sample
-        # Padded so every gathered tap index is valid (zeros past the end).
-        self._h = np.concatenate([h, np.zeros(self._taps * self.up + self.up)]).astype(np.float64)
+        self._h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,
+                                      window=("kaiser", 5.0)) * self.up
+        self._upfirdn = scipy.signal.upfirdn
+        self._taps = -(-self._h.shape[0] // self.up)  # taps per output sample
+        self._up_inv = pow(self.up, -1, self.down)  # up and down are coprime
         self._buf = np.zeros(0, dtype=np.float64)  # input not yet fully used
         self._buf_start = 0  # absolute index of _buf[0]
         self._n_in = 0  # input samples received
         self._n_out = 0  # output samples emitted
 
     def _emit(self, n_end: int) -> np.ndarray:
-        n = np.arange(self._n_out, n_end, dtype=np.int64)
-        if n.size == 0:
+        """Outputs ``[_n_out, n_end)``: the polyphase filter (scipy's
+        ``upfirdn``, as ``resample_poly`` runs it) over the kept input. Its
+        output ``i`` is ``sum_k xs[k] h[i * down - k * up]``; ``pad`` zeros
+        before the kept input make that our output ``i - offset``."""
+        if n_end <= self._n_out:
             return np.zeros(0, dtype=np.float32)
-        j = n * self.down + self.half_len
-        m = (j // self.up)[:, None] - np.arange(self._taps)[None, :]
-        taps = j[:, None] - m * self.up
-        idx = m - self._buf_start
-        ok = (idx >= 0) & (idx < self._buf.shape[0])
-        x = np.where(ok, self._buf[np.clip(idx, 0, max(self._buf.shape[0] - 1, 0))]
-                     if self._buf.size else 0.0, 0.0)
-        y = np.sum(x * self._h[taps], axis=1)
+        start = self._buf_start
+        pad = ((start * self.up - self.half_len) * self._up_inv) % self.down
+        offset = (self.half_len - (start - pad) * self.up) // self.down  # exact
+        xs = np.concatenate([np.zeros(pad), self._buf]) if pad else self._buf
+        y = self._upfirdn(self._h, xs, self.up, self.down)
+        first, last = self._n_out + offset, n_end + offset
+        if last > y.shape[0]:  # past the filter's reach: zeros (the flush)
+            y = np.concatenate([y, np.zeros(last - y.shape[0])])
+        out = y[first:last].astype(np.float32)
         self._n_out = n_end
         # Keep only the input that later outputs still need.
         keep_from = max(0, (self._n_out * self.down + self.half_len) // self.up - self._taps)
         if keep_from > self._buf_start:
             self._buf = self._buf[keep_from - self._buf_start:]
             self._buf_start = keep_from
-        return y.astype(np.float32)
+        return out
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed mono float32 input; returns the output samples now complete."""
