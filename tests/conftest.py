@@ -3,6 +3,7 @@ that need it skip with the reason where it is absent."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -59,6 +60,30 @@ def real_clip(data_dir: Path, label: str, index: int = 0) -> Path:
     """The ``index``-th clip (sorted) of ``label`` in the shared data."""
     folder = {"silence": "_silence_", "unknown": "_unknown_"}.get(label, label)
     return sorted((data_dir / folder).glob("*.wav"))[index]
+
+
+@functools.lru_cache(maxsize=None)
+def sure_clips(model_dir: Path, data_dir: Path, label: str, n: int = 1) -> tuple[Path, ...]:
+    """The first ``n`` clips of ``label`` (sorted) that the model at
+    ``model_dir`` finds alone, exactly once and as ``label``, at every phase
+    of its grids (tests/soak.py ``phase_outcomes``). Tests of the pipeline
+    (PortAudio, the window) play these: a retrained model misses a few
+    clips near its threshold, which is the model's figure to report, not a
+    fault of the pipeline under test."""
+    from kwsapp.audio.io import load_audio
+    from kwsapp.inference.recognizer import load_with_config
+    from soak import phase_outcomes
+
+    recognizer, config = load_with_config(str(model_dir))
+    folder = {"silence": "_silence_", "unknown": "_unknown_"}.get(label, label)
+    found = []
+    for path in sorted((Path(data_dir) / folder).glob("*.wav")):
+        if all(labels == [label] for labels in phase_outcomes(recognizer, config,
+                                                                load_audio(path))):
+            found.append(path)
+            if len(found) == n:
+                return tuple(found)
+    raise AssertionError(f"{model_dir} finds fewer than {n} {label!r} clips at every phase")
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120):

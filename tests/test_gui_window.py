@@ -14,7 +14,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import real_clip
+from conftest import real_clip, sure_clips
 from gui_helpers import grab_pixels, temp_settings
 
 pytest.importorskip("PySide6")
@@ -30,13 +30,16 @@ from kwsapp.errors import DeviceError  # noqa: E402
 WAIT_MS = 15000  # for the first command of a few seconds of real-time replay
 
 
-def words_audio(data_dir, labels, gap_s: float = 0.6, index: int = 0) -> np.ndarray:
-    """Real clips of ``labels`` (the ``index``-th of each) with silence
+def words_audio(data_dir, labels, gap_s: float = 0.6, index: int = 0,
+                model=None) -> np.ndarray:
+    """Real clips of ``labels`` (the ``index``-th of each; with ``model``,
+    the first that model is sure of: conftest.sure_clips) with silence
     around them, 16 kHz float32."""
     gap = np.zeros(int(gap_s * 16000), np.float32)
     parts = [gap]
     for label in labels:
-        parts += [load_audio(real_clip(data_dir, label, index)), gap]
+        clip = sure_clips(model, data_dir, label)[0] if model else real_clip(data_dir, label, index)
+        parts += [load_audio(clip), gap]
     return np.concatenate(parts)
 
 
@@ -212,7 +215,7 @@ def test_dropped_files_are_classified_in_the_worker(qtbot, make_window, bundled_
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
     clip = real_clip(data_dir, "yes")
     long_file = tmp_path / "left_go.wav"
-    sf.write(long_file, words_audio(data_dir, ["left", "go"], 0.8, index=2), 16000)
+    sf.write(long_file, words_audio(data_dir, ["left", "go"], 0.8, model=bundled_model_dir), 16000)
     window = make_window(bundled_model_dir, autostart=False)
     drop(window, [clip, bad, long_file])
     assert window.tabs.currentWidget() is window.files

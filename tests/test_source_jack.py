@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, real_clip, run_cli, start_jack_server, stop_jack_server
+from conftest import (REPO_ROOT, real_clip, run_cli, start_jack_server, stop_jack_server,
+                      sure_clips)
 
 pytestmark = pytest.mark.jack
 
@@ -60,7 +61,7 @@ def test_no_xruns_at_normal_load(tiny_run):
 
 def test_bundled_model_hears_stop_then_stop_again_through_portaudio(jack_server, bundled_model_dir,
                                                                      data_dir):
-    clips = [real_clip(data_dir, "stop", 4), real_clip(data_dir, "stop", 5)]
+    clips = list(sure_clips(bundled_model_dir, data_dir, "stop", 2))
     result = _play(jack_server, bundled_model_dir, clips)
     labels = [e["label"] for e in result["events"]]
     assert labels == ["stop", "stop"], result
