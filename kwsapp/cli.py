@@ -25,6 +25,7 @@ import logging
 import re
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from kwsapp import __version__
 from kwsapp.errors import KwsError
@@ -96,6 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(sp)
         sp.set_defaults(_run=module.run)
     return parser
+
+
+def run() -> NoReturn:
+    """The ``kwsapp`` console script and ``python -m kwsapp``: :func:`main`,
+    then exit.
+
+    After a live stream on JACK, PortAudio's exit handler (Pa_Terminate) was
+    seen to block for ever (listen on Ctrl-C never ended in full test runs).
+    Everything is stopped and closed by the time :func:`main` returns, so a
+    process that ran a stream flushes and leaves without it."""
+    code = main()
+    if "sounddevice" in sys.modules:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(code or 0))
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
