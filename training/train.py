@@ -451,8 +451,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             continue
         log.info("ensemble member %d of %d (seed %d)", k + 1, cfg.ensemble, cfg.seed + k)
         _, model, prep, state = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                       cpu_devices, None, cache, False, mined, member=k,
-                                       with_state=True)
+                                       cpu_devices, None, cache, False, mined, member=k)
         write_atomic(done, lambda p: model.save(p))
         write_json_atomic(folder / "state.json", {key: state[key] for key in
                                                   ("history", "best_epoch", "best_accuracy")})
@@ -509,8 +508,8 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
         if saved.is_file():
             found = [_clip_from_json(row) for row in json.loads(saved.read_text())]
         else:
-            _, model, prep = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                    cpu_devices, None, cache, False, mined)
+            _, model, prep, _ = _train(data_dir, arch, folder, cfg, params, tiny, aug,
+                                       cpu_devices, None, cache, False, mined)
             found = mining.mine_training_speech(
                 model, prep.clips.get("negatives", []), prep.clips["train"], data_dir,
                 cache or data.cache_dir(), cfg.seed, module.N_EMBEDDINGS,
@@ -539,11 +538,11 @@ def _clip_from_json(row: dict[str, Any]) -> data.Clip:
 def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
            command: str | None, cache: Path | None, export: bool,
-           mined: Sequence[data.Clip] = (), member: int = 0, with_state: bool = False
-           ) -> tuple:
-    """One training run: ``(card, trained model, prepared data)`` (and its
-    state with ``with_state``). ``member`` k of an ensemble trains with seed
-    ``cfg.seed + k`` (init and epoch draws; data and split unchanged)."""
+           mined: Sequence[data.Clip] = (), member: int = 0
+           ) -> tuple[dict[str, Any], Any, Prepared, dict[str, Any]]:
+    """One training run: ``(card, trained model, prepared data, its state)``
+    (epochs' history, best epoch). ``member`` k of an ensemble trains with
+    seed ``cfg.seed + k`` (init and epoch draws; data and split unchanged)."""
     import keras
     from tqdm import tqdm
 
@@ -635,7 +634,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
                    command, export)
     shutil.rmtree(ckpt, ignore_errors=True)
-    return (card, model, prep, state) if with_state else (card, model, prep)
+    return card, model, prep, state
 
 
 def read_checkpoint_state(ckpt: Path, fingerprint: str) -> dict[str, Any] | None:
