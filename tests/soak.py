@@ -224,10 +224,16 @@ def score(played: list[dict], arrivals: list[tuple[float, str]], rss: list[tuple
     t0 = played[0]["start"] if played else 0.0
     used = [False] * len(arrivals)
     lost = doubled = 0
-    for clip in played:
+    starts = [c["start"] for c in played[1:]] + [float("inf")]
+    for clip, next_start in zip(played, starts):
+        # A clip's command counts until the next clip starts (clips are
+        # 1.5-6 s apart, the command comes well within that): without the
+        # cut, the 30-minute soak of 2026-11-29 credited the command of a
+        # "yes" played 2.6 s after another "yes" to the first one, and
+        # reported one clip doubled and the next lost.
+        until = min(clip["end"] + MATCH_AFTER_S, next_start)
         hits = [j for j, (t, label) in enumerate(arrivals)
-                if not used[j] and label == clip["label"]
-                and clip["start"] <= t <= clip["end"] + MATCH_AFTER_S]
+                if not used[j] and label == clip["label"] and clip["start"] <= t < until]
         for j in hits:
             used[j] = True
         lost += not hits

@@ -83,3 +83,21 @@ def test_a_stream_finds_in_each_clip_what_the_clip_alone_gives(bundled_model_dir
     assert len(events) == sum(map(len, got))  # no event outside a clip
     assert any(w != [files[i].parent.name] for w, (_, i) in zip(want, schedule)), \
         "no played phase misses: the test would not show a miss is the phase's"
+
+
+def test_a_command_counts_for_the_clip_it_follows_not_an_earlier_one():
+    """Two "yes" clips 2.6 s apart, each heard 1.06 s after it starts (the
+    30-minute soak of 2026-11-29): each is found once, none doubled or lost;
+    a command after the next clip started is not the earlier clip's."""
+    from soak import score
+
+    played = [{"label": "yes", "start": 376.576, "end": 377.576},
+              {"label": "yes", "start": 379.148, "end": 380.148}]
+    arrivals = [(377.636, "yes"), (380.196, "yes")]
+    result = score(played, arrivals, [], "", 0, 10.0)
+    assert [c["found"] for c in played] == [1, 1]
+    assert (result["lost"], result["doubled"], result["stray"]) == (0, 0, 0)
+    # A second command inside the first clip's own span is still a double.
+    result = score([dict(c) for c in played], [(377.636, "yes"), (378.9, "yes")], [], "", 0,
+                   10.0)
+    assert (result["lost"], result["doubled"]) == (1, 1)
