@@ -56,10 +56,15 @@ def bundled_model_dir(repo_root) -> Path:
     return path
 
 
+def label_clips(data_dir: Path, label: str) -> list[Path]:
+    """The clips (sorted) of ``label`` in the shared data."""
+    folder = {"silence": "_silence_", "unknown": "_unknown_"}.get(label, label)
+    return sorted((Path(data_dir) / folder).glob("*.wav"))
+
+
 def real_clip(data_dir: Path, label: str, index: int = 0) -> Path:
     """The ``index``-th clip (sorted) of ``label`` in the shared data."""
-    folder = {"silence": "_silence_", "unknown": "_unknown_"}.get(label, label)
-    return sorted((data_dir / folder).glob("*.wav"))[index]
+    return label_clips(data_dir, label)[index]
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,9 +80,8 @@ def sure_clips(model_dir: Path, data_dir: Path, label: str, n: int = 1) -> tuple
     from soak import phase_outcomes
 
     recognizer, config = load_with_config(str(model_dir))
-    folder = {"silence": "_silence_", "unknown": "_unknown_"}.get(label, label)
     found = []
-    for path in sorted((Path(data_dir) / folder).glob("*.wav")):
+    for path in label_clips(data_dir, label):
         if all(labels == [label] for labels in phase_outcomes(recognizer, config,
                                                                 load_audio(path))):
             found.append(path)

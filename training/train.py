@@ -426,6 +426,12 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
 ENSEMBLE_DIR = ".ensemble"
 
 
+def model_params(module: ModuleType, params: dict[str, Any] | None, tiny: bool
+                 ) -> dict[str, Any]:
+    """The architecture's ``DEFAULTS`` (or ``TINY``) with ``params`` over them."""
+    return {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
+
+
 def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                     params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
                     cpu_devices: int, command: str | None, cache: Path | None, export: bool,
@@ -459,15 +465,14 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
         states.append(state)
     if prep is None:  # every member came from a killed run's folder
         prep = prepare(data_dir, module, arch, cfg, aug, cache, mined)
-    p = {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
     combined = ensemble_head(heads)
     state = {"history": states[0]["history"], "best_epoch": states[0]["best_epoch"],
              "members": [{"seed": cfg.seed + k, "best_epoch": st["best_epoch"] + 1,
                           "epochs_run": len(st["history"]),
                           "validation_accuracy": st["best_accuracy"]}
                          for k, st in enumerate(states)]}
-    card = _finish(combined, module, arch, p, cfg, aug, prep, data_dir, out_dir, state,
-                   command, export)
+    card = _finish(combined, module, arch, model_params(module, params, tiny), cfg, aug, prep,
+                   data_dir, out_dir, state, command, export)
     shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
 
@@ -547,7 +552,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     from tqdm import tqdm
 
     module = arch_module(arch)
-    params = {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
+    params = model_params(module, params, tiny)
     strategy = strategy_for(cpu_devices)
     # Said by us, not only by TensorFlow's logging (hidden below -vv).
     try:
