@@ -86,6 +86,22 @@ class SmoothingConfig:
     # (label, threshold - global threshold) per class tuned apart; a class
     # not named uses `threshold`. Pairs, not a dict, so the config stays hashable.
     class_offsets: tuple[tuple[str, float], ...] = ()
+    # End of word: a command fires only once the speech has paused this long
+    # (ms since the last voiced frame; 0: at once), and only if the window
+    # then, which holds the whole utterance, still gives the label at least
+    # `confirm_ratio` x its threshold: a command heard inside a longer word
+    # ("no" in "snowboy") is dropped when the rest of the word arrives.
+    confirm_pause_ms: float = 0.0
+    # ... or once it has waited this long for the pause (noise the VAD takes
+    # for speech must not hold a command back for good).
+    confirm_wait_ms: float = 300.0
+    confirm_ratio: float = 0.0
+
+    def card_fields(self) -> dict[str, float]:
+        """The card's ``smoothing`` object: every field but the thresholds
+        (the card states those as ``threshold`` and ``thresholds``)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__
+                if k not in ("threshold", "class_offsets")}
 
     def threshold_for(self, label: str) -> float:
         """The threshold ``label`` fires at (clipped to :data:`THRESHOLD_RANGE`)."""

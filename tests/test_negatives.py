@@ -17,7 +17,7 @@ import soundfile as sf
 from kwsapp import COMMAND_LABELS, LABELS
 from training import data
 from training.config import TrainConfig
-from training.negatives import hard, kept, real
+from training.negatives import chimera, hard, kept, real
 
 WINDOW = 24000
 WAKE_WORDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wake_words"
@@ -251,3 +251,39 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
     assert result["members_diff"] > 1e-4  # two seeds, two different heads
     assert result["export"]["float"]["top1_agreement"] == 1.0
     assert (out / "head.tflite").is_file() and not (out / ".ensemble").exists()
+
+
+def test_chimeras_are_real_voices_cut_into_new_words(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(chimera, "COUNTS", {"reversed": 30, "splice": 60, "inside": 30})
+    train = [c for c in data.split_clips(data_dir)["train"] if c.label != "silence"][::8]
+    first = chimera.chimeras(data_dir, train, TrainConfig(), tmp_path, WINDOW)
+    wav = first[0].path
+    mtime = wav.stat().st_mtime_ns
+    assert chimera.chimeras(data_dir, train, TrainConfig(), tmp_path, WINDOW) == first
+    assert wav.stat().st_mtime_ns == mtime  # cached, not rewritten
+    assert {c.label for c in first} == {"unknown"}
+    assert [c.source for c in first] == (["chimera/reversed"] * 30 + ["chimera/splice"] * 60
+                                         + ["chimera/inside"] * 30)
+    donors = {c.word for c in train}
+    if WAKE_WORDS.is_dir():
+        donors |= {p.name.replace("_", " ") for p in WAKE_WORDS.iterdir() if p.is_dir()}
+    for c in first:
+        if c.source == "chimera/reversed":
+            word = c.word.removesuffix(" (reversed)")
+            assert word in donors and word not in chimera.NOT_REVERSED
+            continue
+        # splice: "a + b" (two donors, at most one a command); inside: "other + command"
+        a, b = c.word.split(" + ")
+        assert a in donors and b in donors and a != b
+        assert (a in COMMAND_LABELS) + (b in COMMAND_LABELS) <= 1
+        if c.source == "chimera/inside":
+            assert b in COMMAND_LABELS
+    audio, _ = data.load_clips(first, WINDOW, cache=tmp_path / "cache")
+    assert audio.shape == (120, WINDOW) and (np.abs(audio).max(axis=1) > 1e-3).all()
+    # A reversed window is a donor's speech backwards: not a copy of any clip.
+    assert not np.allclose(audio[0], audio[0][::-1])
+    # A held-out word leaves with its chimeras.
+    for some in {c.word.split(" + ")[0] for c in first if c.source == "chimera/splice"}:
+        left = [first[i] for i in kept(first, [some])]
+        assert 0 < len(left) < len(first)
+        assert all(some not in c.word.removesuffix(" (reversed)").split(" + ") for c in left)

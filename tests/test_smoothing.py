@@ -1,5 +1,7 @@
 """Smoother: averaging, threshold, refractory, re-arming, reset."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,57 @@ def test_a_nan_window_never_fires():
     s = Smoother(LABELS, SmoothingConfig(average_window_ms=250, threshold=0.6))
     assert s.update(0.25, np.full(len(LABELS), np.nan, np.float32)) is None
     assert s.update(0.5, _probs("go")).label == "go"
+
+
+def _run_quiet(smoother, seq, quiet):
+    fired = []
+    for i, (probs, q) in enumerate(zip(seq, quiet)):
+        d = smoother.update((i + 1) * HOP_S, probs, 1, q)
+        if d:
+            fired.append((d.label, d.time))
+    return fired
+
+
+CONFIRM = SmoothingConfig(average_window_ms=500, threshold=0.6, refractory_ms=1000,
+                          confirm_pause_ms=100, confirm_wait_ms=900, confirm_ratio=1.0)
+
+
+def test_a_command_waits_for_the_end_of_the_word():
+    """Issue 11: "no" heard while "snowboy" goes on must not fire at once."""
+    seq = [_probs("no")] * 6
+    # Speech goes on for three windows, then pauses.
+    assert _run_quiet(Smoother(LABELS, CONFIRM), seq, [0, 0, 0, 0, 150, 400]) == [("no", 1.25)]
+    # Without the wait (the default) it fires as soon as the mean passes.
+    plain = replace(CONFIRM, confirm_pause_ms=0.0, confirm_ratio=0.0)
+    assert _run_quiet(Smoother(LABELS, plain), seq, [0] * 6) == [("no", 0.25)]
+
+
+def test_a_command_the_rest_of_the_word_contradicts_is_dropped():
+    # "sno..." looks like "no"; once "...wboy" is in the window, it does not.
+    seq = [_probs("no")] * 4 + [_probs("no", 0.35)] * 2
+    quiet = [0, 0, 0, 0, 150, 400]
+    assert _run_quiet(Smoother(LABELS, CONFIRM), seq, quiet) == []
+    # The mean alone (0.625 at 1.25 s) would still have fired.
+    no_ratio = replace(CONFIRM, confirm_ratio=0.0)
+    assert _run_quiet(Smoother(LABELS, no_ratio), seq, quiet) == [("no", 1.25)]
+
+
+def test_speech_that_never_pauses_holds_a_command_back_only_so_long():
+    # Noise the VAD takes for speech: the command fires confirm_wait_ms
+    # (900) after it first could, at the next window.
+    seq = [_probs("go")] * 8
+    fired = _run_quiet(Smoother(LABELS, CONFIRM), seq, [0] * 8)
+    assert fired == [("go", 1.25)]
+
+
+def test_an_unknown_pause_does_not_wait():
+    # quiet None: the VAD is off, nothing to wait for.
+    assert _run_quiet(Smoother(LABELS, CONFIRM), [_probs("up")] * 4, [None] * 4) == [("up", 0.25)]
+
+
+def test_confirmation_reads_from_and_writes_to_the_card():
+    from kwsapp.config import Config
+    card = {"threshold": 0.5, "smoothing": {**CONFIRM.card_fields()}}
+    s = Config().with_card(card).smoothing
+    assert (s.confirm_pause_ms, s.confirm_wait_ms, s.confirm_ratio) == (100, 900, 1.0)
+    assert "threshold" not in CONFIRM.card_fields() and "class_offsets" not in CONFIRM.card_fields()

@@ -90,3 +90,21 @@ def test_frames_judged_together_give_the_same_verdicts_as_one_by_one(data_dir):
     np.testing.assert_array_equal(many.flags(0, len(speech)), one.flags(0, len(speech)))
     with pytest.raises(ValueError, match="whole"):
         many.update(speech[:fs + 1])
+
+
+def test_quiet_ms_counts_from_the_end_of_the_last_voiced_frame(data_dir):
+    speech = load_audio(real_clip(data_dir, "yes", 0))
+    gate = SpeechGate(VadConfig())
+    assert gate.quiet_ms() == float("inf")  # no speech yet
+    audio = np.concatenate([speech, np.zeros(16000, np.float32)])
+    fs = gate.frame_samples
+    quiet = []
+    for i in range(0, len(audio) - fs + 1, fs):
+        gate.update(audio[i:i + fs])
+        quiet.append(gate.quiet_ms())
+    end = gate.last_speech_end
+    assert 0 < end <= len(speech) + fs
+    # Grows by one frame per frame of silence after the word, 0 while voiced.
+    assert quiet[-1] == pytest.approx((gate.position - end) / 16.0)
+    assert quiet[end // fs - 1] == 0.0 and np.all(np.diff(quiet[end // fs:]) == 30.0)
+    assert SpeechGate(VadConfig(enabled=False)).quiet_ms() is None

@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 CARD_KEYS = ("threshold", "thresholds", "hop_ms", "smoothing", "vad", "tuning")
 TUNED_VAD_KEYS = ("aggressiveness", "hangover_ms")
 #: Bump when a trace's content or meaning changes (invalidates cached traces).
-TRACE_VERSION = 1
+TRACE_VERSION = 2  # 2: the speech's pause at each window (end-of-word confirmation)
 #: Sibling folder of DATA with more other words (speaker-split like DATA).
 EXTRA_DIR = "speech_commands_extra"
 
@@ -88,6 +88,7 @@ class Trace:
     resets: np.ndarray  # [n] bool: the gate reopened (smoother reset) before this window
     spans: np.ndarray  # [n, 2] float64: the span (s) an event fired here carries
     duration_s: float
+    quiet: np.ndarray | None = None  # [n] float64 ms the speech had paused (nan: VAD off)
 
     def resmooth(self, smoothing: SmoothingConfig) -> list[Event]:
         """The events a smoother with ``smoothing`` gives on this trace."""
@@ -99,7 +100,8 @@ class Trace:
             if self.resets[i]:
                 smoother.reset()
             w = int(self.words[i])
-            d = smoother.update(float(self.times[i]), self.probs[i], None if w < 0 else w)
+            q = None if self.quiet is None or np.isnan(self.quiet[i]) else float(self.quiet[i])
+            d = smoother.update(float(self.times[i]), self.probs[i], None if w < 0 else w, q)
             if d is not None:
                 out.append(Event(d.label, d.score, float(self.spans[i, 0]),
                                  float(self.spans[i, 1]), d.time))
@@ -109,14 +111,16 @@ class Trace:
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, labels=np.array(self.labels), times=self.times, probs=self.probs,
                  words=self.words, resets=self.resets, spans=self.spans,
-                 duration_s=self.duration_s)
+                 duration_s=self.duration_s,
+                 **({} if self.quiet is None else {"quiet": self.quiet}))
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> "Trace":
         with np.load(path) as z:
             return cls(tuple(str(x) for x in z["labels"]), z["times"], z["probs"], z["words"],
-                       z["resets"], z["spans"], float(z["duration_s"]))
+                       z["resets"], z["spans"], float(z["duration_s"]),
+                       z["quiet"] if "quiet" in z.files else None)
 
 
 def record_trace(audio: np.ndarray, recognizer: Any, config: Config) -> tuple[Trace, list[Any]]:
@@ -142,7 +146,9 @@ def record_trace(audio: np.ndarray, recognizer: Any, config: Config) -> tuple[Tr
                   np.array([-1 if d.word is None else d.word for d in seen], np.int64),
                   np.array([d.gate_reopened for d in seen], bool),
                   np.array([d.span for d in seen], np.float64).reshape(-1, 2),
-                  len(audio) / 16000.0)
+                  len(audio) / 16000.0,
+                  np.array([np.nan if d.quiet_ms is None else d.quiet_ms for d in seen],
+                           np.float64))
     return trace, events
 
 
@@ -229,7 +235,9 @@ class Setting:
         per_class = "".join(f", {k} {t:.2f}" for k, t in s.class_thresholds().items())
         return (f"hop {self.hop_ms:.0f} | VAD {v.aggressiveness}, hangover {v.hangover_ms:.0f} "
                 f"| avg {s.average_window_ms:.0f}, refractory {s.refractory_ms:.0f}, "
-                f"threshold {s.threshold:.2f}{per_class}")
+                f"threshold {s.threshold:.2f}{per_class}"
+                + (f" | confirm pause {s.confirm_pause_ms:.0f}, wait {s.confirm_wait_ms:.0f}, "
+                   f"ratio {s.confirm_ratio:.2f}" if s.confirm_pause_ms or s.confirm_ratio else ""))
 
 
 @dataclass
@@ -462,8 +470,7 @@ def write_card(artifact: Path, setting: Setting, tuning: dict[str, Any] | None =
     if not card["thresholds"]:
         del card["thresholds"]
     card["hop_ms"] = setting.hop_ms
-    card["smoothing"] = {"average_window_ms": s.average_window_ms,
-                         "refractory_ms": s.refractory_ms}
+    card["smoothing"] = s.card_fields()
     # Only the VAD fields searched; the rest keep following config.py.
     card["vad"] = {k: getattr(setting.vad, k) for k in TUNED_VAD_KEYS}
     if tuning is not None:
@@ -511,6 +518,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--offsets", default="-0.15:0.40:0.05",
                    help="per-class offsets from the global threshold (--offsets=-0.1,0.2 "
                         "for a list starting below zero)")
+    p.add_argument("--confirm", default=None,
+                   help="end-of-word confirmations, pause_ms:wait_ms:ratio triples "
+                        "(SmoothingConfig.confirm_*; default: the card's)")
     p.add_argument("--no-classes", action="store_true", help="skip per-class thresholds")
     p.add_argument("--hops", default=None, help="hops, ms (default: the card's)")
     p.add_argument("--vad", default=None,
@@ -560,9 +570,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.vad else [base.vad])
     refractories = (_floats(args.refractories) if args.refractories
                     else [base.smoothing.refractory_ms])
-    grid = [SmoothingConfig(average_window_ms=a, refractory_ms=r, threshold=t)
-            for a, r, t in itertools.product(_floats(args.averages), refractories,
-                                             _floats(args.thresholds))]
+    s0 = base.smoothing
+    confirms = ([tuple(float(x) for x in c.split(":")) for c in args.confirm.split(",")]
+                if args.confirm else
+                [(s0.confirm_pause_ms, s0.confirm_wait_ms, s0.confirm_ratio)])
+    grid = [replace(s0, average_window_ms=a, refractory_ms=r, threshold=t, confirm_pause_ms=p,
+                    confirm_wait_ms=w, confirm_ratio=c)
+            for a, r, t, (p, w, c) in itertools.product(
+                _floats(args.averages), refractories, _floats(args.thresholds), confirms)]
 
     # Stage 1: hop, VAD, averaging, refractory and the global threshold.
     stage1: list[Result] = []
@@ -598,8 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         "chosen": {"hop_ms": chosen.setting.hop_ms, "vad": asdict(chosen.setting.vad),
                    "threshold": chosen.setting.smoothing.threshold,
                    "thresholds": chosen.setting.smoothing.class_thresholds(),
-                   "average_window_ms": chosen.setting.smoothing.average_window_ms,
-                   "refractory_ms": chosen.setting.smoothing.refractory_ms},
+                   **chosen.setting.smoothing.card_fields()},
         "validation": {f"{k:g}": v for k, v in chosen.per_snr.items()},
         "validation_fa_per_hour_all": chosen.fa_per_hour,
         "stage1_choice": rows(first), "stage2_steps": [rows(r) for r in steps[1:]],

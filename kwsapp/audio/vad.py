@@ -126,6 +126,16 @@ class SpeechGate:
         """Sample index just after the last voiced frame (None: none yet)."""
         return self.runs[-1].end if self.runs else None
 
+    def quiet_ms(self) -> float | None:
+        """How long the speech has paused: ms from the end of the last voiced
+        frame to the last judged one (inf: no speech yet; None: VAD off)."""
+        if not self.config.enabled:
+            return None
+        last = self.last_speech_end
+        if last is None:
+            return float("inf")
+        return (self.position - last) * 1000.0 / self.sample_rate_hz
+
     def set_aggressiveness(self, aggressiveness: int) -> None:
         """0 (keeps most) .. 3 (filters most); takes effect at the next frame."""
         if not 0 <= int(aggressiveness) <= 3:

@@ -90,6 +90,7 @@ class DecisionInput:
     word: int | None  # the smoother's word key: start sample of the window's speech run
     gate_reopened: bool  # the speech gate closed since the last window: smoother reset
     span: tuple[float, float]  # (s) the start/end an event fired by this window carries
+    quiet_ms: float | None = None  # the speech's pause at the window's end (SpeechGate.quiet_ms)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class _Window:
     audio: np.ndarray
     segment: int  # gate opening the window belongs to
     runs: list[SpeechRun] = field(default_factory=list)
+    quiet_ms: float | None = None  # SpeechGate.quiet_ms when the window was cut
 
 
 @dataclass
@@ -128,6 +130,7 @@ class _Step:
     head: bool  # a hop while the gate is open: run the head
     segment: int
     runs: list[SpeechRun] = field(default_factory=list)
+    quiet_ms: float | None = None  # SpeechGate.quiet_ms when the step was cut
 
 
 @dataclass
@@ -581,7 +584,8 @@ class Engine:
         else:
             audio = np.zeros(0, np.float32)
         return _Step(j=j, end=end, audio=audio, head=head, segment=self.gate.segment,
-                     runs=self.gate.runs_in(end - self.window_samples, end) if head else [])
+                     runs=self.gate.runs_in(end - self.window_samples, end) if head else [],
+                     quiet_ms=self.gate.quiet_ms() if head else None)
 
     def _emit_step(self, split, j: int, end: int) -> None:
         self._queue.put(self._make_step(split, j, end))
@@ -624,7 +628,7 @@ class Engine:
         n = self.window_samples
         start = end - n
         self._queue.put(_Window(end=end, audio=self.ring.read(start, n), segment=self.gate.segment,
-                                runs=self.gate.runs_in(start, end)))
+                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
         while True:
@@ -743,8 +747,8 @@ class Engine:
             span = (max(win_start, 0), task.end)
         if self.on_decision is not None:
             self.on_decision(DecisionInput(task.end / sr, probs, word, reopened,
-                                           (span[0] / sr, span[1] / sr)))
-        detection = self.smoother.update(task.end / sr, probs, word)
+                                           (span[0] / sr, span[1] / sr), task.quiet_ms))
+        detection = self.smoother.update(task.end / sr, probs, word, task.quiet_ms)
         if self.on_window is not None:
             self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
         if detection is None:

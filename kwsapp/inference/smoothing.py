@@ -59,6 +59,7 @@ class Smoother:
         self._last_index: int | None = None  # of _last_label in labels
         self._last_word: int | None = None
         self._armed = True
+        self._pending: tuple[int, float] | None = None  # (label index, since) waiting for the word's end
 
     @property
     def config(self) -> SmoothingConfig:
@@ -87,6 +88,7 @@ class Smoother:
         A new word (a new key) still fires once the refractory time is over.
         """
         self._history.clear()
+        self._pending = None
 
     def mean(self) -> np.ndarray | None:
         """Mean probabilities over the current averaging span (None: empty)."""
@@ -101,13 +103,16 @@ class Smoother:
             acc += p
         return acc / len(self._history)
 
-    def update(self, time_s: float, probs: np.ndarray, word: int | None = None) -> Detection | None:
+    def update(self, time_s: float, probs: np.ndarray, word: int | None = None,
+               quiet_ms: float | None = None) -> Detection | None:
         """Add one window's probabilities; returns a detection or None.
 
         Args:
             time_s: stream time (s) of the window's last sample; increasing.
             probs: ``[len(labels)]`` probabilities.
             word: key of the utterance the window holds (None: unknown).
+            quiet_ms: how long the speech has paused at the window's end
+                (ms since the last voiced frame; None: unknown, no wait).
         """
         cfg = self.config
         probs = np.asarray(probs, dtype=np.float32)
@@ -125,12 +130,21 @@ class Smoother:
         if self._last_index is not None and mean[self._last_index] < self._thresholds[self._last_index]:
             self._armed = True  # the last word's evidence is gone
         if score < self._thresholds[best]:
+            self._pending = None
             return None
         if self._last_time is not None and time_s - self._last_time < cfg.refractory_ms / 1000.0 - _EPS_S:
             return None
         if label == self._last_label and not self._armed and (word is None or word == self._last_word):
             return None  # still the utterance that already fired
+        if quiet_ms is not None and quiet_ms < cfg.confirm_pause_ms:
+            if self._pending is None or self._pending[0] != best:
+                self._pending = (best, float(time_s))
+            if time_s - self._pending[1] < cfg.confirm_wait_ms / 1000.0 - _EPS_S:
+                return None  # the word may go on: wait for its end
+        if probs[best] < cfg.confirm_ratio * self._thresholds[best]:
+            return None  # the whole utterance in view is not this command
         self._last_time, self._last_label, self._last_word = float(time_s), label, word
         self._last_index = best
         self._armed = False
+        self._pending = None
         return Detection(label, score, float(time_s))

@@ -15,6 +15,8 @@ Kinds (``TrainConfig.negatives``):
 - ``hard``: windows cut from the training speakers' own audio: only the
   start or the end of a command, two other words back to back
   (training/negatives/hard.py);
+- ``chimera``: reversed words, splices of two words and commands inside
+  longer words, cut from the same real audio (training/negatives/chimera.py);
 - ``tts``: words, phrases and near-misses of the commands said by
   espeak-ng, flite and festival voices, with a held-out split of voices and
   words, and synthetic command positives (training/negatives/tts.py);
@@ -42,6 +44,7 @@ KINDS: dict[str, str] = {
     "wake_words": "training.negatives.real:wake_word_windows",
     "hard": "training.negatives.hard:hard_negatives",
     "tts": "training.negatives.tts:for_training",
+    "chimera": "training.negatives.chimera:chimeras",
 }
 
 Generator = Callable[[Path, Sequence[Clip], TrainConfig, Path, int], list[Clip]]
@@ -75,7 +78,8 @@ def training_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfi
 
 def kept(clips: Sequence[Clip], exclude: Sequence[str]) -> list[int]:
     """Indices of the clips whose word is not one of ``exclude`` (nor holds
-    one: "alexa" also leaves out the pair "bed alexa")."""
-    words = {w.lower() for w in exclude}
+    one: "alexa" also leaves out the pair "bed alexa", "smart mirror" the
+    chimera "smart mirror + left")."""
+    words = [f" {w.lower()} " for w in exclude]
     return [i for i, c in enumerate(clips)
-            if not words & ({c.word.lower()} | set(c.word.lower().split()))]
+            if not any(w in f" {c.word.lower()} " for w in words)]

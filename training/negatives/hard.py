@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -93,21 +93,44 @@ def hard_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfig, c
     """Partial commands and word pairs from the ``train`` clips (cached)."""
     commands = [c for c in train if c.label in COMMAND_LABELS and not c.frames and not c.source]
     others = [c for c in train if c.label == "unknown" and not c.frames and not c.source]
-    key = clips_hash(commands + others, _VERSION, PART, PARTIAL_SHARE, PAIRS_PER_UNKNOWN,
-                     PAIR_GAP_MS, window, config.seed)
+    return cached_windows(
+        cache, "hard", (commands + others, _VERSION, PART, PARTIAL_SHARE, PAIRS_PER_UNKNOWN,
+                        PAIR_GAP_MS, window, config.seed),
+        lambda: _make(commands, others, window, config.seed), window)
+
+
+def cached_windows(cache: Path, name: str, key: tuple, make: Callable[[], tuple[list, list]],
+                   window: int) -> list[Clip]:
+    """Generated ``unknown`` windows as clips of one cached 16 kHz WAV.
+
+    ``key`` = (clips, settings...) names the files
+    (``cache/negatives/<name>-<hash>.wav`` and ``.json``); on a miss
+    ``make()`` returns the windows (``window`` samples each) and their
+    ``(source, word)`` rows, written atomically, the index last.
+    """
+    import soundfile as sf
+
     folder = cache / "negatives"
-    wav, index = folder / f"hard-{key}.wav", folder / f"hard-{key}.json"
+    digest = clips_hash(key[0], *key[1:])
+    wav, index = folder / f"{name}-{digest}.wav", folder / f"{name}-{digest}.json"
     if not (wav.is_file() and index.is_file()):
-        _write(commands, others, window, config.seed, wav, index)
+        windows, rows = make()
+        audio = np.concatenate(windows) if windows else np.zeros(0, np.float32)
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        tmp = wav.with_name(".tmp-" + wav.name)
+        sf.write(str(tmp), audio, SAMPLE_RATE_HZ, subtype="FLOAT")
+        tmp.replace(wav)
+        tmp = index.with_name(".tmp-" + index.name)
+        tmp.write_text(json.dumps(rows))
+        tmp.replace(index)  # last: the pair is complete once the index exists
+        log.info("%s negatives: %d windows written to %s", name, len(rows), wav)
     rows = json.loads(index.read_text())
     return [Clip(wav, "unknown", word, None, i * window, source=source, frames=window)
             for i, (source, word) in enumerate(rows)]
 
 
-def _write(commands: Sequence[Clip], others: Sequence[Clip], window: int, seed: int,
-           wav: Path, index: Path) -> None:
-    import soundfile as sf
-
+def _make(commands: Sequence[Clip], others: Sequence[Clip], window: int,
+          seed: int) -> tuple[list[np.ndarray], list[tuple[str, str]]]:
     rng = np.random.default_rng([seed, 11])
     windows, rows = [], []
     for clip in commands:
@@ -125,12 +148,4 @@ def _write(commands: Sequence[Clip], others: Sequence[Clip], window: int, seed: 
         i, j = rng.choice(len(words), 2, replace=False)
         windows.append(_pair(words[i][1], words[j][1], window, rng))
         rows.append(("hard/pair", f"{words[i][0].word} {words[j][0].word}"))
-    audio = np.concatenate(windows) if windows else np.zeros(0, np.float32)
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav.with_name(".tmp-" + wav.name)
-    sf.write(str(tmp), audio, SAMPLE_RATE_HZ, subtype="FLOAT")
-    tmp.replace(wav)
-    tmp = index.with_name(".tmp-" + index.name)
-    tmp.write_text(json.dumps(rows))
-    tmp.replace(index)  # last: the pair is complete once the index exists
-    log.info("hard negatives: %d windows written to %s", len(rows), wav)
+    return windows, rows
