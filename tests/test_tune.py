@@ -34,14 +34,23 @@ def test_resmoothing_a_trace_gives_the_engines_events(tiny_model, data_dir):
     audio, _ = make_stream(data_dir, StreamSpec(minutes=0.5, seed=3, snr_db=20))
     rec = Recognizer(tiny_model)
     config = Config().with_card(rec.card.raw)
+    confirm = dict(confirm_pause_ms=90.0, confirm_wait_ms=320.0, confirm_ratio=1.0)
     for smoothing in (replace(config.smoothing, threshold=0.3),
                       replace(config.smoothing, threshold=0.3, average_window_ms=0.0)
-                      .with_class_thresholds({"yes": 0.6, "no": 0.2})):
+                      .with_class_thresholds({"yes": 0.6, "no": 0.2}),
+                      # the end-of-word confirmation reads the gate's pauses
+                      replace(config.smoothing, threshold=0.3, **confirm)):
         cfg = replace(config, smoothing=smoothing)
         trace, events = tune.record_trace(audio, rec, cfg)
         assert events, "the stand-in model should fire at threshold 0.3"
         assert trace.resets.sum() >= 2  # the gate closed and reopened
         assert _rows(trace.resmooth(cfg.smoothing)) == _rows(events)
+        # The pause at each window: none inside words, some after them.
+        assert (trace.quiet == 0).any() and (trace.quiet >= 90).any()
+        # Without the pauses the confirmation would fire elsewhere.
+        if smoothing.confirm_pause_ms:
+            blind = replace(trace, quiet=None)
+            assert _rows(blind.resmooth(cfg.smoothing)) != _rows(events)
 
 
 def test_resmoothing_agrees_on_the_bundled_models_own_path(bundled_model_dir, data_dir):
@@ -52,10 +61,12 @@ def test_resmoothing_agrees_on_the_bundled_models_own_path(bundled_model_dir, da
     audio, _ = make_stream(data_dir, StreamSpec(minutes=0.5, seed=5, snr_db=10))
     rec = Recognizer(bundled_model_dir)
     config = Config().with_card(rec.card.raw)
-    config = replace(config, smoothing=config.smoothing.with_class_thresholds({"left": 0.7}))
-    trace, events = tune.record_trace(audio, rec, config)
-    assert events and len(trace.times) > 50
-    assert _rows(trace.resmooth(config.smoothing)) == _rows(events)
+    for smoothing in (config.smoothing.with_class_thresholds({"left": 0.7}),
+                      replace(config.smoothing, confirm_pause_ms=60.0, confirm_ratio=1.0)):
+        cfg = replace(config, smoothing=smoothing)
+        trace, events = tune.record_trace(audio, rec, cfg)
+        assert events and len(trace.times) > 50
+        assert _rows(trace.resmooth(cfg.smoothing)) == _rows(events)
 
 
 def test_traces_are_cached_on_disk(tiny_model, data_dir, tmp_path):
