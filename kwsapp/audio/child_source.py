@@ -3,16 +3,22 @@
 PortAudio cannot be restarted in a process that held a stream whose device
 vanished (on JACK: re-initializing hangs, and the abandoned stream's close
 aborts the process in pa_jack.c once the server is back). So the window
-opens its stream in a child process (``python -m kwsapp.audio.child_source``):
-the child's audio callback only copies each block into a ring in shared
-memory; a thread of this process hands the new samples to ``on_block`` every
-block. When the device goes, only the child dies (or is killed); a new
-:class:`ChildSource` starts a fresh child with a fresh PortAudio.
+and ``kwsapp listen`` open their stream in a child process (``python -m
+kwsapp.audio.child_source``): the child's audio callback copies each block
+into a ring in shared memory and writes one byte to a wake-up pipe; a thread
+of this process sleeps in ``poll`` on that pipe and hands the new samples to
+``on_block`` when it wakes (no timed polling: a thread woken by a timeout
+costs about as much as one woken by audio). When the device goes, only the
+child dies (or is killed, or hangs: 3 s without audio); the pipe's end or
+the silence tells this process, and a new :class:`ChildSource` starts a
+fresh child with a fresh PortAudio.
 
 The child speaks JSON lines on stdout (``{"name", "rate", "notice"}`` once the
 device is found, ``{"started": true}`` once the stream runs, ``{"error"}``
 when something fails) and reads the shared ring's name on stdin; it ends
-when its stdin closes (this process stopped it, or died).
+when its stdin closes (this process stopped it, or died). It runs in its own
+session and ignores SIGINT: Ctrl-C in a terminal is for the parent,
+which decides when the stream stops.
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ import json
 import logging
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
-import time
 from multiprocessing import shared_memory
 from typing import Any
 
@@ -42,8 +48,11 @@ RING_SECONDS = 2.0
 #: A started stream that delivers nothing for this long has stalled (seen
 #: with PortAudio's JACK host when the server dies: the callback just stops).
 STALL_S = 3.0
-#: The child looks at its stream this often (s).
-CHILD_POLL_S = 0.1
+#: The child looks at its stream this often (s): its end is noticed by its
+#: finished callback; this catches a stream that died without calling back.
+CHILD_POLL_S = 0.5
+#: The command that runs the child (a test may put a mock in front of it).
+CHILD_COMMAND = [sys.executable, "-m", "kwsapp.audio.child_source"]
 
 
 class SharedRing:
@@ -146,20 +155,42 @@ class ChildSource:
         self.error: Exception | None = None
         self._ring: SharedRing | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        cmd = [sys.executable, "-m", "kwsapp.audio.child_source", "--block-ms", str(block_ms)]
+        self._stopping = False
+        # The child's callback writes a byte here per block; its end (the
+        # child gone) reads as end of file. A second pipe lets stop() and the
+        # reply reader wake the forwarding thread at once.
+        self._wake_r, wake_w = os.pipe()
+        self._ctl_r, self._ctl_w = os.pipe()
+        # The child logs as this process does with -v/-vv; otherwise only its
+        # errors (this process says in its own words what became of the stream).
+        level = logging.getLogger("kwsapp").getEffectiveLevel()
+        cmd = [*CHILD_COMMAND, "--block-ms", str(block_ms), "--wake-fd", str(wake_w),
+               "--log-level", str(level if level < logging.WARNING else logging.ERROR)]
         if device is not None:
             cmd += ["--device", str(device)]
         if rate_hz:
             cmd += ["--rate", str(int(rate_hz))]
         # stderr is inherited: PortAudio's and JACK's own words stay visible.
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True, bufsize=1)
+        # Its own session: Ctrl-C in a terminal (sent to the foreground
+        # process group) does not reach it.
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True, bufsize=1, pass_fds=(wake_w,),
+                                          start_new_session=True)
+        except BaseException:
+            for fd in (self._wake_r, wake_w, self._ctl_r, self._ctl_w):
+                os.close(fd)
+            raise
+        os.close(wake_w)  # the child's copy is the only one: its end is our EOF
         self._replies: queue.Queue[dict] = queue.Queue()
         self._reader = threading.Thread(target=self._read_replies, name="kwsapp-child-replies",
                                         daemon=True)
         self._reader.start()
-        hello = self._reply()
+        try:
+            hello = self._reply()
+        except BaseException:
+            self._close_pipes()
+            raise
         self.device_name = str(hello["name"])
         self.sample_rate_hz = int(hello["rate"])
         self.notice: str | None = hello.get("notice")
@@ -167,10 +198,24 @@ class ChildSource:
     def _read_replies(self) -> None:
         for line in self._proc.stdout:
             try:
-                self._replies.put(json.loads(line))
+                reply = json.loads(line)
             except ValueError:
                 log.debug("capture child said: %s", line.rstrip())
+                continue
+            self._replies.put(reply)
+            if "error" in reply:
+                self._wake_forwarder()
         self._replies.put({"exit": True})
+        self._wake_forwarder()
+
+    def _wake_forwarder(self) -> None:
+        fd = self._ctl_w
+        if fd < 0:  # closed: nothing is waiting any more
+            return
+        try:
+            os.write(fd, b"!")
+        except OSError:
+            pass
 
     def _reply(self) -> dict:
         """The child's next message; an error (or its death) as DeviceError."""
@@ -186,7 +231,7 @@ class ChildSource:
         return reply
 
     def start(self, on_block: BlockCallback) -> None:
-        self._stopping.clear()
+        self._stopping = False
         self._ring = SharedRing(max(1, int(RING_SECONDS * self.sample_rate_hz)))
         self._proc.stdin.write(json.dumps({"ring": self._ring.name,
                                            "capacity": self._ring.capacity}) + "\n")
@@ -199,20 +244,30 @@ class ChildSource:
                  self.sample_rate_hz, self._proc.pid)
 
     def _forward(self, on_block: BlockCallback) -> None:
-        """Every block: the child's new samples to ``on_block``; notice the
-        child's end or a stalled stream."""
+        """Hand the child's new samples to ``on_block`` each time it says a
+        block came (one ``poll`` wake-up per block, every byte pending read
+        at once); notice the child's end, an error it reports, or a stream
+        that stalled (nothing for ``STALL_S``)."""
         ring, cursor = self._ring, 0
-        last_new = time.monotonic()
-        while not self._stopping.wait(self.block_ms / 1000.0):
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        poller.register(self._ctl_r, select.POLLIN)
+        timeout_ms = int(STALL_S * 1000)
+        while not self._stopping:
+            ready = dict(poller.poll(timeout_ms))
+            if self._stopping:
+                return
+            ended = self._ctl_r in ready or not ready  # child's word / stalled
+            if self._wake_r in ready:
+                try:
+                    ended = ended or not os.read(self._wake_r, 65536)  # b"": the child is gone
+                except OSError:
+                    ended = True
             samples, cursor = ring.read_from(cursor)
             self.xruns = ring.overflows
-            now = time.monotonic()
             if samples.size:
-                last_new = now
                 on_block(samples)
-                continue
-            ended = self._proc.poll() is not None or not self._replies.empty()
-            if ended or now - last_new > STALL_S:
+            if ended:
                 self.error = DeviceError(f"input device {self.device_name!r} stopped "
                                          "delivering audio")
                 self.finished = True
@@ -225,14 +280,24 @@ class ChildSource:
         """Stop the forwarding thread, then end the child (its stdin closes;
         killed if it does not leave within a second: a dead device may hang
         PortAudio there, which is why it runs in a child)."""
-        self._stopping.set()
+        self._stopping = True
+        self._wake_forwarder()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(1.0)
         self._end_child()
         if self._ring is not None:
+            self.xruns = self._ring.overflows  # the child's last count
             self._ring.close(unlink=True)
             self._ring = None
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for name in ("_ctl_w", "_wake_r", "_ctl_r"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                setattr(self, name, -1)  # first: _wake_forwarder must not write a reused fd
+                os.close(fd)
 
     def _end_child(self) -> None:
         try:
@@ -264,7 +329,12 @@ def child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--block-ms", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=None)
+    parser.add_argument("--wake-fd", type=int, default=None,
+                        help="write one byte here after each block (the parent sleeps on it)")
+    parser.add_argument("--log-level", type=int, default=logging.WARNING)
     args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level,
+                        format="%(levelname)s %(name)s (capture child): %(message)s")
     import signal
 
     # Ctrl-C in a terminal reaches the whole process group: the parent
@@ -291,8 +361,19 @@ def child_main(argv: list[str] | None = None) -> int:
     closed = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
 
-    def on_block(block: np.ndarray) -> None:  # PortAudio's callback thread: copy only
+    wake = args.wake_fd
+    if wake is not None:
+        os.set_blocking(wake, False)
+
+    def on_block(block: np.ndarray) -> None:
+        """PortAudio's callback thread: copy, then one byte to wake the
+        parent (never blocks: a full pipe already holds wake-ups enough)."""
         ring.write(block)
+        if wake is not None:
+            try:
+                os.write(wake, b"\0")
+            except OSError:  # full (wake-ups enough pending) or the parent is gone
+                pass
 
     try:
         source.start(on_block)
@@ -301,14 +382,20 @@ def child_main(argv: list[str] | None = None) -> int:
         return 2
     _say(started=True)
     seen = 0
-    while not closed.wait(CHILD_POLL_S):
+
+    def publish_xruns() -> None:
+        nonlocal seen
         while source.xruns > seen:  # counted by the callback; published here
             ring.count_overflow()
             seen += 1
+
+    while not closed.wait(CHILD_POLL_S):
+        publish_xruns()
         source.check()
         if source.error is not None:
             _say(error=str(source.error))
             break
+    publish_xruns()
     source.stop()
     return 0
 
