@@ -5,13 +5,16 @@ vanished (on JACK: re-initializing hangs, and the abandoned stream's close
 aborts the process in pa_jack.c once the server is back). So the window
 and ``kwsapp listen`` open their stream in a child process (``python -m
 kwsapp.audio.child_source``): the child's audio callback copies each block
-into a ring in shared memory and writes one byte to a wake-up pipe; a thread
-of this process sleeps in ``poll`` on that pipe and hands the new samples to
-``on_block`` when it wakes (no timed polling: a thread woken by a timeout
-costs about as much as one woken by audio). When the device goes, only the
-child dies (or is killed, or hangs: 3 s without audio); the pipe's end or
-the silence tells this process, and a new :class:`ChildSource` starts a
-fresh child with a fresh PortAudio.
+into a ring in shared memory, stamps it and writes one byte to a wake-up
+pipe. The engine's pipeline takes the samples itself (:meth:`ChildSource.pull`)
+when a step's audio is due, sleeping in ``poll`` on that pipe
+(:meth:`ChildSource.wait`) when it is late: no thread and no wake-up per
+block in this process. Other users get the samples pushed to ``on_block`` by
+a thread woken by each block (still no timed polling: a thread woken by a
+timeout costs about as much as one woken by audio). When the device goes,
+only the child dies (or is killed, or hangs: 3 s without audio); the pipe's
+end, the child's error line or the silence tells this process, and a new
+:class:`ChildSource` starts a fresh child with a fresh PortAudio.
 
 The child speaks JSON lines on stdout (``{"name", "rate", "notice"}`` once the
 device is found, ``{"started": true}`` once the stream runs, ``{"error"}``
@@ -31,6 +34,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing import shared_memory
 from typing import Any
 
@@ -58,10 +62,14 @@ CHILD_COMMAND = [sys.executable, "-m", "kwsapp.audio.child_source"]
 class SharedRing:
     """A float32 ring in shared memory: one writer (the child's callback),
     one reader (this process). Slot 0 of the int64 header counts the samples
-    ever written, slot 1 the input overflows; the samples follow. The count
-    is stored after the samples, so a reader never takes unwritten ones."""
+    ever written, slot 1 the input overflows, slots 2 and 3 stamp the last
+    write (``time.monotonic_ns()``: CLOCK_MONOTONIC, the same in every
+    process; its length); the samples follow. The count is stored after the
+    samples and the stamp, so a reader never takes unwritten samples, and a
+    stamp read with a count can only be later than that count's own (the
+    engine keeps the earliest arrival seen: a late one is ignored)."""
 
-    HEADER = 2
+    HEADER = 4
 
     def __init__(self, capacity: int, name: str | None = None) -> None:
         size = 8 * self.HEADER + 4 * capacity
@@ -92,7 +100,15 @@ class SharedRing:
         first = min(n, self.capacity - pos)
         self.data[pos:pos + first] = block[block.shape[0] - n:block.shape[0] - n + first]
         self.data[:n - first] = block[block.shape[0] - n + first:]
+        self.header[2] = time.monotonic_ns()
+        self.header[3] = block.shape[0]
         self.header[0] = start + n
+
+    @property
+    def stamp(self) -> tuple[float, int]:
+        """``(time.monotonic() of the last write, its length)``; read after
+        :attr:`written` (see the class)."""
+        return int(self.header[2]) / 1e9, int(self.header[3])
 
     def count_overflow(self) -> None:
         self.header[1] += 1
@@ -154,8 +170,14 @@ class ChildSource:
         self.finished = False
         self.error: Exception | None = None
         self._ring: SharedRing | None = None
+        self._ring_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._started = False  # the child's stream runs (start() returned)
+        self._gone = False  # the child said an error, or ended
+        self._cursor = 0  # samples of the shared ring taken so far
+        self._last_new = 0.0  # when new samples were last taken (pull)
+        self._pollers: tuple[Any, Any] | None = None  # made by wait()
         # The child's callback writes a byte here per block; its end (the
         # child gone) reads as end of file. A second pipe lets stop() and the
         # reply reader wake the forwarding thread at once.
@@ -182,6 +204,7 @@ class ChildSource:
                 os.close(fd)
             raise
         os.close(wake_w)  # the child's copy is the only one: its end is our EOF
+        os.set_blocking(self._wake_r, False)  # drained without waiting
         self._replies: queue.Queue[dict] = queue.Queue()
         self._reader = threading.Thread(target=self._read_replies, name="kwsapp-child-replies",
                                         daemon=True)
@@ -204,8 +227,10 @@ class ChildSource:
                 continue
             self._replies.put(reply)
             if "error" in reply:
+                self._gone = True
                 self._wake_forwarder()
         self._replies.put({"exit": True})
+        self._gone = True
         self._wake_forwarder()
 
     def _wake_forwarder(self) -> None:
@@ -230,51 +255,91 @@ class ChildSource:
                               f"(exit code {self._proc.returncode})")
         return reply
 
-    def start(self, on_block: BlockCallback) -> None:
+    def start(self, on_block: BlockCallback | None) -> None:
+        """Start the child's stream. With ``on_block``, a thread hands it
+        the new samples as they come (push, as PortAudio's callback would);
+        with None, the caller takes them with :meth:`pull` and sleeps in
+        :meth:`wait` (the engine's pipeline does: no thread, no wake-up per
+        block)."""
         self._stopping = False
-        self._ring = SharedRing(max(1, int(RING_SECONDS * self.sample_rate_hz)))
-        self._proc.stdin.write(json.dumps({"ring": self._ring.name,
-                                           "capacity": self._ring.capacity}) + "\n")
-        self._proc.stdin.flush()
-        self._reply()  # {"started": true}
-        self._thread = threading.Thread(target=self._forward, args=(on_block,),
-                                        name="kwsapp-child-audio", daemon=True)
-        self._thread.start()
+        ring = SharedRing(max(1, int(RING_SECONDS * self.sample_rate_hz)))
+        try:
+            self._proc.stdin.write(json.dumps({"ring": ring.name,
+                                               "capacity": ring.capacity}) + "\n")
+            self._proc.stdin.flush()
+            self._reply()  # {"started": true}
+        except BaseException:
+            ring.close(unlink=True)
+            raise
+        self._ring, self._cursor, self._last_new = ring, 0, time.monotonic()
+        self._started = True
+        if on_block is not None:
+            self._thread = threading.Thread(target=self._forward, args=(on_block,),
+                                            name="kwsapp-child-audio", daemon=True)
+            self._thread.start()
         log.info("listening on %s at %d Hz (in process %d)", self.device_name,
                  self.sample_rate_hz, self._proc.pid)
 
+    def pull(self) -> tuple[np.ndarray, float, int]:
+        """The samples the child wrote since the last pull, the
+        ``time.monotonic()`` at which its newest block was written and that
+        block's length (how a device's blocks come: the engine's wake-ups
+        follow them). A child gone is noticed here and said by :meth:`check`."""
+        with self._ring_lock:  # stop() may close the ring meanwhile
+            ring = self._ring
+            if ring is None or not self._started:  # not yet, or no longer
+                return np.zeros(0, np.float32), 0.0, 0
+            try:
+                if not os.read(self._wake_r, 65536):  # before the ring: no block missed
+                    self._gone = True  # end of file: the child is gone
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._gone = True
+            samples, self._cursor = ring.read_from(self._cursor)
+            at, block = ring.stamp
+            self.xruns = ring.overflows
+        if samples.size:
+            self._last_new = time.monotonic()
+        return samples, at, block
+
+    def wait(self, timeout: float, audio: bool) -> None:
+        """Sleep up to ``timeout`` s; ``audio``: until the child's next block
+        as well (else only :meth:`stop` or the child's end wakes it)."""
+        pollers = self._pollers
+        if pollers is None:
+            if self._ctl_r < 0:  # stopped
+                return
+            pollers = (select.poll(), select.poll())  # (stop only, stop or audio)
+            for poller in pollers:
+                poller.register(self._ctl_r, select.POLLIN)
+            pollers[1].register(self._wake_r, select.POLLIN)
+            self._pollers = pollers
+        pollers[audio].poll(max(0, int(timeout * 1000)))
+
     def _forward(self, on_block: BlockCallback) -> None:
-        """Hand the child's new samples to ``on_block`` each time it says a
-        block came (one ``poll`` wake-up per block, every byte pending read
-        at once); notice the child's end, an error it reports, or a stream
-        that stalled (nothing for ``STALL_S``)."""
-        ring, cursor = self._ring, 0
-        poller = select.poll()
-        poller.register(self._wake_r, select.POLLIN)
-        poller.register(self._ctl_r, select.POLLIN)
-        timeout_ms = int(STALL_S * 1000)
+        """Push mode: hand the child's new samples to ``on_block`` each time
+        it says a block came (one ``poll`` wake-up per block, every byte
+        pending read at once) until it ends or stalls."""
         while not self._stopping:
-            ready = dict(poller.poll(timeout_ms))
+            self.wait(STALL_S, audio=True)
             if self._stopping:
                 return
-            ended = self._ctl_r in ready or not ready  # child's word / stalled
-            if self._wake_r in ready:
-                try:
-                    ended = ended or not os.read(self._wake_r, 65536)  # b"": the child is gone
-                except OSError:
-                    ended = True
-            samples, cursor = ring.read_from(cursor)
-            self.xruns = ring.overflows
+            samples, _, _ = self.pull()
             if samples.size:
                 on_block(samples)
-            if ended:
-                self.error = DeviceError(f"input device {self.device_name!r} stopped "
-                                         "delivering audio")
+            self.check()
+            if self.error is not None:
                 self.finished = True
                 return
 
     def check(self) -> None:
-        """Errors are found by the forwarding thread (kept for the engine)."""
+        """Set :attr:`error` when the child said an error or ended, or no
+        audio came for ``STALL_S`` (a hung PortAudio)."""
+        if self.error is None and self._started and not self._stopping and (
+                self._gone or time.monotonic() - self._last_new > STALL_S):
+            self.error = DeviceError(f"input device {self.device_name!r} stopped "
+                                     "delivering audio")
 
     def stop(self) -> None:
         """Stop the forwarding thread, then end the child (its stdin closes;
@@ -286,18 +351,21 @@ class ChildSource:
         if thread is not None and thread is not threading.current_thread():
             thread.join(1.0)
         self._end_child()
-        if self._ring is not None:
-            self.xruns = self._ring.overflows  # the child's last count
-            self._ring.close(unlink=True)
-            self._ring = None
+        with self._ring_lock:
+            ring, self._ring = self._ring, None
+            if ring is not None:
+                self.xruns = ring.overflows  # the child's last count
+                ring.close(unlink=True)
         self._close_pipes()
 
     def _close_pipes(self) -> None:
-        for name in ("_ctl_w", "_wake_r", "_ctl_r"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                setattr(self, name, -1)  # first: _wake_forwarder must not write a reused fd
-                os.close(fd)
+        with self._ring_lock:  # not while pull() reads the wake-up pipe
+            self._pollers = None
+            for name in ("_ctl_w", "_wake_r", "_ctl_r"):
+                fd = getattr(self, name)
+                if fd >= 0:
+                    setattr(self, name, -1)  # first: _wake_forwarder must not write a reused fd
+                    os.close(fd)
 
     def _end_child(self) -> None:
         try:
