@@ -30,6 +30,28 @@ def test_shared_ring_gives_every_sample_once_across_wraps():
         writer.close(unlink=True)
 
 
+def test_shared_ring_stamps_each_write_on_the_clock_every_process_shares():
+    """The engine's pipeline times its wake-ups by when the child's blocks
+    came: the stamp is time.monotonic() (CLOCK_MONOTONIC) of the last write
+    and its length."""
+    import time
+
+    writer = SharedRing(1000)
+    reader = SharedRing(1000, name=writer.name)
+    try:
+        assert reader.stamp == (0.0, 0)
+        before = time.monotonic()
+        writer.write(np.ones(960, np.float32))
+        after = time.monotonic()
+        at, length = reader.stamp
+        assert before <= at <= after and length == 960
+        writer.write(np.ones(1500, np.float32))  # longer than the ring: its length still
+        assert reader.stamp[1] == 1500 and reader.stamp[0] >= at
+    finally:
+        reader.close()
+        writer.close(unlink=True)
+
+
 def test_shared_ring_reader_behind_gets_the_newest_capacity():
     ring = SharedRing(100)
     try:

@@ -3,7 +3,9 @@ windows -> recognizer -> smoother -> :class:`CommandEvent`.
 
 Threads (no Qt here; callbacks run on the engine's threads)::
 
-    audio callback   copies each block into a raw ring (realtime sources)
+    audio callback   copies each block into a raw ring (realtime sources;
+                     a source that can be pulled, the capture child's, is
+                     read by the pipeline itself into that ring instead)
     pipeline         raw ring -> resample to 16 kHz -> ring -> VAD frames ->
                      gate -> every hop while open: the last window -> queue
                      (split embed: every 80 ms a step task, head flagged on
@@ -250,6 +252,7 @@ class Engine:
         self.wakeups = 0  # times the pipeline thread woke (bounded per second of audio)
         self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
         self._ended = threading.Event()  # a worker thread returned
+        self._pulls = False  # the pipeline reads the source itself (set by start)
 
     # ---- control -------------------------------------------------------
 
@@ -323,6 +326,7 @@ class Engine:
         self._stop.clear()
         self._done.clear()
         realtime = self.source.realtime
+        self._pulls = realtime and callable(getattr(self.source, "pull", None))
         self._threads = [
             threading.Thread(target=self._guard, args=(self._pipeline_loop, realtime),
                              name="kwsapp-pipeline", daemon=True),
@@ -332,10 +336,11 @@ class Engine:
         for t in self._threads:
             t.start()
         # A realtime callback only copies into the raw ring; a file feeds
-        # the pipeline directly from its own thread (and may block there).
+        # the pipeline directly from its own thread (and may block there);
+        # a source that can be pulled is read by the pipeline when it wakes.
         on_block = self._raw.write if realtime else self._feed_from_file
         try:
-            self.source.start(on_block)
+            self.source.start(None if self._pulls else on_block)
         except BaseException:
             self.stop()
             raise
@@ -406,8 +411,12 @@ class Engine:
         cursor = 0
         late = 0  # wake-ups in a row that found the audio due not yet there
         self._offsets.clear()
+        pull = self.source.pull if self._pulls else None
         while not self._stop.is_set():
             self.wakeups += 1
+            if pull is not None:  # what the device delivered since, stamped when it came
+                block, at, last = pull()
+                self._raw.write(block, at=at, last=last)
             total = self._raw.total_written
             if realtime and total > cursor:
                 if total - cursor > self._raw.capacity:  # fell a whole ring behind
@@ -433,6 +442,11 @@ class Engine:
                 self._stop.wait(_FILE_END_POLL_S)
                 continue
             wait = self._until_due(cursor)
+            if pull is not None:
+                # Late (or nothing came yet): until the device's next block
+                # comes, which wakes us; else until it is due.
+                self.source.wait(_MAX_SLEEP_S if wait is None else wait, audio=wait is None)
+                continue
             if wait is None:  # the audio due is late (or none came yet): look again
                 # soon, less often once it is long overdue (a stalled device)
                 wait = min(poll_s * (1 << min(max(0, late - 3), 5)), _MAX_SLEEP_S)
