@@ -62,8 +62,11 @@ demo: sysdeps-runtime venv
 	$(VENV)/bin/kwsapp
 
 # pytest exits 5 when it collected no test: that is a failure here.
+# TEST_WORKERS pytest-xdist workers (CI has two cores; tests/conftest.py
+# says how the tests are shared out); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 test: sysdeps-test venv-test
-	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests ran" >&2; exit 1; fi; exit $$rc
 
 # 30 minutes of `kwsapp listen` on a JACK dummy server with real clips played

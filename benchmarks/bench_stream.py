@@ -13,8 +13,11 @@ the same run (``python -m benchmarks.bench_stream [--quick]``):
    ``listen`` runs them; the audio comes paced in real time from a file
    instead of PortAudio, in 20 ms blocks: that thread's share is shown);
 6. ``kwsapp listen`` itself on a JACK dummy server at 48 kHz while the same
-   speech plays into it from another process: its process CPU (skipped
-   without jackd).
+   speech plays into it from another process: the CPU of its process and
+   of its capture child (where its PortAudio runs), apart and together
+   (skipped without jackd).
+
+``--listen`` runs only rows 5 and 6.
 
 Timings vary with machine load (printed); compare the ratios.
 """
@@ -216,10 +219,39 @@ stream.stop()
 """
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 once gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """Every live process below ``pid`` (its capture child, probes)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, parent in parents.items() if parent == p]
+        found += kids
+        todo += kids
+    return found
+
+
 def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str]:
     """``kwsapp listen`` itself on a JACK dummy server (``rate_hz``, 1024-sample
-    periods) while the speech stream plays into its input: its process CPU
-    (the engine and PortAudio's thread) from /proc over the playing time."""
+    periods) while the speech stream plays into its input: the CPU of its
+    process (the engine) and of its children (the capture child, where
+    PortAudio's thread runs) from /proc over the playing time."""
     import shutil
 
     import soundfile as sf
@@ -267,15 +299,14 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str
         subprocess.run(["jack_connect", out, inp], env=env, check=True)
         time.sleep(1.0)
 
-        def cpu_s() -> float:
-            fields = Path(f"/proc/{listen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-        c0, t0 = cpu_s(), time.perf_counter()
+        kids = _children(listen.pid)  # the capture child (none: PortAudio in listen)
+        c0, k0, t0 = _cpu_s(listen.pid), [_cpu_s(k) for k in kids], time.perf_counter()
         player.stdin.write("go\n")
         player.stdin.flush()
         player.wait(seconds + 30)
-        share = 100.0 * (cpu_s() - c0) / (time.perf_counter() - t0)
+        own, kid = _cpu_s(listen.pid) - c0, sum(_cpu_s(k) for k in kids) - sum(k0)
+        wall = time.perf_counter() - t0
+        share, own, kid = (100.0 * x / wall for x in (own + kid, own, kid))
         events = [line for line in listen.communicate(timeout=seconds + 30)[0].splitlines()
                   if line.startswith("{")]
     finally:
@@ -287,24 +318,27 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str
                 except subprocess.TimeoutExpired:
                     proc.kill()
     return [f"| `kwsapp listen` on a JACK dummy at {rate_hz // 1000} kHz while the speech "
-            f"plays ({seconds:.0f} s) | - | {share:.1f} % of a core ({len(events)} events) | - |"]
+            f"plays ({seconds:.0f} s) | - | {share:.2f} % of a core (listen {own:.2f}, its "
+            f"{len(kids)} child(ren) {kid:.2f}; {len(events)} events) | - |"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_stream",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter files, fewer repeats")
+    parser.add_argument("--listen", action="store_true", help="only the two `listen` CPU rows")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"bench_stream: skipped ({DATA} is absent)")
         return 0
     rows = ["| measure | whole window / before | streamed / now | ratio |",
             "| --- | --- | --- | ---: |"]
-    rows += compute_per_hop(3 if args.quick else 7)
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += file_speed(Path(tmp), 1.0 if args.quick else 5.0)
-        rows += peak_memory(Path(tmp), args.quick)
-    rows += cold_start(1 if args.quick else 3)
+    if not args.listen:
+        rows += compute_per_hop(3 if args.quick else 7)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += file_speed(Path(tmp), 1.0 if args.quick else 5.0)
+            rows += peak_memory(Path(tmp), args.quick)
+        rows += cold_start(1 if args.quick else 3)
     rows += listen_cpu(10.0 if args.quick else 30.0)
     with tempfile.TemporaryDirectory() as tmp:
         rows += listen_jack_cpu(Path(tmp), 10.0 if args.quick else 30.0)

@@ -3,6 +3,7 @@ that need it skip with the reason where it is absent."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -116,22 +117,40 @@ def start_jack_server(name: str | None = None, client_timeout_ms: int | None = N
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (Debian package jackd2)")
     name = name or f"kwsapp-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    _clear_stale_jack_state()
     env = {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
     timeout = ["-t", str(client_timeout_ms)] if client_timeout_ms else []
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, *timeout, "-d", "dummy",
-                             "-r", "16000",
-                             "-p", "256", "-C", "1", "-P", "1"], env=dict(os.environ, **env),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while subprocess.run(["jack_lsp"], env=dict(os.environ, **env),
-                         capture_output=True).returncode != 0:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            err = proc.communicate()[1][-2000:]
-            pytest.skip(f"jackd (dummy driver) could not start: {err.strip()}")
-        time.sleep(0.1)
+    # One server starts at a time on the machine (test workers, other test
+    # sessions): the stale-state sweep below must not unlink the registry of
+    # a server another process is starting.
+    with _jack_start_lock():
+        _clear_stale_jack_state()
+        proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, *timeout, "-d", "dummy",
+                                 "-r", "16000",
+                                 "-p", "256", "-C", "1", "-P", "1"], env=dict(os.environ, **env),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["jack_lsp"], env=dict(os.environ, **env),
+                             capture_output=True).returncode != 0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.communicate()[1][-2000:]
+                pytest.skip(f"jackd (dummy driver) could not start: {err.strip()}")
+            time.sleep(0.1)
     return proc, env
+
+
+@contextlib.contextmanager
+def _jack_start_lock():
+    """An exclusive lock (``flock``) held while a JACK server starts."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "kwsapp-jack-start.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _clear_stale_jack_state() -> None:
@@ -172,3 +191,62 @@ def jack_server():
         yield env
     finally:
         stop_jack_server(proc)
+
+
+# -- pytest-xdist (`make test` runs two workers: -n 2) ------------------------
+# A unit of work is a test module: one worker runs all of it, so its module-
+# and session-scoped fixtures (a trained net, a rendered stream, a JACK
+# server) are built once. The heavy tests below are units of their own (or
+# share one where they share an artifact across modules), and every heavy
+# unit is handed out first, so that the two workers end together (longest
+# first). (xdist's own --dist loadgroup cannot do this under pytest 9: it
+# renames node ids, which pytest 9 no longer lets a plugin do.)
+
+#: node id (or module) -> unit; about 10 s or more each on CI's 2 cores.
+HEAVY_UNITS = {
+    # One tiny embed artifact (tests/_train_support.py), trained by four runs.
+    "tests/test_train.py::test_killed_run_resumes_from_its_last_checkpoint": "tiny_embed",
+    "tests/test_train.py::test_tiny_embed_artifact_and_card": "tiny_embed",
+    "tests/test_export.py::test_export_cli_float_and_int8_agree_with_keras": "tiny_embed",
+    "tests/test_export.py::test_evaluate_keras_flag_scores_like_the_tflite": "tiny_embed",
+    "tests/test_soak.py::test_listen_soak_60s": "soak",
+    "tests/test_negatives.py::test_tiny_ensemble_run_averages_its_members_and_resumes":
+        "train-ensemble",
+    "tests/test_negatives.py::test_tiny_training_run_with_negatives_and_mining": "train-mining",
+    "tests/test_train.py::test_mirrored_training_on_two_logical_cpus": "train-mirrored",
+    "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[wavception]": "train-wavception",
+    "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",
+    "tests/test_nets.py": "tests/test_nets.py",  # its module-scoped trained nets
+    "tests/test_split.py::test_export_split_writes_the_halves_from_model_keras": "export-split",
+    "tests/test_user_words.py::test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one":
+        "enrol-record",
+    "tests/test_user_words_gui.py::test_records_drops_redoes_trains_and_removes": "words-dialog",
+    "tests/test_user_words_gui.py::test_dialog_records_from_jack_and_the_live_view_hears_the_word":
+        "words-dialog-jack",
+}
+
+
+def work_unit(nodeid: str) -> tuple[str, bool]:
+    """``(unit, heavy)`` of a test under xdist."""
+    module = nodeid.split("::")[0]
+    for key in (nodeid, module):
+        if key in HEAVY_UNITS:
+            return HEAVY_UNITS[key], True
+    return module, False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)[0]
+
+    config.option.loadscopereorder = False  # units in collection order: heavy first
+    return UnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # an xdist worker
+        items.sort(key=lambda item: not work_unit(item.nodeid)[1])  # stable

@@ -30,6 +30,24 @@ def test_shared_ring_gives_every_sample_once_across_wraps():
         writer.close(unlink=True)
 
 
+def test_shared_ring_says_when_the_block_the_reader_waits_for_is_written():
+    """The engine's pipeline sleeps until the child's callback says the
+    samples it needs are there: the write that reaches the mark says so,
+    no other."""
+    writer = SharedRing(1000)
+    reader = SharedRing(1000, name=writer.name)  # as the other process sees it
+    try:
+        assert reader.wake_at(2000)  # not written yet: the writer will say
+        said = [writer.write(np.ones(960, np.float32)) for _ in range(3)]
+        assert said == [False, False, True]  # 960, 1920, 2880: the third reaches 2000
+        assert writer.write(np.ones(960, np.float32)) is False  # said once only
+        assert not reader.wake_at(3000)  # already there: nobody will say
+        assert reader.wake_at(3841) and writer.write(np.ones(1, np.float32))  # exact mark
+    finally:
+        reader.close()
+        writer.close(unlink=True)
+
+
 def test_shared_ring_reader_behind_gets_the_newest_capacity():
     ring = SharedRing(100)
     try:

@@ -21,13 +21,21 @@ import pytest
 
 from conftest import REPO_ROOT, run_cli
 
-#: Replaces sounddevice's stream with one failing as a held ALSA card does
-#: (paDeviceUnavailable, PortAudio's own text), then runs the CLI.
-BUSY_MOCK = """
-import sys, sounddevice as sd
+#: Makes `listen`'s capture child (kwsapp/audio/child_source.py, where its
+#: PortAudio runs) replace sounddevice's stream with one failing as a held
+#: ALSA card does (paDeviceUnavailable, PortAudio's own text), then runs the CLI.
+BUSY_CHILD = """
+import os, sys, sounddevice as sd
 def busy(*args, **kwargs):
     raise sd.PortAudioError("Error opening InputStream: Device unavailable", -9985)
 sd.InputStream = busy
+from kwsapp.audio.child_source import child_main
+code = child_main(sys.argv[1:]); sys.stdout.flush(); os._exit(code)
+"""
+BUSY_MOCK = f"""
+import sys
+from kwsapp.audio import child_source
+child_source.CHILD_COMMAND = [sys.executable, "-c", {BUSY_CHILD!r}]
 from kwsapp.cli import main
 sys.exit(main(sys.argv[1:]))
 """

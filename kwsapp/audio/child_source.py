@@ -3,16 +3,25 @@
 PortAudio cannot be restarted in a process that held a stream whose device
 vanished (on JACK: re-initializing hangs, and the abandoned stream's close
 aborts the process in pa_jack.c once the server is back). So the window
-opens its stream in a child process (``python -m kwsapp.audio.child_source``):
-the child's audio callback only copies each block into a ring in shared
-memory; a thread of this process hands the new samples to ``on_block`` every
-block. When the device goes, only the child dies (or is killed); a new
+and ``kwsapp listen`` open their stream in a child process (``python -m
+kwsapp.audio.child_source``): the child's audio callback copies each block
+into a ring in shared memory, stamps it and writes one byte to a wake-up
+pipe. The engine's pipeline takes the samples itself (:meth:`ChildSource.pull`)
+when a step's audio is due, sleeping in ``poll`` on that pipe
+(:meth:`ChildSource.wait`) when it is late: no thread and no wake-up per
+block in this process. Other users get the samples pushed to ``on_block`` by
+a thread woken by each block (still no timed polling: a thread woken by a
+timeout costs about as much as one woken by audio). When the device goes,
+only the child dies (or is killed, or hangs: 3 s without audio); the pipe's
+end, the child's error line or the silence tells this process, and a new
 :class:`ChildSource` starts a fresh child with a fresh PortAudio.
 
 The child speaks JSON lines on stdout (``{"name", "rate", "notice"}`` once the
 device is found, ``{"started": true}`` once the stream runs, ``{"error"}``
 when something fails) and reads the shared ring's name on stdin; it ends
-when its stdin closes (this process stopped it, or died).
+when its stdin closes (this process stopped it, or died). It runs in its own
+session and ignores SIGINT: Ctrl-C in a terminal is for the parent,
+which decides when the stream stops.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import json
 import logging
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -42,17 +52,21 @@ RING_SECONDS = 2.0
 #: A started stream that delivers nothing for this long has stalled (seen
 #: with PortAudio's JACK host when the server dies: the callback just stops).
 STALL_S = 3.0
-#: The child looks at its stream this often (s).
-CHILD_POLL_S = 0.1
+#: The child looks at its stream this often (s): its end is noticed by its
+#: finished callback; this catches a stream that died without calling back.
+CHILD_POLL_S = 0.5
+#: The command that runs the child (a test may put a mock in front of it).
+CHILD_COMMAND = [sys.executable, "-m", "kwsapp.audio.child_source"]
 
 
 class SharedRing:
     """A float32 ring in shared memory: one writer (the child's callback),
     one reader (this process). Slot 0 of the int64 header counts the samples
-    ever written, slot 1 the input overflows; the samples follow. The count
-    is stored after the samples, so a reader never takes unwritten ones."""
+    ever written, slot 1 the input overflows, slot 2 is the reader's wake-up
+    mark (the count it waits for); the samples follow. The count is stored
+    after the samples, so a reader never takes unwritten ones."""
 
-    HEADER = 2
+    HEADER = 3
 
     def __init__(self, capacity: int, name: str | None = None) -> None:
         size = 8 * self.HEADER + 4 * capacity
@@ -75,15 +89,24 @@ class SharedRing:
     def overflows(self) -> int:
         return int(self.header[1])
 
-    def write(self, block: np.ndarray) -> None:
-        """Append ``block`` (the child's audio callback: copies only)."""
+    def write(self, block: np.ndarray) -> bool:
+        """Append ``block`` (the child's audio callback: copies only);
+        whether the count reached the reader's wake-up mark with it."""
         n = min(block.shape[0], self.capacity)
-        start = int(self.header[0]) + block.shape[0] - n
+        before = int(self.header[0])
+        start = before + block.shape[0] - n
         pos = start % self.capacity
         first = min(n, self.capacity - pos)
         self.data[pos:pos + first] = block[block.shape[0] - n:block.shape[0] - n + first]
         self.data[:n - first] = block[block.shape[0] - n + first:]
         self.header[0] = start + n
+        return before < int(self.header[2]) <= start + n
+
+    def wake_at(self, count: int) -> bool:
+        """Ask the writer to say when ``count`` samples are written; False
+        if they already are (then it will not say)."""
+        self.header[2] = count
+        return self.written < count
 
     def count_overflow(self) -> None:
         self.header[1] += 1
@@ -145,21 +168,50 @@ class ChildSource:
         self.finished = False
         self.error: Exception | None = None
         self._ring: SharedRing | None = None
+        self._ring_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        cmd = [sys.executable, "-m", "kwsapp.audio.child_source", "--block-ms", str(block_ms)]
+        self._stopping = False
+        self._started = False  # the child's stream runs (start() returned)
+        self._gone = False  # the child said an error, or ended
+        self._cursor = 0  # samples of the shared ring taken so far
+        self._last_new = 0.0  # when new samples were last taken (pull)
+        self._pollers: tuple[Any, Any] | None = None  # made by wait()
+        # The child's callback writes a byte here per block; its end (the
+        # child gone) reads as end of file. A second pipe lets stop() and the
+        # reply reader wake the forwarding thread at once.
+        self._wake_r, wake_w = os.pipe()
+        self._ctl_r, self._ctl_w = os.pipe()
+        # The child logs as this process does with -v/-vv; otherwise only its
+        # errors (this process says in its own words what became of the stream).
+        level = logging.getLogger("kwsapp").getEffectiveLevel()
+        cmd = [*CHILD_COMMAND, "--block-ms", str(block_ms), "--wake-fd", str(wake_w),
+               "--log-level", str(level if level < logging.WARNING else logging.ERROR)]
         if device is not None:
             cmd += ["--device", str(device)]
         if rate_hz:
             cmd += ["--rate", str(int(rate_hz))]
         # stderr is inherited: PortAudio's and JACK's own words stay visible.
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True, bufsize=1)
+        # Its own session: Ctrl-C in a terminal (sent to the foreground
+        # process group) does not reach it.
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True, bufsize=1, pass_fds=(wake_w,),
+                                          start_new_session=True)
+        except BaseException:
+            for fd in (self._wake_r, wake_w, self._ctl_r, self._ctl_w):
+                os.close(fd)
+            raise
+        os.close(wake_w)  # the child's copy is the only one: its end is our EOF
+        os.set_blocking(self._wake_r, False)  # drained without waiting
         self._replies: queue.Queue[dict] = queue.Queue()
         self._reader = threading.Thread(target=self._read_replies, name="kwsapp-child-replies",
                                         daemon=True)
         self._reader.start()
-        hello = self._reply()
+        try:
+            hello = self._reply()
+        except BaseException:
+            self._close_pipes()
+            raise
         self.device_name = str(hello["name"])
         self.sample_rate_hz = int(hello["rate"])
         self.notice: str | None = hello.get("notice")
@@ -167,10 +219,26 @@ class ChildSource:
     def _read_replies(self) -> None:
         for line in self._proc.stdout:
             try:
-                self._replies.put(json.loads(line))
+                reply = json.loads(line)
             except ValueError:
                 log.debug("capture child said: %s", line.rstrip())
+                continue
+            self._replies.put(reply)
+            if "error" in reply:
+                self._gone = True
+                self._wake_forwarder()
         self._replies.put({"exit": True})
+        self._gone = True
+        self._wake_forwarder()
+
+    def _wake_forwarder(self) -> None:
+        fd = self._ctl_w
+        if fd < 0:  # closed: nothing is waiting any more
+            return
+        try:
+            os.write(fd, b"!")
+        except OSError:
+            pass
 
     def _reply(self) -> dict:
         """The child's next message; an error (or its death) as DeviceError."""
@@ -185,54 +253,124 @@ class ChildSource:
                               f"(exit code {self._proc.returncode})")
         return reply
 
-    def start(self, on_block: BlockCallback) -> None:
-        self._stopping.clear()
-        self._ring = SharedRing(max(1, int(RING_SECONDS * self.sample_rate_hz)))
-        self._proc.stdin.write(json.dumps({"ring": self._ring.name,
-                                           "capacity": self._ring.capacity}) + "\n")
-        self._proc.stdin.flush()
-        self._reply()  # {"started": true}
-        self._thread = threading.Thread(target=self._forward, args=(on_block,),
-                                        name="kwsapp-child-audio", daemon=True)
-        self._thread.start()
+    def start(self, on_block: BlockCallback | None) -> None:
+        """Start the child's stream. With ``on_block``, a thread hands it
+        the new samples as they come (push, as PortAudio's callback would);
+        with None, the caller takes them with :meth:`pull` and sleeps in
+        :meth:`wait` (the engine's pipeline does: no thread, no wake-up per
+        block)."""
+        self._stopping = False
+        ring = SharedRing(max(1, int(RING_SECONDS * self.sample_rate_hz)))
+        try:
+            self._proc.stdin.write(json.dumps({"ring": ring.name,
+                                               "capacity": ring.capacity}) + "\n")
+            self._proc.stdin.flush()
+            self._reply()  # {"started": true}
+        except BaseException:
+            ring.close(unlink=True)
+            raise
+        self._ring, self._cursor, self._last_new = ring, 0, time.monotonic()
+        self._started = True
+        if on_block is not None:
+            self._thread = threading.Thread(target=self._forward, args=(on_block,),
+                                            name="kwsapp-child-audio", daemon=True)
+            self._thread.start()
         log.info("listening on %s at %d Hz (in process %d)", self.device_name,
                  self.sample_rate_hz, self._proc.pid)
 
-    def _forward(self, on_block: BlockCallback) -> None:
-        """Every block: the child's new samples to ``on_block``; notice the
-        child's end or a stalled stream."""
-        ring, cursor = self._ring, 0
-        last_new = time.monotonic()
-        while not self._stopping.wait(self.block_ms / 1000.0):
-            samples, cursor = ring.read_from(cursor)
+    def pull(self) -> np.ndarray:
+        """The samples the child wrote since the last pull. A child gone is
+        noticed here and said by :meth:`check`."""
+        with self._ring_lock:  # stop() may close the ring meanwhile
+            ring = self._ring
+            if ring is None or not self._started:  # not yet, or no longer
+                return np.zeros(0, np.float32)
+            try:
+                if not os.read(self._wake_r, 65536):  # before the ring: no block missed
+                    self._gone = True  # end of file: the child is gone
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._gone = True
+            samples, self._cursor = ring.read_from(self._cursor)
             self.xruns = ring.overflows
-            now = time.monotonic()
+        if samples.size:
+            self._last_new = time.monotonic()
+        return samples
+
+    def wait(self, timeout: float, more: int | None = None) -> None:
+        """Sleep up to ``timeout`` s, or until :meth:`stop`, the child's end
+        or error, or (``more``) until the child has written ``more`` samples
+        past those pulled: the child's callback wakes this thread when the
+        block that completes them comes, not before (one wake-up per step
+        of the engine, none per block)."""
+        pollers = self._pollers
+        if pollers is None:
+            if self._ctl_r < 0:  # stopped
+                return
+            pollers = (select.poll(), select.poll())  # (stop only, stop or audio)
+            for poller in pollers:
+                poller.register(self._ctl_r, select.POLLIN)
+            pollers[1].register(self._wake_r, select.POLLIN)
+            self._pollers = pollers
+        audio = False
+        if more is not None:
+            with self._ring_lock:
+                if self._ring is not None:
+                    if not self._ring.wake_at(self._cursor + max(1, more)):
+                        return  # already there
+                    audio = True
+        pollers[audio].poll(max(0, int(timeout * 1000)))
+
+    def _forward(self, on_block: BlockCallback) -> None:
+        """Push mode: hand the child's new samples to ``on_block`` each time
+        it says a block came (one ``poll`` wake-up per block, every byte
+        pending read at once) until it ends or stalls."""
+        while not self._stopping:
+            self.wait(STALL_S, more=1)
+            if self._stopping:
+                return
+            samples = self.pull()
             if samples.size:
-                last_new = now
                 on_block(samples)
-                continue
-            ended = self._proc.poll() is not None or not self._replies.empty()
-            if ended or now - last_new > STALL_S:
-                self.error = DeviceError(f"input device {self.device_name!r} stopped "
-                                         "delivering audio")
+            self.check()
+            if self.error is not None:
                 self.finished = True
                 return
 
     def check(self) -> None:
-        """Errors are found by the forwarding thread (kept for the engine)."""
+        """Set :attr:`error` when the child said an error or ended, or no
+        audio came for ``STALL_S`` (a hung PortAudio)."""
+        if self.error is None and self._started and not self._stopping and (
+                self._gone or time.monotonic() - self._last_new > STALL_S):
+            self.error = DeviceError(f"input device {self.device_name!r} stopped "
+                                     "delivering audio")
 
     def stop(self) -> None:
         """Stop the forwarding thread, then end the child (its stdin closes;
         killed if it does not leave within a second: a dead device may hang
         PortAudio there, which is why it runs in a child)."""
-        self._stopping.set()
+        self._stopping = True
+        self._wake_forwarder()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(1.0)
         self._end_child()
-        if self._ring is not None:
-            self._ring.close(unlink=True)
-            self._ring = None
+        with self._ring_lock:
+            ring, self._ring = self._ring, None
+            if ring is not None:
+                self.xruns = ring.overflows  # the child's last count
+                ring.close(unlink=True)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        with self._ring_lock:  # not while pull() reads the wake-up pipe
+            self._pollers = None
+            for name in ("_ctl_w", "_wake_r", "_ctl_r"):
+                fd = getattr(self, name)
+                if fd >= 0:
+                    setattr(self, name, -1)  # first: _wake_forwarder must not write a reused fd
+                    os.close(fd)
 
     def _end_child(self) -> None:
         try:
@@ -264,7 +402,12 @@ def child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--block-ms", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=None)
+    parser.add_argument("--wake-fd", type=int, default=None,
+                        help="write one byte here after each block (the parent sleeps on it)")
+    parser.add_argument("--log-level", type=int, default=logging.WARNING)
     args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level,
+                        format="%(levelname)s %(name)s (capture child): %(message)s")
     import signal
 
     # Ctrl-C in a terminal reaches the whole process group: the parent
@@ -291,8 +434,19 @@ def child_main(argv: list[str] | None = None) -> int:
     closed = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
 
-    def on_block(block: np.ndarray) -> None:  # PortAudio's callback thread: copy only
-        ring.write(block)
+    wake = args.wake_fd
+    if wake is not None:
+        os.set_blocking(wake, False)
+
+    def on_block(block: np.ndarray) -> None:
+        """PortAudio's callback thread: copy; one byte to wake the parent
+        when the block brings what it waits for (never blocks: a full pipe
+        already holds wake-ups enough)."""
+        if ring.write(block) and wake is not None:
+            try:
+                os.write(wake, b"\0")
+            except OSError:  # full (wake-ups enough pending) or the parent is gone
+                pass
 
     try:
         source.start(on_block)
@@ -301,14 +455,20 @@ def child_main(argv: list[str] | None = None) -> int:
         return 2
     _say(started=True)
     seen = 0
-    while not closed.wait(CHILD_POLL_S):
+
+    def publish_xruns() -> None:
+        nonlocal seen
         while source.xruns > seen:  # counted by the callback; published here
             ring.count_overflow()
             seen += 1
+
+    while not closed.wait(CHILD_POLL_S):
+        publish_xruns()
         source.check()
         if source.error is not None:
             _say(error=str(source.error))
             break
+    publish_xruns()
     source.stop()
     return 0
 

@@ -40,17 +40,14 @@ def event_json(event: object) -> str:
                        "latency": round(float(event.latency), 3)})
 
 
-#: Set in the environment of a listen that restarted itself after its
-#: input device came back.
-RESUMED_ENV = "KWSAPP_LISTEN_RESUMED"
 #: Seconds between checks for a lost input device.
 DEVICE_POLL_S = 1.0
 
 
 def _device_available(device: str | None) -> bool:
     """Whether PortAudio, started afresh, finds the input ``device``: asked
-    in a child process, because this one's PortAudio still holds the dead
-    stream (re-initializing it hangs on JACK)."""
+    in a short child process (quietly: PortAudio's JACK host prints its
+    failures), as the window's DeviceWatcher does."""
     import subprocess
 
     from kwsapp.audio.child_source import probe_command
@@ -62,69 +59,95 @@ def _device_available(device: str | None) -> bool:
         return False
 
 
-def _wait_and_restart(args: argparse.Namespace, deadline: float | None) -> int:
-    """Wait for the input device to come back, then start this command
-    again; 0 at the deadline or on Ctrl-C."""
+def _open_source(args: argparse.Namespace, config: object) -> object:
+    """The input stream, run by a child process
+    (:class:`~kwsapp.audio.child_source.ChildSource`, the window's source):
+    PortAudio cannot be restarted in a process that held a stream whose
+    device vanished, and its JACK host may abort or hang the process then.
+
+    Raises:
+        DeviceError: the device is missing, refuses every rate, or is busy.
+    """
+    from kwsapp.audio.child_source import ChildSource
+
+    return ChildSource(args.device, block_ms=config.audio.block_ms,
+                       rate_hz=args.device_rate or config.audio.device_rate_hz)
+
+
+def _wait_for_device(args: argparse.Namespace, config: object,
+                     deadline: float | None) -> object | None:
+    """A new source once the input device answers again; None at the
+    deadline."""
     import time
 
-    try:
-        while not _device_available(args.device):
-            if deadline is not None and time.monotonic() >= deadline:
-                return 0
-            time.sleep(DEVICE_POLL_S)
-    except KeyboardInterrupt:
-        return 0
-    return _restart(deadline)
+    from kwsapp.errors import DeviceError
 
-
-def _restart(deadline: float | None) -> int:
-    """Run this command again in this process's place, with a fresh
-    PortAudio: the old one still holds the dead stream, whose abandoned
-    close aborts the process (pa_jack.c assertion) once the server is back,
-    and re-initializing it in place hangs."""
-    import os
-    import sys
-    import time
-
-    from kwsapp import quiet
-
-    argv = list(sys.argv[1:])
-    if deadline is not None:
-        left = f"{max(0.1, deadline - time.monotonic()):.3f}"
-        at = argv.index("--seconds") if "--seconds" in argv else -1
-        argv = argv[:at + 1] + [left] + argv[at + 2:] if at >= 0 else \
-            [a if not a.startswith("--seconds=") else f"--seconds={left}" for a in argv]
-    sys.stdout.flush()
-    quiet.release()  # fd 2 back to the terminal before this process image goes
-    os.environ[RESUMED_ENV] = "1"
-    os.execv(sys.executable, [sys.executable, "-m", "kwsapp", *argv])
-    return 1  # not reached
+    while deadline is None or time.monotonic() < deadline:
+        if _device_available(args.device):
+            try:
+                return _open_source(args, config)
+            except DeviceError as exc:  # it went again, or is busy: keep waiting
+                log.debug("input device answers but cannot be opened: %s", exc)
+        time.sleep(DEVICE_POLL_S if deadline is None
+                   else max(0.0, min(DEVICE_POLL_S, deadline - time.monotonic())))
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    """Listen until Ctrl-C or ``--seconds``; when the input device stops
+    delivering audio, say so, wait for it and listen again."""
+    import sys
+    import time
+
+    from kwsapp.config import Overrides
+    from kwsapp.errors import DeviceError
+    from kwsapp.inference.recognizer import load_with_config
+
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    recognizer, config = load_with_config(args.model, Overrides(threshold=args.threshold))
+    source = _open_source(args, config)  # no device at the start: say so and stop
+    totals = {"commands": 0, "xruns": 0, "dropped": 0}
+    error: Exception | None = None
+    first = True
+    try:
+        while source is not None:
+            try:
+                error = _listen(source, recognizer, config, args, deadline, totals)
+            except DeviceError as exc:  # the stream would not start (busy ...)
+                if first:
+                    raise  # at the start: say so and stop (exit 2)
+                error = exc  # it came back only for a moment: wait again
+            first = False
+            if not isinstance(error, DeviceError) or (
+                    deadline is not None and time.monotonic() >= deadline):
+                break
+            # A device unplugged (or its sound server stopped): keep running.
+            print(f"kwsapp: {error}; waiting for it to come back (Ctrl-C to stop)",
+                  file=sys.stderr, flush=True)
+            error, source = None, _wait_for_device(args, config, deadline)
+            if source is not None:
+                print("input device is back", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        error = None
+    print(f"stopped: {totals['commands']} command(s), {totals['xruns']} xrun(s), "
+          f"{totals['dropped']} dropped window(s)", file=sys.stderr)
+    if error is not None and not isinstance(error, DeviceError):
+        raise error
+    return 0
+
+
+def _listen(source: object, recognizer: object, config: object, args: argparse.Namespace,
+            deadline: float | None, totals: dict[str, int]) -> Exception | None:
+    """Run the engine on ``source`` until the deadline, Ctrl-C (raised
+    after the engine stopped) or an error (returned); adds its counts to
+    ``totals``."""
     import sys
     import threading
     import time
 
-    from kwsapp.audio.source import SoundDeviceSource
-    from kwsapp.errors import DeviceError
     from kwsapp.inference.engine import CommandEvent, Engine
-    from kwsapp.inference.recognizer import load_with_config
+    from kwsapp.userwords.live import attach_user_words
 
-    from kwsapp.config import Overrides
-
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
-    resumed = os.environ.pop(RESUMED_ENV, None) is not None
-    recognizer, config = load_with_config(args.model, Overrides(threshold=args.threshold))
-    try:
-        source = SoundDeviceSource(args.device, block_ms=config.audio.block_ms,
-                                   rate_hz=args.device_rate or config.audio.device_rate_hz)
-    except DeviceError as exc:
-        if not resumed:  # no device at the start: say so and stop
-            raise
-        log.debug("input still missing after restart: %s", exc)
-        return _wait_and_restart(args, deadline)
     failed = threading.Event()
 
     def on_event(event: CommandEvent) -> None:
@@ -134,38 +157,26 @@ def run(args: argparse.Namespace) -> int:
 
     engine = Engine(recognizer, config, source, on_event=on_event,
                     on_error=lambda exc: failed.set())
-    from kwsapp.userwords.live import attach_user_words
-
-    user_words = attach_user_words(engine)
-    if user_words is not None:
-        print(f"user words: {', '.join(user_words.labels[1:])}", file=sys.stderr)
-    per_class = "".join(f", {k} {v:.2f}" for k, v in config.smoothing.class_thresholds().items())
-    if resumed:
-        print("input device is back", file=sys.stderr)
-    if source.notice:
-        print(f"kwsapp: warning: {source.notice}", file=sys.stderr)
-    engine.start()  # opens the stream: a busy device fails here, before "listening on"
-    print(f"listening on {source.device_name} at {source.sample_rate_hz} Hz with model "
-          f"{recognizer.card.name} (threshold {config.smoothing.threshold:.2f}{per_class}); "
-          "Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
+        user_words = attach_user_words(engine)
+        if user_words is not None:
+            print(f"user words: {', '.join(user_words.labels[1:])}", file=sys.stderr)
+        per_class = "".join(f", {k} {v:.2f}"
+                            for k, v in config.smoothing.class_thresholds().items())
+        if source.notice:
+            print(f"kwsapp: warning: {source.notice}", file=sys.stderr)
+        engine.start()  # opens the stream: a busy device fails here, before "listening on"
+        print(f"listening on {source.device_name} at {source.sample_rate_hz} Hz with model "
+              f"{recognizer.card.name} (threshold {config.smoothing.threshold:.2f}{per_class}); "
+              "Ctrl-C to stop", file=sys.stderr, flush=True)
         while not failed.is_set() and (deadline is None or time.monotonic() < deadline):
             # on_error sets `failed` and Ctrl-C interrupts the wait: a long
             # one costs nothing (a 0.1 s one woke this thread 10 times a second).
             failed.wait(1.0 if deadline is None else min(1.0, deadline - time.monotonic()))
-    except KeyboardInterrupt:
-        pass
     finally:
-        engine.stop()
-    stats = engine.stats
-    print(f"stopped: {len(engine.events)} command(s), {stats.xruns} xrun(s), "
-          f"{stats.dropped_windows} dropped window(s)", file=sys.stderr)
-    if isinstance(engine.error, DeviceError) and not (
-            deadline is not None and time.monotonic() >= deadline):
-        # A device unplugged (or its sound server stopped): keep running.
-        print(f"kwsapp: {engine.error}; waiting for it to come back (Ctrl-C to stop)",
-              file=sys.stderr, flush=True)
-        return _restart(deadline)
-    if engine.error is not None:
-        raise engine.error
-    return 0
+        engine.stop()  # also ends the capture child
+        stats = engine.stats
+        totals["commands"] += len(engine.events)
+        totals["xruns"] += stats.xruns
+        totals["dropped"] += stats.dropped_windows
+    return engine.error

@@ -3,7 +3,9 @@ windows -> recognizer -> smoother -> :class:`CommandEvent`.
 
 Threads (no Qt here; callbacks run on the engine's threads)::
 
-    audio callback   copies each block into a raw ring (realtime sources)
+    audio callback   copies each block into a raw ring (realtime sources;
+                     a source that can be pulled, the capture child's, is
+                     read by the pipeline itself into that ring instead)
     pipeline         raw ring -> resample to 16 kHz -> ring -> VAD frames ->
                      gate -> every hop while open: the last window -> queue
                      (split embed: every 80 ms a step task, head flagged on
@@ -60,6 +62,10 @@ _AFTER_DUE_S = 0.002
 #: The live pipeline sleeps at most this long, so a device that stops
 #: delivering is noticed (``check``) within it.
 _MAX_SLEEP_S = 0.25
+#: A pulled source's wake-up may come this long after the audio's duration
+#: (blocks come whole, a device period late at most) before the pipeline
+#: looks by itself.
+_PULL_MARGIN_S = 0.05
 #: Write stamps the live pipeline keeps to tell when blocks arrive (one per
 #: wake-up: about 2.5 s; a device clock drifts far less in that time).
 _ARRIVAL_STAMPS = 32
@@ -253,6 +259,7 @@ class Engine:
         self.wakeups = 0  # times the pipeline thread woke (bounded per second of audio)
         self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
         self._ended = threading.Event()  # a worker thread returned
+        self._pulls = False  # the pipeline reads the source itself (set by start)
 
     # ---- control -------------------------------------------------------
 
@@ -326,6 +333,7 @@ class Engine:
         self._stop.clear()
         self._done.clear()
         realtime = self.source.realtime
+        self._pulls = realtime and callable(getattr(self.source, "pull", None))
         self._threads = [
             threading.Thread(target=self._guard, args=(self._pipeline_loop, realtime),
                              name="kwsapp-pipeline", daemon=True),
@@ -335,10 +343,11 @@ class Engine:
         for t in self._threads:
             t.start()
         # A realtime callback only copies into the raw ring; a file feeds
-        # the pipeline directly from its own thread (and may block there).
+        # the pipeline directly from its own thread (and may block there);
+        # a source that can be pulled is read by the pipeline when it wakes.
         on_block = self._raw.write if realtime else self._feed_from_file
         try:
-            self.source.start(on_block)
+            self.source.start(None if self._pulls else on_block)
         except BaseException:
             self.stop()
             raise
@@ -409,8 +418,11 @@ class Engine:
         cursor = 0
         late = 0  # wake-ups in a row that found the audio due not yet there
         self._offsets.clear()
+        pull = self.source.pull if self._pulls else None
         while not self._stop.is_set():
             self.wakeups += 1
+            if pull is not None:  # what the device delivered since
+                self._raw.write(pull())
             total = self._raw.total_written
             if realtime and total > cursor:
                 if total - cursor > self._raw.capacity:  # fell a whole ring behind
@@ -435,6 +447,9 @@ class Engine:
             if not realtime:  # the file's thread feeds; only its end is awaited here
                 self._stop.wait(_FILE_END_POLL_S)
                 continue
+            if pull is not None:
+                self._wait_pulled()
+                continue
             wait = self._until_due(cursor)
             if wait is None:  # the audio due is late (or none came yet): look again
                 # soon, less often once it is long overdue (a stalled device)
@@ -443,6 +458,22 @@ class Engine:
             else:
                 late = 0
             self._stop.wait(wait)
+
+    def _wait_pulled(self) -> None:
+        """Sleep until the source has the raw audio the next step or window
+        needs: it wakes this thread when the block that completes it comes
+        (one wake-up per step, none per block, and no estimate of when
+        blocks come). The timeout is that audio's duration and a margin
+        (a wake-up lost between the two processes costs at most the margin),
+        at most ``_MAX_SLEEP_S`` (a stalled device is noticed) and
+        ``audio.refresh_ms`` (the GUI's redraw)."""
+        rate = self.source.sample_rate_hz
+        more = max(1, self._resampler.inputs_for(self._next_due()) - self._raw.total_written)
+        timeout = min(more / rate + _PULL_MARGIN_S, _MAX_SLEEP_S)
+        refresh_ms = self.config.audio.refresh_ms
+        if refresh_ms:
+            timeout = min(timeout, refresh_ms / 1000.0)
+        self.source.wait(timeout, more=more)
 
     def _until_due(self, cursor: int) -> float | None:
         """Seconds the pipeline may sleep before the raw audio the next step
