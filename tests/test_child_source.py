@@ -30,23 +30,19 @@ def test_shared_ring_gives_every_sample_once_across_wraps():
         writer.close(unlink=True)
 
 
-def test_shared_ring_stamps_each_write_on_the_clock_every_process_shares():
-    """The engine's pipeline times its wake-ups by when the child's blocks
-    came: the stamp is time.monotonic() (CLOCK_MONOTONIC) of the last write
-    and its length."""
-    import time
-
+def test_shared_ring_says_when_the_block_the_reader_waits_for_is_written():
+    """The engine's pipeline sleeps until the child's callback says the
+    samples it needs are there: the write that reaches the mark says so,
+    no other."""
     writer = SharedRing(1000)
-    reader = SharedRing(1000, name=writer.name)
+    reader = SharedRing(1000, name=writer.name)  # as the other process sees it
     try:
-        assert reader.stamp == (0.0, 0)
-        before = time.monotonic()
-        writer.write(np.ones(960, np.float32))
-        after = time.monotonic()
-        at, length = reader.stamp
-        assert before <= at <= after and length == 960
-        writer.write(np.ones(1500, np.float32))  # longer than the ring: its length still
-        assert reader.stamp[1] == 1500 and reader.stamp[0] >= at
+        assert reader.wake_at(2000)  # not written yet: the writer will say
+        said = [writer.write(np.ones(960, np.float32)) for _ in range(3)]
+        assert said == [False, False, True]  # 960, 1920, 2880: the third reaches 2000
+        assert writer.write(np.ones(960, np.float32)) is False  # said once only
+        assert not reader.wake_at(3000)  # already there: nobody will say
+        assert reader.wake_at(3841) and writer.write(np.ones(1, np.float32))  # exact mark
     finally:
         reader.close()
         writer.close(unlink=True)

@@ -62,14 +62,11 @@ CHILD_COMMAND = [sys.executable, "-m", "kwsapp.audio.child_source"]
 class SharedRing:
     """A float32 ring in shared memory: one writer (the child's callback),
     one reader (this process). Slot 0 of the int64 header counts the samples
-    ever written, slot 1 the input overflows, slots 2 and 3 stamp the last
-    write (``time.monotonic_ns()``: CLOCK_MONOTONIC, the same in every
-    process; its length); the samples follow. The count is stored after the
-    samples and the stamp, so a reader never takes unwritten samples, and a
-    stamp read with a count can only be later than that count's own (the
-    engine keeps the earliest arrival seen: a late one is ignored)."""
+    ever written, slot 1 the input overflows, slot 2 is the reader's wake-up
+    mark (the count it waits for); the samples follow. The count is stored
+    after the samples, so a reader never takes unwritten ones."""
 
-    HEADER = 4
+    HEADER = 3
 
     def __init__(self, capacity: int, name: str | None = None) -> None:
         size = 8 * self.HEADER + 4 * capacity
@@ -92,23 +89,24 @@ class SharedRing:
     def overflows(self) -> int:
         return int(self.header[1])
 
-    def write(self, block: np.ndarray) -> None:
-        """Append ``block`` (the child's audio callback: copies only)."""
+    def write(self, block: np.ndarray) -> bool:
+        """Append ``block`` (the child's audio callback: copies only);
+        whether the count reached the reader's wake-up mark with it."""
         n = min(block.shape[0], self.capacity)
-        start = int(self.header[0]) + block.shape[0] - n
+        before = int(self.header[0])
+        start = before + block.shape[0] - n
         pos = start % self.capacity
         first = min(n, self.capacity - pos)
         self.data[pos:pos + first] = block[block.shape[0] - n:block.shape[0] - n + first]
         self.data[:n - first] = block[block.shape[0] - n + first:]
-        self.header[2] = time.monotonic_ns()
-        self.header[3] = block.shape[0]
         self.header[0] = start + n
+        return before < int(self.header[2]) <= start + n
 
-    @property
-    def stamp(self) -> tuple[float, int]:
-        """``(time.monotonic() of the last write, its length)``; read after
-        :attr:`written` (see the class)."""
-        return int(self.header[2]) / 1e9, int(self.header[3])
+    def wake_at(self, count: int) -> bool:
+        """Ask the writer to say when ``count`` samples are written; False
+        if they already are (then it will not say)."""
+        self.header[2] = count
+        return self.written < count
 
     def count_overflow(self) -> None:
         self.header[1] += 1
@@ -280,15 +278,13 @@ class ChildSource:
         log.info("listening on %s at %d Hz (in process %d)", self.device_name,
                  self.sample_rate_hz, self._proc.pid)
 
-    def pull(self) -> tuple[np.ndarray, float, int]:
-        """The samples the child wrote since the last pull, the
-        ``time.monotonic()`` at which its newest block was written and that
-        block's length (how a device's blocks come: the engine's wake-ups
-        follow them). A child gone is noticed here and said by :meth:`check`."""
+    def pull(self) -> np.ndarray:
+        """The samples the child wrote since the last pull. A child gone is
+        noticed here and said by :meth:`check`."""
         with self._ring_lock:  # stop() may close the ring meanwhile
             ring = self._ring
             if ring is None or not self._started:  # not yet, or no longer
-                return np.zeros(0, np.float32), 0.0, 0
+                return np.zeros(0, np.float32)
             try:
                 if not os.read(self._wake_r, 65536):  # before the ring: no block missed
                     self._gone = True  # end of file: the child is gone
@@ -297,15 +293,17 @@ class ChildSource:
             except OSError:
                 self._gone = True
             samples, self._cursor = ring.read_from(self._cursor)
-            at, block = ring.stamp
             self.xruns = ring.overflows
         if samples.size:
             self._last_new = time.monotonic()
-        return samples, at, block
+        return samples
 
-    def wait(self, timeout: float, audio: bool) -> None:
-        """Sleep up to ``timeout`` s; ``audio``: until the child's next block
-        as well (else only :meth:`stop` or the child's end wakes it)."""
+    def wait(self, timeout: float, more: int | None = None) -> None:
+        """Sleep up to ``timeout`` s, or until :meth:`stop`, the child's end
+        or error, or (``more``) until the child has written ``more`` samples
+        past those pulled: the child's callback wakes this thread when the
+        block that completes them comes, not before (one wake-up per step
+        of the engine, none per block)."""
         pollers = self._pollers
         if pollers is None:
             if self._ctl_r < 0:  # stopped
@@ -315,6 +313,13 @@ class ChildSource:
                 poller.register(self._ctl_r, select.POLLIN)
             pollers[1].register(self._wake_r, select.POLLIN)
             self._pollers = pollers
+        audio = False
+        if more is not None:
+            with self._ring_lock:
+                if self._ring is not None:
+                    if not self._ring.wake_at(self._cursor + max(1, more)):
+                        return  # already there
+                    audio = True
         pollers[audio].poll(max(0, int(timeout * 1000)))
 
     def _forward(self, on_block: BlockCallback) -> None:
@@ -322,10 +327,10 @@ class ChildSource:
         it says a block came (one ``poll`` wake-up per block, every byte
         pending read at once) until it ends or stalls."""
         while not self._stopping:
-            self.wait(STALL_S, audio=True)
+            self.wait(STALL_S, more=1)
             if self._stopping:
                 return
-            samples, _, _ = self.pull()
+            samples = self.pull()
             if samples.size:
                 on_block(samples)
             self.check()
@@ -434,10 +439,10 @@ def child_main(argv: list[str] | None = None) -> int:
         os.set_blocking(wake, False)
 
     def on_block(block: np.ndarray) -> None:
-        """PortAudio's callback thread: copy, then one byte to wake the
-        parent (never blocks: a full pipe already holds wake-ups enough)."""
-        ring.write(block)
-        if wake is not None:
+        """PortAudio's callback thread: copy; one byte to wake the parent
+        when the block brings what it waits for (never blocks: a full pipe
+        already holds wake-ups enough)."""
+        if ring.write(block) and wake is not None:
             try:
                 os.write(wake, b"\0")
             except OSError:  # full (wake-ups enough pending) or the parent is gone

@@ -50,15 +50,11 @@ class RingBuffer:
         """Absolute index of the oldest sample still held."""
         return max(0, self._written - self.capacity)
 
-    def write(self, block: np.ndarray, at: float | None = None, last: int | None = None) -> None:
+    def write(self, block: np.ndarray) -> None:
         """Append ``block`` (mono, any float dtype). Producer only; never blocks.
 
         Only the cursor update publishes the new samples, so a reader never
         sees a half-written block as valid (CPython assigns the int atomically).
-        ``at``/``last``: when the newest of the samples arrived and the length
-        of the device block that brought it, when they are known better than
-        "now, in one block of this length" (samples taken later from a source
-        that stamped them).
         """
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         n = block.shape[0]
@@ -80,8 +76,7 @@ class RingBuffer:
             self._data[:rest] = block[first:]
             self._data[cap:cap + rest] = block[first:]
         self._written += n
-        self.written_at = (self._written, time.monotonic() if at is None else at,
-                           n if last is None else last)
+        self.written_at = (self._written, time.monotonic(), n)
 
     def read(self, start: int, n: int) -> np.ndarray:
         """A copy of absolute samples ``[start, start + n)``.

@@ -62,6 +62,10 @@ _AFTER_DUE_S = 0.002
 #: The live pipeline sleeps at most this long, so a device that stops
 #: delivering is noticed (``check``) within it.
 _MAX_SLEEP_S = 0.25
+#: A pulled source's wake-up may come this long after the audio's duration
+#: (blocks come whole, a device period late at most) before the pipeline
+#: looks by itself.
+_PULL_MARGIN_S = 0.05
 #: Write stamps the live pipeline keeps to tell when blocks arrive (one per
 #: wake-up: about 2.5 s; a device clock drifts far less in that time).
 _ARRIVAL_STAMPS = 32
@@ -414,9 +418,8 @@ class Engine:
         pull = self.source.pull if self._pulls else None
         while not self._stop.is_set():
             self.wakeups += 1
-            if pull is not None:  # what the device delivered since, stamped when it came
-                block, at, last = pull()
-                self._raw.write(block, at=at, last=last)
+            if pull is not None:  # what the device delivered since
+                self._raw.write(pull())
             total = self._raw.total_written
             if realtime and total > cursor:
                 if total - cursor > self._raw.capacity:  # fell a whole ring behind
@@ -441,12 +444,10 @@ class Engine:
             if not realtime:  # the file's thread feeds; only its end is awaited here
                 self._stop.wait(_FILE_END_POLL_S)
                 continue
-            wait = self._until_due(cursor)
             if pull is not None:
-                # Late (or nothing came yet): until the device's next block
-                # comes, which wakes us; else until it is due.
-                self.source.wait(_MAX_SLEEP_S if wait is None else wait, audio=wait is None)
+                self._wait_pulled()
                 continue
+            wait = self._until_due(cursor)
             if wait is None:  # the audio due is late (or none came yet): look again
                 # soon, less often once it is long overdue (a stalled device)
                 wait = min(poll_s * (1 << min(max(0, late - 3), 5)), _MAX_SLEEP_S)
@@ -454,6 +455,22 @@ class Engine:
             else:
                 late = 0
             self._stop.wait(wait)
+
+    def _wait_pulled(self) -> None:
+        """Sleep until the source has the raw audio the next step or window
+        needs: it wakes this thread when the block that completes it comes
+        (one wake-up per step, none per block, and no estimate of when
+        blocks come). The timeout is that audio's duration and a margin
+        (a wake-up lost between the two processes costs at most the margin),
+        at most ``_MAX_SLEEP_S`` (a stalled device is noticed) and
+        ``audio.refresh_ms`` (the GUI's redraw)."""
+        rate = self.source.sample_rate_hz
+        more = max(1, self._resampler.inputs_for(self._next_due()) - self._raw.total_written)
+        timeout = min(more / rate + _PULL_MARGIN_S, _MAX_SLEEP_S)
+        refresh_ms = self.config.audio.refresh_ms
+        if refresh_ms:
+            timeout = min(timeout, refresh_ms / 1000.0)
+        self.source.wait(timeout, more=more)
 
     def _until_due(self, cursor: int) -> float | None:
         """Seconds the pipeline may sleep before the raw audio the next step
