@@ -238,8 +238,11 @@ def test_report_on_shared_data_sample(data_dir: Path, tmp_path: Path):
 def test_smallest_folder_gives_a_whole_report(tmp_path: Path):
     """One stereo 44.1 kHz 24-bit word clip and one silence clip: every
     figure is still drawn (single-clip violins, no PCA, no background).
-    (In a process of its own: the report forks its figure workers, and a
-    fork of a test process where TensorFlow has run may abort in the child.)"""
+    Drawn in this process (jobs=1): a fork of a test process where
+    TensorFlow has run may abort in the child (the CLI tests above draw in
+    forked workers)."""
+    from training.explore import build_report
+
     root = tmp_path / "data"
     t = np.arange(44100) / 44100
     word = 0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-((t - 0.5) / 0.1) ** 2)
@@ -248,9 +251,7 @@ def test_smallest_folder_gives_a_whole_report(tmp_path: Path):
              subtype="PCM_24")
     _write(root / "_silence_" / "0.wav",
            (0.01 * np.random.default_rng(0).standard_normal(RATE)).astype(np.float32))
-    proc = _explore(root, tmp_path / "out", "--no-progress")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads(proc.stdout)
+    summary = build_report(root, tmp_path / "out", cfg=ExploreConfig(jobs=1), progress=False)
     assert summary["clips"] == 2 and summary["short"] == 0
     page, text = _check_report(tmp_path / "out")
     assert "Too few clips for a PCA" in text and "No _background_noise_/" in text
