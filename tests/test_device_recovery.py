@@ -62,4 +62,6 @@ def test_listen_survives_the_sound_server_stopping_and_coming_back(tiny_model):
     text = "".join(lines)
     assert text.count("waiting for it to come back") == 1, text  # Ctrl-C was not a loss
     assert "stopped delivering audio" in text and text.count("listening on") == 2, text
+    # Said once, by listen (the engine's own log line repeated it).
+    assert text.count("stopped delivering audio") == 1, text
     assert "Traceback" not in text and "Fatal" not in text and "Assertion" not in text, text

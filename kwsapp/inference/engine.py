@@ -402,7 +402,9 @@ class Engine:
         if self._error is None:
             self._error = exc
             if isinstance(exc, KwsError):
-                log.error("%s", exc)
+                # A caller with on_error says it to the user (listen, the
+                # GUI); logging it too printed the same line twice.
+                (log.debug if self.on_error is not None else log.error)("%s", exc)
             else:
                 log.exception("engine thread failed")
             if self.on_error is not None:
