@@ -36,7 +36,7 @@ from kwsapp.config import ms_to_samples
 from kwsapp.errors import AudioFileError
 from training.config import TrainConfig
 from training.data import Clip
-from training.negatives.hard import cached_windows
+from training.negatives.hard import cached_windows, clip_speech
 from training.negatives.real import WAKE_WORDS_DIR, audio_files, speech_runs
 
 log = logging.getLogger(__name__)
@@ -72,20 +72,13 @@ class _Word:
 
 
 def _donors(data_dir: Path, train: Sequence[Clip], cache: Path) -> list[_Word]:
-    from kwsapp.streaming.synth import trim_to_speech
-
     words = []
     for clip in train:
         if clip.frames or clip.source or clip.label not in (*COMMAND_LABELS, "unknown"):
             continue
-        try:
-            audio = load_audio(clip.path)
-        except AudioFileError as exc:
-            log.warning("skipped %s", exc)
-            continue
-        span = trim_to_speech(audio)
-        if span is not None:
-            words.append(_Word(audio, *span, clip.word, clip.speaker))
+        speech = clip_speech(clip)
+        if speech is not None:
+            words.append(_Word(*speech, clip.word, clip.speaker))
     root = Path(data_dir).parent / WAKE_WORDS_DIR
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else ():
         for f, (_, start, end) in speech_runs(audio_files(folder), cache).items():

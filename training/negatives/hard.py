@@ -44,7 +44,9 @@ PAIR_GAP_MS = (0.0, 120.0)
 _VERSION = 1
 
 
-def _speech(clip: Clip) -> tuple[np.ndarray, int, int] | None:
+def clip_speech(clip: Clip) -> tuple[np.ndarray, int, int] | None:
+    """A clip's audio and its speech run ``(audio, start, end)`` (None: no
+    speech, or undecodable: logged)."""
     try:
         audio = load_audio(clip.path)
     except AudioFileError as exc:
@@ -108,25 +110,31 @@ def cached_windows(cache: Path, name: str, key: tuple, make: Callable[[], tuple[
     ``make()`` returns the windows (``window`` samples each) and their
     ``(source, word)`` rows, written atomically, the index last.
     """
-    import soundfile as sf
-
     folder = cache / "negatives"
     digest = clips_hash(key[0], *key[1:])
     wav, index = folder / f"{name}-{digest}.wav", folder / f"{name}-{digest}.json"
     if not (wav.is_file() and index.is_file()):
         windows, rows = make()
         audio = np.concatenate(windows) if windows else np.zeros(0, np.float32)
-        wav.parent.mkdir(parents=True, exist_ok=True)
-        tmp = wav.with_name(".tmp-" + wav.name)
-        sf.write(str(tmp), audio, SAMPLE_RATE_HZ, subtype="FLOAT")
-        tmp.replace(wav)
-        tmp = index.with_name(".tmp-" + index.name)
-        tmp.write_text(json.dumps(rows))
-        tmp.replace(index)  # last: the pair is complete once the index exists
+        write_audio_and_index(wav, audio, index, rows)
         log.info("%s negatives: %d windows written to %s", name, len(rows), wav)
     rows = json.loads(index.read_text())
     return [Clip(wav, "unknown", word, None, i * window, source=source, frames=window)
             for i, (source, word) in enumerate(rows)]
+
+
+def write_audio_and_index(wav: Path, audio: np.ndarray, index: Path, rows: list) -> None:
+    """A generated 16 kHz float WAV and its JSON index, each through a
+    temporary file; the index last, so the pair is complete once it exists."""
+    import soundfile as sf
+
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    tmp = wav.with_name(".tmp-" + wav.name)
+    sf.write(str(tmp), audio, SAMPLE_RATE_HZ, subtype="FLOAT")
+    tmp.replace(wav)
+    tmp = index.with_name(".tmp-" + index.name)
+    tmp.write_text(json.dumps(rows))
+    tmp.replace(index)
 
 
 def _make(commands: Sequence[Clip], others: Sequence[Clip], window: int,
@@ -136,14 +144,14 @@ def _make(commands: Sequence[Clip], others: Sequence[Clip], window: int,
     for clip in commands:
         if rng.random() >= PARTIAL_SHARE:
             continue
-        speech = _speech(clip)
+        speech = clip_speech(clip)
         if speech is None:
             continue
         at_start = bool(rng.random() < 0.5)
         windows.append(_partial(*speech, window, rng, at_start))
         side = "start" if at_start else "end"
         rows.append((f"hard/{side}-of-{clip.label}", f"{clip.label} ({side})"))
-    words = [(c, s) for c in others if (s := _speech(c)) is not None]
+    words = [(c, s) for c in others if (s := clip_speech(c)) is not None]
     for _ in range(int(len(words) * PAIRS_PER_UNKNOWN) if len(words) > 1 else 0):
         i, j = rng.choice(len(words), 2, replace=False)
         windows.append(_pair(words[i][1], words[j][1], window, rng))

@@ -61,9 +61,8 @@ def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: 
                  ) -> tuple[Path, list[dict[str, Any]]]:
     """The mining stream of ``recordings`` (cached): ``(wav, words)``, each
     word ``{"start", "end", "word", "source"}`` in samples."""
-    import soundfile as sf
-
     from kwsapp.streaming.synth import SPEECH_RMS, load_clip
+    from training.negatives.hard import write_audio_and_index
 
     key = clips_hash(recordings, _VERSION, MAX_WORDS, GAP_S, SNR_DB, seed)
     wav, index = cache / "negatives" / f"mining-{key}.wav", cache / "negatives" / f"mining-{key}.json"
@@ -85,13 +84,7 @@ def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: 
     speech = np.concatenate(pieces) if pieces else np.zeros(SAMPLE_RATE_HZ, np.float32)
     audio = speech + _noise(data_dir, len(speech), rng) * np.float32(SPEECH_RMS)
     audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav.with_name(".tmp-" + wav.name)
-    sf.write(str(tmp), audio, SAMPLE_RATE_HZ, subtype="FLOAT")
-    tmp.replace(wav)
-    tmp = index.with_name(".tmp-" + index.name)
-    tmp.write_text(json.dumps(words))
-    tmp.replace(index)
+    write_audio_and_index(wav, audio, index, words)
     log.info("mining stream: %d words, %.1f min in %s", len(words),
              len(audio) / SAMPLE_RATE_HZ / 60, wav)
     return wav, words
