@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,17 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "kwsapp", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def wait_for_lines(lines: list[str], match, timeout: float, times: int = 1) -> bool:
+    """Whether ``times`` of the ``lines`` (a list another thread fills from a
+    child's output) satisfy ``match(line)`` within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(1 for line in list(lines) if match(line)) >= times:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def start_jack_server(name: str | None = None, client_timeout_ms: int | None = None):

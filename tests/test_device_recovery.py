@@ -16,19 +16,14 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, start_jack_server, stop_jack_server
+from conftest import REPO_ROOT, start_jack_server, stop_jack_server, wait_for_lines
 
 pytestmark = pytest.mark.jack
 
 
 def _wait_for(lines: list[str], text: str, timeout: float, times: int = 1) -> bool:
     """Whether ``text`` is in ``times`` lines within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(text in line for line in lines) >= times:
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_for_lines(lines, lambda line: text in line, timeout, times)
 
 
 def test_listen_survives_the_sound_server_stopping_and_coming_back(tiny_model):

@@ -15,18 +15,13 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, start_jack_server, stop_jack_server
+from conftest import REPO_ROOT, start_jack_server, stop_jack_server, wait_for_lines
 
 pytestmark = pytest.mark.jack
 
 
 def _wait_line(lines: list[str], text: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(line.strip() == text for line in lines):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for_lines(lines, lambda line: line.strip() == text, timeout)
 
 
 def test_window_listens_again_by_itself_when_the_server_is_back(tiny_model):
