@@ -185,6 +185,6 @@ def chimeras(data_dir: Path, train: Sequence[Clip], config: TrainConfig, cache: 
     root = Path(data_dir).parent / WAKE_WORDS_DIR
     wake = sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
     return cached_windows(
-        cache, "chimera", (donors, wake, _VERSION, COUNTS, PART, PAD_MS, SHIFT_MS, FADE_MS,
-                           NOT_REVERSED, window, config.seed),
+        cache, "chimera", donors, (wake, _VERSION, COUNTS, PART, PAD_MS, SHIFT_MS, FADE_MS,
+                                   NOT_REVERSED, window, config.seed),
         lambda: _make(_donors(data_dir, train, cache), window, config.seed), window)

@@ -96,22 +96,22 @@ def hard_negatives(data_dir: Path, train: Sequence[Clip], config: TrainConfig, c
     commands = [c for c in train if c.label in COMMAND_LABELS and not c.frames and not c.source]
     others = [c for c in train if c.label == "unknown" and not c.frames and not c.source]
     return cached_windows(
-        cache, "hard", (commands + others, _VERSION, PART, PARTIAL_SHARE, PAIRS_PER_UNKNOWN,
-                        PAIR_GAP_MS, window, config.seed),
+        cache, "hard", commands + others,
+        (_VERSION, PART, PARTIAL_SHARE, PAIRS_PER_UNKNOWN, PAIR_GAP_MS, window, config.seed),
         lambda: _make(commands, others, window, config.seed), window)
 
 
-def cached_windows(cache: Path, name: str, key: tuple, make: Callable[[], tuple[list, list]],
-                   window: int) -> list[Clip]:
+def cached_windows(cache: Path, name: str, clips: Sequence[Clip], settings: tuple,
+                   make: Callable[[], tuple[list, list]], window: int) -> list[Clip]:
     """Generated ``unknown`` windows as clips of one cached 16 kHz WAV.
 
-    ``key`` = (clips, settings...) names the files
+    The source ``clips`` and the generator's ``settings`` name the files
     (``cache/negatives/<name>-<hash>.wav`` and ``.json``); on a miss
     ``make()`` returns the windows (``window`` samples each) and their
     ``(source, word)`` rows, written atomically, the index last.
     """
     folder = cache / "negatives"
-    digest = clips_hash(key[0], *key[1:])
+    digest = clips_hash(clips, *settings)
     wav, index = folder / f"{name}-{digest}.wav", folder / f"{name}-{digest}.json"
     if not (wav.is_file() and index.is_file()):
         windows, rows = make()
