@@ -12,6 +12,14 @@ Threads (no Qt here; callbacks run on the engine's threads)::
                      the hops while open)
     inference        queue -> recognizer -> smoother -> on_window / on_event
 
+A realtime engine runs a step or window on the pipeline thread itself, in
+the wake-up that cut it, while the inference thread has nothing in hand and
+the last one took under a quarter of the hop (:data:`_INLINE_SHARE`): one
+thread woken per 80 ms instead of two (``listen``'s CPU, issue 12). The
+same code runs in the same order either way, so the decisions are the same;
+a slower model (or the first step, not yet timed) goes through the queue, so
+the ring and the speech gate never wait on it for long.
+
 A split ``embed`` artifact (card ``streaming``) is streamed: each 80 ms of
 audio is embedded once, always (gate open or not: a step costs a fraction of
 a millisecond, and the head needs the 1.5 s before the gate opened), into an
@@ -72,6 +80,9 @@ _ARRIVAL_STAMPS = 32
 #: A file source feeds the engine from its own thread; the pipeline only
 #: looks this often for its end.
 _FILE_END_POLL_S = 0.01
+#: A realtime pipeline runs a step or window itself (no hand-off, no second
+#: thread woken) when the last one took under this share of the hop.
+_INLINE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,7 @@ class _WindowQueue:
         self.block = block  # put() waits for room (else drops the oldest)
         self._cond = threading.Condition()
         self._closed = False
+        self._waiting = False  # the consumer waits in get() on an empty queue
         self.dropped = 0
 
     def put(self, item: _Window | _Step | _Chunk | None) -> None:
@@ -186,13 +198,23 @@ class _WindowQueue:
     def get(self) -> _Window | _Step | _Chunk | None:
         """The next item; raises _Closed once closed."""
         with self._cond:
-            while not self._items:
-                if self._closed:
-                    raise _Closed
-                self._cond.wait()  # put() and close() notify: no polling
+            try:
+                while not self._items:
+                    if self._closed:
+                        raise _Closed
+                    self._waiting = True
+                    self._cond.wait()  # put() and close() notify: no polling
+            finally:
+                self._waiting = False
             item = self._items.popleft()
             self._cond.notify_all()
             return item
+
+    def idle(self) -> bool:
+        """Whether the consumer waits on an empty queue: it holds no item,
+        and takes none until the next put()."""
+        with self._cond:
+            return self._waiting and not self._items
 
     @property
     def closed(self) -> bool:
@@ -260,6 +282,8 @@ class Engine:
         self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
         self._ended = threading.Event()  # a worker thread returned
         self._pulls = False  # the pipeline reads the source itself (set by start)
+        self._task_s = float("inf")  # wall time of the last step or window (not yet timed)
+        self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
 
     # ---- control -------------------------------------------------------
 
@@ -621,7 +645,7 @@ class Engine:
                      quiet_ms=self.gate.quiet_ms() if head else None)
 
     def _emit_step(self, split, j: int, end: int) -> None:
-        self._queue.put(self._make_step(split, j, end))
+        self._hand_off(self._make_step(split, j, end))
 
     def _group_step(self, split, j: int, end: int) -> None:
         """A file: collect steps into chunks of the chunk model's size (fixed
@@ -660,8 +684,8 @@ class Engine:
     def _emit_window(self, end: int) -> None:
         n = self.window_samples
         start = end - n
-        self._queue.put(_Window(end=end, audio=self.ring.read(start, n), segment=self.gate.segment,
-                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
+        self._hand_off(_Window(end=end, audio=self.ring.read(start, n), segment=self.gate.segment,
+                               runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
         while True:
@@ -669,25 +693,48 @@ class Engine:
             if task is None:
                 self._done.set()
                 return
-            if self._pending_recognizer is not None:
-                self._recognizer, self._pending_recognizer = self._pending_recognizer, None
-                self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
-            t0 = time.perf_counter()
+            self._run_task(task)
+
+    def _hand_off(self, task: _Window | _Step) -> None:
+        """A realtime step or window: run here, on the pipeline thread, when
+        the inference thread is idle and the last one was quick
+        (:data:`_INLINE_SHARE`); else queue it for the inference thread."""
+        split = self.recognizer.split
+        hop = split.spec.hop_samples if split is not None and isinstance(task, _Step) \
+            else self._hop
+        if (self.source.realtime and self._pending_recognizer is None
+                and self._task_s < _INLINE_SHARE * hop / self.sample_rate_hz
+                and self._queue.idle()):
+            self.inline += 1
+            self._run_task(task)
+        else:
+            self._queue.put(task)
+
+    def _run_task(self, task: _Window | _Step | _Chunk) -> None:
+        """One queued item through the model and the smoother (the inference
+        thread, or the pipeline's own when it runs the item itself)."""
+        if self._pending_recognizer is not None:
+            self._recognizer, self._pending_recognizer = self._pending_recognizer, None
+            self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
+        t0 = time.perf_counter()
+        try:
             if isinstance(task, _Chunk):
                 if self._recognizer.split is not None:
                     self._run_chunk(task)
-                continue
+                return
             if isinstance(task, _Step):
                 if self._recognizer.split is None:
-                    continue  # queued before the switch to a window model
+                    return  # queued before the switch to a window model
                 probs = self._step(task)
                 if probs is None:
                     self._infer_ms = (time.perf_counter() - t0) * 1000.0
-                    continue
+                    return
             else:
                 probs = self._recognizer.probabilities(task.audio)
             self._infer_ms = (time.perf_counter() - t0) * 1000.0
             self._decide(task, probs)
+        finally:
+            self._task_s = time.perf_counter() - t0
 
     def _step(self, task: _Step) -> np.ndarray | None:
         """Embed ``task``'s 80 ms (catching up on steps a full queue dropped
