@@ -43,6 +43,12 @@ class AudioConfig:
     # stamps). When that audio is not there yet it looks again after this
     # (from the fourth time in a row doubling, up to 250 ms: a stalled device).
     poll_ms: float = 5.0
+    # While the speech gate is shut nothing is decided, so the live pipeline
+    # lets up to this much audio gather before it wakes (whole steps or
+    # windows, run back to back; the same ones, in the same order). The
+    # gate's opening is then seen up to this late, long before a command
+    # word that opened it has ended and can fire. 0: wake for every step.
+    gated_wake_ms: float = 240.0
     # Also bring the 16 kHz ring and the VAD flags up to date at least this
     # often (None: only when a window or step is due, every 80 ms with
     # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.

@@ -487,14 +487,15 @@ class Engine:
 
     def _wait_pulled(self) -> None:
         """Sleep until the source has the raw audio the next step or window
-        needs: it wakes this thread when the block that completes it comes
+        needs (while the gate is shut, the next few: :meth:`_wake_due`): it
+        wakes this thread when the block that completes it comes
         (one wake-up per step, none per block, and no estimate of when
         blocks come). The timeout is that audio's duration and a margin
         (a wake-up lost between the two processes costs at most the margin),
         at most ``_MAX_SLEEP_S`` (a stalled device is noticed) and
         ``audio.refresh_ms`` (the GUI's redraw)."""
         rate = self.source.sample_rate_hz
-        more = max(1, self._resampler.inputs_for(self._next_due()) - self._raw.total_written)
+        more = max(1, self._resampler.inputs_for(self._wake_due()) - self._raw.total_written)
         timeout = min(more / rate + _PULL_MARGIN_S, _MAX_SLEEP_S)
         refresh_ms = self.config.audio.refresh_ms
         if refresh_ms:
@@ -505,8 +506,9 @@ class Engine:
         """Seconds the pipeline may sleep before the raw audio the next step
         or window needs arrives (None: it should be there already, or
         nothing came yet). A live stream thus wakes the pipeline about once
-        per step (80 ms), not once per block; ``audio.refresh_ms`` (the GUI's
-        redraw) wakes it more often.
+        per step (80 ms; while the gate is shut, per ``audio.gated_wake_ms``),
+        not once per block; ``audio.refresh_ms`` (the GUI's redraw) wakes it
+        more often.
 
         When a block arrives is told by the raw ring's write stamps: block
         ``k`` comes at ``offset + end_k / rate``, the offset being the
@@ -521,7 +523,7 @@ class Engine:
         written, at, block = stamp
         rate = self.source.sample_rate_hz
         self._offsets.append(at - written / rate)
-        need = self._resampler.inputs_for(self._next_due())
+        need = self._resampler.inputs_for(self._wake_due())
         if written > cursor and need <= written:
             return 0.0  # it came while the last audio was processed
         need = written + -(-(need - written) // block) * block  # the end of its block
@@ -533,6 +535,18 @@ class Engine:
         if refresh_ms:
             wait = min(wait, refresh_ms / 1000.0)
         return min(wait, _MAX_SLEEP_S)
+
+    def _wake_due(self) -> int:
+        """The 16 kHz sample the live pipeline sleeps until: the end of the
+        next step or window; while the speech gate is shut, that of the last
+        whole one within ``audio.gated_wake_ms`` (nothing is decided then)."""
+        due = self._next_due()
+        if self.gate.is_open:
+            return due
+        split = self.recognizer.split
+        hop = split.spec.hop_samples if split is not None else self._hop
+        n = ms_to_samples(self.config.audio.gated_wake_ms) // hop
+        return due + max(0, n - 1) * hop
 
     def _next_due(self) -> int:
         """The 16 kHz sample the next step (split models) or window ends at."""
