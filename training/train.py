@@ -472,7 +472,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                           "validation_accuracy": st["best_accuracy"]}
                          for k, st in enumerate(states)]}
     card = _finish(combined, module, arch, model_params(module, params, tiny), cfg, aug, prep,
-                   data_dir, out_dir, state, command, export)
+                   data_dir, out_dir, state, command, export, cache)
     shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
 
@@ -637,7 +637,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     if (ckpt / "best.weights.h5").is_file():
         model.load_weights(ckpt / "best.weights.h5")
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
-                   command, export)
+                   command, export, cache)
     shutil.rmtree(ckpt, ignore_errors=True)
     return card, model, prep, state
 
@@ -698,9 +698,10 @@ def code_version() -> str:
 def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             cfg: TrainConfig, aug: AugmentConfig, prep: Prepared, data_dir: Path,
             out_dir: Path, state: dict[str, Any], command: str | None,
-            export: bool) -> dict[str, Any]:
+            export: bool, cache: Path | None = None) -> dict[str, Any]:
     """Score the best weights, write ``model.keras``, ``card.json`` and the
-    ``.tflite`` (checked against Keras on real validation clips)."""
+    ``.tflite`` (checked against Keras on real validation clips; the frozen
+    embedding's conversions cached under ``cache``)."""
     from training.evaluate import metrics
 
     result = {}
@@ -751,7 +752,7 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         windows = np.stack([fit_length(np.asarray(a, np.float32), window_samples(module))
                             for a in prep.audio_val[:n]])
         x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
-        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n])
+        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n], cache=cache)
         if "streaming" in card["export"]:  # embed: split files for streaming
             card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)
