@@ -456,8 +456,10 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             log.info("ensemble member %d of %d: from %s", k + 1, cfg.ensemble, folder)
             continue
         log.info("ensemble member %d of %d (seed %d)", k + 1, cfg.ensemble, cfg.seed + k)
+        # No artifact per member (finish=False): the head alone is kept, for resuming.
         _, model, prep, state = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                       cpu_devices, None, cache, False, mined, member=k)
+                                       cpu_devices, None, cache, False, mined, member=k,
+                                       finish=False)
         write_atomic(done, lambda p: model.save(p))
         write_json_atomic(folder / "state.json", {key: state[key] for key in
                                                   ("history", "best_epoch", "best_accuracy")})
@@ -514,7 +516,7 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             found = [_clip_from_json(row) for row in json.loads(saved.read_text())]
         else:
             _, model, prep, _ = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                       cpu_devices, None, cache, False, mined)
+                                       cpu_devices, None, cache, False, mined, finish=False)
             found = mining.mine_training_speech(
                 model, prep.clips.get("negatives", []), prep.clips["train"], data_dir,
                 cache or data.cache_dir(), cfg.seed, module.N_EMBEDDINGS,
@@ -543,11 +545,13 @@ def _clip_from_json(row: dict[str, Any]) -> data.Clip:
 def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
            command: str | None, cache: Path | None, export: bool,
-           mined: Sequence[data.Clip] = (), member: int = 0
-           ) -> tuple[dict[str, Any], Any, Prepared, dict[str, Any]]:
+           mined: Sequence[data.Clip] = (), member: int = 0, finish: bool = True
+           ) -> tuple[dict[str, Any] | None, Any, Prepared, dict[str, Any]]:
     """One training run: ``(card, trained model, prepared data, its state)``
     (epochs' history, best epoch). ``member`` k of an ensemble trains with
-    seed ``cfg.seed + k`` (init and epoch draws; data and split unchanged)."""
+    seed ``cfg.seed + k`` (init and epoch draws; data and split unchanged).
+    ``finish=False`` (an ensemble member, a mining round: their caller keeps
+    the model) writes no artifact and returns no card."""
     import keras
     from tqdm import tqdm
 
@@ -637,7 +641,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     if (ckpt / "best.weights.h5").is_file():
         model.load_weights(ckpt / "best.weights.h5")
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
-                   command, export, cache)
+                   command, export, cache) if finish else None
     shutil.rmtree(ckpt, ignore_errors=True)
     return card, model, prep, state
 
