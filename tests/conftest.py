@@ -230,6 +230,8 @@ HEAVY_UNITS = {
     "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",
     "tests/test_nets.py": "tests/test_nets.py",  # its module-scoped trained nets
     "tests/test_split.py::test_export_split_writes_the_halves_from_model_keras": "export-split",
+    "tests/test_split.py::test_embedding_conversions_are_cached_checked_and_rebuilt":
+        "export-cache",
     "tests/test_user_words.py::test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one":
         "enrol-record",
     "tests/test_user_words_gui.py::test_records_drops_redoes_trains_and_removes": "words-dialog",

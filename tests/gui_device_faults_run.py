@@ -16,17 +16,14 @@ Usage: python tests/gui_device_faults_run.py --model DIR
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
 
 
 def main() -> None:
@@ -84,9 +81,7 @@ def main() -> None:
     run_for(1.0)
     result["freed"].update(state())
     window.close()
-    result["threads_left"] = [t.name for t in threading.enumerate()
-                              if t.name.startswith("kwsapp-")]
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

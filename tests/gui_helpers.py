@@ -1,8 +1,11 @@
-"""Helpers shared by the GUI tests (offscreen Qt)."""
+"""Helpers shared by the GUI tests (offscreen Qt) and their run scripts
+(tests/gui_*_run.py)."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 
 # Before any QApplication exists: the tests draw offscreen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -22,3 +25,15 @@ def grab_pixels(widget) -> np.ndarray:
 def temp_settings(path) -> QtCore.QSettings:
     """A settings store in a temporary ini file (never the user's)."""
     return QtCore.QSettings(str(path), QtCore.QSettings.Format.IniFormat)
+
+
+def kwsapp_threads() -> list[str]:
+    """Names of the kwsapp threads still alive (a closed window leaves none)."""
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith("kwsapp-") and t.is_alive()]
+
+
+def print_result(result: dict) -> None:
+    """A run script's last line: ``result`` and the kwsapp threads left, as JSON."""
+    result["threads_left"] = kwsapp_threads()
+    print(json.dumps(result), flush=True)

@@ -13,19 +13,16 @@ Usage: python tests/gui_jack_run.py --model DIR --clip WAV
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
 
 from jack_play import jack_ports, new_ports  # noqa: E402
 
@@ -103,9 +100,7 @@ def main() -> None:
     if out is not None:
         out.stop()
         out.close()
-    result["threads_left"] = [t.name for t in threading.enumerate()
-                              if t.name.startswith("kwsapp-")]
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

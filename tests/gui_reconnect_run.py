@@ -12,16 +12,13 @@ Usage: python tests/gui_reconnect_run.py --model DIR
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
 
 
 def main() -> None:
@@ -72,11 +69,9 @@ def main() -> None:
     result["first_child"] = first_child
     window.close()
     time.sleep(0.5)
-    result["threads_left"] = [t.name for t in threading.enumerate()
-                              if t.name.startswith("kwsapp-") and t.is_alive()]
     result["children_left"] = [" ".join(p.cmdline()[-4:]) for p in psutil.Process().children()
                                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    print(json.dumps(result), flush=True)
+    print_result(result)
 
 
 if __name__ == "__main__":

@@ -15,19 +15,16 @@ Usage: python tests/gui_words_jack_run.py --name NAME --takes WAV... --probe WAV
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
 
 from jack_play import jack_ports, new_ports  # noqa: E402
 
@@ -156,9 +153,7 @@ def main() -> None:
     }
     window.close()
     player.close()
-    result["threads_left"] = [t.name for t in threading.enumerate()
-                              if t.name.startswith("kwsapp-")]
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

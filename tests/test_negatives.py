@@ -225,6 +225,8 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
         f"    T.train({str(data_dir)!r}, 'embed', {str(out)!r}, cfg, tiny=True)\n"
         "except KeyboardInterrupt:\n"
         "    print('first run stopped', file=sys.stderr)\n"
+        "import os\n"
+        f"kept = sorted(os.listdir({str(out / '.ensemble' / 'member-0')!r}))\n"
         "M.ensemble_head = combine\n"
         f"card = T.train({str(data_dir)!r}, 'embed', {str(out)!r}, cfg, tiny=True)\n"
         f"model = load_keras({str(out / 'model.keras')!r})\n"
@@ -232,7 +234,7 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
         "members = [head.get_layer(f'member_{k}') for k in range(2)]\n"
         "x = np.random.default_rng(0).normal(size=(4, 10, 96)).astype('float32')\n"
         "mean = np.mean([m.predict(x, verbose=0) for m in members], axis=0)\n"
-        "print(json.dumps({'training': card['training'], 'export': card['export'],\n"
+        "print(json.dumps({'training': card['training'], 'export': card['export'], 'kept': kept,\n"
         "    'mean_diff': float(np.abs(head.predict(x, verbose=0) - mean).max()),\n"
         "    'members_diff': float(np.abs(members[0].predict(x, verbose=0)\n"
         "                             - members[1].predict(x, verbose=0)).max())}))\n")
@@ -247,6 +249,8 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
     assert "ensemble member 2 of 2: from" in run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert [m["seed"] for m in result["training"]["ensemble"]] == [0, 1]
+    # A finished member keeps only its head and state (no artifact of its own).
+    assert result["kept"] == ["member.keras", "state.json"]
     assert result["mean_diff"] < 1e-6
     assert result["members_diff"] > 1e-4  # two seeds, two different heads
     assert result["export"]["float"]["top1_agreement"] == 1.0

@@ -138,3 +138,67 @@ def test_streaming_step_gives_the_one_shot_embeddings(embed, windows):
         stream.step(stream._segment(signal, j))
     got = [stream.step(stream._segment(signal, j)) for j in range(30 + warm, 30 + warm + 5)]
     np.testing.assert_allclose(np.stack(got), once[30 + warm:35 + warm], atol=1e-5)
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir, windows,
+                                                              tmp_path, monkeypatch):
+    """The frozen embedding's three conversions come from the training cache
+    the second time (byte-identical files, only the head converted); a
+    corrupt cache entry and a stale one (valid bytes of another model under
+    this key) are both caught and converted afresh, and the artifact's files
+    and card section are those of a fresh export."""
+    pytest.importorskip("tensorflow")
+    from training import export
+
+    art, cache = tmp_path / "embed", tmp_path / "cache"
+    shutil.copytree(bundled_model_dir, art, ignore=shutil.ignore_patterns(
+        "embedding*.tflite", "head.tflite"))
+    frozen = ("embedding.tflite", "embedding_step.tflite", "embedding_chunk.tflite")
+    converted = []
+    real_to_tflite = export.to_tflite
+
+    def counting(model, *args, **kwargs):  # a spy: the real conversion, counted
+        converted.append(model.name)
+        return real_to_tflite(model, *args, **kwargs)
+
+    monkeypatch.setattr(export, "to_tflite", counting)
+    from training.models.embedding import load_keras
+
+    model = load_keras(art / "model.keras")
+
+    def run():
+        converted.clear()
+        streaming, parity = export.export_split(art, windows, model, cache=cache)
+        assert parity["max_abs_diff"] < 1e-4 and parity["top1_agreement"] == 1.0
+        return streaming, {name: (art / name).read_bytes() for name in frozen + ("head.tflite",)}
+
+    streaming, fresh = run()
+    assert len(converted) == 4  # the head and the three embedding files
+    entries = sorted((cache / export.TFLITE_CACHE_FOLDER).glob("*.tflite"))
+    assert [p.name.split("-")[0] for p in entries] == ["chunk", "embedding", "step"]
+    assert streaming == json.loads((bundled_model_dir / "card.json").read_text())["streaming"]
+
+    again_streaming, again = run()
+    assert len(converted) == 1  # only the head: the rest came from the cache
+    assert again == fresh and again_streaming == streaming
+
+    step_entry = next(p for p in entries if p.name.startswith("step-"))
+    blob = bytearray(step_entry.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF  # a flipped byte: caught by the entry's digest
+    step_entry.write_bytes(bytes(blob))
+    _, rebuilt = run()
+    assert len(converted) == 2 and rebuilt == fresh
+    assert step_entry.read_bytes() == fresh["embedding_step.tflite"]  # the entry rewritten
+
+    # A stale entry: whole bytes (digest right) of the one-embedding model
+    # under the chunk model's key. Only the split's parity check sees it.
+    chunk_entry = next((cache / export.TFLITE_CACHE_FOLDER).glob("chunk-*.tflite"))
+    wrong = fresh["embedding.tflite"]
+    key = chunk_entry.name.rsplit("-", 1)[0]
+    chunk_entry.unlink()
+    (chunk_entry.parent / f"{key}-{export._digest(wrong)}.tflite").write_bytes(wrong)
+    _, rebuilt = run()
+    assert len(converted) == 1 + 3 and rebuilt == fresh  # the head, then all three afresh
+    assert (art / "model.tflite").read_bytes() == (bundled_model_dir / "model.tflite").read_bytes()

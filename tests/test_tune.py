@@ -176,3 +176,22 @@ def test_tuner_end_to_end_writes_only_the_live_defaults(tiny_model, data_dir, tm
     for label, value in chosen["thresholds"].items():
         assert config.smoothing.threshold_for(label) == pytest.approx(value, abs=1e-3)
     assert NEGATIVE_GAP_S == (0.2, 1.5)
+
+
+@pytest.mark.parametrize("value", ["90:320", "90:x:1", "90:320:1,,", "90:-5:1", "nan:320:1"])
+def test_malformed_confirm_is_a_one_line_usage_error(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tune.parse_args(["--data", str(tmp_path), f"--confirm={value}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("python -m training.tune: error: argument --confirm:")
+    assert "pause_ms:wait_ms:ratio" in last and "Traceback" not in err
+    bad = next(item for item in value.split(",") if item not in ("90:320:1",))
+    assert repr(bad) in last
+
+
+def test_confirm_triples_parse():
+    args = tune.parse_args(["--data", ".", "--confirm", "90:320:1,0:300:0.5"])
+    assert args.confirm == [(90.0, 320.0, 1.0), (0.0, 300.0, 0.5)]
+    assert tune.parse_args(["--data", "."]).confirm is None

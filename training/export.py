@@ -2,11 +2,18 @@
 a fixed batch of one, and the check that LiteRT and Keras agree on the top-1
 class of real clips. An ``embed`` model is also split into its frozen
 embedding and its head (``embedding.tflite``, ``head.tflite``; batch
-resizable) for streaming, checked against the whole model."""
+resizable) for streaming, checked against the whole model.
+
+The frozen embedding's three conversions (``embedding.tflite``,
+``embedding_step.tflite``, ``embedding_chunk.tflite``) are the same in every
+run, so they are cached under the training cache (:func:`cached_tflite`);
+the split's parity check runs on them whether they were cached or not."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import inspect
 import io
 import logging
 import sys
@@ -31,6 +38,13 @@ CHUNK_EMBEDDINGS = 128
 #: Steps after which the streaming step's kept rows are exact from any state
 #: (its deepest kept rows need 9; tests/test_split.py checks 10 is enough).
 STEP_WARMUP = 10
+#: Largest difference allowed between the embeddings of the step or chunk
+#: model and the one-shot model (embeddings reach ~90; measured 0.0).
+EMBEDDING_ATOL = 1e-2
+#: Folder of cached conversions under the training cache.
+TFLITE_CACHE_FOLDER = "tflite"
+#: Bump when a conversion changes in a way :func:`conversion_key` misses.
+TFLITE_CACHE_VERSION = 1
 
 
 class ExportError(KwsError):
@@ -80,6 +94,105 @@ def write_tflite(model: Any, path: str | Path, int8: bool = False,
     return path
 
 
+def conversion_key(model: Any, int8: bool = False, batch: int | None = 1) -> str:
+    """What determines ``to_tflite(model, int8, batch)``: the converter's
+    settings, TensorFlow's and Keras's versions, the code that builds and
+    converts the frozen embedding, the model's layers, shapes and weights.
+
+    Returns:
+        40 hex digits (part of a sha256).
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.models import embedding
+
+    h = hashlib.sha256()
+
+    def add(*parts: Any) -> None:
+        for part in parts:
+            h.update(part if isinstance(part, bytes) else repr(part).encode())
+            h.update(b"\0")
+
+    add(TFLITE_CACHE_VERSION, tf.__version__, keras.__version__, int8, batch,
+        "TFLITE_BUILTINS", sys.version_info[:2])
+    add(Path(embedding.__file__).read_bytes(), inspect.getsource(to_tflite),
+        inspect.getsource(split_models))
+    add(model.name, [tuple(t.shape) for t in model.inputs],
+        [tuple(t.shape) for t in model.outputs], _layer_tree(model))
+    for w in model.get_weights():
+        w = np.ascontiguousarray(w)
+        add(w.dtype.str, w.shape, w.tobytes())
+    return h.hexdigest()[:40]
+
+
+def _layer_tree(model: Any) -> list[Any]:
+    """Each layer's name, class and (for a nested model) its own layers."""
+    return [(layer.name, type(layer).__name__,
+             _layer_tree(layer) if hasattr(layer, "layers") else None)
+            for layer in model.layers]
+
+
+def _digest(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def cached_tflite(model: Any, what: str, int8: bool = False, batch: int | None = 1,
+                  cache: str | Path | None = None, fresh: bool = False) -> tuple[bytes, bool]:
+    """``to_tflite(model, int8, batch)`` through an on-disk cache.
+
+    Each entry is ``CACHE/tflite/WHAT-KEY-DIGEST.tflite`` (``KEY``:
+    :func:`conversion_key`; ``DIGEST``: its bytes' sha256), written
+    atomically; an entry whose bytes no longer match its digest (or that is
+    no TFLite flatbuffer) is deleted and converted again.
+
+    Args:
+        what: the file's role (``embedding``, ``step``, ``chunk``), for its name.
+        cache: the training cache (default :func:`training.data.cache_dir`).
+        fresh: convert even if cached (replacing the entry): a cached file
+            that failed the caller's checks.
+
+    Returns:
+        ``(flatbuffer bytes, whether they came from the cache)``.
+    """
+    from kwsapp.atomic import write_atomic
+    from training.data import cache_dir
+
+    folder = Path(cache or cache_dir()) / TFLITE_CACHE_FOLDER
+    stem = f"{what}-{conversion_key(model, int8, batch)}"
+    for path in sorted(folder.glob(f"{stem}-*.tflite")):
+        try:
+            blob = path.read_bytes()
+        except OSError as exc:
+            log.warning("%s: unreadable cached conversion (%s), converting again", path, exc)
+            continue
+        if not fresh and blob[4:8] == b"TFL3" and _digest(blob) == path.stem.rsplit("-", 1)[1]:
+            log.info("%s: cached conversion of %s", path, model.name)
+            return blob, True
+        if not fresh:
+            log.warning("%s: corrupt cached conversion, converting again", path)
+        path.unlink(missing_ok=True)
+    blob = to_tflite(model, int8=int8, batch=batch)
+    try:
+        write_atomic(folder / f"{stem}-{_digest(blob)}.tflite", blob)
+    except (OSError, KwsError) as exc:  # the cache is optional: a full disk only costs time
+        log.warning("%s: conversion not cached (%s)", folder, exc)
+    return blob, False
+
+
+def write_cached_tflite(model: Any, path: str | Path, what: str, batch: int | None = 1,
+                        cache: str | Path | None = None, fresh: bool = False) -> bool:
+    """:func:`cached_tflite` written atomically to ``path``; whether it came
+    from the cache."""
+    from kwsapp.atomic import write_atomic
+
+    path = Path(path)
+    blob, hit = cached_tflite(model, what, batch=batch, cache=cache, fresh=fresh)
+    write_atomic(path, blob)
+    log.info("wrote %s (%.2f MB%s)", path, len(blob) / 1e6, ", cached" if hit else "")
+    return hit
+
+
 def tflite_probabilities(path: str | Path, x: np.ndarray) -> np.ndarray:
     """Run a ``.tflite`` on each row of ``x`` with LiteRT (as the runtime does)."""
     from kwsapp.models.artifact import TfliteModel
@@ -98,7 +211,8 @@ def agreement(model: Any, tflite_path: str | Path, x: np.ndarray) -> dict[str, f
 
 
 def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | None = None,
-                    int8: bool = False, min_agreement: float = 0.99) -> dict[str, Any]:
+                    int8: bool = False, min_agreement: float = 0.99,
+                    cache: str | Path | None = None) -> dict[str, Any]:
     """Write ``model.tflite`` (and ``model_int8.tflite``) from an artifact's
     ``model.keras`` and check them on real inputs.
 
@@ -108,6 +222,8 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
         y: their true class indices (to report int8 vs float accuracy).
         int8: also write the int8-weight model.
         min_agreement: float model's least top-1 agreement with Keras.
+        cache: the training cache for the frozen embedding's conversions
+            (default :func:`training.data.cache_dir`).
 
     Returns:
         ``{"float": {...}, "int8": {...}}`` agreement (and accuracy) figures;
@@ -136,7 +252,7 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
                           f"{report['float']['top1_agreement']:.1%} of {len(x)} clips")
     if y is not None and int8:
         report["int8"]["accuracy_change"] = report["int8"]["accuracy"] - report["float"]["accuracy"]
-    split = export_split(artifact_dir, x, model) if x.ndim == 2 else None
+    split = export_split(artifact_dir, x, model, cache=cache) if x.ndim == 2 else None
     if split is not None:  # an embed model: its halves too, for streaming
         report["streaming"], report["split"] = split
     return report
@@ -222,10 +338,16 @@ def split_parity(artifact_dir: str | Path, windows: np.ndarray,
 
 
 def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = None,
-                 max_abs_diff: float = 1e-3) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Write ``embedding.tflite`` and ``head.tflite`` (batch resizable) of an
-    ``embed`` artifact from its ``model.keras`` (no retraining) and check them
-    against its ``model.tflite`` on real windows.
+                 max_abs_diff: float = 1e-3, cache: str | Path | None = None
+                 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Write ``embedding.tflite`` and ``head.tflite`` (batch resizable), the
+    streaming step and the chunk model of an ``embed`` artifact from its
+    ``model.keras`` (no retraining) and check them against its
+    ``model.tflite`` on real windows.
+
+    The three embedding files come from the conversion cache when they are
+    there (:func:`cached_tflite`, under ``cache``); if the check then fails,
+    they are converted afresh (their cache entries replaced) and checked again.
 
     Returns:
         ``(streaming, parity)``: the card's ``streaming`` section and the
@@ -234,6 +356,7 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     Raises:
         ExportError: the split disagrees with the whole model.
     """
+    from kwsapp.errors import ModelError
     from training.models.embedding import load_keras
 
     artifact_dir = Path(artifact_dir)
@@ -243,18 +366,40 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     if parts is None:
         return None
     emb, head, step, chunk = parts
-    write_tflite(emb, artifact_dir / EMBEDDING_FILE, batch=None)
     write_tflite(head, artifact_dir / HEAD_FILE, batch=None)
-    write_tflite(step, artifact_dir / STEP_FILE)
-    write_tflite(chunk, artifact_dir / CHUNK_FILE, batch=None)
     streaming = streaming_section(head)
-    parity = split_parity(artifact_dir, windows, streaming)
+    frozen = ((emb, EMBEDDING_FILE, "embedding", None), (step, STEP_FILE, "step", 1),
+              (chunk, CHUNK_FILE, "chunk", None))
+    for fresh in (False, True):
+        hits = [write_cached_tflite(part, artifact_dir / name, what, batch, cache, fresh)
+                for part, name, what, batch in frozen]
+        try:
+            parity = split_parity(artifact_dir, windows, streaming)
+            problem = _split_problem(artifact_dir, parity, max_abs_diff)
+        except ModelError as exc:  # a file LiteRT refuses, or of the wrong shape
+            problem = str(exc)
+        if problem is None:
+            break
+        if not any(hits):
+            raise ExportError(problem)
+        log.warning("%s; the embedding files came from the conversion cache: "
+                    "converting them afresh", problem)
     log.info("split %s: %s", artifact_dir, parity)
-    if parity["max_abs_diff"] > max_abs_diff:
-        raise ExportError(f"{artifact_dir}: the split embedding + head differ from "
-                          f"{FLOAT_FILE} by up to {parity['max_abs_diff']:.2g} "
-                          f"on {parity['n']} windows")
     return streaming, parity
+
+
+def _split_problem(artifact_dir: Path, parity: dict[str, Any],
+                   max_abs_diff: float) -> str | None:
+    """What is wrong with :func:`split_parity`'s figures, or None."""
+    if parity["max_abs_diff"] > max_abs_diff:
+        return (f"{artifact_dir}: the split embedding + head differ from {FLOAT_FILE} by up "
+                f"to {parity['max_abs_diff']:.2g} on {parity['n']} windows")
+    for name, key in ((STEP_FILE, "step_vs_one_shot_max_abs_diff"),
+                      (CHUNK_FILE, "chunk_vs_one_shot_max_abs_diff")):
+        if parity[key] > EMBEDDING_ATOL:
+            return (f"{artifact_dir / name}: its embeddings differ from {EMBEDDING_FILE}'s "
+                    f"by up to {parity[key]:.2g} on {parity['n']} windows")
+    return None
 
 
 def record_split(artifact_dir: str | Path, streaming: dict[str, Any],

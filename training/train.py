@@ -456,8 +456,10 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             log.info("ensemble member %d of %d: from %s", k + 1, cfg.ensemble, folder)
             continue
         log.info("ensemble member %d of %d (seed %d)", k + 1, cfg.ensemble, cfg.seed + k)
+        # No artifact per member (finish=False): the head alone is kept, for resuming.
         _, model, prep, state = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                       cpu_devices, None, cache, False, mined, member=k)
+                                       cpu_devices, None, cache, False, mined, member=k,
+                                       finish=False)
         write_atomic(done, lambda p: model.save(p))
         write_json_atomic(folder / "state.json", {key: state[key] for key in
                                                   ("history", "best_epoch", "best_accuracy")})
@@ -472,7 +474,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                           "validation_accuracy": st["best_accuracy"]}
                          for k, st in enumerate(states)]}
     card = _finish(combined, module, arch, model_params(module, params, tiny), cfg, aug, prep,
-                   data_dir, out_dir, state, command, export)
+                   data_dir, out_dir, state, command, export, cache)
     shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
 
@@ -514,7 +516,7 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             found = [_clip_from_json(row) for row in json.loads(saved.read_text())]
         else:
             _, model, prep, _ = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                       cpu_devices, None, cache, False, mined)
+                                       cpu_devices, None, cache, False, mined, finish=False)
             found = mining.mine_training_speech(
                 model, prep.clips.get("negatives", []), prep.clips["train"], data_dir,
                 cache or data.cache_dir(), cfg.seed, module.N_EMBEDDINGS,
@@ -543,11 +545,13 @@ def _clip_from_json(row: dict[str, Any]) -> data.Clip:
 def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
            command: str | None, cache: Path | None, export: bool,
-           mined: Sequence[data.Clip] = (), member: int = 0
-           ) -> tuple[dict[str, Any], Any, Prepared, dict[str, Any]]:
+           mined: Sequence[data.Clip] = (), member: int = 0, finish: bool = True
+           ) -> tuple[dict[str, Any] | None, Any, Prepared, dict[str, Any]]:
     """One training run: ``(card, trained model, prepared data, its state)``
     (epochs' history, best epoch). ``member`` k of an ensemble trains with
-    seed ``cfg.seed + k`` (init and epoch draws; data and split unchanged)."""
+    seed ``cfg.seed + k`` (init and epoch draws; data and split unchanged).
+    ``finish=False`` (an ensemble member, a mining round: their caller keeps
+    the model) writes no artifact and returns no card."""
     import keras
     from tqdm import tqdm
 
@@ -637,7 +641,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     if (ckpt / "best.weights.h5").is_file():
         model.load_weights(ckpt / "best.weights.h5")
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
-                   command, export)
+                   command, export, cache) if finish else None
     shutil.rmtree(ckpt, ignore_errors=True)
     return card, model, prep, state
 
@@ -698,9 +702,10 @@ def code_version() -> str:
 def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             cfg: TrainConfig, aug: AugmentConfig, prep: Prepared, data_dir: Path,
             out_dir: Path, state: dict[str, Any], command: str | None,
-            export: bool) -> dict[str, Any]:
+            export: bool, cache: Path | None = None) -> dict[str, Any]:
     """Score the best weights, write ``model.keras``, ``card.json`` and the
-    ``.tflite`` (checked against Keras on real validation clips)."""
+    ``.tflite`` (checked against Keras on real validation clips; the frozen
+    embedding's conversions cached under ``cache``)."""
     from training.evaluate import metrics
 
     result = {}
@@ -751,7 +756,7 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         windows = np.stack([fit_length(np.asarray(a, np.float32), window_samples(module))
                             for a in prep.audio_val[:n]])
         x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
-        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n])
+        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n], cache=cache)
         if "streaming" in card["export"]:  # embed: split files for streaming
             card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)

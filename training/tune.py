@@ -486,6 +486,23 @@ def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
 
+def confirm_triples(text: str) -> list[tuple[float, float, float]]:
+    """``--confirm``'s argparse type: ``"p:w:r,..."`` -> ``[(pause_ms,
+    wait_ms, ratio), ...]``, three finite numbers >= 0 each."""
+    triples = []
+    for item in text.split(","):
+        try:
+            triple = tuple(float(x) for x in item.split(":"))
+        except ValueError:
+            triple = ()
+        if len(triple) != 3 or not all(np.isfinite(triple)) or min(triple) < 0:
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r} is not pause_ms:wait_ms:ratio (three numbers >= 0, "
+                f"e.g. 90:320:1)")
+        triples.append(triple)
+    return triples
+
+
 # ---- main ---------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -518,7 +535,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--offsets", default="-0.15:0.40:0.05",
                    help="per-class offsets from the global threshold (--offsets=-0.1,0.2 "
                         "for a list starting below zero)")
-    p.add_argument("--confirm", default=None,
+    p.add_argument("--confirm", default=None, type=confirm_triples,
                    help="end-of-word confirmations, pause_ms:wait_ms:ratio triples "
                         "(SmoothingConfig.confirm_*; default: the card's)")
     p.add_argument("--no-classes", action="store_true", help="skip per-class thresholds")
@@ -571,9 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     refractories = (_floats(args.refractories) if args.refractories
                     else [base.smoothing.refractory_ms])
     s0 = base.smoothing
-    confirms = ([tuple(float(x) for x in c.split(":")) for c in args.confirm.split(",")]
-                if args.confirm else
-                [(s0.confirm_pause_ms, s0.confirm_wait_ms, s0.confirm_ratio)])
+    confirms = args.confirm or [(s0.confirm_pause_ms, s0.confirm_wait_ms, s0.confirm_ratio)]
     grid = [replace(s0, average_window_ms=a, refractory_ms=r, threshold=t, confirm_pause_ms=p,
                     confirm_wait_ms=w, confirm_ratio=c)
             for a, r, t, (p, w, c) in itertools.product(
