@@ -25,6 +25,7 @@ Timings vary with machine load (printed); compare the ratios.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -247,11 +248,48 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str]:
-    """``kwsapp listen`` itself on a JACK dummy server (``rate_hz``, 1024-sample
-    periods) while the speech stream plays into its input: the CPU of its
-    process (the engine) and of its children (the capture child, where
-    PortAudio's thread runs) from /proc over the playing time."""
+#: Runs ``python -m kwsapp ARGS`` after noting each Python thread's name and
+#: native id (one "id name" line each, in the file $KWSAPP_BENCH_THREADS), so
+#: the thread CPU read from /proc can be told per thread.
+_KWSAPP_NAMING_THREADS = ("import os, runpy, sys, threading\n"
+                          "_run = threading.Thread.run\n"
+                          "def run(self):\n"
+                          "    with open(os.environ['KWSAPP_BENCH_THREADS'], 'a') as f:\n"
+                          "        f.write(f'{threading.get_native_id()} {self.name}\\n')\n"
+                          "    _run(self)\n"
+                          "threading.Thread.run = run\n"
+                          "sys.argv = ['kwsapp', *sys.argv[1:]]\n"
+                          "runpy.run_module('kwsapp', run_name='__main__')")
+
+
+def _thread_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of each live thread of ``pid`` (by native id)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _per_thread(before: dict[int, float], after: dict[int, float], names: dict[int, str],
+                wall: float) -> str:
+    """``name share`` of each thread that used CPU in between, largest first."""
+    used = {tid: after.get(tid, 0.0) - before.get(tid, 0.0) for tid in after}
+    parts = [f"{names.get(tid, f'native {tid}')} {100.0 * cpu / wall:.2f}"
+             for tid, cpu in sorted(used.items(), key=lambda kv: -kv[1]) if cpu > 0]
+    return ", ".join(parts) or "-"
+
+
+def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000,
+                    repo: Path = REPO) -> tuple[str, dict]:
+    """``kwsapp listen`` (of the checkout ``repo``) on a JACK dummy server
+    (``rate_hz``, 1024-sample periods) while the speech stream plays into its
+    input: the CPU of its process (the engine) and of its children (the
+    capture child, where PortAudio's thread runs) from /proc over the
+    playing time, and per thread. Returns the table row and the figures."""
     import shutil
 
     import soundfile as sf
@@ -259,9 +297,10 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str
     from kwsapp.audio.io import resample
 
     if any(shutil.which(t) is None for t in ("jackd", "jack_lsp", "jack_connect")):
-        return [f"| `kwsapp listen` on a JACK dummy | - | (no jackd here) | - |"]
+        return f"| `kwsapp listen` on a JACK dummy | - | (no jackd here) | - |", {}
+    names_file = tmp / f"threads-{time.monotonic_ns()}.txt"
     env = dict(os.environ, JACK_DEFAULT_SERVER=f"kwsapp-bench-{os.getpid()}",
-               JACK_NO_START_SERVER="1")
+               JACK_NO_START_SERVER="1", KWSAPP_BENCH_THREADS=str(names_file))
     audio = resample(_speech_in_noise(1.0)[:int(seconds * 16000)], 16000, rate_hz)
     wav = tmp / "play.wav"
     sf.write(wav, audio.astype(np.float32), rate_hz)
@@ -278,8 +317,8 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str
         while not ports() and time.monotonic() < deadline:
             time.sleep(0.1)
         before = ports()
-        listen = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--json",
-                                   "--seconds", str(seconds + 10)], cwd=REPO, env=env,
+        listen = subprocess.Popen([sys.executable, "-c", _KWSAPP_NAMING_THREADS, "listen",
+                                   "--json", "--seconds", str(seconds + 10)], cwd=repo, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(listen)
         while "listening on" not in (line := listen.stderr.readline()) and line:
@@ -301,9 +340,11 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str
 
         kids = _children(listen.pid)  # the capture child (none: PortAudio in listen)
         c0, k0, t0 = _cpu_s(listen.pid), [_cpu_s(k) for k in kids], time.perf_counter()
+        th0 = {p: _thread_cpu_s(p) for p in (listen.pid, *kids)}
         player.stdin.write("go\n")
         player.stdin.flush()
         player.wait(seconds + 30)
+        th1 = {p: _thread_cpu_s(p) for p in (listen.pid, *kids)}
         own, kid = _cpu_s(listen.pid) - c0, sum(_cpu_s(k) for k in kids) - sum(k0)
         wall = time.perf_counter() - t0
         share, own, kid = (100.0 * x / wall for x in (own + kid, own, kid))
@@ -317,9 +358,48 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000) -> list[str
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    return [f"| `kwsapp listen` on a JACK dummy at {rate_hz // 1000} kHz while the speech "
-            f"plays ({seconds:.0f} s) | - | {share:.2f} % of a core (listen {own:.2f}, its "
-            f"{len(kids)} child(ren) {kid:.2f}; {len(events)} events) | - |"]
+    names = {listen.pid: "main"}
+    if names_file.exists():
+        for line in names_file.read_text().splitlines():
+            tid, name = line.split(" ", 1)
+            names[int(tid)] = name.removeprefix("kwsapp-")
+    threads = "; ".join(_per_thread(th0[p], th1[p], names if p == listen.pid else {}, wall)
+                        for p in th0)
+    row = (f"| `kwsapp listen` on a JACK dummy at {rate_hz // 1000} kHz while the speech "
+           f"plays ({seconds:.0f} s) | - | {share:.2f} % of a core (listen {own:.2f}, its "
+           f"{len(kids)} child(ren) {kid:.2f}; {len(events)} events; per thread: {threads}) | - |")
+    return row, {"total": share, "listen": own, "children": kid, "events": events}
+
+
+def compare_listen(checkouts: list[Path], rounds: int, seconds: float) -> list[str]:
+    """``listen_jack_cpu`` of each checkout in turn, ``rounds`` times
+    (alternated, so the machine's load falls alike on each): one row per
+    run, then each checkout's mean."""
+    runs: dict[Path, list[dict]] = {c: [] for c in checkouts}
+    rows = ["| round | checkout | load | % of a core (listen + children) | events | latency "
+            "median ms | per thread |", "| ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(1, rounds + 1):
+            for checkout in checkouts:
+                row, got = listen_jack_cpu(Path(tmp), seconds, repo=checkout)
+                if not got:
+                    return [row]
+                runs[checkout].append(got)
+                threads = row.split("per thread: ", 1)[1].rsplit(")", 1)[0]
+                latencies = [json.loads(e)["latency"] for e in got["events"]]
+                latency = f"{1000 * np.median(latencies):.0f}" if latencies else "-"
+                rows.append(f"| {r} | {checkout} | {os.getloadavg()[0]:.1f} | "
+                            f"{got['total']:.2f} % ({got['listen']:.2f} + "
+                            f"{got['children']:.2f}) | {len(got['events'])} | {latency} | "
+                            f"{threads} |")
+                print(rows[-1], flush=True)
+    for checkout, got in runs.items():
+        mean = sum(g["total"] for g in got) / len(got)
+        latencies = [json.loads(e)["latency"] for g in got for e in g["events"]]
+        latency = f"{1000 * np.median(latencies):.0f}" if latencies else "-"
+        rows.append(f"| mean | {checkout} | - | {mean:.2f} % | "
+                    f"{sum(len(g['events']) for g in got)} | {latency} | - |")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,9 +407,21 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter files, fewer repeats")
     parser.add_argument("--listen", action="store_true", help="only the two `listen` CPU rows")
+    parser.add_argument("--listen-from", nargs="+", type=Path, metavar="CHECKOUT",
+                        help="only `kwsapp listen` on the JACK dummy, run from each of these "
+                             "checkouts in turn (--rounds times), with its CPU per thread")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --listen-from")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"bench_stream: skipped ({DATA} is absent)")
+        return 0
+    if args.listen_from:
+        load = os.getloadavg()[0]
+        rows = compare_listen([c.resolve() for c in args.listen_from], args.rounds,
+                              10.0 if args.quick else 30.0)
+        print(f"\n`kwsapp listen` per checkout, load average {load:.1f} at the start, "
+              f"{os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores:\n")
+        print("\n".join(rows))
         return 0
     rows = ["| measure | whole window / before | streamed / now | ratio |",
             "| --- | --- | --- | ---: |"]
@@ -341,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += cold_start(1 if args.quick else 3)
     rows += listen_cpu(10.0 if args.quick else 30.0)
     with tempfile.TemporaryDirectory() as tmp:
-        rows += listen_jack_cpu(Path(tmp), 10.0 if args.quick else 30.0)
+        rows.append(listen_jack_cpu(Path(tmp), 10.0 if args.quick else 30.0)[0])
     load = os.getloadavg()[0]
     print(f"issue 12 (streamed embeddings), load average {load:.1f} at the end, "
           f"{os.cpu_count()} cores:\n")

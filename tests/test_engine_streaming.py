@@ -161,7 +161,8 @@ def test_switching_between_split_and_window_models_mid_stream(embed_steps, tiny_
 def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, stream):
     """A live stream (blocks paced in real time, as from PortAudio) gives
     the windows and events the file gives, while the pipeline thread wakes
-    about once per 80 ms step, not once per 20 ms block or 10 ms poll."""
+    about once per 80 ms step, not once per 20 ms block or 10 ms poll, and
+    runs the steps itself."""
     audio = stream[:int(4.5 * 16000)]  # two words
     cfg = _config(embed_steps)
     events, windows, embs = _run(embed_steps, audio, 320, cfg)
@@ -183,6 +184,34 @@ def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, s
                                   np.stack([w.probs for w in windows]))
     np.testing.assert_array_equal(np.stack([e for _, e in live_embs]),
                                   np.stack([e for _, e in embs]))
+    # The same answers with the steps run on the pipeline thread itself (once
+    # the inference thread has timed one as quick, no hand-off), as here.
+    assert engine.inline > 0
     steps = len(audio) / 1280
     # 56 steps; a late block costs a retry or two; polling every 10 ms would be 450.
     assert engine.wakeups < 2 * steps + 20, (engine.wakeups, steps)
+
+
+def test_a_shut_gate_lets_steps_gather_and_gives_the_same_embeddings(embed_steps):
+    """While the speech gate is shut nothing is decided: the live pipeline
+    wakes about once per ``audio.gated_wake_ms`` (240 ms: three steps), and
+    the steps it then runs back to back give the listeners the embeddings a
+    file gives."""
+    audio = 1e-3 * np.random.default_rng(1).standard_normal(3 * 16000).astype(np.float32)
+    cfg = _config(embed_steps)
+    _, _, embs = _run(embed_steps, audio, 320, cfg)
+    counts = {}
+    for gated_wake_ms in (0.0, 240.0):
+        live_embs = []
+        engine = Engine(embed_steps, replace(cfg, audio=replace(cfg.audio,
+                                                                gated_wake_ms=gated_wake_ms)),
+                        FileSource(audio, 320, realtime=True))
+        engine.add_embedding_listener(lambda t, e: live_embs.append((t, e)))
+        assert engine.run() == []
+        assert not engine.gate.runs  # the gate never opened
+        np.testing.assert_array_equal(np.stack([e for _, e in live_embs]),
+                                      np.stack([e for _, e in embs]))
+        counts[gated_wake_ms] = engine.wakeups
+    # 37.5 steps: one wake-up each (and a retry when a block is late), or
+    # one per three (seen: 46 and 18)
+    assert counts[0.0] >= len(audio) / 1280 - 5 and counts[240.0] < 0.6 * counts[0.0], counts

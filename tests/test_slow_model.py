@@ -72,6 +72,9 @@ def test_slow_model_drops_counted_windows_and_nothing_grows(tiny_model, talking)
     assert stats.dropped_windows >= 10, stats
     assert slow.calls <= 13
     assert max(queued) <= Config().queue_size
+    # The pipeline never runs so slow a model itself (the ring and the gate
+    # would wait on it): every window goes through the bounded queue.
+    assert engine.inline == 0
     # An unbounded queue would hold ~3 more 1.5 s windows (96 kB) a second.
     assert grown < 1_000_000, grown
     assert not engine.is_running

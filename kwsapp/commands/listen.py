@@ -70,7 +70,7 @@ def _open_source(args: argparse.Namespace, config: object) -> object:
     """
     from kwsapp.audio.child_source import ChildSource
 
-    return ChildSource(args.device, block_ms=config.audio.block_ms,
+    return ChildSource(args.device, block_ms=config.audio.listen_block_ms,
                        rate_hz=args.device_rate or config.audio.device_rate_hz)
 
 

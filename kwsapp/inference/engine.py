@@ -12,6 +12,14 @@ Threads (no Qt here; callbacks run on the engine's threads)::
                      the hops while open)
     inference        queue -> recognizer -> smoother -> on_window / on_event
 
+A realtime engine runs a step or window on the pipeline thread itself, in
+the wake-up that cut it, while the inference thread has nothing in hand and
+the last one took under a quarter of the hop (:data:`_INLINE_SHARE`): one
+thread woken per 80 ms instead of two (``listen``'s CPU, issue 12). The
+same code runs in the same order either way, so the decisions are the same;
+a slower model (or the first step, not yet timed) goes through the queue, so
+the ring and the speech gate never wait on it for long.
+
 A split ``embed`` artifact (card ``streaming``) is streamed: each 80 ms of
 audio is embedded once, always (gate open or not: a step costs a fraction of
 a millisecond, and the head needs the 1.5 s before the gate opened), into an
@@ -72,6 +80,9 @@ _ARRIVAL_STAMPS = 32
 #: A file source feeds the engine from its own thread; the pipeline only
 #: looks this often for its end.
 _FILE_END_POLL_S = 0.01
+#: A realtime pipeline runs a step or window itself (no hand-off, no second
+#: thread woken) when the last one took under this share of the hop.
+_INLINE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,7 @@ class _WindowQueue:
         self.block = block  # put() waits for room (else drops the oldest)
         self._cond = threading.Condition()
         self._closed = False
+        self._waiting = False  # the consumer waits in get() on an empty queue
         self.dropped = 0
 
     def put(self, item: _Window | _Step | _Chunk | None) -> None:
@@ -186,13 +198,23 @@ class _WindowQueue:
     def get(self) -> _Window | _Step | _Chunk | None:
         """The next item; raises _Closed once closed."""
         with self._cond:
-            while not self._items:
-                if self._closed:
-                    raise _Closed
-                self._cond.wait()  # put() and close() notify: no polling
+            try:
+                while not self._items:
+                    if self._closed:
+                        raise _Closed
+                    self._waiting = True
+                    self._cond.wait()  # put() and close() notify: no polling
+            finally:
+                self._waiting = False
             item = self._items.popleft()
             self._cond.notify_all()
             return item
+
+    def idle(self) -> bool:
+        """Whether the consumer waits on an empty queue: it holds no item,
+        and takes none until the next put()."""
+        with self._cond:
+            return self._waiting and not self._items
 
     @property
     def closed(self) -> bool:
@@ -260,6 +282,8 @@ class Engine:
         self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
         self._ended = threading.Event()  # a worker thread returned
         self._pulls = False  # the pipeline reads the source itself (set by start)
+        self._task_s = float("inf")  # wall time of the last step or window (not yet timed)
+        self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
 
     # ---- control -------------------------------------------------------
 
@@ -463,14 +487,15 @@ class Engine:
 
     def _wait_pulled(self) -> None:
         """Sleep until the source has the raw audio the next step or window
-        needs: it wakes this thread when the block that completes it comes
+        needs (while the gate is shut, the next few: :meth:`_wake_due`): it
+        wakes this thread when the block that completes it comes
         (one wake-up per step, none per block, and no estimate of when
         blocks come). The timeout is that audio's duration and a margin
         (a wake-up lost between the two processes costs at most the margin),
         at most ``_MAX_SLEEP_S`` (a stalled device is noticed) and
         ``audio.refresh_ms`` (the GUI's redraw)."""
         rate = self.source.sample_rate_hz
-        more = max(1, self._resampler.inputs_for(self._next_due()) - self._raw.total_written)
+        more = max(1, self._resampler.inputs_for(self._wake_due()) - self._raw.total_written)
         timeout = min(more / rate + _PULL_MARGIN_S, _MAX_SLEEP_S)
         refresh_ms = self.config.audio.refresh_ms
         if refresh_ms:
@@ -481,8 +506,9 @@ class Engine:
         """Seconds the pipeline may sleep before the raw audio the next step
         or window needs arrives (None: it should be there already, or
         nothing came yet). A live stream thus wakes the pipeline about once
-        per step (80 ms), not once per block; ``audio.refresh_ms`` (the GUI's
-        redraw) wakes it more often.
+        per step (80 ms; while the gate is shut, per ``audio.gated_wake_ms``),
+        not once per block; ``audio.refresh_ms`` (the GUI's redraw) wakes it
+        more often.
 
         When a block arrives is told by the raw ring's write stamps: block
         ``k`` comes at ``offset + end_k / rate``, the offset being the
@@ -497,7 +523,7 @@ class Engine:
         written, at, block = stamp
         rate = self.source.sample_rate_hz
         self._offsets.append(at - written / rate)
-        need = self._resampler.inputs_for(self._next_due())
+        need = self._resampler.inputs_for(self._wake_due())
         if written > cursor and need <= written:
             return 0.0  # it came while the last audio was processed
         need = written + -(-(need - written) // block) * block  # the end of its block
@@ -509,6 +535,18 @@ class Engine:
         if refresh_ms:
             wait = min(wait, refresh_ms / 1000.0)
         return min(wait, _MAX_SLEEP_S)
+
+    def _wake_due(self) -> int:
+        """The 16 kHz sample the live pipeline sleeps until: the end of the
+        next step or window; while the speech gate is shut, that of the last
+        whole one within ``audio.gated_wake_ms`` (nothing is decided then)."""
+        due = self._next_due()
+        if self.gate.is_open:
+            return due
+        split = self.recognizer.split
+        hop = split.spec.hop_samples if split is not None else self._hop
+        n = ms_to_samples(self.config.audio.gated_wake_ms) // hop
+        return due + max(0, n - 1) * hop
 
     def _next_due(self) -> int:
         """The 16 kHz sample the next step (split models) or window ends at."""
@@ -621,7 +659,7 @@ class Engine:
                      quiet_ms=self.gate.quiet_ms() if head else None)
 
     def _emit_step(self, split, j: int, end: int) -> None:
-        self._queue.put(self._make_step(split, j, end))
+        self._hand_off(self._make_step(split, j, end))
 
     def _group_step(self, split, j: int, end: int) -> None:
         """A file: collect steps into chunks of the chunk model's size (fixed
@@ -660,8 +698,8 @@ class Engine:
     def _emit_window(self, end: int) -> None:
         n = self.window_samples
         start = end - n
-        self._queue.put(_Window(end=end, audio=self.ring.read(start, n), segment=self.gate.segment,
-                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
+        self._hand_off(_Window(end=end, audio=self.ring.read(start, n), segment=self.gate.segment,
+                               runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
         while True:
@@ -669,25 +707,48 @@ class Engine:
             if task is None:
                 self._done.set()
                 return
-            if self._pending_recognizer is not None:
-                self._recognizer, self._pending_recognizer = self._pending_recognizer, None
-                self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
-            t0 = time.perf_counter()
+            self._run_task(task)
+
+    def _hand_off(self, task: _Window | _Step) -> None:
+        """A realtime step or window: run here, on the pipeline thread, when
+        the inference thread is idle and the last one was quick
+        (:data:`_INLINE_SHARE`); else queue it for the inference thread."""
+        split = self.recognizer.split
+        hop = split.spec.hop_samples if split is not None and isinstance(task, _Step) \
+            else self._hop
+        if (self.source.realtime and self._pending_recognizer is None
+                and self._task_s < _INLINE_SHARE * hop / self.sample_rate_hz
+                and self._queue.idle()):
+            self.inline += 1
+            self._run_task(task)
+        else:
+            self._queue.put(task)
+
+    def _run_task(self, task: _Window | _Step | _Chunk) -> None:
+        """One queued item through the model and the smoother (the inference
+        thread, or the pipeline's own when it runs the item itself)."""
+        if self._pending_recognizer is not None:
+            self._recognizer, self._pending_recognizer = self._pending_recognizer, None
+            self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
+        t0 = time.perf_counter()
+        try:
             if isinstance(task, _Chunk):
                 if self._recognizer.split is not None:
                     self._run_chunk(task)
-                continue
+                return
             if isinstance(task, _Step):
                 if self._recognizer.split is None:
-                    continue  # queued before the switch to a window model
+                    return  # queued before the switch to a window model
                 probs = self._step(task)
                 if probs is None:
                     self._infer_ms = (time.perf_counter() - t0) * 1000.0
-                    continue
+                    return
             else:
                 probs = self._recognizer.probabilities(task.audio)
             self._infer_ms = (time.perf_counter() - t0) * 1000.0
             self._decide(task, probs)
+        finally:
+            self._task_s = time.perf_counter() - t0
 
     def _step(self, task: _Step) -> np.ndarray | None:
         """Embed ``task``'s 80 ms (catching up on steps a full queue dropped
