@@ -5,6 +5,7 @@ tiny training run with negatives and one round of mining."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -216,7 +217,8 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
         "import training.train as T\n"
         "from training.config import TrainConfig\n"
         "from training.models.embedding import load_keras\n"
-        "cfg = dataclasses.replace(TrainConfig.tiny(), ensemble=2)\n"
+        "cfg = dataclasses.replace(TrainConfig.tiny(), ensemble=2,\n"
+        "                          member_overrides=((), (('max_train_clips', 40),)))\n"
         "combine = M.ensemble_head\n"
         "def broken(*a, **k):\n"
         "    raise KeyboardInterrupt\n"
@@ -249,12 +251,42 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
     assert "ensemble member 2 of 2: from" in run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert [m["seed"] for m in result["training"]["ensemble"]] == [0, 1]
+    # Member 1 trained on its own data (fewer clips), and the card says so.
+    assert "overrides" not in result["training"]["ensemble"][0]
+    assert result["training"]["ensemble"][1]["overrides"] == {"max_train_clips": 40}
+    assert "ensemble member 2 of 2 (seed 1, max_train_clips 40)" in run.stderr
     # A finished member keeps only its head and state (no artifact of its own).
     assert result["kept"] == ["member.keras", "state.json"]
     assert result["mean_diff"] < 1e-6
     assert result["members_diff"] > 1e-4  # two seeds, two different heads
     assert result["export"]["float"]["top1_agreement"] == 1.0
     assert (out / "head.tflite").is_file() and not (out / ".ensemble").exists()
+
+
+def test_member_overrides_give_each_member_its_settings_or_fail_early():
+    """One entry per member, () for the ensemble's own settings; an override
+    of an unknown field or of one that would change the split (so the
+    members' validation clips) is refused before anything trains."""
+    from training.train import member_configs
+
+    cfg = dataclasses.replace(TrainConfig(), ensemble=3,
+                              member_overrides=((), (("tts_words", 16000),),
+                                                (("tts_words", 16000), ("tts_phrases", 9))))
+    configs = member_configs(cfg)
+    assert configs[0] == cfg
+    assert (configs[1].tts_words, configs[1].tts_phrases) == (16000, None)
+    assert (configs[2].tts_words, configs[2].tts_phrases) == (16000, 9)
+    alike = dataclasses.replace(cfg, member_overrides=())
+    assert member_configs(alike) == [alike] * 3
+    for overrides, message in (
+            (((),), "1 entries for an ensemble of 3"),
+            (((), (), (("no_such_field", 1),)), "no_such_field"),
+            (((), (("seed", 5),), ()), "seed"),
+            (((), (("validation_share", 0.5),), ()), "validation_share")):
+        with pytest.raises(ValueError, match=message):
+            member_configs(dataclasses.replace(cfg, member_overrides=overrides))
+    with pytest.raises(ValueError, match="two or more"):
+        member_configs(dataclasses.replace(cfg, ensemble=1, member_overrides=((),)))
 
 
 def test_chimeras_are_real_voices_cut_into_new_words(data_dir, tmp_path, monkeypatch):

@@ -57,6 +57,27 @@ def test_plan_is_deterministic_labelled_and_split_disjoint(word_list):
     assert all(c.source == f"tts/{c.speaker}/{u.kind}" for c, u in zip(clips, train))
 
 
+def test_training_config_sets_the_vocabulary(word_list):
+    """``TrainConfig.tts_words`` / ``tts_phrases`` size the training split's
+    plan (an ensemble member with a larger vocabulary); None keeps the
+    defaults; the held-out split is the same either way."""
+    import dataclasses
+
+    from training.config import TrainConfig
+
+    assert tts.training_tts_config(TrainConfig()) == tts.TtsConfig()
+    small = tts.training_tts_config(dataclasses.replace(TrainConfig(), tts_words=6,
+                                                        tts_phrases=2))
+    big = tts.training_tts_config(dataclasses.replace(TrainConfig(), tts_words=12,
+                                                      tts_phrases=5))
+    assert (small.words, small.phrases, big.words, big.phrases) == (6, 2, 12, 5)
+    kinds = {name: Counter(u.kind for u in tts.plan("train", c, word_list))
+             for name, c in (("small", small), ("big", big))}
+    assert (kinds["small"]["word"], kinds["small"]["phrase"]) == (6, 2)
+    assert (kinds["big"]["word"], kinds["big"]["phrase"]) == (12, 5)
+    assert tts.plan("heldout", small, word_list) == tts.plan("heldout", big, word_list)
+
+
 def test_commands_plan_is_every_command_by_every_voice():
     cfg = tts.TtsConfig(command_takes=2)
     for split in tts.SPLITS:

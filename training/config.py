@@ -5,6 +5,7 @@ runtime's settings stay in :mod:`kwsapp.config`, which never imports these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from kwsapp.config import SplitConfig
 
@@ -87,6 +88,16 @@ class TrainConfig:
     # split) and averaged into one model: one run's false activations on
     # held-out speech vary several-fold with the seed (docs/streaming.md).
     ensemble: int = 1
+    # Ensemble members trained on other data than ``cfg``: one tuple of
+    # (field, value) pairs per member, () for ``cfg`` as is (empty: every
+    # member alike). Heads that saw different negatives disagree on other
+    # speech more than on the commands, so their mean fires less
+    # (docs/streaming.md "Members that saw different data").
+    member_overrides: tuple[tuple[tuple[str, Any], ...], ...] = ()
+    # The TTS negatives' vocabulary (training/negatives/tts.py TtsConfig;
+    # None: its defaults): dictionary words and short phrases.
+    tts_words: int | None = None
+    tts_phrases: int | None = None
 
     @classmethod
     def tiny(cls) -> "TrainConfig":

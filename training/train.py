@@ -411,6 +411,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
                           command, cache, export=False)[0]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    member_configs(cfg)  # bad member overrides fail before any training
     _remove_partial_files(out_dir)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
     if cfg.ensemble > 1:
@@ -436,9 +437,10 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                     params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
                     cpu_devices: int, command: str | None, cache: Path | None, export: bool,
                     mined: Sequence[data.Clip]) -> dict[str, Any]:
-    """``cfg.ensemble`` heads on the same data, member ``k`` trained with
-    seed ``cfg.seed + k`` (init and epoch draws only: the split and the
-    cached features stay those of ``cfg.seed``), then averaged into one
+    """``cfg.ensemble`` heads, member ``k`` trained with seed ``cfg.seed + k``
+    (init and epoch draws only: the split and the cached features stay those
+    of ``cfg.seed``) on ``cfg``'s data or, with ``cfg.member_overrides``,
+    its own (:func:`member_configs`), then averaged into one
     model and exported as one. Each finished member is kept under
     ``out_dir/.ensemble/member-k`` until the whole run ends, so a killed run
     resumes with the next member (and inside it, from its checkpoint)."""
@@ -446,6 +448,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     from training.models.embedding import load_keras
 
     module = arch_module(arch)
+    configs = member_configs(cfg)
     heads, states, prep = [], [], None
     for k in range(cfg.ensemble):
         folder = out_dir / ENSEMBLE_DIR / f"member-{k}"
@@ -455,28 +458,69 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             states.append(json.loads((folder / "state.json").read_text()))
             log.info("ensemble member %d of %d: from %s", k + 1, cfg.ensemble, folder)
             continue
-        log.info("ensemble member %d of %d (seed %d)", k + 1, cfg.ensemble, cfg.seed + k)
+        log.info("ensemble member %d of %d (seed %d%s)", k + 1, cfg.ensemble, cfg.seed + k,
+                 "".join(f", {name} {value}" for name, value in _overrides(cfg, k)))
         # No artifact per member (finish=False): the head alone is kept, for resuming.
-        _, model, prep, state = _train(data_dir, arch, folder, cfg, params, tiny, aug,
-                                       cpu_devices, None, cache, False, mined, member=k,
-                                       finish=False)
+        _, model, member_prep, state = _train(data_dir, arch, folder, configs[k], params, tiny,
+                                              aug, cpu_devices, None, cache, False, mined,
+                                              member=k, finish=False)
+        if configs[k] == cfg:  # the card describes (and _finish scores with) cfg's data
+            prep = member_prep
         write_atomic(done, lambda p: model.save(p))
         write_json_atomic(folder / "state.json", {key: state[key] for key in
                                                   ("history", "best_epoch", "best_accuracy")})
         heads.append(model)
         states.append(state)
-    if prep is None:  # every member came from a killed run's folder
+    if prep is None:  # members came from a killed run's folder, or all had overrides
         prep = prepare(data_dir, module, arch, cfg, aug, cache, mined)
     combined = ensemble_head(heads)
     state = {"history": states[0]["history"], "best_epoch": states[0]["best_epoch"],
              "members": [{"seed": cfg.seed + k, "best_epoch": st["best_epoch"] + 1,
                           "epochs_run": len(st["history"]),
-                          "validation_accuracy": st["best_accuracy"]}
+                          "validation_accuracy": st["best_accuracy"],
+                          **({"overrides": dict(_overrides(cfg, k))}
+                             if _overrides(cfg, k) else {})}
                          for k, st in enumerate(states)]}
     card = _finish(combined, module, arch, model_params(module, params, tiny), cfg, aug, prep,
                    data_dir, out_dir, state, command, export, cache)
     shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
+
+
+#: Fields a member may not override: they would change the split (so the
+#: members' validation clips), or the ensemble itself.
+_MEMBER_FIXED = frozenset({"seed", "validation_share", "test_share", "unknown_share",
+                           "silence_share", "max_val_clips", "extra_data", "ensemble",
+                           "member_overrides"})
+
+
+def _overrides(cfg: TrainConfig, k: int) -> tuple[tuple[str, Any], ...]:
+    return tuple(cfg.member_overrides[k]) if cfg.member_overrides else ()
+
+
+def member_configs(cfg: TrainConfig) -> list[TrainConfig]:
+    """The training settings of each of ``cfg.ensemble`` members: ``cfg``
+    with member k's ``member_overrides`` over it.
+
+    Raises:
+        ValueError: ``member_overrides`` is not one entry per member, or
+            overrides an unknown field or one that would change the split.
+    """
+    if cfg.member_overrides and cfg.ensemble < 2:
+        raise ValueError("member_overrides needs an ensemble of two or more members")
+    if cfg.member_overrides and len(cfg.member_overrides) != cfg.ensemble:
+        raise ValueError(f"member_overrides has {len(cfg.member_overrides)} entries for "
+                         f"an ensemble of {cfg.ensemble}: give one per member (() for none)")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    out = []
+    for k in range(cfg.ensemble):
+        pairs = dict(_overrides(cfg, k))
+        bad = sorted(set(pairs) - known) + sorted(set(pairs) & _MEMBER_FIXED)
+        if bad:
+            raise ValueError(f"member {k}'s overrides cannot set {', '.join(bad)} "
+                             "(unknown, or it would change the split or the ensemble)")
+        out.append(dataclasses.replace(cfg, **pairs))
+    return out
 
 
 def _remove_partial_files(out_dir: Path) -> None:

@@ -64,7 +64,9 @@ TRAIN: dict[str, Any] = {
     # validation clips 97.2-97.5 % -> 97.5-97.8 % (three seeds each).
     "synthetic_commands": True,
     # Three heads averaged: false activations on held-out speech vary
-    # several-fold from seed to seed (docs/streaming.md).
+    # several-fold from seed to seed (docs/streaming.md). Three more heads
+    # with a four times larger TTS vocabulary (TrainConfig.member_overrides)
+    # measured no better: docs/streaming.md "Members that saw different data".
     "ensemble": 3,
 }
 #: AugmentConfig fields for this architecture (``make models``): shifts of

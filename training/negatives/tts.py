@@ -36,6 +36,7 @@ it would give are absent, the others unchanged).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -59,7 +60,7 @@ from training.negatives.tts_render import (RenderConfig, RenderStats, Utterance,
 __all__ = ["VOICES", "NEAR_MISSES", "HOMOPHONES", "TtsConfig", "RenderConfig", "RenderStats",
            "Utterance", "Voice", "engine_available", "postprocess", "render", "plan",
            "plan_commands", "tts_negatives", "tts_commands", "for_training", "TtsAugmenter",
-           "TtsAugmentConfig", "legacy_espeak_unknown", "export_folder"]
+           "TtsAugmentConfig", "legacy_espeak_unknown", "export_folder", "training_tts_config"]
 
 log = logging.getLogger(__name__)
 
@@ -320,11 +321,22 @@ def tts_negatives(cache: Path | None = None, split: str = "train",
 
 def for_training(data_dir: Path, train: Sequence[Clip], config: object, cache: Path,
                  window: int) -> list[Clip]:
-    """The training split of :func:`tts_negatives` with the default
-    :class:`TtsConfig`, called as :data:`training.negatives.KINDS` calls
-    every kind (``data_dir``, ``train``, ``config`` and ``window`` are not
-    needed: the set is the same for every model, so its cache is shared)."""
-    return tts_negatives(cache, "train")
+    """The training split of :func:`tts_negatives`, called as
+    :data:`training.negatives.KINDS` calls every kind: :class:`TtsConfig`
+    with the vocabulary of ``config`` (``TrainConfig.tts_words`` and
+    ``tts_phrases``; None: the defaults). ``data_dir``, ``train`` and
+    ``window`` are not needed: the set is the same for every model, so its
+    cache is shared."""
+    return tts_negatives(cache, "train", training_tts_config(config))
+
+
+def training_tts_config(config: object) -> TtsConfig:
+    """:class:`TtsConfig` with a training config's vocabulary
+    (``tts_words``, ``tts_phrases``; None or absent: the defaults)."""
+    sizes = {name: value for name, value in (("words", getattr(config, "tts_words", None)),
+                                             ("phrases", getattr(config, "tts_phrases", None)))
+             if value is not None}
+    return dataclasses.replace(TtsConfig(), **sizes)
 
 
 def tts_commands(cache: Path | None = None, split: str = "train",
