@@ -7,6 +7,12 @@ optional ``TRAIN`` dict (e.g. more epochs for a net trained from scratch)
 and the :class:`~training.config.AugmentConfig` defaults, updated by its
 optional ``AUGMENT`` dict.
 A killed run resumes where it stopped when started again.
+
+Held-out checks: ``--leave-out alexa snowboy --out /tmp/heldout
+--live-defaults-from assets/models`` trains the same recipe without those
+words of other speech, with the bundled cards' live defaults; ``kwsapp
+evaluate-stream`` of it on a stream of those words gives README's rows of
+words never trained on.
 """
 
 from __future__ import annotations
@@ -15,20 +21,27 @@ import argparse
 import dataclasses
 import json
 import logging
+import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from training.config import AugmentConfig, TrainConfig
 
 BUNDLED = ("embed", "cnn", "wavception")
 
 
-def train_config(module: object) -> TrainConfig:
-    """The defaults with the architecture's ``TRAIN`` overrides."""
+def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
+    """The defaults with the architecture's ``TRAIN`` overrides; ``leave_out``
+    words are left out of its negatives (``negatives_exclude``: the same
+    recipe trained without them, for a held-out check)."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in dict(getattr(module, "TRAIN", {})).items() if k in known}
+    if leave_out:
+        overrides["negatives_exclude"] = tuple(overrides.get("negatives_exclude", ())) + tuple(
+            leave_out)
     return dataclasses.replace(TrainConfig(), **overrides)
 
 
@@ -68,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="Speech Commands folder")
     parser.add_argument("--out", default="assets/models", help="bundled models folder")
     parser.add_argument("--only", nargs="+", choices=BUNDLED, help="just these models")
+    parser.add_argument("--leave-out", nargs="+", default=[], metavar="WORD",
+                        help="train without these words of other speech (e.g. alexa "
+                             "snowboy): the held-out rows of README's streaming table")
+    parser.add_argument("--live-defaults-from", metavar="MODELS",
+                        help="models folder whose cards give the live defaults "
+                             "(default: the models being replaced in --out)")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -77,15 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     timings = {}
     for arch in args.only or BUNDLED:
         module = arch_module(arch)
-        cfg = train_config(module)
+        cfg = train_config(module, args.leave_out)
         out = Path(args.out) / arch
         staging = Path(args.out) / f".{arch}.new"  # the bundled model stays until done
         command = (f"python -m training.make_models --data {args.data} --out {args.out}"
-                   f" --only {arch}")
+                   f" --only {arch}"
+                   + (" --leave-out " + " ".join(map(shlex.quote, args.leave_out))
+                      if args.leave_out else "")
+                   + (f" --live-defaults-from {args.live_defaults_from}"
+                      if args.live_defaults_from else ""))
         start = time.monotonic()
         card = train(args.data, arch, staging, cfg, aug=augment_config(module), command=command)
         timings[arch] = time.monotonic() - start
-        keep_live_defaults(out, staging)
+        keep_live_defaults(Path(args.live_defaults_from) / arch if args.live_defaults_from
+                           else out, staging)
         for name in KEPT_FILES:  # made apart from training (Makefile `models`)
             if (out / name).is_file() and not (staging / name).exists():
                 shutil.copy2(out / name, staging / name)
