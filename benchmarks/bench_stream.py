@@ -17,7 +17,10 @@ the same run (``python -m benchmarks.bench_stream [--quick]``):
    of its capture child (where its PortAudio runs), apart and together
    (skipped without jackd).
 
-``--listen`` runs only rows 5 and 6.
+``--listen`` runs only rows 5 and 6. ``--listen-from CHECKOUT... [--rounds
+N]`` runs only row 6, for ``kwsapp listen`` of each checkout in alternate
+rounds (before/after in one run), with its CPU per thread and the events'
+median latency.
 
 Timings vary with machine load (printed); compare the ratios.
 """
