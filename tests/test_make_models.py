@@ -32,3 +32,20 @@ def test_live_defaults_come_from_the_given_card_and_nothing_else(tmp_path):
     # No card to copy from (a first build): the new card stays as trained.
     make_models.keep_live_defaults(tmp_path / "missing", new)
     assert json.loads((new / "card.json").read_text()) == card
+
+
+def test_set_takes_a_typed_field_or_says_what_is_wrong():
+    import argparse
+
+    import pytest
+
+    assert make_models.setting("tts_words=16000") == ("tts_words", 16000)
+    assert make_models.setting("learning_rate=1") == ("learning_rate", 1.0)
+    assert make_models.setting("negatives=[\"tts\",\"hard\"]") == ("negatives", ("tts", "hard"))
+    assert make_models.setting("member_overrides=[[], [[\"tts_words\", 16000]]]") == (
+        "member_overrides", ((), (("tts_words", 16000),)))
+    for bad, says in (("tts_words", "FIELD=VALUE"), ("no_such=1", "FIELD=VALUE"),
+                      ("epochs=many", "type int"), ("epochs=true", "type int"),
+                      ("negatives=tts", "type tuple")):
+        with pytest.raises(argparse.ArgumentTypeError, match=says):
+            make_models.setting(bad)
