@@ -7,6 +7,14 @@ optional ``TRAIN`` dict (e.g. more epochs for a net trained from scratch)
 and the :class:`~training.config.AugmentConfig` defaults, updated by its
 optional ``AUGMENT`` dict.
 A killed run resumes where it stopped when started again.
+
+Held-out checks: ``--leave-out alexa snowboy --out /tmp/heldout
+--live-defaults-from assets/models`` trains the same recipe without those
+words of other speech, with the bundled cards' live defaults; ``kwsapp
+evaluate-stream`` of it on a stream of those words gives README's rows of
+words never trained on. ``--set FIELD=VALUE`` changes the recipe (any
+:class:`~training.config.TrainConfig` field, e.g. ``--set tts_words=16000``)
+to compare one with the bundled recipe the same way.
 """
 
 from __future__ import annotations
@@ -15,21 +23,60 @@ import argparse
 import dataclasses
 import json
 import logging
+import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any, Sequence
 
 from training.config import AugmentConfig, TrainConfig
 
 BUNDLED = ("embed", "cnn", "wavception")
 
 
-def train_config(module: object) -> TrainConfig:
-    """The defaults with the architecture's ``TRAIN`` overrides."""
+def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
+    """The defaults with the architecture's ``TRAIN`` overrides; ``leave_out``
+    words are left out of its negatives (``negatives_exclude``: the same
+    recipe trained without them, for a held-out check)."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in dict(getattr(module, "TRAIN", {})).items() if k in known}
+    if leave_out:
+        overrides["negatives_exclude"] = tuple(overrides.get("negatives_exclude", ())) + tuple(
+            leave_out)
     return dataclasses.replace(TrainConfig(), **overrides)
+
+
+def setting(text: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` of :class:`TrainConfig` (VALUE a JSON literal, or a
+    bare word taken as a string), for ``--set``.
+
+    Raises:
+        argparse.ArgumentTypeError: not ``FIELD=VALUE``, or no such field.
+    """
+    name, sep, value = text.partition("=")
+    defaults = {f.name: getattr(TrainConfig(), f.name) for f in dataclasses.fields(TrainConfig)}
+    if not sep or name not in defaults:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not FIELD=VALUE with a TrainConfig field (e.g. tts_words=16000)")
+    try:
+        parsed = _tuples(json.loads(value))
+    except json.JSONDecodeError:
+        parsed = value
+    default = defaults[name]
+    kind = float if isinstance(default, float) else type(default)
+    ok = (default is None or isinstance(parsed, kind) and not (
+        isinstance(parsed, bool) and kind is not bool)
+        or kind is float and isinstance(parsed, int) and not isinstance(parsed, bool))
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {name} must be of type {kind.__name__} (default {default!r})")
+    return name, float(parsed) if kind is float else parsed
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists as tuples, all the way down (TrainConfig is frozen)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def augment_config(module: object) -> AugmentConfig:
@@ -68,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="Speech Commands folder")
     parser.add_argument("--out", default="assets/models", help="bundled models folder")
     parser.add_argument("--only", nargs="+", choices=BUNDLED, help="just these models")
+    parser.add_argument("--leave-out", nargs="+", default=[], metavar="WORD",
+                        help="train without these words of other speech (e.g. alexa "
+                             "snowboy): the held-out rows of README's streaming table")
+    parser.add_argument("--set", type=setting, action="append", default=[],
+                        metavar="FIELD=VALUE",
+                        help="a TrainConfig field over the recipe (repeatable), e.g. "
+                             "--set tts_words=16000: a recipe to compare, not the bundled one")
+    parser.add_argument("--live-defaults-from", metavar="MODELS",
+                        help="models folder whose cards give the live defaults "
+                             "(default: the models being replaced in --out)")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -77,15 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     timings = {}
     for arch in args.only or BUNDLED:
         module = arch_module(arch)
-        cfg = train_config(module)
+        cfg = dataclasses.replace(train_config(module, args.leave_out), **dict(args.set))
         out = Path(args.out) / arch
         staging = Path(args.out) / f".{arch}.new"  # the bundled model stays until done
         command = (f"python -m training.make_models --data {args.data} --out {args.out}"
-                   f" --only {arch}")
+                   f" --only {arch}"
+                   + (" --leave-out " + " ".join(map(shlex.quote, args.leave_out))
+                      if args.leave_out else "")
+                   + "".join(f" --set {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in args.set)
+                   + (f" --live-defaults-from {args.live_defaults_from}"
+                      if args.live_defaults_from else ""))
         start = time.monotonic()
         card = train(args.data, arch, staging, cfg, aug=augment_config(module), command=command)
         timings[arch] = time.monotonic() - start
-        keep_live_defaults(out, staging)
+        keep_live_defaults(Path(args.live_defaults_from) / arch if args.live_defaults_from
+                           else out, staging)
         for name in KEPT_FILES:  # made apart from training (Makefile `models`)
             if (out / name).is_file() and not (staging / name).exists():
                 shutil.copy2(out / name, staging / name)

@@ -1,0 +1,51 @@
+"""training/make_models.py: the recipe a bundled model is trained with, and
+the live defaults a rebuilt (or held-out) model takes from a card."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from training import make_models
+from training.models import arch_module
+
+
+def test_leave_out_is_the_same_recipe_without_those_words():
+    module = arch_module("embed")
+    full = make_models.train_config(module)
+    held = make_models.train_config(module, ["alexa", "smart mirror"])
+    assert full.negatives and full.ensemble == module.TRAIN["ensemble"]
+    assert held.negatives_exclude == full.negatives_exclude + ("alexa", "smart mirror")
+    assert dataclasses.replace(held, negatives_exclude=full.negatives_exclude) == full
+
+
+def test_live_defaults_come_from_the_given_card_and_nothing_else(tmp_path):
+    previous, new = tmp_path / "previous", tmp_path / "new"
+    previous.mkdir(), new.mkdir()
+    live = {"threshold": 0.55, "smoothing": {"average_window_ms": 250.0}, "hop_ms": 80.0}
+    (previous / "card.json").write_text(json.dumps({**live, "name": "old", "metrics": {"a": 1}}))
+    (new / "card.json").write_text(json.dumps({"name": "new", "threshold": 0.9,
+                                               "metrics": {"b": 2}}))
+    make_models.keep_live_defaults(previous, new)
+    card = json.loads((new / "card.json").read_text())
+    assert card == {"name": "new", "metrics": {"b": 2}, **live}
+    # No card to copy from (a first build): the new card stays as trained.
+    make_models.keep_live_defaults(tmp_path / "missing", new)
+    assert json.loads((new / "card.json").read_text()) == card
+
+
+def test_set_takes_a_typed_field_or_says_what_is_wrong():
+    import argparse
+
+    import pytest
+
+    assert make_models.setting("tts_words=16000") == ("tts_words", 16000)
+    assert make_models.setting("learning_rate=1") == ("learning_rate", 1.0)
+    assert make_models.setting("negatives=[\"tts\",\"hard\"]") == ("negatives", ("tts", "hard"))
+    assert make_models.setting("member_overrides=[[], [[\"tts_words\", 16000]]]") == (
+        "member_overrides", ((), (("tts_words", 16000),)))
+    for bad, says in (("tts_words", "FIELD=VALUE"), ("no_such=1", "FIELD=VALUE"),
+                      ("epochs=many", "type int"), ("epochs=true", "type int"),
+                      ("negatives=tts", "type tuple")):
+        with pytest.raises(argparse.ArgumentTypeError, match=says):
+            make_models.setting(bad)
