@@ -49,3 +49,7 @@ def test_set_takes_a_typed_field_or_says_what_is_wrong():
                       ("negatives=tts", "type tuple")):
         with pytest.raises(argparse.ArgumentTypeError, match=says):
             make_models.setting(bad)
+    assert make_models.setting("synthetic_commands=false") == ("synthetic_commands", False)
+    assert make_models.setting("tts_words=null") == ("tts_words", None)
+    with pytest.raises(argparse.ArgumentTypeError, match="type bool"):
+        make_models.setting("synthetic_commands=1")

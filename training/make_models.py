@@ -52,7 +52,8 @@ def setting(text: str) -> tuple[str, Any]:
     bare word taken as a string), for ``--set``.
 
     Raises:
-        argparse.ArgumentTypeError: not ``FIELD=VALUE``, or no such field.
+        argparse.ArgumentTypeError: not ``FIELD=VALUE``, no such field, or a
+            value of another type than the field's default.
     """
     name, sep, value = text.partition("=")
     defaults = {f.name: getattr(TrainConfig(), f.name) for f in dataclasses.fields(TrainConfig)}
@@ -64,11 +65,11 @@ def setting(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         parsed = value
     default = defaults[name]
-    kind = float if isinstance(default, float) else type(default)
-    ok = (default is None or isinstance(parsed, kind) and not (
-        isinstance(parsed, bool) and kind is not bool)
-        or kind is float and isinstance(parsed, int) and not isinstance(parsed, bool))
-    if not ok:
+    if default is None:  # an optional setting: any JSON value
+        return name, parsed
+    kind = type(default)
+    if isinstance(parsed, bool) != (kind is bool) or not (
+            isinstance(parsed, kind) or kind is float and isinstance(parsed, int)):
         raise argparse.ArgumentTypeError(
             f"{text!r}: {name} must be of type {kind.__name__} (default {default!r})")
     return name, float(parsed) if kind is float else parsed
