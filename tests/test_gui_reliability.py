@@ -72,3 +72,27 @@ def test_bad_file_row_shows_the_reason(qtbot, window_factory, tiny_model, tmp_pa
     assert name == "broken.wav"
     assert str(bad.parent) not in result  # the path is in the name column already
     assert result.startswith("error: not a readable audio file"), result
+
+
+def test_engine_callbacks_after_the_window_is_gone_are_dropped(qtbot):
+    """An engine thread can outlive the window (a model slower than the
+    engine's stop timeout): its late callbacks reach a deleted bridge, which
+    Qt refuses ("Signal source has been deleted"). They are dropped; while
+    the bridge lives, every callback arrives."""
+    import shiboken6
+
+    from kwsapp.gui.live import EngineBridge
+
+    bridge = EngineBridge()
+    got = []
+    bridge.window.connect(got.append)
+    bridge.command.connect(got.append)
+    bridge.on_window("w")
+    bridge.on_event("e")
+    assert got == ["w", "e"]
+    shiboken6.delete(bridge)  # what the window's teardown does to it
+    bridge.on_window("late")
+    bridge.on_event("late")
+    bridge.on_error(RuntimeError("late"))
+    bridge.on_word_scores(1.0, ("x",), None)
+    assert got == ["w", "e"]

@@ -13,6 +13,7 @@ import logging
 from typing import Callable
 
 import numpy as np
+import shiboken6
 from PySide6 import QtCore
 
 from kwsapp.config import Config
@@ -47,16 +48,27 @@ class EngineBridge(QtCore.QObject):
     word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
 
     def on_event(self, event: object) -> None:
-        self.command.emit(event)
+        self._emit(self.command, event)
 
     def on_window(self, result: object) -> None:
-        self.window.emit(result)
+        self._emit(self.window, result)
 
     def on_error(self, exc: Exception) -> None:
-        self.failed.emit(exc)
+        self._emit(self.failed, exc)
 
     def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
-        self.word_scores.emit((end_s, labels, probs))
+        self._emit(self.word_scores, (end_s, labels, probs))
+
+    def _emit(self, signal: QtCore.SignalInstance, value: object) -> None:
+        # An engine thread can outlive the window: a model slower than the
+        # engine's stop() timeout returns after the window (and this bridge)
+        # was deleted, and Qt then refuses the emit. Nobody is left to tell.
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            if shiboken6.isValid(self):
+                raise
+            log.debug("engine callback after the window closed: dropped")
 
 
 class LiveSession:
