@@ -180,12 +180,21 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
         "cfg = dataclasses.replace(TrainConfig.tiny(), negatives=('wake_words', 'hard'),\n"
         "    negatives_exclude=('alexa',), negatives_per_epoch=16, mining_rounds=1)\n"
         f"card = train({str(data_dir)!r}, 'embed', {str(tmp_path / 'out')!r}, cfg, tiny=True)\n"
-        "print(json.dumps(card['training']))\n")
+        "print(json.dumps({k: card.get(k) for k in ('training', 'clip_weights',\n"
+        "                                        'clip_weights_tuning')}))\n")
     run = subprocess.run([sys.executable, "-c", script], cwd=support.REPO_ROOT,
                          env=support.env(tmp_path / "cache"), capture_output=True, text=True,
                          timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    training = json.loads(run.stdout.strip().splitlines()[-1])
+    printed = json.loads(run.stdout.strip().splitlines()[-1])
+    training = printed["training"]
+    # Trained with negatives: the card says how clips take the unknown prior
+    # back out (training/clip_weights.py), chosen on its validation clips.
+    tuning = printed["clip_weights_tuning"]
+    assert tuning["clips"] == training["clips"]["validation"]["clips"]
+    assert set(printed["clip_weights"] or {}) <= {"unknown"}
+    assert json.loads((tmp_path / "out" / "card.json").read_text()).get("clip_weights") \
+        == printed["clip_weights"]
     assert training["clips"]["negatives"]["unknown"] == training["clips"]["negatives"]["clips"]
     assert set(training["negatives"]) >= {"wake_words", "hard"}
     assert "mining round 1:" in run.stderr

@@ -32,6 +32,7 @@ class KerasRecognizer:
     ``.tflite``)."""
 
     front_end = Recognizer.front_end  # uses only self.card
+    clip_probabilities = Recognizer.clip_probabilities  # self.card and probabilities()
 
     def __init__(self, artifact_dir: str | Path) -> None:
         import tensorflow as tf

@@ -49,6 +49,12 @@ def rows(models_dir: Path) -> list[str]:
             params_text += f" ({trained:,} trained)"
         acc = (f"{100 * val['accuracy']:.2f}% of {val['n']} clips, {val.get('speakers', '?')} "
                f"speakers" if val.get("accuracy") is not None else "?")
+        tuning = card.get("clip_weights_tuning", {})
+        if card.get("clip_weights") and "validation_top1" in tuning:
+            # The card's clip decision (training/clip_weights.py) and its fair estimate.
+            acc = (f"{tuning['validation_top1']:.2f}% with its clip weights "
+                   f"({tuning['speaker_cv']['top1']:.2f}% chosen on other speakers), "
+                   f"{acc} raw")
         out.append(f"| `{card.get('name', artifact.name)}` | {params_text} | {size:.2f} MB | "
                    f"{acc} | {latency_ms(artifact):.1f} ms ({card['window_ms'] / 1000:g} s) |")
     return out

@@ -752,11 +752,11 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
     embedding's conversions cached under ``cache``)."""
     from training.evaluate import metrics
 
-    result = {}
+    result, probs = {}, {}
     for name, x, y in (("validation", prep.x_val, prep.y_val), ("test", prep.x_test, prep.y_test)):
         if len(y):
-            pred = model.predict(x, batch_size=cfg.batch_size, verbose=0).argmax(1)
-            result[name] = metrics(y, pred)
+            probs[name] = model.predict(x, batch_size=cfg.batch_size, verbose=0)
+            result[name] = metrics(y, probs[name].argmax(1))
             result[name]["speakers"] = len({c.speaker for c in prep.clips[name] if c.speaker})
     deployable = module.export_model(model, params) if hasattr(module, "export_model") else model
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -793,6 +793,14 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": code_version(),
     }
+    if cfg.negatives and "validation" in probs:
+        # Negatives inflate the unknown prior: a clip's decision takes it
+        # back out (training/clip_weights.py); streams keep raw probabilities.
+        from training import clip_weights
+
+        card = clip_weights.apply_to_card(card, clip_weights.choose(
+            probs["validation"], prep.y_val, [c.speaker for c in prep.clips["validation"]],
+            LABELS, seed=cfg.seed))
     if export:
         from training.export import export_artifact
 

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keras", action="store_true",
                         help="score the artifact's model.keras with TensorFlow instead of its "
                              ".tflite (needs the train extra)")
+    parser.add_argument("--no-clip-weights", action="store_true",
+                        help="score the model's raw probabilities, without the card's "
+                             "clip_weights (what a clip's label is judged on by default)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
 
 
@@ -93,7 +96,9 @@ def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
 
 
 def _print_text(result: dict[str, Any]) -> None:
-    print(f"accuracy {result['accuracy']:.4f} on {result['n']} clips")
+    weights = ", ".join(f"{k} x{v:g}" for k, v in result["clip_weights"].items())
+    print(f"accuracy {result['accuracy']:.4f} on {result['n']} clips"
+          + (f" (the card's clip weights: {weights})" if weights else ""))
     print(f"{'label':<10}{'precision':>10}{'recall':>8}{'n':>6}")
     for lab, m in result["per_class"].items():
         print(f"{lab:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['n']:>6d}")
@@ -135,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
         progress = files
     for path, label in progress:
         try:
-            probs = recognizer.probabilities(load_audio(path))
+            audio = load_audio(path)
+            probs = (recognizer.probabilities(audio) if args.no_clip_weights
+                     else recognizer.clip_probabilities(audio))
         except AudioFileError as exc:
             log.error("%s", exc)
             errors.append({"file": str(path), "error": exc.problem})
@@ -143,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         truth.append(label)
         predicted.append(labels[int(np.argmax(probs))])
     result = {"model": recognizer.card.name, "data_dir": str(args.data_dir),
+              "clip_weights": {} if args.no_clip_weights else recognizer.card.clip_weights,
               **metrics(truth, predicted, labels), "errors": errors}
     if args.png:
         save_confusion_png(result, args.png, f"{recognizer.card.name} on {args.data_dir}")

@@ -31,8 +31,8 @@ class FileClassification:
         path: the file as given.
         duration_s: its length in seconds (at 16 kHz after decoding).
         labels: the model's labels, in ``probs`` order.
-        probs: ``[len(labels)]`` float32 for a clip (one centred window);
-            None for a file longer than ``Config.clip_max_ms``.
+        probs: ``[len(labels)]`` float32 for a clip (one centred window,
+            the card's ``clip_weights`` applied); None for a file longer than ``Config.clip_max_ms``.
         events: the commands the streaming engine found, ends clipped to
             ``duration_s``.
     """
@@ -111,7 +111,7 @@ class FileClassifier:
         duration = audio.shape[0] / float(SAMPLE_RATE_HZ)
         probs = None
         if duration * 1000.0 <= self.config.clip_max_ms:
-            probs = self.recognizer.probabilities(audio)
+            probs = self.recognizer.clip_probabilities(audio)
         source = FileSource(audio, ms_to_samples(self.config.audio.block_ms))
         return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
                                   probs=probs, events=self._events(source, duration))

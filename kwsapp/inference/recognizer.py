@@ -67,6 +67,21 @@ class Recognizer:
         """Class probabilities ``[len(labels)]`` float32 for one window."""
         return self.model.invoke(self.front_end(window))
 
+    def clip_probabilities(self, clip: np.ndarray) -> np.ndarray:
+        """Class probabilities ``[len(labels)]`` float32 for one clip
+        (centred in the window): the model's, times the card's
+        ``clip_weights`` and renormalised. A head trained with far more
+        other speech than any command over-calls ``unknown`` on a lone clip;
+        the weights take that prior back out. Streams decide on the raw
+        probabilities with their thresholds (docs/contracts.md 2)."""
+        probs = self.probabilities(clip)
+        weights = self.card.clip_weights
+        if not weights:
+            return probs
+        scaled = probs * np.array([weights.get(lab, 1.0) for lab in self.labels], np.float32)
+        total = float(scaled.sum())
+        return (scaled / total).astype(np.float32) if total > 0 else probs
+
     def _split(self) -> SplitModel:
         if self.split is None:
             from kwsapp.errors import ModelError
@@ -88,7 +103,7 @@ class Recognizer:
     def classify(self, audio: np.ndarray) -> dict[str, float]:
         """Probabilities by label for one clip (centred in the model's
         window: cropped or zero-padded evenly on both sides)."""
-        probs = self.probabilities(audio)
+        probs = self.clip_probabilities(audio)
         return {label: float(p) for label, p in zip(self.labels, probs)}
 
 

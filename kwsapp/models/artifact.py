@@ -18,6 +18,7 @@ Minimal card::
         # (any kwsapp.features kind; normalization lives inside the graph)
       "threshold": 0.6, "smoothing": {...}, "vad": {...},   # live defaults
       "thresholds": {"left": 0.8},         # optional per-class thresholds
+      "clip_weights": {"unknown": 0.5},    # optional, clips only (contracts 2)
       "training": {...}, "metrics": {...}, "created": "...", "code_version": "..."
     }
 
@@ -28,6 +29,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,10 @@ class ModelCard:
     input_kind: str
     input_rate_hz: int
     input_params: dict[str, Any] = field(default_factory=dict)
+    #: Multipliers of a clip's class probabilities (``clip_weights``,
+    #: docs/contracts.md 2): a head trained with many negatives over-calls
+    #: ``unknown`` on single clips; streams use the raw probabilities.
+    clip_weights: dict[str, float] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +92,7 @@ class ModelCard:
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ModelError(f"{where}: labels must be two or more distinct names")
         _check_thresholds(card, labels, where)
+        clip_weights = _clip_weights(card, labels, where)
         rate = int(card["sample_rate_hz"])
         return cls(
             name=str(card.get("name", "model")),
@@ -95,6 +102,7 @@ class ModelCard:
             input_kind=kind,
             input_rate_hz=int(inp.get("sample_rate_hz", rate)),
             input_params=dict(inp.get("params", {})),
+            clip_weights=clip_weights,
             raw=card,
         )
 
@@ -113,6 +121,25 @@ def _check_thresholds(card: dict[str, Any], labels: tuple[str, ...], where: str)
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ModelError(f"{where}: {key} must be a number in (0, 1], not {value!r}")
+
+
+def _clip_weights(card: dict[str, Any], labels: tuple[str, ...], where: str
+                  ) -> dict[str, float]:
+    """``clip_weights``: an object of the card's labels to positive finite
+    numbers (absent: every weight 1)."""
+    weights = card.get("clip_weights", {})
+    if not isinstance(weights, dict):
+        raise ModelError(f"{where}: clip_weights must be an object {{label: weight}}")
+    unknown = sorted(set(weights) - set(labels))
+    if unknown:
+        raise ModelError(f"{where}: clip_weights name labels the model lacks: "
+                         f"{', '.join(unknown)}")
+    for key, value in weights.items():
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or value <= 0):
+            raise ModelError(f"{where}: clip_weights.{key} must be a positive number, "
+                             f"not {value!r}")
+    return {str(k): float(v) for k, v in weights.items()}
 
 
 def artifact_file(artifact_dir: str | Path, name: str) -> Path:
