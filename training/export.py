@@ -368,7 +368,7 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     ``model.keras`` (no retraining) and check them against its
     ``model.tflite`` on real windows.
 
-    The three embedding files come from the conversion cache when they are
+    The frozen embedding's files come from the conversion cache when they are
     there (:func:`cached_tflite`, under ``cache``); if the check then fails,
     they are converted afresh (their cache entries replaced) and checked again.
 

@@ -565,16 +565,22 @@ class Engine:
     def _may_defer(self, split, due: int) -> bool:
         """Whether the live pipeline may sleep past the step that ends at
         ``due`` (``audio.defer_unfireable_steps``): its window cannot fire
-        (:meth:`Smoother.can_fire_at`, on every step decided so far: the
+        (:meth:`Smoother.can_fire_at`: by its probabilities, or because the
+        speech cannot have paused by then; on every step decided so far: the
         inference thread idle; and the gate cannot reopen before it, which
         would reset the smoother), and no embedding listener waits for it."""
         gate = self.gate
         frames = -(-(due - gate.position) // gate.frame_samples)
+        # The step's quiet_ms is at most this: its frames end by `due`, and
+        # the last speech can only move later.
+        last = gate.last_speech_end
+        quiet = None if not gate.config.enabled or last is None else \
+            (due - last) * 1000.0 / self.sample_rate_hz
         return (split is not None and self.config.audio.defer_unfireable_steps
                 and self.source.realtime and not self._listeners
                 and self._pending_recognizer is None and self._queue.idle()
                 and gate.segment == self._segment and frames < gate.frames_to_new_segment()
-                and not self.smoother.can_fire_at(due / self.sample_rate_hz))
+                and not self.smoother.can_fire_at(due / self.sample_rate_hz, quiet))
 
     def _next_due(self) -> int:
         """The 16 kHz sample the next step (split models) or window ends at."""
@@ -833,9 +839,15 @@ class Engine:
         for step, emb in zip(task.steps, stream.steps(task.audio, len(task.steps))):
             self._store(step.j, emb)
         self._stream_next = task.steps[-1].j + 1
-        return [split.head(ring.get(s.j - frames + 1, s.j + 1)[None])[0]
-                if s.head and ring.has(s.j - frames + 1, s.j + 1) else None
-                for s in task.steps]
+        heads = [i for i, s in enumerate(task.steps)
+                 if s.head and ring.has(s.j - frames + 1, s.j + 1)]
+        out: list[np.ndarray | None] = [None] * len(task.steps)
+        if heads:  # one call for them all (the same values as one by one)
+            probs = split.head(np.stack([ring.get(task.steps[i].j - frames + 1,
+                                                  task.steps[i].j + 1) for i in heads]))
+            for i, p in zip(heads, probs):
+                out[i] = p
+        return out
 
     def _catch_up(self, stream, start: int, stop: int, keep_from: int) -> None:
         """Steps ``start .. stop - 1`` from the audio ring (a few per model
