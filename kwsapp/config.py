@@ -49,6 +49,14 @@ class AudioConfig:
     # gate's opening is then seen up to this late, long before a command
     # word that opened it has ended and can fire. 0: wake for every step.
     gated_wake_ms: float = 240.0
+    # While the gate is open, a step whose window cannot fire whatever the
+    # model says (the smoother's bound: its mean with that window at 1.0
+    # stays under every threshold) is run at the next step's wake-up, with
+    # it: the same windows in the same order, no event later, and one
+    # wake-up of the pipeline instead of two (a cold wake-up costs several
+    # times what the second step back to back does). Off while embedding
+    # listeners (user words) want every embedding as soon as it can be made.
+    defer_unfireable_steps: bool = True
     # Also bring the 16 kHz ring and the VAD flags up to date at least this
     # often (None: only when a window or step is due, every 80 ms with
     # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.

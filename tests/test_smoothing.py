@@ -154,3 +154,41 @@ def test_confirmation_reads_from_and_writes_to_the_card():
     s = Config().with_card(card).smoothing
     assert (s.confirm_pause_ms, s.confirm_wait_ms, s.confirm_ratio) == (100, 900, 1.0)
     assert "threshold" not in CONFIRM.card_fields() and "class_offsets" not in CONFIRM.card_fields()
+
+
+@pytest.mark.parametrize("thresholds", [{}, {"left": 0.8, "no": 0.3}])
+def test_can_fire_at_is_a_bound_no_window_breaks(thresholds):
+    """When ``can_fire_at`` says the next window cannot fire, no
+    probabilities of that window fire it (all ones, each command alone at
+    1.0, random ones), with or without a word key or a pause; and it does
+    say so on real-looking streams, not only when it must."""
+    import copy
+
+    rng = np.random.default_rng(3)
+    hop_s = 0.08
+    cfg = SmoothingConfig(average_window_ms=250, threshold=0.5, refractory_ms=1000,
+                          class_offsets=tuple((k, v - 0.5) for k, v in thresholds.items()))
+    s = Smoother(LABELS, cfg)
+    commands = [i for i, lab in enumerate(LABELS) if lab not in ("silence", "unknown")]
+    candidates = [np.ones(len(LABELS), np.float32)]
+    for i in commands:
+        one = np.zeros(len(LABELS), np.float32)
+        one[i] = 1.0
+        candidates.append(one)
+    said = {True: 0, False: 0}
+    for n in range(600):
+        t = (n + 1) * hop_s
+        can = s.can_fire_at(t)
+        said[can] += 1
+        if not can:
+            extra = [rng.dirichlet(np.full(len(LABELS), 0.3)).astype(np.float32)
+                     for _ in range(5)]
+            for probs in candidates + extra:
+                for word, quiet in ((None, None), (n, 1000.0), (n + 1, None)):
+                    assert copy.deepcopy(s).update(t, probs, word, quiet) is None, (n, probs)
+        # Mostly background, now and then a command building up.
+        p = rng.dirichlet(np.full(len(LABELS), 0.5)).astype(np.float32)
+        if rng.random() < 0.3:
+            p = 0.5 * p + 0.5 * candidates[1 + rng.integers(len(commands))]
+        s.update(t, p, n // 10, 200.0)
+    assert said[True] > 20 and said[False] > 100, said

@@ -136,6 +136,15 @@ class SpeechGate:
             return float("inf")
         return (self.position - last) * 1000.0 / self.sample_rate_hz
 
+    def frames_to_new_segment(self) -> int:
+        """The fewest further frames after which the gate can be open in a
+        new segment (closed, then opened again): until then the engine's
+        smoother is not reset. Large when the gate is off (never closes)."""
+        if not self.config.enabled:
+            return 1 << 30
+        close = max(1, self._hangover_frames + 1 - self._unvoiced_streak) if self.is_open else 0
+        return close + self._onset_frames
+
     def set_aggressiveness(self, aggressiveness: int) -> None:
         """0 (keeps most) .. 3 (filters most); takes effect at the next frame."""
         if not 0 <= int(aggressiveness) <= 3:

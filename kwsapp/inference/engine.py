@@ -284,6 +284,7 @@ class Engine:
         self._pulls = False  # the pipeline reads the source itself (set by start)
         self._task_s = float("inf")  # wall time of the last step or window (not yet timed)
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
+        self.deferred = 0  # sleeps past a step that could not fire (_may_defer)
 
     # ---- control -------------------------------------------------------
 
@@ -541,12 +542,29 @@ class Engine:
         next step or window; while the speech gate is shut, that of the last
         whole one within ``audio.gated_wake_ms`` (nothing is decided then)."""
         due = self._next_due()
-        if self.gate.is_open:
-            return due
         split = self.recognizer.split
+        if self.gate.is_open:
+            if self._may_defer(split, due):
+                self.deferred += 1
+                return due + split.spec.hop_samples
+            return due
         hop = split.spec.hop_samples if split is not None else self._hop
         n = ms_to_samples(self.config.audio.gated_wake_ms) // hop
         return due + max(0, n - 1) * hop
+
+    def _may_defer(self, split, due: int) -> bool:
+        """Whether the live pipeline may sleep past the step that ends at
+        ``due`` (``audio.defer_unfireable_steps``): its window cannot fire
+        (:meth:`Smoother.can_fire_at`, on every step decided so far: the
+        inference thread idle; and the gate cannot reopen before it, which
+        would reset the smoother), and no embedding listener waits for it."""
+        gate = self.gate
+        frames = -(-(due - gate.position) // gate.frame_samples)
+        return (split is not None and self.config.audio.defer_unfireable_steps
+                and self.source.realtime and not self._listeners
+                and self._pending_recognizer is None and self._queue.idle()
+                and gate.segment == self._segment and frames < gate.frames_to_new_segment()
+                and not self.smoother.can_fire_at(due / self.sample_rate_hz))
 
     def _next_due(self) -> int:
         """The 16 kHz sample the next step (split models) or window ends at."""

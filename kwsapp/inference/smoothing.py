@@ -27,6 +27,8 @@ from kwsapp.config import SmoothingConfig
 
 #: Float slack when comparing window end times (seconds).
 _EPS_S = 1e-6
+#: Slack of :meth:`Smoother.can_fire_at`'s bound (float32 means vs float64).
+_BOUND_SLACK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,23 @@ class Smoother:
         for _, p in rows:
             acc += p
         return acc / len(self._history)
+
+    def can_fire_at(self, time_s: float) -> bool:
+        """Whether the next window, ending at ``time_s``, could fire whatever
+        its probabilities: the mean it would be averaged into, with that
+        window at 1.0 for every class, reaches a command's threshold.
+
+        False is a bound, not a guess: no probabilities of that window can
+        fire it, so a live engine may run its step together with the next
+        one (the same windows in the same order, and no event later).
+        """
+        span_s = self.config.average_window_ms / 1000.0
+        # The rows update() keeps beside the new one (see its loop).
+        kept = [p for t, p in self._history if time_s - t < span_s - _EPS_S]
+        if not kept:
+            return True
+        upper = (np.sum(kept, axis=0, dtype=np.float64) + 1.0) / (len(kept) + 1)
+        return bool(np.any(self._commands & (upper >= self._thresholds - _BOUND_SLACK)))
 
     def update(self, time_s: float, probs: np.ndarray, word: int | None = None,
                quiet_ms: float | None = None) -> Detection | None:
