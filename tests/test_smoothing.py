@@ -160,14 +160,16 @@ def test_confirmation_reads_from_and_writes_to_the_card():
 def test_can_fire_at_is_a_bound_no_window_breaks(thresholds):
     """When ``can_fire_at`` says the next window cannot fire, no
     probabilities of that window fire it (all ones, each command alone at
-    1.0, random ones), with or without a word key or a pause; and it does
-    say so on real-looking streams, not only when it must."""
+    1.0, random ones), with any word key and any pause up to the bound it
+    was given; and it does say so on real-looking streams, not only when it
+    must, by the probabilities and by the pause."""
     import copy
 
     rng = np.random.default_rng(3)
     hop_s = 0.08
     cfg = SmoothingConfig(average_window_ms=250, threshold=0.5, refractory_ms=1000,
-                          class_offsets=tuple((k, v - 0.5) for k, v in thresholds.items()))
+                          class_offsets=tuple((k, v - 0.5) for k, v in thresholds.items()),
+                          confirm_pause_ms=90.0, confirm_wait_ms=320.0)
     s = Smoother(LABELS, cfg)
     commands = [i for i, lab in enumerate(LABELS) if lab not in ("silence", "unknown")]
     candidates = [np.ones(len(LABELS), np.float32)]
@@ -175,20 +177,46 @@ def test_can_fire_at_is_a_bound_no_window_breaks(thresholds):
         one = np.zeros(len(LABELS), np.float32)
         one[i] = 1.0
         candidates.append(one)
-    said = {True: 0, False: 0}
-    for n in range(600):
+    said = {"yes": 0, "no": 0, "no, by the pause": 0}
+    for n in range(1500):
         t = (n + 1) * hop_s
-        can = s.can_fire_at(t)
-        said[can] += 1
-        if not can:
+        at_most = (None, 0.0, 50.0, 89.0, 150.0)[n % 5]
+        if s.can_fire_at(t):
+            said["no, by the pause" if not s.can_fire_at(t, at_most) else "yes"] += 1
+        if not s.can_fire_at(t, at_most):
+            said["no"] += 1
             extra = [rng.dirichlet(np.full(len(LABELS), 0.3)).astype(np.float32)
-                     for _ in range(5)]
+                     for _ in range(3)]
+            pauses = [None] if at_most is None else [0.0, at_most]
             for probs in candidates + extra:
-                for word, quiet in ((None, None), (n, 1000.0), (n + 1, None)):
-                    assert copy.deepcopy(s).update(t, probs, word, quiet) is None, (n, probs)
-        # Mostly background, now and then a command building up.
+                for word in (None, n, n + 1):
+                    for quiet in pauses:
+                        assert copy.deepcopy(s).update(t, probs, word, quiet) is None, \
+                            (n, probs, word, quiet)
+        # Mostly background, now and then a command building up; pauses of
+        # every length.
         p = rng.dirichlet(np.full(len(LABELS), 0.5)).astype(np.float32)
-        if rng.random() < 0.3:
-            p = 0.5 * p + 0.5 * candidates[1 + rng.integers(len(commands))]
-        s.update(t, p, n // 10, 200.0)
-    assert said[True] > 20 and said[False] > 100, said
+        if rng.random() < 0.4:
+            p = 0.3 * p + 0.7 * candidates[1 + rng.integers(len(commands))]
+        quiet = (None, 0.0, 30.0, 60.0, 100.0, 400.0)[rng.integers(6)]
+        s.update(t, p, n // 10, quiet)
+    assert said["yes"] > 50 and said["no"] > 300 and said["no, by the pause"] > 20, said
+
+
+def test_can_fire_at_lets_a_command_that_waited_for_the_pause_fire():
+    """Speech that never pauses: the command fires once it has waited
+    confirm_wait_ms, and can_fire_at (told the pause is still under
+    confirm_pause_ms) says so for that window, and no for those before."""
+    cfg = SmoothingConfig(average_window_ms=250, threshold=0.5, confirm_pause_ms=90.0,
+                          confirm_wait_ms=320.0)
+    s = Smoother(LABELS, cfg)
+    said = []
+    for n in range(12):
+        t = (n + 1) * 0.08
+        said.append(s.can_fire_at(t, 10.0))
+        if s.update(t, _probs("stop", 0.95), 1, 10.0) is not None:
+            break
+    # The first window (empty history) may fire as far as it knows; "stop"
+    # passes the threshold there and starts waiting: 320 ms later (0.40 s)
+    # it fires, the only window after the first that could.
+    assert said == [True, False, False, False, True]

@@ -118,33 +118,45 @@ def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data
                                atol=1e-5)
 
 
-def test_streaming_step_gives_the_one_shot_embeddings(embed, windows):
-    """The streaming step (kept rows between 80 ms steps) against the
-    stateless one-embedding model, on 9 s of real audio; and ten steps make
-    it exact again from any state (the card's warmup)."""
+@pytest.mark.parametrize("kind", ["step", "stream"])
+def test_streaming_step_gives_the_one_shot_embeddings(embed, windows, kind):
+    """The streaming step (kept rows between 80 ms steps) and the streaming
+    models (kept rows of every layer; one, two or three embeddings a call)
+    against the stateless one-embedding model, on 9 s of real audio, equal
+    to the last bit; and ten steps make them exact again from any state
+    (the card's warmup), one at a time or several per call."""
+    from kwsapp.models.split import EmbeddingStream
+
     split = embed.split
-    if split.step is None:
-        pytest.skip("the bundled embed has no streaming step")
+    if (split.step if kind == "step" else split.streams) in (None, {}):
+        pytest.skip(f"the bundled embed has no streaming {kind}")
     signal = np.concatenate(list(windows))
     views = np.lib.stride_tricks.sliding_window_view(signal, 12400)[::1280]
     once = split.embed_segments(views)
-    np.testing.assert_allclose(split.embed(signal), once, atol=1e-5)
-    stream = split.stream()
+    stream = EmbeddingStream(split.step, split.spec) if kind == "step" else split.stream()
+    np.testing.assert_array_equal(stream.embed_range(signal, 0, len(once)), once)
     rng = np.random.default_rng(0)
-    stream._state = {k: rng.normal(0, 5, v.shape).astype(np.float32)
-                     for k, v in stream._state.items()}  # an arbitrary state
-    warm = split.spec.step_warmup
-    for j in range(30, 30 + warm):
-        stream.step(stream._segment(signal, j))
-    got = [stream.step(stream._segment(signal, j)) for j in range(30 + warm, 30 + warm + 5)]
-    np.testing.assert_allclose(np.stack(got), once[30 + warm:35 + warm], atol=1e-5)
+    for per_call in (1, 2, 3):
+        if kind == "step":  # an arbitrary state
+            stream._state = {k: rng.normal(0, 5, v.shape).astype(np.float32)
+                             for k, v in stream._state.items()}
+        else:
+            stream._flat = rng.normal(0, 5, stream._flat.shape).astype(np.float32)
+        warm = split.spec.stream_warmup if kind == "stream" else split.spec.step_warmup
+        for j in range(30, 30 + warm):
+            stream.step(stream._segment(signal, j))
+        j, got = 30 + warm, []
+        while j < 30 + warm + 6:
+            got.extend(stream.steps(stream._segment(signal, j, per_call), per_call))
+            j += per_call
+        np.testing.assert_array_equal(np.stack(got), once[30 + warm:30 + warm + 6])
 
 
 @pytest.mark.train
 @pytest.mark.slow
 def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir, windows,
                                                               tmp_path, monkeypatch):
-    """The frozen embedding's three conversions come from the training cache
+    """The frozen embedding's six conversions come from the training cache
     the second time (byte-identical files, only the head converted); a
     corrupt cache entry and a stale one (valid bytes of another model under
     this key) are both caught and converted afresh, and the artifact's files
@@ -155,7 +167,8 @@ def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir,
     art, cache = tmp_path / "embed", tmp_path / "cache"
     shutil.copytree(bundled_model_dir, art, ignore=shutil.ignore_patterns(
         "embedding*.tflite", "head.tflite"))
-    frozen = ("embedding.tflite", "embedding_step.tflite", "embedding_chunk.tflite")
+    frozen = ("embedding.tflite", "embedding_step.tflite", "embedding_chunk.tflite",
+              "embedding_stream1.tflite", "embedding_stream2.tflite", "embedding_stream3.tflite")
     converted = []
     real_to_tflite = export.to_tflite
 
@@ -175,9 +188,10 @@ def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir,
         return streaming, {name: (art / name).read_bytes() for name in frozen + ("head.tflite",)}
 
     streaming, fresh = run()
-    assert len(converted) == 4  # the head and the three embedding files
+    assert len(converted) == 7  # the head and the six embedding files
     entries = sorted((cache / export.TFLITE_CACHE_FOLDER).glob("*.tflite"))
-    assert [p.name.split("-")[0] for p in entries] == ["chunk", "embedding", "step"]
+    assert [p.name.split("-")[0] for p in entries] == ["chunk", "embedding", "step", "stream1",
+                                                       "stream2", "stream3"]
     assert streaming == json.loads((bundled_model_dir / "card.json").read_text())["streaming"]
 
     again_streaming, again = run()
@@ -200,5 +214,5 @@ def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir,
     chunk_entry.unlink()
     (chunk_entry.parent / f"{key}-{export._digest(wrong)}.tflite").write_bytes(wrong)
     _, rebuilt = run()
-    assert len(converted) == 1 + 3 and rebuilt == fresh  # the head, then all three afresh
+    assert len(converted) == 1 + 6 and rebuilt == fresh  # the head, then all six afresh
     assert (art / "model.tflite").read_bytes() == (bundled_model_dir / "model.tflite").read_bytes()

@@ -56,7 +56,9 @@ def test_tiny_embed_artifact_and_card(resumed, data_dir):
     out = resumed.out
     assert {p.name for p in out.iterdir()} >= {"model.keras", "model.tflite", "card.json",
                                                "embedding.tflite", "embedding_step.tflite",
-                                               "embedding_chunk.tflite", "head.tflite"}
+                                               "embedding_chunk.tflite", "head.tflite",
+                                               "embedding_stream1.tflite",
+                                               "embedding_stream3.tflite"}
     card = json.loads((out / "card.json").read_text())
     assert card["labels"] == list(LABELS)
     assert card["input"] == {"kind": "waveform", "sample_rate_hz": 16000}

@@ -5,7 +5,8 @@ embedding and its head (``embedding.tflite``, ``head.tflite``; batch
 resizable) for streaming, checked against the whole model.
 
 The frozen embedding's three conversions (``embedding.tflite``,
-``embedding_step.tflite``, ``embedding_chunk.tflite``) are the same in every
+``embedding_step.tflite``, ``embedding_chunk.tflite``,
+``embedding_stream{1,2,3}.tflite``) are the same in every
 run, so they are cached under the training cache (:func:`cached_tflite`);
 the split's parity check runs on them whether they were cached or not."""
 
@@ -32,6 +33,8 @@ EMBEDDING_FILE = "embedding.tflite"  # split embed artifact (docs/contracts.md s
 HEAD_FILE = "head.tflite"
 STEP_FILE = "embedding_step.tflite"
 CHUNK_FILE = "embedding_chunk.tflite"
+#: The streaming models, by embeddings per call (docs/contracts.md section 1).
+STREAM_FILE = "embedding_stream{}.tflite"
 #: Embeddings per call of the chunk model (files): its 775 ms of context is
 #: recomputed once per chunk, 7 % of the work at 128.
 CHUNK_EMBEDDINGS = 128
@@ -117,7 +120,7 @@ def conversion_key(model: Any, int8: bool = False, batch: int | None = 1) -> str
     add(TFLITE_CACHE_VERSION, tf.__version__, keras.__version__, int8, batch,
         "TFLITE_BUILTINS", sys.version_info[:2])
     add(Path(embedding.__file__).read_bytes(), inspect.getsource(to_tflite),
-        inspect.getsource(split_models))
+        inspect.getsource(split_models), inspect.getsource(stream_models))
     add(model.name, [tuple(t.shape) for t in model.inputs],
         [tuple(t.shape) for t in model.outputs], _layer_tree(model))
     for w in model.get_weights():
@@ -293,6 +296,15 @@ def split_models(model: Any) -> tuple[Any, Any, Any, Any] | None:
             embedding.build_embedding_step(whole), chunk)
 
 
+def stream_models(model: Any) -> dict[int, Any]:
+    """The streaming models of an ``embed`` model's frozen embedding, by
+    embeddings per call (:func:`training.models.embedding.build_embedding_stream`)."""
+    from training.models import embedding
+
+    whole = model.get_layer("speech_embedding")
+    return {k: embedding.build_embedding_stream(whole, k) for k in embedding.STREAM_STEPS}
+
+
 def streaming_section(head: Any) -> dict[str, Any]:
     """The card's ``streaming`` section for split files (docs/contracts.md)."""
     from training.models import embedding
@@ -304,7 +316,9 @@ def streaming_section(head: Any) -> dict[str, Any]:
             "head": {"file": HEAD_FILE, "frames": int(head.inputs[0].shape[1])},
             "step": {"file": STEP_FILE, "samples": embedding.STEP_SAMPLES,
                      "warmup": STEP_WARMUP},
-            "chunk": {"file": CHUNK_FILE, "embeddings": CHUNK_EMBEDDINGS}}
+            "chunk": {"file": CHUNK_FILE, "embeddings": CHUNK_EMBEDDINGS},
+            "stream": {"files": {str(k): STREAM_FILE.format(k) for k in embedding.STREAM_STEPS},
+                       "samples": embedding.STEP_SAMPLES, "warmup": STEP_WARMUP}}
 
 
 def split_parity(artifact_dir: str | Path, windows: np.ndarray,
@@ -313,13 +327,18 @@ def split_parity(artifact_dir: str | Path, windows: np.ndarray,
     head on the window's embeddings (computed one by one from the split
     embedding, as the engine does) against the whole-window model."""
     from kwsapp.models.artifact import TfliteModel
-    from kwsapp.models.split import SplitModel
+    from kwsapp.models.split import EmbeddingStream, SplitModel
 
     artifact_dir = Path(artifact_dir)
     split = SplitModel(artifact_dir, streaming)
     whole = TfliteModel(artifact_dir / FLOAT_FILE)
-    # Through the streaming step (split.embed) and the one-shot embedding.
-    stepped = np.stack([split.embed(w)[:split.frames] for w in windows])
+    # Through the streaming step, the streaming models (one embedding per
+    # call, and the most per call) and the one-shot embedding.
+    step = EmbeddingStream(split.step, split.spec)
+    stepped = np.stack([step.embed_range(w, 0, split.frames) for w in windows])
+    streamed = np.stack([split.stream().embed_range(w, 0, split.frames) for w in windows])
+    ones = EmbeddingStream(None, split.spec, streams={1: split.streams[1]})
+    streamed_1 = np.stack([ones.embed_range(w, 0, split.frames) for w in windows])
     once = np.stack([split.embed_segments(np.lib.stride_tricks.sliding_window_view(
         w, split.spec.input_samples)[::split.spec.hop_samples][:split.frames]) for w in windows])
     chunked = np.stack([split.embed_chunks(w)[:split.frames] for w in windows])
@@ -330,11 +349,15 @@ def split_parity(artifact_dir: str | Path, windows: np.ndarray,
                                       np.abs(ref - split.head(once)).max())),
             "step_vs_one_shot_max_abs_diff": float(np.abs(stepped - once).max()),
             "chunk_vs_one_shot_max_abs_diff": float(np.abs(chunked - once).max()),
+            "stream_vs_one_shot_max_abs_diff": float(max(np.abs(streamed - once).max(),
+                                                         np.abs(streamed_1 - once).max())),
             "n": int(len(windows)),
             "embedding_bytes": (artifact_dir / EMBEDDING_FILE).stat().st_size,
             "head_bytes": (artifact_dir / HEAD_FILE).stat().st_size,
             "step_bytes": (artifact_dir / STEP_FILE).stat().st_size,
-            "chunk_bytes": (artifact_dir / CHUNK_FILE).stat().st_size}
+            "chunk_bytes": (artifact_dir / CHUNK_FILE).stat().st_size,
+            "stream_bytes": sum((artifact_dir / n).stat().st_size
+                                for _, n in split.spec.stream_files)}
 
 
 def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = None,
@@ -345,7 +368,7 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     ``model.keras`` (no retraining) and check them against its
     ``model.tflite`` on real windows.
 
-    The three embedding files come from the conversion cache when they are
+    The frozen embedding's files come from the conversion cache when they are
     there (:func:`cached_tflite`, under ``cache``); if the check then fails,
     they are converted afresh (their cache entries replaced) and checked again.
 
@@ -369,7 +392,9 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     write_tflite(head, artifact_dir / HEAD_FILE, batch=None)
     streaming = streaming_section(head)
     frozen = ((emb, EMBEDDING_FILE, "embedding", None), (step, STEP_FILE, "step", 1),
-              (chunk, CHUNK_FILE, "chunk", None))
+              (chunk, CHUNK_FILE, "chunk", None),
+              *((m, STREAM_FILE.format(k), f"stream{k}", 1)
+                for k, m in stream_models(model).items()))
     for fresh in (False, True):
         hits = [write_cached_tflite(part, artifact_dir / name, what, batch, cache, fresh)
                 for part, name, what, batch in frozen]
@@ -395,7 +420,8 @@ def _split_problem(artifact_dir: Path, parity: dict[str, Any],
         return (f"{artifact_dir}: the split embedding + head differ from {FLOAT_FILE} by up "
                 f"to {parity['max_abs_diff']:.2g} on {parity['n']} windows")
     for name, key in ((STEP_FILE, "step_vs_one_shot_max_abs_diff"),
-                      (CHUNK_FILE, "chunk_vs_one_shot_max_abs_diff")):
+                      (CHUNK_FILE, "chunk_vs_one_shot_max_abs_diff"),
+                      (STREAM_FILE.format("*"), "stream_vs_one_shot_max_abs_diff")):
         if parity[key] > EMBEDDING_ATOL:
             return (f"{artifact_dir / name}: its embeddings differ from {EMBEDDING_FILE}'s "
                     f"by up to {parity[key]:.2g} on {parity['n']} windows")

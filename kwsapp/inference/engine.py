@@ -151,6 +151,16 @@ class _Step:
 
 
 @dataclass
+class _Steps:
+    """Consecutive embedding steps due at one wake-up of a live pipeline,
+    embedded in as few model calls as the artifact allows (two or three
+    steps in one call of its streaming models), then decided one by one."""
+
+    steps: list[_Step]  # in order (their audio left empty)
+    audio: np.ndarray  # the samples all of them read, from the first one's start
+
+
+@dataclass
 class _Chunk:
     """Consecutive embedding steps of a file, embedded in one model call."""
 
@@ -555,16 +565,22 @@ class Engine:
     def _may_defer(self, split, due: int) -> bool:
         """Whether the live pipeline may sleep past the step that ends at
         ``due`` (``audio.defer_unfireable_steps``): its window cannot fire
-        (:meth:`Smoother.can_fire_at`, on every step decided so far: the
+        (:meth:`Smoother.can_fire_at`: by its probabilities, or because the
+        speech cannot have paused by then; on every step decided so far: the
         inference thread idle; and the gate cannot reopen before it, which
         would reset the smoother), and no embedding listener waits for it."""
         gate = self.gate
         frames = -(-(due - gate.position) // gate.frame_samples)
+        # The step's quiet_ms is at most this: its frames end by `due`, and
+        # the last speech can only move later.
+        last = gate.last_speech_end
+        quiet = None if not gate.config.enabled or last is None else \
+            (due - last) * 1000.0 / self.sample_rate_hz
         return (split is not None and self.config.audio.defer_unfireable_steps
                 and self.source.realtime and not self._listeners
                 and self._pending_recognizer is None and self._queue.idle()
                 and gate.segment == self._segment and frames < gate.frames_to_new_segment()
-                and not self.smoother.can_fire_at(due / self.sample_rate_hz))
+                and not self.smoother.can_fire_at(due / self.sample_rate_hz, quiet))
 
     def _next_due(self) -> int:
         """The 16 kHz sample the next step (split models) or window ends at."""
@@ -614,6 +630,8 @@ class Engine:
         self.ring.write(audio)
         total = self.ring.total_written
         gate, fs = self.gate, self.gate.frame_samples
+        batch: list[_Step] = []  # a live stream's steps due now (one task)
+        batch_split = None  # the split model they are steps of
         while True:
             split = self.recognizer.split
             if split is not None:
@@ -634,6 +652,12 @@ class Engine:
                 if split is not None:
                     if split.chunk is not None and not self.source.realtime:
                         self._group_step(split, self._next_j, due)
+                    elif self.source.realtime:
+                        if batch and split is not batch_split:  # the model changed
+                            self._emit_steps(batch_split, batch)
+                            batch = []
+                        batch_split = split
+                        batch.append(self._make_step(split, self._next_j, due, with_audio=False))
                     else:
                         self._flush_group()
                         self._emit_step(split, self._next_j, due)
@@ -643,6 +667,8 @@ class Engine:
                         self._emit_window(due)
                     self._next_hop += self._hop
             else:
+                if batch:
+                    self._emit_steps(batch_split, batch)
                 return
 
     def _step_end(self, split, j: int) -> int:
@@ -661,8 +687,7 @@ class Engine:
         """The samples embedding step ``j`` reads (the streaming step's
         newest samples, or the whole 775 ms without a step file)."""
         end = j * split.spec.hop_samples + split.spec.input_samples
-        n = split.spec.step_samples if split.step is not None else split.spec.input_samples
-        return end - n, end
+        return end - split.step_span, end
 
     def _make_step(self, split, j: int, end: int, with_audio: bool = True) -> _Step:
         every = max(1, int(round(self._hop / split.spec.hop_samples)))
@@ -678,6 +703,12 @@ class Engine:
 
     def _emit_step(self, split, j: int, end: int) -> None:
         self._hand_off(self._make_step(split, j, end))
+
+    def _emit_steps(self, split, steps: list[_Step]) -> None:
+        """A live stream's steps due at this wake-up, as one task."""
+        start = self._stream_bounds(split, steps[0].j)[0]
+        end = self._stream_bounds(split, steps[-1].j)[1]
+        self._hand_off(_Steps(steps, self.ring.read(start, end - start)))
 
     def _group_step(self, split, j: int, end: int) -> None:
         """A file: collect steps into chunks of the chunk model's size (fixed
@@ -727,12 +758,12 @@ class Engine:
                 return
             self._run_task(task)
 
-    def _hand_off(self, task: _Window | _Step) -> None:
+    def _hand_off(self, task: _Window | _Step | _Steps) -> None:
         """A realtime step or window: run here, on the pipeline thread, when
         the inference thread is idle and the last one was quick
         (:data:`_INLINE_SHARE`); else queue it for the inference thread."""
         split = self.recognizer.split
-        hop = split.spec.hop_samples if split is not None and isinstance(task, _Step) \
+        hop = split.spec.hop_samples if split is not None and isinstance(task, (_Step, _Steps)) \
             else self._hop
         if (self.source.realtime and self._pending_recognizer is None
                 and self._task_s < _INLINE_SHARE * hop / self.sample_rate_hz
@@ -742,7 +773,7 @@ class Engine:
         else:
             self._queue.put(task)
 
-    def _run_task(self, task: _Window | _Step | _Chunk) -> None:
+    def _run_task(self, task: _Window | _Step | _Steps | _Chunk) -> None:
         """One queued item through the model and the smoother (the inference
         thread, or the pipeline's own when it runs the item itself)."""
         if self._pending_recognizer is not None:
@@ -753,6 +784,15 @@ class Engine:
             if isinstance(task, _Chunk):
                 if self._recognizer.split is not None:
                     self._run_chunk(task)
+                return
+            if isinstance(task, _Steps):
+                if self._recognizer.split is None:
+                    return  # queued before the switch to a window model
+                decided = list(zip(task.steps, self._steps(task)))
+                self._infer_ms = (time.perf_counter() - t0) * 1000.0 / len(task.steps)
+                for step, probs in decided:
+                    if probs is not None:
+                        self._decide(step, probs)
                 return
             if isinstance(task, _Step):
                 if self._recognizer.split is None:
@@ -772,9 +812,14 @@ class Engine:
         """Embed ``task``'s 80 ms (catching up on steps a full queue dropped
         or that came before the first), give the new embeddings to the
         listeners; the head's probabilities on a head step, else None."""
+        return self._steps(_Steps([task], task.audio))[0]
+
+    def _steps(self, task: _Steps) -> list[np.ndarray | None]:
+        """:meth:`_step` for consecutive steps, their embeddings in as few
+        calls as the artifact allows; per step its probabilities or None."""
         split = self._recognizer.split
         self._ensure_stream(split)
-        stream, ring, j = self._stream, self.embeddings, task.j
+        stream, ring, j = self._stream, self.embeddings, task.steps[0].j
         frames = split.spec.frames
         if self._stream_next != j:
             # Steps a full queue dropped, or the first steps (of the stream,
@@ -789,20 +834,40 @@ class Engine:
             else:
                 stream.reset()
                 start = missing - stream.warmup
-            for k in range(start, j):
+            if start < j:
+                self._catch_up(stream, start, j, missing)
+        for step, emb in zip(task.steps, stream.steps(task.audio, len(task.steps))):
+            self._store(step.j, emb)
+        self._stream_next = task.steps[-1].j + 1
+        heads = [i for i, s in enumerate(task.steps)
+                 if s.head and ring.has(s.j - frames + 1, s.j + 1)]
+        out: list[np.ndarray | None] = [None] * len(task.steps)
+        if heads:  # one call for them all (the same values as one by one)
+            probs = split.head(np.stack([ring.get(task.steps[i].j - frames + 1,
+                                                  task.steps[i].j + 1) for i in heads]))
+            for i, p in zip(heads, probs):
+                out[i] = p
+        return out
+
+    def _catch_up(self, stream, start: int, stop: int, keep_from: int) -> None:
+        """Steps ``start .. stop - 1`` from the audio ring (a few per model
+        call); the embeddings from ``keep_from`` on go to the ring and the
+        listeners (those before only warm the stream up)."""
+        lo, hi = stream.bounds(start)[0], stream.bounds(stop - 1)[1]
+        try:
+            embs = stream.steps(self.ring.read(lo, hi - lo), stop - start)
+        except RingOverrun:  # older than the ring: those steps inexact for a moment
+            embs = []
+            for k in range(start, stop):
                 a, b = stream.bounds(k)
                 try:
                     audio = self.ring.read(a, b - a)
-                except RingOverrun:  # older than the ring: inexact for a moment
+                except RingOverrun:
                     audio = np.zeros(b - a, np.float32)
-                emb = stream.step(audio)
-                if k >= missing:
-                    self._store(k, emb)
-        self._store(j, stream.step(task.audio))
-        self._stream_next = j + 1
-        if not task.head or not ring.has(j - frames + 1, j + 1):
-            return None
-        return split.head(ring.get(j - frames + 1, j + 1)[None])[0]
+                embs.append(stream.step(audio))
+        for k, emb in zip(range(start, stop), embs):
+            if k >= keep_from:
+                self._store(k, emb)
 
     def _run_chunk(self, chunk: _Chunk) -> None:
         """A file's chunk: every embedding in one call, every head window of

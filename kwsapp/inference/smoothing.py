@@ -105,22 +105,34 @@ class Smoother:
             acc += p
         return acc / len(self._history)
 
-    def can_fire_at(self, time_s: float) -> bool:
+    def can_fire_at(self, time_s: float, quiet_ms_at_most: float | None = None) -> bool:
         """Whether the next window, ending at ``time_s``, could fire whatever
         its probabilities: the mean it would be averaged into, with that
-        window at 1.0 for every class, reaches a command's threshold.
+        window at 1.0 for every class, reaches a command's threshold; and,
+        when its ``quiet_ms`` will be at most ``quiet_ms_at_most`` (the
+        speech has not paused long enough by then), a command already
+        waiting for the word's end has waited ``confirm_wait_ms``.
 
         False is a bound, not a guess: no probabilities of that window can
         fire it, so a live engine may run its step together with the next
         one (the same windows in the same order, and no event later).
         """
-        span_s = self.config.average_window_ms / 1000.0
+        cfg = self.config
+        span_s = cfg.average_window_ms / 1000.0
         # The rows update() keeps beside the new one (see its loop).
         kept = [p for t, p in self._history if time_s - t < span_s - _EPS_S]
         if not kept:
             return True
         upper = (np.sum(kept, axis=0, dtype=np.float64) + 1.0) / (len(kept) + 1)
-        return bool(np.any(self._commands & (upper >= self._thresholds - _BOUND_SLACK)))
+        if not np.any(self._commands & (upper >= self._thresholds - _BOUND_SLACK)):
+            return False
+        if quiet_ms_at_most is not None and quiet_ms_at_most < cfg.confirm_pause_ms:
+            # update() then fires only for a command pending since
+            # confirm_wait_ms (a new one starts waiting at this window).
+            since = self._pending[1] if self._pending is not None else time_s
+            if time_s - since < cfg.confirm_wait_ms / 1000.0 - _EPS_S:
+                return False
+        return True
 
     def update(self, time_s: float, probs: np.ndarray, word: int | None = None,
                quiet_ms: float | None = None) -> Detection | None:

@@ -10,8 +10,12 @@ that start at ``(j - 9) * 1280``.
 Two ways to the embeddings: ``embedding.tflite`` computes one from its 775 ms
 (batchable, no state), and the optional streaming step
 (``embedding_step.tflite``, :class:`EmbeddingStream`) computes embedding
-``j`` from the newest 1520 samples and the rows it kept from step ``j - 1``,
-every row of the net once (several times less work per embedding).
+``j`` from the newest 1520 samples and the rows it kept from step ``j - 1``
+(several times less work per embedding). The optional streaming models
+(``embedding_stream{1,2,3}.tflite``, card key ``stream``) keep the rows of
+every layer instead (each row computed once) and give one, two or three
+consecutive embeddings per call: a live engine that wakes once for several
+steps reads the weights once for them all. Every way gives the same values.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ class StreamingSpec:
     step_warmup: int = 0  # steps before its embeddings are exact from any state
     chunk_file: str | None = None  # many embeddings per call (files; optional)
     chunk_embeddings: int = 0
+    # The streaming models (optional): {embeddings per call: file}, the
+    # samples a one-embedding call reads, the calls before it is exact.
+    stream_files: tuple[tuple[int, str], ...] = ()
+    stream_samples: int = 0
+    stream_warmup: int = 0
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any], where: str = "card.json") -> "StreamingSpec":
@@ -52,11 +61,16 @@ class StreamingSpec:
             emb, head = section["embedding"], section["head"]
             step = section.get("step") or {}
             chunk = section.get("chunk") or {}
+            stream = section.get("stream") or {}
+            files = tuple(sorted((int(k), str(v)) for k, v in stream.get("files", {}).items()))
+            if stream and (not files or files[0][0] != 1 or any(k < 1 for k, _ in files)):
+                raise ValueError("stream.files must name a 1-embedding file, counts >= 1")
             return cls(str(emb["file"]), int(emb["input_samples"]), int(emb["hop_samples"]),
                        int(emb["dim"]), str(head["file"]), int(head["frames"]),
                        str(step["file"]) if step else None, int(step.get("samples", 0)),
                        int(step.get("warmup", 0)),
-                       str(chunk["file"]) if chunk else None, int(chunk.get("embeddings", 0)))
+                       str(chunk["file"]) if chunk else None, int(chunk.get("embeddings", 0)),
+                       files, int(stream.get("samples", 0)), int(stream.get("warmup", 0)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{where}: bad 'streaming' section ({exc!r})") from None
 
@@ -113,10 +127,31 @@ class SplitModel:
             if audio is None or audio[1] != (1, spec.step_samples):
                 raise ModelError(f"{self.step.path}: takes audio {audio and audio[1]}, its "
                                  f"card says (1, {spec.step_samples})")
+        self.streams: dict[int, TfliteGraph] = {}
+        for count, name in spec.stream_files:
+            graph = TfliteGraph(artifact_file(artifact_dir, name))
+            audio, state = graph.inputs.get("audio"), graph.inputs.get("state")
+            first = next(iter(self.streams.values()), graph).inputs.get("state")
+            want = (1, spec.stream_samples + (count - 1) * spec.hop_samples)
+            if (audio is None or audio[1] != want or state is None or state[1] != first[1]
+                    or graph.output_shapes != [(1, count, spec.dim), state[1]]):
+                raise ModelError(f"{graph.path}: takes {sorted(graph.inputs.items())} -> "
+                                 f"{graph.output_shapes}; its card says audio {want} and "
+                                 f"{count} embeddings, one state shape for all stream files")
+            self.streams[count] = graph
 
     @property
     def frames(self) -> int:
         return self.spec.frames
+
+    @property
+    def step_span(self) -> int:
+        """Samples one step of :meth:`stream` reads (ending at its
+        embedding's end): the streaming models', else the step's, else the
+        whole 775 ms."""
+        spec = self.spec
+        return (spec.stream_samples if self.streams else
+                spec.step_samples if self.step is not None else spec.input_samples)
 
     def embed_segments(self, segments: np.ndarray) -> np.ndarray:
         """``[B, input_samples]`` float32 -> ``[B, dim]`` embeddings."""
@@ -125,7 +160,7 @@ class SplitModel:
     def stream(self) -> "EmbeddingStream":
         """A fresh per-stream state: through the streaming step when the
         artifact has one, else one-shot embeddings (stateless)."""
-        return EmbeddingStream(self.step, self.spec, self.embedding)
+        return EmbeddingStream(self.step, self.spec, self.embedding, self.streams)
 
     def embed(self, audio: np.ndarray, batch: int = EMBED_BATCH) -> np.ndarray:
         """Every whole embedding of 16 kHz ``audio`` of any length:
@@ -141,7 +176,7 @@ class SplitModel:
             return np.zeros((0, spec.dim), np.float32)
         if self.chunk is not None and n >= self.spec.chunk_embeddings // 4:
             return self.embed_chunks(audio)[:n]
-        if self.step is not None:
+        if self.step is not None or self.streams:
             return self.stream().embed_range(audio, 0, n)
         # Strided views: no copy of the overlapping segments until a batch.
         views = np.lib.stride_tricks.sliding_window_view(audio, spec.input_samples)
@@ -179,21 +214,33 @@ class EmbeddingStream:
     """One stream's embeddings, one per step of ``hop_samples``.
 
     ``step(audio)`` takes the samples :meth:`bounds` gives for embedding
-    ``j`` and returns embedding ``j``. Through the streaming step (the newest
-    ``step_samples``, rows kept from the step before) it is exact once the
-    previous ``warmup`` steps were fed in order (:meth:`warm_up`); without a
-    step file it runs the one-shot model on ``input_samples`` (``warmup``
-    0). Not thread-safe: one stream, one thread.
+    ``j`` and returns embedding ``j``; ``steps(audio, n)`` the samples of
+    embeddings ``j .. j + n - 1`` (:meth:`span_of`) and returns them all.
+    Through the streaming models (the rows of every layer kept; the largest
+    call that fits, so two or three embeddings cost one call) or else the
+    streaming step (the newest ``step_samples``, rows kept from the step
+    before), embeddings are exact once the previous ``warmup`` steps were
+    fed in order (:meth:`warm_up`); without either it runs the one-shot
+    model on ``input_samples`` (``warmup`` 0). Not thread-safe: one stream,
+    one thread.
     """
 
     def __init__(self, graph: TfliteGraph | None, spec: StreamingSpec,
-                 one_shot: TfliteModel | None = None) -> None:
-        self._graph = graph
+                 one_shot: TfliteModel | None = None,
+                 streams: Mapping[int, TfliteGraph] | None = None) -> None:
+        self._streams = dict(streams or {})
+        self._graph = None if self._streams else graph
         self._one_shot = one_shot
         self.spec = spec
-        self.warmup = spec.step_warmup if graph is not None else 0
-        self._span = spec.step_samples if graph is not None else spec.input_samples
-        self._names = sorted(n for n in graph.inputs if n.startswith("state")) if graph else []
+        if self._streams:
+            self.warmup, self._span = spec.stream_warmup, spec.stream_samples
+        elif graph is not None:
+            self.warmup, self._span = spec.step_warmup, spec.step_samples
+        else:
+            self.warmup, self._span = 0, spec.input_samples
+        self._names = sorted(n for n in graph.inputs if n.startswith("state")) \
+            if self._graph is not None else []
+        self._counts = sorted(self._streams, reverse=True)
         self.reset()
 
     def bounds(self, j: int) -> tuple[int, int]:
@@ -201,24 +248,52 @@ class EmbeddingStream:
         end = j * self.spec.hop_samples + self.spec.input_samples
         return end - self._span, end
 
+    def span_of(self, n: int) -> int:
+        """Samples that ``n`` consecutive steps read together."""
+        return self._span + (n - 1) * self.spec.hop_samples
+
     def reset(self) -> None:
         """Forget the kept rows (the next ``warmup`` steps are inexact)."""
-        if self._graph is not None:
+        if self._streams:
+            self._flat = np.zeros(self._streams[1].inputs["state"][1], np.float32)
+        elif self._graph is not None:
             self._state = {n: np.zeros(self._graph.inputs[n][1], np.float32)
                            for n in self._names}
 
     def step(self, audio: np.ndarray) -> np.ndarray:
         """The samples of :meth:`bounds` -> the next embedding ``[dim]`` (a copy)."""
         x = np.asarray(audio, np.float32).reshape(1, -1)
+        if self._streams:
+            return self._run_stream(1, x)[0]
         if self._graph is None:
             return self._one_shot.invoke_batch(x)[0]
         out = self._graph.run({"audio": x, **self._state})
         self._state = dict(zip(self._names, out[1:]))
         return out[0][0].copy()
 
-    def _segment(self, audio: np.ndarray, j: int) -> np.ndarray:
-        """The samples step ``j`` reads (zeros before the signal's start)."""
+    def steps(self, audio: np.ndarray, n: int) -> np.ndarray:
+        """The samples of ``n`` consecutive steps (``span_of(n)``, from the
+        first one's start) -> their embeddings ``[n, dim]`` (a copy), in as
+        few calls as the streaming models allow."""
+        audio = np.asarray(audio, np.float32).reshape(-1)
+        hop = self.spec.hop_samples
+        out, done = [], 0
+        while done < n:
+            k = next((c for c in self._counts if c <= n - done), 1)
+            part = audio[done * hop:done * hop + self.span_of(k)]
+            out.append(self._run_stream(k, part[None]) if self._streams
+                       else self.step(part)[None])
+            done += k
+        return np.concatenate(out)
+
+    def _run_stream(self, count: int, x: np.ndarray) -> np.ndarray:
+        emb, self._flat = self._streams[count].run({"audio": x, "state": self._flat})
+        return emb[0].copy()
+
+    def _segment(self, audio: np.ndarray, j: int, n: int = 1) -> np.ndarray:
+        """The samples steps ``j .. j + n - 1`` read (zeros before the signal's start)."""
         start, end = self.bounds(j)
+        end += (n - 1) * self.spec.hop_samples
         if start >= 0:
             return audio[start:end]
         out = np.zeros(end - start, np.float32)
@@ -230,11 +305,11 @@ class EmbeddingStream:
         """Reset, then feed the ``warmup`` steps before embedding ``j`` of
         ``audio`` (indexed from its first sample; zeros before it)."""
         self.reset()
-        for k in range(j - self.warmup, j):
-            self.step(self._segment(audio, k))
+        if self.warmup:
+            self.steps(self._segment(audio, j - self.warmup, self.warmup), self.warmup)
 
     def embed_range(self, audio: np.ndarray, first: int, last: int) -> np.ndarray:
         """Embeddings ``first .. last - 1`` of ``audio`` (``[n, dim]``),
         warmed up from scratch."""
         self.warm_up(audio, first)
-        return np.stack([self.step(self._segment(audio, j)) for j in range(first, last)])
+        return self.steps(self._segment(audio, first, last - first), last - first)

@@ -400,3 +400,91 @@ def build_embedding_step(embedding_model: Any) -> Any:
             x = layer(x)
     emb = keras.layers.Reshape((EMBEDDING_DIM,), name="embedding")(x)
     return keras.Model([audio, *states], [emb, *new_states], name="embedding_step")
+
+
+#: Embeddings per call of the streaming models (``embedding_stream{k}.tflite``):
+#: a live engine that wakes once for two or three 80 ms steps reads the
+#: weights once for them all (several times cheaper than k calls on a
+#: machine whose caches are cold at every wake-up).
+STREAM_STEPS = (1, 2, 3)
+
+
+def stream_state_shapes(embedding_model: Any) -> list[tuple[int, ...]]:
+    """The rows each time-valid convolution of the net keeps between calls
+    of :func:`build_embedding_stream` (its kernel height - 1 rows of its
+    input), in the net's order."""
+    keras = _keras()
+    layers = list(embedding_model.layers)
+    names = [layer.name for layer in layers]
+    x = keras.Input((8, N_MELS, 1))
+    shapes = []
+    for layer in layers[names.index("reshape") + 1:-1]:
+        if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size[0] > 1:
+            shapes.append((layer.kernel_size[0] - 1, *x.shape[2:]))
+            x = keras.layers.Concatenate(axis=1)([keras.Input(shapes[-1]), x])
+        x = layer(x)
+    return shapes
+
+
+def build_embedding_stream(embedding_model: Any, steps: int = 1) -> Any:
+    """The embedding as a streaming model that computes ``steps``
+    consecutive embeddings per call, every row of every layer once (as
+    ``kws_streaming``'s external-state streaming does).
+
+    Unlike :func:`build_embedding_step` (which keeps the input rows of each
+    time-pooling stage and recomputes the stage's overlap), each convolution
+    that is valid along time keeps the last rows of its own input: a call
+    computes only the new rows of every layer. 8 log-mel frames make one
+    embedding and the three 2x time poolings then start on even rows, so any
+    number of whole steps lines up. All the kept rows travel as one flat
+    ``state`` vector (one tensor to set and get per call).
+
+    A call given the samples of embeddings ``j .. j + steps - 1``,
+    ``[j*1280 + 10880, (j + steps - 1)*1280 + 12400)``, gives those
+    embeddings exactly, once the state comes from the calls before (ten
+    steps from any state). Its embeddings are bit-identical to
+    :func:`build_embedding_step`'s and to the one-shot model's (the same
+    arithmetic per row), for any ``steps``; so the models of different
+    ``steps`` share one state and can be mixed in a stream.
+
+    Args:
+        embedding_model: from :func:`build_embedding` (any length), weights set.
+        steps: embeddings per call.
+
+    Returns:
+        ``keras.Model``: inputs ``[audio [B, 1520 + (steps-1)*1280],
+        state [B, S]]`` -> outputs ``[embeddings [B, steps, 96], state [B, S]]``
+        (S = 9476 for the speech embedding).
+    """
+    keras = _keras()
+    from keras import ops
+
+    LogMelFrontEnd, _ = _layers()
+    layers = list(embedding_model.layers)
+    names = [layer.name for layer in layers]
+    shapes = stream_state_shapes(embedding_model)
+    sizes = [int(np.prod(s)) for s in shapes]
+    offsets = np.cumsum([0, *sizes]).tolist()
+    n_samples = STEP_SAMPLES + (steps - 1) * EMBEDDING_HOP_SAMPLES
+    audio = keras.Input((n_samples,), name="audio")
+    state = keras.Input((offsets[-1],), name="state")
+    front = LogMelFrontEnd(n_samples, name="log_mel_stream")
+    mel = front(audio)  # [B, 8 * steps, 32]
+    front.set_weights(embedding_model.get_layer("log_mel").get_weights())
+    x = keras.layers.Reshape((8 * steps, N_MELS, 1), name="mel_rows")(mel)
+    kept, i = [], 0
+    for layer in layers[names.index("reshape") + 1:-1]:
+        if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size[0] > 1:
+            a, b, shape = offsets[i], offsets[i + 1], shapes[i]
+            rows = keras.layers.Lambda(
+                lambda t, a=a, b=b, shape=shape: ops.reshape(t[:, a:b], (-1, *shape)),
+                name=f"rows{i:02d}")(state)
+            x = keras.layers.Concatenate(axis=1, name=f"with_rows{i:02d}")([rows, x])
+            kept.append(keras.layers.Lambda(
+                lambda t, k=shape[0], n=sizes[i]: ops.reshape(t[:, -k:], (-1, n)),
+                name=f"keep{i:02d}")(x))
+            i += 1
+        x = layer(x)
+    emb = keras.layers.Reshape((steps, EMBEDDING_DIM), name="embeddings")(x)
+    new_state = keras.layers.Concatenate(axis=1, name="next_state")(kept)
+    return keras.Model([audio, state], [emb, new_state], name=f"embedding_stream{steps}")
