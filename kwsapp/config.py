@@ -57,6 +57,12 @@ class AudioConfig:
     # times what the second step back to back does). Off while embedding
     # listeners (user words) want every embedding as soon as it can be made.
     defer_unfireable_steps: bool = True
+    # While the gate is shut and no embedding listener (user words) wants
+    # them, the live pipeline runs no embedding steps: the first step after
+    # the gate opens recomputes from the audio ring the embeddings its head
+    # reads (at most `frames` + the stream's warm-up, three per model call;
+    # the same values, exact to the bit).
+    lazy_shut_steps: bool = True
     # Also bring the 16 kHz ring and the VAD flags up to date at least this
     # often (None: only when a window or step is due, every 80 ms with
     # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.

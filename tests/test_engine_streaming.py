@@ -218,30 +218,35 @@ def test_a_shut_gate_lets_steps_gather_and_gives_the_same_embeddings(embed_steps
     assert counts[240.0] < 0.7 * counts[0.0], counts
 
 
-def test_steps_that_cannot_fire_wait_for_the_next_wake_up(embed_steps, stream):
+def test_steps_that_cannot_fire_wait_and_shut_gate_steps_are_left(embed_steps, stream):
     """While the gate is open, a step whose window cannot fire (the
-    smoother's bound) runs at the next step's wake-up: the live pipeline
-    then decides exactly as the file (same events, windows and
-    probabilities), as a live run that wakes for every step does."""
+    smoother's bound) runs at the next step's wake-up; while it is shut and
+    no listener wants embeddings, no step runs (the first head after it
+    opens recomputes what it reads). Either way the live pipeline decides
+    exactly as the file (same events, windows and probabilities), as a
+    live run that wakes for every step and runs every step does."""
     audio = stream[:int(4.5 * 16000)]  # two words
     cfg = _config(embed_steps)
     events, windows, _ = _run(embed_steps, audio, 320, cfg)
     runs = {}
-    for defer in (False, True):
+    for defer, lazy in ((False, False), (True, False), (True, True)):
         live_windows = []
-        engine = Engine(embed_steps, replace(cfg, audio=replace(cfg.audio,
-                                                                defer_unfireable_steps=defer)),
+        engine = Engine(embed_steps, replace(cfg, audio=replace(
+            cfg.audio, defer_unfireable_steps=defer, lazy_shut_steps=lazy)),
                         FileSource(audio, 320, realtime=True), on_window=live_windows.append)
         live_events = engine.run()
         if engine.stats.dropped_windows:  # inference fell behind (a loaded machine)
             pytest.skip(f"{engine.stats.dropped_windows} steps dropped: nothing to compare")
-        runs[defer] = engine.deferred
+        runs[defer, lazy] = engine.deferred, engine.skipped_steps
         assert [(e.label, e.score, e.start, e.end) for e in live_events] == \
             [(e.label, e.score, e.start, e.end) for e in events]
         assert [w.end for w in live_windows] == [w.end for w in windows]
         np.testing.assert_array_equal(np.stack([w.probs for w in live_windows]),
                                       np.stack([w.probs for w in windows]))
     assert events and len(windows) > 10
-    # Two command words: of the 18 wake-ups with the gate open, 4 slept past
-    # a step (the rest could fire); none when switched off.
-    assert runs[False] == 0 and runs[True] >= 2, runs
+    # Two command words: 4 of 18 wake-ups with the gate open slept past a
+    # step (the rest could fire); 49 steps came while the gate was shut
+    # (seen). None of either when switched off.
+    assert runs[False, False] == (0, 0), runs
+    assert runs[True, False][0] >= 2 and runs[True, False][1] == 0, runs
+    assert runs[True, True][0] >= 2 and runs[True, True][1] >= 10, runs

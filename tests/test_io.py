@@ -95,3 +95,18 @@ def test_bad_files_name_the_file_and_problem(tmp_path):
         with pytest.raises(AudioFileError) as info:
             load_audio(path)
         assert str(path) in str(info.value) and words in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_stream_resampler_prebuilt_filter_gives_upfirdn_to_the_bit(rate):
+    """The resampler makes its polyphase filter once (scipy's private class
+    when it gives scipy.signal.upfirdn's samples): the very samples of one
+    that calls the public function each time."""
+    x = (np.random.default_rng(rate).standard_normal(3 * rate) * 0.3).astype(np.float32)
+    fast, public = StreamResampler(rate, 16000), StreamResampler(rate, 16000)
+    public._upfirdn = scipy.signal.upfirdn
+    block = rate * 80 // 1000
+    for i in range(0, len(x), block):
+        np.testing.assert_array_equal(fast.process(x[i:i + block]),
+                                      public.process(x[i:i + block]))
+    np.testing.assert_array_equal(fast.flush(), public.flush())

@@ -37,6 +37,26 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return scipy.signal.resample_poly(audio, to_hz // g, from_hz // g).astype(np.float32)
 
 
+def _prebuilt_upfirdn(h: np.ndarray, up: int, down: int):
+    """``scipy.signal.upfirdn(h, x, up, down)`` for float64 ``x`` with its
+    polyphase filter made once, not at every call (0.48 -> 0.36 ms per
+    80 ms block at 48 kHz when called every 80 ms); scipy's public function
+    where its private class is missing or gives other samples."""
+    import scipy.signal
+
+    public = scipy.signal.upfirdn
+    try:
+        from scipy.signal._upfirdn import _UpFIRDn
+
+        ufd = _UpFIRDn(h, np.float64, up, down)
+        probe = np.random.default_rng(0).standard_normal(4 * h.shape[0])
+        if np.array_equal(ufd.apply_filter(probe), public(h, probe, up, down)):
+            return lambda h_, x, up_, down_: ufd.apply_filter(x)
+    except Exception:  # another scipy: its public function then
+        pass
+    return public
+
+
 class StreamResampler:
     """Block-wise rate conversion that gives exactly what one
     ``scipy.signal.resample_poly`` call on the whole signal gives (same
@@ -61,7 +81,7 @@ class StreamResampler:
         self.half_len = 10 * max_rate  # resample_poly's default filter
         self._h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,
                                       window=("kaiser", 5.0)) * self.up
-        self._upfirdn = scipy.signal.upfirdn
+        self._upfirdn = _prebuilt_upfirdn(self._h, self.up, self.down)
         self._taps = -(-self._h.shape[0] // self.up)  # taps per output sample
         self._up_inv = pow(self.up, -1, self.down)  # up and down are coprime
         self._buf = np.zeros(0, dtype=np.float64)  # input not yet fully used

@@ -295,6 +295,7 @@ class Engine:
         self._task_s = float("inf")  # wall time of the last step or window (not yet timed)
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
         self.deferred = 0  # sleeps past a step that could not fire (_may_defer)
+        self.skipped_steps = 0  # steps not run while the gate was shut (lazy_shut_steps)
 
     # ---- control -------------------------------------------------------
 
@@ -652,6 +653,9 @@ class Engine:
                 if split is not None:
                     if split.chunk is not None and not self.source.realtime:
                         self._group_step(split, self._next_j, due)
+                    elif self.source.realtime and not gate.is_open and \
+                            self.config.audio.lazy_shut_steps and not self._listeners:
+                        self.skipped_steps += 1  # nothing reads it now (see _steps)
                     elif self.source.realtime:
                         if batch and split is not batch_split:  # the model changed
                             self._emit_steps(batch_split, batch)

@@ -127,10 +127,17 @@ def _layers():
     @keras.saving.register_keras_serializable(package="kwsapp")
     class LogMelFrontEnd(keras.layers.Layer):
         """``[batch, n_samples]`` -> ``[batch, frames, 32]`` log-mel, as the
-        embedding's own front end, with framing + matmuls only."""
+        embedding's own front end, with framing + matmuls only.
 
-        def __init__(self, n_samples: int, **kwargs: Any) -> None:
+        ``bins=(lo, hi)`` computes only the DFT bins ``lo .. hi - 1``: those
+        the mel matrix weighs (the others add exact zeros to each band), so
+        half the DFT's weights and work (:func:`mel_bins`)."""
+
+        def __init__(self, n_samples: int, bins: tuple[int, int] | None = None,
+                     **kwargs: Any) -> None:
             super().__init__(**kwargs)
+            self.bins = None if bins is None else (int(bins[0]), int(bins[1]))
+            self._n_bins = 257 if bins is None else self.bins[1] - self.bins[0]
             if n_samples < FRAME_SAMPLES:
                 raise ValueError(f"need at least {FRAME_SAMPLES} samples, got {n_samples}")
             self.n_samples = int(n_samples)
@@ -146,11 +153,12 @@ def _layers():
 
         def build(self, input_shape: Any) -> None:
             const = keras.initializers.Zeros()
-            self.dft_real = self.add_weight(name="dft_real", shape=(FRAME_SAMPLES, 257),
+            nb = self._n_bins
+            self.dft_real = self.add_weight(name="dft_real", shape=(FRAME_SAMPLES, nb),
                                             initializer=const, trainable=False)
-            self.dft_imag = self.add_weight(name="dft_imag", shape=(FRAME_SAMPLES, 257),
+            self.dft_imag = self.add_weight(name="dft_imag", shape=(FRAME_SAMPLES, nb),
                                             initializer=const, trainable=False)
-            self.mel = self.add_weight(name="mel", shape=(257, N_MELS), initializer=const,
+            self.mel = self.add_weight(name="mel", shape=(nb, N_MELS), initializer=const,
                                        trainable=False)
             self.log_offset = self.add_weight(name="log_offset", shape=(), initializer=const,
                                               trainable=False)
@@ -169,7 +177,8 @@ def _layers():
             return (input_shape[0], self.n_frames, N_MELS)
 
         def get_config(self) -> dict:
-            return {**super().get_config(), "n_samples": self.n_samples}
+            extra = {} if self.bins is None else {"bins": list(self.bins)}
+            return {**super().get_config(), "n_samples": self.n_samples, **extra}
 
     @keras.saving.register_keras_serializable(package="kwsapp")
     class Floor(keras.layers.Layer):
@@ -187,6 +196,21 @@ def _layers():
             return {**super().get_config(), "floor": self.floor}
 
     return LogMelFrontEnd, Floor
+
+
+def mel_bins(front_weights: list[np.ndarray]) -> tuple[int, int]:
+    """``(lo, hi)``: the DFT bins a log-mel layer's mel matrix weighs (the
+    speech embedding's 60-3,800 Hz bands: bins 2 .. 121 of 257)."""
+    mel = front_weights[2]
+    used = np.nonzero(np.abs(mel).sum(axis=1))[0]
+    return int(used[0]), int(used[-1]) + 1
+
+
+def band_limited(front_weights: list[np.ndarray]) -> list[np.ndarray]:
+    """A log-mel layer's weights cut to :func:`mel_bins`."""
+    lo, hi = mel_bins(front_weights)
+    real, imag, mel, offset = front_weights
+    return [real[:, lo:hi], imag[:, lo:hi], mel[lo:hi], offset]
 
 
 def build_embedding(n_samples: int = 24000, path: str | Path | None = None,
@@ -468,9 +492,10 @@ def build_embedding_stream(embedding_model: Any, steps: int = 1) -> Any:
     n_samples = STEP_SAMPLES + (steps - 1) * EMBEDDING_HOP_SAMPLES
     audio = keras.Input((n_samples,), name="audio")
     state = keras.Input((offsets[-1],), name="state")
-    front = LogMelFrontEnd(n_samples, name="log_mel_stream")
+    weights = embedding_model.get_layer("log_mel").get_weights()
+    front = LogMelFrontEnd(n_samples, bins=mel_bins(weights), name="log_mel_stream")
     mel = front(audio)  # [B, 8 * steps, 32]
-    front.set_weights(embedding_model.get_layer("log_mel").get_weights())
+    front.set_weights(band_limited(weights))
     x = keras.layers.Reshape((8 * steps, N_MELS, 1), name="mel_rows")(mel)
     kept, i = [], 0
     for layer in layers[names.index("reshape") + 1:-1]:
