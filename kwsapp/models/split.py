@@ -120,13 +120,8 @@ class SplitModel:
                 raise ModelError(f"{self.chunk.path}: takes {self.chunk.input_shape} -> "
                                  f"{self.chunk.output_shape}, its card says {want} -> "
                                  f"({spec.chunk_embeddings}, {spec.dim})")
-        self.step: TfliteGraph | None = None
-        if spec.step_file:
-            self.step = TfliteGraph(artifact_file(artifact_dir, spec.step_file))
-            audio = self.step.inputs.get("audio")
-            if audio is None or audio[1] != (1, spec.step_samples):
-                raise ModelError(f"{self.step.path}: takes audio {audio and audio[1]}, its "
-                                 f"card says (1, {spec.step_samples})")
+        self._dir = artifact_dir
+        self._step: TfliteGraph | None = None
         self.streams: dict[int, TfliteGraph] = {}
         for count, name in spec.stream_files:
             graph = TfliteGraph(artifact_file(artifact_dir, name))
@@ -139,6 +134,28 @@ class SplitModel:
                                  f"{graph.output_shapes}; its card says audio {want} and "
                                  f"{count} embeddings, one state shape for all stream files")
             self.streams[count] = graph
+        if not self.streams:
+            self._load_step()  # what streams run: checked now
+
+    @property
+    def step(self) -> TfliteGraph | None:
+        """The streaming step (None without one). With streaming models it
+        is not what runs (older runtimes use it), so it is only loaded when
+        asked for: the cold start loads one interpreter fewer."""
+        if self._step is None:
+            self._load_step()
+        return self._step
+
+    def _load_step(self) -> None:
+        spec = self.spec
+        if not spec.step_file:
+            return
+        step = TfliteGraph(artifact_file(self._dir, spec.step_file))
+        audio = step.inputs.get("audio")
+        if audio is None or audio[1] != (1, spec.step_samples):
+            raise ModelError(f"{step.path}: takes audio {audio and audio[1]}, its "
+                             f"card says (1, {spec.step_samples})")
+        self._step = step
 
     @property
     def frames(self) -> int:
@@ -158,9 +175,11 @@ class SplitModel:
         return self.embedding.invoke_batch(segments)
 
     def stream(self) -> "EmbeddingStream":
-        """A fresh per-stream state: through the streaming step when the
-        artifact has one, else one-shot embeddings (stateless)."""
-        return EmbeddingStream(self.step, self.spec, self.embedding, self.streams)
+        """A fresh per-stream state: through the streaming models, else the
+        streaming step, when the artifact has them, else one-shot embeddings
+        (stateless)."""
+        return EmbeddingStream(None if self.streams else self.step, self.spec, self.embedding,
+                               self.streams)
 
     def embed(self, audio: np.ndarray, batch: int = EMBED_BATCH) -> np.ndarray:
         """Every whole embedding of 16 kHz ``audio`` of any length:
@@ -176,7 +195,7 @@ class SplitModel:
             return np.zeros((0, spec.dim), np.float32)
         if self.chunk is not None and n >= self.spec.chunk_embeddings // 4:
             return self.embed_chunks(audio)[:n]
-        if self.step is not None or self.streams:
+        if self.streams or self.step is not None:
             return self.stream().embed_range(audio, 0, n)
         # Strided views: no copy of the overlapping segments until a batch.
         views = np.lib.stride_tricks.sliding_window_view(audio, spec.input_samples)
