@@ -125,9 +125,10 @@ def validation_probabilities(artifact: Path, data_dir: Path, cfg: TrainConfig
     split (each clip centred in the window, as ``kwsapp evaluate`` does)."""
     from kwsapp.inference.recognizer import Recognizer
     from training import data
-    from training.train import _subsample  # the trainer's own pick of validation clips
 
-    clips = _subsample(data.split_clips(data_dir, cfg)["validation"], cfg.max_val_clips, cfg.seed)
+    # The trainer's own pick of validation clips (training/train.py prepare).
+    clips = data.subsample(data.split_clips(data_dir, cfg)["validation"], cfg.max_val_clips,
+                           cfg.seed)
     audio, clips = data.load_clips(clips)
     rec = Recognizer(artifact)
     probs = np.stack([rec.probabilities(a) for a in audio])

@@ -232,6 +232,15 @@ def split_clips(data_dir: str | Path, config: TrainConfig = TrainConfig()
     return out
 
 
+def subsample(clips: list[Clip], limit: int | None, seed: int) -> list[Clip]:
+    """At most ``limit`` of ``clips`` (None: all), a seeded pick kept in order
+    (``TrainConfig.max_*_clips``)."""
+    if limit is None or len(clips) <= limit:
+        return clips
+    order = np.random.default_rng(seed).permutation(len(clips))[:limit]
+    return [clips[i] for i in sorted(order)]
+
+
 def split_description(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> str:
     """How :func:`split_clips` splits this folder, in one line (model cards)."""
     if official_lists(data_dir) is not None:

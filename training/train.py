@@ -182,13 +182,6 @@ class Prepared:
     x_neg: np.ndarray | None = None
 
 
-def _subsample(clips: list[data.Clip], limit: int | None, seed: int) -> list[data.Clip]:
-    if limit is None or len(clips) <= limit:
-        return clips
-    order = np.random.default_rng(seed).permutation(len(clips))[:limit]
-    return [clips[i] for i in sorted(order)]
-
-
 def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
             aug: AugmentConfig, cache: Path | None = None,
             mined: Sequence[data.Clip] = ()) -> Prepared:
@@ -202,9 +195,9 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
 
     cache = cache or data.cache_dir()
     split = data.split_clips(data_dir, cfg)
-    split["train"] = _subsample(split["train"], cfg.max_train_clips, cfg.seed)
-    split["validation"] = _subsample(split["validation"], cfg.max_val_clips, cfg.seed)
-    split["test"] = _subsample(split["test"], cfg.max_val_clips, cfg.seed)
+    split["train"] = data.subsample(split["train"], cfg.max_train_clips, cfg.seed)
+    split["validation"] = data.subsample(split["validation"], cfg.max_val_clips, cfg.seed)
+    split["test"] = data.subsample(split["test"], cfg.max_val_clips, cfg.seed)
     if cfg.synthetic_unknown:
         from training.negatives.tts import legacy_espeak_unknown
 
@@ -257,7 +250,7 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
                                          window_samples(module)).values())
         banks, negs = [], []
         for group in groups + ([list(mined)] if mined else []):
-            group = _subsample(group, cfg.max_negatives, cfg.seed)
+            group = data.subsample(group, cfg.max_negatives, cfg.seed)
             bank, _, group = bank_of(group, cfg.negative_copies, window_samples(module))
             keep = kept(group, cfg.negatives_exclude)
             if not keep:
