@@ -789,6 +789,8 @@ class Engine:
                 if self._recognizer.split is not None:
                     self._run_chunk(task)
                 return
+            if isinstance(task, _Step):  # one step: the same path as several
+                task = _Steps([task], task.audio)
             if isinstance(task, _Steps):
                 if self._recognizer.split is None:
                     return  # queued before the switch to a window model
@@ -798,29 +800,17 @@ class Engine:
                     if probs is not None:
                         self._decide(step, probs)
                 return
-            if isinstance(task, _Step):
-                if self._recognizer.split is None:
-                    return  # queued before the switch to a window model
-                probs = self._step(task)
-                if probs is None:
-                    self._infer_ms = (time.perf_counter() - t0) * 1000.0
-                    return
-            else:
-                probs = self._recognizer.probabilities(task.audio)
+            probs = self._recognizer.probabilities(task.audio)
             self._infer_ms = (time.perf_counter() - t0) * 1000.0
             self._decide(task, probs)
         finally:
             self._task_s = time.perf_counter() - t0
 
-    def _step(self, task: _Step) -> np.ndarray | None:
-        """Embed ``task``'s 80 ms (catching up on steps a full queue dropped
-        or that came before the first), give the new embeddings to the
-        listeners; the head's probabilities on a head step, else None."""
-        return self._steps(_Steps([task], task.audio))[0]
-
     def _steps(self, task: _Steps) -> list[np.ndarray | None]:
-        """:meth:`_step` for consecutive steps, their embeddings in as few
-        calls as the artifact allows; per step its probabilities or None."""
+        """Embed consecutive steps' 80 ms each, in as few calls as the
+        artifact allows (catching up on steps a full queue dropped or that
+        came before the first), give the new embeddings to the listeners;
+        per step the head's probabilities on a head step, else None."""
         split = self._recognizer.split
         self._ensure_stream(split)
         stream, ring, j = self._stream, self.embeddings, task.steps[0].j

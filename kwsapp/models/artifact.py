@@ -107,16 +107,24 @@ class ModelCard:
         )
 
 
+def _per_label(card: dict[str, Any], key: str, what: str, labels: tuple[str, ...],
+               where: str) -> dict[str, Any]:
+    """The card's optional ``key``: an object keyed by the model's labels
+    (absent: empty); its values are the caller's to check."""
+    mapping = card.get(key, {})
+    if not isinstance(mapping, dict):
+        raise ModelError(f"{where}: {key} must be an object {{label: {what}}}")
+    unknown = sorted(set(mapping) - set(labels))
+    if unknown:
+        raise ModelError(f"{where}: {key} name labels the model lacks: {', '.join(unknown)}")
+    return mapping
+
+
 def _check_thresholds(card: dict[str, Any], labels: tuple[str, ...], where: str) -> None:
     """``threshold`` in (0, 1]; ``thresholds`` (per class, docs/contracts.md 2)
     an object of the card's labels to numbers in (0, 1]."""
     values = {"threshold": card.get("threshold", 0.5)}
-    per_class = card.get("thresholds", {})
-    if not isinstance(per_class, dict):
-        raise ModelError(f"{where}: thresholds must be an object {{label: value}}")
-    unknown = sorted(set(per_class) - set(labels))
-    if unknown:
-        raise ModelError(f"{where}: thresholds name labels the model lacks: {', '.join(unknown)}")
+    per_class = _per_label(card, "thresholds", "value", labels, where)
     values.update({f"thresholds.{k}": v for k, v in per_class.items()})
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
@@ -127,13 +135,7 @@ def _clip_weights(card: dict[str, Any], labels: tuple[str, ...], where: str
                   ) -> dict[str, float]:
     """``clip_weights``: an object of the card's labels to positive finite
     numbers (absent: every weight 1)."""
-    weights = card.get("clip_weights", {})
-    if not isinstance(weights, dict):
-        raise ModelError(f"{where}: clip_weights must be an object {{label: weight}}")
-    unknown = sorted(set(weights) - set(labels))
-    if unknown:
-        raise ModelError(f"{where}: clip_weights name labels the model lacks: "
-                         f"{', '.join(unknown)}")
+    weights = _per_label(card, "clip_weights", "weight", labels, where)
     for key, value in weights.items():
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not math.isfinite(value) or value <= 0):
