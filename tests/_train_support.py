@@ -172,7 +172,9 @@ def killed_and_resumed(data_dir: Path) -> KilledRuns:
     out = workdir() / "tiny_embed"
     cache = workdir() / "cache"
     ckpt = out / ".checkpoint"
-    cmd = train_cmd(data_dir, out, "--epochs", str(TINY_EPOCHS))
+    # The last two epochs' weights averaged: their running mean is part of
+    # what a resumed run must take over (training/train.py _add_to_average).
+    cmd = train_cmd(data_dir, out, "--epochs", str(TINY_EPOCHS), "--average-last", "2")
     kills: list[Kill] = []
 
     def record(kind: str, interrupted: str | None, log: str) -> None:

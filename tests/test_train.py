@@ -44,6 +44,10 @@ def test_killed_run_resumes_from_its_last_checkpoint(resumed):
     for kill in kills:
         assert history[:len(kill.state["history"])] == kill.state["history"]
     assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    # Every epoch ran (no early stopping), and the weights are the mean of
+    # the last two: each counted once, whatever the kills interrupted.
+    assert len(history) == support.TINY_EPOCHS
+    assert card["training"]["averaged_epochs"] == [support.TINY_EPOCHS - 1, support.TINY_EPOCHS]
     assert not (out / ".checkpoint").exists()  # cleaned up after success
     # Partial files the kills left (.tmp-*) are gone too.
     assert not [p.name for p in out.rglob(".tmp-*")]
@@ -173,3 +177,36 @@ def test_unknown_oversampling_repeats_only_unknown_clips():
     counts = np.bincount(xs[:, 0].astype(int), minlength=len(y))
     assert counts.tolist() == [1, 3, 1, 3, 1]
     assert (ys == y[xs[:, 0].astype(int)]).all()
+
+
+def test_averaged_weights_count_each_epoch_once_across_a_kill(tmp_path):
+    """The running mean of ``average_last_epochs`` (a real Keras model):
+    a run killed after an epoch's mean was written but before the state
+    named it resumes from the previous mean, so that epoch is not counted
+    twice; the result is the plain mean of the epochs' weights."""
+    import keras
+    import numpy as np
+
+    from training.train import STATE_FILE, _add_to_average, _checkpoint, read_checkpoint_state
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    state = {"epoch": -1, "history": [], "fingerprint": "f", "model": None}
+    seen = []
+    for epoch, value in enumerate((1.0, 2.0, 6.0)):
+        weights = [np.full_like(w, value + i) for i, w in enumerate(model.get_weights())]
+        model.set_weights(weights)
+        seen.append(weights)
+        _add_to_average(model, ckpt, state, epoch)
+        if epoch == 1:  # killed before the state names epoch 2's mean
+            state = read_checkpoint_state(ckpt, "f")
+            assert state["averaged"] == 1
+            _add_to_average(model, ckpt, state, epoch)  # the resumed run redoes epoch 2
+        _checkpoint(model, ckpt, state, epoch)
+    assert state["averaged"] == 3
+    with np.load(ckpt / state["average"]) as saved:
+        got = [saved[f"w{i}"] for i in range(len(saved.files))]
+    for i, w in enumerate(got):
+        np.testing.assert_allclose(w, np.mean([s[i] for s in seen], 0), rtol=1e-6)
+    assert (ckpt / STATE_FILE).is_file()

@@ -48,6 +48,13 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     patience: int = 12  # epochs without a better validation accuracy before stopping
+    # Final weights: 0 keeps the epoch with the best validation accuracy
+    # (early stopping after `patience`); N > 0 trains every epoch and takes
+    # the mean of the weights after each of the last N. Nothing is then
+    # chosen on the validation clips, so their figures are not flattered by
+    # the pick, and a seed's held-out false activations vary less
+    # (docs/streaming.md "Weights averaged over the last epochs").
+    average_last_epochs: int = 0
     # Augmented copies of each training clip computed once (front end and,
     # for `embed`, the embedding cached on disk); each epoch draws one copy.
     aug_copies: int = 6

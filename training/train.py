@@ -461,7 +461,8 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             prep = member_prep
         write_atomic(done, lambda p: model.save(p))
         write_json_atomic(folder / "state.json", {key: state[key] for key in
-                                                  ("history", "best_epoch", "best_accuracy")})
+                                                  ("history", "best_epoch", "best_accuracy",
+                                                   "averaged", "final_accuracy") if key in state})
         heads.append(model)
         states.append(state)
     if prep is None:  # members came from a killed run's folder, or all had overrides
@@ -470,7 +471,8 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     state = {"history": states[0]["history"], "best_epoch": states[0]["best_epoch"],
              "members": [{"seed": cfg.seed + k, "best_epoch": st["best_epoch"] + 1,
                           "epochs_run": len(st["history"]),
-                          "validation_accuracy": st["best_accuracy"],
+                          "validation_accuracy": st.get("final_accuracy", st["best_accuracy"]),
+                          **({"averaged_epochs": st["averaged"]} if st.get("averaged") else {}),
                           **({"overrides": dict(_overrides(cfg, k))}
                              if _overrides(cfg, k) else {})}
                          for k, st in enumerate(states)]}
@@ -647,7 +649,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
 
     try:
         for epoch in range(first, cfg.epochs):
-            if state["bad_epochs"] >= cfg.patience:
+            if state["bad_epochs"] >= cfg.patience and not cfg.average_last_epochs:
                 break
             keras.utils.set_random_seed(run_cfg.seed * 1000 + epoch)
             x, y = _epoch_arrays(prep, epoch, run_cfg, module)
@@ -665,7 +667,12 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                 write_atomic(ckpt / "best.weights.h5", lambda p: model.save_weights(p))
             else:
                 state["bad_epochs"] += 1
+            previous_average = state.get("average")
+            if cfg.average_last_epochs and epoch >= cfg.epochs - cfg.average_last_epochs:
+                _add_to_average(model, ckpt, state, epoch)
             _checkpoint(model, ckpt, state, epoch)
+            if previous_average and previous_average != state.get("average"):
+                (ckpt / previous_average).unlink(missing_ok=True)
             bar.set_postfix(val_acc=f"{row['val_accuracy']:.4f}",
                             best=f"{state['best_accuracy']:.4f}")
             log.info("epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f", epoch + 1,
@@ -675,7 +682,12 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                       file=sys.stderr)
     finally:
         bar.close()
-    if (ckpt / "best.weights.h5").is_file():
+    if state.get("average"):
+        with np.load(ckpt / state["average"]) as saved:
+            model.set_weights([saved[f"w{i}"] for i in range(len(saved.files))])
+        state["final_accuracy"] = float(model.evaluate(_dataset(prep.x_val, y_val_1h, cfg),
+                                                       verbose=0, return_dict=True)["accuracy"])
+    elif (ckpt / "best.weights.h5").is_file():
         model.load_weights(ckpt / "best.weights.h5")
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
                    command, export, cache) if finish else None
@@ -708,6 +720,27 @@ def read_checkpoint_state(ckpt: Path, fingerprint: str) -> dict[str, Any] | None
     if not saved.get("model") or not (ckpt / str(saved["model"])).is_file():
         return None  # killed before its first model file: start afresh
     return saved
+
+
+def _add_to_average(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> None:
+    """Fold this epoch's weights into the running mean (``average_last_epochs``).
+    The mean goes to a new file that the state names once it is written (by
+    :func:`_checkpoint`), so a run killed in between resumes from the
+    previous mean and this epoch is not counted twice."""
+    n = state.get("averaged", 0)
+    weights = model.get_weights()
+    if n:
+        with np.load(ckpt / state["average"]) as saved:
+            mean = [saved[f"w{i}"] for i in range(len(saved.files))]
+        weights = [m + (w - m) / (n + 1) for m, w in zip(mean, weights)]
+    name = f"average-{epoch + 1:04d}.npz"
+
+    def save(path: Path) -> None:
+        with open(path, "wb") as f:
+            np.savez(f, **{f"w{i}": w for i, w in enumerate(weights)})
+
+    write_atomic(ckpt / name, save)
+    state.update(average=name, averaged=n + 1)
 
 
 def _checkpoint(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> None:
@@ -779,6 +812,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             "params": params, "config": dataclasses.asdict(cfg),
             "augment": dataclasses.asdict(aug),
             "epochs_run": len(state["history"]), "best_epoch": state["best_epoch"] + 1,
+            **({"averaged_epochs": [len(state["history"]) - state["averaged"] + 1,
+                                    len(state["history"])]} if state.get("averaged") else {}),
             "history": state["history"],
             **({"ensemble": state["members"]} if "members" in state else {}),
         },

@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=number(int, 1), help="most epochs (early stopping may end sooner)")
     parser.add_argument("--patience", type=number(int, 1),
                         help="epochs without a better validation accuracy before stopping early")
+    parser.add_argument("--average-last", type=number(int, 0), metavar="N",
+                        help="train every epoch and keep the mean of the last N epochs' weights "
+                             "(no early stopping; 0: keep the best epoch on validation; default: "
+                             "the architecture's recipe)")
     parser.add_argument("--config", choices=("default", "tiny"), default="default",
                         help="tiny: a few steps on a few clips with a tiny model (tests)")
     parser.add_argument("--seed", type=number(int, 0), help="seed of the split, augmentation and weights")
@@ -111,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     # The architecture's own TRAIN defaults, as `make models` uses them.
     cfg = TrainConfig.tiny() if args.config == "tiny" else train_config(arch_module(args.arch))
     for field, value in (("epochs", args.epochs), ("patience", args.patience), ("seed", args.seed),
-                         ("batch_size", args.batch_size), ("aug_copies", args.aug_copies)):
+                         ("batch_size", args.batch_size), ("aug_copies", args.aug_copies),
+                         ("average_last_epochs", args.average_last)):
         if value is not None:
             cfg = replace(cfg, **{field: value})
     from training.train import train
