@@ -69,9 +69,9 @@ TRAIN: dict[str, Any] = {
     # measured no better: docs/streaming.md "Members that saw different data".
     "ensemble": 3,
     # No epoch picked on the validation clips: each head is the mean of its
-    # last 10 epochs' weights. Picking flattered the validation figure by
-    # 0.6 points (epoch chosen on half the speakers, scored on the other:
-    # 96.18 % against 96.82 % in-sample; the mean: 96.14 %), and one seed's
+    # last 10 epochs' weights. Picking flattered the validation figure
+    # (three heads, epoch chosen on half the speakers: 96.82 % on that half,
+    # 96.18 % on the other; the mean, nothing chosen: 96.14 %), and one seed's
     # early pick fired 428 / 752 times an hour on held-out alexa / snowboy
     # (its mean: 44 / 0; docs/streaming.md "Weights averaged over the last
     # epochs").
