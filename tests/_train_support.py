@@ -141,7 +141,7 @@ def _whole_checkpoint(ckpt: Path) -> tuple[dict | None, dict[str, str]]:
     for path in sorted(ckpt.glob("*")) if ckpt.is_dir() else []:
         if path.name.startswith(".tmp-") or path.name == "state.json":
             continue
-        if path.suffix == ".keras":
+        if path.suffix in (".keras", ".npz"):  # .npz: the running weight mean
             with zipfile.ZipFile(path) as z:  # raises on a truncated zip
                 assert z.testzip() is None, f"{path}: damaged member"
             whole[path.name] = "zip, every member's CRC right"
