@@ -263,6 +263,7 @@ class Engine:
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
         self._pending_recognizer: Recognizer | None = None
+        self._window_of: tuple[Recognizer | None, int] = (None, 0)  # window_samples, cached
         ring_samples = ms_to_samples(self.config.audio.ring_seconds * 1000.0)
         self.ring = RingBuffer(ring_samples)
         self._raw = RingBuffer(max(1, int(self.config.audio.ring_seconds * source.sample_rate_hz)))
@@ -324,7 +325,11 @@ class Engine:
 
     @property
     def window_samples(self) -> int:
-        return ms_to_samples(self.recognizer.card.window_ms)
+        recognizer = self.recognizer
+        cached = self._window_of  # asked several times per wake-up
+        if cached[0] is not recognizer:
+            cached = self._window_of = (recognizer, ms_to_samples(recognizer.card.window_ms))
+        return cached[1]
 
     @property
     def error(self) -> Exception | None:
@@ -907,7 +912,7 @@ class Engine:
 
     def _store(self, j: int, embedding: np.ndarray) -> None:
         self.embeddings.put(j, embedding)
-        if j >= 0:
+        if j >= 0 and self._listeners:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
