@@ -131,7 +131,11 @@ def test_bundled_model_recognizes_real_stop_clips(bundled_model_dir, data_dir):
     files = [str(real_clip(data_dir, "stop", i)) for i in range(10, 16)]
     proc = run_cli("classify", "--json", *files)
     assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)["files"]
+    out = json.loads(proc.stdout)
+    rows = out["files"]
+    # the clips were judged with the card's clip weights, and the output says so
+    card = json.loads((bundled_model_dir / "card.json").read_text())
+    assert out["clip_weights"] == card["clip_weights"] and out["clip_weights"]
     labels = [r["label"] for r in rows]
     assert labels.count("stop") >= 5, labels
     assert sum(any(e["label"] == "stop" for e in r["events"]) for r in rows) >= 4, rows

@@ -114,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
             _print_text(row)
             sys.stdout.flush()
     if args.json:
-        json.dump({"files": rows}, sys.stdout, indent=2)
+        # Which weights the clips' labels and probabilities were judged with
+        # (docs/contracts.md 2), as `evaluate --json` says it.
+        weights = dict(classifier.recognizer.card.clip_weights or {})
+        json.dump({"clip_weights": weights, "files": rows}, sys.stdout, indent=2)
         print()
     if failed:
         print(f"kwsapp: {failed} of {len(rows)} file(s) could not be read", file=sys.stderr)
