@@ -196,6 +196,25 @@ def test_nan_samples_are_zeroed_not_propagated(recognizer, stream):
     assert windows and all(np.all(np.isfinite(w.probs)) for w in windows)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the model on 1e30 samples
+def test_infinite_samples_are_zeroed_and_loud_finite_ones_kept(recognizer, stream):
+    """The finiteness check is one dot product per block, then a sample by
+    sample look when it is not finite: infinities are found; finite blocks
+    whose squares overflow float32 pass unchanged."""
+    audio = stream[:32000].copy()
+    audio[5000] = np.inf
+    audio[20000] = -np.inf
+    cfg = replace(Config(), vad=replace(VadConfig(), enabled=False))
+    engine, _, windows = _run(recognizer, audio, 1000, cfg)
+    assert engine.nonfinite_blocks == 2
+    assert windows and all(np.all(np.isfinite(w.probs)) for w in windows)
+    loud = stream[:32000].copy()
+    loud[5000:5010] = 1e30  # finite, but its square overflows
+    assert not np.isfinite(np.dot(loud[5000:6000], loud[5000:6000]))
+    engine, _, _ = _run(recognizer, loud, 1000, cfg)
+    assert engine.nonfinite_blocks == 0
+
+
 def test_engine_starts_again_after_a_stop(recognizer, stream):
     source = FileSource(stream, 320, realtime=True)
     windows = []

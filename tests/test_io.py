@@ -16,7 +16,7 @@ def _tone(rate: int, seconds: float = 0.5) -> np.ndarray:
 
 
 @pytest.mark.parametrize("rate,block", [(8000, 1)] + [
-    (rate, block) for rate in (8000, 44100, 48000, 22050) for block in (160, 1000, 4096, 333)])
+    (rate, block) for rate in (8000, 44100, 48000, 22050, 32000) for block in (160, 1000, 4096, 333)])
 def test_stream_resampler_equals_one_resample_poly(rate, block):
     x = (np.random.default_rng(rate).standard_normal(rate) * 0.3).astype(np.float32)
     g = np.gcd(rate, 16000)
@@ -97,15 +97,19 @@ def test_bad_files_name_the_file_and_problem(tmp_path):
         assert str(path) in str(info.value) and words in str(info.value), str(info.value)
 
 
-@pytest.mark.parametrize("rate", [44100, 48000])
-def test_stream_resampler_prebuilt_filter_gives_upfirdn_to_the_bit(rate):
+@pytest.mark.parametrize("rate,block", [(44100, 3528), (48000, 3840), (48000, 333),
+                                        (32000, 2560), (32000, 1)])
+def test_stream_resampler_fast_paths_give_upfirdn_samples(rate, block):
     """The resampler makes its polyphase filter once (scipy's private class
-    when it gives scipy.signal.upfirdn's samples): the very samples of one
-    that calls the public function each time."""
+    when it gives scipy.signal.upfirdn's samples), and when it only
+    decimates (48 and 32 kHz) runs its own polyphase correlations over a
+    kept buffer: the very float32 samples of one that calls the public
+    ``upfirdn`` over the kept input each time."""
     x = (np.random.default_rng(rate).standard_normal(3 * rate) * 0.3).astype(np.float32)
+    x[rate:rate + 4000] *= 3.0  # loud enough to clip, as a close talker
     fast, public = StreamResampler(rate, 16000), StreamResampler(rate, 16000)
-    public._upfirdn = scipy.signal.upfirdn
-    block = rate * 80 // 1000
+    public._dec, public._upfirdn = None, scipy.signal.upfirdn
+    assert (fast._dec is not None) == (rate != 44100)
     for i in range(0, len(x), block):
         np.testing.assert_array_equal(fast.process(x[i:i + block]),
                                       public.process(x[i:i + block]))

@@ -92,6 +92,41 @@ def test_frames_judged_together_give_the_same_verdicts_as_one_by_one(data_dir):
         many.update(speech[:fs + 1])
 
 
+def test_frames_judged_ahead_and_taken_in_by_parts_give_the_same_gate(data_dir):
+    """The engine judges every whole frame that came at one wake-up at once
+    (:meth:`SpeechGate.judge`), then advances the gate to each step's end in
+    turn: the state at each point is that of frames fed one by one."""
+    speech = np.concatenate([np.zeros(8000, np.float32), load_audio(real_clip(data_dir, "no", 1)),
+                             np.zeros(12000, np.float32), load_audio(real_clip(data_dir, "go", 1))])
+    one, ahead = SpeechGate(VadConfig()), SpeechGate(VadConfig())
+    fs = one.frame_samples
+    n_frames = len(speech) // fs
+    rng = np.random.default_rng(5)
+    done = judged = 0
+    while done < n_frames:
+        k = min(int(rng.integers(1, 9)), n_frames - judged)
+        if k:
+            assert ahead.judge(speech[judged * fs:(judged + k) * fs]) == k
+            judged += k
+        assert ahead.judged_position == judged * fs
+        for part in np.diff(np.sort(rng.integers(done, judged + 1, 2))).tolist() + [None]:
+            step = judged - done if part is None else part
+            for _ in range(step):
+                one.update(speech[done * fs:(done + 1) * fs])
+                done += 1
+            assert ahead.advance(step) == one.is_open
+            assert (ahead.position, ahead.segment, ahead.quiet_ms()) == \
+                (one.position, one.segment, one.quiet_ms())
+            assert [(r.start, r.end) for r in ahead.runs] == [(r.start, r.end) for r in one.runs]
+    assert one.segment >= 2
+    np.testing.assert_array_equal(ahead.flags(0, len(speech)), one.flags(0, len(speech)))
+    with pytest.raises(ValueError, match="judged"):
+        ahead.advance(1)
+    off = SpeechGate(replace(VadConfig(), enabled=False))
+    assert off.judge(np.zeros(3 * fs, np.float32)) == 3 and off.advance(2)
+    assert (off.position, off.judged_position) == (2 * fs, 3 * fs)
+
+
 def test_quiet_ms_counts_from_the_end_of_the_last_voiced_frame(data_dir):
     speech = load_audio(real_clip(data_dir, "yes", 0))
     gate = SpeechGate(VadConfig())

@@ -72,10 +72,13 @@ class SharedRing:
         size = 8 * self.HEADER + 4 * capacity
         self.shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
         self.capacity = int(capacity)
-        self.header = np.ndarray((self.HEADER,), np.int64, self.shm.buf, 0)
+        # The counts as a memoryview of int64: plain Python ints on both sides
+        # (numpy scalars cost more, read cold at each wake-up of the reader).
+        self.header = self.shm.buf[:8 * self.HEADER].cast("q")
         self.data = np.ndarray((self.capacity,), np.float32, self.shm.buf, 8 * self.HEADER)
         if name is None:
-            self.header[:] = 0
+            for i in range(self.HEADER):
+                self.header[i] = 0
 
     @property
     def name(self) -> str:
@@ -83,24 +86,25 @@ class SharedRing:
 
     @property
     def written(self) -> int:
-        return int(self.header[0])
+        return self.header[0]
 
     @property
     def overflows(self) -> int:
-        return int(self.header[1])
+        return self.header[1]
 
     def write(self, block: np.ndarray) -> bool:
         """Append ``block`` (the child's audio callback: copies only);
         whether the count reached the reader's wake-up mark with it."""
         n = min(block.shape[0], self.capacity)
-        before = int(self.header[0])
+        before = self.header[0]
         start = before + block.shape[0] - n
         pos = start % self.capacity
         first = min(n, self.capacity - pos)
         self.data[pos:pos + first] = block[block.shape[0] - n:block.shape[0] - n + first]
-        self.data[:n - first] = block[block.shape[0] - n + first:]
+        if first < n:
+            self.data[:n - first] = block[block.shape[0] - n + first:]
         self.header[0] = start + n
-        return before < int(self.header[2]) <= start + n
+        return before < self.header[2] <= start + n
 
     def wake_at(self, count: int) -> bool:
         """Ask the writer to say when ``count`` samples are written; False
@@ -121,11 +125,13 @@ class SharedRing:
             return np.zeros(0, np.float32), cursor
         pos = start % self.capacity
         first = min(n, self.capacity - pos)
-        out = np.concatenate([self.data[pos:pos + first], self.data[:n - first]])
-        return out, end
+        if first == n:  # no wrap: one copy
+            return self.data[pos:pos + n].copy(), end
+        return np.concatenate([self.data[pos:pos + first], self.data[:n - first]]), end
 
     def close(self, unlink: bool = False) -> None:
-        # The arrays hold the buffer: drop them before closing it.
+        # The views hold the buffer: drop them before closing it.
+        self.header.release()
         del self.header, self.data
         try:
             self.shm.close()

@@ -57,6 +57,55 @@ def _prebuilt_upfirdn(h: np.ndarray, up: int, down: int):
     return public
 
 
+class _Decimator:
+    """:class:`StreamResampler`'s path when it only decimates (``up`` 1:
+    48 or 32 kHz to 16 kHz): output ``n`` is
+    ``sum_i hrev[i] x[n * down - half_len + i]``, run as ``down``
+    polyphase correlations over a float64 buffer kept from block to block
+    (no concatenation of the kept input, no zero padding, no filter setup
+    per block). The live pipeline calls it once per 80 ms, cold: 0.40 ->
+    about 0.30 ms per 48 kHz block. Its float64 sums add the same products as
+    ``upfirdn`` in another order; as float32 the samples are the same
+    (``tests/test_io.py``, and none differed on the 30 s speech stream)."""
+
+    def __init__(self, h: np.ndarray, down: int, half_len: int) -> None:
+        hrev = np.ascontiguousarray(h[::-1], dtype=np.float64)
+        self.down, self.taps = down, hrev.shape[0]
+        self._phases = [hrev[r::down].copy() for r in range(down)]
+        self._buf = np.zeros(max(4 * self.taps, 16384), np.float64)
+        # _buf[0] is the first input of the next output (zeros before the stream).
+        self._fill = half_len  # samples held
+
+    def _room(self, n: int) -> None:
+        if n > self._buf.shape[0]:
+            grown = np.zeros(2 * n, np.float64)
+            grown[:self._fill] = self._buf[:self._fill]
+            self._buf = grown
+
+    def push(self, block: np.ndarray) -> None:
+        n = block.shape[0]
+        self._room(self._fill + n)
+        self._buf[self._fill:self._fill + n] = block
+        self._fill += n
+
+    def emit(self, k: int) -> np.ndarray:
+        """The next ``k`` outputs (inputs not held read as zeros: the flush)."""
+        down = self.down
+        reach = (k - 1) * down + self.taps  # the inputs they read
+        if reach > self._fill:
+            self._room(reach)
+            self._buf[self._fill:reach] = 0.0
+        y = None
+        for r, hp in enumerate(self._phases):
+            c = np.correlate(self._buf[r:r + (k + hp.shape[0] - 1) * down:down], hp, "valid")
+            y = c if y is None else np.add(y, c, out=y)
+        used = k * down
+        rest = max(0, self._fill - used)
+        self._buf[:rest] = self._buf[used:used + rest]
+        self._fill = rest
+        return y.astype(np.float32)
+
+
 class StreamResampler:
     """Block-wise rate conversion that gives exactly what one
     ``scipy.signal.resample_poly`` call on the whole signal gives (same
@@ -81,7 +130,8 @@ class StreamResampler:
         self.half_len = 10 * max_rate  # resample_poly's default filter
         self._h = scipy.signal.firwin(2 * self.half_len + 1, 1.0 / max_rate,
                                       window=("kaiser", 5.0)) * self.up
-        self._upfirdn = _prebuilt_upfirdn(self._h, self.up, self.down)
+        self._dec = _Decimator(self._h, self.down, self.half_len) if self.up == 1 else None
+        self._upfirdn = None if self._dec else _prebuilt_upfirdn(self._h, self.up, self.down)
         self._taps = -(-self._h.shape[0] // self.up)  # taps per output sample
         self._up_inv = pow(self.up, -1, self.down)  # up and down are coprime
         self._buf = np.zeros(0, dtype=np.float64)  # input not yet fully used
@@ -96,6 +146,10 @@ class StreamResampler:
         before the kept input make that our output ``i - offset``."""
         if n_end <= self._n_out:
             return np.zeros(0, dtype=np.float32)
+        if self._dec is not None:
+            out = self._dec.emit(n_end - self._n_out)
+            self._n_out = n_end
+            return out
         start = self._buf_start
         pad = ((start * self.up - self.half_len) * self._up_inv) % self.down
         offset = (self.half_len - (start - pad) * self.up) // self.down  # exact
@@ -118,7 +172,10 @@ class StreamResampler:
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         if self.identity:
             return block
-        self._buf = np.concatenate([self._buf, block.astype(np.float64)])
+        if self._dec is not None:
+            self._dec.push(block)
+        else:
+            self._buf = np.concatenate([self._buf, block.astype(np.float64)])
         self._n_in += block.shape[0]
         # Output n needs inputs up to m = (n*down + half_len) // up.
         n_end = (self._n_in * self.up - self.half_len - 1) // self.down + 1

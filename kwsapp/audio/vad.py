@@ -87,12 +87,13 @@ class SpeechGate:
     """Streaming webrtcvad gate: opens after ``onset_ms`` of speech in a row,
     closes ``hangover_ms`` after the last speech frame.
 
-    Feed it consecutive frames of ``frame_samples`` with :meth:`update`; the
+    Feed it consecutive frames of ``frame_samples`` with :meth:`update` (or
+    :meth:`judge` ahead and :meth:`advance` to each point in turn); the
     caller keeps the frames aligned to absolute sample positions (so block
     sizes never change the verdicts). With ``enabled=False`` the gate is
     always open and judges nothing.
 
-    Thread use: one thread calls :meth:`update`; others may read
+    Thread use: one thread feeds it; others may read
     :meth:`flags` (a lagging view is harmless there).
     """
 
@@ -110,6 +111,7 @@ class SpeechGate:
         self._vad = _new_vad(int(config.aggressiveness))
         self._flags = np.zeros(max(1, int(history_seconds * 1000 / config.frame_ms)), dtype=bool)
         self.frames_done = 0
+        self._pending: deque[bool] = deque()  # verdicts judged, not yet taken in (judge)
         self.runs: deque[SpeechRun] = deque(maxlen=64)
         self.segment = 0  # counts gate openings
         self.is_open = not config.enabled
@@ -146,33 +148,63 @@ class SpeechGate:
         return close + self._onset_frames
 
     def set_aggressiveness(self, aggressiveness: int) -> None:
-        """0 (keeps most) .. 3 (filters most); takes effect at the next frame."""
+        """0 (keeps most) .. 3 (filters most); takes effect at the next frame
+        judged (:meth:`judge`: the engine's next wake-up)."""
         if not 0 <= int(aggressiveness) <= 3:
             raise ValueError(f"VAD aggressiveness is 0..3, not {aggressiveness}")
         self._vad = _new_vad(int(aggressiveness))
 
+    @property
+    def judged_position(self) -> int:
+        """Absolute sample index up to which frames were judged
+        (:meth:`judge`), taken into the gate (:meth:`advance`) or not yet."""
+        return (self.frames_done + len(self._pending)) * self.frame_samples
+
     def update(self, frames: np.ndarray) -> bool:
-        """Judge the next frames: ``k * frame_samples`` float32 samples, one
-        or more whole frames in a row (the engine gives all those that came
-        since its last wake-up at once: the power and int16 conversion then
-        run once for them all). Returns whether the gate is open after the
-        last one."""
+        """Judge the next frames and take them into the gate: ``k *
+        frame_samples`` float32 samples, one or more whole frames in a row.
+        Returns whether the gate is open after the last one."""
+        return self.advance(self.judge(frames))
+
+    def judge(self, frames: np.ndarray) -> int:
+        """webrtcvad's verdicts on the next frames (after those judged so
+        far), kept until :meth:`advance` takes them into the gate; returns
+        how many. The engine judges all the whole frames that came since
+        its last wake-up at once (one power and int16 conversion for them
+        all), then advances the gate to each step's end in turn: the same
+        verdicts in the same order as frame by frame. A new aggressiveness
+        applies from the next frames judged."""
         fs = self.frame_samples
         k = frames.shape[0] // fs
         if k * fs != frames.shape[0]:
             raise ValueError(f"{frames.shape[0]} samples are not whole {fs}-sample frames")
         if not self.config.enabled:
+            self._pending.extend([False] * k)
+            return k
+        # np.mean's own sum and division (the same float64 values), without
+        # its Python wrapper: the pipeline calls this cold, once per wake-up.
+        powers = np.add.reduce(np.square(frames.reshape(k, fs), dtype=np.float64), axis=1) / fs
+        pcm = to_pcm16(frames)
+        vad, rate, pending = self._vad, self.sample_rate_hz, self._pending
+        for i, loud in enumerate((powers >= self._min_power).tolist()):
+            # webrtcvad keeps state: it hears only the frames loud enough, as before.
+            pending.append(loud and vad.is_speech(pcm[2 * i * fs:2 * (i + 1) * fs], rate))
+        return k
+
+    def advance(self, k: int) -> bool:
+        """Take the next ``k`` judged frames into the gate: flags, runs,
+        onset, hangover. Returns whether the gate is open after the last one."""
+        if k > len(self._pending):
+            raise ValueError(f"{k} frames asked, {len(self._pending)} judged")
+        pending = self._pending
+        if not self.config.enabled:
             for _ in range(k):
+                pending.popleft()
                 self._flags[self.frames_done % self._flags.shape[0]] = False
                 self.frames_done += 1
             return True
-        powers = np.mean(np.square(frames.reshape(k, fs), dtype=np.float64), axis=1)
-        pcm = to_pcm16(frames)
-        for i in range(k):
-            voiced = (powers[i] >= self._min_power
-                      and self._vad.is_speech(pcm[2 * i * fs:2 * (i + 1) * fs],
-                                              self.sample_rate_hz))
-            self._judged(voiced)
+        for _ in range(k):
+            self._judged(pending.popleft())
         return self.is_open
 
     def _judged(self, voiced: bool) -> None:

@@ -68,4 +68,7 @@ class EmbeddingRing:
         if not self.has(first, last):
             raise KeyError(f"embeddings {first}..{last - 1} not held "
                            f"(held {self.first}..{None if self.next is None else self.next - 1})")
+        start = first % self.capacity
+        if start + last - first <= self.capacity:  # no wrap: one slice
+            return self._data[start:start + last - first].copy()
         return self._data[np.arange(first, last) % self.capacity]

@@ -41,6 +41,7 @@ file gives the same events whatever its block size.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -262,6 +263,7 @@ class Engine:
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
         self._pending_recognizer: Recognizer | None = None
+        self._window_of: tuple[Recognizer | None, int] = (None, 0)  # window_samples, cached
         ring_samples = ms_to_samples(self.config.audio.ring_seconds * 1000.0)
         self.ring = RingBuffer(ring_samples)
         self._raw = RingBuffer(max(1, int(self.config.audio.ring_seconds * source.sample_rate_hz)))
@@ -292,6 +294,7 @@ class Engine:
         self._offsets: deque[float] = deque(maxlen=_ARRIVAL_STAMPS)  # see _until_due
         self._ended = threading.Event()  # a worker thread returned
         self._pulls = False  # the pipeline reads the source itself (set by start)
+        self._pulled = 0  # samples it read so far (they skip the raw ring)
         self._task_s = float("inf")  # wall time of the last step or window (not yet timed)
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
         self.deferred = 0  # sleeps past a step that could not fire (_may_defer)
@@ -322,7 +325,11 @@ class Engine:
 
     @property
     def window_samples(self) -> int:
-        return ms_to_samples(self.recognizer.card.window_ms)
+        recognizer = self.recognizer
+        cached = self._window_of  # asked several times per wake-up
+        if cached[0] is not recognizer:
+            cached = self._window_of = (recognizer, ms_to_samples(recognizer.card.window_ms))
+        return cached[1]
 
     @property
     def error(self) -> Exception | None:
@@ -459,10 +466,13 @@ class Engine:
         pull = self.source.pull if self._pulls else None
         while not self._stop.is_set():
             self.wakeups += 1
-            if pull is not None:  # what the device delivered since
-                self._raw.write(pull())
-            total = self._raw.total_written
-            if realtime and total > cursor:
+            if pull is not None:  # what the device delivered since, fed as it is
+                block = pull()
+                if block.size:
+                    self._pulled += block.shape[0]
+                    self._feed(block)
+                cursor = self._pulled
+            elif realtime and (total := self._raw.total_written) > cursor:
                 if total - cursor > self._raw.capacity:  # fell a whole ring behind
                     self._raw.overruns += 1
                     cursor = total - self._raw.capacity
@@ -479,7 +489,7 @@ class Engine:
             if self.source.error is not None:
                 err = self.source.error
                 raise err if isinstance(err, KwsError) else DeviceError(str(err))
-            if self.source.finished and (not realtime or self._raw.total_written == cursor):
+            if self.source.finished and (not realtime or self._delivered() == cursor):
                 self._finish()
                 return
             if not realtime:  # the file's thread feeds; only its end is awaited here
@@ -497,6 +507,10 @@ class Engine:
                 late = 0
             self._stop.wait(wait)
 
+    def _delivered(self) -> int:
+        """Samples the source delivered so far (at its rate)."""
+        return self._pulled if self._pulls else self._raw.total_written
+
     def _wait_pulled(self) -> None:
         """Sleep until the source has the raw audio the next step or window
         needs (while the gate is shut, the next few: :meth:`_wake_due`): it
@@ -507,7 +521,7 @@ class Engine:
         at most ``_MAX_SLEEP_S`` (a stalled device is noticed) and
         ``audio.refresh_ms`` (the GUI's redraw)."""
         rate = self.source.sample_rate_hz
-        more = max(1, self._resampler.inputs_for(self._wake_due()) - self._raw.total_written)
+        more = max(1, self._resampler.inputs_for(self._wake_due()) - self._pulled)
         timeout = min(more / rate + _PULL_MARGIN_S, _MAX_SLEEP_S)
         refresh_ms = self.config.audio.refresh_ms
         if refresh_ms:
@@ -605,7 +619,10 @@ class Engine:
         """Source-rate block -> 16 kHz -> ring -> gate and windows."""
         if self._stop.is_set():
             raise _Closed
-        if not np.all(np.isfinite(block)):
+        # One dot product is finite when every sample is (half the cold cost
+        # of np.isfinite per 80 ms block); when it is not (or the squares
+        # overflow), the samples are looked at one by one.
+        if not math.isfinite(float(np.dot(block, block))) and not np.all(np.isfinite(block)):
             # Seen from PortAudio on JACK when a connected client goes away;
             # one NaN would poison every window that holds it.
             self.nonfinite_blocks += 1
@@ -631,6 +648,9 @@ class Engine:
         self.ring.write(audio)
         total = self.ring.total_written
         gate, fs = self.gate, self.gate.frame_samples
+        judged = gate.judged_position
+        if total - judged >= fs:  # every new whole VAD frame judged at once
+            gate.judge(self.ring.read(judged, (total - judged) // fs * fs))
         batch: list[_Step] = []  # a live stream's steps due now (one task)
         batch_split = None  # the split model they are steps of
         while True:
@@ -647,7 +667,7 @@ class Engine:
                 due = self._next_hop
             frames = (min(total, due) - gate.position) // fs
             if frames > 0:  # every whole VAD frame before the due window/step
-                gate.update(self.ring.read(gate.position, frames * fs))
+                gate.advance(frames)
             elif due <= total:
                 self._due = due
                 if split is not None:
@@ -892,7 +912,7 @@ class Engine:
 
     def _store(self, j: int, embedding: np.ndarray) -> None:
         self.embeddings.put(j, embedding)
-        if j >= 0:
+        if j >= 0 and self._listeners:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
@@ -922,7 +942,7 @@ class Engine:
         if detection is None:
             return
         if self.source.realtime:
-            emitted = self._raw.total_written / float(self.source.sample_rate_hz)
+            emitted = self._delivered() / float(self.source.sample_rate_hz)
         else:  # a file: no wall clock, the window is "emitted" when complete
             emitted = task.end / sr
         event = CommandEvent(label=detection.label, score=detection.score,

@@ -16,6 +16,7 @@ and the word that fired hold across :meth:`Smoother.reset` (gate closings).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -123,7 +124,13 @@ class Smoother:
         kept = [p for t, p in self._history if time_s - t < span_s - _EPS_S]
         if not kept:
             return True
-        upper = (np.sum(kept, axis=0, dtype=np.float64) + 1.0) / (len(kept) + 1)
+        # np.sum(kept, axis=0, dtype=np.float64)'s row-by-row sum, without
+        # stacking the rows (the live pipeline asks this cold at each wake-up).
+        upper = kept[0].astype(np.float64)
+        for p in kept[1:]:
+            upper += p
+        upper += 1.0
+        upper /= len(kept) + 1
         if not np.any(self._commands & (upper >= self._thresholds - _BOUND_SLACK)):
             return False
         if quiet_ms_at_most is not None and quiet_ms_at_most < cfg.confirm_pause_ms:
@@ -147,7 +154,9 @@ class Smoother:
         """
         cfg = self.config
         probs = np.asarray(probs, dtype=np.float32)
-        if not np.isfinite(probs).all():
+        # One dot product is finite when every value is (a cold np.isfinite
+        # costs twice as much); only when it is not are they looked at one by one.
+        if not math.isfinite(float(np.dot(probs, probs))) and not np.isfinite(probs).all():
             return None  # a broken window must not fire (NaN passes no `<` test)
         self._history.append((float(time_s), probs))
         span_s = cfg.average_window_ms / 1000.0

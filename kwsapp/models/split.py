@@ -303,11 +303,11 @@ class EmbeddingStream:
             out.append(self._run_stream(k, part[None]) if self._streams
                        else self.step(part)[None])
             done += k
-        return np.concatenate(out)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     def _run_stream(self, count: int, x: np.ndarray) -> np.ndarray:
         emb, self._flat = self._streams[count].run({"audio": x, "state": self._flat})
-        return emb[0].copy()
+        return emb[0]  # get_tensor gave a copy
 
     def _segment(self, audio: np.ndarray, j: int, n: int = 1) -> np.ndarray:
         """The samples steps ``j .. j + n - 1`` read (zeros before the signal's start)."""
