@@ -72,13 +72,13 @@ class SharedRing:
         size = 8 * self.HEADER + 4 * capacity
         self.shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
         self.capacity = int(capacity)
-        # The counts as a memoryview of int64: plain Python ints on both sides
-        # (numpy scalars cost more, read cold at each wake-up of the reader).
-        self.header = self.shm.buf[:8 * self.HEADER].cast("q")
+        # A numpy view, not a memoryview cast: a cast view kept the segment's
+        # mmap exported past close(), and SharedMemory.__del__ then printed a
+        # BufferError on stderr when a busy device ended `listen`.
+        self.header = np.ndarray((self.HEADER,), np.int64, self.shm.buf, 0)
         self.data = np.ndarray((self.capacity,), np.float32, self.shm.buf, 8 * self.HEADER)
         if name is None:
-            for i in range(self.HEADER):
-                self.header[i] = 0
+            self.header[:] = 0
 
     @property
     def name(self) -> str:
@@ -86,17 +86,17 @@ class SharedRing:
 
     @property
     def written(self) -> int:
-        return self.header[0]
+        return int(self.header[0])
 
     @property
     def overflows(self) -> int:
-        return self.header[1]
+        return int(self.header[1])
 
     def write(self, block: np.ndarray) -> bool:
         """Append ``block`` (the child's audio callback: copies only);
         whether the count reached the reader's wake-up mark with it."""
         n = min(block.shape[0], self.capacity)
-        before = self.header[0]
+        before = int(self.header[0])
         start = before + block.shape[0] - n
         pos = start % self.capacity
         first = min(n, self.capacity - pos)
@@ -104,7 +104,7 @@ class SharedRing:
         if first < n:
             self.data[:n - first] = block[block.shape[0] - n + first:]
         self.header[0] = start + n
-        return before < self.header[2] <= start + n
+        return before < int(self.header[2]) <= start + n
 
     def wake_at(self, count: int) -> bool:
         """Ask the writer to say when ``count`` samples are written; False
@@ -130,8 +130,7 @@ class SharedRing:
         return np.concatenate([self.data[pos:pos + first], self.data[:n - first]]), end
 
     def close(self, unlink: bool = False) -> None:
-        # The views hold the buffer: drop them before closing it.
-        self.header.release()
+        # The arrays hold the buffer: drop them before closing it.
         del self.header, self.data
         try:
             self.shm.close()
