@@ -161,8 +161,9 @@ def killed_and_resumed(data_dir: Path) -> KilledRuns:
     """Three SIGKILLs at seeded-random moments, then the same command run to
     the end. Kill moments (seed ``KILL_SEED``):
 
-    1. while the first checkpoint after epoch 1's commit is written (the
-       n-th partial file, n random in 1..2: the best weights or the model);
+    1. while a checkpoint after epoch 1's commit is written (the n-th
+       partial file, n random in 1..2: a model file; the run averages its
+       last two epochs' weights, so it keeps no best weights);
     2. a random 0.2-2 s after the resumed run said it resumed (inside the
        next epoch: a resumed run traces its graph again, seconds here);
     3. while the finished run writes its artifact (the n-th partial file of

@@ -664,7 +664,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             improved = row["val_accuracy"] > state["best_accuracy"]
             if improved:
                 state.update(best_accuracy=row["val_accuracy"], best_epoch=epoch, bad_epochs=0)
-                write_atomic(ckpt / "best.weights.h5", lambda p: model.save_weights(p))
+                if not cfg.average_last_epochs:  # the mean is kept instead
+                    write_atomic(ckpt / "best.weights.h5", lambda p: model.save_weights(p))
             else:
                 state["bad_epochs"] += 1
             previous_average = state.get("average")
@@ -683,8 +684,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     finally:
         bar.close()
     if state.get("average"):
-        with np.load(ckpt / state["average"]) as saved:
-            model.set_weights([saved[f"w{i}"] for i in range(len(saved.files))])
+        model.set_weights(_saved_average(ckpt, state))
         state["final_accuracy"] = float(model.evaluate(_dataset(prep.x_val, y_val_1h, cfg),
                                                        verbose=0, return_dict=True)["accuracy"])
     elif (ckpt / "best.weights.h5").is_file():
@@ -730,9 +730,7 @@ def _add_to_average(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -
     n = state.get("averaged", 0)
     weights = model.get_weights()
     if n:
-        with np.load(ckpt / state["average"]) as saved:
-            mean = [saved[f"w{i}"] for i in range(len(saved.files))]
-        weights = [m + (w - m) / (n + 1) for m, w in zip(mean, weights)]
+        weights = [m + (w - m) / (n + 1) for m, w in zip(_saved_average(ckpt, state), weights)]
     name = f"average-{epoch + 1:04d}.npz"
 
     def save(path: Path) -> None:
@@ -741,6 +739,12 @@ def _add_to_average(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -
 
     write_atomic(ckpt / name, save)
     state.update(average=name, averaged=n + 1)
+
+
+def _saved_average(ckpt: Path, state: dict[str, Any]) -> list[np.ndarray]:
+    """The running weight mean the checkpoint state names."""
+    with np.load(ckpt / state["average"]) as saved:
+        return [saved[f"w{i}"] for i in range(len(saved.files))]
 
 
 def _checkpoint(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> None:
