@@ -41,7 +41,6 @@ file gives the same events whatever its block size.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -57,6 +56,7 @@ from kwsapp.audio.vad import SpeechGate, SpeechRun
 from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 from kwsapp.inference.embedding_ring import EmbeddingRing
+from kwsapp.inference.finite import all_finite
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.inference.smoothing import Smoother
 
@@ -619,10 +619,7 @@ class Engine:
         """Source-rate block -> 16 kHz -> ring -> gate and windows."""
         if self._stop.is_set():
             raise _Closed
-        # One dot product is finite when every sample is (half the cold cost
-        # of np.isfinite per 80 ms block); when it is not (or the squares
-        # overflow), the samples are looked at one by one.
-        if not math.isfinite(float(np.dot(block, block))) and not np.all(np.isfinite(block)):
+        if not all_finite(block):
             # Seen from PortAudio on JACK when a connected client goes away;
             # one NaN would poison every window that holds it.
             self.nonfinite_blocks += 1

@@ -16,7 +16,6 @@ and the word that fired hold across :meth:`Smoother.reset` (gate closings).
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -25,6 +24,7 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS
 from kwsapp.config import SmoothingConfig
+from kwsapp.inference.finite import all_finite
 
 #: Float slack when comparing window end times (seconds).
 _EPS_S = 1e-6
@@ -154,9 +154,7 @@ class Smoother:
         """
         cfg = self.config
         probs = np.asarray(probs, dtype=np.float32)
-        # One dot product is finite when every value is (a cold np.isfinite
-        # costs twice as much); only when it is not are they looked at one by one.
-        if not math.isfinite(float(np.dot(probs, probs))) and not np.isfinite(probs).all():
+        if not all_finite(probs):
             return None  # a broken window must not fire (NaN passes no `<` test)
         self._history.append((float(time_s), probs))
         span_s = cfg.average_window_ms / 1000.0
