@@ -123,3 +123,40 @@ def test_repeat_pairs_count_words_said_twice():
              TruthWord("up", 2.5, 3.0, "up/a.wav"), TruthWord("go", 6.0, 6.4, "go/b.wav"),
              TruthWord("go", 7.5, 7.9, "go/b.wav")]
     assert repeat_pairs(truth, ["matched", "matched", "matched", "missed"]) == (1, 2)
+
+
+@pytest.mark.parametrize("k,n", [(160, 177), (0, 20), (20, 20), (1, 3)])
+def test_matched_interval_is_wilsons(k, n):
+    """The 95 % interval of the matched share is the Wilson score interval
+    (scipy.stats as the reference) and holds the share itself."""
+    from scipy.stats import binomtest
+
+    from kwsapp.streaming.scoring import wilson_interval_pct
+
+    ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = wilson_interval_pct(k, n)
+    assert (lo, hi) == pytest.approx((100 * ref.low, 100 * ref.high), abs=1e-9)
+    assert lo <= 100 * k / n <= hi
+
+
+@pytest.mark.parametrize("k,hours", [(11, 0.25), (0, 1.0), (23, 1.0), (1, 0.1)])
+def test_false_activation_interval_is_exact_poisson(k, hours):
+    """The rate's 95 % interval is the exact (Garwood) one, from chi-squared
+    quantiles as the reference."""
+    from scipy.stats import chi2
+
+    from kwsapp.streaming.scoring import poisson_rate_interval
+
+    low = 0.0 if k == 0 else chi2.ppf(0.025, 2 * k) / 2
+    high = chi2.ppf(0.975, 2 * k + 2) / 2
+    assert poisson_rate_interval(k, hours) == pytest.approx((low / hours, high / hours),
+                                                             rel=1e-9)
+
+
+def test_summary_carries_both_intervals():
+    s = score_events(TRUTH, [ev("stop", 3.5, span=(3.0, 3.5)), ev("yes", 1.6)], 1800.0)
+    out = s.summary()
+    lo, hi = out["matched_pct_ci95"]
+    assert lo < out["matched_pct"] < hi
+    lo, hi = out["fa_per_hour_ci95"]
+    assert out["fa_per_hour"] == pytest.approx(2.0) and lo < 2.0 < hi

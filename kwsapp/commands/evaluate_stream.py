@@ -9,7 +9,8 @@ from kwsapp.commands.options import add_model_option, number
 
 HELP = ("replay a WAV through the live engine and score its commands against a truth CSV: "
         "matched/wrong/missed %, false activations per hour (in total and per source "
-        "word, worst recordings), latency")
+        "word, worst recordings), latency; 95 % intervals of matched % and false "
+        "activations per hour")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("wav", metavar="NAME.wav", help="the stream (e.g. from make-stream)")
@@ -70,14 +71,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{e.emitted_at:9.3f}s  {e.label:6s} {e.score:.2f}  {o}")
     lat = score.latency_median_ms
     p95 = score.latency_p95_ms
-    fas = f"false activations {score.false_activations} ({score.fa_per_hour:.1f}/h)"
+    fa_lo, fa_hi = score.fa_per_hour_ci
+    fas = (f"false activations {score.false_activations} ({score.fa_per_hour:.1f}/h, "
+           f"95 % {fa_lo:.1f}-{fa_hi:.1f})")
+    m_lo, m_hi = score.matched_ci_pct
     minutes = score.duration_s / 60
     if score.words == 0:  # other speech only (make-stream --negatives)
         print(f"{recognizer.card.name}: no command words, {sum(fa.said.values())} other "
               f"words in {minutes:.1f} min | {fas}")
     else:
         print(f"{recognizer.card.name}: {score.words} words in {minutes:.1f} min | "
-              f"matched {score.matched_pct:.1f}%  wrong {score.wrong_pct:.1f}%  "
+              f"matched {score.matched_pct:.1f}% (95 % {m_lo:.1f}-{m_hi:.1f})  wrong {score.wrong_pct:.1f}%  "
               f"missed {score.missed_pct:.1f}% | {fas}, duplicates {score.duplicates} | "
               "latency median "
               + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a")

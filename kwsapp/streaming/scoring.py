@@ -30,6 +30,7 @@ Events labelled ``silence``/``unknown`` are not commands and are ignored.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -42,6 +43,31 @@ from kwsapp.speakers import UNKNOWN_DIR
 #: Labels that are not commands (truth rows and events with these are not words to find).
 NON_COMMANDS = frozenset({"silence", "unknown", "_silence_", "_unknown_"})
 DEFAULT_TOLERANCE_MS = 250.0
+#: z of a two-sided 95 % interval. Test streams are small (177 command words,
+#: 11 false activations in 15 minutes), so a figure comes with its interval.
+_Z95 = 1.959963984540054
+
+
+def wilson_interval_pct(k: int, n: int, z: float = _Z95) -> tuple[float, float]:
+    """95 % Wilson score interval of the share ``k`` of ``n``, in percent
+    (``(0, 100)`` when ``n`` is 0)."""
+    if n <= 0:
+        return 0.0, 100.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+
+
+def poisson_rate_interval(k: int, hours: float) -> tuple[float, float]:
+    """Exact (Garwood) 95 % interval of a rate of ``k`` events in ``hours``,
+    per hour (``(0, inf)`` for no time)."""
+    if hours <= 0:
+        return 0.0, float("inf")
+    from scipy.special import gammaincinv  # only here: scoring itself needs no scipy
+
+    low = 0.0 if k == 0 else float(gammaincinv(k, 0.025))
+    return low / hours, float(gammaincinv(k + 1, 0.975)) / hours
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,16 @@ class StreamScore:
         return self.false_activations / (self.duration_s / 3600.0) if self.duration_s > 0 else 0.0
 
     @property
+    def matched_ci_pct(self) -> tuple[float, float]:
+        """95 % interval of :attr:`matched_pct` (Wilson)."""
+        return wilson_interval_pct(self.matched, self.words)
+
+    @property
+    def fa_per_hour_ci(self) -> tuple[float, float]:
+        """95 % interval of :attr:`fa_per_hour` (exact Poisson)."""
+        return poisson_rate_interval(self.false_activations, self.duration_s / 3600.0)
+
+    @property
     def latency_median_ms(self) -> float | None:
         return 1000.0 * float(np.median(self.latencies_s)) if self.latencies_s else None
 
@@ -121,6 +157,8 @@ class StreamScore:
                if k not in ("latencies_s", "scored", "outcomes", "word_outcomes")}
         out.update(matched_pct=self.matched_pct, wrong_pct=self.wrong_pct,
                    missed_pct=self.missed_pct, fa_per_hour=self.fa_per_hour,
+                   matched_pct_ci95=list(self.matched_ci_pct),
+                   fa_per_hour_ci95=list(self.fa_per_hour_ci),
                    latency_median_ms=self.latency_median_ms,
                    latency_p95_ms=self.latency_p95_ms)
         return out
