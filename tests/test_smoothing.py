@@ -177,12 +177,18 @@ def test_can_fire_at_is_a_bound_no_window_breaks(thresholds):
         one = np.zeros(len(LABELS), np.float32)
         one[i] = 1.0
         candidates.append(one)
-    said = {"yes": 0, "no": 0, "no, by the pause": 0}
+    said = {"yes": 0, "no": 0, "no, by the pause": 0, "refractory": 0}
     for n in range(1500):
         t = (n + 1) * hop_s
         at_most = (None, 0.0, 50.0, 89.0, 150.0)[n % 5]
         if s.can_fire_at(t):
             said["no, by the pause" if not s.can_fire_at(t, at_most) else "yes"] += 1
+        if s.refractory_at(t):  # a bound for every window up to its end
+            said["refractory"] += 1
+            for later in (t, t + 0.3):
+                if s.refractory_at(later):
+                    for probs in candidates:
+                        assert copy.deepcopy(s).update(later, probs, n + 1, 400.0) is None
         if not s.can_fire_at(t, at_most):
             said["no"] += 1
             extra = [rng.dirichlet(np.full(len(LABELS), 0.3)).astype(np.float32)
@@ -201,6 +207,7 @@ def test_can_fire_at_is_a_bound_no_window_breaks(thresholds):
         quiet = (None, 0.0, 30.0, 60.0, 100.0, 400.0)[rng.integers(6)]
         s.update(t, p, n // 10, quiet)
     assert said["yes"] > 50 and said["no"] > 300 and said["no, by the pause"] > 20, said
+    assert said["refractory"] > 20, said
 
 
 def test_can_fire_at_lets_a_command_that_waited_for_the_pause_fire():
@@ -220,3 +227,23 @@ def test_can_fire_at_lets_a_command_that_waited_for_the_pause_fire():
     # passes the threshold there and starts waiting: 320 ms later (0.40 s)
     # it fires, the only window after the first that could.
     assert said == [True, False, False, False, True]
+
+
+def test_refractory_at_bounds_every_window_until_it_ends_across_resets():
+    """After a detection, ``refractory_at`` says yes for every window that
+    ends within the refractory time (none of them fires, whatever its
+    probabilities, after a reset too) and no from its end on; before any
+    detection, no."""
+    s = Smoother(LABELS, SmoothingConfig(average_window_ms=250, threshold=0.5,
+                                         refractory_ms=1000))
+    assert not s.refractory_at(0.08)
+    fired = next(t for t in (0.08 * (n + 1) for n in range(10))
+                 if s.update(t, _probs("stop", 0.95), 1) is not None)
+    s.reset()  # the gate closed: the refractory time holds
+    later = [fired + 0.08 * k for k in range(1, 20)]
+    inside = [t for t in later if s.refractory_at(t)]
+    assert inside == [t for t in later if t - fired < 1.0 - 1e-6] and len(inside) == 12
+    for t in inside:
+        assert s.update(t, _probs("go", 1.0), 2) is None
+    after = next(t for t in later if not s.refractory_at(t))
+    assert s.update(after, _probs("go", 1.0), 2) is not None

@@ -297,7 +297,7 @@ class Engine:
         self._pulled = 0  # samples it read so far (they skip the raw ring)
         self._task_s = float("inf")  # wall time of the last step or window (not yet timed)
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
-        self.deferred = 0  # sleeps past a step that could not fire (_may_defer)
+        self.deferred = 0  # steps slept past that could not fire (_wake_due)
         self.skipped_steps = 0  # steps not run while the gate was shut (lazy_shut_steps)
 
     # ---- control -------------------------------------------------------
@@ -565,25 +565,41 @@ class Engine:
     def _wake_due(self) -> int:
         """The 16 kHz sample the live pipeline sleeps until: the end of the
         next step or window; while the speech gate is shut, that of the last
-        whole one within ``audio.gated_wake_ms`` (nothing is decided then)."""
+        whole one within ``audio.gated_wake_ms`` (nothing is decided then);
+        while it is open, past steps that cannot fire (:meth:`_may_defer`)."""
         due = self._next_due()
         split = self.recognizer.split
-        if self.gate.is_open:
-            if self._may_defer(split, due):
-                self.deferred += 1
-                return due + split.spec.hop_samples
-            return due
         hop = split.spec.hop_samples if split is not None else self._hop
-        n = ms_to_samples(self.config.audio.gated_wake_ms) // hop
-        return due + max(0, n - 1) * hop
+        most = max(0, ms_to_samples(self.config.audio.gated_wake_ms) // hop - 1)
+        if self.gate.is_open:
+            if self._may_defer(split):
+                # Within the refractory time of the last command nothing
+                # fires (reset or not): up to gated_wake_ms of those steps
+                # at one wake-up. Else the next step's own bound.
+                sr, n = self.sample_rate_hz, 0
+                while n < most and self.smoother.refractory_at((due + n * hop) / sr):
+                    n += 1
+                if n == 0 and self._unfireable(due):
+                    n = 1
+                self.deferred += n
+                return due + n * hop
+            return due
+        return due + most * hop
 
-    def _may_defer(self, split, due: int) -> bool:
-        """Whether the live pipeline may sleep past the step that ends at
-        ``due`` (``audio.defer_unfireable_steps``): its window cannot fire
+    def _may_defer(self, split) -> bool:
+        """Whether the live pipeline may sleep past a step of ``split`` that
+        cannot fire (``audio.defer_unfireable_steps``): a realtime stream,
+        every step decided so far (the inference thread idle), and no
+        embedding listener waiting for it."""
+        return (split is not None and self.config.audio.defer_unfireable_steps
+                and self.source.realtime and not self._listeners
+                and self._pending_recognizer is None and self._queue.idle())
+
+    def _unfireable(self, due: int) -> bool:
+        """Whether the step that ends at ``due`` cannot fire
         (:meth:`Smoother.can_fire_at`: by its probabilities, or because the
-        speech cannot have paused by then; on every step decided so far: the
-        inference thread idle; and the gate cannot reopen before it, which
-        would reset the smoother), and no embedding listener waits for it."""
+        speech cannot have paused by then), the gate cannot reopen before it
+        (which would reset the smoother)."""
         gate = self.gate
         frames = -(-(due - gate.position) // gate.frame_samples)
         # The step's quiet_ms is at most this: its frames end by `due`, and
@@ -591,10 +607,7 @@ class Engine:
         last = gate.last_speech_end
         quiet = None if not gate.config.enabled or last is None else \
             (due - last) * 1000.0 / self.sample_rate_hz
-        return (split is not None and self.config.audio.defer_unfireable_steps
-                and self.source.realtime and not self._listeners
-                and self._pending_recognizer is None and self._queue.idle()
-                and gate.segment == self._segment and frames < gate.frames_to_new_segment()
+        return (gate.segment == self._segment and frames < gate.frames_to_new_segment()
                 and not self.smoother.can_fire_at(due / self.sample_rate_hz, quiet))
 
     def _next_due(self) -> int:

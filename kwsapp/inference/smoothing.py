@@ -106,6 +106,16 @@ class Smoother:
             acc += p
         return acc / len(self._history)
 
+    def refractory_at(self, time_s: float) -> bool:
+        """Whether a window ending at ``time_s`` falls within the refractory
+        time of the last detection, so it does not fire whatever its
+        probabilities (:meth:`update`'s own test). That time holds across
+        :meth:`reset` and only a detection moves it (later), so it bounds
+        every window before it, not only the next: a live engine may run
+        all those steps at one wake-up (the same windows in the same order)."""
+        return self._last_time is not None and \
+            time_s - self._last_time < self.config.refractory_ms / 1000.0 - _EPS_S
+
     def can_fire_at(self, time_s: float, quiet_ms_at_most: float | None = None) -> bool:
         """Whether the next window, ending at ``time_s``, could fire whatever
         its probabilities: the mean it would be averaged into, with that
@@ -170,7 +180,7 @@ class Smoother:
         if score < self._thresholds[best]:
             self._pending = None
             return None
-        if self._last_time is not None and time_s - self._last_time < cfg.refractory_ms / 1000.0 - _EPS_S:
+        if self.refractory_at(time_s):
             return None
         if label == self._last_label and not self._armed and (word is None or word == self._last_word):
             return None  # still the utterance that already fired
