@@ -105,6 +105,9 @@ class TrainConfig:
     # None: its defaults): dictionary words and short phrases.
     tts_words: int | None = None
     tts_phrases: int | None = None
+    # Also the dictionary's near-misses of each command found by phonemes
+    # (training/negatives/phonemes.py), not only the hand-picked list.
+    tts_phoneme_near_misses: bool = False
 
     @classmethod
     def tiny(cls) -> "TrainConfig":

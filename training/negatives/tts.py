@@ -141,6 +141,10 @@ class TtsConfig:
     heldout_word_share: float = 0.2  # of all words (near-misses too), by seeded hash
     near_miss_voices: int | None = None  # voices per near-miss (None: every voice of the split)
     near_miss_words: int | None = None  # only this many near-misses (tests); None: all
+    # Also every dictionary word one phoneme edit from a command or holding
+    # it (training/negatives/phonemes.py), each said by this many voices.
+    phoneme_near_misses: bool = False
+    phoneme_near_voices: int = 6
     command_takes: int = 3  # renditions of each command per voice (different rate/pitch)
     max_word_letters: int = 12
     min_word_letters: int = 2
@@ -254,13 +258,23 @@ def plan(split: str = "train", config: TtsConfig = TtsConfig(),
                    if w not in excluded_words() and is_heldout_word(w, config) == held})
     if config.near_miss_words is not None:
         near = sorted(_first(near, config.near_miss_words, "near-words", seed))
-    for word in near:
-        chosen = voices if config.near_miss_voices is None else sorted(
-            voices, key=lambda v: stable_fraction(f"{seed}/near/{word}/{v.id}")
-        )[:config.near_miss_voices]
+    found: list[str] = []
+    if config.phoneme_near_misses:
+        from training.negatives.phonemes import command_near_misses
+
+        by_command = command_near_misses(
+            dictionary_words(word_list, config.min_word_letters, config.max_word_letters),
+            COMMAND_LABELS, cache_dir() / "phonemes")
+        found = sorted({w for ws in by_command.values() for w in ws
+                        if is_heldout_word(w, config) == held} - set(near))
+    for word in near + found:
+        n_voices = (config.phoneme_near_voices if word in found
+                    else config.near_miss_voices)
+        chosen = voices if n_voices is None else sorted(
+            voices, key=lambda v: stable_fraction(f"{seed}/near/{word}/{v.id}"))[:n_voices]
         for voice in chosen:
             add(voice, word, "near")
-    near_set = set(near)
+    near_set = set(near) | set(found)
     for word in _first([w for w in pool if w not in near_set], n_words, f"pick/{split}", seed):
         add(_pick_voice(voices, word, seed), word, "word")
     for phrase in _phrases(_first(pool, 5000, f"phrase-words/{split}", seed), n_phrases,
@@ -332,10 +346,13 @@ def for_training(data_dir: Path, train: Sequence[Clip], config: object, cache: P
 
 def training_tts_config(config: object) -> TtsConfig:
     """:class:`TtsConfig` with a training config's vocabulary
-    (``tts_words``, ``tts_phrases``; None or absent: the defaults)."""
-    sizes = {name: value for name, value in (("words", getattr(config, "tts_words", None)),
-                                             ("phrases", getattr(config, "tts_phrases", None)))
-             if value is not None}
+    (``tts_words``, ``tts_phrases``, ``tts_phoneme_near_misses``; None or
+    absent: the defaults)."""
+    sizes = {name: value for name, value in (
+        ("words", getattr(config, "tts_words", None)),
+        ("phrases", getattr(config, "tts_phrases", None)),
+        ("phoneme_near_misses", getattr(config, "tts_phoneme_near_misses", None)))
+        if value is not None}
     return dataclasses.replace(TtsConfig(), **sizes)
 
 

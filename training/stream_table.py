@@ -1,0 +1,211 @@
+"""README's "Streaming accuracy" tables in one command.
+
+Builds every stream the README measures on (each once: a stream whose WAV
+and truth CSV are already in ``--work`` is reused; same seeds and settings
+as the README's ``kwsapp make-stream`` lines, so the same audio), replays
+each through the live engine with the model's card (what ``kwsapp
+evaluate-stream`` does) and prints both tables with 95 % intervals.
+
+Rows of words a model never trained on come from rotations, the same recipe
+trained without those words (``python -m training.make_models --out
+/tmp/heldout --only embed --leave-out alexa snowboy --live-defaults-from
+assets/models``)::
+
+    python -m training.stream_table --data ../shared/data --work /tmp/s \\
+        --heldout alexa,snowboy=/tmp/heldout/embed \\
+        --heldout smart_mirror=/tmp/heldout-sm/embed [--json OUT]
+
+Without ``--heldout`` those rows are left out (the trained-on row stays).
+About two and a half hours of audio: a few minutes on 2 cores, plus the
+streams' first build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from kwsapp.streaming.synth import NEGATIVE_GAP_S, StreamSpec
+
+SUBSET = "speech_commands_subset"
+#: The TTS voices no model trains on (training/negatives/tts.py VOICES).
+HELDOUT_TTS_VOICES = ("espeak-en-gb-x-gbcwmd-m4", "espeak-en-gb-x-gbcwmd-f1", "flite-rms",
+                      "festival-ked")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One README stream: its file name, what it holds, how it is built."""
+
+    name: str
+    kind: str  # "commands" (matched % row) or "other" (false activations row)
+    title: str
+    spec: StreamSpec
+    word: str = ""  # wake-word folder the stream is made of (rotation rows)
+
+
+def _negatives(*folders: str, minutes: float, seed: int) -> StreamSpec:
+    return StreamSpec(minutes=minutes, snr_db=10.0, seed=seed, commands=False,
+                      gap_s=NEGATIVE_GAP_S, negatives=folders)
+
+
+def streams(data: Path, tts_root: Path) -> list[Stream]:
+    """Every stream of README's tables (folders under ``data``; the held-out
+    TTS voices' clips under ``tts_root``)."""
+    sub = data / SUBSET
+    out = [Stream(f"val-{snr}", "commands", f"validation, {snr} dB",
+                  StreamSpec(minutes=10, snr_db=float(snr), seed=seed))
+           for snr, seed in ((20, 400), (10, 401), (5, 402))]
+    out.append(Stream("valnc60-10", "other",
+                      "validation speakers' unknown words, the no-command hour",
+                      StreamSpec(minutes=60, snr_db=10.0, seed=300, commands=False)))
+    out.append(Stream("valother-10", "other",
+                      "validation speakers' other words, each recording about twice",
+                      _negatives(str(sub / "_unknown_"), str(data / "speech_commands_extra"),
+                                 minutes=6, seed=500)))
+    for word, seed in (("alexa", 11), ("snowboy", 13), ("smart_mirror", 11)):
+        out.append(Stream(f"ww-{word}" + ("-13" if word == "snowboy" else ""), "other",
+                          f'"{word.replace("_", " ")}", trained on',
+                          _negatives(str(data / "wake_words" / word), minutes=15, seed=seed),
+                          word=word))
+    out.append(Stream("tts-heldout", "other", "TTS voices and words never trained on",
+                      _negatives(*(str(tts_root / v) for v in HELDOUT_TTS_VOICES),
+                                 minutes=15, seed=12)))
+    return out
+
+
+def build(stream: Stream, data: Path, work: Path) -> tuple[Path, Path]:
+    """The stream's WAV and truth CSV in ``work`` (built unless both exist)."""
+    from kwsapp.streaming.synth import make_stream, write_stream
+
+    wav, csv = work / f"{stream.name}.wav", work / f"{stream.name}.csv"
+    if not (wav.is_file() and csv.is_file()):
+        work.mkdir(parents=True, exist_ok=True)
+        audio, truth = make_stream(data / SUBSET, stream.spec)
+        write_stream(work / stream.name, audio, truth)
+    return wav, csv
+
+
+def measure(wav: Path, csv: Path, model: str, threshold: float | None = None
+            ) -> dict[str, Any]:
+    """``kwsapp evaluate-stream --json``'s summary of one stream."""
+    from kwsapp.config import Config
+    from kwsapp.inference.recognizer import Recognizer
+    from kwsapp.streaming.replay import evaluate
+    from kwsapp.streaming.scoring import NON_COMMANDS, read_truth, repeat_pairs
+
+    truth = read_truth(csv)
+    recognizer = Recognizer.load(model)
+    config = Config().with_card(recognizer.card.raw)
+    if threshold is not None:
+        config = replace(config, smoothing=replace(config.smoothing, threshold=threshold))
+    score, _ = evaluate(str(wav), truth, recognizer, config)
+    twice, pairs = repeat_pairs(truth, score.word_outcomes)
+    return {"stream": wav.stem, "model": str(model), "threshold": config.smoothing.threshold,
+            **score.summary(), "twice_fired": twice, "twice_pairs": pairs,
+            "other_words": sum(w.label in NON_COMMANDS for w in truth)}
+
+
+def _ci(lo_hi: Sequence[float], digits: int = 1) -> str:
+    return f"{lo_hi[0]:.{digits}f}-{lo_hi[1]:.{digits}f}"
+
+
+def command_row(title: str, r: dict[str, Any]) -> str:
+    lat = r["latency_median_ms"]
+    p95 = r["latency_p95_ms"]
+    latency = "n/a" if lat is None else f"{lat:.0f} / {p95:.0f}"
+    return (f"| {title} | {r['words']} | {r['matched_pct']:.1f} ({_ci(r['matched_pct_ci95'])}) "
+            f"| {r['wrong_pct']:.1f} | {r['missed_pct']:.1f} | {r['fa_per_hour']:.0f} "
+            f"({_ci(r['fa_per_hour_ci95'], 0)}) | {latency} "
+            f"| {r['twice_fired']}/{r['twice_pairs']} |")
+
+
+def other_row(title: str, r: dict[str, Any], model: str) -> str:
+    return (f"| {title} | {r['other_words']} | **{r['fa_per_hour']:.0f}** "
+            f"({_ci(r['fa_per_hour_ci95'], 0)})"
+            f" | {r['false_activations']} | {model} |")
+
+
+def tables(rows: list[tuple[Stream, str, dict[str, Any]]]) -> str:
+    """Both markdown tables from ``(stream, model label, summary)`` rows."""
+    out = ["| stream (10 minutes, commands) | words | matched % (95 %) | wrong % | missed % "
+           "| FA/h (95 %) | latency median / p95 ms | said twice, fired twice |",
+           "|---|---|---|---|---|---|---|---|"]
+    out += [command_row(s.title, r) for s, _, r in rows if s.kind == "commands"]
+    out += ["", "| other speech, 10 dB | words | false activations / h (95 %) | count "
+            "| model |", "|---|---|---|---|---|"]
+    out += [other_row(s.title, r, m) for s, m, r in rows if s.kind == "other"]
+    return "\n".join(out)
+
+
+def _heldout(text: str) -> tuple[tuple[str, ...], str]:
+    words, sep, path = text.partition("=")
+    if not sep or not words or not path:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WORD[,WORD...]=ARTIFACT_DIR")
+    return tuple(w.strip().replace(" ", "_") for w in words.split(",")), path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.stream_table",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="../shared/data", help="the shared data folder")
+    parser.add_argument("--work", default="/tmp/s", help="where the streams are built / kept")
+    parser.add_argument("--model", default="embed", help="bundled model name or artifact")
+    parser.add_argument("--heldout", type=_heldout, action="append", default=[],
+                        metavar="WORDS=DIR", help="a rotation trained without these wake "
+                        "words (alexa,snowboy=/tmp/heldout/embed); repeatable")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="override the cards' threshold")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                        help="just these streams (val-10, ww-alexa, ...)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="every stream this long (a quick look; not README's figures)")
+    parser.add_argument("--json", metavar="OUT", help="also write every summary here")
+    args = parser.parse_args(argv)
+
+    from kwsapp.errors import BadInputError
+    from training.data import cache_dir
+
+    data, work = Path(args.data), Path(args.work)
+    if not (data / SUBSET).is_dir():
+        raise BadInputError(f"{data / SUBSET}: no such folder (--data is the shared data folder)")
+    tts_root = cache_dir() / "tts-negatives-v1"
+    chosen = [s for s in streams(data, tts_root) if args.only is None or s.name in args.only]
+    if args.only and len(chosen) != len(set(args.only)):
+        known = ", ".join(s.name for s in streams(data, tts_root))
+        raise BadInputError(f"--only: unknown stream among {args.only} (known: {known})")
+    if args.minutes is not None:
+        chosen = [replace(s, name=f"{s.name}-{args.minutes:g}min",
+                          spec=replace(s.spec, minutes=args.minutes)) for s in chosen]
+    if any(s.name.startswith("tts-heldout") for s in chosen):
+        from training.negatives.tts import tts_negatives
+
+        tts_negatives(split="heldout")  # renders the held-out clips on first use
+    rotations = {w: path for words, path in args.heldout for w in words}
+    rows = []
+    for stream in chosen:
+        wav, csv = build(stream, data, work)
+        rows.append((stream, args.model, measure(wav, csv, args.model, args.threshold)))
+        if stream.word in rotations:
+            held = replace(stream, title=stream.title.replace("trained on", "never trained on"))
+            rows.append((held, rotations[stream.word],
+                         measure(wav, csv, rotations[stream.word], args.threshold)))
+        print(f"measured {stream.name}", file=sys.stderr, flush=True)
+    print(tables(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r for _, _, r in rows], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    from kwsapp.errors import KwsError
+
+    try:
+        sys.exit(main())
+    except KwsError as exc:  # a bad folder or stream name: one line, exit 2
+        print(f"python -m training.stream_table: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
