@@ -46,13 +46,19 @@ class AudioConfig:
     # While the speech gate is shut nothing is decided, so the live pipeline
     # lets up to this much audio gather before it wakes (whole steps or
     # windows, run back to back; the same ones, in the same order). The
-    # gate's opening is then seen up to this late, long before a command
-    # word that opened it has ended and can fire. 0: wake for every step.
+    # gate's opening is then seen up to this late, before a command word
+    # that opened it can fire: wake-ups and windows are on the same 80 ms
+    # grid, so only a command firing within 160 ms of the opening could wait
+    # (the earliest in the validation and held-out TTS streams: 170 ms;
+    # 480 ms would delay 171 of their 528: docs/benchmarks.md). 0: wake
+    # for every step.
     gated_wake_ms: float = 240.0
     # While the gate is open, a step whose window cannot fire whatever the
     # model says (the smoother's bound: its mean with that window at 1.0
     # stays under every threshold) is run at the next step's wake-up, with
-    # it: the same windows in the same order, no event later, and one
+    # it (within the refractory time after a command, which nothing fires
+    # in, up to `gated_wake_ms` of steps wait for one wake-up): the same
+    # windows in the same order, no event later, and one
     # wake-up of the pipeline instead of two (a cold wake-up costs several
     # times what the second step back to back does). Off while embedding
     # listeners (user words) want every embedding as soon as it can be made.
