@@ -344,8 +344,9 @@ class Engine:
         self._listeners.remove(listener)
 
     def veto(self, end_s: float) -> None:
-        """Fire no command decided on the window ending at ``end_s`` (s), nor
-        on the next ones within :data:`_VETO_SPAN_S`: a user's ignore word
+        """Fire no command decided on the window ending at ``end_s`` (s), on
+        the next ones within :data:`_VETO_SPAN_S`, or decided before it and
+        still held (:meth:`hold_commands`): a user's ignore word
         heard it (kwsapp/userwords/live.py). Called on the inference
         thread from an embedding listener, so before the head's decision on
         the same embeddings (a file's chunk stores all its embeddings before
@@ -965,8 +966,8 @@ class Engine:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
-            if self._held:
-                self._release(end_s)
+        if j >= 0 and self._held:  # also after the last listener went (detach)
+            self._release(self.embeddings.end_s(j))
 
     def _decide(self, task: _Window | _Step, probs: np.ndarray) -> None:
         """Window probabilities -> smoother -> on_window / on_event."""
@@ -1013,8 +1014,9 @@ class Engine:
             self._emit(held, held.due_s)
 
     def _emit(self, held: "_Held", at_s: float) -> None:
-        """One command out, unless an ignore word vetoed a window from the
-        smoother's span before its decision up to ``at_s``."""
+        """One command out at stream time ``at_s``, unless an ignore word
+        vetoed a window from :data:`_VETO_SPAN_S` before its decision up to
+        ``at_s`` (the hold)."""
         if any(held.decided_s - _VETO_SPAN_S - _EPS_VETO_S <= t <= at_s + _EPS_VETO_S
                for t in self._vetoed):
             self.vetoed += 1

@@ -6,7 +6,9 @@ engine, beside the commands (same event type, same ``events`` list, same
 
 A word to ignore (``kwsapp enrol --ignore``) fires no event: a window where
 it scores ``UserWordsConfig.ignore_threshold`` is vetoed, and the engine
-emits no command decided on it (:meth:`Engine.veto`).
+emits no command decided on it, in the half second after it, or held past
+it (:meth:`Engine.veto`; commands are held ``ignore_hold_ms`` while such a
+word listens, :meth:`Engine.hold_commands`).
 
 Decisions follow the commands' rules: a window is judged only while the
 voice detector heard speech in it (else the smoother is reset, as when the
