@@ -320,7 +320,18 @@ class AddWordDialog(QtWidgets.QDialog):
         needed, up to twice the default)."""
         from kwsapp.audio.io import load_audio
 
+        clips = []
         for path in paths:
+            try:
+                clips.append((Path(path).name, load_audio(path)))
+            except KwsError as exc:
+                self.say(str(exc), error=True)
+        self.add_audio(clips)
+
+    def add_audio(self, clips: list[tuple[str, np.ndarray]]) -> None:
+        """Use ``(name, 16 kHz audio)`` clips as takes, as :meth:`add_files`
+        does files (the live history's "Ignore this word…")."""
+        for name, audio in clips:
             empty = [s for s in self.slots if s.take is None]
             if not empty:
                 if len(self.slots) >= 2 * self.config.default_takes:
@@ -333,12 +344,7 @@ class AddWordDialog(QtWidgets.QDialog):
                 self.layout().insertWidget(1 + len(self.slots) + 1, slot)
                 self.slots.append(slot)
                 empty = [slot]
-            try:
-                audio = load_audio(path)
-            except KwsError as exc:
-                self.say(str(exc), error=True)
-                continue
-            self._accept(empty[0].index, audio, Path(path).name)
+            self._accept(empty[0].index, audio, name)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
