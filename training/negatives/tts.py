@@ -267,14 +267,15 @@ def plan(split: str = "train", config: TtsConfig = TtsConfig(),
             COMMAND_LABELS, cache_dir() / "phonemes")
         found = sorted({w for ws in by_command.values() for w in ws
                         if is_heldout_word(w, config) == held} - set(near))
+    hand_picked = set(near)
+    near_set = hand_picked | set(found)
     for word in near + found:
-        n_voices = (config.phoneme_near_voices if word in found
-                    else config.near_miss_voices)
+        n_voices = (config.near_miss_voices if word in hand_picked
+                    else config.phoneme_near_voices)
         chosen = voices if n_voices is None else sorted(
             voices, key=lambda v: stable_fraction(f"{seed}/near/{word}/{v.id}"))[:n_voices]
         for voice in chosen:
             add(voice, word, "near")
-    near_set = set(near) | set(found)
     for word in _first([w for w in pool if w not in near_set], n_words, f"pick/{split}", seed):
         add(_pick_voice(voices, word, seed), word, "word")
     for phrase in _phrases(_first(pool, 5000, f"phrase-words/{split}", seed), n_phrases,
