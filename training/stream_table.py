@@ -93,16 +93,11 @@ def build(stream: Stream, data: Path, work: Path) -> tuple[Path, Path]:
 def measure(wav: Path, csv: Path, model: str, threshold: float | None = None
             ) -> dict[str, Any]:
     """``kwsapp evaluate-stream --json``'s summary of one stream."""
-    from kwsapp.config import Config
-    from kwsapp.inference.recognizer import Recognizer
-    from kwsapp.streaming.replay import evaluate
+    from kwsapp.streaming.replay import evaluate, model_and_config
     from kwsapp.streaming.scoring import NON_COMMANDS, read_truth, repeat_pairs
 
     truth = read_truth(csv)
-    recognizer = Recognizer.load(model)
-    config = Config().with_card(recognizer.card.raw)
-    if threshold is not None:
-        config = replace(config, smoothing=replace(config.smoothing, threshold=threshold))
+    recognizer, config = model_and_config(model, threshold)
     score, _ = evaluate(str(wav), truth, recognizer, config)
     twice, pairs = repeat_pairs(truth, score.word_outcomes)
     return {"stream": wav.stem, "model": str(model), "threshold": config.smoothing.threshold,

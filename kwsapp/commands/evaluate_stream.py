@@ -31,21 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from dataclasses import replace
 
-    from kwsapp.config import Config
-    from kwsapp.inference.recognizer import Recognizer
-    from kwsapp.streaming.replay import evaluate
+    from kwsapp.streaming.replay import evaluate, model_and_config
     from kwsapp.errors import BadInputError
     from kwsapp.streaming.scoring import false_activations, read_truth, repeat_pairs
 
     if args.worst < 0:
         raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
     truth = read_truth(args.truth)
-    recognizer = Recognizer.load(args.model)
-    config = Config().with_card(recognizer.card.raw)
-    if args.threshold is not None:
-        config = replace(config, smoothing=replace(config.smoothing, threshold=args.threshold))
+    recognizer, config = model_and_config(args.model, args.threshold)
     from kwsapp.commands.progress import audio_progress
 
     with audio_progress(args.wav) as on_progress:

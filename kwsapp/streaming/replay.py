@@ -97,3 +97,19 @@ def evaluate(audio: np.ndarray | str | Path, truth: list[TruthWord], recognizer:
     """Replay and score one stream."""
     run = replay(audio, recognizer, config, on_progress)
     return score_events(truth, to_events(run.events), run.duration_s, tolerance_ms), run
+
+
+def model_and_config(model: str | Path | None, threshold: float | None = None
+                     ) -> tuple[Any, Config]:
+    """The recognizer of ``model`` (bundled name or artifact; None: the
+    default) and the runtime settings from its card, with ``threshold``
+    over the card's when given (``evaluate-stream``, the stream table)."""
+    from dataclasses import replace
+
+    from kwsapp.inference.recognizer import Recognizer
+
+    recognizer = Recognizer.load(model)
+    config = Config().with_card(recognizer.card.raw)
+    if threshold is not None:
+        config = replace(config, smoothing=replace(config.smoothing, threshold=threshold))
+    return recognizer, config
