@@ -101,6 +101,27 @@ def test_bundled_model_recognizes_a_real_word(qtbot, make_window, bundled_model_
     assert window.history.rows()[0][2] == "yes"
 
 
+def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundled_model_dir,
+                                                      data_dir, tmp_path, monkeypatch):
+    """"Ignore this word…" on selected history rows: the Add word dialog
+    opens with the audio each command was heard on as takes (speech found
+    in each) and its "Ignore it" box ticked; with nothing selected it says
+    what to do."""
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    window = make_window(bundled_model_dir, replay(words_audio(
+        data_dir, ["yes", "go"], 0.8, model=bundled_model_dir)))
+    qtbot.waitUntil(lambda: len(window.history.rows()) == 2, timeout=WAIT_MS)
+    window.ignore_selected()
+    assert window.add_word_dialog is None  # nothing selected: nothing opened
+    window.history.selectAll()
+    window.ignore_action.trigger()
+    dialog = window.add_word_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.ignore_box.isChecked()
+    assert [t.name for t in dialog.takes] == ["yes at " + window.history.rows()[1][1] + " s",
+                                              "go at " + window.history.rows()[0][1] + " s"]
+    assert all(0.1 < t.speech_s < 1.0 for t in dialog.takes)
+
+
 def models_dir_with(tmp_path, monkeypatch, model, names):
     """A bundled-models folder holding copies of ``model`` under ``names``."""
     root = tmp_path / "models"

@@ -269,3 +269,49 @@ def test_a_running_classifier_sees_words_added_and_removed(two_words, stream, tm
     assert "snowboy" in labels()
     shutil.rmtree(tmp_path / "home" / "words" / "snowboy")
     assert "snowboy" not in labels()
+
+
+# ------------------------------------------------------ words to ignore
+def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir,
+                                                              bundled_model_dir):
+    """Five recordings of "stop" that fire `stop` enrolled as a word to
+    ignore ("halt", `enrol --ignore`): it is listed as ignored, never
+    reported itself, and on a stream of three of those recordings and a "go"
+    only the "go" fires (``kwsapp classify``, the default veto level). The
+    stream reuses the takes so that the detector surely knows its word: the
+    check is the veto, not how well five takes generalize (README measures
+    that on held-out "alexa")."""
+    from conftest import sure_clips
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.userwords.takes import check_take
+
+    config = UserWordsConfig()
+    takes = []
+    for path in sure_clips(bundled_model_dir, data_dir, "stop", 12):
+        try:  # the takes a user would keep (enrol asks for a retake of the others)
+            takes.append((check_take(load_audio(path), path.name, config).speech_s, path))
+        except Exception:  # noqa: BLE001
+            continue
+    median = float(np.median([s for s, _ in takes]))  # five of like length, as one speaker's
+    takes = [p for _, p in sorted(takes, key=lambda g: abs(g[0] - median))[:5]]
+    go = sure_clips(bundled_model_dir, data_dir, "go", 1)[0]
+    rng = np.random.default_rng(1)
+    parts = [np.zeros(16000, np.float32)]
+    for path in takes[:2] + [go] + takes[2:3]:
+        x = load_audio(path)
+        parts += [0.1 * x / np.sqrt(np.mean(x ** 2)), np.zeros(32000, np.float32)]
+    audio = np.concatenate(parts)
+    wav = tmp_path / "stops.wav"
+    sf.write(wav, audio + 0.003 * rng.standard_normal(audio.size).astype(np.float32), 16000)
+    home = tmp_path / "home"
+    home.mkdir()
+    before = [e["label"] for e in events_of(home, wav)]
+    assert before == ["stop", "stop", "go", "stop"], before  # what the veto must remove
+
+    proc = enrol_cli(tmp_path, "halt", takes, "--ignore", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["role"] == "ignore"
+    listed = json.loads(run_cli("words", "--json", env=home_env(tmp_path)).stdout)["words"]
+    assert [(w["name"], w["role"]) for w in listed] == [("halt", "ignore")]
+    assert "halt (ignored)" in run_cli("words", env=home_env(tmp_path)).stdout
+    assert [e["label"] for e in events_of(home, wav)] == ["go"]

@@ -102,6 +102,23 @@ def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir
     assert "No room" in dialog.prompt.text()
 
 
+def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
+                                                          tmp_path):
+    """The dialog's "Ignore it" box: the word is stored with the ignore
+    role, listed as ignored, the prompt says commands no longer fire on it,
+    and the box is cleared for the next word."""
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 3)])
+    dialog.name_edit.setText("alexa")
+    dialog.ignore_box.setChecked(True)
+    with qtbot.waitSignal(dialog.word_added, timeout=60000):
+        assert dialog.train()
+    card = json.loads((tmp_path / "home" / "words" / "alexa" / "card.json").read_text())
+    assert card["role"] == "ignore"
+    assert "ignored" in dialog.words_list.item(0).text()
+    assert "no longer fire" in dialog.prompt.text()
+    assert not dialog.ignore_box.isChecked()
+
+
 @pytest.mark.jack
 def test_dialog_records_from_jack_and_the_live_view_hears_the_word(jack_server, tmp_path,
                                                                    wake_dir):  # noqa: F811

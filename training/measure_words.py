@@ -15,7 +15,14 @@ found (matched %), false activations per hour of the user word on
 everything else, enrolment time, and the bundled commands' matched % and
 false activations per hour with and without the user word.
 
+With ``--ignore`` each word is enrolled as a word to ignore (``kwsapp enrol
+--ignore``: no events of its own, a veto on the commands of its utterances)
+and the rows compare the commands with and without it; ``--model DIR`` runs
+another artifact, e.g. a rotation trained without the word (``make_models
+--leave-out``), whose commands fire on it.
+
 Usage: python -m training.measure_words [--data ../shared/data] [--json OUT]
+       [--ignore --model /tmp/heldout/embed --words alexa snowboy]
 """
 
 from __future__ import annotations
@@ -104,15 +111,17 @@ def build_stream(data: Path, word: str, takes: list[Path], seed: int = SEED
     return audio.astype(np.float32), truth
 
 
-def run_engine(audio: np.ndarray, home: Path | None) -> tuple[list[Any], float]:
-    """Every event of ``audio`` through the engine (bundled embed; the user
-    words of ``home`` attached when given) and the seconds it took."""
+def run_engine(audio: np.ndarray, home: Path | None, model: str | None = None
+               ) -> tuple[list[Any], float]:
+    """Every event of ``audio`` through the engine (``model``, else the
+    bundled embed; the user words of ``home`` attached when given) and the
+    seconds it took."""
     from kwsapp.audio.source import FileSource
     from kwsapp.inference.engine import Engine
     from kwsapp.inference.recognizer import load_with_config
     from kwsapp.userwords.live import attach_user_words
 
-    recognizer, config = load_with_config(None)
+    recognizer, config = load_with_config(model)
     engine = Engine(recognizer, config, FileSource(audio, ms_to_samples(config.audio.block_ms)))
     if home is not None:
         attached = attach_user_words(engine, home)
@@ -135,8 +144,17 @@ def score(truth: list[TruthWord], events: list[Any], duration_s: float, keep: se
             "false_activations": s.false_activations, "fa_per_hour": round(s.fa_per_hour, 2)}
 
 
+def commands_on(truth: list[TruthWord], events: list[Any], name: str) -> int:
+    """Command events whose heard span overlaps a recording of ``name``
+    (the scorer's 250 ms slack on each side): the false activations the
+    word itself sets off."""
+    rows = [t for t in truth if t.label == name]
+    return sum(1 for e in events if e.label in COMMAND_LABELS and any(
+        e.start <= t.end + 0.25 and t.start - 0.25 <= e.end for t in rows))
+
+
 def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] = TAKES,
-            log=print) -> list[dict[str, Any]]:
+            log=print, ignore: bool = False, model: str | None = None) -> list[dict[str, Any]]:
     from kwsapp.userwords.embedding import default_embedder, default_pool
     from kwsapp.userwords.enrol import enrol
     from kwsapp.userwords.takes import check_take
@@ -161,7 +179,7 @@ def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] =
                 if picked[i].name in {t.name for t in candidates}]
         audio, truth = build_stream(data, word, used)
         duration = len(audio) / SAMPLE_RATE_HZ
-        base_events, base_s = run_engine(audio, None)
+        base_events, base_s = run_engine(audio, None, model)
         base = score(truth, base_events, duration, set(COMMAND_LABELS))
         log(f"{word}: stream {duration / 60:.1f} min, "
             f"{sum(t.label == name for t in truth)} of the word; commands alone: {base} "
@@ -171,14 +189,17 @@ def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] =
                 home = Path(tmp)
                 t0 = time.perf_counter()
                 enrol(name, candidates[:n], embedder, pool, config, home,
-                      embedding_id=embedder.id)
+                      embedding_id=embedder.id, ignore=ignore)
                 enrol_s = time.perf_counter() - t0
-                events, run_s = run_engine(audio, home)
-            row = {"word": name, "takes": n, "enrol_s": round(enrol_s, 2),
+                events, run_s = run_engine(audio, home, model)
+            row = {"word": name, "takes": n, "enrol_s": round(enrol_s, 2), "ignore": ignore,
+                   "model": model or "embed",
                    "stream_min": round(duration / 60, 1),
                    "user_word": score(truth, events, duration, {name}),
                    "commands": score(truth, events, duration, set(COMMAND_LABELS)),
-                   "commands_alone": base}
+                   "commands_alone": base,
+                   "commands_on_word": commands_on(truth, events, name),
+                   "commands_on_word_alone": commands_on(truth, base_events, name)}
             log(json.dumps(row))
             rows.append(row)
     return rows
@@ -186,13 +207,19 @@ def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] =
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The README table."""
+    ignore = any(r.get("ignore") for r in rows)
     out = ["| word | takes | found | false act./h | enrol s | commands matched % (alone) "
-           "| commands FA/h (alone) |", "|---|---:|---:|---:|---:|---:|---:|"]
+           "| commands FA/h (alone) |" + (" commands on the word (alone) |" if ignore else ""),
+           "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if ignore else "")]
     for r in rows:
         u, c, b = r["user_word"], r["commands"], r["commands_alone"]
-        out.append(f"| {r['word']} | {r['takes']} | {u['matched_pct']:.1f}% of {u['words']} "
-                   f"| {u['fa_per_hour']:.1f} | {r['enrol_s']:.1f} | {c['matched_pct']:.1f} "
-                   f"({b['matched_pct']:.1f}) | {c['fa_per_hour']:.1f} ({b['fa_per_hour']:.1f}) |")
+        found, fa = ((f"ignored ({u['words']})", "-") if r.get("ignore") else
+                     (f"{u['matched_pct']:.1f}% of {u['words']}", f"{u['fa_per_hour']:.1f}"))
+        out.append(f"| {r['word']} | {r['takes']} | {found} "
+                   f"| {fa} | {r['enrol_s']:.1f} | {c['matched_pct']:.1f} "
+                   f"({b['matched_pct']:.1f}) | {c['fa_per_hour']:.1f} ({b['fa_per_hour']:.1f}) |"
+                   + (f" {r['commands_on_word']} ({r['commands_on_word_alone']}) |"
+                      if ignore else ""))
     return "\n".join(out)
 
 
@@ -202,9 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", nargs="*", default=list(WORDS))
     parser.add_argument("--takes", nargs="*", type=int, default=list(TAKES))
     parser.add_argument("--json", default=None, help="write the rows here")
+    parser.add_argument("--ignore", action="store_true",
+                        help="enrol each word as a word to ignore (a veto on the commands)")
+    parser.add_argument("--model", default=None,
+                        help="model the commands run on (default: the bundled embed)")
     args = parser.parse_args(argv)
     rows = measure(Path(args.data), tuple(args.words), tuple(args.takes),
-                   log=lambda s: print(s, file=sys.stderr, flush=True))
+                   log=lambda s: print(s, file=sys.stderr, flush=True), ignore=args.ignore,
+                   model=args.model)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))

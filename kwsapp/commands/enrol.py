@@ -15,6 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record N takes from the microphone instead of files")
     parser.add_argument("--device", default=None,
                         help="input device for --record (index or name substring)")
+    parser.add_argument("--ignore", action="store_true",
+                        help="a word the commands must not fire on (a name said often, a "
+                             "TV's catchphrase): it reports nothing itself and no command "
+                             "fires on an utterance it hears")
     parser.add_argument("--json", action="store_true", help="the new word's card as JSON on stdout")
 
 
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         takes = load_takes(args.files, config)
     word = enrol(args.name, takes, default_embedder(), default_pool(), config,
-                 embedding_id=default_embedder().id)
+                 embedding_id=default_embedder().id, ignore=args.ignore)
     card = word.card
     if args.json:
         print(json.dumps(card, indent=2))
@@ -55,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"enrolled {word.name!r} from {len(takes)} takes in "
               f"{card['figures']['enrol_seconds']:.1f} s (threshold {card['threshold']:.2f}); "
               f"saved in {word.path}")
-    print(f"user words live in {home()}; listen, classify and the window now report "
-          f"{word.name!r}", file=sys.stderr)
+    if word.ignore:
+        print(f"user words live in {home()}; listen, classify and the window now fire no "
+              f"command on {word.name!r}", file=sys.stderr)
+    else:
+        print(f"user words live in {home()}; listen, classify and the window now report "
+              f"{word.name!r}", file=sys.stderr)
     return 0

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     words = list_words()
     if args.json:
         print(json.dumps({"home": str(home()), "words": [
-            {"name": w.name, "path": str(w.path), "takes": len(w.card.get("takes", [])),
+            {"name": w.name, "role": "ignore" if w.ignore else "word", "path": str(w.path),
+             "takes": len(w.card.get("takes", [])),
              "created": w.card.get("created"), "threshold": w.threshold,
              "figures": w.card.get("figures", {})} for w in words]}, indent=2))
         return 0
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for w in words:
         fig = w.card.get("figures", {})
         figures = ", ".join(f"{k} {v}" for k, v in fig.items())
-        print(f"{w.name:<20} {len(w.card.get('takes', [])):>5}  {w.card.get('created', '?'):<25} "
+        name = f"{w.name} (ignored)" if w.ignore else w.name
+        print(f"{name:<20} {len(w.card.get('takes', [])):>5}  {w.card.get('created', '?'):<25} "
               f"{w.threshold:>9.2f}  {figures}")
     return 0

@@ -159,6 +159,10 @@ class AddWordDialog(QtWidgets.QDialog):
         self.name_edit.setPlaceholderText("the word's name, e.g. lights on")
         self.name_edit.setToolTip("What the word is called when it is heard (not a command "
                                   "name, not a word you already have)")
+        self.ignore_box = QtWidgets.QCheckBox("Ignore it: no command fires on this word")
+        self.ignore_box.setToolTip("For a word that sets off commands it is not (a name said "
+                                   "often, a TV's catchphrase): it is never reported, and "
+                                   "commands heard on it are dropped")
         self.slots = [TakeSlot(i) for i in range(self.config.default_takes)]
         for slot in self.slots:
             slot.record_clicked.connect(self.record_take)
@@ -185,6 +189,7 @@ class AddWordDialog(QtWidgets.QDialog):
 
         form = QtWidgets.QFormLayout()
         form.addRow("Name", self.name_edit)
+        form.addRow("", self.ignore_box)
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.prompt)
@@ -315,7 +320,18 @@ class AddWordDialog(QtWidgets.QDialog):
         needed, up to twice the default)."""
         from kwsapp.audio.io import load_audio
 
+        clips = []
         for path in paths:
+            try:
+                clips.append((Path(path).name, load_audio(path)))
+            except KwsError as exc:
+                self.say(str(exc), error=True)
+        self.add_audio(clips)
+
+    def add_audio(self, clips: list[tuple[str, np.ndarray]]) -> None:
+        """Use ``(name, 16 kHz audio)`` clips as takes, as :meth:`add_files`
+        does files (the live history's "Ignore this word…")."""
+        for name, audio in clips:
             empty = [s for s in self.slots if s.take is None]
             if not empty:
                 if len(self.slots) >= 2 * self.config.default_takes:
@@ -328,12 +344,7 @@ class AddWordDialog(QtWidgets.QDialog):
                 self.layout().insertWidget(1 + len(self.slots) + 1, slot)
                 self.slots.append(slot)
                 empty = [slot]
-            try:
-                audio = load_audio(path)
-            except KwsError as exc:
-                self.say(str(exc), error=True)
-                continue
-            self._accept(empty[0].index, audio, Path(path).name)
+            self._accept(empty[0].index, audio, name)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -363,12 +374,13 @@ class AddWordDialog(QtWidgets.QDialog):
         self.train_button.setEnabled(False)
         self.progress.setValue(0)
         self.say(f"Training {name!r}…")
-        self._thread = threading.Thread(target=self._train_worker, args=(name, takes),
+        self._thread = threading.Thread(target=self._train_worker,
+                                        args=(name, takes, self.ignore_box.isChecked()),
                                         name="kwsapp-enrol", daemon=True)
         self._thread.start()
         return True
 
-    def _train_worker(self, name: str, takes: list[Take]) -> None:
+    def _train_worker(self, name: str, takes: list[Take], ignore: bool = False) -> None:
         try:
             from kwsapp.userwords.embedding import default_embedder, default_pool
             from kwsapp.userwords.enrol import enrol
@@ -377,7 +389,7 @@ class AddWordDialog(QtWidgets.QDialog):
             pool = self._pool or default_pool()
             word = enrol(name, takes, embedder, pool, self.config, self.root,
                          progress=self._bridge.progress.emit,
-                         embedding_id=getattr(embedder, "id", ""))
+                         embedding_id=getattr(embedder, "id", ""), ignore=ignore)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             log.exception("enrolment failed")
             self._bridge.failed.emit(str(exc))
@@ -395,10 +407,14 @@ class AddWordDialog(QtWidgets.QDialog):
         self.last_word = word
         self.progress.setValue(100)
         secs = word.card.get("figures", {}).get("enrol_seconds", 0.0)
-        self.say(f"{word.name!r} learnt in {secs:.1f} s: say it and watch the live view.")
+        if word.ignore:
+            self.say(f"{word.name!r} learnt in {secs:.1f} s: commands no longer fire on it.")
+        else:
+            self.say(f"{word.name!r} learnt in {secs:.1f} s: say it and watch the live view.")
         for slot in self.slots:
             slot.set_take(None)
         self.name_edit.clear()
+        self.ignore_box.setChecked(False)
         self.refresh_words()
         self.word_added.emit(word.name)
 
@@ -424,7 +440,8 @@ class AddWordDialog(QtWidgets.QDialog):
         self.words_list.clear()
         for w in list_words(self.root):
             item = QtWidgets.QListWidgetItem(
-                f"{w.name}  ·  {len(w.card.get('takes', []))} takes  ·  "
+                f"{w.name}{'  ·  ignored' if w.ignore else ''}  ·  "
+                f"{len(w.card.get('takes', []))} takes  ·  "
                 f"{str(w.card.get('created', ''))[:10]}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
             self.words_list.addItem(item)

@@ -152,6 +152,22 @@ class LiveSession:
                 mask[n - have:] = got[idx]
         return audio, mask
 
+    def heard(self, start_s: float, end_s: float, pad_s: float = 0.3) -> np.ndarray | None:
+        """The 16 kHz audio of ``[start_s, end_s]`` (stream seconds) with
+        ``pad_s`` on each side, as far as the ring still holds it (None when
+        it holds none of it): a command's words, for "Ignore this word…"."""
+        from kwsapp.audio.ringbuffer import RingOverrun
+
+        ring, sr = self.engine.ring, self.engine.sample_rate_hz
+        start = max(int((start_s - pad_s) * sr), ring.oldest, 0)
+        end = min(int((end_s + pad_s) * sr), int(ring.total_written))
+        if end - start <= 0:
+            return None
+        try:
+            return np.asarray(ring.read(start, end - start), np.float32)
+        except RingOverrun:  # overwritten while we read: nothing to keep
+            return None
+
     def set_threshold(self, threshold: float) -> None:
         self.engine.set_threshold(threshold)
 

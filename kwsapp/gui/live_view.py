@@ -76,10 +76,11 @@ class LiveView(QtWidgets.QSplitter):
         self.frames_drawn += 1
 
     @QtCore.Slot(object)
-    def show_command(self, event) -> None:
-        """A CommandEvent: the big label and a history row."""
+    def show_command(self, event, audio: np.ndarray | None = None) -> None:
+        """A CommandEvent: the big label and a history row (keeping
+        ``audio``, what it was heard on, when given)."""
         self.result.show_command(event.label, float(event.score), float(event.end))
-        self.history.add(event.label, float(event.score), float(event.end))
+        self.history.add(event.label, float(event.score), float(event.end), audio)
 
     @QtCore.Slot(object)
     def show_window(self, result) -> None:

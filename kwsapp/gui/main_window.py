@@ -177,6 +177,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status = StatusFields(self.statusBar())
         self.file_dispatch = FileDispatch(self.files, self.gui_config, self.config, self)
         add_copy_action(self.live.history, self.live.history)
+        self.ignore_action = QtGui.QAction("&Ignore this word…", self.live.history)
+        self.ignore_action.setToolTip("Teach the app that what set off the selected commands "
+                                      "is a word to ignore: the Add word dialog opens with "
+                                      "their audio as takes")
+        self.ignore_action.triggered.connect(self.ignore_selected)
+        self.live.history.addAction(self.ignore_action)
         add_copy_action(self.files.table, self.files)
         # The parts' widgets by their old names (tests, screenshot, benchmarks).
         for name in ("device_combo", "model_combo", "threshold_slider", "threshold_label",
@@ -191,7 +197,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _connect(self) -> None:
         self.bridge = EngineBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
-        self.bridge.command.connect(self.live.show_command, queued)
+        self.bridge.command.connect(self._on_command, queued)
         self.bridge.window.connect(self.live.show_window, queued)
         self.bridge.failed.connect(self._on_engine_error, queued)
         self.bridge.word_scores.connect(self.live.show_word_scores, queued)
@@ -401,6 +407,26 @@ class MainWindow(QtWidgets.QMainWindow):
             self.add_word_dialog.word_removed.connect(self.reload_user_words)
         self.add_word_dialog.show()
         self.add_word_dialog.raise_()
+
+    @QtCore.Slot(object)
+    def _on_command(self, event) -> None:
+        """A command: shown, with the audio it was heard on kept in the
+        history (read from the ring now, while it is still there)."""
+        session = self.session
+        audio = None if session is None else session.heard(float(event.start),
+                                                            float(event.end))
+        self.live.show_command(event, audio)
+
+    def ignore_selected(self) -> None:
+        """The Add word dialog with the selected history rows' audio as
+        takes and "Ignore it" ticked: a word that set off commands it is not."""
+        clips = self.live.history.selected_audio()
+        if not clips:
+            self.status.set_state("select the commands to ignore in the history first")
+            return
+        self.open_add_word()
+        self.add_word_dialog.add_audio(clips)
+        self.add_word_dialog.ignore_box.setChecked(True)
 
     def reload_user_words(self, _name: str = "") -> None:
         """Listen for the user words as stored now."""

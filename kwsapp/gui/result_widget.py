@@ -83,12 +83,17 @@ class HistoryList(QtWidgets.QTreeWidget):
         for col, width in enumerate((70, 60, 90)):
             self.setColumnWidth(col, width)
 
-    def add(self, label: str, score: float, stream_s: float) -> None:
+    def add(self, label: str, score: float, stream_s: float,
+            audio: np.ndarray | None = None) -> None:
+        """A row, newest first; ``audio`` (16 kHz) is what the command was
+        heard on, kept for "Ignore this word…" (:meth:`selected_audio`)."""
         clock = time.strftime("%H:%M:%S")
         row = QtWidgets.QTreeWidgetItem([clock, f"{stream_s:.1f}", label, f"{score:.0%}"])
         # Full values for export (the columns show them rounded).
         row.setData(0, QtCore.Qt.ItemDataRole.UserRole,
                     (clock, round(float(stream_s), 3), label, round(float(score), 4)))
+        if audio is not None:
+            row.setData(1, QtCore.Qt.ItemDataRole.UserRole, audio)
         bold = row.font(2)
         bold.setBold(True)
         row.setFont(2, bold)
@@ -104,6 +109,16 @@ class HistoryList(QtWidgets.QTreeWidget):
             items = [it for it in items if it.isSelected()]
         return (["time", "stream_s", "command", "confidence"],
                 [list(it.data(0, QtCore.Qt.ItemDataRole.UserRole)) for it in items])
+
+    def selected_audio(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, audio)`` of the selected rows that kept their audio,
+        oldest first (the name says the command and the stream time)."""
+        out = []
+        for it in self.selectedItems():
+            audio = it.data(1, QtCore.Qt.ItemDataRole.UserRole)
+            if audio is not None:
+                out.append((f"{it.text(2)} at {it.text(1)} s", audio))
+        return out[::-1]
 
     def rows(self) -> list[list[str]]:
         """All rows as text, newest first (for tests)."""

@@ -78,12 +78,30 @@ _PULL_MARGIN_S = 0.05
 #: Write stamps the live pipeline keeps to tell when blocks arrive (one per
 #: wake-up: about 2.5 s; a device clock drifts far less in that time).
 _ARRIVAL_STAMPS = 32
+#: How far before its decision a vetoed window still drops a command: an
+#: ignore word scores highest while it is whole in view, which can be a few
+#: steps before a command waiting for the word's end decides (0.25 s let 1
+#: of 7 held-out "alexa" activations through; README "User words").
+_VETO_SPAN_S = 0.5
+_EPS_VETO_S = 1e-6
 #: A file source feeds the engine from its own thread; the pipeline only
 #: looks this often for its end.
 _FILE_END_POLL_S = 0.01
 #: A realtime pipeline runs a step or window itself (no hand-off, no second
 #: thread woken) when the last one took under this share of the hop.
 _INLINE_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A command decided and not emitted yet (:meth:`Engine.hold_commands`)."""
+
+    due_s: float  # stream time it is emitted at, unless vetoed
+    decided_s: float  # end of the window it fired on
+    label: str
+    score: float
+    start_s: float
+    end_s: float
 
 
 @dataclass(frozen=True)
@@ -299,6 +317,12 @@ class Engine:
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
         self.deferred = 0  # steps slept past that could not fire (_wake_due)
         self.skipped_steps = 0  # steps not run while the gate was shut (lazy_shut_steps)
+        # Ends (s) of the windows a user's ignore word heard (veto()), and
+        # commands held for it (hold_commands()).
+        self._vetoed: deque[float] = deque()
+        self._hold_s = 0.0
+        self._held: deque[_Held] = deque()
+        self.vetoed = 0  # commands not emitted for a veto
 
     # ---- control -------------------------------------------------------
 
@@ -318,6 +342,21 @@ class Engine:
 
     def remove_embedding_listener(self, listener: Callable[[float, np.ndarray], None]) -> None:
         self._listeners.remove(listener)
+
+    def veto(self, end_s: float) -> None:
+        """Fire no command decided on the window ending at ``end_s`` (s), on
+        the next ones within :data:`_VETO_SPAN_S`, or decided before it and
+        still held (:meth:`hold_commands`): a user's ignore word
+        heard it (kwsapp/userwords/live.py). Called on the inference
+        thread from an embedding listener, so before the head's decision on
+        the same embeddings (a file's chunk stores all its embeddings before
+        its decisions, so vetoes are kept by time, not count). Windows, not
+        utterances: in noise one speech run can hold an ignore word and a
+        real command seconds apart."""
+        vetoed = self._vetoed
+        while vetoed and vetoed[0] < end_s - self.config.audio.ring_seconds:
+            vetoed.popleft()
+        vetoed.append(float(end_s))
 
     @property
     def recognizer(self) -> Recognizer:
@@ -788,6 +827,7 @@ class Engine:
         while True:
             task = self._queue.get()
             if task is None:
+                self._release(float("inf"))  # the end of a file: nothing more will veto
                 self._done.set()
                 return
             self._run_task(task)
@@ -926,6 +966,8 @@ class Engine:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
+        if j >= 0 and self._held:  # also after the last listener went (detach)
+            self._release(self.embeddings.end_s(j))
 
     def _decide(self, task: _Window | _Step, probs: np.ndarray) -> None:
         """Window probabilities -> smoother -> on_window / on_event."""
@@ -951,13 +993,42 @@ class Engine:
             self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
         if detection is None:
             return
+        held = _Held(task.end / sr + self._hold_s, task.end / sr, detection.label,
+                     detection.score, span[0] / sr, span[1] / sr)
+        if self._hold_s > 0:
+            self._held.append(held)  # released by _release, once its embeddings are in
+        else:
+            self._emit(held, task.end / sr)
+
+    def hold_commands(self, seconds: float) -> None:
+        """Hold each command ``seconds`` after it could fire, so that an
+        ignore word listening on the same embeddings has heard the whole
+        utterance before it is emitted (kwsapp/userwords/live.py); 0, the
+        default, emits at once."""
+        self._hold_s = max(0.0, float(seconds))
+
+    def _release(self, upto_s: float) -> None:
+        """Emit the held commands due by stream time ``upto_s`` (s)."""
+        while self._held and self._held[0].due_s <= upto_s + _EPS_VETO_S:
+            held = self._held.popleft()
+            self._emit(held, held.due_s)
+
+    def _emit(self, held: "_Held", at_s: float) -> None:
+        """One command out at stream time ``at_s``, unless an ignore word
+        vetoed a window from :data:`_VETO_SPAN_S` before its decision up to
+        ``at_s`` (the hold)."""
+        if any(held.decided_s - _VETO_SPAN_S - _EPS_VETO_S <= t <= at_s + _EPS_VETO_S
+               for t in self._vetoed):
+            self.vetoed += 1
+            log.info("%s at %.2f s not emitted: an ignore word heard that utterance",
+                     held.label, held.decided_s)
+            return
         if self.source.realtime:
             emitted = self._delivered() / float(self.source.sample_rate_hz)
         else:  # a file: no wall clock, the window is "emitted" when complete
-            emitted = task.end / sr
-        event = CommandEvent(label=detection.label, score=detection.score,
-                             start=span[0] / sr, end=span[1] / sr, emitted_at=emitted,
-                             latency=emitted - span[1] / sr)
+            emitted = at_s
+        event = CommandEvent(label=held.label, score=held.score, start=held.start_s,
+                             end=held.end_s, emitted_at=emitted, latency=emitted - held.end_s)
         self._latency_ms = event.latency * 1000.0
         self.events.append(event)
         if self.on_event is not None:

@@ -82,8 +82,11 @@ def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
 
 def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
           config: UserWordsConfig = UserWordsConfig(), root=None,
-          progress: Progress | None = None, embedding_id: str = "") -> StoredWord:
-    """Train a detector for ``name`` from ``takes`` and store it.
+          progress: Progress | None = None, embedding_id: str = "",
+          ignore: bool = False) -> StoredWord:
+    """Train a detector for ``name`` from ``takes`` and store it; with
+    ``ignore``, as a word to ignore (no events of its own; it vetoes the
+    commands on the utterances it hears).
 
     Raises:
         BadNameError / BadTakeError: the name or the takes cannot be used.
@@ -117,6 +120,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     seconds = time.perf_counter() - t0
     card = {
         "format_version": 1,
+        "role": "ignore" if ignore else "word",
         "threshold": thr,
         "takes": [{"source": t.name, "speech_s": round(t.speech_s, 3),
                    "seconds": round(t.audio.size / 16000, 3)} for t in takes],

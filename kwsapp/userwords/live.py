@@ -4,6 +4,12 @@ each new window for every user word and emits their events through the
 engine, beside the commands (same event type, same ``events`` list, same
 ``on_event`` callback; label = the word's name).
 
+A word to ignore (``kwsapp enrol --ignore``) fires no event: a window where
+it scores ``UserWordsConfig.ignore_threshold`` is vetoed, and the engine
+emits no command decided on it, in the half second after it, or held past
+it (:meth:`Engine.veto`; commands are held ``ignore_hold_ms`` while such a
+word listens, :meth:`Engine.hold_commands`).
+
 Decisions follow the commands' rules: a window is judged only while the
 voice detector heard speech in it (else the smoother is reset, as when the
 commands' gate closes); the speech run that fills the window most is the
@@ -46,6 +52,12 @@ class LiveUserWords:
         self.listener = UserWordListener(words)
         self.on_scores = on_scores
         self._sr = float(engine.sample_rate_hz)
+        # Words to ignore: their columns of the listener's probabilities.
+        self._ignore = np.array([False] + [w.ignore for w in words.words])
+        self._ignore_names = {w.name for w in words.words if w.ignore}
+        self._veto_at = words.config.ignore_threshold
+        if self._ignore_names:
+            engine.hold_commands(words.config.ignore_hold_ms / 1000.0)
         engine.add_embedding_listener(self._on_embedding)
 
     @property
@@ -57,6 +69,8 @@ class LiveUserWords:
             self.engine.remove_embedding_listener(self._on_embedding)
         except ValueError:
             pass
+        if self._ignore_names:
+            self.engine.hold_commands(0.0)
 
     def _on_embedding(self, end_s: float, embedding: np.ndarray) -> None:
         probs = self.listener.push(embedding)
@@ -72,7 +86,9 @@ class LiveUserWords:
             return
         run = max(runs, key=lambda r: min(r.end, end) - max(r.start, start))
         detection = self.listener.decide(end_s, probs, run.start)
-        if detection is None:
+        if self._ignore_names and float(probs[self._ignore].max()) >= self._veto_at:
+            self.engine.veto(end_s)
+        if detection is None or detection.label in self._ignore_names:
             return
         from kwsapp.inference.engine import CommandEvent
 

@@ -108,6 +108,12 @@ class StoredWord:
     def threshold(self) -> float:
         return float(self.card.get("threshold", 0.5))
 
+    @property
+    def ignore(self) -> bool:
+        """A word to ignore (``kwsapp enrol --ignore``): it fires nothing and
+        vetoes the commands on its utterances (card ``"role": "ignore"``)."""
+        return self.card.get("role") == "ignore"
+
 
 def read_word(folder: Path) -> StoredWord:
     """Read one word folder.
