@@ -287,7 +287,7 @@ def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir
 
     config = UserWordsConfig()
     takes = []
-    for path in sure_clips(bundled_model_dir, data_dir, "stop", 12):
+    for path in sure_clips(bundled_model_dir, data_dir, "stop", 7):
         try:  # the takes a user would keep (enrol asks for a retake of the others)
             takes.append((check_take(load_audio(path), path.name, config).speech_s, path))
         except Exception:  # noqa: BLE001
