@@ -229,9 +229,9 @@ class UserWordsConfig:
     threshold: float = 0.8
     average_window_ms: float = 400.0
     refractory_ms: float = 1000.0
-    # An ignore word (`kwsapp enrol --ignore`) vetoes every command on an
-    # utterance where one of its windows scores this much (calibrated as
-    # `threshold` is). 0.8: "alexa" from 3 takes took a held-out rotation's
+    # An ignore word (`kwsapp enrol --ignore`) vetoes the commands decided on
+    # a window where it scores this much, or within 0.5 s after one
+    # (calibrated as `threshold` is; kwsapp/inference/engine.py veto). 0.8: "alexa" from 3 takes took a held-out rotation's
     # 7 activations on 15 min of other alexas to 0 and kept all 160 matched
     # commands at 10 dB (README "User words").
     ignore_threshold: float = 0.8

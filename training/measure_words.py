@@ -16,7 +16,7 @@ everything else, enrolment time, and the bundled commands' matched % and
 false activations per hour with and without the user word.
 
 With ``--ignore`` each word is enrolled as a word to ignore (``kwsapp enrol
---ignore``: no events of its own, a veto on the commands of its utterances)
+--ignore``: no events of its own, a veto on the commands decided where it is heard)
 and the rows compare the commands with and without it; ``--model DIR`` runs
 another artifact, e.g. a rotation trained without the word (``make_models
 --leave-out``), whose commands fire on it.
@@ -47,7 +47,7 @@ from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig, ms_to_samples
 from kwsapp.speakers import UNKNOWN_DIR, which_set
-from kwsapp.streaming.scoring import TruthWord, score_events
+from kwsapp.streaming.scoring import DEFAULT_TOLERANCE_MS, TruthWord, score_events
 from kwsapp.streaming.synth import SPEECH_RMS, StreamSpec, level_clip, noise_bed
 from kwsapp.userwords.takes import word_span
 from training.user_negatives import in_pool
@@ -146,11 +146,12 @@ def score(truth: list[TruthWord], events: list[Any], duration_s: float, keep: se
 
 def commands_on(truth: list[TruthWord], events: list[Any], name: str) -> int:
     """Command events whose heard span overlaps a recording of ``name``
-    (the scorer's 250 ms slack on each side): the false activations the
-    word itself sets off."""
+    (the scorer's slack on each side, kwsapp/streaming/scoring.py): the
+    false activations the word itself sets off."""
+    tol = DEFAULT_TOLERANCE_MS / 1000.0
     rows = [t for t in truth if t.label == name]
     return sum(1 for e in events if e.label in COMMAND_LABELS and any(
-        e.start <= t.end + 0.25 and t.start - 0.25 <= e.end for t in rows))
+        e.start <= t.end + tol and t.start - tol <= e.end for t in rows))
 
 
 def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] = TAKES,

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", action="store_true",
                         help="a word the commands must not fire on (a name said often, a "
                              "TV's catchphrase): it reports nothing itself and no command "
-                             "fires on an utterance it hears")
+                             "fires where it is heard")
     parser.add_argument("--json", action="store_true", help="the new word's card as JSON on stdout")
 
 
@@ -59,10 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"enrolled {word.name!r} from {len(takes)} takes in "
               f"{card['figures']['enrol_seconds']:.1f} s (threshold {card['threshold']:.2f}); "
               f"saved in {word.path}")
-    if word.ignore:
-        print(f"user words live in {home()}; listen, classify and the window now fire no "
-              f"command on {word.name!r}", file=sys.stderr)
-    else:
-        print(f"user words live in {home()}; listen, classify and the window now report "
-              f"{word.name!r}", file=sys.stderr)
+    now = "fire no command on" if word.ignore else "report"
+    print(f"user words live in {home()}; listen, classify and the window now {now} "
+          f"{word.name!r}", file=sys.stderr)
     return 0

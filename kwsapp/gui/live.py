@@ -159,7 +159,7 @@ class LiveSession:
         from kwsapp.audio.ringbuffer import RingOverrun
 
         ring, sr = self.engine.ring, self.engine.sample_rate_hz
-        start = max(int((start_s - pad_s) * sr), ring.oldest, 0)
+        start = max(int((start_s - pad_s) * sr), ring.oldest)
         end = min(int((end_s + pad_s) * sr), int(ring.total_written))
         if end - start <= 0:
             return None

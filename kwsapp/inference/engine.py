@@ -1020,7 +1020,7 @@ class Engine:
         if any(held.decided_s - _VETO_SPAN_S - _EPS_VETO_S <= t <= at_s + _EPS_VETO_S
                for t in self._vetoed):
             self.vetoed += 1
-            log.info("%s at %.2f s not emitted: an ignore word heard that utterance",
+            log.info("%s at %.2f s not emitted: an ignore word was heard there",
                      held.label, held.decided_s)
             return
         if self.source.realtime:

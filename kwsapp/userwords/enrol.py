@@ -86,7 +86,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
           ignore: bool = False) -> StoredWord:
     """Train a detector for ``name`` from ``takes`` and store it; with
     ``ignore``, as a word to ignore (no events of its own; it vetoes the
-    commands on the utterances it hears).
+    commands decided where it is heard: :meth:`Engine.veto`).
 
     Raises:
         BadNameError / BadTakeError: the name or the takes cannot be used.

@@ -111,7 +111,7 @@ class StoredWord:
     @property
     def ignore(self) -> bool:
         """A word to ignore (``kwsapp enrol --ignore``): it fires nothing and
-        vetoes the commands on its utterances (card ``"role": "ignore"``)."""
+        vetoes the commands decided where it is heard (card ``"role": "ignore"``)."""
         return self.card.get("role") == "ignore"
 
 
