@@ -271,6 +271,36 @@ def test_a_running_classifier_sees_words_added_and_removed(two_words, stream, tm
     assert "snowboy" not in labels()
 
 
+def test_a_word_the_pool_holds_under_another_name_is_still_found(tmp_path, stream,
+                                                                 wake_dir):
+    """The bundled pool holds "alexa" recordings; taught as "the tv", they
+    must not count against the takes (they did: 6 of 30 held-out "alexa"
+    found, 29 of 30 under its own name). The probe finds the pool's "alexa"
+    as the same word, the card says so, and every "alexa" of the stream fires
+    "the tv" and nothing else does."""
+    wav, truth = stream
+    proc = enrol_cli(tmp_path, "the tv", recordings(wake_dir, "alexa", 5), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["pool"]["same_word"] == ["alexa"]
+    assert "'alexa' sound like these takes" in proc.stderr
+    events = [e for e in events_of(tmp_path / "home", wav) if e["label"] == "the tv"]
+    places = [(s, e) for label, s, e in truth if label == "alexa"]
+    assert len(events) == len(places), events
+    assert all(overlaps(ev, s, e) for (s, e), ev in zip(places, events)), events
+
+
+def test_the_pool_keeps_commands_and_noise_for_a_word_to_ignore():
+    from kwsapp import COMMAND_LABELS
+    from kwsapp.userwords.embedding import default_pool
+
+    pool = default_pool()
+    kept = set(pool.word[pool.keep(None, commands_only=True)].tolist())
+    assert kept == set(COMMAND_LABELS) | {""}
+    both = pool.keep(["alexa", "Smart_Mirror"])
+    assert not set(pool.word[~both].tolist()) - {"alexa", "smart mirror"}
+    assert {"alexa", "smart mirror"} <= set(pool.word[~both].tolist())
+
+
 # ------------------------------------------------------ words to ignore
 def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir,
                                                               bundled_model_dir):
@@ -310,7 +340,8 @@ def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir
 
     proc = enrol_cli(tmp_path, "halt", takes, "--ignore", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["role"] == "ignore"
+    card = json.loads(proc.stdout)
+    assert card["role"] == "ignore" and card["pool"]["negatives"] == "commands and noise"
     listed = json.loads(run_cli("words", "--json", env=home_env(tmp_path)).stdout)["words"]
     assert [(w["name"], w["role"]) for w in listed] == [("halt", "ignore")]
     assert "halt (ignored)" in run_cli("words", env=home_env(tmp_path)).stdout
