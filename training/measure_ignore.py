@@ -11,10 +11,10 @@ the pool does not know it by (``--name``, default "the tv"), or with the
 same recordings' clean files as takes for comparison. Reported: the
 commands' false activations on the rest of that stream and on two more
 streams of the word's other recordings (seeds 21 and 31, the takes' files
-left out), and the commands matched on the README's 10 and 5 dB validation
-streams, without and with the word::
+left out), and the commands matched (and their median latency) on the
+README's 10 and 5 dB validation streams, without and with the word::
 
-    python -m training.measure_ignore --model /tmp/heldout/embed --word alexa \\
+    python -m training.measure_ignore --model /tmp/heldout2/embed --word alexa \\
         [--takes 3] [--work /tmp/s] [--json OUT]
 """
 
@@ -59,7 +59,7 @@ def fa_takes(audio: np.ndarray, truth: list[TruthWord], events: list[Any], n: in
 
     takes, clean, files = [], [], []
     for e in events:
-        mid = (e.start + e.end) / 2
+        mid = (e.start + e.end) / 2  # the recording it came from: around its middle
         rows = [t for t in truth if t.start - PAD_S <= mid <= t.end + PAD_S]
         if not rows or rows[0].file in files:
             continue
@@ -81,7 +81,8 @@ def fa_takes(audio: np.ndarray, truth: list[TruthWord], events: list[Any], n: in
 
 def measure(data: Path, work: Path, word: str, model: str, n: int, name: str,
             log=print) -> list[dict[str, Any]]:
-    from kwsapp.streaming.scoring import read_truth
+    from kwsapp.streaming.replay import to_events
+    from kwsapp.streaming.scoring import read_truth, score_events
     from kwsapp.userwords.embedding import default_embedder, default_pool
     from kwsapp.userwords.enrol import enrol
 
@@ -113,10 +114,16 @@ def measure(data: Path, work: Path, word: str, model: str, n: int, name: str,
     embedder, pool = default_embedder(), default_pool()
 
     def figures(home: Path | None) -> dict[str, Any]:
-        out = {}
+        out: dict[str, Any] = {}
         for key, (a, t) in streams.items():
-            s = score(t, run_engine(a, home, model)[0], len(a) / SAMPLE_RATE_HZ, COMMANDS)
-            out[key] = s["matched_pct"] if key.startswith("val-") else s["false_activations"]
+            events = run_engine(a, home, model)[0]
+            if key.startswith("val-"):
+                s = score_events(t, [e for e in to_events(events) if e.label in COMMANDS],
+                                 len(a) / SAMPLE_RATE_HZ)
+                out[key] = round(s.matched_pct, 1)
+                out[f"{key} latency ms"] = round(s.latency_median_ms)
+            else:
+                out[key] = score(t, events, len(a) / SAMPLE_RATE_HZ, COMMANDS)["false_activations"]
         return out
 
     rows = [{"word": word, "takes": "none", "name": "", **figures(None)}]
@@ -133,8 +140,8 @@ def measure(data: Path, work: Path, word: str, model: str, n: int, name: str,
 
 def table(rows: list[dict[str, Any]]) -> str:
     keys = [k for k in rows[0] if k.startswith("seed") or k.startswith("val-")]
-    head = ["word", "takes"] + [f"FA, {k}" if k.startswith("seed") else f"matched %, {k}"
-                                for k in keys]
+    head = ["word", "takes"] + [f"FA, {k}" if k.startswith("seed") else
+                                k if k.endswith(" ms") else f"matched %, {k}" for k in keys]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         out.append("| " + " | ".join([r["word"], r["takes"]] + [str(r[k]) for k in keys]) + " |")

@@ -48,7 +48,7 @@ from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig, ms_to_samples
 from kwsapp.speakers import UNKNOWN_DIR, which_set
-from kwsapp.streaming.scoring import DEFAULT_TOLERANCE_MS, TruthWord, score_events
+from kwsapp.streaming.scoring import TruthWord, lies_on, score_events
 from kwsapp.streaming.synth import SPEECH_RMS, StreamSpec, level_clip, noise_bed
 from kwsapp.userwords.takes import word_span
 from training.user_negatives import in_pool
@@ -146,13 +146,11 @@ def score(truth: list[TruthWord], events: list[Any], duration_s: float, keep: se
 
 
 def commands_on(truth: list[TruthWord], events: list[Any], name: str) -> int:
-    """Command events whose heard span overlaps a recording of ``name``
-    (the scorer's slack on each side, kwsapp/streaming/scoring.py): the
-    false activations the word itself sets off."""
-    tol = DEFAULT_TOLERANCE_MS / 1000.0
+    """Command events that lie on a recording of ``name`` (the scorer's
+    rule): the false activations the word itself sets off."""
     rows = [t for t in truth if t.label == name]
     return sum(1 for e in events if e.label in COMMAND_LABELS and any(
-        e.start <= t.end + tol and t.start - tol <= e.end for t in rows))
+        lies_on(e, t) for t in rows))
 
 
 def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] = TAKES,

@@ -33,7 +33,7 @@ import csv
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -162,6 +162,15 @@ class StreamScore:
                    latency_median_ms=self.latency_median_ms,
                    latency_p95_ms=self.latency_p95_ms)
         return out
+
+
+def lies_on(event: Any, word: TruthWord, tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> bool:
+    """Whether ``event`` (anything with ``start``/``end`` in seconds) lies on
+    ``word`` by the matching rule: its span overlaps the word's, widened by
+    ``tolerance_ms`` on each side (:func:`score_events` tests the same, for
+    all words at once)."""
+    tol = tolerance_ms / 1000.0
+    return event.start <= word.end + tol and word.start - tol <= event.end
 
 
 def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s: float,
