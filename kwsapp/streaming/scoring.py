@@ -243,6 +243,14 @@ def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tu
     return fired, pairs
 
 
+def stream_summary(score: StreamScore, truth: Sequence[TruthWord]) -> dict[str, Any]:
+    """``evaluate-stream --json``'s figures of one stream: the score's
+    :meth:`~StreamScore.summary` and the words said twice that fired twice
+    (``twice_fired`` of ``twice_pairs``)."""
+    twice, pairs = repeat_pairs(truth, score.word_outcomes)
+    return {**score.summary(), "twice_fired": twice, "twice_pairs": pairs}
+
+
 def word_of(path: str | Path) -> str:
     """The word a recording says, from where it lies: the file-name prefix
     in Speech Commands' ``_unknown_`` (``backward_0c540988_nohash_0.wav``),
