@@ -67,6 +67,43 @@ def test_enrol_list_remove_in_kwsapp_home(tmp_path, wake_dir):
     assert again.returncode == 2 and "no such user word" in again.stderr
 
 
+def test_retrain_enrols_words_again_from_their_kept_takes(tmp_path, wake_dir):
+    """After an update changes the embedding (or the pool) a stored word was
+    trained on, `kwsapp words` names it and `words --retrain` enrols it
+    again from its kept takes, keeping its role and threshold; a word whose
+    take is gone is named on stderr, left as it was, and the others are
+    still retrained (exit 2)."""
+    env = home_env(tmp_path)
+    for name, word, extra in (("snowy", "snowboy", ()), ("tv", "alexa", ("--ignore",))):
+        proc = enrol_cli(tmp_path, name, recordings(wake_dir, word, 3), *extra)
+        assert proc.returncode == 0, proc.stderr
+    words = tmp_path / "home" / "words"
+    current = json.loads((words / "tv" / "card.json").read_text())["embedding"]
+    card = json.loads((words / "snowy" / "card.json").read_text())
+    card.update(embedding="embed/embedding.tflite:000000000000", threshold=0.7)
+    (words / "snowy" / "card.json").write_text(json.dumps(card))
+
+    listed = json.loads(run_cli("words", "--json", env=env).stdout)["words"]
+    assert [(w["name"], w["current"]) for w in listed] == [("snowy", False), ("tv", True)]
+    assert "snowy; kwsapp words --retrain" in run_cli("words", env=env).stdout
+    proc = run_cli("words", "--retrain", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "retrained 'snowy' from 3 takes" in proc.stdout and "'tv'" not in proc.stdout
+    card = json.loads((words / "snowy" / "card.json").read_text())
+    assert card["embedding"] == current and card["threshold"] == 0.7
+    assert card["role"] == "word" and len(card["take_files"]) == 3
+    assert all(w["current"] for w in json.loads(run_cli("words", "--json", env=env).stdout)["words"])
+
+    (words / "tv" / "takes" / "take_2.wav").unlink()
+    before = (words / "tv" / "card.json").read_text()
+    proc = run_cli("words", "--retrain", "tv", "snowy", env=env)
+    assert proc.returncode == 2
+    assert "'tv' not retrained" in proc.stderr and "take_2.wav" in proc.stderr
+    assert "retrained 'snowy'" in proc.stdout
+    assert (words / "tv" / "card.json").read_text() == before
+    assert sorted(p.name for p in words.iterdir()) == ["snowy", "tv"]  # nothing left aside
+
+
 # ---------------------------------------------------------------- bad names
 @pytest.mark.parametrize("name, problem", [
     ("stop", "bundled command"),

@@ -34,7 +34,7 @@ from kwsapp.userwords.detector import (FRAMES, Detector, sliding_windows, train_
                                       window_features)
 from kwsapp.userwords.pool import NegativePool
 from kwsapp.userwords.store import StoredWord, check_name, save_word
-from kwsapp.userwords.takes import Take, check_takes
+from kwsapp.userwords.takes import BadTakeError, Take, check_takes
 
 #: ``[n]`` float32 16 kHz audio -> ``[T, 96]`` embeddings (embedding ``j``
 #: from samples ``[j * 1280, j * 1280 + 12400)``).
@@ -107,17 +107,20 @@ def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
 def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
           config: UserWordsConfig = UserWordsConfig(), root=None,
           progress: Progress | None = None, embedding_id: str = "",
-          ignore: bool = False) -> StoredWord:
+          ignore: bool = False, replace: bool = False,
+          threshold: float | None = None) -> StoredWord:
     """Train a detector for ``name`` from ``takes`` and store it; with
     ``ignore``, as a word to ignore (no events of its own; it vetoes the
-    commands decided where it is heard: :meth:`Engine.veto`).
+    commands decided where it is heard: :meth:`Engine.veto`); with
+    ``replace``, in place of the stored word of that name; ``threshold``
+    for the card (default ``config.threshold``).
 
     Raises:
         BadNameError / BadTakeError: the name or the takes cannot be used.
     """
     t0 = time.perf_counter()
     report = progress or (lambda _f, _m: None)
-    norm = check_name(name, root)
+    norm = check_name(name, root, taken_ok=replace)
     check_takes(takes, config)
     report(0.02, "making variants of the takes")
     vs = variants(list(takes), config, list(pool.noise), seed=config.seed)
@@ -145,7 +148,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     report(0.95, "saving")
     p_pos = 1.0 / (1.0 + np.exp(-detector.logits(pos_f)))
     p_neg = 1.0 / (1.0 + np.exp(-detector.logits(neg_f)))
-    thr = config.threshold
+    thr = config.threshold if threshold is None else threshold
     seconds = time.perf_counter() - t0
     card = {
         "format_version": 1,
@@ -169,6 +172,28 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": __version__,
     }
-    word = save_word(norm, card, detector.arrays(), [t.audio for t in takes], root)
+    word = save_word(norm, card, detector.arrays(), [t.audio for t in takes], root,
+                     replace=replace)
     report(1.0, "done")
     return word
+
+
+def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
+            config: UserWordsConfig = UserWordsConfig(), root=None,
+            embedding_id: str = "") -> StoredWord:
+    """Enrol ``word`` again from its kept takes, on ``embed`` and ``pool``
+    (after an update changed either), keeping its name, role and threshold.
+
+    Raises:
+        BadTakeError: a kept take is missing or no longer usable (the stored
+            word is left as it was).
+    """
+    from kwsapp.userwords.takes import load_takes
+
+    paths = word.take_paths()
+    if not paths:
+        raise BadTakeError(f"{word.path}: the card lists no kept takes; enrol "
+                           f"{word.name!r} again from recordings")
+    takes = load_takes(paths, config)
+    return enrol(word.name, takes, embed, pool, config, root, embedding_id=embedding_id,
+                 ignore=word.ignore, replace=True, threshold=word.threshold)
