@@ -373,7 +373,7 @@ class AddWordDialog(QtWidgets.QDialog):
             return False
         try:
             name = check_name(self.name_edit.text(), self.root)
-            check_takes(self.takes, self.config)
+            check_takes(self.takes, self.config, self.ignore_box.isChecked())
         except KwsError as exc:
             self.say(str(exc), error=True)
             return False
