@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kwsapp.errors import BadInputError
-from kwsapp.streaming.scoring import Event, TruthWord, read_truth, repeat_pairs, score_events, \
-    write_truth
+from kwsapp.streaming.scoring import Event, TruthWord, lies_on, read_truth, repeat_pairs, \
+    score_events, write_truth
 
 TRUTH = [
     TruthWord("yes", 1.0, 1.5, "yes/a.wav"),
@@ -73,6 +73,7 @@ def test_false_activation_in_silence_and_on_unknown_word():
 def test_edges_of_tolerance(span, outcome):
     s = score_events(TRUTH[:1], [ev("yes", 2.0, span=span)], HOUR)
     assert s.outcomes == [outcome]
+    assert lies_on(ev("yes", 2.0, span=span), TRUTH[0]) == (outcome == "match")
 
 
 def test_late_event_on_the_word_matches_and_counts_its_latency():

@@ -3,7 +3,8 @@
 For each word of ``../shared/data/wake_words`` (alexa, snowboy, smart
 mirror): pick takes from its recordings (seeded; 3, 5 and 10 takes, each set
 inside the next), enrol the word in a temporary ``$KWSAPP_HOME`` (its own
-clips are left out of the negative pool by name), then replay a 10 dB stream
+clips are left out of the negative pool by name, or with ``--enrol-as
+NAME`` under a name the pool does not know, by sound), then replay a 10 dB stream
 through the live engine (:class:`~kwsapp.audio.source.FileSource`, the
 bundled ``embed`` model, the user word attached as ``listen`` attaches it).
 The stream holds other recordings of the word (never a take) among other
@@ -47,7 +48,7 @@ from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig, ms_to_samples
 from kwsapp.speakers import UNKNOWN_DIR, which_set
-from kwsapp.streaming.scoring import DEFAULT_TOLERANCE_MS, TruthWord, score_events
+from kwsapp.streaming.scoring import TruthWord, lies_on, score_events
 from kwsapp.streaming.synth import SPEECH_RMS, StreamSpec, level_clip, noise_bed
 from kwsapp.userwords.takes import word_span
 from training.user_negatives import in_pool
@@ -145,17 +146,16 @@ def score(truth: list[TruthWord], events: list[Any], duration_s: float, keep: se
 
 
 def commands_on(truth: list[TruthWord], events: list[Any], name: str) -> int:
-    """Command events whose heard span overlaps a recording of ``name``
-    (the scorer's slack on each side, kwsapp/streaming/scoring.py): the
-    false activations the word itself sets off."""
-    tol = DEFAULT_TOLERANCE_MS / 1000.0
+    """Command events that lie on a recording of ``name`` (the scorer's
+    rule): the false activations the word itself sets off."""
     rows = [t for t in truth if t.label == name]
     return sum(1 for e in events if e.label in COMMAND_LABELS and any(
-        e.start <= t.end + tol and t.start - tol <= e.end for t in rows))
+        lies_on(e, t) for t in rows))
 
 
 def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] = TAKES,
-            log=print, ignore: bool = False, model: str | None = None) -> list[dict[str, Any]]:
+            log=print, ignore: bool = False, model: str | None = None,
+            enrol_as: str | None = None) -> list[dict[str, Any]]:
     from kwsapp.userwords.embedding import default_embedder, default_pool
     from kwsapp.userwords.enrol import enrol
     from kwsapp.userwords.takes import check_take
@@ -189,11 +189,14 @@ def measure(data: Path, words: tuple[str, ...] = WORDS, takes: tuple[int, ...] =
             with tempfile.TemporaryDirectory() as tmp:
                 home = Path(tmp)
                 t0 = time.perf_counter()
-                enrol(name, candidates[:n], embedder, pool, config, home,
+                enrol(enrol_as or name, candidates[:n], embedder, pool, config, home,
                       embedding_id=embedder.id, ignore=ignore)
                 enrol_s = time.perf_counter() - t0
                 events, run_s = run_engine(audio, home, model)
+            if enrol_as:  # score its events as the word's
+                events = [replace(e, label=name) if e.label == enrol_as else e for e in events]
             row = {"word": name, "takes": n, "enrol_s": round(enrol_s, 2), "ignore": ignore,
+                   "enrolled_as": enrol_as or name,
                    "model": model or "embed",
                    "stream_min": round(duration / 60, 1),
                    "user_word": score(truth, events, duration, {name}),
@@ -234,10 +237,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="enrol each word as a word to ignore (a veto on the commands)")
     parser.add_argument("--model", default=None,
                         help="model the commands run on (default: the bundled embed)")
+    parser.add_argument("--enrol-as", default=None, metavar="NAME",
+                        help="enrol each word under this name, one the pool does not "
+                             "know it by (its events are scored as the word's)")
     args = parser.parse_args(argv)
     rows = measure(Path(args.data), tuple(args.words), tuple(args.takes),
                    log=lambda s: print(s, file=sys.stderr, flush=True), ignore=args.ignore,
-                   model=args.model)
+                   model=args.model, enrol_as=args.enrol_as)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))

@@ -94,15 +94,13 @@ def measure(wav: Path, csv: Path, model: str, threshold: float | None = None
             ) -> dict[str, Any]:
     """``kwsapp evaluate-stream --json``'s summary of one stream."""
     from kwsapp.streaming.replay import evaluate, model_and_config
-    from kwsapp.streaming.scoring import NON_COMMANDS, read_truth, repeat_pairs
+    from kwsapp.streaming.scoring import NON_COMMANDS, read_truth, stream_summary
 
     truth = read_truth(csv)
     recognizer, config = model_and_config(model, threshold)
     score, _ = evaluate(str(wav), truth, recognizer, config)
-    twice, pairs = repeat_pairs(truth, score.word_outcomes)
     return {"stream": wav.stem, "model": str(model), "threshold": config.smoothing.threshold,
-            **score.summary(), "twice_fired": twice, "twice_pairs": pairs,
-            "other_words": sum(w.label in NON_COMMANDS for w in truth)}
+            **stream_summary(score, truth), "other_words": sum(w.label in NON_COMMANDS for w in truth)}
 
 
 def _ci(lo_hi: Sequence[float], digits: int = 1) -> str:

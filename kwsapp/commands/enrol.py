@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"enrolled {word.name!r} from {len(takes)} takes in "
               f"{card['figures']['enrol_seconds']:.1f} s (threshold {card['threshold']:.2f}); "
               f"saved in {word.path}")
+    like = card["pool"].get("same_word", [])
+    if like:  # the user should know why those words are not counted against it
+        print(f"the negative pool's {', '.join(map(repr, like))} sound like these takes: "
+              "left out of the negatives as the same word", file=sys.stderr)
     now = "fire no command on" if word.ignore else "report"
     print(f"user words live in {home()}; listen, classify and the window now {now} "
           f"{word.name!r}", file=sys.stderr)

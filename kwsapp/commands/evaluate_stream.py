@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kwsapp.streaming.replay import evaluate, model_and_config
     from kwsapp.errors import BadInputError
-    from kwsapp.streaming.scoring import false_activations, read_truth, repeat_pairs
+    from kwsapp.streaming.scoring import false_activations, read_truth, stream_summary
 
     if args.worst < 0:
         raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
@@ -44,11 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     with audio_progress(args.wav) as on_progress:
         score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms, on_progress)
-    twice, pairs = repeat_pairs(truth, score.word_outcomes)
     fa = false_activations(truth, score, args.tolerance_ms)
     by_word, worst = fa.by_word(), fa.worst_files(args.worst)
-    summary = {"model": recognizer.card.name, "wav": args.wav, **score.summary(),
-               "twice_fired": twice, "twice_pairs": pairs,
+    summary = {"model": recognizer.card.name, "wav": args.wav, **stream_summary(score, truth),
                "threshold": config.smoothing.threshold,
                "thresholds": config.smoothing.class_thresholds(),
                "false_by_word": by_word, "worst_files": worst}
@@ -79,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
               f"missed {score.missed_pct:.1f}% | {fas}, duplicates {score.duplicates} | "
               "latency median "
               + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a")
-              + (f" | said twice, fired twice: {twice}/{pairs}" if pairs else ""))
+              + (f" | said twice, fired twice: {summary['twice_fired']}/{summary['twice_pairs']}"
+                 if summary["twice_pairs"] else ""))
     if fa.said or fa.sources:
         print(_by_word_table(by_word))
     if worst:

@@ -33,7 +33,7 @@ import csv
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -164,6 +164,15 @@ class StreamScore:
         return out
 
 
+def lies_on(event: Any, word: TruthWord, tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> bool:
+    """Whether ``event`` (anything with ``start``/``end`` in seconds) lies on
+    ``word`` by the matching rule: its span overlaps the word's, widened by
+    ``tolerance_ms`` on each side (:func:`score_events` tests the same, for
+    all words at once)."""
+    tol = tolerance_ms / 1000.0
+    return event.start <= word.end + tol and word.start - tol <= event.end
+
+
 def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s: float,
                  tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> StreamScore:
     """Score ``events`` against ``truth`` by the module's matching rule.
@@ -232,6 +241,14 @@ def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tu
             pairs += 1
             fired += word_outcomes[i - 1] == word_outcomes[i] == "matched"
     return fired, pairs
+
+
+def stream_summary(score: StreamScore, truth: Sequence[TruthWord]) -> dict[str, Any]:
+    """``evaluate-stream --json``'s figures of one stream: the score's
+    :meth:`~StreamScore.summary` and the words said twice that fired twice
+    (``twice_fired`` of ``twice_pairs``)."""
+    twice, pairs = repeat_pairs(truth, score.word_outcomes)
+    return {**score.summary(), "twice_fired": twice, "twice_pairs": pairs}
 
 
 def word_of(path: str | Path) -> str:

@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
+from kwsapp import COMMAND_LABELS
 from kwsapp.errors import ModelError
 
 POOL_FILE = "negatives.npz"
@@ -44,23 +46,30 @@ class NegativePool:
     digest: str
     _features: np.ndarray | None = None
 
-    def keep(self, leave_out: str | None) -> np.ndarray:
-        """Mask of the clips whose word is not ``leave_out``."""
-        if leave_out is None:
-            return np.ones(len(self.word), bool)
-        return np.array([not same_word(str(w), leave_out) for w in self.word])
+    def keep(self, leave_out: str | Sequence[str] | None,
+             commands_only: bool = False) -> np.ndarray:
+        """Mask of the clips whose word is not ``leave_out`` (one word or
+        several); with ``commands_only``, of the commands' clips and the
+        noise alone."""
+        mask = np.ones(len(self.word), bool)
+        out = [leave_out] if isinstance(leave_out, str) else list(leave_out or ())
+        if out:
+            mask &= np.array([not any(same_word(str(w), o) for o in out) for w in self.word])
+        if commands_only:
+            mask &= np.isin(self.word, ("",) + COMMAND_LABELS)
+        return mask
 
-    def windows(self, leave_out: str | None = None) -> np.ndarray:
-        """Every window ``[n, 10, 96]`` float32 of the clips whose word is not
-        ``leave_out``."""
+    def windows(self, leave_out: str | Sequence[str] | None = None,
+                commands_only: bool = False) -> np.ndarray:
+        """Every window ``[n, 10, 96]`` float32 of the clips :meth:`keep` keeps."""
         from kwsapp.userwords.detector import sliding_windows
 
-        emb = self.embeddings[self.keep(leave_out)].astype(np.float32)
+        emb = self.embeddings[self.keep(leave_out, commands_only)].astype(np.float32)
         return np.concatenate([sliding_windows(e) for e in emb])
 
-    def features(self, leave_out: str | None = None) -> np.ndarray:
-        """:func:`~kwsapp.userwords.detector.window_features` of :meth:`windows`
-        (computed once per pool, then masked)."""
+    def clip_features(self) -> np.ndarray:
+        """``[clips, windows per clip, F]``: :func:`~kwsapp.userwords.detector.window_features`
+        of every window of every clip (computed once per pool)."""
         from kwsapp.userwords.detector import sliding_windows, window_features
 
         if self._features is None:
@@ -68,7 +77,13 @@ class NegativePool:
             per = sliding_windows(emb[0]).shape[0]
             feats = window_features(np.concatenate([sliding_windows(e) for e in emb]))
             object.__setattr__(self, "_features", feats.reshape(len(emb), per, -1))
-        return self._features[self.keep(leave_out)].reshape(-1, self._features.shape[-1])
+        return self._features
+
+    def features(self, leave_out: str | Sequence[str] | None = None,
+                 commands_only: bool = False) -> np.ndarray:
+        """:meth:`clip_features` of the clips :meth:`keep` keeps, one row per window."""
+        feats = self.clip_features()
+        return feats[self.keep(leave_out, commands_only)].reshape(-1, feats.shape[-1])
 
 
 def pool_path(model_dir: Path) -> Path:

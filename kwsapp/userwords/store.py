@@ -65,8 +65,10 @@ def slug(name: str) -> str:
     return normalize_name(name).replace(" ", "_")
 
 
-def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = LABELS) -> str:
-    """The normalized name, if it can be a new word.
+def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = LABELS,
+               taken_ok: bool = False) -> str:
+    """The normalized name, if it can be a new word (or, with ``taken_ok``,
+    replace the word of that name).
 
     Raises:
         BadNameError: empty, too long, odd characters, a bundled command (or
@@ -82,7 +84,7 @@ def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = 
                            "(starting with a letter or digit)")
     if norm in reserved or slug(norm) in reserved:
         raise BadNameError(f"{name!r} is a bundled command (or class) name; pick another name")
-    if (words_dir(root) / slug(norm) / CARD_FILE).exists():
+    if not taken_ok and (words_dir(root) / slug(norm) / CARD_FILE).exists():
         raise BadNameError(f"{norm!r} is already taken; remove it first "
                            f"(kwsapp words --remove {slug(norm)!r}) or pick another name")
     return norm
@@ -107,6 +109,16 @@ class StoredWord:
     @property
     def threshold(self) -> float:
         return float(self.card.get("threshold", 0.5))
+
+    def take_paths(self) -> list[Path]:
+        """The kept takes (WAV), as enrolled."""
+        return [self.path / rel for rel in self.card.get("take_files", [])]
+
+    def trained_on(self, embedding_id: str, pool_digest: str) -> bool:
+        """Whether the detector was trained on this embedding and pool
+        (else ``kwsapp words --retrain`` enrols it again from its takes)."""
+        return (self.card.get("embedding") == embedding_id
+                and self.card.get("pool", {}).get("sha1") == pool_digest)
 
     @property
     def ignore(self) -> bool:
@@ -161,8 +173,11 @@ def find_word(name: str, root: Path | None = None) -> StoredWord:
 
 
 def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
-              takes: list[np.ndarray], root: Path | None = None) -> StoredWord:
-    """Write a word atomically (temporary folder, then rename)."""
+              takes: list[np.ndarray], root: Path | None = None,
+              replace: bool = False) -> StoredWord:
+    """Write a word atomically (temporary folder, then rename); with
+    ``replace``, in place of the word of that name (moved aside first, then
+    deleted)."""
     import soundfile as sf
 
     from kwsapp.config import SAMPLE_RATE_HZ
@@ -171,6 +186,7 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
     base.mkdir(parents=True, exist_ok=True)
     final = base / slug(name)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
+    old = final.with_name(f".{final.name}.replaced")
     try:
         (tmp / TAKES_DIR).mkdir()
         files = []
@@ -183,11 +199,17 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
                 "detector": {**card.get("detector", {}), "file": DETECTOR_FILE},
                 "take_files": files}
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-        if final.exists():
+        if final.exists() and not replace:
             raise BadNameError(f"{normalize_name(name)!r} is already taken")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
         tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if replace and old.exists() and not final.exists():  # nothing lost
+            old.rename(final)
         raise
     return read_word(final)
 
