@@ -134,5 +134,6 @@ def _warn_other_embedding(recognizer: Any, words: UserWords) -> None:
              if w.card.get("embedding") and w.card["embedding"] != current]
     if other:
         log.warning("user words %s were enrolled on another embedding than model %s computes "
-                    "(%s): enrol them again (their takes are kept) for their measured accuracy",
+                    "(%s): their measured figures do not hold under it (`kwsapp words "
+                    "--retrain` enrols them again on the bundled model's)",
                     ", ".join(other), recognizer.card.name, current)
