@@ -18,10 +18,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from kwsapp.audio.source import FileSource  # noqa: E402
-from kwsapp.inference.engine import Engine  # noqa: E402
 from kwsapp.inference.recognizer import Recognizer  # noqa: E402
-from test_engine_streaming import _config, _run, _whole_window, stream  # noqa: E402,F401
+from test_engine_streaming import (_config, _run, _run_live, _whole_window,  # noqa: E402
+                                   stream)  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.train
 
@@ -116,11 +115,7 @@ def test_int8_live_stream_decides_as_the_file(int8, int8_steps, stream):
     audio = stream[:int(4.5 * 16000)]
     cfg = _config(int8)
     events, windows, embs = _run(int8, audio, 320, cfg)
-    live_windows, live_embs = [], []
-    engine = Engine(int8_steps, cfg, FileSource(audio, 320, realtime=True),
-                    on_window=live_windows.append)
-    engine.add_embedding_listener(lambda t, e: live_embs.append((t, e)))
-    live_events = engine.run()
+    live_events, live_windows, live_embs, engine = _run_live(int8_steps, audio, cfg)
     if engine.stats.dropped_windows:  # inference fell behind (a loaded machine)
         pytest.skip(f"{engine.stats.dropped_windows} steps dropped: nothing to compare")
     assert events and len(windows) > 10
