@@ -119,6 +119,33 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
     assert not dialog.ignore_box.isChecked()
 
 
+def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wake_dir,  # noqa: F811
+                                                                tmp_path):
+    """A stored word whose card names another embedding (as after an update)
+    is marked in the list; Retrain trains it again from its kept takes, the
+    takes being recorded stay, and the live view is told (word_added)."""
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 3)])
+    dialog.name_edit.setText("alexa")
+    with qtbot.waitSignal(dialog.word_added, timeout=60000):
+        assert dialog.train()
+    path = tmp_path / "home" / "words" / "alexa" / "card.json"
+    card = json.loads(path.read_text())
+    current = card["embedding"]
+    path.write_text(json.dumps({**card, "embedding": "embed/embedding.tflite:000000000000"}))
+    dialog.refresh_words()
+    assert "Retrain" in dialog.words_list.item(0).text()
+
+    dialog.add_files([str(p) for p in recordings(wake_dir, "snowboy", 1)])  # a take in progress
+    assert not dialog.retrain_selected()  # nothing selected
+    dialog.words_list.setCurrentRow(0)
+    with qtbot.waitSignal(dialog.word_added, timeout=60000) as added:
+        assert dialog.retrain_selected()
+    assert added.args == ["alexa"]
+    assert json.loads(path.read_text())["embedding"] == current
+    assert "Retrain" not in dialog.words_list.item(0).text()
+    assert "retrained" in dialog.prompt.text() and len(dialog.takes) == 1
+
+
 @pytest.mark.jack
 def test_dialog_records_from_jack_and_the_live_view_hears_the_word(jack_server, tmp_path,
                                                                    wake_dir):  # noqa: F811

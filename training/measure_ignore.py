@@ -26,7 +26,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the 2 cores are shared
 
 import argparse  # noqa: E402
 import json
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +38,7 @@ from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig
 from kwsapp.streaming.synth import NEGATIVE_GAP_S, StreamSpec, make_stream
 from kwsapp.streaming.scoring import TruthWord
-from training.measure_words import run_engine, score
+from training.measure_words import log_stderr, report, run_engine, score
 
 #: The README stream's seed for each word (training/stream_table.py), and
 #: the two more streams measured on.
@@ -161,11 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="write the rows here")
     args = parser.parse_args(argv)
     rows = measure(Path(args.data), Path(args.work), args.word, args.model, args.takes,
-                   args.name, log=lambda s: print(s, file=sys.stderr, flush=True))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    print(table(rows))
-    return 0
+                   args.name, log=log_stderr)
+    return report(rows, args.json, table(rows))
 
 
 if __name__ == "__main__":

@@ -241,12 +241,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="enrol each word under this name, one the pool does not "
                              "know it by (its events are scored as the word's)")
     args = parser.parse_args(argv)
-    rows = measure(Path(args.data), tuple(args.words), tuple(args.takes),
-                   log=lambda s: print(s, file=sys.stderr, flush=True), ignore=args.ignore,
-                   model=args.model, enrol_as=args.enrol_as)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    print(table(rows))
+    rows = measure(Path(args.data), tuple(args.words), tuple(args.takes), log=log_stderr,
+                   ignore=args.ignore, model=args.model, enrol_as=args.enrol_as)
+    return report(rows, args.json, table(rows))
+
+
+def log_stderr(line: str) -> None:
+    """Progress lines go to stderr; the table alone to stdout."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def report(rows: list[dict[str, Any]], json_out: str | None, text: str) -> int:
+    """Write ``rows`` as JSON to ``json_out`` (when given) and print ``text``."""
+    if json_out:
+        Path(json_out).write_text(json.dumps(rows, indent=2) + "\n")
+    print(text)
     return 0
 
 

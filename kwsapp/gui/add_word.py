@@ -117,6 +117,7 @@ class TakeSlot(QtWidgets.QFrame):
 class _TrainBridge(QtCore.QObject):
     progress = QtCore.Signal(float, str)
     done = QtCore.Signal(object)
+    retrained = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
 
@@ -184,6 +185,10 @@ class AddWordDialog(QtWidgets.QDialog):
         self.remove_button = QtWidgets.QPushButton("Remove word")
         self.remove_button.setToolTip("Delete the selected word")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.retrain_button = QtWidgets.QPushButton("Retrain")
+        self.retrain_button.setToolTip("Train the selected word again from its kept takes "
+                                       "(after an update changed the model it listens on)")
+        self.retrain_button.clicked.connect(self.retrain_selected)
         close = QtWidgets.QPushButton("Close")
         close.clicked.connect(self.close)
 
@@ -204,6 +209,7 @@ class AddWordDialog(QtWidgets.QDialog):
         lay.addWidget(self.words_list)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.remove_button)
+        row.addWidget(self.retrain_button)
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
@@ -215,6 +221,7 @@ class AddWordDialog(QtWidgets.QDialog):
         queued = QtCore.Qt.ConnectionType.QueuedConnection
         self._bridge.progress.connect(self._on_progress, queued)
         self._bridge.done.connect(self._on_trained, queued)
+        self._bridge.retrained.connect(self._on_retrained, queued)
         self._bridge.failed.connect(self._on_train_failed, queued)
         self.refresh_words()
 
@@ -380,13 +387,16 @@ class AddWordDialog(QtWidgets.QDialog):
         self._thread.start()
         return True
 
+    def _embedding_and_pool(self) -> tuple[Any, Any]:
+        from kwsapp.userwords.embedding import default_embedder, default_pool
+
+        return self._embedder or default_embedder(), self._pool or default_pool()
+
     def _train_worker(self, name: str, takes: list[Take], ignore: bool = False) -> None:
         try:
-            from kwsapp.userwords.embedding import default_embedder, default_pool
             from kwsapp.userwords.enrol import enrol
 
-            embedder = self._embedder or default_embedder()
-            pool = self._pool or default_pool()
+            embedder, pool = self._embedding_and_pool()
             word = enrol(name, takes, embedder, pool, self.config, self.root,
                          progress=self._bridge.progress.emit,
                          embedding_id=getattr(embedder, "id", ""), ignore=ignore)
@@ -395,6 +405,49 @@ class AddWordDialog(QtWidgets.QDialog):
             self._bridge.failed.emit(str(exc))
             return
         self._bridge.done.emit(word)
+
+    def retrain_selected(self) -> bool:
+        """Train the selected word again from its kept takes on a worker
+        thread (the takes being recorded stay); returns whether it started."""
+        from kwsapp.userwords.store import find_word
+
+        item = self.words_list.currentItem()
+        if item is None:
+            self.say("Select a word to retrain.", error=True)
+            return False
+        if self._thread is not None or self.recording:
+            return False
+        try:
+            word = find_word(item.data(QtCore.Qt.ItemDataRole.UserRole), self.root)
+        except KwsError as exc:
+            self.say(str(exc), error=True)
+            return False
+        self.train_button.setEnabled(False)
+        self.say(f"Retraining {word.name!r} from its takes…")
+        self._thread = threading.Thread(target=self._retrain_worker, args=(word,),
+                                        name="kwsapp-retrain", daemon=True)
+        self._thread.start()
+        return True
+
+    def _retrain_worker(self, word: Any) -> None:
+        try:
+            from kwsapp.userwords.enrol import retrain
+
+            embedder, pool = self._embedding_and_pool()
+            new = retrain(word, embedder, pool, self.config, self.root,
+                          embedding_id=getattr(embedder, "id", ""))
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            log.exception("retraining failed")
+            self._bridge.failed.emit(str(exc))
+            return
+        self._bridge.retrained.emit(new)
+
+    @QtCore.Slot(object)
+    def _on_retrained(self, word: Any) -> None:
+        self._join()
+        self.say(f"{word.name!r} retrained from its takes.")
+        self.refresh_words()
+        self.word_added.emit(word.name)  # the live view reloads its words
 
     @QtCore.Slot(float, str)
     def _on_progress(self, fraction: float, what: str) -> None:
@@ -438,11 +491,16 @@ class AddWordDialog(QtWidgets.QDialog):
         from kwsapp.userwords.store import list_words
 
         self.words_list.clear()
-        for w in list_words(self.root):
+        words = list_words(self.root)
+        if words:
+            embedder, pool = self._embedding_and_pool()
+            ids = (getattr(embedder, "id", ""), getattr(pool, "digest", ""))
+        for w in words:
+            stale = "" if w.trained_on(*ids) else "  ·  made for another model: Retrain"
             item = QtWidgets.QListWidgetItem(
                 f"{w.name}{'  ·  ignored' if w.ignore else ''}  ·  "
                 f"{len(w.card.get('takes', []))} takes  ·  "
-                f"{str(w.card.get('created', ''))[:10]}")
+                f"{str(w.card.get('created', ''))[:10]}{stale}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
             self.words_list.addItem(item)
 
