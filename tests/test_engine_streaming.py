@@ -67,6 +67,16 @@ def _run(embed, audio, block, config, engine_cls=Engine):
     return events, windows, embeddings
 
 
+def _run_live(model, audio, config):
+    """:func:`_run` on 20 ms blocks paced in real time (as from PortAudio);
+    also returns the engine."""
+    windows, embeddings = [], []
+    engine = Engine(model, config, FileSource(audio, 320, realtime=True),
+                    on_window=windows.append)
+    engine.add_embedding_listener(lambda t, e: embeddings.append((t, e)))
+    return engine.run(), windows, embeddings, engine
+
+
 def _whole_window(audio, end):
     """The 1.5 s window ending at sample ``end`` (zeros outside the audio)."""
     padded = np.concatenate([np.zeros(24000, np.float32), audio, np.zeros(24000, np.float32)])
@@ -166,11 +176,7 @@ def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, s
     audio = stream[:int(4.5 * 16000)]  # two words
     cfg = _config(embed_steps)
     events, windows, embs = _run(embed_steps, audio, 320, cfg)
-    live_windows, live_embs = [], []
-    engine = Engine(embed_steps, cfg, FileSource(audio, 320, realtime=True),
-                    on_window=live_windows.append)
-    engine.add_embedding_listener(lambda t, e: live_embs.append((t, e)))
-    live_events = engine.run()
+    live_events, live_windows, live_embs, engine = _run_live(embed_steps, audio, cfg)
     if engine.stats.dropped_windows:  # inference fell behind (a loaded machine)
         pytest.skip(f"{engine.stats.dropped_windows} steps dropped: nothing to compare")
     assert events and len(windows) > 10

@@ -108,6 +108,12 @@ class TrainConfig:
     # Also the dictionary's near-misses of each command found by phonemes
     # (training/negatives/phonemes.py), not only the hand-picked list.
     tts_phoneme_near_misses: bool = False
+    # `embed` only: the frozen embedding's precision, "float" or "int8"
+    # (training/models/embedding_int8.py: int8 weights and activations at
+    # fixed ranges; the head trains on the int8 embeddings as LiteRT
+    # computes them, and every embedding file of the artifact is int8; its
+    # card says "embedding_weights").
+    embedding_weights: str = "float"
 
     @classmethod
     def tiny(cls) -> "TrainConfig":

@@ -8,7 +8,13 @@ The frozen embedding's three conversions (``embedding.tflite``,
 ``embedding_step.tflite``, ``embedding_chunk.tflite``,
 ``embedding_stream{1,2,3}.tflite``) are the same in every
 run, so they are cached under the training cache (:func:`cached_tflite`);
-the split's parity check runs on them whether they were cached or not."""
+the split's parity check runs on them whether they were cached or not.
+
+An artifact whose card says ``"embedding_weights": "int8"`` gets every
+embedding file (and the embedding inside ``model.tflite``) from the int8
+network of training/models/embedding_int8.py: int8 weights and activations at
+fixed ranges, so all of them still give the same embeddings (bit for bit);
+the head stays float."""
 
 from __future__ import annotations
 
@@ -121,6 +127,10 @@ def conversion_key(model: Any, int8: bool = False, batch: int | None = 1) -> str
         "TFLITE_BUILTINS", sys.version_info[:2])
     add(Path(embedding.__file__).read_bytes(), inspect.getsource(to_tflite),
         inspect.getsource(split_models), inspect.getsource(stream_models))
+    if any(type(layer).__name__ == "FakeQuant" for layer in _flat_layers(model)):
+        from training.models import embedding_int8  # the int8 net: its ranges and code
+
+        add(embedding_int8.RANGES_FILE.read_bytes(), Path(embedding_int8.__file__).read_bytes())
     add(model.name, [tuple(t.shape) for t in model.inputs],
         [tuple(t.shape) for t in model.outputs], _layer_tree(model))
     for w in model.get_weights():
@@ -134,6 +144,16 @@ def _layer_tree(model: Any) -> list[Any]:
     return [(layer.name, type(layer).__name__,
              _layer_tree(layer) if hasattr(layer, "layers") else None)
             for layer in model.layers]
+
+
+def _flat_layers(model: Any) -> list[Any]:
+    """Every layer of ``model``, nested models' layers included."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out += _flat_layers(layer)
+    return out
 
 
 def _digest(blob: bytes) -> str:
@@ -184,13 +204,14 @@ def cached_tflite(model: Any, what: str, int8: bool = False, batch: int | None =
 
 
 def write_cached_tflite(model: Any, path: str | Path, what: str, batch: int | None = 1,
-                        cache: str | Path | None = None, fresh: bool = False) -> bool:
+                        cache: str | Path | None = None, fresh: bool = False,
+                        int8: bool = False) -> bool:
     """:func:`cached_tflite` written atomically to ``path``; whether it came
     from the cache."""
     from kwsapp.atomic import write_atomic
 
     path = Path(path)
-    blob, hit = cached_tflite(model, what, batch=batch, cache=cache, fresh=fresh)
+    blob, hit = cached_tflite(model, what, int8=int8, batch=batch, cache=cache, fresh=fresh)
     write_atomic(path, blob)
     log.info("wrote %s (%.2f MB%s)", path, len(blob) / 1e6, ", cached" if hit else "")
     return hit
@@ -215,7 +236,8 @@ def agreement(model: Any, tflite_path: str | Path, x: np.ndarray) -> dict[str, f
 
 def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | None = None,
                     int8: bool = False, min_agreement: float = 0.99,
-                    cache: str | Path | None = None) -> dict[str, Any]:
+                    cache: str | Path | None = None,
+                    embedding_weights: str = "float") -> dict[str, Any]:
     """Write ``model.tflite`` (and ``model_int8.tflite``) from an artifact's
     ``model.keras`` and check them on real inputs.
 
@@ -227,6 +249,10 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
         min_agreement: float model's least top-1 agreement with Keras.
         cache: the training cache for the frozen embedding's conversions
             (default :func:`training.data.cache_dir`).
+        embedding_weights: ``"int8"``: an ``embed`` model's frozen embedding
+            as the int8 network (its card's ``embedding_weights``); the
+            ``float`` entry is then ``model.tflite`` with it, checked against
+            the Keras head on the int8 embeddings (what it was trained on).
 
     Returns:
         ``{"float": {...}, "int8": {...}}`` agreement (and accuracy) figures;
@@ -241,10 +267,19 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
 
     artifact_dir = Path(artifact_dir)
     model = load_keras(artifact_dir / "model.keras")
+    int8_embedding = _int8_embedding(embedding_weights, model)
     report: dict[str, Any] = {}
     for name, quant in (("float", False), ("int8", True)) if int8 else (("float", False),):
-        path = write_tflite(model, artifact_dir / (INT8_FILE if quant else FLOAT_FILE), quant)
-        result = agreement(model, path, x)
+        if int8_embedding and not quant:
+            from training.models import embedding_int8
+
+            path = write_tflite(embedding_int8.whole_window(model), artifact_dir / FLOAT_FILE,
+                                int8=True)
+            result = _agreement_on(model.layers[-1], embedding_int8.embed_windows(x, cache=cache),
+                                   path, x)
+        else:
+            path = write_tflite(model, artifact_dir / (INT8_FILE if quant else FLOAT_FILE), quant)
+            result = agreement(model, path, x)
         result["size_bytes"] = path.stat().st_size
         if y is not None:
             result["accuracy"] = float((tflite_probabilities(path, x).argmax(1) == y).mean())
@@ -255,13 +290,35 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
                           f"{report['float']['top1_agreement']:.1%} of {len(x)} clips")
     if y is not None and int8:
         report["int8"]["accuracy_change"] = report["int8"]["accuracy"] - report["float"]["accuracy"]
-    split = export_split(artifact_dir, x, model, cache=cache) if x.ndim == 2 else None
+    split = export_split(artifact_dir, x, model, cache=cache,
+                         embedding_weights=embedding_weights) if x.ndim == 2 else None
     if split is not None:  # an embed model: its halves too, for streaming
         report["streaming"], report["split"] = split
     return report
 
 
-def split_models(model: Any) -> tuple[Any, Any, Any, Any] | None:
+def _int8_embedding(embedding_weights: str, model: Any) -> bool:
+    """Whether ``model``'s frozen embedding is to be the int8 network."""
+    from training.models.embedding_int8 import INT8, PRECISIONS
+
+    if embedding_weights not in PRECISIONS:
+        raise ExportError(f"embedding_weights {embedding_weights!r}: not one of {PRECISIONS}")
+    if embedding_weights == INT8 and "speech_embedding" not in [lay.name for lay in model.layers]:
+        raise ExportError(f"{model.name}: int8 embedding weights need an embed model")
+    return embedding_weights == INT8
+
+
+def _agreement_on(head: Any, embeddings: np.ndarray, tflite_path: str | Path,
+                  x: np.ndarray) -> dict[str, float]:
+    """:func:`agreement` of a whole-window ``.tflite`` with a Keras head run
+    on the window's embeddings."""
+    ref = np.asarray(head.predict(embeddings, batch_size=32, verbose=0))
+    got = tflite_probabilities(tflite_path, x)
+    return {"top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),
+            "max_abs_diff": float(np.abs(ref - got).max()), "n": int(len(x))}
+
+
+def split_models(model: Any, int8: bool = False) -> tuple[Any, Any, Any, Any] | None:
     """The two halves of an ``embed`` model (``export_model``'s chain of the
     frozen embedding and the trained head), for streaming; None for a model
     that is not such a chain.
@@ -271,7 +328,9 @@ def split_models(model: Any) -> tuple[Any, Any, Any, Any] | None:
         ``[B, 96]`` (one embedding: its 775 ms receptive field); the head as
         trained, ``[B, 10, 96]`` -> ``[B, n_classes]``; the embedding as a
         streaming step (:func:`training.models.embedding.build_embedding_step`);
-        and ``[B, 12400 + 127 * 1280]`` -> ``[B, 128, 96]`` (files).
+        and ``[B, 12400 + 127 * 1280]`` -> ``[B, 128, 96]`` (files); with
+        ``int8``, the embedding's three as the int8 network
+        (training/models/embedding_int8.py: convert with ``int8=True``).
     """
     import keras
 
@@ -281,6 +340,7 @@ def split_models(model: Any) -> tuple[Any, Any, Any, Any] | None:
     if "speech_embedding" not in names or len(model.layers) != 3:
         return None
     whole = model.get_layer("speech_embedding")
+    quant = _quantizer(int8)
     head = model.layers[-1]
     # The conv net is the same at any input length; only the framing and the
     # output reshape depend on it, and they hold no weights of their own
@@ -288,20 +348,30 @@ def split_models(model: Any) -> tuple[Any, Any, Any, Any] | None:
     one = embedding.build_embedding(embedding.FIRST_EMBEDDING_SAMPLES, name="embedding_one")
     one.set_weights(whole.get_weights())
     inp = keras.Input((embedding.FIRST_EMBEDDING_SAMPLES,), name="samples")
-    out = keras.layers.Reshape((embedding.EMBEDDING_DIM,), name="embedding")(one(inp))
+    out = keras.layers.Reshape((embedding.EMBEDDING_DIM,), name="embedding")(quant(one)(inp))
     chunk = embedding.build_embedding(embedding.FIRST_EMBEDDING_SAMPLES + (CHUNK_EMBEDDINGS - 1)
                                       * embedding.EMBEDDING_HOP_SAMPLES, name="embedding_chunk")
     chunk.set_weights(whole.get_weights())
     return (keras.Model(inp, out, name="embedding"), head,
-            embedding.build_embedding_step(whole), chunk)
+            embedding.build_embedding_step(quant(whole)), quant(chunk))
 
 
-def stream_models(model: Any) -> dict[int, Any]:
+def _quantizer(int8: bool) -> Any:
+    """``embedding_int8.quantize`` for the int8 network, else the identity."""
+    if not int8:
+        return lambda net: net
+    from training.models.embedding_int8 import quantize
+
+    return quantize
+
+
+def stream_models(model: Any, int8: bool = False) -> dict[int, Any]:
     """The streaming models of an ``embed`` model's frozen embedding, by
-    embeddings per call (:func:`training.models.embedding.build_embedding_stream`)."""
+    embeddings per call (:func:`training.models.embedding.build_embedding_stream`);
+    ``int8``: of the int8 network."""
     from training.models import embedding
 
-    whole = model.get_layer("speech_embedding")
+    whole = _quantizer(int8)(model.get_layer("speech_embedding"))
     return {k: embedding.build_embedding_stream(whole, k) for k in embedding.STREAM_STEPS}
 
 
@@ -361,7 +431,8 @@ def split_parity(artifact_dir: str | Path, windows: np.ndarray,
 
 
 def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = None,
-                 max_abs_diff: float = 1e-3, cache: str | Path | None = None
+                 max_abs_diff: float = 1e-3, cache: str | Path | None = None,
+                 embedding_weights: str = "float"
                  ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Write ``embedding.tflite`` and ``head.tflite`` (batch resizable), the
     streaming step and the chunk model of an ``embed`` artifact from its
@@ -371,6 +442,8 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     The frozen embedding's files come from the conversion cache when they are
     there (:func:`cached_tflite`, under ``cache``); if the check then fails,
     they are converted afresh (their cache entries replaced) and checked again.
+    ``embedding_weights="int8"``: the frozen embedding's files from the int8
+    network (as ``model.tflite``'s, :func:`export_artifact`).
 
     Returns:
         ``(streaming, parity)``: the card's ``streaming`` section and the
@@ -385,7 +458,8 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     artifact_dir = Path(artifact_dir)
     if model is None:
         model = load_keras(artifact_dir / "model.keras")
-    parts = split_models(model)
+    int8 = _int8_embedding(embedding_weights, model)
+    parts = split_models(model, int8)
     if parts is None:
         return None
     emb, head, step, chunk = parts
@@ -394,9 +468,9 @@ def export_split(artifact_dir: str | Path, windows: np.ndarray, model: Any = Non
     frozen = ((emb, EMBEDDING_FILE, "embedding", None), (step, STEP_FILE, "step", 1),
               (chunk, CHUNK_FILE, "chunk", None),
               *((m, STREAM_FILE.format(k), f"stream{k}", 1)
-                for k, m in stream_models(model).items()))
+                for k, m in stream_models(model, int8).items()))
     for fresh in (False, True):
-        hits = [write_cached_tflite(part, artifact_dir / name, what, batch, cache, fresh)
+        hits = [write_cached_tflite(part, artifact_dir / name, what, batch, cache, fresh, int8)
                 for part, name, what, batch in frozen]
         try:
             parity = split_parity(artifact_dir, windows, streaming)

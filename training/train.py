@@ -26,6 +26,7 @@ Several devices train through ``tf.distribute`` (MirroredStrategy; with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import hashlib
 import json
@@ -66,10 +67,14 @@ def window_samples(module: ModuleType) -> int:
     return int(round(module.WINDOW_MS * SAMPLE_RATE_HZ / 1000.0))
 
 
-def frontend_of(module: ModuleType) -> Callable[[np.ndarray], np.ndarray]:
+def frontend_of(module: ModuleType, weights: str = "float"
+                ) -> Callable[[np.ndarray], np.ndarray]:
     """``[n, window] float32 16 kHz -> [n, ...]`` model inputs: the module's
-    own ``frontend`` (``embed``: the embedding) or the card input's."""
+    own ``frontend`` (``embed``: the embedding, of ``weights`` precision,
+    ``TrainConfig.embedding_weights``) or the card input's."""
     if hasattr(module, "frontend"):
+        if weights != "float":
+            return functools.partial(module.frontend, weights=weights)
         return module.frontend
     spec = module.INPUT
     rate = int(spec.get("sample_rate_hz", SAMPLE_RATE_HZ))
@@ -87,6 +92,23 @@ def frontend_of(module: ModuleType) -> Callable[[np.ndarray], np.ndarray]:
         return np.stack(rows)
 
     return run
+
+
+def frontend_id(module: ModuleType, cfg: TrainConfig) -> str:
+    """What the front end's output depends on (part of its cache key).
+
+    Raises:
+        BadInputError: ``cfg.embedding_weights`` is not a precision the
+            module's front end has.
+    """
+    if cfg.embedding_weights == "float":
+        return getattr(module, "FRONTEND_ID", json.dumps(module.INPUT, sort_keys=True))
+    from training.models.embedding_int8 import PRECISIONS
+
+    if not hasattr(module, "frontend_id") or cfg.embedding_weights not in PRECISIONS:
+        raise BadInputError(f"embedding_weights {cfg.embedding_weights!r}: the embed model "
+                            f"takes one of {PRECISIONS}; other models have no embedding")
+    return module.frontend_id(cfg.embedding_weights)
 
 
 def _augmenter(data_dir: Path, aug: AugmentConfig, cfg: TrainConfig
@@ -107,11 +129,13 @@ def _augmenter(data_dir: Path, aug: AugmentConfig, cfg: TrainConfig
 
 def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: str,
                  cache: Path, augment: Callable[..., np.ndarray] | None, seed: int,
-                 chunk: int = 256) -> np.ndarray:
+                 chunk: int = 256, weights: str = "float") -> np.ndarray:
     """Front-end output of ``copies`` versions of each clip, cached.
 
     Copy 0 is the clip as is; copies 1.. are augmented with
     ``augment(window, rng)``, ``rng`` seeded by (seed, copy, clip index).
+    ``weights``: the embedding's precision (:func:`frontend_of`; part of
+    ``cache_key``).
 
     Returns:
         ``[copies, n, ...]`` float32, memory-mapped from the cache.
@@ -126,7 +150,7 @@ def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: 
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable cache %s (%s)", path, exc)
     n_window = window_samples(module)
-    front = frontend_of(module)
+    front = frontend_of(module, weights)
     out = None
     from tqdm import tqdm
 
@@ -209,7 +233,7 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
-    front_id = getattr(module, "FRONTEND_ID", json.dumps(module.INPUT, sort_keys=True))
+    front_id = frontend_id(module, cfg)
     out: dict[str, Any] = {}
 
     def bank_of(clips: list[data.Clip], copies: int, n_samples: int = data.CLIP_SAMPLES
@@ -219,7 +243,8 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
         key = data.clips_hash(clips, arch, front_id, window_samples(module), copies,
                               dataclasses.asdict(aug) if aug_fn else None, cfg.seed,
                               cfg.gain_db_range if aug_fn else None)
-        bank = feature_bank(module, audio, copies, key, cache, aug_fn, cfg.seed) \
+        bank = feature_bank(module, audio, copies, key, cache, aug_fn, cfg.seed,
+                            weights=cfg.embedding_weights) \
             if len(audio) else np.zeros((1, 0), np.float32)
         return bank, audio, clips
 
@@ -546,6 +571,9 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     ``out_dir/.mining/round-N/mined.json``, so a killed run resumes."""
     from training.negatives import mining
 
+    if cfg.mining_rounds and cfg.embedding_weights != "float":
+        # mining.stream_embeddings runs the float embedding
+        raise BadInputError("mining_rounds: only with float embedding weights")
     mined: list[data.Clip] = []
     module = arch_module(arch)
     for r in range(1, cfg.mining_rounds + 1):
@@ -799,6 +827,9 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         "sample_rate_hz": SAMPLE_RATE_HZ,
         "window_ms": float(module.WINDOW_MS), "hop_ms": float(getattr(module, "HOP_MS", 250.0)),
         "input": module.INPUT,
+        # The frozen embedding's precision (docs/contracts.md 1; absent: float).
+        **({"embedding_weights": cfg.embedding_weights} if hasattr(module, "frontend_id")
+           else {}),
         "threshold": smoothing.threshold,
         "smoothing": smoothing.card_fields(),
         "parameters": int(deployable.count_params()),
@@ -840,7 +871,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         windows = np.stack([fit_length(np.asarray(a, np.float32), window_samples(module))
                             for a in prep.audio_val[:n]])
         x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
-        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n], cache=cache)
+        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n], cache=cache,
+                                         embedding_weights=cfg.embedding_weights)
         if "streaming" in card["export"]:  # embed: split files for streaming
             card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)

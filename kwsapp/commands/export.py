@@ -3,7 +3,9 @@ with ``--int8``, ``model_int8.tflite`` from its ``model.keras``; checks on
 real validation clips that TFLite and Keras agree (needs TensorFlow). An
 ``embed`` artifact is also split into ``embedding.tflite`` + ``head.tflite``
 (streaming; its card gets a ``streaming`` section); ``--split`` does only
-that, keeping ``model.tflite`` as it is."""
+that, keeping ``model.tflite`` as it is. A card with ``"embedding_weights":
+"int8"`` gets every embedding file from the int8 network
+(training/models/embedding_int8.py)."""
 
 from __future__ import annotations
 
@@ -48,14 +50,16 @@ def run(args: argparse.Namespace) -> int:
     from training.export import check_inputs, export_artifact, export_split, record_split
 
     x, y = check_inputs(card, data_dir, args.clips)
+    # The frozen embedding's precision is the artifact's (docs/contracts.md 1).
+    weights = card.raw.get("embedding_weights", "float")
     if args.split:
-        split = export_split(artifact, x)
+        split = export_split(artifact, x, embedding_weights=weights)
         if split is None:
             raise BadInputError(f"{artifact}: not an embed model (embedding + head); "
                                 f"nothing to split")
         report = {"streaming": split[0], "split": split[1]}
     else:
-        report = export_artifact(artifact, x, y, int8=args.int8)
+        report = export_artifact(artifact, x, y, int8=args.int8, embedding_weights=weights)
     if "streaming" in report:
         record_split(artifact, report["streaming"], report["split"])
     if args.json:

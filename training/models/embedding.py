@@ -389,7 +389,8 @@ def build_embedding_step(embedding_model: Any) -> Any:
     (ten steps from any state).
 
     Args:
-        embedding_model: from :func:`build_embedding` (any length), weights set.
+        embedding_model: from :func:`build_embedding` (any length), weights set,
+            or its int8 version (``embedding_int8.quantize``).
 
     Returns:
         ``keras.Model``: inputs ``[audio [B, 1520], state0 [B, 4, 32, 1],
@@ -415,15 +416,38 @@ def build_embedding_step(embedding_model: Any) -> Any:
     states = [keras.Input((k, *w), name=f"state{i}") for i, (k, w) in
               enumerate(zip(rows_kept, widths))]
     x = keras.layers.Reshape((-1, N_MELS, 1), name="mel_rows")(mel)
-    new_states = []
+    new_states, last_quant = [], None
     for i, stage in enumerate(stages):
-        x = keras.layers.Concatenate(axis=1, name=f"rows{i}")([states[i], x])
+        # An int8 net (training/models/embedding_int8.py): kept and new rows
+        # joined at the scale the new ones had.
+        x = _requantize(keras.layers.Concatenate(axis=1, name=f"rows{i}")([states[i], x]),
+                        last_quant)
         new_states.append(keras.layers.Lambda(
             lambda t, k=rows_kept[i]: t[:, -k:], name=f"keep{i}")(x))
         for layer in stage:
             x = layer(x)
+            last_quant = layer if hasattr(layer, "quant_range") else last_quant
     emb = keras.layers.Reshape((EMBEDDING_DIM,), name="embedding")(x)
     return keras.Model([audio, *states], [emb, *new_states], name="embedding_step")
+
+
+def _requantize(x: Any, fake_quant: Any) -> Any:
+    """``x`` through ``fake_quant`` (the last fake-quant layer of an int8 net,
+    training/models/embedding_int8.py), or as is (a float net: None)."""
+    return x if fake_quant is None else fake_quant(x)
+
+
+def _as_float(x: Any, fake_quant: Any, name: str) -> Any:
+    """Kept rows of an int8 net (``fake_quant`` not None) as float: a cast
+    there and back (exact) that the converter keeps, so the rows of every
+    layer enter and leave the one state vector each at its own scale (else
+    it quantizes the whole vector at one scale)."""
+    if fake_quant is None:
+        return x
+    from keras import ops
+
+    return _keras().layers.Lambda(lambda t: ops.cast(ops.cast(t, "float64"), "float32"),
+                                  name=name)(x)
 
 
 #: Embeddings per call of the streaming models (``embedding_stream{k}.tflite``):
@@ -472,7 +496,8 @@ def build_embedding_stream(embedding_model: Any, steps: int = 1) -> Any:
     ``steps`` share one state and can be mixed in a stream.
 
     Args:
-        embedding_model: from :func:`build_embedding` (any length), weights set.
+        embedding_model: from :func:`build_embedding` (any length), weights set,
+            or its int8 version (``embedding_int8.quantize``).
         steps: embeddings per call.
 
     Returns:
@@ -497,19 +522,22 @@ def build_embedding_stream(embedding_model: Any, steps: int = 1) -> Any:
     mel = front(audio)  # [B, 8 * steps, 32]
     front.set_weights(band_limited(weights))
     x = keras.layers.Reshape((8 * steps, N_MELS, 1), name="mel_rows")(mel)
-    kept, i = [], 0
+    kept, i, last_quant = [], 0, None
     for layer in layers[names.index("reshape") + 1:-1]:
         if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size[0] > 1:
             a, b, shape = offsets[i], offsets[i + 1], shapes[i]
-            rows = keras.layers.Lambda(
+            rows = _as_float(keras.layers.Lambda(
                 lambda t, a=a, b=b, shape=shape: ops.reshape(t[:, a:b], (-1, *shape)),
-                name=f"rows{i:02d}")(state)
-            x = keras.layers.Concatenate(axis=1, name=f"with_rows{i:02d}")([rows, x])
-            kept.append(keras.layers.Lambda(
+                name=f"rows{i:02d}")(state), last_quant, f"rows_float{i:02d}")
+            # An int8 net: the kept rows come back at the new rows' scale.
+            x = _requantize(keras.layers.Concatenate(axis=1, name=f"with_rows{i:02d}")(
+                [rows, x]), last_quant)
+            kept.append(_as_float(keras.layers.Lambda(
                 lambda t, k=shape[0], n=sizes[i]: ops.reshape(t[:, -k:], (-1, n)),
-                name=f"keep{i:02d}")(x))
+                name=f"keep{i:02d}")(x), last_quant, f"float{i:02d}"))
             i += 1
         x = layer(x)
+        last_quant = layer if hasattr(layer, "quant_range") else last_quant
     emb = keras.layers.Reshape((steps, EMBEDDING_DIM), name="embeddings")(x)
     new_state = keras.layers.Concatenate(axis=1, name="next_state")(kept)
     return keras.Model([audio, state], [emb, new_state], name=f"embedding_stream{steps}")
