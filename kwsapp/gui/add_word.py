@@ -504,6 +504,18 @@ class AddWordDialog(QtWidgets.QDialog):
             item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
             self.words_list.addItem(item)
 
+    def free_name(self, base: str) -> str:
+        """``base``, or ``base 2``, ``base 3``… the first no word has yet."""
+        from kwsapp.userwords.store import check_name
+
+        for k in range(1, 100):
+            name = base if k == 1 else f"{base} {k}"
+            try:
+                return check_name(name, self.root)
+            except KwsError:
+                continue
+        return ""
+
     def word_names(self) -> list[str]:
         return [self.words_list.item(i).data(QtCore.Qt.ItemDataRole.UserRole)
                 for i in range(self.words_list.count())]
