@@ -28,14 +28,18 @@ def audio(bundled_model_dir, data_dir) -> np.ndarray:
     return out + 0.003 * rng.standard_normal(out.size).astype(np.float32)
 
 
-def run(audio: np.ndarray, hold_s: float = 0.0, veto_near: float | None = None):
+def run(audio: np.ndarray, hold_s: float = 0.0, veto_near: float | None = None,
+        suspect_near: float | None = None):
     recognizer, config = load_with_config(None)
     engine = Engine(recognizer, config, FileSource(audio, ms_to_samples(config.audio.block_ms)))
-    engine.hold_commands(hold_s)
-    if veto_near is not None:
+    engine.hold_commands(hold_s, suspected_only=suspect_near is not None)
+    if veto_near is not None or suspect_near is not None:
         def listener(end_s: float, _embedding: np.ndarray) -> None:
-            if abs(end_s - veto_near) < 0.05:  # one window, as an ignore word would
+            # one window each, as an ignore word would
+            if veto_near is not None and abs(end_s - veto_near) < 0.05:
                 engine.veto(end_s)
+            if suspect_near is not None and abs(end_s - suspect_near) < 0.05:
+                engine.suspect(end_s)
         engine.add_embedding_listener(listener)
     else:
         engine.add_embedding_listener(lambda _t, _e: None)  # the same scheduling
@@ -48,6 +52,16 @@ def test_a_hold_delays_every_command_by_its_length(audio):
     assert [e.label for e in plain] == ["yes", "go", "stop"]
     assert [(e.label, e.start, e.end) for e in held] == [(e.label, e.start, e.end) for e in plain]
     assert [round(h.emitted_at - p.emitted_at, 3) for h, p in zip(held, plain)] == [0.16] * 3
+
+
+def test_a_hold_for_suspects_delays_only_the_command_an_ignore_word_stirred_on(audio):
+    plain, _ = run(audio)
+    go = plain[1].emitted_at
+    held, _ = run(audio, hold_s=0.16, suspect_near=go - 0.3)
+    assert [(e.label, e.start, e.end) for e in held] == [(e.label, e.start, e.end) for e in plain]
+    assert [round(h.emitted_at - p.emitted_at, 3) for h, p in zip(held, plain)] == [0, 0.16, 0]
+    early, _ = run(audio, hold_s=0.16, suspect_near=go - 0.7)  # stirred too long before
+    assert [e.emitted_at for e in early] == [e.emitted_at for e in plain]
 
 
 @pytest.mark.parametrize("hold_s", [0.0, 0.08])

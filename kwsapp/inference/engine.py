@@ -320,7 +320,9 @@ class Engine:
         # Ends (s) of the windows a user's ignore word heard (veto()), and
         # commands held for it (hold_commands()).
         self._vetoed: deque[float] = deque()
+        self._suspects: deque[float] = deque()  # suspect(): windows it stirred on
         self._hold_s = 0.0
+        self._hold_suspected_only = False
         self._held: deque[_Held] = deque()
         self.vetoed = 0  # commands not emitted for a veto
 
@@ -353,10 +355,24 @@ class Engine:
         its decisions, so vetoes are kept by time, not count). Windows, not
         utterances: in noise one speech run can hold an ignore word and a
         real command seconds apart."""
-        vetoed = self._vetoed
-        while vetoed and vetoed[0] < end_s - self.config.audio.ring_seconds:
-            vetoed.popleft()
-        vetoed.append(float(end_s))
+        self._keep_time(self._vetoed, end_s)
+
+    def suspect(self, end_s: float) -> None:
+        """An ignore word stirs on the window ending at ``end_s`` (s), short
+        of a veto: with ``hold_commands(..., suspected_only=True)`` only the
+        commands decided on it or within :data:`_VETO_SPAN_S` after it are
+        held, the rest are emitted at once."""
+        self._keep_time(self._suspects, end_s)
+
+    def _keep_time(self, times: deque, end_s: float) -> None:
+        """Append ``end_s``, dropping times the ring no longer holds."""
+        while times and times[0] < end_s - self.config.audio.ring_seconds:
+            times.popleft()
+        times.append(float(end_s))
+
+    @staticmethod
+    def _near(times: deque, start_s: float, end_s: float) -> bool:
+        return any(start_s - _EPS_VETO_S <= t <= end_s + _EPS_VETO_S for t in times)
 
     @property
     def recognizer(self) -> Recognizer:
@@ -993,19 +1009,24 @@ class Engine:
             self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
         if detection is None:
             return
-        held = _Held(task.end / sr + self._hold_s, task.end / sr, detection.label,
+        decided = task.end / sr
+        hold = self._hold_s > 0 and (not self._hold_suspected_only or self._near(
+            self._suspects, decided - _VETO_SPAN_S, decided))
+        held = _Held(decided + (self._hold_s if hold else 0.0), decided, detection.label,
                      detection.score, span[0] / sr, span[1] / sr)
-        if self._hold_s > 0:
+        if hold or self._held:  # behind any held one: events stay in order
             self._held.append(held)  # released by _release, once its embeddings are in
         else:
-            self._emit(held, task.end / sr)
+            self._emit(held, decided)
 
-    def hold_commands(self, seconds: float) -> None:
+    def hold_commands(self, seconds: float, suspected_only: bool = False) -> None:
         """Hold each command ``seconds`` after it could fire, so that an
         ignore word listening on the same embeddings has heard the whole
         utterance before it is emitted (kwsapp/userwords/live.py); 0, the
-        default, emits at once."""
+        default, emits at once. With ``suspected_only``, only the commands
+        decided where an ignore word stirred (:meth:`suspect`)."""
         self._hold_s = max(0.0, float(seconds))
+        self._hold_suspected_only = bool(suspected_only)
 
     def _release(self, upto_s: float) -> None:
         """Emit the held commands due by stream time ``upto_s`` (s)."""
@@ -1017,8 +1038,7 @@ class Engine:
         """One command out at stream time ``at_s``, unless an ignore word
         vetoed a window from :data:`_VETO_SPAN_S` before its decision up to
         ``at_s`` (the hold)."""
-        if any(held.decided_s - _VETO_SPAN_S - _EPS_VETO_S <= t <= at_s + _EPS_VETO_S
-               for t in self._vetoed):
+        if self._near(self._vetoed, held.decided_s - _VETO_SPAN_S, at_s):
             self.vetoed += 1
             log.info("%s at %.2f s not emitted: an ignore word was heard there",
                      held.label, held.decided_s)

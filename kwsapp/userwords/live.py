@@ -7,8 +7,9 @@ engine, beside the commands (same event type, same ``events`` list, same
 A word to ignore (``kwsapp enrol --ignore``) fires no event: a window where
 it scores ``UserWordsConfig.ignore_threshold`` is vetoed, and the engine
 emits no command decided on it, in the half second after it, or held past
-it (:meth:`Engine.veto`; commands are held ``ignore_hold_ms`` while such a
-word listens, :meth:`Engine.hold_commands`).
+it (:meth:`Engine.veto`); a command decided where such a word stirs
+(``ignore_alert``, :meth:`Engine.suspect`) is held ``ignore_hold_ms`` first,
+in case the word's score peaks a step later (:meth:`Engine.hold_commands`).
 
 Decisions follow the commands' rules: a window is judged only while the
 voice detector heard speech in it (else the smoother is reset, as when the
@@ -56,8 +57,10 @@ class LiveUserWords:
         self._ignore = np.array([False] + [w.ignore for w in words.words])
         self._ignore_names = {w.name for w in words.words if w.ignore}
         self._veto_at = words.config.ignore_threshold
+        self._alert_at = words.config.ignore_alert
         if self._ignore_names:
-            engine.hold_commands(words.config.ignore_hold_ms / 1000.0)
+            engine.hold_commands(words.config.ignore_hold_ms / 1000.0,
+                                 suspected_only=self._alert_at > 0)
         engine.add_embedding_listener(self._on_embedding)
 
     @property
@@ -86,8 +89,12 @@ class LiveUserWords:
             return
         run = max(runs, key=lambda r: min(r.end, end) - max(r.start, start))
         detection = self.listener.decide(end_s, probs, run.start)
-        if self._ignore_names and float(probs[self._ignore].max()) >= self._veto_at:
-            self.engine.veto(end_s)
+        if self._ignore_names:
+            stir = float(probs[self._ignore].max())
+            if stir >= self._veto_at:
+                self.engine.veto(end_s)
+            elif self._alert_at > 0 and stir >= self._alert_at:
+                self.engine.suspect(end_s)
         if detection is None or detection.label in self._ignore_names:
             return
         from kwsapp.inference.engine import CommandEvent
