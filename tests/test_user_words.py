@@ -176,10 +176,17 @@ def test_bad_takes_get_a_clear_message(tmp_path, wake_dir, bad_takes, take, prob
     assert not (tmp_path / "home" / "words" / "snowboy").exists()
 
 
-def test_fewer_than_three_takes_are_refused(tmp_path, wake_dir):
+def test_fewer_than_three_takes_are_refused_but_one_teaches_a_word_to_ignore(tmp_path,
+                                                                               wake_dir):
     proc = enrol_cli(tmp_path, "snowboy", recordings(wake_dir, "snowboy", 2))
     assert proc.returncode == 2
     assert "at least 3" in proc.stderr, proc.stderr
+    proc = enrol_cli(tmp_path, "snowboy", [], "--ignore")
+    assert proc.returncode == 2 and "at least 1)" in proc.stderr, proc.stderr
+    proc = enrol_cli(tmp_path, "snowboy", recordings(wake_dir, "snowboy", 1), "--ignore", "--json")
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads(proc.stdout)
+    assert card["role"] == "ignore" and len(card["takes"]) == 1
 
 
 def test_files_and_record_are_exclusive(tmp_path, wake_dir):

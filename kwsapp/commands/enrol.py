@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", action="store_true",
                         help="a word the commands must not fire on (a name said often, a "
                              "TV's catchphrase): it reports nothing itself and no command "
-                             "fires where it is heard")
+                             "fires where it is heard; one take is enough, three better")
     parser.add_argument("--json", action="store_true", help="the new word's card as JSON on stdout")
 
 
@@ -31,25 +31,27 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.userwords.embedding import default_embedder, default_pool
     from kwsapp.userwords.enrol import enrol
     from kwsapp.userwords.store import check_name, home
-    from kwsapp.userwords.takes import load_takes
+    from kwsapp.userwords.takes import load_takes, min_takes
 
     config = UserWordsConfig()
     if args.record is not None and args.files:
         raise BadInputError("give take files or --record N, not both")
     if args.record is None and not args.files:
-        raise BadInputError(f"give take files (at least {config.min_takes}) or --record N")
+        raise BadInputError(f"give take files (at least {min_takes(config, args.ignore)}) "
+                            "or --record N")
     check_name(args.name)  # before any recording
     if args.record is not None:
         from kwsapp.audio.source import SoundDeviceSource
         from kwsapp.userwords.record import record_takes
 
-        if args.record < config.min_takes:
-            raise BadInputError(f"--record {args.record}: at least {config.min_takes} takes "
+        if args.record < min_takes(config, args.ignore):
+            raise BadInputError(f"--record {args.record}: at least "
+                                f"{min_takes(config, args.ignore)} takes "
                                 f"are needed ({config.default_takes} recommended)")
         takes = record_takes(args.record, lambda: SoundDeviceSource(args.device),
                              config, lambda line: print(line, file=sys.stderr, flush=True))
     else:
-        takes = load_takes(args.files, config)
+        takes = load_takes(args.files, config, args.ignore)
     word = enrol(args.name, takes, default_embedder(), default_pool(), config,
                  embedding_id=default_embedder().id, ignore=args.ignore)
     card = word.card

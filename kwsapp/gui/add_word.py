@@ -373,7 +373,7 @@ class AddWordDialog(QtWidgets.QDialog):
             return False
         try:
             name = check_name(self.name_edit.text(), self.root)
-            check_takes(self.takes, self.config)
+            check_takes(self.takes, self.config, self.ignore_box.isChecked())
         except KwsError as exc:
             self.say(str(exc), error=True)
             return False
@@ -503,6 +503,18 @@ class AddWordDialog(QtWidgets.QDialog):
                 f"{str(w.card.get('created', ''))[:10]}{stale}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
             self.words_list.addItem(item)
+
+    def free_name(self, base: str) -> str:
+        """``base``, or ``base 2``, ``base 3``… the first no word has yet."""
+        from kwsapp.userwords.store import check_name
+
+        for k in range(1, 100):
+            name = base if k == 1 else f"{base} {k}"
+            try:
+                return check_name(name, self.root)
+            except KwsError:
+                continue
+        return ""
 
     def word_names(self) -> list[str]:
         return [self.words_list.item(i).data(QtCore.Qt.ItemDataRole.UserRole)

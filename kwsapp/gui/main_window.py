@@ -425,8 +425,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.set_state("select the commands to ignore in the history first")
             return
         self.open_add_word()
-        self.add_word_dialog.add_audio(clips)
-        self.add_word_dialog.ignore_box.setChecked(True)
+        dialog = self.add_word_dialog
+        dialog.add_audio(clips)
+        dialog.ignore_box.setChecked(True)
+        if not dialog.name_edit.text():  # a name to accept as it is: "not left"
+            labels = dict.fromkeys(name.split(" at ")[0] for name, _ in clips)
+            dialog.name_edit.setText(dialog.free_name("not " + " or ".join(labels)))
 
     def reload_user_words(self, _name: str = "") -> None:
         """Listen for the user words as stored now."""

@@ -121,7 +121,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     t0 = time.perf_counter()
     report = progress or (lambda _f, _m: None)
     norm = check_name(name, root, taken_ok=replace)
-    check_takes(takes, config)
+    check_takes(takes, config, ignore)
     report(0.02, "making variants of the takes")
     vs = variants(list(takes), config, list(pool.noise), seed=config.seed)
     pos, part = [], []
@@ -194,6 +194,6 @@ def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
     if not paths:
         raise BadTakeError(f"{word.path}: the card lists no kept takes; enrol "
                            f"{word.name!r} again from recordings")
-    takes = load_takes(paths, config)
+    takes = load_takes(paths, config, word.ignore)
     return enrol(word.name, takes, embed, pool, config, root, embedding_id=embedding_id,
                  ignore=word.ignore, replace=True, threshold=word.threshold)

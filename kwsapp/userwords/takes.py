@@ -114,15 +114,21 @@ def check_take(audio: np.ndarray, name: str,
     return Take(audio, start, end, name)
 
 
-def check_takes(takes: Sequence[Take], config: UserWordsConfig = UserWordsConfig()) -> None:
-    """Checks across the takes: enough of them, and none much shorter or
-    longer than the others (a cut-off word, or extra words).
+def min_takes(config: UserWordsConfig, ignore: bool = False) -> int:
+    """Takes a word needs (a word to ignore: fewer)."""
+    return config.min_ignore_takes if ignore else config.min_takes
+
+
+def check_takes(takes: Sequence[Take], config: UserWordsConfig = UserWordsConfig(),
+                ignore: bool = False) -> None:
+    """Checks across the takes: enough of them (:func:`min_takes`), and none
+    much shorter or longer than the others (a cut-off word, or extra words).
 
     Raises:
         BadTakeError: naming the odd take.
     """
-    if len(takes) < config.min_takes:
-        raise BadTakeError(f"{len(takes)} take(s) given: at least {config.min_takes} are "
+    if len(takes) < min_takes(config, ignore):
+        raise BadTakeError(f"{len(takes)} take(s) given: at least {min_takes(config, ignore)} are "
                            f"needed ({config.default_takes} recommended)")
     lengths = np.array([t.speech_s for t in takes])
     median = float(np.median(lengths))
@@ -136,7 +142,7 @@ def check_takes(takes: Sequence[Take], config: UserWordsConfig = UserWordsConfig
 
 
 def load_takes(paths: Sequence[str | Path],
-               config: UserWordsConfig = UserWordsConfig()) -> list[Take]:
+               config: UserWordsConfig = UserWordsConfig(), ignore: bool = False) -> list[Take]:
     """Decode and check take files; every bad file is reported at once.
 
     Raises:
@@ -153,5 +159,5 @@ def load_takes(paths: Sequence[str | Path],
             problems.append(str(exc))
     if problems:
         raise BadTakeError("\n".join(problems))
-    check_takes(takes, config)
+    check_takes(takes, config, ignore)
     return takes
