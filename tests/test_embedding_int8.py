@@ -22,7 +22,7 @@ from kwsapp.inference.recognizer import Recognizer  # noqa: E402
 from test_engine_streaming import (_config, _run, _run_live, _whole_window,  # noqa: E402
                                    stream)  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.train
+pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
