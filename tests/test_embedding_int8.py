@@ -127,6 +127,13 @@ def test_int8_live_stream_decides_as_the_file(int8, int8_steps, stream):
                                   np.stack([e for _, e in embs]))
 
 
+def test_export_int8_of_an_int8_artifact_is_refused(int8_dir, repo_root):
+    run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(int8_dir[0]), "--int8"],
+                         cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "already int8" in run.stderr
+    assert str(int8_dir[0]) in run.stderr
+
+
 def test_user_words_see_another_embedding_id(int8_dir, bundled_model_dir):
     """A word enrolled on the float embedding is told apart from the int8
     artifact's (the warning when it listens under it rests on this)."""
