@@ -159,11 +159,11 @@ def test_training_a_tiny_head_on_int8_embeddings(data_dir, tmp_path, cache, repo
     split = card["export"]["split"]
     assert split["stream_vs_one_shot_max_abs_diff"] == 0.0 and split["max_abs_diff"] < 1e-5
     assert _int8_tensors(out / "embedding_stream1.tflite") > 20
-    from training.models import embedding_int8
+    from training.export import int8_window_embeddings
 
     windows = np.stack([_whole_window(np.random.default_rng(k).standard_normal(40000)
                                       .astype(np.float32) * 0.1, 30000) for k in range(3)])
-    trained_on = embedding_int8.embed_windows(windows, cache=cache)  # what train computes
+    trained_on = int8_window_embeddings(windows, cache=cache)  # what train computes
     rec = Recognizer(out)
     np.testing.assert_array_equal(trained_on, np.stack([rec.embed(w) for w in windows]))
     # The same network whatever the head: the bundled head's int8 artifact too.
