@@ -229,6 +229,8 @@ HEAVY_UNITS = {
     "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[wavception]": "train-wavception",
     "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",
     "tests/test_nets.py": "tests/test_nets.py",  # its module-scoped trained nets
+    # int8 conversions of two embed artifacts and a tiny int8 training run
+    "tests/test_embedding_int8.py": "tests/test_embedding_int8.py",
     "tests/test_split.py::test_export_split_writes_the_halves_from_model_keras": "export-split",
     "tests/test_split.py::test_embedding_conversions_are_cached_checked_and_rebuilt":
         "export-cache",

@@ -22,7 +22,7 @@ from kwsapp.inference.recognizer import Recognizer  # noqa: E402
 from test_engine_streaming import (_config, _run, _run_live, _whole_window,  # noqa: E402
                                    stream)  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.train
+pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +127,13 @@ def test_int8_live_stream_decides_as_the_file(int8, int8_steps, stream):
                                   np.stack([e for _, e in embs]))
 
 
+def test_export_int8_of_an_int8_artifact_is_refused(int8_dir, repo_root):
+    run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(int8_dir[0]), "--int8"],
+                         cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "already int8" in run.stderr
+    assert str(int8_dir[0]) in run.stderr
+
+
 def test_user_words_see_another_embedding_id(int8_dir, bundled_model_dir):
     """A word enrolled on the float embedding is told apart from the int8
     artifact's (the warning when it listens under it rests on this)."""
@@ -152,11 +159,11 @@ def test_training_a_tiny_head_on_int8_embeddings(data_dir, tmp_path, cache, repo
     split = card["export"]["split"]
     assert split["stream_vs_one_shot_max_abs_diff"] == 0.0 and split["max_abs_diff"] < 1e-5
     assert _int8_tensors(out / "embedding_stream1.tflite") > 20
-    from training.models import embedding_int8
+    from training.export import int8_window_embeddings
 
     windows = np.stack([_whole_window(np.random.default_rng(k).standard_normal(40000)
                                       .astype(np.float32) * 0.1, 30000) for k in range(3)])
-    trained_on = embedding_int8.embed_windows(windows, cache=cache)  # what train computes
+    trained_on = int8_window_embeddings(windows, cache=cache)  # what train computes
     rec = Recognizer(out)
     np.testing.assert_array_equal(trained_on, np.stack([rec.embed(w) for w in windows]))
     # The same network whatever the head: the bundled head's int8 artifact too.

@@ -275,8 +275,8 @@ def export_artifact(artifact_dir: str | Path, x: np.ndarray, y: np.ndarray | Non
 
             path = write_tflite(embedding_int8.whole_window(model), artifact_dir / FLOAT_FILE,
                                 int8=True)
-            result = _agreement_on(model.layers[-1], embedding_int8.embed_windows(x, cache=cache),
-                                   path, x)
+            result = _agreement_on(model.layers[-1],
+                                   int8_window_embeddings(x, cache=cache), path, x)
         else:
             path = write_tflite(model, artifact_dir / (INT8_FILE if quant else FLOAT_FILE), quant)
             result = agreement(model, path, x)
@@ -316,6 +316,39 @@ def _agreement_on(head: Any, embeddings: np.ndarray, tflite_path: str | Path,
     got = tflite_probabilities(tflite_path, x)
     return {"top1_agreement": float((ref.argmax(1) == got.argmax(1)).mean()),
             "max_abs_diff": float(np.abs(ref - got).max()), "n": int(len(x))}
+
+
+_INT8_WINDOW_MODELS: dict[int, Any] = {}
+
+
+def int8_window_embeddings(windows: np.ndarray, batch_size: int = 64,
+                           cache: str | Path | None = None) -> np.ndarray:
+    """Embeddings of raw windows through the int8 network
+    (training/models/embedding_int8.py) as LiteRT runs it, the runtime's
+    numbers (what ``embed`` heads with int8 embedding weights train on):
+    ``[n, samples]`` float32 16 kHz -> ``[n, T, 96]``. The window model is
+    converted (or read from the conversion cache) once per process."""
+    from kwsapp.atomic import write_atomic
+    from kwsapp.models.artifact import TfliteModel
+    from training.data import cache_dir
+    from training.models import embedding, embedding_int8
+
+    windows = np.asarray(windows, np.float32)
+    n_samples = windows.shape[1]
+    if n_samples not in _INT8_WINDOW_MODELS:
+        net = embedding_int8.quantize(embedding.build_embedding(n_samples))
+        blob, _ = cached_tflite(net, f"window{n_samples}-int8", int8=True, batch=None,
+                                cache=cache)
+        path = Path(cache or cache_dir()) / TFLITE_CACHE_FOLDER / \
+            f"window{n_samples}-int8-{_digest(blob)}.run.tflite"
+        if not path.is_file():
+            write_atomic(path, blob)
+        _INT8_WINDOW_MODELS[n_samples] = TfliteModel(path, num_threads=2)
+    model = _INT8_WINDOW_MODELS[n_samples]
+    t = embedding.n_embeddings(n_samples)
+    out = [model.invoke_batch(windows[i:i + batch_size]).reshape(-1, t, embedding.EMBEDDING_DIM)
+           for i in range(0, len(windows), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, t, embedding.EMBEDDING_DIM), np.float32)
 
 
 def split_models(model: Any, int8: bool = False) -> tuple[Any, Any, Any, Any] | None:

@@ -43,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     card = read_card(artifact)
     if not (artifact / "model.keras").is_file():
         raise BadInputError(f"{artifact}: no model.keras to export")
+    # The frozen embedding's precision is the artifact's (docs/contracts.md 1).
+    weights = card.raw.get("embedding_weights", "float")
+    if args.int8 and weights == "int8":
+        raise BadInputError(f"{artifact}: its embedding is already int8 (card "
+                            f"embedding_weights): model.tflite is the int8 model, no --int8")
     data_dir = args.data or card.raw.get("training", {}).get("data")
     if not data_dir or not Path(data_dir).is_dir():
         raise BadInputError(f"{artifact}: give --data DIR (the card's data folder "
@@ -50,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from training.export import check_inputs, export_artifact, export_split, record_split
 
     x, y = check_inputs(card, data_dir, args.clips)
-    # The frozen embedding's precision is the artifact's (docs/contracts.md 1).
-    weights = card.raw.get("embedding_weights", "float")
     if args.split:
         split = export_split(artifact, x, embedding_weights=weights)
         if split is None:

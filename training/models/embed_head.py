@@ -93,7 +93,9 @@ def frontend(windows: np.ndarray, batch_size: int = 64,
     ``[n, 10, 96]`` float32 (the head's input). ``weights="int8"``: through
     the int8 network as LiteRT runs it (what the int8 artifact computes)."""
     if weights == embedding_int8.INT8:
-        return embedding_int8.embed_windows(windows, batch_size)
+        from training.export import int8_window_embeddings
+
+        return int8_window_embeddings(windows, batch_size)
     model = _embedding_model(windows.shape[1])
     return embedding.embed_batches(model, np.asarray(windows, np.float32), batch_size)
 

@@ -18,7 +18,7 @@ training clips, :data:`RANGES_FILE`), so the converter makes it fully int8
 of each layer is integer arithmetic on its own inputs only, whatever the
 call's shape. The one-shot, chunk, streaming and whole-window models give
 bit-identical embeddings, and training embeds its clips through the same
-converted network (:func:`embed_windows`). The front end (framing, DFT,
+converted network (``training.export.int8_window_embeddings``). The front end (framing, DFT,
 mel, log) stays float: 16-bit audio does not fit 8 bits.
 
 Recompute the ranges (they are part of the artifact's recipe; every int8
@@ -164,44 +164,6 @@ def _softmax(z: Any) -> Any:
 
     # exp(z - logsumexp(z)): the converter would fold exp / sum back into a SOFTMAX
     return ops.exp(z - ops.logsumexp(z, axis=-1, keepdims=True))
-
-
-def window_model_tflite(n_samples: int, cache: str | Path | None = None) -> bytes:
-    """The int8 embedding of ``n_samples``-sample windows as a batch-resizable
-    ``.tflite`` (``[B, n] -> [B, T, 96]``), through the conversion cache."""
-    from training.export import cached_tflite
-
-    net = quantize(embedding.build_embedding(n_samples))
-    return cached_tflite(net, f"window{n_samples}-int8", int8=True, batch=None, cache=cache)[0]
-
-
-_INTERPRETERS: dict[int, Any] = {}
-
-
-def embed_windows(windows: np.ndarray, batch_size: int = 64,
-                  cache: str | Path | None = None) -> np.ndarray:
-    """Embeddings of raw windows through the int8 network as LiteRT runs it
-    (the runtime's numbers): ``[n, samples]`` float32 16 kHz -> ``[n, T, 96]``."""
-    from kwsapp.atomic import write_atomic
-    from kwsapp.models.artifact import TfliteModel
-    from training.data import cache_dir
-
-    windows = np.asarray(windows, np.float32)
-    n_samples = windows.shape[1]
-    if n_samples not in _INTERPRETERS:  # converted (or read from the cache) once per process
-        blob = window_model_tflite(n_samples, cache)
-        path = Path(cache or cache_dir()) / "tflite" / \
-            f"window{n_samples}-int8-{hashlib.sha256(blob).hexdigest()[:16]}.run.tflite"
-        if not path.is_file():
-            write_atomic(path, blob)
-        _INTERPRETERS[n_samples] = TfliteModel(path, num_threads=2)
-    model = _INTERPRETERS[n_samples]
-    out = [model.invoke_batch(windows[i:i + batch_size])
-           for i in range(0, len(windows), batch_size)]
-    t = embedding.n_embeddings(n_samples)
-    if not out:
-        return np.zeros((0, t, embedding.EMBEDDING_DIM), np.float32)
-    return np.concatenate(out).reshape(len(windows), t, embedding.EMBEDDING_DIM)
 
 
 def calibrate(audio: np.ndarray, percentile: float = 99.999,
