@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _current(words: list) -> "Callable[[Any], bool]":
+def _current(words: list) -> Callable[[Any], bool]:
     """Whether a word was trained on the bundled embedding and pool (every
     word counts as current when there are none to compare with)."""
     if not words:
