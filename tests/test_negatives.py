@@ -210,8 +210,9 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
-    """Real TensorFlow: ``TrainConfig.ensemble = 2`` trains two heads from
-    seeds 0 and 1 on the same split, exports one model whose head is their
+    """Real TensorFlow: ``TrainConfig.ensemble = 2`` with
+    ``member_seed_offset = 2`` trains two heads from seeds 2 and 3 on the
+    same split (that of seed 0), exports one model whose head is their
     mean; a run killed after its members (here: combining them fails once)
     reuses them instead of training again."""
     pytest.importorskip("tensorflow")
@@ -226,7 +227,7 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
         "import training.train as T\n"
         "from training.config import TrainConfig\n"
         "from training.models.embedding import load_keras\n"
-        "cfg = dataclasses.replace(TrainConfig.tiny(), ensemble=2,\n"
+        "cfg = dataclasses.replace(TrainConfig.tiny(), ensemble=2, member_seed_offset=2,\n"
         "                          member_overrides=((), (('max_train_clips', 40),)))\n"
         "combine = M.ensemble_head\n"
         "def broken(*a, **k):\n"
@@ -255,15 +256,15 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "first run stopped" in run.stderr
     # The second run trained nothing: both members came from the first.
-    assert run.stderr.count("ensemble member 1 of 2 (seed 0)") == 1
+    assert run.stderr.count("ensemble member 1 of 2 (seed 2)") == 1
     assert "ensemble member 1 of 2: from" in run.stderr
     assert "ensemble member 2 of 2: from" in run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    assert [m["seed"] for m in result["training"]["ensemble"]] == [0, 1]
+    assert [m["seed"] for m in result["training"]["ensemble"]] == [2, 3]
     # Member 1 trained on its own data (fewer clips), and the card says so.
     assert "overrides" not in result["training"]["ensemble"][0]
     assert result["training"]["ensemble"][1]["overrides"] == {"max_train_clips": 40}
-    assert "ensemble member 2 of 2 (seed 1, max_train_clips 40)" in run.stderr
+    assert "ensemble member 2 of 2 (seed 3, max_train_clips 40)" in run.stderr
     # A finished member keeps only its head and state (no artifact of its own).
     assert result["kept"] == ["member.keras", "state.json"]
     assert result["mean_diff"] < 1e-6
@@ -291,11 +292,33 @@ def test_member_overrides_give_each_member_its_settings_or_fail_early():
             (((),), "1 entries for an ensemble of 3"),
             (((), (), (("no_such_field", 1),)), "no_such_field"),
             (((), (("seed", 5),), ()), "seed"),
+            (((), (("member_seed_offset", 3),), ()), "member_seed_offset"),
             (((), (("validation_share", 0.5),), ()), "validation_share")):
         with pytest.raises(ValueError, match=message):
             member_configs(dataclasses.replace(cfg, member_overrides=overrides))
     with pytest.raises(ValueError, match="two or more"):
         member_configs(dataclasses.replace(cfg, ensemble=1, member_overrides=((),)))
+
+
+def test_member_seed_offset_moves_only_the_members_seeds(data_dir):
+    """``member_seed_offset`` gives another seed set of one recipe (members
+    from seeds 3-5 instead of 0-2) on the same speakers: the split and the
+    features' cache key follow ``seed`` alone; 0 keeps every bundled run's
+    seeds."""
+    from training.make_models import setting
+    from training.train import member_seed
+
+    base = dataclasses.replace(TrainConfig(), ensemble=3)
+    moved = dataclasses.replace(base, member_seed_offset=3)
+    assert [member_seed(base, k) for k in range(3)] == [0, 1, 2]
+    assert [member_seed(moved, k) for k in range(3)] == [3, 4, 5]
+    assert [member_seed(dataclasses.replace(moved, seed=7), k) for k in range(3)] == [10, 11, 12]
+    assert data.split_clips(data_dir, moved) == data.split_clips(data_dir, base)
+    # A different seed would move speakers between the splits (the check
+    # above can fail).
+    assert data.split_clips(data_dir, dataclasses.replace(base, seed=3)) != \
+        data.split_clips(data_dir, base)
+    assert setting("member_seed_offset=3") == ("member_seed_offset", 3)
 
 
 def test_chimeras_are_real_voices_cut_into_new_words(data_dir, tmp_path, monkeypatch):

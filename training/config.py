@@ -95,6 +95,12 @@ class TrainConfig:
     # split) and averaged into one model: one run's false activations on
     # held-out speech vary several-fold with the seed (docs/streaming.md).
     ensemble: int = 1
+    # Member k trains with seed ``seed + member_seed_offset + k`` (init and
+    # epoch draws only); the split, the augmented copies and the cached
+    # embeddings stay those of ``seed``. Another seed set of one recipe on
+    # the same speakers (e.g. 3: members from seeds 3-5), to tell a recipe's
+    # effect from seed noise. 0: every bundled result as it was.
+    member_seed_offset: int = 0
     # Ensemble members trained on other data than ``cfg``: one tuple of
     # (field, value) pairs per member, () for ``cfg`` as is (empty: every
     # member alike). Heads that saw different negatives disagree on other

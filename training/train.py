@@ -455,8 +455,8 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                     params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
                     cpu_devices: int, command: str | None, cache: Path | None, export: bool,
                     mined: Sequence[data.Clip]) -> dict[str, Any]:
-    """``cfg.ensemble`` heads, member ``k`` trained with seed ``cfg.seed + k``
-    (init and epoch draws only: the split and the cached features stay those
+    """``cfg.ensemble`` heads, member ``k`` trained with seed ``cfg.seed +
+    cfg.member_seed_offset + k`` (init and epoch draws only: the split and the cached features stay those
     of ``cfg.seed``) on ``cfg``'s data or, with ``cfg.member_overrides``,
     its own (:func:`member_configs`), then averaged into one
     model and exported as one. Each finished member is kept under
@@ -476,7 +476,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             states.append(json.loads((folder / "state.json").read_text()))
             log.info("ensemble member %d of %d: from %s", k + 1, cfg.ensemble, folder)
             continue
-        log.info("ensemble member %d of %d (seed %d%s)", k + 1, cfg.ensemble, cfg.seed + k,
+        log.info("ensemble member %d of %d (seed %d%s)", k + 1, cfg.ensemble, member_seed(cfg, k),
                  "".join(f", {name} {value}" for name, value in _overrides(cfg, k)))
         # No artifact per member (finish=False): the head alone is kept, for resuming.
         _, model, member_prep, state = _train(data_dir, arch, folder, configs[k], params, tiny,
@@ -494,7 +494,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
         prep = prepare(data_dir, module, arch, cfg, aug, cache, mined)
     combined = ensemble_head(heads)
     state = {"history": states[0]["history"], "best_epoch": states[0]["best_epoch"],
-             "members": [{"seed": cfg.seed + k, "best_epoch": st["best_epoch"] + 1,
+             "members": [{"seed": member_seed(cfg, k), "best_epoch": st["best_epoch"] + 1,
                           "epochs_run": len(st["history"]),
                           "validation_accuracy": st.get("final_accuracy", st["best_accuracy"]),
                           **({"averaged_epochs": st["averaged"]} if st.get("averaged") else {}),
@@ -511,7 +511,14 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
 #: members' validation clips), or the ensemble itself.
 _MEMBER_FIXED = frozenset({"seed", "validation_share", "test_share", "unknown_share",
                            "silence_share", "max_val_clips", "extra_data", "ensemble",
-                           "member_overrides"})
+                           "member_overrides", "member_seed_offset"})
+
+
+def member_seed(cfg: TrainConfig, k: int) -> int:
+    """The seed of member ``k``'s training loop (init and epoch draws):
+    ``cfg.seed + cfg.member_seed_offset + k``; ``cfg.seed`` alone still
+    fixes the split and the cached features."""
+    return cfg.seed + cfg.member_seed_offset + k
 
 
 def _overrides(cfg: TrainConfig, k: int) -> tuple[tuple[str, Any], ...]:
@@ -616,7 +623,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            ) -> tuple[dict[str, Any] | None, Any, Prepared, dict[str, Any]]:
     """One training run: ``(card, trained model, prepared data, its state)``
     (epochs' history, best epoch). ``member`` k of an ensemble trains with
-    seed ``cfg.seed + k`` (init and epoch draws; data and split unchanged).
+    seed :func:`member_seed` (init and epoch draws; data and split unchanged).
     ``finish=False`` (an ensemble member, a mining round: their caller keeps
     the model) writes no artifact and returns no card."""
     import keras
@@ -637,7 +644,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     log.info("data: %s", json.dumps(data.summary(prep.clips)))
 
     ckpt = out_dir / CHECKPOINT_DIR
-    run_cfg = dataclasses.replace(cfg, seed=cfg.seed + member)  # the training loop's seeds
+    run_cfg = dataclasses.replace(cfg, seed=member_seed(cfg, member))  # the training loop's seeds
     fingerprint = _fingerprint(arch, params, dataclasses.asdict(run_cfg), dataclasses.asdict(aug),
                                [c.key(data_dir) for c in prep.clips["train"]],
                                [c.key(data_dir) for c in prep.clips.get("negatives", [])])
