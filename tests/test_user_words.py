@@ -102,6 +102,9 @@ def test_retrain_enrols_words_again_from_their_kept_takes(tmp_path, wake_dir):
     assert "retrained 'snowy'" in proc.stdout
     assert (words / "tv" / "card.json").read_text() == before
     assert sorted(p.name for p in words.iterdir()) == ["snowy", "tv"]  # nothing left aside
+    # no bundled model to compare with: the words are still listed
+    bare = run_cli("words", env={**env, "KWSAPP_MODELS_DIR": str(tmp_path / "no-models")})
+    assert bare.returncode == 0 and "snowy" in bare.stdout, bare.stderr
 
 
 # ---------------------------------------------------------------- bad names

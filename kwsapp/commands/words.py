@@ -60,14 +60,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _current(words: list) -> "Callable[[Any], bool]":
+def _current(words: list) -> Callable[[Any], bool]:
     """Whether a word was trained on the bundled embedding and pool (every
     word counts as current when there are none to compare with)."""
     if not words:
         return lambda _w: True
+    import logging
+
+    from kwsapp.errors import KwsError
     from kwsapp.userwords.embedding import default_embedder, default_pool
 
-    embedding, pool = default_embedder().id, default_pool().digest
+    try:
+        embedding, pool = default_embedder().id, default_pool().digest
+    except KwsError as exc:  # no bundled model to compare with: list them as they are
+        logging.getLogger(__name__).warning("cannot tell which words are current: %s", exc)
+        return lambda _w: True
     return lambda w: w.trained_on(embedding, pool)
 
 

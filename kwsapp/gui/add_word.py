@@ -492,11 +492,16 @@ class AddWordDialog(QtWidgets.QDialog):
 
         self.words_list.clear()
         words = list_words(self.root)
+        ids = None
         if words:
-            embedder, pool = self._embedding_and_pool()
-            ids = (getattr(embedder, "id", ""), getattr(pool, "digest", ""))
+            try:
+                embedder, pool = self._embedding_and_pool()
+                ids = (getattr(embedder, "id", ""), getattr(pool, "digest", ""))
+            except KwsError as exc:  # no bundled model to compare with: list them as they are
+                log.warning("cannot tell which words are current: %s", exc)
         for w in words:
-            stale = "" if w.trained_on(*ids) else "  ·  made for another model: Retrain"
+            stale = ("" if ids is None or w.trained_on(*ids)
+                     else "  ·  made for another model: Retrain")
             item = QtWidgets.QListWidgetItem(
                 f"{w.name}{'  ·  ignored' if w.ignore else ''}  ·  "
                 f"{len(w.card.get('takes', []))} takes  ·  "

@@ -10,13 +10,13 @@ miss its own word (6 of 30 held-out "alexa" recordings found, against 29
 of 30 under its own name). So a probe detector, fitted against the pool's
 commands and noise alone, scores every other word of the pool, and the
 words it finds (at ``same_word_level``) in at least ``same_word_share`` of
-their clips are left out like the name. A word to ignore keeps the probe: what it must not do is
-veto a command (taught as "the TV" from 3 of its own false activations,
-"alexa" vetoed 9 of 26 later ones against the whole pool, 26 of 26 against
-the commands; README "Words to ignore"). A logistic regression on the pooled
-window features (kwsapp/userwords/detector.py) was as good as a small
-network on the wake-word streams and trains ten times faster (README
-"User words").
+their clips are left out like the name. A word to ignore keeps the probe:
+what it must not do is veto a command (taught as "the tv" from 3 of its own
+false activations, "alexa" let 20 of 29 later commands through against the
+whole pool, none against the commands; README "Words to ignore"). A
+logistic regression on the pooled window features
+(kwsapp/userwords/detector.py) was as good as a small network on the
+wake-word streams and trains ten times faster (README "User words").
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from kwsapp.userwords.detector import (FRAMES, Detector, sliding_windows, train_
                                       window_features)
 from kwsapp.userwords.pool import NegativePool
 from kwsapp.userwords.store import StoredWord, check_name, save_word
-from kwsapp.userwords.takes import BadTakeError, Take, check_takes
+from kwsapp.userwords.takes import BadTakeError, Take, check_takes, load_takes
 
 #: ``[n]`` float32 16 kHz audio -> ``[T, 96]`` embeddings (embedding ``j``
 #: from samples ``[j * 1280, j * 1280 + 12400)``).
@@ -188,8 +188,6 @@ def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
         BadTakeError: a kept take is missing or no longer usable (the stored
             word is left as it was).
     """
-    from kwsapp.userwords.takes import load_takes
-
     paths = word.take_paths()
     if not paths:
         raise BadTakeError(f"{word.path}: the card lists no kept takes; enrol "
