@@ -92,7 +92,8 @@ def test_retrain_enrols_words_again_from_their_kept_takes(tmp_path, wake_dir):
     card = json.loads((words / "snowy" / "card.json").read_text())
     assert card["embedding"] == current and card["threshold"] == 0.7
     assert card["role"] == "word" and len(card["take_files"]) == 3
-    assert all(w["current"] for w in json.loads(run_cli("words", "--json", env=env).stdout)["words"])
+    listed = json.loads(run_cli("words", "--json", env=env).stdout)["words"]
+    assert all(w["current"] for w in listed)
 
     (words / "tv" / "takes" / "take_2.wav").unlink()
     before = (words / "tv" / "card.json").read_text()

@@ -105,8 +105,8 @@ def measure(data: Path, work: Path, word: str, model: str, n: int, name: str,
             if f"{word}/{f.name}" not in files:
                 os.symlink(f.resolve(), folder / f.name)
         for seed in MORE_SEEDS:
-            streams[f"seed {seed}"] = make_stream(data / "speech_commands_subset",
-                                                  replace(spec, seed=seed, negatives=(str(folder),)))
+            more = replace(spec, seed=seed, negatives=(str(folder),))
+            streams[f"seed {seed}"] = make_stream(data / "speech_commands_subset", more)
     for stem in ("val-10", "val-5"):
         streams[stem] = (sf.read(str(work / f"{stem}.wav"), dtype="float32")[0],
                          read_truth(work / f"{stem}.csv"))

@@ -100,7 +100,8 @@ def measure(wav: Path, csv: Path, model: str, threshold: float | None = None
     recognizer, config = model_and_config(model, threshold)
     score, _ = evaluate(str(wav), truth, recognizer, config)
     return {"stream": wav.stem, "model": str(model), "threshold": config.smoothing.threshold,
-            **stream_summary(score, truth), "other_words": sum(w.label in NON_COMMANDS for w in truth)}
+            **stream_summary(score, truth),
+            "other_words": sum(w.label in NON_COMMANDS for w in truth)}
 
 
 def _ci(lo_hi: Sequence[float], digits: int = 1) -> str:

@@ -455,9 +455,9 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                     params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
                     cpu_devices: int, command: str | None, cache: Path | None, export: bool,
                     mined: Sequence[data.Clip]) -> dict[str, Any]:
-    """``cfg.ensemble`` heads, member ``k`` trained with seed ``cfg.seed +
-    cfg.member_seed_offset + k`` (init and epoch draws only: the split and the cached features stay those
-    of ``cfg.seed``) on ``cfg``'s data or, with ``cfg.member_overrides``,
+    """``cfg.ensemble`` heads, member ``k`` trained with seed
+    :func:`member_seed` (init and epoch draws only: the split and the cached
+    features stay those of ``cfg.seed``) on ``cfg``'s data or, with ``cfg.member_overrides``,
     its own (:func:`member_configs`), then averaged into one
     model and exported as one. Each finished member is kept under
     ``out_dir/.ensemble/member-k`` until the whole run ends, so a killed run
