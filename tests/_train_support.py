@@ -43,6 +43,25 @@ def workdir() -> Path:
     return path
 
 
+def training_cache(conversions: Path, folder: Path | None = None) -> Path:
+    """A private training cache (``folder``, default this process's) whose
+    conversion folder is the session's shared one (conftest ``conversions``):
+    decoded audio and features stay private, conversions are made once."""
+    from training.export import TFLITE_CACHE_FOLDER
+
+    folder = folder or workdir() / "cache"
+    link = folder / TFLITE_CACHE_FOLDER
+    if not link.is_symlink():
+        folder.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(conversions, target_is_directory=True)
+    return folder
+
+
+def training_env(conversions: Path, folder: Path | None = None) -> dict[str, str]:
+    """:func:`env` of :func:`training_cache`."""
+    return env(training_cache(conversions, folder))
+
+
 def train_cmd(data_dir: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "kwsapp", "-v", "train", "--data", str(data_dir),
             "--arch", "embed", "--out", str(out), "--config", "tiny", *extra]
@@ -157,7 +176,7 @@ def _whole_checkpoint(ckpt: Path) -> tuple[dict | None, dict[str, str]]:
 
 
 @lru_cache(maxsize=1)
-def killed_and_resumed(data_dir: Path) -> KilledRuns:
+def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
     """Three SIGKILLs at seeded-random moments, then the same command run to
     the end. Kill moments (seed ``KILL_SEED``):
 
@@ -171,7 +190,7 @@ def killed_and_resumed(data_dir: Path) -> KilledRuns:
     """
     rng = random.Random(KILL_SEED)
     out = workdir() / "tiny_embed"
-    cache = workdir() / "cache"
+    cache = training_cache(conversions)
     ckpt = out / ".checkpoint"
     # The last two epochs' weights averaged: their running mean is part of
     # what a resumed run must take over (training/train.py _add_to_average).

@@ -29,6 +29,22 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(scope="session")
+def conversions(tmp_path_factory) -> Path:
+    """This test session's TFLite conversion cache (the ``tflite`` folder of a
+    training cache, training/export.py ``cached_tflite``), shared by the
+    training tests of both xdist workers (tests/_train_support.py
+    ``training_cache``): the frozen embedding's six conversions (~20 s) are
+    made once a session, not once per training test. Entries are keyed by
+    what they convert and written atomically, as in the real cache several
+    sessions share."""
+    base = tmp_path_factory.getbasetemp()
+    # A worker's basetemp is the session's basetemp/gwN (pytest-xdist).
+    folder = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "conversions"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 #: A STRUCTURAL model (a few kB, in the tree): one dense softmax on pooled
 #: log-mel of a 1 s window, rebuilt by tests/fixtures/make_tiny_model.py.
 TINY_MODEL = REPO_ROOT / "tests" / "fixtures" / "tiny_model"

@@ -17,11 +17,11 @@ pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
-def test_export_cli_float_and_int8_agree_with_keras(data_dir):
-    out = support.killed_and_resumed(data_dir).out
+def test_export_cli_float_and_int8_agree_with_keras(data_dir, conversions):
+    out = support.killed_and_resumed(data_dir, conversions).out
     run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(out), "--int8",
                           "--clips", "24", "--json"], cwd=support.REPO_ROOT,
-                         env=support.env(support.workdir() / "cache"), capture_output=True,
+                         env=support.training_env(conversions), capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout)
@@ -66,13 +66,13 @@ def test_export_without_keras_model_is_bad_input(tmp_path):
     assert run.returncode == 2 and "no model.keras" in run.stderr
 
 
-def test_evaluate_keras_flag_scores_like_the_tflite(data_dir):
-    out = support.killed_and_resumed(data_dir).out
+def test_evaluate_keras_flag_scores_like_the_tflite(data_dir, conversions):
+    out = support.killed_and_resumed(data_dir, conversions).out
     results = {}
     for extra in ([], ["--keras"]):
         run = subprocess.run([sys.executable, "-m", "kwsapp", "evaluate", str(data_dir),
                               "--model", str(out), "--per-class", "2", "--json", *extra],
-                             cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                             cwd=support.REPO_ROOT, env=support.training_env(conversions),
                              capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
         results[bool(extra)] = json.loads(run.stdout)

@@ -157,7 +157,8 @@ def test_each_epoch_draws_its_share_of_negatives():
 @pytest.mark.train
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
-def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_path):
+def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_path,
+                                                     conversions):
     """Real TensorFlow: a tiny embed run whose training split gets wake-word
     and hard negatives, then a round of mining over a stream of them (a
     few wake-word recordings of each word beside the real data)."""
@@ -183,8 +184,8 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
         "print(json.dumps({k: card.get(k) for k in ('training', 'clip_weights',\n"
         "                                        'clip_weights_tuning')}))\n")
     run = subprocess.run([sys.executable, "-c", script], cwd=support.REPO_ROOT,
-                         env=support.env(tmp_path / "cache"), capture_output=True, text=True,
-                         timeout=900)
+                         env=support.training_env(conversions, tmp_path / "cache"),
+                         capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     printed = json.loads(run.stdout.strip().splitlines()[-1])
     training = printed["training"]
@@ -209,7 +210,7 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
 @pytest.mark.train
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
+def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path, conversions):
     """Real TensorFlow: ``TrainConfig.ensemble = 2`` with
     ``member_seed_offset = 2`` trains two heads from seeds 2 and 3 on the
     same split (that of seed 0), exports one model whose head is their
@@ -251,8 +252,8 @@ def test_tiny_ensemble_run_averages_its_members_and_resumes(data_dir, tmp_path):
         "    'members_diff': float(np.abs(members[0].predict(x, verbose=0)\n"
         "                             - members[1].predict(x, verbose=0)).max())}))\n")
     run = subprocess.run([sys.executable, "-c", script], cwd=support.REPO_ROOT,
-                         env=support.env(tmp_path / "cache"), capture_output=True, text=True,
-                         timeout=800)
+                         env=support.training_env(conversions, tmp_path / "cache"),
+                         capture_output=True, text=True, timeout=800)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "first run stopped" in run.stderr
     # The second run trained nothing: both members came from the first.

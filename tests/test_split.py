@@ -91,8 +91,10 @@ def test_bad_streaming_section_is_a_clear_model_error(bundled_model_dir, tmp_pat
 @pytest.mark.train
 @pytest.mark.slow
 def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data_dir, repo_root,
-                                                       tmp_path):
+                                                       tmp_path, conversions):
     pytest.importorskip("tensorflow")
+    import _train_support as support
+
     art = tmp_path / "embed"
     shutil.copytree(bundled_model_dir, art)
     for name in ("embedding.tflite", "head.tflite"):
@@ -103,6 +105,7 @@ def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data
     before = (art / "model.tflite").read_bytes()
     run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(art), "--split",
                           "--data", str(data_dir), "--clips", "24", "--json"], cwd=repo_root,
+                         env=support.training_env(conversions, tmp_path / "cache"),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout)

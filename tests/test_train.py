@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def resumed(data_dir):
-    return support.killed_and_resumed(data_dir)
+def resumed(data_dir, conversions):
+    return support.killed_and_resumed(data_dir, conversions)
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(resumed):
@@ -93,7 +93,7 @@ def _train_speakers(data_dir: Path) -> set[str]:
     return {c.speaker for c in data.split_clips(data_dir)["train"] if c.speaker}
 
 
-def test_full_disk_gives_a_clear_error(data_dir, tmp_path):
+def test_full_disk_gives_a_clear_error(data_dir, tmp_path, conversions):
     """Checkpoints go to a real 64 kB tmpfs (needs root to mount; skipped
     otherwise, the /dev/full test below still runs)."""
     mount = tmp_path / "small"
@@ -104,7 +104,7 @@ def test_full_disk_gives_a_clear_error(data_dir, tmp_path):
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
         run = subprocess.run(support.train_cmd(data_dir, mount / "out", "--epochs", "1"),
-                             cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                             cwd=support.REPO_ROOT, env=support.training_env(conversions),
                              capture_output=True, text=True, timeout=600)
         assert run.returncode == 1, run.stderr[-2000:]
         assert "DiskFullError" in run.stderr and "disk full" in run.stderr
@@ -135,10 +135,10 @@ def test_atomic_write_reports_enospc_from_dev_full(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.bin"]
 
 
-def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path):
+def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path, conversions):
     out = tmp_path / "mirrored"
     run = subprocess.run(support.train_cmd(data_dir, out, "--epochs", "1", "--cpu-devices", "2"),
-                         cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+                         cwd=support.REPO_ROOT, env=support.training_env(conversions),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "MirroredStrategy" in run.stderr and "CPU:1" in run.stderr
@@ -147,14 +147,14 @@ def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path):
 
 
 @pytest.mark.parametrize("arch", ["cnn", "wavception"])
-def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path):
+def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path, conversions):
     from kwsapp.audio.io import load_audio
     from kwsapp.inference.recognizer import Recognizer
 
     out = tmp_path / arch
     cmd = support.train_cmd(data_dir, out, "--epochs", "1")
     cmd[cmd.index("embed")] = arch
-    run = subprocess.run(cmd, cwd=support.REPO_ROOT, env=support.env(support.workdir() / "cache"),
+    run = subprocess.run(cmd, cwd=support.REPO_ROOT, env=support.training_env(conversions),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     card = json.loads((out / "card.json").read_text())

@@ -29,13 +29,13 @@ def test_chance_warning_only_near_chance():
     assert chance_warning({"labels": ["a", "b"], "metrics": {}}) is None
 
 
-def test_ctrl_c_then_resume_say_so(data_dir, tmp_path):
+def test_ctrl_c_then_resume_say_so(data_dir, tmp_path, conversions):
     out = tmp_path / "run"
     # Forty epochs that early stopping cannot end: the Ctrl-C sent after the
     # first checkpoint always lands in training, never after the run.
     cmd = [c for c in support.train_cmd(data_dir, out, "--epochs", "40", "--patience", "40")
            if c != "-v"]
-    env = support.env(support.workdir() / "cache")
+    env = support.training_env(conversions)
     state = out / ".checkpoint" / "state.json"
     proc = subprocess.Popen(cmd, cwd=support.REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
