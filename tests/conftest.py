@@ -225,37 +225,51 @@ def jack_server():
 # A unit of work is a test module: one worker runs all of it, so its module-
 # and session-scoped fixtures (a trained net, a rendered stream, a JACK
 # server) are built once. The heavy tests below are units of their own (or
-# share one where they share an artifact across modules), and every heavy
-# unit is handed out first, so that the two workers end together (longest
-# first). (xdist's own --dist loadgroup cannot do this under pytest 9: it
-# renames node ids, which pytest 9 no longer lets a plugin do.)
+# share one where they share an artifact across modules), and the heavy
+# units are handed out first, longest first, so that the two workers end
+# together: what is left at the end are short modules. (xdist's own --dist
+# loadgroup cannot do this under pytest 9: it renames node ids, which
+# pytest 9 no longer lets a plugin do.)
 
-#: node id (or module) -> unit; about 10 s or more each on CI's 2 cores.
+#: node id (or module) -> unit; about 10 s or more each on CI's 2 cores,
+#: handed out in this order: longest first (seconds of a quiet two-worker
+#: run on this machine, 2026-11-29; keep the order when adding one).
 HEAVY_UNITS = {
-    # One tiny embed artifact (tests/_train_support.py), trained by four runs.
+    # One tiny embed artifact (tests/_train_support.py), trained by four runs
+    # (~110 s).
     "tests/test_train.py::test_killed_run_resumes_from_its_last_checkpoint": "tiny_embed",
     "tests/test_train.py::test_tiny_embed_artifact_and_card": "tiny_embed",
     "tests/test_export.py::test_export_cli_float_and_int8_agree_with_keras": "tiny_embed",
     "tests/test_export.py::test_evaluate_keras_flag_scores_like_the_tflite": "tiny_embed",
-    "tests/test_soak.py::test_listen_soak_60s": "soak",
-    "tests/test_negatives.py::test_tiny_ensemble_run_averages_its_members_and_resumes":
-        "train-ensemble",
-    "tests/test_negatives.py::test_tiny_training_run_with_negatives_and_mining": "train-mining",
-    "tests/test_train.py::test_mirrored_training_on_two_logical_cpus": "train-mirrored",
-    "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[wavception]": "train-wavception",
-    "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",
-    "tests/test_nets.py": "tests/test_nets.py",  # its module-scoped trained nets
-    # int8 conversions of two embed artifacts and a tiny int8 training run
+    # int8 conversions of two embed artifacts and a tiny int8 training run (~95 s)
     "tests/test_embedding_int8.py": "tests/test_embedding_int8.py",
-    "tests/test_split.py::test_export_split_writes_the_halves_from_model_keras": "export-split",
     "tests/test_split.py::test_embedding_conversions_are_cached_checked_and_rebuilt":
-        "export-cache",
+        "export-cache",  # ~78 s
+    "tests/test_soak.py::test_listen_soak_60s": "soak",  # ~77 s
+    "tests/test_user_words.py": "tests/test_user_words.py",  # ~75 s, its other tests
+    "tests/test_negatives.py::test_tiny_ensemble_run_averages_its_members_and_resumes":
+        "train-ensemble",  # ~40 s
+    "tests/test_nets.py": "tests/test_nets.py",  # ~40 s, its module-scoped trained nets
+    "tests/test_negatives.py::test_tiny_training_run_with_negatives_and_mining":
+        "train-mining",  # ~35 s
+    "tests/test_engine_streaming.py": "tests/test_engine_streaming.py",  # ~35 s
+    "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[wavception]":
+        "train-wavception",  # ~30 s
+    "tests/test_split.py::test_export_split_writes_the_halves_from_model_keras":
+        "export-split",  # ~30 s
+    "tests/test_soak.py": "tests/test_soak.py",  # ~25 s, its other tests
+    "tests/test_gui_window.py": "tests/test_gui_window.py",  # ~25 s
+    "tests/test_train.py::test_mirrored_training_on_two_logical_cpus": "train-mirrored",
     "tests/test_user_words.py::test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one":
-        "enrol-record",
-    "tests/test_user_words_gui.py::test_records_drops_redoes_trains_and_removes": "words-dialog",
+        "enrol-record",  # ~21 s
     "tests/test_user_words_gui.py::test_dialog_records_from_jack_and_the_live_view_hears_the_word":
-        "words-dialog-jack",
+        "words-dialog-jack",  # ~21 s
+    "tests/test_user_words_gui.py::test_records_drops_redoes_trains_and_removes":
+        "words-dialog",  # ~19 s
+    "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",  # ~15 s
 }
+#: Hand-out rank of each heavy unit (its first entry above).
+UNIT_RANK = {unit: rank for rank, unit in enumerate(dict.fromkeys(HEAVY_UNITS.values()))}
 
 
 def work_unit(nodeid: str) -> tuple[str, bool]:
@@ -280,5 +294,9 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    if hasattr(config, "workerinput"):  # an xdist worker
-        items.sort(key=lambda item: not work_unit(item.nodeid)[1])  # stable
+    if hasattr(config, "workerinput"):  # an xdist worker: the order units are handed out
+        def rank(item) -> int:
+            unit, heavy = work_unit(item.nodeid)
+            return UNIT_RANK[unit] if heavy else len(UNIT_RANK)
+
+        items.sort(key=rank)  # stable: a unit's tests, and the light modules, keep their order
