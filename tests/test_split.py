@@ -163,7 +163,9 @@ def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir,
     the second time (byte-identical files, only the head converted); a
     corrupt cache entry and a stale one (valid bytes of another model under
     this key) are both caught and converted afresh, and the artifact's files
-    and card section are those of a fresh export."""
+    and card section are those of a fresh export. (The corrupt and the stale
+    entry are met in one export: the order of its conversions shows which
+    check caught each.)"""
     pytest.importorskip("tensorflow")
     from training import export
 
@@ -191,7 +193,8 @@ def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir,
         return streaming, {name: (art / name).read_bytes() for name in frozen + ("head.tflite",)}
 
     streaming, fresh = run()
-    assert len(converted) == 7  # the head and the six embedding files
+    first_run = list(converted)  # the head, then the six embedding files
+    assert len(first_run) == 7 and first_run[2] == "embedding_step"
     entries = sorted((cache / export.TFLITE_CACHE_FOLDER).glob("*.tflite"))
     assert [p.name.split("-")[0] for p in entries] == ["chunk", "embedding", "step", "stream1",
                                                        "stream2", "stream3"]
@@ -205,17 +208,16 @@ def test_embedding_conversions_are_cached_checked_and_rebuilt(bundled_model_dir,
     blob = bytearray(step_entry.read_bytes())
     blob[len(blob) // 2] ^= 0xFF  # a flipped byte: caught by the entry's digest
     step_entry.write_bytes(bytes(blob))
-    _, rebuilt = run()
-    assert len(converted) == 2 and rebuilt == fresh
-    assert step_entry.read_bytes() == fresh["embedding_step.tflite"]  # the entry rewritten
-
     # A stale entry: whole bytes (digest right) of the one-embedding model
     # under the chunk model's key. Only the split's parity check sees it.
-    chunk_entry = next((cache / export.TFLITE_CACHE_FOLDER).glob("chunk-*.tflite"))
+    chunk_entry = next(p for p in entries if p.name.startswith("chunk-"))
     wrong = fresh["embedding.tflite"]
     key = chunk_entry.name.rsplit("-", 1)[0]
     chunk_entry.unlink()
     (chunk_entry.parent / f"{key}-{export._digest(wrong)}.tflite").write_bytes(wrong)
     _, rebuilt = run()
-    assert len(converted) == 1 + 6 and rebuilt == fresh  # the head, then all six afresh
+    # The head; the corrupt step alone, at once (its digest); then, the
+    # parity check having failed on the stale chunk, all six afresh.
+    assert converted == [first_run[0], first_run[2], *first_run[1:]] and rebuilt == fresh
+    assert step_entry.read_bytes() == fresh["embedding_step.tflite"]  # the entry rewritten
     assert (art / "model.tflite").read_bytes() == (bundled_model_dir / "model.tflite").read_bytes()
