@@ -461,7 +461,10 @@ class AddWordDialog(QtWidgets.QDialog):
         self.progress.setValue(100)
         secs = word.card.get("figures", {}).get("enrol_seconds", 0.0)
         if word.ignore:
-            self.say(f"{word.name!r} learnt in {secs:.1f} s: commands no longer fire on it.")
+            alike = " and ".join(map(repr, word.sounds_like()))
+            self.say(f"{word.name!r} learnt in {secs:.1f} s: commands no longer fire on it."
+                     + (f" It sounds like {alike}, so it vetoes only where it is sure of "
+                        f"itself ({word.threshold:.2f}), to keep those commands." if alike else ""))
         else:
             self.say(f"{word.name!r} learnt in {secs:.1f} s: say it and watch the live view.")
         for slot in self.slots:
