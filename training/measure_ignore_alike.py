@@ -167,17 +167,16 @@ def measure(data: Path, work: Path, words: list[str], model: str | None = None,
 
 def table(rows: list[dict[str, Any]]) -> str:
     def lost(cell: dict[str, Any]) -> str:
-        parts = [f"{c} {n}" for stem in ("val-10", "val-5") for c, n in cell["lost"][stem].items()]
-        return ", ".join(parts) or "none"
+        return " / ".join(", ".join(f"{c} {n}" for c, n in cell["lost"][stem].items()) or "-"
+                          for stem in ("val-10", "val-5"))
 
-    out = ["| word | level | commands fired on its other clips: alone -> ignored | "
-           "matched % 10 / 5 dB | commands lost (10 and 5 dB) |", "|---|---:|---:|---:|---|"]
+    out = ["| word | level chosen | commands fired on its other clips: alone -> at 0.8 / at "
+           "its level | commands lost at 10 / 5 dB: at 0.8 | at its level |",
+           "|---|---:|---:|---|---|"]
     for r in rows:
-        for key in ("usual level", "its level"):
-            cell = r[key]
-            out.append(f"| {r['word']} | {cell['level']:.3f} | {r['fired alone']} -> "
-                       f"{cell['fired']} of {r['clips']} | {cell['val-10']} / {cell['val-5']} "
-                       f"({r['alone']['val-10']} / {r['alone']['val-5']}) | {lost(cell)} |")
+        usual, own = r["usual level"], r["its level"]
+        out.append(f"| {r['word']} | {own['level']:.3f} | {r['fired alone']} -> {usual['fired']}"
+                   f" / {own['fired']} of {r['clips']} | {lost(usual)} | {lost(own)} |")
     return "\n".join(out)
 
 
