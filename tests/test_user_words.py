@@ -398,7 +398,8 @@ def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir
     assert "sounds like 'stop'" in proc.stderr, proc.stderr
     listed = json.loads(run_cli("words", "--json", env=home_env(tmp_path)).stdout)["words"]
     assert [(w["name"], w["role"]) for w in listed] == [("halt", "ignore")]
-    assert "halt (ignored)" in run_cli("words", env=home_env(tmp_path)).stdout
+    listing = run_cli("words", env=home_env(tmp_path)).stdout
+    assert "halt (ignored)" in listing and "sounds like 'stop'" in listing, listing
     assert [e["label"] for e in events_of(home, wav)] == ["go"]
 
 

@@ -136,6 +136,7 @@ def test_a_word_to_ignore_that_sounds_like_a_command_says_so(qtbot, dialog, data
     said = dialog.prompt.text()
     assert "sounds like" in said and "'stop'" in said.split("sounds like")[1], said
     assert f"({card['threshold']:.2f})" in dialog.prompt.text()
+    assert f"vetoes at {card['threshold']:.2f}" in dialog.words_list.item(0).text()
 
 
 def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wake_dir,  # noqa: F811

@@ -505,8 +505,10 @@ class AddWordDialog(QtWidgets.QDialog):
         for w in words:
             stale = ("" if ids is None or w.trained_on(*ids)
                      else "  ·  made for another model: Retrain")
+            level = (f" (sounds like a command: vetoes at {w.threshold:.2f})"
+                     if w.sounds_like() else "")
             item = QtWidgets.QListWidgetItem(
-                f"{w.name}{'  ·  ignored' if w.ignore else ''}  ·  "
+                f"{w.name}{'  ·  ignored' if w.ignore else ''}{level}  ·  "
                 f"{len(w.card.get('takes', []))} takes  ·  "
                 f"{str(w.card.get('created', ''))[:10]}{stale}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
