@@ -34,12 +34,10 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
-from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig, ms_to_samples
+from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig
 from kwsapp.speakers import UNKNOWN_DIR, which_set
 from kwsapp.streaming.scoring import TruthWord, lies_on, read_truth
-from kwsapp.streaming.synth import SPEECH_RMS, StreamSpec, level_clip, noise_bed
-from kwsapp.userwords.takes import word_span
-from training.measure_words import GAP_S, SNR_DB, log_stderr, report, run_engine, score
+from training.measure_words import lay_out, log_stderr, report, run_engine, score
 
 TAKES = 3
 SEED = 0
@@ -87,23 +85,8 @@ def pick_takes(candidates: list[Path], config: UserWordsConfig) -> tuple[list[An
 def word_stream(data: Path, files: list[Path]) -> tuple[np.ndarray, list[TruthWord]]:
     """The clips one after another (1-3 s apart) over the data set's noise at
     10 dB, each an ``unknown`` truth row."""
-    rng = np.random.default_rng(SEED)
-    clips = []
-    for p in files:
-        audio = load_audio(p)
-        span = word_span(audio)
-        if span is not None:
-            clips.append(level_clip(audio, span, "unknown", f"{p.parent.name}/{p.name}"))
-    gaps = [ms_to_samples(1000 * rng.uniform(*GAP_S)) for _ in range(len(clips) + 1)]
-    speech = np.zeros(sum(len(c.audio) for c in clips) + sum(gaps), np.float32)
-    truth, pos = [], gaps[0]
-    for clip, gap in zip(clips, gaps[1:]):
-        speech[pos:pos + len(clip.audio)] = clip.audio
-        truth.append(TruthWord(clip.label, (pos + clip.speech_start) / SAMPLE_RATE_HZ,
-                               (pos + clip.speech_end) / SAMPLE_RATE_HZ, clip.file))
-        pos += len(clip.audio) + gap
-    noise = noise_bed(data / "speech_commands_subset", speech.size, StreamSpec(), rng)
-    return (speech + noise * (SPEECH_RMS / 10 ** (SNR_DB / 20))).astype(np.float32), truth
+    return lay_out([("unknown", p) for p in files], data / "speech_commands_subset",
+                   np.random.default_rng(SEED))
 
 
 def matched_by_label(truth: list[TruthWord], events: list[Any]) -> dict[str, int]:
