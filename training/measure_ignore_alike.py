@@ -7,11 +7,12 @@ without half the pool's command clips vetoes more than 1 in 20 of a
 command's (:func:`kwsapp.userwords.enrol.veto_level`). This tool shows
 what that costs and saves. For each word: 3 takes (the first usable ones
 in a seeded order: Speech Commands clips of training speakers, or with
-``tts:WORD`` the TTS negatives' renderings of three voices), enrolled as a
-word to ignore at the usual level and at the level enrol chooses; then, with
-the bundled ``embed`` (or ``--model``), the commands fired on a 10 dB stream
-of the word's other clips (never a take), and the commands matched on the
-README's 10 and 5 dB validation streams with the commands each lost::
+``tts:WORD`` the TTS negatives' renderings of three voices; ``--takes N``
+for more), enrolled as a word to ignore at the usual level and at the
+level enrol chooses; then, with the bundled ``embed`` (or ``--model``),
+the commands fired on a 10 dB stream of the word's other clips (never a
+take), and the commands matched on the README's 10 and 5 dB validation
+streams with the commands each lost::
 
     python -m training.measure_ignore_alike [--work /tmp/s] [--json OUT] \\
         tts:bright tts:nope tts:lift six dog
@@ -63,9 +64,10 @@ def word_files(data: Path, word: str) -> tuple[list[Path], list[Path]]:
     return [p for p in files if which_set(p.name) == "train"], files
 
 
-def pick_takes(candidates: list[Path], config: UserWordsConfig) -> tuple[list[Any], list[Path]]:
-    """The first :data:`TAKES` takes in a seeded order that enrol accepts
-    together (a take much longer or shorter than the others is passed over)."""
+def pick_takes(candidates: list[Path], config: UserWordsConfig, n: int = TAKES
+               ) -> tuple[list[Any], list[Path]]:
+    """The first ``n`` takes in a seeded order that enrol accepts together
+    (a take much longer or shorter than the others is passed over)."""
     from kwsapp.userwords.takes import BadTakeError, check_take, check_takes
 
     takes, used = [], []
@@ -77,7 +79,7 @@ def pick_takes(candidates: list[Path], config: UserWordsConfig) -> tuple[list[An
             continue
         takes.append(take)
         used.append(candidates[i])
-        if len(takes) == TAKES:
+        if len(takes) == n:
             return takes, used
     raise SystemExit(f"only {len(takes)} usable takes among {len(candidates)} files")
 
@@ -96,7 +98,7 @@ def matched_by_label(truth: list[TruthWord], events: list[Any]) -> dict[str, int
 
 
 def measure(data: Path, work: Path, words: list[str], model: str | None = None,
-            log=print) -> list[dict[str, Any]]:
+            log=print, n_takes: int = TAKES) -> list[dict[str, Any]]:
     import soundfile as sf
 
     from kwsapp.userwords.embedding import default_embedder, default_pool
@@ -119,7 +121,7 @@ def measure(data: Path, work: Path, words: list[str], model: str | None = None,
     rows = []
     for word in words:
         candidates, files = word_files(data, word)
-        takes, used = pick_takes(candidates, config)
+        takes, used = pick_takes(candidates, config, n_takes)
         audio, truth = word_stream(data, [p for p in files if p not in used])
         duration = audio.size / SAMPLE_RATE_HZ
 
@@ -171,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder holding the README's val-10 and val-5 streams "
                              "(python -m training.stream_table builds them)")
     parser.add_argument("--model", default=None, help="another artifact than the bundled embed")
+    parser.add_argument("--takes", type=int, default=TAKES, help="takes of each word")
     parser.add_argument("--json", default=None, help="write the rows here")
     args = parser.parse_args(argv)
-    rows = measure(Path(args.data), Path(args.work), args.words, args.model, log=log_stderr)
+    rows = measure(Path(args.data), Path(args.work), args.words, args.model, log=log_stderr,
+                   n_takes=args.takes)
     return report(rows, args.json, table(rows))
 
 
