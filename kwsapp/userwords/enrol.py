@@ -17,8 +17,8 @@ whole pool, none against the commands; README "Words to ignore"). A word
 to ignore that sounds like a command ("bright" and `right`) would still
 veto it: its veto level is raised until a detector trained without half
 the pool's command clips vetoes at most 1 in 20 of any command's among
-them (:func:`veto_level`). A logistic regression on the pooled window features
-(kwsapp/userwords/detector.py) was as good as a small network on the
+them (:func:`veto_level`). A logistic regression on the pooled window
+features (kwsapp/userwords/detector.py) was as good as a small network on the
 wake-word streams and trains ten times faster (README "User words").
 """
 
@@ -96,7 +96,8 @@ def veto_level(pos_f: np.ndarray, part_f: np.ndarray, pool: NegativePool, leave_
     them: the best window of each. The level is ``config.ignore_threshold``,
     raised (to 3 decimals, at most ``ignore_max_level``) until no command
     loses more than ``ignore_command_loss`` of those clips. The word's own
-    detector, trained on every clip, is as strict as this one or stricter.
+    detector also trains on those clips, so the shares are an estimate on
+    the safe side of what it does on commands it never heard.
     """
     feats = pool.clip_features()
     width = feats.shape[-1]
@@ -241,7 +242,6 @@ def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
         raise BadTakeError(f"{word.path}: the card lists no kept takes; enrol "
                            f"{word.name!r} again from recordings")
     takes = load_takes(paths, config, word.ignore)
-    # A word to ignore gets its veto level anew (it depends on the pool).
     return enrol(word.name, takes, embed, pool, config, root, embedding_id=embedding_id,
                  ignore=word.ignore, replace=True,
                  threshold=None if word.ignore else word.threshold)
