@@ -249,6 +249,14 @@ class UserWordsConfig:
     # of other alexas to 0 and kept all 160 matched commands at 10 dB
     # (README "User words").
     ignore_threshold: float = 0.8
+    # A word to ignore that sounds like a command would veto it too ("bright"
+    # taught from 3 TTS takes vetoed 22 % of held-out "right" clips at 0.8):
+    # enrol raises its own level (its card's threshold) until a detector
+    # trained without half the pool's command clips vetoes at most this share
+    # of any command's clips among them (kwsapp/userwords/enrol.py veto_level),
+    # never above `ignore_max_level`.
+    ignore_command_loss: float = 0.05
+    ignore_max_level: float = 0.999
     # While an ignore word listens, commands it stirs on (`ignore_alert`)
     # wait this long before they are emitted: its score on an utterance can
     # peak a step after the command could fire. 80 ms (one step): with

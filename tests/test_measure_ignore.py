@@ -49,3 +49,28 @@ def test_takes_are_cut_at_the_false_activations_one_per_recording():
     assert cut == pytest.approx(truth[2].end + 2.0)
     with pytest.raises(SystemExit, match="only 3 usable"):
         fa_takes(audio, truth, events, 4, WAKE, UserWordsConfig())
+
+
+def test_words_like_a_command_take_training_speakers_and_stream_the_rest():
+    """training/measure_ignore_alike.py: a Speech Commands word's takes are
+    usable clips of training speakers, the same in every run, and its
+    stream holds the other clips in order, apart, over noise."""
+    from kwsapp.speakers import which_set
+    from training.measure_ignore_alike import TAKES, pick_takes, word_files, word_stream
+
+    data = REPO_ROOT.parent / "shared" / "data"
+    if not (data / "speech_commands_extra" / "six").is_dir():
+        pytest.skip(f"Speech Commands folders not found under {data}")
+    candidates, files = word_files(data, "six")
+    assert set(candidates) <= set(files) and len(files) > len(candidates) > TAKES
+    assert all(which_set(p.name) == "train" for p in candidates)
+    config = UserWordsConfig()
+    takes, used = pick_takes(candidates, config)
+    assert len(takes) == len(used) == TAKES and pick_takes(candidates, config)[1] == used
+    rest = [p for p in files if p not in used][:6]
+    audio, truth = word_stream(data, rest)
+    assert [t.file for t in truth] == [f"{p.parent.name}/{p.name}" for p in rest]
+    assert all(a.end + 0.9 < b.start for a, b in zip(truth, truth[1:]))  # 1-3 s gaps
+    assert truth[-1].end * 16000 < audio.size and np.std(audio[:8000]) > 0  # noise in gaps
+    with pytest.raises(SystemExit, match="no clips"):
+        word_files(data, "no such word")

@@ -355,10 +355,11 @@ def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir
     """Five recordings of "stop" that fire `stop` enrolled as a word to
     ignore ("halt", `enrol --ignore`): it is listed as ignored, never
     reported itself, and on a stream of three of those recordings and a "go"
-    only the "go" fires (``kwsapp classify``, the default veto level). The
-    stream reuses the takes so that the detector surely knows its word: the
-    check is the veto, not how well five takes generalize (README measures
-    that on held-out "alexa")."""
+    only the "go" fires (``kwsapp classify``). The stream reuses the takes
+    so that the detector surely knows its word: the check is the veto, not
+    how well five takes generalize (README measures that on held-out
+    "alexa"). Being a command, the word also gets a raised veto level: at
+    the default one it would drop other people's "stop" too."""
     from conftest import sure_clips
     from kwsapp.config import UserWordsConfig
     from kwsapp.userwords.takes import check_take
@@ -390,7 +391,54 @@ def test_an_ignore_word_vetoes_the_commands_on_its_utterances(tmp_path, data_dir
     assert proc.returncode == 0, proc.stderr
     card = json.loads(proc.stdout)
     assert card["role"] == "ignore" and card["pool"]["negatives"] == "commands and noise"
+    config = UserWordsConfig()
+    vetoed = card["figures"]["command_clips_vetoed"]
+    assert vetoed["default"]["stop"] > config.ignore_command_loss, vetoed
+    assert card["threshold"] > config.ignore_threshold, card["threshold"]
+    assert "sounds like 'stop'" in proc.stderr, proc.stderr
     listed = json.loads(run_cli("words", "--json", env=home_env(tmp_path)).stdout)["words"]
     assert [(w["name"], w["role"]) for w in listed] == [("halt", "ignore")]
-    assert "halt (ignored)" in run_cli("words", env=home_env(tmp_path)).stdout
+    listing = run_cli("words", env=home_env(tmp_path)).stdout
+    assert "halt (ignored)" in listing and "sounds like 'stop'" in listing, listing
     assert [e["label"] for e in events_of(home, wav)] == ["go"]
+
+
+def test_a_word_to_ignore_vetoes_at_its_own_level(tmp_path, wake_dir):
+    """A word to ignore's card threshold is its veto level: the live scores
+    reach ``ignore_threshold`` exactly where its detector's own probability
+    reaches that level (``kwsapp.userwords.live`` vetoes there), here with
+    the level set above the default and a shared word threshold unlike the
+    veto level. Its enrolment records the share of held-out command clips
+    it would veto (3 "alexa" takes: none reaches the limit, so the level
+    stays the default)."""
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.userwords.detector import Detector, sliding_windows, window_features
+    from kwsapp.userwords.embedding import default_embedder, default_pool
+    from kwsapp.userwords.enrol import enrol
+    from kwsapp.userwords.listener import UserWords
+    from kwsapp.userwords.store import list_words, save_word
+    from kwsapp.userwords.takes import load_takes
+
+    config = UserWordsConfig()
+    embedder, pool = default_embedder(), default_pool()
+    root = tmp_path / "home"
+    takes = load_takes(recordings(wake_dir, "alexa", 3), config, True)
+    word = enrol("tv", takes, embedder, pool, config, root, embedding_id=embedder.id,
+                 ignore=True)
+    vetoed = word.card["figures"]["command_clips_vetoed"]
+    assert set(vetoed["default"]) == set(vetoed["level"]) and len(vetoed["default"]) == 10
+    assert max(vetoed["level"].values()) <= config.ignore_command_loss
+    assert word.threshold == config.ignore_threshold  # alexa sounds like no command
+
+    card = dict(word.card, threshold=0.95)
+    save_word("tv", card, word.detector_arrays(), [t.audio for t in takes], root, replace=True)
+    stored = [w for w in list_words(root) if w.name == "tv"]
+    shared = UserWordsConfig(threshold=0.6)
+    clips = pool.embeddings[pool.word == "alexa"].astype(np.float32)  # pool clips of the word
+    windows = np.concatenate([sliding_windows(e) for e in clips])
+    live = UserWords(stored, shared).scores(windows)[:, 0]
+    det = Detector.from_arrays(stored[0].detector_arrays())
+    raw = 1.0 / (1.0 + np.exp(-det.logits(window_features(windows))))
+    clear = np.abs(raw - 0.95) > 1e-4  # away from float ties at the level
+    assert np.any(raw[clear] >= 0.95) and np.any((raw[clear] >= 0.8) & (raw[clear] < 0.95))
+    assert np.array_equal(live[clear] >= shared.ignore_threshold, raw[clear] >= 0.95)

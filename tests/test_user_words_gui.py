@@ -120,6 +120,25 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
     assert not dialog.ignore_box.isChecked()
 
 
+def test_a_word_to_ignore_that_sounds_like_a_command_says_so(qtbot, dialog, data_dir,
+                                                            tmp_path):
+    """A word to ignore taught from a take of "stop" would veto others'
+    "stop" at the usual level: the prompt names the command and the level
+    it vetoes at instead (the card's threshold, raised by enrol)."""
+    take = sorted((data_dir / "stop").glob("*.wav"))[0]
+    dialog.add_files([str(take)])
+    dialog.name_edit.setText("halt")
+    dialog.ignore_box.setChecked(True)
+    with qtbot.waitSignal(dialog.word_added, timeout=60000):
+        assert dialog.train()
+    card = json.loads((tmp_path / "home" / "words" / "halt" / "card.json").read_text())
+    assert card["threshold"] > dialog.config.ignore_threshold
+    said = dialog.prompt.text()
+    assert "sounds like" in said and "'stop'" in said.split("sounds like")[1], said
+    assert f"({card['threshold']:.2f})" in dialog.prompt.text()
+    assert f"vetoes at {card['threshold']:.2f}" in dialog.words_list.item(0).text()
+
+
 def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wake_dir,  # noqa: F811
                                                                 tmp_path):
     """A stored word whose card names another embedding (as after an update)

@@ -89,9 +89,17 @@ def build_stream(data: Path, word: str, takes: list[Path], seed: int = SEED
                 if which_set(p.name) in held]
     for i in sorted(rng.choice(len(commands), N_COMMANDS, replace=False)):
         items.append(commands[i])
+    return lay_out([items[k] for k in rng.permutation(len(items))], subset, rng)
+
+
+def lay_out(items: list[tuple[str, Path]], subset: Path, rng: np.random.Generator
+            ) -> tuple[np.ndarray, list[TruthWord]]:
+    """``(label, file)`` items one after another in that order, each file's
+    word (its speech run) at the streams' level, ``GAP_S`` apart, over the
+    data set's background noise at ``SNR_DB``; a file with no word is left
+    out. Truth rows name the file as ``folder/name``."""
     clips = []
-    for k in rng.permutation(len(items)):
-        label, path = items[k]
+    for label, path in items:
         audio = load_audio(path)
         span = word_span(audio)
         if span is not None:

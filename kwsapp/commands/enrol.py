@@ -65,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
     if like:  # the user should know why those words are not counted against it
         print(f"the negative pool's {', '.join(map(repr, like))} sound like these takes: "
               "left out of the negatives as the same word", file=sys.stderr)
+    alike = word.sounds_like()
+    if alike:  # why it vetoes only where it is surer: the user should know
+        shares = ", ".join(f"{share:.0%} of {c!r}" for c, share in alike.items())
+        print(f"{word.name!r} sounds like {' and '.join(map(repr, alike))} (at the usual "
+              f"level, {config.ignore_threshold:.2f}, it would veto {shares} said by "
+              f"others): it vetoes only where it scores {word.threshold:.3f} or more",
+              file=sys.stderr)
     now = "fire no command on" if word.ignore else "report"
     print(f"user words live in {home()}; listen, classify and the window now {now} "
           f"{word.name!r}", file=sys.stderr)

@@ -461,7 +461,10 @@ class AddWordDialog(QtWidgets.QDialog):
         self.progress.setValue(100)
         secs = word.card.get("figures", {}).get("enrol_seconds", 0.0)
         if word.ignore:
-            self.say(f"{word.name!r} learnt in {secs:.1f} s: commands no longer fire on it.")
+            alike = " and ".join(map(repr, word.sounds_like()))
+            self.say(f"{word.name!r} learnt in {secs:.1f} s: commands no longer fire on it."
+                     + (f" It sounds like {alike}, so it vetoes only where it is sure of "
+                        f"itself ({word.threshold:.2f}), to keep those commands." if alike else ""))
         else:
             self.say(f"{word.name!r} learnt in {secs:.1f} s: say it and watch the live view.")
         for slot in self.slots:
@@ -502,8 +505,10 @@ class AddWordDialog(QtWidgets.QDialog):
         for w in words:
             stale = ("" if ids is None or w.trained_on(*ids)
                      else "  ·  made for another model: Retrain")
+            level = (f" (sounds like a command: vetoes at {w.threshold:.2f})"
+                     if w.sounds_like() else "")
             item = QtWidgets.QListWidgetItem(
-                f"{w.name}{'  ·  ignored' if w.ignore else ''}  ·  "
+                f"{w.name}{'  ·  ignored' if w.ignore else ''}{level}  ·  "
                 f"{len(w.card.get('takes', []))} takes  ·  "
                 f"{str(w.card.get('created', ''))[:10]}{stale}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)

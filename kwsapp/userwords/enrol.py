@@ -13,9 +13,12 @@ words it finds (at ``same_word_level``) in at least ``same_word_share`` of
 their clips are left out like the name. A word to ignore keeps the probe:
 what it must not do is veto a command (taught as "the tv" from 3 of its own
 false activations, "alexa" let 20 of 29 later commands through against the
-whole pool, none against the commands; README "Words to ignore"). A
-logistic regression on the pooled window features
-(kwsapp/userwords/detector.py) was as good as a small network on the
+whole pool, none against the commands; README "Words to ignore"). A word
+to ignore that sounds like a command ("bright" and `right`) would still
+veto it: its veto level is raised until a detector trained without half
+the pool's command clips vetoes at most 1 in 20 of any command's among
+them (:func:`veto_level`). A logistic regression on the pooled window
+features (kwsapp/userwords/detector.py) was as good as a small network on the
 wake-word streams and trains ten times faster (README "User words").
 """
 
@@ -27,7 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from kwsapp import __version__
+from kwsapp import COMMAND_LABELS, __version__
 from kwsapp.config import UserWordsConfig
 from kwsapp.userwords.augment import Variant, variants
 from kwsapp.userwords.detector import (FRAMES, Detector, sliding_windows, train_detector,
@@ -81,6 +84,44 @@ def words_like(pool: NegativePool, probe: Detector, level: float, share: float,
     candidates = ~pool.keep(None, commands_only=True) & pool.keep(leave_out)
     words = sorted({str(w) for w in pool.word[candidates]})
     return [w for w in words if np.mean(found[candidates & (pool.word == w)]) >= share]
+
+
+def veto_level(pos_f: np.ndarray, part_f: np.ndarray, pool: NegativePool, leave_out: str,
+               config: UserWordsConfig) -> tuple[float, dict[str, dict[str, float]]]:
+    """The level a word to ignore vetoes at, and the share of the pool's
+    command clips it vetoes at the default level and at that one.
+
+    A detector is trained as the word's own (against the pool's commands and
+    noise) but without a seeded half of the command clips, and scored on
+    them: the best window of each. The level is ``config.ignore_threshold``,
+    raised (to 3 decimals, at most ``ignore_max_level``) until no command
+    loses more than ``ignore_command_loss`` of those clips. The word's own
+    detector also trains on those clips, so the shares are an estimate on
+    the safe side of what it does on commands it never heard.
+    """
+    feats = pool.clip_features()
+    width = feats.shape[-1]
+    keep = pool.keep(leave_out, commands_only=True)
+    commands = keep & (pool.word != "")
+    held = commands & (np.random.default_rng(config.seed).random(len(pool.word)) < 0.5)
+    det = train_detector(pos_f, np.concatenate([feats[keep & ~held].reshape(-1, width), part_f]),
+                         hidden=0, l2=config.l2)
+    logits = det.logits(feats[held].reshape(-1, width)).reshape(int(held.sum()), -1).max(axis=1)
+    peaks = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    said = pool.word[held]
+    level = config.ignore_threshold
+    for c in COMMAND_LABELS:
+        top = np.sort(peaks[said == c])[::-1]
+        allowed = int(config.ignore_command_loss * top.size + 0.5)  # 1 of 19 at 0.05
+        if allowed < top.size and top[allowed] >= level:
+            level = np.floor(top[allowed] * 1000.0 + 1.0) / 1000.0  # just above it
+    level = float(min(level, config.ignore_max_level))
+
+    def shares(at: float) -> dict[str, float]:
+        return {c: round(float(np.mean(peaks[said == c] >= at)), 3) for c in COMMAND_LABELS
+                if np.any(said == c)}
+
+    return level, {"default": shares(config.ignore_threshold), "level": shares(level)}
 
 
 def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
@@ -141,14 +182,19 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     neg_f = np.concatenate([pool.features(leave_out=norm, commands_only=True), part_f])
     detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
     like = words_like(pool, detector, config.same_word_level, config.same_word_share, norm)
-    if not ignore:
+    vetoes = None
+    if ignore:
+        report(0.9, "checking it against the commands")
+        level, vetoes = veto_level(pos_f, part_f, pool, norm, config)
+    else:
         report(0.9, "training the detector against the other words")
         neg_f = np.concatenate([pool.features(leave_out=[norm, *like]), part_f])
         detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
+        level = config.threshold
     report(0.95, "saving")
     p_pos = 1.0 / (1.0 + np.exp(-detector.logits(pos_f)))
     p_neg = 1.0 / (1.0 + np.exp(-detector.logits(neg_f)))
-    thr = config.threshold if threshold is None else threshold
+    thr = level if threshold is None else threshold
     seconds = time.perf_counter() - t0
     card = {
         "format_version": 1,
@@ -161,7 +207,8 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
                      "negatives": int(len(neg_f))},
         "figures": {"variant_windows_found": round(float(np.mean(p_pos >= thr)), 4),
                     "pool_windows_firing": round(float(np.mean(p_neg >= thr)), 5),
-                    "enrol_seconds": round(seconds, 2)},
+                    "enrol_seconds": round(seconds, 2),
+                    **({"command_clips_vetoed": vetoes} if vetoes is not None else {})},
         "embedding": embedding_id,
         "pool": {"file": pool.path.name, "sha1": pool.digest,
                  "negatives": "commands and noise" if ignore else "all but the word",
@@ -182,7 +229,9 @@ def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
             config: UserWordsConfig = UserWordsConfig(), root=None,
             embedding_id: str = "") -> StoredWord:
     """Enrol ``word`` again from its kept takes, on ``embed`` and ``pool``
-    (after an update changed either), keeping its name, role and threshold.
+    (after an update changed either), keeping its name, role and threshold
+    (a word to ignore's threshold, its veto level, is chosen anew:
+    :func:`veto_level` depends on the pool).
 
     Raises:
         BadTakeError: a kept take is missing or no longer usable (the stored
@@ -194,4 +243,5 @@ def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
                            f"{word.name!r} again from recordings")
     takes = load_takes(paths, config, word.ignore)
     return enrol(word.name, takes, embed, pool, config, root, embedding_id=embedding_id,
-                 ignore=word.ignore, replace=True, threshold=word.threshold)
+                 ignore=word.ignore, replace=True,
+                 threshold=None if word.ignore else word.threshold)

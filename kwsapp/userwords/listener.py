@@ -62,9 +62,11 @@ class UserWords:
         self._mean = np.stack([d.mean for d in dets]) if dets else np.zeros((0, 6 * DIM))
         self._scale = np.stack([d.scale for d in dets]) if dets else np.ones((0, 6 * DIM))
         self._w = np.stack([d.w2 for d in dets]) if dets else np.zeros((0, 6 * DIM))
-        shared = _logit(config.threshold)
-        self._b = np.array([d.b2 - _logit(w.threshold) + shared for w, d in zip(self.words, dets)],
-                           np.float32)
+        # Each word's own threshold (an ignore word's: its veto level) maps to
+        # the shared one its scores are compared with.
+        self._b = np.array([d.b2 - _logit(w.threshold) + _logit(
+            config.ignore_threshold if w.ignore else config.threshold)
+            for w, d in zip(self.words, dets)], np.float32)
 
     @classmethod
     def load(cls, root: Path | None = None, config: UserWordsConfig = UserWordsConfig()

@@ -126,6 +126,14 @@ class StoredWord:
         vetoes the commands decided where it is heard (card ``"role": "ignore"``)."""
         return self.card.get("role") == "ignore"
 
+    def sounds_like(self) -> dict[str, float]:
+        """For a word to ignore whose veto level enrol raised: the commands
+        it would veto at the usual level, with the share of the pool's
+        held-out clips of each (card ``figures.command_clips_vetoed``)."""
+        vetoed = self.card.get("figures", {}).get("command_clips_vetoed") or {}
+        usual, level = vetoed.get("default", {}), vetoed.get("level", {})
+        return {c: float(share) for c, share in usual.items() if level.get(c, share) < share}
+
 
 def read_word(folder: Path) -> StoredWord:
     """Read one word folder.
