@@ -53,3 +53,16 @@ def test_set_takes_a_typed_field_or_says_what_is_wrong():
     assert make_models.setting("tts_words=null") == ("tts_words", None)
     with pytest.raises(argparse.ArgumentTypeError, match="type bool"):
         make_models.setting("synthetic_commands=1")
+
+
+def test_param_takes_a_json_value_or_a_word():
+    import argparse
+
+    import pytest
+
+    assert make_models.parameter("window_mean=true") == ("window_mean", True)
+    assert make_models.parameter("filters=64") == ("filters", 64)
+    assert make_models.parameter("head=linear") == ("head", "linear")
+    for bad in ("window_mean", "=1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+            make_models.parameter(bad)

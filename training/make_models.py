@@ -47,6 +47,19 @@ def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
     return dataclasses.replace(TrainConfig(), **overrides)
 
 
+def parameter(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of an architecture's parameters (VALUE a JSON literal,
+    or a bare word taken as a string), for ``--param``; the architecture
+    checks the key when it builds its model."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def setting(text: str) -> tuple[str, Any]:
     """``FIELD=VALUE`` of :class:`TrainConfig` (VALUE a JSON literal, or a
     bare word taken as a string), for ``--set``.
@@ -123,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="FIELD=VALUE",
                         help="a TrainConfig field over the recipe (repeatable), e.g. "
                              "--set tts_words=16000: a recipe to compare, not the bundled one")
+    parser.add_argument("--param", type=parameter, action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="an architecture parameter over its DEFAULTS (repeatable), e.g. "
+                             "--param window_mean=true: a recipe to compare")
     parser.add_argument("--live-defaults-from", metavar="MODELS",
                         help="models folder whose cards give the live defaults "
                              "(default: the models being replaced in --out)")
@@ -143,10 +160,13 @@ def main(argv: list[str] | None = None) -> int:
                    + (" --leave-out " + " ".join(map(shlex.quote, args.leave_out))
                       if args.leave_out else "")
                    + "".join(f" --set {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in args.set)
+                   + "".join(f" --param {shlex.quote(f'{k}={json.dumps(v)}')}"
+                             for k, v in args.param)
                    + (f" --live-defaults-from {args.live_defaults_from}"
                       if args.live_defaults_from else ""))
         start = time.monotonic()
-        card = train(args.data, arch, staging, cfg, aug=augment_config(module), command=command)
+        card = train(args.data, arch, staging, cfg, params=dict(args.param) or None,
+                     aug=augment_config(module), command=command)
         timings[arch] = time.monotonic() - start
         keep_live_defaults(Path(args.live_defaults_from) / arch if args.live_defaults_from
                            else out, staging)
