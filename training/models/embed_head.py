@@ -43,7 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # scratch lab (docs/streaming.md, "A window's mean beside it") three heads
     # of it, two seed sets, fired 16 / 0 an hour on held-out "alexa" /
     # "snowboy" at 87.6 % matched (10 dB) where the plain head fired 92 / 28
-    # at 88.1 %. Not yet the bundled recipe: to be retrained and measured.
+    # at 88.1 %; the real recipe with it, one seed set, was not clearly
+    # better than the bundled one (same section). Off until measured more.
     "window_mean": False,
 }
 TINY: dict[str, Any] = {**DEFAULTS, "filters": 8}
