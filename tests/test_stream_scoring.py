@@ -161,3 +161,16 @@ def test_summary_carries_both_intervals():
     assert lo < out["matched_pct"] < hi
     lo, hi = out["fa_per_hour_ci95"]
     assert out["fa_per_hour"] == pytest.approx(2.0) and lo < 2.0 < hi
+
+
+def test_matched_words_are_counted_by_label_in_the_scorers_own_matching():
+    from kwsapp.streaming.scoring import Event, TruthWord, score_events
+
+    truth = [TruthWord("yes", 1.0, 1.4), TruthWord("yes", 3.0, 3.4), TruthWord("no", 5.0, 5.4),
+             TruthWord("unknown", 7.0, 7.4)]
+    events = [Event("yes", 0.9, 1.0, 1.4, 1.6), Event("yes", 0.9, 1.1, 1.4, 1.7),  # a duplicate
+              Event("go", 0.9, 5.0, 5.4, 5.6)]  # wrong on "no"
+    s = score_events(truth, events, 10.0)
+    assert s.matched_by_label() == {"yes": 1}
+    assert [w.label for w in s.command_words] == ["yes", "yes", "no"]
+    assert "command_words" not in s.summary()

@@ -37,7 +37,8 @@ from kwsapp import COMMAND_LABELS
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig
 from kwsapp.speakers import UNKNOWN_DIR, which_set
-from kwsapp.streaming.scoring import TruthWord, lies_on, read_truth
+from kwsapp.streaming.replay import to_events
+from kwsapp.streaming.scoring import TruthWord, read_truth, score_events
 from training.measure_words import lay_out, log_stderr, report, run_engine, score
 
 TAKES = 3
@@ -91,12 +92,6 @@ def word_stream(data: Path, files: list[Path]) -> tuple[np.ndarray, list[TruthWo
                    np.random.default_rng(SEED))
 
 
-def matched_by_label(truth: list[TruthWord], events: list[Any]) -> dict[str, int]:
-    """Commands of ``truth`` with an event of their label on them."""
-    return {c: sum(1 for t in truth if t.label == c and any(
-        e.label == c and lies_on(e, t) for e in events)) for c in COMMAND_LABELS}
-
-
 def measure(data: Path, work: Path, words: list[str], model: str | None = None,
             log=print, n_takes: int = TAKES) -> list[dict[str, Any]]:
     import soundfile as sf
@@ -112,9 +107,12 @@ def measure(data: Path, work: Path, words: list[str], model: str | None = None,
     def on_val(home: Path | None) -> dict[str, Any]:
         out = {}
         for stem, (audio, truth) in val.items():
-            events = [e for e in run_engine(audio, home, model)[0] if e.label in COMMANDS]
-            out[stem] = score(truth, events, audio.size / SAMPLE_RATE_HZ, COMMANDS)["matched_pct"]
-            out[f"{stem} by command"] = matched_by_label(truth, events)
+            events = [e for e in to_events(run_engine(audio, home, model)[0])
+                      if e.label in COMMANDS]
+            scored = score_events(truth, events, audio.size / SAMPLE_RATE_HZ)
+            out[stem] = round(scored.matched_pct, 1)
+            by_label = scored.matched_by_label()
+            out[f"{stem} by command"] = {c: by_label.get(c, 0) for c in COMMAND_LABELS}
         return out
 
     alone = on_val(None)

@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     for w in words:
         fig = w.card.get("figures", {})
         figures = ", ".join(f"{k} {v}" for k, v in fig.items() if k != "command_clips_vetoed")
-        if w.sounds_like():  # why its threshold (veto level) is above the usual
-            figures += f", sounds like {' and '.join(map(repr, w.sounds_like()))}"
+        alike = w.sounds_like()
+        if alike:  # why its threshold (veto level) is above the usual
+            figures += f", sounds like {' and '.join(map(repr, alike))}"
         name = f"{w.name} (ignored)" if w.ignore else w.name
         print(f"{name:<20} {len(w.card.get('takes', [])):>5}  {w.card.get('created', '?'):<25} "
               f"{w.threshold:>9.2f}  {figures}")

@@ -112,6 +112,16 @@ class StreamScore:
     outcomes: list[str] = field(default_factory=list)
     #: per command word, in truth order: "matched" | "wrong" | "missed"
     word_outcomes: list[str] = field(default_factory=list)
+    #: the command words those outcomes are of, in the same order
+    command_words: list[TruthWord] = field(default_factory=list)
+
+    def matched_by_label(self) -> dict[str, int]:
+        """Matched command words of each label (labels with none left out)."""
+        out: dict[str, int] = {}
+        for w, o in zip(self.command_words, self.word_outcomes):
+            if o == "matched":
+                out[w.label] = out.get(w.label, 0) + 1
+        return out
 
     def _pct(self, n: int) -> float:
         return 100.0 * n / self.words if self.words else 0.0
@@ -154,7 +164,8 @@ class StreamScore:
     def summary(self) -> dict[str, object]:
         """Flat JSON-ready dict: counts, shares, FA/h and latency."""
         out = {k: v for k, v in asdict(self).items()
-               if k not in ("latencies_s", "scored", "outcomes", "word_outcomes")}
+               if k not in ("latencies_s", "scored", "outcomes", "word_outcomes",
+                            "command_words")}
         out.update(matched_pct=self.matched_pct, wrong_pct=self.wrong_pct,
                    missed_pct=self.missed_pct, fa_per_hour=self.fa_per_hour,
                    matched_pct_ci95=list(self.matched_ci_pct),
@@ -221,7 +232,7 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
         events=len(evs), duplicates=outcomes.count("duplicate"),
         wrong_events=outcomes.count("wrong"), false_activations=outcomes.count("false"),
         duration_s=float(duration_s), latencies_s=latencies, scored=evs, outcomes=outcomes,
-        word_outcomes=word_outcomes)
+        word_outcomes=word_outcomes, command_words=words)
 
 
 def repeat_pairs(truth: Sequence[TruthWord], word_outcomes: Sequence[str]) -> tuple[int, int]:

@@ -73,13 +73,18 @@ def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
     return windows[whole], windows[partial]
 
 
+def clip_peaks(detector: Detector, features: np.ndarray) -> np.ndarray:
+    """``[clips, windows, F]`` window features -> each clip's best logit."""
+    logits = detector.logits(features.reshape(-1, features.shape[-1]))
+    return logits.reshape(features.shape[:2]).max(axis=1)
+
+
 def words_like(pool: NegativePool, probe: Detector, level: float, share: float,
                leave_out: str) -> list[str]:
     """The pool's words (commands and noise aside) whose clips ``probe``
     finds, at ``level``, in at least ``share`` of them: the takes' word
     under other names."""
-    feats = pool.clip_features()
-    peak = probe.logits(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:2]).max(axis=1)
+    peak = clip_peaks(probe, pool.clip_features())
     found = peak >= np.log(level / (1.0 - level))
     candidates = ~pool.keep(None, commands_only=True) & pool.keep(leave_out)
     words = sorted({str(w) for w in pool.word[candidates]})
@@ -100,14 +105,12 @@ def veto_level(pos_f: np.ndarray, part_f: np.ndarray, pool: NegativePool, leave_
     the safe side of what it does on commands it never heard.
     """
     feats = pool.clip_features()
-    width = feats.shape[-1]
     keep = pool.keep(leave_out, commands_only=True)
     commands = keep & (pool.word != "")
     held = commands & (np.random.default_rng(config.seed).random(len(pool.word)) < 0.5)
-    det = train_detector(pos_f, np.concatenate([feats[keep & ~held].reshape(-1, width), part_f]),
-                         hidden=0, l2=config.l2)
-    logits = det.logits(feats[held].reshape(-1, width)).reshape(int(held.sum()), -1).max(axis=1)
-    peaks = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    det = train_detector(pos_f, np.concatenate([
+        feats[keep & ~held].reshape(-1, feats.shape[-1]), part_f]), hidden=0, l2=config.l2)
+    peaks = 1.0 / (1.0 + np.exp(-clip_peaks(det, feats[held]).astype(np.float64)))
     said = pool.word[held]
     level = config.ignore_threshold
     for c in COMMAND_LABELS:
