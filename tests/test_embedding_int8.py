@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from kwsapp.inference.recognizer import Recognizer  # noqa: E402
-from test_engine_streaming import (_config, _run, _run_live, _whole_window,  # noqa: E402
-                                   stream)  # noqa: F401 (a fixture)
+from test_engine_streaming import (_assert_live_decides_as_file, _config, _run,  # noqa: E402
+                                   _whole_window, stream)  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
@@ -112,19 +112,7 @@ def test_int8_streamed_probabilities_equal_whole_window_ones(int8, int8_steps, s
 def test_int8_live_stream_decides_as_the_file(int8, int8_steps, stream):
     """Live (the streaming models, 1-3 embeddings a call, paced in real time)
     equals the file (the chunk model, 128 a call) to the bit."""
-    audio = stream[:int(4.5 * 16000)]
-    cfg = _config(int8)
-    events, windows, embs = _run(int8, audio, 320, cfg)
-    live_events, live_windows, live_embs, engine = _run_live(int8_steps, audio, cfg)
-    if engine.stats.dropped_windows:  # inference fell behind (a loaded machine)
-        pytest.skip(f"{engine.stats.dropped_windows} steps dropped: nothing to compare")
-    assert events and len(windows) > 10
-    assert [(e.label, e.score, e.start, e.end) for e in live_events] == \
-        [(e.label, e.score, e.start, e.end) for e in events]
-    np.testing.assert_array_equal(np.stack([w.probs for w in live_windows]),
-                                  np.stack([w.probs for w in windows]))
-    np.testing.assert_array_equal(np.stack([e for _, e in live_embs]),
-                                  np.stack([e for _, e in embs]))
+    _assert_live_decides_as_file(int8, int8_steps, stream[:int(4.5 * 16000)])
 
 
 def test_export_int8_of_an_int8_artifact_is_refused(int8_dir, repo_root):

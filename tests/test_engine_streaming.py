@@ -168,15 +168,14 @@ def test_switching_between_split_and_window_models_mid_stream(embed_steps, tiny_
     assert grids[:5] == [960] * 5 and 0 in grids[6:16] and grids[-1] == 960
 
 
-def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, stream):
-    """A live stream (blocks paced in real time, as from PortAudio) gives
-    the windows and events the file gives, while the pipeline thread wakes
-    about once per 80 ms step, not once per 20 ms block or 10 ms poll, and
-    runs the steps itself."""
-    audio = stream[:int(4.5 * 16000)]  # two words
-    cfg = _config(embed_steps)
-    events, windows, embs = _run(embed_steps, audio, 320, cfg)
-    live_events, live_windows, live_embs, engine = _run_live(embed_steps, audio, cfg)
+def _assert_live_decides_as_file(file_model, live_model, audio):
+    """Replays ``audio`` as a file (``file_model``, 320-sample chunks) and
+    live (``live_model``, paced in real time), asserts the same events,
+    windows, probabilities and embeddings to the bit, and returns the live
+    engine. Skips when the live engine dropped steps (a loaded machine)."""
+    cfg = _config(file_model)
+    events, windows, embs = _run(file_model, audio, 320, cfg)
+    live_events, live_windows, live_embs, engine = _run_live(live_model, audio, cfg)
     if engine.stats.dropped_windows:  # inference fell behind (a loaded machine)
         pytest.skip(f"{engine.stats.dropped_windows} steps dropped: nothing to compare")
     assert events and len(windows) > 10
@@ -190,6 +189,16 @@ def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, s
                                   np.stack([w.probs for w in windows]))
     np.testing.assert_array_equal(np.stack([e for _, e in live_embs]),
                                   np.stack([e for _, e in embs]))
+    return engine
+
+
+def test_live_paced_stream_decides_as_the_file_and_wakes_per_step(embed_steps, stream):
+    """A live stream (blocks paced in real time, as from PortAudio) gives
+    the windows and events the file gives, while the pipeline thread wakes
+    about once per 80 ms step, not once per 20 ms block or 10 ms poll, and
+    runs the steps itself."""
+    audio = stream[:int(4.5 * 16000)]  # two words
+    engine = _assert_live_decides_as_file(embed_steps, embed_steps, audio)
     # The same answers with the steps run on the pipeline thread itself (once
     # the inference thread has timed one as quick, no hand-off), as here.
     assert engine.inline > 0
