@@ -1,6 +1,6 @@
-"""The embed head's option "window_mean" (training/models/embed_head.py): the
-head also reads each embedding minus the window's mean, and the runtime runs
-it (LiteRT, builtin ops, the same numbers as Keras)."""
+"""The embed head's "window_mean" (training/models/embed_head.py, on by
+default): the head also reads each embedding minus the window's mean, and
+the runtime runs it (LiteRT, builtin ops, the same numbers as Keras)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ def test_the_window_mean_option_converts_and_reads_the_centred_window(tmp_path):
     from training.export import to_tflite
     from training.models import embed_head
 
-    plain = embed_head.build({**embed_head.TINY}, 12)
-    head = embed_head.build({**embed_head.TINY, "window_mean": True}, 12)
+    assert embed_head.DEFAULTS["window_mean"] and embed_head.TINY["window_mean"]
+    plain = embed_head.build({**embed_head.TINY, "window_mean": False}, 12)
+    head = embed_head.build(embed_head.TINY, 12)
     assert head.get_layer("norm").input.shape[-1] == 2 * 96  # as heard, and centred
     assert plain.get_layer("norm").input.shape[-1] == 96
     x = np.random.default_rng(0).standard_normal((5, 10, 96)).astype(np.float32)

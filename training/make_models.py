@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", type=parameter, action="append", default=[],
                         metavar="KEY=VALUE",
                         help="an architecture parameter over its DEFAULTS (repeatable), e.g. "
-                             "--param window_mean=true: a recipe to compare")
+                             "--param filters=64: a recipe to compare")
     parser.add_argument("--live-defaults-from", metavar="MODELS",
                         help="models folder whose cards give the live defaults "
                              "(default: the models being replaced in --out)")
