@@ -700,7 +700,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             if improved:
                 state.update(best_accuracy=row["val_accuracy"], best_epoch=epoch, bad_epochs=0)
                 if not cfg.average_last_epochs:  # the mean is kept instead
-                    write_atomic(ckpt / "best.weights.h5", lambda p: model.save_weights(p))
+                    write_atomic(ckpt / "best.weights.h5", _weights_bytes(model))
             else:
                 state["bad_epochs"] += 1
             previous_average = state.get("average")
@@ -774,6 +774,21 @@ def _add_to_average(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -
 
     write_atomic(ckpt / name, save)
     state.update(average=name, averaged=n + 1)
+
+
+def _weights_bytes(model: Any) -> bytes:
+    """``model.save_weights``'s ``.weights.h5`` file as bytes, written in a
+    scratch folder in memory (``/dev/shm`` where there is one) and read back.
+    Written straight to a full disk, HDF5 kept the half-written file open
+    and its exit handler crashed the process (SIGSEGV after the
+    DiskFullError, instead of exit 1); now a full disk fails in
+    ``write_atomic``'s plain write. (``model.save``'s ``.keras`` files are
+    zips Keras fills from memory, so they need no such detour.)"""
+    scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="kwsapp-weights-") as tmp:
+        path = Path(tmp) / "best.weights.h5"
+        model.save_weights(path)
+        return path.read_bytes()
 
 
 def _saved_average(ckpt: Path, state: dict[str, Any]) -> list[np.ndarray]:
