@@ -136,27 +136,63 @@ def whole_window(model: Any) -> Any:
     """An ``embed`` artifact's ``model.keras`` (frozen embedding + head) with
     the embedding quantized: what its ``model.tflite`` is converted from.
 
-    The head stays float as in ``head.tflite``: its softmaxes are written
-    out as exp / sum, since the converter makes a SOFTMAX int8 (a fixed
-    1/256 output scale) in a graph that has fake-quant ops."""
+    The head stays float as in ``head.tflite``. In a graph with fake-quant
+    ops the converter makes int8 what it can give a scale: a SOFTMAX (a
+    fixed 1/256 output scale), so softmaxes are written out as exp / sum;
+    and a concatenation with the int8 embeddings (the window-mean head's
+    embeddings beside themselves minus their mean), at the embeddings'
+    scale, which clipped the centred half (0.012 from ``head.tflite``'s
+    probabilities), so concatenations are written as a sum of zero-padded
+    parts (the same values; a sum has no scale, so it stays float)."""
     import keras
 
     emb = quantize(model.get_layer("speech_embedding"))
-    head = keras.models.clone_model(model.layers[-1], clone_function=_plain_softmax,
+    head = keras.models.clone_model(model.layers[-1], clone_function=_float_layer,
                                     recursive=True)
     head.set_weights(model.layers[-1].get_weights())
     inp = keras.Input(model.inputs[0].shape[1:], name="samples")
     return keras.Model(inp, head(emb(inp)), name=f"{model.name}_int8")
 
 
-def _plain_softmax(layer: Any) -> Any:
-    """A copy of ``layer`` whose softmax activation is exp / sum (same values)."""
+def _float_layer(layer: Any) -> Any:
+    """A copy of ``layer`` the converter keeps float: a softmax activation as
+    exp / sum, a concatenation as a sum of padded parts (same values)."""
     import keras
 
     config = layer.get_config()
+    if isinstance(layer, keras.layers.Concatenate):
+        return _padded_sum_layer()(axis=config["axis"], name=config["name"])
     if isinstance(layer, keras.layers.Dense) and config.get("activation") == "softmax":
         config["activation"] = _softmax
     return layer.__class__.from_config(config)
+
+
+@lru_cache(maxsize=1)
+def _padded_sum_layer() -> type:
+    """``keras.layers.Concatenate`` as ``sum(pad(part))`` (built on first use:
+    this module does not import Keras at import time)."""
+    import keras
+    from keras import ops
+
+    class PaddedSum(keras.layers.Layer):
+        def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.axis = axis
+
+        def call(self, inputs: list[Any]) -> Any:
+            rank = len(inputs[0].shape)
+            axis = self.axis % rank
+            widths = [int(t.shape[axis]) for t in inputs]
+            total, start, out = sum(widths), 0, None
+            for part, width in zip(inputs, widths):
+                pads = [[0, 0]] * rank
+                pads[axis] = [start, total - start - width]
+                padded = ops.pad(part, pads)
+                out = padded if out is None else out + padded
+                start += width
+            return out
+
+    return PaddedSum
 
 
 def _softmax(z: Any) -> Any:
