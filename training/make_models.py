@@ -68,15 +68,12 @@ def setting(text: str) -> tuple[str, Any]:
         argparse.ArgumentTypeError: not ``FIELD=VALUE``, no such field, or a
             value of another type than the field's default.
     """
-    name, sep, value = text.partition("=")
+    name, sep, _ = text.partition("=")
     defaults = {f.name: getattr(TrainConfig(), f.name) for f in dataclasses.fields(TrainConfig)}
     if not sep or name not in defaults:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not FIELD=VALUE with a TrainConfig field (e.g. tts_words=16000)")
-    try:
-        parsed = _tuples(json.loads(value))
-    except json.JSONDecodeError:
-        parsed = value
+    parsed = _tuples(parameter(text)[1])
     default = defaults[name]
     if default is None:  # an optional setting: any JSON value
         return name, parsed
