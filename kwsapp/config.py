@@ -90,6 +90,10 @@ class VadConfig:
     # Voiced frames closer than this belong to one word (a "speech run"):
     # stop closures inside a word are shorter, pauses between words longer.
     word_gap_ms: float = 250.0
+    # A window's decision is about the speech run that fills most of its
+    # last this many ms (kwsapp/audio/vad.py heard_run): the command just
+    # heard, not an earlier burst that fills more of the 1.5 s.
+    heard_ms: float = 1000.0
     # Frames quieter than this (RMS, dB re full scale) are never speech:
     # webrtcvad alone calls even -60 dBFS white noise speech. The loudest
     # frame of 360 shared command clips was at least -33 dBFS.

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,21 @@ class SpeechRun:
 
     start: int
     end: int
+
+
+def heard_run(runs: Sequence[SpeechRun], end: int, recent: int) -> SpeechRun | None:
+    """The speech run a window ending at sample ``end`` decides about: the
+    one that fills most of its last ``recent`` samples, the later on a tie
+    (None without runs).
+
+    A command is under a second long and fires within a few hundred ms of
+    its end, so it is in the window's last second; the run that fills most
+    of the whole 1.5 s window can be an earlier noise burst or word, and an
+    event carrying that span lies on the wrong stretch of audio (missed by
+    the stream scorer, the wrong audio in the GUI)."""
+    start = end - recent
+    return max(runs, default=None,
+               key=lambda r: (min(r.end, end) - max(r.start, start), r.start))
 
 
 class SpeechGate:

@@ -52,7 +52,7 @@ import numpy as np
 from kwsapp.audio.io import StreamResampler
 from kwsapp.audio.ringbuffer import RingBuffer, RingOverrun
 from kwsapp.audio.source import AudioSource
-from kwsapp.audio.vad import SpeechGate, SpeechRun
+from kwsapp.audio.vad import SpeechGate, SpeechRun, heard_run
 from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 from kwsapp.inference.embedding_ring import EmbeddingRing
@@ -994,8 +994,8 @@ class Engine:
             self._segment = task.segment
         n = task.audio.shape[0] if isinstance(task, _Window) else self.window_samples
         win_start = task.end - n
-        run = max(task.runs, default=None,
-                  key=lambda r: min(r.end, task.end) - max(r.start, win_start))
+        run = heard_run(task.runs, task.end,
+                        ms_to_samples(self.config.vad.heard_ms, self.sample_rate_hz))
         word = None if run is None else run.start
         if run is not None:
             span = (max(run.start, win_start), min(run.end, task.end))

@@ -13,8 +13,9 @@ in case the word's score peaks a step later (:meth:`Engine.hold_commands`).
 
 Decisions follow the commands' rules: a window is judged only while the
 voice detector heard speech in it (else the smoother is reset, as when the
-commands' gate closes); the speech run that fills the window most is the
-utterance key (the same word said twice fires twice) and the event's span.
+commands' gate closes); the speech run that fills most of the window's
+last second (:func:`~kwsapp.audio.vad.heard_run`) is the utterance key (the
+same word said twice fires twice) and the event's span.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kwsapp.config import UserWordsConfig
+from kwsapp.audio.vad import heard_run
+from kwsapp.config import UserWordsConfig, ms_to_samples
 from kwsapp.userwords.listener import UserWordListener, UserWords
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ class LiveUserWords:
         if not runs:  # no speech in the window: as a closed gate for the commands
             self.listener.smoother.reset()
             return
-        run = max(runs, key=lambda r: min(r.end, end) - max(r.start, start))
+        run = heard_run(runs, end, ms_to_samples(self.engine.config.vad.heard_ms, self._sr))
         detection = self.listener.decide(end_s, probs, run.start)
         if self._ignore_names:
             stir = float(probs[self._ignore].max())
