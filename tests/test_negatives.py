@@ -154,6 +154,26 @@ def test_each_epoch_draws_its_share_of_negatives():
     assert set(again[again[:, 0] >= 100, 0]) != set(xs[neg, 0])  # another draw next epoch
 
 
+def test_mining_sources_are_whole_recordings_not_banks_of_windows(tmp_path):
+    """Hard, chimera and mined clips are windows of one bank file each (the
+    chimeras' is an hour long): mining streams hold recordings, each once."""
+    from training.negatives import mining
+
+    wake, tts, bank = tmp_path / "alexa" / "0.flac", tmp_path / "tts" / "a.wav", \
+        tmp_path / "chimera.wav"
+    negatives = [data.Clip(wake, "unknown", "alexa", None, 100, "wake_words/alexa/centred"),
+                 data.Clip(wake, "unknown", "alexa", None, 900, "wake_words/alexa/start"),
+                 data.Clip(tts, "unknown", "lift", None, source="tts/flite-kal/near")]
+    negatives += [data.Clip(bank, "unknown", "x", None, i * 24000, f"{kind}/y", 24000)
+                  for kind in ("hard", "mined", "chimera") for i in range(2)]
+    train = [data.Clip(tmp_path / "bed" / "1.wav", "unknown", "bed", "s1"),
+             data.Clip(tmp_path / "yes" / "1.wav", "yes", "yes", "s1")]
+    got = mining.sources(negatives, train)
+    assert [(c.path, c.start, c.frames) for c in got] == [
+        (wake, 0, 0), (tts, 0, 0), (tmp_path / "bed" / "1.wav", 0, 0)]
+    assert {"chimera", "hard", "mined"} <= set(mining.BANKED)
+
+
 @pytest.mark.train
 @pytest.mark.slow
 @pytest.mark.timeout(1500)

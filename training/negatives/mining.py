@@ -41,16 +41,19 @@ SNR_DB = (5.0, 20.0)
 #: Embeddings per call of the embedding model over a long stream.
 CHUNK_EMBEDDINGS = 64
 _VERSION = 1
+#: Negative kinds whose clips are windows of one long bank file: its whole
+#: file is no recording (the chimeras' bank alone is an hour of audio).
+BANKED = ("hard", "mined", "chimera")
 
 
 def sources(negatives: Sequence[Clip], train: Sequence[Clip]) -> list[Clip]:
     """Whole recordings of other speech to mine on: the files the
-    negatives were cut from (not generated hard or mined windows) and the
-    training split's unknown clips, each once."""
+    negatives were cut from (not the generated windows of :data:`BANKED`
+    kinds) and the training split's unknown clips, each once."""
     seen, out = set(), []
     for c in list(negatives) + [c for c in train if c.label == "unknown"]:
         kind = c.source.split("/")[0]
-        if kind in ("hard", "mined") or c.path in seen:
+        if kind in BANKED or c.path in seen:
             continue
         seen.add(c.path)
         out.append(Clip(c.path, "unknown", c.word, c.speaker, source=c.source))
