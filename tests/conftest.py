@@ -74,6 +74,16 @@ def bundled_model_dir(repo_root) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def bundled_setup(bundled_model_dir):
+    """The bundled model's recognizer and the config its card gives."""
+    from kwsapp.config import Config
+    from kwsapp.inference.recognizer import Recognizer
+
+    rec = Recognizer(bundled_model_dir)
+    return rec, Config().with_card(rec.card.raw)
+
+
 def label_clips(data_dir: Path, label: str) -> list[Path]:
     """The clips (sorted) of ``label`` in the shared data."""
     folder = {"silence": "_silence_", "unknown": "_unknown_"}.get(label, label)

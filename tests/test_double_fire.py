@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from kwsapp import LABELS
-from kwsapp.config import Config, SmoothingConfig
+from kwsapp.config import SmoothingConfig
 from kwsapp.inference.smoothing import Smoother
 from kwsapp.speakers import UNKNOWN_DIR, which_set
 from kwsapp.streaming.replay import replay
@@ -86,13 +86,6 @@ def _stream(word: Clip, blip: np.ndarray, onsets_s: list[float]) -> np.ndarray:
     noise = 0.0005 * np.random.default_rng(0).standard_normal(len(out))
     return (out + noise).astype(np.float32)
 
-
-@pytest.fixture(scope="module")
-def bundled_setup(bundled_model_dir):
-    from kwsapp.inference.recognizer import Recognizer
-
-    rec = Recognizer(bundled_model_dir)
-    return rec, Config().with_card(rec.card.raw)
 
 
 def _fired(events, label: str) -> list[float]:

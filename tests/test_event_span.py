@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from kwsapp.audio.vad import SpeechRun, heard_run
-from kwsapp.config import Config
 from kwsapp.speakers import UNKNOWN_DIR, which_set
 from kwsapp.streaming.replay import replay
 from kwsapp.streaming.scoring import TruthWord, lies_on
@@ -103,10 +102,3 @@ def test_event_carries_the_command_not_the_word_before(bundled_setup, data_dir, 
     # more of the window: the case this guards happens here.
     assert wrong_before, "the window-wide rule carried the right word every time"
 
-
-@pytest.fixture(scope="module")
-def bundled_setup(bundled_model_dir):
-    from kwsapp.inference.recognizer import Recognizer
-
-    rec = Recognizer(bundled_model_dir)
-    return rec, Config().with_card(rec.card.raw)
