@@ -87,7 +87,6 @@ def _stream(word: Clip, blip: np.ndarray, onsets_s: list[float]) -> np.ndarray:
     return (out + noise).astype(np.float32)
 
 
-
 def _fired(events, label: str) -> list[float]:
     return [round(e.emitted_at, 3) for e in events if e.label == label]
 

@@ -101,4 +101,3 @@ def test_event_carries_the_command_not_the_word_before(bundled_setup, data_dir, 
     # Where the command fires soon after its end, the earlier word filled
     # more of the window: the case this guards happens here.
     assert wrong_before, "the window-wide rule carried the right word every time"
-

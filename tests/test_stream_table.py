@@ -22,7 +22,8 @@ def test_streams_are_the_readme_ones():
     """The names, seeds and settings README's make-stream lines give."""
     by_name = {s.name: s for s in stream_table.streams(DATA, Path("/tts"))}
     assert set(by_name) == {"val-20", "val-10", "val-5", "val30-10", "valnc60-10",
-                            "valother-10", "ww-alexa", "ww-snowboy-13", "ww-smart_mirror", "tts-heldout"}
+                            "valother-10", "ww-alexa", "ww-snowboy-13", "ww-smart_mirror",
+                            "tts-heldout"}
     assert (by_name["val-10"].spec.seed, by_name["val-10"].spec.snr_db) == (401, 10.0)
     assert (by_name["val30-10"].spec.minutes, by_name["val30-10"].spec.seed) == (30, 411)
     assert by_name["valnc60-10"].spec.minutes == 60 and not by_name["valnc60-10"].spec.commands

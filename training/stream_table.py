@@ -130,8 +130,8 @@ def other_row(title: str, r: dict[str, Any], model: str) -> str:
 
 def tables(rows: list[tuple[Stream, str, dict[str, Any]]]) -> str:
     """Both markdown tables from ``(stream, model label, summary)`` rows."""
-    out = ["| stream (commands; 10 minutes unless said) | words | matched % (95 %) | wrong % | missed % "
-           "| FA/h (95 %) | latency median / p95 ms | said twice, fired twice |",
+    out = ["| stream (commands; 10 minutes unless said) | words | matched % (95 %) | wrong % "
+           "| missed % | FA/h (95 %) | latency median / p95 ms | said twice, fired twice |",
            "|---|---|---|---|---|---|---|---|"]
     out += [command_row(s.title, r) for s, _, r in rows if s.kind == "commands"]
     out += ["", "| other speech, 10 dB | words | false activations / h (95 %) | count "
