@@ -376,3 +376,39 @@ def test_chimeras_are_real_voices_cut_into_new_words(data_dir, tmp_path, monkeyp
         left = [first[i] for i in kept(first, [some])]
         assert 0 < len(left) < len(first)
         assert all(some not in c.word.removesuffix(" (reversed)").split(" + ") for c in left)
+
+
+def test_mining_stream_replays_bank_windows_one_at_a_time(data_dir, tmp_path):
+    """``TrainConfig.mining_windows``: each window of a bank file (here two
+    commands cut into one "chimera" bank) joins the mining stream on its
+    own, once, beside the drawn recordings, whose draw does not change."""
+    from kwsapp.audio.io import load_audio
+    from training.negatives import mining
+
+    window = 24000
+    files = sorted((data_dir / "left").glob("*.wav"))[:2]
+    bank = np.zeros(2 * window, np.float32)
+    for i, f in enumerate(files):
+        audio = load_audio(f)[:window]
+        bank[i * window:i * window + len(audio)] = audio
+    sf.write(tmp_path / "chimera.wav", bank, 16000)
+    negatives = [data.Clip(tmp_path / "chimera.wav", "unknown", f"left + w{i}", None,
+                           i * window, "chimera/inside", window) for i in range(2)]
+    negatives.append(data.Clip(tmp_path / "bank.wav", "unknown", "x", None, 0, "hard/y", window))
+    recordings = [data.Clip(f, "unknown", f.name.split("_")[0], None)
+                  for f in sorted((data_dir / "_unknown_").glob("*.wav"))[:3]]
+
+    windows = mining.banked_windows(negatives, ["chimera"])
+    assert [(c.start, c.frames) for c in windows] == [(0, window), (window, window)]
+    with pytest.raises(ValueError, match="tts"):
+        mining.banked_windows(negatives, ["tts"])
+    cache = tmp_path / "cache"
+    wav, words = mining.build_stream(recordings, data_dir, cache, seed=1, windows=windows)
+    plain, plain_words = mining.build_stream(recordings, data_dir, cache, seed=1)
+    assert wav != plain
+    assert sorted(w["word"] for w in words) == sorted(
+        [w["word"] for w in plain_words] + ["left + w0", "left + w1"])
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and all(w["end"] > w["start"] for w in words)
+    stream = sf.read(str(wav), dtype="float32")[0]
+    assert len(stream) > len(sf.read(str(plain), dtype="float32")[0]) + 2 * 8000

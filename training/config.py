@@ -90,6 +90,9 @@ class TrainConfig:
     # Rounds of mining: train, run the model over long streams of training
     # other speech, add the windows that fire as negatives, train again.
     mining_rounds: int = 0
+    # Banked negative kinds (training/negatives/mining.py BANKED, e.g.
+    # "chimera") whose windows also go into the mining stream, each on its own.
+    mining_windows: tuple[str, ...] = ()
     max_negatives: int | None = None  # None: every negative (a seeded draw otherwise)
     # Heads trained from different seeds (init and epoch draws; same data and
     # split) and averaged into one model: one run's false activations on

@@ -594,7 +594,7 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             found = mining.mine_training_speech(
                 model, prep.clips.get("negatives", []), prep.clips["train"], data_dir,
                 cache or data.cache_dir(), cfg.seed, module.N_EMBEDDINGS,
-                window_samples(module))
+                window_samples(module), cfg.mining_windows)
             write_json_atomic(saved, [_clip_json(c) for c in found])
         new = [c for c in found if not any(c.path == m.path and
                                            abs(c.start - m.start) < c.frames // 2

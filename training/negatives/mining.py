@@ -60,23 +60,36 @@ def sources(negatives: Sequence[Clip], train: Sequence[Clip]) -> list[Clip]:
     return out
 
 
-def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: int
-                 ) -> tuple[Path, list[dict[str, Any]]]:
+def banked_windows(negatives: Sequence[Clip], kinds: Sequence[str]) -> list[Clip]:
+    """The windows of the :data:`BANKED` ``kinds`` among ``negatives``, each
+    to be replayed on its own (``start``/``frames`` of its bank file)."""
+    unknown = sorted(set(kinds) - set(BANKED))
+    if unknown:
+        raise ValueError(f"mining_windows: {', '.join(unknown)} not among {', '.join(BANKED)}")
+    return [c for c in negatives if c.frames and c.source.split("/")[0] in kinds]
+
+
+def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: int,
+                 windows: Sequence[Clip] = ()) -> tuple[Path, list[dict[str, Any]]]:
     """The mining stream of ``recordings`` (cached): ``(wav, words)``, each
-    word ``{"start", "end", "word", "source"}`` in samples."""
-    from kwsapp.streaming.synth import SPEECH_RMS, load_clip
+    word ``{"start", "end", "word", "source"}`` in samples. ``windows``
+    (windows of bank files, :func:`banked_windows`) join the drawn
+    recordings, each played once on its own, in a seeded order."""
+    from kwsapp.streaming.synth import SPEECH_RMS
     from training.negatives.hard import write_audio_and_index
 
-    key = clips_hash(recordings, _VERSION, MAX_WORDS, GAP_S, SNR_DB, seed)
+    key = clips_hash(list(recordings) + list(windows), _VERSION, MAX_WORDS, GAP_S, SNR_DB, seed)
     wav, index = cache / "negatives" / f"mining-{key}.wav", cache / "negatives" / f"mining-{key}.json"
     if wav.is_file() and index.is_file():
         return wav, json.loads(index.read_text())
     rng = np.random.default_rng([seed, 23])
-    order = rng.permutation(len(recordings))[:MAX_WORDS]
+    order = [recordings[int(i)] for i in rng.permutation(len(recordings))[:MAX_WORDS]]
+    if windows:  # the draw above stays the same with or without them
+        order += windows
+        order = [order[int(i)] for i in rng.permutation(len(order))]
     pieces, words, pos = [], [], 0
-    for i in order:
-        rec = recordings[int(i)]
-        clip = load_clip(Path("/"), str(Path(rec.path).resolve()), "unknown")
+    for rec in order:
+        clip = _load(rec)
         if clip is None:
             continue
         gap = np.zeros(ms_to_samples(1000 * rng.uniform(*GAP_S)), np.float32)
@@ -91,6 +104,20 @@ def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: 
     log.info("mining stream: %d words, %.1f min in %s", len(words),
              len(audio) / SAMPLE_RATE_HZ / 60, wav)
     return wav, words
+
+
+def _load(rec: Clip) -> Any:
+    """One recording (or one window of a bank file), trimmed and levelled
+    as the test streams' clips are (None when it holds no speech)."""
+    from kwsapp.streaming.synth import level_clip, load_clip, trim_to_speech
+
+    if not rec.frames:
+        return load_clip(Path("/"), str(Path(rec.path).resolve()), "unknown")
+    import soundfile as sf
+
+    audio = sf.read(str(rec.path), start=rec.start, frames=rec.frames, dtype="float32")[0]
+    span = trim_to_speech(audio)
+    return None if span is None else level_clip(audio, span, "unknown", str(rec.path), rec.word)
 
 
 def _noise(data_dir: Path, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -184,13 +211,15 @@ def mine(head: Any, wav: Path, words: Sequence[dict[str, Any]], embeddings: np.n
 
 def mine_training_speech(head: Any, negatives: Sequence[Clip], train: Sequence[Clip],
                          data_dir: Path, cache: Path, seed: int, frames: int,
-                         window: int) -> list[Clip]:
+                         window: int, windows: Sequence[str] = ()) -> list[Clip]:
     """Build (cached) the mining stream of the training split's other
-    speech and mine it with ``head``."""
+    speech (and of the ``windows`` kinds' windows, one at a time) and mine
+    it with ``head``."""
     recordings = sources(negatives, train)
     if not recordings:
         return []
-    wav, words = build_stream(recordings, data_dir, cache, seed)
+    wav, words = build_stream(recordings, data_dir, cache, seed,
+                              banked_windows(negatives, windows))
     found = mine(head, wav, words, stream_embeddings(wav, cache), frames, window)
     log.info("mined %d windows that fire on %.1f min of other speech", len(found),
              _minutes(wav))
