@@ -403,7 +403,7 @@ def test_mining_stream_replays_bank_windows_one_at_a_time(data_dir, tmp_path):
     with pytest.raises(ValueError, match="tts"):
         mining.banked_windows(negatives, ["tts"])
     cache = tmp_path / "cache"
-    wav, words = mining.build_stream(recordings, data_dir, cache, seed=1, windows=windows)
+    wav, words = mining.build_stream(recordings, data_dir, cache, seed=1, extra=windows)
     plain, plain_words = mining.build_stream(recordings, data_dir, cache, seed=1)
     assert wav != plain
     assert sorted(w["word"] for w in words) == sorted(

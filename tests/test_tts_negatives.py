@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -258,3 +259,21 @@ def test_legacy_espeak_unknown_is_deterministic_non_commands(tmp_path):
         x, _ = sf.read(str(a.path), dtype="float32")
         assert np.abs(x).max() > 0.05  # real speech, not silence
     assert first[0].key(tmp_path / "data") == f"{tts.LEGACY_FOLDER}/{first[0].path.name}"
+
+
+def test_fresh_words_are_the_next_training_words_never_trained_on(tmp_path, word_list):
+    """``TrainConfig.mining_tts_words``: the words after the training
+    vocabulary in its seeded order, training voices, rendered; none of them
+    trained on, none held out."""
+    voices, _ = _engine_voices()
+    if not voices:
+        pytest.skip("no TTS engine installed")
+    cfg = tts.TtsConfig(words=6, phrases=0, near_miss_words=0, heldout_word_share=0.3,
+                        voices=(voices[0],))
+    fresh = tts.fresh_words(cfg, 4, tmp_path, word_list)
+    trained = {u.text for u in tts.plan("train", cfg, word_list)}
+    more = {u.text for u in tts.plan("train", replace(cfg, words=10), word_list)}
+    assert len(fresh) == 4 and all(c.path.is_file() for c in fresh)
+    assert {c.word for c in fresh} == more - trained
+    assert not any(tts.is_heldout_word(c.word, cfg) for c in fresh)
+    assert {c.label for c in fresh} == {"unknown"} and {c.speaker for c in fresh} == {voices[0]}

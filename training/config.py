@@ -93,6 +93,10 @@ class TrainConfig:
     # Banked negative kinds (training/negatives/mining.py BANKED, e.g.
     # "chimera") whose windows also go into the mining stream, each on its own.
     mining_windows: tuple[str, ...] = ()
+    # A command's averaged probability at which a stream window is mined.
+    mining_threshold: float = 0.4
+    # More TTS dictionary words than trained on, rendered only to mine on.
+    mining_tts_words: int = 0
     max_negatives: int | None = None  # None: every negative (a seeded draw otherwise)
     # Heads trained from different seeds (init and epoch draws; same data and
     # split) and averaged into one model: one run's false activations on

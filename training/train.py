@@ -591,10 +591,16 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
         else:
             _, model, prep, _ = _train(data_dir, arch, folder, cfg, params, tiny, aug,
                                        cpu_devices, None, cache, False, mined, finish=False)
+            fresh = []
+            if cfg.mining_tts_words:
+                from training.negatives import tts
+
+                fresh = tts.fresh_words(tts.training_tts_config(cfg), cfg.mining_tts_words,
+                                        cache)
             found = mining.mine_training_speech(
                 model, prep.clips.get("negatives", []), prep.clips["train"], data_dir,
                 cache or data.cache_dir(), cfg.seed, module.N_EMBEDDINGS,
-                window_samples(module), cfg.mining_windows)
+                window_samples(module), cfg.mining_threshold, cfg.mining_windows, fresh)
             write_json_atomic(saved, [_clip_json(c) for c in found])
         new = [c for c in found if not any(c.path == m.path and
                                            abs(c.start - m.start) < c.frames // 2

@@ -6,7 +6,8 @@ recordings of the negatives' words and the training speakers' unknown
 words, one after another with short gaps over real background noise) the
 way the live engine would (a window every 80 ms, probabilities averaged
 over :data:`AVERAGE_WINDOWS`), keeps the peak window of every stretch where
-a command passes :data:`THRESHOLD`, and gives it back as an ``unknown`` clip
+a command passes ``TrainConfig.mining_threshold`` (0.4: below the live
+threshold, near misses teach too), and gives it back as an ``unknown`` clip
 (``source`` ``mined/<command>``) for the next round of training
 (training/train.py, ``TrainConfig.mining_rounds``).
 
@@ -29,9 +30,6 @@ from training.data import Clip, background_noise, clips_hash, save_npy_atomic
 
 log = logging.getLogger(__name__)
 
-#: A command's averaged probability at which a window counts as firing
-#: (below the live threshold: near misses teach too).
-THRESHOLD = 0.4
 #: Windows averaged, 80 ms apart (about the smoother's 500 ms).
 AVERAGE_WINDOWS = 6
 #: Words per mining stream, at most (a seeded draw when there are more).
@@ -70,22 +68,23 @@ def banked_windows(negatives: Sequence[Clip], kinds: Sequence[str]) -> list[Clip
 
 
 def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: int,
-                 windows: Sequence[Clip] = ()) -> tuple[Path, list[dict[str, Any]]]:
+                 extra: Sequence[Clip] = ()) -> tuple[Path, list[dict[str, Any]]]:
     """The mining stream of ``recordings`` (cached): ``(wav, words)``, each
-    word ``{"start", "end", "word", "source"}`` in samples. ``windows``
-    (windows of bank files, :func:`banked_windows`) join the drawn
-    recordings, each played once on its own, in a seeded order."""
+    word ``{"start", "end", "word", "source"}`` in samples. ``extra`` clips
+    (windows of bank files, :func:`banked_windows`, or fresh recordings)
+    join the drawn recordings, each played once on its own, in a seeded
+    order."""
     from kwsapp.streaming.synth import SPEECH_RMS
     from training.negatives.hard import write_audio_and_index
 
-    key = clips_hash(list(recordings) + list(windows), _VERSION, MAX_WORDS, GAP_S, SNR_DB, seed)
+    key = clips_hash(list(recordings) + list(extra), _VERSION, MAX_WORDS, GAP_S, SNR_DB, seed)
     wav, index = cache / "negatives" / f"mining-{key}.wav", cache / "negatives" / f"mining-{key}.json"
     if wav.is_file() and index.is_file():
         return wav, json.loads(index.read_text())
     rng = np.random.default_rng([seed, 23])
     order = [recordings[int(i)] for i in rng.permutation(len(recordings))[:MAX_WORDS]]
-    if windows:  # the draw above stays the same with or without them
-        order += windows
+    if extra:  # the draw above stays the same with or without them
+        order += extra
         order = [order[int(i)] for i in rng.permutation(len(order))]
     pieces, words, pos = [], [], 0
     for rec in order:
@@ -164,13 +163,14 @@ def stream_embeddings(wav: Path, cache: Path) -> np.ndarray:
 
 
 def mine(head: Any, wav: Path, words: Sequence[dict[str, Any]], embeddings: np.ndarray,
-         frames: int, window: int) -> list[Clip]:
+         frames: int, window: int, threshold: float) -> list[Clip]:
     """Windows of the stream where ``head`` would fire a command.
 
     Args:
         head: Keras model ``[n, frames, 96] -> [n, 12]`` probabilities.
         frames: embeddings per window (10 for 1.5 s).
         window: window length in samples.
+        threshold: a command's averaged probability that counts as firing.
 
     Returns:
         One ``unknown`` clip per stretch of firing windows (its peak), with
@@ -189,7 +189,7 @@ def mine(head: Any, wav: Path, words: Sequence[dict[str, Any]], embeddings: np.n
     kernel = np.ones(AVERAGE_WINDOWS) / AVERAGE_WINDOWS
     avg = np.stack([np.convolve(score[:, k], kernel)[:len(score)] for k in range(len(commands))],
                    axis=1)  # causal mean of the last windows, as the smoother does
-    firing = avg.max(axis=1) >= THRESHOLD
+    firing = avg.max(axis=1) >= threshold
     starts = [int(s) for s in np.flatnonzero(np.diff(np.concatenate([[0], firing.astype(int)])) == 1)]
     hop = embedding.EMBEDDING_HOP_SAMPLES
     mids = np.array([(w["start"] + w["end"]) / 2 for w in words]) if words else np.zeros(0)
@@ -211,16 +211,17 @@ def mine(head: Any, wav: Path, words: Sequence[dict[str, Any]], embeddings: np.n
 
 def mine_training_speech(head: Any, negatives: Sequence[Clip], train: Sequence[Clip],
                          data_dir: Path, cache: Path, seed: int, frames: int,
-                         window: int, windows: Sequence[str] = ()) -> list[Clip]:
+                         window: int, threshold: float, windows: Sequence[str] = (),
+                         fresh: Sequence[Clip] = ()) -> list[Clip]:
     """Build (cached) the mining stream of the training split's other
-    speech (and of the ``windows`` kinds' windows, one at a time) and mine
-    it with ``head``."""
+    speech, the ``windows`` kinds' windows (one at a time) and ``fresh``
+    recordings, and mine it with ``head`` at ``threshold``."""
     recordings = sources(negatives, train)
     if not recordings:
         return []
     wav, words = build_stream(recordings, data_dir, cache, seed,
-                              banked_windows(negatives, windows))
-    found = mine(head, wav, words, stream_embeddings(wav, cache), frames, window)
+                              banked_windows(negatives, windows) + list(fresh))
+    found = mine(head, wav, words, stream_embeddings(wav, cache), frames, window, threshold)
     log.info("mined %d windows that fire on %.1f min of other speech", len(found),
              _minutes(wav))
     return found

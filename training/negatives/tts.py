@@ -334,6 +334,17 @@ def tts_negatives(cache: Path | None = None, split: str = "train",
     return _clips(plan(split, config), cache, config)
 
 
+def fresh_words(config: TtsConfig, n: int, cache: Path | None = None,
+                word_list: Path = WORD_LIST) -> list[Clip]:
+    """``n`` more training-split dictionary words than ``config`` trains on
+    (the next ones in the seeded order, training voices), rendered: other
+    speech no model trained on, for mining (``TrainConfig.mining_tts_words``)."""
+    have = {(u.voice.id, u.filename) for u in plan("train", config, word_list)}
+    more = dataclasses.replace(config, words=config.words + n)
+    return _clips([u for u in plan("train", more, word_list)
+                   if u.kind == "word" and (u.voice.id, u.filename) not in have], cache, config)
+
+
 def for_training(data_dir: Path, train: Sequence[Clip], config: object, cache: Path,
                  window: int) -> list[Clip]:
     """The training split of :func:`tts_negatives`, called as
