@@ -74,3 +74,43 @@ def test_words_like_a_command_take_training_speakers_and_stream_the_rest():
     assert truth[-1].end * 16000 < audio.size and np.std(audio[:8000]) > 0  # noise in gaps
     with pytest.raises(SystemExit, match="no clips"):
         word_files(data, "no such word")
+
+
+def test_a_take_enrol_would_refuse_beside_the_others_is_passed_over():
+    """A false activation whose heard span holds much more speech than the
+    others' (here two more words run on after the recording) would make
+    enrol refuse the set: the next recording's false activation is taken."""
+    from kwsapp.userwords.takes import check_takes
+    from training.measure_ignore import PAD_S, fa_takes
+
+    files = sorted((WAKE / "alexa").glob("*.flac"))[:5]
+    if len(files) < 5:
+        pytest.skip(f"wake-word recordings not found at {WAKE}")
+    parts, truth, ends, t = [np.zeros(8000, np.float32)], [], [], 8000
+    for i, p in enumerate(files[:4]):
+        x = load_audio(p)
+        s, e = word_span(x)
+        truth.append(TruthWord("unknown", (t + s) / 16000, (t + e) / 16000,
+                               f"alexa/{p.name}", "alexa"))
+        if i == 2:  # more speech straight after this word, inside the event's span
+            extra = load_audio(files[4])
+            s2, e2 = word_span(extra)
+            x = np.concatenate([x[:e], extra[s2:e2], extra[s2:]])  # two more words
+            e = e + 2 * (e2 - s2)
+        ends.append((t + e) / 16000)
+        parts += [x, np.zeros(16000, np.float32)]
+        t += x.size + 16000
+    audio = np.concatenate(parts)
+    events = [CommandEvent("left", 0.9, row.start, end, end + 0.2, 0.2)
+              for row, end in zip(truth, ends)]
+    takes, clean, names, cut = fa_takes(audio, truth, events, 3, WAKE, UserWordsConfig())
+    assert names == [truth[i].file for i in (0, 1, 3)]
+    check_takes(takes, UserWordsConfig(), ignore=True)
+    assert cut == pytest.approx(ends[3] + 2.0)
+    # what enrol would have said of the passed-over take beside the first two
+    from kwsapp.userwords.takes import BadTakeError, check_take
+
+    lo, hi = int((truth[2].start - PAD_S) * 16000), int((ends[2] + PAD_S) * 16000)
+    long_take = check_take(audio[lo:hi], "the long one", UserWordsConfig())
+    with pytest.raises(BadTakeError, match="the long one: .* much longer"):
+        check_takes([*takes[:2], long_take], UserWordsConfig(), ignore=True)

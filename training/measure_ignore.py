@@ -14,7 +14,7 @@ streams of the word's other recordings (seeds 21 and 31, the takes' files
 left out), and the commands matched (and their median latency) on the
 README's 10 and 5 dB validation streams, without and with the word::
 
-    python -m training.measure_ignore --model /tmp/heldout2/embed --word alexa \\
+    python -m training.measure_ignore --model /tmp/r/mine0a045/embed --word alexa \\
         [--takes 3] [--work /tmp/s] [--json OUT]
 """
 
@@ -53,7 +53,9 @@ def fa_takes(audio: np.ndarray, truth: list[TruthWord], events: list[Any], n: in
              root: Path, config: UserWordsConfig) -> tuple[list[Any], list[Any], list[str], float]:
     """``(takes, clean_takes, files, cut_s)``: the first ``n`` false
     activations' audio as takes (one per recording), the same recordings'
-    files, their names, and the stream time after the last of them."""
+    files, their names, and the stream time after the last of them. A take
+    enrol would refuse, alone or beside the others (much longer or shorter
+    than they are), is passed over, as a user would drop it."""
     from kwsapp.userwords.takes import BadTakeError, check_take
 
     takes, clean, files = [], [], []
@@ -73,9 +75,27 @@ def fa_takes(audio: np.ndarray, truth: list[TruthWord], events: list[Any], n: in
         clean.append(recording)
         files.append(rows[0].file)
         if len(takes) == n:
-            return takes, clean, files, e.end + 2.0
+            odd = _odd_take(takes, config)
+            if odd is None:
+                odd = _odd_take(clean, config)
+            if odd is None:
+                return takes, clean, files, e.end + 2.0
+            for kept in (takes, clean, files):
+                del kept[odd]
     raise SystemExit(f"only {len(takes)} usable false activations on the stream; "
                      f"{n} takes asked for")
+
+
+def _odd_take(takes: list[Any], config: UserWordsConfig) -> int | None:
+    """The index of the take :func:`check_takes` names, or None if it
+    accepts them all."""
+    from kwsapp.userwords.takes import BadTakeError, check_takes
+
+    try:
+        check_takes(takes, config, ignore=True)
+    except BadTakeError as exc:
+        return next(i for i, t in enumerate(takes) if str(exc).startswith(f"{t.name}:"))
+    return None
 
 
 def measure(data: Path, work: Path, word: str, model: str, n: int, name: str,
