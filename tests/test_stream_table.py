@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,18 @@ def test_streams_are_the_readme_ones():
     by_name = {s.name: s for s in stream_table.streams(DATA, Path("/tts"))}
     assert set(by_name) == {"val-20", "val-10", "val-5", "val30-10", "valnc60-10",
                             "valother-10", "ww-alexa", "ww-snowboy-13", "ww-smart_mirror",
-                            "tts-heldout"}
+                            "tts-heldout", "ww-alexa-45min", "tts-heldout-45min"}
     assert (by_name["val-10"].spec.seed, by_name["val-10"].spec.snr_db) == (401, 10.0)
     assert (by_name["val30-10"].spec.minutes, by_name["val30-10"].spec.seed) == (30, 411)
     assert by_name["valnc60-10"].spec.minutes == 60 and not by_name["valnc60-10"].spec.commands
     assert by_name["ww-snowboy-13"].spec.seed == 13 and by_name["ww-snowboy-13"].word == "snowboy"
     assert by_name["tts-heldout"].spec.negatives == tuple(
         f"/tts/{v}" for v in stream_table.HELDOUT_TTS_VOICES)
+    # the longer ones are the 15-minute ones' settings, three times as long
+    for name in ("ww-alexa", "tts-heldout"):
+        long = by_name[f"{name}-45min"]
+        assert long.spec == replace(by_name[name].spec, minutes=45)
+        assert long.word == by_name[name].word
 
 
 def _evaluate_stream(wav: Path, csv: Path, model: str) -> dict:
