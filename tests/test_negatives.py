@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 
 from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp.errors import BadInputError
 from training import data
 from training.config import TrainConfig
 from training.negatives import chimera, hard, kept, real
@@ -400,7 +401,7 @@ def test_mining_stream_replays_bank_windows_one_at_a_time(data_dir, tmp_path):
 
     windows = mining.banked_windows(negatives, ["chimera"])
     assert [(c.start, c.frames) for c in windows] == [(0, window), (window, window)]
-    with pytest.raises(ValueError, match="tts"):
+    with pytest.raises(BadInputError, match="mining_windows: tts not among"):
         mining.banked_windows(negatives, ["tts"])
     cache = tmp_path / "cache"
     wav, words = mining.build_stream(recordings, data_dir, cache, seed=1, extra=windows)

@@ -581,6 +581,7 @@ def _mining_rounds(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     if cfg.mining_rounds and cfg.embedding_weights != "float":
         # mining.stream_embeddings runs the float embedding
         raise BadInputError("mining_rounds: only with float embedding weights")
+    mining.banked_windows([], cfg.mining_windows)  # a bad kind fails now, not after a round
     mined: list[data.Clip] = []
     module = arch_module(arch)
     for r in range(1, cfg.mining_rounds + 1):

@@ -26,11 +26,13 @@ import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
+from kwsapp.errors import BadInputError
 from training.data import Clip, background_noise, clips_hash, save_npy_atomic
 
 log = logging.getLogger(__name__)
 
-#: Windows averaged, 80 ms apart (about the smoother's 500 ms).
+#: Windows averaged, 80 ms apart (the smoother's 500 ms of its day; the 250
+#: ms it averages now, 3 windows, mined no better: docs/streaming.md).
 AVERAGE_WINDOWS = 6
 #: Words per mining stream, at most (a seeded draw when there are more).
 MAX_WORDS = 4000
@@ -63,7 +65,8 @@ def banked_windows(negatives: Sequence[Clip], kinds: Sequence[str]) -> list[Clip
     to be replayed on its own (``start``/``frames`` of its bank file)."""
     unknown = sorted(set(kinds) - set(BANKED))
     if unknown:
-        raise ValueError(f"mining_windows: {', '.join(unknown)} not among {', '.join(BANKED)}")
+        raise BadInputError(f"mining_windows: {', '.join(unknown)} not among "
+                            f"{', '.join(BANKED)}")
     return [c for c in negatives if c.frames and c.source.split("/")[0] in kinds]
 
 
