@@ -81,7 +81,8 @@ def build_stream(recordings: Sequence[Clip], data_dir: Path, cache: Path, seed: 
     from training.negatives.hard import write_audio_and_index
 
     key = clips_hash(list(recordings) + list(extra), _VERSION, MAX_WORDS, GAP_S, SNR_DB, seed)
-    wav, index = cache / "negatives" / f"mining-{key}.wav", cache / "negatives" / f"mining-{key}.json"
+    folder = cache / "negatives"
+    wav, index = folder / f"mining-{key}.wav", folder / f"mining-{key}.json"
     if wav.is_file() and index.is_file():
         return wav, json.loads(index.read_text())
     rng = np.random.default_rng([seed, 23])
@@ -193,7 +194,8 @@ def mine(head: Any, wav: Path, words: Sequence[dict[str, Any]], embeddings: np.n
     avg = np.stack([np.convolve(score[:, k], kernel)[:len(score)] for k in range(len(commands))],
                    axis=1)  # causal mean of the last windows, as the smoother does
     firing = avg.max(axis=1) >= threshold
-    starts = [int(s) for s in np.flatnonzero(np.diff(np.concatenate([[0], firing.astype(int)])) == 1)]
+    rises = np.flatnonzero(np.diff(np.concatenate([[0], firing.astype(int)])) == 1)
+    starts = [int(s) for s in rises]
     hop = embedding.EMBEDDING_HOP_SAMPLES
     mids = np.array([(w["start"] + w["end"]) / 2 for w in words]) if words else np.zeros(0)
     out = []
