@@ -82,3 +82,26 @@ def test_bad_arguments_are_named(tmp_path):
                           str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 2 and "no such folder" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_tts_rows_count_the_near_misses_apart():
+    """The held-out TTS clips that are curated near-misses are known by
+    file, and the false activations on them are counted apart."""
+    from kwsapp.streaming.scoring import Event, TruthWord
+
+    near = stream_table.near_miss_files()
+    assert near and all(f.count("/") == 1 and f.endswith(".wav") for f in near)
+    voices = {f.split("/")[0] for f in near}
+    assert voices <= set(stream_table.HELDOUT_TTS_VOICES)
+    one = sorted(near)[0]
+    truth = [TruthWord("unknown", 1.0, 1.5, one, "x"),
+             TruthWord("unknown", 3.0, 3.5, "flite-rms/table_r1.wav", "x"),
+             TruthWord("unknown", 5.0, 5.5, one, "x")]
+    ev = Event("left", 0.6, 1.0, 1.5, 1.7)
+    sources = [(ev, truth[0]), (ev, truth[1]), (ev, None), (ev, truth[0])]
+    assert stream_table.near_miss_counts(truth, sources, near) == {
+        "said": 2, "false_activations": 2}
+    row = stream_table.other_row("TTS", {"other_words": 3, "fa_per_hour": 4.0,
+                                         "fa_per_hour_ci95": [1.0, 9.0], "false_activations": 4,
+                                         "near_misses": {"said": 2, "false_activations": 2}}, "m")
+    assert "| 4 (2 on the 2 near-misses) | m |" in row

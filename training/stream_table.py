@@ -103,18 +103,44 @@ def build(stream: Stream, data: Path, work: Path) -> tuple[Path, Path]:
     return wav, csv
 
 
-def measure(wav: Path, csv: Path, model: str, threshold: float | None = None
-            ) -> dict[str, Any]:
-    """``kwsapp evaluate-stream --json``'s summary of one stream."""
+def measure(wav: Path, csv: Path, model: str, threshold: float | None = None,
+            near: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``kwsapp evaluate-stream --json``'s summary of one stream; with
+    ``near`` (:func:`near_miss_files`), also ``near_misses``
+    (:func:`near_miss_counts`)."""
     from kwsapp.streaming.replay import evaluate, model_and_config
-    from kwsapp.streaming.scoring import NON_COMMANDS, read_truth, stream_summary
+    from kwsapp.streaming.scoring import (NON_COMMANDS, false_activations, read_truth,
+                                          stream_summary)
 
     truth = read_truth(csv)
     recognizer, config = model_and_config(model, threshold)
     score, _ = evaluate(str(wav), truth, recognizer, config)
-    return {"stream": wav.stem, "model": str(model), "threshold": config.smoothing.threshold,
-            **stream_summary(score, truth),
-            "other_words": sum(w.label in NON_COMMANDS for w in truth)}
+    out = {"stream": wav.stem, "model": str(model), "threshold": config.smoothing.threshold,
+           **stream_summary(score, truth),
+           "other_words": sum(w.label in NON_COMMANDS for w in truth)}
+    if near:
+        out["near_misses"] = near_miss_counts(truth, false_activations(truth, score).sources,
+                                              near)
+    return out
+
+
+def near_miss_files() -> frozenset[str]:
+    """``voice/file`` names (as the TTS streams' truth gives them) of the
+    held-out TTS clips that are curated near-misses of a command ("cleft",
+    "goes"): the TTS streams' hardest words, reported apart."""
+    from training.negatives.tts import plan
+
+    return frozenset(f"{u.voice.id}/{u.filename}" for u in plan("heldout") if u.kind == "near")
+
+
+def near_miss_counts(truth: Sequence[Any], sources: Sequence[tuple[Any, Any]],
+                     near: frozenset[str]) -> dict[str, int]:
+    """Utterances of ``near`` files in the stream (``said``) and the false
+    activations that lie on them (``sources``: event and the truth row it
+    lies on, or None)."""
+    return {"said": sum(w.file in near for w in truth),
+            "false_activations": sum(row is not None and row.file in near
+                                     for _, row in sources)}
 
 
 def _ci(lo_hi: Sequence[float], digits: int = 1) -> str:
@@ -132,9 +158,12 @@ def command_row(title: str, r: dict[str, Any]) -> str:
 
 
 def other_row(title: str, r: dict[str, Any], model: str) -> str:
+    near = r.get("near_misses")
+    count = str(r["false_activations"]) + (
+        f" ({near['false_activations']} on the {near['said']} near-misses)" if near else "")
     return (f"| {title} | {r['other_words']} | **{r['fa_per_hour']:.0f}** "
             f"({_ci(r['fa_per_hour_ci95'], 0)})"
-            f" | {r['false_activations']} | {model} |")
+            f" | {count} | {model} |")
 
 
 def tables(rows: list[tuple[Stream, str, dict[str, Any]]]) -> str:
@@ -188,15 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes is not None:
         chosen = [replace(s, name=f"{s.name}-{args.minutes:g}min",
                           spec=replace(s.spec, minutes=args.minutes)) for s in chosen]
+    near = frozenset()
     if any(s.name.startswith("tts-heldout") for s in chosen):
         from training.negatives.tts import tts_negatives
 
         tts_negatives(split="heldout")  # renders the held-out clips on first use
+        near = near_miss_files()
     rotations = {w: path for words, path in args.heldout for w in words}
     rows = []
     for stream in chosen:
         wav, csv = build(stream, data, work)
-        rows.append((stream, args.model, measure(wav, csv, args.model, args.threshold)))
+        rows.append((stream, args.model, measure(
+            wav, csv, args.model, args.threshold,
+            near if stream.name.startswith("tts-heldout") else frozenset())))
         if stream.word in rotations:
             held = replace(stream, title=stream.title.replace("trained on", "never trained on"))
             rows.append((held, rotations[stream.word],
