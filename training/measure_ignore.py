@@ -88,13 +88,13 @@ def fa_takes(audio: np.ndarray, truth: list[TruthWord], events: list[Any], n: in
 
 def _odd_take(takes: list[Any], config: UserWordsConfig) -> int | None:
     """The index of the take :func:`check_takes` names, or None if it
-    accepts them all."""
+    accepts them all (or names none: enrol then says why)."""
     from kwsapp.userwords.takes import BadTakeError, check_takes
 
     try:
         check_takes(takes, config, ignore=True)
     except BadTakeError as exc:
-        return next(i for i, t in enumerate(takes) if str(exc).startswith(f"{t.name}:"))
+        return next((i for i, t in enumerate(takes) if str(exc).startswith(f"{t.name}:")), None)
     return None
 
 
