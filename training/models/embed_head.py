@@ -87,8 +87,8 @@ TRAIN: dict[str, Any] = {
     "average_last_epochs": 10,
     # One round of mining (training/negatives/mining.py): the windows of the
     # training split's other speech (a 98-minute stream of 4,000
-    # recordings) that fire the first three heads join the negatives, and
-    # three heads train again. The recipe trained without "alexa" and
+    # recordings) that fire a first head (one, the first member's seed)
+    # join the negatives, and three heads train again. The recipe trained without "alexa" and
     # "snowboy", two seed sets, at 0.45 against 0.5 without mining (as many
     # commands matched at 10 dB): held-out TTS 36 against 70 false
     # activations an hour, "snowboy" 2 against 10, "alexa" 28 against 30,
