@@ -277,3 +277,26 @@ def test_fresh_words_are_the_next_training_words_never_trained_on(tmp_path, word
     assert {c.word for c in fresh} == more - trained
     assert not any(tts.is_heldout_word(c.word, cfg) for c in fresh)
     assert {c.label for c in fresh} == {"unknown"} and {c.speaker for c in fresh} == {voices[0]}
+
+
+def test_one_splits_words_by_the_other_splits_voices(tmp_path, word_list):
+    """``voices_from``: the held-out words said by training voices (the
+    same words, only the voices change), rendered to a folder of their own
+    so that the held-out voices' folders (which the held-out stream reads
+    whole) keep only what the held-out split says."""
+    cfg = tts.TtsConfig(words=6, phrases=2, heldout_words=6, heldout_phrases=2,
+                        heldout_word_share=0.3)
+    held = tts.plan("heldout", cfg, word_list)
+    cross = tts.plan("heldout", cfg, word_list, voices_from="train")
+    assert {u.text for u in cross} == {u.text for u in held}
+    assert {u.voice.id for u in cross} == {v.id for v in tts.VOICES if not v.heldout}
+    assert all(tts.is_heldout_word(w, cfg) for u in cross for w in u.text.split())
+    assert tts.plan("heldout", cfg, word_list, voices_from="heldout") == held
+    voices, _ = _engine_voices()
+    if not voices:
+        pytest.skip("no TTS engine installed")
+    one = replace(cfg, voices=(voices[0],), **TINY)
+    clips = tts.tts_negatives(tmp_path, "heldout", one, voices_from="train")
+    assert clips and {c.speaker for c in clips} == {voices[0]}
+    assert {c.path.parent.parent.name for c in clips} == {tts.CROSS_FOLDER}
+    assert not (tmp_path / tts.FOLDER).exists()

@@ -16,7 +16,9 @@ What it gives (all :class:`training.data.Clip`, ``speaker`` = the voice id,
   voices of :data:`VOICES` marked held out, saying only held-out words
   (a seeded hash puts :attr:`TtsConfig.heldout_word_share` of the words,
   near-misses included, there); the training split never hears either.
-  Measure on ``heldout`` for voices and words a model never trained on.
+  Measure on ``heldout`` for voices and words a model never trained on;
+  ``voices_from`` has one split's words said by the other split's voices
+  (which of the two a model fails on: docs/streaming.md, fourth part).
 - :class:`TtsAugmenter`: augmentation that suits clean TTS audio (room
   reverb, microphone colour, speed/pitch, noise) for the trainer to apply
   per copy; the cached files themselves are clean, so one rendering serves
@@ -66,6 +68,9 @@ log = logging.getLogger(__name__)
 
 FOLDER = "tts-negatives-v1"  # other speech, one folder per voice
 COMMANDS_FOLDER = "tts-commands-v1"  # the commands, apart: a voice's folder is all negatives
+#: One split's words by the other split's voices, apart: a held-out voice's
+#: folder under FOLDER stays the held-out stream's (stream_table reads it whole).
+CROSS_FOLDER = "tts-negatives-v1-cross"
 WORD_LIST = Path("/usr/share/dict/american-english")
 SPLITS = ("train", "heldout")
 KINDS = ("word", "phrase", "near", "command")
@@ -231,15 +236,16 @@ def _phrases(words: Sequence[str], n: int, salt: str, seed: int) -> list[str]:
 
 
 def plan(split: str = "train", config: TtsConfig = TtsConfig(),
-         word_list: Path = WORD_LIST) -> list[Utterance]:
+         word_list: Path = WORD_LIST, voices_from: str | None = None) -> list[Utterance]:
     """The negative utterances of a split (nothing rendered).
 
     Training: :attr:`TtsConfig.words` dictionary words and
     :attr:`TtsConfig.phrases` phrases of training words, one voice each;
     every training near-miss by every training voice. Held out: the same
-    from held-out words and held-out voices only.
+    from held-out words and held-out voices only. ``voices_from``: the
+    split whose voices say them (default ``split``).
     """
-    voices = voices_of(split, config)
+    voices = voices_of(voices_from or split, config)
     if not voices:
         return []
     held = split == "heldout"
@@ -319,19 +325,24 @@ def _clips(utterances: Sequence[Utterance], cache: Path | None, config: TtsConfi
 
 
 def tts_negatives(cache: Path | None = None, split: str = "train",
-                  config: TtsConfig = TtsConfig()) -> list[Clip]:
+                  config: TtsConfig = TtsConfig(), voices_from: str | None = None
+                  ) -> list[Clip]:
     """The TTS negatives of a split (rendered on first use, then cached).
 
     Args:
         cache: cache root (default :func:`training.data.cache_dir`); files go
             to ``<cache>/tts-negatives-v1/<voice>/``.
         split: ``"train"`` or ``"heldout"`` (voices and words disjoint).
+        voices_from: the split whose voices say ``split``'s words (default
+            ``split``); the other split's go to ``<cache>/`` :data:`CROSS_FOLDER`.
 
     Returns:
         Clips labelled ``unknown``, in plan order; utterances an engine could
         not render (engine missing, failure) are left out.
     """
-    return _clips(plan(split, config), cache, config)
+    cross = voices_from not in (None, split)
+    return _clips(plan(split, config, voices_from=voices_from), cache, config,
+                  CROSS_FOLDER if cross else FOLDER)
 
 
 def fresh_words(config: TtsConfig, n: int, cache: Path | None = None,
@@ -396,23 +407,29 @@ def export_folder(out: Path, clips: Sequence[Clip]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m training.negatives.tts [--split S] [--commands] [--export DIR]``:
-    render a split (cached) and optionally link it into a folder for
-    ``kwsapp make-stream --negatives DIR``."""
+    """``python -m training.negatives.tts [--split S] [--voices-from S]
+    [--commands] [--export DIR]``: render a split (cached) and optionally
+    link it into a folder for ``kwsapp make-stream --negatives DIR``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m training.negatives.tts",
                                      description=main.__doc__)
     parser.add_argument("--split", choices=SPLITS, default="heldout")
+    parser.add_argument("--voices-from", choices=SPLITS, metavar="SPLIT",
+                        help="the split whose voices say the words (default: --split's own)")
     parser.add_argument("--commands", action="store_true",
                         help="the synthetic commands instead of the negatives")
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="link the clips into DIR/<word>/<voice>_<file>.wav")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    clips = (tts_commands if args.commands else tts_negatives)(None, args.split)
+    if args.commands and args.voices_from:
+        parser.error("--voices-from goes with the negatives, not --commands")
+    clips = (tts_commands(None, args.split) if args.commands
+             else tts_negatives(None, args.split, voices_from=args.voices_from))
+    voices = args.voices_from or args.split
     print(f"{len(clips)} clips ({args.split}, {'commands' if args.commands else 'negatives'}) "
-          f"from {len({c.speaker for c in clips})} voices")
+          f"from {len({c.speaker for c in clips})} voices ({voices})")
     if args.export:
         print(f"{export_folder(args.export, clips)} files linked into {args.export}")
     return 0
