@@ -182,7 +182,9 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
                                                      conversions):
     """Real TensorFlow: a tiny embed run whose training split gets wake-word
     and hard negatives, then a round of mining over a stream of them (a
-    few wake-word recordings of each word beside the real data)."""
+    few wake-word recordings of each word beside the real data). Words left
+    out are left out everywhere: "alexa" of the wake words, "bed" and "cat"
+    (two of the tiny split's unknown clips) of the data set itself."""
     pytest.importorskip("tensorflow")
     import _train_support as support
 
@@ -200,7 +202,8 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
         "from training.config import TrainConfig\n"
         "from training.train import train\n"
         "cfg = dataclasses.replace(TrainConfig.tiny(), negatives=('wake_words', 'hard'),\n"
-        "    negatives_exclude=('alexa',), negatives_per_epoch=16, mining_rounds=1)\n"
+        "    negatives_exclude=('alexa', 'bed', 'cat'), negatives_per_epoch=16,\n"
+        "    mining_rounds=1)\n"
         f"card = train({str(data_dir)!r}, 'embed', {str(tmp_path / 'out')!r}, cfg, tiny=True)\n"
         "print(json.dumps({k: card.get(k) for k in ('training', 'clip_weights',\n"
         "                                        'clip_weights_tuning')}))\n")
@@ -226,6 +229,7 @@ def test_tiny_training_run_with_negatives_and_mining(data_dir, wake_words, tmp_p
     assert len(streams) == 1
     words = {w["word"] for w in json.loads(streams[0].read_text())}
     assert "alexa" not in words and words & {"snowboy", "smart mirror"}
+    assert not words & {"bed", "cat"} and words & {"four", "happy"}
 
 
 @pytest.mark.train

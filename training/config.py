@@ -80,7 +80,8 @@ class TrainConfig:
     # (training/negatives: "wake_words", "hard", "tts", ...); never to
     # validation or test.
     negatives: tuple[str, ...] = ()
-    # Words left out of those negatives (held-out false-activation checks).
+    # Words never trained on (held-out false-activation checks): left out of
+    # those negatives and of the training split's own clips ("bed").
     negatives_exclude: tuple[str, ...] = ()
     # Versions of each negative window embedded once (copy 0 clean).
     negative_copies: int = 2

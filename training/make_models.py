@@ -37,8 +37,9 @@ BUNDLED = ("embed", "cnn", "wavception")
 
 def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
     """The defaults with the architecture's ``TRAIN`` overrides; ``leave_out``
-    words are left out of its negatives (``negatives_exclude``: the same
-    recipe trained without them, for a held-out check)."""
+    words are never trained on (``negatives_exclude``: left out of the
+    negatives and of the training split's clips; the same recipe trained
+    without them, for a held-out check)."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in dict(getattr(module, "TRAIN", {})).items() if k in known}
     if leave_out:
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=BUNDLED, help="just these models")
     parser.add_argument("--leave-out", nargs="+", default=[], metavar="WORD",
                         help="train without these words of other speech (e.g. alexa "
-                             "snowboy): the held-out rows of README's streaming table")
+                             "snowboy, or the data set's own other words such as bed): "
+                             "the held-out rows of README's streaming table")
     parser.add_argument("--set", type=setting, action="append", default=[],
                         metavar="FIELD=VALUE",
                         help="a TrainConfig field over the recipe (repeatable), e.g. "

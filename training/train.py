@@ -263,6 +263,14 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
             bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
                 if len(parts) > 1 else parts[0][0]
             split[name] = [c for p in parts for c in p[2]]
+            if cfg.negatives_exclude:
+                # A held-out word is never trained on: its own clips in the
+                # data set (an `unknown` word such as "bed") leave with its
+                # negatives; dropped after embedding, so the cache still hits.
+                keep = kept(split[name], cfg.negatives_exclude)
+                if len(keep) < len(split[name]):
+                    bank = np.asarray(bank)[:, keep]
+                    split[name] = [split[name][i] for i in keep]
         else:
             bank, audio, split[name] = bank_of(split[name], 1)
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
