@@ -72,6 +72,25 @@ def test_list_leaves_out_commands_training_speakers_and_noise(data_dir, wake_wor
         list_negatives((str(tmp_path / "empty"),), ("validation",))
 
 
+def test_list_only_the_words_asked_for(data_dir, wake_words, tmp_path, repo_root):
+    """``--words``: a model's held-out words alone, from folders holding
+    others (the subset's ``_unknown_`` names its word in the file name)."""
+    dirs = (str(wake_words), str(data_dir / "_unknown_"))
+    every = {word_of(p) for p, _ in list_negatives(dirs, ("validation",))}
+    files = list_negatives(dirs, ("validation",), ("smart mirror", "happy", "six"))
+    assert {word_of(p) for p, _ in files} == {"smart mirror", "happy", "six"} < every
+    with pytest.raises(BadInputError, match="no recording of hapy"):
+        list_negatives(dirs, ("validation",), ("happy", "hapy"))
+    r = make(repo_root, data_dir, tmp_path / "s", "--words", "happy")
+    assert r.returncode != 0 and "--words: only with --negatives" in r.stderr
+    r = make(repo_root, data_dir, tmp_path / "s", "--negatives", *dirs, "--words", "smart_mirror",
+             "six", "--minutes", "0.3", "--no-noise", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert set(summary["words"]) <= {"smart mirror", "six"} and summary["unknown"] > 5
+    assert summary["only_words"] == ["smart mirror", "six"]
+
+
 def test_a_long_recording_is_cut_into_its_utterances(wake_words, tmp_path):
     """Four real recordings' speech with 1 s pauses in one 12 s WAV: four
     utterances, each found where its speech was put."""

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folders; the word is the folder name (Speech Commands "
                              "_unknown_: the file-name prefix); command words and "
                              "training speakers' clips are left out")
+    parser.add_argument("--words", nargs="+", metavar="WORD",
+                        help="with --negatives: only recordings of these words (e.g. the "
+                             "words a model was trained without: make_models --leave-out)")
     parser.add_argument("--gaps", nargs=2, type=number(float, 0.0, 3600.0), metavar=("MIN", "MAX"),
                         help="pause between words in seconds, uniform (default 1 3; "
                              "with --negatives 0.2 1.5)")
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--speakers: {','.join(bad) or 'nothing'} not allowed; use "
                             "validation and/or test (training speakers never go in a "
                             "test stream)")
+    if args.words and not args.negatives:
+        raise BadInputError("--words: only with --negatives (the other speech to choose from)")
     if args.gaps is not None and not 0 <= args.gaps[0] <= args.gaps[1]:
         raise BadInputError(f"--gaps: need 0 <= MIN <= MAX, not {args.gaps[0]} {args.gaps[1]}")
     data_dir = Path(args.data_dir)
@@ -65,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     spec = StreamSpec(minutes=args.minutes, snr_db=None if args.no_noise else args.snr_db,
                       seed=args.seed, speakers=speakers,
                       commands=not (args.no_commands or negatives), gap_s=gaps,
-                      negatives=negatives)
+                      negatives=negatives,
+                      words=tuple(w.replace("_", " ").lower() for w in args.words or ()))
     audio, truth = make_stream(data_dir, spec)
     wav, csv = write_stream(args.out, audio, truth)
     commands = sum(w.label != "unknown" for w in truth)
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"wav": str(wav), "truth": str(csv), "seconds": len(audio) / 16000.0,
                "commands": commands, "unknown": len(truth) - commands,
                "snr_db": spec.snr_db, "seed": spec.seed, "speakers": list(speakers),
-               "gaps_s": list(gaps), "negatives": list(negatives),
+               "gaps_s": list(gaps), "negatives": list(negatives), "only_words": list(spec.words),
                "words": dict(sorted(words.items()))}
     if args.json:
         print(json.dumps(summary))

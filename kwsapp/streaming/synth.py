@@ -74,6 +74,8 @@ class StreamSpec:
     # Folders of other speech: when set, the stream holds only their words
     # (no commands), with `gap_s` pauses (NEGATIVE_GAP_S suits them).
     negatives: tuple[str, ...] = ()
+    # Only these words of `negatives` (empty: all): a model's held-out words.
+    words: tuple[str, ...] = ()
 
 
 #: Pauses between other-speech words: a conversation or a TV.
@@ -160,10 +162,12 @@ def load_clip(data_dir: Path, rel: str, label: str) -> Clip | None:
     return level_clip(audio, span, label, rel, label if label != "unknown" else word_of(rel))
 
 
-def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...]) -> list[tuple[Path, str]]:
+def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...],
+                   words: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
     """``(path, name)`` of the other-speech recordings under ``dirs`` (any
     depth, sorted), ``name`` relative to the folder's parent
-    (``wake_words/alexa/0.flac``).
+    (``wake_words/alexa/0.flac``); only those of ``words`` when given
+    (:func:`~kwsapp.streaming.scoring.word_of`: "bed", "smart mirror").
 
     Left out: background noise and silence folders, words that are commands
     (a folder of "yes" is no other speech), and Speech Commands clips whose
@@ -182,14 +186,21 @@ def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...]) -> list[tup
             if word_of(p) in COMMAND_LABELS:
                 commands += 1
                 continue
+            if words and word_of(p) not in words:
+                continue
             if speaker_of(p) is not None and which_set(p.name) not in speakers:
                 continue
             out.append((p, p.relative_to(d.parent).as_posix()))
     if commands:
         log.info("--negatives: %d recordings of command words left out", commands)
+    missing = sorted(set(words) - {word_of(p) for p, _ in out})
+    if out and missing:  # a typo must not quietly measure fewer words
+        raise BadInputError(f"{', '.join(dirs)}: no recording of {', '.join(missing)} by "
+                            f"{'/'.join(speakers)} speakers (--words)")
     if not out:
         raise BadInputError(f"{', '.join(dirs)}: no other-speech recordings "
-                            f"({'/'.join(AUDIO_SUFFIXES)}) of {'/'.join(speakers)} speakers")
+                            f"({'/'.join(AUDIO_SUFFIXES)}) of {'/'.join(speakers)} speakers"
+                            + (f" saying {', '.join(words)}" if words else ""))
     return out
 
 
@@ -351,7 +362,7 @@ def _negative_stream(data_dir: Path, spec: StreamSpec) -> tuple[np.ndarray, list
     ``spec.negatives``, each one's utterances in order, ``spec.gap_s`` apart.
     Files that do not decode are skipped (logged once each)."""
     rng = np.random.default_rng(spec.seed)
-    files = list_negatives(spec.negatives, spec.speakers)
+    files = list_negatives(spec.negatives, spec.speakers, spec.words)
     deck = _Deck(files, rng)
     total = ms_to_samples(spec.minutes * 60_000)
     cache: dict[Path, list[Clip]] = {}
