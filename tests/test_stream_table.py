@@ -24,18 +24,25 @@ def test_streams_are_the_readme_ones():
     by_name = {s.name: s for s in stream_table.streams(DATA, Path("/tts"))}
     assert set(by_name) == {"val-20", "val-10", "val-5", "val30-10", "valnc60-10",
                             "valother-10", "ww-alexa", "ww-snowboy-13", "ww-smart_mirror",
-                            "tts-heldout", "ww-alexa-45min", "tts-heldout-45min"}
+                            "tts-heldout", "ww-alexa-45min", "tts-heldout-45min",
+                            "words1-10", "words2-10", "words3-10"}
     assert (by_name["val-10"].spec.seed, by_name["val-10"].spec.snr_db) == (401, 10.0)
     assert (by_name["val30-10"].spec.minutes, by_name["val30-10"].spec.seed) == (30, 411)
     assert by_name["valnc60-10"].spec.minutes == 60 and not by_name["valnc60-10"].spec.commands
-    assert by_name["ww-snowboy-13"].spec.seed == 13 and by_name["ww-snowboy-13"].word == "snowboy"
+    assert by_name["ww-snowboy-13"].spec.seed == 13 and by_name["ww-snowboy-13"].words == ("snowboy",)
     assert by_name["tts-heldout"].spec.negatives == tuple(
         f"/tts/{v}" for v in stream_table.HELDOUT_TTS_VOICES)
     # the longer ones are the 15-minute ones' settings, three times as long
     for name in ("ww-alexa", "tts-heldout"):
         long = by_name[f"{name}-45min"]
         assert long.spec == replace(by_name[name].spec, minutes=45)
-        assert long.word == by_name[name].word
+        assert long.words == by_name[name].words
+    # The data set's other words: every one in exactly one group, each group
+    # a validation-speaker stream of its words alone.
+    groups = [by_name[f"words{k}-10"].spec.words for k in (1, 2, 3)]
+    assert sorted(w for g in groups for w in g) == sorted(
+        {p.name.split("_")[0] for p in (DATA / "speech_commands_subset" / "_unknown_").glob("*.wav")})
+    assert all(by_name[f"words{k}-10"].words == groups[k - 1] for k in (1, 2, 3))
 
 
 def _evaluate_stream(wav: Path, csv: Path, model: str) -> dict:
@@ -51,14 +58,19 @@ def test_table_measures_what_evaluate_stream_measures(tmp_path, capsys):
     printed, every row's figures are ``kwsapp evaluate-stream --json``'s on
     the same files, and a second run reuses the built streams."""
     out = tmp_path / "table.json"
+    group = ",".join(stream_table.WORD_GROUPS[0])
     args = ["--data", str(DATA), "--work", str(tmp_path), "--only", "val-10", "ww-alexa",
-            "--minutes", "0.4", "--heldout", "alexa=embed", "--json", str(out)]
+            "words1-10", "--minutes", "0.4", "--heldout", "alexa=embed", "--heldout",
+            f"{group}=embed", "--heldout", "five,six=embed", "--json", str(out)]
     assert stream_table.main(args) == 0
     text = capsys.readouterr().out
     assert "| validation, 10 dB |" in text
     assert '| "alexa", trained on |' in text and '| "alexa", never trained on |' in text
+    assert text.count("backward, cat, five") == 2 and "speakers, never trained on |" in text
     rows = json.loads(out.read_text())
-    assert [r["stream"] for r in rows] == ["val-10-0.4min", "ww-alexa-0.4min", "ww-alexa-0.4min"]
+    # a rotation without only some of a group's words measures nothing there
+    assert [r["stream"] for r in rows] == ["val-10-0.4min", "ww-alexa-0.4min", "ww-alexa-0.4min",
+                                           "words1-10-0.4min", "words1-10-0.4min"]
     for r in rows:
         wav, csv = tmp_path / f"{r['stream']}.wav", tmp_path / f"{r['stream']}.csv"
         ref = _evaluate_stream(wav, csv, "embed")
