@@ -174,7 +174,7 @@ def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...],
     speaker (``<id>_nohash_``) is not in ``speakers`` (training speakers
     never go in a test stream); recordings without a speaker id are kept.
     """
-    out, commands = [], 0
+    out, commands, found = [], 0, set()
     for d in map(Path, dirs):
         if not d.is_dir():
             raise BadInputError(f"{d}: no such folder (--negatives)")
@@ -183,17 +183,19 @@ def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...],
                 continue
             if {NOISE_DIR, SILENCE_DIR} & set(p.relative_to(d).parts):
                 continue
-            if word_of(p) in COMMAND_LABELS:
+            word = word_of(p)
+            if word in COMMAND_LABELS:
                 commands += 1
                 continue
-            if words and word_of(p) not in words:
+            if words and word not in words:
                 continue
             if speaker_of(p) is not None and which_set(p.name) not in speakers:
                 continue
             out.append((p, p.relative_to(d.parent).as_posix()))
+            found.add(word)
     if commands:
         log.info("--negatives: %d recordings of command words left out", commands)
-    missing = sorted(set(words) - {word_of(p) for p, _ in out})
+    missing = sorted(set(words) - found)
     if out and missing:  # a typo must not quietly measure fewer words
         raise BadInputError(f"{', '.join(dirs)}: no recording of {', '.join(missing)} by "
                             f"{'/'.join(speakers)} speakers (--words)")
