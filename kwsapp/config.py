@@ -194,6 +194,29 @@ class GuiConfig:
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    """A speech recogniser's second opinion on each command before it fires
+    (kwsapp/inference/verifier.py). The card states the levels; without
+    them, or with ``enabled`` off, every command fires on the head alone."""
+
+    enabled: bool = True
+    # (label, lowest log-probability of its spelling) per command checked;
+    # a command the recogniser neither heard nor finds this likely is dropped.
+    levels: tuple[tuple[str, float], ...] = ()
+    # The audio it hears: from this long before the end of the event's
+    # speech run to this long after it (as much of that as has arrived).
+    before_ms: float = 1000.0
+    after_ms: float = 300.0
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and bool(self.levels)
+
+    def level(self, label: str) -> float | None:
+        return dict(self.levels).get(label)
+
+
+@dataclass(frozen=True)
 class UserWordsConfig:
     """User words (kwsapp/userwords): takes, augmentation, the detector and
     its live defaults."""
@@ -288,6 +311,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
 
     @property
     def hop_samples(self) -> int:
@@ -313,6 +337,12 @@ class Config:
                if k in VadConfig.__dataclass_fields__}
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))
+        verify = dict(card.get("verify") or {})
+        if verify:
+            out = replace(out, verify=replace(
+                out.verify, levels=tuple(sorted((str(k), float(v)) for k, v in
+                                                dict(verify.get("levels") or {}).items())),
+                **{k: float(verify[k]) for k in ("before_ms", "after_ms") if k in verify}))
         return out
 
 
@@ -325,6 +355,7 @@ class Overrides:
     threshold: float | None = None
     vad_aggressiveness: int | None = None
     device: str | int | None = None
+    verify: bool | None = None  # the recogniser's second opinion on or off
 
 
 def runtime_settings(card: Mapping[str, Any], overrides: Overrides = Overrides(),
@@ -349,4 +380,6 @@ def runtime_settings(card: Mapping[str, Any], overrides: Overrides = Overrides()
                                              aggressiveness=int(overrides.vad_aggressiveness)))
     if overrides.device is not None:
         config = replace(config, audio=replace(config.audio, device=overrides.device))
+    if overrides.verify is not None:
+        config = replace(config, verify=replace(config.verify, enabled=bool(overrides.verify)))
     return config

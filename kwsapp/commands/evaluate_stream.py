@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance-ms", type=number(float, 0.0, 10000.0), default=250.0,
                         help="slack on each side of a word's true span when matching an "
                              "event's span to it (250)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="commands on the head alone, without the speech recogniser's "
+                             "second opinion the card asks for")
     parser.add_argument("--events", action="store_true",
                         help="also list every event with its outcome")
     parser.add_argument("--worst", type=int, default=10, metavar="N",
@@ -39,16 +42,19 @@ def run(args: argparse.Namespace) -> int:
     if args.worst < 0:
         raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
     truth = read_truth(args.truth)
-    recognizer, config = model_and_config(args.model, args.threshold)
+    recognizer, config = model_and_config(args.model, args.threshold,
+                                          False if args.no_verify else None)
     from kwsapp.commands.progress import audio_progress
 
     with audio_progress(args.wav) as on_progress:
-        score, _ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms, on_progress)
+        score, run_ = evaluate(args.wav, truth, recognizer, config, args.tolerance_ms,
+                               on_progress)
     fa = false_activations(truth, score, args.tolerance_ms)
     by_word, worst = fa.by_word(), fa.worst_files(args.worst)
     summary = {"model": recognizer.card.name, "wav": args.wav, **stream_summary(score, truth),
                "threshold": config.smoothing.threshold,
                "thresholds": config.smoothing.class_thresholds(),
+               "verify": config.verify.active, "unverified": run_.extra.get("unverified", 0),
                "false_by_word": by_word, "worst_files": worst}
     if args.json:
         if args.events:

@@ -45,7 +45,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -59,6 +59,9 @@ from kwsapp.inference.embedding_ring import EmbeddingRing
 from kwsapp.inference.finite import all_finite
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.inference.smoothing import Smoother
+
+if TYPE_CHECKING:
+    from kwsapp.inference.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +328,14 @@ class Engine:
         self._hold_suspected_only = False
         self._held: deque[_Held] = deque()
         self.vetoed = 0  # commands not emitted for a veto
+        # The recogniser's second opinion (config.verify): loaded when the
+        # inference thread starts; None until then, or if it could not be.
+        self._verifier: "Verifier | None" = None
+        self._verifier_failed = False
+        self.unverified = 0  # commands it did not confirm (not emitted)
+        # The audio of the last chunks and windows run (absolute start,
+        # samples): a file's pipeline runs further ahead than the ring holds.
+        self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=3)
 
     # ---- control -------------------------------------------------------
 
@@ -840,6 +851,8 @@ class Engine:
                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
+        if self.config.verify.active:  # now, not at the first command
+            self._load_verifier()
         while True:
             task = self._queue.get()
             if task is None:
@@ -871,6 +884,11 @@ class Engine:
             self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
         t0 = time.perf_counter()
         try:
+            if isinstance(task, _Chunk) and self.config.verify.active:
+                self._recent.append((task.first * self._recognizer.split.spec.hop_samples,
+                                     task.audio))
+            elif isinstance(task, _Window) and self.config.verify.active:
+                self._recent.append((task.end - task.audio.shape[0], task.audio))
             if isinstance(task, _Chunk):
                 if self._recognizer.split is not None:
                     self._run_chunk(task)
@@ -1028,6 +1046,57 @@ class Engine:
         self._hold_s = max(0.0, float(seconds))
         self._hold_suspected_only = bool(suspected_only)
 
+    def _confirmed(self, held: "_Held") -> bool:
+        """Whether the recogniser (config.verify) confirms ``held`` on the
+        audio of its word; True when no level is set for its label or the
+        recogniser is not installed (said once in the log)."""
+        cfg = self.config.verify
+        level = cfg.level(held.label) if cfg.active else None
+        if level is None or self._load_verifier() is None:
+            return True
+        from kwsapp.inference.verifier import heard_span
+
+        sr = self.sample_rate_hz
+        lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
+        audio = self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
+        if audio is None:  # fell behind: the head decides alone
+            return True
+        confirmed, opinion = self._verifier.confirms(audio, held.label, level)
+        if confirmed:
+            return True
+        log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
+                 held.label, held.decided_s, opinion.transcript, opinion.logp, level)
+        return False
+
+    def _load_verifier(self) -> "Verifier | None":
+        """The recogniser, loaded once (None, said once in the log, when it
+        is not installed: commands then fire on the head alone)."""
+        if self._verifier is None and not self._verifier_failed:
+            from kwsapp.inference.verifier import Verifier
+
+            try:
+                self._verifier = Verifier()
+            except KwsError as exc:
+                log.warning("commands fire without a second opinion: %s", exc)
+                self._verifier_failed = True
+        return self._verifier
+
+    def _audio_between(self, lo: int, hi: int) -> np.ndarray | None:
+        """Samples ``[lo, hi)`` from the ring, else from the chunks and
+        windows just run (a file's pipeline is further on); None if gone."""
+        try:
+            return self.ring.read(lo, hi - lo)
+        except (RingOverrun, ValueError):
+            pass
+        out = np.zeros(hi - lo, np.float32)
+        covered = 0
+        for start, audio in self._recent:
+            a, b = max(lo, start), min(hi, start + audio.shape[0])
+            if a < b:
+                out[a - lo:b - lo] = audio[a - start:b - start]
+                covered += b - a
+        return out if covered >= (hi - lo) // 2 else None
+
     def _release(self, upto_s: float) -> None:
         """Emit the held commands due by stream time ``upto_s`` (s)."""
         while self._held and self._held[0].due_s <= upto_s + _EPS_VETO_S:
@@ -1042,6 +1111,9 @@ class Engine:
             self.vetoed += 1
             log.info("%s at %.2f s not emitted: an ignore word was heard there",
                      held.label, held.decided_s)
+            return
+        if not self._confirmed(held):
+            self.unverified += 1
             return
         if self.source.realtime:
             emitted = self._delivered() / float(self.source.sample_rate_hz)

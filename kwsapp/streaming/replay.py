@@ -81,7 +81,8 @@ def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config,
     # ``config`` is the runtime settings (config.runtime_settings), as given.
     engine = Engine(recognizer, config, source, on_window=count_window)
     events = engine.run()
-    return Replay(list(events), source.duration, windows[0], engine.stats)
+    return Replay(list(events), source.duration, windows[0], engine.stats,
+                  {"unverified": engine.unverified})
 
 
 def to_events(events: list[Any]) -> list[Event]:
@@ -99,11 +100,13 @@ def evaluate(audio: np.ndarray | str | Path, truth: list[TruthWord], recognizer:
     return score_events(truth, to_events(run.events), run.duration_s, tolerance_ms), run
 
 
-def model_and_config(model: str | Path | None, threshold: float | None = None
-                     ) -> tuple[Any, Config]:
+def model_and_config(model: str | Path | None, threshold: float | None = None,
+                     verify: bool | None = None) -> tuple[Any, Config]:
     """The recognizer of ``model`` (bundled name or artifact; None: the
     default) and the runtime settings from its card, with ``threshold``
-    over the card's when given (``evaluate-stream``, the stream table)."""
+    over the card's when given (``evaluate-stream``, the stream table) and
+    the recogniser's second opinion (the card's ``verify``) switched off
+    with ``verify=False``."""
     from dataclasses import replace
 
     from kwsapp.inference.recognizer import Recognizer
@@ -112,4 +115,6 @@ def model_and_config(model: str | Path | None, threshold: float | None = None
     config = Config().with_card(recognizer.card.raw)
     if threshold is not None:
         config = replace(config, smoothing=replace(config.smoothing, threshold=threshold))
+    if verify is not None:
+        config = replace(config, verify=replace(config.verify, enabled=verify))
     return recognizer, config

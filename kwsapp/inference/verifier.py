@@ -1,0 +1,219 @@
+"""A second opinion on each command from a speech recogniser.
+
+The head knows the commands and the few other words it trained on; a real
+word it never heard fires it about fifty times an hour in dense speech
+(docs/streaming.md). A recogniser trained on far more real voices knows
+"two" from "go": Moonshine base-en (Useful Sensors, MIT licence; 61 M
+parameters), whose model files ship in the ``moonshine-cpp`` wheel and run
+here through onnxruntime. Given the audio of a command's word, it gives
+
+- its own transcription (greedy decoding), and
+- the log-probability of the command's spellings ("Go.", "Go", ...),
+  teacher-forced.
+
+A command is kept when the transcription says it, or when its spelling is
+at least as likely as the card's level for it (``verify.levels``); else it
+is not emitted. Levels are chosen from commands alone (a low quantile of
+the validation speakers' matched commands), never from other speech.
+
+Only the runtime imports this, and only when a card asks for it; nothing
+here imports TensorFlow or the ``moonshine_cpp`` package itself (its
+native library is not needed: its files are read where pip put them).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kwsapp.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: The recogniser a card names (``verify.model``).
+MODEL_NAME = "moonshine-base-en"
+_PACKAGE, _SUBDIR = "moonshine_cpp", ("models", "base-en")
+_BOS, _EOS = 1, 2
+_MAX_TOKENS = 12  # a command's word and a neighbour or two
+_PEAK = 0.5  # the recogniser hears levels: a quiet word is raised to this peak
+
+#: How each command may be written out; the recogniser's punctuation varies.
+SPELLINGS: dict[str, tuple[str, ...]] = {
+    c: (f"{c.capitalize()}.", c.capitalize(), f"{c.capitalize()}!", f"{c}.")
+    for c in ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+}
+SPELLINGS["no"] += ("Know.",)
+SPELLINGS["right"] += ("Write.",)
+#: Words of a transcription that count as saying the command.
+SAYS: dict[str, frozenset[str]] = {c: frozenset({c}) for c in SPELLINGS}
+SAYS = {**SAYS, "no": frozenset({"no", "know"}), "right": frozenset({"right", "write"}),
+        "yes": frozenset({"yes", "yeah"})}
+
+
+def model_dir() -> Path | None:
+    """Where pip put the recogniser's files (None: not installed)."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]).joinpath(*_SUBDIR)
+    return folder if (folder / "encoder_model.ort").is_file() else None
+
+
+class Tokenizer:
+    """Moonshine's token table (``tokenizer.bin``: one length-prefixed
+    byte string per id, ``▁`` for a space)."""
+
+    def __init__(self, path: Path) -> None:
+        raw = path.read_bytes()
+        self.tokens: list[bytes] = []
+        i = 0
+        while i < len(raw):
+            n = raw[i]
+            i += 1
+            if n >= 128:  # a two-byte length
+                n = (n & 0x7F) | (raw[i] << 7)
+                i += 1
+            self.tokens.append(raw[i:i + n])
+            i += n
+        self._ids = {t: k for k, t in enumerate(self.tokens)}
+        self._longest = max(len(t) for t in self.tokens)
+
+    def encode(self, text: str) -> list[int]:
+        """Greedy longest match over the table (exact for the short words
+        here: each command is one or two tokens)."""
+        data = ("▁" + text.replace(" ", "▁")).encode()
+        out, j = [], 0
+        while j < len(data):
+            for k in range(min(len(data), j + self._longest), j, -1):
+                piece = self._ids.get(data[j:k])
+                if piece is not None and (k - j > 1 or piece > _EOS):
+                    out.append(piece)
+                    j = k
+                    break
+            else:
+                raise ValueError(f"cannot tokenise {text!r}")
+        return out
+
+    def decode(self, ids: Sequence[int]) -> str:
+        text = b"".join(self.tokens[t] for t in ids).decode(errors="replace")
+        return text.replace("▁", " ").strip()
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """What the recogniser made of a command's audio."""
+
+    transcript: str
+    says: bool  # the transcript holds the command (or a homophone)
+    logp: float  # log-probability of the command's likeliest spelling
+
+
+class Verifier:
+    """Moonshine base-en on onnxruntime, one thread (it runs only when a
+    command is about to fire)."""
+
+    def __init__(self, directory: Path | None = None, threads: int = 1) -> None:
+        directory = directory or model_dir()
+        if directory is None:
+            raise ModelError(f"the {MODEL_NAME} recogniser is not installed "
+                             "(pip install 'kwsapp[verify]')")
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError("onnxruntime is not installed (pip install 'kwsapp[verify]')"
+                             ) from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = threads
+        self.encoder = ort.InferenceSession(str(directory / "encoder_model.ort"), opts)
+        self.decoder = ort.InferenceSession(str(directory / "decoder_model_merged.ort"), opts)
+        self.tokenizer = Tokenizer(directory / "tokenizer.bin")
+        self._past = [i for i in self.decoder.get_inputs() if i.name.startswith("past_key")]
+        self._spelled = {c: [self.tokenizer.encode(s) for s in v] for c, v in SPELLINGS.items()}
+
+    def _logits(self, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Decoder logits for token rows ``ids`` (no cache: a few tokens)."""
+        n = ids.shape[0]
+        feeds = {"input_ids": ids, "encoder_hidden_states": np.repeat(hidden, n, 0),
+                 "use_cache_branch": np.array([False])}
+        for inp in self._past:
+            feeds[inp.name] = np.zeros((n, inp.shape[1], 0, inp.shape[3]), np.float32)
+        return self.decoder.run(["logits"], feeds)[0]
+
+    def _hidden(self, audio: np.ndarray) -> np.ndarray:
+        audio = np.asarray(audio, np.float32)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        audio = audio * (_PEAK / peak) if peak > 0 else audio
+        return self.encoder.run(None, {"input_values": audio[None]})[0]
+
+    def _logp(self, hidden: np.ndarray, label: str) -> float:
+        """Log-probability of ``label``'s likeliest spelling, teacher-forced
+        (one decoder call for all its spellings)."""
+        spellings = self._spelled[label]
+        rows = np.full((len(spellings), max(map(len, spellings)) + 1), _EOS, np.int64)
+        rows[:, 0] = _BOS
+        for k, s in enumerate(spellings):
+            rows[k, 1:len(s) + 1] = s
+        logits = self._logits(hidden, rows)
+        top = logits.max(-1, keepdims=True)
+        logp = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+        return max(sum(float(logp[k, j, t]) for j, t in enumerate(list(s) + [_EOS]))
+                   for k, s in enumerate(spellings))
+
+    def _transcript(self, hidden: np.ndarray) -> str:
+        """Greedy decoding (no cache: a few tokens)."""
+        ids: list[int] = []
+        for _ in range(_MAX_TOKENS):
+            nxt = int(self._logits(hidden, np.array([[_BOS] + ids], np.int64))[0, -1].argmax())
+            if nxt == _EOS:
+                break
+            ids.append(nxt)
+        return self.tokenizer.decode(ids)
+
+    def _says(self, transcript: str, label: str) -> bool:
+        words = {w.strip(".,!?;:'\"").lower() for w in transcript.split()}
+        return bool(words & SAYS[label])
+
+    def opinion(self, audio: np.ndarray, label: str) -> Opinion:
+        """The recogniser's whole view of ``audio`` (16 kHz mono) as the
+        command ``label``: its transcript and the spelling's log-probability."""
+        if label not in self._spelled:  # not a command: nothing to check
+            return Opinion("", True, 0.0)
+        hidden = self._hidden(audio)
+        transcript = self._transcript(hidden)
+        return Opinion(transcript, self._says(transcript, label), self._logp(hidden, label))
+
+    def confirms(self, audio: np.ndarray, label: str, level: float | None
+                 ) -> tuple[bool, Opinion]:
+        """:func:`accepts` of :meth:`opinion`, decoding a transcript only when
+        the spelling falls short of ``level`` (a command about to fire waits
+        for one decoder call, not a dozen)."""
+        if level is None or label not in self._spelled:
+            return True, Opinion("", False, 0.0)
+        hidden = self._hidden(audio)
+        logp = self._logp(hidden, label)
+        if logp >= level:
+            return True, Opinion("", False, logp)
+        transcript = self._transcript(hidden)
+        said = self._says(transcript, label)
+        return said, Opinion(transcript, said, logp)
+
+
+def heard_span(end_s: float, decided_s: float, before_ms: float, after_ms: float
+               ) -> tuple[float, float]:
+    """Seconds of audio the recogniser hears for a command whose speech run
+    ends at ``end_s``, decided at ``decided_s``: from ``before_ms`` before
+    that end to ``after_ms`` after it, but not past the decision (what a
+    live engine has heard by then)."""
+    return max(0.0, end_s - before_ms / 1000.0), min(end_s + after_ms / 1000.0, decided_s)
+
+
+def accepts(opinion: Opinion, level: float | None) -> bool:
+    """Whether a command stands: said, or likely enough (no level: always)."""
+    return level is None or opinion.says or opinion.logp >= level
+
+

@@ -1,0 +1,119 @@
+"""The speech recogniser's second opinion (kwsapp/inference/verifier.py):
+real Moonshine base-en on real clips, and the engine dropping what it does
+not confirm. Skips where the recogniser (the `verify` extra) or the shared
+data are absent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from kwsapp.config import Config, Overrides, VerifyConfig, runtime_settings
+from kwsapp.speakers import UNKNOWN_DIR, which_set
+from kwsapp.streaming.synth import load_clip
+
+verifier = pytest.importorskip("kwsapp.inference.verifier")
+if verifier.model_dir() is None:
+    pytest.skip("the Moonshine recogniser is not installed (pip install '.[verify]')",
+                allow_module_level=True)
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the verify extra)")
+
+
+@pytest.fixture(scope="module")
+def recogniser():
+    return verifier.Verifier()
+
+
+def _clips(data_dir, folder: str, prefix: str = "", n: int = 6, every_speaker: bool = False):
+    """The first ``n`` clips of the validation speakers (of any speaker:
+    the recogniser never heard our data, only the head's split matters)."""
+    paths = [p for p in sorted((data_dir / folder).glob(f"{prefix}*.wav"))
+             if every_speaker or which_set(p.name) == "validation"][:n]
+    assert len(paths) == n, f"too few validation clips in {folder}"
+    return [load_clip(data_dir, f"{folder}/{p.name}", folder).audio for p in paths]
+
+
+def test_every_spelling_tokenises_and_reads_back(recogniser):
+    tok = recogniser.tokenizer
+    for spellings in verifier.SPELLINGS.values():
+        for s in spellings:
+            assert tok.decode(tok.encode(s)) == s
+
+
+def test_it_tells_a_command_from_a_word_that_fires_it(recogniser, data_dir):
+    """Real "go" against real "two" (the data set's word the head, never
+    trained on it, takes for `go` most): the recogniser hears "go" in the
+    first and finds "Go." far less likely in the second."""
+    go = [recogniser.opinion(a, "go") for a in _clips(data_dir, "go")]
+    two = [recogniser.opinion(a, "go") for a in _clips(data_dir, UNKNOWN_DIR, "two_",
+                                                                every_speaker=True)]
+    assert sum(o.says for o in go) >= 4, [o.transcript for o in go]
+    assert not any(o.says for o in two), [o.transcript for o in two]
+    assert np.median([o.logp for o in go]) > np.median([o.logp for o in two]) + 3.0, \
+        ([round(o.logp, 1) for o in go], [round(o.logp, 1) for o in two])
+
+
+def test_accepts():
+    said = verifier.Opinion("Go.", True, -20.0)
+    unsure = verifier.Opinion("", False, -6.0)
+    assert verifier.accepts(said, -5.0)
+    assert verifier.accepts(unsure, -7.0) and not verifier.accepts(unsure, -5.0)
+    assert verifier.accepts(unsure, None)
+
+
+def test_the_card_states_levels_and_the_user_may_switch_it_off():
+    card = {"verify": {"model": verifier.MODEL_NAME, "levels": {"go": -7.0, "on": -10.5},
+                       "after_ms": 200}}
+    config = Config().with_card(card)
+    assert config.verify.active and config.verify.level("go") == -7.0
+    assert config.verify.level("stop") is None and config.verify.after_ms == 200
+    assert not Config().verify.active  # no card levels: the head alone
+    assert not runtime_settings(card, Overrides(verify=False)).verify.active
+
+
+def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
+    """Real commands in a row, replayed with every level out of reach: only
+    the events whose word the recogniser heard are emitted, the rest are
+    counted as unverified; switched off, every event is emitted."""
+    from kwsapp.streaming.replay import replay
+
+    rec, config = bundled_setup
+    words = [c for label in ("go", "off", "up", "left") for c in _clips(data_dir, label, n=2)]
+    stream = np.concatenate([np.concatenate([w, np.zeros(16000, np.float32)]) for w in words])
+    stream = stream + 0.0005 * np.random.default_rng(0).standard_normal(len(stream)).astype(
+        np.float32)
+    off = replay(stream, rec, replace(config, verify=VerifyConfig(enabled=False)))
+    strict = VerifyConfig(levels=tuple((c, 1.0) for c in verifier.SPELLINGS))
+    on = replay(stream, rec, replace(config, verify=strict))
+    assert len(off.events) >= 6, "the head missed most words (precondition)"
+    assert on.extra["unverified"] >= 1
+    assert len(on.events) + on.extra["unverified"] == len(off.events)
+    assert on.events, "nothing heard: every event dropped"
+
+
+def test_levels_come_from_matched_commands_not_heard_outright():
+    """training.tune_verify: the quantile of the matched events' log-
+    probabilities among those the recogniser did not hear; events it heard,
+    and false activations, play no part."""
+    from training.tune_verify import levels
+
+    op = verifier.Opinion
+    rows = ([("go", "match", op("", False, -float(k))) for k in range(1, 101)]
+            + [("go", "match", op("Go.", True, -50.0))]  # heard: not counted
+            + [("go", "false", op("Two.", False, -40.0))]  # other speech: never counted
+            + [("up", "match", op("Up", True, -1.0))])  # heard every time: no level
+    chosen = levels(rows, 2.0)
+    assert set(chosen) == {"go"}
+    assert -99.1 < chosen["go"] < -97.9
+
+
+def test_confirms_agrees_with_the_whole_opinion(recogniser, data_dir):
+    """The engine's short path (transcript only when the spelling falls
+    short) decides as accepts() on the whole opinion does."""
+    for audio in _clips(data_dir, "go", n=3) + _clips(data_dir, UNKNOWN_DIR, "two_", n=3,
+                                                       every_speaker=True):
+        whole = recogniser.opinion(audio, "go")
+        for level in (-30.0, whole.logp - 0.5, whole.logp + 0.5, 1.0):
+            assert recogniser.confirms(audio, "go", level)[0] == verifier.accepts(whole, level)
