@@ -103,7 +103,7 @@ KEPT_FILES = ("negatives.npz",)
 
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
 #: model keeps them, since they were tuned for the same recipe.
-LIVE_KEYS = ("threshold", "thresholds", "smoothing", "hop_ms", "vad", "tuning")
+LIVE_KEYS = ("threshold", "thresholds", "smoothing", "hop_ms", "vad", "tuning", "verify")
 
 
 def keep_live_defaults(previous: Path, new: Path) -> None:
