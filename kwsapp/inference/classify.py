@@ -110,21 +110,28 @@ class FileClassifier:
         """Classify 16 kHz mono float32 ``audio``."""
         duration = audio.shape[0] / float(SAMPLE_RATE_HZ)
         probs = None
+        config = self.config
         if duration * 1000.0 <= self.config.clip_max_ms:
             probs = self.recognizer.clip_probabilities(audio)
+            # A clip is judged by its top label; its timeline comes from the
+            # head alone, so a one-clip classify starts cold in a fraction
+            # of a second (the recogniser's second opinion loads onnxruntime).
+            config = replace(config, verify=replace(config.verify, enabled=False))
         source = FileSource(audio, ms_to_samples(self.config.audio.block_ms))
         return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
-                                  probs=probs, events=self._events(source, duration))
+                                  probs=probs, events=self._events(source, duration, config))
 
-    def _events(self, source: FileSource, duration: float) -> tuple[CommandEvent, ...]:
-        """The engine's events on a file source, ends clipped to ``duration``."""
+    def _events(self, source: FileSource, duration: float, config: Config | None = None
+                ) -> tuple[CommandEvent, ...]:
+        """The engine's events on a file source, ends clipped to ``duration``
+        (``config``: the service's own unless given)."""
         from kwsapp.userwords.live import attach_user_words
 
         from kwsapp.userwords.listener import UserWords
 
         if not self.user_words.is_current():  # a word was added or removed since
             self.user_words = UserWords.load()
-        engine = Engine(self.recognizer, self.config, source)
+        engine = Engine(self.recognizer, config or self.config, source)
         attach_user_words(engine, words=self.user_words)
         # User-word events come from the embedding listener, the commands'
         # from the head: emission order puts them on one timeline.

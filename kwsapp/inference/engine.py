@@ -1075,10 +1075,16 @@ class Engine:
             from kwsapp.inference.verifier import Verifier
 
             try:
-                self._verifier = Verifier()
+                verifier = Verifier()
             except KwsError as exc:
                 log.warning("commands fire without a second opinion: %s", exc)
                 self._verifier_failed = True
+                return None
+            # One check on silence now: onnxruntime allocates its buffers at
+            # the first run, so memory is flat from the start and the first
+            # command does not wait for it.
+            verifier.confirms(np.zeros(self.sample_rate_hz, np.float32), "go", 1.0)
+            self._verifier = verifier
         return self._verifier
 
     def _audio_between(self, lo: int, hi: int) -> np.ndarray | None:
