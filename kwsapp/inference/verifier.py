@@ -24,16 +24,14 @@ native library is not needed: its files are read where pip put them).
 from __future__ import annotations
 
 import importlib.util
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from kwsapp import COMMAND_LABELS
 from kwsapp.errors import ModelError
-
-log = logging.getLogger(__name__)
 
 #: The recogniser a card names (``verify.model``).
 MODEL_NAME = "moonshine-base-en"
@@ -45,7 +43,7 @@ _PEAK = 0.5  # the recogniser hears levels: a quiet word is raised to this peak
 #: How each command may be written out; the recogniser's punctuation varies.
 SPELLINGS: dict[str, tuple[str, ...]] = {
     c: (f"{c.capitalize()}.", c.capitalize(), f"{c.capitalize()}!", f"{c}.")
-    for c in ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+    for c in COMMAND_LABELS
 }
 SPELLINGS["no"] += ("Know.",)
 SPELLINGS["right"] += ("Write.",)
