@@ -48,9 +48,9 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
 SPELLINGS["no"] += ("Know.",)
 SPELLINGS["right"] += ("Write.",)
 #: Words of a transcription that count as saying the command.
-SAYS: dict[str, frozenset[str]] = {c: frozenset({c}) for c in SPELLINGS}
-SAYS = {**SAYS, "no": frozenset({"no", "know"}), "right": frozenset({"right", "write"}),
-        "yes": frozenset({"yes", "yeah"})}
+SAYS: dict[str, frozenset[str]] = {c: frozenset({c}) for c in SPELLINGS} | {
+    "no": frozenset({"no", "know"}), "right": frozenset({"right", "write"}),
+    "yes": frozenset({"yes", "yeah"})}
 
 
 def model_dir() -> Path | None:
@@ -218,5 +218,3 @@ def heard_span(end_s: float, decided_s: float, before_ms: float, after_ms: float
 def accepts(opinion: Opinion, level: float | None) -> bool:
     """Whether a command stands: said, or likely enough (no level: always)."""
     return level is None or opinion.says or opinion.logp >= level
-
-

@@ -109,12 +109,11 @@ def model_and_config(model: str | Path | None, threshold: float | None = None,
     with ``verify=False``."""
     from dataclasses import replace
 
+    from kwsapp.config import Overrides, runtime_settings
     from kwsapp.inference.recognizer import Recognizer
 
     recognizer = Recognizer.load(model)
-    config = Config().with_card(recognizer.card.raw)
+    config = runtime_settings(recognizer.card.raw, Overrides(verify=verify))
     if threshold is not None:
         config = replace(config, smoothing=replace(config.smoothing, threshold=threshold))
-    if verify is not None:
-        config = replace(config, verify=replace(config.verify, enabled=verify))
     return recognizer, config
