@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp.cache import cache_dir  # noqa: F401 (training modules import it from here)
 from kwsapp.audio.io import fit_length, load_audio
 from kwsapp.config import SAMPLE_RATE_HZ
 from training.config import TrainConfig
@@ -281,13 +282,6 @@ def background_noise(data_dir: str | Path) -> list[np.ndarray]:
         except AudioFileError as exc:
             log.warning("skipped background %s", exc)
     return out
-
-
-def cache_dir() -> Path:
-    """Where decoded audio and features are cached (``KWSAPP_CACHE_DIR``,
-    else ``~/.cache/kwsapp``); never inside the data folder."""
-    env = os.environ.get("KWSAPP_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "kwsapp"
 
 
 def clips_hash(clips: Iterable[Clip], *extra: object) -> str:
