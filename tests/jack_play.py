@@ -110,6 +110,7 @@ def main() -> None:
     state["pos"] = 0
     done.wait(len(play) / sr + 10)
     time.sleep(0.3)
+    running = [t.name for t in threading.enumerate() if t.name.startswith("kwsapp-")]
     engine.stop()
     out.stop()
     out.close()
@@ -125,9 +126,11 @@ def main() -> None:
                     "latency": e.latency} for e in engine.events],
         "windows": len(windows), "xruns": engine.stats.xruns,
         "dropped": engine.stats.dropped_windows, "overruns": engine.stats.overruns,
+        "checked": engine.checked, "unverified": engine.unverified,
         "similarity": similarity, "lag_samples": lag,
         "word_starts": [(start_sample + lag) / sr + args.lead + i * (1.0 + args.gap)
                         for i in range(len(args.clip))],
+        "threads_running": running,
         "threads_left": [t.name for t in threading.enumerate() if t.name.startswith("kwsapp-")],
     }))
 

@@ -19,6 +19,12 @@ from conftest import (REPO_ROOT, real_clip, run_cli, start_jack_server, stop_jac
 pytestmark = pytest.mark.jack
 
 
+def verifier_installed() -> bool:
+    from kwsapp.inference.verifier import model_dir
+
+    return model_dir() is not None
+
+
 def _play(env, model, clips, timeout=90):
     proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "jack_play.py"),
                            "--model", str(model), "--clip", *map(str, clips)],
@@ -65,6 +71,9 @@ def test_bundled_model_hears_stop_then_stop_again_through_portaudio(jack_server,
     result = _play(jack_server, bundled_model_dir, clips)
     labels = [e["label"] for e in result["events"]]
     assert labels == ["stop", "stop"], result
+    if verifier_installed():  # the card's second opinion heard both, on its own thread
+        assert result["checked"] == 2 and result["unverified"] == 0, result
+        assert "kwsapp-verify" in result["threads_running"], result
     for event, word_start in zip(result["events"], result["word_starts"]):
         assert word_start - 0.1 <= event["start"] and event["end"] <= word_start + 1.1, result
     assert result["dropped"] == 0

@@ -11,6 +11,9 @@ Threads (no Qt here; callbacks run on the engine's threads)::
                      (split embed: every 80 ms a step task, head flagged on
                      the hops while open)
     inference        queue -> recognizer -> smoother -> on_window / on_event
+    verify           (live, with a second opinion: config.verify) each
+                     command's audio -> the speech recogniser -> on_event,
+                     so its ~60 ms never stall the pipeline or the head
 
 A realtime engine runs a step or window on the pipeline thread itself, in
 the wake-up that cut it, while the inference thread has nothing in hand and
@@ -41,6 +44,7 @@ file gives the same events whatever its block size.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -329,9 +333,13 @@ class Engine:
         self._held: deque[_Held] = deque()
         self.vetoed = 0  # commands not emitted for a veto
         # The recogniser's second opinion (config.verify): loaded when the
-        # inference thread starts; None until then, or if it could not be.
+        # verify thread (live) or the inference thread (a file) starts; None
+        # until then, or if it could not be.
         self._verifier: "Verifier | None" = None
+        # Live: commands waiting for the verify thread (None: stop).
+        self._checks: queue.SimpleQueue | None = None
         self._verifier_failed = False
+        self.checked = 0  # commands it heard (confirmed or not)
         self.unverified = 0  # commands it did not confirm (not emitted)
         # The audio of the last chunks and windows run (absolute start,
         # samples): a file's pipeline runs further ahead than the ring holds.
@@ -449,6 +457,15 @@ class Engine:
             threading.Thread(target=self._guard, args=(self._inference_loop,),
                              name="kwsapp-inference", daemon=True),
         ]
+        # Live, each command's check runs on a thread of its own: inline it
+        # stalled the pipeline thread (when it runs the step itself) and the
+        # steps after a command bunched up. A file checks in order, inline:
+        # no clock to keep, and the same events whatever the timing.
+        self._checks = queue.SimpleQueue() if realtime and self.config.verify.active else None
+        if self._checks is not None:
+            self._threads.append(threading.Thread(
+                target=self._guard, args=(self._verify_loop, self._checks),
+                name="kwsapp-verify", daemon=True))
         for t in self._threads:
             t.start()
         # A realtime callback only copies into the raw ring; a file feeds
@@ -465,6 +482,8 @@ class Engine:
         """Stop the source and join every thread (within ``timeout`` s)."""
         self._stop.set()
         self._queue.close()
+        if self._checks is not None:
+            self._checks.put(None)
         try:
             self.source.stop()
         finally:
@@ -851,7 +870,7 @@ class Engine:
                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
-        if self.config.verify.active:  # now, not at the first command
+        if self.config.verify.active and self._checks is None:  # now, not at the first command
             self._load_verifier()
         while True:
             task = self._queue.get()
@@ -1046,22 +1065,37 @@ class Engine:
         self._hold_s = max(0.0, float(seconds))
         self._hold_suspected_only = bool(suspected_only)
 
-    def _confirmed(self, held: "_Held") -> bool:
-        """Whether the recogniser (config.verify) confirms ``held`` on the
-        audio of its word; True when no level is set for its label or the
-        recogniser is not installed (said once in the log)."""
+    def _verify_loop(self, checks: queue.SimpleQueue) -> None:
+        """The verify thread: each command waiting for its check, in order."""
+        self._load_verifier()
+        while (item := checks.get()) is not None:
+            held, at_s, audio = item
+            if self._confirmed(held, audio):
+                self._deliver(held, at_s)
+            else:
+                self.unverified += 1
+
+    def _check_audio(self, held: "_Held") -> np.ndarray | None:
+        """The audio the recogniser hears for ``held`` (None: no level for
+        its label, or gone from the ring: the head decides alone)."""
         cfg = self.config.verify
-        level = cfg.level(held.label) if cfg.active else None
-        if level is None or self._load_verifier() is None:
-            return True
+        if not cfg.active or cfg.level(held.label) is None:
+            return None
         from kwsapp.inference.verifier import heard_span
 
         sr = self.sample_rate_hz
         lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
-        audio = self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
-        if audio is None:  # fell behind: the head decides alone
+        return self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
+
+    def _confirmed(self, held: "_Held", audio: np.ndarray | None) -> bool:
+        """Whether the recogniser (config.verify) confirms ``held`` on
+        ``audio``, its word; True without audio (:meth:`_check_audio`) or
+        when the recogniser is not installed (said once in the log)."""
+        if audio is None or self._load_verifier() is None:
             return True
+        level = self.config.verify.level(held.label)
         confirmed, opinion = self._verifier.confirms(audio, held.label, level)
+        self.checked += 1
         if confirmed:
             return True
         log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
@@ -1118,9 +1152,16 @@ class Engine:
             log.info("%s at %.2f s not emitted: an ignore word was heard there",
                      held.label, held.decided_s)
             return
-        if not self._confirmed(held):
+        audio = self._check_audio(held)
+        if self._checks is not None:  # live: the verify thread checks and delivers
+            self._checks.put((held, at_s, audio))
+        elif self._confirmed(held, audio):
+            self._deliver(held, at_s)
+        else:
             self.unverified += 1
-            return
+
+    def _deliver(self, held: "_Held", at_s: float) -> None:
+        """``held`` out as a :class:`CommandEvent` (live: stamped now)."""
         if self.source.realtime:
             emitted = self._delivered() / float(self.source.sample_rate_hz)
         else:  # a file: no wall clock, the window is "emitted" when complete
