@@ -101,6 +101,35 @@ def test_bundled_model_recognizes_a_real_word(qtbot, make_window, bundled_model_
     assert window.history.rows()[0][2] == "yes"
 
 
+def test_the_second_opinion_switch(qtbot, make_window, bundled_model_dir, tiny_model,
+                                   data_dir, tmp_path):
+    """The bundled card sets the recogniser's levels: the switch shows it on
+    and the engine runs it; switched off, listening restarts on the head
+    alone and the choice is remembered; a card without levels greys the
+    switch out and says why."""
+    from kwsapp.inference.verifier import model_dir
+
+    if model_dir() is None:
+        pytest.skip("the Moonshine recogniser is not installed (pip install '.[verify]')")
+    window = make_window(bundled_model_dir, replay(words_audio(data_dir, ["yes"] * 8, 0.8)))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert window.verify_check.isEnabled() and window.verify_check.isChecked()
+    assert window.session.engine.config.verify.active
+    first = window.session
+    window.verify_check.setChecked(False)
+    assert window.session is not None and window.session is not first
+    assert not window.session.engine.config.verify.active
+    assert window.overrides().verify is False  # dropped files too
+    window.close()
+    assert temp_settings(tmp_path / "kwsapp.ini").value("model/verify") == "false"
+
+    again = make_window(bundled_model_dir, autostart=False)
+    assert again.verify_check.isEnabled() and not again.verify_check.isChecked()
+    assert again.load_model(str(tiny_model))
+    assert not again.verify_check.isEnabled()
+    assert "sets no levels" in again.verify_check.toolTip()
+
+
 def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundled_model_dir,
                                                       data_dir, tmp_path, monkeypatch):
     """"Ignore this word…" on selected history rows: the Add word dialog

@@ -50,12 +50,14 @@ class ControlsBar(QtWidgets.QWidget):
             "Open model…".
         threshold_changed(value): the slider moved (0.05 .. 0.99).
         vad_changed(aggressiveness): 0 .. 3.
+        verify_changed(on): the second opinion switched on or off.
     """
 
     device_chosen = QtCore.Signal()
     model_chosen = QtCore.Signal(object)
     threshold_changed = QtCore.Signal(float)
     vad_changed = QtCore.Signal(int)
+    verify_changed = QtCore.Signal(bool)
 
     def __init__(self, listen_action: QtGui.QAction, refresh_action: QtGui.QAction,
                  parent=None) -> None:
@@ -99,6 +101,8 @@ class ControlsBar(QtWidgets.QWidget):
         self.vad_combo.setToolTip("Voice detector aggressiveness: higher ignores more "
                                   "non-speech sound (0..3)")
         self.vad_combo.currentIndexChanged.connect(self.vad_changed.emit)
+        self.verify_check = QtWidgets.QCheckBox("Second opinion")
+        self.verify_check.toggled.connect(self.verify_changed.emit)
 
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 2)
@@ -118,6 +122,8 @@ class ControlsBar(QtWidgets.QWidget):
         lay.addSpacing(12)
         lay.addWidget(QtWidgets.QLabel("VAD"))
         lay.addWidget(self.vad_combo)
+        lay.addSpacing(12)
+        lay.addWidget(self.verify_check)
         lay.addStretch(1)
         self._layout = lay
 
@@ -200,6 +206,19 @@ class ControlsBar(QtWidgets.QWidget):
         self.vad_combo.blockSignals(True)
         self.vad_combo.setCurrentIndex(int(aggressiveness))
         self.vad_combo.blockSignals(False)
+
+    def set_verify(self, on: bool, why_not: str | None) -> None:
+        """Show the second opinion ``on`` or off without reporting it as the
+        user's choice; ``why_not``: it cannot run (greyed, the reason)."""
+        self.verify_check.blockSignals(True)
+        self.verify_check.setChecked(on and why_not is None)
+        self.verify_check.blockSignals(False)
+        self.verify_check.setEnabled(why_not is None)
+        self.verify_check.setToolTip(
+            why_not or "A speech recogniser (Moonshine) hears each command before it "
+                       "fires, and drops what it does not hear as that command: far fewer "
+                       "commands on other words, about 60 ms later, 300 MB more memory. "
+                       "Off: the model alone. Changing it restarts listening.")
 
     def _on_threshold_moved(self, _value: int) -> None:
         self.threshold_label.setText(f"{self.threshold:.2f}")

@@ -35,6 +35,7 @@ from kwsapp.gui.reconnect import DeviceWatcher
 from kwsapp.gui.settings import WindowSettings, open_settings
 from kwsapp.gui.status import StatusFields
 from kwsapp.gui.table_export import add_copy_action, save_csv
+from kwsapp.inference.verifier import why_unavailable as why_no_second_opinion
 from kwsapp.models.registry import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class MainWindow(QtWidgets.QMainWindow):
         add_copy_action(self.files.table, self.files)
         # The parts' widgets by their old names (tests, screenshot, benchmarks).
         for name in ("device_combo", "model_combo", "threshold_slider", "threshold_label",
-                     "vad_combo"):
+                     "vad_combo", "verify_check"):
             setattr(self, name, getattr(self.controls, name))
         for name in ("spectrogram", "waveform", "meter", "result", "history", "bars",
                      "word_bars"):
@@ -205,6 +206,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.threshold_changed.connect(self._on_threshold_changed)
         self.controls.vad_changed.connect(self._on_vad_changed)
+        self.controls.verify_changed.connect(self._on_verify_changed)
 
     @property
     def frames_drawn(self) -> int:
@@ -280,6 +282,7 @@ class MainWindow(QtWidgets.QMainWindow):
         shown = runtime_settings(recognizer.card.raw, self.overrides(), self.config)
         self.controls.set_threshold(shown.smoothing.threshold)
         self.controls.set_vad(shown.vad.aggressiveness)
+        self.controls.set_verify(shown.verify.active, why_no_second_opinion(recognizer.card.raw))
         if self.session is not None:
             self.session.set_recognizer(recognizer)
             # The new card's defaults (or the user's choices) apply too.
@@ -292,7 +295,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def overrides(self) -> Overrides:
         """What the user chose over the card (None: never moved, the card's)."""
         return Overrides(threshold=self.prefs.threshold,
-                         vad_aggressiveness=self.prefs.vad_aggressiveness)
+                         vad_aggressiveness=self.prefs.vad_aggressiveness,
+                         verify=self.prefs.verify)
 
     @property
     def threshold(self) -> float:
@@ -307,6 +311,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prefs.vad_aggressiveness = index
         if self.session is not None:
             self.session.set_vad_aggressiveness(index)
+
+    def _on_verify_changed(self, on: bool) -> None:
+        self.prefs.verify = on
+        if self.session is not None:  # the engine starts its check thread, or not
+            self.stop_listening()
+            self.start_listening()
 
     # -------------------------------------------------------------- listening
     def _on_listen_toggled(self, on: bool) -> None:
@@ -335,7 +345,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         device = self.current_device()
         config = runtime_settings(self.recognizer.card.raw,
-                                  Overrides(self.threshold, self.vad_combo.currentIndex(), device),
+                                  Overrides(self.threshold, self.vad_combo.currentIndex(), device,
+                                            self.prefs.verify),
                                   self.config)
         # The live view reads the engine's 16 kHz ring and VAD flags on every
         # redraw: have the engine bring them up to date as often (by itself

@@ -26,6 +26,7 @@ class WindowSettings:
     model: str | None = None  # bundled model name or artifact directory
     threshold: float | None = None  # None: the model card's threshold
     vad_aggressiveness: int | None = None
+    verify: bool | None = None  # None: the model card's (on where it sets levels)
     geometry: QtCore.QByteArray | None = None
 
     @classmethod
@@ -41,10 +42,12 @@ class WindowSettings:
             except (TypeError, ValueError):
                 return None
 
+        verify = text("model/verify")
         geometry = store.value("window/geometry")
         return cls(device=text("audio/device"), model=text("model/spec"),
                    threshold=number("model/threshold", float),
                    vad_aggressiveness=number("vad/aggressiveness", int),
+                   verify=None if verify is None else verify.lower() in ("true", "1"),
                    geometry=geometry if isinstance(geometry, QtCore.QByteArray) else None)
 
     def save(self, store: QtCore.QSettings) -> None:
@@ -53,6 +56,7 @@ class WindowSettings:
         store.setValue("model/threshold", "" if self.threshold is None else float(self.threshold))
         store.setValue("vad/aggressiveness",
                        "" if self.vad_aggressiveness is None else int(self.vad_aggressiveness))
+        store.setValue("model/verify", "" if self.verify is None else str(self.verify).lower())
         if self.geometry is not None:
             store.setValue("window/geometry", self.geometry)
         store.sync()

@@ -35,7 +35,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -73,6 +73,19 @@ def model_dir() -> Path | None:
         return None
     folder = Path(list(spec.submodule_search_locations)[0]).joinpath(*_SUBDIR)
     return folder if (folder / "encoder_model.ort").is_file() else None
+
+
+def why_unavailable(card: Mapping[str, Any]) -> str | None:
+    """Why a model's second opinion cannot run (None: it can): its card sets
+    no levels, or the recogniser is not installed."""
+    from kwsapp.config import Config
+
+    if not Config().with_card(card).verify.levels:
+        return "This model's card sets no levels for a second opinion: the model decides alone."
+    if model_dir() is None or importlib.util.find_spec("onnxruntime") is None:
+        return ("The speech recogniser is not installed (pip install 'kwsapp[verify]'): "
+                "the model decides alone.")
+    return None
 
 
 def loadable(ort_file: Path, cache: Path | None = None) -> Path:
