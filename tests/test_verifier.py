@@ -65,9 +65,10 @@ def test_accepts():
 
 def test_the_card_states_levels_and_the_user_may_switch_it_off():
     card = {"verify": {"model": verifier.MODEL_NAME, "levels": {"go": -7.0, "on": -10.5},
-                       "after_ms": 200}}
+                       "after_ms": 200, "score_weight": 20}}
     config = Config().with_card(card)
     assert config.verify.active and config.verify.level("go") == -7.0
+    assert config.verify.level("go", 0.6) == pytest.approx(-9.0)  # a surer head: lower
     assert config.verify.level("stop") is None and config.verify.after_ms == 200
     assert not Config().verify.active  # no card levels: the head alone
     assert not runtime_settings(card, Overrides(verify=False)).verify.active
@@ -91,22 +92,37 @@ def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
     assert on.extra["unverified"] >= 1
     assert len(on.events) + on.extra["unverified"] == len(off.events)
     assert on.events, "nothing heard: every event dropped"
+    # The head's score moves the level (config.verify.score_weight): with a
+    # pivot at 0 and a heavy weight, every event's level is out of the way.
+    lifted = replace(strict, score_weight=1000.0, score_pivot=0.0)
+    sure = replay(stream, rec, replace(config, verify=lifted))
+    assert len(sure.events) == len(off.events) and sure.extra["unverified"] == 0
 
 
 def test_levels_come_from_matched_commands_not_heard_outright():
     """training.tune_verify: the quantile of the matched events' log-
-    probabilities among those the recogniser did not hear; events it heard,
-    and false activations, play no part."""
+    probabilities among those the recogniser did not hear outright; events it heard,
+    and false activations, play no part. With a score weight, each is first
+    moved by the head's score as the engine moves the level."""
     from training.tune_verify import levels
 
     op = verifier.Opinion
-    rows = ([("go", "match", op("", False, -float(k))) for k in range(1, 101)]
-            + [("go", "match", op("Go.", True, -50.0))]  # heard: not counted
-            + [("go", "false", op("Two.", False, -40.0))]  # other speech: never counted
-            + [("up", "match", op("Up", True, -1.0))])  # heard every time: no level
+    rows = ([("go", "match", op("", False, -float(k)), 0.5) for k in range(1, 101)]
+            + [("go", "match", op("Go.", True, -50.0), 0.5)]  # heard: not counted
+            + [("go", "false", op("Two.", False, -40.0), 0.5)]  # other speech: never counted
+            + [("up", "match", op("Up", True, -1.0), 0.5)])  # heard every time: no level
     chosen = levels(rows, 2.0)
     assert set(chosen) == {"go"}
     assert -99.1 < chosen["go"] < -97.9
+    # Scores of 0.6: each moved up by 20 x 0.1 = 2, and so is the level.
+    sure = [(lab, outcome, o, 0.6) for lab, outcome, o, _ in rows]
+    moved = levels(sure, 2.0, VerifyConfig(score_weight=20.0))
+    assert moved["go"] == pytest.approx(chosen["go"] + 2.0)
+    # The engine gives an event of score 0.6 back the same level it had.
+    config = VerifyConfig(levels=tuple(moved.items()), score_weight=20.0)
+    assert config.level("go", 0.6) == pytest.approx(chosen["go"])
+    assert config.level("go", 0.5) == pytest.approx(moved["go"])
+    assert config.level("go") == moved["go"] and config.level("stop", 0.9) is None
 
 
 def test_confirms_agrees_with_the_whole_opinion(recogniser, data_dir):

@@ -1,13 +1,16 @@
 """Choose the recogniser's levels (the card's ``verify``) from commands alone.
 
 ``python -m training.tune_verify --model assets/models/embed --stream
-/tmp/s/val30-10`` replays a stream of the validation speakers' commands
-(``kwsapp make-stream``) with the head alone, asks the recogniser
-(kwsapp/inference/verifier.py) about every event that matched a command,
-and sets each command's level at a low quantile of the log-probabilities
-of those it did not hear outright: so about ``quantile`` % of them are
-dropped. Other speech plays no part; what the levels do to it is measured
-on the held-out streams (docs/streaming.md).
+/tmp/s/tst30-10 /tmp/s/tst30-20`` replays streams of commands (``kwsapp
+make-stream``; the bundled card's are the test speakers', so that every
+stream of the validation speakers measures the levels out of sample) with
+the head alone, asks the recogniser (kwsapp/inference/verifier.py) about
+every event that matched a command, and sets each command's level at a low
+quantile of the log-probabilities of those it did not hear outright, each
+first moved by the head's score as the engine moves the level
+(``score_weight``): so about ``quantile`` % of them are dropped. Other
+speech plays no part; what the levels do to it is measured on the held-out
+streams (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +27,10 @@ from kwsapp.config import VerifyConfig
 
 
 def opinions(wav: Path, model: str, config_verify: VerifyConfig
-             ) -> list[tuple[str, str, object]]:
-    """``(label, outcome, opinion)`` for each event of the head alone on ``wav``
-    (truth ``wav.csv``), the recogniser hearing what the engine would give it."""
+             ) -> list[tuple[str, str, object, float]]:
+    """``(label, outcome, opinion, score)`` for each event of the head alone
+    on ``wav`` (truth ``wav.csv``), the recogniser hearing what the engine
+    would give it; ``score`` the head's."""
     import soundfile as sf
 
     from kwsapp.inference.verifier import Verifier, heard_span
@@ -43,42 +48,53 @@ def opinions(wav: Path, model: str, config_verify: VerifyConfig
                             config_verify.after_ms)
         out.append((event.label, outcome,
                     verifier.opinion(audio[int(round(lo * rate)):int(round(hi * rate))],
-                                     event.label)))
+                                     event.label), float(event.score)))
     return out
 
 
-def levels(rows: list[tuple[str, str, object]], quantile: float) -> dict[str, float]:
+def levels(rows: list[tuple[str, str, object, float]], quantile: float,
+           config: VerifyConfig = VerifyConfig()) -> dict[str, float]:
     """Per command, the ``quantile`` % point of the matched events' log-
-    probabilities among those the recogniser did not hear outright."""
+    probabilities, each raised by the head's score as the engine does
+    (``config.score_weight`` x (score - ``score_pivot``)), among those the
+    recogniser did not hear outright: the level that, moved by the score,
+    drops that share of them."""
     out = {}
     for label in sorted({r[0] for r in rows}):
-        logps = [o.logp for lab, outcome, o in rows
+        moved = [o.logp + config.score_weight * (score - config.score_pivot)
+                 for lab, outcome, o, score in rows
                  if lab == label and outcome == "match" and not o.says]
-        if logps:
-            out[label] = round(float(np.percentile(logps, quantile)) - 0.05, 1)
+        if moved:
+            out[label] = round(float(np.percentile(moved, quantile)) - 0.05, 1)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.tune_verify", description=__doc__)
     parser.add_argument("--model", required=True, help="artifact folder whose card to write")
-    parser.add_argument("--stream", required=True, type=Path,
-                        help="NAME (NAME.wav and NAME.csv) of the validation speakers' commands")
-    parser.add_argument("--quantile", type=float, default=2.0,
-                        help="%% of the matched commands not heard outright to drop (2)")
+    parser.add_argument("--stream", required=True, type=Path, nargs="+",
+                        help="NAME (NAME.wav and NAME.csv) of a stream of commands; several "
+                             "are pooled")
+    parser.add_argument("--quantile", type=float, default=4.0,
+                        help="%% of the matched commands not heard outright to drop (4)")
+    parser.add_argument("--score-weight", type=float, default=20.0,
+                        help="how far the head's score moves a level (20; 0: not at all)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the card")
     args = parser.parse_args(argv)
     from kwsapp.inference.verifier import MODEL_NAME, accepts
 
-    base = VerifyConfig()
-    wav = args.stream.with_suffix(".wav")
-    rows = opinions(wav, args.model, base)
-    chosen = levels(rows, args.quantile)
-    matched = [(lab, o) for lab, outcome, o in rows if outcome == "match"]
-    kept = sum(accepts(o, chosen.get(lab)) for lab, o in matched)
+    base = VerifyConfig(score_weight=args.score_weight)
+    wavs = [stream.with_suffix(".wav") for stream in args.stream]
+    rows = [row for wav in wavs for row in opinions(wav, args.model, base)]
+    chosen = levels(rows, args.quantile, base)
+    tuned = replace(base, levels=tuple(chosen.items()))
+    matched = [(lab, o, score) for lab, outcome, o, score in rows if outcome == "match"]
+    kept = sum(accepts(o, tuned.level(lab, score)) for lab, o, score in matched)
     verify = {"model": MODEL_NAME, "levels": chosen, "before_ms": base.before_ms,
-              "after_ms": base.after_ms,
-              "tuning": {"tool": "python -m training.tune_verify", "stream": str(wav),
+              "after_ms": base.after_ms, "score_weight": base.score_weight,
+              "score_pivot": base.score_pivot,
+              "tuning": {"tool": "python -m training.tune_verify",
+                         "streams": [str(wav) for wav in wavs],
                          "quantile": args.quantile, "date": datetime.date.today().isoformat(),
                          "matched_events": len(matched), "kept": kept}}
     print(json.dumps(verify, indent=2))

@@ -1093,7 +1093,7 @@ class Engine:
         when the recogniser is not installed (said once in the log)."""
         if audio is None or self._load_verifier() is None:
             return True
-        level = self.config.verify.level(held.label)
+        level = self.config.verify.level(held.label, held.score)
         confirmed, opinion = self._verifier.confirms(audio, held.label, level)
         self.checked += 1
         if confirmed:
