@@ -128,11 +128,15 @@ def record_trace(audio: np.ndarray, recognizer: Any, config: Config) -> tuple[Tr
     (the engine's ``on_decision`` hook).
 
     Returns:
-        ``(trace, events)``: the trace and the engine's own events.
+        ``(trace, events)``: the trace and the engine's own events, on the
+        head alone: the recogniser's second opinion (``config.verify``) is
+        switched off, since a resmoothed trace cannot redo it.
     """
     from kwsapp.audio.source import FileSource
     from kwsapp.config import ms_to_samples
     from kwsapp.inference.engine import DecisionInput, Engine
+
+    config = replace(config, verify=replace(config.verify, enabled=False))
 
     seen: list[DecisionInput] = []
     source = FileSource(audio, block_size=ms_to_samples(config.audio.block_ms), realtime=False)
