@@ -12,9 +12,11 @@ here through onnxruntime. Given the audio of a command's word, it gives
   teacher-forced.
 
 A command is kept when the transcription says it, or when its spelling is
-at least as likely as the card's level for it (``verify.levels``); else it
-is not emitted. Levels are chosen from commands alone (a low quantile of
-the validation speakers' matched commands), never from other speech.
+at least as likely as the card's level for it (``verify.levels``, which the
+head's score moves: :meth:`~kwsapp.config.VerifyConfig.level`); else it is
+not emitted. Levels are chosen from commands alone (a low quantile of
+other speakers' matched commands: ``training.tune_verify``), never from
+other speech.
 
 Only the runtime imports this, and only when a card asks for it; nothing
 here imports TensorFlow or the ``moonshine_cpp`` package itself (its
