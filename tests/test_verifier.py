@@ -153,6 +153,13 @@ def test_the_onnx_copy_gives_the_ort_files_opinions(recogniser, data_dir, tmp_pa
     assert verifier.loadable(source, tmp_path / "blocked") == source
     assert "blocked" in caplog.text and "slower" in caplog.text
 
+    # A damaged copy (cut short on disk) is deleted and the .ort file runs.
+    made.write_bytes(made.read_bytes()[:1000])
+    damaged = verifier.Verifier(cache=tmp_path / "cache")
+    assert "does not load" in caplog.text and not made.exists()
+    assert damaged.encoder._model_path == str(source)
+    assert damaged.decoder._model_path.endswith(".onnx")  # its copy was whole
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     direct = verifier.Verifier()

@@ -116,6 +116,21 @@ def loadable(ort_file: Path, cache: Path | None = None) -> Path:
     return onnx_file
 
 
+def _session(ort, ort_file: Path, cache: Path | None, opts):
+    """An onnxruntime session on :func:`loadable`'s file; a cached copy that
+    does not load (damaged on disk) is deleted, with a warning, and the
+    ``.ort`` file runs instead (the copy is made again at the next start)."""
+    path = loadable(ort_file, cache)
+    try:
+        return ort.InferenceSession(str(path), opts)
+    except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own kinds)
+        if path == ort_file:
+            raise ModelError(f"{ort_file}: the recogniser's model does not load ({exc})") from None
+        log.warning("%s does not load (%s): deleted; running from %s", path, exc, ort_file)
+        path.unlink(missing_ok=True)
+        return ort.InferenceSession(str(ort_file), opts)
+
+
 def _to_onnx(ort_file: Path, onnx_file: Path) -> None:
     """``ort_file``'s graph as ONNX, unoptimised (int8 weights kept: 63 MB
     for both files): onnxruntime writes it, ``onnx`` mends it."""
@@ -224,10 +239,8 @@ class Verifier:
         # the first check (the arena stays: without it a check took 240 ms
         # against 140).
         opts.enable_mem_pattern = False
-        self.encoder = ort.InferenceSession(
-            str(loadable(directory / "encoder_model.ort", cache)), opts)
-        self.decoder = ort.InferenceSession(
-            str(loadable(directory / "decoder_model_merged.ort", cache)), opts)
+        self.encoder = _session(ort, directory / "encoder_model.ort", cache, opts)
+        self.decoder = _session(ort, directory / "decoder_model_merged.ort", cache, opts)
         _trim_heap()
         self.tokenizer = Tokenizer(directory / "tokenizer.bin")
         self._past = [i for i in self.decoder.get_inputs() if i.name.startswith("past_key")]
