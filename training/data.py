@@ -34,8 +34,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
-from kwsapp.cache import cache_dir  # noqa: F401 (training modules import it from here)
 from kwsapp.audio.io import fit_length, load_audio
+from kwsapp.cache import cache_dir
 from kwsapp.config import SAMPLE_RATE_HZ
 from training.config import TrainConfig
 from kwsapp.errors import AudioFileError, BadInputError

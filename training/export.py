@@ -179,7 +179,7 @@ def cached_tflite(model: Any, what: str, int8: bool = False, batch: int | None =
         ``(flatbuffer bytes, whether they came from the cache)``.
     """
     from kwsapp.atomic import write_atomic
-    from training.data import cache_dir
+    from kwsapp.cache import cache_dir
 
     folder = Path(cache or cache_dir()) / TFLITE_CACHE_FOLDER
     stem = f"{what}-{conversion_key(model, int8, batch)}"
@@ -330,7 +330,7 @@ def int8_window_embeddings(windows: np.ndarray, batch_size: int = 64,
     converted (or read from the conversion cache) once per process."""
     from kwsapp.atomic import write_atomic
     from kwsapp.models.artifact import TfliteModel
-    from training.data import cache_dir
+    from kwsapp.cache import cache_dir
     from training.models import embedding, embedding_int8
 
     windows = np.asarray(windows, np.float32)

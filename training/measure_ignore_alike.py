@@ -50,7 +50,7 @@ def word_files(data: Path, word: str) -> tuple[list[Path], list[Path]]:
     """``(take candidates, all files)`` of ``word``: Speech Commands clips
     (takes from training speakers), or a ``tts:`` word's renderings."""
     if word.startswith("tts:"):
-        from training.data import cache_dir
+        from kwsapp.cache import cache_dir
         from training.negatives.tts import FOLDER
 
         files = sorted((cache_dir() / FOLDER).glob(f"*/{word[4:]}_*.wav"))

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from kwsapp.errors import BadInputError
-    from training.data import cache_dir
+    from kwsapp.cache import cache_dir
 
     data, work = Path(args.data), Path(args.work)
     if not (data / SUBSET).is_dir():

@@ -44,6 +44,7 @@ import numpy as np
 from kwsapp import COMMAND_LABELS
 from kwsapp.atomic import write_atomic
 from kwsapp.cache import cache_dir
+from kwsapp.config import SAMPLE_RATE_HZ, Config
 from kwsapp.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,6 @@ def model_dir() -> Path | None:
 def why_unavailable(card: Mapping[str, Any]) -> str | None:
     """Why a model's second opinion cannot run (None: it can): its card sets
     no levels, or the recogniser is not installed."""
-    from kwsapp.config import Config
-
     if not Config().with_card(card).verify.levels:
         return "This model's card sets no levels for a second opinion: the model decides alone."
     if model_dir() is None or importlib.util.find_spec("onnxruntime") is None:
@@ -121,14 +120,16 @@ def _session(ort, ort_file: Path, cache: Path | None, opts):
     does not load (damaged on disk) is deleted, with a warning, and the
     ``.ort`` file runs instead (the copy is made again at the next start)."""
     path = loadable(ort_file, cache)
+    if path != ort_file:
+        try:
+            return ort.InferenceSession(str(path), opts)
+        except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own kinds)
+            log.warning("%s does not load (%s): deleted; running from %s", path, exc, ort_file)
+            path.unlink(missing_ok=True)
     try:
-        return ort.InferenceSession(str(path), opts)
-    except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own kinds)
-        if path == ort_file:
-            raise ModelError(f"{ort_file}: the recogniser's model does not load ({exc})") from None
-        log.warning("%s does not load (%s): deleted; running from %s", path, exc, ort_file)
-        path.unlink(missing_ok=True)
         return ort.InferenceSession(str(ort_file), opts)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{ort_file}: the recogniser's model does not load ({exc})") from None
 
 
 def _to_onnx(ort_file: Path, onnx_file: Path) -> None:
@@ -247,7 +248,7 @@ class Verifier:
         self._spelled = {c: [self.tokenizer.encode(s) for s in v] for c, v in SPELLINGS.items()}
         from scipy.signal import butter, sosfilt_zi
 
-        self._high_pass = butter(4, HIGH_PASS_HZ, "highpass", fs=16000, output="sos")
+        self._high_pass = butter(4, HIGH_PASS_HZ, "highpass", fs=SAMPLE_RATE_HZ, output="sos")
         self._high_pass_zi = sosfilt_zi(self._high_pass)
 
     def _logits(self, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:

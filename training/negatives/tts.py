@@ -52,10 +52,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.cache import cache_dir
 from kwsapp.speakers import stable_fraction
 from training import augment
 from training.config import AugmentConfig
-from training.data import Clip, cache_dir
+from training.data import Clip
 from training.negatives.tts_render import (RenderConfig, RenderStats, Utterance, Voice,
                                            engine_available, postprocess, render)
 
