@@ -19,7 +19,7 @@ pytestmark = pytest.mark.gui
 
 from PySide6 import QtGui, QtWidgets  # noqa: E402
 
-from kwsapp.inference.engine import CommandEvent  # noqa: E402
+from kwsapp.inference.engine import CommandEvent, Unconfirmed  # noqa: E402
 
 WAIT_MS = 15000
 
@@ -48,15 +48,40 @@ def test_history_exports_to_csv_and_copies_rows(qtbot, window, tmp_path):
     assert window.export_csv(str(out))
     with out.open() as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["time", "stream_s", "command", "confidence"]
-    assert [r[1:] for r in rows[1:]] == [["3.5", "stop", "0.91"], ["1.25", "yes", "0.8123"]]
+    assert rows[0] == ["time", "stream_s", "command", "confidence", "note"]
+    assert [r[1:] for r in rows[1:]] == [["3.5", "stop", "0.91", ""],
+                                         ["1.25", "yes", "0.8123", ""]]
 
     window.history.topLevelItem(1).setSelected(True)  # the older one only
     window.history.setFocus()
     copy = next(a for a in window.history.actions() if "Copy" in a.text())
     copy.trigger()
     assert QtGui.QGuiApplication.clipboard().text().split("\t")[1:] == ["1.25", "yes",
-                                                                        "0.8123\n"]
+                                                                        "0.8123", "\n"]
+
+
+def test_a_command_the_second_opinion_stopped_is_a_greyed_history_row(qtbot, window,
+                                                                       tmp_path):
+    """What the head heard and the recogniser did not confirm: in the history,
+    greyed, with what the recogniser heard; the big label stays on the last
+    command that fired; the export says why it did not fire."""
+    window.bridge.on_event(_event("yes", 0.8, 1.25))
+    window.bridge.on_unconfirmed(Unconfirmed(_event("left", 0.52, 4.0), "Last.", -12.3, -9.7))
+    window.bridge.on_unconfirmed(Unconfirmed(_event("go", 0.47, 6.0), "", -15.0, -7.0))
+    qtbot.waitUntil(lambda: len(window.history.rows()) == 3, timeout=WAIT_MS)
+    rows = window.history.rows()
+    assert [r[2] for r in rows] == ["go", "left", "yes"]
+    assert rows[1][4] == "not emitted: heard “Last.”" and rows[0][4] == "not emitted: heard no word"
+    assert rows[2][4] == "" and window.result.text == "yes"
+    fired, dropped = window.history.topLevelItem(2), window.history.topLevelItem(1)
+    assert dropped.foreground(2).color() != fired.foreground(2).color()
+    assert fired.font(2).bold() and not dropped.font(2).bold()
+    out = tmp_path / "history.csv"
+    assert window.export_csv(str(out))
+    with out.open() as f:
+        assert [r[2:] for r in csv.reader(f)][1:] == [
+            ["go", "0.47", "not emitted: heard no word"],
+            ["left", "0.52", "not emitted: heard “Last.”"], ["yes", "0.8", ""]]
 
 
 def test_files_tab_exports_to_csv(qtbot, window, tmp_path, data_dir):

@@ -103,6 +103,10 @@ def test_evaluate_stream_reports_words_and_worst_files(repo_root, data_dir, bund
     counts = [row["false_activations"] for row in got["worst_files"]]
     assert len(counts) <= 3 and counts == sorted(counts, reverse=True)
     assert all(row["file"] in {t.file for t in truth} for row in got["worst_files"])
+    # The second opinion's drops, scored as if fired: on a stream without
+    # command words each is a false activation it avoided.
+    assert got["unverified_outcomes"]["false"] == got["unverified"]
+    assert sum(got["unverified_outcomes"].values()) == got["unverified"]
     text = cli("evaluate-stream", str(out) + ".wav", "--truth", str(out) + ".csv",
                "--model", str(bundled_model_dir))
     assert text.returncode == 0, text.stderr

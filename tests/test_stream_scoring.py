@@ -6,7 +6,7 @@ import pytest
 
 from kwsapp.errors import BadInputError
 from kwsapp.streaming.scoring import Event, TruthWord, lies_on, read_truth, repeat_pairs, \
-    score_events, write_truth
+    score_events, withheld_outcomes, write_truth
 
 TRUTH = [
     TruthWord("yes", 1.0, 1.5, "yes/a.wav"),
@@ -23,6 +23,19 @@ def ev(label: str, emitted_at: float, score: float = 0.9, span: tuple[float, flo
     (default: the 0.5 s before emission)."""
     start, end = span if span is not None else (emitted_at - 0.5, emitted_at)
     return Event(label, score, start, end, emitted_at)
+
+
+def test_withheld_commands_are_scored_as_if_they_had_fired_after_the_emitted_ones():
+    """The second opinion's drops: one on a word an emitted event matched is
+    a duplicate, one on an unmatched command word a command lost, one on
+    another command's word wrong, one on other speech a false activation
+    avoided; the emitted events' own score does not change."""
+    emitted = score_events(TRUTH, [ev("yes", 1.7)], HOUR)
+    withheld = [ev("no", 5.5), ev("yes", 1.8), ev("left", 8.6), ev("go", 3.5)]
+    assert withheld_outcomes(emitted, withheld) == ["duplicate", "false", "match", "wrong"]
+    assert (emitted.matched, emitted.false_activations) == (1, 0)
+    # Two drops on one unmatched word: the first loses it, the second is a duplicate.
+    assert withheld_outcomes(emitted, [ev("go", 8.6), ev("go", 8.7)]) == ["match", "duplicate"]
 
 
 def test_all_matched_with_latency():

@@ -92,6 +92,15 @@ def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
     assert on.extra["unverified"] >= 1
     assert len(on.events) + on.extra["unverified"] == len(off.events)
     assert on.events, "nothing heard: every event dropped"
+    # Each drop reaches on_unconfirmed: the event that would have fired
+    # (one of the head's own), what was heard, and the level it missed.
+    dropped = on.extra["unconfirmed"]
+    assert len(dropped) == on.extra["unverified"]
+    head_alone = {(e.label, e.end) for e in off.events}
+    for u in dropped:
+        assert (u.event.label, u.event.end) in head_alone
+        assert u.logp < u.level == 1.0 and isinstance(u.heard, str)
+        assert u.event.label.lower() not in u.heard.lower()  # else it was said: kept
     # The head's score moves the level (config.verify.score_weight): with a
     # pivot at 0 and a heavy weight, every event's level is out of the way.
     lifted = replace(strict, score_weight=1000.0, score_pivot=0.0)

@@ -35,9 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from kwsapp.streaming.replay import evaluate, model_and_config
+    from kwsapp.streaming.replay import evaluate, model_and_config, to_events
     from kwsapp.errors import BadInputError
-    from kwsapp.streaming.scoring import false_activations, read_truth, stream_summary
+    from kwsapp.streaming.scoring import (false_activations, read_truth, stream_summary,
+                                          withheld_outcomes)
 
     if args.worst < 0:
         raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
@@ -51,10 +52,17 @@ def run(args: argparse.Namespace) -> int:
                                on_progress)
     fa = false_activations(truth, score, args.tolerance_ms)
     by_word, worst = fa.by_word(), fa.worst_files(args.worst)
+    # The second opinion's drops, scored as if they had fired: commands it
+    # cost and false activations it saved.
+    withheld = sorted(run_.extra.get("unconfirmed", []),
+                      key=lambda u: (u.event.emitted_at, u.event.start))
+    w_out = withheld_outcomes(score, to_events([u.event for u in withheld]), args.tolerance_ms)
     summary = {"model": recognizer.card.name, "wav": args.wav, **stream_summary(score, truth),
                "threshold": config.smoothing.threshold,
                "thresholds": config.smoothing.class_thresholds(),
                "verify": config.verify.active, "unverified": run_.extra.get("unverified", 0),
+               "unverified_outcomes": {k: w_out.count(k)
+                                       for k in ("match", "duplicate", "wrong", "false")},
                "false_by_word": by_word, "worst_files": worst}
     if args.json:
         if args.events:
@@ -62,11 +70,20 @@ def run(args: argparse.Namespace) -> int:
                 {"label": e.label, "score": round(float(e.score), 4), "start": e.start,
                  "end": e.end, "emitted_at": e.emitted_at, "outcome": o}
                 for e, o in zip(score.scored, score.outcomes)]
+            summary["unverified_events"] = [
+                {"label": u.event.label, "score": round(float(u.event.score), 4),
+                 "start": u.event.start, "end": u.event.end, "emitted_at": u.event.emitted_at,
+                 "outcome": o, "heard": u.heard, "logp": round(u.logp, 2),
+                 "level": round(u.level, 2)} for u, o in zip(withheld, w_out)]
         print(json.dumps(summary))
         return 0
     if args.events:
         for e, o in zip(score.scored, score.outcomes):
             print(f"{e.emitted_at:9.3f}s  {e.label:6s} {e.score:.2f}  {o}")
+        for u, o in zip(withheld, w_out):
+            print(f"{u.event.emitted_at:9.3f}s  {u.event.label:6s} {u.event.score:.2f}  "
+                  f"not emitted ({o} if fired): the recogniser heard {u.heard!r} "
+                  f"(log p {u.logp:.1f} < {u.level:.1f})")
     lat = score.latency_median_ms
     p95 = score.latency_p95_ms
     fa_lo, fa_hi = score.fa_per_hour_ci
@@ -85,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
               + (f"{lat:.0f} ms, p95 {p95:.0f} ms" if lat is not None else "n/a")
               + (f" | said twice, fired twice: {summary['twice_fired']}/{summary['twice_pairs']}"
                  if summary["twice_pairs"] else ""))
+    if config.verify.active:
+        n = summary["unverified_outcomes"]
+        print(f"second opinion: {len(withheld)} command(s) not emitted: {n['match']} on "
+              f"command words (lost), {n['false']} false activation(s) avoided, "
+              f"{n['wrong']} wrong, {n['duplicate']} duplicate(s)")
     if fa.said or fa.sources:
         print(_by_word_table(by_word))
     if worst:

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     recognizer, config = load_with_config(args.model, Overrides(
         threshold=args.threshold, verify=False if args.no_verify else None))
     source = _open_source(args, config)  # no device at the start: say so and stop
-    totals = {"commands": 0, "xruns": 0, "dropped": 0}
+    totals = {"commands": 0, "unconfirmed": 0, "xruns": 0, "dropped": 0}
     error: Exception | None = None
     first = True
     try:
@@ -134,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
                 print("input device is back", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         error = None
-    print(f"stopped: {totals['commands']} command(s), {totals['xruns']} xrun(s), "
-          f"{totals['dropped']} dropped window(s)", file=sys.stderr)
+    unconfirmed = (f", {totals['unconfirmed']} not confirmed by the second opinion"
+                   if config.verify.active else "")
+    print(f"stopped: {totals['commands']} command(s){unconfirmed}, {totals['xruns']} "
+          f"xrun(s), {totals['dropped']} dropped window(s)", file=sys.stderr)
     if error is not None and not isinstance(error, DeviceError):
         raise error
     return 0
@@ -150,7 +152,7 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
     import threading
     import time
 
-    from kwsapp.inference.engine import CommandEvent, Engine
+    from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
     from kwsapp.userwords.live import attach_user_words
 
     failed = threading.Event()
@@ -160,8 +162,14 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
                 else f"{event.end:9.2f} s  {event.label:<8} {event.score:.2f}")
         print(line, flush=True)
 
+    def on_unconfirmed(dropped: Unconfirmed) -> None:
+        # stderr: stdout stays one line per command fired.
+        e, heard = dropped.event, repr(dropped.heard) if dropped.heard else "no word"
+        print(f"{e.end:9.2f} s  ({e.label} {e.score:.2f} not emitted: the second opinion "
+              f"heard {heard})", file=sys.stderr, flush=True)
+
     engine = Engine(recognizer, config, source, on_event=on_event,
-                    on_error=lambda exc: failed.set())
+                    on_error=lambda exc: failed.set(), on_unconfirmed=on_unconfirmed)
     try:
         user_words = attach_user_words(engine)
         if user_words is not None:
@@ -183,6 +191,7 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
         engine.stop()  # also ends the capture child
         stats = engine.stats
         totals["commands"] += len(engine.events)
+        totals["unconfirmed"] += engine.unverified
         totals["xruns"] += stats.xruns
         totals["dropped"] += stats.dropped_windows
     return engine.error

@@ -43,12 +43,16 @@ class EngineBridge(QtCore.QObject):
     engine and run on its threads: they only emit."""
 
     command = QtCore.Signal(object)  # CommandEvent
+    unconfirmed = QtCore.Signal(object)  # Unconfirmed: heard, not emitted
     window = QtCore.Signal(object)  # WindowResult
     failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
     word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
 
     def on_event(self, event: object) -> None:
         self._emit(self.command, event)
+
+    def on_unconfirmed(self, dropped: object) -> None:
+        self._emit(self.unconfirmed, dropped)
 
     def on_window(self, result: object) -> None:
         self._emit(self.window, result)
@@ -88,7 +92,8 @@ class LiveSession:
         from kwsapp.inference.engine import Engine
         self.source = source
         self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
-                             on_window=bridge.on_window, on_error=bridge.on_error)
+                             on_window=bridge.on_window, on_error=bridge.on_error,
+                             on_unconfirmed=bridge.on_unconfirmed)
         self._bridge = bridge
         self.user_words = None
         self.reload_user_words()

@@ -83,6 +83,15 @@ class LiveView(QtWidgets.QSplitter):
         self.history.add(event.label, float(event.score), float(event.end), audio)
 
     @QtCore.Slot(object)
+    def show_unconfirmed(self, dropped) -> None:
+        """An Unconfirmed command: a greyed history row saying what the
+        second opinion heard (the big label stays on the last command)."""
+        event = dropped.event
+        heard = f"“{dropped.heard}”" if dropped.heard else "no word"
+        self.history.add(event.label, float(event.score), float(event.end),
+                         note=f"not emitted: heard {heard}")
+
+    @QtCore.Slot(object)
     def show_window(self, result) -> None:
         """A WindowResult: the class probabilities."""
         probs = np.asarray(result.probs)

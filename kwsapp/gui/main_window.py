@@ -199,6 +199,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge = EngineBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
         self.bridge.command.connect(self._on_command, queued)
+        self.bridge.unconfirmed.connect(self.live.show_unconfirmed, queued)
         self.bridge.window.connect(self.live.show_window, queued)
         self.bridge.failed.connect(self._on_engine_error, queued)
         self.bridge.word_scores.connect(self.live.show_word_scores, queued)

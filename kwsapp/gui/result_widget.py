@@ -70,44 +70,55 @@ class ResultView(QtWidgets.QFrame):
 
 class HistoryList(QtWidgets.QTreeWidget):
     """Recognized commands, newest first: clock time, stream time, command,
-    confidence."""
+    confidence, and a note for the ones the second opinion stopped (greyed:
+    heard, not emitted)."""
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
         super().__init__(parent)
         self.max_rows = config.history_rows
-        self.setHeaderLabels(["time", "at (s)", "command", "confidence"])
+        self.setHeaderLabels(["time", "at (s)", "command", "confidence", "note"])
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
-        self.setToolTip("Every recognized command, newest first")
-        for col, width in enumerate((70, 60, 90)):
+        self.setToolTip("Every recognized command, newest first; greyed: one the speech "
+                        "recogniser's second opinion did not confirm, so it did not fire")
+        for col, width in enumerate((70, 60, 90, 80)):
             self.setColumnWidth(col, width)
 
     def add(self, label: str, score: float, stream_s: float,
-            audio: np.ndarray | None = None) -> None:
+            audio: np.ndarray | None = None, note: str = "") -> None:
         """A row, newest first; ``audio`` (16 kHz) is what the command was
-        heard on, kept for "Ignore this word…" (:meth:`selected_audio`)."""
+        heard on, kept for "Ignore this word…" (:meth:`selected_audio`).
+        With a ``note`` (why it did not fire) the row is greyed."""
         clock = time.strftime("%H:%M:%S")
-        row = QtWidgets.QTreeWidgetItem([clock, f"{stream_s:.1f}", label, f"{score:.0%}"])
+        row = QtWidgets.QTreeWidgetItem([clock, f"{stream_s:.1f}", label, f"{score:.0%}",
+                                         note])
         # Full values for export (the columns show them rounded).
         row.setData(0, QtCore.Qt.ItemDataRole.UserRole,
-                    (clock, round(float(stream_s), 3), label, round(float(score), 4)))
+                    (clock, round(float(stream_s), 3), label, round(float(score), 4), note))
         if audio is not None:
             row.setData(1, QtCore.Qt.ItemDataRole.UserRole, audio)
-        bold = row.font(2)
-        bold.setBold(True)
-        row.setFont(2, bold)
+        if note:
+            grey = self.palette().color(QtGui.QPalette.ColorGroup.Disabled,
+                                        QtGui.QPalette.ColorRole.Text)
+            for col in range(self.columnCount()):
+                row.setForeground(col, grey)
+            row.setToolTip(4, note)
+        else:
+            bold = row.font(2)
+            bold.setBold(True)
+            row.setFont(2, bold)
         self.insertTopLevelItem(0, row)
         while self.topLevelItemCount() > self.max_rows:
             self.takeTopLevelItem(self.topLevelItemCount() - 1)
 
     def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
         """``(header, rows)`` for export, newest first: clock time, stream
-        time (s), command, confidence (0..1)."""
+        time (s), command, confidence (0..1), note (empty: it fired)."""
         items = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
         if selected_only:
             items = [it for it in items if it.isSelected()]
-        return (["time", "stream_s", "command", "confidence"],
+        return (["time", "stream_s", "command", "confidence", "note"],
                 [list(it.data(0, QtCore.Qt.ItemDataRole.UserRole)) for it in items])
 
     def selected_audio(self) -> list[tuple[str, np.ndarray]]:

@@ -124,6 +124,18 @@ class CommandEvent:
 
 
 @dataclass(frozen=True)
+class Unconfirmed:
+    """A command the recogniser's second opinion did not confirm, so it was
+    not emitted (``on_unconfirmed``): what would have fired and what the
+    recogniser made of its audio."""
+
+    event: CommandEvent  # as it would have been emitted
+    heard: str  # the recogniser's transcription ("" when it heard no word)
+    logp: float  # log-probability of the command's likeliest spelling
+    level: float  # the level it fell short of (moved by the head's score)
+
+
+@dataclass(frozen=True)
 class DecisionInput:
     """What the decision layer was given for one window (``on_decision``):
     enough to re-run the smoother alone with other settings (the tuner)."""
@@ -274,17 +286,21 @@ class Engine:
         on_event, on_window, on_error: called from the engine's threads.
         on_decision: observer called with each window's :class:`DecisionInput`
             before the smoother sees it (inference thread).
+        on_unconfirmed: called with each :class:`Unconfirmed` command (the
+            verify thread live, the inference thread for a file), so that a
+            user sees what was heard and not emitted.
     """
 
     def __init__(self, recognizer: Recognizer, config: Config, source: AudioSource,
                  on_event: Callable[[CommandEvent], None] | None = None,
                  on_window: Callable[[WindowResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
-                 on_decision: Callable[[DecisionInput], None] | None = None) -> None:
+                 on_decision: Callable[[DecisionInput], None] | None = None,
+                 on_unconfirmed: Callable[[Unconfirmed], None] | None = None) -> None:
         self.config = config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
-        self.on_decision = on_decision
+        self.on_decision, self.on_unconfirmed = on_decision, on_unconfirmed
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
         self._pending_recognizer: Recognizer | None = None
@@ -1070,10 +1086,8 @@ class Engine:
         self._load_verifier()
         while (item := checks.get()) is not None:
             held, at_s, audio = item
-            if self._confirmed(held, audio):
+            if self._confirmed(held, at_s, audio):
                 self._deliver(held, at_s)
-            else:
-                self.unverified += 1
 
     def _check_audio(self, held: "_Held") -> np.ndarray | None:
         """The audio the recogniser hears for ``held`` (None: no level for
@@ -1087,10 +1101,12 @@ class Engine:
         lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
         return self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
 
-    def _confirmed(self, held: "_Held", audio: np.ndarray | None) -> bool:
+    def _confirmed(self, held: "_Held", at_s: float, audio: np.ndarray | None) -> bool:
         """Whether the recogniser (config.verify) confirms ``held`` on
         ``audio``, its word; True without audio (:meth:`_check_audio`) or
-        when the recogniser is not installed (said once in the log)."""
+        when the recogniser is not installed (said once in the log). A
+        command it does not confirm is counted, logged and handed to
+        ``on_unconfirmed``."""
         if audio is None or self._load_verifier() is None:
             return True
         level = self.config.verify.level(held.label, held.score)
@@ -1098,8 +1114,12 @@ class Engine:
         self.checked += 1
         if confirmed:
             return True
+        self.unverified += 1
         log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
                  held.label, held.decided_s, opinion.transcript, opinion.logp, level)
+        if self.on_unconfirmed is not None:
+            self.on_unconfirmed(Unconfirmed(self._event(held, at_s), opinion.transcript,
+                                            opinion.logp, level))
         return False
 
     def _load_verifier(self) -> "Verifier | None":
@@ -1155,19 +1175,21 @@ class Engine:
         audio = self._check_audio(held)
         if self._checks is not None:  # live: the verify thread checks and delivers
             self._checks.put((held, at_s, audio))
-        elif self._confirmed(held, audio):
+        elif self._confirmed(held, at_s, audio):
             self._deliver(held, at_s)
-        else:
-            self.unverified += 1
 
-    def _deliver(self, held: "_Held", at_s: float) -> None:
-        """``held`` out as a :class:`CommandEvent` (live: stamped now)."""
+    def _event(self, held: "_Held", at_s: float) -> CommandEvent:
+        """``held`` as a :class:`CommandEvent` (live: stamped now)."""
         if self.source.realtime:
             emitted = self._delivered() / float(self.source.sample_rate_hz)
         else:  # a file: no wall clock, the window is "emitted" when complete
             emitted = at_s
-        event = CommandEvent(label=held.label, score=held.score, start=held.start_s,
-                             end=held.end_s, emitted_at=emitted, latency=emitted - held.end_s)
+        return CommandEvent(label=held.label, score=held.score, start=held.start_s,
+                            end=held.end_s, emitted_at=emitted, latency=emitted - held.end_s)
+
+    def _deliver(self, held: "_Held", at_s: float) -> None:
+        """``held`` out as a :class:`CommandEvent`."""
+        event = self._event(held, at_s)
         self._latency_ms = event.latency * 1000.0
         self.events.append(event)
         if self.on_event is not None:

@@ -79,10 +79,12 @@ def replay(audio: np.ndarray | str | Path, recognizer: Any, config: Config,
     else:
         source = FileSource.from_file(audio, config.audio.block_ms, on_progress)
     # ``config`` is the runtime settings (config.runtime_settings), as given.
-    engine = Engine(recognizer, config, source, on_window=count_window)
+    withheld: list[Any] = []  # Unconfirmed: commands the second opinion stopped
+    engine = Engine(recognizer, config, source, on_window=count_window,
+                    on_unconfirmed=withheld.append)
     events = engine.run()
     return Replay(list(events), source.duration, windows[0], engine.stats,
-                  {"unverified": engine.unverified})
+                  {"unverified": engine.unverified, "unconfirmed": withheld})
 
 
 def to_events(events: list[Any]) -> list[Event]:

@@ -175,6 +175,47 @@ class StreamScore:
         return out
 
 
+def _match(events: Sequence[Event], words: Sequence[TruthWord], first_match: list,
+           wrong_near: list[bool], tolerance_ms: float) -> list[str]:
+    """The matching rule, event by event in the order given: each event's
+    outcome ("match" | "duplicate" | "wrong" | "false"); ``first_match`` (the
+    event that matched each word, or None) and ``wrong_near`` are updated."""
+    tol = tolerance_ms / 1000.0
+    starts = np.array([w.start for w in words]) - tol
+    ends = np.array([w.end for w in words]) + tol
+    outcomes: list[str] = []
+    for ev in events:
+        near = np.flatnonzero((starts <= ev.end) & (ev.start <= ends)) \
+            if len(words) else np.array([], int)
+        same = [i for i in near if words[i].label == ev.label]
+        fresh = [i for i in same if first_match[i] is None]
+        if fresh:
+            first_match[fresh[0]] = ev
+            outcomes.append("match")
+        elif same:
+            outcomes.append("duplicate")
+        elif len(near):
+            for i in near:
+                wrong_near[i] = True
+            outcomes.append("wrong")
+        else:
+            outcomes.append("false")
+    return outcomes
+
+
+def withheld_outcomes(score: StreamScore, events: Iterable[Event],
+                      tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> list[str]:
+    """What each of ``events``, commands decided but not emitted (the second
+    opinion's), would have been had it fired after the emitted ones of
+    ``score``: "match" (a command word the check lost), "duplicate" (its word
+    was matched anyway), "wrong", or "false" (a false activation avoided).
+    In ``events``' time order (emission, then start)."""
+    first_match: list = [True if o == "matched" else None for o in score.word_outcomes]
+    wrong_near = [o == "wrong" for o in score.word_outcomes]
+    evs = sorted(events, key=lambda e: (e.emitted_at, e.start))
+    return _match(evs, score.command_words, first_match, wrong_near, tolerance_ms)
+
+
 def lies_on(event: Any, word: TruthWord, tolerance_ms: float = DEFAULT_TOLERANCE_MS) -> bool:
     """Whether ``event`` (anything with ``start``/``end`` in seconds) lies on
     ``word`` by the matching rule: its span overlaps the word's, widened by
@@ -197,32 +238,13 @@ def score_events(truth: Sequence[TruthWord], events: Iterable[Event], duration_s
     Returns:
         A :class:`StreamScore`.
     """
-    tol = tolerance_ms / 1000.0
     words = sorted((w for w in truth if w.label not in NON_COMMANDS),
                    key=lambda w: (w.start, w.end))
-    starts = np.array([w.start for w in words]) - tol
-    ends = np.array([w.end for w in words]) + tol
     first_match: list[Event | None] = [None] * len(words)
     wrong_near = [False] * len(words)
-    outcomes: list[str] = []
     evs = sorted((e for e in events if e.label not in NON_COMMANDS),
                  key=lambda e: (e.emitted_at, e.start))
-    for ev in evs:
-        near = np.flatnonzero((starts <= ev.end) & (ev.start <= ends)) \
-            if words else np.array([], int)
-        same = [i for i in near if words[i].label == ev.label]
-        fresh = [i for i in same if first_match[i] is None]
-        if fresh:
-            first_match[fresh[0]] = ev
-            outcomes.append("match")
-        elif same:
-            outcomes.append("duplicate")
-        elif len(near):
-            for i in near:
-                wrong_near[i] = True
-            outcomes.append("wrong")
-        else:
-            outcomes.append("false")
+    outcomes = _match(evs, words, first_match, wrong_near, tolerance_ms)
     word_outcomes = ["matched" if m is not None else "wrong" if w else "missed"
                      for m, w in zip(first_match, wrong_near)]
     latencies = [m.emitted_at - w.end for m, w in zip(first_match, words) if m is not None]
