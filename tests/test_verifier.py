@@ -35,6 +35,15 @@ def _clips(data_dir, folder: str, prefix: str = "", n: int = 6, every_speaker: b
     return [load_clip(data_dir, f"{folder}/{p.name}", folder).audio for p in paths]
 
 
+def _commands_in_a_row(data_dir) -> np.ndarray:
+    """Two clips each of go, off, up, left, a second apart, over faint noise:
+    the head fires on most, and the recogniser misses some of them."""
+    words = [c for label in ("go", "off", "up", "left") for c in _clips(data_dir, label, n=2)]
+    stream = np.concatenate([np.concatenate([w, np.zeros(16000, np.float32)]) for w in words])
+    return stream + 0.0005 * np.random.default_rng(0).standard_normal(len(stream)).astype(
+        np.float32)
+
+
 def test_every_spelling_tokenises_and_reads_back(recogniser):
     tok = recogniser.tokenizer
     for spellings in verifier.SPELLINGS.values():
@@ -81,10 +90,7 @@ def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
     from kwsapp.streaming.replay import replay
 
     rec, config = bundled_setup
-    words = [c for label in ("go", "off", "up", "left") for c in _clips(data_dir, label, n=2)]
-    stream = np.concatenate([np.concatenate([w, np.zeros(16000, np.float32)]) for w in words])
-    stream = stream + 0.0005 * np.random.default_rng(0).standard_normal(len(stream)).astype(
-        np.float32)
+    stream = _commands_in_a_row(data_dir)
     off = replay(stream, rec, replace(config, verify=VerifyConfig(enabled=False)))
     strict = VerifyConfig(levels=tuple((c, 1.0) for c in verifier.SPELLINGS))
     on = replay(stream, rec, replace(config, verify=strict))
@@ -106,6 +112,32 @@ def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
     lifted = replace(strict, score_weight=1000.0, score_pivot=0.0)
     sure = replay(stream, rec, replace(config, verify=lifted))
     assert len(sure.events) == len(off.events) and sure.extra["unverified"] == 0
+
+
+def test_listen_says_what_the_second_opinion_stopped(bundled_setup, data_dir, capsys):
+    """`kwsapp listen`'s loop (the engine on a file source here: a mock of
+    nothing, only no sound card): commands fired on stdout, the ones the
+    recogniser stopped on stderr with what it heard, both counted."""
+    import argparse
+
+    from kwsapp.audio.source import FileSource
+    from kwsapp.commands.listen import _listen
+
+    rec, config = bundled_setup
+    stream = _commands_in_a_row(data_dir)
+    strict = replace(config, verify=VerifyConfig(
+        levels=tuple((c, 1.0) for c in verifier.SPELLINGS)))
+    totals = {"commands": 0, "unconfirmed": 0, "xruns": 0, "dropped": 0}
+    args = argparse.Namespace(json=False)
+    source = FileSource(stream, 320)
+    source.device_name, source.notice = "a file", None  # what a sound card's source says
+    error = _listen(source, rec, strict, args, None, totals)
+    assert error is None
+    out, err = capsys.readouterr()
+    fired = [ln for ln in out.splitlines() if " s  " in ln]
+    stopped = [ln for ln in err.splitlines() if "not emitted: the second opinion heard" in ln]
+    assert len(fired) == totals["commands"] and len(stopped) == totals["unconfirmed"] >= 1
+    assert totals["commands"] + totals["unconfirmed"] >= 6, "the head missed most words"
 
 
 def test_levels_come_from_matched_commands_not_heard_outright():

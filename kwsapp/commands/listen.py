@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         error = None
     unconfirmed = (f", {totals['unconfirmed']} not confirmed by the second opinion"
                    if config.verify.active else "")
-    print(f"stopped: {totals['commands']} command(s){unconfirmed}, {totals['xruns']} "
-          f"xrun(s), {totals['dropped']} dropped window(s)", file=sys.stderr)
+    print(f"stopped: {totals['commands']} command(s), {totals['xruns']} xrun(s), "
+          f"{totals['dropped']} dropped window(s){unconfirmed}", file=sys.stderr)
     if error is not None and not isinstance(error, DeviceError):
         raise error
     return 0
@@ -183,7 +183,10 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
               f"{recognizer.card.name} (threshold {config.smoothing.threshold:.2f}{per_class}"
               f"{', second opinion on' if config.verify.active else ''}); "
               "Ctrl-C to stop", file=sys.stderr, flush=True)
-        while not failed.is_set() and (deadline is None or time.monotonic() < deadline):
+        # A sound card's stream runs until stopped; a source that ends (a
+        # file) ends the listening.
+        while not failed.is_set() and engine.is_running and (
+                deadline is None or time.monotonic() < deadline):
             # on_error sets `failed` and Ctrl-C interrupts the wait: a long
             # one costs nothing (a 0.1 s one woke this thread 10 times a second).
             failed.wait(1.0 if deadline is None else min(1.0, deadline - time.monotonic()))
