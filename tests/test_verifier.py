@@ -184,8 +184,16 @@ def test_the_onnx_copy_gives_the_ort_files_opinions(recogniser, data_dir, tmp_pa
     import onnxruntime as ort
 
     source = verifier.model_dir() / "encoder_model.ort"
+    # Copies from an earlier install or onnxruntime are deleted when a new
+    # one is made; the other file's copies stay.
+    (tmp_path / "cache").mkdir()
+    stale = tmp_path / "cache" / "encoder_model-1-2-ort1.0.0.onnx"
+    other = tmp_path / "cache" / "decoder_model_merged-1-2-ort1.0.0.onnx"
+    stale.write_bytes(b"old")
+    other.write_bytes(b"old")
     made = verifier.loadable(source, tmp_path / "cache")
     assert made.suffix == ".onnx" and made.parent == tmp_path / "cache"
+    assert not stale.exists() and other.exists()
     stamp = made.stat().st_mtime_ns
     assert verifier.loadable(source, tmp_path / "cache") == made
     assert made.stat().st_mtime_ns == stamp, "made again"

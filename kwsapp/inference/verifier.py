@@ -112,6 +112,11 @@ def loadable(ort_file: Path, cache: Path | None = None) -> Path:
         log.warning("the recogniser runs from %s, slower: could not save it as ONNX in %s "
                     "(%s)", ort_file, onnx_file.parent, exc)
         return ort_file
+    # Copies of this file from another install or onnxruntime (a reinstall
+    # changes the mtime): 20-42 MB each that nothing loads any more.
+    for old in onnx_file.parent.glob(f"{ort_file.stem}-*.onnx"):
+        if old != onnx_file:
+            old.unlink(missing_ok=True)
     return onnx_file
 
 
