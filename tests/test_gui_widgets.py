@@ -126,3 +126,30 @@ def test_no_display_prints_one_line_and_exits_2(repo_root):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no display" in lines[0] and "kwsapp listen" in lines[0]
     assert proc.stdout == ""
+
+
+def test_a_long_files_withheld_commands_are_listed_greyed_after_its_commands(qtbot):
+    """The Files tab: the commands the second opinion stopped in a long file
+    come after the file's commands in its list, greyed, saying what the
+    recogniser heard; its row's summary counts them; clicking one zooms the
+    timeline to it."""
+    from kwsapp.gui.files import FilesPanel, FileResult
+
+    panel = FilesPanel(GuiConfig())
+    qtbot.addWidget(panel)
+    result = FileResult("/tmp/talk.wav", commands=[("go", 0.9, 2.0, 2.5)],
+                        withheld=[("left", 0.51, 7.0, 7.4, "Last."), ("up", 0.47, 12.0, 12.3, "")],
+                        columns=np.zeros((400, 40), np.float32), seconds=20.0)
+    panel.add_result(result)
+    assert panel.result_rows() == [("talk.wav", "1 command in 20.0 s: go; 2 not emitted")]
+    items = [panel.command_list.item(i) for i in range(panel.command_list.count())]
+    assert [it.text().split(" s   ", 1)[1] for it in items] == [
+        "go  (90%)", "left  (51%), not emitted: the second opinion heard “Last.”",
+        "up  (47%), not emitted: the second opinion heard no word"]
+    assert items[1].foreground().color() != items[0].foreground().color()
+    panel.command_list.setCurrentRow(2)  # the withheld "up": the view zooms there
+    (x0, x1), _ = panel.file_view.getPlotItem().vb.viewRange()
+    assert x0 <= 12.0 and 12.3 <= x1 and x1 - x0 < 4.0
+    panel.command_list.setCurrentRow(0)  # and back to "go"
+    (x0, x1), _ = panel.file_view.getPlotItem().vb.viewRange()
+    assert x0 <= 2.0 and 2.5 <= x1 and x1 - x0 < 4.0

@@ -140,6 +140,29 @@ def test_listen_says_what_the_second_opinion_stopped(bundled_setup, data_dir, ca
     assert totals["commands"] + totals["unconfirmed"] >= 6, "the head missed most words"
 
 
+def test_classify_lists_what_the_second_opinion_stopped(bundled_setup, data_dir):
+    """A long recording through the classify service (`kwsapp classify`, the
+    Files tab): the commands the recogniser did not confirm are beside its
+    events, not in them, with what it heard; the JSON row carries them."""
+    from kwsapp.commands.classify import to_row
+    from kwsapp.inference.classify import FileClassifier
+
+    rec, config = bundled_setup
+    stream = _commands_in_a_row(data_dir)
+    strict = replace(config, verify=VerifyConfig(
+        levels=tuple((c, 1.0) for c in verifier.SPELLINGS)))
+    found = FileClassifier(rec, strict).classify_audio(stream, "row.wav")
+    off = FileClassifier(rec, replace(config, verify=VerifyConfig(enabled=False))
+                         ).classify_audio(stream, "row.wav")
+    assert found.withheld and found.events
+    assert sorted((e.label, e.end) for e in [*found.events, *(u.event for u in found.withheld)]
+                  ) == sorted((e.label, e.end) for e in off.events)
+    row = to_row(found)
+    assert [r["label"] for r in row["not_emitted"]] == [u.event.label for u in found.withheld]
+    assert all(isinstance(r["heard"], str) for r in row["not_emitted"])
+    assert to_row(off)["not_emitted"] == []
+
+
 def test_levels_come_from_matched_commands_not_heard_outright():
     """training.tune_verify: the quantile of the matched events' log-
     probabilities among those the recogniser did not hear outright; events it heard,

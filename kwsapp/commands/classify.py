@@ -40,14 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def to_row(result: FileClassification) -> dict[str, Any]:
-    """One file's ``--json`` row: file, duration, label, probs, events."""
+    """One file's ``--json`` row: file, duration, label, probs, events, and
+    the commands the second opinion did not confirm (``not_emitted``, each
+    with what the recogniser ``heard``)."""
     probs = result.probabilities()
     return {"file": result.path, "duration": round(result.duration_s, 4),
             "label": result.label,
             "probs": None if probs is None else {k: round(v, 6) for k, v in probs.items()},
             "events": [{"label": e.label, "score": round(e.score, 6),
                         "start": round(e.start, 3), "end": round(e.end, 3)}
-                       for e in result.events]}
+                       for e in result.events],
+            "not_emitted": [{"label": u.event.label, "score": round(u.event.score, 6),
+                             "start": round(u.event.start, 3), "end": round(u.event.end, 3),
+                             "heard": u.heard} for u in result.withheld]}
 
 
 def _print_text(row: dict[str, Any]) -> None:
@@ -62,11 +67,15 @@ def _print_text(row: dict[str, Any]) -> None:
         print(f"{head}: {len(row['events'])} command(s)")
     for ev in row["events"]:
         print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  {ev['label']:<8} {ev['score']:.2f}")
+    for ev in row["not_emitted"]:
+        heard = repr(ev["heard"]) if ev["heard"] else "no word"
+        print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  ({ev['label']} {ev['score']:.2f} "
+              f"not emitted: the second opinion heard {heard})")
 
 
 def _error_row(path: str, problem: str) -> dict[str, Any]:
     return {"file": path, "duration": None, "label": None, "probs": None, "events": [],
-            "error": problem}
+            "not_emitted": [], "error": problem}
 
 
 def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
@@ -107,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             if args.json:  # in text mode the row itself says it
                 log.error("%s", exc)
-            row = {"file": path, "duration": None, "label": None, "probs": None,
-                   "events": [], "error": exc.problem}
+            row = _error_row(path, exc.problem)
         rows.append(row)
         if not args.json:
             _print_text(row)

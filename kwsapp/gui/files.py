@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import KwsError
@@ -38,6 +38,9 @@ class FileResult:
     probs: np.ndarray | None = None  # clip: [len(labels)] float32
     # Long file: (label, score, start_s, end_s) per command found.
     commands: list[tuple[str, float, float, float]] = field(default_factory=list)
+    # ... and (label, score, start_s, end_s, heard) per command the second
+    # opinion did not confirm (not fired; listed greyed after the others).
+    withheld: list[tuple[str, float, float, float, str]] = field(default_factory=list)
     columns: np.ndarray | None = None  # long file: log-mel [frames, n_mels]
     seconds: float = 0.0
 
@@ -52,8 +55,9 @@ class FileResult:
             return f"{self.label} ({self.score:.0%})"
         found = ", ".join(c[0] for c in self.commands[:6])
         more = "…" if len(self.commands) > 6 else ""
+        held = f"; {len(self.withheld)} not emitted" if self.withheld else ""
         return (f"{len(self.commands)} command{'s' * (len(self.commands) != 1)} in "
-                f"{self.seconds:.1f} s" + (f": {found}{more}" if found else ""))
+                f"{self.seconds:.1f} s" + (f": {found}{more}" if found else "") + held)
 
 
 def pool_columns(columns: np.ndarray, max_columns: int) -> np.ndarray:
@@ -118,6 +122,8 @@ class FileWorker(QtCore.QObject):
         """The service's result -> what the panel shows; a long file also
         gets its log-mel image for the timeline."""
         commands = [(e.label, e.score, e.start, e.end) for e in found.events]
+        withheld = [(u.event.label, u.event.score, u.event.start, u.event.end, u.heard)
+                    for u in found.withheld]
         if found.is_clip:
             return FileResult(found.path, label=found.label, score=found.score,
                               labels=found.labels, probs=found.probs, commands=commands,
@@ -126,7 +132,7 @@ class FileWorker(QtCore.QObject):
         mel = StreamingLogMel(self.gui_config)
         columns = pool_columns(mel.compute(load_audio(found.path, mel.sample_rate_hz)),
                                self.gui_config.file_max_columns)
-        return FileResult(found.path, commands=commands, columns=columns,
+        return FileResult(found.path, commands=commands, withheld=withheld, columns=columns,
                           seconds=found.duration_s)
 
 
@@ -163,8 +169,11 @@ class FilesPanel(QtWidgets.QSplitter):
         lay.addWidget(self.clip_bars, 1)
         self.file_view = FileSpectrogramView(gui_config)
         self.command_list = QtWidgets.QListWidget()
+        self._listed: FileResult | None = None  # the long file the list shows
         self.command_list.setMaximumHeight(110)
-        self.command_list.setToolTip("Commands found in the file; click one to jump there")
+        self.command_list.setToolTip("Commands found in the file; click one to jump there "
+                                     "(greyed: heard, but the second opinion did not "
+                                     "confirm it)")
         self.command_list.currentRowChanged.connect(self._jump)
         self.file_view.command_clicked.connect(self.command_list.setCurrentRow)
         long_page = QtWidgets.QWidget()
@@ -250,11 +259,27 @@ class FilesPanel(QtWidgets.QSplitter):
             self.detail.setCurrentIndex(1)
         else:
             self.file_view.show_file(result.columns, result.seconds, result.commands)
+            self._listed = result
             self.command_list.clear()
             for label, score, start, end in result.commands:
                 self.command_list.addItem(f"{start:7.2f} – {end:.2f} s   {label}  ({score:.0%})")
+            grey = self.palette().color(QtGui.QPalette.ColorGroup.Disabled,
+                                        QtGui.QPalette.ColorRole.Text)
+            for label, score, start, end, heard in result.withheld:
+                said = f"“{heard}”" if heard else "no word"
+                item = QtWidgets.QListWidgetItem(
+                    f"{start:7.2f} – {end:.2f} s   {label}  ({score:.0%}), not emitted: "
+                    f"the second opinion heard {said}")
+                item.setForeground(grey)
+                self.command_list.addItem(item)
             self.detail.setCurrentIndex(2)
 
     def _jump(self, index: int) -> None:
-        if index >= 0:
+        """Zoom the timeline to list row ``index``: a command, or one of the
+        withheld ones listed after them."""
+        commands = self._listed.commands if self._listed is not None else []
+        if 0 <= index < len(commands):
             self.file_view.jump_to(index)
+        elif index >= len(commands) and self._listed is not None:
+            _label, _score, start, end, _heard = self._listed.withheld[index - len(commands)]
+            self.file_view.show_span(start, end)

@@ -211,7 +211,10 @@ class FileSpectrogramView(MelImagePlot):
 
     def jump_to(self, index: int, margin_s: float = 1.0) -> None:
         """Zoom the view to command ``index`` with ``margin_s`` either side."""
-        start, end = self._spans[index]
+        self.show_span(*self._spans[index], margin_s=margin_s)
+
+    def show_span(self, start: float, end: float, margin_s: float = 1.0) -> None:
+        """Zoom the view to ``start``-``end`` (s) with ``margin_s`` either side."""
         self.getPlotItem().setXRange(max(0.0, start - margin_s),
                                      min(self._seconds, end + margin_s), padding=0)
 

@@ -19,7 +19,7 @@ import numpy as np
 from kwsapp.audio.io import AudioFileBlocks, load_audio
 from kwsapp.audio.source import FileSource
 from kwsapp.config import SAMPLE_RATE_HZ, Config, Overrides, ms_to_samples
-from kwsapp.inference.engine import CommandEvent, Engine
+from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
 from kwsapp.inference.recognizer import Recognizer, load_with_config
 
 
@@ -35,6 +35,8 @@ class FileClassification:
             the card's ``clip_weights`` applied); None for a file longer than ``Config.clip_max_ms``.
         events: the commands the streaming engine found, ends clipped to
             ``duration_s``.
+        withheld: the commands the head found and the recogniser's second
+            opinion did not confirm (not in ``events``), with what it heard.
     """
 
     path: str
@@ -42,6 +44,7 @@ class FileClassification:
     labels: tuple[str, ...]
     probs: np.ndarray | None
     events: tuple[CommandEvent, ...]
+    withheld: tuple[Unconfirmed, ...] = ()
 
     @property
     def is_clip(self) -> bool:
@@ -102,9 +105,8 @@ class FileClassifier:
         if duration * 1000.0 <= self.config.clip_max_ms:
             return self.classify_audio(load_audio(path), str(path))
         source = FileSource.from_file(path, self.config.audio.block_ms, on_progress)
-        return FileClassification(path=str(path), duration_s=duration,
-                                  labels=self.recognizer.labels, probs=None,
-                                  events=self._events(source, duration))
+        return FileClassification(str(path), duration, self.recognizer.labels, None,
+                                  *self._events(source, duration))
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> FileClassification:
         """Classify 16 kHz mono float32 ``audio``."""
@@ -118,22 +120,27 @@ class FileClassifier:
             # of a second (the recogniser's second opinion loads onnxruntime).
             config = replace(config, verify=replace(config.verify, enabled=False))
         source = FileSource(audio, ms_to_samples(self.config.audio.block_ms))
-        return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
-                                  probs=probs, events=self._events(source, duration, config))
+        return FileClassification(path, duration, self.recognizer.labels, probs,
+                                  *self._events(source, duration, config))
 
     def _events(self, source: FileSource, duration: float, config: Config | None = None
-                ) -> tuple[CommandEvent, ...]:
+                ) -> tuple[tuple[CommandEvent, ...], tuple[Unconfirmed, ...]]:
         """The engine's events on a file source, ends clipped to ``duration``
-        (``config``: the service's own unless given)."""
+        (``config``: the service's own unless given), and the commands the
+        second opinion withheld."""
         from kwsapp.userwords.live import attach_user_words
 
         from kwsapp.userwords.listener import UserWords
 
         if not self.user_words.is_current():  # a word was added or removed since
             self.user_words = UserWords.load()
-        engine = Engine(self.recognizer, config or self.config, source)
+        withheld: list[Unconfirmed] = []
+        engine = Engine(self.recognizer, config or self.config, source,
+                        on_unconfirmed=withheld.append)
         attach_user_words(engine, words=self.user_words)
         # User-word events come from the embedding listener, the commands'
         # from the head: emission order puts them on one timeline.
-        return tuple(replace(e, end=min(e.end, duration))
-                     for e in sorted(engine.run(), key=lambda e: (e.emitted_at, e.start)))
+        events = tuple(replace(e, end=min(e.end, duration))
+                       for e in sorted(engine.run(), key=lambda e: (e.emitted_at, e.start)))
+        return events, tuple(replace(u, event=replace(u.event, end=min(u.event.end, duration)))
+                             for u in withheld)
