@@ -70,6 +70,12 @@ def test_accepts():
     assert verifier.accepts(said, -5.0)
     assert verifier.accepts(unsure, -7.0) and not verifier.accepts(unsure, -5.0)
     assert verifier.accepts(unsure, None)
+    # Another word heard must clear the level by the margin; no word, or
+    # the command itself, need not.
+    other = verifier.Opinion("Two.", False, -6.0)
+    assert verifier.accepts(other, -7.0) and not verifier.accepts(other, -7.0, 1.5)
+    assert verifier.accepts(other, -7.5, 1.5)
+    assert verifier.accepts(unsure, -7.0, 1.5) and verifier.accepts(said, -5.0, 1.5)
 
 
 def test_the_card_states_levels_and_the_user_may_switch_it_off():
@@ -189,14 +195,36 @@ def test_levels_come_from_matched_commands_not_heard_outright():
     assert config.level("go") == moved["go"] and config.level("stop", 0.9) is None
 
 
+def test_the_other_word_margin_comes_from_commands_alone():
+    """training.tune_verify: the largest margin (steps of 0.5) that drops at
+    most the budget's share more of the matched commands; commands heard as
+    nothing or as themselves, and other speech, never move it."""
+    from training.tune_verify import other_word_margin
+
+    op = verifier.Opinion
+    config = VerifyConfig(levels=(("go", -10.0),))
+    rows = ([("go", "match", op("Go.", True, -30.0), 0.5)] * 100  # heard: never dropped
+            + [("go", "match", op("", False, -9.0), 0.5)] * 50  # no word: the level alone
+            # other words 1.2 and 2.2 above the level: a margin of 1.5 drops one
+            + [("go", "match", op("Toe.", False, -8.8), 0.5),
+               ("go", "match", op("So.", False, -7.8), 0.5)]
+            + [("go", "false", op("Two.", False, -9.5), 0.5)] * 30)  # never counted
+    assert other_word_margin(rows, config, budget_pct=0.0) == 1.0  # 1.5 would drop "Toe."
+    assert other_word_margin(rows, config, budget_pct=0.7) == 2.0  # one of 152 allowed
+    assert other_word_margin(rows, config, budget_pct=2.0) == 10.0  # both: up to the most
+    assert other_word_margin(rows[:150], config, budget_pct=0.0) == 10.0  # no other word
+
+
 def test_confirms_agrees_with_the_whole_opinion(recogniser, data_dir):
     """The engine's short path (transcript only when the spelling falls
     short) decides as accepts() on the whole opinion does."""
     for audio in _clips(data_dir, "go", n=3) + _clips(data_dir, UNKNOWN_DIR, "two_", n=3,
                                                        every_speaker=True):
         whole = recogniser.opinion(audio, "go")
-        for level in (-30.0, whole.logp - 0.5, whole.logp + 0.5, 1.0):
-            assert recogniser.confirms(audio, "go", level)[0] == verifier.accepts(whole, level)
+        for level in (-30.0, whole.logp - 2.0, whole.logp - 0.5, whole.logp + 0.5, 1.0):
+            for margin in (0.0, 1.5):
+                assert recogniser.confirms(audio, "go", level, margin)[0] == \
+                    verifier.accepts(whole, level, margin), (whole, level, margin)
 
 
 def test_the_onnx_copy_gives_the_ort_files_opinions(recogniser, data_dir, tmp_path, caplog):

@@ -8,9 +8,12 @@ the head alone, asks the recogniser (kwsapp/inference/verifier.py) about
 every event that matched a command, and sets each command's level at a low
 quantile of the log-probabilities of those it did not hear outright, each
 first moved by the head's score as the engine moves the level
-(``score_weight``): so about ``quantile`` % of them are dropped. Other
-speech plays no part; what the levels do to it is measured on the held-out
-streams (docs/streaming.md).
+(``score_weight``): so about ``quantile`` % of them are dropped. Then
+``other_word_margin``, what a transcription of another word must clear
+beyond the level: the largest in steps of 0.5 that drops at most
+``--other-word-budget`` % more of the matched commands. Other speech plays
+no part; what the levels do to it is measured on the held-out streams
+(docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -69,6 +72,28 @@ def levels(rows: list[tuple[str, str, object, float]], quantile: float,
     return out
 
 
+def other_word_margin(rows: list[tuple[str, str, object, float]], config: VerifyConfig,
+                      budget_pct: float, step: float = 0.5, most: float = 10.0) -> float:
+    """The largest margin (a multiple of ``step``, up to ``most``) by which a
+    transcription of another word must clear ``config``'s levels so that at
+    most ``budget_pct`` % of the matched events are dropped beyond those
+    the levels drop alone."""
+    from kwsapp.inference.verifier import accepts
+
+    matched = [(lab, o, score) for lab, outcome, o, score in rows if outcome == "match"]
+
+    def kept(margin: float) -> int:
+        return sum(accepts(o, config.level(lab, score), margin) for lab, o, score in matched)
+
+    floor = kept(0.0) - budget_pct / 100.0 * len(matched)
+    best = 0.0
+    for k in range(1, int(round(most / step)) + 1):
+        if kept(k * step) < floor:
+            break
+        best = k * step
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.tune_verify", description=__doc__)
     parser.add_argument("--model", required=True, help="artifact folder whose card to write")
@@ -79,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="%% of the matched commands not heard outright to drop (4)")
     parser.add_argument("--score-weight", type=float, default=20.0,
                         help="how far the head's score moves a level (20; 0: not at all)")
+    parser.add_argument("--other-word-budget", type=float, default=0.5,
+                        help="%% more of the matched commands a transcription of another "
+                             "word may drop (0.5; 0: no margin)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the card")
     args = parser.parse_args(argv)
     from kwsapp.inference.verifier import MODEL_NAME, accepts
@@ -88,14 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = [row for wav in wavs for row in opinions(wav, args.model, base)]
     chosen = levels(rows, args.quantile, base)
     tuned = replace(base, levels=tuple(chosen.items()))
+    margin = other_word_margin(rows, tuned, args.other_word_budget)
     matched = [(lab, o, score) for lab, outcome, o, score in rows if outcome == "match"]
-    kept = sum(accepts(o, tuned.level(lab, score)) for lab, o, score in matched)
+    kept = sum(accepts(o, tuned.level(lab, score), margin) for lab, o, score in matched)
     verify = {"model": MODEL_NAME, "levels": chosen, "before_ms": base.before_ms,
               "after_ms": base.after_ms, "score_weight": base.score_weight,
-              "score_pivot": base.score_pivot,
+              "score_pivot": base.score_pivot, "other_word_margin": margin,
               "tuning": {"tool": "python -m training.tune_verify",
                          "streams": [str(wav) for wav in wavs],
-                         "quantile": args.quantile, "date": datetime.date.today().isoformat(),
+                         "quantile": args.quantile,
+                         "other_word_budget": args.other_word_budget,
+                         "date": datetime.date.today().isoformat(),
                          "matched_events": len(matched), "kept": kept}}
     print(json.dumps(verify, indent=2))
     if not args.dry_run:

@@ -132,7 +132,9 @@ class Unconfirmed:
     event: CommandEvent  # as it would have been emitted
     heard: str  # the recogniser's transcription ("" when it heard no word)
     logp: float  # log-probability of the command's likeliest spelling
-    level: float  # the level it fell short of (moved by the head's score)
+    # The level it fell short of: moved by the head's score, and raised by
+    # other_word_margin when it heard another word.
+    level: float
 
 
 @dataclass(frozen=True)
@@ -1110,11 +1112,14 @@ class Engine:
         if audio is None or self._load_verifier() is None:
             return True
         level = self.config.verify.level(held.label, held.score)
-        confirmed, opinion = self._verifier.confirms(audio, held.label, level)
+        margin = self.config.verify.other_word_margin
+        confirmed, opinion = self._verifier.confirms(audio, held.label, level, margin)
         self.checked += 1
         if confirmed:
             return True
         self.unverified += 1
+        if opinion.transcript.strip():  # another word: the level it missed was higher
+            level += margin
         log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
                  held.label, held.decided_s, opinion.transcript, opinion.logp, level)
         if self.on_unconfirmed is not None:

@@ -13,8 +13,9 @@ here through onnxruntime. Given the audio of a command's word, it gives
 
 A command is kept when the transcription says it, or when its spelling is
 at least as likely as the card's level for it (``verify.levels``, which the
-head's score moves: :meth:`~kwsapp.config.VerifyConfig.level`); else it is
-not emitted. Levels are chosen from commands alone (a low quantile of
+head's score moves: :meth:`~kwsapp.config.VerifyConfig.level`; a
+transcription of another word raises it by ``verify.other_word_margin``);
+else it is not emitted. Levels are chosen from commands alone (a low quantile of
 other speakers' matched commands: ``training.tune_verify``), never from
 other speech.
 
@@ -313,20 +314,20 @@ class Verifier:
         transcript = self._transcript(hidden)
         return Opinion(transcript, self._says(transcript, label), self._logp(hidden, label))
 
-    def confirms(self, audio: np.ndarray, label: str, level: float | None
-                 ) -> tuple[bool, Opinion]:
+    def confirms(self, audio: np.ndarray, label: str, level: float | None,
+                 other_word_margin: float = 0.0) -> tuple[bool, Opinion]:
         """:func:`accepts` of :meth:`opinion`, decoding a transcript only when
-        the spelling falls short of ``level`` (a command about to fire waits
-        for one decoder call, not a dozen)."""
+        the spelling falls short of ``level`` plus ``other_word_margin`` (a
+        command about to fire waits for one decoder call, not a dozen)."""
         if level is None or label not in self._spelled:
             return True, Opinion("", False, 0.0)
         hidden = self._hidden(audio)
         logp = self._logp(hidden, label)
-        if logp >= level:
+        if logp >= level + max(0.0, other_word_margin):
             return True, Opinion("", False, logp)
         transcript = self._transcript(hidden)
-        said = self._says(transcript, label)
-        return said, Opinion(transcript, said, logp)
+        opinion = Opinion(transcript, self._says(transcript, label), logp)
+        return accepts(opinion, level, other_word_margin), opinion
 
 
 def heard_span(end_s: float, decided_s: float, before_ms: float, after_ms: float
@@ -338,6 +339,10 @@ def heard_span(end_s: float, decided_s: float, before_ms: float, after_ms: float
     return max(0.0, end_s - before_ms / 1000.0), min(end_s + after_ms / 1000.0, decided_s)
 
 
-def accepts(opinion: Opinion, level: float | None) -> bool:
-    """Whether a command stands: said, or likely enough (no level: always)."""
-    return level is None or opinion.says or opinion.logp >= level
+def accepts(opinion: Opinion, level: float | None, other_word_margin: float = 0.0) -> bool:
+    """Whether a command stands: said, or likely enough (no level: always);
+    a transcription of another word needs ``other_word_margin`` more."""
+    if level is None or opinion.says:
+        return True
+    heard_another = bool(opinion.transcript.strip())
+    return opinion.logp >= level + (other_word_margin if heard_another else 0.0)
