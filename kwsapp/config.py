@@ -220,7 +220,8 @@ class VerifyConfig:
     # command) must clear its level by this much more: the recogniser heard
     # a word, and not this one ("Two" for go, "Lexa" for left). At 1.5, a
     # quarter fewer false activations on every speaker's held-out words for
-    # 1 of 474 validation commands (docs/streaming.md, session 19).
+    # 5 of the 953 commands four validation streams matched (docs/streaming.md,
+    # session 19).
     other_word_margin: float = 0.0
 
     @property
