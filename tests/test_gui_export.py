@@ -83,6 +83,22 @@ def test_a_command_the_second_opinion_stopped_is_a_greyed_history_row(qtbot, win
             ["go", "0.47", "not emitted: heard no word"],
             ["left", "0.52", "not emitted: heard “Last.”"], ["yes", "0.8", ""]]
 
+    # Hidden from the history's menu (remembered): the rows that fired stay,
+    # and the export is what is listed; shown again, they are back.
+    show = window.withheld_action
+    assert show.isChecked() and show in window.history.actions()
+    show.setChecked(False)
+    assert [r[2] for r in window.history.rows()] == ["yes"] and not window.prefs.show_withheld
+    window.bridge.on_unconfirmed(Unconfirmed(_event("up", 0.5, 8.0), "", -15.0, -9.9))
+    window.bridge.on_event(_event("stop", 0.9, 9.0))
+    qtbot.waitUntil(lambda: len(window.history.rows()) == 2, timeout=WAIT_MS)
+    assert [r[2] for r in window.history.rows()] == ["stop", "yes"]
+    assert window.export_csv(str(out))
+    with out.open() as f:
+        assert [r[2] for r in csv.reader(f)][1:] == ["stop", "yes"]
+    show.setChecked(True)
+    assert [r[2] for r in window.history.rows()] == ["stop", "up", "go", "left", "yes"]
+
 
 def test_files_tab_exports_to_csv(qtbot, window, tmp_path, data_dir):
     clip = real_clip(data_dir, "go")

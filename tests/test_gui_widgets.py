@@ -108,10 +108,11 @@ def test_settings_round_trip(tmp_path):
 
     store = temp_settings(tmp_path / "kwsapp.ini")
     WindowSettings(device="JACK dummy", model="/some/artifact", threshold=0.42,
-                   vad_aggressiveness=3, geometry=QtCore.QByteArray(b"geom")).save(store)
+                   vad_aggressiveness=3, show_withheld=False,
+                   geometry=QtCore.QByteArray(b"geom")).save(store)
     back = WindowSettings.load(temp_settings(tmp_path / "kwsapp.ini"))
-    assert (back.device, back.model, back.threshold, back.vad_aggressiveness) == \
-        ("JACK dummy", "/some/artifact", 0.42, 3)
+    assert (back.device, back.model, back.threshold, back.vad_aggressiveness,
+            back.show_withheld) == ("JACK dummy", "/some/artifact", 0.42, 3, False)
     assert bytes(back.geometry) == b"geom"
     empty = WindowSettings.load(temp_settings(tmp_path / "none.ini"))
     assert empty == WindowSettings()

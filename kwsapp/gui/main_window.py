@@ -184,6 +184,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                       "their audio as takes")
         self.ignore_action.triggered.connect(self.ignore_selected)
         self.live.history.addAction(self.ignore_action)
+        self.withheld_action = QtGui.QAction("&Show commands the second opinion stopped",
+                                             self.live.history, checkable=True)
+        self.withheld_action.setToolTip("List, greyed, the commands the speech recogniser did "
+                                        "not confirm (they did not fire)")
+        self.withheld_action.setChecked(self.prefs.show_withheld)
+        self.live.history.set_show_withheld(self.prefs.show_withheld)
+        self.withheld_action.toggled.connect(self._show_withheld)
+        self.live.history.addAction(self.withheld_action)
         add_copy_action(self.files.table, self.files)
         # The parts' widgets by their old names (tests, screenshot, benchmarks).
         for name in ("device_combo", "model_combo", "threshold_slider", "threshold_label",
@@ -428,6 +436,10 @@ class MainWindow(QtWidgets.QMainWindow):
         audio = None if session is None else session.heard(float(event.start),
                                                             float(event.end))
         self.live.show_command(event, audio)
+
+    def _show_withheld(self, on: bool) -> None:
+        self.live.history.set_show_withheld(on)
+        self.prefs.show_withheld = on
 
     def ignore_selected(self) -> None:
         """The Add word dialog with the selected history rows' audio as

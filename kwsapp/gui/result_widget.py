@@ -84,6 +84,7 @@ class HistoryList(QtWidgets.QTreeWidget):
                         "recogniser's second opinion did not confirm, so it did not fire")
         for col, width in enumerate((70, 60, 90, 80)):
             self.setColumnWidth(col, width)
+        self.show_withheld = True  # rows with a note are listed (set_show_withheld)
 
     def add(self, label: str, score: float, stream_s: float,
             audio: np.ndarray | None = None, note: str = "") -> None:
@@ -109,13 +110,27 @@ class HistoryList(QtWidgets.QTreeWidget):
             bold.setBold(True)
             row.setFont(2, bold)
         self.insertTopLevelItem(0, row)
+        row.setHidden(bool(note) and not self.show_withheld)
         while self.topLevelItemCount() > self.max_rows:
             self.takeTopLevelItem(self.topLevelItemCount() - 1)
 
-    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
-        """``(header, rows)`` for export, newest first: clock time, stream
-        time (s), command, confidence (0..1), note (empty: it fired)."""
+    def set_show_withheld(self, on: bool) -> None:
+        """List the commands the second opinion stopped (rows with a note),
+        or hide them (kept: listed again when switched back on)."""
+        self.show_withheld = bool(on)
+        for i in range(self.topLevelItemCount()):
+            item = self.topLevelItem(i)
+            if item.text(4):
+                item.setHidden(not self.show_withheld)
+
+    def _listed(self) -> list[QtWidgets.QTreeWidgetItem]:
         items = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
+        return [it for it in items if not it.isHidden()]
+
+    def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
+        """``(header, rows)`` for export, newest first, as listed: clock time,
+        stream time (s), command, confidence (0..1), note (empty: it fired)."""
+        items = self._listed()
         if selected_only:
             items = [it for it in items if it.isSelected()]
         return (["time", "stream_s", "command", "confidence", "note"],
@@ -132,9 +147,8 @@ class HistoryList(QtWidgets.QTreeWidget):
         return out[::-1]
 
     def rows(self) -> list[list[str]]:
-        """All rows as text, newest first (for tests)."""
-        return [[self.topLevelItem(i).text(c) for c in range(self.columnCount())]
-                for i in range(self.topLevelItemCount())]
+        """The listed rows as text, newest first (for tests)."""
+        return [[it.text(c) for c in range(self.columnCount())] for it in self._listed()]
 
 
 class ProbabilityBars(pg.PlotWidget):

@@ -27,6 +27,7 @@ class WindowSettings:
     threshold: float | None = None  # None: the model card's threshold
     vad_aggressiveness: int | None = None
     verify: bool | None = None  # None: the model card's (on where it sets levels)
+    show_withheld: bool = True  # the history lists the commands the second opinion stopped
     geometry: QtCore.QByteArray | None = None
 
     @classmethod
@@ -43,11 +44,13 @@ class WindowSettings:
                 return None
 
         verify = text("model/verify")
+        withheld = text("history/show_withheld")
         geometry = store.value("window/geometry")
         return cls(device=text("audio/device"), model=text("model/spec"),
                    threshold=number("model/threshold", float),
                    vad_aggressiveness=number("vad/aggressiveness", int),
                    verify=None if verify is None else verify.lower() in ("true", "1"),
+                   show_withheld=withheld is None or withheld.lower() in ("true", "1"),
                    geometry=geometry if isinstance(geometry, QtCore.QByteArray) else None)
 
     def save(self, store: QtCore.QSettings) -> None:
@@ -57,6 +60,7 @@ class WindowSettings:
         store.setValue("vad/aggressiveness",
                        "" if self.vad_aggressiveness is None else int(self.vad_aggressiveness))
         store.setValue("model/verify", "" if self.verify is None else str(self.verify).lower())
+        store.setValue("history/show_withheld", str(self.show_withheld).lower())
         if self.geometry is not None:
             store.setValue("window/geometry", self.geometry)
         store.sync()
