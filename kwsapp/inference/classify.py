@@ -105,8 +105,10 @@ class FileClassifier:
         if duration * 1000.0 <= self.config.clip_max_ms:
             return self.classify_audio(load_audio(path), str(path))
         source = FileSource.from_file(path, self.config.audio.block_ms, on_progress)
-        return FileClassification(str(path), duration, self.recognizer.labels, None,
-                                  *self._events(source, duration))
+        events, withheld = self._events(source, duration)
+        return FileClassification(path=str(path), duration_s=duration,
+                                  labels=self.recognizer.labels, probs=None,
+                                  events=events, withheld=withheld)
 
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> FileClassification:
         """Classify 16 kHz mono float32 ``audio``."""
@@ -120,8 +122,9 @@ class FileClassifier:
             # of a second (the recogniser's second opinion loads onnxruntime).
             config = replace(config, verify=replace(config.verify, enabled=False))
         source = FileSource(audio, ms_to_samples(self.config.audio.block_ms))
-        return FileClassification(path, duration, self.recognizer.labels, probs,
-                                  *self._events(source, duration, config))
+        events, withheld = self._events(source, duration, config)
+        return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
+                                  probs=probs, events=events, withheld=withheld)
 
     def _events(self, source: FileSource, duration: float, config: Config | None = None
                 ) -> tuple[tuple[CommandEvent, ...], tuple[Unconfirmed, ...]]:

@@ -1118,8 +1118,9 @@ class Engine:
         if confirmed:
             return True
         self.unverified += 1
-        if opinion.transcript.strip():  # another word: the level it missed was higher
-            level += margin
+        from kwsapp.inference.verifier import needed
+
+        level = needed(opinion, level, margin)  # higher when it heard another word
         log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
                  held.label, held.decided_s, opinion.transcript, opinion.logp, level)
         if self.on_unconfirmed is not None:

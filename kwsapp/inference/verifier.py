@@ -339,10 +339,13 @@ def heard_span(end_s: float, decided_s: float, before_ms: float, after_ms: float
     return max(0.0, end_s - before_ms / 1000.0), min(end_s + after_ms / 1000.0, decided_s)
 
 
+def needed(opinion: Opinion, level: float, other_word_margin: float = 0.0) -> float:
+    """The log-probability ``opinion``'s spelling must reach: ``level``,
+    raised by ``other_word_margin`` when the transcription is another word."""
+    return level + (other_word_margin if opinion.transcript.strip() else 0.0)
+
+
 def accepts(opinion: Opinion, level: float | None, other_word_margin: float = 0.0) -> bool:
-    """Whether a command stands: said, or likely enough (no level: always);
-    a transcription of another word needs ``other_word_margin`` more."""
-    if level is None or opinion.says:
-        return True
-    heard_another = bool(opinion.transcript.strip())
-    return opinion.logp >= level + (other_word_margin if heard_another else 0.0)
+    """Whether a command stands: said, or likely enough (no level: always)."""
+    return level is None or opinion.says or opinion.logp >= needed(opinion, level,
+                                                                   other_word_margin)
