@@ -72,23 +72,27 @@ def levels(rows: list[tuple[str, str, object, float]], quantile: float,
     return out
 
 
+def kept(rows: list[tuple[str, str, object, float]], config: VerifyConfig,
+         margin: float = 0.0) -> int:
+    """How many of the matched events ``config``'s levels, with ``margin``
+    for a transcription of another word, let stand."""
+    from kwsapp.inference.verifier import accepts
+
+    return sum(accepts(o, config.level(lab, score), margin)
+               for lab, outcome, o, score in rows if outcome == "match")
+
+
 def other_word_margin(rows: list[tuple[str, str, object, float]], config: VerifyConfig,
                       budget_pct: float, step: float = 0.5, most: float = 10.0) -> float:
     """The largest margin (a multiple of ``step``, up to ``most``) by which a
     transcription of another word must clear ``config``'s levels so that at
     most ``budget_pct`` % of the matched events are dropped beyond those
     the levels drop alone."""
-    from kwsapp.inference.verifier import accepts
-
-    matched = [(lab, o, score) for lab, outcome, o, score in rows if outcome == "match"]
-
-    def kept(margin: float) -> int:
-        return sum(accepts(o, config.level(lab, score), margin) for lab, o, score in matched)
-
-    floor = kept(0.0) - budget_pct / 100.0 * len(matched)
+    matched = sum(outcome == "match" for _, outcome, _, _ in rows)
+    floor = kept(rows, config) - budget_pct / 100.0 * matched
     best = 0.0
     for k in range(1, int(round(most / step)) + 1):
-        if kept(k * step) < floor:
+        if kept(rows, config, k * step) < floor:
             break
         best = k * step
     return best
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                              "word may drop (0.5; 0: no margin)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the card")
     args = parser.parse_args(argv)
-    from kwsapp.inference.verifier import MODEL_NAME, accepts
+    from kwsapp.inference.verifier import MODEL_NAME
 
     base = VerifyConfig(score_weight=args.score_weight)
     wavs = [stream.with_suffix(".wav") for stream in args.stream]
@@ -117,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = levels(rows, args.quantile, base)
     tuned = replace(base, levels=tuple(chosen.items()))
     margin = other_word_margin(rows, tuned, args.other_word_budget)
-    matched = [(lab, o, score) for lab, outcome, o, score in rows if outcome == "match"]
-    kept = sum(accepts(o, tuned.level(lab, score), margin) for lab, o, score in matched)
+    matched = sum(outcome == "match" for _, outcome, _, _ in rows)
     verify = {"model": MODEL_NAME, "levels": chosen, "before_ms": base.before_ms,
               "after_ms": base.after_ms, "score_weight": base.score_weight,
               "score_pivot": base.score_pivot, "other_word_margin": margin,
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                          "quantile": args.quantile,
                          "other_word_budget": args.other_word_budget,
                          "date": datetime.date.today().isoformat(),
-                         "matched_events": len(matched), "kept": kept}}
+                         "matched_events": matched, "kept": kept(rows, tuned, margin)}}
     print(json.dumps(verify, indent=2))
     if not args.dry_run:
         card_path = Path(args.model) / "card.json"
