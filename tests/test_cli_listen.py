@@ -13,4 +13,13 @@ def test_an_event_is_one_json_line():
     line = event_json(event)
     assert "\n" not in line
     assert json.loads(line) == {"label": "stop", "score": 0.8765, "start": 1.235, "end": 1.8,
-                                "emitted_at": 2.05, "latency": 0.25}
+                                "emitted_at": 2.05, "latency": 0.25, "emitted": True}
+
+
+def test_not_emitted_without_json_is_refused(capsys):
+    """`--not-emitted` adds JSON lines: alone it is a usage mistake, said
+    before any model or device is opened."""
+    from kwsapp.cli import main
+
+    assert main(["listen", "--not-emitted"]) == 2
+    assert "--not-emitted adds JSON lines: use it with --json" in capsys.readouterr().err

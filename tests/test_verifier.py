@@ -5,6 +5,7 @@ data are absent."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -144,6 +145,22 @@ def test_listen_says_what_the_second_opinion_stopped(bundled_setup, data_dir, ca
     stopped = [ln for ln in err.splitlines() if "not emitted: the second opinion heard" in ln]
     assert len(fired) == totals["commands"] and len(stopped) == totals["unconfirmed"] >= 1
     assert totals["commands"] + totals["unconfirmed"] >= 6, "the head missed most words"
+
+    # --json --not-emitted: every command a JSON line on stdout, the stopped
+    # ones marked and carrying what the recogniser heard; stderr has none.
+    args = argparse.Namespace(json=True, not_emitted=True)
+    again = {"commands": 0, "unconfirmed": 0, "xruns": 0, "dropped": 0}
+    source = FileSource(stream, 320)
+    source.device_name, source.notice = "a file", None
+    assert _listen(source, rec, strict, args, None, again) is None
+    out, err = capsys.readouterr()
+    rows = [json.loads(ln) for ln in out.splitlines()]
+    assert again == totals
+    assert sum(r["emitted"] for r in rows) == totals["commands"]
+    held = [r for r in rows if not r["emitted"]]
+    assert len(held) == totals["unconfirmed"]
+    assert all(isinstance(r["heard"], str) and r["logp"] < r["level"] for r in held)
+    assert "not emitted" not in err
 
 
 def test_classify_lists_what_the_second_opinion_stopped(bundled_setup, data_dir):

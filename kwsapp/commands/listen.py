@@ -31,17 +31,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per command on stdout (JSON lines): label, "
-                             "score, start, end, emitted_at, latency (seconds)")
+                             "score, start, end, emitted_at, latency (seconds), emitted (true)")
+    parser.add_argument("--not-emitted", action="store_true",
+                        help="with --json, also write each command the second opinion "
+                             "stopped as a JSON line: emitted false, heard (what the "
+                             "recogniser heard, \"\" for no word), logp and the level it "
+                             "missed (without it they are text lines on stderr)")
 
 
-def event_json(event: object) -> str:
-    """One command as a JSON line (times in seconds of the stream)."""
+def event_json(event: object, stopped: object | None = None) -> str:
+    """One command as a JSON line (times in seconds of the stream); with
+    ``stopped`` (the engine's :class:`~kwsapp.inference.engine.Unconfirmed`
+    for it), a command the second opinion did not let through."""
     import json
 
-    return json.dumps({"label": event.label, "score": round(float(event.score), 4),
-                       "start": round(float(event.start), 3), "end": round(float(event.end), 3),
-                       "emitted_at": round(float(event.emitted_at), 3),
-                       "latency": round(float(event.latency), 3)})
+    row = {"label": event.label, "score": round(float(event.score), 4),
+           "start": round(float(event.start), 3), "end": round(float(event.end), 3),
+           "emitted_at": round(float(event.emitted_at), 3),
+           "latency": round(float(event.latency), 3), "emitted": stopped is None}
+    if stopped is not None:
+        row.update(heard=stopped.heard, logp=round(float(stopped.logp), 2),
+                   level=round(float(stopped.level), 2))
+    return json.dumps(row)
 
 
 #: Seconds between checks for a lost input device.
@@ -104,9 +115,11 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from kwsapp.config import Overrides
-    from kwsapp.errors import DeviceError
+    from kwsapp.errors import BadInputError, DeviceError
     from kwsapp.inference.recognizer import load_with_config
 
+    if args.not_emitted and not args.json:
+        raise BadInputError("--not-emitted adds JSON lines: use it with --json")
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     recognizer, config = load_with_config(args.model, Overrides(
         threshold=args.threshold, verify=False if args.no_verify else None))
@@ -163,6 +176,9 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
         print(line, flush=True)
 
     def on_unconfirmed(dropped: Unconfirmed) -> None:
+        if args.json and args.not_emitted:  # asked for: the reader tells them apart
+            print(event_json(dropped.event, dropped), flush=True)
+            return
         # stderr: stdout stays one line per command fired.
         e, heard = dropped.event, repr(dropped.heard) if dropped.heard else "no word"
         print(f"{e.end:9.2f} s  ({e.label} {e.score:.2f} not emitted: the second opinion "
