@@ -244,11 +244,12 @@ def test_confirms_agrees_with_the_whole_opinion(recogniser, data_dir):
                     verifier.accepts(whole, level, margin), (whole, level, margin)
 
 
-def test_the_onnx_copy_gives_the_ort_files_opinions(recogniser, data_dir, tmp_path, caplog):
+def test_the_onnx_copies_give_the_ort_files_opinions(recogniser, data_dir, tmp_path, caplog):
     """The recogniser runs from its ``.ort`` files saved as ONNX in the
-    cache (folded weights: 2.5 times faster). The copy is made once and
-    reused, decides as the ``.ort`` files do, and where the cache cannot be
-    written the ``.ort`` file is used, with a warning naming the folder."""
+    cache (folded weights; the decoder's with dynamic int8 matrix products:
+    3 times faster in all). The copies are made once and reused, hear what
+    the ``.ort`` files hear, and where the cache cannot be written the
+    ``.ort`` file is used, with a warning naming the folder."""
     import onnxruntime as ort
 
     source = verifier.model_dir() / "encoder_model.ort"
@@ -284,8 +285,16 @@ def test_the_onnx_copy_gives_the_ort_files_opinions(recogniser, data_dir, tmp_pa
     folder = verifier.model_dir()
     direct.encoder = ort.InferenceSession(str(folder / "encoder_model.ort"), opts)
     direct.decoder = ort.InferenceSession(str(folder / "decoder_model_merged.ort"), opts)
-    for audio in _clips(data_dir, "go", n=2) + _clips(data_dir, UNKNOWN_DIR, "two_", n=2,
-                                                       every_speaker=True):
+    clips = _clips(data_dir, "go", n=2) + _clips(data_dir, UNKNOWN_DIR, "two_", n=2,
+                                                  every_speaker=True)
+    for audio in clips:
+        # The encoder's copy is the same model: the same hidden states.
+        assert np.allclose(recogniser._hidden(audio), direct._hidden(audio), atol=1e-3)
+        # The decoder's int8 products move a spelling's log-probability by
+        # 0.1 nats (at most 0.4 on 60 real commands), far less than what
+        # parts a command from another word (5-14 nats).
         copy, original = recogniser.opinion(audio, "go"), direct.opinion(audio, "go")
         assert copy.transcript == original.transcript
-        assert abs(copy.logp - original.logp) < 1e-3, (copy.logp, original.logp)
+        assert abs(copy.logp - original.logp) < 0.5, (copy.logp, original.logp)
+    assert made.name.endswith(".onnx") and "int8" not in made.name
+    assert recogniser.decoder._model_path.endswith("-int8.onnx")

@@ -1135,7 +1135,7 @@ class Engine:
             from kwsapp.inference.verifier import Verifier
 
             try:
-                verifier = Verifier()
+                verifier = Verifier(threads=self.config.verify.threads)
             except KwsError as exc:
                 log.warning("commands fire without a second opinion: %s", exc)
                 self._verifier_failed = True

@@ -26,9 +26,15 @@ native library is not needed: its files are read where pip put them).
 The ``.ort`` files keep their weights as int8 and dequantise every weight
 at every call, and the decoder transposes its 32,768-word embedding for
 the output layer each time: 80 of a decoder call's 85 ms. So each file is
-saved once as ONNX in the cache (:func:`loadable`), which onnxruntime
-loads with its constant folding: the float weights are made once, at load,
-and a command's check takes about 60 ms instead of 145.
+saved once as ONNX in the cache (:func:`loadable`). The encoder's copy is
+folded to float weights at load (onnxruntime's constant folding); the
+decoder's is saved with onnxruntime's dynamic int8 matrix products, which
+read a quarter of the bytes: a decoder call takes 14 ms instead of 33, and
+its log-probabilities move by 0.1 nats (at most 0.4 on 60 real commands),
+where the encoder's, quantised alike, moved by 1.1 for no time saved. The
+encoder runs on two threads (it is a burst, once per command): 31 ms
+instead of 48. A command's check takes about 45 ms (145 from the ``.ort``
+files as they ship; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -95,20 +102,22 @@ def why_unavailable(card: Mapping[str, Any]) -> str | None:
     return None
 
 
-def loadable(ort_file: Path, cache: Path | None = None) -> Path:
+def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> Path:
     """The file onnxruntime should load for ``ort_file``: its graph saved as
-    ONNX in the cache (made at the first use, about a second; needs the
-    ``onnx`` package), else, where that cannot be made, the ``.ort`` file
+    ONNX in the cache (made at the first use, about a second, 6 s with
+    ``int8``; needs the ``onnx`` package), with ``int8`` as dynamic int8
+    matrix products, else, where that cannot be made, the ``.ort`` file
     itself (the same opinions, about twice as slow)."""
     import onnxruntime as ort
 
     stat = ort_file.stat()
     onnx_file = (cache or cache_dir() / "verifier") / (
-        f"{ort_file.stem}-{stat.st_size}-{stat.st_mtime_ns}-ort{ort.__version__}.onnx")
+        f"{ort_file.stem}-{stat.st_size}-{stat.st_mtime_ns}-ort{ort.__version__}"
+        f"{'-int8' if int8 else ''}.onnx")
     if onnx_file.is_file():
         return onnx_file
     try:
-        _to_onnx(ort_file, onnx_file)
+        _to_onnx(ort_file, onnx_file, int8)
     except Exception as exc:  # noqa: BLE001 (any failure: the .ort file still works)
         log.warning("the recogniser runs from %s, slower: could not save it as ONNX in %s "
                     "(%s)", ort_file, onnx_file.parent, exc)
@@ -121,11 +130,11 @@ def loadable(ort_file: Path, cache: Path | None = None) -> Path:
     return onnx_file
 
 
-def _session(ort, ort_file: Path, cache: Path | None, opts):
+def _session(ort, ort_file: Path, cache: Path | None, opts, int8: bool = False):
     """An onnxruntime session on :func:`loadable`'s file; a cached copy that
     does not load (damaged on disk) is deleted, with a warning, and the
     ``.ort`` file runs instead (the copy is made again at the next start)."""
-    path = loadable(ort_file, cache)
+    path = loadable(ort_file, cache, int8)
     if path != ort_file:
         try:
             return ort.InferenceSession(str(path), opts)
@@ -138,9 +147,11 @@ def _session(ort, ort_file: Path, cache: Path | None, opts):
         raise ModelError(f"{ort_file}: the recogniser's model does not load ({exc})") from None
 
 
-def _to_onnx(ort_file: Path, onnx_file: Path) -> None:
-    """``ort_file``'s graph as ONNX, unoptimised (int8 weights kept: 63 MB
-    for both files): onnxruntime writes it, ``onnx`` mends it."""
+def _to_onnx(ort_file: Path, onnx_file: Path, int8: bool = False) -> None:
+    """``ort_file``'s graph as ONNX: unoptimised (its int8 weights kept: 20
+    MB for the encoder), or with ``int8`` its float weights folded and then
+    quantised again for onnxruntime's dynamic int8 matrix products (70 MB
+    for the decoder). onnxruntime writes it, ``onnx`` mends it."""
     import onnx
     import onnxruntime as ort
 
@@ -150,15 +161,61 @@ def _to_onnx(ort_file: Path, onnx_file: Path) -> None:
         opts.optimized_model_filepath = str(Path(tmp) / "model.onnx")
         ort.InferenceSession(str(ort_file), opts)
         model = onnx.load(opts.optimized_model_filepath)
-    # onnxruntime leaves the graph and the If node's branches (the decoder's
-    # cache and no-cache paths) without the names ONNX requires.
-    model.graph.name = model.graph.name or ort_file.stem
-    for node in model.graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH and not attr.g.name:
-                attr.g.name = f"{node.name}_{attr.name}"
-    onnx.checker.check_model(model)
+        # onnxruntime leaves the graph and the If node's branches (the decoder's
+        # cache and no-cache paths) without the names ONNX requires.
+        model.graph.name = model.graph.name or ort_file.stem
+        for node in model.graph.node:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH and not attr.g.name:
+                    attr.g.name = f"{node.name}_{attr.name}"
+        onnx.checker.check_model(model)
+        if int8:
+            model = _dynamic_int8(model, Path(tmp))
     write_atomic(onnx_file, lambda path: onnx.save(model, str(path)))
+
+
+def _dynamic_int8(model: Any, tmp: Path) -> Any:
+    """``model`` with float weights folded (onnxruntime's basic
+    optimisations turn the ``.ort`` file's dequantising nodes into
+    constants) and its matrix products made dynamic int8 (``MatMulInteger``
+    kernels, weights per tensor; per channel moved the log-probabilities no
+    less), the If node's branches included."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    onnx.save(model, str(tmp / "named.onnx"))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    opts.optimized_model_filepath = str(tmp / "float.onnx")
+    # The float weights (270 MB for the decoder) beside the graph: one file
+    # may not exceed protobuf's 2 GB, and the quantiser reads them from there.
+    opts.add_session_config_entry(
+        "session.optimized_model_external_initializers_file_name", "float.data")
+    ort.InferenceSession(str(tmp / "named.onnx"), opts)
+    with _quiet_root_warnings():  # "consider pre-processing": for static quantisation
+        quantize_dynamic(str(tmp / "float.onnx"), str(tmp / "int8.onnx"),
+                         weight_type=QuantType.QInt8, extra_options={"EnableSubgraph": True})
+    # Not checked by onnx.checker: the quantiser leaves an outer-scope
+    # weight that the branches share listed after its use, which onnxruntime
+    # loads (a copy that does not load is deleted and the .ort file runs).
+    return onnx.load(str(tmp / "int8.onnx"))
+
+
+@contextmanager
+def _quiet_root_warnings() -> Iterator[None]:
+    """onnxruntime's quantiser warns on the root logger, whatever is
+    quantised; only its records are dropped (a filter on the root logger
+    sees only what is logged on it, not its children's records)."""
+    def not_quantiser(record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(not_quantiser)
+    try:
+        yield
+    finally:
+        root.removeFilter(not_quantiser)
 
 
 def _trim_heap() -> None:
@@ -225,10 +282,10 @@ class Opinion:
 
 
 class Verifier:
-    """Moonshine base-en on onnxruntime, one thread (it runs only when a
-    command is about to fire)."""
+    """Moonshine base-en on onnxruntime: the encoder on ``threads`` threads,
+    the decoder on one (it runs only when a command is about to fire)."""
 
-    def __init__(self, directory: Path | None = None, threads: int = 1,
+    def __init__(self, directory: Path | None = None, threads: int = 2,
                  cache: Path | None = None) -> None:
         directory = directory or model_dir()
         if directory is None:
@@ -239,15 +296,23 @@ class Verifier:
         except ImportError:
             raise ModelError("onnxruntime is not installed (pip install 'kwsapp[verify]')"
                              ) from None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = opts.inter_op_num_threads = threads
-        # Every check has another length: a memory pattern per shape grew
-        # the process by ~10 MB a check; without them it stays flat after
-        # the first check (the arena stays: without it a check took 240 ms
-        # against 140).
-        opts.enable_mem_pattern = False
-        self.encoder = _session(ort, directory / "encoder_model.ort", cache, opts)
-        self.decoder = _session(ort, directory / "decoder_model_merged.ort", cache, opts)
+        def options(n_threads: int):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = n_threads, 1
+            # Threads that spin after a check burnt 55 ms of CPU for a 2.5 ms
+            # gain: the check is a burst once per command.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # Every check has another length: a memory pattern per shape grew
+            # the process by ~10 MB a check; without them it stays flat after
+            # the first check (the arena stays: without it a check took 240 ms
+            # against 140).
+            opts.enable_mem_pattern = False
+            return opts
+
+        self.encoder = _session(ort, directory / "encoder_model.ort", cache, options(threads))
+        # One thread: its calls are too small to share (14 ms on one or two).
+        self.decoder = _session(ort, directory / "decoder_model_merged.ort", cache,
+                                options(1), int8=True)
         _trim_heap()
         self.tokenizer = Tokenizer(directory / "tokenizer.bin")
         self._past = [i for i in self.decoder.get_inputs() if i.name.startswith("past_key")]
