@@ -52,6 +52,29 @@ def test_every_spelling_tokenises_and_reads_back(recogniser):
             assert tok.decode(tok.encode(s)) == s
 
 
+def test_spellings_that_begin_another_share_its_row():
+    """The decoder is causal: "Go" is scored on the row of "Go." (one row
+    a command instead of one a spelling); a spelling no other one
+    continues keeps a row of its own."""
+    rows, scored = verifier._rows([[7, 9], [7], [7, 5, 3], [8]])
+    assert rows.tolist() == [[1, 7, 9, 2], [1, 7, 5, 3], [1, 8, 2, 2]]
+    assert scored == [(0, [7, 9]), (0, [7]), (1, [7, 5, 3]), (2, [8])]
+
+
+def test_one_row_scores_a_spelling_as_its_own_row_would(recogniser, data_dir):
+    """"Go" read off the row of "Go." has the log-probability it has alone."""
+    hidden = recogniser._hidden(_clips(data_dir, "go", n=1)[0])
+    alone = []
+    for spelling in verifier.SPELLINGS["go"]:
+        tokens = recogniser.tokenizer.encode(spelling)
+        logits = recogniser._logits(hidden, np.array([[1, *tokens]], np.int64))[0]
+        logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+        alone.append(sum(float(logp[j, t]) for j, t in enumerate([*tokens, 2])))
+    # Not to the bit: the int8 products quantise each call's activations by
+    # the call's own range (here 2e-4 apart).
+    assert recogniser._logp(hidden, "go") == pytest.approx(max(alone), abs=0.01)
+
+
 def test_it_tells_a_command_from_a_word_that_fires_it(recogniser, data_dir):
     """Real "go" against real "two" (the data set's word the head, never
     trained on it, takes for `go` most): the recogniser hears "go" in the

@@ -69,13 +69,13 @@ _PEAK = 0.5  # the recogniser hears levels: a quiet word is raised to this peak
 #: docs/streaming.md, session 18).
 HIGH_PASS_HZ = 100.0
 
-#: How each command may be written out; the recogniser's punctuation varies.
+#: How each command may be written out ("Go.", "Go"). One decoder row
+#: scores both: "Go" is "Go." less its last token (:func:`_rows`). "Go!",
+#: "go.", "Know." and "Write." were scored too until session 20: none was
+#: ever the likeliest, on 525 events of the validation and TTS streams.
 SPELLINGS: dict[str, tuple[str, ...]] = {
-    c: (f"{c.capitalize()}.", c.capitalize(), f"{c.capitalize()}!", f"{c}.")
-    for c in COMMAND_LABELS
+    c: (f"{c.capitalize()}.", c.capitalize()) for c in COMMAND_LABELS
 }
-SPELLINGS["no"] += ("Know.",)
-SPELLINGS["right"] += ("Write.",)
 #: Words of a transcription that count as saying the command.
 SAYS: dict[str, frozenset[str]] = {c: frozenset({c}) for c in SPELLINGS} | {
     "no": frozenset({"no", "know"}), "right": frozenset({"right", "write"}),
@@ -316,7 +316,8 @@ class Verifier:
         _trim_heap()
         self.tokenizer = Tokenizer(directory / "tokenizer.bin")
         self._past = [i for i in self.decoder.get_inputs() if i.name.startswith("past_key")]
-        self._spelled = {c: [self.tokenizer.encode(s) for s in v] for c, v in SPELLINGS.items()}
+        self._spelled = {c: _rows([self.tokenizer.encode(s) for s in v])
+                         for c, v in SPELLINGS.items()}
         from scipy.signal import butter, sosfilt_zi
 
         self._high_pass = butter(4, HIGH_PASS_HZ, "highpass", fs=SAMPLE_RATE_HZ, output="sos")
@@ -345,16 +346,13 @@ class Verifier:
     def _logp(self, hidden: np.ndarray, label: str) -> float:
         """Log-probability of ``label``'s likeliest spelling, teacher-forced
         (one decoder call for all its spellings)."""
-        spellings = self._spelled[label]
-        rows = np.full((len(spellings), max(map(len, spellings)) + 1), _EOS, np.int64)
-        rows[:, 0] = _BOS
-        for k, s in enumerate(spellings):
-            rows[k, 1:len(s) + 1] = s
+        rows, spellings = self._spelled[label]
         logits = self._logits(hidden, rows)
         top = logits.max(-1, keepdims=True)
         logp = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+        # A spelling's tokens, then the end, read off the row it begins.
         return max(sum(float(logp[k, j, t]) for j, t in enumerate(list(s) + [_EOS]))
-                   for k, s in enumerate(spellings))
+                   for k, s in spellings)
 
     def _transcript(self, hidden: np.ndarray) -> str:
         """Greedy decoding (no cache: a few tokens)."""
@@ -393,6 +391,24 @@ class Verifier:
         transcript = self._transcript(hidden)
         opinion = Opinion(transcript, self._says(transcript, label), logp)
         return accepts(opinion, level, other_word_margin), opinion
+
+
+def _rows(spellings: Sequence[Sequence[int]]
+          ) -> tuple[np.ndarray, list[tuple[int, list[int]]]]:
+    """Decoder rows for ``spellings`` (token ids): ``[BOS, tokens..., EOS]``,
+    one row for every spelling that is not the beginning of another (the
+    decoder is causal: "Go" ends where "Go." goes on), padded with EOS; and
+    each spelling with the row that scores it."""
+    kept = [list(s) for s in spellings
+            if not any(len(o) > len(s) and list(o[:len(s)]) == list(s) for o in spellings)]
+    kept = [s for k, s in enumerate(kept) if s not in kept[:k]]
+    rows = np.full((len(kept), max(map(len, kept)) + 1), _EOS, np.int64)
+    rows[:, 0] = _BOS
+    for k, s in enumerate(kept):
+        rows[k, 1:len(s) + 1] = s
+    scored = [(next(k for k, r in enumerate(kept) if r[:len(s)] == list(s)), list(s))
+              for s in spellings]
+    return rows, scored
 
 
 def heard_span(end_s: float, decided_s: float, before_ms: float, after_ms: float
