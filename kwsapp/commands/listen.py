@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="event threshold (default: the model card's)")
     parser.add_argument("--no-verify", action="store_true",
                         help="commands on the head alone, without the speech recogniser's "
-                             "second opinion the card asks for (about 50 ms sooner, more "
+                             "second opinion the card asks for (about 20-30 ms sooner, more "
                              "commands fired on other speech)")
     parser.add_argument("--seconds", type=number(float, 0.0, open_lo=True), default=None,
                         help="stop after this long (default: until Ctrl-C)")

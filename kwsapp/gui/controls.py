@@ -217,7 +217,7 @@ class ControlsBar(QtWidgets.QWidget):
         self.verify_check.setToolTip(
             why_not or "A speech recogniser (Moonshine) hears each command before it "
                        "fires, and drops what it does not hear as that command: far fewer "
-                       "commands on other words, about 60 ms later, 470 MB more memory. "
+                       "commands on other words, about 30 ms later, 240 MB more memory. "
                        "Off: the model alone. Changing it restarts listening.")
 
     def _on_threshold_moved(self, _value: int) -> None:
