@@ -267,7 +267,8 @@ def test_confirms_agrees_with_the_whole_opinion(recogniser, data_dir):
                     verifier.accepts(whole, level, margin), (whole, level, margin)
 
 
-def test_the_onnx_copies_give_the_ort_files_opinions(recogniser, data_dir, tmp_path, caplog):
+def test_the_onnx_copies_give_the_ort_files_opinions(recogniser, data_dir, tmp_path, caplog,
+                                                     monkeypatch):
     """The recogniser runs from its ``.ort`` files saved as ONNX in the
     cache (folded weights; the decoder's with dynamic int8 matrix products:
     3 times faster in all). The copies are made once and reused, hear what
@@ -289,6 +290,20 @@ def test_the_onnx_copies_give_the_ort_files_opinions(recogniser, data_dir, tmp_p
     stamp = made.stat().st_mtime_ns
     assert verifier.loadable(source, tmp_path / "cache") == made
     assert made.stat().st_mtime_ns == stamp, "made again"
+
+    # Where the decoder cannot be quantised (onnxruntime's quantiser made to
+    # fail here: a stand-in for a release it does not support), its float
+    # copy runs, with a warning.
+    decoder = verifier.model_dir() / "decoder_model_merged.ort"
+
+    def fails(*_args: object) -> None:
+        raise RuntimeError("quantiser failed")
+
+    monkeypatch.setattr(verifier, "_dynamic_int8", fails)
+    fallback = verifier.loadable(decoder, tmp_path / "float", int8=True)
+    assert fallback.suffix == ".onnx" and "int8" not in fallback.name
+    assert "could not quantise it (quantiser failed)" in caplog.text
+    monkeypatch.undo()
 
     (tmp_path / "blocked").write_text("a file where the cache folder should be")
     assert verifier.loadable(source, tmp_path / "blocked") == source

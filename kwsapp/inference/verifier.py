@@ -107,8 +107,9 @@ def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> P
     """The file onnxruntime should load for ``ort_file``: its graph saved as
     ONNX in the cache (made at the first use, about a second, 6 s with
     ``int8``; needs the ``onnx`` package), with ``int8`` as dynamic int8
-    matrix products, else, where that cannot be made, the ``.ort`` file
-    itself (the same opinions, about twice as slow)."""
+    matrix products (where those cannot be made, the float copy), else,
+    where no copy can be made, the ``.ort`` file itself (the same opinions,
+    about twice as slow)."""
     import onnxruntime as ort
 
     stat = ort_file.stat()
@@ -120,6 +121,10 @@ def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> P
     try:
         _to_onnx(ort_file, onnx_file, int8)
     except Exception as exc:  # noqa: BLE001 (any failure: the .ort file still works)
+        if int8:  # the float copy may still be made: a third slower, not twice
+            log.warning("the recogniser's %s runs from its float copy, slower: could not "
+                        "quantise it (%s)", ort_file.name, exc)
+            return loadable(ort_file, cache)
         log.warning("the recogniser runs from %s, slower: could not save it as ONNX in %s "
                     "(%s)", ort_file, onnx_file.parent, exc)
         return ort_file
