@@ -186,7 +186,7 @@ def test_listen_says_what_the_second_opinion_stopped(bundled_setup, data_dir, ca
     assert "not emitted" not in err
 
 
-def test_classify_lists_what_the_second_opinion_stopped(bundled_setup, data_dir):
+def test_classify_lists_what_the_second_opinion_stopped(bundled_setup, data_dir, capsys):
     """A long recording through the classify service (`kwsapp classify`, the
     Files tab): the commands the recogniser did not confirm are beside its
     events, not in them, with what it heard; the JSON row carries them."""
@@ -207,6 +207,17 @@ def test_classify_lists_what_the_second_opinion_stopped(bundled_setup, data_dir)
     assert [r["label"] for r in row["not_emitted"]] == [u.event.label for u in found.withheld]
     assert all(isinstance(r["heard"], str) for r in row["not_emitted"])
     assert to_row(off)["not_emitted"] == []
+    # The text output says what was heard as the GUI does: quoted, or "no word".
+    from kwsapp.commands.classify import _print_text
+
+    _print_text(row)
+    said = [ln.split("the second opinion heard ")[1] for ln in capsys.readouterr().out.splitlines()
+            if "not emitted" in ln]
+    assert said == [f"“{u.heard}”)" if u.heard else "no word)" for u in found.withheld]
+
+
+def test_what_was_heard_reads_as_a_quote_or_no_word():
+    assert verifier.heard_as("Two.") == "“Two.”" and verifier.heard_as("") == "no word"
 
 
 def test_levels_come_from_matched_commands_not_heard_outright():

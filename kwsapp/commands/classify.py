@@ -56,6 +56,8 @@ def to_row(result: FileClassification) -> dict[str, Any]:
 
 
 def _print_text(row: dict[str, Any]) -> None:
+    from kwsapp.inference.verifier import heard_as
+
     if "error" in row:
         print(f"{row['file']}: ERROR {row['error']}")
         return
@@ -68,9 +70,8 @@ def _print_text(row: dict[str, Any]) -> None:
     for ev in row["events"]:
         print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  {ev['label']:<8} {ev['score']:.2f}")
     for ev in row["not_emitted"]:
-        heard = repr(ev["heard"]) if ev["heard"] else "no word"
         print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  ({ev['label']} {ev['score']:.2f} "
-              f"not emitted: the second opinion heard {heard})")
+              f"not emitted: the second opinion heard {heard_as(ev['heard'])})")
 
 
 def _error_row(path: str, problem: str) -> dict[str, Any]:

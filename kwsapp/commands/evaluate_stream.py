@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kwsapp.streaming.replay import evaluate, model_and_config, to_events
     from kwsapp.errors import BadInputError
+    from kwsapp.inference.verifier import heard_as
     from kwsapp.streaming.scoring import (false_activations, read_truth, stream_summary,
                                           withheld_outcomes)
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{e.emitted_at:9.3f}s  {e.label:6s} {e.score:.2f}  {o}")
         for u, o in zip(withheld, w_out):
             print(f"{u.event.emitted_at:9.3f}s  {u.event.label:6s} {u.event.score:.2f}  "
-                  f"not emitted ({o} if fired): the recogniser heard {u.heard!r} "
+                  f"not emitted ({o} if fired): the recogniser heard {heard_as(u.heard)} "
                   f"(log p {u.logp:.1f} < {u.level:.1f})")
     lat = score.latency_median_ms
     p95 = score.latency_p95_ms

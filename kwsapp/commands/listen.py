@@ -166,6 +166,7 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
     import time
 
     from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
+    from kwsapp.inference.verifier import heard_as
     from kwsapp.userwords.live import attach_user_words
 
     failed = threading.Event()
@@ -180,9 +181,9 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
             print(event_json(dropped.event, dropped), flush=True)
             return
         # stderr: stdout stays one line per command fired.
-        e, heard = dropped.event, repr(dropped.heard) if dropped.heard else "no word"
+        e = dropped.event
         print(f"{e.end:9.2f} s  ({e.label} {e.score:.2f} not emitted: the second opinion "
-              f"heard {heard})", file=sys.stderr, flush=True)
+              f"heard {heard_as(dropped.heard)})", file=sys.stderr, flush=True)
 
     engine = Engine(recognizer, config, source, on_event=on_event,
                     on_error=lambda exc: failed.set(), on_unconfirmed=on_unconfirmed)

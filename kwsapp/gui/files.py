@@ -22,6 +22,7 @@ from kwsapp.errors import KwsError
 from kwsapp.gui.result_widget import ProbabilityBars
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
 from kwsapp.inference.classify import FileClassification, FileClassifier
+from kwsapp.inference.verifier import heard_as
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +267,9 @@ class FilesPanel(QtWidgets.QSplitter):
             grey = self.palette().color(QtGui.QPalette.ColorGroup.Disabled,
                                         QtGui.QPalette.ColorRole.Text)
             for label, score, start, end, heard in result.withheld:
-                said = f"“{heard}”" if heard else "no word"
                 item = QtWidgets.QListWidgetItem(
                     f"{start:7.2f} – {end:.2f} s   {label}  ({score:.0%}), not emitted: "
-                    f"the second opinion heard {said}")
+                    f"the second opinion heard {heard_as(heard)}")
                 item.setForeground(grey)
                 self.command_list.addItem(item)
             self.detail.setCurrentIndex(2)

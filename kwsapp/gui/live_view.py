@@ -16,6 +16,7 @@ from kwsapp.config import GuiConfig, ms_to_samples
 from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView
 from kwsapp.gui.spectrogram_widget import SpectrogramWidget
 from kwsapp.gui.waveform_widget import LevelMeter, WaveformWidget
+from kwsapp.inference.verifier import heard_as
 
 
 class LiveView(QtWidgets.QSplitter):
@@ -87,9 +88,8 @@ class LiveView(QtWidgets.QSplitter):
         """An Unconfirmed command: a greyed history row saying what the
         second opinion heard (the big label stays on the last command)."""
         event = dropped.event
-        heard = f"“{dropped.heard}”" if dropped.heard else "no word"
         self.history.add(event.label, float(event.score), float(event.end),
-                         note=f"not emitted: heard {heard}")
+                         note=f"not emitted: heard {heard_as(dropped.heard)}")
 
     @QtCore.Slot(object)
     def show_window(self, result) -> None:

@@ -437,3 +437,9 @@ def accepts(opinion: Opinion, level: float | None, other_word_margin: float = 0.
     """Whether a command stands: said, or likely enough (no level: always)."""
     return level is None or opinion.says or opinion.logp >= needed(opinion, level,
                                                                    other_word_margin)
+
+
+def heard_as(transcript: str) -> str:
+    """What the recogniser heard, as a person reads it: the transcription in
+    quotes, or "no word"."""
+    return f"“{transcript}”" if transcript else "no word"
