@@ -6,6 +6,8 @@ data are absent."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -288,19 +290,27 @@ def test_the_onnx_copies_give_the_ort_files_opinions(recogniser, data_dir, tmp_p
     import onnxruntime as ort
 
     source = verifier.model_dir() / "encoder_model.ort"
-    # Copies from an earlier install or onnxruntime are deleted when a new
-    # one is made; the other file's copies stay.
+    # Copies from an earlier install or onnxruntime that nothing has loaded
+    # for a month are deleted when a new one is made; another install's
+    # copy loaded lately stays (each would remake the other's), and so do
+    # the other file's copies.
     (tmp_path / "cache").mkdir()
     stale = tmp_path / "cache" / "encoder_model-1-2-ort1.0.0.onnx"
+    recent = tmp_path / "cache" / "encoder_model-1-3-ort1.0.0.onnx"
     other = tmp_path / "cache" / "decoder_model_merged-1-2-ort1.0.0.onnx"
-    stale.write_bytes(b"old")
-    other.write_bytes(b"old")
+    long_ago = time.time() - 31 * 86400
+    for path in (stale, recent, other):
+        path.write_bytes(b"old")
+        os.utime(path, (long_ago, long_ago))
+    os.utime(recent, (time.time() - 29 * 86400, long_ago))
     made = verifier.loadable(source, tmp_path / "cache")
     assert made.suffix == ".onnx" and made.parent == tmp_path / "cache"
-    assert not stale.exists() and other.exists()
+    assert not stale.exists() and recent.exists() and other.exists()
     stamp = made.stat().st_mtime_ns
+    os.utime(made, ns=(int(long_ago * 1e9), stamp))
     assert verifier.loadable(source, tmp_path / "cache") == made
     assert made.stat().st_mtime_ns == stamp, "made again"
+    assert made.stat().st_atime > long_ago + 86400, "a copy loaded is marked as used"
 
     # Where the decoder cannot be quantised (onnxruntime's quantiser made to
     # fail here: a stand-in for a release it does not support), its float

@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,11 @@ _PACKAGE, _SUBDIR = "moonshine_cpp", ("models", "base-en")
 _BOS, _EOS = 1, 2
 _MAX_TOKENS = 12  # a command's word and a neighbour or two
 _PEAK = 0.5  # the recogniser hears levels: a quiet word is raised to this peak
+# Another install's copies (a dev checkout beside a pip install, another
+# onnxruntime, code with a float decoder) are left this long after their
+# last load: deleted at once, two installs would remake each other's
+# copies at every start (6 s each).
+_UNUSED_DAYS = 30.0
 #: What the recogniser hears is high-passed here first: the noise beds'
 #: rumble (the data set's bike, tap, dishes) made it surer of commands in
 #: other words (a tenth fewer false activations at equal commands kept,
@@ -117,6 +124,7 @@ def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> P
         f"{ort_file.stem}-{stat.st_size}-{stat.st_mtime_ns}-ort{ort.__version__}"
         f"{'-int8' if int8 else ''}.onnx")
     if onnx_file.is_file():
+        _mark_used(onnx_file)
         return onnx_file
     try:
         _to_onnx(ort_file, onnx_file, int8)
@@ -128,12 +136,26 @@ def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> P
         log.warning("the recogniser runs from %s, slower: could not save it as ONNX in %s "
                     "(%s)", ort_file, onnx_file.parent, exc)
         return ort_file
-    # Copies of this file from another install or onnxruntime (a reinstall
-    # changes the mtime): 20-42 MB each that nothing loads any more.
+    # Copies of this file that no install has loaded for a month (a
+    # reinstall changes the mtime in the name): 20-70 MB each.
+    unused = time.time() - _UNUSED_DAYS * 86400
     for old in onnx_file.parent.glob(f"{ort_file.stem}-*.onnx"):
-        if old != onnx_file:
-            old.unlink(missing_ok=True)
+        try:
+            if old != onnx_file and old.stat().st_atime < unused:
+                old.unlink()
+        except OSError:  # gone meanwhile, or not ours to delete
+            pass
     return onnx_file
+
+
+def _mark_used(path: Path) -> None:
+    """Set ``path``'s access time to now (its modification time kept): the
+    mark :func:`loadable` reads before deleting another install's copies
+    (mounts with ``noatime`` or ``relatime`` would not set it on a load)."""
+    try:
+        os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
+    except OSError:  # a read-only cache still loads
+        pass
 
 
 def _session(ort, ort_file: Path, cache: Path | None, opts, int8: bool = False):
