@@ -101,3 +101,19 @@ def test_bad_inputs_exit_2(repo_root, tmp_path):
     assert r.returncode == 2 and "no such folder" in r.stderr
     r = cli("evaluate-stream", str(tmp_path / "x.wav"), "--truth", str(tmp_path / "none.csv"))
     assert r.returncode == 2 and "none.csv" in r.stderr
+
+
+@pytest.mark.parametrize("gaps", [("0", "0"), ("0.05", "0.05"), ("0", "0.01")])
+def test_pauses_shorter_than_a_clips_lead_in(repo_root, data_dir, tmp_path, gaps):
+    """``--gaps 0 0`` is legal: the first word, whose pause is shorter than
+    its clip's faded lead-in, starts at the stream's start, not before it
+    (a traceback once); no two words overlap and all lie inside the audio."""
+    # Seed 0 (the default): its first clip has a lead-in before its speech.
+    r = make(repo_root, data_dir, tmp_path / "s", "--gaps", *gaps)
+    assert r.returncode == 0, r.stderr
+    truth = read_truth(tmp_path / "s.csv")
+    audio, rate = sf.read(tmp_path / "s.wav", dtype="float32")
+    assert len(truth) > 20
+    assert 0.0 <= truth[0].start and truth[-1].end <= len(audio) / rate
+    assert all(w.start < w.end for w in truth)
+    assert all(b.start >= a.end for a, b in zip(truth, truth[1:]))

@@ -318,7 +318,9 @@ def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, lis
         placed = [c]
         if not unknown and rng.random() < spec.repeat_share:
             placed.append(c)
-        onset = t
+        # A first pause shorter than the clip's lead-in (up to PAD_MS) would
+        # start the clip before the stream does.
+        onset = max(t, c.speech_start)
         ok = True
         for k, cl in enumerate(placed):
             start = onset + k * ms_to_samples(1000 * spec.repeat_gap_s) - cl.speech_start
