@@ -187,3 +187,11 @@ def test_matched_words_are_counted_by_label_in_the_scorers_own_matching():
     assert s.matched_by_label() == {"yes": 1}
     assert [w.label for w in s.command_words] == ["yes", "yes", "no"]
     assert "command_words" not in s.summary()
+
+
+def test_truth_csv_with_a_byte_order_mark(tmp_path):
+    """A truth file saved by Excel (UTF-8 with a BOM) reads as the same rows."""
+    path = tmp_path / "t.csv"
+    write_truth(path, TRUTH)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_truth(path) == TRUTH

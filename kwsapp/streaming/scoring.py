@@ -408,7 +408,8 @@ def read_truth(path: str | Path) -> list[TruthWord]:
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # utf-8-sig: Excel saves a CSV with a byte-order mark before "label".
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header, rows = reader.fieldnames, list(reader)
     except OSError as exc:
