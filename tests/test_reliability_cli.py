@@ -82,6 +82,55 @@ def test_truth_reader_reads_a_good_file(files):
     assert [(w.label, w.start, w.end, w.file) for w in words] == [("yes", 0.5, 1.0, "x.wav")]
 
 
+
+@pytest.fixture(scope="module")
+def made_streams(data_dir, tmp_path_factory):
+    """A command stream and an other-speech stream (12 s each) as make-stream
+    writes them, and a user word's card in a home of their own."""
+    d = tmp_path_factory.mktemp("truth")
+    for name, extra in (("cmd", ()), ("neg", ("--negatives", str(data_dir / "_unknown_")))):
+        proc = run_cli("make-stream", str(data_dir), "--out", str(d / name), "--minutes", "0.2",
+                       *extra)
+        assert proc.returncode == 0, proc.stderr
+    word = d / "home" / "words" / "hey_computer"
+    word.mkdir(parents=True)
+    (word / "card.json").write_text('{"kind": "user_word", "name": "hey computer"}')
+    return d
+
+
+def test_evaluate_stream_takes_the_truth_files_make_stream_writes(tiny_model, made_streams):
+    """Both kinds (command words; other speech labelled unknown with its
+    word), and a row of a user word's name."""
+    d = made_streams
+    assert {row.split(",")[0] for row in (d / "neg.csv").read_text().splitlines()[1:]} == \
+        {"unknown"}
+    (d / "user.csv").write_text((d / "cmd.csv").read_text() + "hey computer,11.0,11.5,,\n")
+    for stem, truth in (("cmd", "cmd"), ("neg", "neg"), ("cmd", "user")):
+        proc = run_cli("evaluate-stream", str(d / f"{stem}.wav"), "--truth",
+                       str(d / f"{truth}.csv"), "--model", str(tiny_model), "--json",
+                       env={"KWSAPP_HOME": str(d / "home")})
+        assert proc.returncode == 0, (truth, proc.stderr[-2000:])
+
+
+@pytest.mark.parametrize("row, problem", [
+    ("yes,500,501", "line 6: word at 500.0-501.0 s is past the stream's end (12.0 s)"),
+    ("yes,11.9,12.1", "line 6: word at 11.9-12.1 s is past the stream's end"),
+    ("yes,-3,-2", "line 6: word at -3.0 to -2.0 s starts before the stream"),
+    ("banana,1,2", "line 6: unknown label 'banana' (labels: silence, unknown, yes,"),
+    ("YES,1,2", "line 6: unknown label 'YES'"),
+])
+def test_evaluate_stream_refuses_truth_rows_that_do_not_fit_the_stream(
+        tiny_model, made_streams, row, problem):
+    """Scored, such rows were words missed (exit 0); refused, naming the CSV
+    and its line (line 6: a blank line before it counts)."""
+    lines = (made_streams / "cmd.csv").read_text().splitlines()
+    bad = made_streams / "bad.csv"
+    bad.write_text("\n".join(lines[:4] + ["", row] + lines[4:]) + "\n")
+    proc = run_cli("evaluate-stream", str(made_streams / "cmd.wav"), "--truth", str(bad),
+                   "--model", str(tiny_model), env={"KWSAPP_HOME": str(made_streams / "home")})
+    one_error_line(proc, str(bad), problem)
+
+
 # ---------------------------------------------------------------- item 4
 @pytest.mark.parametrize("rate", [2_000_000_000, 0, 100, 1_000_000])
 def test_unsupported_sample_rates_are_refused(tmp_path, rate):

@@ -195,3 +195,20 @@ def test_truth_csv_with_a_byte_order_mark(tmp_path):
     write_truth(path, TRUTH)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert read_truth(path) == TRUTH
+
+
+def test_truth_rows_checked_against_the_stream(tmp_path):
+    """A row may end at the stream's end as write_truth rounds it (ms); past
+    that, before 0 or of another label it is refused, its line named."""
+    path = tmp_path / "t.csv"
+    write_truth(path, TRUTH + [TruthWord("unknown", 9.0, 10.0004)])
+    labels = ("yes", "no", "go", "unknown")
+    assert read_truth(path, 10.0, labels)[-1].end == 10.0
+    with pytest.raises(BadInputError, match=r"line 6: word at 9.0-10.0 s is past the stream's "
+                                            r"end \(9.99 s\)"):
+        read_truth(path, 9.99, labels)
+    with pytest.raises(BadInputError, match=r"line 4: unknown label 'no' \(labels: yes, unknown\)"):
+        read_truth(path, 10.0, ("yes", "unknown"))
+    path.write_text("label,start,end\nyes,-0.5,0.2\n")
+    with pytest.raises(BadInputError, match="line 2: word at -0.5 to 0.2 s starts before"):
+        read_truth(path)

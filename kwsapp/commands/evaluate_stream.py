@@ -4,6 +4,7 @@ its commands against the truth CSV (matching rule in kwsapp/streaming/scoring.py
 from __future__ import annotations
 
 import argparse
+from typing import Sequence
 
 from kwsapp.commands.options import add_model_option, number
 
@@ -32,9 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="scores as JSON on stdout")
 
 
+def truth_labels(model_labels: Sequence[str]) -> tuple[str, ...]:
+    """The labels a truth row may have: the model's, the bundled commands
+    (make-stream writes all ten), the other-sound labels (``unknown``,
+    ``_unknown_``, ...) and the user words' names."""
+    from kwsapp import LABELS
+    from kwsapp.streaming.scoring import NON_COMMANDS
+    from kwsapp.userwords.store import list_words
+
+    return tuple(dict.fromkeys([*model_labels, *LABELS, *sorted(NON_COMMANDS),
+                                *(w.name for w in list_words())]))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from kwsapp.audio.io import audio_info
     from kwsapp.streaming.replay import evaluate, model_and_config, to_events
     from kwsapp.errors import BadInputError
     from kwsapp.inference.verifier import heard_as
@@ -43,9 +57,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.worst < 0:
         raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
-    truth = read_truth(args.truth)
+    read_truth(args.truth)  # its form first: a bad file is refused before the model loads
     recognizer, config = model_and_config(args.model, args.threshold,
                                           False if args.no_verify else None)
+    # A row past the stream's end, or of a label no model or user word has
+    # (a typo: "YES"), would be scored as a missed word: refused instead.
+    truth = read_truth(args.truth, audio_info(args.wav)[2], truth_labels(recognizer.labels))
     from kwsapp.commands.progress import audio_progress
 
     with audio_progress(args.wav) as on_progress:

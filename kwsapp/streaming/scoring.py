@@ -33,7 +33,7 @@ import csv
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -400,18 +400,30 @@ def write_truth(path: str | Path, truth: Iterable[TruthWord]) -> None:
             out.writerow([w.label, f"{w.start:.3f}", f"{w.end:.3f}", w.file, w.word])
 
 
-def read_truth(path: str | Path) -> list[TruthWord]:
+#: Slack past a stream's end for a truth row's end: write_truth rounds to ms.
+_TRUTH_ROUNDING_S = 0.0005
+
+
+def read_truth(path: str | Path, duration_s: float | None = None,
+               labels: Collection[str] | None = None) -> list[TruthWord]:
     """Read a truth CSV written by :func:`write_truth` (or by hand).
 
+    Args:
+        duration_s: the stream's length; a row past it is refused (None: not checked).
+        labels: the labels a row may have (None: any).
     Raises:
-        BadInputError: missing file, missing columns or a non-numeric time.
+        BadInputError: missing file, missing columns, a non-numeric or negative
+            time, a row past ``duration_s`` or of a label not in ``labels``;
+            naming the line.
     """
     path = Path(path)
     try:
         # utf-8-sig: Excel saves a CSV with a byte-order mark before "label".
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            header, rows = reader.fieldnames, list(reader)
+            header = reader.fieldnames
+            # line_num, not a count of rows: blank lines are skipped.
+            rows = [(reader.line_num, row) for row in reader]
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read truth file ({exc.strerror})") from None
     except (UnicodeDecodeError, csv.Error):
@@ -422,13 +434,36 @@ def read_truth(path: str | Path) -> list[TruthWord]:
         raise BadInputError(f"{path}: truth CSV needs the columns label,start,end[,file,word] "
                             f"in its header, not {','.join(header)[:60]!r}")
     out = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in rows:
         try:
             word = TruthWord(row["label"], float(row["start"]), float(row["end"]),
                              row.get("file") or "", row.get("word") or "")
         except (TypeError, ValueError):
             raise BadInputError(f"{path}: line {n}: start/end must be numbers") from None
-        if not (np.isfinite(word.start) and np.isfinite(word.end) and word.start <= word.end):
-            raise BadInputError(f"{path}: line {n}: start and end must be finite, start <= end")
+        problem = _row_problem(word, duration_s, labels)
+        if problem:
+            raise BadInputError(f"{path}: line {n}: {problem}")
         out.append(word)
     return out
+
+
+def _row_problem(word: TruthWord, duration_s: float | None,
+                 labels: Collection[str] | None) -> str | None:
+    """Why a truth row cannot be scored against its stream, or None."""
+    if not (np.isfinite(word.start) and np.isfinite(word.end) and word.start <= word.end):
+        return "start and end must be finite, start <= end"
+    if word.start < 0:
+        return (f"word at {_secs(word.start)} to {_secs(word.end)} s starts before the "
+                "stream (at 0 s)")
+    if duration_s is not None and word.end > duration_s + _TRUTH_ROUNDING_S:
+        return (f"word at {_secs(word.start)}-{_secs(word.end)} s is past the stream's end "
+                f"({_secs(duration_s)} s)")
+    if labels is not None and word.label not in labels:
+        return f"unknown label {word.label!r} (labels: {', '.join(labels)})"
+    return None
+
+
+def _secs(t: float) -> str:
+    """Seconds as a truth file holds them (ms), without trailing zeros: 500.0, 12.345."""
+    text = f"{t:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
