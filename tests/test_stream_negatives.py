@@ -172,11 +172,41 @@ def test_a_corrupt_recording_is_skipped(data_dir, wake_words, tmp_path):
     for f in sorted((wake_words / "snowboy").glob("*.flac"))[:3]:
         shutil.copy(f, folder / f.name)
     (folder / "broken.flac").write_bytes(b"fLaC" + bytes(100))
+    skipped = []
     audio, truth = make_stream(data_dir, StreamSpec(minutes=0.5, seed=1, snr_db=None,
                                                     negatives=(str(tmp_path / "other"),),
-                                                    gap_s=(0.2, 1.5)))
+                                                    gap_s=(0.2, 1.5)), skipped.append)
     assert truth and {w.word for w in truth} == {"hello"}
     assert "other/hello/broken.flac" not in {w.file for w in truth}
+    assert [e.path for e in skipped] == [str(folder / "broken.flac")]
+
+
+def test_unreadable_recordings_are_named_and_exit_2(repo_root, data_dir, wake_words, tmp_path):
+    """One unreadable file among good ones: the stream is still written from
+    the good ones, the file named, a count at the end, exit 2 (as classify
+    and evaluate do; it was exit 0). None readable: said so, not "no
+    recording holds speech"."""
+    folder = tmp_path / "other" / "hello"
+    folder.mkdir(parents=True)
+    for f in sorted((wake_words / "snowboy").glob("*.flac"))[:3]:
+        shutil.copy(f, folder / f.name)
+    (folder / "text.wav").write_text("not audio at all\n")
+    r = make(repo_root, data_dir, tmp_path / "s", "--negatives", str(tmp_path / "other"),
+             "--minutes", "0.3", "--json")
+    assert r.returncode == 2, r.stderr
+    assert f"{folder / 'text.wav'}: not a readable audio file" in r.stderr
+    assert "1 file(s) could not be read (skipped)" in r.stderr.splitlines()[-1]
+    summary = json.loads(r.stdout)
+    assert summary["unreadable"] == [str(folder / "text.wav")] and summary["unknown"] > 3
+    assert {w.file for w in read_truth(tmp_path / "s.csv")} == {
+        f"other/hello/{f.name}" for f in folder.glob("*.flac")}
+    for f in folder.glob("*.flac"):
+        f.write_bytes(b"fLaC" + bytes(100))
+    r = make(repo_root, data_dir, tmp_path / "s", "--negatives", str(tmp_path / "other"),
+             "--minutes", "0.3")
+    assert r.returncode == 2
+    assert "none of the 4 recording(s) could be read" in r.stderr.splitlines()[-1]
+    assert "holds speech" not in r.stderr
 
 
 def test_bad_negatives_exit_2(repo_root, data_dir, tmp_path):

@@ -45,10 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
     from collections import Counter
     from pathlib import Path
 
-    from kwsapp.errors import BadInputError
+    from kwsapp.errors import AudioFileError, BadInputError
     from kwsapp.streaming.synth import NEGATIVE_GAP_S, StreamSpec, make_stream, write_stream
 
     speakers = tuple(s.strip() for s in args.speakers.split(",") if s.strip())
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                       commands=not (args.no_commands or negatives), gap_s=gaps,
                       negatives=negatives,
                       words=tuple(w.replace("_", " ").lower() for w in args.words or ()))
-    audio, truth = make_stream(data_dir, spec)
+    skipped: list[AudioFileError] = []  # logged by name as they are met
+    audio, truth = make_stream(data_dir, spec, skipped.append)
     wav, csv = write_stream(args.out, audio, truth)
     commands = sum(w.label != "unknown" for w in truth)
     words = Counter(w.word for w in truth if w.label == "unknown")
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
                "commands": commands, "unknown": len(truth) - commands,
                "snr_db": spec.snr_db, "seed": spec.seed, "speakers": list(speakers),
                "gaps_s": list(gaps), "negatives": list(negatives), "only_words": list(spec.words),
-               "words": dict(sorted(words.items()))}
+               "words": dict(sorted(words.items())),
+               "unreadable": [e.path for e in skipped]}
     if args.json:
         print(json.dumps(summary))
     else:
@@ -88,4 +91,7 @@ def run(args: argparse.Namespace) -> int:
               f"{summary['unknown']} unknown words, SNR {spec.snr_db} dB; truth in {csv}")
         if negatives:
             print("other words: " + ", ".join(f"{w} {n}" for w, n in words.most_common()))
-    return 0
+    if skipped:  # the stream is written without them, but it is not what was asked
+        print(f"kwsapp: {len(skipped)} file(s) could not be read (skipped); the stream was "
+              "made without them", file=sys.stderr)
+    return 2 if skipped else 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -275,10 +275,13 @@ def noise_bed(data_dir: Path, n: int, spec: StreamSpec, rng: np.random.Generator
     return out
 
 
-def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, list[TruthWord]]:
+def make_stream(data_dir: str | Path, spec: StreamSpec,
+                on_skipped: Callable[[AudioFileError], None] | None = None
+                ) -> tuple[np.ndarray, list[TruthWord]]:
     """Build the stream ``spec`` describes from the clips under ``data_dir``
     (or, with ``spec.negatives``, from those folders; ``data_dir`` then
-    gives the background noise only).
+    gives the background noise only). ``on_skipped`` hears of each
+    other-speech recording that does not decode (left out of the stream).
 
     Returns:
         ``(audio, truth)``: float32 16 kHz mono, and one row per word (command
@@ -288,7 +291,7 @@ def make_stream(data_dir: str | Path, spec: StreamSpec) -> tuple[np.ndarray, lis
     """
     data_dir = Path(data_dir)
     if spec.negatives:
-        return _negative_stream(data_dir, spec)
+        return _negative_stream(data_dir, spec, on_skipped)
     rng = np.random.default_rng(spec.seed)
     commands, unknowns = list_clips(data_dir, spec.speakers)
     if spec.commands and not commands:
@@ -361,10 +364,12 @@ def _mix(speech: np.ndarray, data_dir: Path, spec: StreamSpec,
     return audio.astype(np.float32)
 
 
-def _negative_stream(data_dir: Path, spec: StreamSpec) -> tuple[np.ndarray, list[TruthWord]]:
+def _negative_stream(data_dir: Path, spec: StreamSpec,
+                     on_skipped: Callable[[AudioFileError], None] | None
+                     ) -> tuple[np.ndarray, list[TruthWord]]:
     """Other speech only: recordings drawn without replacement from
     ``spec.negatives``, each one's utterances in order, ``spec.gap_s`` apart.
-    Files that do not decode are skipped (logged once each)."""
+    Files that do not decode are skipped (logged once each, ``on_skipped``)."""
     rng = np.random.default_rng(spec.seed)
     files = list_negatives(spec.negatives, spec.speakers, spec.words)
     deck = _Deck(files, rng)
@@ -372,6 +377,7 @@ def _negative_stream(data_dir: Path, spec: StreamSpec) -> tuple[np.ndarray, list
     cache: dict[Path, list[Clip]] = {}
     speech = np.zeros(total, np.float32)
     truth: list[TruthWord] = []
+    unreadable: list[AudioFileError] = []
     t = ms_to_samples(1000 * rng.uniform(*spec.gap_s))
     while t < total:
         path, name = deck.draw()
@@ -380,15 +386,31 @@ def _negative_stream(data_dir: Path, spec: StreamSpec) -> tuple[np.ndarray, list
                 cache[path] = load_negative(path, name)
             except AudioFileError as exc:
                 log.warning("skipped %s", exc)
+                unreadable.append(exc)
+                if on_skipped is not None:
+                    on_skipped(exc)
                 cache[path] = []
             if not cache[path] and all(f in cache and not cache[f] for f, _ in files):
-                raise BadInputError(f"{', '.join(spec.negatives)}: no recording holds speech")
+                raise _no_speech_error(spec.negatives, len(files), unreadable)
         for clip in cache[path]:
             end = _place(speech, truth, clip, t)
             if end is None:
                 return _mix(speech, data_dir, spec, rng), truth
             t = end + ms_to_samples(1000 * rng.uniform(*spec.gap_s))
     return _mix(speech, data_dir, spec, rng), truth
+
+
+def _no_speech_error(dirs: tuple[str, ...], n_files: int,
+                     unreadable: list[AudioFileError]) -> BadInputError:
+    """Why no other-speech recording gave a word: none decoded (named), or
+    none holds speech."""
+    where = ", ".join(dirs)
+    if len(unreadable) == n_files:
+        names = ", ".join(e.path for e in unreadable[:3]) + (", ..." if n_files > 3 else "")
+        return BadInputError(f"{where}: none of the {n_files} recording(s) could be read "
+                             f"({names})")
+    also = f" ({len(unreadable)} of {n_files} could not be read)" if unreadable else ""
+    return BadInputError(f"{where}: no recording holds speech{also}")
 
 
 def write_stream(out: str | Path, audio: np.ndarray, truth: list[TruthWord]) -> tuple[Path, Path]:
