@@ -117,3 +117,13 @@ def test_pauses_shorter_than_a_clips_lead_in(repo_root, data_dir, tmp_path, gaps
     assert 0.0 <= truth[0].start and truth[-1].end <= len(audio) / rate
     assert all(w.start < w.end for w in truth)
     assert all(b.start >= a.end for a, b in zip(truth, truth[1:]))
+
+
+def test_no_noise_is_said_and_excludes_an_snr(repo_root, data_dir, tmp_path):
+    """``--no-noise`` says "no noise" (it said "SNR None dB"); with
+    ``--snr-db`` too, one of them would be ignored: a usage error."""
+    r = make(repo_root, data_dir, tmp_path / "s", "--minutes", "0.2", "--no-noise")
+    assert r.returncode == 0, r.stderr
+    assert "no noise;" in r.stdout and "None" not in r.stdout
+    r = make(repo_root, data_dir, tmp_path / "s", "--snr-db", "5", "--no-noise")
+    assert r.returncode == 2 and "--no-noise: not allowed with argument --snr-db" in r.stderr

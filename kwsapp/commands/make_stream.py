@@ -18,9 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="writes NAME.wav and NAME.csv")
     parser.add_argument("--minutes", type=number(float, 0.0, 24 * 60.0, open_lo=True),
                         default=5.0, help="stream length (default 5)")
-    parser.add_argument("--snr-db", type=number(float, -30.0, 100.0), default=10.0,
-                        help="speech-to-noise ratio in dB (default 10)")
-    parser.add_argument("--no-noise", action="store_true", help="no background noise bed")
+    # Either: an SNR asked for with no noise would be silently ignored.
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("--snr-db", type=number(float, -30.0, 100.0), default=10.0,
+                       help="speech-to-noise ratio in dB (default 10)")
+    noise.add_argument("--no-noise", action="store_true", help="no background noise bed")
     parser.add_argument("--seed", type=number(int, 0), default=0, help="random seed (default 0)")
     parser.add_argument("--speakers", default="validation",
                         help="speaker sets of the split, comma-separated: validation, "
@@ -87,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
+        noise = "no noise" if spec.snr_db is None else f"SNR {spec.snr_db} dB"
         print(f"{wav}: {summary['seconds']:.0f} s, {commands} commands, "
-              f"{summary['unknown']} unknown words, SNR {spec.snr_db} dB; truth in {csv}")
+              f"{summary['unknown']} unknown words, {noise}; truth in {csv}")
         if negatives:
             print("other words: " + ", ".join(f"{w} {n}" for w, n in words.most_common()))
     if skipped:  # the stream is written without them, but it is not what was asked
