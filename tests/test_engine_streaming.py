@@ -111,11 +111,17 @@ def test_same_windows_events_and_embeddings_at_any_block_size(model, embed, stre
 
 
 def test_listeners_get_every_embedding_once_gate_open_or_not(model, embed, stream):
+    """From the first one the head's first window reads, 18 steps before the
+    stream start (audio before it read as silence): a listener's window of
+    10 is the head's at every step, so a user word judges a word in the
+    stream's first second as the head does."""
     _, _, embs = _run(model, stream, 1000, _config(embed))
     times = np.array([t for t, _ in embs])
     np.testing.assert_allclose(np.diff(times), 0.08, atol=1e-9)
-    assert times[0] == pytest.approx(12400 / 16000)
-    want = embed.embed(np.concatenate([stream, np.zeros(24000, np.float32)]))
+    lead = 18 * 1280  # embedding -18: the first of the window ending at step -9
+    assert times[0] == pytest.approx((12400 - lead) / 16000)
+    want = embed.embed(np.concatenate([np.zeros(lead, np.float32), stream,
+                                       np.zeros(24000, np.float32)]))
     got = np.stack([e for _, e in embs])
     np.testing.assert_allclose(got, want[:len(got)], atol=1e-4)
     assert len(got) >= len(embed.embed(stream))  # through the end of the file

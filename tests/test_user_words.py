@@ -442,3 +442,51 @@ def test_a_word_to_ignore_vetoes_at_its_own_level(tmp_path, wake_dir):
     clear = np.abs(raw - 0.95) > 1e-4  # away from float ties at the level
     assert np.any(raw[clear] >= 0.95) and np.any((raw[clear] >= 0.8) & (raw[clear] < 0.95))
     assert np.array_equal(live[clear] >= shared.ignore_threshold, raw[clear] >= 0.95)
+
+
+@pytest.mark.parametrize("command", ["yes", "stop"])
+def test_a_word_to_ignore_vetoes_its_word_at_the_start_of_a_file(tmp_path, data_dir,
+                                                                 bundled_model_dir, command):
+    """One recording of a command, taught as a word to ignore from itself,
+    fires no command in ``classify``: on its own (a 1-s clip), at the start
+    of a longer file, or in silence. In the first second of a file the head
+    judges windows that begin before the file (read as silence); the
+    ignore word's detector used to get embeddings from the file's start
+    only, so its first window ended 1.5 s in, after the command had gone
+    out (only the padded file was vetoed). A clip's label and probabilities
+    stay the model's, as with any user word (its events are the timeline)."""
+    from conftest import sure_clips
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.userwords.takes import BadTakeError, check_take
+
+    def usable(path: Path) -> bool:  # a take enrol accepts (some clips' speech is too short)
+        try:
+            check_take(load_audio(path), path.name, UserWordsConfig())
+            return True
+        except BadTakeError:
+            return False
+
+    clip = next(clips[-1] for n in (1, 2, 3)
+                if usable((clips := sure_clips(bundled_model_dir, data_dir, command, n))[-1]))
+    x = load_audio(clip)
+    silence = np.zeros(32000, np.float32)
+    files = [clip, tmp_path / "then_silence.wav", tmp_path / "in_silence.wav"]
+    sf.write(files[1], np.concatenate([x, silence, silence]), 16000)  # 5 s: not a clip
+    sf.write(files[2], np.concatenate([silence, x, silence]), 16000)
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def classify() -> list[dict]:
+        proc = run_cli("classify", "--json", *map(str, files), env={"KWSAPP_HOME": str(home)})
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["files"]
+
+    before = classify()
+    assert [[e["label"] for e in f["events"]] for f in before] == [[command]] * 3, before
+    assert before[0]["label"] == command and before[1]["label"] is None
+
+    proc = enrol_cli(tmp_path, "not " + command, [clip], "--ignore")
+    assert proc.returncode == 0, proc.stderr
+    after = classify()
+    assert [f["events"] for f in after] == [[], [], []], after
+    assert (after[0]["label"], after[0]["probs"]) == (before[0]["label"], before[0]["probs"])

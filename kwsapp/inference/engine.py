@@ -375,8 +375,14 @@ class Engine:
         """Call ``listener(end_s, embedding)`` with every new embedding of a
         split model (``[96]`` float32, a copy; ``end_s`` the stream time (s)
         where its 775 ms of audio end), on the inference thread, in order,
-        gate open or not. Embeddings that reach before the stream start are
-        not given. No calls while a window model runs."""
+        gate open or not. Those that reach before the stream start are given
+        too, from the first one the head's first window reads (the audio
+        before the start read as silence, as the head reads it; ``end_s``
+        0 or less for the first nine): a listener's window of the last 10
+        is thus the head's at every step, so a user word judges (and a word
+        to ignore can veto) a word at the very start of a stream or of a
+        1-s clip, where the head fires on windows that begin before it. No
+        calls while a window model runs."""
         self._listeners.append(listener)
 
     def remove_embedding_listener(self, listener: Callable[[float, np.ndarray], None]) -> None:
@@ -1033,7 +1039,11 @@ class Engine:
 
     def _store(self, j: int, embedding: np.ndarray) -> None:
         self.embeddings.put(j, embedding)
-        if j >= 0 and self._listeners:
+        # Every embedding the head reads, those before the stream start too
+        # (add_embedding_listener): from j >= 0 only, the listeners' first
+        # window ended 1.5 s in, after the head had judged a word in the
+        # first second, and a word to ignore let it through.
+        if self._listeners:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
