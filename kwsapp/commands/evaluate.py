@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-class", type=number(int, 1), default=None, metavar="N",
                         help="score only the first N files (sorted) of each folder")
     parser.add_argument("--png", default=None, metavar="FILE",
-                        help="also draw the confusion matrix to FILE (needs matplotlib)")
+                        help="also draw the confusion matrix to FILE, a .png (needs matplotlib)")
     parser.add_argument("--keras", action="store_true",
                         help="score the artifact's model.keras with TensorFlow instead of its "
                              ".tflite (needs the train extra)")
@@ -95,6 +95,17 @@ def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
         plt.close(fig)
 
 
+def _check_png_path(path: str) -> None:
+    """``--png``'s path ends in ``.png`` and can be written (matplotlib
+    picks the format from the suffix, and would refuse others only after
+    the scoring run)."""
+    from kwsapp.errors import BadInputError
+
+    if Path(path).suffix.lower() != ".png":
+        raise BadInputError(f"--png {path}: the file name must end in .png")
+    writable_file(path, "--png")
+
+
 def _print_text(result: dict[str, Any]) -> None:
     weights = ", ".join(f"{k} x{v:g}" for k, v in result["clip_weights"].items())
     print(f"accuracy {result['accuracy']:.4f} on {result['n']} clips"
@@ -122,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.inference.recognizer import Recognizer
 
     if args.png:  # before the scoring run, not after it
-        writable_file(args.png, "--png")
+        _check_png_path(args.png)
     if args.keras:  # only this flag loads TensorFlow (training/ is an extra)
         from kwsapp.models.registry import resolve
         from training.evaluate import KerasRecognizer
