@@ -108,6 +108,47 @@ def test_retrain_enrols_words_again_from_their_kept_takes(tmp_path, wake_dir):
     assert bare.returncode == 0 and "snowy" in bare.stdout, bare.stderr
 
 
+def test_a_broken_word_is_listed_as_broken_and_can_be_removed(tmp_path):
+    """A word whose card or detector cannot be read: `words` says so and
+    what mends it, and `words --remove` deletes it even with a broken card
+    (a folder with no card, or one outside the words folder, is still no
+    word to remove)."""
+    from kwsapp.userwords.store import check_name, save_word
+
+    root = tmp_path / "home"
+    for name in ("con", "nodet", "good"):
+        save_word(name, {"threshold": 0.5, "created": "2026-01-01"},
+                  {"w2": np.zeros(3, np.float32)}, [np.zeros(1600, np.float32)], root)
+    words = root / "words"
+    (words / "con" / "card.json").write_text("garbage\n")
+    (words / "nodet" / "detector.npz").unlink()
+    (words / "stray").mkdir()
+    (root / "outside").mkdir()
+    (root / "outside" / "card.json").write_text("garbage\n")
+    env = home_env(tmp_path)
+
+    listed = run_cli("words", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    by_name = {w["name"]: w for w in json.loads(listed.stdout)["words"]}
+    assert sorted(by_name) == ["con", "good", "nodet"]
+    assert "card.json: unreadable word card" in by_name["con"]["broken"]
+    assert "detector.npz" in by_name["nodet"]["broken"] and by_name["good"]["broken"] is None
+    lines = {line.split()[0]: line for line in run_cli("words", env=env).stdout.splitlines()}
+    assert "BROKEN" in lines["con"] and "kwsapp words --remove 'con'" in lines["con"]
+    assert "BROKEN" in lines["nodet"] and "kwsapp words --retrain 'nodet'" in lines["nodet"]
+    assert "BROKEN" not in lines["good"]
+
+    for name in ("stray", "..", "../outside"):
+        proc = run_cli("words", "--remove", name, env=env)
+        assert proc.returncode == 2 and "no such user word" in proc.stderr, proc.stderr
+    assert (words / "stray").is_dir() and (root / "outside" / "card.json").is_file()
+    gone = run_cli("words", "--remove", "con", env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert "removed 'con'" in gone.stdout and not (words / "con").exists()
+    assert check_name("con", root) == "con"  # the name is free again
+    assert sorted(p.name for p in words.iterdir()) == ["good", "nodet", "stray"]
+
+
 # ---------------------------------------------------------------- bad names
 @pytest.mark.parametrize("name, problem", [
     ("stop", "bundled command"),
