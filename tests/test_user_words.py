@@ -234,6 +234,23 @@ def test_fewer_than_three_takes_are_refused_but_one_teaches_a_word_to_ignore(tmp
     assert card["role"] == "ignore" and len(card["takes"]) == 1
 
 
+def test_a_file_given_twice_is_one_take(tmp_path, wake_dir):
+    """The same recording named several times (or as ./x and x) counts once:
+    refused when that leaves too few takes, else enrolled from the distinct ones."""
+    one, two, three = recordings(wake_dir, "snowboy", 3)
+    proc = enrol_cli(tmp_path, "snowboy", [one, one, one])
+    assert proc.returncode == 2
+    assert f"{one} given more than once" in proc.stderr and "1 take(s) given" in proc.stderr
+    assert "at least 3" in proc.stderr, proc.stderr
+    proc = enrol_cli(tmp_path, "snowboy", [one, two, one.parent / "." / two.name])
+    assert proc.returncode == 2 and "2 take(s) given" in proc.stderr, proc.stderr
+    assert not (tmp_path / "home" / "words" / "snowboy").exists()
+    proc = enrol_cli(tmp_path, "snowboy", [one, two, one, three], "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "counted once" in proc.stderr
+    assert len(json.loads(proc.stdout)["takes"]) == 3
+
+
 def test_files_and_record_are_exclusive(tmp_path, wake_dir):
     proc = enrol_cli(tmp_path, "snowboy", recordings(wake_dir, "snowboy", 3), "--record", "3")
     assert proc.returncode == 2 and "not both" in proc.stderr
