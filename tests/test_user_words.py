@@ -155,6 +155,7 @@ def test_a_broken_word_is_listed_as_broken_and_can_be_removed(tmp_path):
     ("Unknown", "bundled command"),
     ("", "needs a name"),
     ("../etc", "letters, digits"),
+    ("ÄÖü", "use ASCII letters"),
     ("x" * 40, "at most"),
 ])
 def test_bad_names_are_refused(tmp_path, wake_dir, name, problem):

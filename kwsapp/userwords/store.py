@@ -80,8 +80,8 @@ def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = 
     if len(norm) > MAX_NAME:
         raise BadNameError(f"{name!r}: names are at most {MAX_NAME} characters")
     if not _NAME_RE.match(norm):
-        raise BadNameError(f"{name!r}: use letters, digits, spaces, ' - and _ only "
-                           "(starting with a letter or digit)")
+        raise BadNameError(f"{name!r}: use ASCII letters, digits, spaces, ' - and _ only "
+                           "(a-z, 0-9: no accented letters; starting with a letter or digit)")
     if norm in reserved or slug(norm) in reserved:
         raise BadNameError(f"{name!r} is a bundled command (or class) name; pick another name")
     if not taken_ok and (words_dir(root) / slug(norm) / CARD_FILE).exists():
