@@ -67,6 +67,16 @@ def test_export_without_keras_model_is_bad_input(tmp_path):
     assert run.returncode == 2 and "no model.keras" in run.stderr
 
 
+def test_export_of_a_path_that_is_no_folder_says_so(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for path, problem in ((tmp_path / "nosuch", "no such folder"),
+                          (tmp_path / "file", "not a folder")):
+        run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(path)],
+                             cwd=support.REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and f"{path}: {problem}" in run.stderr, run.stderr
+        assert "no card.json)" not in run.stderr
+
+
 def test_corrupt_keras_model_is_bad_input(data_dir, repo_root, tmp_path):
     """export and evaluate --keras on a model.keras that is not one: the
     file named and what is wrong (Keras itself says "File not found")."""
