@@ -170,3 +170,16 @@ def test_a_folder_without_audio_is_reported(tiny_model, clips, tmp_path):
     assert f"{tmp_path / 'empty'}: ERROR no audio files in this folder (-r looks" in proc.stdout
     assert str(good["s16"]) in proc.stdout  # the rest is still classified
     assert "Traceback" not in proc.stderr
+
+
+def test_a_broken_link_in_a_folder_is_reported_as_when_named(tiny_model, clips, tmp_path):
+    good, _, _ = clips
+    top = tmp_path / "recordings"
+    top.mkdir()
+    (top / "a.wav").write_bytes(good["s16"].read_bytes())
+    (top / "d.wav").symlink_to(tmp_path / "gone.wav")
+    proc = run_cli("classify", "--model", str(tiny_model), str(top))
+    assert proc.returncode == 2
+    assert f"{top / 'd.wav'}: ERROR no such file" in proc.stdout, proc.stdout
+    assert f"{top / 'a.wav'} (" in proc.stdout  # the rest is still classified
+    assert "Traceback" not in proc.stderr

@@ -70,3 +70,26 @@ def test_evaluate_bad_inputs(tiny_model, small_set, tmp_path):
     assert proc.returncode == 2
     out = json.loads(proc.stdout)
     assert out["n"] == 13 and out["errors"][0]["file"] == str(bad)
+
+
+def test_evaluate_reads_the_audio_suffixes_classify_reads(tiny_model, data_dir, tmp_path):
+    """.WAV, .flac and .ogg clips count as classify reads them, not only *.wav."""
+    import soundfile as sf
+
+    from kwsapp.audio.io import load_audio
+
+    d = tmp_path / "ev3"
+    (d / "yes").mkdir(parents=True)
+    (d / "stop").mkdir()
+    yes = sorted((data_dir / "yes").glob("*.wav"))
+    stop = sorted((data_dir / "stop").glob("*.wav"))
+    for src, dest in ((yes[0], d / "yes" / "a.wav"), (yes[1], d / "yes" / "A.WAV"),
+                      (stop[0], d / "stop" / "s.wav"), (stop[1], d / "stop" / "x.flac"),
+                      (stop[2], d / "stop" / "y.ogg")):
+        sf.write(dest, load_audio(src), 16000, format=dest.suffix[1:].upper())
+    (d / "stop" / "notes.txt").write_text("not a clip")
+    proc = run_cli("evaluate", "--json", "--model", str(tiny_model), str(d))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["n"] == 5 and out["errors"] == []
+    assert out["per_class"]["yes"]["n"] == 2 and out["per_class"]["stop"]["n"] == 3

@@ -5,6 +5,7 @@ the original ONNX embedding."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -64,6 +65,32 @@ def test_export_without_keras_model_is_bad_input(tmp_path):
     run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(tmp_path)],
                          cwd=support.REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "no model.keras" in run.stderr
+
+
+def test_export_of_a_path_that_is_no_folder_says_so(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for path, problem in ((tmp_path / "nosuch", "no such folder"),
+                          (tmp_path / "file", "not a folder")):
+        run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(path)],
+                             cwd=support.REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and f"{path}: {problem}" in run.stderr, run.stderr
+        assert "no card.json)" not in run.stderr
+
+
+def test_corrupt_keras_model_is_bad_input(data_dir, repo_root, tmp_path):
+    """export and evaluate --keras on a model.keras that is not one: the
+    file named and what is wrong (Keras itself says "File not found")."""
+    art = tmp_path / "badk"
+    art.mkdir()
+    shutil.copy(repo_root / "assets" / "models" / "cnn" / "card.json", art)
+    (art / "model.keras").write_text("junk\n")
+    for cmd in (["export", str(art), "--data", str(data_dir), "--clips", "1"],
+                ["evaluate", "--keras", "--model", str(art), str(data_dir), "--per-class", "1"]):
+        run = subprocess.run([sys.executable, "-m", "kwsapp", *cmd], cwd=support.REPO_ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 2, run.stderr[-3000:]
+        assert f"{art / 'model.keras'}: not a loadable Keras model" in run.stderr
+        assert "Traceback" not in run.stderr and "File not found" not in run.stderr
 
 
 def test_evaluate_keras_flag_scores_like_the_tflite(data_dir, conversions):

@@ -193,6 +193,16 @@ def test_evaluate_checks_its_png_path_before_scoring(tiny_model, data_dir, tmp_p
     assert "accuracy" not in proc.stdout  # nothing was scored
 
 
+@pytest.mark.parametrize("name", ["cm.txt", "cm"])
+def test_evaluate_refuses_a_png_path_not_ending_in_png_before_scoring(name, tiny_model,
+                                                                      data_dir, tmp_path):
+    proc = run_cli("evaluate", "--model", str(tiny_model), str(data_dir), "--per-class", "1",
+                   "--png", str(tmp_path / name))
+    one_error_line(proc, f"--png {tmp_path / name}", "must end in .png")
+    assert "accuracy" not in proc.stdout  # nothing was scored
+    assert not (tmp_path / name).exists()
+
+
 @pytest.mark.parametrize("args", [
     ["make-stream", "DATA", "--out", "{tmp}/no/such/stream"],
     ["train", "--data", "DATA", "--out", "{tmp}/afile/out"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -82,5 +83,21 @@ def test_keras_loads_in_safe_mode(tmp_path):
     model = keras.Model(inp, keras.layers.Lambda(lambda x: x * 2)(inp))
     path = tmp_path / "lambda.keras"
     model.save(path)
-    with pytest.raises(ValueError, match="(?i)safe_mode|lambda"):
+    with pytest.raises(ModelError, match="(?i)not a loadable Keras model .*(safe_mode|lambda)"):
+        load_keras(path)
+
+
+def test_keras_file_that_is_no_model_is_a_model_error(tmp_path):
+    """A zip without a Keras model inside, and a file that is no zip: the
+    file named and what is wrong, not Keras's KeyError or "File not found"."""
+    pytest.importorskip("keras")
+    from training.models.embedding import load_keras
+
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes.txt", "no config.json here")
+    with pytest.raises(ModelError, match=r"model\.keras: not a loadable Keras model .*config\.json"):
+        load_keras(path)
+    path.write_text("junk\n")
+    with pytest.raises(ModelError, match=r"model\.keras: not a loadable Keras model \(not a \.keras zip"):
         load_keras(path)

@@ -108,12 +108,54 @@ def test_retrain_enrols_words_again_from_their_kept_takes(tmp_path, wake_dir):
     assert bare.returncode == 0 and "snowy" in bare.stdout, bare.stderr
 
 
+def test_a_broken_word_is_listed_as_broken_and_can_be_removed(tmp_path):
+    """A word whose card or detector cannot be read: `words` says so and
+    what mends it, and `words --remove` deletes it even with a broken card
+    (a folder with no card, or one outside the words folder, is still no
+    word to remove)."""
+    from kwsapp.userwords.store import check_name, save_word
+
+    root = tmp_path / "home"
+    for name in ("con", "nodet", "good"):
+        save_word(name, {"threshold": 0.5, "created": "2026-01-01"},
+                  {"w2": np.zeros(3, np.float32)}, [np.zeros(1600, np.float32)], root)
+    words = root / "words"
+    (words / "con" / "card.json").write_text("garbage\n")
+    (words / "nodet" / "detector.npz").unlink()
+    (words / "stray").mkdir()
+    (root / "outside").mkdir()
+    (root / "outside" / "card.json").write_text("garbage\n")
+    env = home_env(tmp_path)
+
+    listed = run_cli("words", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    by_name = {w["name"]: w for w in json.loads(listed.stdout)["words"]}
+    assert sorted(by_name) == ["con", "good", "nodet"]
+    assert "card.json: unreadable word card" in by_name["con"]["broken"]
+    assert "detector.npz" in by_name["nodet"]["broken"] and by_name["good"]["broken"] is None
+    lines = {line.split()[0]: line for line in run_cli("words", env=env).stdout.splitlines()}
+    assert "BROKEN" in lines["con"] and "kwsapp words --remove 'con'" in lines["con"]
+    assert "BROKEN" in lines["nodet"] and "kwsapp words --retrain 'nodet'" in lines["nodet"]
+    assert "BROKEN" not in lines["good"]
+
+    for name in ("stray", "..", "../outside"):
+        proc = run_cli("words", "--remove", name, env=env)
+        assert proc.returncode == 2 and "no such user word" in proc.stderr, proc.stderr
+    assert (words / "stray").is_dir() and (root / "outside" / "card.json").is_file()
+    gone = run_cli("words", "--remove", "con", env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert "removed 'con'" in gone.stdout and not (words / "con").exists()
+    assert check_name("con", root) == "con"  # the name is free again
+    assert sorted(p.name for p in words.iterdir()) == ["good", "nodet", "stray"]
+
+
 # ---------------------------------------------------------------- bad names
 @pytest.mark.parametrize("name, problem", [
     ("stop", "bundled command"),
     ("Unknown", "bundled command"),
     ("", "needs a name"),
     ("../etc", "letters, digits"),
+    ("ÄÖü", "use ASCII letters"),
     ("x" * 40, "at most"),
 ])
 def test_bad_names_are_refused(tmp_path, wake_dir, name, problem):
@@ -191,6 +233,23 @@ def test_fewer_than_three_takes_are_refused_but_one_teaches_a_word_to_ignore(tmp
     assert proc.returncode == 0, proc.stderr
     card = json.loads(proc.stdout)
     assert card["role"] == "ignore" and len(card["takes"]) == 1
+
+
+def test_a_file_given_twice_is_one_take(tmp_path, wake_dir):
+    """The same recording named several times (or as ./x and x) counts once:
+    refused when that leaves too few takes, else enrolled from the distinct ones."""
+    one, two, three = recordings(wake_dir, "snowboy", 3)
+    proc = enrol_cli(tmp_path, "snowboy", [one, one, one])
+    assert proc.returncode == 2
+    assert f"{one} given more than once" in proc.stderr and "1 take(s) given" in proc.stderr
+    assert "at least 3" in proc.stderr, proc.stderr
+    proc = enrol_cli(tmp_path, "snowboy", [one, two, one.parent / "." / two.name])
+    assert proc.returncode == 2 and "2 take(s) given" in proc.stderr, proc.stderr
+    assert not (tmp_path / "home" / "words" / "snowboy").exists()
+    proc = enrol_cli(tmp_path, "snowboy", [one, two, one, three], "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "counted once" in proc.stderr
+    assert len(json.loads(proc.stdout)["takes"]) == 3
 
 
 def test_files_and_record_are_exclusive(tmp_path, wake_dir):

@@ -49,7 +49,7 @@ from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
 from training.config import AugmentConfig, TrainConfig
 from kwsapp.atomic import (PARTIAL_PREFIX, DiskFullError, is_disk_full, json_default,
                            write_atomic, write_json_atomic)
-from kwsapp.errors import BadInputError
+from kwsapp.errors import BadInputError, ModelError
 from training import data
 from training.models import arch_module
 from training.models.embedding import load_keras
@@ -677,8 +677,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             state = saved
             try:
                 model = load_keras(ckpt / state["model"], compile=True)
-            except (OSError, ValueError) as exc:
-                raise BadInputError(f"{ckpt / state['model']}: damaged checkpoint ({exc}); "
+            except ModelError as exc:  # names the file and what is wrong with it
+                raise BadInputError(f"{exc} (a damaged checkpoint); "
                                     f"delete {ckpt} to train from the start") from None
             # Said without -v: a resumed run must never look like a new one.
             print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)

@@ -20,10 +20,16 @@ def is_audio_name(path: str | os.PathLike[str]) -> bool:
 
 def audio_files_in(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
     """The audio files of ``folder`` (and of its subfolders, ``recursive``),
-    sorted by path; hidden files are left out."""
+    sorted by path; hidden files are left out. A broken link is kept, so
+    that reading it reports it, as when it is named alone."""
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in Path(folder).glob(pattern)
-                  if p.is_file() and is_audio_name(p) and not p.name.startswith("."))
+                  if (p.is_file() or _is_broken_link(p)) and is_audio_name(p)
+                  and not p.name.startswith("."))
+
+
+def _is_broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def expand_paths(paths: list[str], recursive: bool = False) -> list[str]:

@@ -1,7 +1,8 @@
 """``kwsapp evaluate DATA_DIR``: accuracy of a model on a Speech-Commands
-layout folder (``<label>/*.wav``; ``_silence_``/``_unknown_`` are the
-silence/unknown classes, other word folders a model has no label for count
-as unknown, ``_background_noise_`` is skipped)."""
+layout folder (``<label>/*.wav``, or any audio file ``classify`` reads;
+``_silence_``/``_unknown_`` are the silence/unknown classes, other word
+folders a model has no label for count as unknown, ``_background_noise_``
+is skipped)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ SKIP_FOLDERS = (BACKGROUND_DIR,)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of <label>/*.wav")
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of <label>/*.wav (or other audio)")
     add_model_option(parser)
     parser.add_argument("--per-class", type=number(int, 1), default=None, metavar="N",
                         help="score only the first N files (sorted) of each folder")
     parser.add_argument("--png", default=None, metavar="FILE",
-                        help="also draw the confusion matrix to FILE (needs matplotlib)")
+                        help="also draw the confusion matrix to FILE, a .png (needs matplotlib)")
     parser.add_argument("--keras", action="store_true",
                         help="score the artifact's model.keras with TensorFlow instead of its "
                              ".tflite (needs the train extra)")
@@ -40,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def labelled_files(data_dir: Path, labels: Sequence[str],
                    per_class: int | None = None) -> list[tuple[Path, str]]:
-    """``(file, true label)`` for every ``<folder>/*.wav`` under ``data_dir``."""
+    """``(file, true label)`` for every audio file of each ``<folder>/``
+    under ``data_dir`` (the suffixes ``classify`` reads, any case)."""
+    from kwsapp.audio.files import audio_files_in
     from kwsapp.errors import BadInputError
 
     if not data_dir.is_dir():
@@ -52,10 +55,10 @@ def labelled_files(data_dir: Path, labels: Sequence[str],
         label = FOLDER_LABELS.get(folder.name, folder.name)
         if label not in labels:
             label = "unknown" if "unknown" in labels else label
-        files = sorted(folder.glob("*.wav"))[:per_class]
+        files = audio_files_in(folder)[:per_class]
         out += [(f, label) for f in files]
     if not out:
-        raise BadInputError(f"{data_dir}: no <label>/*.wav files")
+        raise BadInputError(f"{data_dir}: no <label>/ folders of audio files")
     return out
 
 
@@ -95,6 +98,17 @@ def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
         plt.close(fig)
 
 
+def _check_png_path(path: str) -> None:
+    """``--png``'s path ends in ``.png`` and can be written (matplotlib
+    picks the format from the suffix, and would refuse others only after
+    the scoring run)."""
+    from kwsapp.errors import BadInputError
+
+    if Path(path).suffix.lower() != ".png":
+        raise BadInputError(f"--png {path}: the file name must end in .png")
+    writable_file(path, "--png")
+
+
 def _print_text(result: dict[str, Any]) -> None:
     weights = ", ".join(f"{k} x{v:g}" for k, v in result["clip_weights"].items())
     print(f"accuracy {result['accuracy']:.4f} on {result['n']} clips"
@@ -122,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.inference.recognizer import Recognizer
 
     if args.png:  # before the scoring run, not after it
-        writable_file(args.png, "--png")
+        _check_png_path(args.png)
     if args.keras:  # only this flag loads TensorFlow (training/ is an extra)
         from kwsapp.models.registry import resolve
         from training.evaluate import KerasRecognizer

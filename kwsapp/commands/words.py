@@ -22,45 +22,76 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from kwsapp.userwords.store import home, list_words, remove_word
+    from kwsapp.userwords.store import home, remove_word, scan_words
 
     if args.retrain is not None:
         return _retrain(args.retrain, args.json)
     if args.remove is not None:
-        word = remove_word(args.remove)
+        name = remove_word(args.remove)
         if args.json:
-            print(json.dumps({"removed": word.name}))
+            print(json.dumps({"removed": name}))
         else:
-            print(f"removed {word.name!r}")
+            print(f"removed {name!r}")
         return 0
-    words = list_words()
+    words, unreadable = scan_words()
     current = _current(words)
+    broken = {w.name: w.problem() for w in words}
     if args.json:
-        print(json.dumps({"home": str(home()), "words": [
+        entries = [
             {"name": w.name, "role": "ignore" if w.ignore else "word", "path": str(w.path),
              "takes": len(w.card.get("takes", [])),
              "created": w.card.get("created"), "threshold": w.threshold,
-             "figures": w.card.get("figures", {}), "current": current(w)}
-            for w in words]}, indent=2))
+             "figures": w.card.get("figures", {}), "current": current(w),
+             "broken": broken[w.name]}
+            for w in words]
+        # A card that cannot be read tells nothing but where the word is.
+        entries += [{"name": u.name, "role": None, "path": str(u.path), "takes": None,
+                     "created": None, "threshold": None, "figures": {}, "current": None,
+                     "broken": u.problem} for u in unreadable]
+        print(json.dumps({"home": str(home()),
+                          "words": sorted(entries, key=lambda e: e["name"])}, indent=2))
         return 0
-    if not words:
+    if not words and not unreadable:
         print(f"no user words yet (in {home()}); add one with kwsapp enrol NAME FILE...")
         return 0
+    rows = [(w.name, _row(w, broken[w.name])) for w in words]
+    rows += [(u.name, f"{u.name:<20} {'?':>5}  {'?':<25} {'?':>9}  "
+                      f"BROKEN: {u.problem}; {_fix(u.name, card_ok=False)}")
+             for u in unreadable]
     print(f"{'name':<20} {'takes':>5}  {'created':<25} {'threshold':>9}  figures")
-    for w in words:
-        fig = w.card.get("figures", {})
-        figures = ", ".join(f"{k} {v}" for k, v in fig.items() if k != "command_clips_vetoed")
-        alike = w.sounds_like()
-        if alike:  # why its threshold (veto level) is above the usual
-            figures += f", sounds like {' and '.join(map(repr, alike))}"
-        name = f"{w.name} (ignored)" if w.ignore else w.name
-        print(f"{name:<20} {len(w.card.get('takes', [])):>5}  {w.card.get('created', '?'):<25} "
-              f"{w.threshold:>9.2f}  {figures}")
+    for _, row in sorted(rows):
+        print(row)
     stale = [w.name for w in words if not current(w)]
     if stale:
         print(f"trained on another embedding or negative pool than the bundled model's: "
               f"{', '.join(stale)}; kwsapp words --retrain enrols them again from their takes")
     return 0
+
+
+def _row(w: Any, problem: str | None) -> str:
+    """One word's line of the listing; a broken word's figures say why and
+    what to do."""
+    fig = w.card.get("figures", {})
+    figures = ", ".join(f"{k} {v}" for k, v in fig.items() if k != "command_clips_vetoed")
+    alike = w.sounds_like()
+    if alike:  # why its threshold (veto level) is above the usual
+        figures += f", sounds like {' and '.join(map(repr, alike))}"
+    if problem:
+        figures = f"BROKEN: {problem}; {_fix(w.name, card_ok=True)}"
+    name = f"{w.name} (ignored)" if w.ignore else w.name
+    return (f"{name:<20} {len(w.card.get('takes', [])):>5}  {w.card.get('created', '?'):<25} "
+            f"{w.threshold:>9.2f}  {figures}")
+
+
+def _fix(name: str, card_ok: bool) -> str:
+    """What mends a broken word: its kept takes train it again when its
+    card is readable; else only removing it helps."""
+    from kwsapp.userwords.store import slug
+
+    remove = f"kwsapp words --remove {slug(name)!r}"
+    if card_ok:
+        return f"retrain it (kwsapp words --retrain {slug(name)!r}) or remove it ({remove})"
+    return f"remove it ({remove}) and enrol it again"
 
 
 def _current(words: list) -> Callable[[Any], bool]:

@@ -163,6 +163,10 @@ def artifact_file(artifact_dir: str | Path, name: str) -> Path:
 def read_card(artifact_dir: str | Path) -> ModelCard:
     """Read and validate ``artifact_dir/card.json``."""
     path = Path(artifact_dir) / CARD_FILE
+    if not Path(artifact_dir).is_dir():
+        problem = "not a folder" if Path(artifact_dir).exists() else "no such folder"
+        raise ModelError(f"{artifact_dir}: {problem} (a model artifact is a folder with "
+                         f"{CARD_FILE})")
     if not path.is_file():
         raise ModelError(f"{artifact_dir}: not a model artifact (no {CARD_FILE})")
     try:

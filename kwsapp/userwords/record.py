@@ -89,19 +89,24 @@ def record_takes(n: int, make_source: Callable[[], Any], config: UserWordsConfig
     take) when one is silent, clipped, too long or holds no word.
 
     Args:
-        make_source: a fresh source per take (a stream is opened per take).
+        make_source: a fresh source per take (a stream is opened per take),
+            made before the take's countdown.
         say: where prompts and problems go (one line each).
     Raises:
         BadTakeError: a take failed ``retries + 1`` times.
+        DeviceError: no input device (before any countdown), or it failed.
     """
     takes: list[Take] = []
     for i in range(1, n + 1):
         for attempt in range(retries + 1):
+            # Before the countdown: with no input device, say so at once
+            # rather than after asking for the word.
+            source = make_source()
             for k in (3, 2, 1):
                 say(f"take {i}/{n}: {k}…")
                 time.sleep(countdown_s)
             say(f"take {i}/{n}: say the word now ({config.record_s:g} s)")
-            audio = TakeRecorder(make_source(), config.record_s).record()
+            audio = TakeRecorder(source, config.record_s).record()
             try:
                 take = check_take(audio, f"take {i}", config)
             except BadTakeError as exc:

@@ -80,8 +80,8 @@ def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = 
     if len(norm) > MAX_NAME:
         raise BadNameError(f"{name!r}: names are at most {MAX_NAME} characters")
     if not _NAME_RE.match(norm):
-        raise BadNameError(f"{name!r}: use letters, digits, spaces, ' - and _ only "
-                           "(starting with a letter or digit)")
+        raise BadNameError(f"{name!r}: use ASCII letters, digits, spaces, ' - and _ only "
+                           "(a-z, 0-9: no accented letters; starting with a letter or digit)")
     if norm in reserved or slug(norm) in reserved:
         raise BadNameError(f"{name!r} is a bundled command (or class) name; pick another name")
     if not taken_ok and (words_dir(root) / slug(norm) / CARD_FILE).exists():
@@ -105,6 +105,14 @@ class StoredWord:
                 return {k: z[k] for k in z.files}
         except (OSError, ValueError) as exc:
             raise ModelError(f"{path}: unreadable detector ({exc})") from None
+
+    def problem(self) -> str | None:
+        """Why the word cannot run (its detector unreadable), else None."""
+        try:
+            self.detector_arrays()
+        except ModelError as exc:
+            return str(exc)
+        return None
 
     @property
     def threshold(self) -> float:
@@ -151,20 +159,56 @@ def read_word(folder: Path) -> StoredWord:
     return StoredWord(str(card["name"]), folder, card)
 
 
-def list_words(root: Path | None = None) -> list[StoredWord]:
-    """Every readable word, by name; unreadable folders are skipped (logged)."""
-    import logging
+@dataclass(frozen=True)
+class UnreadableWord:
+    """A word folder whose card cannot be read (only removing it helps)."""
 
+    name: str  # the folder's name, which ``remove_word`` takes
+    path: Path
+    problem: str
+
+
+def scan_words(root: Path | None = None) -> tuple[list[StoredWord], list[UnreadableWord]]:
+    """Every word folder (one holding a card): the readable words by name,
+    and the folders whose card cannot be read."""
     folder = words_dir(root)
-    out = []
+    good, bad = [], []
     for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
         if not (sub / CARD_FILE).is_file():
             continue
         try:
-            out.append(read_word(sub))
+            good.append(read_word(sub))
         except ModelError as exc:
-            logging.getLogger(__name__).warning("skipped user word %s", exc)
-    return sorted(out, key=lambda w: w.name)
+            bad.append(UnreadableWord(sub.name, sub, str(exc)))
+    return sorted(good, key=lambda w: w.name), bad
+
+
+def list_words(root: Path | None = None) -> list[StoredWord]:
+    """Every readable word, by name; unreadable folders are skipped (logged)."""
+    import logging
+
+    good, bad = scan_words(root)
+    for word in bad:
+        logging.getLogger(__name__).warning("skipped user word %s", word.problem)
+    return good
+
+
+def _word_folder(name: str, root: Path | None = None) -> Path:
+    """The folder of the word called ``name``: one folder right under the
+    words folder, holding a card.
+
+    Raises:
+        BadNameError: no such word.
+    """
+    base = words_dir(root)
+    folder = base / slug(name)
+    # A name like ".." or "a/b" must not reach outside the words folder.
+    if folder.parent != base or folder.name in ("", ".", "..") \
+            or not (folder / CARD_FILE).is_file():
+        good, bad = scan_words(root)
+        known = ", ".join([w.name for w in good] + [f"{u.name} (broken)" for u in bad])
+        raise BadNameError(f"{name!r}: no such user word (words: {known or 'none yet'})")
+    return folder
 
 
 def find_word(name: str, root: Path | None = None) -> StoredWord:
@@ -172,12 +216,9 @@ def find_word(name: str, root: Path | None = None) -> StoredWord:
 
     Raises:
         BadNameError: no such word.
+        ModelError: its card cannot be read.
     """
-    folder = words_dir(root) / slug(name)
-    if not (folder / CARD_FILE).is_file():
-        known = ", ".join(w.name for w in list_words(root)) or "none yet"
-        raise BadNameError(f"{name!r}: no such user word (words: {known})")
-    return read_word(folder)
+    return read_word(_word_folder(name, root))
 
 
 def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
@@ -222,15 +263,20 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
     return read_word(final)
 
 
-def remove_word(name: str, root: Path | None = None) -> StoredWord:
-    """Delete a word's folder; returns what was removed.
+def remove_word(name: str, root: Path | None = None) -> str:
+    """Delete a word's folder, even when its card cannot be read (else a
+    broken word could never go); returns the name removed.
 
     Raises:
         BadNameError: no such word.
     """
-    word = find_word(name, root)
-    trash = word.path.with_name(f".{word.path.name}.removed")
+    folder = _word_folder(name, root)
+    try:
+        removed = read_word(folder).name
+    except ModelError:
+        removed = folder.name
+    trash = folder.with_name(f".{folder.name}.removed")
     shutil.rmtree(trash, ignore_errors=True)
-    word.path.rename(trash)  # gone for readers at once; then deleted
+    folder.rename(trash)  # gone for readers at once; then deleted
     shutil.rmtree(trash, ignore_errors=True)
-    return word
+    return removed

@@ -141,6 +141,32 @@ def check_takes(takes: Sequence[Take], config: UserWordsConfig = UserWordsConfig
                                f"word in the other takes ({median:.2f} s); say the word alone")
 
 
+def distinct_files(paths: Sequence[str | Path], config: UserWordsConfig = UserWordsConfig(),
+                   ignore: bool = False) -> list[str | Path]:
+    """``paths`` with each file once (in order): one recording given twice
+    is one take, not two.
+
+    Raises:
+        BadTakeError: fewer distinct files than :func:`min_takes`, naming
+            the repeated ones.
+    """
+    import logging
+
+    groups: dict[Path, list[str | Path]] = {}
+    for path in paths:  # resolved: "./a.wav", "a.wav" and a link to it are one file
+        groups.setdefault(Path(path).resolve(), []).append(path)
+    repeated = ", ".join(str(g[0]) for g in groups.values() if len(g) > 1)
+    if not repeated:
+        return list(paths)
+    need = min_takes(config, ignore)
+    if len(groups) < need:
+        raise BadTakeError(f"{repeated} given more than once: one file is one take, so "
+                           f"{len(groups)} take(s) given; at least {need} are needed "
+                           f"({config.default_takes} recommended)")
+    logging.getLogger(__name__).warning("%s given more than once: counted once", repeated)
+    return [g[0] for g in groups.values()]
+
+
 def load_takes(paths: Sequence[str | Path],
                config: UserWordsConfig = UserWordsConfig(), ignore: bool = False) -> list[Take]:
     """Decode and check take files; every bad file is reported at once.
@@ -151,6 +177,7 @@ def load_takes(paths: Sequence[str | Path],
     from kwsapp.audio.io import load_audio
     from kwsapp.errors import AudioFileError
 
+    paths = distinct_files(paths, config, ignore)
     takes, problems = [], []
     for path in paths:
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -301,9 +302,22 @@ def build_embedding(n_samples: int = 24000, path: str | Path | None = None,
 
 def load_keras(path: str | Path, compile: bool = False) -> Any:
     """``keras.models.load_model`` with this module's custom layers known
-    (artifacts of ``embed`` hold the embedding)."""
+    (artifacts of ``embed`` hold the embedding).
+
+    Raises:
+        ModelError: ``path`` is missing or not a loadable ``.keras`` file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file missing")
+    # Keras reports any file that is not a zip as "File not found".
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"{path}: not a loadable Keras model (not a .keras zip archive)")
     _layers()
-    return _keras().models.load_model(path, compile=compile)
+    try:
+        return _keras().models.load_model(path, compile=compile)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ModelError(f"{path}: not a loadable Keras model ({exc})") from None
 
 
 class OnnxEmbedding:
