@@ -77,11 +77,24 @@ def test_records_drops_redoes_trains_and_removes(qtbot, dialog, tmp_path):
     assert dialog.word_names() == ["snow boy"]
     assert (tmp_path / "home" / "words" / "snow_boy" / "card.json").is_file()
 
+    # A word removed behind the dialog's back (`kwsapp words --remove` in a
+    # terminal; here its folder moved aside): the dialog says it was not
+    # removed, and why, not "removed", and the list is read again.
+    folder = tmp_path / "home" / "words" / "snow_boy"
+    dialog.words_list.setCurrentRow(0)
+    folder.rename(tmp_path / "aside")
+    with qtbot.assertNotEmitted(dialog.word_removed):
+        dialog.remove_selected()
+    assert "not removed" in dialog.prompt.text() and "snow boy" in dialog.prompt.text()
+    assert dialog.word_names() == []
+
+    (tmp_path / "aside").rename(folder)
+    dialog.refresh_words()
     dialog.words_list.setCurrentRow(0)
     with qtbot.waitSignal(dialog.word_removed, timeout=5000):
         dialog.remove_selected()
-    assert dialog.word_names() == []
-    assert not (tmp_path / "home" / "words" / "snow_boy").exists()
+    assert dialog.word_names() == [] and "removed" in dialog.prompt.text()
+    assert not folder.exists()
 
 
 def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir,  # noqa: F811

@@ -540,8 +540,10 @@ class AddWordDialog(QtWidgets.QDialog):
         name = item.data(QtCore.Qt.ItemDataRole.UserRole)
         try:
             remove_word(name, self.root)
-        except KwsError as exc:
-            self.say(str(exc), error=True)
+        except (KwsError, OSError) as exc:  # gone meanwhile, or a folder we may not delete
+            self.refresh_words()
+            self.say(f"{name!r} was not removed: {exc}", error=True)
+            return
         self.refresh_words()
         self.say(f"{name!r} removed.")
         self.word_removed.emit(name)
