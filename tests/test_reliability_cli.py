@@ -100,16 +100,20 @@ def made_streams(data_dir, tmp_path_factory):
 
 def test_evaluate_stream_takes_the_truth_files_make_stream_writes(tiny_model, made_streams):
     """Both kinds (command words; other speech labelled unknown with its
-    word), and a row of a user word's name."""
+    word). A row of a user word's name is refused, saying why: the replay
+    runs the model alone, and would count it a missed command."""
     d = made_streams
     assert {row.split(",")[0] for row in (d / "neg.csv").read_text().splitlines()[1:]} == \
         {"unknown"}
-    (d / "user.csv").write_text((d / "cmd.csv").read_text() + "hey computer,11.0,11.5,,\n")
-    for stem, truth in (("cmd", "cmd"), ("neg", "neg"), ("cmd", "user")):
+    for stem in ("cmd", "neg"):
         proc = run_cli("evaluate-stream", str(d / f"{stem}.wav"), "--truth",
-                       str(d / f"{truth}.csv"), "--model", str(tiny_model), "--json",
+                       str(d / f"{stem}.csv"), "--model", str(tiny_model), "--json",
                        env={"KWSAPP_HOME": str(d / "home")})
-        assert proc.returncode == 0, (truth, proc.stderr[-2000:])
+        assert proc.returncode == 0, (stem, proc.stderr[-2000:])
+    (d / "user.csv").write_text((d / "cmd.csv").read_text() + "hey computer,11.0,11.5,,\n")
+    proc = run_cli("evaluate-stream", str(d / "cmd.wav"), "--truth", str(d / "user.csv"),
+                   "--model", str(tiny_model), env={"KWSAPP_HOME": str(d / "home")})
+    one_error_line(proc, str(d / "user.csv"), "'hey computer' is a user word")
 
 
 @pytest.mark.parametrize("row, problem", [

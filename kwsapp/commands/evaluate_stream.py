@@ -4,7 +4,7 @@ its commands against the truth CSV (matching rule in kwsapp/streaming/scoring.py
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from typing import Any, Sequence
 
 from kwsapp.commands.options import add_model_option, number
 
@@ -35,14 +35,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def truth_labels(model_labels: Sequence[str]) -> tuple[str, ...]:
     """The labels a truth row may have: the model's, the bundled commands
-    (make-stream writes all ten), the other-sound labels (``unknown``,
-    ``_unknown_``, ...) and the user words' names."""
+    (make-stream writes all ten) and the other-sound labels (``unknown``,
+    ``_unknown_``, ...)."""
     from kwsapp import LABELS
     from kwsapp.streaming.scoring import NON_COMMANDS
+
+    return tuple(dict.fromkeys([*model_labels, *LABELS, *sorted(NON_COMMANDS)]))
+
+
+def refuse_user_words(truth_file: str, truth: Sequence[Any], labels: Sequence[str]) -> None:
+    """A row of a user word's name would be scored as a missed command: the
+    replay runs the model alone. Refused, saying so (not "unknown label")."""
+    from kwsapp.errors import BadInputError
     from kwsapp.userwords.store import list_words
 
-    return tuple(dict.fromkeys([*model_labels, *LABELS, *sorted(NON_COMMANDS),
-                                *(w.name for w in list_words())]))
+    users = sorted({w.label for w in truth} & {w.name for w in list_words()} - set(labels))
+    if users:
+        raise BadInputError(f"{truth_file}: {users[0]!r} is a user word: evaluate-stream "
+                            "scores the model's own labels (user words are not run on a "
+                            "stream); leave its rows out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.worst < 0:
         raise BadInputError(f"--worst must be 0 or more, not {args.worst}")
-    read_truth(args.truth)  # its form first: a bad file is refused before the model loads
+    rows = read_truth(args.truth)  # its form first: a bad file is refused before the model loads
     recognizer, config = model_and_config(args.model, args.threshold,
                                           False if args.no_verify else None)
-    # A row past the stream's end, or of a label no model or user word has
+    refuse_user_words(args.truth, rows, truth_labels(recognizer.labels))
+    # A row past the stream's end, or of a label no model has
     # (a typo: "YES"), would be scored as a missed word: refused instead.
     truth = read_truth(args.truth, audio_info(args.wav)[2], truth_labels(recognizer.labels))
     from kwsapp.commands.progress import audio_progress
