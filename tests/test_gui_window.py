@@ -179,9 +179,11 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     assert engine.config.vad.aggressiveness == 3
 
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    engine = window.session.engine  # listening anew, on the new card
     assert engine.recognizer.path == root / "tiny_b"
     assert window.model_spec == "tiny_b"
     assert engine.config.smoothing.threshold == pytest.approx(0.35)  # the user's, kept
+    assert engine.config.vad.aggressiveness == 3
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -196,6 +198,33 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     assert window.session is None
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
     assert window.session is not None
+
+
+def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, tiny_model,
+                                                            tmp_path, monkeypatch):
+    """The engine takes the chosen model's whole card (its smoothing, its
+    per-class thresholds, its VAD hangover), not only its network: swapped
+    into the running engine, the model kept the previous card's."""
+    import json
+
+    root = models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    card = json.loads((root / "tiny_b" / "card.json").read_text())
+    card.update(smoothing={"average_window_ms": 400.0, "refractory_ms": 700.0},
+                thresholds={"left": 0.8}, vad={"hangover_ms": 650.0})
+    (root / "tiny_b" / "card.json").write_text(json.dumps(card))
+    window = make_window("tiny_a", replay(np.zeros(16000 * 30, np.float32)))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert window.session.engine.config.smoothing.average_window_ms != 400.0
+
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    engine = window.session.engine
+    assert engine.recognizer.path == root / "tiny_b"
+    assert window.listen_action.isChecked() and engine.is_running
+    assert engine.smoother.config.average_window_ms == 400.0
+    assert engine.smoother.config.refractory_ms == 700.0
+    assert dict(engine.smoother.config.class_offsets) == {"left": pytest.approx(0.3)}
+    assert engine.config.vad.hangover_ms == 650.0
+    assert engine.config.verify.active == window.verify_check.isChecked()
 
 
 def test_settings_are_written_and_restored(qtbot, make_window, tiny_model, tmp_path,

@@ -292,12 +292,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.set_threshold(shown.smoothing.threshold)
         self.controls.set_vad(shown.vad.aggressiveness)
         self.controls.set_verify(shown.verify.active, why_no_second_opinion(recognizer.card.raw))
-        if self.session is not None:
-            self.session.set_recognizer(recognizer)
-            # The new card's defaults (or the user's choices) apply too.
-            self.session.set_threshold(self.threshold)
-            self.session.set_vad_aggressiveness(self.vad_combo.currentIndex())
         self.banner.hide()
+        if self.session is not None:
+            # Listen anew on the new card's settings (its smoothing, VAD
+            # hangover and second opinion, the user's choices over them)
+            # and with the user words attached to its embeddings: a model
+            # swapped into the running engine kept the old card's.
+            self.stop_listening()
+            self.start_listening()
         return True
 
     # -------------------------------------------------------------- controls
