@@ -341,3 +341,19 @@ def test_window_listens_through_real_portaudio(jack_server, bundled_model_dir, d
     assert result["history"] and result["history"][0][2] == "yes", result
     assert result["result"] == "yes" and result["frames"] > 5
     assert result["threads_left"] == []
+
+
+def test_a_dropped_folder_without_audio_says_so(qtbot, make_window, tiny_model, tmp_path):
+    """A folder with no audio file in it (nor in its subfolders) gets a row
+    with the reason, in the order dropped: the drop did nothing visible."""
+    empty = tmp_path / "notes"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "readme.txt").write_text("no audio here")
+    window = make_window(tiny_model, autostart=False)
+    window.tabs.setCurrentWidget(window.live)
+    drop(window, [empty])
+    assert window.tabs.currentWidget() is window.files
+    assert window.files.result_rows() == [
+        ("notes", "error: no audio files in this folder or its subfolders")]
+    assert window.files.detail.currentIndex() == 3  # the error page, with the reason
+    assert "no audio files" in window.files.error_label.text()
