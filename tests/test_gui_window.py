@@ -150,6 +150,7 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
                                               "go at " + window.history.rows()[0][1] + " s"]
     assert all(0.1 < t.speech_s < 1.0 for t in dialog.takes)
     assert dialog.name_edit.text() == "not yes or go"  # a free name, ready to train
+    assert "enough for a word to ignore: press Train" in dialog.prompt.text()
     assert dialog.free_name("not yes") == "not yes"
 
 

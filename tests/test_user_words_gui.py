@@ -133,6 +133,20 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
     assert not dialog.ignore_box.isChecked()
 
 
+def test_the_prompt_counts_takes_for_a_word_to_ignore(qtbot, dialog, wake_dir):  # noqa: F811
+    """One take is enough for a word to ignore: with "Ignore it" ticked the
+    prompt says Train can start, not that more takes are to be recorded."""
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1)])
+    assert dialog.prompt.text() == "4 more take(s) to record."
+    dialog.ignore_box.setChecked(True)
+    assert "enough for a word to ignore: press Train" in dialog.prompt.text()
+    dialog.ignore_box.setChecked(False)
+    assert dialog.prompt.text() == "4 more take(s) to record."
+    dialog.ignore_box.setChecked(True)
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1, skip=1)])
+    assert dialog.prompt.text().startswith("2 take(s) in, enough for a word to ignore")
+
+
 def test_a_word_to_ignore_that_sounds_like_a_command_says_so(qtbot, dialog, data_dir,
                                                             tmp_path):
     """A word to ignore taught from a take of "stop" would veto others'

@@ -23,7 +23,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
 from kwsapp.gui.waveform_widget import LevelMeter, envelope
-from kwsapp.userwords.takes import Take, check_take, check_takes
+from kwsapp.userwords.takes import Take, check_take, check_takes, min_takes
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
         self.last_word = None
+        self._error = False  # the prompt shows an error
 
         self.name_edit = QtWidgets.QLineEdit()
         self.name_edit.setPlaceholderText("the word's name, e.g. lights on")
@@ -164,6 +165,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.ignore_box.setToolTip("For a word that sets off commands it is not (a name said "
                                    "often, a TV's catchphrase): it is never reported, and "
                                    "commands heard on it are dropped")
+        self.ignore_box.toggled.connect(self._on_ignore_toggled)
         self.slots = [TakeSlot(i) for i in range(self.config.default_takes)]
         for slot in self.slots:
             slot.record_clicked.connect(self.record_take)
@@ -236,6 +238,7 @@ class AddWordDialog(QtWidgets.QDialog):
 
     def say(self, text: str, error: bool = False) -> None:
         self.prompt.setText(text)
+        self._error = error
         self.prompt.setStyleSheet("color: #e07070;" if error else "")
 
     def record_take(self, index: int) -> None:
@@ -303,9 +306,24 @@ class AddWordDialog(QtWidgets.QDialog):
             self.say(f"{exc}. Record it again.", error=True)
             return False
         self.slots[index].set_take(take)
-        left = sum(s.take is None for s in self.slots)
-        self.say(f"{left} more take(s) to record." if left else "All takes in: press Train.")
+        self.say_takes_left()
         return True
+
+    def say_takes_left(self) -> None:
+        """How many takes are still to record, or that Train can start (a
+        word to ignore needs fewer: one is enough)."""
+        left = sum(s.take is None for s in self.slots)
+        have, needed = len(self.takes), min_takes(self.config, ignore=True)
+        if left and self.ignore_box.isChecked() and have >= needed:
+            self.say(f"{have} take(s) in, enough for a word to ignore: press Train "
+                     "(or record more).")
+        else:
+            self.say(f"{left} more take(s) to record." if left else "All takes in: press Train.")
+
+    def _on_ignore_toggled(self) -> None:
+        # Takes to count anew (a word to ignore needs fewer); an error stays.
+        if self.takes and not self.recording and self._thread is None and not self._error:
+            self.say_takes_left()
 
     def drop_take(self, index: int) -> None:
         self.slots[index].set_take(None)

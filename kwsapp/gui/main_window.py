@@ -452,8 +452,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.open_add_word()
         dialog = self.add_word_dialog
+        dialog.ignore_box.setChecked(True)  # first: the takes are counted for it
         dialog.add_audio(clips)
-        dialog.ignore_box.setChecked(True)
         if not dialog.name_edit.text():  # a name to accept as it is: "not left"
             labels = dict.fromkeys(name.split(" at ")[0] for name, _ in clips)
             dialog.name_edit.setText(dialog.free_name("not " + " or ".join(labels)))
