@@ -115,6 +115,29 @@ def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir
     assert "No room" in dialog.prompt.text()
 
 
+def test_files_not_used_are_all_named_after_the_good_ones(qtbot, dialog, wake_dir,  # noqa: F811
+                                                         tmp_path):
+    """Files dropped before good ones (unreadable, a folder, a silent take)
+    are each named with why, after the good ones filled slots: every take's
+    message replaced the one before, so nothing said they were not used."""
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    dialog.add_files([str(corrupt), str(folder), str(silent),
+                      *map(str, recordings(wake_dir, "alexa", 2))])
+    assert len(dialog.takes) == 2
+    said = dialog.prompt.text()
+    assert said.startswith("Not used: corrupt.wav: not a readable audio file"), said
+    assert "takes: is a folder" in said and "silent.wav: the take is silent" in said
+    assert said.endswith("3 more take(s) to record.")
+    assert dialog.slots[2].take is None
+
+
 def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
                                                           tmp_path):
     """The dialog's "Ignore it" box: the word is stored with the ignore

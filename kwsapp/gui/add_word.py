@@ -310,15 +310,16 @@ class AddWordDialog(QtWidgets.QDialog):
         return True
 
     def say_takes_left(self) -> None:
+        self.say(self._takes_left_text())
+
+    def _takes_left_text(self) -> str:
         """How many takes are still to record, or that Train can start (a
         word to ignore needs fewer: one is enough)."""
         left = sum(s.take is None for s in self.slots)
         have, needed = len(self.takes), min_takes(self.config, ignore=True)
         if left and self.ignore_box.isChecked() and have >= needed:
-            self.say(f"{have} take(s) in, enough for a word to ignore: press Train "
-                     "(or record more).")
-        else:
-            self.say(f"{left} more take(s) to record." if left else "All takes in: press Train.")
+            return f"{have} take(s) in, enough for a word to ignore: press Train (or record more)."
+        return f"{left} more take(s) to record." if left else "All takes in: press Train."
 
     def _on_ignore_toggled(self) -> None:
         # Takes to count anew (a word to ignore needs fewer); an error stays.
@@ -345,23 +346,26 @@ class AddWordDialog(QtWidgets.QDialog):
         needed, up to twice the default)."""
         from kwsapp.audio.io import load_audio
 
-        clips = []
+        clips, problems = [], []
         for path in paths:
             try:
                 clips.append((Path(path).name, load_audio(path)))
             except KwsError as exc:
-                self.say(str(exc), error=True)
-        self.add_audio(clips)
+                problems.append(f"{Path(path).name}: {getattr(exc, 'problem', None) or exc}")
+        self.add_audio(clips, problems)
 
-    def add_audio(self, clips: list[tuple[str, np.ndarray]]) -> None:
+    def add_audio(self, clips: list[tuple[str, np.ndarray]], problems: list[str] = ()) -> None:
         """Use ``(name, 16 kHz audio)`` clips as takes, as :meth:`add_files`
-        does files (the live history's "Ignore this word…")."""
-        for name, audio in clips:
+        does files (the live history's "Ignore this word…"). The prompt ends
+        saying every clip not used and why (``problems``: those that did not
+        even load): each take's own message replaced the one before."""
+        problems, unplaced = list(problems), 0
+        for i, (name, audio) in enumerate(clips):
             empty = [s for s in self.slots if s.take is None]
             if not empty:
                 if len(self.slots) >= 2 * self.config.default_takes:
-                    self.say("No room for more takes: drop one first.", error=True)
-                    return
+                    unplaced = len(clips) - i
+                    break
                 slot = TakeSlot(len(self.slots))
                 slot.record_clicked.connect(self.record_take)
                 slot.play_clicked.connect(self.play_take)
@@ -369,7 +373,14 @@ class AddWordDialog(QtWidgets.QDialog):
                 self.layout().insertWidget(1 + len(self.slots) + 1, slot)
                 self.slots.append(slot)
                 empty = [slot]
-            self._accept(empty[0].index, audio, name)
+            if not self._accept(empty[0].index, audio, name):
+                problems.append(empty[0].status.text())
+        if not problems and not unplaced:
+            return  # the last take's message says what is left to do
+        said = [f"Not used: {'; '.join(problems)}."] if problems else []
+        if unplaced:
+            said.append(f"No room for {unplaced} more take(s): drop one first.")
+        self.say(" ".join(said + [self._takes_left_text()]), error=True)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
