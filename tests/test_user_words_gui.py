@@ -138,6 +138,27 @@ def test_files_not_used_are_all_named_after_the_good_ones(qtbot, dialog, wake_di
     assert dialog.slots[2].take is None
 
 
+def test_a_takes_long_message_is_not_drawn_over_its_waveform(qtbot, dialog, wake_dir,  # noqa: F811
+                                                             tmp_path):
+    """A refused take's two-line reason sits under its waveform, not over
+    it, and ten takes scroll instead of making the dialog taller than a
+    screen (in a fixed-height dialog the takes were squeezed)."""
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    dialog.add_files([str(silent)])
+    qtbot.wait(50)  # laid out
+    slot = dialog.slots[0]
+    assert "silent" in slot.status.text()
+    assert slot.status.height() >= slot.status.heightForWidth(slot.status.width())  # every line
+    assert slot.status.geometry().top() >= slot.plot.geometry().bottom()
+    height = dialog.height()
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 10)])
+    qtbot.wait(50)
+    assert len(dialog.slots) == 10 and dialog.height() == height
+
+
 def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
                                                           tmp_path):
     """The dialog's "Ignore it" box: the word is stored with the ignore

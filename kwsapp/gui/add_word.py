@@ -200,8 +200,21 @@ class AddWordDialog(QtWidgets.QDialog):
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.prompt)
+        # The takes scroll: in a fixed-height dialog a take's wrapped
+        # message was squeezed over its waveform, and ten takes made the
+        # dialog taller than a screen.
+        takes = QtWidgets.QWidget()
+        self._slots_layout = QtWidgets.QVBoxLayout(takes)
+        self._slots_layout.setContentsMargins(0, 0, 0, 0)
         for slot in self.slots:
-            lay.addWidget(slot)
+            self._slots_layout.addWidget(slot)
+        self._slots_layout.addStretch(1)
+        self.takes_area = QtWidgets.QScrollArea()
+        self.takes_area.setWidget(takes)
+        self.takes_area.setWidgetResizable(True)
+        self.takes_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.takes_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lay.addWidget(self.takes_area, 1)
         lay.addWidget(self.meter)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.progress, 1)
@@ -215,7 +228,7 @@ class AddWordDialog(QtWidgets.QDialog):
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
-        self.resize(560, 720)
+        self.resize(560, 770)  # the default takes without scrolling
 
         self._timer = QtCore.QTimer(self, interval=30)
         self._timer.timeout.connect(self._tick)
@@ -370,7 +383,7 @@ class AddWordDialog(QtWidgets.QDialog):
                 slot.record_clicked.connect(self.record_take)
                 slot.play_clicked.connect(self.play_take)
                 slot.drop_clicked.connect(self.drop_take)
-                self.layout().insertWidget(1 + len(self.slots) + 1, slot)
+                self._slots_layout.insertWidget(len(self.slots), slot)
                 self.slots.append(slot)
                 empty = [slot]
             if not self._accept(empty[0].index, audio, name):
