@@ -237,6 +237,33 @@ def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wa
     assert "retrained" in dialog.prompt.text() and len(dialog.takes) == 1
 
 
+def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_dir, tmp_path,  # noqa: F811
+                                                         monkeypatch, tiny_model):
+    """Listening on a model that streams no embeddings (cnn, wavception,
+    here the tiny one), the user's words are not listened for: the window
+    says so (only the log did, and the words seemed not to work)."""
+    from gui_helpers import temp_settings
+    from kwsapp.gui.main_window import MainWindow
+
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 3)])
+    dialog.name_edit.setText("alexa")
+    with qtbot.waitSignal(dialog.word_added, timeout=60000):
+        assert dialog.train()
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    window = MainWindow(settings=temp_settings(tmp_path / "kwsapp.ini"), model=str(tiny_model),
+                        source_factory=lambda _d: FileSource(np.zeros(16000 * 30, np.float32),
+                                                             320, realtime=True))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert not window.banner.isHidden()
+    said = window.banner.text.text()
+    assert said.startswith("Your words (alexa) are listened for with the embed model only")
+    assert "tiny_model does not stream" in said
+    assert window.word_bars.isHidden()
+    window.close()
+
+
 @pytest.mark.jack
 def test_dialog_records_from_jack_and_the_live_view_hears_the_word(jack_server, tmp_path,
                                                                    wake_dir):  # noqa: F811

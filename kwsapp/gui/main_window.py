@@ -382,6 +382,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if notice:  # the device refused the rate asked for: listening at another
             self.banner.show_message(notice[0].upper() + notice[1:] + ".", error=False)
         self.live.show_word_bars(session.user_words.labels[1:] if session.user_words else ())
+        self._say_unheard_words()
         self.live.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
@@ -462,6 +463,17 @@ class MainWindow(QtWidgets.QMainWindow):
         """Listen for the user words as stored now."""
         if self.session is not None:
             self.live.show_word_bars(self.session.reload_user_words())
+            self._say_unheard_words()
+
+    def _say_unheard_words(self) -> None:
+        """Say so when the user's words are not listened for (the model
+        streams no embeddings): only the engine's log said it."""
+        unheard = self.session.unheard if self.session is not None else ()
+        if unheard and self.banner.isHidden():  # a fault shown stays
+            self.banner.show_message(
+                f"Your words ({', '.join(unheard)}) are listened for with the {DEFAULT_MODEL} "
+                f"model only: {self.model_combo.currentText()} does not stream its "
+                "embeddings. Commands are heard as usual.", error=False)
 
     @QtCore.Slot(object)
     def _on_engine_error(self, exc: Exception) -> None:
