@@ -358,3 +358,30 @@ def test_a_dropped_folder_without_audio_says_so(qtbot, make_window, tiny_model, 
         ("notes", "error: no audio files in this folder or its subfolders")]
     assert window.files.detail.currentIndex() == 3  # the error page, with the reason
     assert "no audio files" in window.files.error_label.text()
+
+
+def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_window, tiny_model,
+                                                                 tmp_path, monkeypatch):
+    """The Add word dialog, kept between openings, records from the input
+    device chosen in the window after it was first opened, not the one
+    chosen then."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    asked = []
+
+    def factory(device):
+        asked.append(device)
+        return FileSource(np.zeros(16000 * 3, np.float32), 320, realtime=True)
+
+    window = make_window(tiny_model, factory, autostart=False)
+    window.controls.fill_devices([SimpleNamespace(name="mic one", index=0, is_default=True),
+                                  SimpleNamespace(name="mic two", index=1)], "mic one")
+    window.open_add_word()
+    dialog = window.add_word_dialog
+    dialog.countdown_ms = 0
+    window.device_combo.setCurrentIndex(1)
+    window.device_combo.activated.emit(1)  # the user picks "mic two"
+    dialog.record_take(0)
+    assert asked == ["mic two"]
+    dialog.close()

@@ -235,6 +235,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_device_chosen(self) -> None:
         self.prefs.device = self.current_device()
+        if self.add_word_dialog is not None:  # it records from the chosen one too
+            self.add_word_dialog.device = self.prefs.device
         if self.session is not None:
             self.stop_listening()
             self.start_listening()
