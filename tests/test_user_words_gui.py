@@ -237,8 +237,8 @@ def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wa
     assert "retrained" in dialog.prompt.text() and len(dialog.takes) == 1
 
 
-def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_dir, tmp_path,  # noqa: F811
-                                                         monkeypatch, tiny_model):
+def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_dir,  # noqa: F811
+                                                         tmp_path, monkeypatch, tiny_model):
     """Listening on a model that streams no embeddings (cnn, wavception,
     here the tiny one), the user's words are not listened for: the window
     says so (only the log did, and the words seemed not to work)."""
