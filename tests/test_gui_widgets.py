@@ -154,3 +154,30 @@ def test_a_long_files_withheld_commands_are_listed_greyed_after_its_commands(qtb
     panel.command_list.setCurrentRow(0)  # and back to "go"
     (x0, x1), _ = panel.file_view.getPlotItem().vb.viewRange()
     assert x0 <= 2.0 and 2.5 <= x1 and x1 - x0 < 4.0
+
+
+def test_a_file_that_reads_when_dropped_again_loses_its_error_red(qtbot, tmp_path, tiny_model,
+                                                                 data_dir):
+    """A file dropped before it was there (an error row, red), then again
+    once it is: its result is shown in the table's ordinary colour, as a
+    file that read the first time, not in the error's red."""
+    import shutil
+
+    from kwsapp.gui.files import FilesPanel, FileWorker
+
+    panel = FilesPanel(GuiConfig())
+    qtbot.addWidget(panel)
+    worker = FileWorker(GuiConfig())
+    clip = sorted((data_dir / "yes").glob("*.wav"))[0]
+    late = tmp_path / "late.wav"
+    panel.add_result(worker.classify_one(str(late), str(tiny_model)))
+    panel.add_result(worker.classify_one(str(clip), str(tiny_model)))
+    late_row, good_row = panel.table.topLevelItem(0), panel.table.topLevelItem(1)
+    assert late_row.text(1) == "error: no such file"
+    red = late_row.foreground(1).color()
+    shutil.copy(clip, late)
+    panel.add_pending([str(late)])
+    panel.add_result(worker.classify_one(str(late), str(tiny_model)))
+    assert late_row.text(1) == good_row.text(1) and "error" not in late_row.text(1)
+    assert late_row.foreground(1).color() != red
+    assert late_row.foreground(1).color() == good_row.foreground(1).color()

@@ -150,6 +150,7 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
                                               "go at " + window.history.rows()[0][1] + " s"]
     assert all(0.1 < t.speech_s < 1.0 for t in dialog.takes)
     assert dialog.name_edit.text() == "not yes or go"  # a free name, ready to train
+    assert "enough for a word to ignore: press Train" in dialog.prompt.text()
     assert dialog.free_name("not yes") == "not yes"
 
 
@@ -179,9 +180,11 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     assert engine.config.vad.aggressiveness == 3
 
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    engine = window.session.engine  # listening anew, on the new card
     assert engine.recognizer.path == root / "tiny_b"
     assert window.model_spec == "tiny_b"
     assert engine.config.smoothing.threshold == pytest.approx(0.35)  # the user's, kept
+    assert engine.config.vad.aggressiveness == 3
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -196,6 +199,33 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     assert window.session is None
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
     assert window.session is not None
+
+
+def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, tiny_model,
+                                                            tmp_path, monkeypatch):
+    """The engine takes the chosen model's whole card (its smoothing, its
+    per-class thresholds, its VAD hangover), not only its network: swapped
+    into the running engine, the model kept the previous card's."""
+    import json
+
+    root = models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    card = json.loads((root / "tiny_b" / "card.json").read_text())
+    card.update(smoothing={"average_window_ms": 400.0, "refractory_ms": 700.0},
+                thresholds={"left": 0.8}, vad={"hangover_ms": 650.0})
+    (root / "tiny_b" / "card.json").write_text(json.dumps(card))
+    window = make_window("tiny_a", replay(np.zeros(16000 * 30, np.float32)))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert window.session.engine.config.smoothing.average_window_ms != 400.0
+
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    engine = window.session.engine
+    assert engine.recognizer.path == root / "tiny_b"
+    assert window.listen_action.isChecked() and engine.is_running
+    assert engine.smoother.config.average_window_ms == 400.0
+    assert engine.smoother.config.refractory_ms == 700.0
+    assert dict(engine.smoother.config.class_offsets) == {"left": pytest.approx(0.3)}
+    assert engine.config.vad.hangover_ms == 650.0
+    assert engine.config.verify.active == window.verify_check.isChecked()
 
 
 def test_settings_are_written_and_restored(qtbot, make_window, tiny_model, tmp_path,
@@ -312,3 +342,46 @@ def test_window_listens_through_real_portaudio(jack_server, bundled_model_dir, d
     assert result["history"] and result["history"][0][2] == "yes", result
     assert result["result"] == "yes" and result["frames"] > 5
     assert result["threads_left"] == []
+
+
+def test_a_dropped_folder_without_audio_says_so(qtbot, make_window, tiny_model, tmp_path):
+    """A folder with no audio file in it (nor in its subfolders) gets a row
+    with the reason, in the order dropped: the drop did nothing visible."""
+    empty = tmp_path / "notes"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "readme.txt").write_text("no audio here")
+    window = make_window(tiny_model, autostart=False)
+    window.tabs.setCurrentWidget(window.live)
+    drop(window, [empty])
+    assert window.tabs.currentWidget() is window.files
+    assert window.files.result_rows() == [
+        ("notes", "error: no audio files in this folder or its subfolders")]
+    assert window.files.detail.currentIndex() == 3  # the error page, with the reason
+    assert "no audio files" in window.files.error_label.text()
+
+
+def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_window, tiny_model,
+                                                                 tmp_path, monkeypatch):
+    """The Add word dialog, kept between openings, records from the input
+    device chosen in the window after it was first opened, not the one
+    chosen then."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    asked = []
+
+    def factory(device):
+        asked.append(device)
+        return FileSource(np.zeros(16000 * 3, np.float32), 320, realtime=True)
+
+    window = make_window(tiny_model, factory, autostart=False)
+    window.controls.fill_devices([SimpleNamespace(name="mic one", index=0, is_default=True),
+                                  SimpleNamespace(name="mic two", index=1)], "mic one")
+    window.open_add_word()
+    dialog = window.add_word_dialog
+    dialog.countdown_ms = 0
+    window.device_combo.setCurrentIndex(1)
+    window.device_combo.activated.emit(1)  # the user picks "mic two"
+    dialog.record_take(0)
+    assert asked == ["mic two"]
+    dialog.close()

@@ -115,6 +115,50 @@ def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir
     assert "No room" in dialog.prompt.text()
 
 
+def test_files_not_used_are_all_named_after_the_good_ones(qtbot, dialog, wake_dir,  # noqa: F811
+                                                         tmp_path):
+    """Files dropped before good ones (unreadable, a folder, a silent take)
+    are each named with why, after the good ones filled slots: every take's
+    message replaced the one before, so nothing said they were not used."""
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    dialog.add_files([str(corrupt), str(folder), str(silent),
+                      *map(str, recordings(wake_dir, "alexa", 2))])
+    assert len(dialog.takes) == 2
+    said = dialog.prompt.text()
+    assert said.startswith("Not used: corrupt.wav: not a readable audio file"), said
+    assert "takes: is a folder" in said and "silent.wav: the take is silent" in said
+    assert said.endswith("3 more take(s) to record.")
+    assert dialog.slots[2].take is None
+
+
+def test_a_takes_long_message_is_not_drawn_over_its_waveform(qtbot, dialog, wake_dir,  # noqa: F811
+                                                             tmp_path):
+    """A refused take's two-line reason sits under its waveform, not over
+    it, and ten takes scroll instead of making the dialog taller than a
+    screen (in a fixed-height dialog the takes were squeezed)."""
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    dialog.add_files([str(silent)])
+    qtbot.wait(50)  # laid out
+    slot = dialog.slots[0]
+    assert "silent" in slot.status.text()
+    assert slot.status.height() >= slot.status.heightForWidth(slot.status.width())  # every line
+    assert slot.status.geometry().top() >= slot.plot.geometry().bottom()
+    height = dialog.height()
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 10)])
+    qtbot.wait(50)
+    assert len(dialog.slots) == 10 and dialog.height() == height
+
+
 def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
                                                           tmp_path):
     """The dialog's "Ignore it" box: the word is stored with the ignore
@@ -131,6 +175,20 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
     assert "ignored" in dialog.words_list.item(0).text()
     assert "no longer fire" in dialog.prompt.text()
     assert not dialog.ignore_box.isChecked()
+
+
+def test_the_prompt_counts_takes_for_a_word_to_ignore(qtbot, dialog, wake_dir):  # noqa: F811
+    """One take is enough for a word to ignore: with "Ignore it" ticked the
+    prompt says Train can start, not that more takes are to be recorded."""
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1)])
+    assert dialog.prompt.text() == "4 more take(s) to record."
+    dialog.ignore_box.setChecked(True)
+    assert "enough for a word to ignore: press Train" in dialog.prompt.text()
+    dialog.ignore_box.setChecked(False)
+    assert dialog.prompt.text() == "4 more take(s) to record."
+    dialog.ignore_box.setChecked(True)
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1, skip=1)])
+    assert dialog.prompt.text().startswith("2 take(s) in, enough for a word to ignore")
 
 
 def test_a_word_to_ignore_that_sounds_like_a_command_says_so(qtbot, dialog, data_dir,
@@ -177,6 +235,33 @@ def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wa
     assert json.loads(path.read_text())["embedding"] == current
     assert "Retrain" not in dialog.words_list.item(0).text()
     assert "retrained" in dialog.prompt.text() and len(dialog.takes) == 1
+
+
+def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_dir,  # noqa: F811
+                                                         tmp_path, monkeypatch, tiny_model):
+    """Listening on a model that streams no embeddings (cnn, wavception,
+    here the tiny one), the user's words are not listened for: the window
+    says so (only the log did, and the words seemed not to work)."""
+    from gui_helpers import temp_settings
+    from kwsapp.gui.main_window import MainWindow
+
+    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 3)])
+    dialog.name_edit.setText("alexa")
+    with qtbot.waitSignal(dialog.word_added, timeout=60000):
+        assert dialog.train()
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    window = MainWindow(settings=temp_settings(tmp_path / "kwsapp.ini"), model=str(tiny_model),
+                        source_factory=lambda _d: FileSource(np.zeros(16000 * 30, np.float32),
+                                                             320, realtime=True))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert not window.banner.isHidden()
+    said = window.banner.text.text()
+    assert said.startswith("Your words (alexa) are listened for with the embed model only")
+    assert "tiny_model does not stream" in said
+    assert window.word_bars.isHidden()
+    window.close()
 
 
 @pytest.mark.jack

@@ -23,7 +23,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
 from kwsapp.gui.waveform_widget import LevelMeter, envelope
-from kwsapp.userwords.takes import Take, check_take, check_takes
+from kwsapp.userwords.takes import Take, check_take, check_takes, min_takes
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
         self.last_word = None
+        self._error = False  # the prompt shows an error
 
         self.name_edit = QtWidgets.QLineEdit()
         self.name_edit.setPlaceholderText("the word's name, e.g. lights on")
@@ -164,6 +165,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.ignore_box.setToolTip("For a word that sets off commands it is not (a name said "
                                    "often, a TV's catchphrase): it is never reported, and "
                                    "commands heard on it are dropped")
+        self.ignore_box.toggled.connect(self._on_ignore_toggled)
         self.slots = [TakeSlot(i) for i in range(self.config.default_takes)]
         for slot in self.slots:
             slot.record_clicked.connect(self.record_take)
@@ -198,8 +200,21 @@ class AddWordDialog(QtWidgets.QDialog):
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.prompt)
+        # The takes scroll: in a fixed-height dialog a take's wrapped
+        # message was squeezed over its waveform, and ten takes made the
+        # dialog taller than a screen.
+        takes = QtWidgets.QWidget()
+        self._slots_layout = QtWidgets.QVBoxLayout(takes)
+        self._slots_layout.setContentsMargins(0, 0, 0, 0)
         for slot in self.slots:
-            lay.addWidget(slot)
+            self._slots_layout.addWidget(slot)
+        self._slots_layout.addStretch(1)
+        self.takes_area = QtWidgets.QScrollArea()
+        self.takes_area.setWidget(takes)
+        self.takes_area.setWidgetResizable(True)
+        self.takes_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.takes_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lay.addWidget(self.takes_area, 1)
         lay.addWidget(self.meter)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.progress, 1)
@@ -213,7 +228,7 @@ class AddWordDialog(QtWidgets.QDialog):
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
-        self.resize(560, 720)
+        self.resize(560, 770)  # the default takes without scrolling
 
         self._timer = QtCore.QTimer(self, interval=30)
         self._timer.timeout.connect(self._tick)
@@ -236,6 +251,7 @@ class AddWordDialog(QtWidgets.QDialog):
 
     def say(self, text: str, error: bool = False) -> None:
         self.prompt.setText(text)
+        self._error = error
         self.prompt.setStyleSheet("color: #e07070;" if error else "")
 
     def record_take(self, index: int) -> None:
@@ -303,9 +319,25 @@ class AddWordDialog(QtWidgets.QDialog):
             self.say(f"{exc}. Record it again.", error=True)
             return False
         self.slots[index].set_take(take)
-        left = sum(s.take is None for s in self.slots)
-        self.say(f"{left} more take(s) to record." if left else "All takes in: press Train.")
+        self.say_takes_left()
         return True
+
+    def say_takes_left(self) -> None:
+        self.say(self._takes_left_text())
+
+    def _takes_left_text(self) -> str:
+        """How many takes are still to record, or that Train can start (a
+        word to ignore needs fewer: one is enough)."""
+        left = sum(s.take is None for s in self.slots)
+        have, needed = len(self.takes), min_takes(self.config, ignore=True)
+        if left and self.ignore_box.isChecked() and have >= needed:
+            return f"{have} take(s) in, enough for a word to ignore: press Train (or record more)."
+        return f"{left} more take(s) to record." if left else "All takes in: press Train."
+
+    def _on_ignore_toggled(self) -> None:
+        # Takes to count anew (a word to ignore needs fewer); an error stays.
+        if self.takes and not self.recording and self._thread is None and not self._error:
+            self.say_takes_left()
 
     def drop_take(self, index: int) -> None:
         self.slots[index].set_take(None)
@@ -327,31 +359,41 @@ class AddWordDialog(QtWidgets.QDialog):
         needed, up to twice the default)."""
         from kwsapp.audio.io import load_audio
 
-        clips = []
+        clips, problems = [], []
         for path in paths:
             try:
                 clips.append((Path(path).name, load_audio(path)))
             except KwsError as exc:
-                self.say(str(exc), error=True)
-        self.add_audio(clips)
+                problems.append(f"{Path(path).name}: {getattr(exc, 'problem', None) or exc}")
+        self.add_audio(clips, problems)
 
-    def add_audio(self, clips: list[tuple[str, np.ndarray]]) -> None:
+    def add_audio(self, clips: list[tuple[str, np.ndarray]], problems: list[str] = ()) -> None:
         """Use ``(name, 16 kHz audio)`` clips as takes, as :meth:`add_files`
-        does files (the live history's "Ignore this word…")."""
-        for name, audio in clips:
+        does files (the live history's "Ignore this word…"). The prompt ends
+        saying every clip not used and why (``problems``: those that did not
+        even load): each take's own message replaced the one before."""
+        problems, unplaced = list(problems), 0
+        for i, (name, audio) in enumerate(clips):
             empty = [s for s in self.slots if s.take is None]
             if not empty:
                 if len(self.slots) >= 2 * self.config.default_takes:
-                    self.say("No room for more takes: drop one first.", error=True)
-                    return
+                    unplaced = len(clips) - i
+                    break
                 slot = TakeSlot(len(self.slots))
                 slot.record_clicked.connect(self.record_take)
                 slot.play_clicked.connect(self.play_take)
                 slot.drop_clicked.connect(self.drop_take)
-                self.layout().insertWidget(1 + len(self.slots) + 1, slot)
+                self._slots_layout.insertWidget(len(self.slots), slot)
                 self.slots.append(slot)
                 empty = [slot]
-            self._accept(empty[0].index, audio, name)
+            if not self._accept(empty[0].index, audio, name):
+                problems.append(empty[0].status.text())
+        if not problems and not unplaced:
+            return  # the last take's message says what is left to do
+        said = [f"Not used: {'; '.join(problems)}."] if problems else []
+        if unplaced:
+            said.append(f"No room for {unplaced} more take(s): drop one first.")
+        self.say(" ".join(said + [self._takes_left_text()]), error=True)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():

@@ -83,7 +83,8 @@ class ControlsBar(QtWidgets.QWidget):
         self.model_combo = QtWidgets.QComboBox()
         self.model_combo.setMinimumContentsLength(8)
         self.model_combo.setToolTip("Model: a bundled one by name, or " + OPEN_MODEL +
-                                    " for an artifact directory")
+                                    " for an artifact directory; changing it restarts "
+                                    "listening with its card's settings")
         self.model_combo.activated.connect(
             lambda index: self.model_chosen.emit(self.model_combo.itemData(index)))
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)

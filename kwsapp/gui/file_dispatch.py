@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
 from kwsapp.config import Config, GuiConfig, Overrides
-from kwsapp.gui.files import FilesPanel, FileWorker
+from kwsapp.gui.files import FileResult, FilesPanel, FileWorker
 
 
 def dropped_paths(mime: QtCore.QMimeData) -> list[str]:
@@ -41,13 +41,22 @@ class FileDispatch(QtCore.QObject):
         self.thread.start()
 
     def classify(self, paths: list[str], model_spec: str, overrides: Overrides) -> list[str]:
-        """Queue ``paths`` (folders expanded, subfolders too); returns the
-        files queued."""
-        files = expand_paths(paths, recursive=True)
+        """Queue ``paths`` (folders expanded, subfolders too); a folder
+        without audio files gets a row saying so (a drop that did nothing
+        left the user guessing). Returns the paths given a row."""
+        files, shown = [], []
+        for path in paths:  # rows in the order given
+            found = expand_paths([path], recursive=True)
+            if found:
+                self.panel.add_pending(found)
+            else:  # only a folder expands to nothing
+                self.panel.add_result(FileResult(path, error="no audio files in this folder "
+                                                             "or its subfolders"))
+            files += found
+            shown += found or [path]
         if files:
-            self.panel.add_pending(files)
             self.requested.emit(files, model_spec, overrides)
-        return files
+        return shown
 
     @staticmethod
     def ask_for_files(parent: QtWidgets.QWidget) -> list[str]:

@@ -215,6 +215,8 @@ class FilesPanel(QtWidgets.QSplitter):
         row.setToolTip(1, result.summary())
         if result.error is not None:
             row.setForeground(1, QtCore.Qt.GlobalColor.red)
+        else:  # the table's own colour: a file dropped again may read now
+            row.setData(1, QtCore.Qt.ItemDataRole.ForegroundRole, None)
         if self.table.currentItem() is None or self.table.currentItem() is row:
             self.table.setCurrentItem(row)
             self._show_selected(row)

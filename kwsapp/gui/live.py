@@ -96,17 +96,24 @@ class LiveSession:
                              on_unconfirmed=bridge.on_unconfirmed)
         self._bridge = bridge
         self.user_words = None
+        self.unheard: tuple[str, ...] = ()
         self.reload_user_words()
         self._cursor: int | None = None
 
     def reload_user_words(self) -> tuple[str, ...]:
         """Listen for the stored user words as they are now (after one was
         added or removed); returns their names."""
+        from kwsapp.userwords.listener import UserWords
         from kwsapp.userwords.live import attach_user_words
 
         if self.user_words is not None:
             self.user_words.detach()
-        self.user_words = attach_user_words(self.engine, on_scores=self._bridge.on_word_scores)
+        words = UserWords.load()
+        self.user_words = attach_user_words(self.engine, on_scores=self._bridge.on_word_scores,
+                                            words=words)
+        # Words there are but this model cannot hear (it streams no
+        # embeddings): the window says so, else they seem to fail.
+        self.unheard = tuple(words.names) if self.user_words is None else ()
         return () if self.user_words is None else self.user_words.labels[1:]
 
     def start(self) -> None:

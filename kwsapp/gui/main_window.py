@@ -235,6 +235,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_device_chosen(self) -> None:
         self.prefs.device = self.current_device()
+        if self.add_word_dialog is not None:  # it records from the chosen one too
+            self.add_word_dialog.device = self.prefs.device
         if self.session is not None:
             self.stop_listening()
             self.start_listening()
@@ -292,12 +294,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.set_threshold(shown.smoothing.threshold)
         self.controls.set_vad(shown.vad.aggressiveness)
         self.controls.set_verify(shown.verify.active, why_no_second_opinion(recognizer.card.raw))
-        if self.session is not None:
-            self.session.set_recognizer(recognizer)
-            # The new card's defaults (or the user's choices) apply too.
-            self.session.set_threshold(self.threshold)
-            self.session.set_vad_aggressiveness(self.vad_combo.currentIndex())
         self.banner.hide()
+        if self.session is not None:
+            # Listen anew on the new card's settings (its smoothing, VAD
+            # hangover and second opinion, the user's choices over them)
+            # and with the user words attached to its embeddings: a model
+            # swapped into the running engine kept the old card's.
+            self.stop_listening()
+            self.start_listening()
         return True
 
     # -------------------------------------------------------------- controls
@@ -380,6 +384,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if notice:  # the device refused the rate asked for: listening at another
             self.banner.show_message(notice[0].upper() + notice[1:] + ".", error=False)
         self.live.show_word_bars(session.user_words.labels[1:] if session.user_words else ())
+        self._say_unheard_words()
         self.live.restart()
         self._set_listen_checked(True)
         self._redraw_timer.start()
@@ -450,8 +455,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.open_add_word()
         dialog = self.add_word_dialog
+        dialog.ignore_box.setChecked(True)  # first: the takes are counted for it
         dialog.add_audio(clips)
-        dialog.ignore_box.setChecked(True)
         if not dialog.name_edit.text():  # a name to accept as it is: "not left"
             labels = dict.fromkeys(name.split(" at ")[0] for name, _ in clips)
             dialog.name_edit.setText(dialog.free_name("not " + " or ".join(labels)))
@@ -460,6 +465,17 @@ class MainWindow(QtWidgets.QMainWindow):
         """Listen for the user words as stored now."""
         if self.session is not None:
             self.live.show_word_bars(self.session.reload_user_words())
+            self._say_unheard_words()
+
+    def _say_unheard_words(self) -> None:
+        """Say so when the user's words are not listened for (the model
+        streams no embeddings): only the engine's log said it."""
+        unheard = self.session.unheard if self.session is not None else ()
+        if unheard and self.banner.isHidden():  # a fault shown stays
+            self.banner.show_message(
+                f"Your words ({', '.join(unheard)}) are listened for with the {DEFAULT_MODEL} "
+                f"model only: {self.model_combo.currentText()} does not stream its "
+                "embeddings. Commands are heard as usual.", error=False)
 
     @QtCore.Slot(object)
     def _on_engine_error(self, exc: Exception) -> None:
