@@ -128,12 +128,15 @@ def test_files_not_used_are_all_named_after_the_good_ones(qtbot, dialog, wake_di
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
     folder = tmp_path / "takes"
     folder.mkdir()
-    dialog.add_files([str(corrupt), str(folder), str(silent),
+    long = tmp_path / "an hour.wav"  # 12 s stands in: refused by its length alone
+    sf.write(long, np.zeros(16000 * 12, np.float32), 16000)
+    dialog.add_files([str(corrupt), str(folder), str(silent), str(long),
                       *map(str, recordings(wake_dir, "alexa", 2))])
     assert len(dialog.takes) == 2
     said = dialog.prompt.text()
     assert said.startswith("Not used: corrupt.wav: not a readable audio file"), said
     assert "takes: is a folder" in said and "silent.wav: the take is silent" in said
+    assert "an hour.wav: 12.0 s is too long for one take" in said
     assert said.endswith("3 more take(s) to record.")
     assert dialog.slots[2].take is None
 

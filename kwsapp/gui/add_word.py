@@ -23,7 +23,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
 from kwsapp.gui.waveform_widget import LevelMeter, envelope
-from kwsapp.userwords.takes import Take, check_take, check_takes, min_takes
+from kwsapp.userwords.takes import (BadTakeError, Take, check_take, check_takes, min_takes,
+                                     read_take)
 
 log = logging.getLogger(__name__)
 
@@ -357,12 +358,12 @@ class AddWordDialog(QtWidgets.QDialog):
     def add_files(self, paths: list[str]) -> None:
         """Use audio files as takes, in the empty slots (more slots when
         needed, up to twice the default)."""
-        from kwsapp.audio.io import load_audio
-
         clips, problems = [], []
         for path in paths:
             try:
-                clips.append((Path(path).name, load_audio(path)))
+                clips.append((Path(path).name, read_take(path, self.config, Path(path).name)))
+            except BadTakeError as exc:  # named already
+                problems.append(str(exc))
             except KwsError as exc:
                 problems.append(f"{Path(path).name}: {getattr(exc, 'problem', None) or exc}")
         self.add_audio(clips, problems)

@@ -167,6 +167,27 @@ def distinct_files(paths: Sequence[str | Path], config: UserWordsConfig = UserWo
     return [g[0] for g in groups.values()]
 
 
+def read_take(path: str | Path, config: UserWordsConfig = UserWordsConfig(),
+              name: str | None = None) -> np.ndarray:
+    """A take file's audio (16 kHz mono float32); one longer than a take may
+    be is refused from its header, before it is decoded (an hour's
+    recording dropped by mistake would hold the window for seconds).
+    ``name`` is what messages call it (default: ``path``).
+
+    Raises:
+        BadTakeError: too long for a take.
+        AudioFileError: the file does not decode.
+    """
+    from kwsapp.audio.io import audio_info, load_audio
+
+    seconds = audio_info(path)[2]
+    if seconds > config.max_recording_s:
+        raise BadTakeError(f"{name or path}: {seconds:.1f} s is too long for one take "
+                           f"(at most {config.max_recording_s:g} s: the word alone, "
+                           "with a little silence around it)")
+    return load_audio(path)
+
+
 def load_takes(paths: Sequence[str | Path],
                config: UserWordsConfig = UserWordsConfig(), ignore: bool = False) -> list[Take]:
     """Decode and check take files; every bad file is reported at once.
@@ -174,14 +195,13 @@ def load_takes(paths: Sequence[str | Path],
     Raises:
         BadTakeError: one line per bad file (and the set-wide checks).
     """
-    from kwsapp.audio.io import load_audio
     from kwsapp.errors import AudioFileError
 
     paths = distinct_files(paths, config, ignore)
     takes, problems = [], []
     for path in paths:
         try:
-            takes.append(check_take(load_audio(path), str(path), config))
+            takes.append(check_take(read_take(path, config), str(path), config))
         except (BadTakeError, AudioFileError) as exc:
             problems.append(str(exc))
     if problems:
