@@ -99,14 +99,18 @@ def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
 
 
 def _check_png_path(path: str) -> None:
-    """``--png``'s path ends in ``.png`` and can be written (matplotlib
-    picks the format from the suffix, and would refuse others only after
-    the scoring run)."""
+    """``--png``'s path ends in ``.png`` and can be written, and matplotlib
+    is there to draw it (each refused before the scoring run, not after
+    it: matplotlib picks the format from the suffix)."""
+    import importlib.util
+
     from kwsapp.errors import BadInputError
 
     if Path(path).suffix.lower() != ".png":
         raise BadInputError(f"--png {path}: the file name must end in .png")
     writable_file(path, "--png")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise BadInputError("--png needs matplotlib (pip install matplotlib)")
 
 
 def _print_text(result: dict[str, Any]) -> None:
