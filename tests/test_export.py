@@ -91,6 +91,12 @@ def test_corrupt_keras_model_is_bad_input(data_dir, repo_root, tmp_path):
         assert run.returncode == 2, run.stderr[-3000:]
         assert f"{art / 'model.keras'}: not a loadable Keras model" in run.stderr
         assert "Traceback" not in run.stderr and "File not found" not in run.stderr
+    # export says so before it looks for the check clips (reading them took
+    # seconds before the model was found broken).
+    run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(art), "--data",
+                          str(tmp_path / "no such data")], cwd=support.REPO_ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "not a loadable Keras model" in run.stderr, run.stderr[-3000:]
 
 
 def test_evaluate_keras_flag_scores_like_the_tflite(data_dir, conversions):

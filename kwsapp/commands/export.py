@@ -43,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
     card = read_card(artifact)
     if not (artifact / "model.keras").is_file():
         raise BadInputError(f"{artifact}: no model.keras to export")
+    import zipfile
+
+    from kwsapp.errors import ModelError
+
+    if not zipfile.is_zipfile(artifact / "model.keras"):  # before the check clips are read
+        raise ModelError(f"{artifact / 'model.keras'}: not a loadable Keras model (not a "
+                         ".keras zip archive)")
     # The frozen embedding's precision is the artifact's (docs/contracts.md 1).
     weights = card.raw.get("embedding_weights", "float")
     if args.int8 and weights == "int8":
