@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -138,6 +139,14 @@ def wait_for_lines(lines: list[str], match, timeout: float, times: int = 1) -> b
             return True
         time.sleep(0.05)
     return False
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` of a child a test Ctrl-Cs: SIGINT at its default, as a
+    terminal gives it. A suite started in the background by a shell script
+    (``make test &``) ignores SIGINT, its children inherit that, and Python
+    then never raises KeyboardInterrupt in them: the Ctrl-C is lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_jack_server(name: str | None = None, client_timeout_ms: int | None = None):

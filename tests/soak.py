@@ -33,7 +33,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
-from conftest import DATA_DIR, start_jack_server, stop_jack_server  # noqa: E402
+from conftest import DATA_DIR, sigint_default, start_jack_server, stop_jack_server  # noqa: E402
 from jack_play import jack_ports, new_ports  # noqa: E402
 
 SR = 16000
@@ -135,7 +135,8 @@ def soak(seconds: float, model: str, data_dir: Path, seed: int = 0,
     before = set(jack_ports())
     listen = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--model", model],
                               cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, bufsize=1)
+                              stderr=subprocess.PIPE, text=True, bufsize=1,
+                              preexec_fn=sigint_default)
     arrivals: list[tuple[float, str]] = []
 
     def read_events() -> None:

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, start_jack_server, stop_jack_server, wait_for_lines
+from conftest import (REPO_ROOT, sigint_default, start_jack_server, stop_jack_server,
+                      wait_for_lines)
 
 pytestmark = pytest.mark.jack
 
@@ -32,7 +33,8 @@ def test_listen_survives_the_sound_server_stopping_and_coming_back(tiny_model):
     proc = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--model",
                              str(tiny_model)], cwd=REPO_ROOT, env=dict(os.environ, **env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own group, to Ctrl-C it as a terminal
+                            start_new_session=True,  # its own group, to Ctrl-C it as a terminal
+                            preexec_fn=sigint_default)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import (REPO_ROOT, real_clip, run_cli, start_jack_server, stop_jack_server,
-                      sure_clips)
+from conftest import (REPO_ROOT, real_clip, run_cli, sigint_default, start_jack_server,
+                      stop_jack_server, sure_clips)
 
 pytestmark = pytest.mark.jack
 
@@ -91,7 +91,7 @@ def _listen_then(env, model, action, timeout=20):
     proc = subprocess.Popen([sys.executable, "-m", "kwsapp", "listen", "--model", str(model),
                              "--threshold", "0.9"], cwd=REPO_ROOT,
                             env=dict(os.environ, **env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import _train_support as support
+from conftest import sigint_default
 
 pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.train, pytest.mark.slow]
@@ -38,7 +39,7 @@ def test_ctrl_c_then_resume_say_so(data_dir, tmp_path, conversions):
     env = support.training_env(conversions)
     state = out / ".checkpoint" / "state.json"
     proc = subprocess.Popen(cmd, cwd=support.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     deadline = time.monotonic() + 300
     while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
