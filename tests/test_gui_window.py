@@ -247,7 +247,41 @@ def test_settings_are_written_and_restored(qtbot, make_window, tiny_model, tmp_p
     assert second.threshold == pytest.approx(0.42)
     assert second.vad_combo.currentIndex() == 3
     assert len(store.value("window/geometry")) > 0
-    assert second.height() == 640  # (the width is held up by the controls' minimum)
+    assert second.height() == 640
+
+
+def test_the_controls_take_two_rows_in_a_narrow_window(qtbot, make_window, tiny_model):
+    """Half of a 1920-pixel screen: the controls stack in two rows instead of
+    holding the window at one row's width (1,157 px); wide, one row. Either
+    way no control overlaps another or is cut at the window's edge."""
+    window = make_window(tiny_model, autostart=False)
+    controls = window.controls
+    shown = [controls.listen_button, controls.device_combo, controls.model_combo,
+             controls.threshold_slider, controls.vad_combo, controls.verify_check,
+             window.add_word_button]
+
+    def rects() -> list:
+        return [QtCore.QRect(w.mapTo(window, QtCore.QPoint(0, 0)), w.size()) for w in shown]
+
+    def laid_out(width: int) -> list:
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda: window.width() == width, timeout=2000)
+        QtCore.QCoreApplication.processEvents()
+        boxes = rects()
+        for i, a in enumerate(boxes):
+            assert a.right() < window.width() and a.width() > 0, (width, shown[i])
+            for j in range(i + 1, len(boxes)):
+                assert not a.intersects(boxes[j]), (width, shown[i], shown[j])
+        return boxes
+
+    wide = laid_out(1600)
+    assert not controls.stacked and abs(wide[0].center().y() - wide[5].center().y()) < 8
+    narrow = laid_out(940)
+    assert controls.stacked and narrow[5].top() > narrow[0].bottom()  # the second row
+    tabs_top = window.tabs.mapTo(window, QtCore.QPoint(0, 0)).y()
+    assert max(r.bottom() for r in narrow) < tabs_top  # the views start below both rows
+    wide = laid_out(1600)  # and back
+    assert not controls.stacked
 
 
 def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):

@@ -105,28 +105,44 @@ class ControlsBar(QtWidgets.QWidget):
         self.verify_check = QtWidgets.QCheckBox("Second opinion")
         self.verify_check.toggled.connect(self.verify_changed.emit)
 
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 2)
-        lay.addWidget(self.listen_button)
-        lay.addSpacing(10)
+        # Two groups: where the sound comes from and what listens to it, and
+        # how it decides. Side by side when the window is wide enough; the
+        # second below the first when not (:meth:`resizeEvent`), so the
+        # window can be half of a 1920-pixel screen (one row held it at
+        # 1,157 pixels or more).
+        self._where, self._how = QtWidgets.QWidget(), QtWidgets.QWidget()
+        where = QtWidgets.QHBoxLayout(self._where)
+        where.setContentsMargins(0, 0, 0, 0)
+        where.addWidget(self.listen_button)
+        where.addSpacing(10)
         for label, widget in (("Input", self.device_combo), (None, refresh),
                               ("Model", self.model_combo)):
             if label:
-                lay.addSpacing(6)
-                lay.addWidget(QtWidgets.QLabel(label))
+                where.addSpacing(6)
+                where.addWidget(QtWidgets.QLabel(label))
             # The device name gets the spare width (names can be long).
-            lay.addWidget(widget, 3 if widget is self.device_combo else 0)
-        lay.addSpacing(12)
-        lay.addWidget(QtWidgets.QLabel("Threshold"))
-        lay.addWidget(self.threshold_slider)
-        lay.addWidget(self.threshold_label)
-        lay.addSpacing(12)
-        lay.addWidget(QtWidgets.QLabel("VAD"))
-        lay.addWidget(self.vad_combo)
-        lay.addSpacing(12)
-        lay.addWidget(self.verify_check)
-        lay.addStretch(1)
-        self._layout = lay
+            where.addWidget(widget, 3 if widget is self.device_combo else 0)
+        how = QtWidgets.QHBoxLayout(self._how)
+        how.setContentsMargins(0, 0, 0, 0)
+        how.addWidget(QtWidgets.QLabel("Threshold"))
+        how.addWidget(self.threshold_slider)
+        how.addWidget(self.threshold_label)
+        how.addSpacing(12)
+        how.addWidget(QtWidgets.QLabel("VAD"))
+        how.addWidget(self.vad_combo)
+        how.addSpacing(12)
+        how.addWidget(self.verify_check)
+        how.addStretch(1)
+        self._layout = how
+        lay = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.LeftToRight, self)
+        lay.setContentsMargins(8, 6, 8, 2)
+        lay.setSpacing(12)
+        # Not the one row's width as the bar's minimum: resizeEvent stacks
+        # the groups instead (minimumSizeHint gives the stacked width).
+        lay.setSizeConstraint(QtWidgets.QLayout.SizeConstraint.SetNoConstraint)
+        lay.addWidget(self._where, 1)  # the device name gets the spare width
+        lay.addWidget(self._how, 0)
+        self._outer = lay
 
     def add_button(self, action: QtGui.QAction) -> QtWidgets.QToolButton:
         """A button for ``action`` after the other controls."""
@@ -135,6 +151,37 @@ class ControlsBar(QtWidgets.QWidget):
         self._layout.insertSpacing(self._layout.count() - 1, 12)
         self._layout.insertWidget(self._layout.count() - 1, button)
         return button
+
+    @property
+    def stacked(self) -> bool:
+        """Whether the controls are in two rows (the window is narrow)."""
+        return self._outer.direction() == QtWidgets.QBoxLayout.Direction.TopToBottom
+
+    def _one_row_width(self) -> int:
+        m = self._outer.contentsMargins()
+        return (self._where.minimumSizeHint().width() + self._outer.spacing()
+                + self._how.minimumSizeHint().width() + m.left() + m.right())
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        """As narrow as the wider group, as tall as the rows need."""
+        m = self._outer.contentsMargins()
+        width = max(self._where.minimumSizeHint().width(),
+                    self._how.minimumSizeHint().width()) + m.left() + m.right()
+        rows = [self._where.minimumSizeHint().height(), self._how.minimumSizeHint().height()]
+        height = (sum(rows) + self._outer.spacing() if self.stacked else max(rows))
+        return QtCore.QSize(width, height + m.top() + m.bottom())
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        return QtCore.QSize(max(self._one_row_width(), self.minimumSizeHint().width()),
+                            self.minimumSizeHint().height())
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        stack = event.size().width() < self._one_row_width()
+        if stack != self.stacked:
+            self._outer.setDirection(QtWidgets.QBoxLayout.Direction.TopToBottom if stack
+                                     else QtWidgets.QBoxLayout.Direction.LeftToRight)
+            self.updateGeometry()  # the window gives the bar its new height
+        super().resizeEvent(event)
 
     # ---------------------------------------------------------------- devices
     def fill_devices(self, devices: list, wanted: object,
