@@ -87,9 +87,7 @@ def check_take(audio: np.ndarray, name: str,
     if audio.size == 0:
         raise BadTakeError(f"{name}: the take is empty (no audio); record it again")
     if seconds > config.max_recording_s:
-        raise BadTakeError(f"{name}: {seconds:.1f} s is too long for one take "
-                           f"(at most {config.max_recording_s:g} s: the word alone, "
-                           "with a little silence around it)")
+        raise _too_long(name, seconds, config)
     peak = float(np.max(np.abs(audio)))
     if peak < 10 ** (config.silent_peak_dbfs / 20.0):
         raise BadTakeError(f"{name}: the take is silent (peak {20 * np.log10(max(peak, 1e-6)):.0f}"
@@ -182,10 +180,14 @@ def read_take(path: str | Path, config: UserWordsConfig = UserWordsConfig(),
 
     seconds = audio_info(path)[2]
     if seconds > config.max_recording_s:
-        raise BadTakeError(f"{name or path}: {seconds:.1f} s is too long for one take "
-                           f"(at most {config.max_recording_s:g} s: the word alone, "
-                           "with a little silence around it)")
+        raise _too_long(name or str(path), seconds, config)
     return load_audio(path)
+
+
+def _too_long(name: str, seconds: float, config: UserWordsConfig) -> BadTakeError:
+    return BadTakeError(f"{name}: {seconds:.1f} s is too long for one take (at most "
+                        f"{config.max_recording_s:g} s: the word alone, with a little "
+                        "silence around it)")
 
 
 def load_takes(paths: Sequence[str | Path],
