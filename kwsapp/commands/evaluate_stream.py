@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     rows = read_truth(args.truth)  # its form first: a bad file is refused before the model loads
     recognizer, config = model_and_config(args.model, args.threshold,
                                           False if args.no_verify else None)
-    refuse_user_words(args.truth, rows, truth_labels(recognizer.labels))
+    labels = truth_labels(recognizer.labels)
+    refuse_user_words(args.truth, rows, labels)
     # A row past the stream's end, or of a label no model has
     # (a typo: "YES"), would be scored as a missed word: refused instead.
-    truth = read_truth(args.truth, audio_info(args.wav)[2], truth_labels(recognizer.labels))
+    truth = read_truth(args.truth, audio_info(args.wav)[2], labels)
     from kwsapp.commands.progress import audio_progress
 
     with audio_progress(args.wav) as on_progress:
