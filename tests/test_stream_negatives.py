@@ -209,6 +209,25 @@ def test_unreadable_recordings_are_named_and_exit_2(repo_root, data_dir, wake_wo
     assert "holds speech" not in r.stderr
 
 
+def test_an_unreadable_recording_the_seed_never_drew_is_named_too(data_dir, wake_words,
+                                                                  tmp_path):
+    """A stream too short to draw every file still names a broken one: it
+    was said only when the seed happened to draw it."""
+    folder = tmp_path / "other" / "hello"
+    folder.mkdir(parents=True)
+    for f in sorted((wake_words / "snowboy").glob("*.flac"))[:40]:
+        shutil.copy(f, folder / f.name)
+    for k in range(5):
+        (folder / f"zz-broken{k}.wav").write_text("not audio at all\n")
+    skipped = []
+    audio, truth = make_stream(data_dir, StreamSpec(minutes=0.05, seed=1, snr_db=None,
+                                                    negatives=(str(tmp_path / "other"),),
+                                                    gap_s=(0.2, 1.5)), skipped.append)
+    assert truth and len({w.file for w in truth}) < 10  # most files never drawn
+    assert sorted(e.path for e in skipped) == [str(folder / f"zz-broken{k}.wav")
+                                               for k in range(5)]
+
+
 def test_bad_negatives_exit_2(repo_root, data_dir, tmp_path):
     r = make(repo_root, data_dir, tmp_path / "x", "--negatives", str(tmp_path / "nope"))
     assert r.returncode == 2 and "nope: no such folder" in r.stderr

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
-from kwsapp.audio.io import load_audio
+from kwsapp.audio.io import audio_info, load_audio
 from kwsapp.audio.vad import speech_flags
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
 from kwsapp.errors import AudioFileError, BadInputError
@@ -369,7 +369,8 @@ def _negative_stream(data_dir: Path, spec: StreamSpec,
                      ) -> tuple[np.ndarray, list[TruthWord]]:
     """Other speech only: recordings drawn without replacement from
     ``spec.negatives``, each one's utterances in order, ``spec.gap_s`` apart.
-    Files that do not decode are skipped (logged once each, ``on_skipped``)."""
+    Files that do not decode are skipped (logged once each, ``on_skipped``),
+    those never drawn included (their headers are read)."""
     rng = np.random.default_rng(spec.seed)
     files = list_negatives(spec.negatives, spec.speakers, spec.words)
     deck = _Deck(files, rng)
@@ -378,6 +379,13 @@ def _negative_stream(data_dir: Path, spec: StreamSpec,
     speech = np.zeros(total, np.float32)
     truth: list[TruthWord] = []
     unreadable: list[AudioFileError] = []
+
+    def skip(exc: AudioFileError) -> None:
+        log.warning("skipped %s", exc)
+        unreadable.append(exc)
+        if on_skipped is not None:
+            on_skipped(exc)
+
     t = ms_to_samples(1000 * rng.uniform(*spec.gap_s))
     while t < total:
         path, name = deck.draw()
@@ -385,18 +393,24 @@ def _negative_stream(data_dir: Path, spec: StreamSpec,
             try:
                 cache[path] = load_negative(path, name)
             except AudioFileError as exc:
-                log.warning("skipped %s", exc)
-                unreadable.append(exc)
-                if on_skipped is not None:
-                    on_skipped(exc)
+                skip(exc)
                 cache[path] = []
             if not cache[path] and all(f in cache and not cache[f] for f, _ in files):
                 raise _no_speech_error(spec.negatives, len(files), unreadable)
         for clip in cache[path]:
             end = _place(speech, truth, clip, t)
             if end is None:
-                return _mix(speech, data_dir, spec, rng), truth
+                t = total
+                break
             t = end + ms_to_samples(1000 * rng.uniform(*spec.gap_s))
+    # A short stream draws a few of many files: the others' headers are read
+    # too, so that a broken file is named whichever the seed drew.
+    for path, _ in files:
+        if path not in cache:
+            try:
+                audio_info(path)
+            except AudioFileError as exc:
+                skip(exc)
     return _mix(speech, data_dir, spec, rng), truth
 
 
