@@ -190,6 +190,11 @@ class GuiConfig:
     result_hold_ms: float = 1500.0  # command shown at full strength this long
     result_fade_ms: float = 1200.0  # then fades out over this long
     history_rows: int = 200  # oldest rows dropped past this
+    # Each probability bar's row is at least this many lines of its label's
+    # font; where the space is lower the bars scroll. Left to shrink, the 12
+    # labels overlapped below a ~500-px window, and at about one line
+    # pyqtgraph drops them all (its axis text may fill at most 80 % of it).
+    bar_row_lines: float = 1.2
     file_max_columns: int = 3000  # long-file spectrogram pooled to this width
 
 

@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import KwsError
-from kwsapp.gui.result_widget import ProbabilityBars
+from kwsapp.gui.result_widget import ProbabilityBars, scrolling
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
 from kwsapp.inference.classify import FileClassification, FileClassifier
 from kwsapp.inference.verifier import heard_as
@@ -163,11 +163,11 @@ class FilesPanel(QtWidgets.QSplitter):
         font.setPointSize(28)
         font.setBold(True)
         self.clip_label.setFont(font)
-        self.clip_bars = ProbabilityBars()
+        self.clip_bars = ProbabilityBars(config=gui_config)
         clip_page = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(clip_page)
         lay.addWidget(self.clip_label)
-        lay.addWidget(self.clip_bars, 1)
+        lay.addWidget(scrolling(self.clip_bars), 1)
         self.file_view = FileSpectrogramView(gui_config)
         self.command_list = QtWidgets.QListWidget()
         self._listed: FileResult | None = None  # the long file the list shows
