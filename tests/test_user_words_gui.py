@@ -247,6 +247,16 @@ def test_a_takes_long_message_is_not_drawn_over_its_waveform(qtbot, dialog, wake
     assert len(dialog.slots) == 10 and dialog.height() == height
 
 
+def test_the_dialog_fits_a_768_pixel_screen(qtbot, dialog):
+    """Opened, and at its smallest, the dialog fits a 768-pixel screen
+    (700 pixels left under a title bar and a panel; it opened 770 tall),
+    with its five takes in view, not scrolled."""
+    qtbot.wait(50)  # laid out
+    assert dialog.height() <= 700
+    assert dialog.sizeHint().height() <= 700 and dialog.minimumSizeHint().height() <= 700
+    assert len(dialog.slots) == 5 and dialog.takes_area.verticalScrollBar().maximum() == 0
+
+
 def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
                                                           tmp_path):
     """The dialog's "Ignore it" box: the word is stored with the ignore

@@ -47,7 +47,7 @@ class TakeSlot(QtWidgets.QFrame):
         self.take: Take | None = None
         self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
         self.plot = pg.PlotWidget()
-        self.plot.setFixedHeight(56)
+        self.plot.setFixedHeight(46)
         item = self.plot.getPlotItem()
         item.hideAxis("left")
         item.hideAxis("bottom")
@@ -73,9 +73,12 @@ class TakeSlot(QtWidgets.QFrame):
         self.drop_button.clicked.connect(lambda: self.drop_clicked.emit(self.index))
         title = QtWidgets.QLabel(f"Take {index + 1}")
         title.setMinimumWidth(48)
-        buttons = QtWidgets.QVBoxLayout()
-        for b in (self.record_button, self.play_button, self.drop_button):
-            buttons.addWidget(b)
+        # Two rows of buttons, not three: five takes and the rest of the
+        # dialog then fit a 768-pixel screen without scrolling.
+        buttons = QtWidgets.QGridLayout()
+        buttons.addWidget(self.record_button, 0, 0, 1, 2)
+        buttons.addWidget(self.play_button, 1, 0)
+        buttons.addWidget(self.drop_button, 1, 1)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(6, 3, 6, 3)
         lay.addWidget(title)
@@ -217,7 +220,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.train_button.clicked.connect(self.train)
         self.words_list = QtWidgets.QListWidget()
         self.words_list.setToolTip("Your words")
-        self.words_list.setMaximumHeight(110)
+        self.words_list.setMaximumHeight(84)  # a few words; more scroll
         self.remove_button = QtWidgets.QPushButton("Remove word")
         self.remove_button.setToolTip("Delete the selected word")
         self.remove_button.clicked.connect(self.remove_selected)
@@ -262,7 +265,9 @@ class AddWordDialog(QtWidgets.QDialog):
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
-        self.resize(560, 770)  # the default takes without scrolling
+        # The default takes without scrolling, within a 768-pixel screen's
+        # 700 pixels under a title bar and a panel.
+        self.resize(560, 680)
 
         self._timer = QtCore.QTimer(self, interval=30)
         self._timer.timeout.connect(self._tick)
