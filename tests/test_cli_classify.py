@@ -66,7 +66,9 @@ def test_every_encoding_gives_the_same_label(tiny_model, clips):
     assert [r["file"] for r in rows] == [str(p) for p in good.values()]
     ref = rows[1]  # 16-bit PCM
     for row in rows:
-        assert set(row) == {"file", "duration", "label", "probs", "events", "not_emitted"}
+        assert set(row) == {"file", "duration", "label", "probs", "events", "not_emitted",
+                            "notes"}
+        assert row["notes"] == []  # a 1-s clip is a whole word: nothing to note
         assert row["duration"] == pytest.approx(1.0, abs=0.02)
         assert list(row["probs"]) == list(LABELS)
         assert sum(row["probs"].values()) == pytest.approx(1.0, abs=1e-3)
@@ -183,3 +185,28 @@ def test_a_broken_link_in_a_folder_is_reported_as_when_named(tiny_model, clips, 
     assert f"{top / 'd.wav'}: ERROR no such file" in proc.stdout, proc.stdout
     assert f"{top / 'a.wav'} (" in proc.stdout  # the rest is still classified
     assert "Traceback" not in proc.stderr
+
+
+def test_a_clip_shorter_than_a_word_is_labelled_with_a_note(bundled_model_dir, data_dir,
+                                                            tmp_path):
+    """50 ms of a real "yes" still gets a label, and a note that it is far
+    shorter than the model's 1.5-s window, so the label may be wrong (text
+    and JSON); the whole clip (1 s) gets none."""
+    whole = real_clip(data_dir, "yes", 0)
+    x = load_audio(whole)
+    peak = int(np.argmax(np.abs(x)))
+    short = tmp_path / "short.wav"
+    sf.write(short, x[peak - 400:peak + 400], 16000)
+    proc = run_cli("classify", "--json", str(short), str(whole))
+    assert proc.returncode == 0, proc.stderr
+    cut, full = json.loads(proc.stdout)["files"]
+    assert cut["label"] in LABELS and full["notes"] == []
+    (note,) = cut["notes"]
+    assert note.startswith("only 0.05 s of audio, shorter than the model's 1.50 s window")
+    assert "the label may be wrong" in note
+
+    proc = run_cli("classify", str(short))
+    assert proc.returncode == 0, proc.stderr
+    head, said = proc.stdout.splitlines()[:2]
+    assert head.startswith(f"{short} (0.05 s): {cut['label']}")
+    assert said == f"  note: {note}"

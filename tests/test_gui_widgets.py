@@ -181,3 +181,34 @@ def test_a_file_that_reads_when_dropped_again_loses_its_error_red(qtbot, tmp_pat
     assert late_row.text(1) == good_row.text(1) and "error" not in late_row.text(1)
     assert late_row.foreground(1).color() != red
     assert late_row.foreground(1).color() == good_row.foreground(1).color()
+
+
+def test_a_clip_too_short_to_trust_says_so_in_the_files_tab(qtbot, tmp_path, tiny_model,
+                                                             data_dir):
+    """The Files tab: a 0.05-s clip's row, its detail and its exported row
+    carry the classify service's note (its label may be wrong); a whole
+    clip's carry none."""
+    import soundfile as sf
+
+    from kwsapp.gui.files import FilesPanel, FileWorker
+
+    panel = FilesPanel(GuiConfig())
+    qtbot.addWidget(panel)
+    panel.show()
+    worker = FileWorker(GuiConfig())
+    whole = sorted((data_dir / "yes").glob("*.wav"))[0]
+    x = load_audio(whole)
+    short = tmp_path / "short.wav"
+    sf.write(short, x[int(np.argmax(np.abs(x))) - 400:][:800], 16000)
+    panel.add_result(worker.classify_one(str(whole), str(tiny_model)))
+    panel.add_result(worker.classify_one(str(short), str(tiny_model)))
+    (_, whole_said), (_, short_said) = panel.result_rows()
+    assert "only 0.05 s of audio" in short_said and "may be wrong" in short_said
+    assert "only" not in whole_said
+    panel.table.setCurrentItem(panel.table.topLevelItem(1))
+    assert panel.clip_note.isVisible() and "0.05 s" in panel.clip_note.text()
+    panel.table.setCurrentItem(panel.table.topLevelItem(0))
+    assert not panel.clip_note.isVisible()
+    header, rows = panel.table_rows()
+    notes = [dict(zip(header, row))["notes"] for row in rows]
+    assert notes[0] == "" and notes[1].startswith("only 0.05 s of audio")

@@ -284,6 +284,41 @@ def test_the_controls_take_two_rows_in_a_narrow_window(qtbot, make_window, tiny_
     assert not controls.stacked
 
 
+def bar_labels(bars) -> list[tuple[str, QtCore.QRectF]]:
+    """``(label, rect)`` of each class name the bars' axis draws (its own
+    draw specs, in axis coordinates)."""
+    axis = bars.getPlotItem().getAxis("left")
+    image = QtGui.QImage(bars.size(), QtGui.QImage.Format.Format_RGB32)
+    painter = QtGui.QPainter(image)
+    try:
+        _line, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(text, rect) for rect, _flags, text in texts]
+
+
+def test_the_probability_bars_labels_stay_apart_in_a_low_window(qtbot, make_window,
+                                                                 tiny_model):
+    """A 420-pixel window: every class name is drawn, whole, on its own row
+    (below ~500 px they were squeezed over each other); the bars scroll
+    instead."""
+    window = make_window(tiny_model, autostart=False)
+    window.resize(1180, 420)
+    qtbot.waitUntil(lambda: window.height() == 420, timeout=2000)
+    QtCore.QCoreApplication.processEvents()
+    drawn = bar_labels(window.bars)
+    assert [text for text, _ in drawn] == list(window.bars.labels)
+    axis_height = window.bars.getPlotItem().getAxis("left").geometry().height()
+    for i, (text, rect) in enumerate(drawn):
+        for other, other_rect in drawn[i + 1:]:
+            assert not rect.intersects(other_rect), (text, other)
+    for text, rect in drawn:  # and none is cut at the edge
+        assert rect.top() >= 0 and rect.bottom() <= axis_height, (text, rect)
+    area = window.live.bars_area
+    assert area.height() < window.bars.height()  # lower than the bars need:
+    assert area.verticalScrollBar().maximum() > 0  # they scroll
+
+
 def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):
     window = make_window(tiny_model, device="no such input device 1234")
     qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=5000)

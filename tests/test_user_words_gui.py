@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,90 @@ def dialog(qtbot, tmp_path, wake_dir):  # noqa: F811
     d.show()
     yield d
     d.close()
+
+
+def add_files(qtbot, dialog, paths) -> None:
+    """Files given to the dialog as a drop gives them, decoded on its
+    worker thread: back once their takes are placed."""
+    dialog.add_files([str(p) for p in paths])
+    qtbot.waitUntil(lambda: not dialog.reading, timeout=20000)
+
+
+def drop(dialog, paths) -> None:
+    """A real drop event of ``paths`` on the dialog."""
+    from PySide6 import QtCore, QtGui
+
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(p)) for p in paths])
+    args = (QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
+            QtCore.Qt.KeyboardModifier.NoModifier)
+    # Qt delivers a drop only where the drag entered and was accepted.
+    enter = QtGui.QDragEnterEvent(QtCore.QPoint(20, 20), *args)
+    QtCore.QCoreApplication.sendEvent(dialog, enter)
+    assert enter.isAccepted()
+    event = QtGui.QDropEvent(QtCore.QPointF(20, 20), *args)
+    QtCore.QCoreApplication.sendEvent(dialog, event)
+    assert event.isAccepted()
+
+
+def reads_recorded(monkeypatch, gate: threading.Event | None = None) -> list:
+    """The threads the dialog decodes take files on: the real decoder,
+    wrapped to note its thread (and, given ``gate``, to wait for it first,
+    as a slow disk would)."""
+    import kwsapp.gui.add_word as add_word
+
+    threads, real = [], add_word.read_take
+
+    def read_take(*args, **kwargs):
+        threads.append(threading.current_thread())
+        if gate is not None:
+            assert gate.wait(20.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(add_word, "read_take", read_take)
+    return threads
+
+
+def test_dropped_files_are_decoded_off_the_gui_thread(qtbot, dialog, wake_dir,  # noqa: F811
+                                                      monkeypatch):
+    """A drop returns at once (the window stays live while a long file is
+    read): its files are decoded on a worker thread, then become takes;
+    Record and Train wait for them."""
+    threads = reads_recorded(monkeypatch)
+    files = recordings(wake_dir, "alexa", 3)
+    drop(dialog, files)
+    assert dialog.takes == []  # the drop is back before its files are decoded
+    assert dialog.reading and "Reading 3 file(s)" in dialog.prompt.text()
+    assert not dialog.train_button.isEnabled()
+    assert not dialog.slots[4].record_button.isEnabled()
+    qtbot.waitUntil(lambda: len(dialog.takes) == 3, timeout=20000)
+    assert not dialog.reading and dialog.prompt.text() == "2 more take(s) to record."
+    assert len(threads) == 3
+    assert all(t is not threading.current_thread() for t in threads), threads
+    assert dialog.train_button.isEnabled() and dialog.slots[4].record_button.isEnabled()
+
+
+def test_closing_the_dialog_while_files_are_decoded(qtbot, dialog, wake_dir,  # noqa: F811
+                                                   monkeypatch):
+    """Closed while its dropped files are read, the dialog places none of
+    them later, says they were not used, and takes the next drop as ever."""
+    gate = threading.Event()
+    threads = reads_recorded(monkeypatch, gate)
+    files = recordings(wake_dir, "alexa", 3)
+    drop(dialog, files)
+    qtbot.waitUntil(lambda: len(threads) == 1, timeout=5000)  # the worker is on a file
+    dialog.close()
+    assert not dialog.reading
+    gate.set()
+    threads[0].join(20.0)
+    assert not threads[0].is_alive() and len(threads) == 1  # it stopped after that file
+    qtbot.wait(100)  # its result, had it been queued, would have arrived
+    assert dialog.takes == [] and "were not used" in dialog.prompt.text()
+    assert dialog.train_button.isEnabled() and dialog.slots[0].record_button.isEnabled()
+
+    dialog.show()
+    add_files(qtbot, dialog, files)
+    assert len(dialog.takes) == 3
 
 
 def test_records_drops_redoes_trains_and_removes(qtbot, dialog, tmp_path):
@@ -104,13 +189,13 @@ def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(16000, np.float32), 16000)
     files = [str(p) for p in recordings(wake_dir, "alexa", 3)]
-    dialog.add_files([*files, str(silent)])
+    add_files(qtbot, dialog, [*files, str(silent)])
     assert len(dialog.takes) == 3
     assert "silent" in dialog.prompt.text()
     assert "silent" in dialog.slots[3].status.text()
 
     dialog.name_edit.setText("alexa")
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 8, skip=3)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 8, skip=3)])
     assert len(dialog.slots) == 2 * dialog.config.default_takes  # more slots, to a limit
     assert "No room" in dialog.prompt.text()
 
@@ -130,7 +215,7 @@ def test_files_not_used_are_all_named_after_the_good_ones(qtbot, dialog, wake_di
     folder.mkdir()
     long = tmp_path / "an hour.wav"  # 12 s stands in: refused by its length alone
     sf.write(long, np.zeros(16000 * 12, np.float32), 16000)
-    dialog.add_files([str(corrupt), str(folder), str(silent), str(long),
+    add_files(qtbot, dialog, [str(corrupt), str(folder), str(silent), str(long),
                       *map(str, recordings(wake_dir, "alexa", 2))])
     assert len(dialog.takes) == 2
     said = dialog.prompt.text()
@@ -150,16 +235,26 @@ def test_a_takes_long_message_is_not_drawn_over_its_waveform(qtbot, dialog, wake
 
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(16000, np.float32), 16000)
-    dialog.add_files([str(silent)])
+    add_files(qtbot, dialog, [str(silent)])
     qtbot.wait(50)  # laid out
     slot = dialog.slots[0]
     assert "silent" in slot.status.text()
     assert slot.status.height() >= slot.status.heightForWidth(slot.status.width())  # every line
     assert slot.status.geometry().top() >= slot.plot.geometry().bottom()
     height = dialog.height()
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 10)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 10)])
     qtbot.wait(50)
     assert len(dialog.slots) == 10 and dialog.height() == height
+
+
+def test_the_dialog_fits_a_768_pixel_screen(qtbot, dialog):
+    """Opened, and at its smallest, the dialog fits a 768-pixel screen
+    (700 pixels left under a title bar and a panel; it opened 770 tall),
+    with its five takes in view, not scrolled."""
+    qtbot.wait(50)  # laid out
+    assert dialog.height() <= 700
+    assert dialog.sizeHint().height() <= 700 and dialog.minimumSizeHint().height() <= 700
+    assert len(dialog.slots) == 5 and dialog.takes_area.verticalScrollBar().maximum() == 0
 
 
 def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
@@ -168,7 +263,7 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
     role (from one take, which a word to ignore may be), listed as ignored,
     the prompt says commands no longer fire on it, and the box is cleared
     for the next word."""
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 1)])
     dialog.name_edit.setText("alexa")
     dialog.ignore_box.setChecked(True)
     with qtbot.waitSignal(dialog.word_added, timeout=60000):
@@ -183,14 +278,14 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
 def test_the_prompt_counts_takes_for_a_word_to_ignore(qtbot, dialog, wake_dir):  # noqa: F811
     """One take is enough for a word to ignore: with "Ignore it" ticked the
     prompt says Train can start, not that more takes are to be recorded."""
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 1)])
     assert dialog.prompt.text() == "4 more take(s) to record."
     dialog.ignore_box.setChecked(True)
     assert "enough for a word to ignore: press Train" in dialog.prompt.text()
     dialog.ignore_box.setChecked(False)
     assert dialog.prompt.text() == "4 more take(s) to record."
     dialog.ignore_box.setChecked(True)
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 1, skip=1)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 1, skip=1)])
     assert dialog.prompt.text().startswith("2 take(s) in, enough for a word to ignore")
 
 
@@ -200,7 +295,7 @@ def test_a_word_to_ignore_that_sounds_like_a_command_says_so(qtbot, dialog, data
     "stop" at the usual level: the prompt names the command and the level
     it vetoes at instead (the card's threshold, raised by enrol)."""
     take = sorted((data_dir / "stop").glob("*.wav"))[0]
-    dialog.add_files([str(take)])
+    add_files(qtbot, dialog, [str(take)])
     dialog.name_edit.setText("halt")
     dialog.ignore_box.setChecked(True)
     with qtbot.waitSignal(dialog.word_added, timeout=60000):
@@ -218,7 +313,7 @@ def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wa
     """A stored word whose card names another embedding (as after an update)
     is marked in the list; Retrain trains it again from its kept takes, the
     takes being recorded stay, and the live view is told (word_added)."""
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 3)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 3)])
     dialog.name_edit.setText("alexa")
     with qtbot.waitSignal(dialog.word_added, timeout=60000):
         assert dialog.train()
@@ -229,7 +324,8 @@ def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wa
     dialog.refresh_words()
     assert "Retrain" in dialog.words_list.item(0).text()
 
-    dialog.add_files([str(p) for p in recordings(wake_dir, "snowboy", 1)])  # a take in progress
+    # A take in progress.
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "snowboy", 1)])
     assert not dialog.retrain_selected()  # nothing selected
     dialog.words_list.setCurrentRow(0)
     with qtbot.waitSignal(dialog.word_added, timeout=60000) as added:
@@ -248,7 +344,7 @@ def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_di
     from gui_helpers import temp_settings
     from kwsapp.gui.main_window import MainWindow
 
-    dialog.add_files([str(p) for p in recordings(wake_dir, "alexa", 3)])
+    add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "alexa", 3)])
     dialog.name_edit.setText("alexa")
     with qtbot.waitSignal(dialog.word_added, timeout=60000):
         assert dialog.train()

@@ -1,7 +1,8 @@
 """``kwsapp classify FILE|DIR...``: label short clips, find commands in long files.
 
 A clip up to ``Config.clip_max_ms`` gets its top label and every class
-probability (one window, centred); every file, short or long, is also played
+probability (one window, centred), and a note when it is shorter than
+``Config.short_clip_ms`` and the model's window; every file, short or long, is also played
 through the streaming engine (non-realtime :class:`FileSource`) for its
 timeline of command events. The work is the runtime service
 :mod:`kwsapp.inference.classify`; this module only formats its results. A folder
@@ -40,9 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def to_row(result: FileClassification) -> dict[str, Any]:
-    """One file's ``--json`` row: file, duration, label, probs, events, and
-    the commands the second opinion did not confirm (``not_emitted``, each
-    with what the recogniser ``heard``)."""
+    """One file's ``--json`` row: file, duration, label, probs, events, the
+    commands the second opinion did not confirm (``not_emitted``, each with
+    what the recogniser ``heard``), and ``notes`` (e.g. a clip too short
+    for its label to mean much)."""
     probs = result.probabilities()
     return {"file": result.path, "duration": round(result.duration_s, 4),
             "label": result.label,
@@ -52,7 +54,8 @@ def to_row(result: FileClassification) -> dict[str, Any]:
                        for e in result.events],
             "not_emitted": [{"label": u.event.label, "score": round(u.event.score, 6),
                              "start": round(u.event.start, 3), "end": round(u.event.end, 3),
-                             "heard": u.heard} for u in result.withheld]}
+                             "heard": u.heard} for u in result.withheld],
+            "notes": list(result.notes)}
 
 
 def _print_text(row: dict[str, Any]) -> None:
@@ -67,6 +70,8 @@ def _print_text(row: dict[str, Any]) -> None:
         print(f"{head}: {row['label']}  (" + ", ".join(f"{k} {v:.2f}" for k, v in top) + ")")
     else:
         print(f"{head}: {len(row['events'])} command(s)")
+    for note in row["notes"]:
+        print(f"  note: {note}")
     for ev in row["events"]:
         print(f"  {ev['start']:8.2f} - {ev['end']:8.2f} s  {ev['label']:<8} {ev['score']:.2f}")
     for ev in row["not_emitted"]:
@@ -76,7 +81,7 @@ def _print_text(row: dict[str, Any]) -> None:
 
 def _error_row(path: str, problem: str) -> dict[str, Any]:
     return {"file": path, "duration": None, "label": None, "probs": None, "events": [],
-            "not_emitted": [], "error": problem}
+            "not_emitted": [], "notes": [], "error": problem}
 
 
 def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:

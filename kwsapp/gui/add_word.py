@@ -4,8 +4,9 @@ taught are listed, and can be removed, in the same dialog.
 
 Recording runs a :class:`~kwsapp.userwords.record.TakeRecorder` on a source
 from the window's source factory (the sound card, or whatever the tests
-give); a timer draws its level and stops it when full. Training runs on a
-worker thread whose progress arrives through Qt signals.
+give); a timer draws its level and stops it when full. Dropped files are
+decoded, and training runs, on worker threads whose results and progress
+arrive through Qt signals: the dialog stays live while a long file is read.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class TakeSlot(QtWidgets.QFrame):
         self.take: Take | None = None
         self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
         self.plot = pg.PlotWidget()
-        self.plot.setFixedHeight(56)
+        self.plot.setFixedHeight(46)
         item = self.plot.getPlotItem()
         item.hideAxis("left")
         item.hideAxis("bottom")
@@ -72,9 +73,12 @@ class TakeSlot(QtWidgets.QFrame):
         self.drop_button.clicked.connect(lambda: self.drop_clicked.emit(self.index))
         title = QtWidgets.QLabel(f"Take {index + 1}")
         title.setMinimumWidth(48)
-        buttons = QtWidgets.QVBoxLayout()
-        for b in (self.record_button, self.play_button, self.drop_button):
-            buttons.addWidget(b)
+        # Two rows of buttons, not three: five takes and the rest of the
+        # dialog then fit a 768-pixel screen without scrolling.
+        buttons = QtWidgets.QGridLayout()
+        buttons.addWidget(self.record_button, 0, 0, 1, 2)
+        buttons.addWidget(self.play_button, 1, 0)
+        buttons.addWidget(self.drop_button, 1, 1)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(6, 3, 6, 3)
         lay.addWidget(title)
@@ -115,11 +119,36 @@ class TakeSlot(QtWidgets.QFrame):
         return 0 if x is None else len(x)
 
 
-class _TrainBridge(QtCore.QObject):
+def read_takes(paths: list[str], config: UserWordsConfig, cancel: threading.Event
+               ) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """Decode take files (on a worker thread): ``(name, 16 kHz audio)`` of
+    each that reads and, for each that does not, its problem, both in the
+    order given; stops early once ``cancel`` is set."""
+    clips, problems = [], []
+    for path in paths:
+        if cancel.is_set():
+            break
+        name = Path(path).name
+        try:
+            clips.append((name, read_take(path, config, name)))
+        except BadTakeError as exc:  # named already
+            problems.append(str(exc))
+        except KwsError as exc:
+            problems.append(f"{name}: {getattr(exc, 'problem', None) or exc}")
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+            log.exception("reading %s failed", path)
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+    return clips, problems
+
+
+class _WorkerBridge(QtCore.QObject):
+    """The worker threads' results, queued to the dialog's thread."""
+
     progress = QtCore.Signal(float, str)
     done = QtCore.Signal(object)
     retrained = QtCore.Signal(object)
     failed = QtCore.Signal(str)
+    files_read = QtCore.Signal(object, object, object)  # job, clips, problems
 
 
 class AddWordDialog(QtWidgets.QDialog):
@@ -155,6 +184,13 @@ class AddWordDialog(QtWidgets.QDialog):
         self._record_at = 0.0
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
+        # Dropped files being read: the thread and its cancel flag (which
+        # also tells its result from a cancelled one's); drops waiting, and
+        # what the drops before them gave (placed together, so that one
+        # prompt names every file not used).
+        self._reader: tuple[threading.Thread, threading.Event] | None = None
+        self._files_waiting: list[list[str]] = []
+        self._files_read: tuple[list, list] = ([], [])
         self.last_word = None
         self._error = False  # the prompt shows an error
 
@@ -184,7 +220,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.train_button.clicked.connect(self.train)
         self.words_list = QtWidgets.QListWidget()
         self.words_list.setToolTip("Your words")
-        self.words_list.setMaximumHeight(110)
+        self.words_list.setMaximumHeight(84)  # a few words; more scroll
         self.remove_button = QtWidgets.QPushButton("Remove word")
         self.remove_button.setToolTip("Delete the selected word")
         self.remove_button.clicked.connect(self.remove_selected)
@@ -229,12 +265,15 @@ class AddWordDialog(QtWidgets.QDialog):
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
-        self.resize(560, 770)  # the default takes without scrolling
+        # The default takes without scrolling, within a 768-pixel screen's
+        # 700 pixels under a title bar and a panel.
+        self.resize(560, 680)
 
         self._timer = QtCore.QTimer(self, interval=30)
         self._timer.timeout.connect(self._tick)
-        self._bridge = _TrainBridge()
+        self._bridge = _WorkerBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
+        self._bridge.files_read.connect(self._on_files_read, queued)
         self._bridge.progress.connect(self._on_progress, queued)
         self._bridge.done.connect(self._on_trained, queued)
         self._bridge.retrained.connect(self._on_retrained, queued)
@@ -250,6 +289,18 @@ class AddWordDialog(QtWidgets.QDialog):
     def recording(self) -> bool:
         return self._recording_slot is not None
 
+    @property
+    def reading(self) -> bool:
+        """Dropped files are being decoded (their takes not placed yet)."""
+        return self._reader is not None
+
+    def _enable_buttons(self) -> None:
+        """Record and Train only while nothing else is under way (a take
+        recorded or files read would land in a slot the other wanted)."""
+        for slot in self.slots:
+            slot.record_button.setEnabled(not self.recording and not self.reading)
+        self.train_button.setEnabled(self._thread is None and not self.reading)
+
     def say(self, text: str, error: bool = False) -> None:
         self.prompt.setText(text)
         self._error = error
@@ -257,7 +308,7 @@ class AddWordDialog(QtWidgets.QDialog):
 
     def record_take(self, index: int) -> None:
         """Count down, then record take ``index`` for ``config.record_s``."""
-        if self.recording or self._thread is not None:
+        if self.recording or self.reading or self._thread is not None:
             return
         self._recording_slot = index
         self._record_at = time.monotonic() + self.countdown_ms / 1000.0
@@ -309,8 +360,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self._timer.stop()
         self._recorder = None
         self._recording_slot = None
-        for slot in self.slots:
-            slot.record_button.setEnabled(True)
+        self._enable_buttons()
 
     def _accept(self, index: int, audio: np.ndarray, name: str) -> bool:
         try:
@@ -337,7 +387,8 @@ class AddWordDialog(QtWidgets.QDialog):
 
     def _on_ignore_toggled(self) -> None:
         # Takes to count anew (a word to ignore needs fewer); an error stays.
-        if self.takes and not self.recording and self._thread is None and not self._error:
+        if (self.takes and not self.recording and not self.reading and self._thread is None
+                and not self._error):
             self.say_takes_left()
 
     def drop_take(self, index: int) -> None:
@@ -357,16 +408,57 @@ class AddWordDialog(QtWidgets.QDialog):
 
     def add_files(self, paths: list[str]) -> None:
         """Use audio files as takes, in the empty slots (more slots when
-        needed, up to twice the default)."""
-        clips, problems = [], []
-        for path in paths:
-            try:
-                clips.append((Path(path).name, read_take(path, self.config, Path(path).name)))
-            except BadTakeError as exc:  # named already
-                problems.append(str(exc))
-            except KwsError as exc:
-                problems.append(f"{Path(path).name}: {getattr(exc, 'problem', None) or exc}")
+        needed, up to twice the default). They are decoded on a worker
+        thread and placed, as :meth:`add_audio` places clips, once all are
+        read (:attr:`reading` until then; files dropped meanwhile are read
+        next)."""
+        paths = [str(p) for p in paths]
+        if paths:
+            self._files_waiting.append(paths)
+        if self._reader is None and self._files_waiting:
+            self._read_next()
+
+    def _read_next(self) -> None:
+        paths = self._files_waiting.pop(0)
+        cancel = threading.Event()
+        thread = threading.Thread(target=self._read_worker, args=(paths, cancel),
+                                  name="kwsapp-read-takes", daemon=True)
+        self._reader = (thread, cancel)
+        self._enable_buttons()
+        self.say(f"Reading {len(paths)} file(s)…")
+        thread.start()
+
+    def _read_worker(self, paths: list[str], cancel: threading.Event) -> None:
+        clips, problems = read_takes(paths, self.config, cancel)
+        self._bridge.files_read.emit(cancel, clips, problems)
+
+    @QtCore.Slot(object, object, object)
+    def _on_files_read(self, job: threading.Event, clips: list, problems: list) -> None:
+        if self._reader is None or self._reader[1] is not job:
+            return  # cancelled: the dialog was closed while they were read
+        self._reader[0].join(1.0)
+        self._reader = None
+        self._files_read[0].extend(clips)
+        self._files_read[1].extend(problems)
+        if self._files_waiting:
+            self._read_next()
+            return
+        (clips, problems), self._files_read = self._files_read, ([], [])
+        self._enable_buttons()
         self.add_audio(clips, problems)
+
+    def _stop_reading(self) -> None:
+        """Forget the files being read and those waiting (the dialog is
+        closed): none is placed later, and the prompt says so."""
+        if self._reader is None:
+            return
+        self._reader[1].set()  # the worker stops after the file it is on
+        self._reader = None
+        self._files_waiting.clear()
+        self._files_read = ([], [])
+        self._enable_buttons()
+        self.say("The dropped files were not used: the dialog was closed before they "
+                 "were read. Drop them again.")
 
     def add_audio(self, clips: list[tuple[str, np.ndarray]], problems: list[str] = ()) -> None:
         """Use ``(name, 16 kHz audio)`` clips as takes, as :meth:`add_files`
@@ -375,7 +467,9 @@ class AddWordDialog(QtWidgets.QDialog):
         even load): each take's own message replaced the one before."""
         problems, unplaced = list(problems), 0
         for i, (name, audio) in enumerate(clips):
-            empty = [s for s in self.slots if s.take is None]
+            # Not the slot being recorded: its take would replace this one.
+            empty = [s for s in self.slots
+                     if s.take is None and s.index != self._recording_slot]
             if not empty:
                 if len(self.slots) >= 2 * self.config.default_takes:
                     unplaced = len(clips) - i
@@ -384,6 +478,7 @@ class AddWordDialog(QtWidgets.QDialog):
                 slot.record_clicked.connect(self.record_take)
                 slot.play_clicked.connect(self.play_take)
                 slot.drop_clicked.connect(self.drop_take)
+                slot.record_button.setEnabled(not self.recording and not self.reading)
                 self._slots_layout.insertWidget(len(self.slots), slot)
                 self.slots.append(slot)
                 empty = [slot]
@@ -412,7 +507,7 @@ class AddWordDialog(QtWidgets.QDialog):
         whether training started."""
         from kwsapp.userwords.store import check_name
 
-        if self._thread is not None or self.recording:
+        if self._thread is not None or self.recording or self.reading:
             return False
         try:
             name = check_name(self.name_edit.text(), self.root)
@@ -526,7 +621,7 @@ class AddWordDialog(QtWidgets.QDialog):
         if self._thread is not None:
             self._thread.join(1.0)
         self._thread = None
-        self.train_button.setEnabled(True)
+        self._enable_buttons()
 
     @property
     def training(self) -> bool:
@@ -595,4 +690,5 @@ class AddWordDialog(QtWidgets.QDialog):
         if self._recorder is not None:
             self._recorder.stop()
         self._finish_recording()
+        self._stop_reading()
         super().closeEvent(event)

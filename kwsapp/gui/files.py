@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import KwsError
-from kwsapp.gui.result_widget import ProbabilityBars
+from kwsapp.gui.result_widget import ProbabilityBars, scrolling
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
 from kwsapp.inference.classify import FileClassification, FileClassifier
 from kwsapp.inference.verifier import heard_as
@@ -44,6 +44,7 @@ class FileResult:
     withheld: list[tuple[str, float, float, float, str]] = field(default_factory=list)
     columns: np.ndarray | None = None  # long file: log-mel [frames, n_mels]
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # the service's (a clip too short to trust)
 
     @property
     def is_clip(self) -> bool:
@@ -53,7 +54,7 @@ class FileResult:
         if self.error is not None:
             return f"error: {self.error}"
         if self.is_clip:
-            return f"{self.label} ({self.score:.0%})"
+            return f"{self.label} ({self.score:.0%})" + "".join(f"; {n}" for n in self.notes)
         found = ", ".join(c[0] for c in self.commands[:6])
         more = "…" if len(self.commands) > 6 else ""
         held = f"; {len(self.withheld)} not emitted" if self.withheld else ""
@@ -128,7 +129,7 @@ class FileWorker(QtCore.QObject):
         if found.is_clip:
             return FileResult(found.path, label=found.label, score=found.score,
                               labels=found.labels, probs=found.probs, commands=commands,
-                              seconds=found.duration_s)
+                              seconds=found.duration_s, notes=found.notes)
         from kwsapp.audio.io import load_audio
         mel = StreamingLogMel(self.gui_config)
         columns = pool_columns(mel.compute(load_audio(found.path, mel.sample_rate_hz)),
@@ -163,11 +164,17 @@ class FilesPanel(QtWidgets.QSplitter):
         font.setPointSize(28)
         font.setBold(True)
         self.clip_label.setFont(font)
-        self.clip_bars = ProbabilityBars()
+        self.clip_note = QtWidgets.QLabel()  # what to know before trusting the label
+        self.clip_note.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.clip_note.setWordWrap(True)
+        self.clip_note.setStyleSheet("color: #e0a040;")
+        self.clip_note.hide()
+        self.clip_bars = ProbabilityBars(config=gui_config)
         clip_page = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(clip_page)
         lay.addWidget(self.clip_label)
-        lay.addWidget(self.clip_bars, 1)
+        lay.addWidget(self.clip_note)
+        lay.addWidget(scrolling(self.clip_bars), 1)
         self.file_view = FileSpectrogramView(gui_config)
         self.command_list = QtWidgets.QListWidget()
         self._listed: FileResult | None = None  # the long file the list shows
@@ -224,7 +231,7 @@ class FilesPanel(QtWidgets.QSplitter):
     def table_rows(self, selected_only: bool = False) -> tuple[list[str], list[list[object]]]:
         """``(header, rows)`` for export, in table order: file, duration (s),
         clip label and score, the commands found (``label@start-end`` joined
-        by spaces), error."""
+        by spaces), error, notes (joined by "; ")."""
         rows = []
         for i in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(i)
@@ -232,13 +239,13 @@ class FilesPanel(QtWidgets.QSplitter):
                 continue
             r = self._results.get(item.toolTip(0))
             if r is None:  # still being classified
-                rows.append([item.toolTip(0), "", "", "", "", "classifying"])
+                rows.append([item.toolTip(0), "", "", "", "", "classifying", ""])
                 continue
             commands = " ".join(f"{c[0]}@{c[2]:.2f}-{c[3]:.2f}" for c in r.commands)
             rows.append([r.path, round(r.seconds, 3) if r.error is None else "",
                          r.label or "", round(r.score, 4) if r.is_clip else "", commands,
-                         r.error or ""])
-        return ["file", "duration_s", "label", "score", "commands", "error"], rows
+                         r.error or "", "; ".join(r.notes)])
+        return ["file", "duration_s", "label", "score", "commands", "error", "notes"], rows
 
     def result_rows(self) -> list[tuple[str, str]]:
         """(file name, result text) per row (for tests)."""
@@ -256,6 +263,8 @@ class FilesPanel(QtWidgets.QSplitter):
             self.detail.setCurrentIndex(3)
         elif result.is_clip:
             self.clip_label.setText(f"{result.label}  {result.score:.0%}")
+            self.clip_note.setText("\n".join(n[0].upper() + n[1:] + "." for n in result.notes))
+            self.clip_note.setVisible(bool(result.notes))
             if result.labels and tuple(result.labels) != self.clip_bars.labels:
                 self.clip_bars.set_labels(result.labels)
             self.clip_bars.set_probabilities(result.probs)

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from kwsapp.config import GuiConfig, ms_to_samples
-from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView
+from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView, scrolling
 from kwsapp.gui.spectrogram_widget import SpectrogramWidget
 from kwsapp.gui.waveform_widget import LevelMeter, WaveformWidget
 from kwsapp.inference.verifier import heard_as
@@ -30,10 +30,15 @@ class LiveView(QtWidgets.QSplitter):
         self.meter = LevelMeter(g)
         self.result = ResultView(g)
         self.history = HistoryList(g)
-        self.bars = ProbabilityBars()
-        self.word_bars = ProbabilityBars(("none",))  # labels set when words exist
+        self.bars = ProbabilityBars(config=g)
+        self.word_bars = ProbabilityBars(("none",), config=g)  # labels set when words exist
         self.word_bars.setToolTip("Probability of each of your words in the latest window")
-        self.word_bars.hide()
+        # In a low window the bars scroll rather than squeeze their labels
+        # over each other.
+        self.bars_area = scrolling(self.bars)
+        self.word_bars_area = scrolling(self.word_bars)
+        self.word_bars.hide()  # after scrolling(), which shows it
+        self.word_bars_area.hide()
         self.frames_drawn = 0
 
         left = QtWidgets.QWidget()
@@ -44,8 +49,8 @@ class LiveView(QtWidgets.QSplitter):
         lay.addWidget(self.meter)
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         right.addWidget(self.result)
-        right.addWidget(self.bars)
-        right.addWidget(self.word_bars)
+        right.addWidget(self.bars_area)
+        right.addWidget(self.word_bars_area)
         right.addWidget(self.history)
         right.setSizes([170, 260, 90, 220])
         self.addWidget(left)
@@ -111,3 +116,4 @@ class LiveView(QtWidgets.QSplitter):
         if names:
             self.word_bars.set_labels(names)
         self.word_bars.setVisible(bool(names))
+        self.word_bars_area.setVisible(bool(names))

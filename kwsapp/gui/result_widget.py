@@ -153,10 +153,14 @@ class HistoryList(QtWidgets.QTreeWidget):
 
 class ProbabilityBars(pg.PlotWidget):
     """Horizontal bars: each class's probability in the latest window; the top
-    class is highlighted, commands in the accent colour."""
+    class is highlighted, commands in the accent colour. Its minimum height
+    gives every label a row of ``GuiConfig.bar_row_lines`` lines: put it in
+    :func:`scrolling` where the space may be lower."""
 
-    def __init__(self, labels: Sequence[str] = LABELS, parent=None) -> None:
+    def __init__(self, labels: Sequence[str] = LABELS, parent=None,
+                 config: GuiConfig | None = None) -> None:
         super().__init__(parent=parent)
+        self.row_lines = (config or GuiConfig()).bar_row_lines
         plot = self.getPlotItem()
         plot.setMenuEnabled(False)
         plot.hideButtons()
@@ -178,10 +182,18 @@ class ProbabilityBars(pg.PlotWidget):
         self.getPlotItem().getAxis("left").setTicks(
             [[(float(y), lab) for y, lab in zip(self._y, self.labels)]])
         self.getPlotItem().setYRange(-0.5, n - 0.5, padding=0)
+        self.setMinimumHeight(self.readable_height())
         # Commands and user words in the accent colour, silence/unknown dim.
         self._base = [pg.mkBrush(*(DIM if lab in ("silence", "unknown") else ACCENT), 140)
                       for lab in self.labels]
         self.set_probabilities(np.zeros(n, np.float32))
+
+    def readable_height(self) -> int:
+        """Pixels the bars need for every label to have its own row: the
+        rows, the bottom axis and the frame."""
+        row_px = self.row_lines * QtGui.QFontMetricsF(self.font()).height()
+        bottom = self.getPlotItem().getAxis("bottom").height()
+        return int(np.ceil(len(self.labels) * row_px + bottom + 2 * self.frameWidth()))
 
     def set_probabilities(self, probs: np.ndarray) -> None:
         """Show ``probs`` ``[len(labels)]`` (float, 0..1)."""
@@ -192,3 +204,15 @@ class ProbabilityBars(pg.PlotWidget):
             brushes[int(np.argmax(probs))] = pg.mkBrush(255, 190, 60, 230)
         self._bars.setOpts(x0=0, y=self._y, height=0.7, width=probs, brushes=brushes,
                            pens=[QtGui.QPen(QtCore.Qt.PenStyle.NoPen)] * len(probs))
+
+
+def scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    """``widget`` in a scroll area that it fills, scrolling up and down
+    once the area is lower than the widget's minimum height (the
+    probability bars in a small window)."""
+    area = QtWidgets.QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area

@@ -37,6 +37,8 @@ class FileClassification:
             ``duration_s``.
         withheld: the commands the head found and the recogniser's second
             opinion did not confirm (not in ``events``), with what it heard.
+        notes: what to know before trusting the result (a clip too short
+            for its label to mean much: :func:`short_clip_note`).
     """
 
     path: str
@@ -45,6 +47,7 @@ class FileClassification:
     probs: np.ndarray | None
     events: tuple[CommandEvent, ...]
     withheld: tuple[Unconfirmed, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def is_clip(self) -> bool:
@@ -65,6 +68,16 @@ class FileClassification:
         if self.probs is None:
             return None
         return {lab: float(p) for lab, p in zip(self.labels, self.probs)}
+
+
+def short_clip_note(duration_s: float, window_ms: float, config: Config) -> str | None:
+    """The note for a clip shorter than ``Config.short_clip_ms`` and the
+    model's ``window_ms`` (None for a longer one)."""
+    if duration_s * 1000.0 >= min(config.short_clip_ms, window_ms):
+        return None
+    return (f"only {duration_s:.2f} s of audio, shorter than the model's "
+            f"{window_ms / 1000.0:.2f} s window: padded with silence, and likely less "
+            "than a whole word, so the label may be wrong")
 
 
 class FileClassifier:
@@ -113,10 +126,12 @@ class FileClassifier:
     def classify_audio(self, audio: np.ndarray, path: str = "<audio>") -> FileClassification:
         """Classify 16 kHz mono float32 ``audio``."""
         duration = audio.shape[0] / float(SAMPLE_RATE_HZ)
-        probs = None
+        probs, notes = None, ()
         config = self.config
         if duration * 1000.0 <= self.config.clip_max_ms:
             probs = self.recognizer.clip_probabilities(audio)
+            note = short_clip_note(duration, self.recognizer.card.window_ms, config)
+            notes = (note,) if note else ()
             # A clip is judged by its top label; its timeline comes from the
             # head alone, so a one-clip classify starts cold in a fraction
             # of a second (the recogniser's second opinion loads onnxruntime).
@@ -124,7 +139,7 @@ class FileClassifier:
         source = FileSource(audio, ms_to_samples(self.config.audio.block_ms))
         events, withheld = self._events(source, duration, config)
         return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
-                                  probs=probs, events=events, withheld=withheld)
+                                  probs=probs, events=events, withheld=withheld, notes=notes)
 
     def _events(self, source: FileSource, duration: float, config: Config | None = None
                 ) -> tuple[tuple[CommandEvent, ...], tuple[Unconfirmed, ...]]:
