@@ -96,3 +96,75 @@ def test_sigkill_while_a_checkpoint_is_written_keeps_the_last_whole_one(tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert json.loads(target.read_text()) == {"epoch": 1}
+
+
+def _speaker_clips(data_dir, label: str, n: int) -> list:
+    """``n`` clips of ``label`` from the shared data, one per speaker."""
+    seen, out = set(), []
+    for path in sorted((data_dir / label).glob("*.wav")):
+        if path.name.split("_")[0] not in seen:
+            seen.add(path.name.split("_")[0])
+            out.append(path)
+    return out[:n]
+
+
+def _train_rc(data: Path, out: Path, capsys) -> tuple[int, str]:
+    from kwsapp.cli import main
+
+    rc = main(["train", "--data", str(data), "--arch", "cnn", "--out", str(out),
+               "--config", "tiny", "--epochs", "1"])
+    return rc, capsys.readouterr().err
+
+
+def test_data_without_two_usable_classes_is_refused(data_dir, tmp_path, monkeypatch, capsys,
+                                                    caplog):
+    """A folder of one class (or whose other classes' files are all
+    unreadable) once trained to exit 0 a model that says that class to
+    everything; unreadable training or validation clips, all of them, ended
+    in an IndexError or a Keras shape traceback (exit 1). Each is one line
+    naming the folder and the problem now, exit 2, before any training."""
+    import shutil
+
+    from training.config import TrainConfig
+    from training.data import split_clips
+    from training.train import _check_classes
+
+    monkeypatch.setenv("KWSAPP_CACHE_DIR", str(tmp_path / "cache"))
+    one = tmp_path / "one"
+    (one / "yes").mkdir(parents=True)
+    for path in _speaker_clips(data_dir, "yes", 40):
+        shutil.copy(path, one / "yes" / path.name)
+    rc, err = _train_rc(one, tmp_path / "out1", capsys)
+    assert rc == 2, err
+    assert f"{one}: the training clips are all of one class (yes)" in err
+    # Every clip of the second class unreadable: one class again, after decoding.
+    (one / "no").mkdir()
+    for path in _speaker_clips(data_dir, "no", 40):
+        (one / "no" / path.name).write_bytes(b"not audio")
+    rc, err = _train_rc(one, tmp_path / "out2", capsys)
+    assert rc == 2 and "all of one class (yes)" in err, err
+    assert "Traceback" not in err
+    # No readable training clip at all.
+    for path in (one / "yes").iterdir():
+        path.write_bytes(b"not audio")
+    rc, err = _train_rc(one, tmp_path / "out3", capsys)
+    assert rc == 2, err
+    assert f"{one}: none of the" in err and "training clips could be read" in err, err
+    assert "Traceback" not in err
+    # Every validation clip unreadable, the training clips fine.
+    both = tmp_path / "both"
+    for label in ("yes", "no", "stop"):
+        (both / label).mkdir(parents=True)
+        for path in _speaker_clips(data_dir, label, 40):
+            shutil.copy(path, both / label / path.name)
+    for clip in split_clips(both, TrainConfig.tiny())["validation"]:
+        clip.path.write_bytes(b"not audio")
+    rc, err = _train_rc(both, tmp_path / "out4", capsys)
+    assert rc == 2, err
+    assert f"{both}: none of the validation clips could be read" in err, err
+    assert "Traceback" not in err
+    # Classes with no training clip are named.
+    caplog.clear()
+    _check_classes(both, split_clips(both, TrainConfig.tiny())["train"])
+    assert "no training clips of silence, unknown, up, down, left, right, on, off, go" \
+        in caplog.text

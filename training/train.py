@@ -233,6 +233,7 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
+    _check_classes(data_dir, split["train"])
     front_id = frontend_id(module, cfg)
     out: dict[str, Any] = {}
 
@@ -260,6 +261,9 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
                 groups.setdefault(origin, []).append(c)
             parts = [bank_of(g, cfg.aug_copies) for g in groups.values()]
             parts = [p for p in parts if len(p[2])]
+            if not parts:
+                raise BadInputError(f"{data_dir}: none of the {len(split[name])} training "
+                                    "clips could be read (each file is named above)")
             bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
                 if len(parts) > 1 else parts[0][0]
             split[name] = [c for p in parts for c in p[2]]
@@ -273,9 +277,13 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
                     split[name] = [split[name][i] for i in keep]
         else:
             bank, audio, split[name] = bank_of(split[name], 1)
+        if name == "validation" and not split[name]:
+            raise BadInputError(f"{data_dir}: none of the validation clips could be read "
+                                "(each file is named above)")
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
         if name == "validation":
             out["audio_val"] = audio
+    _check_classes(data_dir, split["train"])  # unreadable files may have left one
     x_neg = None
     if cfg.negatives or mined:
         # One embedding bank per kind: recipes sharing a kind share its cache.
@@ -295,6 +303,24 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     return Prepared(out["train"][0], out["train"][1], out["validation"][0],
                     out["validation"][1], out["test"][0], out["test"][1], split,
                     out["audio_val"], x_neg)
+
+
+def _check_classes(data_dir: Path, clips: Sequence[data.Clip]) -> None:
+    """Refuse training clips of a single class (a model that can only say
+    it); name the classes with no training clip (the model never says them).
+
+    Raises:
+        BadInputError: ``clips`` hold fewer than two classes.
+    """
+    have = {c.label for c in clips}
+    if len(have) < 2:
+        raise BadInputError(f"{data_dir}: the training clips are all of one class "
+                            f"({', '.join(sorted(have))}); a model needs clips of two or "
+                            f"more (folders such as yes/, no/, _unknown_/)")
+    missing = [label for label in LABELS if label not in have]
+    if missing:
+        log.warning("%s: no training clips of %s: the model will never say %s", data_dir,
+                    ", ".join(missing), "it" if len(missing) == 1 else "them")
 
 
 # ------------------------------------------------------------------ training
