@@ -145,9 +145,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    from kwsapp.errors import KwsError
+
+    try:
+        return _make(args)
+    except KwsError as exc:  # a bad data or output folder: one line, exit 2
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _make(args: argparse.Namespace) -> int:
+    from kwsapp.commands.options import writable_dir
     from training.models import arch_module
     from training.train import train
 
+    writable_dir(args.out, "--out")
     timings = {}
     for arch in args.only or BUNDLED:
         module = arch_module(arch)
