@@ -11,7 +11,8 @@ The run, in order:
    is the frozen embedding, the costly part);
 3. train with a tqdm bar (ETA, validation accuracy per epoch); each epoch
    draws one copy per clip, seeded by (seed, epoch), so a resumed run is the
-   same run; after each epoch a checkpoint (model + optimizer, state JSON)
+   same run; after each epoch a checkpoint (model + optimizer, state JSON
+   with the dropout layers' generator states, which Keras does not save)
    is written atomically; early stopping on the validation speakers keeps
    the best weights;
 4. write the artifact and its card, export ``.tflite`` and check that it
@@ -706,6 +707,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             except ModelError as exc:  # names the file and what is wrong with it
                 raise BadInputError(f"{exc} (a damaged checkpoint); "
                                     f"delete {ckpt} to train from the start") from None
+            _restore_seed_states(model, state)
             # Said without -v: a resumed run must never look like a new one.
             print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
@@ -846,9 +848,30 @@ def _checkpoint(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> No
     previous = state.get("model")
     state["model"] = name
     state["epoch"] = epoch
+    state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_variables(model)]
     write_json_atomic(ckpt / STATE_FILE, state)
     if previous and previous != name:
         (ckpt / previous).unlink(missing_ok=True)
+
+
+def _seed_variables(model: Any) -> list[Any]:
+    """The states of the model's random-number generators (its dropout
+    layers'), which Keras leaves out of a saved model."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def _restore_seed_states(model: Any, state: dict[str, Any]) -> None:
+    """Give a model loaded from a checkpoint the generator states saved
+    with it (:func:`_checkpoint`): a loaded model's generators start anew,
+    so the resumed run drew other dropout masks than the run it resumes."""
+    saved = state.get("seed_states")
+    variables = _seed_variables(model)
+    if saved is None or len(saved) != len(variables):
+        log.warning("checkpoint without its random-number states: the resumed run's "
+                    "dropout differs from an uninterrupted run's")
+        return
+    for variable, value in zip(variables, saved):
+        variable.assign(np.asarray(value, dtype=np.asarray(variable.numpy()).dtype))
 
 
 def code_version() -> str:
