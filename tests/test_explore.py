@@ -257,6 +257,21 @@ def test_smallest_folder_gives_a_whole_report(tmp_path: Path):
     assert "Too few clips for a PCA" in text and "No _background_noise_/" in text
 
 
+def test_a_clip_longer_than_the_length_figure_gives_a_whole_report(tmp_path: Path):
+    """A clip of 2 s or more (the length histogram's last bin, "longer")
+    made the figure fail (bars one longer than their heights) and the whole
+    report exit 1: "a figure worker failed"."""
+    from training.explore import build_report
+
+    root = tmp_path / "data"
+    _write(root / "yes" / "aaaa1111_nohash_0.wav", _tone(1.0, 300.0, 0))
+    _write(root / "no" / "bbbb2222_nohash_0.wav", _tone(2.5, 250.0, 1))
+    summary = build_report(root, tmp_path / "out", cfg=ExploreConfig(jobs=1), progress=False)
+    assert summary["clips"] == 2
+    page, _ = _check_report(tmp_path / "out")
+    assert "figures/lengths.png" in page.images
+
+
 def test_missing_folder_exits_2_from_the_command_line(tmp_path: Path):
     proc = _explore(tmp_path / "nowhere", tmp_path / "out")
     assert proc.returncode == 2
