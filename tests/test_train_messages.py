@@ -168,3 +168,27 @@ def test_data_without_two_usable_classes_is_refused(data_dir, tmp_path, monkeypa
     _check_classes(both, split_clips(both, TrainConfig.tiny())["train"])
     assert "no training clips of silence, unknown, up, down, left, right, on, off, go" \
         in caplog.text
+
+
+def test_a_bad_architecture_parameter_is_refused(data_dir, tmp_path, monkeypatch, capsys):
+    """`--param` with a key the architecture does not take (a typo) once
+    trained without it, exit 0; a value it cannot build with ended in a
+    ValueError traceback (exit 1). Both are one line, exit 2."""
+    from kwsapp.cli import main
+
+    monkeypatch.setenv("KWSAPP_CACHE_DIR", str(tmp_path / "cache"))
+
+    def train(*param: str) -> tuple[int, str]:
+        rc = main(["train", "--data", str(data_dir), "--arch", "cnn", "--out",
+                   str(tmp_path / "out"), "--config", "tiny", "--epochs", "1", *param])
+        return rc, capsys.readouterr().err
+
+    rc, err = train("--param", "dens_units=4")
+    assert rc == 2, err
+    assert "--param dens_units: not a parameter of this architecture (it takes " in err
+    assert "dense_units" in err
+    assert not (tmp_path / "out").exists()
+    rc, err = train("--param", "kernel_sizes=[2, 3]")
+    assert rc == 2, err
+    assert "--param: cannot build the cnn model with these parameters (" in err
+    assert "Traceback" not in err

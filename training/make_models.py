@@ -50,8 +50,8 @@ def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
 
 def parameter(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` of an architecture's parameters (VALUE a JSON literal,
-    or a bare word taken as a string), for ``--param``; the architecture
-    checks the key when it builds its model."""
+    or a bare word taken as a string), for ``--param``; training checks the
+    key (training/train.py ``model_params``) before any work."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")

@@ -465,6 +465,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     member_configs(cfg)  # bad member overrides fail before any training
+    model_params(arch_module(arch), params, tiny)  # and unknown parameters
     _remove_partial_files(out_dir)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
     if cfg.ensemble > 1:
@@ -482,7 +483,17 @@ ENSEMBLE_DIR = ".ensemble"
 
 def model_params(module: ModuleType, params: dict[str, Any] | None, tiny: bool
                  ) -> dict[str, Any]:
-    """The architecture's ``DEFAULTS`` (or ``TINY``) with ``params`` over them."""
+    """The architecture's ``DEFAULTS`` (or ``TINY``) with ``params`` over them.
+
+    Raises:
+        BadInputError: a key of ``params`` is none of the architecture's
+            parameters (a misspelt one was ignored: the model trained
+            without it).
+    """
+    unknown = sorted(set(params or {}) - set(module.DEFAULTS))
+    if unknown:
+        raise BadInputError(f"--param {', '.join(unknown)}: not a parameter of this "
+                            f"architecture (it takes {', '.join(sorted(module.DEFAULTS))})")
     return {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
 
 
@@ -712,7 +723,11 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
             keras.utils.set_random_seed(run_cfg.seed)
-            model = module.build(params, n_classes)
+            try:
+                model = module.build(params, n_classes)
+            except (ValueError, TypeError) as exc:  # a parameter's value (--param)
+                raise BadInputError(f"--param: cannot build the {arch} model with these "
+                                    f"parameters ({exc})") from None
             _compile(model, cfg, steps)
     first = state["epoch"] + 1
     bar = tqdm(total=cfg.epochs * steps, initial=first * steps, desc=f"train {arch}",
