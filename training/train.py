@@ -747,7 +747,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             keras.utils.set_random_seed(run_cfg.seed * 1000 + epoch)
             x, y = _epoch_arrays(prep, epoch, run_cfg, module)
             hist = model.fit(_dataset(x, keras.utils.to_categorical(y, n_classes), cfg),
-                             epochs=1, verbose=0, callbacks=[Progress()])
+                             epochs=1, verbose=0, callbacks=[Progress()],
+                             shuffle=False)  # _epoch_arrays shuffled it
             val = model.evaluate(_dataset(prep.x_val, y_val_1h, cfg), verbose=0,
                                  return_dict=True)
             row = {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]),
