@@ -192,3 +192,26 @@ def test_a_bad_architecture_parameter_is_refused(data_dir, tmp_path, monkeypatch
     assert rc == 2, err
     assert "--param: cannot build the cnn model with these parameters (" in err
     assert "Traceback" not in err
+
+
+def test_only_the_runs_own_partial_files_are_removed(tmp_path, monkeypatch, capsys):
+    """A run removes the partial files (.tmp-*) a killed run left where runs
+    write, but it once removed every .tmp-* file anywhere under --out (a
+    home folder's), even when it then failed on a bad --data."""
+    from kwsapp.cli import main
+
+    monkeypatch.setenv("KWSAPP_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "home"
+    theirs = out / "project" / "build" / ".tmp-draft.txt"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("precious")
+    ours = [out / ".tmp-abc.keras", out / ".checkpoint" / ".tmp-def.keras",
+            out / ".ensemble" / "member-0" / ".checkpoint" / ".tmp-ghi.json"]
+    for path in ours:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half")
+    rc = main(["train", "--data", str(tmp_path / "missing"), "--arch", "cnn", "--out",
+               str(out), "--config", "tiny"])
+    assert rc == 2 and "no such data folder" in capsys.readouterr().err
+    assert theirs.read_text() == "precious"
+    assert not [p for p in ours if p.exists()]

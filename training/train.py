@@ -599,10 +599,16 @@ def member_configs(cfg: TrainConfig) -> list[TrainConfig]:
 def _remove_partial_files(out_dir: Path) -> None:
     """Delete the partial files (kwsapp/atomic.py's ``.tmp-*``) a killed run
     left in its output folder: a SIGKILL skips write_atomic's clean-up, and
-    the complete files beside them are whole (they are only ever replaced)."""
+    the complete files beside them are whole (they are only ever replaced).
+    Only where a run writes: the folder itself and its checkpoint, ensemble
+    and mining folders, never the user's own subfolders (``--out ~`` once
+    deleted every ``.tmp-*`` file of the home folder)."""
     if not out_dir.is_dir():
         return
-    partial = [p for p in out_dir.rglob(PARTIAL_PREFIX + "*") if p.is_file()]
+    partial = [p for p in out_dir.glob(PARTIAL_PREFIX + "*") if p.is_file()]
+    for name in (CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR):
+        if (out_dir / name).is_dir():
+            partial += [p for p in (out_dir / name).rglob(PARTIAL_PREFIX + "*") if p.is_file()]
     for path in partial:
         path.unlink(missing_ok=True)
     if partial:
