@@ -215,3 +215,34 @@ def test_only_the_runs_own_partial_files_are_removed(tmp_path, monkeypatch, caps
     assert rc == 2 and "no such data folder" in capsys.readouterr().err
     assert theirs.read_text() == "precious"
     assert not [p for p in ours if p.exists()]
+
+
+def test_interrupted_names_the_mining_round_or_ensemble_member(tmp_path):
+    """The `embed` recipe trains a mining round, then three ensemble members,
+    each with its checkpoint in its own folder; Ctrl-C once said
+    "interrupted before the first checkpoint" however far such a run was,
+    reading only --out/.checkpoint."""
+    from kwsapp.commands.train import interrupted_where
+    from training.train import write_json_atomic
+
+    def checkpoint(folder, epoch):
+        write_json_atomic(folder / ".checkpoint" / "state.json", {"epoch": epoch - 1})
+
+    out = tmp_path / "run"
+    assert interrupted_where(out) == "before the first checkpoint"
+    checkpoint(out, 2)
+    assert interrupted_where(out) == "after epoch 2"
+    out = tmp_path / "recipe"
+    checkpoint(out / ".mining" / "round-1", 7)
+    assert interrupted_where(out) == "after epoch 7 of mining round 1"
+    (out / ".mining" / "round-1" / "mined.json").write_text("[]")
+    (out / ".mining" / "round-1" / ".checkpoint" / "state.json").unlink()
+    assert interrupted_where(out) == "after 1 mining round"
+    member = out / ".ensemble" / "member-0"
+    checkpoint(member, 12)
+    assert interrupted_where(out) == "after epoch 12 of ensemble member 1"
+    (member / "member.keras").write_bytes(b"PK")
+    (member / ".checkpoint" / "state.json").unlink()
+    assert interrupted_where(out) == "with 1 ensemble member done"
+    checkpoint(out / ".ensemble" / "member-1", 3)
+    assert interrupted_where(out) == "after epoch 3 of ensemble member 2 (1 ensemble member done)"
