@@ -90,3 +90,17 @@ def test_bad_data_or_out_folder_is_one_line_exit_2(tmp_path, capsys):
     assert rc == 2, err
     assert f"python -m training.make_models: {missing}: no such data folder\n" in err
     assert "Traceback" not in err
+
+
+def test_a_folder_that_is_not_a_model_is_never_replaced(tmp_path, capsys):
+    """--out's <arch>/ is replaced by the trained model (renamed away and
+    deleted): a folder of the user's own of that name was lost after the
+    training."""
+    mine = tmp_path / "stuff" / "cnn"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    rc = make_models.main(["--data", str(tmp_path), "--out", str(tmp_path / "stuff"),
+                           "--only", "cnn"])
+    assert rc == 2
+    assert f"{mine} is not a model folder (no card.json)" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "mine"

@@ -156,10 +156,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _make(args: argparse.Namespace) -> int:
     from kwsapp.commands.options import writable_dir
+    from kwsapp.errors import BadInputError
     from training.models import arch_module
     from training.train import train
 
     writable_dir(args.out, "--out")
+    for arch in args.only or BUNDLED:  # each is replaced when trained: only a model folder
+        if (Path(args.out) / arch).exists() and not (Path(args.out) / arch / "card.json").is_file():
+            raise BadInputError(f"--out {args.out}: {Path(args.out) / arch} is not a model "
+                                "folder (no card.json), and the trained model would replace "
+                                "it; give another --out")
     timings = {}
     for arch in args.only or BUNDLED:
         module = arch_module(arch)
