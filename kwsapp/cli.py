@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         lead = 0  # global flags stay before the subcommand
         while lead < len(argv) and (argv[lead] == "--verbose" or re.fullmatch(r"-v+", argv[lead])):
             lead += 1
+        if lead < len(argv) and not argv[lead].startswith("-"):
+            # The window takes options only: a word here is a mistyped command.
+            parser.error(f"unknown command {argv[lead]!r} (choose from {', '.join(COMMANDS)})")
         argv.insert(lead, DEFAULT_COMMAND)
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr,

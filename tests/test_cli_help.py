@@ -22,3 +22,17 @@ def test_subcommand_help(command, capsys):
         parser.parse_args([command, "-h"])
     assert info.value.code == 0
     assert "usage: kwsapp " + command in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, word", [(["clasify", "clip.wav"], "clasify"),
+                                        (["-v", "lisen"], "lisen")])
+def test_a_mistyped_command_is_named(argv, word, capsys):
+    """A word that is no command went to the window's parser, which said
+    "unrecognized arguments: clasify clip.wav"."""
+    from kwsapp.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert f"kwsapp: error: unknown command {word!r} (choose from gui, devices, listen" \
+        in capsys.readouterr().err

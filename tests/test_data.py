@@ -99,6 +99,27 @@ def test_full_layout_maps_words_cuts_silence_and_uses_lists(full_layout):
     assert audio.shape == (5, RATE) and np.allclose(audio, 0.05, atol=1e-3)
 
 
+@pytest.mark.parametrize("listed", ["", "speech_commands/yes/{spk}_nohash_0.wav\n",
+                                    "yes\\{spk}_nohash_0.wav\n"])
+def test_lists_that_name_no_word_clip_for_validation_are_refused(tmp_path, listed):
+    """An empty validation_list.txt, or names not relative to the folder
+    (another root, Windows separators), left cut silence alone to validate
+    on: the run trained (exit 0) and picked its epoch on silence."""
+    root = tmp_path / "data"
+    for spk in SPEAKERS[:10]:
+        for word in ("yes", "no"):
+            _wav(root / word / f"{spk}_nohash_0.wav")
+    _wav(root / "_background_noise_" / "pink_noise.wav", n=5 * RATE, value=0.05)
+    (root / "validation_list.txt").write_text(listed.format(spk=SPEAKERS[0]))
+    (root / "testing_list.txt").write_text(f"no/{SPEAKERS[1]}_nohash_0.wav\n")
+    with pytest.raises(data.BadInputError, match=r"validation_list\.txt: names none of the "
+                                                 r"word clips of .*relative to it"):
+        data.split_clips(root)
+    (root / "validation_list.txt").write_text(f"yes/{SPEAKERS[0]}_nohash_0.wav\n")
+    assert [c.speaker for c in data.split_clips(root)["validation"] if c.speaker] == \
+        [SPEAKERS[0]]
+
+
 def test_load_pads_short_clips_caches_and_skips_bad_files(subset_layout, tmp_path):
     clips = [c for c in data.scan(subset_layout) if c.label == "yes"][:6]
     bad = subset_layout.parent / "bad" / "yes" / f"{SPEAKERS[0]}_nohash_9.wav"

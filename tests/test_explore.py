@@ -257,6 +257,49 @@ def test_smallest_folder_gives_a_whole_report(tmp_path: Path):
     assert "Too few clips for a PCA" in text and "No _background_noise_/" in text
 
 
+def test_a_clip_longer_than_the_length_figure_gives_a_whole_report(tmp_path: Path):
+    """A clip of 2 s or more (the length histogram's last bin, "longer")
+    made the figure fail (bars one longer than their heights) and the whole
+    report exit 1: "a figure worker failed"."""
+    from training.explore import build_report
+
+    root = tmp_path / "data"
+    _write(root / "yes" / "aaaa1111_nohash_0.wav", _tone(1.0, 300.0, 0))
+    _write(root / "no" / "bbbb2222_nohash_0.wav", _tone(2.5, 250.0, 1))
+    summary = build_report(root, tmp_path / "out", cfg=ExploreConfig(jobs=1), progress=False)
+    assert summary["clips"] == 2
+    page, _ = _check_report(tmp_path / "out")
+    assert "figures/lengths.png" in page.images
+
+
+def test_an_out_folder_whose_files_would_be_lost_or_read_is_refused(tmp_path: Path, capsys):
+    """--out once overwrote any index.html it found (a web folder's page),
+    and --out DATA_DIR wrote the report's audio/ excerpts into the data
+    folder, read as a word folder by the next explore or train. An earlier
+    report is still replaced."""
+    from training.explore import build_report
+
+    root = tmp_path / "data"
+    _write(root / "yes" / "aaaa1111_nohash_0.wav", _tone(1.0, 300.0, 0))
+    _write(root / "no" / "bbbb2222_nohash_0.wav", _tone(1.0, 250.0, 1))
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html>my page</html>")
+    rc, err = _explore_in_process(capsys, str(root), "--out", str(site))
+    assert rc == 2, err
+    assert f"--out {site}: holds an index.html that is not a kwsapp explore report" in err
+    assert (site / "index.html").read_text() == "<html>my page</html>"
+    assert sorted(p.name for p in site.iterdir()) == ["index.html"]
+    rc, err = _explore_in_process(capsys, str(root), "--out", str(root))
+    assert rc == 2, err
+    assert f"--out {root}: is the data folder itself" in err
+    assert sorted(p.name for p in root.iterdir()) == ["no", "yes"]
+    out = tmp_path / "report"
+    for _ in range(2):  # the second run replaces the first's report
+        build_report(root, out, cfg=ExploreConfig(jobs=1), progress=False)
+    _check_report(out)
+
+
 def test_missing_folder_exits_2_from_the_command_line(tmp_path: Path):
     proc = _explore(tmp_path / "nowhere", tmp_path / "out")
     assert proc.returncode == 2

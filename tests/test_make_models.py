@@ -66,3 +66,41 @@ def test_param_takes_a_json_value_or_a_word():
     for bad in ("window_mean", "=1"):
         with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
             make_models.parameter(bad)
+
+
+def test_bad_data_or_out_folder_is_one_line_exit_2(tmp_path, capsys):
+    """`python -m training.make_models` let a bad --data end in a
+    BadInputError traceback (exit 1), and found an --out it cannot write
+    only after training."""
+    import pytest
+
+    pytest.importorskip("tensorflow")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    rc = make_models.main(["--data", str(tmp_path), "--out", str(a_file / "models"),
+                           "--only", "cnn"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err == (f"python -m training.make_models: --out {a_file / 'models'}: cannot "
+                   f"create it, {a_file} is not a folder\n")
+    missing = tmp_path / "missing"
+    rc = make_models.main(["--data", str(missing), "--out", str(tmp_path / "models"),
+                           "--only", "cnn"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"python -m training.make_models: {missing}: no such data folder\n" in err
+    assert "Traceback" not in err
+
+
+def test_a_folder_that_is_not_a_model_is_never_replaced(tmp_path, capsys):
+    """--out's <arch>/ is replaced by the trained model (renamed away and
+    deleted): a folder of the user's own of that name was lost after the
+    training."""
+    mine = tmp_path / "stuff" / "cnn"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    rc = make_models.main(["--data", str(tmp_path), "--out", str(tmp_path / "stuff"),
+                           "--only", "cnn"])
+    assert rc == 2
+    assert f"{mine} is not a model folder (no card.json)" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "mine"

@@ -220,12 +220,21 @@ def split_clips(data_dir: str | Path, config: TrainConfig = TrainConfig()
     more positives, other words ``unknown``) join the split of their
     speaker, by the same seeded hash, so a speaker in both folders stays on
     one side.
+
+    Raises:
+        BadInputError: the folder's lists name none of its word clips for
+            validation (a missing or empty ``validation_list.txt``, or names
+            not relative to the folder).
     """
     root = Path(data_dir)
     lists = official_lists(root)
     out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
     for clip in scan(root, config):
         out[split_of(clip, root, config, lists)].append(clip)
+    if lists is not None and all(c.label == "silence" for c in out["validation"]):
+        # Else the model is validated (its epoch chosen) on cut silence alone.
+        raise BadInputError(f"{root / VALIDATION_LIST}: names none of the word clips of "
+                            f"{root} (one name a line, relative to it: yes/<file>.wav)")
     for folder in extra_folders(root, config):
         for clip in scan(folder, config, all_words=True):
             if clip.speaker is not None:

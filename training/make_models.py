@@ -50,8 +50,8 @@ def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
 
 def parameter(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` of an architecture's parameters (VALUE a JSON literal,
-    or a bare word taken as a string), for ``--param``; the architecture
-    checks the key when it builds its model."""
+    or a bare word taken as a string), for ``--param``; training checks the
+    key (training/train.py ``model_params``) before any work."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
@@ -145,9 +145,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    from kwsapp.errors import KwsError
+
+    try:
+        return _make(args)
+    except KwsError as exc:  # a bad data or output folder: one line, exit 2
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _make(args: argparse.Namespace) -> int:
+    from kwsapp.commands.options import writable_dir
+    from kwsapp.errors import BadInputError
     from training.models import arch_module
     from training.train import train
 
+    writable_dir(args.out, "--out")
+    for arch in args.only or BUNDLED:  # each is replaced when trained: only a model folder
+        if (Path(args.out) / arch).exists() and not (Path(args.out) / arch / "card.json").is_file():
+            raise BadInputError(f"--out {args.out}: {Path(args.out) / arch} is not a model "
+                                "folder (no card.json), and the trained model would replace "
+                                "it; give another --out")
     timings = {}
     for arch in args.only or BUNDLED:
         module = arch_module(arch)

@@ -11,7 +11,8 @@ The run, in order:
    is the frozen embedding, the costly part);
 3. train with a tqdm bar (ETA, validation accuracy per epoch); each epoch
    draws one copy per clip, seeded by (seed, epoch), so a resumed run is the
-   same run; after each epoch a checkpoint (model + optimizer, state JSON)
+   same run; after each epoch a checkpoint (model + optimizer, state JSON
+   with the dropout layers' generator states, which Keras does not save)
    is written atomically; early stopping on the validation speakers keeps
    the best weights;
 4. write the artifact and its card, export ``.tflite`` and check that it
@@ -233,6 +234,7 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
+    _check_classes(data_dir, split["train"])
     front_id = frontend_id(module, cfg)
     out: dict[str, Any] = {}
 
@@ -260,6 +262,9 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
                 groups.setdefault(origin, []).append(c)
             parts = [bank_of(g, cfg.aug_copies) for g in groups.values()]
             parts = [p for p in parts if len(p[2])]
+            if not parts:
+                raise BadInputError(f"{data_dir}: none of the {len(split[name])} training "
+                                    "clips could be read (each file is named above)")
             bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
                 if len(parts) > 1 else parts[0][0]
             split[name] = [c for p in parts for c in p[2]]
@@ -273,9 +278,13 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
                     split[name] = [split[name][i] for i in keep]
         else:
             bank, audio, split[name] = bank_of(split[name], 1)
+        if name == "validation" and not split[name]:
+            raise BadInputError(f"{data_dir}: none of the validation clips could be read "
+                                "(each file is named above)")
         out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
         if name == "validation":
             out["audio_val"] = audio
+    _check_classes(data_dir, split["train"])  # unreadable files may have left one
     x_neg = None
     if cfg.negatives or mined:
         # One embedding bank per kind: recipes sharing a kind share its cache.
@@ -295,6 +304,24 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     return Prepared(out["train"][0], out["train"][1], out["validation"][0],
                     out["validation"][1], out["test"][0], out["test"][1], split,
                     out["audio_val"], x_neg)
+
+
+def _check_classes(data_dir: Path, clips: Sequence[data.Clip]) -> None:
+    """Refuse training clips of a single class (a model that can only say
+    it); name the classes with no training clip (the model never says them).
+
+    Raises:
+        BadInputError: ``clips`` hold fewer than two classes.
+    """
+    have = {c.label for c in clips}
+    if len(have) < 2:
+        raise BadInputError(f"{data_dir}: the training clips are all of one class "
+                            f"({', '.join(sorted(have))}); a model needs clips of two or "
+                            f"more (folders such as yes/, no/, _unknown_/)")
+    missing = [label for label in LABELS if label not in have]
+    if missing:
+        log.warning("%s: no training clips of %s: the model will never say %s", data_dir,
+                    ", ".join(missing), "it" if len(missing) == 1 else "them")
 
 
 # ------------------------------------------------------------------ training
@@ -438,6 +465,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     member_configs(cfg)  # bad member overrides fail before any training
+    model_params(arch_module(arch), params, tiny)  # and unknown parameters
     _remove_partial_files(out_dir)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
     if cfg.ensemble > 1:
@@ -455,7 +483,17 @@ ENSEMBLE_DIR = ".ensemble"
 
 def model_params(module: ModuleType, params: dict[str, Any] | None, tiny: bool
                  ) -> dict[str, Any]:
-    """The architecture's ``DEFAULTS`` (or ``TINY``) with ``params`` over them."""
+    """The architecture's ``DEFAULTS`` (or ``TINY``) with ``params`` over them.
+
+    Raises:
+        BadInputError: a key of ``params`` is none of the architecture's
+            parameters (a misspelt one was ignored: the model trained
+            without it).
+    """
+    unknown = sorted(set(params or {}) - set(module.DEFAULTS))
+    if unknown:
+        raise BadInputError(f"--param {', '.join(unknown)}: not a parameter of this "
+                            f"architecture (it takes {', '.join(sorted(module.DEFAULTS))})")
     return {**(module.TINY if tiny else module.DEFAULTS), **(params or {})}
 
 
@@ -561,10 +599,16 @@ def member_configs(cfg: TrainConfig) -> list[TrainConfig]:
 def _remove_partial_files(out_dir: Path) -> None:
     """Delete the partial files (kwsapp/atomic.py's ``.tmp-*``) a killed run
     left in its output folder: a SIGKILL skips write_atomic's clean-up, and
-    the complete files beside them are whole (they are only ever replaced)."""
+    the complete files beside them are whole (they are only ever replaced).
+    Only where a run writes: the folder itself and its checkpoint, ensemble
+    and mining folders, never the user's own subfolders (``--out ~`` once
+    deleted every ``.tmp-*`` file of the home folder)."""
     if not out_dir.is_dir():
         return
-    partial = [p for p in out_dir.rglob(PARTIAL_PREFIX + "*") if p.is_file()]
+    partial = [p for p in out_dir.glob(PARTIAL_PREFIX + "*") if p.is_file()]
+    for name in (CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR):
+        if (out_dir / name).is_dir():
+            partial += [p for p in (out_dir / name).rglob(PARTIAL_PREFIX + "*") if p.is_file()]
     for path in partial:
         path.unlink(missing_ok=True)
     if partial:
@@ -680,11 +724,16 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             except ModelError as exc:  # names the file and what is wrong with it
                 raise BadInputError(f"{exc} (a damaged checkpoint); "
                                     f"delete {ckpt} to train from the start") from None
+            _restore_seed_states(model, state)
             # Said without -v: a resumed run must never look like a new one.
             print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
             keras.utils.set_random_seed(run_cfg.seed)
-            model = module.build(params, n_classes)
+            try:
+                model = module.build(params, n_classes)
+            except (ValueError, TypeError) as exc:  # a parameter's value (--param)
+                raise BadInputError(f"--param: cannot build the {arch} model with these "
+                                    f"parameters ({exc})") from None
             _compile(model, cfg, steps)
     first = state["epoch"] + 1
     bar = tqdm(total=cfg.epochs * steps, initial=first * steps, desc=f"train {arch}",
@@ -704,7 +753,8 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             keras.utils.set_random_seed(run_cfg.seed * 1000 + epoch)
             x, y = _epoch_arrays(prep, epoch, run_cfg, module)
             hist = model.fit(_dataset(x, keras.utils.to_categorical(y, n_classes), cfg),
-                             epochs=1, verbose=0, callbacks=[Progress()])
+                             epochs=1, verbose=0, callbacks=[Progress()],
+                             shuffle=False)  # _epoch_arrays shuffled it
             val = model.evaluate(_dataset(prep.x_val, y_val_1h, cfg), verbose=0,
                                  return_dict=True)
             row = {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]),
@@ -820,9 +870,30 @@ def _checkpoint(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> No
     previous = state.get("model")
     state["model"] = name
     state["epoch"] = epoch
+    state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_variables(model)]
     write_json_atomic(ckpt / STATE_FILE, state)
     if previous and previous != name:
         (ckpt / previous).unlink(missing_ok=True)
+
+
+def _seed_variables(model: Any) -> list[Any]:
+    """The states of the model's random-number generators (its dropout
+    layers'), which Keras leaves out of a saved model."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def _restore_seed_states(model: Any, state: dict[str, Any]) -> None:
+    """Give a model loaded from a checkpoint the generator states saved
+    with it (:func:`_checkpoint`): a loaded model's generators start anew,
+    so the resumed run drew other dropout masks than the run it resumes."""
+    saved = state.get("seed_states")
+    variables = _seed_variables(model)
+    if saved is None or len(saved) != len(variables):
+        log.warning("checkpoint without its random-number states: the resumed run's "
+                    "dropout differs from an uninterrupted run's")
+        return
+    for variable, value in zip(variables, saved):
+        variable.assign(np.asarray(value, dtype=np.asarray(variable.numpy()).dtype))
 
 
 def code_version() -> str:

@@ -82,15 +82,49 @@ def chance_warning(card: dict) -> str | None:
             "this model will not recognize commands; train longer (--epochs) or on more data")
 
 
-def _checkpoint_epochs(out: str) -> int:
-    """Epochs saved in ``out``'s checkpoint (0: none yet)."""
-    from training.train import CHECKPOINT_DIR, STATE_FILE
+def _checkpoint_epochs(ckpt: Path) -> int:
+    """Epochs saved in the checkpoint folder ``ckpt`` (0: none yet)."""
+    from training.train import STATE_FILE
 
     try:
-        state = json.loads((Path(out) / CHECKPOINT_DIR / STATE_FILE).read_text())
+        state = json.loads((ckpt / STATE_FILE).read_text())
         return int(state.get("epoch", -1)) + 1
     except (OSError, ValueError, AttributeError):
         return 0
+
+
+def _number(folder: Path) -> int:
+    """k of ``member-k`` / ``round-k``."""
+    tail = folder.name.rpartition("-")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+def interrupted_where(out: str | Path) -> str:
+    """Where a run interrupted in ``out`` stopped, for the message: the
+    checkpoint a plain run writes in ``out/.checkpoint``, or a mining
+    round's or an ensemble member's (the ``embed`` recipe trains one
+    mining round and three members, each in its own folder)."""
+    from training.train import CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR
+
+    out = Path(out)
+    rounds = sorted((out / MINING_DIR).glob("round-*"), key=_number)
+    members = sorted((out / ENSEMBLE_DIR).glob("member-*"), key=_number)
+    done = sum((m / "member.keras").is_file() for m in members)
+    finished = f" ({done} ensemble member{'s' * (done != 1)} done)" if done else ""
+    places = ([(m / CHECKPOINT_DIR, f" of ensemble member {_number(m) + 1}{finished}")
+               for m in reversed(members) if not (m / "member.keras").is_file()]
+              + [(r / CHECKPOINT_DIR, f" of mining round {_number(r)}") for r in reversed(rounds)]
+              + [(out / CHECKPOINT_DIR, "")])
+    for ckpt, what in places:
+        epochs = _checkpoint_epochs(ckpt)
+        if epochs:
+            return f"after epoch {epochs}{what}"
+    if done:
+        return f"with {done} ensemble member{'s' * (done != 1)} done"
+    mined = sum((r / "mined.json").is_file() for r in rounds)
+    if mined:
+        return f"after {mined} mining round{'s' * (mined != 1)}"
+    return "before the first checkpoint"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,9 +165,8 @@ def run(args: argparse.Namespace) -> int:
         card = train(data_dir, args.arch, args.out, cfg, params=_params(args.param),
                      tiny=args.config == "tiny", cpu_devices=args.cpu_devices, command=command)
     except KeyboardInterrupt:
-        done = _checkpoint_epochs(args.out)
-        where = f"after epoch {done}" if done else "before the first checkpoint"
-        print(f"kwsapp: interrupted {where}; run the same command to resume", file=sys.stderr)
+        print(f"kwsapp: interrupted {interrupted_where(args.out)}; run the same command to "
+              "resume", file=sys.stderr)
         return 130
     warning = chance_warning(card)
     if warning is not None:

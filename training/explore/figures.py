@@ -113,7 +113,8 @@ def lengths(stats: DatasetStats, path: Path) -> None:
     cfg = stats.cfg
     hist = stats.length_hist
     edges = np.arange(hist.size + 1) * cfg.length_bin_ms / 1000.0
-    last = int(np.flatnonzero(hist).max()) + 2 if hist.any() else hist.size
+    # Up to one empty bin after the last clip; the last bin (longer clips) ends it.
+    last = min(int(np.flatnonzero(hist).max()) + 2, hist.size) if hist.any() else hist.size
     fig, ax = _subplots(figsize=(8, 3.3))
     ax.bar(edges[:last], hist[:last], width=cfg.length_bin_ms / 1000.0, align="edge",
            color=COMMAND_COLOR, log=True)

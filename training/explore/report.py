@@ -477,6 +477,32 @@ def failures_section(rep: Report, stats: DatasetStats) -> None:
 
 # -- entry point ----------------------------------------------------------------
 
+#: In every report's page: an ``index.html`` without it is not ours to replace.
+REPORT_MARK = "Written by `kwsapp explore`"
+
+
+def _check_out(data_dir: Path, out: Path) -> None:
+    """Refuse a report folder whose writing would lose or mix up files: the
+    data folder itself (its ``audio/`` would be read as a word), or a folder
+    holding an ``index.html`` that is not an earlier report.
+
+    Raises:
+        BadInputError: naming the folder and the problem.
+    """
+    if data_dir.is_dir() and out.resolve() == data_dir.resolve():
+        raise BadInputError(f"--out {out}: is the data folder itself (the report's audio/ "
+                            "would be read as a word folder); give another folder")
+    index = out / "index.html"
+    try:
+        ours = not index.exists() or REPORT_MARK in index.read_text(encoding="utf-8",
+                                                                     errors="replace")
+    except OSError as exc:
+        raise BadInputError(f"--out {out}: cannot read its index.html ({exc.strerror or exc})")
+    if not ours:
+        raise BadInputError(f"--out {out}: holds an index.html that is not a kwsapp explore "
+                            "report, which the report would replace; give another folder")
+
+
 def build_report(data_dir: str | Path, out_dir: str | Path, *,
                  cfg: ExploreConfig | None = None, vad: VadConfig | None = None,
                  max_clips_per_label: int | None = None, progress: bool = True
@@ -485,7 +511,8 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
 
     Args:
         data_dir: a folder in the Speech Commands layout.
-        out_dir: created if missing; existing report files are overwritten.
+        out_dir: created if missing; an earlier report's files are
+            overwritten (an ``index.html`` that is not a report is refused).
         max_clips_per_label: analyse a seeded random sample of at most this
             many clips per label folder (None: all).
         progress: tqdm bars on stderr.
@@ -493,7 +520,8 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
         Headline numbers (JSON-ready), with ``"index"`` the page's path.
     Raises:
         BadInputError: the folder is missing, holds no audio clips, or none
-            of them can be read.
+            of them can be read; ``out_dir`` is ``data_dir`` or holds an
+            ``index.html`` that is not a report.
     """
     t0 = time.monotonic()
     cfg = cfg or ExploreConfig()
@@ -501,6 +529,7 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
     if not 0 < cfg.band_hz[0] < cfg.band_hz[1] <= cfg.low_rate_hz / 2:
         raise BadInputError(f"band {cfg.band_hz[0]:g}-{cfg.band_hz[1]:g} Hz: need "
                             f"0 < low < high <= {cfg.low_rate_hz / 2:g} Hz")
+    _check_out(Path(data_dir), Path(out_dir))
     layout = scan(data_dir)
     stats = collect(layout.clips(max_clips_per_label, cfg.seed), cfg, vad,
                     total=layout.n_selected(max_clips_per_label), progress=progress)
@@ -535,7 +564,7 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
         f"{len(words)} words, {summary['speakers']:,} speakers, {stats.n_short:,} clips under "
         f"{cfg.clip_ms / 1000:g} s, {stats.n_failed:,} unreadable files, "
         f"{len(layout.background)} background-noise files."),
-        H.paragraph(f"Written by `kwsapp explore` on "
+        H.paragraph(f"{REPORT_MARK} on "
                     f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC in "
                     f"{time.monotonic() - t0:.0f} s. Statistics stream over every clip; "
                     f"per-clip figures use sampled clips (seed {cfg.seed}).", "note")]
