@@ -117,6 +117,16 @@ def test_missing_model_is_a_clear_error(clips, tmp_path):
     assert "not a model artifact" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_model_file_for_its_folder_is_named_as_a_file(tiny_model, clips):
+    """--model path/model.tflite: the folder is what is meant; it said "no
+    such model" of a file that is there."""
+    good, _, _ = clips
+    proc = run_cli("classify", "--model", str(tiny_model / "model.tflite"), str(good["s16"]))
+    assert proc.returncode == 2
+    assert "model.tflite: a file, not a model" in proc.stderr, proc.stderr
+    assert f"such as {tiny_model}" in proc.stderr and "no such model" not in proc.stderr
+
+
 def test_long_file_gives_a_timeline(tiny_model, clips):
     _, _, long = clips
     proc = run_cli("classify", "--json", "--threshold", "0.3", "--model", str(tiny_model), str(long))

@@ -50,6 +50,9 @@ def resolve(spec: str | os.PathLike[str] | None) -> Path:
     if named.is_dir():
         return named
     known = ", ".join(bundled_models()) or "none bundled"
+    if path.is_file():  # e.g. the artifact's model.tflite given for its folder
+        raise ModelError(f"{spec}: a file, not a model (bundled: {known}; or give an "
+                         f"artifact directory, such as {path.parent})")
     raise ModelError(f"{spec}: no such model (bundled: {known}; or give an artifact directory)")
 
 
