@@ -122,3 +122,9 @@ def test_listen_with_an_unknown_device_is_one_line(jack_server, tiny_model):
                    env=jack_server)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "no-such-device" in proc.stderr
+    assert "`kwsapp devices` lists the inputs" in proc.stderr
+    # An index past the last device: PortAudio's "Error querying device 99"
+    # alone said nothing of where the indices are listed.
+    proc = run_cli("listen", "--model", str(tiny_model), "--device", "99", env=jack_server)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "input device 99" in proc.stderr and "`kwsapp devices` lists" in proc.stderr

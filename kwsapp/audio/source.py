@@ -164,8 +164,10 @@ class SoundDeviceSource:
         except (sd.PortAudioError, ValueError) as exc:
             if not list_input_devices():  # not this device: there is none at all
                 raise DeviceError(NO_INPUT_DEVICE) from None
+            # PortAudio's own words ("Error querying device 7") say nothing
+            # of what to do; the listing does.
             raise DeviceError(f"no usable input device {device if device is not None else '(default)'}"
-                              f": {exc}") from None
+                              f": {exc}; `kwsapp devices` lists the inputs") from None
         self.device_name = str(info["name"])
         #: One line for the user when the device would not take the rate
         #: asked for and another is used (None: the rate asked for is used).
