@@ -14,6 +14,7 @@ Threads (no Qt here; callbacks run on the engine's threads)::
     verify           (live, with a second opinion: config.verify) each
                      command's audio -> the speech recogniser -> on_event,
                      so its ~60 ms never stall the pipeline or the head
+                     (:mod:`kwsapp.inference.second_opinion`)
 
 A realtime engine runs a step or window on the pipeline thread itself, in
 the wake-up that cut it, while the inference thread has nothing in hand and
@@ -44,12 +45,11 @@ file gives the same events whatever its block size.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -62,10 +62,8 @@ from kwsapp.errors import DeviceError, KwsError
 from kwsapp.inference.embedding_ring import EmbeddingRing
 from kwsapp.inference.finite import all_finite
 from kwsapp.inference.recognizer import Recognizer
+from kwsapp.inference.second_opinion import SecondOpinion, Unconfirmed
 from kwsapp.inference.smoothing import Smoother
-
-if TYPE_CHECKING:
-    from kwsapp.inference.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -121,20 +119,6 @@ class CommandEvent:
     end: float  # within the window that fired, or that window)
     emitted_at: float  # stream time when the event was emitted
     latency: float  # emitted_at - end (word end per VAD -> emission)
-
-
-@dataclass(frozen=True)
-class Unconfirmed:
-    """A command the recogniser's second opinion did not confirm, so it was
-    not emitted (``on_unconfirmed``): what would have fired and what the
-    recogniser made of its audio."""
-
-    event: CommandEvent  # as it would have been emitted
-    heard: str  # the recogniser's transcription ("" when it heard no word)
-    logp: float  # log-probability of the command's likeliest spelling
-    # The level it fell short of: moved by the head's score, and raised by
-    # other_word_margin when it heard another word.
-    level: float
 
 
 @dataclass(frozen=True)
@@ -350,15 +334,10 @@ class Engine:
         self._hold_suspected_only = False
         self._held: deque[_Held] = deque()
         self.vetoed = 0  # commands not emitted for a veto
-        # The recogniser's second opinion (config.verify): loaded when the
-        # verify thread (live) or the inference thread (a file) starts; None
-        # until then, or if it could not be.
-        self._verifier: "Verifier | None" = None
-        # Live: commands waiting for the verify thread (None: stop).
-        self._checks: queue.SimpleQueue | None = None
-        self._verifier_failed = False
-        self.checked = 0  # commands it heard (confirmed or not)
-        self.unverified = 0  # commands it did not confirm (not emitted)
+        # The recogniser's check of each command before it is delivered.
+        self.second_opinion = SecondOpinion(
+            self.config.verify, self.sample_rate_hz, audio_between=self._audio_between,
+            event=self._event, deliver=self._deliver, on_unconfirmed=self._unconfirmed)
         # The audio of the last chunks and windows run (absolute start,
         # samples): a file's pipeline runs further ahead than the ring holds.
         self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=3)
@@ -430,6 +409,16 @@ class Engine:
         return cached[1]
 
     @property
+    def checked(self) -> int:
+        """Commands the second opinion heard (confirmed or not)."""
+        return self.second_opinion.checked
+
+    @property
+    def unverified(self) -> int:
+        """Commands the second opinion did not confirm (not emitted)."""
+        return self.second_opinion.unverified
+
+    @property
     def error(self) -> Exception | None:
         """The first error a worker thread or the source hit (None: none)."""
         return self._error
@@ -481,15 +470,10 @@ class Engine:
             threading.Thread(target=self._guard, args=(self._inference_loop,),
                              name="kwsapp-inference", daemon=True),
         ]
-        # Live, each command's check runs on a thread of its own: inline it
-        # stalled the pipeline thread (when it runs the step itself) and the
-        # steps after a command bunched up. A file checks in order, inline:
-        # no clock to keep, and the same events whatever the timing.
-        self._checks = queue.SimpleQueue() if realtime and self.config.verify.active else None
-        if self._checks is not None:
-            self._threads.append(threading.Thread(
-                target=self._guard, args=(self._verify_loop, self._checks),
-                name="kwsapp-verify", daemon=True))
+        verify_loop = self.second_opinion.open(live=realtime)
+        if verify_loop is not None:
+            self._threads.append(threading.Thread(target=self._guard, args=(verify_loop,),
+                                                  name="kwsapp-verify", daemon=True))
         for t in self._threads:
             t.start()
         # A realtime callback only copies into the raw ring; a file feeds
@@ -506,8 +490,7 @@ class Engine:
         """Stop the source and join every thread (within ``timeout`` s)."""
         self._stop.set()
         self._queue.close()
-        if self._checks is not None:
-            self._checks.put(None)
+        self.second_opinion.close()
         try:
             self.source.stop()
         finally:
@@ -894,8 +877,7 @@ class Engine:
                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
-        if self.config.verify.active and self._checks is None:  # now, not at the first command
-            self._load_verifier()
+        self.second_opinion.load_if_inline()
         while True:
             task = self._queue.get()
             if task is None:
@@ -1093,70 +1075,6 @@ class Engine:
         self._hold_s = max(0.0, float(seconds))
         self._hold_suspected_only = bool(suspected_only)
 
-    def _verify_loop(self, checks: queue.SimpleQueue) -> None:
-        """The verify thread: each command waiting for its check, in order."""
-        self._load_verifier()
-        while (item := checks.get()) is not None:
-            held, at_s, audio = item
-            if self._confirmed(held, at_s, audio):
-                self._deliver(held, at_s)
-
-    def _check_audio(self, held: "_Held") -> np.ndarray | None:
-        """The audio the recogniser hears for ``held`` (None: no level for
-        its label, or gone from the ring: the head decides alone)."""
-        cfg = self.config.verify
-        if not cfg.active or cfg.level(held.label) is None:
-            return None
-        from kwsapp.inference.verifier import heard_span
-
-        sr = self.sample_rate_hz
-        lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
-        return self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
-
-    def _confirmed(self, held: "_Held", at_s: float, audio: np.ndarray | None) -> bool:
-        """Whether the recogniser (config.verify) confirms ``held`` on
-        ``audio``, its word; True without audio (:meth:`_check_audio`) or
-        when the recogniser is not installed (said once in the log). A
-        command it does not confirm is counted, logged and handed to
-        ``on_unconfirmed``."""
-        if audio is None or self._load_verifier() is None:
-            return True
-        level = self.config.verify.level(held.label, held.score)
-        margin = self.config.verify.other_word_margin
-        confirmed, opinion = self._verifier.confirms(audio, held.label, level, margin)
-        self.checked += 1
-        if confirmed:
-            return True
-        self.unverified += 1
-        from kwsapp.inference.verifier import needed
-
-        level = needed(opinion, level, margin)  # higher when it heard another word
-        log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
-                 held.label, held.decided_s, opinion.transcript, opinion.logp, level)
-        if self.on_unconfirmed is not None:
-            self.on_unconfirmed(Unconfirmed(self._event(held, at_s), opinion.transcript,
-                                            opinion.logp, level))
-        return False
-
-    def _load_verifier(self) -> "Verifier | None":
-        """The recogniser, loaded once (None, said once in the log, when it
-        is not installed: commands then fire on the head alone)."""
-        if self._verifier is None and not self._verifier_failed:
-            from kwsapp.inference.verifier import Verifier
-
-            try:
-                verifier = Verifier(threads=self.config.verify.threads)
-            except KwsError as exc:
-                log.warning("commands fire without a second opinion: %s", exc)
-                self._verifier_failed = True
-                return None
-            # One check on silence now: onnxruntime allocates its buffers at
-            # the first run, so memory is flat from the start and the first
-            # command does not wait for it.
-            verifier.confirms(np.zeros(self.sample_rate_hz, np.float32), "go", 1.0)
-            self._verifier = verifier
-        return self._verifier
-
     def _audio_between(self, lo: int, hi: int) -> np.ndarray | None:
         """Samples ``[lo, hi)`` from the ring, else from the chunks and
         windows just run (a file's pipeline is further on); None if gone."""
@@ -1182,17 +1100,13 @@ class Engine:
     def _emit(self, held: "_Held", at_s: float) -> None:
         """One command out at stream time ``at_s``, unless an ignore word
         vetoed a window from :data:`_VETO_SPAN_S` before its decision up to
-        ``at_s`` (the hold)."""
+        ``at_s`` (the hold) or the second opinion does not confirm it."""
         if self._near(self._vetoed, held.decided_s - _VETO_SPAN_S, at_s):
             self.vetoed += 1
             log.info("%s at %.2f s not emitted: an ignore word was heard there",
                      held.label, held.decided_s)
             return
-        audio = self._check_audio(held)
-        if self._checks is not None:  # live: the verify thread checks and delivers
-            self._checks.put((held, at_s, audio))
-        elif self._confirmed(held, at_s, audio):
-            self._deliver(held, at_s)
+        self.second_opinion.submit(held, at_s)
 
     def _event(self, held: "_Held", at_s: float) -> CommandEvent:
         """``held`` as a :class:`CommandEvent` (live: stamped now)."""
@@ -1202,6 +1116,10 @@ class Engine:
             emitted = at_s
         return CommandEvent(label=held.label, score=held.score, start=held.start_s,
                             end=held.end_s, emitted_at=emitted, latency=emitted - held.end_s)
+
+    def _unconfirmed(self, dropped: Unconfirmed) -> None:
+        if self.on_unconfirmed is not None:  # read at each call, like on_event
+            self.on_unconfirmed(dropped)
 
     def _deliver(self, held: "_Held", at_s: float) -> None:
         """``held`` out as a :class:`CommandEvent`."""
