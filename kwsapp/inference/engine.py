@@ -61,6 +61,7 @@ from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 from kwsapp.inference.embedding_ring import EmbeddingRing
 from kwsapp.inference.finite import all_finite
+from kwsapp.inference.hold import CommandHold, Held
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.inference.second_opinion import SecondOpinion, Unconfirmed
 from kwsapp.inference.smoothing import Smoother
@@ -83,30 +84,12 @@ _PULL_MARGIN_S = 0.05
 #: Write stamps the live pipeline keeps to tell when blocks arrive (one per
 #: wake-up: about 2.5 s; a device clock drifts far less in that time).
 _ARRIVAL_STAMPS = 32
-#: How far before its decision a vetoed window still drops a command: an
-#: ignore word scores highest while it is whole in view, which can be a few
-#: steps before a command waiting for the word's end decides (0.25 s let 1
-#: of 7 held-out "alexa" activations through; README "User words").
-_VETO_SPAN_S = 0.5
-_EPS_VETO_S = 1e-6
 #: A file source feeds the engine from its own thread; the pipeline only
 #: looks this often for its end.
 _FILE_END_POLL_S = 0.01
 #: A realtime pipeline runs a step or window itself (no hand-off, no second
 #: thread woken) when the last one took under this share of the hop.
 _INLINE_SHARE = 0.25
-
-
-@dataclass(frozen=True)
-class _Held:
-    """A command decided and not emitted yet (:meth:`Engine.hold_commands`)."""
-
-    due_s: float  # stream time it is emitted at, unless vetoed
-    decided_s: float  # end of the window it fired on
-    label: str
-    score: float
-    start_s: float
-    end_s: float
 
 
 @dataclass(frozen=True)
@@ -326,18 +309,12 @@ class Engine:
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
         self.deferred = 0  # steps slept past that could not fire (_wake_due)
         self.skipped_steps = 0  # steps not run while the gate was shut (lazy_shut_steps)
-        # Ends (s) of the windows a user's ignore word heard (veto()), and
-        # commands held for it (hold_commands()).
-        self._vetoed: deque[float] = deque()
-        self._suspects: deque[float] = deque()  # suspect(): windows it stirred on
-        self._hold_s = 0.0
-        self._hold_suspected_only = False
-        self._held: deque[_Held] = deque()
-        self.vetoed = 0  # commands not emitted for a veto
-        # The recogniser's check of each command before it is delivered.
+        # Each command decided: through the ignore words' veto and hold,
+        # then the recogniser's check, then delivered.
         self.second_opinion = SecondOpinion(
             self.config.verify, self.sample_rate_hz, audio_between=self._audio_between,
             event=self._event, deliver=self._deliver, on_unconfirmed=self._unconfirmed)
+        self.hold = CommandHold(self.config.audio.ring_seconds, self.second_opinion.submit)
         # The audio of the last chunks and windows run (absolute start,
         # samples): a file's pipeline runs further ahead than the ring holds.
         self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=3)
@@ -369,32 +346,31 @@ class Engine:
 
     def veto(self, end_s: float) -> None:
         """Fire no command decided on the window ending at ``end_s`` (s), on
-        the next ones within :data:`_VETO_SPAN_S`, or decided before it and
-        still held (:meth:`hold_commands`): a user's ignore word
-        heard it (kwsapp/userwords/live.py). Called on the inference
+        the next ones within :data:`~kwsapp.inference.hold.VETO_SPAN_S`, or
+        decided before it and still held (:meth:`hold_commands`): a user's
+        ignore word heard it (kwsapp/userwords/live.py). Called on the inference
         thread from an embedding listener, so before the head's decision on
         the same embeddings (a file's chunk stores all its embeddings before
         its decisions, so vetoes are kept by time, not count). Windows, not
         utterances: in noise one speech run can hold an ignore word and a
         real command seconds apart."""
-        self._keep_time(self._vetoed, end_s)
+        self.hold.veto(end_s)
 
     def suspect(self, end_s: float) -> None:
         """An ignore word stirs on the window ending at ``end_s`` (s), short
         of a veto: with ``hold_commands(..., suspected_only=True)`` only the
-        commands decided on it or within :data:`_VETO_SPAN_S` after it are
-        held, the rest are emitted at once."""
-        self._keep_time(self._suspects, end_s)
+        commands decided on it or within
+        :data:`~kwsapp.inference.hold.VETO_SPAN_S` after it are held, the
+        rest are emitted at once."""
+        self.hold.suspect(end_s)
 
-    def _keep_time(self, times: deque, end_s: float) -> None:
-        """Append ``end_s``, dropping times the ring no longer holds."""
-        while times and times[0] < end_s - self.config.audio.ring_seconds:
-            times.popleft()
-        times.append(float(end_s))
-
-    @staticmethod
-    def _near(times: deque, start_s: float, end_s: float) -> bool:
-        return any(start_s - _EPS_VETO_S <= t <= end_s + _EPS_VETO_S for t in times)
+    def hold_commands(self, seconds: float, suspected_only: bool = False) -> None:
+        """Hold each command ``seconds`` after it could fire, so that an
+        ignore word listening on the same embeddings has heard the whole
+        utterance before it is emitted (kwsapp/userwords/live.py); 0, the
+        default, emits at once. With ``suspected_only``, only the commands
+        decided where an ignore word stirred (:meth:`suspect`)."""
+        self.hold.set_hold(seconds, suspected_only)
 
     @property
     def recognizer(self) -> Recognizer:
@@ -407,6 +383,11 @@ class Engine:
         if cached[0] is not recognizer:
             cached = self._window_of = (recognizer, ms_to_samples(recognizer.card.window_ms))
         return cached[1]
+
+    @property
+    def vetoed(self) -> int:
+        """Commands not emitted for a veto (:meth:`veto`)."""
+        return self.hold.vetoed
 
     @property
     def checked(self) -> int:
@@ -881,7 +862,7 @@ class Engine:
         while True:
             task = self._queue.get()
             if task is None:
-                self._release(float("inf"))  # the end of a file: nothing more will veto
+                self.hold.release(float("inf"))  # the end of a file: nothing more will veto
                 self._done.set()
                 return
             self._run_task(task)
@@ -1029,8 +1010,8 @@ class Engine:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
-        if j >= 0 and self._held:  # also after the last listener went (detach)
-            self._release(self.embeddings.end_s(j))
+        if j >= 0 and self.hold.holding:  # also after the last listener went (detach)
+            self.hold.release(self.embeddings.end_s(j))
 
     def _decide(self, task: _Window | _Step, probs: np.ndarray) -> None:
         """Window probabilities -> smoother -> on_window / on_event."""
@@ -1056,24 +1037,8 @@ class Engine:
             self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
         if detection is None:
             return
-        decided = task.end / sr
-        hold = self._hold_s > 0 and (not self._hold_suspected_only or self._near(
-            self._suspects, decided - _VETO_SPAN_S, decided))
-        held = _Held(decided + (self._hold_s if hold else 0.0), decided, detection.label,
-                     detection.score, span[0] / sr, span[1] / sr)
-        if hold or self._held:  # behind any held one: events stay in order
-            self._held.append(held)  # released by _release, once its embeddings are in
-        else:
-            self._emit(held, decided)
-
-    def hold_commands(self, seconds: float, suspected_only: bool = False) -> None:
-        """Hold each command ``seconds`` after it could fire, so that an
-        ignore word listening on the same embeddings has heard the whole
-        utterance before it is emitted (kwsapp/userwords/live.py); 0, the
-        default, emits at once. With ``suspected_only``, only the commands
-        decided where an ignore word stirred (:meth:`suspect`)."""
-        self._hold_s = max(0.0, float(seconds))
-        self._hold_suspected_only = bool(suspected_only)
+        self.hold.decided(task.end / sr, detection.label, detection.score,
+                          span[0] / sr, span[1] / sr)
 
     def _audio_between(self, lo: int, hi: int) -> np.ndarray | None:
         """Samples ``[lo, hi)`` from the ring, else from the chunks and
@@ -1091,24 +1056,7 @@ class Engine:
                 covered += b - a
         return out if covered >= (hi - lo) // 2 else None
 
-    def _release(self, upto_s: float) -> None:
-        """Emit the held commands due by stream time ``upto_s`` (s)."""
-        while self._held and self._held[0].due_s <= upto_s + _EPS_VETO_S:
-            held = self._held.popleft()
-            self._emit(held, held.due_s)
-
-    def _emit(self, held: "_Held", at_s: float) -> None:
-        """One command out at stream time ``at_s``, unless an ignore word
-        vetoed a window from :data:`_VETO_SPAN_S` before its decision up to
-        ``at_s`` (the hold) or the second opinion does not confirm it."""
-        if self._near(self._vetoed, held.decided_s - _VETO_SPAN_S, at_s):
-            self.vetoed += 1
-            log.info("%s at %.2f s not emitted: an ignore word was heard there",
-                     held.label, held.decided_s)
-            return
-        self.second_opinion.submit(held, at_s)
-
-    def _event(self, held: "_Held", at_s: float) -> CommandEvent:
+    def _event(self, held: Held, at_s: float) -> CommandEvent:
         """``held`` as a :class:`CommandEvent` (live: stamped now)."""
         if self.source.realtime:
             emitted = self._delivered() / float(self.source.sample_rate_hz)
@@ -1121,7 +1069,7 @@ class Engine:
         if self.on_unconfirmed is not None:  # read at each call, like on_event
             self.on_unconfirmed(dropped)
 
-    def _deliver(self, held: "_Held", at_s: float) -> None:
+    def _deliver(self, held: Held, at_s: float) -> None:
         """``held`` out as a :class:`CommandEvent`."""
         event = self._event(held, at_s)
         self._latency_ms = event.latency * 1000.0

@@ -23,7 +23,8 @@ from kwsapp.config import VerifyConfig
 from kwsapp.errors import KwsError
 
 if TYPE_CHECKING:
-    from kwsapp.inference.engine import CommandEvent, _Held
+    from kwsapp.inference.engine import CommandEvent
+    from kwsapp.inference.hold import Held
     from kwsapp.inference.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ class SecondOpinion:
 
     def __init__(self, config: VerifyConfig, sample_rate_hz: int,
                  audio_between: Callable[[int, int], np.ndarray | None],
-                 event: Callable[[_Held, float], CommandEvent],
-                 deliver: Callable[[_Held, float], None],
+                 event: Callable[[Held, float], CommandEvent],
+                 deliver: Callable[[Held, float], None],
                  on_unconfirmed: Callable[[Unconfirmed], None]) -> None:
         self.config = config
         self.sample_rate_hz = sample_rate_hz
@@ -97,7 +98,7 @@ class SecondOpinion:
         if self.config.active and self._checks is None:
             self.load()
 
-    def submit(self, held: _Held, at_s: float) -> None:
+    def submit(self, held: Held, at_s: float) -> None:
         """Deliver ``held`` at stream time ``at_s`` if the recogniser
         confirms it: checked on the verify thread live, else now. Its audio
         is read now, by the thread that decided it."""
@@ -115,7 +116,7 @@ class SecondOpinion:
             if self._confirmed(held, at_s, audio):
                 self._deliver(held, at_s)
 
-    def _audio(self, held: _Held) -> np.ndarray | None:
+    def _audio(self, held: Held) -> np.ndarray | None:
         """The audio the recogniser hears for ``held`` (None: no level for
         its label, or gone from the ring: the head decides alone)."""
         cfg = self.config
@@ -127,7 +128,7 @@ class SecondOpinion:
         lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
         return self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
 
-    def _confirmed(self, held: _Held, at_s: float, audio: np.ndarray | None) -> bool:
+    def _confirmed(self, held: Held, at_s: float, audio: np.ndarray | None) -> bool:
         """Whether the recogniser confirms ``held`` on ``audio``, its word;
         True without audio (:meth:`_audio`) or when the recogniser is not
         installed (said once in the log). A command it does not confirm is
