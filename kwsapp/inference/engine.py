@@ -14,6 +14,7 @@ Threads (no Qt here; callbacks run on the engine's threads)::
     verify           (live, with a second opinion: config.verify) each
                      command's audio -> the speech recogniser -> on_event,
                      so its ~60 ms never stall the pipeline or the head
+                     (:mod:`kwsapp.inference.second_opinion`)
 
 A realtime engine runs a step or window on the pipeline thread itself, in
 the wake-up that cut it, while the inference thread has nothing in hand and
@@ -44,12 +45,11 @@ file gives the same events whatever its block size.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -61,11 +61,10 @@ from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 from kwsapp.inference.embedding_ring import EmbeddingRing
 from kwsapp.inference.finite import all_finite
+from kwsapp.inference.hold import CommandHold, Held
 from kwsapp.inference.recognizer import Recognizer
+from kwsapp.inference.second_opinion import SecondOpinion, Unconfirmed
 from kwsapp.inference.smoothing import Smoother
-
-if TYPE_CHECKING:
-    from kwsapp.inference.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -85,30 +84,12 @@ _PULL_MARGIN_S = 0.05
 #: Write stamps the live pipeline keeps to tell when blocks arrive (one per
 #: wake-up: about 2.5 s; a device clock drifts far less in that time).
 _ARRIVAL_STAMPS = 32
-#: How far before its decision a vetoed window still drops a command: an
-#: ignore word scores highest while it is whole in view, which can be a few
-#: steps before a command waiting for the word's end decides (0.25 s let 1
-#: of 7 held-out "alexa" activations through; README "User words").
-_VETO_SPAN_S = 0.5
-_EPS_VETO_S = 1e-6
 #: A file source feeds the engine from its own thread; the pipeline only
 #: looks this often for its end.
 _FILE_END_POLL_S = 0.01
 #: A realtime pipeline runs a step or window itself (no hand-off, no second
 #: thread woken) when the last one took under this share of the hop.
 _INLINE_SHARE = 0.25
-
-
-@dataclass(frozen=True)
-class _Held:
-    """A command decided and not emitted yet (:meth:`Engine.hold_commands`)."""
-
-    due_s: float  # stream time it is emitted at, unless vetoed
-    decided_s: float  # end of the window it fired on
-    label: str
-    score: float
-    start_s: float
-    end_s: float
 
 
 @dataclass(frozen=True)
@@ -121,20 +102,6 @@ class CommandEvent:
     end: float  # within the window that fired, or that window)
     emitted_at: float  # stream time when the event was emitted
     latency: float  # emitted_at - end (word end per VAD -> emission)
-
-
-@dataclass(frozen=True)
-class Unconfirmed:
-    """A command the recogniser's second opinion did not confirm, so it was
-    not emitted (``on_unconfirmed``): what would have fired and what the
-    recogniser made of its audio."""
-
-    event: CommandEvent  # as it would have been emitted
-    heard: str  # the recogniser's transcription ("" when it heard no word)
-    logp: float  # log-probability of the command's likeliest spelling
-    # The level it fell short of: moved by the head's score, and raised by
-    # other_word_margin when it heard another word.
-    level: float
 
 
 @dataclass(frozen=True)
@@ -342,23 +309,12 @@ class Engine:
         self.inline = 0  # steps and windows the pipeline thread ran itself (_hand_off)
         self.deferred = 0  # steps slept past that could not fire (_wake_due)
         self.skipped_steps = 0  # steps not run while the gate was shut (lazy_shut_steps)
-        # Ends (s) of the windows a user's ignore word heard (veto()), and
-        # commands held for it (hold_commands()).
-        self._vetoed: deque[float] = deque()
-        self._suspects: deque[float] = deque()  # suspect(): windows it stirred on
-        self._hold_s = 0.0
-        self._hold_suspected_only = False
-        self._held: deque[_Held] = deque()
-        self.vetoed = 0  # commands not emitted for a veto
-        # The recogniser's second opinion (config.verify): loaded when the
-        # verify thread (live) or the inference thread (a file) starts; None
-        # until then, or if it could not be.
-        self._verifier: "Verifier | None" = None
-        # Live: commands waiting for the verify thread (None: stop).
-        self._checks: queue.SimpleQueue | None = None
-        self._verifier_failed = False
-        self.checked = 0  # commands it heard (confirmed or not)
-        self.unverified = 0  # commands it did not confirm (not emitted)
+        # Each command decided: through the ignore words' veto and hold,
+        # then the recogniser's check, then delivered.
+        self.second_opinion = SecondOpinion(
+            self.config.verify, self.sample_rate_hz, audio_between=self._audio_between,
+            event=self._event, deliver=self._deliver, on_unconfirmed=self._unconfirmed)
+        self.hold = CommandHold(self.config.audio.ring_seconds, self.second_opinion.submit)
         # The audio of the last chunks and windows run (absolute start,
         # samples): a file's pipeline runs further ahead than the ring holds.
         self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=3)
@@ -390,32 +346,31 @@ class Engine:
 
     def veto(self, end_s: float) -> None:
         """Fire no command decided on the window ending at ``end_s`` (s), on
-        the next ones within :data:`_VETO_SPAN_S`, or decided before it and
-        still held (:meth:`hold_commands`): a user's ignore word
-        heard it (kwsapp/userwords/live.py). Called on the inference
+        the next ones within :data:`~kwsapp.inference.hold.VETO_SPAN_S`, or
+        decided before it and still held (:meth:`hold_commands`): a user's
+        ignore word heard it (kwsapp/userwords/live.py). Called on the inference
         thread from an embedding listener, so before the head's decision on
         the same embeddings (a file's chunk stores all its embeddings before
         its decisions, so vetoes are kept by time, not count). Windows, not
         utterances: in noise one speech run can hold an ignore word and a
         real command seconds apart."""
-        self._keep_time(self._vetoed, end_s)
+        self.hold.veto(end_s)
 
     def suspect(self, end_s: float) -> None:
         """An ignore word stirs on the window ending at ``end_s`` (s), short
         of a veto: with ``hold_commands(..., suspected_only=True)`` only the
-        commands decided on it or within :data:`_VETO_SPAN_S` after it are
-        held, the rest are emitted at once."""
-        self._keep_time(self._suspects, end_s)
+        commands decided on it or within
+        :data:`~kwsapp.inference.hold.VETO_SPAN_S` after it are held, the
+        rest are emitted at once."""
+        self.hold.suspect(end_s)
 
-    def _keep_time(self, times: deque, end_s: float) -> None:
-        """Append ``end_s``, dropping times the ring no longer holds."""
-        while times and times[0] < end_s - self.config.audio.ring_seconds:
-            times.popleft()
-        times.append(float(end_s))
-
-    @staticmethod
-    def _near(times: deque, start_s: float, end_s: float) -> bool:
-        return any(start_s - _EPS_VETO_S <= t <= end_s + _EPS_VETO_S for t in times)
+    def hold_commands(self, seconds: float, suspected_only: bool = False) -> None:
+        """Hold each command ``seconds`` after it could fire, so that an
+        ignore word listening on the same embeddings has heard the whole
+        utterance before it is emitted (kwsapp/userwords/live.py); 0, the
+        default, emits at once. With ``suspected_only``, only the commands
+        decided where an ignore word stirred (:meth:`suspect`)."""
+        self.hold.set_hold(seconds, suspected_only)
 
     @property
     def recognizer(self) -> Recognizer:
@@ -428,6 +383,21 @@ class Engine:
         if cached[0] is not recognizer:
             cached = self._window_of = (recognizer, ms_to_samples(recognizer.card.window_ms))
         return cached[1]
+
+    @property
+    def vetoed(self) -> int:
+        """Commands not emitted for a veto (:meth:`veto`)."""
+        return self.hold.vetoed
+
+    @property
+    def checked(self) -> int:
+        """Commands the second opinion heard (confirmed or not)."""
+        return self.second_opinion.checked
+
+    @property
+    def unverified(self) -> int:
+        """Commands the second opinion did not confirm (not emitted)."""
+        return self.second_opinion.unverified
 
     @property
     def error(self) -> Exception | None:
@@ -481,15 +451,10 @@ class Engine:
             threading.Thread(target=self._guard, args=(self._inference_loop,),
                              name="kwsapp-inference", daemon=True),
         ]
-        # Live, each command's check runs on a thread of its own: inline it
-        # stalled the pipeline thread (when it runs the step itself) and the
-        # steps after a command bunched up. A file checks in order, inline:
-        # no clock to keep, and the same events whatever the timing.
-        self._checks = queue.SimpleQueue() if realtime and self.config.verify.active else None
-        if self._checks is not None:
-            self._threads.append(threading.Thread(
-                target=self._guard, args=(self._verify_loop, self._checks),
-                name="kwsapp-verify", daemon=True))
+        verify_loop = self.second_opinion.open(live=realtime)
+        if verify_loop is not None:
+            self._threads.append(threading.Thread(target=self._guard, args=(verify_loop,),
+                                                  name="kwsapp-verify", daemon=True))
         for t in self._threads:
             t.start()
         # A realtime callback only copies into the raw ring; a file feeds
@@ -506,8 +471,7 @@ class Engine:
         """Stop the source and join every thread (within ``timeout`` s)."""
         self._stop.set()
         self._queue.close()
-        if self._checks is not None:
-            self._checks.put(None)
+        self.second_opinion.close()
         try:
             self.source.stop()
         finally:
@@ -894,12 +858,11 @@ class Engine:
                                runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
-        if self.config.verify.active and self._checks is None:  # now, not at the first command
-            self._load_verifier()
+        self.second_opinion.load_if_inline()
         while True:
             task = self._queue.get()
             if task is None:
-                self._release(float("inf"))  # the end of a file: nothing more will veto
+                self.hold.release(float("inf"))  # the end of a file: nothing more will veto
                 self._done.set()
                 return
             self._run_task(task)
@@ -1047,8 +1010,8 @@ class Engine:
             end_s = self.embeddings.end_s(j)
             for listener in self._listeners:
                 listener(end_s, embedding)
-        if j >= 0 and self._held:  # also after the last listener went (detach)
-            self._release(self.embeddings.end_s(j))
+        if j >= 0 and self.hold.holding:  # also after the last listener went (detach)
+            self.hold.release(self.embeddings.end_s(j))
 
     def _decide(self, task: _Window | _Step, probs: np.ndarray) -> None:
         """Window probabilities -> smoother -> on_window / on_event."""
@@ -1074,88 +1037,8 @@ class Engine:
             self.on_window(WindowResult(task.end / sr, probs, self._infer_ms))
         if detection is None:
             return
-        decided = task.end / sr
-        hold = self._hold_s > 0 and (not self._hold_suspected_only or self._near(
-            self._suspects, decided - _VETO_SPAN_S, decided))
-        held = _Held(decided + (self._hold_s if hold else 0.0), decided, detection.label,
-                     detection.score, span[0] / sr, span[1] / sr)
-        if hold or self._held:  # behind any held one: events stay in order
-            self._held.append(held)  # released by _release, once its embeddings are in
-        else:
-            self._emit(held, decided)
-
-    def hold_commands(self, seconds: float, suspected_only: bool = False) -> None:
-        """Hold each command ``seconds`` after it could fire, so that an
-        ignore word listening on the same embeddings has heard the whole
-        utterance before it is emitted (kwsapp/userwords/live.py); 0, the
-        default, emits at once. With ``suspected_only``, only the commands
-        decided where an ignore word stirred (:meth:`suspect`)."""
-        self._hold_s = max(0.0, float(seconds))
-        self._hold_suspected_only = bool(suspected_only)
-
-    def _verify_loop(self, checks: queue.SimpleQueue) -> None:
-        """The verify thread: each command waiting for its check, in order."""
-        self._load_verifier()
-        while (item := checks.get()) is not None:
-            held, at_s, audio = item
-            if self._confirmed(held, at_s, audio):
-                self._deliver(held, at_s)
-
-    def _check_audio(self, held: "_Held") -> np.ndarray | None:
-        """The audio the recogniser hears for ``held`` (None: no level for
-        its label, or gone from the ring: the head decides alone)."""
-        cfg = self.config.verify
-        if not cfg.active or cfg.level(held.label) is None:
-            return None
-        from kwsapp.inference.verifier import heard_span
-
-        sr = self.sample_rate_hz
-        lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
-        return self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
-
-    def _confirmed(self, held: "_Held", at_s: float, audio: np.ndarray | None) -> bool:
-        """Whether the recogniser (config.verify) confirms ``held`` on
-        ``audio``, its word; True without audio (:meth:`_check_audio`) or
-        when the recogniser is not installed (said once in the log). A
-        command it does not confirm is counted, logged and handed to
-        ``on_unconfirmed``."""
-        if audio is None or self._load_verifier() is None:
-            return True
-        level = self.config.verify.level(held.label, held.score)
-        margin = self.config.verify.other_word_margin
-        confirmed, opinion = self._verifier.confirms(audio, held.label, level, margin)
-        self.checked += 1
-        if confirmed:
-            return True
-        self.unverified += 1
-        from kwsapp.inference.verifier import needed
-
-        level = needed(opinion, level, margin)  # higher when it heard another word
-        log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
-                 held.label, held.decided_s, opinion.transcript, opinion.logp, level)
-        if self.on_unconfirmed is not None:
-            self.on_unconfirmed(Unconfirmed(self._event(held, at_s), opinion.transcript,
-                                            opinion.logp, level))
-        return False
-
-    def _load_verifier(self) -> "Verifier | None":
-        """The recogniser, loaded once (None, said once in the log, when it
-        is not installed: commands then fire on the head alone)."""
-        if self._verifier is None and not self._verifier_failed:
-            from kwsapp.inference.verifier import Verifier
-
-            try:
-                verifier = Verifier(threads=self.config.verify.threads)
-            except KwsError as exc:
-                log.warning("commands fire without a second opinion: %s", exc)
-                self._verifier_failed = True
-                return None
-            # One check on silence now: onnxruntime allocates its buffers at
-            # the first run, so memory is flat from the start and the first
-            # command does not wait for it.
-            verifier.confirms(np.zeros(self.sample_rate_hz, np.float32), "go", 1.0)
-            self._verifier = verifier
-        return self._verifier
+        self.hold.decided(task.end / sr, detection.label, detection.score,
+                          span[0] / sr, span[1] / sr)
 
     def _audio_between(self, lo: int, hi: int) -> np.ndarray | None:
         """Samples ``[lo, hi)`` from the ring, else from the chunks and
@@ -1173,28 +1056,7 @@ class Engine:
                 covered += b - a
         return out if covered >= (hi - lo) // 2 else None
 
-    def _release(self, upto_s: float) -> None:
-        """Emit the held commands due by stream time ``upto_s`` (s)."""
-        while self._held and self._held[0].due_s <= upto_s + _EPS_VETO_S:
-            held = self._held.popleft()
-            self._emit(held, held.due_s)
-
-    def _emit(self, held: "_Held", at_s: float) -> None:
-        """One command out at stream time ``at_s``, unless an ignore word
-        vetoed a window from :data:`_VETO_SPAN_S` before its decision up to
-        ``at_s`` (the hold)."""
-        if self._near(self._vetoed, held.decided_s - _VETO_SPAN_S, at_s):
-            self.vetoed += 1
-            log.info("%s at %.2f s not emitted: an ignore word was heard there",
-                     held.label, held.decided_s)
-            return
-        audio = self._check_audio(held)
-        if self._checks is not None:  # live: the verify thread checks and delivers
-            self._checks.put((held, at_s, audio))
-        elif self._confirmed(held, at_s, audio):
-            self._deliver(held, at_s)
-
-    def _event(self, held: "_Held", at_s: float) -> CommandEvent:
+    def _event(self, held: Held, at_s: float) -> CommandEvent:
         """``held`` as a :class:`CommandEvent` (live: stamped now)."""
         if self.source.realtime:
             emitted = self._delivered() / float(self.source.sample_rate_hz)
@@ -1203,7 +1065,11 @@ class Engine:
         return CommandEvent(label=held.label, score=held.score, start=held.start_s,
                             end=held.end_s, emitted_at=emitted, latency=emitted - held.end_s)
 
-    def _deliver(self, held: "_Held", at_s: float) -> None:
+    def _unconfirmed(self, dropped: Unconfirmed) -> None:
+        if self.on_unconfirmed is not None:  # read at each call, like on_event
+            self.on_unconfirmed(dropped)
+
+    def _deliver(self, held: Held, at_s: float) -> None:
         """``held`` out as a :class:`CommandEvent`."""
         event = self._event(held, at_s)
         self._latency_ms = event.latency * 1000.0

@@ -1,0 +1,171 @@
+"""The speech recogniser's second opinion on the engine's commands
+(``config.verify``; the recogniser: :mod:`kwsapp.inference.verifier`).
+
+Every command the head decides is checked before it fires: the recogniser
+hears the command's word, and a command it does not confirm is counted,
+logged and handed to ``on_unconfirmed`` instead of being emitted. Live, the
+checks run in order on a thread of their own (the engine's
+``kwsapp-verify``), so their ~60 ms never stall the pipeline or the head; a
+file's are checked inline, on the inference thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from kwsapp.config import VerifyConfig
+from kwsapp.errors import KwsError
+
+if TYPE_CHECKING:
+    from kwsapp.inference.engine import CommandEvent
+    from kwsapp.inference.hold import Held
+    from kwsapp.inference.verifier import Verifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A command the recogniser's second opinion did not confirm, so it was
+    not emitted (``on_unconfirmed``): what would have fired and what the
+    recogniser made of its audio."""
+
+    event: CommandEvent  # as it would have been emitted
+    heard: str  # the recogniser's transcription ("" when it heard no word)
+    logp: float  # log-probability of the command's likeliest spelling
+    # The level it fell short of: moved by the head's score, and raised by
+    # other_word_margin when it heard another word.
+    level: float
+
+
+class SecondOpinion:
+    """The check between an engine's decision and its delivery, and its counts.
+
+    Args:
+        config: the engine's ``config.verify`` (inactive, or no level for a
+            command's label: the command is delivered unchecked).
+        sample_rate_hz: the rate of the engine's sample positions (16 kHz).
+        audio_between: the engine's samples ``[lo, hi)`` (float32), None
+            when they are gone.
+        event: the command as the engine would emit it at a stream time (s).
+        deliver: emits a confirmed command at a stream time (s).
+        on_unconfirmed: given each command not confirmed.
+    """
+
+    def __init__(self, config: VerifyConfig, sample_rate_hz: int,
+                 audio_between: Callable[[int, int], np.ndarray | None],
+                 event: Callable[[Held, float], CommandEvent],
+                 deliver: Callable[[Held, float], None],
+                 on_unconfirmed: Callable[[Unconfirmed], None]) -> None:
+        self.config = config
+        self.sample_rate_hz = sample_rate_hz
+        self._audio_between, self._event, self._deliver = audio_between, event, deliver
+        self._on_unconfirmed = on_unconfirmed
+        # Loaded when the verify thread (live) or the inference thread (a
+        # file) starts; None until then, or if it could not be.
+        self._verifier: Verifier | None = None
+        self._failed = False
+        # Live: commands waiting for the verify thread (None: stop).
+        self._checks: queue.SimpleQueue | None = None
+        self.checked = 0  # commands it heard (confirmed or not)
+        self.unverified = 0  # commands it did not confirm (not emitted)
+
+    def open(self, live: bool) -> Callable[[], None] | None:
+        """A run of the engine starts: live (and active), the verify
+        thread's loop, which checks what :meth:`submit` queues; else None,
+        and :meth:`submit` checks on the thread that decided."""
+        # Live, each check runs on a thread of its own: inline it stalled
+        # the pipeline thread (when it runs the step itself) and the steps
+        # after a command bunched up. A file checks in order, inline: no
+        # clock to keep, and the same events whatever the timing.
+        self._checks = queue.SimpleQueue() if live and self.config.active else None
+        return None if self._checks is None else functools.partial(self._serve, self._checks)
+
+    def close(self) -> None:
+        """The run ends: the verify thread returns after the checks queued."""
+        if self._checks is not None:
+            self._checks.put(None)
+
+    def load_if_inline(self) -> None:
+        """A file's inference thread starts: load the recogniser now, not at
+        the first command (live, the verify thread loads it)."""
+        if self.config.active and self._checks is None:
+            self.load()
+
+    def submit(self, held: Held, at_s: float) -> None:
+        """Deliver ``held`` at stream time ``at_s`` if the recogniser
+        confirms it: checked on the verify thread live, else now. Its audio
+        is read now, by the thread that decided it."""
+        audio = self._audio(held)
+        if self._checks is not None:
+            self._checks.put((held, at_s, audio))
+        elif self._confirmed(held, at_s, audio):
+            self._deliver(held, at_s)
+
+    def _serve(self, checks: queue.SimpleQueue) -> None:
+        """The verify thread: each command waiting for its check, in order."""
+        self.load()
+        while (item := checks.get()) is not None:
+            held, at_s, audio = item
+            if self._confirmed(held, at_s, audio):
+                self._deliver(held, at_s)
+
+    def _audio(self, held: Held) -> np.ndarray | None:
+        """The audio the recogniser hears for ``held`` (None: no level for
+        its label, or gone from the ring: the head decides alone)."""
+        cfg = self.config
+        if not cfg.active or cfg.level(held.label) is None:
+            return None
+        from kwsapp.inference.verifier import heard_span
+
+        sr = self.sample_rate_hz
+        lo_s, hi_s = heard_span(held.end_s, held.decided_s, cfg.before_ms, cfg.after_ms)
+        return self._audio_between(int(round(lo_s * sr)), int(round(hi_s * sr)))
+
+    def _confirmed(self, held: Held, at_s: float, audio: np.ndarray | None) -> bool:
+        """Whether the recogniser confirms ``held`` on ``audio``, its word;
+        True without audio (:meth:`_audio`) or when the recogniser is not
+        installed (said once in the log). A command it does not confirm is
+        counted, logged and handed to ``on_unconfirmed``."""
+        if audio is None or self.load() is None:
+            return True
+        level = self.config.level(held.label, held.score)
+        margin = self.config.other_word_margin
+        confirmed, opinion = self._verifier.confirms(audio, held.label, level, margin)
+        self.checked += 1
+        if confirmed:
+            return True
+        self.unverified += 1
+        from kwsapp.inference.verifier import needed
+
+        level = needed(opinion, level, margin)  # higher when it heard another word
+        log.info("%s at %.2f s not emitted: the recogniser heard %r (log p %.1f < %.1f)",
+                 held.label, held.decided_s, opinion.transcript, opinion.logp, level)
+        self._on_unconfirmed(Unconfirmed(self._event(held, at_s), opinion.transcript,
+                                         opinion.logp, level))
+        return False
+
+    def load(self) -> Verifier | None:
+        """The recogniser, loaded once (None, said once in the log, when it
+        is not installed: commands then fire on the head alone)."""
+        if self._verifier is None and not self._failed:
+            from kwsapp.inference.verifier import Verifier
+
+            try:
+                verifier = Verifier(threads=self.config.threads)
+            except KwsError as exc:
+                log.warning("commands fire without a second opinion: %s", exc)
+                self._failed = True
+                return None
+            # One check on silence now: onnxruntime allocates its buffers at
+            # the first run, so memory is flat from the start and the first
+            # command does not wait for it.
+            verifier.confirms(np.zeros(self.sample_rate_hz, np.float32), "go", 1.0)
+            self._verifier = verifier
+        return self._verifier
