@@ -115,3 +115,34 @@ def test_a_long_files_image_is_pooled_block_by_block(data_dir, tmp_path):
     blocks = file_columns(path, config)
     assert blocks.shape == whole.shape and blocks.dtype == np.float32
     np.testing.assert_allclose(blocks, whole, atol=1e-3)
+
+
+def test_an_hour_long_timeline_labels_only_what_can_be_read(qtbot):
+    """1,000 commands in an hour: the whole-file view marks them all (one
+    triangle each) and labels none, saying how many there are; zoomed to one,
+    its span and label are drawn. (A region and a label each, all drawn,
+    covered the image with overlapping text: 2,000 items.)"""
+    from kwsapp.config import GuiConfig
+    from kwsapp.gui.files import FileResult, FilesPanel
+
+    config = GuiConfig()
+    panel = FilesPanel(config)
+    qtbot.addWidget(panel)
+    labels = ("yes", "no", "up", "down", "left")
+    commands = [(labels[i % 5], 0.8, 3.6 * i + 1.0, 3.6 * i + 1.6) for i in range(1000)]
+    panel.add_result(FileResult("/tmp/hour.wav", commands=commands, seconds=3600.0,
+                                columns=np.zeros((3000, config.spectrogram_n_mels),
+                                                 np.float32)))
+    view = panel.file_view
+    assert panel.detail.currentIndex() == 2 and panel.command_list.count() == 1000
+    assert len(view._scatter.data) == 1000
+    assert view.labelled == [] and view._hint.textItem.toPlainText().startswith("1,000 commands")
+    assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 3
+
+    panel.command_list.setCurrentRow(500)  # zooms there: its label is read
+    assert 500 in view.labelled and len(view.labelled) <= 3
+    k = view.labelled.index(500)
+    assert view._texts[k].isVisible() and view._texts[k].textItem.toPlainText() == "yes 80%"
+    assert view._regions[k].getRegion() == pytest.approx((1801.0, 1801.6))
+    assert view._hint.textItem.toPlainText() == ""
+    assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 3
