@@ -146,3 +146,36 @@ def test_an_hour_long_timeline_labels_only_what_can_be_read(qtbot):
     assert view._regions[k].getRegion() == pytest.approx((1801.0, 1801.6))
     assert view._hint.textItem.toPlainText() == ""
     assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 3
+
+
+def test_a_folders_rows_name_their_subfolder_and_sort_by_a_header_click(qtbot, window, data_dir,
+                                                                        tmp_path):
+    """Subfolders of a dropped folder may hold files of the same name (the
+    wake-word set: alexa/0.flac, smart_mirror/0.flac): each row names the
+    path inside the folder. A click on a column's header sorts the rows
+    (a thousand of them: the errors together); the export follows."""
+    import soundfile as sf
+    from PySide6 import QtCore
+    from pytestqt.qt_compat import qt_api
+
+    for sub, audio in (("b", load_audio(label_clips(data_dir, "yes")[0])),
+                       ("a", load_audio(label_clips(data_dir, "no")[0]))):
+        (tmp_path / "takes" / sub).mkdir(parents=True)
+        sf.write(tmp_path / "takes" / sub / "0.wav", audio, 16000)
+    (tmp_path / "takes" / "c").mkdir()
+    (tmp_path / "takes" / "c" / "0.wav").write_bytes(b"not audio")
+    window.classify_files([str(tmp_path / "takes")])
+    qtbot.waitUntil(lambda: not window.file_dispatch.busy, timeout=WAIT_MS)
+    rows = window.files.result_rows()
+    assert [name for name, _ in rows] == ["a/0.wav", "b/0.wav", "c/0.wav"]  # as given
+
+    header = window.files.table.header()
+    x = header.sectionViewportPosition(1) + header.sectionSize(1) // 2
+    qt_api.QtTest.QTest.mouseClick(header.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                                   pos=QtCore.QPoint(x, header.height() // 2))
+    shown = [text for _, text in window.files.result_rows()]
+    assert shown == sorted(shown) and shown[0].startswith("error:")
+    out = tmp_path / "files.csv"
+    assert window.export_csv(str(out))
+    with out.open() as f:
+        assert next(csv.DictReader(f))["file"].endswith("c/0.wav")

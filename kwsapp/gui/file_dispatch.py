@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
@@ -56,7 +58,7 @@ class FileDispatch(QtCore.QObject):
         for path in paths:  # rows in the order given
             found = expand_paths([path], recursive=True)
             if found:
-                self.panel.add_pending(found)
+                self.panel.add_pending(found, str(path) if Path(path).is_dir() else None)
             else:  # only a folder expands to nothing
                 self.panel.add_result(FileResult(path, error="no audio files in this folder "
                                                              "or its subfolders"))

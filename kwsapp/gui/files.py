@@ -215,6 +215,10 @@ class FilesPanel(QtWidgets.QSplitter):
         self.table.setToolTip("Classified files; select one to see its detail. "
                               "Drop audio files on the window or use File > Open (Ctrl+O)")
         self.table.currentItemChanged.connect(self._show_selected)
+        # Sortable by a header click (a thousand rows: the errors, a label);
+        # until then the rows stay in the order given.
+        self.table.header().setSortIndicator(-1, QtCore.Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
         self.detail = QtWidgets.QStackedWidget()
         hint = QtWidgets.QLabel("Drop audio files here, or File > Open (Ctrl+O).\n"
                                 "A clip gets its label; a long recording its commands "
@@ -270,12 +274,16 @@ class FilesPanel(QtWidgets.QSplitter):
         self._pending: dict[str, None] = {}  # rows waiting for a result, in order
         self._stopped: set[str] = set()  # rows left unclassified by Stop
 
-    def add_pending(self, paths: list[str]) -> None:
-        """Rows for files about to be classified."""
+    def add_pending(self, paths: list[str], folder: str | None = None) -> None:
+        """Rows for files about to be classified; those of a dropped
+        ``folder`` are named by their path inside it (its subfolders hold
+        files of the same name: alexa/0.flac, smart_mirror/0.flac)."""
         for path in paths:
             row = self._rows.get(path)
             if row is None:
-                row = QtWidgets.QTreeWidgetItem([Path(path).name, "classifying…"])
+                name = (Path(path).relative_to(folder).as_posix() if folder
+                        else Path(path).name)
+                row = QtWidgets.QTreeWidgetItem([name, "classifying…"])
                 row.setToolTip(0, path)
                 self.table.addTopLevelItem(row)
                 self._rows[path] = row
