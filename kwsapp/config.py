@@ -196,6 +196,12 @@ class GuiConfig:
     # pyqtgraph drops them all (its axis text may fill at most 80 % of it).
     bar_row_lines: float = 1.2
     file_max_columns: int = 3000  # long-file spectrogram pooled to this width
+    # A long file's timeline spans and labels the commands in view when
+    # they are at most this many (more overlap into unreadable text).
+    file_labels_max: int = 40
+    # A long file's progress (its row, the Files tab's bar) is sent this
+    # often at most: the engine reports every block, thousands a minute.
+    file_progress_s: float = 0.2
 
 
 @dataclass(frozen=True)

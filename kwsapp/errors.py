@@ -40,3 +40,7 @@ class DeviceError(KwsError):
 
 class DiskFullError(KwsError):
     """No space left where a file (a checkpoint, an artifact) is written."""
+
+
+class Cancelled(KwsError):
+    """Work the user stopped (files being classified, the window closing)."""

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
@@ -25,7 +27,7 @@ class FileDispatch(QtCore.QObject):
         panel: where pending rows and results are shown.
     """
 
-    requested = QtCore.Signal(list, str, object)  # paths, model spec, Overrides
+    requested = QtCore.Signal(int, list, str, object)  # batch, paths, model spec, Overrides
 
     def __init__(self, panel: FilesPanel, gui_config: GuiConfig, config: Config,
                  parent: QtCore.QObject | None = None) -> None:
@@ -35,9 +37,17 @@ class FileDispatch(QtCore.QObject):
         self.thread.setObjectName("kwsapp-files")
         self.worker = FileWorker(gui_config, config)
         self.worker.moveToThread(self.thread)
+        # Progress over the batches not done yet (reset when the last one
+        # ends or is stopped): what the panel's bar shows.
+        self._batch = 0  # the last batch requested (numbered from 1)
+        self._stopped_through = 0  # the last batch stopped
+        self._total = self._done = 0
         queued = QtCore.Qt.ConnectionType.QueuedConnection
         self.requested.connect(self.worker.classify, queued)
-        self.worker.result.connect(panel.add_result, queued)
+        self.worker.result.connect(self._on_result, queued)
+        self.worker.progress.connect(self._on_progress, queued)
+        self.worker.idle.connect(self._on_idle, queued)
+        panel.stop_requested.connect(self.stop)
         self.thread.start()
 
     def classify(self, paths: list[str], model_spec: str, overrides: Overrides) -> list[str]:
@@ -48,15 +58,52 @@ class FileDispatch(QtCore.QObject):
         for path in paths:  # rows in the order given
             found = expand_paths([path], recursive=True)
             if found:
-                self.panel.add_pending(found)
+                self.panel.add_pending(found, str(path) if Path(path).is_dir() else None)
             else:  # only a folder expands to nothing
                 self.panel.add_result(FileResult(path, error="no audio files in this folder "
                                                              "or its subfolders"))
             files += found
             shown += found or [path]
         if files:
-            self.requested.emit(files, model_spec, overrides)
+            self._batch += 1
+            self._total += len(files)
+            self.panel.show_progress(self._done, self._total)
+            self.requested.emit(self._batch, files, model_spec, overrides)
         return shown
+
+    @property
+    def busy(self) -> bool:
+        """Files are queued or being classified."""
+        return self._total > 0
+
+    def stop(self) -> None:
+        """Stop classifying: the file in progress and those queued (the
+        worker stops within a block of a long file's audio); their rows say
+        so. Files dropped afterwards are classified as usual."""
+        self._stopped_through = self._batch
+        self.worker.stop_through(self._batch)  # now: the worker thread is busy
+        self.panel.mark_stopped()
+        self._total = self._done = 0
+        self.panel.show_progress(0, 0)
+
+    @QtCore.Slot(int, object)
+    def _on_result(self, batch: int, result: FileResult) -> None:
+        self.panel.add_result(result)  # a file finished as Stop came: still shown
+        if batch > self._stopped_through:
+            self._done += 1
+            self.panel.show_progress(self._done, self._total)
+
+    @QtCore.Slot(int, str, float)
+    def _on_progress(self, batch: int, path: str, fraction: float) -> None:
+        if batch > self._stopped_through:
+            self.panel.show_file_progress(path, fraction)
+            self.panel.show_progress(self._done, self._total, fraction)
+
+    @QtCore.Slot(int)
+    def _on_idle(self, batch: int) -> None:
+        if batch == self._batch:  # the last one requested: nothing is queued
+            self._total = self._done = 0
+            self.panel.show_progress(0, 0)
 
     @staticmethod
     def ask_for_files(parent: QtWidgets.QWidget) -> list[str]:
@@ -67,7 +114,8 @@ class FileDispatch(QtCore.QObject):
         return paths
 
     def shutdown(self, wait_ms: int = 1000) -> None:
-        """Cancel what is queued and stop the thread."""
+        """Cancel what is queued and the file in progress (within a block of
+        its audio), and stop the thread."""
         self.worker.cancel.set()
         self.thread.quit()
         self.thread.wait(wait_ms)

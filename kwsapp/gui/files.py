@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import Config, GuiConfig, Overrides
-from kwsapp.errors import KwsError
+from kwsapp.errors import Cancelled, KwsError
+from kwsapp.gui.file_image import file_columns
 from kwsapp.gui.result_widget import ProbabilityBars, scrolling
-from kwsapp.gui.spectrogram_widget import FileSpectrogramView, StreamingLogMel
+from kwsapp.gui.spectrogram_widget import FileSpectrogramView
 from kwsapp.inference.classify import FileClassification, FileClassifier
 from kwsapp.inference.verifier import heard_as
 
@@ -62,41 +65,54 @@ class FileResult:
                 f"{self.seconds:.1f} s" + (f": {found}{more}" if found else "") + held)
 
 
-def pool_columns(columns: np.ndarray, max_columns: int) -> np.ndarray:
-    """Max-pool a ``[frames, bins]`` image along time to at most ``max_columns``
-    (keeps short words visible in hour-long files)."""
-    n = columns.shape[0]
-    if n <= max_columns:
-        return columns
-    per = -(-n // max_columns)
-    pad = per * (-(-n // per)) - n
-    padded = np.pad(columns, ((0, pad), (0, 0)), mode="edge")
-    return padded.reshape(-1, per, columns.shape[1]).max(axis=1)
-
-
 class FileWorker(QtCore.QObject):
     """Classifies files one by one on its own thread; a bad file gives an
-    error result and the next file goes on."""
+    error result and the next file goes on.
 
-    result = QtCore.Signal(object)  # FileResult
-    idle = QtCore.Signal()
+    Each request is a numbered batch; :meth:`stop_through` (called from the
+    GUI thread while this one is busy) stops the batches up to a number,
+    the file in progress included, and :attr:`cancel` stops them all (the
+    window closing): a long file is stopped within one block of its audio.
+    """
+
+    result = QtCore.Signal(int, object)  # batch, FileResult
+    # batch, path, fraction of a long file done (throttled to
+    # GuiConfig.file_progress_s)
+    progress = QtCore.Signal(int, str, float)
+    idle = QtCore.Signal(int)  # the batch is done (or stopped)
 
     def __init__(self, gui_config: GuiConfig, config: Config | None = None) -> None:
         super().__init__()  # parentless: it is moved to a QThread
         self.gui_config = gui_config
         self.config = config or Config()
         self.cancel = threading.Event()
+        # Batches (numbered from 1; 0 is none) up to this one are stopped:
+        # an int, not an Event, so that a batch queued after a Stop runs.
+        self._stopped_through = 0
         self._classifiers: dict[tuple[str, Overrides], FileClassifier] = {}
 
-    @QtCore.Slot(list, str, object)
-    def classify(self, paths: list, model_spec: str, overrides: Overrides | None = None) -> None:
+    def stop_through(self, batch: int) -> None:
+        """Stop batches ``<= batch`` (thread-safe: one int assignment)."""
+        self._stopped_through = max(self._stopped_through, batch)
+
+    def stopped(self, batch: int) -> bool:
+        return self.cancel.is_set() or 0 < batch <= self._stopped_through
+
+    @QtCore.Slot(int, list, str, object)
+    def classify(self, batch: int, paths: list, model_spec: str,
+                 overrides: Overrides | None = None) -> None:
         """Classify ``paths`` with ``model_spec`` and the user's
-        ``overrides`` of its card, emitting one :class:`FileResult` each."""
+        ``overrides`` of its card, emitting one :class:`FileResult` each,
+        until the batch is stopped."""
         for path in paths:
-            if self.cancel.is_set():
+            if self.stopped(batch):
                 break
-            self.result.emit(self.classify_one(str(path), model_spec, overrides))
-        self.idle.emit()
+            try:
+                found = self.classify_one(str(path), model_spec, overrides, batch)
+            except Cancelled:
+                break
+            self.result.emit(batch, found)
+        self.idle.emit(batch)
 
     def _classifier(self, model_spec: str, overrides: Overrides) -> FileClassifier:
         """This thread's own classifier (LiteRT interpreters are not shared
@@ -106,13 +122,22 @@ class FileWorker(QtCore.QObject):
             self._classifiers[key] = FileClassifier.load(model_spec, overrides, base=self.config)
         return self._classifiers[key]
 
-    def classify_one(self, path: str, model_spec: str,
-                     overrides: Overrides | None = None) -> FileResult:
+    def classify_one(self, path: str, model_spec: str, overrides: Overrides | None = None,
+                     batch: int = 0) -> FileResult:
         """One file through the classify service; any failure becomes an
-        error result."""
+        error result.
+
+        Raises:
+            Cancelled: ``batch`` was stopped while this file was processed.
+        """
+        progress = self._progress(batch, path)
         try:
-            found = self._classifier(model_spec, overrides or Overrides()).classify_file(path)
-            return self._to_result(found)
+            found = self._classifier(model_spec, overrides or Overrides()).classify_file(
+                path, lambda done, total: progress(0.9 * done / max(total, 1e-9)),
+                stop=lambda: self.stopped(batch))
+            return self._to_result(found, progress, batch)
+        except Cancelled:
+            raise
         except KwsError as exc:
             # The row already names the file: show the problem alone.
             return FileResult(path, error=getattr(exc, "problem", None) or str(exc))
@@ -120,9 +145,29 @@ class FileWorker(QtCore.QObject):
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")
 
-    def _to_result(self, found: FileClassification) -> FileResult:
+    def _progress(self, batch: int, path: str) -> Callable[[float], None]:
+        """``report(fraction)`` for one file: emits :attr:`progress` at
+        most every ``file_progress_s`` (any thread; it never raises: the
+        engine's file-source thread calls it)."""
+        last = [0.0]
+
+        def report(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= self.gui_config.file_progress_s:
+                last[0] = now
+                self.progress.emit(batch, path, fraction)
+
+        return report
+
+    def _to_result(self, found: FileClassification, progress: Callable[[float], None],
+                   batch: int) -> FileResult:
         """The service's result -> what the panel shows; a long file also
-        gets its log-mel image for the timeline."""
+        gets its log-mel image for the timeline (the last tenth of its
+        progress: decoding again is quicker than the engine's replay).
+
+        Raises:
+            Cancelled: ``batch`` was stopped while the image was made.
+        """
         commands = [(e.label, e.score, e.start, e.end) for e in found.events]
         withheld = [(u.event.label, u.event.score, u.event.start, u.event.end, u.heard)
                     for u in found.withheld]
@@ -130,10 +175,13 @@ class FileWorker(QtCore.QObject):
             return FileResult(found.path, label=found.label, score=found.score,
                               labels=found.labels, probs=found.probs, commands=commands,
                               seconds=found.duration_s, notes=found.notes)
-        from kwsapp.audio.io import load_audio
-        mel = StreamingLogMel(self.gui_config)
-        columns = pool_columns(mel.compute(load_audio(found.path, mel.sample_rate_hz)),
-                               self.gui_config.file_max_columns)
+
+        def image_progress(done_s: float, total_s: float) -> None:
+            if self.stopped(batch):
+                raise Cancelled(f"{found.path}: stopped")
+            progress(0.9 + 0.1 * done_s / max(total_s, 1e-9))
+
+        columns = file_columns(found.path, self.gui_config, image_progress)
         return FileResult(found.path, commands=commands, withheld=withheld, columns=columns,
                           seconds=found.duration_s)
 
@@ -141,10 +189,25 @@ class FileWorker(QtCore.QObject):
 class FilesPanel(QtWidgets.QSplitter):
     """One row per file (name, result or error); the selected file's detail on
     the right: probabilities for a clip, spectrogram + timeline for a long
-    recording."""
+    recording. Above the rows, while files are classified: how many are
+    done, and Stop."""
+
+    stop_requested = QtCore.Signal()
 
     def __init__(self, gui_config: GuiConfig, parent=None) -> None:
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setToolTip("Files classified so far of those queued")
+        self.stop_button = QtWidgets.QPushButton("Stop")
+        self.stop_button.setToolTip("Stop classifying: the files not done yet are left "
+                                    "unclassified (drop them again to classify them)")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.progress_row = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(self.progress_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.progress_bar, 1)
+        row.addWidget(self.stop_button)
+        self.progress_row.hide()
         self.table = QtWidgets.QTreeWidget()
         self.table.setHeaderLabels(["file", "result"])
         self.table.setRootIsDecorated(False)
@@ -152,6 +215,10 @@ class FilesPanel(QtWidgets.QSplitter):
         self.table.setToolTip("Classified files; select one to see its detail. "
                               "Drop audio files on the window or use File > Open (Ctrl+O)")
         self.table.currentItemChanged.connect(self._show_selected)
+        # Sortable by a header click (a thousand rows: the errors, a label);
+        # until then the rows stay in the order given.
+        self.table.header().setSortIndicator(-1, QtCore.Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
         self.detail = QtWidgets.QStackedWidget()
         hint = QtWidgets.QLabel("Drop audio files here, or File > Open (Ctrl+O).\n"
                                 "A clip gets its label; a long recording its commands "
@@ -193,24 +260,64 @@ class FilesPanel(QtWidgets.QSplitter):
         self.error_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         for page in (hint, clip_page, long_page, self.error_label):
             self.detail.addWidget(page)
-        self.addWidget(self.table)
+        left = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.progress_row)
+        lay.addWidget(self.table, 1)
+        self.addWidget(left)
         self.addWidget(self.detail)
         self.setStretchFactor(1, 2)
         self.setSizes([420, 820])
         self._results: dict[str, FileResult] = {}
         self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
+        self._pending: dict[str, None] = {}  # rows waiting for a result, in order
+        self._stopped: set[str] = set()  # rows left unclassified by Stop
 
-    def add_pending(self, paths: list[str]) -> None:
-        """Rows for files about to be classified."""
+    def add_pending(self, paths: list[str], folder: str | None = None) -> None:
+        """Rows for files about to be classified; those of a dropped
+        ``folder`` are named by their path inside it (its subfolders hold
+        files of the same name: alexa/0.flac, smart_mirror/0.flac)."""
         for path in paths:
             row = self._rows.get(path)
             if row is None:
-                row = QtWidgets.QTreeWidgetItem([Path(path).name, "classifying…"])
+                name = (Path(path).relative_to(folder).as_posix() if folder
+                        else Path(path).name)
+                row = QtWidgets.QTreeWidgetItem([name, "classifying…"])
                 row.setToolTip(0, path)
                 self.table.addTopLevelItem(row)
                 self._rows[path] = row
             else:
                 row.setText(1, "classifying…")
+            self._pending[path] = None
+            self._stopped.discard(path)
+
+    def show_progress(self, done: int, total: int, fraction: float = 0.0) -> None:
+        """``done`` of ``total`` files classified, ``fraction`` of the next;
+        ``total`` 0 hides the bar."""
+        self.progress_row.setVisible(total > 0)
+        if total <= 0:
+            return
+        self.progress_bar.setRange(0, 100 * total)
+        self.progress_bar.setValue(min(100 * total, 100 * done + int(100 * fraction)))
+        self.progress_bar.setFormat(f"{done:,} of {total:,} file{'s' * (total != 1)} classified")
+
+    def show_file_progress(self, path: str, fraction: float) -> None:
+        """A long file's row: how far its classification is."""
+        row = self._rows.get(path)
+        if row is not None and path in self._pending:
+            row.setText(1, f"classifying… {fraction:.0%}")
+
+    def mark_stopped(self) -> None:
+        """The rows still waiting: left unclassified (Stop); a file dropped
+        again keeps its earlier result."""
+        for path in self._pending:
+            earlier = self._results.get(path)
+            self._rows[path].setText(1, earlier.summary() if earlier is not None
+                                     else "stopped: not classified")
+            if earlier is None:
+                self._stopped.add(path)
+        self._pending.clear()
 
     @QtCore.Slot(object)
     def add_result(self, result: FileResult) -> None:
@@ -218,6 +325,8 @@ class FilesPanel(QtWidgets.QSplitter):
             self.add_pending([result.path])
         row = self._rows[result.path]
         self._results[result.path] = result
+        self._pending.pop(result.path, None)
+        self._stopped.discard(result.path)
         row.setText(1, result.summary())
         row.setToolTip(1, result.summary())
         if result.error is not None:
@@ -238,8 +347,9 @@ class FilesPanel(QtWidgets.QSplitter):
             if selected_only and not item.isSelected():
                 continue
             r = self._results.get(item.toolTip(0))
-            if r is None:  # still being classified
-                rows.append([item.toolTip(0), "", "", "", "", "classifying", ""])
+            if r is None:  # still being classified, or stopped before
+                state = "stopped" if item.toolTip(0) in self._stopped else "classifying"
+                rows.append([item.toolTip(0), "", "", "", "", state, ""])
                 continue
             commands = " ".join(f"{c[0]}@{c[2]:.2f}-{c[3]:.2f}" for c in r.commands)
             rows.append([r.path, round(r.seconds, 3) if r.error is None else "",

@@ -157,7 +157,11 @@ class SpectrogramWidget(MelImagePlot):
 
 
 class FileSpectrogramView(MelImagePlot):
-    """A whole file's log-mel image with its commands marked on a timeline.
+    """A whole file's log-mel image with its commands marked on a timeline:
+    a triangle each, and, for the commands in view when they are at most
+    ``GuiConfig.file_labels_max``, a shaded span and a label. (A region and
+    a label per command, all drawn, covered an hour-long file's image with
+    overlapping text, and adding 2,600 items froze the window 5 s.)
 
     Clicking a marker (or calling :meth:`jump_to`) zooms the view to that
     command.
@@ -167,13 +171,27 @@ class FileSpectrogramView(MelImagePlot):
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
         super().__init__(config, parent)
-        self.getPlotItem().setMouseEnabled(x=True, y=False)
-        self._markers: list[pg.GraphicsObject] = []
+        plot = self.getPlotItem()
+        plot.setMouseEnabled(x=True, y=False)
+        self._commands: list[tuple[str, float, float, float]] = []
         self._spans: list[tuple[float, float]] = []
+        self._by_start = np.zeros(0, np.int64)  # command indices, by start
+        self._starts = np.zeros(0)  # their starts, sorted
+        self._longest_s = 0.0
         self._seconds = 0.0
+        # Span + label pairs, made as needed (at most file_labels_max) and
+        # reused for whatever commands are in view.
+        self._regions: list[pg.LinearRegionItem] = []
+        self._texts: list[pg.TextItem] = []
+        self.labelled: list[int] = []  # the commands labelled now
+        self._hint = pg.TextItem("", color=(200, 210, 220), anchor=(0, 0))
+        self._hint.setZValue(10)
+        plot.addItem(self._hint, ignoreBounds=True)
         self._scatter = pg.ScatterPlotItem(size=14, symbol="t", pen=pg.mkPen("k"),
                                            brush=pg.mkBrush(80, 220, 255))
         self._scatter.sigClicked.connect(self._on_points_clicked)
+        plot.addItem(self._scatter)
+        plot.getViewBox().sigXRangeChanged.connect(self._label_in_view)
         self.setToolTip("Spectrogram of the selected file; triangles mark the commands "
                         "found (click one to zoom there, drag to pan, wheel to zoom)")
 
@@ -181,33 +199,56 @@ class FileSpectrogramView(MelImagePlot):
                   commands: list[tuple[str, float, float, float]]) -> None:
         """Show ``columns`` ``[frames, n_mels]`` spanning ``seconds`` and mark
         ``commands`` as ``(label, score, start_s, end_s)``."""
-        plot = self.getPlotItem()
-        for item in self._markers:
-            plot.removeItem(item)
-        self._markers.clear()
-        if self._scatter.scene() is not None:
-            plot.removeItem(self._scatter)
         self.image.setImage(np.ascontiguousarray(self.to_rgba(columns)), autoLevels=False,
                             levels=None)
         self.image.setRect(QtCore.QRectF(0, 0, max(seconds, 1e-3), self.config.spectrogram_n_mels))
         self._seconds = seconds
+        self._commands = list(commands)
         self._spans = [(s, e) for _, _, s, e in commands]
+        starts = np.array([s for s, _ in self._spans], dtype=np.float64)
+        self._by_start = np.argsort(starts, kind="stable")
+        self._starts = starts[self._by_start]
+        self._longest_s = max((e - s for s, e in self._spans), default=0.0)
+        centres = np.array([(s + e) / 2 for s, e in self._spans])
         top = self.config.spectrogram_n_mels
-        for label, score, start, end in commands:
-            region = pg.LinearRegionItem((start, end), movable=False,
-                                         brush=pg.mkBrush(80, 220, 255, 40),
+        self._scatter.setData(x=centres, y=np.full(len(centres), top * 0.05),
+                              data=np.arange(len(centres)))
+        self.getPlotItem().setXRange(0, max(seconds, 1e-3), padding=0)
+        self._label_in_view()
+
+    def _in_view(self, x0: float, x1: float) -> list[int]:
+        """Indices of the commands overlapping ``[x0, x1]`` s, by start."""
+        lo = int(np.searchsorted(self._starts, x0 - self._longest_s, side="left"))
+        hi = int(np.searchsorted(self._starts, x1, side="right"))
+        return [int(i) for i in self._by_start[lo:hi] if self._spans[i][1] >= x0]
+
+    def _label_in_view(self, *_args) -> None:
+        """Span and label the commands in view if they are few enough to
+        read; else say how many there are (the triangles still mark them)."""
+        (x0, x1), _ = self.getPlotItem().getViewBox().viewRange()
+        shown = self._in_view(x0, x1)
+        many = len(shown) > self.config.file_labels_max
+        self.labelled = [] if many else shown
+        top = self.config.spectrogram_n_mels
+        while len(self._regions) < len(self.labelled):
+            region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(80, 220, 255, 40),
                                          pen=pg.mkPen(80, 220, 255, 160))
-            text = pg.TextItem(f"{label} {score:.0%}", color=(230, 250, 255), anchor=(0, 0))
-            text.setPos(start, top)
+            text = pg.TextItem(color=(230, 250, 255), anchor=(0, 0))
             for item in (region, text):
-                plot.addItem(item)
-                self._markers.append(item)
-        if commands:
-            centres = np.array([(s + e) / 2 for s, e in self._spans])
-            self._scatter.setData(x=centres, y=np.full(len(centres), top * 0.05),
-                                  data=np.arange(len(centres)))
-            plot.addItem(self._scatter)
-        plot.setXRange(0, max(seconds, 1e-3), padding=0)
+                self.getPlotItem().addItem(item, ignoreBounds=True)
+            self._regions.append(region)
+            self._texts.append(text)
+        for k, (region, text) in enumerate(zip(self._regions, self._texts)):
+            if k < len(self.labelled):
+                label, score, start, end = self._commands[self.labelled[k]]
+                region.setRegion((start, end))
+                text.setText(f"{label} {score:.0%}")
+                text.setPos(start, top)
+            region.setVisible(k < len(self.labelled))
+            text.setVisible(k < len(self.labelled))
+        self._hint.setText(f"{len(shown):,} commands in view: zoom in (wheel) or pick one "
+                           "below to read them" if many else "")
+        self._hint.setPos(x0, top)
 
     def jump_to(self, index: int, margin_s: float = 1.0) -> None:
         """Zoom the view to command ``index`` with ``margin_s`` either side."""

@@ -19,6 +19,7 @@ import numpy as np
 from kwsapp.audio.io import AudioFileBlocks, load_audio
 from kwsapp.audio.source import FileSource
 from kwsapp.config import SAMPLE_RATE_HZ, Config, Overrides, ms_to_samples
+from kwsapp.errors import Cancelled
 from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
 from kwsapp.inference.recognizer import Recognizer, load_with_config
 
@@ -104,21 +105,33 @@ class FileClassifier:
         return cls(*load_with_config(spec, overrides, base=base))
 
     def classify_file(self, path: str | os.PathLike[str],
-                      on_progress: Callable[[float, float], None] | None = None
-                      ) -> FileClassification:
+                      on_progress: Callable[[float, float], None] | None = None,
+                      stop: Callable[[], bool] | None = None) -> FileClassification:
         """Decode ``path`` and classify it. A file longer than a clip is
         decoded and processed block by block (memory independent of its
-        length); ``on_progress(done_s, total_s)`` follows it.
+        length); ``on_progress(done_s, total_s)`` follows it, and once
+        ``stop()`` is true its replay ends within a block (an hour-long file
+        otherwise held the caller, a window closing, for a minute).
 
         Raises:
             AudioFileError: the file cannot be decoded.
+            Cancelled: ``stop()`` was true.
         """
         blocks = AudioFileBlocks(path)  # checks the header without decoding
         duration = blocks.duration_s
         if duration * 1000.0 <= self.config.clip_max_ms:
             return self.classify_audio(load_audio(path), str(path))
-        source = FileSource.from_file(path, self.config.audio.block_ms, on_progress)
+
+        def progress(done_s: float, total_s: float) -> None:  # the source's thread
+            if stop is not None and stop():
+                source.stop()  # its feed ends; the engine finishes what came
+            elif on_progress is not None:
+                on_progress(done_s, total_s)
+
+        source = FileSource.from_file(path, self.config.audio.block_ms, progress)
         events, withheld = self._events(source, duration)
+        if stop is not None and stop():
+            raise Cancelled(f"{path}: stopped")
         return FileClassification(path=str(path), duration_s=duration,
                                   labels=self.recognizer.labels, probs=None,
                                   events=events, withheld=withheld)
