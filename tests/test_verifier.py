@@ -146,6 +146,20 @@ def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
     assert len(sure.events) == len(off.events) and sure.extra["unverified"] == 0
 
 
+def test_engines_share_the_process_recogniser(bundled_setup):
+    """The window starts a new engine at every Listen, model or device
+    change: each loaded its own recogniser (1-3 s of CPU, ~240 MB), and
+    stopping one waited for that load. Now every engine's second opinion
+    is the process's one recogniser."""
+    from kwsapp.inference.second_opinion import SecondOpinion
+
+    _rec, config = bundled_setup
+    opinions = [SecondOpinion(config.verify, 16000, lambda lo, hi: None, None, None, None)
+                for _ in range(2)]
+    first, second = (o.load() for o in opinions)
+    assert isinstance(first, verifier.Verifier) and second is first
+
+
 def test_listen_says_what_the_second_opinion_stopped(bundled_setup, data_dir, capsys):
     """`kwsapp listen`'s loop (the engine on a file source here: a mock of
     nothing, only no sound card): commands fired on stdout, the ones the

@@ -14,12 +14,13 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from kwsapp.config import VerifyConfig
+from kwsapp.config import SAMPLE_RATE_HZ, VerifyConfig
 from kwsapp.errors import KwsError
 
 if TYPE_CHECKING:
@@ -155,17 +156,38 @@ class SecondOpinion:
         """The recogniser, loaded once (None, said once in the log, when it
         is not installed: commands then fire on the head alone)."""
         if self._verifier is None and not self._failed:
-            from kwsapp.inference.verifier import Verifier
-
             try:
-                verifier = Verifier(threads=self.config.threads)
+                self._verifier = shared_verifier(self.config.threads)
             except KwsError as exc:
                 log.warning("commands fire without a second opinion: %s", exc)
                 self._failed = True
-                return None
+        return self._verifier
+
+
+_SHARED: dict[int, Verifier] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_verifier(threads: int) -> Verifier:
+    """The process's recogniser on ``threads`` encoder threads, loaded and
+    warmed at the first call. Shared because loading it takes 1-3 s of CPU
+    and ~240 MB, and the window starts a new engine at every Listen, model
+    or device change (each loaded its own, and stopping one waited for its
+    load); onnxruntime sessions may run from several threads at once.
+
+    Raises:
+        KwsError: the recogniser is not installed (not cached: asked again
+            next time).
+    """
+    with _SHARED_LOCK:
+        verifier = _SHARED.get(threads)
+        if verifier is None:
+            from kwsapp.inference.verifier import Verifier
+
+            verifier = Verifier(threads=threads)
             # One check on silence now: onnxruntime allocates its buffers at
             # the first run, so memory is flat from the start and the first
             # command does not wait for it.
-            verifier.confirms(np.zeros(self.sample_rate_hz, np.float32), "go", 1.0)
-            self._verifier = verifier
-        return self._verifier
+            verifier.confirms(np.zeros(SAMPLE_RATE_HZ, np.float32), "go", 1.0)
+            _SHARED[threads] = verifier
+        return verifier
