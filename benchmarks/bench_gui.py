@@ -115,8 +115,25 @@ def window_listening(audio: np.ndarray, model: str | None) -> dict:
             "events": events, "dropped": stats.dropped_windows if stats else -1}
 
 
+def _load_recogniser(model: str | None) -> None:
+    """Load the second opinion's recogniser before either run: the process
+    shares one (second_opinion.shared_verifier), so whichever run came
+    first would pay its load (1-3 s of CPU) alone."""
+    from kwsapp.errors import KwsError
+    from kwsapp.inference.recognizer import load_with_config
+    from kwsapp.inference.second_opinion import shared_verifier
+
+    _recognizer, config = load_with_config(model)
+    if config.verify.active:
+        try:
+            shared_verifier(config.verify.threads)
+        except KwsError:  # not installed: both runs go without it
+            pass
+
+
 def run_listening(seconds: float = 20.0, model: str | None = None) -> dict:
     audio = replay_audio(seconds)
+    _load_recogniser(model)
     ref = engine_alone(audio, model)
     gui = window_listening(audio, model)
     return {"reference_engine_only": ref, "window": gui,
