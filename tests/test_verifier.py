@@ -160,6 +160,23 @@ def test_engines_share_the_process_recogniser(bundled_setup):
     assert isinstance(first, verifier.Verifier) and second is first
 
 
+def test_two_threads_checking_at_once_hear_what_one_hears(recogniser, data_dir):
+    """Shared by every engine, the recogniser may be asked by the live
+    engine's verify thread and the Files tab's engine at once: opinions
+    given from two threads together are the ones given one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clips = _clips(data_dir, "go", n=4) + _clips(data_dir, "left", n=4)
+    labels = ["go"] * 4 + ["left"] * 4
+    alone = [recogniser.opinion(a, lab) for a, lab in zip(clips, labels)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(recogniser.opinion, clips * 2, labels * 2))
+    for one, other in zip(alone * 2, together):
+        # The int8 products quantise by each call's own range: not to the bit.
+        assert other.transcript == one.transcript and other.logp == pytest.approx(one.logp,
+                                                                                  abs=0.01)
+
+
 def test_listen_says_what_the_second_opinion_stopped(bundled_setup, data_dir, capsys):
     """`kwsapp listen`'s loop (the engine on a file source here: a mock of
     nothing, only no sound card): commands fired on stdout, the ones the
