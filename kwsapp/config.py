@@ -258,9 +258,10 @@ class UserWordsConfig:
 
     min_takes: int = 3  # fewer takes are refused
     # A word to ignore may be taught from one take ("Ignore this word…" on a
-    # single false activation): from the audio of 1 false activation
-    # "alexa" 33 -> 9 later commands and "snowboy" 12 -> 2, from 2 "alexa"
-    # 26 -> 0, commands at 10 and 5 dB all kept (README "Words to ignore").
+    # single false activation): from the audio of 1 false activation the
+    # held-out "alexa" 13 -> 2 later commands on three streams, from 2
+    # 6 -> 0, commands at 10 and 5 dB all kept (README "Words to ignore",
+    # 2026-11-30).
     min_ignore_takes: int = 1
     default_takes: int = 5  # `enrol --record` and the GUI ask for this many
     max_recording_s: float = 10.0  # a longer file is not one take
