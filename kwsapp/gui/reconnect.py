@@ -34,10 +34,6 @@ class DeviceWatcher(QtCore.QObject):
         self._probe: subprocess.Popen | None = None
         self._probe_started = 0.0
 
-    @property
-    def watching(self) -> bool:
-        return self._timer.isActive()
-
     def watch(self, device: object) -> None:
         """Start waiting for ``device`` (None: the default input)."""
         self.cancel()

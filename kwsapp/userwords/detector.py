@@ -57,10 +57,6 @@ class Detector:
             x = np.tanh(x @ self.w1 + self.b1)
         return x @ self.w2 + self.b2
 
-    def score_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Probability that each window ``[n, FRAMES, DIM]`` holds the word."""
-        return 1.0 / (1.0 + np.exp(-self.logits(window_features(windows))))
-
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for ``numpy.savez``."""
         return {"mean": self.mean, "scale": self.scale, "w1": self.w1, "b1": self.b1,
