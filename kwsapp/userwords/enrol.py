@@ -109,7 +109,7 @@ def veto_level(pos_f: np.ndarray, part_f: np.ndarray, pool: NegativePool, leave_
     commands = keep & (pool.word != "")
     held = commands & (np.random.default_rng(config.seed).random(len(pool.word)) < 0.5)
     det = train_detector(pos_f, np.concatenate([
-        feats[keep & ~held].reshape(-1, feats.shape[-1]), part_f]), hidden=0, l2=config.l2)
+        feats[keep & ~held].reshape(-1, feats.shape[-1]), part_f]), l2=config.l2)
     peaks = 1.0 / (1.0 + np.exp(-clip_peaks(det, feats[held]).astype(np.float64)))
     said = pool.word[held]
     level = config.ignore_threshold
@@ -183,7 +183,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     report(0.82, "training the detector")
     pos_f, part_f = window_features(pos_w), window_features(part_w)
     neg_f = np.concatenate([pool.features(leave_out=norm, commands_only=True), part_f])
-    detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
+    detector = train_detector(pos_f, neg_f, l2=config.l2)
     like = words_like(pool, detector, config.same_word_level, config.same_word_share, norm)
     vetoes = None
     if ignore:
@@ -192,7 +192,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     else:
         report(0.9, "training the detector against the other words")
         neg_f = np.concatenate([pool.features(leave_out=[norm, *like]), part_f])
-        detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
+        detector = train_detector(pos_f, neg_f, l2=config.l2)
         level = config.threshold
     report(0.95, "saving")
     p_pos = 1.0 / (1.0 + np.exp(-detector.logits(pos_f)))
