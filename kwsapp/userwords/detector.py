@@ -21,6 +21,13 @@ import numpy as np
 
 FRAMES = 10  # embeddings per window (1.5 s)
 DIM = 96
+#: The embedding's grid: one embedding every ``HOP_SAMPLES`` (80 ms), each
+#: from ``FIELD_SAMPLES`` of 16 kHz audio (775 ms), so embedding ``j``
+#: reads samples ``[j * HOP_SAMPLES, j * HOP_SAMPLES + FIELD_SAMPLES)``.
+HOP_SAMPLES = 1280
+FIELD_SAMPLES = 12400
+#: Samples under a window of ``FRAMES`` embeddings (1.5 s).
+WINDOW_SAMPLES = FIELD_SAMPLES + (FRAMES - 1) * HOP_SAMPLES
 
 
 def window_features(windows: np.ndarray) -> np.ndarray:

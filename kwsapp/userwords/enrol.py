@@ -31,10 +31,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS, __version__
-from kwsapp.config import UserWordsConfig
+from kwsapp.config import UserWordsConfig, ms_to_samples
 from kwsapp.userwords.augment import Variant, variants
-from kwsapp.userwords.detector import (FRAMES, Detector, sliding_windows, train_detector,
-                                      window_features)
+from kwsapp.userwords.detector import (FIELD_SAMPLES, FRAMES, HOP_SAMPLES, Detector,
+                                      sliding_windows, train_detector, window_features)
 from kwsapp.userwords.pool import NegativePool
 from kwsapp.userwords.store import StoredWord, check_name, save_word
 from kwsapp.userwords.takes import BadTakeError, Take, check_takes, load_takes
@@ -45,13 +45,9 @@ EmbedFn = Callable[[np.ndarray], np.ndarray]
 #: ``(fraction done 0..1, what is happening)``.
 Progress = Callable[[float, str], None]
 
-HOP = 1280
-FIELD = 12400
-
-
 def window_span(j: int) -> tuple[int, int]:
     """Samples under the window that ends with embedding ``j``."""
-    return (j - FRAMES + 1) * HOP, j * HOP + FIELD
+    return (j - FRAMES + 1) * HOP_SAMPLES, j * HOP_SAMPLES + FIELD_SAMPLES
 
 
 def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
@@ -60,7 +56,7 @@ def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
     (ending at least ``end_margin_ms`` after it) and those that hold less than
     ``partial_cover`` of it (and so must not fire)."""
     windows = sliding_windows(embeddings)
-    margin = int(config.end_margin_ms * 16)
+    margin = ms_to_samples(config.end_margin_ms)
     whole, partial = [], []
     for i in range(len(windows)):
         s0, s1 = window_span(i + FRAMES - 1)
@@ -135,15 +131,15 @@ def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
     into the next variant are dropped."""
     offsets, parts, pos = [], [], 0
     for v in vs:
-        n = -(-v.audio.size // HOP) * HOP
+        n = -(-v.audio.size // HOP_SAMPLES) * HOP_SAMPLES
         offsets.append(pos)
         parts.append(np.pad(v.audio, (0, n - v.audio.size)))
         pos += n
     emb = embed(np.concatenate(parts))
     out = []
     for v, off in zip(vs, offsets):
-        first = off // HOP
-        count = max(0, (v.audio.size - FIELD) // HOP + 1)
+        first = off // HOP_SAMPLES
+        count = max(0, (v.audio.size - FIELD_SAMPLES) // HOP_SAMPLES + 1)
         out.append(emb[first:first + count])
     return out
 
