@@ -284,6 +284,8 @@ class UserWordsConfig:
     reverb_prob: float = 0.3
     rt60_range_s: tuple[float, float] = (0.15, 0.5)
     level_dbfs_range: tuple[float, float] = (-40.0, -14.0)
+    plain_level_dbfs: float = -26.0  # the speech level of each take's plain variant
+    word_pad_ms: float = 60.0  # audio kept each side of a take's speech run
     before_s: tuple[float, float] = (0.3, 0.9)  # audio before the word
     after_s: float = 0.9  # and after it
     seed: int = 0
