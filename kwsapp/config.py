@@ -308,7 +308,7 @@ class UserWordsConfig:
     refractory_ms: float = 1000.0
     # An ignore word (`kwsapp enrol --ignore`) vetoes the commands decided on
     # a window where it scores this much, or within 0.5 s after one
-    # (calibrated as `threshold` is; kwsapp/inference/engine.py veto). 0.8:
+    # (calibrated as `threshold` is; kwsapp/inference/hold.py). 0.8:
     # "alexa" from 3 takes took a held-out rotation's 7 activations on 15 min
     # of other alexas to 0 and kept all 160 matched commands at 10 dB
     # (README "User words").

@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def event_json(event: object, stopped: object | None = None) -> str:
     """One command as a JSON line (times in seconds of the stream); with
-    ``stopped`` (the engine's :class:`~kwsapp.inference.engine.Unconfirmed`
-    for it), a command the second opinion did not let through."""
+    ``stopped`` (its :class:`~kwsapp.inference.second_opinion.Unconfirmed`),
+    a command the second opinion did not let through."""
     import json
 
     row = {"label": event.label, "score": round(float(event.score), 4),
@@ -165,7 +165,8 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
     import threading
     import time
 
-    from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
+    from kwsapp.inference.engine import CommandEvent, Engine
+    from kwsapp.inference.second_opinion import Unconfirmed
     from kwsapp.inference.verifier import heard_as
     from kwsapp.userwords.live import attach_user_words
 
