@@ -73,6 +73,11 @@ class AudioConfig:
     # often (None: only when a window or step is due, every 80 ms with
     # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.
     refresh_ms: float | None = None
+    # A lost input device (`listen`, the window) is looked for this often,
+    # each look a fresh PortAudio in a child process; one that has not
+    # answered within `device_probe_timeout_s` (PortAudio hung) is killed.
+    device_poll_s: float = 1.0
+    device_probe_timeout_s: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,6 @@ class GuiConfig:
 
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
-    device_poll_s: float = 1.0  # a lost input device is looked for this often
     spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
     spectrogram_n_mels: int = 64
     spectrogram_window_ms: float = 25.0

@@ -92,7 +92,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_timer.timeout.connect(self.redraw)
         self._status_timer = QtCore.QTimer(self, interval=int(1000 / self.gui_config.status_hz))
         self._status_timer.timeout.connect(self.update_status)
-        self.device_watcher = DeviceWatcher(self.gui_config.device_poll_s, self)
+        self.device_watcher = DeviceWatcher(self.config.audio.device_poll_s, self,
+                                            self.config.audio.device_probe_timeout_s)
         self.device_watcher.back.connect(self._on_device_back)
 
         if self.prefs.geometry is not None:
