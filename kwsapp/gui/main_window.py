@@ -34,7 +34,7 @@ from kwsapp.gui.live_view import LiveView
 from kwsapp.gui.reconnect import DeviceWatcher
 from kwsapp.gui.settings import WindowSettings, open_settings
 from kwsapp.gui.status import StatusFields
-from kwsapp.gui.table_export import add_copy_action, save_csv
+from kwsapp.gui.table_export import Table, add_copy_action, save_csv
 from kwsapp.inference.verifier import why_unavailable as why_no_second_opinion
 from kwsapp.models.registry import DEFAULT_MODEL
 
@@ -531,7 +531,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.classify_files(paths)
 
     # ------------------------------------------------------- export and about
-    def current_table(self):
+    def current_table(self) -> Table:
         """The table of the tab in view: the history (Live) or the files."""
         return self.files if self.tabs.currentWidget() is self.files else self.live.history
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -145,7 +146,7 @@ def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
 
 
 def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
-          config: UserWordsConfig = UserWordsConfig(), root=None,
+          config: UserWordsConfig = UserWordsConfig(), root: Path | None = None,
           progress: Progress | None = None, embedding_id: str = "",
           ignore: bool = False, replace: bool = False,
           threshold: float | None = None) -> StoredWord:
@@ -225,7 +226,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
 
 
 def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
-            config: UserWordsConfig = UserWordsConfig(), root=None,
+            config: UserWordsConfig = UserWordsConfig(), root: Path | None = None,
             embedding_id: str = "") -> StoredWord:
     """Enrol ``word`` again from its kept takes, on ``embed`` and ``pool``
     (after an update changed either), keeping its name, role and threshold
