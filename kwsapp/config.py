@@ -73,6 +73,11 @@ class AudioConfig:
     # often (None: only when a window or step is due, every 80 ms with
     # `embed`). The GUI sets its redraw period, so the waveform scrolls smoothly.
     refresh_ms: float | None = None
+    # A lost input device (`listen`, the window) is looked for this often,
+    # each look a fresh PortAudio in a child process; one that has not
+    # answered within `device_probe_timeout_s` (PortAudio hung) is killed.
+    device_poll_s: float = 1.0
+    device_probe_timeout_s: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,6 @@ class GuiConfig:
 
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
-    device_poll_s: float = 1.0  # a lost input device is looked for this often
     spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
     spectrogram_n_mels: int = 64
     spectrogram_window_ms: float = 25.0
@@ -285,6 +289,8 @@ class UserWordsConfig:
     reverb_prob: float = 0.3
     rt60_range_s: tuple[float, float] = (0.15, 0.5)
     level_dbfs_range: tuple[float, float] = (-40.0, -14.0)
+    plain_level_dbfs: float = -26.0  # the speech level of each take's plain variant
+    word_pad_ms: float = 60.0  # audio kept each side of a take's speech run
     before_s: tuple[float, float] = (0.3, 0.9)  # audio before the word
     after_s: float = 0.9  # and after it
     seed: int = 0
@@ -307,7 +313,7 @@ class UserWordsConfig:
     refractory_ms: float = 1000.0
     # An ignore word (`kwsapp enrol --ignore`) vetoes the commands decided on
     # a window where it scores this much, or within 0.5 s after one
-    # (calibrated as `threshold` is; kwsapp/inference/engine.py veto). 0.8:
+    # (calibrated as `threshold` is; kwsapp/inference/hold.py). 0.8:
     # "alexa" from 3 takes took a held-out rotation's 7 activations on 15 min
     # of other alexas to 0 and kept all 160 matched commands at 10 dB
     # (README "User words").

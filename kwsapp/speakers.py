@@ -18,8 +18,6 @@ from pathlib import Path
 
 from kwsapp.config import SplitConfig
 
-SETS = ("train", "validation", "test")
-
 #: Folders of the layout that are not a plain word.
 BACKGROUND_DIR = "_background_noise_"
 SILENCE_DIR = "_silence_"

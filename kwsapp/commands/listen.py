@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def event_json(event: object, stopped: object | None = None) -> str:
     """One command as a JSON line (times in seconds of the stream); with
-    ``stopped`` (the engine's :class:`~kwsapp.inference.engine.Unconfirmed`
-    for it), a command the second opinion did not let through."""
+    ``stopped`` (its :class:`~kwsapp.inference.second_opinion.Unconfirmed`),
+    a command the second opinion did not let through."""
     import json
 
     row = {"label": event.label, "score": round(float(event.score), 4),
@@ -55,21 +55,18 @@ def event_json(event: object, stopped: object | None = None) -> str:
     return json.dumps(row)
 
 
-#: Seconds between checks for a lost input device.
-DEVICE_POLL_S = 1.0
-
-
-def _device_available(device: str | None) -> bool:
+def _device_available(device: str | None, timeout_s: float) -> bool:
     """Whether PortAudio, started afresh, finds the input ``device``: asked
     in a short child process (quietly: PortAudio's JACK host prints its
-    failures), as the window's DeviceWatcher does."""
+    failures), as the window's DeviceWatcher does; no answer within
+    ``timeout_s`` is no."""
     import subprocess
 
     from kwsapp.audio.child_source import probe_command
 
     try:
         return subprocess.run(probe_command(device), capture_output=True,
-                              timeout=15).returncode == 0
+                              timeout=timeout_s).returncode == 0
     except subprocess.TimeoutExpired:
         return False
 
@@ -97,14 +94,15 @@ def _wait_for_device(args: argparse.Namespace, config: object,
 
     from kwsapp.errors import DeviceError
 
+    poll_s = config.audio.device_poll_s
     while deadline is None or time.monotonic() < deadline:
-        if _device_available(args.device):
+        if _device_available(args.device, config.audio.device_probe_timeout_s):
             try:
                 return _open_source(args, config)
             except DeviceError as exc:  # it went again, or is busy: keep waiting
                 log.debug("input device answers but cannot be opened: %s", exc)
-        time.sleep(DEVICE_POLL_S if deadline is None
-                   else max(0.0, min(DEVICE_POLL_S, deadline - time.monotonic())))
+        time.sleep(poll_s if deadline is None
+                   else max(0.0, min(poll_s, deadline - time.monotonic())))
     return None
 
 
@@ -165,7 +163,8 @@ def _listen(source: object, recognizer: object, config: object, args: argparse.N
     import threading
     import time
 
-    from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
+    from kwsapp.inference.engine import CommandEvent, Engine
+    from kwsapp.inference.second_opinion import Unconfirmed
     from kwsapp.inference.verifier import heard_as
     from kwsapp.userwords.live import attach_user_words
 

@@ -9,8 +9,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kwsapp.errors import KwsError
+
+if TYPE_CHECKING:
+    from PySide6 import QtWidgets
+
+    from kwsapp.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ def _qt_message_handler(mode, _context, message: str) -> None:
     logging.getLogger("qt").log(level, "%s", message)
 
 
-def apply_dark_theme(app) -> None:
+def apply_dark_theme(app: QtWidgets.QApplication) -> None:
     """Fusion with a dark palette, so the controls match the dark plots."""
     from PySide6 import QtGui
 
@@ -67,7 +73,7 @@ def apply_dark_theme(app) -> None:
     app.setPalette(pal)
 
 
-def make_application(argv: list[str] | None = None):
+def make_application(argv: list[str] | None = None) -> QtWidgets.QApplication:
     """The QApplication (existing one reused), with Qt messages sent to logging."""
     from PySide6 import QtCore, QtWidgets
     import pyqtgraph as pg
@@ -81,7 +87,7 @@ def make_application(argv: list[str] | None = None):
     return app
 
 
-def install_excepthook(window) -> None:
+def install_excepthook(window: MainWindow) -> None:
     """Uncaught exceptions in slots are logged and shown in the window's
     banner instead of killing the app."""
 

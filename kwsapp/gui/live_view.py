@@ -9,6 +9,8 @@ window results (arriving by queued signals)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
@@ -17,6 +19,11 @@ from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView, s
 from kwsapp.gui.spectrogram_widget import SpectrogramWidget
 from kwsapp.gui.waveform_widget import LevelMeter, WaveformWidget
 from kwsapp.inference.verifier import heard_as
+
+if TYPE_CHECKING:
+    from kwsapp.gui.live import LiveSession
+    from kwsapp.inference.engine import CommandEvent, WindowResult
+    from kwsapp.inference.second_opinion import Unconfirmed
 
 
 class LiveView(QtWidgets.QSplitter):
@@ -67,7 +74,7 @@ class LiveView(QtWidgets.QSplitter):
         """A new stream begins: the spectrogram starts empty."""
         self.spectrogram.restart()
 
-    def draw(self, session) -> None:
+    def draw(self, session: LiveSession) -> None:
         """One frame (timer tick): new samples scroll into the spectrogram;
         waveform, speech shading and level are redrawn."""
         mel = self.spectrogram.mel
@@ -82,14 +89,14 @@ class LiveView(QtWidgets.QSplitter):
         self.frames_drawn += 1
 
     @QtCore.Slot(object)
-    def show_command(self, event, audio: np.ndarray | None = None) -> None:
+    def show_command(self, event: CommandEvent, audio: np.ndarray | None = None) -> None:
         """A CommandEvent: the big label and a history row (keeping
         ``audio``, what it was heard on, when given)."""
         self.result.show_command(event.label, float(event.score), float(event.end))
         self.history.add(event.label, float(event.score), float(event.end), audio)
 
     @QtCore.Slot(object)
-    def show_unconfirmed(self, dropped) -> None:
+    def show_unconfirmed(self, dropped: Unconfirmed) -> None:
         """An Unconfirmed command: a greyed history row saying what the
         second opinion heard (the big label stays on the last command)."""
         event = dropped.event
@@ -97,14 +104,14 @@ class LiveView(QtWidgets.QSplitter):
                          note=f"not emitted: heard {heard_as(dropped.heard)}")
 
     @QtCore.Slot(object)
-    def show_window(self, result) -> None:
+    def show_window(self, result: WindowResult) -> None:
         """A WindowResult: the class probabilities."""
         probs = np.asarray(result.probs)
         if probs.shape[0] == len(self.bars.labels):
             self.bars.set_probabilities(probs)
 
     @QtCore.Slot(object)
-    def show_word_scores(self, scores) -> None:
+    def show_word_scores(self, scores: tuple[float, tuple[str, ...], np.ndarray]) -> None:
         """User words' ``(end, labels, probs)``: their bars (label 0 is the
         detectors' "none")."""
         _end, labels, probs = scores

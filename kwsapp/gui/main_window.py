@@ -34,7 +34,7 @@ from kwsapp.gui.live_view import LiveView
 from kwsapp.gui.reconnect import DeviceWatcher
 from kwsapp.gui.settings import WindowSettings, open_settings
 from kwsapp.gui.status import StatusFields
-from kwsapp.gui.table_export import add_copy_action, save_csv
+from kwsapp.gui.table_export import Table, add_copy_action, save_csv
 from kwsapp.inference.verifier import why_unavailable as why_no_second_opinion
 from kwsapp.models.registry import DEFAULT_MODEL
 
@@ -92,7 +92,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_timer.timeout.connect(self.redraw)
         self._status_timer = QtCore.QTimer(self, interval=int(1000 / self.gui_config.status_hz))
         self._status_timer.timeout.connect(self.update_status)
-        self.device_watcher = DeviceWatcher(self.gui_config.device_poll_s, self)
+        self.device_watcher = DeviceWatcher(self.config.audio.device_poll_s, self,
+                                            self.config.audio.device_probe_timeout_s)
         self.device_watcher.back.connect(self._on_device_back)
 
         if self.prefs.geometry is not None:
@@ -530,7 +531,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.classify_files(paths)
 
     # ------------------------------------------------------- export and about
-    def current_table(self):
+    def current_table(self) -> Table:
         """The table of the tab in view: the history (Live) or the files."""
         return self.files if self.tabs.currentWidget() is self.files else self.live.history
 

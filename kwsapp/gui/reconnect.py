@@ -13,30 +13,27 @@ from PySide6 import QtCore
 
 log = logging.getLogger(__name__)
 
-#: A probe that has not answered in this long is killed and tried again.
-PROBE_TIMEOUT_S = 15.0
-
 
 class DeviceWatcher(QtCore.QObject):
     """Polls for an input device; emits :attr:`back` once when it answers.
 
     Args:
         poll_s: seconds between probes.
+        probe_timeout_s: a probe that has not answered in this long is
+            killed and tried again.
     """
 
     back = QtCore.Signal()
 
-    def __init__(self, poll_s: float = 1.0, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, poll_s: float = 1.0, parent: QtCore.QObject | None = None,
+                 probe_timeout_s: float = 15.0) -> None:
         super().__init__(parent)
+        self._probe_timeout_s = probe_timeout_s
         self._timer = QtCore.QTimer(self, interval=max(50, int(poll_s * 1000)))
         self._timer.timeout.connect(self._tick)
         self._device: object = None
         self._probe: subprocess.Popen | None = None
         self._probe_started = 0.0
-
-    @property
-    def watching(self) -> bool:
-        return self._timer.isActive()
 
     def watch(self, device: object) -> None:
         """Start waiting for ``device`` (None: the default input)."""
@@ -67,7 +64,7 @@ class DeviceWatcher(QtCore.QObject):
             return
         code = probe.poll()
         if code is None:
-            if time.monotonic() - self._probe_started > PROBE_TIMEOUT_S:
+            if time.monotonic() - self._probe_started > self._probe_timeout_s:
                 self._end_probe()  # PortAudio hung looking: look again
             return
         self._probe = None

@@ -3,7 +3,12 @@ inference time and latency (refreshed on the window's slow timer)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6 import QtWidgets
+
+if TYPE_CHECKING:
+    from kwsapp.inference.engine import EngineStats
 
 #: Field -> tooltip, in display order.
 FIELDS = {"device": "Input device and its sample rate",
@@ -30,7 +35,7 @@ class StatusFields:
         """The input's state when no stream runs ("not listening", "input ended")."""
         self.labels["device"].setText(text)
 
-    def show_stats(self, device: str, rate_hz: int, stats) -> None:
+    def show_stats(self, device: str, rate_hz: int, stats: EngineStats) -> None:
         """The running stream's device and its EngineStats."""
         self.labels["device"].setText(f"{device} · {rate_hz / 1000:g} kHz" if rate_hz
                                       else device)

@@ -20,8 +20,9 @@ from kwsapp.audio.io import AudioFileBlocks, load_audio
 from kwsapp.audio.source import FileSource
 from kwsapp.config import SAMPLE_RATE_HZ, Config, Overrides, ms_to_samples
 from kwsapp.errors import Cancelled
-from kwsapp.inference.engine import CommandEvent, Engine, Unconfirmed
+from kwsapp.inference.engine import CommandEvent, Engine
 from kwsapp.inference.recognizer import Recognizer, load_with_config
+from kwsapp.inference.second_opinion import Unconfirmed
 
 
 @dataclass(frozen=True)

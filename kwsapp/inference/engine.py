@@ -25,14 +25,15 @@ a slower model (or the first step, not yet timed) goes through the queue, so
 the ring and the speech gate never wait on it for long.
 
 A split ``embed`` artifact (card ``streaming``) is streamed: each 80 ms of
-audio is embedded once, always (gate open or not: a step costs a fraction of
-a millisecond, and the head needs the 1.5 s before the gate opened), into an
+audio is embedded once into an
 :class:`~kwsapp.inference.embedding_ring.EmbeddingRing`; every embedding goes
 to the embedding listeners (:meth:`Engine.add_embedding_listener`), and on
 the hops while the gate is open the head reads the last 10. The head's
 window ends where the whole-window model's would (``j * 1280 + 12480``), so
-the probabilities are the same. Steps lost to a full queue are recomputed
-from the ring.
+the probabilities are the same. Steps lost to a full queue, and a live
+stream's steps skipped while the gate was shut and no listener wanted them
+(``audio.lazy_shut_steps``), are recomputed from the audio ring: the head
+needs the 1.5 s before the gate opened.
 
 Windows end at absolute multiples of the hop and VAD frames are aligned to
 absolute sample positions, so the block size of the source never changes
@@ -146,7 +147,7 @@ class _Window:
 
 @dataclass
 class _Step:
-    """One embedding step of a split model (every 80 ms, gate open or not)."""
+    """One embedding step of a split model (every 80 ms; see ``lazy_shut_steps``)."""
 
     j: int  # embedding index
     end: int  # absolute 16 kHz sample just after the head's window

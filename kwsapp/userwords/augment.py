@@ -71,13 +71,14 @@ def room_response(rng: np.random.Generator, rt60_s: float) -> np.ndarray:
 
 def make_variant(take: Take, rng: np.random.Generator, config: UserWordsConfig,
                  noise: list[np.ndarray], snr_db: float | None, plain: bool = False) -> Variant:
-    """One variant of ``take`` placed in ``config.context_s`` of audio.
+    """One variant of ``take``, placed with ``config.before_s`` of audio
+    before it and ``config.after_s`` after.
 
     Args:
         snr_db: speech-to-noise ratio of the mix (None: no noise added).
         plain: keep speed, level and room as recorded (only place it).
     """
-    pad = ms_to_samples(60)
+    pad = ms_to_samples(config.word_pad_ms)
     lo = max(0, take.speech_start - pad)
     word = take.audio[lo:take.speech_end + pad].astype(np.float32)
     lead, speech = take.speech_start - lo, take.speech_end - take.speech_start
@@ -90,7 +91,8 @@ def make_variant(take: Take, rng: np.random.Generator, config: UserWordsConfig,
         h = room_response(rng, float(rng.uniform(*config.rt60_range_s)))
         word = scipy.signal.fftconvolve(word, h)[:word.size].astype(np.float32)
     rms = float(np.sqrt(np.mean(word[lead:lead + speech] ** 2))) or 1e-6
-    level_db = float(rng.uniform(*config.level_dbfs_range)) if not plain else -26.0
+    level_db = (config.plain_level_dbfs if plain
+                else float(rng.uniform(*config.level_dbfs_range)))
     word *= 10 ** (level_db / 20.0) / rms
     before = ms_to_samples(1000.0 * rng.uniform(*config.before_s))
     total = before + word.size + ms_to_samples(1000.0 * config.after_s)
@@ -107,6 +109,8 @@ def make_variant(take: Take, rng: np.random.Generator, config: UserWordsConfig,
 
 
 def variants_per_take(n_takes: int, config: UserWordsConfig) -> int:
+    """Variants made of each of ``n_takes`` takes: ``config.total_variants``
+    spread over them, at least ``config.min_variants_per_take`` each."""
     return max(config.min_variants_per_take, -(-config.total_variants // max(1, n_takes)))
 
 

@@ -3,10 +3,12 @@
 A window is the last ``FRAMES`` embeddings (1.5 s of audio, as the command
 head reads). Its features are the mean and the maximum of the embeddings
 over the window and over its two halves (order matters: "mirror smart" is
-not "smart mirror"), standardized. A one-hidden-layer network (``HIDDEN``
-tanh units, sigmoid output) is fit by L-BFGS (scipy) on the take variants
-(positives) against the negative pool, class-balanced, with L2 weight decay:
-a few thousand windows, well under a second on one core.
+not "smart mirror"), standardized. A logistic regression is fit by L-BFGS
+(scipy) on the take variants (positives) against the negative pool,
+class-balanced, with L2 weight decay: a few thousand windows, well under a
+second on one core. The stored format has room for a tanh hidden layer
+(``w1``, ``b1``; empty as enrolment trains them), which :class:`Detector`
+reads.
 
 The weights are plain arrays (saved with ``numpy.savez``, never pickled).
 """
@@ -19,6 +21,13 @@ import numpy as np
 
 FRAMES = 10  # embeddings per window (1.5 s)
 DIM = 96
+#: The embedding's grid: one embedding every ``HOP_SAMPLES`` (80 ms), each
+#: from ``FIELD_SAMPLES`` of 16 kHz audio (775 ms), so embedding ``j``
+#: reads samples ``[j * HOP_SAMPLES, j * HOP_SAMPLES + FIELD_SAMPLES)``.
+HOP_SAMPLES = 1280
+FIELD_SAMPLES = 12400
+#: Samples under a window of ``FRAMES`` embeddings (1.5 s).
+WINDOW_SAMPLES = FIELD_SAMPLES + (FRAMES - 1) * HOP_SAMPLES
 
 
 def window_features(windows: np.ndarray) -> np.ndarray:
@@ -42,7 +51,7 @@ def sliding_windows(embeddings: np.ndarray, frames: int = FRAMES) -> np.ndarray:
 
 @dataclass
 class Detector:
-    """Standardize -> tanh hidden layer -> logit -> sigmoid."""
+    """Standardize -> tanh hidden layer (none when ``w1`` is empty) -> logit."""
 
     mean: np.ndarray  # [F]
     scale: np.ndarray  # [F]
@@ -57,10 +66,6 @@ class Detector:
             x = np.tanh(x @ self.w1 + self.b1)
         return x @ self.w2 + self.b2
 
-    def score_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Probability that each window ``[n, FRAMES, DIM]`` holds the word."""
-        return 1.0 / (1.0 + np.exp(-self.logits(window_features(windows))))
-
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for ``numpy.savez``."""
         return {"mean": self.mean, "scale": self.scale, "w1": self.w1, "b1": self.b1,
@@ -74,42 +79,27 @@ class Detector:
                    w2=np.asarray(arrays["w2"], np.float32), b2=float(arrays["b2"]))
 
 
-def train_detector(pos: np.ndarray, neg: np.ndarray, hidden: int = 16, l2: float = 1e-2,
-                   seed: int = 0, max_iter: int = 300, neg_weight: float = 1.0) -> Detector:
-    """Fit a detector on positive and negative feature rows.
+def train_detector(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2,
+                   max_iter: int = 300) -> Detector:
+    """Fit a logistic regression on positive and negative feature rows,
+    class-balanced (a detector without a hidden layer).
 
     Args:
         pos, neg: ``[n, F]`` features (:func:`window_features`).
-        hidden: hidden units.
         l2: weight decay (on the standardized inputs' scale).
-        neg_weight: total weight of the negatives relative to the positives.
     """
     import scipy.optimize  # lazy: only enrolment fits (1.8 s of a cold classify)
 
     x = np.concatenate([pos, neg]).astype(np.float32)
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     weight = np.concatenate([np.full(len(pos), 0.5 / len(pos)),
-                             np.full(len(neg), 0.5 * neg_weight / len(neg))])
+                             np.full(len(neg), 0.5 / len(neg))])
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-3
     x = ((x - mean) / scale).astype(np.float32)
     n_feat = x.shape[1]
-    rng = np.random.default_rng(seed)
-    shapes = [(n_feat, hidden), (hidden,), (hidden,), ()]
-    sizes = [int(np.prod(s)) for s in shapes]
 
-    def unpack(theta: np.ndarray) -> list[np.ndarray]:
-        out, i = [], 0
-        for shape, size in zip(shapes, sizes):
-            out.append(theta[i:i + size].reshape(shape))
-            i += size
-        return out
-
-    if hidden == 0:  # logistic regression: convex, one product per step
-        shapes = [(n_feat,), ()]
-        sizes = [n_feat, 1]
-
-    def linear_loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:-1], theta[-1]
         z = x @ w.astype(np.float32) + b  # float32 products: mixed types copy x
         p = 1.0 / (1.0 + np.exp(-z))
@@ -117,33 +107,8 @@ def train_detector(pos: np.ndarray, neg: np.ndarray, hidden: int = 16, l2: float
         value = float(np.sum(weight * (np.logaddexp(0.0, z) - y * z))) + 0.5 * l2 * np.sum(w * w)
         return value, np.concatenate([x.T @ dz.astype(np.float32) + l2 * w, [np.sum(dz)]])
 
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w1, b1, w2, b2 = unpack(theta)
-        h = np.tanh(x @ w1.astype(np.float32) + b1)
-        z = h @ w2 + b2
-        # Cross-entropy with logits, stable for large |z|.
-        ce = np.logaddexp(0.0, z) - y * z
-        p = 1.0 / (1.0 + np.exp(-z))
-        dz = weight * (p - y)
-        value = float(np.sum(weight * ce)) + 0.5 * l2 * (np.sum(w1 ** 2) + np.sum(w2 ** 2))
-        gw2 = h.T @ dz + l2 * w2
-        gb2 = np.sum(dz)
-        dh = np.outer(dz, w2) * (1.0 - h ** 2)
-        gw1 = x.T @ dh.astype(np.float32) + l2 * w1
-        gb1 = dh.sum(axis=0)
-        return value, np.concatenate([gw1.ravel(), gb1, gw2, [gb2]])
-
-    if hidden == 0:
-        res = scipy.optimize.minimize(linear_loss, np.zeros(n_feat + 1), jac=True,
-                                      method="L-BFGS-B", options={"maxiter": max_iter})
-        return Detector(mean.astype(np.float32), scale.astype(np.float32),
-                        np.zeros((n_feat, 0), np.float32), np.zeros(0, np.float32),
-                        res.x[:-1].astype(np.float32), float(res.x[-1]))
-    theta0 = np.concatenate([rng.normal(0, 1.0 / np.sqrt(n_feat), n_feat * hidden),
-                             np.zeros(hidden), rng.normal(0, 1.0 / np.sqrt(hidden), hidden),
-                             [0.0]])
-    res = scipy.optimize.minimize(loss, theta0, jac=True, method="L-BFGS-B",
-                                  options={"maxiter": max_iter})
-    w1, b1, w2, b2 = unpack(res.x)
-    return Detector(mean.astype(np.float32), scale.astype(np.float32), w1.astype(np.float32),
-                    b1.astype(np.float32), w2.astype(np.float32), float(b2))
+    res = scipy.optimize.minimize(loss, np.zeros(n_feat + 1), jac=True,
+                                  method="L-BFGS-B", options={"maxiter": max_iter})
+    return Detector(mean.astype(np.float32), scale.astype(np.float32),
+                    np.zeros((n_feat, 0), np.float32), np.zeros(0, np.float32),
+                    res.x[:-1].astype(np.float32), float(res.x[-1]))

@@ -7,16 +7,21 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kwsapp.errors import ModelError
+
+if TYPE_CHECKING:
+    from kwsapp.userwords.pool import NegativePool
 
 #: The bundled model whose embedding and pool user words use.
 EMBED_MODEL = "embed"
 
 
 def embed_dir() -> Path:
+    """The bundled ``embed`` artifact's folder."""
     from kwsapp.models.registry import resolve
 
     return resolve(EMBED_MODEL)
@@ -53,10 +58,12 @@ def embedding_id(artifact_dir: Path, name: str, embedding_file: str) -> str:
 
 @lru_cache(maxsize=1)
 def default_embedder() -> Embedder:
+    """The bundled artifact's embedder, loaded once per process."""
     return Embedder()
 
 
-def default_pool():
+def default_pool() -> NegativePool:
+    """The bundled artifact's negative pool (cached by :func:`load_pool`)."""
     from kwsapp.userwords.pool import load_pool, pool_path
 
     return load_pool(pool_path(embed_dir()))

@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from kwsapp import COMMAND_LABELS, __version__
-from kwsapp.config import UserWordsConfig
+from kwsapp.config import UserWordsConfig, ms_to_samples
 from kwsapp.userwords.augment import Variant, variants
-from kwsapp.userwords.detector import (FRAMES, Detector, sliding_windows, train_detector,
-                                      window_features)
+from kwsapp.userwords.detector import (FIELD_SAMPLES, FRAMES, HOP_SAMPLES, Detector,
+                                      sliding_windows, train_detector, window_features)
 from kwsapp.userwords.pool import NegativePool
 from kwsapp.userwords.store import StoredWord, check_name, save_word
 from kwsapp.userwords.takes import BadTakeError, Take, check_takes, load_takes
@@ -45,13 +46,9 @@ EmbedFn = Callable[[np.ndarray], np.ndarray]
 #: ``(fraction done 0..1, what is happening)``.
 Progress = Callable[[float, str], None]
 
-HOP = 1280
-FIELD = 12400
-
-
 def window_span(j: int) -> tuple[int, int]:
     """Samples under the window that ends with embedding ``j``."""
-    return (j - FRAMES + 1) * HOP, j * HOP + FIELD
+    return (j - FRAMES + 1) * HOP_SAMPLES, j * HOP_SAMPLES + FIELD_SAMPLES
 
 
 def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
@@ -60,7 +57,7 @@ def split_windows(embeddings: np.ndarray, word_start: int, word_end: int,
     (ending at least ``end_margin_ms`` after it) and those that hold less than
     ``partial_cover`` of it (and so must not fire)."""
     windows = sliding_windows(embeddings)
-    margin = int(config.end_margin_ms * 16)
+    margin = ms_to_samples(config.end_margin_ms)
     whole, partial = [], []
     for i in range(len(windows)):
         s0, s1 = window_span(i + FRAMES - 1)
@@ -109,7 +106,7 @@ def veto_level(pos_f: np.ndarray, part_f: np.ndarray, pool: NegativePool, leave_
     commands = keep & (pool.word != "")
     held = commands & (np.random.default_rng(config.seed).random(len(pool.word)) < 0.5)
     det = train_detector(pos_f, np.concatenate([
-        feats[keep & ~held].reshape(-1, feats.shape[-1]), part_f]), hidden=0, l2=config.l2)
+        feats[keep & ~held].reshape(-1, feats.shape[-1]), part_f]), l2=config.l2)
     peaks = 1.0 / (1.0 + np.exp(-clip_peaks(det, feats[held]).astype(np.float64)))
     said = pool.word[held]
     level = config.ignore_threshold
@@ -135,21 +132,21 @@ def embed_variants(vs: Sequence[Variant], embed: EmbedFn) -> list[np.ndarray]:
     into the next variant are dropped."""
     offsets, parts, pos = [], [], 0
     for v in vs:
-        n = -(-v.audio.size // HOP) * HOP
+        n = -(-v.audio.size // HOP_SAMPLES) * HOP_SAMPLES
         offsets.append(pos)
         parts.append(np.pad(v.audio, (0, n - v.audio.size)))
         pos += n
     emb = embed(np.concatenate(parts))
     out = []
     for v, off in zip(vs, offsets):
-        first = off // HOP
-        count = max(0, (v.audio.size - FIELD) // HOP + 1)
+        first = off // HOP_SAMPLES
+        count = max(0, (v.audio.size - FIELD_SAMPLES) // HOP_SAMPLES + 1)
         out.append(emb[first:first + count])
     return out
 
 
 def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
-          config: UserWordsConfig = UserWordsConfig(), root=None,
+          config: UserWordsConfig = UserWordsConfig(), root: Path | None = None,
           progress: Progress | None = None, embedding_id: str = "",
           ignore: bool = False, replace: bool = False,
           threshold: float | None = None) -> StoredWord:
@@ -183,7 +180,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     report(0.82, "training the detector")
     pos_f, part_f = window_features(pos_w), window_features(part_w)
     neg_f = np.concatenate([pool.features(leave_out=norm, commands_only=True), part_f])
-    detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
+    detector = train_detector(pos_f, neg_f, l2=config.l2)
     like = words_like(pool, detector, config.same_word_level, config.same_word_share, norm)
     vetoes = None
     if ignore:
@@ -192,7 +189,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
     else:
         report(0.9, "training the detector against the other words")
         neg_f = np.concatenate([pool.features(leave_out=[norm, *like]), part_f])
-        detector = train_detector(pos_f, neg_f, hidden=0, l2=config.l2)
+        detector = train_detector(pos_f, neg_f, l2=config.l2)
         level = config.threshold
     report(0.95, "saving")
     p_pos = 1.0 / (1.0 + np.exp(-detector.logits(pos_f)))
@@ -229,7 +226,7 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
 
 
 def retrain(word: StoredWord, embed: EmbedFn, pool: NegativePool,
-            config: UserWordsConfig = UserWordsConfig(), root=None,
+            config: UserWordsConfig = UserWordsConfig(), root: Path | None = None,
             embedding_id: str = "") -> StoredWord:
     """Enrol ``word`` again from its kept takes, on ``embed`` and ``pool``
     (after an update changed either), keeping its name, role and threshold

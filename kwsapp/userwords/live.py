@@ -28,12 +28,10 @@ import numpy as np
 
 from kwsapp.audio.vad import heard_run
 from kwsapp.config import UserWordsConfig, ms_to_samples
+from kwsapp.userwords.detector import WINDOW_SAMPLES
 from kwsapp.userwords.listener import UserWordListener, UserWords
 
 log = logging.getLogger(__name__)
-
-#: Samples under a window of 10 embeddings (1.5 s).
-WINDOW_SAMPLES = 12400 + 9 * 1280
 
 #: ``(end_s, labels, probs)`` for every scored window (the GUI's bars).
 ScoresCallback = Callable[[float, tuple[str, ...], np.ndarray], None]

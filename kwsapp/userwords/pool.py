@@ -87,6 +87,7 @@ class NegativePool:
 
 
 def pool_path(model_dir: Path) -> Path:
+    """Where an artifact folder keeps its negative pool."""
     return Path(model_dir) / POOL_FILE
 
 

@@ -52,6 +52,7 @@ def home() -> Path:
 
 
 def words_dir(root: Path | None = None) -> Path:
+    """The folder of the user's words under ``root`` (default :func:`home`)."""
     return (root or home()) / WORDS_DIR
 
 
