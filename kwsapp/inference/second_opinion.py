@@ -5,8 +5,8 @@ Every command the head decides is checked before it fires: the recogniser
 hears the command's word, and a command it does not confirm is counted,
 logged and handed to ``on_unconfirmed`` instead of being emitted. Live, the
 checks run in order on a thread of their own (the engine's
-``kwsapp-verify``), so their ~30 ms (docs/benchmarks.md) never stall the pipeline or the head; a
-file's are checked inline, on the inference thread.
+``kwsapp-verify``), so their ~30 ms (docs/benchmarks.md) never stall the
+pipeline or the head; a file's are checked inline, on the inference thread.
 """
 
 from __future__ import annotations
