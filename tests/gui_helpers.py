@@ -37,3 +37,16 @@ def print_result(result: dict) -> None:
     """A run script's last line: ``result`` and the kwsapp threads left, as JSON."""
     result["threads_left"] = kwsapp_threads()
     print(json.dumps(result), flush=True)
+
+
+def quiet_window(qtbot, settings_file, model: str, show: bool = False):
+    """A main window on ``model`` that does not start listening, with its
+    settings in ``settings_file`` (closed by the caller)."""
+    from kwsapp.gui.main_window import MainWindow
+
+    win = MainWindow(settings=temp_settings(settings_file), model=model,
+                     autostart=False, source_name="test input")
+    qtbot.addWidget(win)
+    if show:
+        win.show()
+    return win

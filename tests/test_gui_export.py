@@ -11,7 +11,7 @@ import csv
 import pytest
 
 from conftest import real_clip
-from gui_helpers import temp_settings
+from gui_helpers import quiet_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -26,11 +26,7 @@ WAIT_MS = 15000
 
 @pytest.fixture
 def window(qtbot, tmp_path, tiny_model):
-    from kwsapp.gui.main_window import MainWindow
-
-    win = MainWindow(settings=temp_settings(tmp_path / "s.ini"), model=str(tiny_model),
-                     autostart=False, source_name="test input")
-    qtbot.addWidget(win)
+    win = quiet_window(qtbot, tmp_path / "s.ini", str(tiny_model))
     yield win
     win.close()
 

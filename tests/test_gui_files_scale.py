@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import label_clips
-from gui_helpers import kwsapp_threads, temp_settings
+from gui_helpers import kwsapp_threads, quiet_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -25,12 +25,7 @@ WAIT_MS = 30000
 
 @pytest.fixture
 def window(qtbot, tmp_path, tiny_model):
-    from kwsapp.gui.main_window import MainWindow
-
-    win = MainWindow(settings=temp_settings(tmp_path / "s.ini"), model=str(tiny_model),
-                     autostart=False, source_name="test input")
-    qtbot.addWidget(win)
-    win.show()
+    win = quiet_window(qtbot, tmp_path / "s.ini", str(tiny_model), show=True)
     yield win
     win.close()
 
