@@ -94,6 +94,10 @@ def test_threshold_validation_and_change():
     assert s.update(0.5, _probs("on", 0.9)).label == "on"
     with pytest.raises(ValueError):
         s.set_threshold(0.0)
+    # The range --threshold and the card take: 0.005 passed here, and the
+    # engine then fired at a threshold the CLI refuses.
+    with pytest.raises(ValueError, match=r"\[0.01, 1.0\]"):
+        s.set_threshold(0.005)
 
 
 def test_a_nan_window_never_fires():

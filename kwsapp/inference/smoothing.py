@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
-from kwsapp.config import SmoothingConfig
+from kwsapp.config import THRESHOLD_RANGE, SmoothingConfig
 from kwsapp.inference.finite import all_finite
 
 #: Float slack when comparing window end times (seconds).
@@ -76,9 +76,11 @@ class Smoother:
                                     np.float64)
 
     def set_threshold(self, threshold: float) -> None:
-        """Move the global threshold; per-class ones keep their offsets."""
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], not {threshold}")
+        """Move the global threshold (within :data:`THRESHOLD_RANGE`, as
+        ``--threshold`` is); per-class ones keep their offsets."""
+        low, high = THRESHOLD_RANGE
+        if not low <= threshold <= high:
+            raise ValueError(f"threshold must be in [{low}, {high}], not {threshold}")
         self.config = replace(self.config, threshold=float(threshold))
 
     def reset(self) -> None:
