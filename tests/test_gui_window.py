@@ -26,6 +26,7 @@ from PySide6 import QtCore, QtGui  # noqa: E402
 from kwsapp.audio.io import load_audio  # noqa: E402
 from kwsapp.audio.source import FileSource  # noqa: E402
 from kwsapp.errors import DeviceError  # noqa: E402
+from kwsapp.inference.engine import CommandEvent  # noqa: E402
 
 WAIT_MS = 15000  # for the first command of a few seconds of real-time replay
 
@@ -317,6 +318,14 @@ def test_the_probability_bars_labels_stay_apart_in_a_low_window(qtbot, make_wind
     area = window.live.bars_area
     assert area.height() < window.bars.height()  # lower than the bars need:
     assert area.verticalScrollBar().maximum() > 0  # they scroll
+    # A command brings its row into view (the last label, `go`, was below).
+    area.verticalScrollBar().setValue(0)
+    label = window.bars.labels[-1]
+    centre, _ = window.bars.row_of(label)
+    assert centre > area.viewport().height()  # out of sight
+    window.live.show_command(CommandEvent(label, 0.9, 1.0, 1.5, 1.6, 0.1))
+    shown = centre - area.verticalScrollBar().value()
+    assert 0 <= shown <= area.viewport().height(), (centre, area.verticalScrollBar().value())
 
 
 def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):

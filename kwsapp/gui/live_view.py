@@ -94,6 +94,11 @@ class LiveView(QtWidgets.QSplitter):
         ``audio``, what it was heard on, when given)."""
         self.result.show_command(event.label, float(event.score), float(event.end))
         self.history.add(event.label, float(event.score), float(event.end), audio)
+        # Bars that scroll (a low window) bring the command's row into view:
+        # the highlighted class could be scrolled out of sight.
+        row = self.bars.row_of(event.label)
+        if row is not None:
+            self.bars_area.ensureVisible(0, row[0], 0, row[1])
 
     @QtCore.Slot(object)
     def show_unconfirmed(self, dropped: Unconfirmed) -> None:

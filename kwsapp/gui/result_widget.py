@@ -195,6 +195,15 @@ class ProbabilityBars(pg.PlotWidget):
         bottom = self.getPlotItem().getAxis("bottom").height()
         return int(np.ceil(len(self.labels) * row_px + bottom + 2 * self.frameWidth()))
 
+    def row_of(self, label: str) -> tuple[int, int] | None:
+        """``(centre, height)`` in pixels of ``label``'s row in this widget
+        (None: not one of its labels)."""
+        if label not in self.labels:
+            return None
+        view = self.mapFromScene(self.getPlotItem().vb.sceneBoundingRect()).boundingRect()
+        row = view.height() / len(self.labels)
+        return int(view.top() + (self.labels.index(label) + 0.5) * row), int(np.ceil(row))
+
     def set_probabilities(self, probs: np.ndarray) -> None:
         """Show ``probs`` ``[len(labels)]`` (float, 0..1)."""
         probs = np.asarray(probs, float)
