@@ -298,6 +298,23 @@ def test_an_out_folder_whose_files_would_be_lost_or_read_is_refused(tmp_path: Pa
     for _ in range(2):  # the second run replaces the first's report
         build_report(root, out, cfg=ExploreConfig(jobs=1), progress=False)
     _check_report(out)
+    # A word gone from the data: its example audio and figures go with it
+    # (they were left beside the new report); a file of another kind stays.
+    first = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
+    (out / "audio" / "notes.txt").write_text("mine")
+    shutil.rmtree(root / "no")
+    _write(root / "yes" / "cccc3333_nohash_0.wav", _tone(1.0, 320.0, 2))
+    build_report(root, out, cfg=ExploreConfig(jobs=1), progress=False)
+    after = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
+    gone = first - after
+    assert {"audio/example_no.wav", "figures/example_no.png"} <= set(map(str, gone)), gone
+    def of_no(p: Path) -> bool:  # "no"'s example and speaker excerpts
+        return p.stem == "example_no" or p.stem.startswith("speaker_no_")
+
+    assert all(of_no(p) for p in gone), gone  # only the word's files
+    assert not any(of_no(p) for p in after), after
+    assert (out / "audio" / "notes.txt").read_text() == "mine"
+    _check_report(out)
 
 
 def test_missing_folder_exits_2_from_the_command_line(tmp_path: Path):

@@ -48,6 +48,7 @@ class Report:
     vad: VadConfig
     sections: list[H.Section] = field(default_factory=list)
     tasks: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    written: set[Path] = field(default_factory=set)  # every figure and audio file
     _example_fig: figs.ExampleFigure | None = None
 
     def example_fig(self) -> figs.ExampleFigure:
@@ -60,6 +61,7 @@ class Report:
         """Schedule figure ``name`` (drawn later, under a progress bar) and
         return its HTML."""
         path = self.out / FIGURES_DIR / f"{name}.png"
+        self.written.add(path)
         self.tasks.append((name, lambda: draw(path)))
         return H.figure(f"{FIGURES_DIR}/{path.name}", caption)
 
@@ -67,6 +69,7 @@ class Report:
         """Write ``audio`` (16 kHz) as 16-bit WAV, which every browser plays,
         and return its player."""
         path = self.out / AUDIO_DIR / f"{_safe(name)}.wav"
+        self.written.add(path)
         sf.write(path, np.clip(audio, -1.0, 1.0), SAMPLE_RATE_HZ, subtype="PCM_16")
         return H.audio(f"{AUDIO_DIR}/{path.name}", label)
 
@@ -481,10 +484,11 @@ def failures_section(rep: Report, stats: DatasetStats) -> None:
 REPORT_MARK = "Written by `kwsapp explore`"
 
 
-def _check_out(data_dir: Path, out: Path) -> None:
+def _check_out(data_dir: Path, out: Path) -> bool:
     """Refuse a report folder whose writing would lose or mix up files: the
     data folder itself (its ``audio/`` would be read as a word), or a folder
-    holding an ``index.html`` that is not an earlier report.
+    holding an ``index.html`` that is not an earlier report. True when it
+    holds an earlier report.
 
     Raises:
         BadInputError: naming the folder and the problem.
@@ -501,6 +505,17 @@ def _check_out(data_dir: Path, out: Path) -> None:
     if not ours:
         raise BadInputError(f"--out {out}: holds an index.html that is not a kwsapp explore "
                             "report, which the report would replace; give another folder")
+    return index.exists()
+
+
+def _prune(rep: Report) -> None:
+    """Remove an earlier report's figures and audio that this one did not
+    write again (a word no longer in the data set, fewer examples): its
+    ``figures/`` and ``audio/`` are the report's own."""
+    for folder in (rep.out / FIGURES_DIR, rep.out / AUDIO_DIR):
+        for path in folder.iterdir():
+            if path.is_file() and path.suffix in (".png", ".wav") and path not in rep.written:
+                path.unlink()
 
 
 def build_report(data_dir: str | Path, out_dir: str | Path, *,
@@ -512,7 +527,9 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
     Args:
         data_dir: a folder in the Speech Commands layout.
         out_dir: created if missing; an earlier report's files are
-            overwritten (an ``index.html`` that is not a report is refused).
+            overwritten, and its figures and audio this one does not write
+            again are removed (an ``index.html`` that is not a report is
+            refused).
         max_clips_per_label: analyse a seeded random sample of at most this
             many clips per label folder (None: all).
         progress: tqdm bars on stderr.
@@ -529,7 +546,7 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
     if not 0 < cfg.band_hz[0] < cfg.band_hz[1] <= cfg.low_rate_hz / 2:
         raise BadInputError(f"band {cfg.band_hz[0]:g}-{cfg.band_hz[1]:g} Hz: need "
                             f"0 < low < high <= {cfg.low_rate_hz / 2:g} Hz")
-    _check_out(Path(data_dir), Path(out_dir))
+    earlier = _check_out(Path(data_dir), Path(out_dir))
     layout = scan(data_dir)
     stats = collect(layout.clips(max_clips_per_label, cfg.seed), cfg, vad,
                     total=layout.n_selected(max_clips_per_label), progress=progress)
@@ -571,5 +588,7 @@ def build_report(data_dir: str | Path, out_dir: str | Path, *,
     index = out / "index.html"
     index.write_text(H.page(f"Data set: {Path(data_dir).name}", intro, rep.sections),
                      encoding="utf-8")
+    if earlier:
+        _prune(rep)
     summary.update(index=str(index), figures=len(rep.tasks), seconds=time.monotonic() - t0)
     return summary
