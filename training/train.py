@@ -234,7 +234,8 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
     if not split["train"] or not split["validation"]:
         raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
                             f"split ({data.summary(split)})")
-    _check_classes(data_dir, split["train"])
+    # Refused before the costly embedding; warned once, after it (below).
+    _check_classes(data_dir, split["train"], warn=False)
     front_id = frontend_id(module, cfg)
     out: dict[str, Any] = {}
 
@@ -306,9 +307,10 @@ def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
                     out["audio_val"], x_neg)
 
 
-def _check_classes(data_dir: Path, clips: Sequence[data.Clip]) -> None:
+def _check_classes(data_dir: Path, clips: Sequence[data.Clip], warn: bool = True) -> None:
     """Refuse training clips of a single class (a model that can only say
-    it); name the classes with no training clip (the model never says them).
+    it); with ``warn``, name the classes with no training clip (the model
+    never says them).
 
     Raises:
         BadInputError: ``clips`` hold fewer than two classes.
@@ -319,7 +321,7 @@ def _check_classes(data_dir: Path, clips: Sequence[data.Clip]) -> None:
                             f"({', '.join(sorted(have))}); a model needs clips of two or "
                             f"more (folders such as yes/, no/, _unknown_/)")
     missing = [label for label in LABELS if label not in have]
-    if missing:
+    if warn and missing:
         log.warning("%s: no training clips of %s: the model will never say %s", data_dir,
                     ", ".join(missing), "it" if len(missing) == 1 else "them")
 
