@@ -478,9 +478,9 @@ class AddWordDialog(QtWidgets.QDialog):
                 slot.record_clicked.connect(self.record_take)
                 slot.play_clicked.connect(self.play_take)
                 slot.drop_clicked.connect(self.drop_take)
-                slot.record_button.setEnabled(not self.recording and not self.reading)
                 self._slots_layout.insertWidget(len(self.slots), slot)
                 self.slots.append(slot)
+                self._enable_buttons()  # the new slot's Record as the others'
                 empty = [slot]
             if not self._accept(empty[0].index, audio, name):
                 problems.append(empty[0].status.text())
