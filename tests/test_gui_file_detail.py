@@ -139,7 +139,7 @@ def column_times(view) -> np.ndarray:
 
 
 def test_zoomed_in_a_long_file_shows_its_full_resolution_detail(qtbot, window, long_file):
-    """Dropped, classified, then zoomed to 15 s: once the view keeps still
+    """Classified in the window, then zoomed to 15 s: once the view keeps still
     the detail of the view (and half its span either side) is drawn over
     the pooled overview: the spectrogram computed directly from those
     samples, one column per 10-ms hop, in the same colours, each column at
