@@ -200,6 +200,19 @@ class GuiConfig:
     # pyqtgraph drops them all (its axis text may fill at most 80 % of it).
     bar_row_lines: float = 1.2
     file_max_columns: int = 3000  # long-file spectrogram pooled to this width
+    # Zoomed in on a file whose image is pooled (one column of an hour's is
+    # ~1.2 s), the timeline draws over it the full-resolution spectrogram of
+    # the part in view, read from the file off the GUI thread: when the view
+    # spans at most file_detail_max_s and at most file_detail_max_share of
+    # the file (wider, it is dropped). 60 s is 6,000 columns in view.
+    file_detail_max_s: float = 60.0
+    file_detail_max_share: float = 0.5
+    # What is read: the view and this share of its span either side, so
+    # that a small pan or zoom out needs no new read.
+    file_detail_margin: float = 0.5
+    # Asked for once the view has kept still this long (wheel zooming and
+    # dragging move it many times a second: a read for each was wasted).
+    file_detail_delay_ms: int = 250
     # A long file's timeline spans and labels the commands in view when
     # they are at most this many (more overlap into unreadable text).
     file_labels_max: int = 40

@@ -132,7 +132,7 @@ def test_an_hour_long_timeline_labels_only_what_can_be_read(qtbot):
     assert panel.detail.currentIndex() == 2 and panel.command_list.count() == 1000
     assert len(view._scatter.data) == 1000
     assert view.labelled == [] and view._hint.textItem.toPlainText().startswith("1,000 commands")
-    assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 3
+    assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 4
 
     panel.command_list.setCurrentRow(500)  # zooms there: its label is read
     assert 500 in view.labelled and len(view.labelled) <= 3
@@ -140,7 +140,7 @@ def test_an_hour_long_timeline_labels_only_what_can_be_read(qtbot):
     assert view._texts[k].isVisible() and view._texts[k].textItem.toPlainText() == "yes 80%"
     assert view._regions[k].getRegion() == pytest.approx((1801.0, 1801.6))
     assert view._hint.textItem.toPlainText() == ""
-    assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 3
+    assert len(view.getPlotItem().items) <= 2 * config.file_labels_max + 4
 
 
 def test_a_folders_rows_name_their_subfolder_and_sort_by_a_header_click(qtbot, window, data_dir,

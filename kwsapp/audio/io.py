@@ -341,28 +341,51 @@ class AudioFileBlocks:
         return self.frames / float(self.sample_rate_hz)
 
     def __iter__(self):
+        return self.read()
+
+    def read(self, start_frame: int = 0, stop_frame: int | None = None):
+        """Mono float32 blocks of frames ``[start_frame, stop_frame)`` (None:
+        to the end of the file), reached by a seek: what comes before is
+        not decoded (a minute at the end of an hour reads a minute).
+
+        Raises:
+            AudioFileError: as iterating (a range the file does not hold
+                in full is truncated).
+        """
+        start = max(0, int(start_frame))
+        want = None if stop_frame is None else max(0, int(stop_frame) - start)
+        expected = self.frames - start if want is None else min(want, self.frames - start)
         got = 0
         with _open(self.path) as f:
-            while True:
+            if start:
                 try:
-                    data = f.read(self.block_frames, dtype="float32", always_2d=True)
+                    f.seek(min(start, self.frames))
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    detail = str(getattr(exc, "error_string", exc)).removeprefix("Error : ")
+                    raise AudioFileError(self.path, f"cannot seek in its {f.format} data "
+                                                    f"({detail.rstrip('.')})") from None
+            while want is None or got < want:
+                n = self.block_frames if want is None else (
+                    want - got if self.block_frames < 0 else min(self.block_frames, want - got))
+                try:
+                    data = f.read(n, dtype="float32", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     detail = str(getattr(exc, "error_string", exc)).removeprefix("Error : ")
                     raise AudioFileError(self.path, f"corrupt {f.format} data, cannot be "
                                                     f"decoded ({detail.rstrip('.')})") from None
                 if data.shape[0] == 0:
-                    if got == 0:
+                    if got == 0 and expected > 0:
                         raise AudioFileError(self.path, "holds no audio samples")
                     break
                 if not np.all(np.isfinite(data)):
                     raise AudioFileError(self.path, "holds NaN or infinite samples")
                 got += data.shape[0]
                 yield to_mono(data)
-                if self.block_frames < 0:
+                if self.block_frames < 0 and want is None:
                     break
-        if 0 < self.frames and got < self.frames:
+        if 0 < expected and got < expected:
             raise AudioFileError(self.path, f"truncated: header says {self.frames} samples, "
-                                            f"only {got} present")
+                                            f"only {start + got} present")
 
 
 def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Files to classify, from the Open dialog or a drop, sent to the
 :class:`~kwsapp.gui.files.FileWorker` on its own QThread; results go to the
-:class:`~kwsapp.gui.files.FilesPanel`."""
+:class:`~kwsapp.gui.files.FilesPanel`. The zoomed timeline's detail requests
+go to the :class:`~kwsapp.gui.file_detail.FileDetailWorker` on another."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
 from kwsapp.config import Config, GuiConfig, Overrides
+from kwsapp.gui.file_detail import FileDetailWorker
 from kwsapp.gui.files import FileResult, FilesPanel, FileWorker
+from kwsapp.gui.spectrogram_widget import DetailImage, DetailRequest
 
 
 def dropped_paths(mime: QtCore.QMimeData) -> list[str]:
@@ -21,13 +24,15 @@ def dropped_paths(mime: QtCore.QMimeData) -> list[str]:
 
 
 class FileDispatch(QtCore.QObject):
-    """Owns the worker thread; :meth:`classify` queues files for it.
+    """Owns the worker threads; :meth:`classify` queues files for the files
+    worker, the timeline's detail requests go to the detail worker.
 
     Args:
         panel: where pending rows and results are shown.
     """
 
     requested = QtCore.Signal(int, list, str, object)  # batch, paths, model spec, Overrides
+    detail_requested = QtCore.Signal(object)  # DetailRequest
 
     def __init__(self, panel: FilesPanel, gui_config: GuiConfig, config: Config,
                  parent: QtCore.QObject | None = None) -> None:
@@ -49,6 +54,16 @@ class FileDispatch(QtCore.QObject):
         self.worker.idle.connect(self._on_idle, queued)
         panel.stop_requested.connect(self.stop)
         self.thread.start()
+        # Its own thread: zooming must not wait for a long file being classified.
+        self.detail_thread = QtCore.QThread(self)
+        self.detail_thread.setObjectName("kwsapp-file-detail")
+        self.detail_worker = FileDetailWorker(gui_config)
+        self.detail_worker.moveToThread(self.detail_thread)
+        self._closed = False
+        panel.file_view.detail_wanted.connect(self._on_detail_wanted)
+        self.detail_requested.connect(self.detail_worker.render, queued)
+        self.detail_worker.ready.connect(self._on_detail, queued)
+        self.detail_thread.start()
 
     def classify(self, paths: list[str], model_spec: str, overrides: Overrides) -> list[str]:
         """Queue ``paths`` (folders expanded, subfolders too); a folder
@@ -105,6 +120,20 @@ class FileDispatch(QtCore.QObject):
             self._total = self._done = 0
             self.panel.show_progress(0, 0)
 
+    @QtCore.Slot(object)
+    def _on_detail_wanted(self, request: DetailRequest) -> None:
+        """The timeline's request: the earlier ones are stale now (the
+        worker skips or stops them), and this one is read unless it asks
+        for nothing."""
+        self.detail_worker.supersede(request.token)
+        if request.path is not None and not self._closed:
+            self.detail_requested.emit(request)
+
+    @QtCore.Slot(object)
+    def _on_detail(self, image: DetailImage) -> None:
+        if not self._closed:  # (the view ignores a stale one itself)
+            self.panel.file_view.show_detail(image)
+
     @staticmethod
     def ask_for_files(parent: QtWidgets.QWidget) -> list[str]:
         """The Open dialog (audio files by suffix)."""
@@ -115,10 +144,14 @@ class FileDispatch(QtCore.QObject):
 
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Cancel what is queued and the file in progress (within a block of
-        its audio), and stop the thread."""
+        its audio) and the detail being read, and stop the threads."""
+        self._closed = True
         self.worker.cancel.set()
+        self.detail_worker.cancel.set()
         self.thread.quit()
+        self.detail_thread.quit()
         self.thread.wait(wait_ms)
+        self.detail_thread.wait(wait_ms)
 
 
 def accept_drag(event: QtGui.QDragEnterEvent | QtGui.QDragMoveEvent) -> None:

@@ -1,9 +1,12 @@
 """A long file's log-mel image for the Files tab's timeline, decoded and
 pooled block by block: an hour of audio decoded whole, then turned into
 columns, took gigabytes (a 45-min file peaked at 3.2 GB), while the image
-shown is at most ``GuiConfig.file_max_columns`` wide.
+shown is at most ``GuiConfig.file_max_columns`` wide. Zoomed in, the
+timeline draws :func:`detail_columns` over it: the full-resolution columns
+of the part in view, read from the file by a seek.
 
-Numpy only (no Qt): it runs on the files worker's thread.
+Numpy only (no Qt): it runs on the files worker's thread (the overview) and
+the detail worker's (the detail).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from kwsapp.audio.io import AudioFileBlocks, StreamResampler
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig
+from kwsapp.errors import Cancelled
 from kwsapp.gui.spectrogram_widget import StreamingLogMel
 
 
@@ -79,3 +83,61 @@ def file_columns(path: str | Path, config: GuiConfig,
             on_progress(done / blocks.sample_rate_hz, blocks.duration_s)
     pooler.push(mel.push(resampler.flush()))
     return pooler.result()
+
+
+def detail_columns(path: str | Path, start_s: float, end_s: float, config: GuiConfig,
+                   stop: Callable[[], bool] | None = None) -> tuple[int, np.ndarray]:
+    """The full-resolution log-mel columns of a file's frames that overlap
+    ``start_s``-``end_s``: the rows ``first:first + n`` of the whole file's
+    image (``StreamingLogMel.compute`` of all of it, resampled to 16 kHz),
+    within float rounding, read from a seek to a little before the range
+    (the resampling filter's reach) to a little after it. Memory follows the
+    range, not the file.
+
+    Args:
+        stop: called before each block is decoded; True stops the work.
+
+    Returns:
+        ``(first, columns)``: the frame index of ``columns[0]`` (frame ``k``
+        is the window of 16-kHz samples ``[k * hop, k * hop + win)``) and the
+        columns ``[n, n_mels]`` float32 (``n`` may be 0 past the file's end).
+
+    Raises:
+        AudioFileError: the file (or that part of it) cannot be decoded.
+        Cancelled: ``stop`` said so.
+    """
+    blocks = AudioFileBlocks(path)
+    mel = StreamingLogMel(config)
+    resampler = StreamResampler(blocks.sample_rate_hz, SAMPLE_RATE_HZ)
+    up, down = resampler.up, resampler.down  # 16 kHz = file rate * up / down
+    first = max(0, int(np.floor(start_s * 1000.0 / config.spectrogram_hop_ms)))
+    last = max(first, int(np.ceil(end_s * 1000.0 / config.spectrogram_hop_ms)))  # inclusive
+    begin16, end16 = first * mel.hop, last * mel.hop + mel.win  # 16-kHz samples needed
+    # Start where the resampler's outputs from begin16 on no longer depend on
+    # the input before the seek, on an input sample that is a whole number of
+    # outputs (a multiple of ``down``): the outputs are then the whole file's.
+    reach = 0 if resampler.identity else -(-resampler.half_len // down) + 1
+    j = max(0, begin16 - reach) // up
+    seek, out0 = j * down, j * up
+    stop_in = seek + resampler.inputs_for(end16 - out0)
+    to_end = stop_in >= blocks.frames
+    skip = begin16 - out0  # resampled samples before frame ``first``
+    parts = []
+
+    def take(samples: np.ndarray) -> None:
+        nonlocal skip
+        if skip:
+            cut = min(skip, samples.shape[0])
+            samples, skip = samples[cut:], skip - cut
+        if samples.shape[0]:
+            parts.append(mel.push(samples))
+
+    for block in blocks.read(seek, None if to_end else stop_in):
+        if stop is not None and stop():
+            raise Cancelled(f"{path}: detail no longer wanted")
+        take(resampler.process(block))
+    if to_end:
+        take(resampler.flush())
+    columns = (np.concatenate(parts) if parts
+               else np.zeros((0, mel.n_mels), np.float32))
+    return first, np.ascontiguousarray(columns[:last + 1 - first], dtype=np.float32)

@@ -368,6 +368,8 @@ class FilesPanel(QtWidgets.QSplitter):
         result = self._results.get(row.toolTip(0))
         if result is None:
             return
+        if result.error is not None or result.is_clip:
+            self.file_view.drop_detail()  # a request for the file shown before is stale
         if result.error is not None:
             self.error_label.setText(f"{Path(result.path).name}\n\n{result.error}")
             self.detail.setCurrentIndex(3)
@@ -380,7 +382,8 @@ class FilesPanel(QtWidgets.QSplitter):
             self.clip_bars.set_probabilities(result.probs)
             self.detail.setCurrentIndex(1)
         else:
-            self.file_view.show_file(result.columns, result.seconds, result.commands)
+            self.file_view.show_file(result.columns, result.seconds, result.commands,
+                                     path=result.path)
             self._listed = result
             self.command_list.clear()
             for label, score, start, end in result.commands:

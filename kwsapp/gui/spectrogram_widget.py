@@ -8,6 +8,8 @@ with fixed levels and a 256-entry colour LUT (pyqtgraph's fast path).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
@@ -72,6 +74,28 @@ class StreamingLogMel:
         return np.interp(hz, centres_hz, np.arange(self.n_mels) + 0.5)
 
 
+class MelColours:
+    """Log-mel values to RGBA pixels through ``GuiConfig``'s fixed levels
+    and colour map (numpy only once made: a worker thread may colour an
+    image the GUI thread then only hands to ``setImage``).
+
+    The colour map is applied here, not by the ImageItem: an RGBA uint8
+    image draws ~15x faster than a float image through a LUT (which Qt
+    paints as a scaled Indexed8 image).
+    """
+
+    def __init__(self, config: GuiConfig) -> None:
+        self._lut = pg.colormap.get(config.colormap).getLookupTable(nPts=256, alpha=True)
+        lo, hi = config.spectrogram_levels
+        self._scale = 255.0 / (hi - lo)
+        self._low = float(lo)
+
+    def __call__(self, columns: np.ndarray) -> np.ndarray:
+        """Log-mel ``[frames, n_mels]`` -> RGBA ``[n_mels, frames, 4]`` uint8."""
+        index = np.clip((columns.T - self._low) * self._scale, 0, 255).astype(np.uint8)
+        return self._lut[index]
+
+
 class MelImagePlot(pg.PlotWidget):
     """A plot holding one log-mel image: colour map, fixed levels, Hz ticks."""
 
@@ -79,13 +103,7 @@ class MelImagePlot(pg.PlotWidget):
         super().__init__(parent=parent)
         self.config = config
         self.mel = StreamingLogMel(config)
-        # The colour map is applied here, not by the ImageItem: an RGBA
-        # uint8 image draws ~15x faster than a float image through a LUT
-        # (which Qt paints as a scaled Indexed8 image).
-        self._lut = pg.colormap.get(config.colormap).getLookupTable(nPts=256, alpha=True)
-        lo, hi = config.spectrogram_levels
-        self._scale = 255.0 / (hi - lo)
-        self._low = float(lo)
+        self.colours = MelColours(config)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
         plot = self.getPlotItem()
@@ -104,8 +122,7 @@ class MelImagePlot(pg.PlotWidget):
     def to_rgba(self, columns: np.ndarray) -> np.ndarray:
         """Log-mel ``[frames, n_mels]`` -> RGBA ``[n_mels, frames, 4]`` uint8
         through the fixed levels and the colour map."""
-        index = np.clip((columns.T - self._low) * self._scale, 0, 255).astype(np.uint8)
-        return self._lut[index]
+        return self.colours(columns)
 
 
 class SpectrogramWidget(MelImagePlot):
@@ -156,6 +173,32 @@ class SpectrogramWidget(MelImagePlot):
         return self._data
 
 
+@dataclass(frozen=True)
+class DetailRequest:
+    """The timeline's request number ``token`` (later ones are larger) for
+    ``path``'s ``start_s``-``end_s``; ``path`` None asks for nothing: the
+    requests before ``token`` are no longer wanted (zoomed out, another
+    file shown)."""
+
+    token: int
+    path: str | None
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class DetailImage:
+    """What a request gives: the frame index of the first column (frame
+    ``k`` is the window of 16-kHz samples ``[k * hop, k * hop + win)``), the
+    columns ``[n, n_mels]`` float32 (natural-log mel power, as the file's
+    image) and their pixels ``[n_mels, n, 4]`` uint8."""
+
+    request: DetailRequest
+    first_frame: int
+    columns: np.ndarray
+    rgba: np.ndarray
+
+
 class FileSpectrogramView(MelImagePlot):
     """A whole file's log-mel image with its commands marked on a timeline:
     a triangle each, and, for the commands in view when they are at most
@@ -165,14 +208,37 @@ class FileSpectrogramView(MelImagePlot):
 
     Clicking a marker (or calling :meth:`jump_to`) zooms the view to that
     command.
+
+    Zoomed in on a file whose image is pooled (``GuiConfig.file_detail_*``),
+    it asks for the full-resolution detail of the part in view by
+    :attr:`detail_wanted` once the view keeps still, and draws what
+    :meth:`show_detail` is given over the overview, at the columns' own
+    times; zoomed out, or another file shown, the detail is dropped.
     """
 
     command_clicked = QtCore.Signal(int)
+    # A DetailRequest: the detail of a span of the file shown (read by
+    # FileDetailWorker), or, with path None, none (the earlier are stale).
+    detail_wanted = QtCore.Signal(object)
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
         super().__init__(config, parent)
         plot = self.getPlotItem()
         plot.setMouseEnabled(x=True, y=False)
+        # The zoomed detail, drawn over the overview image and under the
+        # markers (items of equal z are stacked in the order added).
+        self.detail = pg.ImageItem(axisOrder="row-major")
+        self.detail.hide()
+        plot.addItem(self.detail, ignoreBounds=True)
+        self._path: str | None = None  # the file shown (None: no detail for it)
+        self._column_s = 0.0  # seconds per column of its overview image
+        self._detail_token = 0  # the latest request's number
+        self._asked: tuple[float, float] | None = None  # its span (s)
+        self.detail_span: tuple[float, float] | None = None  # what is drawn (s)
+        self._detail_timer = QtCore.QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(int(config.file_detail_delay_ms))
+        self._detail_timer.timeout.connect(self._ask_detail)
         self._commands: list[tuple[str, float, float, float]] = []
         self._spans: list[tuple[float, float]] = []
         self._by_start = np.zeros(0, np.int64)  # command indices, by start
@@ -192,17 +258,23 @@ class FileSpectrogramView(MelImagePlot):
         self._scatter.sigClicked.connect(self._on_points_clicked)
         plot.addItem(self._scatter)
         plot.getViewBox().sigXRangeChanged.connect(self._label_in_view)
+        plot.getViewBox().sigXRangeChanged.connect(self._update_detail)
         self.setToolTip("Spectrogram of the selected file; triangles mark the commands "
                         "found (click one to zoom there, drag to pan, wheel to zoom)")
 
     def show_file(self, columns: np.ndarray, seconds: float,
-                  commands: list[tuple[str, float, float, float]]) -> None:
+                  commands: list[tuple[str, float, float, float]],
+                  path: str | None = None) -> None:
         """Show ``columns`` ``[frames, n_mels]`` spanning ``seconds`` and mark
-        ``commands`` as ``(label, score, start_s, end_s)``."""
+        ``commands`` as ``(label, score, start_s, end_s)``; ``path``, the
+        file's, is where a zoomed detail is read from (None: none is)."""
+        self.drop_detail()
+        self._path = path
+        self._column_s = seconds / max(1, columns.shape[0])
+        self._seconds = seconds
         self.image.setImage(np.ascontiguousarray(self.to_rgba(columns)), autoLevels=False,
                             levels=None)
         self.image.setRect(QtCore.QRectF(0, 0, max(seconds, 1e-3), self.config.spectrogram_n_mels))
-        self._seconds = seconds
         self._commands = list(commands)
         self._spans = [(s, e) for _, _, s, e in commands]
         starts = np.array([s for s, _ in self._spans], dtype=np.float64)
@@ -258,6 +330,75 @@ class FileSpectrogramView(MelImagePlot):
         """Zoom the view to ``start``-``end`` (s) with ``margin_s`` either side."""
         self.getPlotItem().setXRange(max(0.0, start - margin_s),
                                      min(self._seconds, end + margin_s), padding=0)
+
+    def _view_span(self) -> tuple[float, float]:
+        """The part of the file in view (s): the view range clipped to it."""
+        (x0, x1), _ = self.getPlotItem().getViewBox().viewRange()
+        return max(0.0, x0), min(self._seconds, x1)
+
+    def _wants_detail(self, x0: float, x1: float) -> bool:
+        """A detail of ``x0``-``x1`` would show more than the overview: its
+        image is pooled (a short file's is already at full resolution) and
+        the span narrow enough (``GuiConfig.file_detail_max_*``)."""
+        config = self.config
+        return (self._path is not None and 0.0 < x1 - x0
+                and self._column_s > 1.5 * config.spectrogram_hop_ms / 1000.0
+                and x1 - x0 <= min(config.file_detail_max_s,
+                                   config.file_detail_max_share * self._seconds))
+
+    def _update_detail(self, *_args) -> None:
+        """The view moved: drop the detail when zoomed out, else ask for one
+        once the view keeps still, unless what is drawn or asked covers it."""
+        x0, x1 = self._view_span()
+        if not self._wants_detail(x0, x1):
+            if self._asked is not None or self.detail_span is not None:
+                self.drop_detail()
+            self._detail_timer.stop()
+            return
+        eps = 1e-6
+        if self._asked is not None and self._asked[0] - eps <= x0 and x1 <= self._asked[1] + eps:
+            self._detail_timer.stop()
+            return
+        self._detail_timer.start()  # (again: debounced)
+
+    def _ask_detail(self) -> None:
+        """Ask for the detail of the view with a margin either side."""
+        x0, x1 = self._view_span()
+        if not self._wants_detail(x0, x1):
+            return
+        margin = self.config.file_detail_margin * (x1 - x0)
+        self._asked = (max(0.0, x0 - margin), min(self._seconds, x1 + margin))
+        self._detail_token += 1
+        self.detail_wanted.emit(DetailRequest(self._detail_token, self._path, *self._asked))
+
+    def drop_detail(self) -> None:
+        """Remove the detail, and make any request still out stale."""
+        self._detail_timer.stop()
+        self._asked = None
+        self.detail_span = None
+        self.detail.hide()
+        self.detail.clear()
+        self._detail_token += 1
+        self.detail_wanted.emit(DetailRequest(self._detail_token, None))
+
+    @QtCore.Slot(object)
+    def show_detail(self, image: DetailImage) -> None:
+        """Draw ``image`` over the overview at its columns' times, if it is
+        the latest request for the file shown (else it is stale: ignored).
+        Column ``j`` is frame ``first_frame + j``, drawn one hop wide about
+        the centre of its window."""
+        request = image.request
+        if (request.token != self._detail_token or request.path != self._path
+                or image.columns.shape[0] == 0):
+            return
+        hop_s = self.config.spectrogram_hop_ms / 1000.0
+        win_s = self.config.spectrogram_window_ms / 1000.0
+        x0 = image.first_frame * hop_s + (win_s - hop_s) / 2
+        width = image.columns.shape[0] * hop_s
+        self.detail.setImage(image.rgba, autoLevels=False, levels=None)
+        self.detail.setRect(QtCore.QRectF(x0, 0, width, self.config.spectrogram_n_mels))
+        self.detail.show()
+        self.detail_span = (x0, x0 + width)
 
     def _on_points_clicked(self, _item, points, _ev=None) -> None:
         if len(points):
