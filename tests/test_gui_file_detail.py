@@ -293,3 +293,28 @@ def test_closing_the_window_mid_read_is_safe(qtbot, window, long_file):
     assert window.file_thread.isFinished()
     qtbot.wait(50)
     assert drawn == [] and view.detail_span is None
+
+
+def test_the_overview_columns_are_drawn_at_their_own_times(qtbot, tmp_path):
+    """A pooled column covers ``frames_per_column`` 10 ms frames: the image
+    is as wide as its columns' frames, not stretched over the file's length
+    (an hour's columns drifted by up to a second near its end, and the
+    detail, placed by its own times, did not line up with them)."""
+    from kwsapp.gui.file_image import file_columns, frames_per_column
+    from kwsapp.gui.spectrogram_widget import FileSpectrogramView
+
+    config = GuiConfig()
+    path = synth_file(tmp_path / "a.wav", 41.0, 16000, [])
+    frames = (41 * 16000 - 400) // 160 + 1  # 25 ms windows, 10 ms apart
+    assert file_columns(path, config).shape[0] == -(-frames // frames_per_column(41.0, config))
+
+    seconds = 600.0  # 59,998 frames, 21 a column: 2,858 columns
+    per = frames_per_column(seconds, config)
+    columns = np.zeros((-(-59998 // per), config.spectrogram_n_mels), np.float32)
+    view = FileSpectrogramView(config)
+    qtbot.addWidget(view)
+    view.show_file(columns, seconds, [], frames_per_column=per)
+    rect = view.image.mapRectToParent(view.image.boundingRect())
+    for t in (1.0, 300.0, 599.0, 599.9):
+        drawn = int((t - rect.left()) / rect.width() * columns.shape[0])
+        assert drawn == int(t * 100) // per, t

@@ -60,6 +60,13 @@ class ColumnPooler:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
+def frames_per_column(duration_s: float, config: GuiConfig) -> int:
+    """How many 10 ms frames :func:`file_columns` pools into one column of a
+    ``duration_s`` file's image (1: not pooled)."""
+    frames = int(duration_s * 1000.0 / config.spectrogram_hop_ms) + 1
+    return max(1, -(-frames // config.file_max_columns))
+
+
 def file_columns(path: str | Path, config: GuiConfig,
                  on_progress: Callable[[float, float], None] | None = None) -> np.ndarray:
     """The pooled log-mel image ``[columns, n_mels]`` float32 of a file, at
@@ -72,8 +79,7 @@ def file_columns(path: str | Path, config: GuiConfig,
     """
     blocks = AudioFileBlocks(path)
     mel = StreamingLogMel(config)
-    frames = int(blocks.duration_s * 1000.0 / config.spectrogram_hop_ms) + 1
-    pooler = ColumnPooler(-(-frames // config.file_max_columns), mel.n_mels)
+    pooler = ColumnPooler(frames_per_column(blocks.duration_s, config), mel.n_mels)
     resampler = StreamResampler(blocks.sample_rate_hz, SAMPLE_RATE_HZ)
     done = 0
     for block in blocks:

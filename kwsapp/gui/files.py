@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import Cancelled, KwsError
-from kwsapp.gui.file_image import file_columns
+from kwsapp.gui.file_image import file_columns, frames_per_column
 from kwsapp.gui.result_widget import ProbabilityBars, scrolling
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView
 from kwsapp.inference.classify import FileClassification, FileClassifier
@@ -383,7 +383,8 @@ class FilesPanel(QtWidgets.QSplitter):
             self.detail.setCurrentIndex(1)
         else:
             self.file_view.show_file(result.columns, result.seconds, result.commands,
-                                     path=result.path)
+                                     path=result.path, frames_per_column=frames_per_column(
+                                         result.seconds, self.file_view.config))
             self._listed = result
             self.command_list.clear()
             for label, score, start, end in result.commands:

@@ -264,17 +264,25 @@ class FileSpectrogramView(MelImagePlot):
 
     def show_file(self, columns: np.ndarray, seconds: float,
                   commands: list[tuple[str, float, float, float]],
-                  path: str | None = None) -> None:
-        """Show ``columns`` ``[frames, n_mels]`` spanning ``seconds`` and mark
-        ``commands`` as ``(label, score, start_s, end_s)``; ``path``, the
-        file's, is where a zoomed detail is read from (None: none is)."""
+                  path: str | None = None, frames_per_column: int = 1) -> None:
+        """Show ``columns`` ``[n, n_mels]``, each ``frames_per_column`` of a
+        ``seconds`` file's 10 ms frames pooled (``file_image.file_columns``),
+        and mark ``commands`` as ``(label, score, start_s, end_s)``;
+        ``path``, the file's, is where a zoomed detail is read from (None:
+        none is)."""
         self.drop_detail()
         self._path = path
-        self._column_s = seconds / max(1, columns.shape[0])
+        hop_s = self.config.spectrogram_hop_ms / 1000.0
+        self._column_s = frames_per_column * hop_s
         self._seconds = seconds
         self.image.setImage(np.ascontiguousarray(self.to_rgba(columns)), autoLevels=False,
                             levels=None)
-        self.image.setRect(QtCore.QRectF(0, 0, max(seconds, 1e-3), self.config.spectrogram_n_mels))
+        # Column j pools frames [j * per, (j + 1) * per): drawn at their
+        # times (as the detail is), not stretched over the file's length,
+        # which drifted an hour's columns by up to a second near its end.
+        x0 = (self.config.spectrogram_window_ms / 1000.0 - hop_s) / 2
+        width = max(columns.shape[0] * self._column_s, 1e-3)
+        self.image.setRect(QtCore.QRectF(x0, 0, width, self.config.spectrogram_n_mels))
         self._commands = list(commands)
         self._spans = [(s, e) for _, _, s, e in commands]
         starts = np.array([s for s, _ in self._spans], dtype=np.float64)
