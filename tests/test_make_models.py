@@ -104,3 +104,19 @@ def test_a_folder_that_is_not_a_model_is_never_replaced(tmp_path, capsys):
     assert rc == 2
     assert f"{mine} is not a model folder (no card.json)" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_a_make_models_runs_own_folders_are_no_bundled_models(tmp_path, monkeypatch,
+                                                              tiny_model):
+    """A killed `make models` leaves its staging folder (.cnn.new, kept to
+    resume) and maybe the model it was replacing (.cnn.old), each with a
+    card: `kwsapp --version` and the GUI's model list named them as models."""
+    import shutil
+
+    from kwsapp.models.registry import bundled_models, bundled_versions
+
+    for name in ("cnn", ".cnn.new", ".cnn.old"):
+        shutil.copytree(tiny_model, tmp_path / name)
+    monkeypatch.setenv("KWSAPP_MODELS_DIR", str(tmp_path))
+    assert bundled_models() == ["cnn"]
+    assert list(bundled_versions()) == ["cnn"]
