@@ -590,10 +590,12 @@ def remove_stale_files(artifact_dir: str | Path, keep: set[str] | frozenset[str]
     (:func:`is_artifact_file`) whose name is not in ``keep`` (e.g. an
     ``embed`` model's ``embedding*.tflite`` and ``head.tflite`` under a
     ``cnn`` card). Every other file and folder stays (the user's own, the
-    checkpoint). Called once the new ``card.json`` is written, the commit
-    point: a run killed before then leaves the earlier card and its files;
-    one killed after leaves the whole new artifact beside a few of them,
-    which its re-run (resuming from the checkpoint) removes.
+    checkpoint). Only for a folder that held an artifact (a ``card.json``)
+    before: elsewhere such a name is the user's file. Called once the new
+    ``card.json`` is written, the commit point: a run killed before then
+    leaves the earlier card and its files; one killed after leaves the
+    whole new artifact beside a few of them, which its re-run (resuming
+    from the checkpoint) removes.
 
     Returns:
         The names removed, sorted.

@@ -919,9 +919,9 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             export: bool, cache: Path | None = None) -> dict[str, Any]:
     """Score the best weights, write ``model.keras``, ``card.json`` and the
     ``.tflite`` (checked against Keras on real validation clips; the frozen
-    embedding's conversions cached under ``cache``), then remove the files
-    of an earlier artifact in ``out_dir`` that this one does not hold
-    (training/export.py ``remove_stale_files``)."""
+    embedding's conversions cached under ``cache``), then, in a folder that
+    held an artifact (a ``card.json``), remove the files of the earlier one
+    that this one does not hold (training/export.py ``remove_stale_files``)."""
     from training.evaluate import metrics
 
     result, probs = {}, {}
@@ -932,6 +932,9 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             result[name]["speakers"] = len({c.speaker for c in prep.clips[name] if c.speaker})
     deployable = module.export_model(model, params) if hasattr(module, "export_model") else model
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Only an artifact's folder holds an earlier artifact's files: in any
+    # other (--out ~), a file named like one (head.tflite) is the user's.
+    held_artifact = (out_dir / "card.json").is_file()
     write_atomic(out_dir / "model.keras", lambda p: deployable.save(p))
     smoothing = SmoothingConfig()
     card = {
@@ -995,7 +998,8 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
     # export of the earlier model.keras), the user's own stay.
     from training.export import FLOAT_FILE, artifact_files, remove_stale_files
 
-    remove_stale_files(out_dir, artifact_files(card) - (set() if export else {FLOAT_FILE}))
+    if held_artifact:
+        remove_stale_files(out_dir, artifact_files(card) - (set() if export else {FLOAT_FILE}))
     val = result.get("validation", {})
     log.info("%s: validation accuracy %s on %s clips", out_dir, val.get("accuracy"), val.get("n"))
     return card
