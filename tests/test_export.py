@@ -113,3 +113,27 @@ def test_evaluate_keras_flag_scores_like_the_tflite(data_dir, conversions):
     keras_m = np.array(results[True]["confusion"]["matrix"])
     tflite_m = np.array(results[False]["confusion"]["matrix"])
     assert np.abs(keras_m - tflite_m).sum() <= 2  # at most one clip classified otherwise
+
+
+def test_export_removes_an_earlier_artifacts_files_the_card_does_not_name(
+        data_dir, repo_root, tmp_path, monkeypatch, capsys):
+    """A cnn folder that an older kwsapp trained over an embed artifact kept
+    the embed's split files and head beside the cnn card; exporting it
+    removes them, keeps model_int8.tflite (an export of its model.keras)
+    and the user's own files."""
+    from kwsapp.cli import main
+
+    art = tmp_path / "cnn"
+    shutil.copytree(repo_root / "assets" / "models" / "cnn", art)
+    embed = repo_root / "assets" / "models" / "embed"
+    for name in ("head.tflite", "embedding.tflite", "embedding_step.tflite",
+                 "embedding_stream2.tflite"):
+        shutil.copy(embed / name, art / name)
+    (art / "model_int8.tflite").write_bytes((art / "model.tflite").read_bytes())
+    (art / "embedding_notes.tflite").write_text("mine")
+    monkeypatch.setenv("KWSAPP_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["export", str(art), "--data", str(data_dir), "--clips", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["float"]["n"] == 8
+    assert sorted(p.name for p in art.iterdir()) == [
+        "card.json", "embedding_notes.tflite", "model.keras", "model.tflite",
+        "model_int8.tflite"]

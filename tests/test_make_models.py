@@ -104,3 +104,54 @@ def test_a_folder_that_is_not_a_model_is_never_replaced(tmp_path, capsys):
     assert rc == 2
     assert f"{mine} is not a model folder (no card.json)" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_a_make_models_runs_own_folders_are_no_bundled_models(tmp_path, monkeypatch,
+                                                              tiny_model):
+    """A killed `make models` leaves its staging folder (.cnn.new, kept to
+    resume) and maybe the model it was replacing (.cnn.old), each with a
+    card: `kwsapp --version` and the GUI's model list named them as models."""
+    import shutil
+
+    from kwsapp.models.registry import bundled_models, bundled_versions
+
+    for name in ("cnn", ".cnn.new", ".cnn.old"):
+        shutil.copytree(tiny_model, tmp_path / name)
+    monkeypatch.setenv("KWSAPP_MODELS_DIR", str(tmp_path))
+    assert bundled_models() == ["cnn"]
+    assert list(bundled_versions()) == ["cnn"]
+
+
+def test_a_rebuilt_model_keeps_the_folders_other_files_not_the_earlier_artifacts(
+        tmp_path, monkeypatch, capsys):
+    """The model folder is replaced by the one trained beside it (.cnn.new):
+    what the folder held beside its artifact comes along (the user words'
+    pool, a file of the user's; only negatives.npz did, the rest was
+    deleted with the old folder); the earlier artifact's files do not."""
+    from training import train as train_module
+
+    def fake_train(data_dir, arch, out_dir, cfg, **kwargs):
+        out_dir.mkdir(parents=True)
+        for name in ("model.keras", "model.tflite"):
+            (out_dir / name).write_text("new")
+        card = {"metrics": {"validation": {"accuracy": 0.5, "n": 2, "speakers": 1}}}
+        (out_dir / "card.json").write_text(json.dumps(card))
+        return card
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    old = tmp_path / "models" / "cnn"
+    old.mkdir(parents=True)
+    for name in ("card.json", "model.keras", "model.tflite", "model_int8.tflite",
+                 "head.tflite", "negatives.npz", "notes.txt"):
+        (old / name).write_text("{}" if name == "card.json" else "old")
+    (old / "plots").mkdir()
+    (old / "plots" / "model.tflite").write_text("mine")
+    rc = make_models.main(["--data", str(tmp_path), "--out", str(tmp_path / "models"),
+                           "--only", "cnn"])
+    assert rc == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["cnn"]
+    assert sorted(p.name for p in old.iterdir()) == [
+        "card.json", "model.keras", "model.tflite", "negatives.npz", "notes.txt", "plots"]
+    assert (old / "model.tflite").read_text() == "new"
+    assert (old / "notes.txt").read_text() == "old"
+    assert (old / "plots" / "model.tflite").read_text() == "mine"

@@ -152,8 +152,16 @@ def test_atomic_write_reports_enospc_from_dev_full(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.bin"]
 
 
-def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path, conversions):
+def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path, conversions, repo_root):
+    """Also: the run writes over a `cnn` artifact that `kwsapp export --int8`
+    had given a model_int8.tflite: that int8 model of the earlier network
+    goes (it once stayed beside the new embed model), the user's file stays."""
+    import shutil
+
     out = tmp_path / "mirrored"
+    shutil.copytree(repo_root / "assets" / "models" / "cnn", out)
+    shutil.copy(out / "model.tflite", out / "model_int8.tflite")
+    (out / "notes.txt").write_text("mine")
     run = subprocess.run(support.train_cmd(data_dir, out, "--epochs", "1", "--cpu-devices", "2"),
                          cwd=support.REPO_ROOT, env=support.training_env(conversions),
                          capture_output=True, text=True, timeout=600)
@@ -161,14 +169,39 @@ def test_mirrored_training_on_two_logical_cpus(data_dir, tmp_path, conversions):
     assert "MirroredStrategy" in run.stderr and "CPU:1" in run.stderr
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["epochs_run"] == 1
+    assert "removed the earlier artifact's model_int8.tflite" in run.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        {"notes.txt", "card.json", "model.keras", "model.tflite", "head.tflite",
+         "embedding.tflite", "embedding_step.tflite", "embedding_chunk.tflite",
+         "embedding_stream1.tflite", "embedding_stream2.tflite", "embedding_stream3.tflite"})
 
 
 @pytest.mark.parametrize("arch", ["cnn", "wavception"])
-def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path, conversions):
+def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path, conversions,
+                                           bundled_model_dir):
+    """`cnn` trains into a folder that held an `embed` artifact (the bundled
+    one, with an `export --int8` file) and the user's own files: the folder
+    then holds the new artifact and the user's files, none of the embed's
+    (its split files and head once stayed beside the new card).
+    `wavception` trains into a folder of the user's that held no artifact
+    (no card): its files named like an artifact's are the user's, and stay."""
+    import shutil
+
     from kwsapp.audio.io import load_audio
     from kwsapp.inference.recognizer import Recognizer
 
     out = tmp_path / arch
+    if arch == "cnn":
+        shutil.copytree(bundled_model_dir, out)
+        shutil.copy(bundled_model_dir / "model.tflite", out / "model_int8.tflite")
+    else:
+        out.mkdir()
+        for name in ("head.tflite", "model_int8.tflite"):
+            (out / name).write_text("mine")
+    (out / "notes.txt").write_text("mine")
+    (out / "runs").mkdir()
+    (out / "runs" / "head.tflite").write_text("mine too")
+    earlier = {p.name for p in out.iterdir()}
     cmd = support.train_cmd(data_dir, out, "--epochs", "1")
     cmd[cmd.index("embed")] = arch
     run = subprocess.run(cmd, cwd=support.REPO_ROOT, env=support.training_env(conversions),
@@ -179,6 +212,17 @@ def test_tiny_run_of_the_from_scratch_nets(arch, data_dir, tmp_path, conversions
     card = json.loads((out / "card.json").read_text())
     assert card["arch"] == arch and card["window_ms"] == 1000
     assert card["export"]["float"]["top1_agreement"] >= 0.99
+    left = sorted(p.name for p in out.iterdir())
+    if arch == "cnn":
+        # negatives.npz is made apart from training (training/user_negatives.py): kept.
+        assert {"embedding.tflite", "head.tflite", "negatives.npz"} <= earlier
+        assert left == ["card.json", "model.keras", "model.tflite", "negatives.npz",
+                        "notes.txt", "runs"]
+    else:
+        assert left == ["card.json", "head.tflite", "model.keras", "model.tflite",
+                        "model_int8.tflite", "notes.txt", "runs"]
+        assert (out / "head.tflite").read_text() == "mine"
+    assert (out / "runs" / "head.tflite").read_text() == "mine too"
     rec = Recognizer.load(out)
     probs = rec.probabilities(load_audio(sorted((data_dir / "no").glob("*.wav"))[0]))
     assert probs.shape == (12,) and abs(float(probs.sum()) - 1) < 1e-4

@@ -149,6 +149,67 @@ def test_a_broken_word_is_listed_as_broken_and_can_be_removed(tmp_path):
     assert sorted(p.name for p in words.iterdir()) == ["good", "nodet", "stray"]
 
 
+_KILLED_SAVE = """
+import os, shutil, signal, sys
+from pathlib import Path
+import numpy as np
+from kwsapp.userwords import store
+
+root, when = Path(sys.argv[1]), sys.argv[2]
+real_rmtree, real_rename = shutil.rmtree, os.rename
+
+def rmtree(path, *args, **kwargs):  # deleting the word replaced
+    if when == "deleting the replaced word" and str(path).endswith(".replaced") \\
+            and Path(path).exists():
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_rmtree(path, *args, **kwargs)
+
+def rename(src, dst):  # the finished word renamed into place
+    if when == "renaming the new word" and Path(dst).name == "lights_on":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_rename(src, dst)
+
+shutil.rmtree, os.rename = rmtree, rename
+store.save_word("lights on", {"threshold": 0.6, "created": "2026-01-02"},
+                {"w2": np.ones(3, np.float32)}, [np.zeros(1600, np.float32)], root,
+                replace=True)
+"""
+
+
+@pytest.mark.parametrize("when", ["deleting the replaced word", "renaming the new word"])
+def test_a_save_killed_midway_leaves_no_ghost_word(tmp_path, when):
+    """A SIGKILL while a word is saved (``words --retrain`` replacing it)
+    leaves a hidden folder with a card: the old word being deleted, or the
+    new one not yet in place. `words` listed it as a second word of that
+    name, one that `words --remove` could not find once the word was gone."""
+    import signal
+    import subprocess
+    import sys
+
+    from kwsapp.userwords.store import BadNameError, check_name, save_word
+
+    root = tmp_path / "home"
+    save_word("lights on", {"threshold": 0.5, "created": "2026-01-01"},
+              {"w2": np.zeros(3, np.float32)}, [np.zeros(1600, np.float32)], root)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(root), when],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = [p for p in (root / "words").iterdir() if p.name.startswith(".")]
+    assert left and all((p / "card.json").is_file() for p in left)  # what the kill left
+    env = home_env(tmp_path)
+    listed = run_cli("words", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    words = json.loads(listed.stdout)["words"]
+    created = "2026-01-02" if when == "deleting the replaced word" else "2026-01-01"
+    assert [(w["name"], w.get("created")) for w in words] == [("lights on", created)]
+    with pytest.raises(BadNameError, match="already taken"):  # a new word would replace it
+        check_name("lights on", root)
+    gone = run_cli("words", "--remove", "lights on", env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert json.loads(run_cli("words", "--json", env=env).stdout)["words"] == []
+    assert check_name("lights on", root) == "lights on"
+
+
 # ---------------------------------------------------------------- bad names
 @pytest.mark.parametrize("name, problem", [
     ("stop", "bundled command"),

@@ -96,10 +96,36 @@ def augment_config(module: object) -> AugmentConfig:
     return dataclasses.replace(AugmentConfig(), **dict(getattr(module, "AUGMENT", {})))
 
 
-#: Files of a bundled folder that training does not write: the user words'
-#: negative pool depends only on the frozen embedding
-#: (``python -m training.user_negatives``), so a retrained head keeps it.
-KEPT_FILES = ("negatives.npz",)
+def carry_over(previous: Path, new: Path) -> list[str]:
+    """Copy into ``new`` what ``previous`` (the model folder ``new``
+    replaces) holds beside its artifact: every file and folder whose name is
+    no artifact file (training/export.py ``is_artifact_file``) nor a
+    training run's own (checkpoint, ensemble, mining, partial files), and
+    that ``new`` lacks. E.g. the user words' negative pool, made apart from
+    training (``python -m training.user_negatives``): it depends only on the
+    frozen embedding, so a retrained head keeps it; or a file of the
+    user's. The earlier artifact's files stay behind (a ``model_int8.tflite``
+    of the earlier network).
+
+    Returns:
+        The names copied.
+    """
+    from kwsapp.atomic import PARTIAL_PREFIX
+    from training.export import is_artifact_file
+    from training.train import CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR
+
+    copied = []
+    for path in sorted(previous.iterdir()) if previous.is_dir() else ():
+        name = path.name
+        if (is_artifact_file(name) or name in (CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR)
+                or name.startswith(PARTIAL_PREFIX) or (new / name).exists()):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.copytree(path, new / name, symlinks=True)
+        else:
+            shutil.copy2(path, new / name, follow_symlinks=False)
+        copied.append(name)
+    return copied
 
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
 #: model keeps them, since they were tuned for the same recipe.
@@ -187,9 +213,7 @@ def _make(args: argparse.Namespace) -> int:
         timings[arch] = time.monotonic() - start
         keep_live_defaults(Path(args.live_defaults_from) / arch if args.live_defaults_from
                            else out, staging)
-        for name in KEPT_FILES:  # made apart from training (Makefile `models`)
-            if (out / name).is_file() and not (staging / name).exists():
-                shutil.copy2(out / name, staging / name)
+        carry_over(out, staging)  # negatives.npz (Makefile `models`), the user's files
         old = Path(args.out) / f".{arch}.old"
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():

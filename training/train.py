@@ -16,7 +16,9 @@ The run, in order:
    is written atomically; early stopping on the validation speakers keeps
    the best weights;
 4. write the artifact and its card, export ``.tflite`` and check that it
-   agrees with Keras on real validation clips.
+   agrees with Keras on real validation clips; the files an earlier
+   artifact left in the folder that this one does not hold are removed
+   (e.g. an ``embed`` model's ``head.tflite`` under a ``cnn`` card).
 
 Several devices train through ``tf.distribute`` (MirroredStrategy; with
 ``TF_CONFIG`` set, MultiWorkerMirroredStrategy). Known limit: Keras 3's
@@ -917,7 +919,9 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             export: bool, cache: Path | None = None) -> dict[str, Any]:
     """Score the best weights, write ``model.keras``, ``card.json`` and the
     ``.tflite`` (checked against Keras on real validation clips; the frozen
-    embedding's conversions cached under ``cache``)."""
+    embedding's conversions cached under ``cache``), then, in a folder that
+    held an artifact (a ``card.json``), remove the files of the earlier one
+    that this one does not hold (training/export.py ``remove_stale_files``)."""
     from training.evaluate import metrics
 
     result, probs = {}, {}
@@ -928,6 +932,9 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             result[name]["speakers"] = len({c.speaker for c in prep.clips[name] if c.speaker})
     deployable = module.export_model(model, params) if hasattr(module, "export_model") else model
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Only an artifact's folder holds an earlier artifact's files: in any
+    # other (--out ~), a file named like one (head.tflite) is the user's.
+    held_artifact = (out_dir / "card.json").is_file()
     write_atomic(out_dir / "model.keras", lambda p: deployable.save(p))
     smoothing = SmoothingConfig()
     card = {
@@ -986,6 +993,13 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         if "streaming" in card["export"]:  # embed: split files for streaming
             card["streaming"] = card["export"].pop("streaming")
     write_json_atomic(out_dir / "card.json", card)
+    # The folder now holds this artifact: an earlier one's files that it has
+    # not replaced go (an embed's split files under a cnn card; an int8
+    # export of the earlier model.keras), the user's own stay.
+    from training.export import FLOAT_FILE, artifact_files, remove_stale_files
+
+    if held_artifact:
+        remove_stale_files(out_dir, artifact_files(card) - (set() if export else {FLOAT_FILE}))
     val = result.get("validation", {})
     log.info("%s: validation accuracy %s on %s clips", out_dir, val.get("accuracy"), val.get("n"))
     return card

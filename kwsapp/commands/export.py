@@ -5,7 +5,9 @@ real validation clips that TFLite and Keras agree (needs TensorFlow). An
 (streaming; its card gets a ``streaming`` section); ``--split`` does only
 that, keeping ``model.tflite`` as it is. A card with ``"embedding_weights":
 "int8"`` gets every embedding file from the int8 network
-(training/models/embedding_int8.py)."""
+(training/models/embedding_int8.py). Files of another artifact that the
+folder holds (an ``embed`` model's split files beside a ``cnn`` card) are
+removed; the user's own files stay."""
 
 from __future__ import annotations
 
@@ -72,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
         report = export_artifact(artifact, x, y, int8=args.int8, embedding_weights=weights)
     if "streaming" in report:
         record_split(artifact, report["streaming"], report["split"])
+    # Files of an earlier artifact in the folder that this one does not hold
+    # go: an embed's split files left under a cnn card by an older kwsapp.
+    # model_int8.tflite stays: an export of this model.keras.
+    from training.export import INT8_FILE, artifact_files, remove_stale_files
+
+    remove_stale_files(artifact, artifact_files(json.loads((artifact / "card.json").read_text()))
+                       | {INT8_FILE})
     if args.json:
         print(json.dumps(report, indent=2))
     else:

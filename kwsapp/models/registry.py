@@ -33,11 +33,15 @@ def models_dir() -> Path:
 
 
 def bundled_models() -> list[str]:
-    """Names of the bundled models present (those with a card)."""
+    """Names of the bundled models present (those with a card). Hidden
+    folders are none: ``make models`` trains each model in ``.<name>.new``
+    (kept while a killed run may resume) and moves the one it replaces to
+    ``.<name>.old``, both with a card."""
     root = models_dir()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "card.json").is_file())
+    return sorted(p.name for p in root.iterdir()
+                  if not p.name.startswith(".") and (p / "card.json").is_file())
 
 
 def resolve(spec: str | os.PathLike[str] | None) -> Path:

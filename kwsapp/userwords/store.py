@@ -8,7 +8,9 @@ folder of ``kwsapp``) / ``words/<slug>/``, each folder holding
   trained again when the pool or the embedding changes.
 
 A word is written to a temporary folder and renamed into place, so a reader
-never sees half a word.
+never sees half a word; the hidden folders a killed save or removal leaves
+(``.<slug>.*``) are no words, except a word a save moved aside and was
+killed before it put the new one in its place.
 """
 
 from __future__ import annotations
@@ -56,6 +58,27 @@ def words_dir(root: Path | None = None) -> Path:
     return (root or home()) / WORDS_DIR
 
 
+#: Suffix of the folder a word is moved aside to while :func:`save_word`
+#: replaces it (``.<slug>.replaced``).
+REPLACED_SUFFIX = ".replaced"
+
+
+def _aside(folder: Path) -> Path:
+    """Where :func:`save_word` moves the word in ``folder`` while replacing it."""
+    return folder.with_name(f".{folder.name}{REPLACED_SUFFIX}")
+
+
+def _folder_of(folder: Path) -> Path:
+    """The folder holding the word whose own folder is ``folder``: that one,
+    or, when a save replacing the word was killed between its two renames
+    (the word moved aside, the new one not yet in place), the word moved
+    aside: still the word, until a save puts another in its place."""
+    aside = _aside(folder)
+    if not folder.exists() and (aside / CARD_FILE).is_file():
+        return aside
+    return folder
+
+
 def normalize_name(name: str) -> str:
     """The name as stored: lower case, single spaces."""
     return " ".join(str(name).lower().split())
@@ -85,7 +108,7 @@ def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = 
                            "(a-z, 0-9: no accented letters; starting with a letter or digit)")
     if norm in reserved or slug(norm) in reserved:
         raise BadNameError(f"{name!r} is a bundled command (or class) name; pick another name")
-    if not taken_ok and (words_dir(root) / slug(norm) / CARD_FILE).exists():
+    if not taken_ok and (_folder_of(words_dir(root) / slug(norm)) / CARD_FILE).exists():
         raise BadNameError(f"{norm!r} is already taken; remove it first "
                            f"(kwsapp words --remove {slug(norm)!r}) or pick another name")
     return norm
@@ -171,10 +194,19 @@ class UnreadableWord:
 
 def scan_words(root: Path | None = None) -> tuple[list[StoredWord], list[UnreadableWord]]:
     """Every word folder (one holding a card): the readable words by name,
-    and the folders whose card cannot be read."""
+    and the folders whose card cannot be read. Hidden folders are none:
+    :func:`save_word` and :func:`remove_word` work in ``.<slug>.*`` folders
+    (a word's slug never starts with a dot), which a process killed there
+    leaves behind with a card (the word it was replacing or removing, or one
+    it never finished); but a word moved aside by a save killed before the
+    new word was in place is still the word (:func:`_folder_of`)."""
     folder = words_dir(root)
     good, bad = [], []
     for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if sub.name.startswith(".") and not (
+                sub.name.endswith(REPLACED_SUFFIX)
+                and _folder_of(folder / sub.name[1:-len(REPLACED_SUFFIX)]) == sub):
+            continue
         if not (sub / CARD_FILE).is_file():
             continue
         try:
@@ -205,11 +237,11 @@ def _word_folder(name: str, root: Path | None = None) -> Path:
     folder = base / slug(name)
     # A name like ".." or "a/b" must not reach outside the words folder.
     if folder.parent != base or folder.name in ("", ".", "..") \
-            or not (folder / CARD_FILE).is_file():
+            or not (_folder_of(folder) / CARD_FILE).is_file():
         good, bad = scan_words(root)
         known = ", ".join([w.name for w in good] + [f"{u.name} (broken)" for u in bad])
         raise BadNameError(f"{name!r}: no such user word (words: {known or 'none yet'})")
-    return folder
+    return _folder_of(folder)
 
 
 def find_word(name: str, root: Path | None = None) -> StoredWord:
@@ -227,7 +259,7 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
               replace: bool = False) -> StoredWord:
     """Write a word atomically (temporary folder, then rename); with
     ``replace``, in place of the word of that name (moved aside first, then
-    deleted)."""
+    deleted; a word a killed save left aside is replaced too)."""
     import soundfile as sf
 
     from kwsapp.config import SAMPLE_RATE_HZ
@@ -236,7 +268,7 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
     base.mkdir(parents=True, exist_ok=True)
     final = base / slug(name)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
-    old = final.with_name(f".{final.name}.replaced")
+    old = _aside(final)
     try:
         (tmp / TAKES_DIR).mkdir()
         files = []
@@ -249,7 +281,7 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
                 "detector": {**card.get("detector", {}), "file": DETECTOR_FILE},
                 "take_files": files}
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-        if final.exists() and not replace:
+        if (final.exists() or _folder_of(final) != final) and not replace:
             raise BadNameError(f"{normalize_name(name)!r} is already taken")
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -272,12 +304,19 @@ def remove_word(name: str, root: Path | None = None) -> str:
         BadNameError: no such word.
     """
     folder = _word_folder(name, root)
+    own = words_dir(root) / slug(name)
     try:
         removed = read_word(folder).name
     except ModelError:
-        removed = folder.name
-    trash = folder.with_name(f".{folder.name}.removed")
-    shutil.rmtree(trash, ignore_errors=True)
-    folder.rename(trash)  # gone for readers at once; then deleted
-    shutil.rmtree(trash, ignore_errors=True)
+        removed = own.name
+    # A copy a killed save left aside goes too, first: once the word's own
+    # folder is gone, it would stand for the word (_folder_of).
+    for path in dict.fromkeys((_aside(own), folder)):
+        if not path.exists():
+            continue
+        trash = path.with_name(f"{path.name if path.name.startswith('.') else '.' + path.name}"
+                               ".removed")
+        shutil.rmtree(trash, ignore_errors=True)
+        path.rename(trash)  # gone for readers at once; then deleted
+        shutil.rmtree(trash, ignore_errors=True)
     return removed
