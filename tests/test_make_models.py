@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+
+import pytest
 
 from training import make_models
 from training.models import arch_module
@@ -155,3 +158,38 @@ def test_a_rebuilt_model_keeps_the_folders_other_files_not_the_earlier_artifacts
     assert (old / "model.tflite").read_text() == "new"
     assert (old / "notes.txt").read_text() == "old"
     assert (old / "plots" / "model.tflite").read_text() == "mine"
+
+
+@pytest.mark.parametrize("staged", [True, False])
+def test_a_run_killed_mid_swap_is_put_right_before_the_next(tmp_path, monkeypatch, capsys,
+                                                           staged):
+    """Killed between renaming the model to .cnn.old and .cnn.new to cnn, a
+    run left no cnn/: the re-run read no live defaults (the card's tuned
+    threshold was lost) and trained from scratch beside a model it never
+    restored. The next run first puts the finished model in place (or the
+    old one back when there is none), and keeps its live defaults."""
+    from training import train as train_module
+
+    seen = {}
+
+    def fake_train(data_dir, arch, out_dir, cfg, **kwargs):
+        seen["before"] = sorted(p.name for p in out_dir.parent.iterdir())
+        shutil.rmtree(out_dir, ignore_errors=True)  # (train replaces its staging folder)
+        out_dir.mkdir(parents=True)
+        card = {"metrics": {"validation": {"accuracy": 0.5, "n": 2, "speakers": 1}}}
+        (out_dir / "card.json").write_text(json.dumps(card))
+        return card
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    models = tmp_path / "models"
+    for name, threshold in ((".cnn.old", 0.7), (".cnn.new", 0.45)):
+        if name == ".cnn.new" and not staged:
+            continue
+        (models / name).mkdir(parents=True)
+        (models / name / "card.json").write_text(json.dumps({"threshold": threshold}))
+    rc = make_models.main(["--data", str(tmp_path), "--out", str(models), "--only", "cnn"])
+    assert rc == 0, capsys.readouterr().err
+    assert seen["before"] == ["cnn"]  # put right before it trained
+    assert sorted(p.name for p in models.iterdir()) == ["cnn"]
+    card = json.loads((models / "cnn" / "card.json").read_text())
+    assert card["threshold"] == (0.45 if staged else 0.7)

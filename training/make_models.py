@@ -33,6 +33,7 @@ from typing import Any, Sequence
 from training.config import AugmentConfig, TrainConfig
 
 BUNDLED = ("embed", "cnn", "wavception")
+log = logging.getLogger(__name__)
 
 
 def train_config(module: object, leave_out: Sequence[str] = ()) -> TrainConfig:
@@ -144,8 +145,7 @@ def keep_live_defaults(previous: Path, new: Path) -> None:
     if kept:
         card.update(kept)
         write_json_atomic(new_card, card)
-        logging.getLogger(__name__).info("kept live defaults %s from %s", sorted(kept),
-                                         old_card)
+        log.info("kept live defaults %s from %s", sorted(kept), old_card)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,6 +180,23 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
+def finish_swap(out_root: Path, arch: str) -> None:
+    """Put right a run killed while it swapped ``arch``'s folders (the old
+    model renamed to ``.<arch>.old``, the new not yet renamed from
+    ``.<arch>.new``): the model folder was missing, so the re-run read no
+    live defaults from it and retrained the model from scratch. The new
+    model is put in place (it was complete: the old one is renamed away
+    only then), or, if it is gone, the old one back."""
+    out, old, staging = out_root / arch, out_root / f".{arch}.old", out_root / f".{arch}.new"
+    if out.exists() or not (old / "card.json").is_file():
+        return
+    done = (staging / "card.json").is_file()
+    (staging if done else old).rename(out)
+    log.warning("%s: a run killed while it replaced the model left %s; %s is now the %s model",
+                out, old, out, "new" if done else "earlier")
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _make(args: argparse.Namespace) -> int:
     from kwsapp.commands.options import writable_dir
     from kwsapp.errors import BadInputError
@@ -187,6 +204,8 @@ def _make(args: argparse.Namespace) -> int:
     from training.train import train
 
     writable_dir(args.out, "--out")
+    for arch in args.only or BUNDLED:
+        finish_swap(Path(args.out), arch)
     for arch in args.only or BUNDLED:  # each is replaced when trained: only a model folder
         if (Path(args.out) / arch).exists() and not (Path(args.out) / arch / "card.json").is_file():
             raise BadInputError(f"--out {args.out}: {Path(args.out) / arch} is not a model "
