@@ -210,6 +210,34 @@ def test_a_save_killed_midway_leaves_no_ghost_word(tmp_path, when):
     assert check_name("lights on", root) == "lights on"
 
 
+
+def test_a_save_sweeps_the_working_folders_killed_saves_left(tmp_path):
+    """A save or removal killed midway leaves its hidden working folder
+    (``.<slug>.<random>``, ``.<slug>.removed``) behind, takes and all; the
+    next save of that word deletes those an hour old or more, and never a
+    younger one (another process's save may be writing it) or another
+    word's."""
+    import os
+    import time
+
+    from kwsapp.userwords.store import save_word, words_dir
+
+    base = words_dir(tmp_path)
+    hour_ago = time.time() - 3700
+    folders = {}
+    for name, old in ((".lights_on.k2j4h1q0", True), (".lights_on.removed", True),
+                      (".lights_on.x8d7s6a5", False), (".lights_off.k2j4h1q0", True)):
+        folders[name] = base / name
+        (folders[name] / "takes").mkdir(parents=True)
+        (folders[name] / "takes" / "take_1.wav").write_bytes(b"x")
+        if old:
+            os.utime(folders[name], (hour_ago, hour_ago))
+    save_word("lights on", {"threshold": 0.5}, {"w2": np.zeros(3, np.float32)},
+              [np.zeros(1600, np.float32)], tmp_path)
+    assert sorted(p.name for p in base.iterdir()) == [
+        ".lights_off.k2j4h1q0", ".lights_on.x8d7s6a5", "lights_on"]
+
+
 # ---------------------------------------------------------------- bad names
 @pytest.mark.parametrize("name, problem", [
     ("stop", "bundled command"),

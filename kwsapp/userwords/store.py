@@ -15,6 +15,7 @@ killed before it put the new one in its place.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -254,6 +255,26 @@ def find_word(name: str, root: Path | None = None) -> StoredWord:
     return read_word(_word_folder(name, root))
 
 
+#: A word's hidden working folder older than this is a killed save's
+#: leftover (a save takes seconds; a younger one may be another process's).
+_LEFTOVER_AGE_S = 3600.0
+
+
+def _sweep(base: Path, word_slug: str, keep: Path) -> None:
+    """Delete the working folders (``.<slug>.*``) that saves or removals of
+    this word killed before they finished left behind, an hour old or more;
+    never ``keep``, the word a killed save moved aside (still the word)."""
+    import time
+
+    for path in base.glob(f".{glob.escape(word_slug)}.*"):
+        try:
+            if (path != keep and path.is_dir() and not path.is_symlink()
+                    and time.time() - path.stat().st_mtime >= _LEFTOVER_AGE_S):
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # gone meanwhile
+            continue
+
+
 def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
               takes: list[np.ndarray], root: Path | None = None,
               replace: bool = False) -> StoredWord:
@@ -267,8 +288,9 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
     base = words_dir(root)
     base.mkdir(parents=True, exist_ok=True)
     final = base / slug(name)
-    tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
     old = _aside(final)
+    _sweep(base, slug(name), keep=old)
+    tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
     try:
         (tmp / TAKES_DIR).mkdir()
         files = []
