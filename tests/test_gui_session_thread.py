@@ -172,3 +172,45 @@ def test_changes_while_the_device_opens_are_what_it_listens_with(qtbot, make_win
     qtbot.waitUntil(lambda: len(sources.running()) == 1, timeout=WAIT_MS)
     assert sources.running() == [window.session.source]
     assert sources.most_at_once == 1
+
+
+def test_a_model_chosen_loads_off_the_gui_thread_and_the_last_choice_wins(
+        qtbot, make_window, tiny_model, tmp_path, monkeypatch):
+    """A model picked in the chooser is loaded on the session runner's
+    thread (an embed model took 60-120 ms on the GUI thread); picked twice
+    in a row, the second is the one used; one that does not load is said
+    and the model in use is kept."""
+    import shutil
+
+    from kwsapp.inference.recognizer import Recognizer
+
+    root = tmp_path / "models"
+    for name in ("tiny_a", "tiny_b", "tiny_c"):
+        shutil.copytree(tiny_model, root / name)
+    monkeypatch.setenv("KWSAPP_MODELS_DIR", str(root))
+    window = make_window("tiny_a", Sources())
+    window.start_listening()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+
+    loaded_on = []
+    real_load = Recognizer.load.__func__
+
+    def load(cls, spec=None):
+        loaded_on.append((str(spec), threading.current_thread().name))
+        return real_load(cls, spec)
+
+    monkeypatch.setattr(Recognizer, "load", classmethod(load))
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_c"))
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_c" and window.session is not None,
+                    timeout=WAIT_MS)
+    assert loaded_on == [("tiny_b", "kwsapp-session"), ("tiny_c", "kwsapp-session")]
+    assert window.session.engine.recognizer.path == root / "tiny_c"
+    assert window.model_combo.currentData() == "tiny_c"
+
+    (root / "tiny_b" / "card.json").write_text("{not json")
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=WAIT_MS)
+    assert "Model tiny_b could not be loaded" in window.banner.text.text()
+    assert window.model_spec == "tiny_c" and window.model_combo.currentData() == "tiny_c"
+    assert window.session is not None and window.session.engine.recognizer.path == root / "tiny_c"

@@ -182,7 +182,8 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     assert engine.config.vad.aggressiveness == 3
 
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
-    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_b" and window.session is not None,
+                    timeout=5000)  # loaded and listening anew (the session runner)
     engine = window.session.engine  # listening anew, on the new card
     assert engine.recognizer.path == root / "tiny_b"
     assert window.model_spec == "tiny_b"
@@ -222,7 +223,8 @@ def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, 
     assert window.session.engine.config.smoothing.average_window_ms != 400.0
 
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
-    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_b" and window.session is not None,
+                    timeout=5000)  # loaded and listening anew (the session runner)
     engine = window.session.engine
     assert engine.recognizer.path == root / "tiny_b"
     assert window.listen_action.isChecked() and engine.is_running

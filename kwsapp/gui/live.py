@@ -55,6 +55,8 @@ class EngineBridge(QtCore.QObject):
     word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
     # (ticket, LiveSession or None, Exception or None): a start ended (SessionRunner)
     started = QtCore.Signal(object)
+    # (spec, Recognizer or None, Exception or None): a model chosen was loaded, or not
+    model_loaded = QtCore.Signal(object)
 
     def on_event(self, event: object) -> None:
         self._emit(self.command, event)
@@ -73,6 +75,9 @@ class EngineBridge(QtCore.QObject):
 
     def on_started(self, ticket: int, session: object, error: Exception | None) -> None:
         self._emit(self.started, (ticket, session, error))
+
+    def on_model_loaded(self, spec: str, recognizer: object, error: Exception | None) -> None:
+        self._emit(self.model_loaded, (spec, recognizer, error))
 
     def _emit(self, signal: QtCore.SignalInstance, value: object) -> None:
         # An engine thread can outlive the window: a model slower than the
@@ -257,6 +262,11 @@ class SessionRunner:
         is skipped)."""
         self._stopped_through = self._ticket
         self._submit(functools.partial(self._stop, timeout))
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the runner's thread after the jobs asked before
+        (loading a model chosen: the window's next start takes it)."""
+        self._submit(job)
 
     def shutdown(self, timeout: float) -> bool:
         """Stop the session (after a start in progress) and end the thread,

@@ -50,6 +50,16 @@ log = logging.getLogger(__name__)
 SESSION_SHUTDOWN_S = 5.0
 
 
+def load_recognizer(spec: str) -> tuple[object | None, Exception | None]:
+    """``(the model spec loaded, None)``, or ``(None, why it could not be)``."""
+    from kwsapp.inference.recognizer import Recognizer
+
+    try:
+        return Recognizer.load(spec), None
+    except (KwsError, OSError, ValueError, RuntimeError) as exc:
+        return None, exc
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """kwsapp's window.
 
@@ -83,6 +93,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_factory = source_factory or default_source_factory(self.config)
         self.source_name = source_name
         self.session: LiveSession | None = None
+        self._model_wanted: str | None = None  # chosen, loading on the session runner
         self._starting: int | None = None  # the session runner's ticket of the start wanted
         self._back = False  # that start is the device coming back: say so when it runs
         self.recognizer = None
@@ -224,6 +235,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.failed.connect(self._on_engine_error, queued)
         self.bridge.word_scores.connect(self.live.show_word_scores, queued)
         self.bridge.started.connect(self._on_session_started, queued)
+        self.bridge.model_loaded.connect(self._on_model_loaded, queued)
         self.runner = SessionRunner(self.bridge.on_started)
         self.controls.device_chosen.connect(self._on_device_chosen)
         self.controls.model_chosen.connect(self._on_model_chosen)
@@ -270,13 +282,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if spec is None:
             self.open_model_dialog()
         else:
-            self.load_model(spec)
+            self.choose_model(spec)
 
     def open_model_dialog(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self, "Open model artifact directory (model.tflite + card.json)")
         if folder:
-            self.load_model(folder)
+            self.choose_model(folder)
         elif self.model_spec is not None:
             self.controls.select_model(self.model_spec)
 
@@ -293,13 +305,32 @@ class MainWindow(QtWidgets.QMainWindow):
         # Nothing loads: the controls must not pretend otherwise.
         self.controls.show_no_model()
 
+    def choose_model(self, spec: str) -> None:
+        """The model the user chose: loaded on the session runner's thread
+        (an embed model takes 60-120 ms: LiteRT allocates its tensors), then
+        used as :meth:`load_model` does, unless another was chosen meanwhile."""
+        self._model_wanted = spec
+        bridge = self.bridge
+        self.runner.run(lambda: bridge.on_model_loaded(spec, *load_recognizer(spec)))
+
+    @QtCore.Slot(object)
+    def _on_model_loaded(self, loaded: tuple) -> None:
+        spec, recognizer, exc = loaded
+        if self._closed or spec != self._model_wanted:
+            return  # another model was chosen since: that one is used
+        self._model_wanted = None
+        self._use_model(spec, recognizer, exc)
+
     def load_model(self, spec: str) -> bool:
-        """Load a model for the live stream; on failure say why and keep the
-        previous one. Returns whether it loaded."""
-        from kwsapp.inference.recognizer import Recognizer
-        try:
-            recognizer = Recognizer.load(spec)
-        except (KwsError, OSError, ValueError, RuntimeError) as exc:
+        """Load a model for the live stream (here, on the calling thread);
+        on failure say why and keep the previous one. Returns whether it
+        loaded."""
+        return self._use_model(spec, *load_recognizer(spec))
+
+    def _use_model(self, spec: str, recognizer, exc: Exception | None) -> bool:
+        """Listen with ``recognizer`` (the model ``spec``), or say why
+        ``spec`` did not load (``exc``) and keep the previous model."""
+        if exc is not None:
             log.warning("model %s could not be loaded: %s", spec, exc)
             kept = f" Still using {self.model_spec}." if self.model_spec else ""
             self.banner.show_message(f"Model {spec} could not be loaded: {exc}.{kept}")
