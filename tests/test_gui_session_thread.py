@@ -4,12 +4,17 @@ second to open (its capture child starts and answers) and the window froze
 meanwhile, at every Listen, model, device or second-opinion change. These
 tests use real windows and engines on sources replayed in real time, made
 slow to open or to close on purpose; they check what happened, never how
-long it took.
+long it took. The Files tab's worker, busy when the window closes, ends on
+its own after the window is gone.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -214,3 +219,23 @@ def test_a_model_chosen_loads_off_the_gui_thread_and_the_last_choice_wins(
     assert "Model tiny_b could not be loaded" in window.banner.text.text()
     assert window.model_spec == "tiny_c" and window.model_combo.currentData() == "tiny_c"
     assert window.session is not None and window.session.engine.recognizer.path == root / "tiny_c"
+
+
+def test_a_window_closed_while_the_files_worker_loads_does_not_abort(tiny_model, tmp_path):
+    """The window closed, and deleted, while the Files tab's worker loads
+    its classifier (the recogniser takes 1-3 s and cannot be interrupted):
+    its thread runs on after the window and ends when the load does. Its
+    QThread was deleted with the window, running, and Qt aborted the
+    process: so this runs in a subprocess (tests/gui_files_close_run.py)."""
+    import soundfile as sf
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.zeros(16000, np.float32), 16000)
+    script = Path(__file__).resolve().parent / "gui_files_close_run.py"
+    proc = subprocess.run([sys.executable, str(script), "--model", str(tiny_model),
+                           "--file", str(clip)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Destroyed while thread" not in proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"loading_at_close": True, "running_after_close": True,
+                      "window_deleted": True, "thread_ended": True, "threads_left": []}

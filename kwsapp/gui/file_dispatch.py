@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -11,6 +12,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.gui.files import FileResult, FilesPanel, FileWorker
+
+log = logging.getLogger(__name__)
 
 
 def dropped_paths(mime: QtCore.QMimeData) -> list[str]:
@@ -115,10 +118,25 @@ class FileDispatch(QtCore.QObject):
 
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Cancel what is queued and the file in progress (within a block of
-        its audio), and stop the thread."""
+        its audio), and stop the thread: within ``wait_ms``, or it is handed
+        to the application, which deletes it when it ends (and waits for it
+        at quit).
+
+        A worker loading its classifier cannot stop (the speech recogniser
+        takes 1-3 s the first time): its QThread, a child of the window, was
+        destroyed with it while running, and Qt aborts the process then.
+        """
         self.worker.cancel.set()
         self.thread.quit()
-        self.thread.wait(wait_ms)
+        if self.thread.wait(wait_ms):
+            return
+        app = QtCore.QCoreApplication.instance()
+        thread, worker = self.thread, self.worker
+        log.info("the files worker is still busy; it ends on its own")
+        thread.setParent(app)  # not deleted with the window
+        thread.worker = worker  # nor its worker, which runs there (a Python reference)
+        thread.finished.connect(thread.deleteLater)
+        app.aboutToQuit.connect(thread.wait)
 
 
 def accept_drag(event: QtGui.QDragEnterEvent | QtGui.QDragMoveEvent) -> None:
