@@ -26,10 +26,13 @@ def _frames(audio: np.ndarray, frame_len: int, hop: int) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _hann(n: int) -> np.ndarray:
-    # Periodic Hann, as scipy.signal.get_window('hann', n) gives.
-    import scipy.signal  # lazy: scipy.signal alone takes ~0.5 s to import
-
-    return scipy.signal.get_window("hann", n).astype(np.float32)
+    """Periodic Hann, bit for bit as ``scipy.signal.get_window('hann', n)``
+    in float32 (a test checks). Not scipy's: importing scipy.signal takes
+    0.5 s (2 s on a loaded machine), and the window's first redraw of the
+    spectrogram paid it on the GUI thread."""
+    if n == 1:
+        return np.ones(1, np.float32)
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
 
 
 def power_spectrogram(audio: np.ndarray, sample_rate_hz: int, window_ms: float,

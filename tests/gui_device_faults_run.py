@@ -23,7 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
+# gui_helpers sets QT_QPA_PLATFORM=offscreen
+from gui_helpers import print_result, start_and_wait  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.01)
 
-    result = {"refused_rate": {"started": window.start_listening()}}
+    result = {"refused_rate": {"started": start_and_wait(window)}}
     run_for(1.0)
     result["refused_rate"].update(state())
     window.stop_listening()
@@ -73,11 +74,11 @@ def main() -> None:
     real_factory = window.source_factory
     sd.InputStream = busy_stream  # the mock described above, in this process
     window.source_factory = lambda device: SoundDeviceSource(device, rate_hz=44100)
-    result["busy"] = {"started": window.start_listening()}
+    result["busy"] = {"started": start_and_wait(window)}
     run_for(0.3)
     result["busy"].update(state(), visible=window.isVisible())
     window.source_factory = real_factory  # the other program let go: Space again
-    result["freed"] = {"started": window.start_listening()}
+    result["freed"] = {"started": start_and_wait(window)}
     run_for(1.0)
     result["freed"].update(state())
     window.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 
 # Before any QApplication exists: the tests draw offscreen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -37,6 +38,21 @@ def print_result(result: dict) -> None:
     """A run script's last line: ``result`` and the kwsapp threads left, as JSON."""
     result["threads_left"] = kwsapp_threads()
     print(json.dumps(result), flush=True)
+
+
+def start_and_wait(window, timeout_s: float = 30.0) -> bool:
+    """``window.start_listening()``, then Qt events until that start ends
+    (the window's session runner opens the device on its own thread):
+    whether the window listens. For the run scripts, which have no qtbot."""
+    from PySide6 import QtWidgets
+
+    window.start_listening()
+    deadline = time.monotonic() + timeout_s
+    while window.starting and time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.01)
+    QtWidgets.QApplication.processEvents()  # what the start's end queued
+    return window.session is not None
 
 
 def quiet_window(qtbot, settings_file, model: str, show: bool = False):

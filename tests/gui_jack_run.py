@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
+# gui_helpers sets QT_QPA_PLATFORM=offscreen
+from gui_helpers import print_result, start_and_wait  # noqa: E402
 
 from jack_play import jack_ports, new_ports  # noqa: E402
 
@@ -51,7 +52,7 @@ def main() -> None:
     before = set(jack_ports())
     window = MainWindow(settings=settings, model=args.model, autostart=False)
     window.show()
-    started = window.start_listening()
+    started = start_and_wait(window)
     in_ports = new_ports(before) if started else []
     state = {"pos": -1}
 

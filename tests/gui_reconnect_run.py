@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
+# gui_helpers sets QT_QPA_PLATFORM=offscreen
+from gui_helpers import print_result, start_and_wait  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
         result[stage] = {"timeout": True, "banner": banner()}
         return False
 
-    result["started"] = window.start_listening()
+    result["started"] = start_and_wait(window)
     first_child = [p.pid for p in psutil.Process().children()]
     ok = (result["started"] and wait("listening", lambda: samples() > 16000)
           and wait("lost", lambda: window.session is None and "stopped" in banner())

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gui_helpers import print_result  # noqa: E402  (it sets QT_QPA_PLATFORM=offscreen)
+# gui_helpers sets QT_QPA_PLATFORM=offscreen
+from gui_helpers import print_result, start_and_wait  # noqa: E402
 
 from jack_play import jack_ports, new_ports  # noqa: E402
 
@@ -118,7 +119,7 @@ def main() -> None:
     before = set(ports_now())
     window = MainWindow(settings=settings, autostart=False)
     window.show()
-    started = window.start_listening()
+    started = start_and_wait(window)
     window_ports = new_ports(before) if started else []
     player = Player()
     window.open_add_word()

@@ -46,3 +46,22 @@ def test_mfcc_is_dct_of_log_mel():
     x = _noise(16000, seed=3)
     ref = scipy.fft.dct(features.log_mel(x), type=2, norm="ortho", axis=-1)[:, :13]
     np.testing.assert_allclose(features.mfcc(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_hann_window_is_scipys_without_importing_scipy_signal():
+    """The periodic Hann window is scipy's, bit for bit, and computing
+    features does not import scipy.signal (0.5-2 s: the live view's first
+    spectrogram redraw paid it on the GUI thread)."""
+    import subprocess
+    import sys
+
+    for n in (1, 2, 3, 160, 255, 256, 400, 480, 512, 1023):
+        assert np.array_equal(features._hann(n),
+                              scipy.signal.get_window("hann", n).astype(np.float32)), n
+    code = ("import sys, numpy as np; from kwsapp import features; "
+            "features.log_mel(np.zeros(16000, np.float32)); "
+            "features.log_spectrogram(np.zeros(8000, np.float32), 8000); "
+            "print('scipy.signal' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -117,8 +117,9 @@ def test_the_second_opinion_switch(qtbot, make_window, bundled_model_dir, tiny_m
     assert window.verify_check.isEnabled() and window.verify_check.isChecked()
     assert window.session.engine.config.verify.active
     first = window.session
-    window.verify_check.setChecked(False)
-    assert window.session is not None and window.session is not first
+    window.verify_check.setChecked(False)  # listening restarts (on the session runner)
+    qtbot.waitUntil(lambda: window.session is not None and window.session is not first,
+                    timeout=5000)
     assert not window.session.engine.config.verify.active
     assert window.overrides().verify is False  # dropped files too
     window.close()
@@ -181,6 +182,8 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     assert engine.config.vad.aggressiveness == 3
 
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_b" and window.session is not None,
+                    timeout=5000)  # loaded and listening anew (the session runner)
     engine = window.session.engine  # listening anew, on the new card
     assert engine.recognizer.path == root / "tiny_b"
     assert window.model_spec == "tiny_b"
@@ -197,9 +200,10 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
 
     # Space stops and starts listening.
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
-    assert window.session is None
+    assert window.session is None and not window.listening
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
-    assert window.session is not None
+    assert window.listening
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
 
 
 def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, tiny_model,
@@ -219,6 +223,8 @@ def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, 
     assert window.session.engine.config.smoothing.average_window_ms != 400.0
 
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_b" and window.session is not None,
+                    timeout=5000)  # loaded and listening anew (the session runner)
     engine = window.session.engine
     assert engine.recognizer.path == root / "tiny_b"
     assert window.listen_action.isChecked() and engine.is_running
@@ -349,9 +355,9 @@ def test_device_failing_mid_stream_is_reported_without_a_crash(qtbot, make_windo
     sources[-1].error = DeviceError("input device disappeared")
     qtbot.waitUntil(lambda: window.session is None, timeout=5000)
     assert "input device disappeared" in window.banner.text.text()
-    assert engine_threads() == []
+    qtbot.waitUntil(lambda: engine_threads() == ["kwsapp-session"], timeout=5000)
     assert window.start_listening()  # pick again and go on
-    assert window.session is not None
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
 
 
 def drop(window, paths) -> None:

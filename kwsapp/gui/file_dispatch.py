@@ -5,6 +5,7 @@ go to the :class:`~kwsapp.gui.file_detail.FileDetailWorker` on another."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -14,6 +15,8 @@ from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.gui.file_detail import FileDetailWorker
 from kwsapp.gui.files import FileResult, FilesPanel, FileWorker
 from kwsapp.gui.spectrogram_widget import DetailImage, DetailRequest
+
+log = logging.getLogger(__name__)
 
 
 def dropped_paths(mime: QtCore.QMimeData) -> list[str]:
@@ -144,14 +147,29 @@ class FileDispatch(QtCore.QObject):
 
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Cancel what is queued and the file in progress (within a block of
-        its audio) and the detail being read, and stop the threads."""
+        its audio) and the detail being read, and stop the threads: each
+        within ``wait_ms``, or it is handed to the application, which deletes
+        it when it ends (and waits for it at quit).
+
+        A worker loading its classifier cannot stop (the speech recogniser
+        takes 1-3 s the first time): its QThread, a child of the window, was
+        destroyed with it while running, and Qt aborts the process then.
+        """
         self._closed = True
         self.worker.cancel.set()
         self.detail_worker.cancel.set()
         self.thread.quit()
         self.detail_thread.quit()
-        self.thread.wait(wait_ms)
-        self.detail_thread.wait(wait_ms)
+        for thread, worker in ((self.thread, self.worker),
+                               (self.detail_thread, self.detail_worker)):
+            if thread.wait(wait_ms):
+                continue
+            app = QtCore.QCoreApplication.instance()
+            log.info("the %s is still busy; it ends on its own", thread.objectName() or "worker")
+            thread.setParent(app)  # not deleted with the window
+            thread.worker = worker  # nor its worker, which runs there (a Python reference)
+            thread.finished.connect(thread.deleteLater)
+            app.aboutToQuit.connect(thread.wait)
 
 
 def accept_drag(event: QtGui.QDragEnterEvent | QtGui.QDragMoveEvent) -> None:

@@ -4,12 +4,18 @@ cursor on the engine's ring buffer.
 
 The engine knows nothing of Qt and calls back from its own threads; the
 bridge only emits signals (queued to the GUI thread), so no slot ever runs on
-an engine thread and the GUI never runs inference.
+an engine thread and the GUI never runs inference. Sessions are made,
+started and stopped by a :class:`SessionRunner` on a thread of its own: the
+GUI thread never waits for a device to open or close.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
+import queue
+import threading
 from typing import Callable
 
 import numpy as np
@@ -40,13 +46,17 @@ def default_source_factory(config: Config) -> SourceFactory:
 
 class EngineBridge(QtCore.QObject):
     """Engine callbacks -> Qt signals. The ``on_*`` methods are handed to the
-    engine and run on its threads: they only emit."""
+    engine (and the session runner) and run on its threads: they only emit."""
 
     command = QtCore.Signal(object)  # CommandEvent
     unconfirmed = QtCore.Signal(object)  # Unconfirmed: heard, not emitted
     window = QtCore.Signal(object)  # WindowResult
     failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
     word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
+    # (ticket, LiveSession or None, Exception or None): a start ended (SessionRunner)
+    started = QtCore.Signal(object)
+    # (spec, Recognizer or None, Exception or None): a model chosen was loaded, or not
+    model_loaded = QtCore.Signal(object)
 
     def on_event(self, event: object) -> None:
         self._emit(self.command, event)
@@ -63,6 +73,12 @@ class EngineBridge(QtCore.QObject):
     def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
         self._emit(self.word_scores, (end_s, labels, probs))
 
+    def on_started(self, ticket: int, session: object, error: Exception | None) -> None:
+        self._emit(self.started, (ticket, session, error))
+
+    def on_model_loaded(self, spec: str, recognizer: object, error: Exception | None) -> None:
+        self._emit(self.model_loaded, (spec, recognizer, error))
+
     def _emit(self, signal: QtCore.SignalInstance, value: object) -> None:
         # An engine thread can outlive the window: a model slower than the
         # engine's stop() timeout returns after the window (and this bridge)
@@ -73,6 +89,20 @@ class EngineBridge(QtCore.QObject):
             if shiboken6.isValid(self):
                 raise
             log.debug("engine callback after the window closed: dropped")
+
+
+def open_session(source_factory: SourceFactory, device: object, recognizer: object,
+                 config: Config, bridge: EngineBridge) -> LiveSession:
+    """The source for ``device`` and a session on it, started (on the
+    :class:`SessionRunner`'s thread)."""
+    source = source_factory(device)
+    try:
+        session = LiveSession(recognizer, config, source, bridge)
+    except BaseException:
+        source.stop()  # a capture child must not outlive a session never made
+        raise
+    session.start()  # a failure there stops the source
+    return session
 
 
 class LiveSession:
@@ -188,3 +218,97 @@ class LiveSession:
 
     def set_recognizer(self, recognizer: object) -> None:
         self.engine.set_recognizer(recognizer)
+
+
+class SessionRunner:
+    """Starts and stops the window's live sessions on a thread of its own
+    (``kwsapp-session``), one job at a time, in the order asked.
+
+    Opening a sound card starts its capture child and waits for its answer,
+    and closing one waits for the child to leave: 0.25-0.3 s and 40-70 ms on
+    an idle machine, twice that with the other core busy. On the GUI thread
+    that froze the window at every Listen, model, device or second-opinion
+    change. In order, so a stop has closed the device before the next start
+    opens it again, and a start stopped before it ended is stopped right
+    after it, here: never two sessions at once. A start stopped before it
+    began is skipped (clicks faster than a device opens).
+
+    Args:
+        on_started: ``(ticket, session, error)``, called on the runner's
+            thread when a start asked for by :meth:`start` ends: the session
+            running, or None and what failed.
+    """
+
+    def __init__(self, on_started: Callable[[int, object, Exception | None], None]) -> None:
+        self._on_started = on_started
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._tickets = itertools.count(1)
+        self._ticket = 0  # the last one given
+        self._stopped_through = 0  # starts up to this ticket are stopped
+        self._live: LiveSession | None = None  # started last, not stopped (runner thread)
+
+    def start(self, make: Callable[[], LiveSession]) -> int:
+        """Make a session with ``make`` (which starts it) on the runner's
+        thread, after the jobs asked before; returns the ticket that its
+        ``on_started`` call carries."""
+        self._ticket = ticket = next(self._tickets)
+        self._submit(functools.partial(self._start, ticket, make))
+        return ticket
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop the session started last, once the jobs asked before are
+        done (a start in progress: the session it makes; a start not begun
+        is skipped)."""
+        self._stopped_through = self._ticket
+        self._submit(functools.partial(self._stop, timeout))
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the runner's thread after the jobs asked before
+        (loading a model chosen: the window's next start takes it)."""
+        self._submit(job)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop the session (after a start in progress) and end the thread,
+        waiting up to ``timeout`` s. Returns whether the thread ended."""
+        thread = self._thread
+        if thread is None:
+            return True
+        self.stop()
+        self._jobs.put(None)
+        thread.join(timeout)
+        if thread.is_alive():
+            log.error("the live session did not stop within %.1f s", timeout)
+            return False
+        return True
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._thread is None:  # at the first job: a window never listening has none
+            self._thread = threading.Thread(target=self._serve, name="kwsapp-session",
+                                            daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - the next job still runs
+                log.exception("live session job failed")
+
+    def _start(self, ticket: int, make: Callable[[], LiveSession]) -> None:
+        if ticket <= self._stopped_through:
+            return  # stopped before it began: nobody waits for it
+        self._stop()  # the window stops before it starts again; in case it did not
+        try:
+            session = make()
+        except Exception as exc:  # noqa: BLE001 - any device failure is shown, not raised
+            self._on_started(ticket, None, exc)
+            return
+        self._live = session
+        self._on_started(ticket, session, None)
+
+    def _stop(self, timeout: float = 1.0) -> None:
+        session, self._live = self._live, None
+        if session is not None:
+            session.stop(timeout=timeout)

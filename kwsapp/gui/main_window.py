@@ -10,14 +10,17 @@ worker thread), :mod:`~kwsapp.gui.status` (the status bar),
 the window).
 
 Threads: the engine runs its own (its callbacks arrive through
-:class:`~kwsapp.gui.live.EngineBridge` signals); files are classified by a
-:class:`~kwsapp.gui.files.FileWorker` on a QThread. The GUI thread only draws:
-a ~30 Hz timer reads new samples from the engine's ring with its own cursor
-and updates each plot once.
+:class:`~kwsapp.gui.live.EngineBridge` signals), and a
+:class:`~kwsapp.gui.live.SessionRunner` opens, starts and stops it on one
+more (a sound card takes a quarter of a second to open); files are
+classified by a :class:`~kwsapp.gui.files.FileWorker` on a QThread. The GUI
+thread only draws: a ~30 Hz timer reads new samples from the engine's ring
+with its own cursor and updates each plot once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 
@@ -29,7 +32,8 @@ from kwsapp.gui.banner import Banner
 from kwsapp.gui.controls import OPEN_MODEL, ControlsBar, list_devices
 from kwsapp.gui.file_dispatch import FileDispatch, accept_drag, dropped_paths
 from kwsapp.gui.files import FilesPanel
-from kwsapp.gui.live import EngineBridge, LiveSession, default_source_factory
+from kwsapp.gui.live import (EngineBridge, LiveSession, SessionRunner, default_source_factory,
+                             open_session)
 from kwsapp.gui.live_view import LiveView
 from kwsapp.gui.reconnect import DeviceWatcher
 from kwsapp.gui.settings import WindowSettings, open_settings
@@ -39,6 +43,21 @@ from kwsapp.inference.verifier import why_unavailable as why_no_second_opinion
 from kwsapp.models.registry import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
+
+#: How long closing the window waits for the live session to stop: a start in
+#: progress ends first (a sound card that does not answer can take far longer;
+#: the session runner then stops it when it does, the window gone).
+SESSION_SHUTDOWN_S = 5.0
+
+
+def load_recognizer(spec: str) -> tuple[object | None, Exception | None]:
+    """``(the model spec loaded, None)``, or ``(None, why it could not be)``."""
+    from kwsapp.inference.recognizer import Recognizer
+
+    try:
+        return Recognizer.load(spec), None
+    except (KwsError, OSError, ValueError, RuntimeError) as exc:
+        return None, exc
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -74,6 +93,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_factory = source_factory or default_source_factory(self.config)
         self.source_name = source_name
         self.session: LiveSession | None = None
+        self._model_wanted: str | None = None  # chosen, loading on the session runner
+        self._starting: int | None = None  # the session runner's ticket of the start wanted
+        self._back = False  # that start is the device coming back: say so when it runs
         self.recognizer = None
         self.model_spec: str | None = None
         self.last_stats = None  # EngineStats at the last status update
@@ -212,6 +234,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.window.connect(self.live.show_window, queued)
         self.bridge.failed.connect(self._on_engine_error, queued)
         self.bridge.word_scores.connect(self.live.show_word_scores, queued)
+        self.bridge.started.connect(self._on_session_started, queued)
+        self.bridge.model_loaded.connect(self._on_model_loaded, queued)
+        self.runner = SessionRunner(self.bridge.on_started)
         self.controls.device_chosen.connect(self._on_device_chosen)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.threshold_changed.connect(self._on_threshold_changed)
@@ -221,6 +246,16 @@ class MainWindow(QtWidgets.QMainWindow):
     @property
     def frames_drawn(self) -> int:
         return self.live.frames_drawn
+
+    @property
+    def starting(self) -> bool:
+        """A start is in progress on the session runner's thread."""
+        return self._starting is not None
+
+    @property
+    def listening(self) -> bool:
+        """Listening, or starting to."""
+        return self.session is not None or self._starting is not None
 
     # --------------------------------------------------------------- devices
     def refresh_devices(self) -> None:
@@ -238,7 +273,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prefs.device = self.current_device()
         if self.add_word_dialog is not None:  # it records from the chosen one too
             self.add_word_dialog.device = self.prefs.device
-        if self.session is not None:
+        if self.listening:
             self.stop_listening()
             self.start_listening()
 
@@ -247,13 +282,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if spec is None:
             self.open_model_dialog()
         else:
-            self.load_model(spec)
+            self.choose_model(spec)
 
     def open_model_dialog(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self, "Open model artifact directory (model.tflite + card.json)")
         if folder:
-            self.load_model(folder)
+            self.choose_model(folder)
         elif self.model_spec is not None:
             self.controls.select_model(self.model_spec)
 
@@ -270,13 +305,32 @@ class MainWindow(QtWidgets.QMainWindow):
         # Nothing loads: the controls must not pretend otherwise.
         self.controls.show_no_model()
 
+    def choose_model(self, spec: str) -> None:
+        """The model the user chose: loaded on the session runner's thread
+        (an embed model takes 60-120 ms: LiteRT allocates its tensors), then
+        used as :meth:`load_model` does, unless another was chosen meanwhile."""
+        self._model_wanted = spec
+        bridge = self.bridge
+        self.runner.run(lambda: bridge.on_model_loaded(spec, *load_recognizer(spec)))
+
+    @QtCore.Slot(object)
+    def _on_model_loaded(self, loaded: tuple) -> None:
+        spec, recognizer, exc = loaded
+        if self._closed or spec != self._model_wanted:
+            return  # another model was chosen since: that one is used
+        self._model_wanted = None
+        self._use_model(spec, recognizer, exc)
+
     def load_model(self, spec: str) -> bool:
-        """Load a model for the live stream; on failure say why and keep the
-        previous one. Returns whether it loaded."""
-        from kwsapp.inference.recognizer import Recognizer
-        try:
-            recognizer = Recognizer.load(spec)
-        except (KwsError, OSError, ValueError, RuntimeError) as exc:
+        """Load a model for the live stream (here, on the calling thread);
+        on failure say why and keep the previous one. Returns whether it
+        loaded."""
+        return self._use_model(spec, *load_recognizer(spec))
+
+    def _use_model(self, spec: str, recognizer, exc: Exception | None) -> bool:
+        """Listen with ``recognizer`` (the model ``spec``), or say why
+        ``spec`` did not load (``exc``) and keep the previous model."""
+        if exc is not None:
             log.warning("model %s could not be loaded: %s", spec, exc)
             kept = f" Still using {self.model_spec}." if self.model_spec else ""
             self.banner.show_message(f"Model {spec} could not be loaded: {exc}.{kept}")
@@ -296,7 +350,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.set_vad(shown.vad.aggressiveness)
         self.controls.set_verify(shown.verify.active, why_no_second_opinion(recognizer.card.raw))
         self.banner.hide()
-        if self.session is not None:
+        if self.listening:
             # Listen anew on the new card's settings (its smoothing, VAD
             # hangover and second opinion, the user's choices over them)
             # and with the user words attached to its embeddings: a model
@@ -328,28 +382,37 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_verify_changed(self, on: bool) -> None:
         self.prefs.verify = on
-        if self.session is not None:  # the engine starts its check thread, or not
+        if self.listening:  # the engine starts its check thread, or not
             self.stop_listening()
             self.start_listening()
 
     # -------------------------------------------------------------- listening
     def _on_listen_toggled(self, on: bool) -> None:
-        if on and self.session is None:
+        if on and not self.listening:
             self.start_listening()
-        elif not on and self.session is not None:
-            self.stop_listening()
+        elif not on and self.listening:
+            self.stop_listening()  # a start in progress too
 
-    def _set_listen_checked(self, on: bool) -> None:
+    def _set_listen_checked(self, on: bool, text: str | None = None) -> None:
         self.listen_action.blockSignals(True)
         self.listen_action.setChecked(on)
-        self.listen_action.setText("● Listening" if on else "Listen")
+        self.listen_action.setText(text or ("● Listening" if on else "Listen"))
         self.listen_action.blockSignals(False)
 
     def start_listening(self) -> bool:
-        """Open the chosen device and start the engine; on failure say why
-        (files still work). Returns whether it started."""
-        if self.session is not None or self._closed:
-            return self.session is not None
+        """Start listening on the chosen device. The device is opened and
+        the engine started on the session runner's thread (the button says
+        "Starting…" meanwhile); :meth:`_on_session_started` then shows it
+        running, or says why it could not start (files still work).
+
+        Returns:
+            Whether it is starting (or listening already); False when it
+            cannot (no model, the window closed).
+        """
+        if self._closed:
+            return False
+        if self.listening:
+            return True
         self.device_watcher.cancel()  # listening now, or failing with its own reason
         if self.recognizer is None:
             if self.banner.isHidden():  # else it already says why no model loaded
@@ -367,21 +430,38 @@ class MainWindow(QtWidgets.QMainWindow):
         # it only wakes when a window or embedding step is due).
         config = replace(config, audio=replace(config.audio,
                                                refresh_ms=1000.0 / self.gui_config.redraw_hz))
-        try:
-            source = self.source_factory(device)
-            session = LiveSession(self.recognizer, config, source, self.bridge)
-            session.start()
-        except Exception as exc:  # noqa: BLE001 - any device failure is shown, not raised
+        self._starting = self.runner.start(functools.partial(
+            open_session, self.source_factory, device, self.recognizer, config, self.bridge))
+        self._set_listen_checked(True, "Starting…")
+        self.status.set_state("starting…")
+        return True
+
+    @QtCore.Slot(object)
+    def _on_session_started(self, started: tuple) -> None:
+        """The session runner's start ended: show the session running, or
+        say why it did not start."""
+        ticket, session, exc = started
+        if ticket != self._starting:
+            return  # stopped, or started anew, meanwhile: the runner stops it
+        self._starting = None
+        back, self._back = self._back, False
+        if exc is not None:
             log.warning("cannot start listening: %s", exc)
+            device = self.current_device()  # the one it started on: a change starts anew
             where = f" on {device}" if device else ""
             self.banner.show_message(
                 f"Cannot listen{where}: {exc}. Pick another input device (⟳ refreshes "
                 "the list) and press Space. Dropped files are still classified.")
             self._set_listen_checked(False)
             self.status.set_state("not listening")
-            return False
+            return
         self.session = session
-        notice = getattr(source, "notice", None)
+        # The threshold or VAD moved while it started: what the controls show now.
+        if session.engine.config.smoothing.threshold != self.threshold:
+            session.set_threshold(self.threshold)
+        if session.engine.config.vad.aggressiveness != self.vad_combo.currentIndex():
+            session.set_vad_aggressiveness(self.vad_combo.currentIndex())
+        notice = getattr(session.source, "notice", None)
         if notice:  # the device refused the rate asked for: listening at another
             self.banner.show_message(notice[0].upper() + notice[1:] + ".", error=False)
         self.live.show_word_bars(session.user_words.labels[1:] if session.user_words else ())
@@ -391,15 +471,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_timer.start()
         self._status_timer.start()
         self.update_status()
-        return True
+        if back:
+            self.banner.show_message("The input device is back: listening again.", error=False)
 
     def stop_listening(self, timeout: float = 1.0) -> None:
-        """Stop the stream and join the engine's threads."""
+        """Stop listening: the session runner stops the stream (or the start
+        in progress, once it ends) and joins the engine's threads."""
         session, self.session = self.session, None
+        starting, self._starting = self._starting, None
+        self._back = False
         self._redraw_timer.stop()
         self._status_timer.stop()
-        if session is not None:
-            session.stop(timeout=timeout)
+        if session is not None or starting is not None:
+            self.runner.stop(timeout=timeout)
         self._set_listen_checked(False)
         self.status.set_state("not listening")
 
@@ -502,10 +586,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     @QtCore.Slot()
     def _on_device_back(self) -> None:
-        if self.session is not None or self._closed:
+        if self.listening or self._closed:
             return
-        if self.start_listening():
-            self.banner.show_message("The input device is back: listening again.", error=False)
+        self._back = self.start_listening()  # said when it runs
 
     # ------------------------------------------------------------------ files
     def classify_files(self, paths: list[str]) -> None:
@@ -566,6 +649,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._closed = True
         self.device_watcher.cancel()
         self.stop_listening()
+        self.runner.shutdown(SESSION_SHUTDOWN_S)  # a start in progress ends, then stops
         self.file_dispatch.shutdown()
         self.prefs.geometry = self.saveGeometry()
         self.prefs.save(self.store)
