@@ -17,7 +17,8 @@ from typing import Callable
 BENCHMARKS: tuple[str, ...] = ("benchmarks.bench_features", "benchmarks.bench_engine",
                                "benchmarks.bench_gui")
 #: Modules with their own table format, run through ``main([])`` after the rest.
-SELF_PRINTING: tuple[str, ...] = ("benchmarks.bench_inference", "benchmarks.bench_stream")
+SELF_PRINTING: tuple[str, ...] = ("benchmarks.bench_inference", "benchmarks.bench_stream",
+                                  "benchmarks.bench_gui_gaps")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,154 @@
+"""How long the window stops responding when listening starts, switches or
+stops: the longest gap between ticks of a 10 ms timer on the GUI thread
+during each action, against the longest gap while it only listens (the
+reference, in the same run: what the redraws and the engine cost anyway).
+
+The real window (offscreen Qt) in a fresh process, so that the first
+Listen pays its imports as a user's does, listening through its default
+input (the capture child, PortAudio) on a JACK dummy server; skipped
+without jackd.
+
+    python -m benchmarks.bench_gui_gaps [--settle 3] [--repo OTHER_CHECKOUT ...]
+
+``--repo`` runs the same actions on other checkouts' code too, one after
+the other in the same run (e.g. a worktree of the commit before a change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TICK_MS = 10
+
+
+def child(settle_s: float) -> None:
+    """In the fresh process: the window, its actions, one JSON line each."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtCore
+
+    from kwsapp.gui.app import make_application
+    from kwsapp.gui.main_window import MainWindow
+
+    app = make_application(["bench-gui-gaps"])
+    tmp = tempfile.mkdtemp()
+    settings = QtCore.QSettings(str(Path(tmp) / "kwsapp.ini"),
+                                QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, model="embed", autostart=False)
+    window.show()
+    ticks: list[float] = []
+    timer = QtCore.QTimer(interval=TICK_MS)
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+
+    def run_for(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            time.sleep(0.001)
+
+    def measure(name: str, action, settle: float = settle_s) -> None:
+        run_for(0.3)
+        first = len(ticks)
+        QtCore.QTimer.singleShot(0, action)
+        run_for(settle)
+        stamps = ticks[max(0, first - 1):]
+        gap = max((b - a for a, b in zip(stamps, stamps[1:])), default=float("nan"))
+        print(json.dumps({"action": name, "gap_ms": 1000.0 * gap,
+                          "listening": window.session is not None}), flush=True)
+
+    run_for(0.5)
+    measure("first Listen", window.listen_action.trigger, settle=6.0)
+    measure("listening, no action (reference)", lambda: None)
+    measure("model embed -> cnn", lambda: window.controls.model_chosen.emit("cnn"))
+    measure("model cnn -> embed", lambda: window.controls.model_chosen.emit("embed"))
+    measure("input device chosen again", window.controls.device_chosen.emit)
+    measure("second opinion off", lambda: window.verify_check.setChecked(False))
+    measure("second opinion on", lambda: window.verify_check.setChecked(True))
+    measure("Stop", window.listen_action.trigger)
+    measure("Listen again", window.listen_action.trigger)
+    measure("close", window.close, settle=1.0)
+    sys.stdout.flush()
+    os._exit(0)  # the window's threads are joined by close(); nothing else to wait for
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_gui_gaps",
+                                     description=__doc__)
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds watched after each action")
+    parser.add_argument("--repo", nargs="+", type=Path, default=[],
+                        help="other checkouts to measure beside this one")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.settle)
+        return 0
+    if any(shutil.which(t) is None for t in ("jackd", "jack_lsp")):
+        print("| GUI thread's longest stall | - | (no jackd here) | - | - |")
+        return 0
+    here = Path(__file__).resolve().parents[1]
+    tables = [(repo, actions(repo, args.settle)) for repo in [here, *args.repo]]
+    print(f"GUI thread's longest gap between {TICK_MS} ms timer ticks, load average "
+          f"{os.getloadavg()[0]:.1f} at the end\n")
+    print("| checkout | action | longest gap (ms) | reference | reference (ms) | "
+          "ratio (ref / ours) |")
+    print("| --- | --- | ---: | --- | ---: | ---: |")
+    for repo, rows in tables:
+        name = _describe(repo)
+        if isinstance(rows, str):
+            print(f"| {name} | - | - | (the window failed: {rows}) | - | - |")
+            continue
+        reference = next(r["gap_ms"] for r in rows if "reference" in r["action"])
+        for r in rows:
+            if "reference" not in r["action"]:
+                print(f"| {name} | {r['action']} | {r['gap_ms']:.0f} | listening, no action | "
+                      f"{reference:.0f} | {reference / r['gap_ms']:.2f} |")
+    return 0
+
+
+def actions(repo: Path, settle_s: float) -> list[dict] | str:
+    """:func:`child` on ``repo``'s code in a fresh process, on a JACK dummy
+    server of its own: its rows, or why it failed."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=f"kwsapp-gaps-{os.getpid()}",
+               JACK_NO_START_SERVER="1", PYTHONPATH=str(repo))
+    jackd = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "16000",
+                              "-p", "256", "-C", "1", "-P", "1"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_child = ("import runpy, sys; sys.argv = ['bench_gui_gaps', '--child', '--settle', "
+                 f"{str(settle_s)!r}]; runpy.run_path({str(Path(__file__).resolve())!r}, "
+                 "run_name='__main__')")
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not subprocess.run(
+                ["jack_lsp"], env=env, capture_output=True, text=True).stdout.strip():
+            time.sleep(0.1)
+        out = subprocess.run([sys.executable, "-c", run_child], env=env, cwd=repo,
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        jackd.terminate()
+        try:
+            jackd.wait(10)
+        except subprocess.TimeoutExpired:
+            jackd.kill()
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    return rows or " ".join(out.stderr.strip().splitlines()[-1:])
+
+
+def _describe(repo: Path) -> str:
+    """A checkout as the table names it: its commit."""
+    head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h"],
+                          capture_output=True, text=True).stdout.strip()
+    return f"`{head}`" if head else str(repo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
