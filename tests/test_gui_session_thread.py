@@ -26,6 +26,7 @@ pytest.importorskip("pyqtgraph")
 pytestmark = pytest.mark.gui
 
 from kwsapp.audio.source import FileSource  # noqa: E402
+from kwsapp.errors import DeviceError  # noqa: E402
 
 WAIT_MS = 10000
 
@@ -49,7 +50,9 @@ class Sources:
     """A source factory that waits for ``gate`` (at most ``wait_s``) before
     it makes each source: a device slow to open."""
 
-    def __init__(self, wait_s: float = 0.0, open_at_once: bool = True) -> None:
+    def __init__(self, wait_s: float = 0.0, open_at_once: bool = True,
+                 kind: type[Source] = Source) -> None:
+        self.kind = kind
         self.made: list[Source] = []
         self.devices: list[object] = []
         self.gate = threading.Event()
@@ -61,7 +64,7 @@ class Sources:
     def __call__(self, device: object) -> Source:
         self.devices.append(device)
         self.gate.wait(self.wait_s)
-        self.made.append(Source())
+        self.made.append(self.kind())
         self.most_at_once = max(self.most_at_once, len(self.running()))
         return self.made[-1]
 
@@ -219,6 +222,67 @@ def test_a_model_chosen_loads_off_the_gui_thread_and_the_last_choice_wins(
     assert "Model tiny_b could not be loaded" in window.banner.text.text()
     assert window.model_spec == "tiny_c" and window.model_combo.currentData() == "tiny_c"
     assert window.session is not None and window.session.engine.recognizer.path == root / "tiny_c"
+
+
+def reported(window) -> threading.Event:
+    """Set on the engine's thread as soon as an engine error is reported to
+    the window: it is queued to the GUI thread, which has not seen it yet."""
+    from PySide6 import QtCore
+
+    event = threading.Event()
+    window.bridge.failed.connect(lambda *_: event.set(), QtCore.Qt.ConnectionType.DirectConnection)
+    return event
+
+
+def test_an_error_of_the_session_being_replaced_leaves_the_new_one_listening(
+        qtbot, make_window, tiny_model):
+    """The input fails as the user switches device (or model): the old
+    session's error reaches the window after the switch started the new
+    session. It is the old session's: the new one listens on (the error
+    stopped it, and the window said the input had stopped)."""
+    sources = Sources()
+    window = make_window(tiny_model, sources)
+    window.start_listening()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+    failed = reported(window)
+    sources.made[0].error = DeviceError("the old input failed")
+    assert failed.wait(WAIT_MS / 1000)
+    window.controls.device_chosen.emit()  # stops the old session, starts a new one
+    qtbot.waitUntil(lambda: not window.starting, timeout=WAIT_MS)
+    assert window.session is not None, window.banner.text.text()
+    assert window.banner.isHidden() and window.listen_action.isChecked()
+    qtbot.waitUntil(lambda: sources.made[0].stopped_on is not None, timeout=WAIT_MS)
+    assert sources.running() == [window.session.source] == [sources.made[1]]
+    assert window.session.running
+
+
+class FailingSource(Source):
+    """A source that fails as it starts, and returns from its start only
+    once the engine has reported that: the window hears of the error before
+    it hears that the start ended."""
+
+    reported: threading.Event
+
+    def start(self, on_block) -> None:
+        super().start(on_block)
+        self.error = DeviceError("the input failed at once")
+        self.reported.wait(WAIT_MS / 1000)
+
+
+def test_an_error_of_the_session_starting_stops_it_and_is_said(qtbot, make_window, tiny_model):
+    """An error of the session being started, reported before its start
+    is: the window stops that start and says why (not dropped as an
+    error of no session)."""
+    sources = Sources(kind=FailingSource)
+    window = make_window(tiny_model, sources)
+    FailingSource.reported = reported(window)
+    window.start_listening()
+    qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=WAIT_MS)
+    assert "the input failed at once" in window.banner.text.text()
+    qtbot.waitUntil(lambda: sources.made and sources.running() == [], timeout=WAIT_MS)
+    qtbot.wait(100)  # the start's end, queued after the error, changes nothing
+    assert window.session is None and not window.starting
+    assert not window.listen_action.isChecked()
 
 
 def test_a_window_closed_while_the_files_worker_loads_does_not_abort(tiny_model, tmp_path):

@@ -51,7 +51,9 @@ class EngineBridge(QtCore.QObject):
     command = QtCore.Signal(object)  # CommandEvent
     unconfirmed = QtCore.Signal(object)  # Unconfirmed: heard, not emitted
     window = QtCore.Signal(object)  # WindowResult
-    failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
+    # (ticket, Exception): the session of that SessionRunner ticket failed
+    # (DeviceError when the device fails)
+    failed = QtCore.Signal(object)
     word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
     # (ticket, LiveSession or None, Exception or None): a start ended (SessionRunner)
     started = QtCore.Signal(object)
@@ -67,8 +69,8 @@ class EngineBridge(QtCore.QObject):
     def on_window(self, result: object) -> None:
         self._emit(self.window, result)
 
-    def on_error(self, exc: Exception) -> None:
-        self._emit(self.failed, exc)
+    def on_error(self, ticket: int, exc: Exception) -> None:
+        self._emit(self.failed, (ticket, exc))
 
     def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
         self._emit(self.word_scores, (end_s, labels, probs))
@@ -92,12 +94,12 @@ class EngineBridge(QtCore.QObject):
 
 
 def open_session(source_factory: SourceFactory, device: object, recognizer: object,
-                 config: Config, bridge: EngineBridge) -> LiveSession:
+                 config: Config, bridge: EngineBridge, ticket: int) -> LiveSession:
     """The source for ``device`` and a session on it, started (on the
-    :class:`SessionRunner`'s thread)."""
+    :class:`SessionRunner`'s thread, as its start ``ticket``)."""
     source = source_factory(device)
     try:
-        session = LiveSession(recognizer, config, source, bridge)
+        session = LiveSession(recognizer, config, source, bridge, ticket)
     except BaseException:
         source.stop()  # a capture child must not outlive a session never made
         raise
@@ -115,14 +117,19 @@ class LiveSession:
             the card's defaults with the window's controls over them), as given.
         source: an AudioSource (sound card or file).
         bridge: where engine callbacks go.
+        ticket: the :class:`SessionRunner` start that makes it; its errors
+            carry it, so that the window tells them from those of a session
+            it has since replaced, which arrive after it did.
     """
 
     def __init__(self, recognizer: object, config: Config, source: object,
-                 bridge: EngineBridge) -> None:
+                 bridge: EngineBridge, ticket: int) -> None:
         from kwsapp.inference.engine import Engine
         self.source = source
+        self.ticket = ticket
         self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
-                             on_window=bridge.on_window, on_error=bridge.on_error,
+                             on_window=bridge.on_window,
+                             on_error=functools.partial(bridge.on_error, ticket),
                              on_unconfirmed=bridge.on_unconfirmed)
         self._bridge = bridge
         self.user_words = None
@@ -248,10 +255,10 @@ class SessionRunner:
         self._stopped_through = 0  # starts up to this ticket are stopped
         self._live: LiveSession | None = None  # started last, not stopped (runner thread)
 
-    def start(self, make: Callable[[], LiveSession]) -> int:
-        """Make a session with ``make`` (which starts it) on the runner's
-        thread, after the jobs asked before; returns the ticket that its
-        ``on_started`` call carries."""
+    def start(self, make: Callable[[int], LiveSession]) -> int:
+        """Make a session with ``make(ticket)`` (which starts it) on the
+        runner's thread, after the jobs asked before; returns the ticket,
+        which its ``on_started`` call carries too."""
         self._ticket = ticket = next(self._tickets)
         self._submit(functools.partial(self._start, ticket, make))
         return ticket
@@ -296,12 +303,12 @@ class SessionRunner:
             except Exception:  # noqa: BLE001 - the next job still runs
                 log.exception("live session job failed")
 
-    def _start(self, ticket: int, make: Callable[[], LiveSession]) -> None:
+    def _start(self, ticket: int, make: Callable[[int], LiveSession]) -> None:
         if ticket <= self._stopped_through:
             return  # stopped before it began: nobody waits for it
         self._stop()  # the window stops before it starts again; in case it did not
         try:
-            session = make()
+            session = make(ticket)
         except Exception as exc:  # noqa: BLE001 - any device failure is shown, not raised
             self._on_started(ticket, None, exc)
             return

@@ -563,7 +563,14 @@ class MainWindow(QtWidgets.QMainWindow):
                 "embeddings. Commands are heard as usual.", error=False)
 
     @QtCore.Slot(object)
-    def _on_engine_error(self, exc: Exception) -> None:
+    def _on_engine_error(self, failed: tuple) -> None:
+        ticket, exc = failed
+        session = self.session
+        if ticket != self._starting and (session is None or ticket != session.ticket):
+            # A session stopped since (a model or device switch, a stop):
+            # its error, queued before, must not stop the one after it.
+            log.info("input failed on a session since replaced: %s", exc)
+            return
         log.warning("input failed: %s", exc)
         self.stop_listening()
         self.refresh_devices()
