@@ -474,7 +474,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if back:
             self.banner.show_message("The input device is back: listening again.", error=False)
 
-    def stop_listening(self, timeout: float = 1.0) -> None:
+    def stop_listening(self) -> None:
         """Stop listening: the session runner stops the stream (or the start
         in progress, once it ends) and joins the engine's threads."""
         session, self.session = self.session, None
@@ -483,7 +483,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_timer.stop()
         self._status_timer.stop()
         if session is not None or starting is not None:
-            self.runner.stop(timeout=timeout)
+            self.runner.stop()
         self._set_listen_checked(False)
         self.status.set_state("not listening")
 
