@@ -467,5 +467,6 @@ def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_win
     window.device_combo.setCurrentIndex(1)
     window.device_combo.activated.emit(1)  # the user picks "mic two"
     dialog.record_take(0)
+    qtbot.waitUntil(lambda: not dialog.opening, timeout=5000)
     assert asked == ["mic two"]
     dialog.close()

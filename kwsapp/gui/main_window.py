@@ -655,6 +655,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._closed = True
         self.device_watcher.cancel()
+        if self.add_word_dialog is not None:  # a take under way is not left recording
+            self.add_word_dialog.close()
         self.stop_listening()
         self.runner.shutdown(SESSION_SHUTDOWN_S)  # a start in progress ends, then stops
         self.file_dispatch.shutdown()
