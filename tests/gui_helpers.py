@@ -14,6 +14,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 from PySide6 import QtCore, QtGui  # noqa: E402
 
+from kwsapp.audio.source import FileSource  # noqa: E402
+
 
 def grab_pixels(widget) -> np.ndarray:
     """The widget as drawn: ``[height, width, 3]`` uint8 RGB."""
@@ -53,6 +55,48 @@ def start_and_wait(window, timeout_s: float = 30.0) -> bool:
         time.sleep(0.01)
     QtWidgets.QApplication.processEvents()  # what the start's end queued
     return window.session is not None
+
+
+class NotedSource(FileSource):
+    """``audio`` (thirty seconds of silence unless given) replayed in real
+    time, noting the threads that made and stopped it."""
+
+    def __init__(self, audio: np.ndarray | None = None) -> None:
+        super().__init__(np.zeros(16000 * 30, np.float32) if audio is None else audio, 320,
+                         realtime=True)
+        self.made_on = threading.current_thread().name
+        self.stopped_on: str | None = None
+
+    def stop(self) -> None:
+        if self.stopped_on is None:
+            self.stopped_on = threading.current_thread().name
+        super().stop()
+
+
+class SlowSources:
+    """A source factory that waits for ``gate`` (at most ``wait_s``) before
+    it makes each source (``kind()``): a device slow to open."""
+
+    def __init__(self, wait_s: float = 0.0, open_at_once: bool = True,
+                 kind=NotedSource) -> None:
+        self.kind = kind
+        self.made: list[NotedSource] = []
+        self.devices: list[object] = []
+        self.gate = threading.Event()
+        if open_at_once:
+            self.gate.set()
+        self.wait_s = wait_s
+        self.most_at_once = 0  # sources made and not stopped, at most
+
+    def __call__(self, device: object) -> NotedSource:
+        self.devices.append(device)
+        self.gate.wait(self.wait_s)
+        self.made.append(self.kind())
+        self.most_at_once = max(self.most_at_once, len(self.running()))
+        return self.made[-1]
+
+    def running(self) -> list[NotedSource]:
+        return [s for s in self.made if s.stopped_on is None]
 
 
 def quiet_window(qtbot, settings_file, model: str, show: bool = False):

@@ -130,10 +130,14 @@ def main() -> None:
     for i, take in enumerate(args.takes):
         before = set(ports_now())
         dialog.record_take(i)
+        wait(app, lambda: not dialog.opening, args.timeout)  # the input opens on its thread
         ports = [p for p in new_ports(before) if p not in (player.port,)]
         if len(ports) == 1:
             player.play(np.concatenate([lead, word_only(take)]), ports[0])
         wait(app, lambda: not dialog.recording, dialog.config.record_s + 10)
+        # The take's input closes on the dialog's thread: gone before the
+        # next take's is told apart (JACK may give that one the same name).
+        wait(app, lambda: bool(now := ports_now()) and not set(ports) & set(now), 10)
     slots = [s.status.text() for s in dialog.slots]
     drawn = [s.drawn_points() for s in dialog.slots]
     trained = dialog.train() and wait(app, lambda: not dialog.training, args.timeout)

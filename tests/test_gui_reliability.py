@@ -93,6 +93,6 @@ def test_engine_callbacks_after_the_window_is_gone_are_dropped(qtbot):
     shiboken6.delete(bridge)  # what the window's teardown does to it
     bridge.on_window("late")
     bridge.on_event("late")
-    bridge.on_error(RuntimeError("late"))
+    bridge.on_error(1, RuntimeError("late"))
     bridge.on_word_scores(1.0, ("x",), None)
     assert got == ["w", "e"]

@@ -19,54 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gui_helpers import kwsapp_threads, temp_settings
+from gui_helpers import NotedSource, SlowSources, kwsapp_threads, temp_settings
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytestmark = pytest.mark.gui
 
-from kwsapp.audio.source import FileSource  # noqa: E402
+from kwsapp.errors import DeviceError  # noqa: E402
 
 WAIT_MS = 10000
-
-
-class Source(FileSource):
-    """Thirty seconds of silence in real time, noting the thread that made
-    and stopped it."""
-
-    def __init__(self) -> None:
-        super().__init__(np.zeros(16000 * 30, np.float32), 320, realtime=True)
-        self.made_on = threading.current_thread().name
-        self.stopped_on: str | None = None
-
-    def stop(self) -> None:
-        if self.stopped_on is None:
-            self.stopped_on = threading.current_thread().name
-        super().stop()
-
-
-class Sources:
-    """A source factory that waits for ``gate`` (at most ``wait_s``) before
-    it makes each source: a device slow to open."""
-
-    def __init__(self, wait_s: float = 0.0, open_at_once: bool = True) -> None:
-        self.made: list[Source] = []
-        self.devices: list[object] = []
-        self.gate = threading.Event()
-        if open_at_once:
-            self.gate.set()
-        self.wait_s = wait_s
-        self.most_at_once = 0  # sources made and not stopped, at most
-
-    def __call__(self, device: object) -> Source:
-        self.devices.append(device)
-        self.gate.wait(self.wait_s)
-        self.made.append(Source())
-        self.most_at_once = max(self.most_at_once, len(self.running()))
-        return self.made[-1]
-
-    def running(self) -> list[Source]:
-        return [s for s in self.made if s.stopped_on is None]
 
 
 @pytest.fixture
@@ -93,7 +54,7 @@ def test_listen_opens_and_stop_closes_the_device_off_the_gui_thread(qtbot, make_
     """start_listening returns while the device is still opening (the button
     says so), and the session shows when it runs; stop_listening returns at
     once and the source is stopped on the session runner's thread."""
-    sources = Sources(wait_s=5.0, open_at_once=False)
+    sources = SlowSources(wait_s=5.0, open_at_once=False)
     window = make_window(tiny_model, sources)
     assert window.start_listening()
     assert window.starting and window.session is None  # the device is still opening
@@ -115,7 +76,7 @@ def test_listen_opens_and_stop_closes_the_device_off_the_gui_thread(qtbot, make_
 def test_closing_while_the_device_opens_leaves_nothing_running(qtbot, make_window, tiny_model):
     """The window closed while its start is in progress: the start ends,
     its session is stopped at once, and no thread of it is left."""
-    sources = Sources(wait_s=0.5, open_at_once=False)  # opens half a second later
+    sources = SlowSources(wait_s=0.5, open_at_once=False)  # opens half a second later
     window = make_window(tiny_model, sources)
     window.start_listening()
     qtbot.waitUntil(lambda: bool(sources.devices), timeout=WAIT_MS)  # it is opening
@@ -131,7 +92,7 @@ def test_rapid_listen_clicks_end_in_one_session_or_none(qtbot, make_window, tiny
     click wins, no two sessions ever run, and each one started is stopped
     (starts stopped before they began are skipped: how many run depends on
     the timing)."""
-    sources = Sources(wait_s=0.05, open_at_once=False)  # each open takes a while
+    sources = SlowSources(wait_s=0.05, open_at_once=False)  # each open takes a while
     window = make_window(tiny_model, sources)
     listening = False
     for clicks in (7, 3, 4):  # from not listening: on, off, off
@@ -160,7 +121,7 @@ def test_changes_while_the_device_opens_are_what_it_listens_with(qtbot, make_win
     for name in ("tiny_a", "tiny_b"):
         shutil.copytree(tiny_model, root / name)
     monkeypatch.setenv("KWSAPP_MODELS_DIR", str(root))
-    sources = Sources(wait_s=5.0, open_at_once=False)
+    sources = SlowSources(wait_s=5.0, open_at_once=False)
     window = make_window("tiny_a", sources)
     window.start_listening()
     window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
@@ -193,7 +154,7 @@ def test_a_model_chosen_loads_off_the_gui_thread_and_the_last_choice_wins(
     for name in ("tiny_a", "tiny_b", "tiny_c"):
         shutil.copytree(tiny_model, root / name)
     monkeypatch.setenv("KWSAPP_MODELS_DIR", str(root))
-    window = make_window("tiny_a", Sources())
+    window = make_window("tiny_a", SlowSources())
     window.start_listening()
     qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
 
@@ -219,6 +180,67 @@ def test_a_model_chosen_loads_off_the_gui_thread_and_the_last_choice_wins(
     assert "Model tiny_b could not be loaded" in window.banner.text.text()
     assert window.model_spec == "tiny_c" and window.model_combo.currentData() == "tiny_c"
     assert window.session is not None and window.session.engine.recognizer.path == root / "tiny_c"
+
+
+def reported(window) -> threading.Event:
+    """Set on the engine's thread as soon as an engine error is reported to
+    the window: it is queued to the GUI thread, which has not seen it yet."""
+    from PySide6 import QtCore
+
+    event = threading.Event()
+    window.bridge.failed.connect(lambda *_: event.set(), QtCore.Qt.ConnectionType.DirectConnection)
+    return event
+
+
+def test_an_error_of_the_session_being_replaced_leaves_the_new_one_listening(
+        qtbot, make_window, tiny_model):
+    """The input fails as the user switches device (or model): the old
+    session's error reaches the window after the switch started the new
+    session. It is the old session's: the new one listens on (the error
+    stopped it, and the window said the input had stopped)."""
+    sources = SlowSources()
+    window = make_window(tiny_model, sources)
+    window.start_listening()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+    failed = reported(window)
+    sources.made[0].error = DeviceError("the old input failed")
+    assert failed.wait(WAIT_MS / 1000)
+    window.controls.device_chosen.emit()  # stops the old session, starts a new one
+    qtbot.waitUntil(lambda: not window.starting, timeout=WAIT_MS)
+    assert window.session is not None, window.banner.text.text()
+    assert window.banner.isHidden() and window.listen_action.isChecked()
+    qtbot.waitUntil(lambda: sources.made[0].stopped_on is not None, timeout=WAIT_MS)
+    assert sources.running() == [window.session.source] == [sources.made[1]]
+    assert window.session.running
+
+
+class FailingSource(NotedSource):
+    """A source that fails as it starts, and returns from its start only
+    once the engine has reported that: the window hears of the error before
+    it hears that the start ended."""
+
+    reported: threading.Event
+
+    def start(self, on_block) -> None:
+        super().start(on_block)
+        self.error = DeviceError("the input failed at once")
+        self.reported.wait(WAIT_MS / 1000)
+
+
+def test_an_error_of_the_session_starting_stops_it_and_is_said(qtbot, make_window, tiny_model):
+    """An error of the session being started, reported before its start
+    is: the window stops that start and says why (not dropped as an
+    error of no session)."""
+    sources = SlowSources(kind=FailingSource)
+    window = make_window(tiny_model, sources)
+    FailingSource.reported = reported(window)
+    window.start_listening()
+    qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=WAIT_MS)
+    assert "the input failed at once" in window.banner.text.text()
+    qtbot.waitUntil(lambda: sources.made and sources.running() == [], timeout=WAIT_MS)
+    qtbot.wait(100)  # the start's end, queued after the error, changes nothing
+    assert window.session is None and not window.starting
+    assert not window.listen_action.isChecked()
 
 
 def test_a_window_closed_while_the_files_worker_loads_does_not_abort(tiny_model, tmp_path):

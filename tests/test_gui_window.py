@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import real_clip, sure_clips
-from gui_helpers import grab_pixels, temp_settings
+from gui_helpers import SlowSources, grab_pixels, kwsapp_threads, temp_settings
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -467,5 +467,26 @@ def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_win
     window.device_combo.setCurrentIndex(1)
     window.device_combo.activated.emit(1)  # the user picks "mic two"
     dialog.record_take(0)
+    qtbot.waitUntil(lambda: not dialog.opening, timeout=5000)
     assert asked == ["mic two"]
     dialog.close()
+
+
+def test_closing_the_window_stops_the_take_being_recorded(qtbot, make_window, tiny_model,
+                                                         tmp_path, monkeypatch):
+    """The window closed while its Add word dialog records a take: the dialog
+    closes too, the take's input with it (it recorded on), and no thread of
+    the dialog is left."""
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    sources = SlowSources()
+    window = make_window(tiny_model, sources, autostart=False)
+    window.open_add_word()
+    dialog = window.add_word_dialog
+    dialog.countdown_ms = 0
+    dialog.record_take(0)
+    qtbot.waitUntil(lambda: not dialog.opening, timeout=5000)
+    assert dialog.recording and len(sources.made) == 1
+    window.close()
+    assert not dialog.recording and not dialog.isVisible()
+    qtbot.waitUntil(lambda: sources.running() == [], timeout=5000)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=5000)

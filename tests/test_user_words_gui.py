@@ -21,9 +21,10 @@ from test_user_words import recordings, wake_dir  # noqa: F401 - fixture
 pytest.importorskip("PySide6")
 pytestmark = pytest.mark.gui
 
-from gui_helpers import grab_pixels  # noqa: E402
+from gui_helpers import NotedSource, SlowSources, grab_pixels, kwsapp_threads  # noqa: E402
 from kwsapp.audio.io import load_audio  # noqa: E402
 from kwsapp.audio.source import FileSource  # noqa: E402
+from kwsapp.errors import DeviceError  # noqa: E402
 
 
 @pytest.fixture
@@ -180,6 +181,104 @@ def test_records_drops_redoes_trains_and_removes(qtbot, dialog, tmp_path):
         dialog.remove_selected()
     assert dialog.word_names() == [] and "removed" in dialog.prompt.text()
     assert not folder.exists()
+
+
+def slow_dialog(qtbot, tmp_path, wake_dir, open_at_once: bool = False):  # noqa: F811
+    """A dialog (no countdown) whose input opens when its ``sources.gate``
+    is set, each source playing a real take in real time; ``(dialog,
+    sources)``."""
+    from kwsapp.gui.add_word import AddWordDialog
+
+    take = np.concatenate([load_audio(recordings(wake_dir, "snowboy", 1)[0]),
+                           np.zeros(16000, np.float32)])
+    sources = SlowSources(wait_s=20.0, open_at_once=open_at_once,
+                          kind=lambda: NotedSource(take))
+    dialog = AddWordDialog(sources, countdown_ms=0, root=tmp_path / "home")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog, sources
+
+
+def test_record_opens_and_closes_the_input_off_the_gui_thread(qtbot, tmp_path,
+                                                              wake_dir):  # noqa: F811
+    """Record returns while the input is still opening (a sound card takes a
+    quarter of a second: the dialog froze), its button saying so; another
+    click meanwhile opens nothing more; the take is recorded once the input
+    runs. The input is opened and closed on the dialog's own thread, which
+    ends after the take."""
+    dialog, sources = slow_dialog(qtbot, tmp_path, wake_dir)
+    button = dialog.slots[0].record_button
+    button.click()
+    assert dialog.recording and dialog.opening  # back before the input opened
+    assert button.text() == "Starting…" and not button.isEnabled()
+    assert dialog.prompt.text() == "Take 1: opening the input…"
+    button.click()  # the second click, on this take or another: nothing
+    dialog.record_take(0)
+    dialog.record_take(1)
+    sources.gate.set()
+    qtbot.waitUntil(lambda: not dialog.opening, timeout=10000)
+    assert dialog.recording and dialog.prompt.text() == "Take 1: say the word now."
+    assert button.text() == "● Record" and not button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    assert dialog.slots[0].take is not None, dialog.slots[0].status.text()
+    assert dialog.slots[1].take is None and len(sources.made) == 1
+    assert button.isEnabled() and dialog.slots[1].record_button.isEnabled()
+    assert sources.made[0].made_on == "kwsapp-record"
+    qtbot.waitUntil(lambda: sources.running() == [], timeout=10000)
+    assert sources.made[0].stopped_on == "kwsapp-record"
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+
+
+@pytest.mark.parametrize("how", ["Close", "Escape"])
+def test_closing_the_dialog_while_the_input_opens(qtbot, tmp_path, wake_dir,  # noqa: F811
+                                                  how):
+    """Closed (or cancelled with Escape) while the input opens, the dialog
+    records nothing and says so; the input is closed as soon as it is open,
+    on the dialog's thread, which ends. Opened again at once, it records as
+    ever, the old input closed before the new one opens."""
+    from PySide6 import QtCore
+
+    dialog, sources = slow_dialog(qtbot, tmp_path, wake_dir)
+    dialog.record_take(0)
+    qtbot.waitUntil(lambda: len(sources.devices) == 1, timeout=10000)  # it is opening
+    if how == "Close":
+        dialog.close()
+    else:
+        qtbot.keyClick(dialog, QtCore.Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and not dialog.recording and not dialog.opening
+    assert dialog.prompt.text() == "Take 1 was not recorded: the dialog was closed."
+    assert dialog.slots[0].record_button.text() == "● Record"
+    assert dialog.slots[0].record_button.isEnabled()
+
+    dialog.show()
+    dialog.record_take(0)  # while the first input is still opening
+    sources.gate.set()
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=20000)
+    assert dialog.slots[0].take is not None, dialog.slots[0].status.text()
+    assert len(sources.made) == 2 and sources.most_at_once == 1
+    assert sources.made[0].stopped_on == "kwsapp-record"
+    qtbot.waitUntil(lambda: sources.running() == [], timeout=10000)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+
+
+def test_an_input_that_cannot_open_is_said(qtbot, tmp_path):
+    """An input device that fails to open: the take says why, and the
+    dialog too, as before; Record can be pressed again."""
+    from kwsapp.gui.add_word import AddWordDialog
+
+    def missing(device):
+        raise DeviceError(f"input device {device!r} not found")
+
+    dialog = AddWordDialog(missing, device="mic 9", countdown_ms=0, root=tmp_path / "home")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.record_take(2)
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    assert dialog.slots[2].status.text() == "cannot record: input device 'mic 9' not found"
+    assert dialog.prompt.text() == "Cannot record: input device 'mic 9' not found"
+    assert dialog.slots[2].record_button.text() == "● Record"
+    assert all(slot.record_button.isEnabled() for slot in dialog.slots)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
 
 
 def test_dropped_files_become_takes_and_bad_ones_say_why(qtbot, dialog, wake_dir,  # noqa: F811

@@ -4,13 +4,16 @@ taught are listed, and can be removed, in the same dialog.
 
 Recording runs a :class:`~kwsapp.userwords.record.TakeRecorder` on a source
 from the window's source factory (the sound card, or whatever the tests
-give); a timer draws its level and stops it when full. Dropped files are
+give), opened and closed by a :class:`~kwsapp.gui.live.SessionRunner` on a
+thread of its own (a sound card takes a quarter of a second to open); a
+timer draws its level and has it closed when full. Dropped files are
 decoded, and training runs, on worker threads whose results and progress
 arrive through Qt signals: the dialog stays live while a long file is read.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,6 +26,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
+from kwsapp.gui.live import SessionRunner, SourceFactory, on_new_source
 from kwsapp.gui.waveform_widget import LevelMeter, envelope
 from kwsapp.userwords.takes import (BadTakeError, Take, check_take, check_takes, min_takes,
                                      read_take)
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 WAVE_POINTS = 400
 SPEECH_BRUSH = (255, 190, 60, 60)
+RECORD_TEXT = "● Record"
+STARTING_TEXT = "Starting…"  # the input is opening
 
 
 class TakeSlot(QtWidgets.QFrame):
@@ -62,7 +68,7 @@ class TakeSlot(QtWidgets.QFrame):
         item.addItem(self.curve)
         self.status = QtWidgets.QLabel("not recorded")
         self.status.setWordWrap(True)
-        self.record_button = QtWidgets.QPushButton("● Record")
+        self.record_button = QtWidgets.QPushButton(RECORD_TEXT)
         self.record_button.setToolTip("Record this take from the input device")
         self.play_button = QtWidgets.QPushButton("▶ Play")
         self.play_button.setToolTip("Play this take back")
@@ -118,6 +124,23 @@ class TakeSlot(QtWidgets.QFrame):
         x, _ = self.curve.getData()
         return 0 if x is None else len(x)
 
+    def show_starting(self, starting: bool) -> None:
+        """Record says that its input is opening, or is Record again."""
+        self.record_button.setText(STARTING_TEXT if starting else RECORD_TEXT)
+
+
+def open_recorder(source_factory: SourceFactory, device: Any, seconds: float) -> Any:
+    """A :class:`~kwsapp.userwords.record.TakeRecorder` of ``seconds`` on a
+    new source for ``device``, recording (on the dialog's runner thread)."""
+    from kwsapp.userwords.record import TakeRecorder
+
+    def start(source: Any) -> TakeRecorder:
+        recorder = TakeRecorder(source, seconds)
+        recorder.start()
+        return recorder
+
+    return on_new_source(source_factory, device, start)
+
 
 def read_takes(paths: list[str], config: UserWordsConfig, cancel: threading.Event
                ) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
@@ -145,6 +168,8 @@ class _WorkerBridge(QtCore.QObject):
     """The worker threads' results, queued to the dialog's thread."""
 
     progress = QtCore.Signal(float, str)
+    # (ticket, TakeRecorder or None, Exception or None): the input opened, or not
+    recorder_started = QtCore.Signal(object)
     done = QtCore.Signal(object)
     retrained = QtCore.Signal(object)
     failed = QtCore.Signal(str)
@@ -179,7 +204,8 @@ class AddWordDialog(QtWidgets.QDialog):
         self.source_factory, self.device, self.root = source_factory, device, root
         self.countdown_ms = countdown_ms
         self._embedder, self._pool = embedder, pool
-        self._recorder = None
+        self._recorder = None  # recording, its input open
+        self._opening: int | None = None  # the runner's ticket of the input opening
         self._recording_slot: int | None = None
         self._record_at = 0.0
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
@@ -278,6 +304,10 @@ class AddWordDialog(QtWidgets.QDialog):
         self._bridge.done.connect(self._on_trained, queued)
         self._bridge.retrained.connect(self._on_retrained, queued)
         self._bridge.failed.connect(self._on_train_failed, queued)
+        self._bridge.recorder_started.connect(self._on_recorder_started, queued)
+        bridge = self._bridge  # what the runner's thread holds: not the dialog
+        self._runner = SessionRunner(lambda *started: bridge.recorder_started.emit(started),
+                                     name="kwsapp-record")
         self.refresh_words()
 
     # ------------------------------------------------------------- takes
@@ -287,7 +317,13 @@ class AddWordDialog(QtWidgets.QDialog):
 
     @property
     def recording(self) -> bool:
+        """A take is under way: counting down, its input opening, or recording."""
         return self._recording_slot is not None
+
+    @property
+    def opening(self) -> bool:
+        """The take's input is opening (on the runner's thread)."""
+        return self._opening is not None
 
     @property
     def reading(self) -> bool:
@@ -317,27 +353,41 @@ class AddWordDialog(QtWidgets.QDialog):
             slot.record_button.setEnabled(False)
         self._timer.start()
         if self.countdown_ms <= 0:
-            self._start_recorder()
+            self._open_recorder()
 
-    def _start_recorder(self) -> None:
-        from kwsapp.userwords.record import TakeRecorder
-
+    def _open_recorder(self) -> None:
+        """Have the runner open the input and start recording on it; the
+        button says it is starting meanwhile."""
         index = self._recording_slot
-        try:
-            self._recorder = TakeRecorder(self.source_factory(self.device), self.config.record_s)
-            self._recorder.start()
-        except Exception as exc:  # noqa: BLE001 - a device failure is shown, not raised
+        make = functools.partial(open_recorder, self.source_factory, self.device,
+                                 self.config.record_s)
+        self._opening = self._runner.start(lambda _ticket: make())
+        self.slots[index].show_starting(True)
+        self.say(f"Take {index + 1}: opening the input…")
+
+    @QtCore.Slot(object)
+    def _on_recorder_started(self, started: tuple) -> None:
+        ticket, recorder, exc = started
+        if ticket != self._opening:
+            return  # the dialog was closed meanwhile: the runner closes it
+        self._opening = None
+        index = self._recording_slot
+        self.slots[index].show_starting(False)
+        if exc is not None:
             self._finish_recording()
             self.slots[index].set_take(None, f"cannot record: {exc}")
             self.say(f"Cannot record: {exc}", error=True)
             return
+        self._recorder = recorder
         self.say(f"Take {index + 1}: say the word now.")
 
     def _tick(self) -> None:
-        if self._recorder is None:  # counting down
+        if self._recorder is None:  # counting down, or the input opening
+            if self._opening is not None:
+                return
             left = self._record_at - time.monotonic()
             if left <= 0:
-                self._start_recorder()
+                self._open_recorder()
             else:
                 count = max(1, int(np.ceil(3 * left / max(self.countdown_ms / 1000.0, 1e-3))))
                 self.say(f"Take {self._recording_slot + 1}: get ready… {count}")
@@ -348,8 +398,7 @@ class AddWordDialog(QtWidgets.QDialog):
         error = getattr(rec.source, "error", None)
         if rec.done.is_set() or error is not None:
             index = self._recording_slot
-            rec.stop()
-            audio = rec.audio()
+            audio = rec.audio()  # full, or all there was: nothing is added after
             self._finish_recording()
             if error is not None and not rec.done.is_set():
                 self.slots[index].set_take(None, f"the input failed: {error}")
@@ -357,8 +406,13 @@ class AddWordDialog(QtWidgets.QDialog):
             self._accept(index, audio, f"take {index + 1}")
 
     def _finish_recording(self) -> None:
+        """The take's end: its input closed (after it opened, when it is
+        opening) on the runner's thread, which then ends."""
         self._timer.stop()
-        self._recorder = None
+        self._runner.close()
+        if self._opening is not None:
+            self.slots[self._recording_slot].show_starting(False)
+        self._recorder = self._opening = None
         self._recording_slot = None
         self._enable_buttons()
 
@@ -686,9 +740,20 @@ class AddWordDialog(QtWidgets.QDialog):
         self.say(f"{name!r} removed.")
         self.word_removed.emit(name)
 
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
-        if self._recorder is not None:
-            self._recorder.stop()
-        self._finish_recording()
+    def _cancel(self) -> None:
+        """The dialog is closed, or cancelled: the take under way is not
+        recorded (its input closed), nor are the dropped files being read."""
+        if self.recording:
+            index = self._recording_slot
+            self._finish_recording()
+            self.say(f"Take {index + 1} was not recorded: the dialog was closed.")
         self._stop_reading()
+
+    def reject(self) -> None:
+        # Escape: hides the dialog without a close event.
+        self._cancel()
+        super().reject()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self._cancel()
         super().closeEvent(event)

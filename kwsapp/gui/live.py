@@ -16,7 +16,7 @@ import itertools
 import logging
 import queue
 import threading
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 import shiboken6
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Builds the audio source for a device (name, index or None: the default).
 SourceFactory = Callable[[object], object]
+#: What a SessionRunner starts: a LiveSession, or the Add word dialog's TakeRecorder.
+Session = TypeVar("Session")
 
 
 def default_source_factory(config: Config) -> SourceFactory:
@@ -51,7 +53,9 @@ class EngineBridge(QtCore.QObject):
     command = QtCore.Signal(object)  # CommandEvent
     unconfirmed = QtCore.Signal(object)  # Unconfirmed: heard, not emitted
     window = QtCore.Signal(object)  # WindowResult
-    failed = QtCore.Signal(object)  # Exception (DeviceError when the device fails)
+    # (ticket, Exception): the session of that SessionRunner ticket failed
+    # (DeviceError when the device fails)
+    failed = QtCore.Signal(object)
     word_scores = QtCore.Signal(object)  # (end_s, labels, probs) of the user words
     # (ticket, LiveSession or None, Exception or None): a start ended (SessionRunner)
     started = QtCore.Signal(object)
@@ -67,8 +71,8 @@ class EngineBridge(QtCore.QObject):
     def on_window(self, result: object) -> None:
         self._emit(self.window, result)
 
-    def on_error(self, exc: Exception) -> None:
-        self._emit(self.failed, exc)
+    def on_error(self, ticket: int, exc: Exception) -> None:
+        self._emit(self.failed, (ticket, exc))
 
     def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
         self._emit(self.word_scores, (end_s, labels, probs))
@@ -91,16 +95,26 @@ class EngineBridge(QtCore.QObject):
             log.debug("engine callback after the window closed: dropped")
 
 
-def open_session(source_factory: SourceFactory, device: object, recognizer: object,
-                 config: Config, bridge: EngineBridge) -> LiveSession:
-    """The source for ``device`` and a session on it, started (on the
-    :class:`SessionRunner`'s thread)."""
+def on_new_source(source_factory: SourceFactory, device: object,
+                  make: Callable[[object], Session]) -> Session:
+    """``make(source)`` on a new source for ``device`` (on a
+    :class:`SessionRunner`'s thread): what it makes and starts there. When
+    that fails the source is stopped: a capture child must not outlive what
+    was never started."""
     source = source_factory(device)
     try:
-        session = LiveSession(recognizer, config, source, bridge)
+        return make(source)
     except BaseException:
-        source.stop()  # a capture child must not outlive a session never made
+        source.stop()
         raise
+
+
+def open_session(source_factory: SourceFactory, device: object, recognizer: object,
+                 config: Config, bridge: EngineBridge, ticket: int) -> LiveSession:
+    """The source for ``device`` and a session on it, started (on the
+    :class:`SessionRunner`'s thread, as its start ``ticket``)."""
+    session = on_new_source(source_factory, device, lambda source: LiveSession(
+        recognizer, config, source, bridge, ticket))
     session.start()  # a failure there stops the source
     return session
 
@@ -115,14 +129,19 @@ class LiveSession:
             the card's defaults with the window's controls over them), as given.
         source: an AudioSource (sound card or file).
         bridge: where engine callbacks go.
+        ticket: the :class:`SessionRunner` start that makes it; its errors
+            carry it, so that the window tells them from those of a session
+            it has since replaced, which arrive after it did.
     """
 
     def __init__(self, recognizer: object, config: Config, source: object,
-                 bridge: EngineBridge) -> None:
+                 bridge: EngineBridge, ticket: int) -> None:
         from kwsapp.inference.engine import Engine
         self.source = source
+        self.ticket = ticket
         self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
-                             on_window=bridge.on_window, on_error=bridge.on_error,
+                             on_window=bridge.on_window,
+                             on_error=functools.partial(bridge.on_error, ticket),
                              on_unconfirmed=bridge.on_unconfirmed)
         self._bridge = bridge
         self.user_words = None
@@ -221,94 +240,116 @@ class LiveSession:
 
 
 class SessionRunner:
-    """Starts and stops the window's live sessions on a thread of its own
-    (``kwsapp-session``), one job at a time, in the order asked.
+    """Starts and stops sessions on a thread of its own, one job at a time,
+    in the order asked: the window's live sessions (``kwsapp-session``) and
+    the Add word dialog's take recorders (``kwsapp-record``). A session is
+    what the ``make`` given to :meth:`start` returns, stopped with its
+    ``stop()``.
 
     Opening a sound card starts its capture child and waits for its answer,
     and closing one waits for the child to leave: 0.25-0.3 s and 40-70 ms on
     an idle machine, twice that with the other core busy. On the GUI thread
     that froze the window at every Listen, model, device or second-opinion
-    change. In order, so a stop has closed the device before the next start
-    opens it again, and a start stopped before it ended is stopped right
-    after it, here: never two sessions at once. A start stopped before it
-    began is skipped (clicks faster than a device opens).
+    change, and the dialog at every take. In order, so a stop has closed the
+    device before the next start opens it again, and a start stopped before
+    it ended is stopped right after it, here: never two sessions at once. A
+    start stopped before it began is skipped (clicks faster than a device
+    opens).
 
     Args:
         on_started: ``(ticket, session, error)``, called on the runner's
             thread when a start asked for by :meth:`start` ends: the session
             running, or None and what failed.
+        name: the thread's name.
     """
 
-    def __init__(self, on_started: Callable[[int, object, Exception | None], None]) -> None:
+    def __init__(self, on_started: Callable[[int, object, Exception | None], None],
+                 name: str = "kwsapp-session") -> None:
         self._on_started = on_started
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._name = name
+        self._jobs: queue.SimpleQueue | None = None  # the serving thread's
+        self._thread: threading.Thread | None = None  # serving; None once closed
+        self._last: threading.Thread | None = None  # the one started last
         self._tickets = itertools.count(1)
         self._ticket = 0  # the last one given
         self._stopped_through = 0  # starts up to this ticket are stopped
-        self._live: LiveSession | None = None  # started last, not stopped (runner thread)
+        self._live: object | None = None  # started last, not stopped (runner thread)
 
-    def start(self, make: Callable[[], LiveSession]) -> int:
-        """Make a session with ``make`` (which starts it) on the runner's
-        thread, after the jobs asked before; returns the ticket that its
-        ``on_started`` call carries."""
+    def start(self, make: Callable[[int], Session]) -> int:
+        """Make a session with ``make(ticket)`` (which starts it) on the
+        runner's thread, after the jobs asked before; returns the ticket,
+        which its ``on_started`` call carries too."""
         self._ticket = ticket = next(self._tickets)
         self._submit(functools.partial(self._start, ticket, make))
         return ticket
 
-    def stop(self, timeout: float = 1.0) -> None:
+    def stop(self) -> None:
         """Stop the session started last, once the jobs asked before are
         done (a start in progress: the session it makes; a start not begun
         is skipped)."""
         self._stopped_through = self._ticket
-        self._submit(functools.partial(self._stop, timeout))
+        self._submit(self._stop)
 
     def run(self, job: Callable[[], None]) -> None:
         """Run ``job`` on the runner's thread after the jobs asked before
         (loading a model chosen: the window's next start takes it)."""
         self._submit(job)
 
+    def close(self) -> None:
+        """Stop the session (after a start in progress) and let the thread
+        end once that is done, without waiting for it (the Add word dialog
+        after a take, or closed: no thread of it stays). A job asked later
+        runs on a new thread, once this one has ended."""
+        if self._thread is None:
+            return
+        self.stop()
+        self._jobs.put(None)
+        self._thread = self._jobs = None
+
     def shutdown(self, timeout: float) -> bool:
         """Stop the session (after a start in progress) and end the thread,
         waiting up to ``timeout`` s. Returns whether the thread ended."""
-        thread = self._thread
+        self.close()
+        thread = self._last
         if thread is None:
             return True
-        self.stop()
-        self._jobs.put(None)
         thread.join(timeout)
         if thread.is_alive():
-            log.error("the live session did not stop within %.1f s", timeout)
+            log.error("the %s thread did not stop within %.1f s", self._name, timeout)
             return False
         return True
 
     def _submit(self, job: Callable[[], None]) -> None:
-        if self._thread is None:  # at the first job: a window never listening has none
-            self._thread = threading.Thread(target=self._serve, name="kwsapp-session",
-                                            daemon=True)
+        if self._thread is None:  # at the first job (a window never listening has none)
+            self._jobs = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._serve, args=(self._jobs, self._last),
+                                            name=self._name, daemon=True)
+            self._last = self._thread
             self._thread.start()
         self._jobs.put(job)
 
-    def _serve(self) -> None:
-        while (job := self._jobs.get()) is not None:
+    def _serve(self, jobs: queue.SimpleQueue, before: threading.Thread | None) -> None:
+        if before is not None:
+            before.join()  # closed, still stopping its session: in order, as ever
+        while (job := jobs.get()) is not None:
             try:
                 job()
             except Exception:  # noqa: BLE001 - the next job still runs
-                log.exception("live session job failed")
+                log.exception("%s job failed", self._name)
 
-    def _start(self, ticket: int, make: Callable[[], LiveSession]) -> None:
+    def _start(self, ticket: int, make: Callable[[int], Session]) -> None:
         if ticket <= self._stopped_through:
             return  # stopped before it began: nobody waits for it
         self._stop()  # the window stops before it starts again; in case it did not
         try:
-            session = make()
+            session = make(ticket)
         except Exception as exc:  # noqa: BLE001 - any device failure is shown, not raised
             self._on_started(ticket, None, exc)
             return
         self._live = session
         self._on_started(ticket, session, None)
 
-    def _stop(self, timeout: float = 1.0) -> None:
+    def _stop(self) -> None:
         session, self._live = self._live, None
         if session is not None:
-            session.stop(timeout=timeout)
+            session.stop()

@@ -474,7 +474,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if back:
             self.banner.show_message("The input device is back: listening again.", error=False)
 
-    def stop_listening(self, timeout: float = 1.0) -> None:
+    def stop_listening(self) -> None:
         """Stop listening: the session runner stops the stream (or the start
         in progress, once it ends) and joins the engine's threads."""
         session, self.session = self.session, None
@@ -483,7 +483,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_timer.stop()
         self._status_timer.stop()
         if session is not None or starting is not None:
-            self.runner.stop(timeout=timeout)
+            self.runner.stop()
         self._set_listen_checked(False)
         self.status.set_state("not listening")
 
@@ -563,7 +563,14 @@ class MainWindow(QtWidgets.QMainWindow):
                 "embeddings. Commands are heard as usual.", error=False)
 
     @QtCore.Slot(object)
-    def _on_engine_error(self, exc: Exception) -> None:
+    def _on_engine_error(self, failed: tuple) -> None:
+        ticket, exc = failed
+        session = self.session
+        if ticket != self._starting and (session is None or ticket != session.ticket):
+            # A session stopped since (a model or device switch, a stop):
+            # its error, queued before, must not stop the one after it.
+            log.info("input failed on a session since replaced: %s", exc)
+            return
         log.warning("input failed: %s", exc)
         self.stop_listening()
         self.refresh_devices()
@@ -648,6 +655,8 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._closed = True
         self.device_watcher.cancel()
+        if self.add_word_dialog is not None:  # a take under way is not left recording
+            self.add_word_dialog.close()
         self.stop_listening()
         self.runner.shutdown(SESSION_SHUTDOWN_S)  # a start in progress ends, then stops
         self.file_dispatch.shutdown()
