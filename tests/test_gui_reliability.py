@@ -88,11 +88,11 @@ def test_engine_callbacks_after_the_window_is_gone_are_dropped(qtbot):
     bridge.window.connect(got.append)
     bridge.command.connect(got.append)
     bridge.on_window("w")
-    bridge.on_event("e")
-    assert got == ["w", "e"]
+    bridge.on_event("e", ticket=3)
+    assert got == [(None, "w"), (3, "e")]
     shiboken6.delete(bridge)  # what the window's teardown does to it
     bridge.on_window("late")
     bridge.on_event("late")
     bridge.on_error(1, RuntimeError("late"))
     bridge.on_word_scores(1.0, ("x",), None)
-    assert got == ["w", "e"]
+    assert got == [(None, "w"), (3, "e")]

@@ -261,3 +261,31 @@ def test_a_window_closed_while_the_files_worker_loads_does_not_abort(tiny_model,
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"loading_at_close": True, "running_after_close": True,
                       "window_deleted": True, "thread_ended": True, "threads_left": []}
+
+
+def test_what_a_replaced_session_queued_is_dropped(qtbot, make_window, tiny_model):
+    """A session replaced by a switch (device, model) may have queued a
+    command, probabilities or user-word scores before it stopped: they
+    arrive after the switch. They are dropped: the command's audio would be
+    read from the new session's ring, and an old model's probabilities
+    drawn over the new one's bars. What the current session sends is
+    shown."""
+    from kwsapp.inference.engine import CommandEvent
+
+    sources = SlowSources()
+    window = make_window(tiny_model, sources)
+    window.start_listening()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+    old = window.session.ticket
+    window.controls.device_chosen.emit()  # stops the old session, starts a new one
+    qtbot.waitUntil(lambda: not window.starting and window.session is not None,
+                    timeout=WAIT_MS)
+    assert window.session.ticket != old
+
+    def said(label: str, ticket: int) -> None:  # as an engine's thread queues it
+        window.bridge.on_event(CommandEvent(label, 0.9, 1.0, 1.4, 1.5, 0.1), ticket=ticket)
+
+    said("left", old)
+    said("right", window.session.ticket)  # queued after it: once it is shown, both were seen
+    qtbot.waitUntil(lambda: "right" in [r[2] for r in window.history.rows()], timeout=WAIT_MS)
+    assert "left" not in [r[2] for r in window.history.rows()]

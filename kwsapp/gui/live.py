@@ -50,6 +50,11 @@ class EngineBridge(QtCore.QObject):
     """Engine callbacks -> Qt signals. The ``on_*`` methods are handed to the
     engine (and the session runner) and run on its threads: they only emit."""
 
+    # What a session heard, each as (ticket, value): the SessionRunner start
+    # of the session it came from (None: not from a session), so that the
+    # window drops what a session it has since replaced queued before it
+    # stopped (an old model's probabilities, a command whose audio would be
+    # read from the new session's ring).
     command = QtCore.Signal(object)  # CommandEvent
     unconfirmed = QtCore.Signal(object)  # Unconfirmed: heard, not emitted
     window = QtCore.Signal(object)  # WindowResult
@@ -62,20 +67,21 @@ class EngineBridge(QtCore.QObject):
     # (spec, Recognizer or None, Exception or None): a model chosen was loaded, or not
     model_loaded = QtCore.Signal(object)
 
-    def on_event(self, event: object) -> None:
-        self._emit(self.command, event)
+    def on_event(self, event: object, ticket: int | None = None) -> None:
+        self._emit(self.command, (ticket, event))
 
-    def on_unconfirmed(self, dropped: object) -> None:
-        self._emit(self.unconfirmed, dropped)
+    def on_unconfirmed(self, dropped: object, ticket: int | None = None) -> None:
+        self._emit(self.unconfirmed, (ticket, dropped))
 
-    def on_window(self, result: object) -> None:
-        self._emit(self.window, result)
+    def on_window(self, result: object, ticket: int | None = None) -> None:
+        self._emit(self.window, (ticket, result))
 
     def on_error(self, ticket: int, exc: Exception) -> None:
         self._emit(self.failed, (ticket, exc))
 
-    def on_word_scores(self, end_s: float, labels: tuple, probs: object) -> None:
-        self._emit(self.word_scores, (end_s, labels, probs))
+    def on_word_scores(self, end_s: float, labels: tuple, probs: object,
+                       ticket: int | None = None) -> None:
+        self._emit(self.word_scores, (ticket, (end_s, labels, probs)))
 
     def on_started(self, ticket: int, session: object, error: Exception | None) -> None:
         self._emit(self.started, (ticket, session, error))
@@ -139,10 +145,12 @@ class LiveSession:
         from kwsapp.inference.engine import Engine
         self.source = source
         self.ticket = ticket
-        self.engine = Engine(recognizer, config, source, on_event=bridge.on_event,
-                             on_window=bridge.on_window,
+        self.engine = Engine(recognizer, config, source,
+                             on_event=functools.partial(bridge.on_event, ticket=ticket),
+                             on_window=functools.partial(bridge.on_window, ticket=ticket),
                              on_error=functools.partial(bridge.on_error, ticket),
-                             on_unconfirmed=bridge.on_unconfirmed)
+                             on_unconfirmed=functools.partial(bridge.on_unconfirmed,
+                                                              ticket=ticket))
         self._bridge = bridge
         self.user_words = None
         self.unheard: tuple[str, ...] = ()
@@ -158,8 +166,9 @@ class LiveSession:
         if self.user_words is not None:
             self.user_words.detach()
         words = UserWords.load()
-        self.user_words = attach_user_words(self.engine, on_scores=self._bridge.on_word_scores,
-                                            words=words)
+        self.user_words = attach_user_words(
+            self.engine, on_scores=functools.partial(self._bridge.on_word_scores,
+                                                     ticket=self.ticket), words=words)
         # Words there are but this model cannot hear (it streams no
         # embeddings): the window says so, else they seem to fail.
         self.unheard = tuple(words.names) if self.user_words is None else ()

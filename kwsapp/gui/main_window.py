@@ -230,10 +230,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge = EngineBridge()
         queued = QtCore.Qt.ConnectionType.QueuedConnection
         self.bridge.command.connect(self._on_command, queued)
-        self.bridge.unconfirmed.connect(self.live.show_unconfirmed, queued)
-        self.bridge.window.connect(self.live.show_window, queued)
+        self.bridge.unconfirmed.connect(self._on_unconfirmed, queued)
+        self.bridge.window.connect(self._on_window, queued)
         self.bridge.failed.connect(self._on_engine_error, queued)
-        self.bridge.word_scores.connect(self.live.show_word_scores, queued)
+        self.bridge.word_scores.connect(self._on_word_scores, queued)
         self.bridge.started.connect(self._on_session_started, queued)
         self.bridge.model_loaded.connect(self._on_model_loaded, queued)
         self.runner = SessionRunner(self.bridge.on_started)
@@ -519,13 +519,42 @@ class MainWindow(QtWidgets.QMainWindow):
         self.add_word_dialog.raise_()
 
     @QtCore.Slot(object)
-    def _on_command(self, event) -> None:
+    def _on_command(self, heard: tuple) -> None:
         """A command: shown, with the audio it was heard on kept in the
         history (read from the ring now, while it is still there)."""
+        ticket, event = heard
+        if self._replaced(ticket):
+            return
         session = self.session
         audio = None if session is None else session.heard(float(event.start),
                                                             float(event.end))
         self.live.show_command(event, audio)
+
+    @QtCore.Slot(object)
+    def _on_unconfirmed(self, heard: tuple) -> None:
+        ticket, dropped = heard
+        if not self._replaced(ticket):
+            self.live.show_unconfirmed(dropped)
+
+    @QtCore.Slot(object)
+    def _on_window(self, heard: tuple) -> None:
+        ticket, result = heard
+        if not self._replaced(ticket):
+            self.live.show_window(result)
+
+    @QtCore.Slot(object)
+    def _on_word_scores(self, heard: tuple) -> None:
+        ticket, scores = heard
+        if not self._replaced(ticket):
+            self.live.show_word_scores(scores)
+
+    def _replaced(self, ticket: int | None) -> bool:
+        """Whether ``ticket``'s session is one the window has since stopped
+        or replaced (what it queued before it stopped is dropped); None:
+        not from a session."""
+        session = self.session
+        return ticket is not None and ticket != self._starting and (
+            session is None or ticket != session.ticket)
 
     def _show_withheld(self, on: bool) -> None:
         self.live.history.set_show_withheld(on)
@@ -565,8 +594,7 @@ class MainWindow(QtWidgets.QMainWindow):
     @QtCore.Slot(object)
     def _on_engine_error(self, failed: tuple) -> None:
         ticket, exc = failed
-        session = self.session
-        if ticket != self._starting and (session is None or ticket != session.ticket):
+        if self._replaced(ticket):
             # A session stopped since (a model or device switch, a stop):
             # its error, queued before, must not stop the one after it.
             log.info("input failed on a session since replaced: %s", exc)
