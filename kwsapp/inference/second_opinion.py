@@ -11,10 +11,12 @@ pipeline or the head; a file's are checked inline, on the inference thread.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -111,11 +113,17 @@ class SecondOpinion:
 
     def _serve(self, checks: queue.SimpleQueue) -> None:
         """The verify thread: each command waiting for its check, in order."""
-        self.load()
-        while (item := checks.get()) is not None:
-            held, at_s, audio = item
-            if self._confirmed(held, at_s, audio):
-                self._deliver(held, at_s)
+        with _SERVING_LOCK:
+            _SERVING[threading.current_thread()] = self
+        try:
+            self.load()
+            while (item := checks.get()) is not None:
+                held, at_s, audio = item
+                if self._confirmed(held, at_s, audio):
+                    self._deliver(held, at_s)
+        finally:
+            with _SERVING_LOCK:
+                _SERVING.pop(threading.current_thread(), None)
 
     def _audio(self, held: Held) -> np.ndarray | None:
         """The audio the recogniser hears for ``held`` (None: no level for
@@ -166,6 +174,34 @@ class SecondOpinion:
 
 _SHARED: dict[int, Verifier] = {}
 _SHARED_LOCK = threading.Lock()
+
+# The verify threads running, and whose checks they serve. An engine's
+# stop() waits for its verify thread only so long (the recogniser's first
+# load takes 1-3 s and cannot be interrupted): a process that then exited
+# while onnxruntime was still loading or checking on that (daemon) thread
+# was aborted ("terminate called without an active exception", exit code
+# 134), e.g. `kwsapp listen` stopped within a second of starting. At exit
+# they are told to end and waited for, up to EXIT_WAIT_S.
+_SERVING: dict[threading.Thread, SecondOpinion] = {}
+_SERVING_LOCK = threading.Lock()
+#: Longest wait at exit for the verify threads (a first load takes 1-3 s).
+EXIT_WAIT_S = 10.0
+
+
+def finish_checks(timeout_s: float = EXIT_WAIT_S) -> list[str]:
+    """Tell every verify thread to end after what it is doing and wait for
+    them (at most ``timeout_s`` in all); returns the names of those still
+    running. Run at exit (``atexit``)."""
+    with _SERVING_LOCK:
+        serving = list(_SERVING.items())
+    deadline = time.monotonic() + timeout_s
+    for thread, opinion in serving:
+        opinion.close()
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [thread.name for thread, _ in serving if thread.is_alive()]
+
+
+atexit.register(finish_checks)
 
 
 def shared_verifier(threads: int) -> Verifier:
