@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -110,3 +111,29 @@ def quiet_window(qtbot, settings_file, model: str, show: bool = False):
     if show:
         win.show()
     return win
+
+
+@contextlib.contextmanager
+def windows_made(tmp_path, **defaults):
+    """``make(model, source_factory=None, settings_file="kwsapp.ini",
+    **kwargs)``: a shown main window (``defaults`` under ``kwargs``), its
+    settings in ``tmp_path``; every window made is closed at the end (a
+    test fixture yields ``make``; strong references: qtbot keeps only weak
+    ones)."""
+    from kwsapp.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(model, source_factory=None, settings_file="kwsapp.ini", **kwargs):
+        window = MainWindow(settings=temp_settings(tmp_path / settings_file),
+                            model=str(model), source_factory=source_factory,
+                            **{**defaults, **kwargs})
+        windows.append(window)
+        window.show()
+        return window
+
+    try:
+        yield make
+    finally:
+        for window in windows:
+            window.close()

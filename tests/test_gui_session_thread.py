@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gui_helpers import NotedSource, SlowSources, kwsapp_threads, temp_settings
+from gui_helpers import NotedSource, SlowSources, kwsapp_threads, windows_made
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -32,21 +32,8 @@ WAIT_MS = 10000
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    from kwsapp.gui.main_window import MainWindow
-
-    windows = []
-
-    def make(model, source_factory, **kwargs):
-        window = MainWindow(settings=temp_settings(tmp_path / "kwsapp.ini"), model=str(model),
-                            source_factory=source_factory, autostart=False,
-                            source_name="test input", **kwargs)
-        windows.append(window)
-        window.show()
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
+    with windows_made(tmp_path, autostart=False, source_name="test input") as make:
+        yield make
 
 
 def test_listen_opens_and_stop_closes_the_device_off_the_gui_thread(qtbot, make_window,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import real_clip, sure_clips
-from gui_helpers import SlowSources, grab_pixels, kwsapp_threads, temp_settings
+from gui_helpers import SlowSources, grab_pixels, kwsapp_threads, temp_settings, windows_made
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -56,20 +56,8 @@ def engine_threads() -> list[str]:
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    from kwsapp.gui.main_window import MainWindow
-
-    windows = []  # strong references: qtbot keeps only weak ones
-
-    def make(model, source_factory=None, settings_file="kwsapp.ini", **kwargs):
-        window = MainWindow(settings=temp_settings(tmp_path / settings_file),
-                            model=str(model), source_factory=source_factory, **kwargs)
-        windows.append(window)
-        window.show()
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
+    with windows_made(tmp_path) as make:
+        yield make
 
 
 def test_live_commands_reach_result_history_and_spectrogram(qtbot, make_window, tiny_model,
