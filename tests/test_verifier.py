@@ -414,7 +414,8 @@ def test_a_process_that_stops_listening_at_once_exits_cleanly(bundled_setup):
     exits: onnxruntime, still running on that thread, aborted it
     ("terminate called without an active exception", exit code 134; 5 runs
     in 6), as `kwsapp listen` stopped in its first second would be. At
-    exit the verify threads are now waited for."""
+    exit the verify threads are now waited for; the stop logged "engine
+    threads still running" as an error."""
     import subprocess
     import sys
 
@@ -422,3 +423,5 @@ def test_a_process_that_stops_listening_at_once_exits_cleanly(bundled_setup):
         run = subprocess.run([sys.executable, "-c", _STOPPED_AT_ONCE], capture_output=True,
                              text=True, timeout=120, cwd=REPO_ROOT)
         assert run.returncode == 0 and "stopped" in run.stdout, run.stderr[-2000:]
+        # Nor is it an error worth a line: the thread ends once loaded.
+        assert "still running" not in run.stderr, run.stderr[-2000:]

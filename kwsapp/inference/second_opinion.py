@@ -74,6 +74,7 @@ class SecondOpinion:
         # file) starts; None until then, or if it could not be.
         self._verifier: Verifier | None = None
         self._failed = False
+        self._loading = False
         # Live: commands waiting for the verify thread (None: stop).
         self._checks: queue.SimpleQueue | None = None
         self.checked = 0  # commands it heard (confirmed or not)
@@ -160,15 +161,23 @@ class SecondOpinion:
                                          opinion.logp, level))
         return False
 
+    @property
+    def loading(self) -> bool:
+        """Whether the recogniser is being loaded for these checks now."""
+        return self._loading
+
     def load(self) -> Verifier | None:
         """The recogniser, loaded once (None, said once in the log, when it
         is not installed: commands then fire on the head alone)."""
         if self._verifier is None and not self._failed:
+            self._loading = True
             try:
                 self._verifier = shared_verifier(self.config.threads)
             except KwsError as exc:
                 log.warning("commands fire without a second opinion: %s", exc)
                 self._failed = True
+            finally:
+                self._loading = False
         return self._verifier
 
 
