@@ -141,6 +141,33 @@ def wait_for_lines(lines: list[str], match, timeout: float, times: int = 1) -> b
     return False
 
 
+class HandedSource:
+    """An input whose audio the test hands it: :meth:`hand` delivers blocks
+    to what started it, on the caller's thread, so a test says exactly what
+    the input heard before and after a point (a take's countdown's end)."""
+
+    sample_rate_hz = 16000
+
+    def __init__(self) -> None:
+        self.on_block = None  # set while started
+        self.started = False
+        self.stopped = False
+        self.error: Exception | None = None
+
+    def start(self, on_block) -> None:
+        self.on_block, self.started = on_block, True
+
+    def stop(self) -> None:
+        self.on_block, self.stopped = None, True
+
+    def hand(self, audio, block: int = 320) -> None:
+        """Deliver ``audio`` (16 kHz float32) in blocks of ``block`` samples."""
+        on_block = self.on_block
+        assert on_block is not None, "the input is not started"
+        for i in range(0, len(audio), block):
+            on_block(audio[i:i + block])
+
+
 def sigint_default() -> None:
     """``preexec_fn`` of a child a test Ctrl-Cs: SIGINT at its default, as a
     terminal gives it. A suite started in the background by a shell script

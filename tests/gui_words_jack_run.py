@@ -3,8 +3,9 @@ server, training, and the live window then hearing the new word.
 
 Run as a subprocess with ``JACK_DEFAULT_SERVER`` and ``KWSAPP_HOME`` set.
 Opens the window offscreen (default sound-card source: the JACK dummy
-input), opens the dialog, and for each take presses Record and plays
-``--takes`` clip into the recorder's new input port; trains; plays
+input), opens the dialog, and for each take presses Record and, once the
+dialog says "say the word now" (after its countdown, during which the input
+opened), plays ``--takes`` clip into the recorder's new input port; trains; plays
 ``--probe`` into the window's input; prints one JSON object: what each take
 slot says, the words listed, the history, the word bars' labels and the
 engine threads left after closing.
@@ -124,13 +125,15 @@ def main() -> None:
     player = Player()
     window.open_add_word()
     dialog = window.add_word_dialog
-    dialog.countdown_ms = 0
     dialog.name_edit.setText(args.name)
     lead = np.zeros(int(0.4 * SR), np.float32)
     for i, take in enumerate(args.takes):
         before = set(ports_now())
         dialog.record_take(i)
-        wait(app, lambda: not dialog.opening, args.timeout)  # the input opens on its thread
+        # The input opens on its thread during the countdown; what it hears
+        # before "now" is not recorded.
+        wait(app, lambda: (dialog.prompt.text().endswith("say the word now.")
+                           or not dialog.recording), args.timeout)
         ports = [p for p in new_ports(before) if p not in (player.port,)]
         if len(ports) == 1:
             player.play(np.concatenate([lead, word_only(take)]), ports[0])

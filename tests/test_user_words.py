@@ -346,6 +346,65 @@ def test_files_and_record_are_exclusive(tmp_path, wake_dir):
     assert proc.returncode == 2 and "not both" in proc.stderr
 
 
+def take_of(wake_dir: Path, seconds: float, skip: int = 0) -> np.ndarray:
+    """``seconds`` of audio as a take records them: a snowboy recording's
+    word 0.3 s in, silence around it (the files have long silences)."""
+    from kwsapp.userwords.takes import word_span
+
+    audio = load_audio(recordings(wake_dir, "snowboy", 1, skip)[0])
+    start, end = word_span(audio)
+    out = np.zeros(int(round(seconds * 16000)), np.float32)
+    word = audio[max(0, start - 1600):end + 1600][:out.size - 4800]
+    out[4800:4800 + word.size] = word
+    return out
+
+
+def test_enrol_record_opens_the_input_before_the_countdown(wake_dir):
+    """`kwsapp enrol --record`: a take's input is opened before its "3… 2…
+    1…", not after "say the word now" (which came before the input ran, and
+    a word said on cue lost its start); what it hears during the countdown
+    is not in the take; and "now" is said only once audio flows (else the
+    line says the input is opening)."""
+    import threading
+
+    from conftest import HandedSource
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.userwords.record import record_takes
+
+    config = UserWordsConfig()
+    words = [take_of(wake_dir, config.record_s, skip=k) for k in range(2)]
+    noise = 0.3 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    sources, said, handed = [], [], threading.Event()
+
+    def hand_late(source: HandedSource, audio: np.ndarray) -> None:
+        handed.set()
+        source.hand(audio)
+
+    def say(line: str) -> None:
+        said.append(line)
+        source = sources[-1]
+        if line == "take 1/2: 3…":
+            assert source.started  # open before the countdown
+            source.hand(noise)  # heard during the countdown
+        elif line == "take 1/2: say the word now (2.5 s)":
+            source.hand(words[0])
+        elif line == "take 2/2: opening the input…":  # nothing flowed in its countdown
+            threading.Thread(target=hand_late, args=(source, words[1]), daemon=True).start()
+        elif line == "take 2/2: say the word now (2.5 s)":
+            assert handed.is_set()  # once audio flows, not before
+
+    takes = record_takes(2, lambda: sources.append(HandedSource()) or sources[-1], config,
+                         say, countdown_s=0.01)
+    assert [t.audio.size for t in takes] == [w.size for w in words]
+    assert all(np.array_equal(t.audio, w) for t, w in zip(takes, words))  # no countdown audio
+    assert said[:4] == ["take 1/2: 3…", "take 1/2: 2…", "take 1/2: 1…",
+                        "take 1/2: say the word now (2.5 s)"], said
+    assert said[5:10] == ["take 2/2: 3…", "take 2/2: 2…", "take 2/2: 1…",
+                          "take 2/2: opening the input…",
+                          "take 2/2: say the word now (2.5 s)"], said
+    assert all(s.stopped for s in sources) and len(sources) == 2
+
+
 # ------------------------------------------------------ found in streams
 @pytest.fixture(scope="module")
 def two_words(tmp_path_factory, wake_dir) -> Path:
@@ -441,6 +500,7 @@ def test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one(jack_s
     assert "take 1/3: 3" in err and "say the word now" in err  # the countdown
     assert "silent" in err and "again" in err  # the silent take was recorded again
     assert result["ports"] == 4  # one stream per take, plus the retake
+    assert result["open_at_countdown"] == 4  # each opened before its countdown, not after
     assert "take 3/3: ok" in err
     assert (tmp_path / "home" / "words" / "snowboy" / "card.json").is_file()
 

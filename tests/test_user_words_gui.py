@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
-from test_user_words import recordings, wake_dir  # noqa: F401 - fixture
+from conftest import REPO_ROOT, HandedSource
+from test_user_words import recordings, take_of, wake_dir  # noqa: F401 - fixture
 
 pytest.importorskip("PySide6")
 pytestmark = pytest.mark.gui
@@ -216,8 +216,9 @@ def test_record_opens_and_closes_the_input_off_the_gui_thread(qtbot, tmp_path,
     dialog.record_take(0)
     dialog.record_take(1)
     sources.gate.set()
-    qtbot.waitUntil(lambda: not dialog.opening, timeout=10000)
-    assert dialog.recording and dialog.prompt.text() == "Take 1: say the word now."
+    # "Now" once the input is open and its audio flows.
+    qtbot.waitUntil(lambda: dialog.prompt.text() == "Take 1: say the word now.", timeout=10000)
+    assert dialog.recording and not dialog.opening
     assert button.text() == "● Record" and not button.isEnabled()
     qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
     assert dialog.slots[0].take is not None, dialog.slots[0].status.text()
@@ -259,6 +260,89 @@ def test_closing_the_dialog_while_the_input_opens(qtbot, tmp_path, wake_dir,  # 
     assert sources.made[0].stopped_on == "kwsapp-record"
     qtbot.waitUntil(lambda: sources.running() == [], timeout=10000)
     qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+
+
+def handed_dialog(qtbot, tmp_path, countdown_ms: int):
+    """A dialog whose inputs are :class:`HandedSource` s (the test says what
+    each hears, and when); ``(dialog, sources)``."""
+    from kwsapp.gui.add_word import AddWordDialog
+
+    sources: list[HandedSource] = []
+
+    def make(_device):
+        sources.append(HandedSource())
+        return sources[-1]
+
+    dialog = AddWordDialog(make, countdown_ms=countdown_ms, root=tmp_path / "home")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog, sources
+
+
+def test_the_input_opens_during_the_countdown_and_its_audio_is_dropped(qtbot, tmp_path,
+                                                                       wake_dir):  # noqa: F811
+    """Record opens the input at once, not at the countdown's end (it takes
+    0.25-0.5 s: "say the word now" came that long before the take began,
+    and a word said on cue lost its start); what it hears before the
+    countdown's end is not in the take, which starts there."""
+    dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=2000)
+    word = take_of(wake_dir, dialog.config.record_s)
+    noise = 0.3 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    dialog.slots[0].record_button.click()
+    qtbot.waitUntil(lambda: bool(sources) and sources[0].started, timeout=10000)
+    assert dialog.prompt.text().startswith("Take 1: get ready…")  # still counting down
+    sources[0].hand(noise)  # heard during the countdown (on this, the dialog's thread)
+    assert dialog.prompt.text().startswith("Take 1: get ready…")
+    qtbot.waitUntil(lambda: dialog.prompt.text() == "Take 1: say the word now.", timeout=10000)
+    sources[0].hand(word)
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    take = dialog.slots[0].take
+    assert take is not None, dialog.slots[0].status.text()
+    assert take.audio.size == word.size and np.array_equal(take.audio, word)  # no noise
+    assert len(sources) == 1
+    qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+
+
+def test_now_is_said_once_the_inputs_audio_flows(qtbot, tmp_path, wake_dir):  # noqa: F811
+    """An input open at the countdown's end but not delivering yet: the
+    prompt says it is opening, and "say the word now" comes with its first
+    audio, which is the take's start."""
+    dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=0)
+    word = take_of(wake_dir, dialog.config.record_s)
+    dialog.record_take(0)
+    qtbot.waitUntil(lambda: not dialog.opening, timeout=10000)  # open, no audio yet
+    assert sources[0].started and dialog.recording
+    qtbot.wait(100)  # the dialog's timer looks meanwhile
+    assert dialog.prompt.text() == "Take 1: opening the input…"
+    sources[0].hand(word[:320])
+    qtbot.waitUntil(lambda: dialog.prompt.text() == "Take 1: say the word now.", timeout=10000)
+    sources[0].hand(word[320:])
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    take = dialog.slots[0].take
+    assert take is not None and np.array_equal(take.audio, word), dialog.slots[0].status.text()
+
+
+@pytest.mark.parametrize("how", ["Close", "Escape"])
+def test_closing_the_dialog_during_the_countdown_closes_its_input(qtbot, tmp_path, how):
+    """Closed (or cancelled) during the countdown, the input already open:
+    nothing is recorded, it says so, and the input is closed on the
+    dialog's thread, which ends."""
+    from PySide6 import QtCore
+
+    dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=5000)
+    dialog.record_take(1)
+    qtbot.waitUntil(lambda: bool(sources) and sources[0].started, timeout=10000)
+    assert dialog.prompt.text().startswith("Take 2: get ready…")  # still counting down
+    if how == "Close":
+        dialog.close()
+    else:
+        qtbot.keyClick(dialog, QtCore.Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and not dialog.recording
+    assert dialog.prompt.text() == "Take 2 was not recorded: the dialog was closed."
+    qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+    assert dialog.slots[1].take is None and dialog.slots[1].record_button.isEnabled()
 
 
 def test_an_input_that_cannot_open_is_said(qtbot, tmp_path):

@@ -5,8 +5,11 @@ taught are listed, and can be removed, in the same dialog.
 Recording runs a :class:`~kwsapp.userwords.record.TakeRecorder` on a source
 from the window's source factory (the sound card, or whatever the tests
 give), opened and closed by a :class:`~kwsapp.gui.live.SessionRunner` on a
-thread of its own (a sound card takes a quarter of a second to open); a
-timer draws its level and has it closed when full. Dropped files are
+thread of its own (a sound card takes a quarter of a second to open). It is
+opened when Record is pressed, while the countdown runs; what it hears
+before the countdown's end is dropped, and "say the word now" is shown once
+the take's audio flows. A timer counts down, draws the level and has the
+input closed when the take is full. Dropped files are
 decoded, and training runs, on worker threads whose results and progress
 arrive through Qt signals: the dialog stays live while a long file is read.
 """
@@ -131,11 +134,12 @@ class TakeSlot(QtWidgets.QFrame):
 
 def open_recorder(source_factory: SourceFactory, device: Any, seconds: float) -> Any:
     """A :class:`~kwsapp.userwords.record.TakeRecorder` of ``seconds`` on a
-    new source for ``device``, recording (on the dialog's runner thread)."""
+    new source for ``device``, started (on the dialog's runner thread), its
+    audio dropped until its ``keep()``: the countdown's end."""
     from kwsapp.userwords.record import TakeRecorder
 
     def start(source: Any) -> TakeRecorder:
-        recorder = TakeRecorder(source, seconds)
+        recorder = TakeRecorder(source, seconds, keep=False)
         recorder.start()
         return recorder
 
@@ -186,7 +190,7 @@ class AddWordDialog(QtWidgets.QDialog):
         gui_config: level meter settings.
         root: user words folder (None: ``$KWSAPP_HOME`` / platformdirs).
         countdown_ms: pause between pressing Record and the recording,
-            shown as a countdown.
+            shown as a countdown; the input opens meanwhile.
         embedder, pool: the embedding and negative pool (default: bundled).
     """
 
@@ -207,7 +211,8 @@ class AddWordDialog(QtWidgets.QDialog):
         self._recorder = None  # recording, its input open
         self._opening: int | None = None  # the runner's ticket of the input opening
         self._recording_slot: int | None = None
-        self._record_at = 0.0
+        self._record_at = 0.0  # when the countdown ends (time.monotonic)
+        self._said_now = False  # the take has started: "say the word now" is shown
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
         # Dropped files being read: the thread and its cancel flag (which
@@ -317,7 +322,8 @@ class AddWordDialog(QtWidgets.QDialog):
 
     @property
     def recording(self) -> bool:
-        """A take is under way: counting down, its input opening, or recording."""
+        """A take is under way: counting down (its input opening meanwhile),
+        waiting for its input's audio, or recording."""
         return self._recording_slot is not None
 
     @property
@@ -343,27 +349,32 @@ class AddWordDialog(QtWidgets.QDialog):
         self.prompt.setStyleSheet("color: #e07070;" if error else "")
 
     def record_take(self, index: int) -> None:
-        """Count down, then record take ``index`` for ``config.record_s``."""
+        """Count down, then record take ``index`` for ``config.record_s``.
+        The input opens at once, during the countdown (it takes 0.25-0.5 s:
+        opened at its end, the take began that much after "now", and a word
+        said on cue lost its start); what it hears before the countdown's
+        end is not kept."""
         if self.recording or self.reading or self._thread is not None:
             return
         self._recording_slot = index
-        self._record_at = time.monotonic() + self.countdown_ms / 1000.0
+        self._record_at = time.monotonic() + max(self.countdown_ms, 0) / 1000.0
+        self._said_now = False
         self.loudest_dbfs = float("-inf")
         for slot in self.slots:
             slot.record_button.setEnabled(False)
+        self._open_recorder()
         self._timer.start()
-        if self.countdown_ms <= 0:
-            self._open_recorder()
+        self._tick()  # the countdown's first step (or that the input opens)
 
     def _open_recorder(self) -> None:
-        """Have the runner open the input and start recording on it; the
-        button says it is starting meanwhile."""
+        """Have the runner open the input and start its recorder (dropping
+        the audio until the countdown ends); the button says it is starting
+        meanwhile."""
         index = self._recording_slot
         make = functools.partial(open_recorder, self.source_factory, self.device,
                                  self.config.record_s)
         self._opening = self._runner.start(lambda _ticket: make())
         self.slots[index].show_starting(True)
-        self.say(f"Take {index + 1}: opening the input…")
 
     @QtCore.Slot(object)
     def _on_recorder_started(self, started: tuple) -> None:
@@ -379,31 +390,48 @@ class AddWordDialog(QtWidgets.QDialog):
             self.say(f"Cannot record: {exc}", error=True)
             return
         self._recorder = recorder
-        self.say(f"Take {index + 1}: say the word now.")
+        self._tick()  # the countdown over already: the take starts now
 
     def _tick(self) -> None:
-        if self._recorder is None:  # counting down, or the input opening
-            if self._opening is not None:
-                return
-            left = self._record_at - time.monotonic()
-            if left <= 0:
-                self._open_recorder()
-            else:
-                count = max(1, int(np.ceil(3 * left / max(self.countdown_ms / 1000.0, 1e-3))))
-                self.say(f"Take {self._recording_slot + 1}: get ready… {count}")
+        index, rec = self._recording_slot, self._recorder
+        if index is None:
             return
-        rec = self._recorder
+        if rec is not None:
+            error = getattr(rec.source, "error", None)
+            if rec.done.is_set() or error is not None:
+                self._take_ended(index, rec, error)
+                return
+        left = self._record_at - time.monotonic()
+        if left > 0:  # counting down, the input opening or open (its audio dropped)
+            count = max(1, int(np.ceil(3 * left / max(self.countdown_ms / 1000.0, 1e-3))))
+            self.say(f"Take {index + 1}: get ready… {count}")
+            return
+        if rec is None:  # the countdown is over and the input not open yet
+            self.say(f"Take {index + 1}: opening the input…")
+            return
+        if not rec.kept:
+            rec.keep()  # the take starts here: what the input hears from now on
+        if not self._said_now:
+            if not rec.flowing.is_set():  # open, no audio yet: "now" when it comes
+                self.say(f"Take {index + 1}: opening the input…")
+                return
+            self._said_now = True
+            self.say(f"Take {index + 1}: say the word now.")
         self.meter.set_audio(rec.latest(0.05))
         self.loudest_dbfs = max(self.loudest_dbfs, self.meter.rms_db)
-        error = getattr(rec.source, "error", None)
-        if rec.done.is_set() or error is not None:
-            index = self._recording_slot
-            audio = rec.audio()  # full, or all there was: nothing is added after
-            self._finish_recording()
-            if error is not None and not rec.done.is_set():
-                self.slots[index].set_take(None, f"the input failed: {error}")
-                return
-            self._accept(index, audio, f"take {index + 1}")
+
+    def _take_ended(self, index: int, rec: Any, error: Exception | None) -> None:
+        """The take is full, or its input failed: it is checked, or the
+        failure said; the input is closed."""
+        audio = rec.audio()  # full, or all there was: nothing is added after
+        full = rec.done.is_set()
+        self._finish_recording()
+        if error is not None and not full:
+            self.slots[index].set_take(None, f"the input failed: {error}")
+            self.say(f"Take {index + 1} was not recorded: the input failed: {error}",
+                     error=True)
+            return
+        self._accept(index, audio, f"take {index + 1}")
 
     def _finish_recording(self) -> None:
         """The take's end: its input closed (after it opened, when it is
@@ -414,6 +442,7 @@ class AddWordDialog(QtWidgets.QDialog):
             self.slots[self._recording_slot].show_starting(False)
         self._recorder = self._opening = None
         self._recording_slot = None
+        self._said_now = False
         self._enable_buttons()
 
     def _accept(self, index: int, audio: np.ndarray, name: str) -> bool:
