@@ -405,6 +405,29 @@ def test_enrol_record_opens_the_input_before_the_countdown(wake_dir):
     assert all(s.stopped for s in sources) and len(sources) == 2
 
 
+def test_a_take_recorder_shows_the_newest_dropped_audio_until_the_take():
+    """Before :meth:`keep`, ``latest`` is the newest audio heard and dropped
+    (a level meter shows the input during the countdown), across the end of
+    its ring; from the take's start it is the take's own, none dropped in it."""
+    from conftest import HandedSource
+    from kwsapp.userwords.record import TakeRecorder
+
+    source = HandedSource()
+    recorder = TakeRecorder(source, 1.0, keep=False)
+    recorder.start()
+    assert recorder.latest(0.05).size == 0  # nothing heard yet
+    heard = np.arange(16000, dtype=np.float32) / 16000  # 1 s: the ring wraps
+    source.hand(heard, block=300)
+    assert np.array_equal(recorder.latest(0.05), heard[-800:])
+    assert recorder.latest(10.0).size == int(TakeRecorder.HEARD_S * 16000)
+    recorder.keep()
+    assert recorder.latest(0.05).size == 0  # the take holds nothing yet
+    source.hand(-heard[:800])
+    assert np.array_equal(recorder.latest(0.05), -heard[:800])
+    assert np.array_equal(recorder.audio(), -heard[:800])
+    recorder.stop()
+
+
 # ------------------------------------------------------ found in streams
 @pytest.fixture(scope="module")
 def two_words(tmp_path_factory, wake_dir) -> Path:

@@ -304,6 +304,31 @@ def test_the_input_opens_during_the_countdown_and_its_audio_is_dropped(qtbot, tm
     qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
 
 
+def test_the_meter_shows_the_input_during_the_countdown(qtbot, tmp_path,
+                                                       wake_dir):  # noqa: F811
+    """The level meter moves with what the input hears during the countdown
+    (the user sees the microphone works before speaking), and that audio is
+    still not in the take, which holds only what came after "now"."""
+    dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=3000)
+    word = take_of(wake_dir, dialog.config.record_s)
+    loud = 0.5 * np.random.default_rng(1).standard_normal(8000).astype(np.float32)
+    floor = dialog.meter.floor_db
+    dialog.slots[0].record_button.click()
+    qtbot.waitUntil(lambda: bool(sources) and sources[0].started, timeout=10000)
+    assert dialog.meter.rms_db == floor  # nothing heard yet
+    sources[0].hand(loud)
+    qtbot.waitUntil(lambda: dialog.meter.rms_db > -20.0, timeout=10000)
+    assert dialog.prompt.text().startswith("Take 1: get ready…")  # still counting down
+    assert dialog.loudest_dbfs == float("-inf")  # the take's loudest: not this
+    qtbot.waitUntil(lambda: dialog.prompt.text() == "Take 1: say the word now.", timeout=10000)
+    sources[0].hand(word)
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    take = dialog.slots[0].take
+    assert take is not None, dialog.slots[0].status.text()
+    assert np.array_equal(take.audio, word)  # none of the loud countdown audio
+    qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
+
+
 def test_now_is_said_once_the_inputs_audio_flows(qtbot, tmp_path, wake_dir):  # noqa: F811
     """An input open at the countdown's end but not delivering yet: the
     prompt says it is opening, and "say the word now" comes with its first

@@ -8,7 +8,8 @@ give), opened and closed by a :class:`~kwsapp.gui.live.SessionRunner` on a
 thread of its own (a sound card takes a quarter of a second to open). It is
 opened when Record is pressed, while the countdown runs; what it hears
 before the countdown's end is dropped, and "say the word now" is shown once
-the take's audio flows. A timer counts down, draws the level and has the
+the take's audio flows. A timer counts down, draws the level (of what the
+input hears during the countdown too, though it is not kept) and has the
 input closed when the take is full. Dropped files are
 decoded, and training runs, on worker threads whose results and progress
 arrive through Qt signals: the dialog stays live while a long file is read.
@@ -405,6 +406,8 @@ class AddWordDialog(QtWidgets.QDialog):
         if left > 0:  # counting down, the input opening or open (its audio dropped)
             count = max(1, int(np.ceil(3 * left / max(self.countdown_ms / 1000.0, 1e-3))))
             self.say(f"Take {index + 1}: get ready… {count}")
+            if rec is not None:  # the input's level, not kept: the user sees it works
+                self.meter.set_audio(rec.latest(0.05))
             return
         if rec is None:  # the countdown is over and the input not open yet
             self.say(f"Take {index + 1}: opening the input…")

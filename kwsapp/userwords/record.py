@@ -29,8 +29,12 @@ class TakeRecorder:
     child) while a countdown runs, and the take starts at the countdown's
     end, not when the input happens to be ready. ``flowing`` is set by the
     first block delivered, kept or not: "say the word now" is said once it is
-    set and the audio is kept.
+    set and the audio is kept. What is dropped still passes through a short
+    ring (allocated beforehand too) that :meth:`latest` reads until the take
+    starts: a level meter shows the input during the countdown.
     """
+
+    HEARD_S = 0.25  # the ring of dropped audio: longer than a meter's span
 
     def __init__(self, source: Any, seconds: float, keep: bool = True) -> None:
         self.source = source
@@ -38,6 +42,8 @@ class TakeRecorder:
         self._buf = np.zeros(int(round(seconds * self.rate)), np.float32)
         self._pos = 0
         self._keep = keep
+        self._heard = np.zeros(max(1, int(round(self.HEARD_S * self.rate))), np.float32)
+        self._heard_n = 0  # samples dropped in all; the ring's end is at this modulo its size
         self.done = threading.Event()
         self.flowing = threading.Event()
 
@@ -45,13 +51,25 @@ class TakeRecorder:
         if not self.flowing.is_set():
             self.flowing.set()
         if not self._keep:
-            return  # before the take (its countdown)
+            self._hear(block)  # before the take (its countdown): for the meter only
+            return
         n = min(block.shape[0], self._buf.shape[0] - self._pos)
         if n > 0:
             self._buf[self._pos:self._pos + n] = block[:n]
             self._pos += n
         if self._pos >= self._buf.shape[0]:
             self.done.set()
+
+    def _hear(self, block: np.ndarray) -> None:
+        ring = self._heard
+        size = ring.shape[0]
+        block = block[-size:]
+        k = block.shape[0]
+        at = self._heard_n % size
+        first = min(k, size - at)
+        ring[at:at + first] = block[:first]
+        ring[:k - first] = block[first:]
+        self._heard_n += k
 
     def start(self) -> None:
         self.source.start(self._on_block)
@@ -74,8 +92,13 @@ class TakeRecorder:
 
     def latest(self, seconds: float) -> np.ndarray:
         """The newest ``seconds`` recorded (16 kHz is not guaranteed: the
-        source's rate), for a level meter."""
+        source's rate), for a level meter; before the take starts, the
+        newest heard and dropped (at most :attr:`HEARD_S`)."""
         n = int(seconds * self.rate)
+        if not self._keep:
+            heard = self._heard_n
+            n = min(n, self._heard.shape[0], heard)
+            return np.take(self._heard, np.arange(heard - n, heard), mode="wrap")
         pos = self._pos
         return self._buf[max(0, pos - n):pos].copy()
 
