@@ -283,6 +283,11 @@ class UserWordsConfig:
     default_takes: int = 5  # `enrol --record` and the GUI ask for this many
     max_recording_s: float = 10.0  # a longer file is not one take
     record_s: float = 2.5  # one recorded take (`enrol --record`, the GUI)
+    # The Add word dialog gives up on a take whose input opened but sent no
+    # audio in this long (counted from its opening, countdown included),
+    # closes it and says so: a sound card's capture child reports an error
+    # after 3 s of silence, but another source may never say anything.
+    record_no_audio_s: float = 5.0
     min_word_s: float = 0.15  # less speech than this is no word
     max_word_s: float = 3.0  # more speech than this is not one word
     silent_peak_dbfs: float = -45.0  # a take whose peak stays below is silent

@@ -262,9 +262,10 @@ def test_closing_the_dialog_while_the_input_opens(qtbot, tmp_path, wake_dir,  # 
     qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
 
 
-def handed_dialog(qtbot, tmp_path, countdown_ms: int):
+def handed_dialog(qtbot, tmp_path, countdown_ms: int, config=None):
     """A dialog whose inputs are :class:`HandedSource` s (the test says what
-    each hears, and when); ``(dialog, sources)``."""
+    each hears, and when), on ``config`` (default: the defaults);
+    ``(dialog, sources)``."""
     from kwsapp.gui.add_word import AddWordDialog
 
     sources: list[HandedSource] = []
@@ -273,7 +274,8 @@ def handed_dialog(qtbot, tmp_path, countdown_ms: int):
         sources.append(HandedSource())
         return sources[-1]
 
-    dialog = AddWordDialog(make, countdown_ms=countdown_ms, root=tmp_path / "home")
+    dialog = AddWordDialog(make, countdown_ms=countdown_ms, config=config,
+                           root=tmp_path / "home")
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog, sources
@@ -368,6 +370,40 @@ def test_closing_the_dialog_during_the_countdown_closes_its_input(qtbot, tmp_pat
     qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
     qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
     assert dialog.slots[1].take is None and dialog.slots[1].record_button.isEnabled()
+
+
+def test_an_input_that_sends_no_audio_is_closed_and_said(qtbot, tmp_path,
+                                                         wake_dir):  # noqa: F811
+    """An input that opens but never sends audio (nor reports an error):
+    after ``record_no_audio_s`` the take is given up, its input closed on
+    the dialog's thread, and the prompt says so (it stayed on "opening the
+    input…" for ever); Record then works again."""
+    from dataclasses import replace
+
+    from kwsapp.config import UserWordsConfig
+
+    config = replace(UserWordsConfig(), record_no_audio_s=0.3)
+    dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=0, config=config)
+    dialog.record_take(1)
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    assert dialog.prompt.text() == ("Take 2 was not recorded: the input sent no audio in "
+                                    "0.3 s; pick another input device")
+    assert dialog.slots[1].status.text() == "the input sent no audio in 0.3 s"
+    assert dialog.slots[1].take is None
+    qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+    button = dialog.slots[1].record_button
+    assert button.text() == "● Record" and button.isEnabled()
+    assert all(slot.record_button.isEnabled() for slot in dialog.slots)
+
+    word = take_of(wake_dir, config.record_s)  # the next Record, on an input that sends
+    button.click()
+    qtbot.waitUntil(lambda: len(sources) == 2 and sources[1].started, timeout=10000)
+    sources[1].hand(word)
+    qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+    take = dialog.slots[1].take
+    assert take is not None and np.array_equal(take.audio, word), dialog.slots[1].status.text()
+    assert sources[0].on_block is None  # the first input heard nothing more
 
 
 def test_an_input_that_cannot_open_is_said(qtbot, tmp_path):

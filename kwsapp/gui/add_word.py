@@ -10,7 +10,8 @@ opened when Record is pressed, while the countdown runs; what it hears
 before the countdown's end is dropped, and "say the word now" is shown once
 the take's audio flows. A timer counts down, draws the level (of what the
 input hears during the countdown too, though it is not kept) and has the
-input closed when the take is full. Dropped files are
+input closed when the take is full, or when it sends no audio in
+``record_no_audio_s``. Dropped files are
 decoded, and training runs, on worker threads whose results and progress
 arrive through Qt signals: the dialog stays live while a long file is read.
 """
@@ -213,6 +214,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self._opening: int | None = None  # the runner's ticket of the input opening
         self._recording_slot: int | None = None
         self._record_at = 0.0  # when the countdown ends (time.monotonic)
+        self._opened_at = 0.0  # when the take's input opened (time.monotonic)
         self._said_now = False  # the take has started: "say the word now" is shown
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
@@ -391,6 +393,7 @@ class AddWordDialog(QtWidgets.QDialog):
             self.say(f"Cannot record: {exc}", error=True)
             return
         self._recorder = recorder
+        self._opened_at = time.monotonic()
         self._tick()  # the countdown over already: the take starts now
 
     def _tick(self) -> None:
@@ -401,6 +404,10 @@ class AddWordDialog(QtWidgets.QDialog):
             error = getattr(rec.source, "error", None)
             if rec.done.is_set() or error is not None:
                 self._take_ended(index, rec, error)
+                return
+            if (not rec.flowing.is_set() and time.monotonic() - self._opened_at
+                    > self.config.record_no_audio_s):
+                self._no_audio(index)
                 return
         left = self._record_at - time.monotonic()
         if left > 0:  # counting down, the input opening or open (its audio dropped)
@@ -435,6 +442,15 @@ class AddWordDialog(QtWidgets.QDialog):
                      error=True)
             return
         self._accept(index, audio, f"take {index + 1}")
+
+    def _no_audio(self, index: int) -> None:
+        """The take's input opened but sent nothing within the limit: it is
+        closed and the take not recorded (another input may work)."""
+        self._finish_recording()
+        limit = f"{self.config.record_no_audio_s:g} s"
+        self.slots[index].set_take(None, f"the input sent no audio in {limit}")
+        self.say(f"Take {index + 1} was not recorded: the input sent no audio in {limit}; "
+                 "pick another input device", error=True)
 
     def _finish_recording(self) -> None:
         """The take's end: its input closed (after it opened, when it is
