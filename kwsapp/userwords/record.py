@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kwsapp.audio.io import resample
+from kwsapp.audio.ringbuffer import RingBuffer
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig
 from kwsapp.errors import DeviceError
 from kwsapp.userwords.takes import BadTakeError, Take, check_take
@@ -30,7 +31,7 @@ class TakeRecorder:
     end, not when the input happens to be ready. ``flowing`` is set by the
     first block delivered, kept or not: "say the word now" is said once it is
     set and the audio is kept. What is dropped still passes through a short
-    ring (allocated beforehand too) that :meth:`latest` reads until the take
+    ring (a RingBuffer, allocated beforehand too) that :meth:`latest` reads until the take
     starts: a level meter shows the input during the countdown.
     """
 
@@ -42,8 +43,7 @@ class TakeRecorder:
         self._buf = np.zeros(int(round(seconds * self.rate)), np.float32)
         self._pos = 0
         self._keep = keep
-        self._heard = np.zeros(max(1, int(round(self.HEARD_S * self.rate))), np.float32)
-        self._heard_n = 0  # samples dropped in all; the ring's end is at this modulo its size
+        self._heard = RingBuffer(max(1, int(round(self.HEARD_S * self.rate))))
         self.done = threading.Event()
         self.flowing = threading.Event()
 
@@ -51,7 +51,7 @@ class TakeRecorder:
         if not self.flowing.is_set():
             self.flowing.set()
         if not self._keep:
-            self._hear(block)  # before the take (its countdown): for the meter only
+            self._heard.write(block)  # before the take (its countdown): for the meter only
             return
         n = min(block.shape[0], self._buf.shape[0] - self._pos)
         if n > 0:
@@ -59,17 +59,6 @@ class TakeRecorder:
             self._pos += n
         if self._pos >= self._buf.shape[0]:
             self.done.set()
-
-    def _hear(self, block: np.ndarray) -> None:
-        ring = self._heard
-        size = ring.shape[0]
-        block = block[-size:]
-        k = block.shape[0]
-        at = self._heard_n % size
-        first = min(k, size - at)
-        ring[at:at + first] = block[:first]
-        ring[:k - first] = block[first:]
-        self._heard_n += k
 
     def start(self) -> None:
         self.source.start(self._on_block)
@@ -96,9 +85,7 @@ class TakeRecorder:
         newest heard and dropped (at most :attr:`HEARD_S`)."""
         n = int(seconds * self.rate)
         if not self._keep:
-            heard = self._heard_n
-            n = min(n, self._heard.shape[0], heard)
-            return np.take(self._heard, np.arange(heard - n, heard), mode="wrap")
+            return self._heard.latest(min(n, self._heard.total_written))
         pos = self._pos
         return self._buf[max(0, pos - n):pos].copy()
 
