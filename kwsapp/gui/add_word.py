@@ -419,8 +419,7 @@ class AddWordDialog(QtWidgets.QDialog):
         if rec is None:  # the countdown is over and the input not open yet
             self.say(f"Take {index + 1}: opening the input…")
             return
-        if not rec.kept:
-            rec.keep()  # the take starts here: what the input hears from now on
+        rec.keep()  # the take starts here: what the input hears from now on
         if not self._said_now:
             if not rec.flowing.is_set():  # open, no audio yet: "now" when it comes
                 self.say(f"Take {index + 1}: opening the input…")

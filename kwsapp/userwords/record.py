@@ -67,11 +67,6 @@ class TakeRecorder:
         """The take starts here: the blocks delivered from now on are kept."""
         self._keep = True
 
-    @property
-    def kept(self) -> bool:
-        """The take has started: its audio is kept (from the next block)."""
-        return self._keep
-
     def stop(self) -> None:
         self.source.stop()
 
