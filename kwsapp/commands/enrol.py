@@ -48,8 +48,12 @@ def run(args: argparse.Namespace) -> int:
             raise BadInputError(f"--record {args.record}: at least "
                                 f"{min_takes(config, args.ignore)} takes "
                                 f"are needed ({config.default_takes} recommended)")
+        # An input that does not open or sends no audio in time (the
+        # config's limits, as in the Add word dialog) ends the command with
+        # a DeviceError naming it: exit 2.
         takes = record_takes(args.record, lambda: SoundDeviceSource(args.device),
-                             config, lambda line: print(line, file=sys.stderr, flush=True))
+                             config, lambda line: print(line, file=sys.stderr, flush=True),
+                             device=args.device)
     else:
         takes = load_takes(args.files, config, args.ignore)
     word = enrol(args.name, takes, default_embedder(), default_pool(), config,
