@@ -386,9 +386,9 @@ def test_an_input_that_sends_no_audio_is_closed_and_said(qtbot, tmp_path,
     dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=0, config=config)
     dialog.record_take(1)
     qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
-    assert dialog.prompt.text() == ("Take 2 was not recorded: the input sent no audio in "
-                                    "0.3 s; pick another input device")
-    assert dialog.slots[1].status.text() == "the input sent no audio in 0.3 s"
+    said = "the default input device sent no audio in 0.3 s; pick another input device"
+    assert dialog.prompt.text() == f"Take 2 was not recorded: {said}"
+    assert dialog.slots[1].status.text() == said
     assert dialog.slots[1].take is None
     qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
     qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
