@@ -273,14 +273,22 @@ def open_in_time(make_source: Callable[[], Any], seconds: float, watch: InputWat
             open in time (its open is then abandoned: :class:`_Opening`).
     """
     opening = _Opening(make_source, seconds)
-    while not opening.ended.wait(poll_s):
-        problem = watch.expired()
-        if problem is not None and opening.abandon():
-            log.info("%s: its open is left to itself", problem)
-            # It may hang inside this process's PortAudio, whose exit
-            # handler would then hang on it too.
-            skip_portaudio_exit_handler()
-            raise problem
+    problem = None
+    try:
+        while problem is None and not opening.ended.wait(poll_s):
+            problem = watch.expired()
+            if problem is not None and not opening.abandon():
+                problem = None  # it ended just now: taken as it is
+    except BaseException:  # Ctrl-C while it opens: what opens is closed
+        if not opening.abandon() and opening.recorder is not None:
+            opening.recorder.stop()
+        raise
+    if problem is not None:
+        log.info("%s: its open is left to itself", problem)
+        # It may hang inside this process's PortAudio, whose exit handler
+        # would then hang on it too.
+        skip_portaudio_exit_handler()
+        raise problem
     if opening.error is not None:
         raise opening.error
     watch.opened(opening.recorder)
