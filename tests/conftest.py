@@ -168,6 +168,40 @@ class HandedSource:
             on_block(audio[i:i + block])
 
 
+class StuckSource(HandedSource):
+    """An input whose open blocks until ``release`` is set (for ever if it
+    never is): a device that never finishes opening. No real device can be
+    made to hang on demand, so this one is simulated; once released it
+    opens, and the test hands it audio as a :class:`HandedSource`'s.
+
+    Args:
+        release: what its open waits for.
+        device_name: the name it gives itself, as a sound card's source does.
+    """
+
+    def __init__(self, release, device_name: str | None = None) -> None:
+        import threading
+
+        super().__init__()
+        self.release = release
+        if device_name is not None:
+            self.device_name = device_name
+        self.opening = threading.Event()  # its open has begun (and blocks)
+        self.stopped_on: str | None = None  # the thread that stopped it
+
+    def start(self, on_block) -> None:
+        self.opening.set()
+        self.release.wait()
+        super().start(on_block)
+
+    def stop(self) -> None:
+        import threading
+
+        if self.stopped_on is None:
+            self.stopped_on = threading.current_thread().name
+        super().stop()
+
+
 def sigint_default() -> None:
     """``preexec_fn`` of a child a test Ctrl-Cs: SIGINT at its default, as a
     terminal gives it. A suite started in the background by a shell script
