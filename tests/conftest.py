@@ -301,6 +301,44 @@ def jack_server():
         stop_jack_server(proc)
 
 
+@pytest.fixture
+def frozen_jack():
+    """A JACK dummy server of this test's own that it may freeze: its
+    ``pid``, the ``env`` a subprocess needs to reach it, ``freeze()`` and
+    ``thaw()``. Frozen (SIGSTOP), the server answers nobody and PortAudio's
+    start in a new process hangs on it (the JACK host's), as on a sound
+    server that stopped answering; thawed at the end whatever happens, then
+    stopped."""
+    import types
+
+    proc, env = start_jack_server()
+    server = types.SimpleNamespace(
+        pid=proc.pid, env=env, freeze=lambda: proc.send_signal(signal.SIGSTOP),
+        thaw=lambda: proc.send_signal(signal.SIGCONT))
+    try:
+        yield server
+    finally:
+        server.thaw()
+        stop_jack_server(proc)
+
+
+def capture_children(server: str) -> list:
+    """The capture children (``python -m kwsapp.audio.child_source``)
+    running on the JACK server named ``server``, wherever they are (one
+    whose parent ended is no one's child)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if ("kwsapp.audio.child_source" in " ".join(p.info["cmdline"] or ())
+                    and p.environ().get("JACK_DEFAULT_SERVER") == server):
+                found.append(p)
+        except (psutil.Error, OSError):
+            pass  # gone meanwhile, or not ours to read
+    return found
+
+
 # -- pytest-xdist (`make test` runs two workers: -n 2) ------------------------
 # A unit of work is a test module: one worker runs all of it, so its module-
 # and session-scoped fixtures (a trained net, a rendered stream, a JACK

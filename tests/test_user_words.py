@@ -558,6 +558,47 @@ run()
     assert not (tmp_path / "home" / "words" / "snowboy").exists()
 
 
+@pytest.mark.jack
+def test_enrol_record_on_a_jack_server_that_stopped_answering(frozen_jack, tmp_path):
+    """Real parts: `kwsapp enrol NAME --record 3` (its real capture child,
+    the real PortAudio) on a JACK server that answers nobody (stopped with
+    SIGSTOP), with the config's own limit: PortAudio's start hangs in the
+    child, and the command says the input did not open and to pick
+    another, exits 2 and ends (before, it waited 20 s per reply for the
+    child). The child left hanging ends once the server answers again."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import capture_children
+    from kwsapp.config import UserWordsConfig
+
+    env = frozen_jack.env
+    limit = UserWordsConfig().record_open_s
+    frozen_jack.freeze()
+    # Files, not pipes: the hung child holds the command's stderr (it
+    # inherits it) until it ends, and a pipe would wait for it.
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kwsapp", "enrol", "snowboy", "--record",
+                                 "3"], cwd=REPO_ROOT, stdout=out, stderr=err,
+                                env=dict(os.environ, **env, **home_env(tmp_path)))
+        try:
+            code = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("enrol --record still waits for a JACK server that answers nobody")
+    said = (tmp_path / "err").read_text()
+    assert code == 2, said
+    assert said.splitlines()[-1] == (f"kwsapp: DeviceError: the default input device did not "
+                                     f"open in {limit:g} s; pick another input device"), said
+    assert "take 1/3: 3…" not in said  # no countdown on an input that is not open
+    assert capture_children(env["JACK_DEFAULT_SERVER"])  # its child: still hung
+    frozen_jack.thaw()
+    assert until(lambda: not capture_children(env["JACK_DEFAULT_SERVER"]), 30.0)
+    assert not (tmp_path / "home" / "words" / "snowboy").exists()
+
+
 # ------------------------------------------------------ found in streams
 @pytest.fixture(scope="module")
 def two_words(tmp_path_factory, wake_dir) -> Path:

@@ -749,6 +749,35 @@ def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_di
 
 
 @pytest.mark.jack
+def test_dialog_on_a_jack_server_that_stopped_answering(frozen_jack, tmp_path):
+    """Real parts (tests/add_word_frozen_jack_run.py): the dialog's take on
+    the window's sound-card source while the JACK server answers nobody
+    (SIGSTOP): PortAudio's start hangs in the take's capture child, and the
+    take is given up past ``record_open_s``, saying so and to pick another
+    input (it said "opening the input…" for 20 s, the capture child's own
+    limit, and before that for ever). Once the server answers again, Record
+    records a take (the dummy input's silence, said to be silent), and the
+    hung child, answered at last, is closed; no thread of the dialog stays."""
+    open_s = 5.0  # the take after it opens within it even on a busy machine
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "add_word_frozen_jack_run.py"),
+                           "--jackd-pid", str(frozen_jack.pid), "--open-s", str(open_s)],
+                          cwd=REPO_ROOT, env=dict(os.environ, **frozen_jack.env,
+                                                  KWSAPP_HOME=str(tmp_path / "home")),
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    said = f"the default input device did not open in {open_s:g} s; pick another input device"
+    assert result["given_up"], result
+    assert result["prompt"] == f"Take 1 was not recorded: {said}", result
+    assert result["status"] == said and result["record_enabled"], result
+    assert result["hung_children"] == 1, result  # hung, not ended: it was left
+    assert result["recorded"], result
+    assert "the take is silent" in result["status_again"], result  # a whole take came
+    assert result["children_gone"] and result["threads_gone"], result
+    assert result["threads_left"] == [], result
+
+
+@pytest.mark.jack
 def test_dialog_records_from_jack_and_the_live_view_hears_the_word(jack_server, tmp_path,
                                                                    wake_dir):  # noqa: F811
     takes = recordings(wake_dir, "snowboy", 5)
