@@ -264,7 +264,7 @@ class _Opening:
 
 
 def open_in_time(make_source: Callable[[], Any], seconds: float, watch: InputWatch,
-                  poll_s: float = 0.05) -> TakeRecorder:
+                 poll_s: float = 0.05) -> TakeRecorder:
     """A :class:`TakeRecorder` of ``seconds`` on a new source, started (its
     audio dropped until ``keep()``), within ``watch``'s open limit.
 
