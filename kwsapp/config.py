@@ -283,10 +283,18 @@ class UserWordsConfig:
     default_takes: int = 5  # `enrol --record` and the GUI ask for this many
     max_recording_s: float = 10.0  # a longer file is not one take
     record_s: float = 2.5  # one recorded take (`enrol --record`, the GUI)
-    # The Add word dialog gives up on a take whose input opened but sent no
-    # audio in this long (counted from its opening, countdown included),
-    # closes it and says so: a sound card's capture child reports an error
-    # after 3 s of silence, but another source may never say anything.
+    # A take's input gives up (the Add word dialog and `enrol --record`
+    # alike: kwsapp/userwords/record.py InputWatch) when it has not opened
+    # this long after Record (or the take's turn) and is left to itself,
+    # saying which device to leave: a device can block its open for ever
+    # (a JACK server that stopped answering hangs PortAudio's start), and a
+    # sound card's capture child waits 20 s for its answer. A capture child
+    # opens in 0.25-0.5 s, about 1 s on a busy machine.
+    record_open_s: float = 10.0
+    # ... or when the input, open, sent no audio in this long (counted from
+    # its opening, countdown included; or from its last audio, mid-take): a
+    # sound card's capture child reports an error after 3 s of silence, but
+    # another source may never say anything.
     record_no_audio_s: float = 5.0
     min_word_s: float = 0.15  # less speech than this is no word
     max_word_s: float = 3.0  # more speech than this is not one word

@@ -168,6 +168,40 @@ class HandedSource:
             on_block(audio[i:i + block])
 
 
+class StuckSource(HandedSource):
+    """An input whose open blocks until ``release`` is set (for ever if it
+    never is): a device that never finishes opening. No real device can be
+    made to hang on demand, so this one is simulated; once released it
+    opens, and the test hands it audio as a :class:`HandedSource`'s.
+
+    Args:
+        release: what its open waits for.
+        device_name: the name it gives itself, as a sound card's source does.
+    """
+
+    def __init__(self, release, device_name: str | None = None) -> None:
+        import threading
+
+        super().__init__()
+        self.release = release
+        if device_name is not None:
+            self.device_name = device_name
+        self.opening = threading.Event()  # its open has begun (and blocks)
+        self.stopped_on: str | None = None  # the thread that stopped it
+
+    def start(self, on_block) -> None:
+        self.opening.set()
+        self.release.wait()
+        super().start(on_block)
+
+    def stop(self) -> None:
+        import threading
+
+        if self.stopped_on is None:
+            self.stopped_on = threading.current_thread().name
+        super().stop()
+
+
 def sigint_default() -> None:
     """``preexec_fn`` of a child a test Ctrl-Cs: SIGINT at its default, as a
     terminal gives it. A suite started in the background by a shell script
@@ -265,6 +299,44 @@ def jack_server():
         yield env
     finally:
         stop_jack_server(proc)
+
+
+@pytest.fixture
+def frozen_jack():
+    """A JACK dummy server of this test's own that it may freeze: its
+    ``pid``, the ``env`` a subprocess needs to reach it, ``freeze()`` and
+    ``thaw()``. Frozen (SIGSTOP), the server answers nobody and PortAudio's
+    start in a new process hangs on it (the JACK host's), as on a sound
+    server that stopped answering; thawed at the end whatever happens, then
+    stopped."""
+    import types
+
+    proc, env = start_jack_server()
+    server = types.SimpleNamespace(
+        pid=proc.pid, env=env, freeze=lambda: proc.send_signal(signal.SIGSTOP),
+        thaw=lambda: proc.send_signal(signal.SIGCONT))
+    try:
+        yield server
+    finally:
+        server.thaw()
+        stop_jack_server(proc)
+
+
+def capture_children(server: str) -> list:
+    """The capture children (``python -m kwsapp.audio.child_source``)
+    running on the JACK server named ``server``, wherever they are (one
+    whose parent ended is no one's child)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if ("kwsapp.audio.child_source" in " ".join(p.info["cmdline"] or ())
+                    and p.environ().get("JACK_DEFAULT_SERVER") == server):
+                found.append(p)
+        except (psutil.Error, OSError):
+            pass  # gone meanwhile, or not ours to read
+    return found
 
 
 # -- pytest-xdist (`make test` runs two workers: -n 2) ------------------------

@@ -56,7 +56,7 @@ def main() -> None:
         reader.start()
     clips = [word_only(t) for t in args.takes]
     queue = ([None] if args.silent_first else []) + clips
-    seen: set[str] = set(ports_now())
+    seen: set[str] = set(ports_now())  # the ports at the last look
     ports: list[str] = []  # input ports opened, in order
     open_at_countdown = 0  # takes whose port was open when their "3…" was said
     counted = nows = 0  # lines looked at; "now"s answered
@@ -66,8 +66,12 @@ def main() -> None:
         # said is listed by then.
         new = lines[counted:]
         counted += len(new)
-        fresh = [p for p in ports_now() if p not in seen and ":in" in p]
-        seen.update(fresh)
+        # New since the last look: each take's input runs in a capture
+        # child of its own, whose port JACK may name as the last one's.
+        now = ports_now()
+        fresh = [p for p in now if p not in seen and ":in" in p]
+        if now:  # [] is jack_lsp failing, not every port gone
+            seen = set(now)
         if fresh:
             ports.append(fresh[0])
             print(f"port {fresh}", file=sys.stderr, flush=True)

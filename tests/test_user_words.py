@@ -428,6 +428,177 @@ def test_a_take_recorder_shows_the_newest_dropped_audio_until_the_take():
     recorder.stop()
 
 
+def until(condition, timeout_s: float = 20.0) -> bool:
+    """Whether ``condition()`` holds within ``timeout_s`` (polled)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_record_takes_gives_up_on_an_input_that_never_opens():
+    """`kwsapp enrol --record` on an input whose open never ends (simulated:
+    a StuckSource, whose start blocks until the test releases it; no real
+    device hangs on demand): past ``record_open_s`` the takes end with a
+    DeviceError naming the device and saying to pick another, before any
+    countdown. The open is left to a daemon thread (it never holds the
+    process), which closes the input when it opens at last."""
+    import threading
+    from dataclasses import replace
+
+    from conftest import StuckSource
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.errors import DeviceError
+    from kwsapp.userwords.record import record_takes
+
+    config = replace(UserWordsConfig(), record_open_s=0.3)
+    release = threading.Event()
+    sources, said, raised = [], [], []
+
+    def record() -> None:
+        try:
+            record_takes(3, lambda: sources.append(StuckSource(release)) or sources[-1],
+                         config, said.append, countdown_s=0.01, device="mic 9")
+        except Exception as exc:  # noqa: BLE001 - looked at below
+            raised.append(exc)
+
+    # On a thread of the test's: were it to wait for the input for ever,
+    # the test fails instead of hanging.
+    waiter = threading.Thread(target=record, daemon=True)
+    try:
+        waiter.start()
+        waiter.join(60.0)
+        assert not waiter.is_alive(), "record_takes still waits for an input that never opens"
+        assert len(raised) == 1 and isinstance(raised[0], DeviceError), raised
+        assert str(raised[0]) == ("input device 'mic 9' did not open in 0.3 s; "
+                                  "pick another input device")
+        assert said == []  # no countdown on an input that is not open
+        assert len(sources) == 1 and sources[0].opening.is_set() and not sources[0].started
+        openers = [t for t in threading.enumerate() if t.name == "kwsapp-open-input"]
+        assert openers and all(t.daemon for t in openers)
+    finally:
+        release.set()
+    assert until(lambda: sources[0].stopped)  # opened late: closed, nobody records from it
+    assert sources[0].started and sources[0].stopped_on == "kwsapp-open-input"
+    assert until(lambda: not any(t.name == "kwsapp-open-input" for t in threading.enumerate()))
+
+
+@pytest.mark.parametrize("sends", ["nothing", "half a take"])
+def test_record_takes_gives_up_on_an_input_that_sends_no_audio(wake_dir, sends):  # noqa: F811
+    """An input that opens but sends nothing (or stops halfway through the
+    take), neither reporting an error: past ``record_no_audio_s`` the takes
+    end with a DeviceError naming the device by its own name and saying to
+    pick another (enrol waited the take's length and 5 s, in words of its
+    own); the input is closed."""
+    import threading
+    from dataclasses import replace
+
+    from conftest import StuckSource
+    from kwsapp.config import UserWordsConfig
+    from kwsapp.errors import DeviceError
+    from kwsapp.userwords.record import record_takes
+
+    config = replace(UserWordsConfig(), record_no_audio_s=0.3)
+    word = take_of(wake_dir, config.record_s)
+    opened = threading.Event()
+    opened.set()  # it opens at once
+    sources, said = [], []
+
+    def say(line: str) -> None:
+        said.append(line)
+        if line == "take 1/3: opening the input…" and sends != "nothing":
+            sources[-1].hand(word[:word.size // 2])
+
+    with pytest.raises(DeviceError) as caught:
+        record_takes(3, lambda: sources.append(StuckSource(opened, "USB mic")) or sources[-1],
+                     config, say, countdown_s=0.01)
+    if sends == "nothing":
+        assert str(caught.value) == ("input device 'USB mic' sent no audio in 0.3 s; "
+                                     "pick another input device")
+        assert said[-1] == "take 1/3: opening the input…", said
+    else:
+        assert str(caught.value) == ("input device 'USB mic' stopped sending audio (none in "
+                                     "0.3 s); pick another input device")
+        assert said[-1] == "take 1/3: say the word now (2.5 s)", said
+    assert len(sources) == 1 and sources[0].stopped
+
+
+def test_enrol_record_on_an_input_that_never_opens_exits_2(tmp_path):
+    """`kwsapp enrol NAME --record 3` whose input never opens (simulated: a
+    capture child that never answers, only waiting for its stdin to close,
+    as one stuck in PortAudio's start on a JACK server that stopped
+    answering does): one line naming the device and saying to pick
+    another, exit 2; the open left waiting does not hold the process, which
+    ends (and its child with it)."""
+    import os
+    import subprocess
+    import sys
+
+    mock = """
+import functools, sys
+from kwsapp import config
+from kwsapp.audio import child_source
+config.UserWordsConfig = functools.partial(config.UserWordsConfig, record_open_s=0.5)
+child_source.CHILD_COMMAND = [sys.executable, "-c", "import sys; sys.stdin.read()"]
+from kwsapp.cli import run
+run()
+"""
+    proc = subprocess.run([sys.executable, "-c", mock, "enrol", "snowboy", "--record", "3",
+                           "--device", "mic 9"], cwd=REPO_ROOT,
+                          env=dict(os.environ, **home_env(tmp_path)),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.splitlines() == [
+        "kwsapp: DeviceError: input device 'mic 9' did not open in 0.5 s; "
+        "pick another input device"], proc.stderr
+    assert not (tmp_path / "home" / "words" / "snowboy").exists()
+
+
+@pytest.mark.jack
+def test_enrol_record_on_a_jack_server_that_stopped_answering(frozen_jack, tmp_path):
+    """Real parts: `kwsapp enrol NAME --record 3` (its real capture child,
+    the real PortAudio) on a JACK server that answers nobody (stopped with
+    SIGSTOP), with the config's own limit: PortAudio's start hangs in the
+    child, and the command says the input did not open and to pick
+    another, exits 2 and ends (before, it waited 20 s per reply for the
+    child). The child left hanging ends once the server answers again."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import capture_children
+    from kwsapp.config import UserWordsConfig
+
+    env = frozen_jack.env
+    limit = UserWordsConfig().record_open_s
+    frozen_jack.freeze()
+    # Files, not pipes: the hung child holds the command's stderr (it
+    # inherits it) until it ends, and a pipe would wait for it.
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kwsapp", "enrol", "snowboy", "--record",
+                                 "3"], cwd=REPO_ROOT, stdout=out, stderr=err,
+                                env=dict(os.environ, **env, **home_env(tmp_path)))
+        try:
+            code = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("enrol --record still waits for a JACK server that answers nobody")
+    said = (tmp_path / "err").read_text()
+    assert code == 2, said
+    assert said.splitlines()[-1] == (f"kwsapp: DeviceError: the default input device did not "
+                                     f"open in {limit:g} s; pick another input device"), said
+    assert "take 1/3: 3…" not in said  # no countdown on an input that is not open
+    assert capture_children(env["JACK_DEFAULT_SERVER"])  # its child: still hung
+    frozen_jack.thaw()
+    assert until(lambda: not capture_children(env["JACK_DEFAULT_SERVER"]), 30.0)
+    assert not (tmp_path / "home" / "words" / "snowboy").exists()
+
+
 # ------------------------------------------------------ found in streams
 @pytest.fixture(scope="module")
 def two_words(tmp_path_factory, wake_dir) -> Path:

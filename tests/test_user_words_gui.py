@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, HandedSource
+from conftest import REPO_ROOT, HandedSource, StuckSource
 from test_user_words import recordings, take_of, wake_dir  # noqa: F401 - fixture
 
 pytest.importorskip("PySide6")
@@ -386,9 +386,9 @@ def test_an_input_that_sends_no_audio_is_closed_and_said(qtbot, tmp_path,
     dialog, sources = handed_dialog(qtbot, tmp_path, countdown_ms=0, config=config)
     dialog.record_take(1)
     qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
-    assert dialog.prompt.text() == ("Take 2 was not recorded: the input sent no audio in "
-                                    "0.3 s; pick another input device")
-    assert dialog.slots[1].status.text() == "the input sent no audio in 0.3 s"
+    said = "the default input device sent no audio in 0.3 s; pick another input device"
+    assert dialog.prompt.text() == f"Take 2 was not recorded: {said}"
+    assert dialog.slots[1].status.text() == said
     assert dialog.slots[1].take is None
     qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
     qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
@@ -404,6 +404,147 @@ def test_an_input_that_sends_no_audio_is_closed_and_said(qtbot, tmp_path,
     take = dialog.slots[1].take
     assert take is not None and np.array_equal(take.audio, word), dialog.slots[1].status.text()
     assert sources[0].on_block is None  # the first input heard nothing more
+
+
+def stuck_dialog(qtbot, tmp_path, config, stuck: dict):
+    """A dialog (no countdown) on ``config`` recording from "mic 9"; a
+    device named in ``stuck`` (name -> release event) opens when its event
+    is set (a :class:`StuckSource`), any other at once (a HandedSource);
+    ``(dialog, sources)``."""
+    from kwsapp.gui.add_word import AddWordDialog
+
+    sources: list = []
+
+    def make(device):
+        gate = stuck.get(device)
+        sources.append(HandedSource() if gate is None else StuckSource(gate))
+        return sources[-1]
+
+    dialog = AddWordDialog(make, device="mic 9", countdown_ms=0, config=config,
+                           root=tmp_path / "home")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog, sources
+
+
+def test_an_input_that_never_opens_is_left_and_another_records(qtbot, tmp_path,
+                                                              wake_dir):  # noqa: F811
+    """An input whose open never ends (simulated: a StuckSource, whose start
+    blocks until the test releases it; no real device hangs on demand):
+    past ``record_open_s`` the take is given up, the prompt naming the
+    device and saying to pick another (it said "opening the input…" for
+    ever). The dialog stays usable: another device chosen (as the window's
+    chooser sets it), Record records from it without waiting behind the
+    stuck open, even one slow to open itself while the stuck one ends; the
+    input that opened late is closed on its own thread, which ends, and
+    changes nothing in the dialog; Escape closes it."""
+    from dataclasses import replace
+
+    from PySide6 import QtCore
+
+    from kwsapp.config import UserWordsConfig
+
+    config = replace(UserWordsConfig(), record_open_s=0.3)
+    never, slow = threading.Event(), threading.Event()
+    dialog, sources = stuck_dialog(qtbot, tmp_path, config, {"mic 9": never, "mic 2": slow})
+    try:
+        dialog.record_take(1)
+        qtbot.waitUntil(lambda: not dialog.recording, timeout=20000)
+        said = "input device 'mic 9' did not open in 0.3 s; pick another input device"
+        assert dialog.prompt.text() == f"Take 2 was not recorded: {said}"
+        assert dialog.slots[1].status.text() == said and dialog.slots[1].take is None
+        assert dialog.slots[1].record_button.text() == "● Record"
+        assert all(slot.record_button.isEnabled() for slot in dialog.slots)
+        assert sources[0].opening.is_set() and not sources[0].started
+
+        dialog.device = "mic 2"  # slow, not stuck: it opens once the stuck one has
+        dialog.slots[1].record_button.click()
+        qtbot.waitUntil(lambda: len(sources) == 2 and sources[1].opening.is_set(),
+                        timeout=10000)  # not behind the stuck open
+        assert dialog.recording and dialog.opening
+        never.set()  # the stuck open ends now, late: its runner closes what it opened
+        qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
+        # Its runner reported the open before stopping it: that report is
+        # queued to this thread; it arrives here and nothing of it is taken.
+        qtbot.wait(100)
+        assert sources[0].stopped_on == "kwsapp-record" and dialog.opening
+        slow.set()
+        qtbot.waitUntil(lambda: not dialog.opening, timeout=10000)  # open, the take begun
+        word = take_of(wake_dir, config.record_s)
+        sources[1].hand(word)
+        qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+        take = dialog.slots[1].take
+        assert take is not None and np.array_equal(take.audio, word), \
+            dialog.slots[1].status.text()
+        qtbot.waitUntil(lambda: sources[1].stopped, timeout=10000)
+        qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+        assert len(sources) == 2
+
+        qtbot.keyClick(dialog, QtCore.Qt.Key.Key_Escape)
+        assert not dialog.isVisible() and not dialog.recording
+    finally:
+        never.set()
+        slow.set()
+
+
+def test_a_take_closed_while_its_input_hangs_does_not_hold_the_next(qtbot, tmp_path,
+                                                                   wake_dir):  # noqa: F811
+    """Closed while its input's open hangs (simulated: a StuckSource, whose
+    start blocks until the test releases it), the dialog says the take was
+    not recorded; opened again once that open is past ``record_open_s``,
+    with another device chosen, it records from that one at once instead of
+    queueing behind the stuck open (and then blaming the new device)."""
+    from dataclasses import replace
+
+    from kwsapp.config import UserWordsConfig
+
+    config = replace(UserWordsConfig(), record_open_s=0.3)
+    never = threading.Event()
+    dialog, sources = stuck_dialog(qtbot, tmp_path, config, {"mic 9": never})
+    try:
+        dialog.record_take(0)
+        qtbot.waitUntil(lambda: bool(sources) and sources[0].opening.is_set(), timeout=10000)
+        dialog.close()
+        assert dialog.prompt.text() == "Take 1 was not recorded: the dialog was closed."
+        qtbot.wait(500)  # longer than record_open_s: that open is past its limit
+
+        dialog.show()
+        dialog.device = "mic 2"
+        dialog.record_take(0)
+        qtbot.waitUntil(lambda: len(sources) == 2 and dialog.recording and not dialog.opening,
+                        timeout=10000)  # open, the take begun
+        word = take_of(wake_dir, config.record_s)
+        sources[1].hand(word)
+        qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
+        take = dialog.slots[0].take
+        assert take is not None and np.array_equal(take.audio, word), \
+            dialog.slots[0].status.text()
+        assert not sources[0].started  # still stuck
+    finally:
+        never.set()
+    qtbot.waitUntil(lambda: sources[0].stopped, timeout=10000)
+    qtbot.waitUntil(lambda: "kwsapp-record" not in kwsapp_threads(), timeout=10000)
+
+
+def test_a_window_closed_while_inputs_hang_opening_still_exits(tmp_path, tiny_model):
+    """The app ends though its Add word dialog's inputs never open
+    (simulated: a source whose open blocks for ever; tests/add_word_stuck_run.py):
+    one take given up on it, the next closed with the window while its open
+    hangs; the stuck threads are left, not joined, and the program ends as
+    Python programs do, with exit code 0."""
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "add_word_stuck_run.py"),
+                           "--model", str(tiny_model), "--settings", str(tmp_path / "k.ini")],
+                          cwd=REPO_ROOT, env=dict(os.environ, KWSAPP_HOME=str(tmp_path / "home")),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["given_up"], result
+    assert result["prompt"] == ("Take 1 was not recorded: the default input device did not "
+                                "open in 0.3 s; pick another input device"), result
+    assert result["opening_again"], result
+    assert result["closed_prompt"] == "Take 2 was not recorded: the dialog was closed.", result
+    # Both opens were still stuck when the program ended: left, not waited for.
+    assert result["threads_left"].count("kwsapp-record") == 2, result
 
 
 def test_an_input_that_cannot_open_is_said(qtbot, tmp_path):
@@ -605,6 +746,35 @@ def test_words_a_model_cannot_hear_are_said_in_the_window(qtbot, dialog, wake_di
     assert "tiny_model does not stream" in said
     assert window.word_bars.isHidden()
     window.close()
+
+
+@pytest.mark.jack
+def test_dialog_on_a_jack_server_that_stopped_answering(frozen_jack, tmp_path):
+    """Real parts (tests/add_word_frozen_jack_run.py): the dialog's take on
+    the window's sound-card source while the JACK server answers nobody
+    (SIGSTOP): PortAudio's start hangs in the take's capture child, and the
+    take is given up past ``record_open_s``, saying so and to pick another
+    input (it said "opening the input…" for 20 s, the capture child's own
+    limit, and before that for ever). Once the server answers again, Record
+    records a take (the dummy input's silence, said to be silent), and the
+    hung child, answered at last, is closed; no thread of the dialog stays."""
+    open_s = 5.0  # the take after it opens within it even on a busy machine
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "add_word_frozen_jack_run.py"),
+                           "--jackd-pid", str(frozen_jack.pid), "--open-s", str(open_s)],
+                          cwd=REPO_ROOT, env=dict(os.environ, **frozen_jack.env,
+                                                  KWSAPP_HOME=str(tmp_path / "home")),
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    said = f"the default input device did not open in {open_s:g} s; pick another input device"
+    assert result["given_up"], result
+    assert result["prompt"] == f"Take 1 was not recorded: {said}", result
+    assert result["status"] == said and result["record_enabled"], result
+    assert result["hung_children"] == 1, result  # hung, not ended: it was left
+    assert result["recorded"], result
+    assert "the take is silent" in result["status_again"], result  # a whole take came
+    assert result["children_gone"] and result["threads_gone"], result
+    assert result["threads_left"] == [], result
 
 
 @pytest.mark.jack

@@ -41,15 +41,25 @@ def run(args: argparse.Namespace) -> int:
                             "or --record N")
     check_name(args.name)  # before any recording
     if args.record is not None:
-        from kwsapp.audio.source import SoundDeviceSource
+        from kwsapp.audio.child_source import ChildSource
+        from kwsapp.config import Config
         from kwsapp.userwords.record import record_takes
 
         if args.record < min_takes(config, args.ignore):
             raise BadInputError(f"--record {args.record}: at least "
                                 f"{min_takes(config, args.ignore)} takes "
                                 f"are needed ({config.default_takes} recommended)")
-        takes = record_takes(args.record, lambda: SoundDeviceSource(args.device),
-                             config, lambda line: print(line, file=sys.stderr, flush=True))
+        # Each take's input is the window's: PortAudio in a child process.
+        # In this one, a PortAudio that hangs opening (a JACK server that
+        # stopped answering) also holds stderr on /dev/null (sounddevice
+        # mutes it while PortAudio starts), and the message saying so was
+        # lost. An input that does not open or sends no audio in time (the
+        # config's limits, as in the Add word dialog) ends the command with
+        # a DeviceError naming it: exit 2.
+        block_ms = Config().audio.block_ms
+        takes = record_takes(args.record, lambda: ChildSource(args.device, block_ms=block_ms),
+                             config, lambda line: print(line, file=sys.stderr, flush=True),
+                             device=args.device)
     else:
         takes = load_takes(args.files, config, args.ignore)
     word = enrol(args.name, takes, default_embedder(), default_pool(), config,

@@ -10,8 +10,13 @@ opened when Record is pressed, while the countdown runs; what it hears
 before the countdown's end is dropped, and "say the word now" is shown once
 the take's audio flows. A timer counts down, draws the level (of what the
 input hears during the countdown too, though it is not kept) and has the
-input closed when the take is full, or when it sends no audio in
-``record_no_audio_s``. Dropped files are
+input closed when the take is full, or when it breaks the limits of an
+:class:`~kwsapp.userwords.record.InputWatch` (as ``kwsapp enrol --record``
+does: not open in ``record_open_s``, no audio in ``record_no_audio_s``),
+the take then saying which device to leave. An open that never ends cannot
+be interrupted: its runner is left to it (its daemon thread closes the
+input should it open after all) and a new one opens the next take's input,
+not waiting behind it. Dropped files are
 decoded, and training runs, on worker threads whose results and progress
 arrive through Qt signals: the dialog stays live while a long file is read.
 """
@@ -33,6 +38,7 @@ from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
 from kwsapp.gui.live import SessionRunner, SourceFactory, on_new_source
 from kwsapp.gui.waveform_widget import LevelMeter, envelope
+from kwsapp.userwords.record import InputWatch
 from kwsapp.userwords.takes import (BadTakeError, Take, check_take, check_takes, min_takes,
                                      read_take)
 
@@ -174,7 +180,9 @@ class _WorkerBridge(QtCore.QObject):
     """The worker threads' results, queued to the dialog's thread."""
 
     progress = QtCore.Signal(float, str)
-    # (ticket, TakeRecorder or None, Exception or None): the input opened, or not
+    # (runner, ticket, TakeRecorder or None, Exception or None): the input
+    # opened, or not (the runner too: the one that replaces a runner left to
+    # an open that did not end counts its tickets from 1 again)
     recorder_started = QtCore.Signal(object)
     done = QtCore.Signal(object)
     retrained = QtCore.Signal(object)
@@ -211,10 +219,13 @@ class AddWordDialog(QtWidgets.QDialog):
         self.countdown_ms = countdown_ms
         self._embedder, self._pool = embedder, pool
         self._recorder = None  # recording, its input open
-        self._opening: int | None = None  # the runner's ticket of the input opening
+        # (runner, ticket) of the take's input opening; and of the last open
+        # asked for, until it ends (the take may be over: closed meanwhile).
+        self._opening: tuple[SessionRunner, int] | None = None
+        self._pending: tuple[SessionRunner, int, InputWatch] | None = None
+        self._watch: InputWatch | None = None  # the take's input's limits
         self._recording_slot: int | None = None
         self._record_at = 0.0  # when the countdown ends (time.monotonic)
-        self._opened_at = 0.0  # when the take's input opened (time.monotonic)
         self._said_now = False  # the take has started: "say the word now" is shown
         self.loudest_dbfs = float("-inf")  # of the level meter, this recording
         self._thread: threading.Thread | None = None
@@ -313,10 +324,27 @@ class AddWordDialog(QtWidgets.QDialog):
         self._bridge.retrained.connect(self._on_retrained, queued)
         self._bridge.failed.connect(self._on_train_failed, queued)
         self._bridge.recorder_started.connect(self._on_recorder_started, queued)
-        bridge = self._bridge  # what the runner's thread holds: not the dialog
-        self._runner = SessionRunner(lambda *started: bridge.recorder_started.emit(started),
-                                     name="kwsapp-record")
+        self._runner = self._new_runner()
         self.refresh_words()
+
+    def _new_runner(self) -> SessionRunner:
+        """The runner that opens and closes the takes' inputs."""
+        bridge = self._bridge  # what the runner's thread holds: not the dialog
+
+        def started(*result: Any) -> None:
+            bridge.recorder_started.emit((runner, *result))
+
+        runner = SessionRunner(started, name="kwsapp-record")
+        return runner
+
+    def _leave_runner(self) -> None:
+        """Leave the runner to an open that did not end in time: closed, it
+        closes that input should it open after all, on its thread (a daemon,
+        never joined: it holds neither the dialog nor the app's exit); the
+        next take's input is opened by a new runner, not behind it."""
+        self._runner.close()
+        self._runner = self._new_runner()
+        self._pending = None
 
     # ------------------------------------------------------------- takes
     @property
@@ -361,6 +389,11 @@ class AddWordDialog(QtWidgets.QDialog):
             return
         self._recording_slot = index
         self._record_at = time.monotonic() + max(self.countdown_ms, 0) / 1000.0
+        if self._pending is not None and self._pending[2].expired() is not None:
+            # A take closed while its input opened, and that open has not
+            # ended since: this take's must not wait behind it.
+            self._leave_runner()
+        self._watch = InputWatch(self.device, self.config)
         self._said_now = False
         self.loudest_dbfs = float("-inf")
         for slot in self.slots:
@@ -376,14 +409,19 @@ class AddWordDialog(QtWidgets.QDialog):
         index = self._recording_slot
         make = functools.partial(open_recorder, self.source_factory, self.device,
                                  self.config.record_s)
-        self._opening = self._runner.start(lambda _ticket: make())
+        runner = self._runner
+        self._opening = (runner, runner.start(lambda _ticket: make()))
+        self._pending = (*self._opening, self._watch)
         self.slots[index].show_starting(True)
 
     @QtCore.Slot(object)
     def _on_recorder_started(self, started: tuple) -> None:
-        ticket, recorder, exc = started
-        if ticket != self._opening:
-            return  # the dialog was closed meanwhile: the runner closes it
+        runner, ticket, recorder, exc = started
+        if self._pending is not None and self._pending[:2] == (runner, ticket):
+            self._pending = None  # that open has ended
+        if (runner, ticket) != self._opening:
+            # The take was closed or given up meanwhile: its runner closes it.
+            return
         self._opening = None
         index = self._recording_slot
         self.slots[index].show_starting(False)
@@ -393,7 +431,7 @@ class AddWordDialog(QtWidgets.QDialog):
             self.say(f"Cannot record: {exc}", error=True)
             return
         self._recorder = recorder
-        self._opened_at = time.monotonic()
+        self._watch.opened(recorder)
         self._tick()  # the countdown over already: the take starts now
 
     def _tick(self) -> None:
@@ -405,10 +443,10 @@ class AddWordDialog(QtWidgets.QDialog):
             if rec.done.is_set() or error is not None:
                 self._take_ended(index, rec, error)
                 return
-            if (not rec.flowing.is_set() and time.monotonic() - self._opened_at
-                    > self.config.record_no_audio_s):
-                self._no_audio(index)
-                return
+        problem = self._watch.expired()  # not open, or no audio, in time
+        if problem is not None:
+            self._give_up(index, problem)
+            return
         left = self._record_at - time.monotonic()
         if left > 0:  # counting down, the input opening or open (its audio dropped)
             count = max(1, int(np.ceil(3 * left / max(self.countdown_ms / 1000.0, 1e-3))))
@@ -442,14 +480,16 @@ class AddWordDialog(QtWidgets.QDialog):
             return
         self._accept(index, audio, f"take {index + 1}")
 
-    def _no_audio(self, index: int) -> None:
-        """The take's input opened but sent nothing within the limit: it is
-        closed and the take not recorded (another input may work)."""
+    def _give_up(self, index: int, problem: Exception) -> None:
+        """The take's input did not open, or sent no audio, in time: the
+        take is not recorded, the input closed (an open that has not ended
+        is left to its runner) and the user told to pick another."""
+        stuck = self._opening is not None
         self._finish_recording()
-        limit = f"{self.config.record_no_audio_s:g} s"
-        self.slots[index].set_take(None, f"the input sent no audio in {limit}")
-        self.say(f"Take {index + 1} was not recorded: the input sent no audio in {limit}; "
-                 "pick another input device", error=True)
+        if stuck:
+            self._leave_runner()
+        self.slots[index].set_take(None, str(problem))
+        self.say(f"Take {index + 1} was not recorded: {problem}", error=True)
 
     def _finish_recording(self) -> None:
         """The take's end: its input closed (after it opened, when it is
@@ -458,7 +498,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self._runner.close()
         if self._opening is not None:
             self.slots[self._recording_slot].show_starting(False)
-        self._recorder = self._opening = None
+        self._recorder = self._opening = self._watch = None
         self._recording_slot = None
         self._said_now = False
         self._enable_buttons()
