@@ -398,6 +398,29 @@ def _say(**message: Any) -> None:
     sys.stdout.flush()
 
 
+def _end_with_parent(poll_s: float = CHILD_POLL_S) -> None:
+    """Ends this process once its parent is gone, from a daemon thread.
+
+    Closing stdin stops a running stream, but a child hung in PortAudio
+    (opening a device on a sound server that answers nobody) never reads
+    it, and outlived the app or `enrol --record` that gave it up: it kept
+    the device, and its stderr, until the server answered, if ever. A
+    parent that ends hands its children to another process, so a changed
+    parent id is the sign. (prctl's PR_SET_PDEATHSIG would fire when the
+    *thread* that started us ends, and the window starts its children from
+    a session thread.)"""
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kwsapp-parent-watch", daemon=True).start()
+
+
 def child_main(argv: list[str] | None = None) -> int:
     """The child: find the device, then (when told the ring) run the stream
     until stdin closes or the stream dies."""
@@ -418,6 +441,7 @@ def child_main(argv: list[str] | None = None) -> int:
     # Ctrl-C in a terminal reaches the whole process group: the parent
     # decides when this stream stops (it closes our stdin).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     from kwsapp.audio.source import SoundDeviceSource
 
     try:
