@@ -23,6 +23,10 @@ def main() -> None:
     nth, folder, module, *args = sys.argv[1:]
     nth, folders = int(nth), {os.path.abspath(folder), os.path.realpath(folder)}
     seen = 0
+    # kwsapp's CLI pipes descriptor 2 through a filter thread
+    # (kwsapp/quiet.py), which a SIGKILL can stop before it passes the
+    # last line on: the line goes to the stderr this process started with.
+    stderr = os.dup(2)
 
     def hook(event: str, hook_args: tuple) -> None:
         nonlocal seen
@@ -34,8 +38,8 @@ def main() -> None:
             return
         seen += 1
         if seen == nth:
-            sys.stderr.write(f"kill_at_rename: killed before {src} -> {dst}\n")
             sys.stderr.flush()
+            os.write(stderr, f"kill_at_rename: killed before {src} -> {dst}\n".encode())
             os.kill(os.getpid(), signal.SIGKILL)
 
     sys.addaudithook(hook)
