@@ -1,8 +1,8 @@
 """A tiny `embed` artifact trained once per test session by real
 `kwsapp train --config tiny` runs that are SIGKILLed at seeded-random
 moments (while a checkpoint is written, during an epoch, while the artifact
-is exported) and re-run with the same command each time; the artifact the
-export tests use is the last run's result."""
+is exported, while it is put in place) and re-run with the same command
+each time; the artifact the export tests use is the last run's result."""
 
 from __future__ import annotations
 
@@ -70,13 +70,17 @@ def train_cmd(data_dir: Path, out: Path, *extra: str) -> list[str]:
 class Kill(NamedTuple):
     """One SIGKILL of a training run and what it left behind."""
 
-    kind: str  # "checkpoint write", "epoch" or "export"
+    kind: str  # "checkpoint write", "epoch", "export" or "swap"
     #: The partial file the kill interrupted (still there after the kill,
     #: so the kill landed in the middle of its write), or None.
     interrupted: str | None
     state: dict | None  # the checkpoint state left (None: no whole checkpoint)
     whole: dict[str, str]  # every checkpoint file left -> why it is whole
     log: str  # the killed run's stderr
+    #: The output folder's files and those of its staging folder (where
+    #: the artifact is written before it is put in place).
+    files: list[str] = []
+    staged: list[str] = []
 
 
 class KilledRuns(NamedTuple):
@@ -175,9 +179,14 @@ def _whole_checkpoint(ckpt: Path) -> tuple[dict | None, dict[str, str]]:
     return state, whole
 
 
+#: Files the tiny embed artifact moves into its folder when it is put in
+#: place: model.keras, model.tflite, the split's seven, card.json.
+SWAP_RENAMES = 10
+
+
 @lru_cache(maxsize=1)
 def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
-    """Three SIGKILLs at seeded-random moments, then the same command run to
+    """Four SIGKILLs at seeded-random moments, then the same command run to
     the end. Kill moments (seed ``KILL_SEED``):
 
     1. while a checkpoint after epoch 1's commit is written (the n-th
@@ -186,12 +195,20 @@ def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
     2. a random 0.2-2 s after the resumed run said it resumed (inside the
        next epoch: a resumed run traces its graph again, seconds here);
     3. while the finished run writes its artifact (the n-th partial file of
-       the output folder, n random in 1..2: model.keras or model.tflite).
+       the output folder's staging folder, n random in 1..2: model.keras or
+       model.tflite);
+    4. while the finished run puts its artifact in place: before its n-th
+       rename into the output folder, n random in 2..SWAP_RENAMES - 1 (a
+       Python audit hook, tests/kill_at_rename_run.py: the swap is a few
+       renames, too quick to catch from outside).
     """
+    from kwsapp.models.artifact import STAGING_DIR
+
     rng = random.Random(KILL_SEED)
     out = workdir() / "tiny_embed"
     cache = training_cache(conversions)
     ckpt = out / ".checkpoint"
+    staging = out / STAGING_DIR
     # The last two epochs' weights averaged: their running mean is part of
     # what a resumed run must take over (training/train.py _add_to_average).
     cmd = train_cmd(data_dir, out, "--epochs", str(TINY_EPOCHS), "--average-last", "2")
@@ -199,7 +216,8 @@ def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
 
     def record(kind: str, interrupted: str | None, log: str) -> None:
         state, whole = _whole_checkpoint(ckpt)
-        kills.append(Kill(kind, interrupted, state, whole, log))
+        kills.append(Kill(kind, interrupted, state, whole, log, sorted(os.listdir(out)),
+                          sorted(os.listdir(staging)) if staging.is_dir() else []))
 
     run = _Run(cmd, cache)
     _wait_until(run, "its first checkpoint", lambda: (ckpt / "state.json").is_file())
@@ -213,8 +231,16 @@ def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
 
     run = _Run(cmd, cache)
     _wait_until(run, "saying it resumed", lambda: "resuming after epoch" in run.text())
-    name = _kill_in_write(run, out, rng.randint(1, 2), after=_partial(out))
+    name = _kill_in_write(run, staging, rng.randint(1, 2), after=_partial(staging))
     record("export", name, run.text())
+
+    killer = [sys.executable, str(REPO_ROOT / "tests" / "kill_at_rename_run.py"),
+              str(rng.randint(2, SWAP_RENAMES - 1)), str(out), "kwsapp", *cmd[3:]]
+    run = _Run(killer, cache)
+    if run.proc.wait(PHASE_TIMEOUT_S) != -signal.SIGKILL:
+        raise AssertionError(f"the run was not killed in its swap: {run.kill()[-3000:]}")
+    run.reader.join(10)
+    record("swap", None, run.text())
 
     final = subprocess.run(cmd, cwd=REPO_ROOT, env=env(cache), capture_output=True,
                            text=True, timeout=600)

@@ -365,6 +365,9 @@ HEAVY_UNITS = {
         "export-cache",  # ~78 s
     "tests/test_soak.py::test_listen_soak_60s": "soak",  # ~77 s
     "tests/test_user_words.py": "tests/test_user_words.py",  # ~75 s, its other tests
+    # three kwsapp export runs of the bundled cnn, two of them SIGKILLed (~70 s)
+    "tests/test_export.py::test_an_export_stopped_part_way_leaves_one_whole_model_and_the_next_run_finishes_it":
+        "export-stopped",
     "tests/test_negatives.py::test_tiny_ensemble_run_averages_its_members_and_resumes":
         "train-ensemble",  # ~40 s
     "tests/test_nets.py": "tests/test_nets.py",  # ~40 s, its module-scoped trained nets
@@ -377,6 +380,8 @@ HEAVY_UNITS = {
         "export-split",  # ~30 s
     "tests/test_soak.py": "tests/test_soak.py",  # ~25 s, its other tests
     "tests/test_gui_window.py": "tests/test_gui_window.py",  # ~25 s
+    "tests/test_make_models.py::test_a_stopped_swap_is_finished_then_the_model_is_replaced_in_its_folder":
+        "make-models-swap",  # ~25 s
     "tests/test_train.py::test_mirrored_training_on_two_logical_cpus": "train-mirrored",
     "tests/test_user_words.py::test_enrol_records_takes_from_the_microphone_and_retakes_a_silent_one":
         "enrol-record",  # ~21 s
@@ -385,6 +390,8 @@ HEAVY_UNITS = {
     "tests/test_user_words_gui.py::test_records_drops_redoes_trains_and_removes":
         "words-dialog",  # ~19 s
     "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",  # ~15 s
+    "tests/test_export.py::test_a_full_disk_during_export_leaves_the_model_whole":
+        "export-full-disk",  # ~15 s
 }
 #: Hand-out rank of each heavy unit (its first entry above).
 UNIT_RANK = {unit: rank for rank, unit in enumerate(dict.fromkeys(HEAVY_UNITS.values()))}

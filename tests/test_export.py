@@ -137,3 +137,148 @@ def test_export_removes_an_earlier_artifacts_files_the_card_does_not_name(
     assert sorted(p.name for p in art.iterdir()) == [
         "card.json", "embedding_notes.tflite", "model.keras", "model.tflite",
         "model_int8.tflite"]
+
+
+def _files(folder):
+    """Every file under ``folder`` (its staging folder aside) -> sha256."""
+    import hashlib
+
+    from kwsapp.models.artifact import STAGING_DIR
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and STAGING_DIR not in p.relative_to(folder).parts}
+
+
+def _classify(artifact, data_dir):
+    """The runtime loads ``artifact`` and classifies a real clip."""
+    from kwsapp.audio.io import load_audio
+    from kwsapp.inference.recognizer import Recognizer
+
+    rec = Recognizer(artifact)
+    return rec.probabilities(load_audio(sorted((data_dir / "yes").glob("*.wav"))[0]))
+
+
+def _cnn_folder(repo_root, tmp_path, folder=None):
+    """The bundled cnn with what a model folder collects: an embed's head an
+    older kwsapp left beside the card, an int8 export of an earlier
+    model.keras, and the user's own file and folder."""
+    art = folder or tmp_path / "cnn"
+    shutil.copytree(repo_root / "assets" / "models" / "cnn", art)
+    (art / "head.tflite").write_bytes(b"an embed's head an older kwsapp left")
+    (art / "model_int8.tflite").write_bytes(b"an int8 export of an earlier model.keras")
+    (art / "notes.txt").write_text("mine")
+    (art / "runs").mkdir()
+    (art / "runs" / "model.tflite").write_text("mine too")
+    return art
+
+
+def test_an_export_stopped_part_way_leaves_one_whole_model_and_the_next_run_finishes_it(
+        data_dir, repo_root, tmp_path):
+    """`kwsapp export --int8` of a cnn folder, SIGKILLed by
+    tests/kill_at_rename_run.py at a chosen rename:
+
+    1. while it writes the new files (before model_int8.tflite lands in the
+       staging folder): the folder is as it was, its model loads and
+       classifies as before;
+    2. half way through putting them in place (model.tflite in, then
+       killed): the folder holds no card, and the runtime says a model is
+       being put in place instead of loading the earlier card with the new
+       files;
+    3. the next run (one that then stops on a missing --data) finishes the
+       swap first: the folder holds what run 2 had staged, whole, none of
+       the earlier artifact's other files, and the user's files;
+    4. a whole export then replaces that model completely."""
+    from kwsapp.errors import ModelError
+    from kwsapp.inference.recognizer import Recognizer
+    from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE
+
+    art = _cnn_folder(repo_root, tmp_path)
+    env = support.env(tmp_path / "cache")
+    export = ["kwsapp", "export", str(art), "--int8", "--data", str(data_dir), "--clips", "8"]
+
+    def killed(nth, folder):
+        run = subprocess.run([sys.executable, str(support.REPO_ROOT / "tests" /
+                                                  "kill_at_rename_run.py"), str(nth),
+                              str(folder), *export], cwd=support.REPO_ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == -9, run.stderr[-3000:]
+        where = [line for line in run.stderr.splitlines() if line.startswith("kill_at_rename:")]
+        assert len(where) == 1, run.stderr[-3000:]
+        return run.stderr, where[0]
+
+    before, probs = _files(art), _classify(art, data_dir)
+    said, where = killed(2, art / STAGING_DIR)  # 1: model.tflite staged, model_int8 not
+    assert where.endswith(str(art / STAGING_DIR / "model_int8.tflite"))
+    assert sorted(p.name for p in (art / STAGING_DIR).iterdir()
+                  if not p.name.startswith(".tmp-")) == ["card.json", "model.keras",
+                                                         "model.tflite"]
+    assert _files(art) == before
+    np.testing.assert_array_equal(_classify(art, data_dir), probs)
+
+    said, where = killed(2, art)  # 2: model.tflite moved in, model_int8.tflite not
+    assert "removed the unfinished model a stopped run left" in said
+    assert where.endswith(f"-> {art / 'model_int8.tflite'}")
+    staged = _files(art / STAGING_DIR)
+    assert set(staged) == {"card.json", "model.keras", "model_int8.tflite", SWAP_FILE}
+    assert not (art / "card.json").exists() and not (art / "head.tflite").exists()
+    with pytest.raises(ModelError, match="a new model is being put in place here"):
+        Recognizer(art)
+
+    run = subprocess.run([sys.executable, "-m", *export[:-4], "--data",
+                          str(tmp_path / "no such data")], cwd=support.REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)  # 3
+    assert run.returncode == 2 and "no such data" in run.stderr, run.stderr[-3000:]
+    assert "that is now done (the new model is in place)" in run.stderr
+    after = _files(art)
+    assert sorted(after) == ["card.json", "model.keras", "model.tflite", "model_int8.tflite",
+                             "notes.txt", "runs/model.tflite"]
+    assert {n: after[n] for n in ("card.json", "model_int8.tflite")} == {
+        n: staged[n] for n in ("card.json", "model_int8.tflite")}
+    for name in ("model.keras", "card.json", "notes.txt", "runs/model.tflite"):
+        assert after[name] == before[name]  # the export's card: the earlier one's copy
+    assert not (art / STAGING_DIR).exists()
+    np.testing.assert_allclose(_classify(art, data_dir), probs, atol=1e-5)
+
+    inode = (art / "model.tflite").stat().st_ino
+    run = subprocess.run([sys.executable, "-m", *export, "--json"], cwd=support.REPO_ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)  # 4
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout)["float"]["top1_agreement"] >= 0.99
+    assert sorted(_files(art)) == sorted(after)
+    assert (art / "model.tflite").stat().st_ino != inode
+    np.testing.assert_allclose(_classify(art, data_dir), probs, atol=1e-5)
+
+
+def test_a_full_disk_during_export_leaves_the_model_whole(data_dir, repo_root, tmp_path):
+    """The model folder on a real tmpfs with room for it and 256 kB more
+    (needs root to mount; skipped otherwise): the export's model.tflite
+    (441 kB) does not fit. One clear line, exit 1, and the folder as it
+    was, its model loading as before, no staging folder left."""
+    from kwsapp.models.artifact import STAGING_DIR
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    cnn = repo_root / "assets" / "models" / "cnn"
+    size = sum(-(-p.stat().st_size // 4096) * 4096 for p in cnn.iterdir()) + 5 * 4096
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size + 256 * 1024}", "tmpfs",
+                         str(mount)], capture_output=True).returncode == 0
+    if not ok:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        art = mount / "cnn"
+        shutil.copytree(cnn, art)
+        (art / "notes.txt").write_text("mine")
+        before, probs = _files(art), _classify(art, data_dir)
+        run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(art), "--data",
+                              str(data_dir), "--clips", "8"], cwd=support.REPO_ROOT,
+                             env=support.env(tmp_path / "cache"), capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 1, run.stderr[-3000:]
+        assert "DiskFullError" in run.stderr and "disk full" in run.stderr
+        assert "Traceback" not in run.stderr
+        assert _files(art) == before
+        assert not (art / STAGING_DIR).exists()
+        np.testing.assert_array_equal(_classify(art, data_dir), probs)
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)

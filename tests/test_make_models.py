@@ -7,6 +7,7 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from training import make_models
@@ -23,18 +24,13 @@ def test_leave_out_is_the_same_recipe_without_those_words():
 
 
 def test_live_defaults_come_from_the_given_card_and_nothing_else(tmp_path):
-    previous, new = tmp_path / "previous", tmp_path / "new"
-    previous.mkdir(), new.mkdir()
+    previous = tmp_path / "previous"
+    previous.mkdir()
     live = {"threshold": 0.55, "smoothing": {"average_window_ms": 250.0}, "hop_ms": 80.0}
     (previous / "card.json").write_text(json.dumps({**live, "name": "old", "metrics": {"a": 1}}))
-    (new / "card.json").write_text(json.dumps({"name": "new", "threshold": 0.9,
-                                               "metrics": {"b": 2}}))
-    make_models.keep_live_defaults(previous, new)
-    card = json.loads((new / "card.json").read_text())
-    assert card == {"name": "new", "metrics": {"b": 2}, **live}
+    assert make_models.live_defaults(previous) == live
     # No card to copy from (a first build): the new card stays as trained.
-    make_models.keep_live_defaults(tmp_path / "missing", new)
-    assert json.loads((new / "card.json").read_text()) == card
+    assert make_models.live_defaults(tmp_path / "missing") == {}
 
 
 def test_set_takes_a_typed_field_or_says_what_is_wrong():
@@ -95,25 +91,13 @@ def test_bad_data_or_out_folder_is_one_line_exit_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_a_folder_that_is_not_a_model_is_never_replaced(tmp_path, capsys):
-    """--out's <arch>/ is replaced by the trained model (renamed away and
-    deleted): a folder of the user's own of that name was lost after the
-    training."""
-    mine = tmp_path / "stuff" / "cnn"
-    mine.mkdir(parents=True)
-    (mine / "notes.txt").write_text("mine")
-    rc = make_models.main(["--data", str(tmp_path), "--out", str(tmp_path / "stuff"),
-                           "--only", "cnn"])
-    assert rc == 2
-    assert f"{mine} is not a model folder (no card.json)" in capsys.readouterr().err
-    assert (mine / "notes.txt").read_text() == "mine"
-
-
 def test_a_make_models_runs_own_folders_are_no_bundled_models(tmp_path, monkeypatch,
                                                               tiny_model):
-    """A killed `make models` leaves its staging folder (.cnn.new, kept to
-    resume) and maybe the model it was replacing (.cnn.old), each with a
-    card: `kwsapp --version` and the GUI's model list named them as models."""
+    """A killed `make models` of an earlier kwsapp left its staging folder
+    (.cnn.new, kept to resume) and maybe the model it was replacing
+    (.cnn.old), each with a card: `kwsapp --version` and the GUI's model
+    list named them as models. (Today's staging folders:
+    tests/test_artifact_write.py.)"""
     import shutil
 
     from kwsapp.models.registry import bundled_models, bundled_versions
@@ -125,71 +109,94 @@ def test_a_make_models_runs_own_folders_are_no_bundled_models(tmp_path, monkeypa
     assert list(bundled_versions()) == ["cnn"]
 
 
-def test_a_rebuilt_model_keeps_the_folders_other_files_not_the_earlier_artifacts(
-        tmp_path, monkeypatch, capsys):
-    """The model folder is replaced by the one trained beside it (.cnn.new):
-    what the folder held beside its artifact comes along (the user words'
-    pool, a file of the user's; only negatives.npz did, the rest was
-    deleted with the old folder); the earlier artifact's files do not."""
-    from training import train as train_module
+@pytest.mark.train
+@pytest.mark.slow
+def test_a_stopped_swap_is_finished_then_the_model_is_replaced_in_its_folder(
+        data_dir, repo_root, tmp_path):
+    """models/cnn is the bundled cnn (its card's threshold made 0.77) with
+    the user words' pool, a file and a folder of the user's and an embed's
+    head an older kwsapp left; a `kwsapp export --int8` of it was SIGKILLed
+    half way through putting its files in place (no card in the folder).
+    `make models` (the cnn recipe, tiny) first finishes that swap, so it
+    reads the card's live defaults (a run that did not trained without
+    them); then it trains in the folder (once in .cnn.new beside it, the
+    folder renamed away and the user's files copied over) and puts its
+    model in place: the new card with those live defaults, none of the
+    earlier artifact's files (model_int8.tflite is an export of the earlier
+    model.keras), the others as they were."""
+    pytest.importorskip("tensorflow")
+    import subprocess
+    import sys
 
-    def fake_train(data_dir, arch, out_dir, cfg, **kwargs):
-        out_dir.mkdir(parents=True)
-        for name in ("model.keras", "model.tflite"):
-            (out_dir / name).write_text("new")
-        card = {"metrics": {"validation": {"accuracy": 0.5, "n": 2, "speakers": 1}}}
-        (out_dir / "card.json").write_text(json.dumps(card))
-        return card
+    import _train_support as support
+    from kwsapp.inference.recognizer import Recognizer
+    from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE
 
-    monkeypatch.setattr(train_module, "train", fake_train)
-    old = tmp_path / "models" / "cnn"
-    old.mkdir(parents=True)
-    for name in ("card.json", "model.keras", "model.tflite", "model_int8.tflite",
-                 "head.tflite", "negatives.npz", "notes.txt"):
-        (old / name).write_text("{}" if name == "card.json" else "old")
-    (old / "plots").mkdir()
-    (old / "plots" / "model.tflite").write_text("mine")
-    rc = make_models.main(["--data", str(tmp_path), "--out", str(tmp_path / "models"),
-                           "--only", "cnn"])
-    assert rc == 0, capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["cnn"]
-    assert sorted(p.name for p in old.iterdir()) == [
+    models = tmp_path / "models"
+    cnn = models / "cnn"
+    shutil.copytree(repo_root / "assets" / "models" / "cnn", cnn)
+    card = json.loads((cnn / "card.json").read_text())
+    (cnn / "card.json").write_text(json.dumps({**card, "threshold": 0.77}))
+    (cnn / "head.tflite").write_bytes(b"an embed's head an older kwsapp left")
+    (cnn / "negatives.npz").write_bytes(b"the user words' pool")
+    (cnn / "notes.txt").write_text("mine")
+    (cnn / "plots").mkdir()
+    (cnn / "plots" / "model.tflite").write_text("mine too")
+    env = support.env(tmp_path / "cache")
+    run = subprocess.run([sys.executable, str(repo_root / "tests" / "kill_at_rename_run.py"),
+                          "2", str(cnn), "kwsapp", "export", str(cnn), "--int8", "--data",
+                          str(data_dir), "--clips", "8"], cwd=repo_root, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == -9 and "kill_at_rename: killed before" in run.stderr, \
+        run.stderr[-3000:]
+    assert not (cnn / "card.json").exists() and (cnn / STAGING_DIR / SWAP_FILE).is_file()
+
+    tiny = [("epochs", 1), ("batch_size", 8), ("aug_copies", 1), ("steps_per_epoch", 2),
+            ("max_train_clips", 48), ("max_val_clips", 16)]
+    run = subprocess.run([sys.executable, "-m", "training.make_models", "--data", str(data_dir),
+                          "--out", str(models), "--only", "cnn",
+                          *[a for k, v in tiny for a in ("--set", f"{k}={v}")],
+                          "--param", "conv_filters=[2, 4, 4]", "--param", "dense_units=8"],
+                         cwd=repo_root, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "that is now done (the new model is in place)" in run.stderr
+    assert sorted(p.name for p in models.iterdir()) == ["cnn"]
+    assert sorted(p.name for p in cnn.iterdir()) == [
         "card.json", "model.keras", "model.tflite", "negatives.npz", "notes.txt", "plots"]
-    assert (old / "model.tflite").read_text() == "new"
-    assert (old / "notes.txt").read_text() == "old"
-    assert (old / "plots" / "model.tflite").read_text() == "mine"
+    new = json.loads((cnn / "card.json").read_text())
+    assert new["threshold"] == 0.77 and new["smoothing"] == card["smoothing"]
+    assert new["training"]["params"]["dense_units"] == 8 and new["created"] != card["created"]
+    assert (cnn / "negatives.npz").read_bytes() == b"the user words' pool"
+    assert (cnn / "notes.txt").read_text() == "mine"
+    assert (cnn / "plots" / "model.tflite").read_text() == "mine too"
+    assert Recognizer(cnn).probabilities(np.zeros(16000, np.float32)).shape == (12,)
 
 
-@pytest.mark.parametrize("staged", [True, False])
-def test_a_run_killed_mid_swap_is_put_right_before_the_next(tmp_path, monkeypatch, capsys,
-                                                           staged):
-    """Killed between renaming the model to .cnn.old and .cnn.new to cnn, a
-    run left no cnn/: the re-run read no live defaults (the card's tuned
-    threshold was lost) and trained from scratch beside a model it never
-    restored. The next run first puts the finished model in place (or the
-    old one back when there is none), and keeps its live defaults."""
-    from training import train as train_module
-
-    seen = {}
-
-    def fake_train(data_dir, arch, out_dir, cfg, **kwargs):
-        seen["before"] = sorted(p.name for p in out_dir.parent.iterdir())
-        shutil.rmtree(out_dir, ignore_errors=True)  # (train replaces its staging folder)
-        out_dir.mkdir(parents=True)
-        card = {"metrics": {"validation": {"accuracy": 0.5, "n": 2, "speakers": 1}}}
-        (out_dir / "card.json").write_text(json.dumps(card))
-        return card
-
-    monkeypatch.setattr(train_module, "train", fake_train)
+def test_an_earlier_kwsapps_make_models_folders_are_said(tmp_path, capsys, caplog):
+    """A make models of an earlier kwsapp trained in .cnn.new beside cnn/ and
+    swapped the folders (.cnn.old: the one replaced). Stopped between its
+    two renames, it left no cnn/: this one says which folder to rename back
+    rather than train without the model's live defaults; beside a cnn/,
+    such folders are named in a warning, never used nor deleted."""
+    pytest.importorskip("tensorflow")
     models = tmp_path / "models"
     for name, threshold in ((".cnn.old", 0.7), (".cnn.new", 0.45)):
-        if name == ".cnn.new" and not staged:
-            continue
         (models / name).mkdir(parents=True)
         (models / name / "card.json").write_text(json.dumps({"threshold": threshold}))
-    rc = make_models.main(["--data", str(tmp_path), "--out", str(models), "--only", "cnn"])
-    assert rc == 0, capsys.readouterr().err
-    assert seen["before"] == ["cnn"]  # put right before it trained
-    assert sorted(p.name for p in models.iterdir()) == ["cnn"]
-    card = json.loads((models / "cnn" / "card.json").read_text())
-    assert card["threshold"] == (0.45 if staged else 0.7)
+    rc = make_models.main(["--data", str(tmp_path / "missing"), "--out", str(models),
+                           "--only", "cnn"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert (f"{models / 'cnn'}: no model, and a make models of an earlier kwsapp stopped "
+            f"while it replaced it left {models / '.cnn.new'} and {models / '.cnn.old'}: "
+            f"rename {models / '.cnn.new'} to {models / 'cnn'}") in err
+    assert sorted(p.name for p in models.iterdir()) == [".cnn.new", ".cnn.old"]
+    (models / ".cnn.new").rename(models / "cnn")
+    rc = make_models.main(["--data", str(tmp_path / "missing"), "--out", str(models),
+                           "--only", "cnn"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no such data folder" in err, err
+    assert (f"{models / '.cnn.old'}: left by a make models of an earlier kwsapp, which trained "
+            f"there; this one trains in {models / 'cnn'} and does not use it: delete it"
+            ) in caplog.text
+    assert sorted(p.name for p in models.iterdir()) == [".cnn.old", "cnn"]

@@ -24,12 +24,19 @@ def resumed(data_dir, conversions):
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(resumed):
-    """Three SIGKILLs at seeded-random moments (tests/_train_support.py):
+    """Four SIGKILLs at seeded-random moments (tests/_train_support.py):
     each re-run of the same command resumes from the last whole checkpoint
     and says so, no checkpoint file is ever half-written, and the last run
-    finishes with the same history as if it had never been killed."""
+    finishes with the same history as if it had never been killed. Killed
+    while it wrote the artifact (in the staging folder), a run left the
+    output folder without a card; the next deleted that staging folder.
+    Killed while it put the artifact in place, a run left some of its files
+    in the folder, the rest staged and no card (nothing the runtime loads);
+    the next finished putting it in place before it resumed."""
+    from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE
+
     out, kills, final_log = resumed
-    assert [k.kind for k in kills] == ["checkpoint write", "epoch", "export"]
+    assert [k.kind for k in kills] == ["checkpoint write", "epoch", "export", "swap"]
     # At least one kill cut a write in the middle (its partial file was
     # still there): the moments the atomic writes exist for.
     assert any(k.interrupted for k in kills), [k[:3] for k in kills]
@@ -38,6 +45,13 @@ def test_killed_run_resumes_from_its_last_checkpoint(resumed):
         assert kill.state is not None, f"no whole checkpoint after the {kill.kind} kill"
         assert kill.whole[kill.state["model"]].startswith("zip")
         assert support.resumed_epoch(log) == kill.state["epoch"] + 1, (kill[:4], log[-2000:])
+    export, swap = kills[2], kills[3]
+    assert "card.json" not in export.files and export.staged and SWAP_FILE not in export.staged
+    assert "removed the unfinished model a stopped run left" in next_logs[2]
+    assert "card.json" not in swap.files and {SWAP_FILE, "card.json"} <= set(swap.staged)
+    assert {n for n in swap.files if n.endswith(".tflite")}, swap.files  # half way
+    assert "that is now done (the new model is in place)" in next_logs[3]
+    assert not (out / STAGING_DIR).exists()
     card = json.loads((out / "card.json").read_text())
     history = card["training"]["history"]
     # Epochs done before each kill are kept, not run again.

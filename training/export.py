@@ -58,9 +58,9 @@ TFLITE_CACHE_VERSION = 1
 CARD_FILE = "card.json"
 KERAS_FILE = "model.keras"
 #: Every file an artifact of a known format holds (DESIGN.md "Models",
-#: docs/contracts.md 1): what writing an artifact may remove when the new
-#: one has no such file (:func:`remove_stale_files`). Only these names: an
-#: artifact folder may hold the user's own files too.
+#: docs/contracts.md 1): what putting a new artifact in place may remove
+#: when the new one has no such file (training/artifact_write.py). Only
+#: these names: an artifact folder may hold the user's own files too.
 ARTIFACT_FILES = frozenset({CARD_FILE, KERAS_FILE, FLOAT_FILE, INT8_FILE, EMBEDDING_FILE,
                             HEAD_FILE, STEP_FILE, CHUNK_FILE})
 #: The streaming models' names (``STREAM_FILE`` for any count).
@@ -565,53 +565,6 @@ def is_artifact_file(name: str) -> bool:
     """Whether ``name`` is a file an artifact of a known format holds
     (:data:`ARTIFACT_FILES`, or a streaming model ``embedding_stream<k>.tflite``)."""
     return name in ARTIFACT_FILES or _STREAM_FILE_RE.fullmatch(name) is not None
-
-
-def artifact_files(card: dict[str, Any]) -> set[str]:
-    """The files of the artifact ``card`` describes: ``card.json``,
-    ``model.keras``, ``model.tflite`` and those its ``streaming`` section
-    names (docs/contracts.md 1). ``model_int8.tflite`` (``kwsapp export
-    --int8``) is not among them: it is an export of one ``model.keras``."""
-    files = {CARD_FILE, KERAS_FILE, FLOAT_FILE}
-    streaming = card.get("streaming")
-    for part in streaming.values() if isinstance(streaming, dict) else ():
-        if isinstance(part, dict):
-            if isinstance(part.get("file"), str):
-                files.add(part["file"])
-            if isinstance(part.get("files"), dict):
-                files.update(str(name) for name in part["files"].values())
-    return files
-
-
-def remove_stale_files(artifact_dir: str | Path, keep: set[str] | frozenset[str]
-                       ) -> list[str]:
-    """Delete what an earlier artifact left in ``artifact_dir`` that the
-    one just written does not hold: each file of a known artifact format
-    (:func:`is_artifact_file`) whose name is not in ``keep`` (e.g. an
-    ``embed`` model's ``embedding*.tflite`` and ``head.tflite`` under a
-    ``cnn`` card). Every other file and folder stays (the user's own, the
-    checkpoint). Only for a folder that held an artifact (a ``card.json``)
-    before: elsewhere such a name is the user's file. Called once the new
-    ``card.json`` is written, the commit point: a run killed before then
-    leaves the earlier card and its files; one killed after leaves the
-    whole new artifact beside a few of them, which its re-run (resuming
-    from the checkpoint) removes.
-
-    Returns:
-        The names removed, sorted.
-    """
-    folder = Path(artifact_dir)
-    removed = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
-        if path.name in keep or not is_artifact_file(path.name):
-            continue
-        if path.is_symlink() or path.is_file():  # never a folder of that name
-            path.unlink(missing_ok=True)
-            removed.append(path.name)
-    if removed:
-        log.info("%s: removed the earlier artifact's %s (not part of this one)", folder,
-                 ", ".join(removed))
-    return removed
 
 
 def check_inputs(card: Any, data_dir: str | Path, limit: int = 200

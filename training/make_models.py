@@ -24,7 +24,6 @@ import dataclasses
 import json
 import logging
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -97,55 +96,23 @@ def augment_config(module: object) -> AugmentConfig:
     return dataclasses.replace(AugmentConfig(), **dict(getattr(module, "AUGMENT", {})))
 
 
-def carry_over(previous: Path, new: Path) -> list[str]:
-    """Copy into ``new`` what ``previous`` (the model folder ``new``
-    replaces) holds beside its artifact: every file and folder whose name is
-    no artifact file (training/export.py ``is_artifact_file``) nor a
-    training run's own (checkpoint, ensemble, mining, partial files), and
-    that ``new`` lacks. E.g. the user words' negative pool, made apart from
-    training (``python -m training.user_negatives``): it depends only on the
-    frozen embedding, so a retrained head keeps it; or a file of the
-    user's. The earlier artifact's files stay behind (a ``model_int8.tflite``
-    of the earlier network).
-
-    Returns:
-        The names copied.
-    """
-    from kwsapp.atomic import PARTIAL_PREFIX
-    from training.export import is_artifact_file
-    from training.train import CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR
-
-    copied = []
-    for path in sorted(previous.iterdir()) if previous.is_dir() else ():
-        name = path.name
-        if (is_artifact_file(name) or name in (CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR)
-                or name.startswith(PARTIAL_PREFIX) or (new / name).exists()):
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.copytree(path, new / name, symlinks=True)
-        else:
-            shutil.copy2(path, new / name, follow_symlinks=False)
-        copied.append(name)
-    return copied
-
 #: Card keys tuned on streams after training (kwsapp/streaming); a rebuilt
 #: model keeps them, since they were tuned for the same recipe.
 LIVE_KEYS = ("threshold", "thresholds", "smoothing", "hop_ms", "vad", "tuning", "verify")
 
 
-def keep_live_defaults(previous: Path, new: Path) -> None:
-    """Copy the live defaults of ``previous/card.json`` into ``new/card.json``."""
-    old_card, new_card = previous / "card.json", new / "card.json"
-    if not (old_card.is_file() and new_card.is_file()):
-        return
-    from kwsapp.atomic import write_json_atomic
-
-    old, card = json.loads(old_card.read_text()), json.loads(new_card.read_text())
+def live_defaults(previous: Path) -> dict[str, Any]:
+    """The live defaults (:data:`LIVE_KEYS`) of ``previous/card.json``, for
+    the card of the model trained to replace it (empty: no such card, e.g.
+    a first build)."""
+    old_card = previous / "card.json"
+    if not old_card.is_file():
+        return {}
+    old = json.loads(old_card.read_text())
     kept = {k: old[k] for k in LIVE_KEYS if k in old}
     if kept:
-        card.update(kept)
-        write_json_atomic(new_card, card)
-        log.info("kept live defaults %s from %s", sorted(kept), old_card)
+        log.info("keeping live defaults %s from %s", sorted(kept), old_card)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,43 +147,56 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
-def finish_swap(out_root: Path, arch: str) -> None:
-    """Put right a run killed while it swapped ``arch``'s folders (the old
-    model renamed to ``.<arch>.old``, the new not yet renamed from
-    ``.<arch>.new``): the model folder was missing, so the re-run read no
-    live defaults from it and retrained the model from scratch. The new
-    model is put in place (it was complete: the old one is renamed away
-    only then), or, if it is gone, the old one back."""
-    out, old, staging = out_root / arch, out_root / f".{arch}.old", out_root / f".{arch}.new"
-    if out.exists() or not (old / "card.json").is_file():
-        return
-    done = (staging / "card.json").is_file()
-    (staging if done else old).rename(out)
-    log.warning("%s: a run killed while it replaced the model left %s; %s is now the %s model",
-                out, old, out, "new" if done else "earlier")
-    shutil.rmtree(old, ignore_errors=True)
+def legacy_folders(out_root: Path, arch: str) -> None:
+    """Report what a ``make models`` of an earlier kwsapp left beside
+    ``arch``'s folder: it trained each model in ``.<arch>.new`` and swapped
+    whole folders (the replaced one renamed to ``.<arch>.old``). This one
+    trains in the model folder itself and puts the new artifact in place
+    there (training/artifact_write.py), so it neither resumes from nor
+    deletes them: a warning names them.
+
+    Raises:
+        BadInputError: the model folder has no card and one of them has: the
+            earlier run was stopped between its two renames, and which to
+            rename back is said (this run would train without the live
+            defaults of the model it replaces).
+    """
+    from kwsapp.errors import BadInputError
+
+    out = out_root / arch
+    left = [p for p in (out_root / f".{arch}.new", out_root / f".{arch}.old") if p.exists()]
+    whole = [p for p in left if (p / "card.json").is_file()]
+    if whole and not (out / "card.json").is_file():
+        raise BadInputError(
+            f"{out}: no model, and a make models of an earlier kwsapp stopped while it replaced "
+            f"it left {' and '.join(map(str, whole))}: rename {whole[0]} to {out} ("
+            f".{arch}.new: the new model it had finished; .{arch}.old: the one it replaced), "
+            "then run again")
+    for folder in left:
+        log.warning("%s: left by a make models of an earlier kwsapp, which trained there; this "
+                    "one trains in %s and does not use it: delete it", folder, out)
 
 
 def _make(args: argparse.Namespace) -> int:
     from kwsapp.commands.options import writable_dir
-    from kwsapp.errors import BadInputError
+    from training.artifact_write import finish_swap
     from training.models import arch_module
     from training.train import train
 
     writable_dir(args.out, "--out")
     for arch in args.only or BUNDLED:
-        finish_swap(Path(args.out), arch)
-    for arch in args.only or BUNDLED:  # each is replaced when trained: only a model folder
-        if (Path(args.out) / arch).exists() and not (Path(args.out) / arch / "card.json").is_file():
-            raise BadInputError(f"--out {args.out}: {Path(args.out) / arch} is not a model "
-                                "folder (no card.json), and the trained model would replace "
-                                "it; give another --out")
+        legacy_folders(Path(args.out), arch)
     timings = {}
     for arch in args.only or BUNDLED:
         module = arch_module(arch)
         cfg = dataclasses.replace(train_config(module, args.leave_out), **dict(args.set))
+        # Trained in out itself (its checkpoint in out/.checkpoint) and put in
+        # place there once whole, as `kwsapp train --out` does: the bundled
+        # model stays until then, and so do out's other files (negatives.npz).
         out = Path(args.out) / arch
-        staging = Path(args.out) / f".{arch}.new"  # the bundled model stays until done
+        finish_swap(out)  # a stopped run's new model in place before its card is read
+        live = live_defaults(Path(args.live_defaults_from) / arch if args.live_defaults_from
+                             else out)
         command = (f"python -m training.make_models --data {args.data} --out {args.out}"
                    f" --only {arch}"
                    + (" --leave-out " + " ".join(map(shlex.quote, args.leave_out))
@@ -227,18 +207,9 @@ def _make(args: argparse.Namespace) -> int:
                    + (f" --live-defaults-from {args.live_defaults_from}"
                       if args.live_defaults_from else ""))
         start = time.monotonic()
-        card = train(args.data, arch, staging, cfg, params=dict(args.param) or None,
-                     aug=augment_config(module), command=command)
+        card = train(args.data, arch, out, cfg, params=dict(args.param) or None,
+                     aug=augment_config(module), command=command, card_updates=live)
         timings[arch] = time.monotonic() - start
-        keep_live_defaults(Path(args.live_defaults_from) / arch if args.live_defaults_from
-                           else out, staging)
-        carry_over(out, staging)  # negatives.npz (Makefile `models`), the user's files
-        old = Path(args.out) / f".{arch}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
         val = card["metrics"]["validation"]
         print(f"{arch}: validation accuracy {val['accuracy']:.4f} on {val['n']} clips "
               f"({val['speakers']} speakers), {timings[arch] / 60:.1f} min", flush=True)

@@ -16,9 +16,12 @@ The run, in order:
    is written atomically; early stopping on the validation speakers keeps
    the best weights;
 4. write the artifact and its card, export ``.tflite`` and check that it
-   agrees with Keras on real validation clips; the files an earlier
-   artifact left in the folder that this one does not hold are removed
-   (e.g. an ``embed`` model's ``head.tflite`` under a ``cnn`` card).
+   agrees with Keras on real validation clips, all in the folder's hidden
+   staging folder, then put it in place (training/artifact_write.py): the
+   folder holds the earlier artifact until the new one is whole, then the
+   new one; the files an earlier artifact left there that this one does
+   not hold are removed (e.g. an ``embed`` model's ``head.tflite`` under a
+   ``cnn`` card), the user's own stay.
 
 Several devices train through ``tf.distribute`` (MirroredStrategy; with
 ``TF_CONFIG`` set, MultiWorkerMirroredStrategy). Known limit: Keras 3's
@@ -447,8 +450,10 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
           cfg: TrainConfig = TrainConfig(), params: dict[str, Any] | None = None,
           tiny: bool = False, aug: AugmentConfig = AugmentConfig(), cpu_devices: int = 1,
           command: str | None = None, cache: Path | None = None,
-          export: bool = True) -> dict[str, Any]:
-    """Train ``arch`` and write the artifact to ``out_dir``.
+          export: bool = True, card_updates: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``arch`` and write the artifact to ``out_dir`` (through its
+    staging folder: training/artifact_write.py; a swap a stopped run left
+    there is finished first).
 
     Args:
         params: overrides of the architecture's ``DEFAULTS`` (or ``TINY``).
@@ -456,6 +461,8 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
         cpu_devices: split the CPU into this many logical devices and mirror
             over them (tests and multi-socket machines).
         command: the command line recorded in the card.
+        card_updates: keys set over the trained card before it is written
+            (``make models``: the live defaults of the model it replaces).
 
     Returns:
         The card written (with its metrics).
@@ -470,14 +477,17 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
             shutil.rmtree(scratch, ignore_errors=True)
     member_configs(cfg)  # bad member overrides fail before any training
     model_params(arch_module(arch), params, tiny)  # and unknown parameters
+    from training.artifact_write import finish_swap
+
+    finish_swap(out_dir)  # a whole artifact in out_dir while this one trains
     _remove_partial_files(out_dir)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
     if cfg.ensemble > 1:
         card = _train_ensemble(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices,
-                               command, cache, export, mined)
+                               command, cache, export, mined, card_updates)
     else:
         card = _train(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, command,
-                      cache, export, mined)[0]
+                      cache, export, mined, card_updates=card_updates)[0]
     shutil.rmtree(out_dir / MINING_DIR, ignore_errors=True)
     return card
 
@@ -504,7 +514,8 @@ def model_params(module: ModuleType, params: dict[str, Any] | None, tiny: bool
 def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                     params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig,
                     cpu_devices: int, command: str | None, cache: Path | None, export: bool,
-                    mined: Sequence[data.Clip]) -> dict[str, Any]:
+                    mined: Sequence[data.Clip], card_updates: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
     """``cfg.ensemble`` heads, member ``k`` trained with seed
     :func:`member_seed` (init and epoch draws only: the split and the cached
     features stay those of ``cfg.seed``) on ``cfg``'s data or, with ``cfg.member_overrides``,
@@ -552,7 +563,7 @@ def _train_ensemble(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                              if _overrides(cfg, k) else {})}
                          for k, st in enumerate(states)]}
     card = _finish(combined, module, arch, model_params(module, params, tiny), cfg, aug, prep,
-                   data_dir, out_dir, state, command, export, cache)
+                   data_dir, out_dir, state, command, export, cache, card_updates)
     shutil.rmtree(out_dir / ENSEMBLE_DIR, ignore_errors=True)
     return card
 
@@ -682,7 +693,8 @@ def _clip_from_json(row: dict[str, Any]) -> data.Clip:
 def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
            params: dict[str, Any] | None, tiny: bool, aug: AugmentConfig, cpu_devices: int,
            command: str | None, cache: Path | None, export: bool,
-           mined: Sequence[data.Clip] = (), member: int = 0, finish: bool = True
+           mined: Sequence[data.Clip] = (), member: int = 0, finish: bool = True,
+           card_updates: dict[str, Any] | None = None
            ) -> tuple[dict[str, Any] | None, Any, Prepared, dict[str, Any]]:
     """One training run: ``(card, trained model, prepared data, its state)``
     (epochs' history, best epoch). ``member`` k of an ensemble trains with
@@ -794,7 +806,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     elif (ckpt / "best.weights.h5").is_file():
         model.load_weights(ckpt / "best.weights.h5")
     card = _finish(model, module, arch, params, cfg, aug, prep, data_dir, out_dir, state,
-                   command, export, cache) if finish else None
+                   command, export, cache, card_updates) if finish else None
     shutil.rmtree(ckpt, ignore_errors=True)
     return card, model, prep, state
 
@@ -916,12 +928,15 @@ def code_version() -> str:
 def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             cfg: TrainConfig, aug: AugmentConfig, prep: Prepared, data_dir: Path,
             out_dir: Path, state: dict[str, Any], command: str | None,
-            export: bool, cache: Path | None = None) -> dict[str, Any]:
-    """Score the best weights, write ``model.keras``, ``card.json`` and the
-    ``.tflite`` (checked against Keras on real validation clips; the frozen
-    embedding's conversions cached under ``cache``), then, in a folder that
-    held an artifact (a ``card.json``), remove the files of the earlier one
-    that this one does not hold (training/export.py ``remove_stale_files``)."""
+            export: bool, cache: Path | None = None,
+            card_updates: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score the best weights, write ``model.keras``, ``card.json`` (with
+    ``card_updates`` over it) and the ``.tflite`` (checked against Keras on
+    real validation clips; the frozen embedding's conversions cached under
+    ``cache``) into ``out_dir``'s staging folder, then put them in place
+    (training/artifact_write.py): in a folder that held an artifact (a
+    ``card.json``), the files of the earlier one that this one does not hold
+    are removed, the user's own stay."""
     from training.evaluate import metrics
 
     result, probs = {}, {}
@@ -931,11 +946,6 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
             result[name] = metrics(y, probs[name].argmax(1))
             result[name]["speakers"] = len({c.speaker for c in prep.clips[name] if c.speaker})
     deployable = module.export_model(model, params) if hasattr(module, "export_model") else model
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Only an artifact's folder holds an earlier artifact's files: in any
-    # other (--out ~), a file named like one (head.tflite) is the user's.
-    held_artifact = (out_dir / "card.json").is_file()
-    write_atomic(out_dir / "model.keras", lambda p: deployable.save(p))
     smoothing = SmoothingConfig()
     card = {
         "format_version": 1,
@@ -981,25 +991,27 @@ def _finish(model: Any, module: ModuleType, arch: str, params: dict[str, Any],
         card = clip_weights.apply_to_card(card, clip_weights.choose(
             probs["validation"], prep.y_val, [c.speaker for c in prep.clips["validation"]],
             LABELS, seed=cfg.seed))
-    if export:
-        from training.export import export_artifact
+    from training.artifact_write import StagedArtifact
 
-        n = min(len(prep.audio_val), 64)
-        windows = np.stack([fit_length(np.asarray(a, np.float32), window_samples(module))
-                            for a in prep.audio_val[:n]])
-        x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
-        card["export"] = export_artifact(out_dir, x_raw, prep.y_val[:n], cache=cache,
-                                         embedding_weights=cfg.embedding_weights)
-        if "streaming" in card["export"]:  # embed: split files for streaming
-            card["streaming"] = card["export"].pop("streaming")
-    write_json_atomic(out_dir / "card.json", card)
-    # The folder now holds this artifact: an earlier one's files that it has
-    # not replaced go (an embed's split files under a cnn card; an int8
-    # export of the earlier model.keras), the user's own stay.
-    from training.export import FLOAT_FILE, artifact_files, remove_stale_files
+    # Written beside out_dir's artifact, put in place once whole (an embed's
+    # split files under a cnn card, an int8 export of the earlier
+    # model.keras: the earlier artifact's files this one lacks go then).
+    with StagedArtifact(out_dir) as stage:
+        write_atomic(stage.path / "model.keras", lambda p: deployable.save(p))
+        if export:
+            from training.export import export_artifact
 
-    if held_artifact:
-        remove_stale_files(out_dir, artifact_files(card) - (set() if export else {FLOAT_FILE}))
+            n = min(len(prep.audio_val), 64)
+            windows = np.stack([fit_length(np.asarray(a, np.float32), window_samples(module))
+                                for a in prep.audio_val[:n]])
+            x_raw = windows if hasattr(module, "export_model") else frontend_of(module)(windows)
+            card["export"] = export_artifact(stage.path, x_raw, prep.y_val[:n], cache=cache,
+                                             embedding_weights=cfg.embedding_weights)
+            if "streaming" in card["export"]:  # embed: split files for streaming
+                card["streaming"] = card["export"].pop("streaming")
+        card.update(card_updates or {})
+        write_json_atomic(stage.path / "card.json", card)
+        stage.commit()
     val = result.get("validation", {})
     log.info("%s: validation accuracy %s on %s clips", out_dir, val.get("accuracy"), val.get("n"))
     return card

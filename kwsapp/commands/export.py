@@ -5,9 +5,12 @@ real validation clips that TFLite and Keras agree (needs TensorFlow). An
 (streaming; its card gets a ``streaming`` section); ``--split`` does only
 that, keeping ``model.tflite`` as it is. A card with ``"embedding_weights":
 "int8"`` gets every embedding file from the int8 network
-(training/models/embedding_int8.py). Files of another artifact that the
-folder holds (an ``embed`` model's split files beside a ``cnn`` card) are
-removed; the user's own files stay."""
+(training/models/embedding_int8.py). The new files are written in the
+folder's hidden staging folder and put in place once all are written and
+checked (training/artifact_write.py): a failed or stopped export leaves the
+artifact as it was. Files of another artifact that the folder holds (an
+``embed`` model's split files beside a ``cnn`` card) are removed then; the
+user's own files stay."""
 
 from __future__ import annotations
 
@@ -42,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
 
     require("train", "kwsapp export")
     artifact = Path(args.artifact)
+    if artifact.is_dir():
+        from training.artifact_write import finish_swap
+
+        finish_swap(artifact)  # a stopped run's swap: its card is not in place yet
     card = read_card(artifact)
     if not (artifact / "model.keras").is_file():
         raise BadInputError(f"{artifact}: no model.keras to export")
@@ -61,26 +68,33 @@ def run(args: argparse.Namespace) -> int:
     if not data_dir or not Path(data_dir).is_dir():
         raise BadInputError(f"{artifact}: give --data DIR (the card's data folder "
                             f"{data_dir!r} is not here)")
-    from training.export import check_inputs, export_artifact, export_split, record_split
+    from training.artifact_write import StagedArtifact
+    from training.export import (FLOAT_FILE, INT8_FILE, KERAS_FILE, check_inputs,
+                                 export_artifact, export_split, record_split)
 
     x, y = check_inputs(card, data_dir, args.clips)
-    if args.split:
-        split = export_split(artifact, x, embedding_weights=weights)
-        if split is None:
-            raise BadInputError(f"{artifact}: not an embed model (embedding + head); "
-                                f"nothing to split")
-        report = {"streaming": split[0], "split": split[1]}
-    else:
-        report = export_artifact(artifact, x, y, int8=args.int8, embedding_weights=weights)
-    if "streaming" in report:
-        record_split(artifact, report["streaming"], report["split"])
-    # Files of an earlier artifact in the folder that this one does not hold
-    # go: an embed's split files left under a cnn card by an older kwsapp.
-    # model_int8.tflite stays: an export of this model.keras.
-    from training.export import INT8_FILE, artifact_files, remove_stale_files
-
-    remove_stale_files(artifact, artifact_files(json.loads((artifact / "card.json").read_text()))
-                       | {INT8_FILE})
+    # The new files go to the staging folder beside this model.keras (and,
+    # for --split, the model.tflite it is checked against) and the card,
+    # which takes the split's section; model_int8.tflite, an export of the
+    # same model.keras, stays when not made again. The earlier artifact's
+    # other files (an embed's split files left under a cnn card by an older
+    # kwsapp) go when the export is put in place.
+    with StagedArtifact(artifact) as stage:
+        stage.link(KERAS_FILE)
+        stage.copy("card.json")
+        if args.split:
+            stage.link(FLOAT_FILE)
+            split = export_split(stage.path, x, embedding_weights=weights)
+            if split is None:
+                raise BadInputError(f"{artifact}: not an embed model (embedding + head); "
+                                    f"nothing to split")
+            report = {"streaming": split[0], "split": split[1]}
+        else:
+            report = export_artifact(stage.path, x, y, int8=args.int8,
+                                     embedding_weights=weights)
+        if "streaming" in report:
+            record_split(stage.path, report["streaming"], report["split"])
+        stage.commit(keep={INT8_FILE})
     if args.json:
         print(json.dumps(report, indent=2))
     else:

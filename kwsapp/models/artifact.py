@@ -42,6 +42,13 @@ from kwsapp.errors import ModelError
 CARD_FILE = "card.json"
 TFLITE_FILE = "model.tflite"
 SUPPORTED_FORMAT = 1
+#: Hidden folder inside an artifact folder where ``kwsapp train``, ``kwsapp
+#: export`` and ``make models`` write a new artifact before it replaces the
+#: one in place (training/artifact_write.py); never loaded, never listed.
+STAGING_DIR = ".kwsapp-staging"
+#: The staging folder's swap manifest, written once the new artifact there
+#: is whole: from then on the swap is only ever finished, never undone.
+SWAP_FILE = "swap.json"
 INPUT_KINDS = ("waveform", *features.FEATURES)
 
 
@@ -168,6 +175,13 @@ def read_card(artifact_dir: str | Path) -> ModelCard:
         raise ModelError(f"{artifact_dir}: {problem} (a model artifact is a folder with "
                          f"{CARD_FILE})")
     if not path.is_file():
+        if (Path(artifact_dir) / STAGING_DIR / SWAP_FILE).is_file():
+            # Between the old card's removal and the new one's arrival: the
+            # folder holds part of each artifact, so it is loaded as neither.
+            raise ModelError(f"{artifact_dir}: a new model is being put in place here (from "
+                             f"{STAGING_DIR}); if no kwsapp train, export or make models is "
+                             f"writing it now, one was stopped part way: run it again to "
+                             f"finish")
         raise ModelError(f"{artifact_dir}: not a model artifact (no {CARD_FILE})")
     try:
         card = json.loads(path.read_text())

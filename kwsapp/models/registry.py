@@ -34,9 +34,11 @@ def models_dir() -> Path:
 
 def bundled_models() -> list[str]:
     """Names of the bundled models present (those with a card). Hidden
-    folders are none: ``make models`` trains each model in ``.<name>.new``
-    (kept while a killed run may resume) and moves the one it replaces to
-    ``.<name>.old``, both with a card."""
+    folders are none: a new model is written in a hidden staging folder
+    (``.kwsapp-staging``, with a card) before it is put in place
+    (training/artifact_write.py), inside its model's folder or, trained
+    with ``--out`` this folder, in it; and ``make models`` of an earlier
+    kwsapp left ``.<name>.new`` and ``.<name>.old``, both with a card."""
     root = models_dir()
     if not root.is_dir():
         return []
