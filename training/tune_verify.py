@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kwsapp.atomic import write_json_atomic
 from kwsapp.config import VerifyConfig
 
 
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         card_path = Path(args.model) / "card.json"
         card = json.loads(card_path.read_text())
         card["verify"] = verify
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        write_json_atomic(card_path, card)  # a crash never leaves half a card
         print(f"wrote {card_path}")
     return 0
 
