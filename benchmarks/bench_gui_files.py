@@ -111,7 +111,9 @@ def child(path: str, clip: str, model: str) -> None:
     with sf.SoundFile(path) as f:
         file_frames = f.frames
     decoded.update(frames=0, calls=0)
-    rss0 = psutil.Process().memory_info().rss
+    process = psutil.Process()
+    rss0 = process.memory_info().rss
+    cpu0, gui_cpu0 = process.cpu_times(), time.thread_time()
     widths: list[tuple[float, int]] = []  # (s after the drop, columns drawn) at each change
     first_tick = len(ticks)
     t0 = time.perf_counter()
@@ -128,6 +130,7 @@ def child(path: str, clip: str, model: str) -> None:
 
     spin(watch, 3600)
     result_s = time.perf_counter() - t0
+    cpu, gui_cpu = process.cpu_times(), time.thread_time() - gui_cpu0
     spin(watch, 0.5)  # what the result queued
     stamps = ticks[max(0, first_tick - 1):]
     gap = max((b - a for a, b in zip(stamps, stamps[1:])), default=float("nan"))
@@ -140,6 +143,7 @@ def child(path: str, clip: str, model: str) -> None:
         "commands": len(result.commands) if result is not None else None,
         "error": result.error if result is not None else "no result",
         "decodes": decoded["frames"] / file_frames, "decoder_calls": decoded["calls"],
+        "cpu_s": cpu.user + cpu.system - cpu0.user - cpu0.system, "gui_cpu_s": gui_cpu,
         "gap_ms": 1000.0 * gap, "rss_before_mb": rss0 / 2**20,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }), flush=True)
@@ -149,7 +153,10 @@ def child(path: str, clip: str, model: str) -> None:
 def measure(repo: Path, path: Path, clip: Path, model: str) -> dict | str:
     """:func:`child` on ``repo``'s code in a fresh process: its figures, or
     why it failed."""
+    # One BLAS thread, as the app runs (kwsapp/cli.py sets it before numpy
+    # loads): more fight the replay's threads on a small machine.
     env = dict(os.environ, PYTHONPATH=str(repo), QT_QPA_PLATFORM="offscreen")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     run_child = ("import runpy, sys; sys.argv = ['bench_gui_files', '--child', "
                  f"{str(path)!r}, {str(clip)!r}, '--model', {model!r}]; "
                  f"runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')")
@@ -200,17 +207,18 @@ def main(argv: list[str] | None = None) -> int:
           f"({path.stat().st_size / 2**20:,.0f} MB), model {args.model}, load average "
           f"{os.getloadavg()[0]:.1f} at the end\n")
     print("| checkout | overview first shown (s) | overview whole (s) | updates | "
-          "commands listed (s) | decodes of the file | GUI longest stall (ms) | "
-          "RSS before -> peak (MB) | commands |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "commands listed (s) | CPU s (process) | CPU s (GUI thread) | decodes of the file | "
+          "GUI longest stall (ms) | RSS before -> peak (MB) | commands |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for repo, r in runs:
         if isinstance(r, str):
-            print(f"| {_describe(repo)} | (failed: {r}) | | | | | | | |")
+            print(f"| {_describe(repo)} | (failed: {r}) | | | | | | | | | |")
             continue
         print(f"| {_describe(repo)} | {_cell(r['first_overview_s'], '{:.2f}')} | "
               f"{_cell(r['whole_overview_s'])} | {r['updates']} | {r['result_s']:.1f} | "
-              f"{r['decodes']:.2f} | {r['gap_ms']:.0f} | "
-              f"{r['rss_before_mb']:.0f} -> {r['peak_rss_mb']:.0f} | {r['commands']} |")
+              f"{r['cpu_s']:.1f} | {r['gui_cpu_s']:.2f} | {r['decodes']:.2f} | "
+              f"{r['gap_ms']:.0f} | {r['rss_before_mb']:.0f} -> {r['peak_rss_mb']:.0f} | "
+              f"{r['commands']} |")
     ours = runs[0][1]
     if not isinstance(ours, dict):
         return 0
@@ -220,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         ratios = []
         for key, name in (("first_overview_s", "overview first shown"),
                           ("whole_overview_s", "whole"), ("result_s", "commands listed"),
-                          ("decodes", "decodes")):
+                          ("cpu_s", "CPU"), ("decodes", "decodes")):
             if r[key] and ours[key]:
                 ratios.append(f"{name} {r[key] / ours[key]:.2f}")
         print(f"\nratios, {_describe(repo)} / ours (above 1: ours is sooner or fewer): "
