@@ -335,11 +335,11 @@ def hold_the_overview(monkeypatch, worker, at_s: float):
 def test_the_overview_grows_in_the_window_while_the_file_is_classified(qtbot, window, data_dir,
                                                                       tmp_path, monkeypatch):
     """Dropped on the window, a long file's overview shows while its replay
-    runs (it came after the replay, and a second decode: 28-45 s for an
-    hour): held at its second minute, the row still classifying, the part
-    decoded is drawn, at its own times; zoomed into it, its detail comes;
-    when the commands come, the overview is whole and the user's zoom and
-    detail stay."""
+    runs (it came after the replay and a second decode: 74-96 s for an
+    hour at 48 kHz stereo, docs/benchmarks.md): held at its second minute,
+    the row still classifying, the part decoded is drawn, at its own times;
+    zoomed into it, its detail comes; when the commands come, the overview
+    is whole and the user's zoom and detail stay."""
     holding, release = hold_the_overview(monkeypatch, window.file_worker, 120.0)
     path = stereo_recording(data_dir, tmp_path / "a.wav", 4)
     files, view = window.files, window.files.file_view
