@@ -127,6 +127,11 @@ class FileOverview:
             self._gathered, self._n_gathered = [], 0
             self.pooler.push(self.mel.push(audio))
 
+    @property
+    def n_done(self) -> int:
+        """How many of the image's columns are whole so far."""
+        return self.pooler.n_done
+
     def done(self) -> np.ndarray:
         """The image's whole columns so far ``[n, n_mels]`` float32 (a
         copy): column ``j`` of it is column ``j`` of :meth:`result`."""

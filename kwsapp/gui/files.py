@@ -149,7 +149,7 @@ class FileWorker(QtCore.QObject):
             shown = [0]  # overview columns sent
 
             def on_progress(done_s: float, total_s: float) -> None:  # the replay's thread
-                if progress(done_s / max(total_s, 1e-9)) and overview.pooler.n_done > shown[0]:
+                if progress(done_s / max(total_s, 1e-9)) and overview.n_done > shown[0]:
                     columns = overview.done()
                     shown[0] = columns.shape[0]
                     self.overview.emit(batch, path, FileResult(
