@@ -68,10 +68,18 @@ def test_a_range_is_read_by_a_seek(tmp_path, suffix):
 
 
 def test_long_file_block_by_block_gives_the_whole_file_events(long_wav):
+    """... and gives a caller the samples it decoded (``on_audio``: the
+    Files tab's overview is made of them): the whole file at 16 kHz, in
+    order, without the silence the engine adds at the end."""
     classifier = FileClassifier.load(None)
-    seen = []
-    streamed = classifier.classify_file(long_wav, lambda done, total: seen.append((done, total)))
-    whole = classifier.classify_audio(load_audio(long_wav), str(long_wav))
+    seen, blocks = [], []
+    streamed = classifier.classify_file(long_wav, lambda done, total: seen.append((done, total)),
+                                        on_audio=blocks.append)
+    whole_audio = load_audio(long_wav)
+    whole = classifier.classify_audio(whole_audio, str(long_wav))
+    decoded = np.concatenate(blocks)
+    assert decoded.dtype == np.float32 and decoded.shape == whole_audio.shape
+    np.testing.assert_allclose(decoded, whole_audio, atol=1e-5)
     assert len(streamed.events) >= 4 and streamed.probs is None
     assert [e.label for e in streamed.events] == [e.label for e in whole.events]
     for a, b in zip(streamed.events, whole.events):

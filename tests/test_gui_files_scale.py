@@ -174,3 +174,215 @@ def test_a_folders_rows_name_their_subfolder_and_sort_by_a_header_click(qtbot, w
     assert window.export_csv(str(out))
     with out.open() as f:
         assert next(csv.DictReader(f))["file"].endswith("c/0.wav")
+
+
+# -- the overview from the replay's one decode ---------------------------------
+
+def stereo_recording(data_dir, path, minutes: float, rate: int = 48000) -> str:
+    """``minutes`` of real clips with pauses as a ``rate`` stereo 16-bit
+    WAV, the channels unlike (the right one quieter, with its own noise),
+    written a block at a time."""
+    import soundfile as sf
+
+    from kwsapp.audio.io import resample
+
+    gap = np.zeros(8000, np.float32)
+    parts = []
+    for label in ("yes", "left", "stop", "go", "no", "up"):
+        parts += [load_audio(label_clips(data_dir, label)[1]), gap]
+    block = resample(np.concatenate(parts), 16000, rate)
+    rng = np.random.default_rng(3)
+    total = int(minutes * 60 * rate)
+    with sf.SoundFile(str(path), "w", rate, 2, subtype="PCM_16") as f:
+        for begin in range(0, total, block.size):
+            x = block[:min(block.size, total - begin)]
+            noise = 0.002 * rng.standard_normal(x.size).astype(np.float32)
+            f.write(np.stack([x, 0.5 * x + noise], axis=1))
+    return str(path)
+
+
+class DecoderReads:
+    """Counts the frames decoded from each file: wraps
+    ``soundfile.SoundFile.read``, the call every decode in kwsapp goes
+    through (``kwsapp/audio/io.py``), so reads by any path are counted."""
+
+    def __init__(self, monkeypatch) -> None:
+        import threading
+
+        import soundfile as sf
+
+        self.frames: dict[str, int] = {}
+        lock, real = threading.Lock(), sf.SoundFile.read
+
+        def read(f, frames=-1, *args, **kwargs):
+            data = real(f, frames, *args, **kwargs)
+            with lock:
+                self.frames[f.name] = self.frames.get(f.name, 0) + len(data)
+            return data
+
+        monkeypatch.setattr(sf.SoundFile, "read", read)
+
+
+def whole_file_overview(path: str, config) -> np.ndarray:
+    """The overview as the old path built it, from the whole file at once:
+    its full-resolution columns (decoded and resampled in one piece), each
+    ``frames_per_column`` max-pooled, a last partial group on its own."""
+    from kwsapp.gui.file_image import frames_per_column
+    from kwsapp.gui.spectrogram_widget import StreamingLogMel
+
+    audio = load_audio(path)
+    whole = StreamingLogMel(config).compute(audio)
+    per = frames_per_column(audio.size / 16000, config)
+    return np.stack([whole[j:j + per].max(axis=0) for j in range(0, whole.shape[0], per)])
+
+
+def test_the_overview_comes_from_the_replays_one_decode(data_dir, tiny_model, tmp_path,
+                                                        monkeypatch):
+    """A long 48-kHz stereo file through the Files worker: decoded once (the
+    replay's decode gives the overview its samples; it was decoded again
+    for it), its overview the one the old path built from the whole file
+    (within float rounding), and sent as it grows: each one sent is the
+    start of the final one, column for column (columns at their own times)."""
+    import soundfile as sf
+    from PySide6 import QtCore
+
+    from kwsapp.config import Config, GuiConfig, Overrides
+    from kwsapp.gui.files import FileWorker
+
+    path = stereo_recording(data_dir, tmp_path / "stereo48k.wav", 3)
+    config = GuiConfig(file_progress_s=0.0)  # every block's progress (new columns: sent)
+    worker = FileWorker(config, Config())
+    worker._classifier(str(tiny_model), Overrides())
+    sent = []
+    worker.overview.connect(lambda _b, _p, partial: sent.append(partial),
+                            QtCore.Qt.ConnectionType.DirectConnection)  # (the replay's thread)
+    reads = DecoderReads(monkeypatch)
+    result = worker.classify_one(path, str(tiny_model))
+
+    assert result.error is None and not result.is_clip
+    assert reads.frames == {path: sf.info(path).frames}  # once, whole
+    want = whole_file_overview(path, config)
+    assert result.columns.shape == want.shape and result.columns.dtype == np.float32
+    np.testing.assert_allclose(result.columns, want, atol=1e-3)
+    np.testing.assert_array_equal(result.rgba, worker.colours(result.columns))
+
+    sizes = [p.columns.shape[0] for p in sent]
+    assert len(sent) >= 3 and sizes == sorted(set(sizes)) and sizes[-1] <= want.shape[0]
+    for partial in sent:
+        assert partial.path == path and partial.seconds == result.seconds
+        assert partial.commands == [] and partial.error is None
+        np.testing.assert_array_equal(partial.columns, result.columns[:partial.columns.shape[0]])
+        np.testing.assert_array_equal(partial.rgba, result.rgba[:, :partial.columns.shape[0]])
+
+
+def test_the_overview_takes_memory_independent_of_the_files_length(data_dir, tiny_model,
+                                                                    tmp_path):
+    """Classified with its overview, a file four times longer takes no more
+    memory at its peak (numpy's and Python's allocations, traced): holding
+    its decoded samples (4 min at 16 kHz: 15 MB more than 1 min; 48 kHz
+    stereo: 92 MB) or its unpooled columns (6 MB) would show."""
+    import tracemalloc
+
+    from kwsapp.config import Config, GuiConfig, Overrides
+    from kwsapp.gui.files import FileWorker
+
+    worker = FileWorker(GuiConfig(), Config())
+    worker._classifier(str(tiny_model), Overrides())
+    short = stereo_recording(data_dir, tmp_path / "short.wav", 1)
+    longer = stereo_recording(data_dir, tmp_path / "long.wav", 4)
+    assert worker.classify_one(short, str(tiny_model)).error is None  # lazy imports, caches
+    peaks = {}
+    for path in (short, longer):
+        tracemalloc.start()
+        try:
+            result = worker.classify_one(path, str(tiny_model))
+            peaks[path] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert result.error is None and result.columns.shape[0] >= 2000
+    assert peaks[longer] - peaks[short] < 3 * 2**20, peaks
+
+
+def hold_the_overview(monkeypatch, worker, at_s: float):
+    """The Files worker's overview holds the replay (its thread) once
+    ``at_s`` seconds of a file are pushed to it, until ``release`` is set
+    (or the worker cancelled); ``holding`` is set meanwhile. Each progress
+    with new columns sends them (the tiny model replays minutes in
+    seconds). Returns ``(holding, release)``."""
+    import dataclasses
+    import threading
+
+    from kwsapp.gui import files as files_module
+
+    holding, release = threading.Event(), threading.Event()
+
+    class HeldOverview(files_module.FileOverview):
+        pushed = 0
+
+        def push(self, samples):
+            super().push(samples)
+            self.pushed += samples.shape[0]
+            if self.pushed >= at_s * 16000 and not release.is_set():
+                holding.set()
+                while not release.is_set() and not worker.cancel.is_set():
+                    release.wait(0.01)
+
+    monkeypatch.setattr(files_module, "FileOverview", HeldOverview)
+    worker.gui_config = dataclasses.replace(worker.gui_config, file_progress_s=0.0)
+    return holding, release
+
+
+def test_the_overview_grows_in_the_window_while_the_file_is_classified(qtbot, window, data_dir,
+                                                                      tmp_path, monkeypatch):
+    """Dropped on the window, a long file's overview shows while its replay
+    runs (it came after the replay and a second decode: 74-96 s for an
+    hour at 48 kHz stereo, docs/benchmarks.md): held at its second minute,
+    the row still classifying, the part decoded is drawn, at its own times;
+    zoomed into it, its detail comes; when the commands come, the overview
+    is whole and the user's zoom and detail stay."""
+    holding, release = hold_the_overview(monkeypatch, window.file_worker, 120.0)
+    path = stereo_recording(data_dir, tmp_path / "a.wav", 4)
+    files, view = window.files, window.files.file_view
+    window.classify_files([path])
+    qtbot.waitUntil(holding.is_set, timeout=WAIT_MS)
+    per = view._column_s
+    qtbot.waitUntil(lambda: view._path == path and view.image.image is not None
+                    and view.image.image.shape[1] * per > 110.0, timeout=WAIT_MS)
+    assert files.detail.currentIndex() == 2 and files.result_rows()[0][1].startswith("classifying")
+    drawn = view.image.image.shape[1]
+    assert drawn * per <= 120.0 + per  # the part decoded, no more
+    rect = view.image.mapRectToParent(view.image.boundingRect())
+    assert rect.width() == pytest.approx(drawn * per)  # at its columns' own times
+    assert view.getPlotItem().getViewBox().viewRange()[0] == pytest.approx([0.0, 240.0])
+
+    view.getPlotItem().setXRange(60.0, 75.0, padding=0)
+    qtbot.waitUntil(lambda: view.detail_span is not None, timeout=WAIT_MS)
+    detail, partial = view.detail_span, view.image.image.copy()
+    release.set()
+    qtbot.waitUntil(lambda: path in files._results, timeout=WAIT_MS)
+    result = files._results[path]
+    assert result.error is None and view.image.image.shape[1] == result.columns.shape[0]
+    assert result.columns.shape[0] * per >= 239.0
+    np.testing.assert_array_equal(view.image.image[:, :drawn], partial)  # the same columns
+    assert view.getPlotItem().getViewBox().viewRange()[0] == pytest.approx([60.0, 75.0])
+    assert view.detail_span == detail and view.detail.isVisible()
+    assert files.command_list.count() == len(result.commands) + len(result.withheld)
+
+
+def test_a_stopped_files_overview_goes(qtbot, window, data_dir, tmp_path, monkeypatch):
+    """Stopped while its overview grows, the file is left unclassified: its
+    row says so and its part-made overview is no longer shown."""
+    holding, release = hold_the_overview(monkeypatch, window.file_worker, 60.0)
+    path = stereo_recording(data_dir, tmp_path / "a.wav", 2)
+    files, view = window.files, window.files.file_view
+    window.classify_files([path])
+    qtbot.waitUntil(holding.is_set, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: files.detail.currentIndex() == 2 and view._path == path,
+                    timeout=WAIT_MS)
+    with qtbot.waitSignal(window.file_worker.idle, timeout=WAIT_MS):
+        files.stop_button.click()
+        release.set()
+    qtbot.wait(50)  # what it queued before it stopped
+    assert files.result_rows() == [("a.wav", "stopped: not classified")]
+    assert files.detail.currentIndex() == 0 and path not in files._results
+    assert view.detail_span is None

@@ -6,7 +6,7 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from kwsapp.audio.io import StreamResampler, load_audio
+from kwsapp.audio.io import StreamResampler, load_audio, to_mono
 from kwsapp.errors import AudioFileError
 
 
@@ -76,6 +76,22 @@ def test_other_rates_and_stereo_become_16k_mono(tmp_path, rate):
     y = load_audio(path)
     assert y.shape == (16000,)
     np.testing.assert_allclose(y[1000:-1000], _tone(16000, 1.0)[1000:-1000], atol=2e-3)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6, 7, 8, 12])
+def test_to_mono_is_the_mean_of_the_channels(channels):
+    """Summed a channel at a time (20x numpy's mean over the short axis):
+    the same samples as ``mean(axis=1)`` up to 7 channels, within rounding
+    beyond (numpy then adds them pairwise)."""
+    x = np.random.default_rng(channels).standard_normal((9601, channels)).astype(np.float32)
+    got = to_mono(x)
+    want = x.mean(axis=1, dtype=np.float32)
+    assert got.dtype == np.float32 and got.shape == (9601,)
+    if channels < 8:
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_array_equal(to_mono(x[:, 0]), x[:, 0])  # mono passes
 
 
 def test_bad_files_name_the_file_and_problem(tmp_path):

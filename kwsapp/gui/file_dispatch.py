@@ -54,6 +54,7 @@ class FileDispatch(QtCore.QObject):
         self.requested.connect(self.worker.classify, queued)
         self.worker.result.connect(self._on_result, queued)
         self.worker.progress.connect(self._on_progress, queued)
+        self.worker.overview.connect(self._on_overview, queued)
         self.worker.idle.connect(self._on_idle, queued)
         panel.stop_requested.connect(self.stop)
         self.thread.start()
@@ -116,6 +117,11 @@ class FileDispatch(QtCore.QObject):
         if batch > self._stopped_through:
             self.panel.show_file_progress(path, fraction)
             self.panel.show_progress(self._done, self._total, fraction)
+
+    @QtCore.Slot(int, str, object)
+    def _on_overview(self, batch: int, _path: str, partial: FileResult) -> None:
+        if batch > self._stopped_through:
+            self.panel.show_overview(partial)
 
     @QtCore.Slot(int)
     def _on_idle(self, batch: int) -> None:

@@ -19,11 +19,12 @@ from typing import Callable
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from kwsapp.audio.io import audio_info
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import Cancelled, KwsError
-from kwsapp.gui.file_image import file_columns, frames_per_column
+from kwsapp.gui.file_image import FileOverview, frames_per_column
 from kwsapp.gui.result_widget import ProbabilityBars, scrolling
-from kwsapp.gui.spectrogram_widget import FileSpectrogramView
+from kwsapp.gui.spectrogram_widget import FileSpectrogramView, MelColours
 from kwsapp.inference.classify import FileClassification, FileClassifier
 from kwsapp.inference.verifier import heard_as
 
@@ -46,6 +47,9 @@ class FileResult:
     # opinion did not confirm (not fired; listed greyed after the others).
     withheld: list[tuple[str, float, float, float, str]] = field(default_factory=list)
     columns: np.ndarray | None = None  # long file: log-mel [frames, n_mels]
+    # ... and its pixels [n_mels, frames, 4] uint8, coloured off the GUI
+    # thread (None: the view colours the columns)
+    rgba: np.ndarray | None = None
     seconds: float = 0.0
     notes: tuple[str, ...] = ()  # the service's (a clip too short to trust)
 
@@ -79,6 +83,10 @@ class FileWorker(QtCore.QObject):
     # batch, path, fraction of a long file done (throttled to
     # GuiConfig.file_progress_s)
     progress = QtCore.Signal(int, str, float)
+    # batch, path, a long file's overview so far (FileResult with its
+    # columns and length, no commands yet), with each progress that brings
+    # new columns
+    overview = QtCore.Signal(int, str, object)
     idle = QtCore.Signal(int)  # the batch is done (or stopped)
 
     def __init__(self, gui_config: GuiConfig, config: Config | None = None) -> None:
@@ -90,6 +98,7 @@ class FileWorker(QtCore.QObject):
         # an int, not an Event, so that a batch queued after a Stop runs.
         self._stopped_through = 0
         self._classifiers: dict[tuple[str, Overrides], FileClassifier] = {}
+        self.colours = MelColours(gui_config)
 
     def stop_through(self, batch: int) -> None:
         """Stop batches ``<= batch`` (thread-safe: one int assignment)."""
@@ -125,17 +134,30 @@ class FileWorker(QtCore.QObject):
     def classify_one(self, path: str, model_spec: str, overrides: Overrides | None = None,
                      batch: int = 0) -> FileResult:
         """One file through the classify service; any failure becomes an
-        error result.
+        error result. A long file's overview is made from the samples its
+        replay decodes (the file is decoded once) and sent by
+        :attr:`overview` as it grows.
 
         Raises:
             Cancelled: ``batch`` was stopped while this file was processed.
         """
         progress = self._progress(batch, path)
         try:
+            # Its length from the header (nothing decoded): the overview's
+            # columns are placed by it from the first samples on.
+            overview = FileOverview(audio_info(path)[2], self.gui_config)
+            shown = [0]  # overview columns sent
+
+            def on_progress(done_s: float, total_s: float) -> None:  # the replay's thread
+                if progress(done_s / max(total_s, 1e-9)) and overview.n_done > shown[0]:
+                    columns = overview.done()
+                    shown[0] = columns.shape[0]
+                    self.overview.emit(batch, path, FileResult(
+                        path, columns=columns, rgba=self.colours(columns), seconds=total_s))
+
             found = self._classifier(model_spec, overrides or Overrides()).classify_file(
-                path, lambda done, total: progress(0.9 * done / max(total, 1e-9)),
-                stop=lambda: self.stopped(batch))
-            return self._to_result(found, progress, batch)
+                path, on_progress, stop=lambda: self.stopped(batch), on_audio=overview.push)
+            return self._to_result(found, overview)
         except Cancelled:
             raise
         except KwsError as exc:
@@ -145,29 +167,25 @@ class FileWorker(QtCore.QObject):
             log.exception("classifying %s failed", path)
             return FileResult(path, error=f"{type(exc).__name__}: {exc}")
 
-    def _progress(self, batch: int, path: str) -> Callable[[float], None]:
+    def _progress(self, batch: int, path: str) -> Callable[[float], bool]:
         """``report(fraction)`` for one file: emits :attr:`progress` at
-        most every ``file_progress_s`` (any thread; it never raises: the
-        engine's file-source thread calls it)."""
+        most every ``file_progress_s`` and says whether it did (any thread;
+        it never raises: the engine's file-source thread calls it)."""
         last = [0.0]
 
-        def report(fraction: float) -> None:
+        def report(fraction: float) -> bool:
             now = time.monotonic()
             if now - last[0] >= self.gui_config.file_progress_s:
                 last[0] = now
                 self.progress.emit(batch, path, fraction)
+                return True
+            return False
 
         return report
 
-    def _to_result(self, found: FileClassification, progress: Callable[[float], None],
-                   batch: int) -> FileResult:
-        """The service's result -> what the panel shows; a long file also
-        gets its log-mel image for the timeline (the last tenth of its
-        progress: decoding again is quicker than the engine's replay).
-
-        Raises:
-            Cancelled: ``batch`` was stopped while the image was made.
-        """
+    def _to_result(self, found: FileClassification, overview: FileOverview) -> FileResult:
+        """The service's result -> what the panel shows; a long file's with
+        its overview, made as the replay decoded it."""
         commands = [(e.label, e.score, e.start, e.end) for e in found.events]
         withheld = [(u.event.label, u.event.score, u.event.start, u.event.end, u.heard)
                     for u in found.withheld]
@@ -175,15 +193,9 @@ class FileWorker(QtCore.QObject):
             return FileResult(found.path, label=found.label, score=found.score,
                               labels=found.labels, probs=found.probs, commands=commands,
                               seconds=found.duration_s, notes=found.notes)
-
-        def image_progress(done_s: float, total_s: float) -> None:
-            if self.stopped(batch):
-                raise Cancelled(f"{found.path}: stopped")
-            progress(0.9 + 0.1 * done_s / max(total_s, 1e-9))
-
-        columns = file_columns(found.path, self.gui_config, image_progress)
+        columns = overview.result()
         return FileResult(found.path, commands=commands, withheld=withheld, columns=columns,
-                          seconds=found.duration_s)
+                          rgba=self.colours(columns), seconds=found.duration_s)
 
 
 class FilesPanel(QtWidgets.QSplitter):
@@ -270,6 +282,8 @@ class FilesPanel(QtWidgets.QSplitter):
         self.setStretchFactor(1, 2)
         self.setSizes([420, 820])
         self._results: dict[str, FileResult] = {}
+        # Long files being classified: their overview so far (no commands).
+        self._growing: dict[str, FileResult] = {}
         self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._pending: dict[str, None] = {}  # rows waiting for a result, in order
         self._stopped: set[str] = set()  # rows left unclassified by Stop
@@ -308,10 +322,40 @@ class FilesPanel(QtWidgets.QSplitter):
         if row is not None and path in self._pending:
             row.setText(1, f"classifying… {fraction:.0%}")
 
+    def show_overview(self, partial: FileResult) -> None:
+        """A long file being classified: its overview so far (``partial``'s
+        columns and length, no commands). Shown if its row is selected (or
+        none is: it is selected), growing in place: the view's zoom and
+        detail stay. A file dropped again shows its earlier result until
+        the new one comes."""
+        path = partial.path
+        if path not in self._pending or path in self._results:
+            return
+        self._growing[path] = partial
+        row, current = self._rows[path], self.table.currentItem()
+        if current is None:
+            self.table.setCurrentItem(row)  # shown by _show_selected
+        elif current is row:
+            if self._shows(path):
+                self.file_view.show_columns(partial.columns, partial.rgba)
+                self._listed = partial
+            else:
+                self._show_selected(row)
+
+    def _shows(self, path: str) -> bool:
+        """The detail shows ``path``'s timeline (as a long file)."""
+        return (self.detail.currentIndex() == 2 and self._listed is not None
+                and self._listed.path == path)
+
     def mark_stopped(self) -> None:
         """The rows still waiting: left unclassified (Stop); a file dropped
-        again keeps its earlier result."""
+        again keeps its earlier result. A stopped file's overview so far is
+        no longer shown."""
         for path in self._pending:
+            if self._growing.pop(path, None) is not None and self._shows(path):
+                self.file_view.drop_detail()
+                self._listed = None
+                self.detail.setCurrentIndex(0)
             earlier = self._results.get(path)
             self._rows[path].setText(1, earlier.summary() if earlier is not None
                                      else "stopped: not classified")
@@ -325,6 +369,7 @@ class FilesPanel(QtWidgets.QSplitter):
             self.add_pending([result.path])
         row = self._rows[result.path]
         self._results[result.path] = result
+        self._growing.pop(result.path, None)
         self._pending.pop(result.path, None)
         self._stopped.discard(result.path)
         row.setText(1, result.summary())
@@ -365,11 +410,13 @@ class FilesPanel(QtWidgets.QSplitter):
     def _show_selected(self, row, _previous=None) -> None:
         if row is None:
             return
-        result = self._results.get(row.toolTip(0))
+        path = row.toolTip(0)
+        result = self._results.get(path) or self._growing.get(path)
         if result is None:
             return
         if result.error is not None or result.is_clip:
             self.file_view.drop_detail()  # a request for the file shown before is stale
+            self._listed = None
         if result.error is not None:
             self.error_label.setText(f"{Path(result.path).name}\n\n{result.error}")
             self.detail.setCurrentIndex(3)
@@ -382,9 +429,11 @@ class FilesPanel(QtWidgets.QSplitter):
             self.clip_bars.set_probabilities(result.probs)
             self.detail.setCurrentIndex(1)
         else:
+            # Its overview shown as it grew: the user's zoom stays.
             self.file_view.show_file(result.columns, result.seconds, result.commands,
                                      path=result.path, frames_per_column=frames_per_column(
-                                         result.seconds, self.file_view.config))
+                                         result.seconds, self.file_view.config),
+                                     keep_view=self._shows(result.path), rgba=result.rgba)
             self._listed = result
             self.command_list.clear()
             for label, score, start, end in result.commands:

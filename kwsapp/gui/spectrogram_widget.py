@@ -264,25 +264,23 @@ class FileSpectrogramView(MelImagePlot):
 
     def show_file(self, columns: np.ndarray, seconds: float,
                   commands: list[tuple[str, float, float, float]],
-                  path: str | None = None, frames_per_column: int = 1) -> None:
+                  path: str | None = None, frames_per_column: int = 1,
+                  keep_view: bool = False, rgba: np.ndarray | None = None) -> None:
         """Show ``columns`` ``[n, n_mels]``, each ``frames_per_column`` of a
-        ``seconds`` file's 10 ms frames pooled (``file_image.file_columns``),
+        ``seconds`` file's 10 ms frames pooled (``file_image.FileOverview``),
         and mark ``commands`` as ``(label, score, start_s, end_s)``;
         ``path``, the file's, is where a zoomed detail is read from (None:
-        none is)."""
-        self.drop_detail()
+        none is). ``keep_view``: the same file again (its overview grown,
+        its commands come): the view's range and the detail drawn stay.
+        ``rgba``: the columns' pixels, if coloured already (off the GUI
+        thread)."""
+        if not keep_view:
+            self.drop_detail()
         self._path = path
         hop_s = self.config.spectrogram_hop_ms / 1000.0
         self._column_s = frames_per_column * hop_s
         self._seconds = seconds
-        self.image.setImage(np.ascontiguousarray(self.to_rgba(columns)), autoLevels=False,
-                            levels=None)
-        # Column j pools frames [j * per, (j + 1) * per): drawn at their
-        # times (as the detail is), not stretched over the file's length,
-        # which drifted an hour's columns by up to a second near its end.
-        x0 = (self.config.spectrogram_window_ms / 1000.0 - hop_s) / 2
-        width = max(columns.shape[0] * self._column_s, 1e-3)
-        self.image.setRect(QtCore.QRectF(x0, 0, width, self.config.spectrogram_n_mels))
+        self.show_columns(columns, rgba)
         self._commands = list(commands)
         self._spans = [(s, e) for _, _, s, e in commands]
         starts = np.array([s for s, _ in self._spans], dtype=np.float64)
@@ -293,8 +291,24 @@ class FileSpectrogramView(MelImagePlot):
         top = self.config.spectrogram_n_mels
         self._scatter.setData(x=centres, y=np.full(len(centres), top * 0.05),
                               data=np.arange(len(centres)))
-        self.getPlotItem().setXRange(0, max(seconds, 1e-3), padding=0)
+        if not keep_view:
+            self.getPlotItem().setXRange(0, max(seconds, 1e-3), padding=0)
         self._label_in_view()
+
+    def show_columns(self, columns: np.ndarray, rgba: np.ndarray | None = None) -> None:
+        """The file's overview columns ``[n, n_mels]`` from its start (those
+        so far of a file still being decoded: the image grows to the right,
+        the view and the detail stay as they are); ``rgba``, their pixels
+        ``[n_mels, n, 4]`` uint8 if coloured already."""
+        pixels = self.to_rgba(columns) if rgba is None else rgba
+        self.image.setImage(np.ascontiguousarray(pixels), autoLevels=False, levels=None)
+        # Column j pools frames [j * per, (j + 1) * per): drawn at their
+        # times (as the detail is), not stretched over the file's length,
+        # which drifted an hour's columns by up to a second near its end.
+        hop_s = self.config.spectrogram_hop_ms / 1000.0
+        x0 = (self.config.spectrogram_window_ms / 1000.0 - hop_s) / 2
+        width = max(columns.shape[0] * self._column_s, 1e-3)
+        self.image.setRect(QtCore.QRectF(x0, 0, width, self.config.spectrogram_n_mels))
 
     def _in_view(self, x0: float, x1: float) -> list[int]:
         """Indices of the commands overlapping ``[x0, x1]`` s, by start."""

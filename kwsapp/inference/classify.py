@@ -107,12 +107,19 @@ class FileClassifier:
 
     def classify_file(self, path: str | os.PathLike[str],
                       on_progress: Callable[[float, float], None] | None = None,
-                      stop: Callable[[], bool] | None = None) -> FileClassification:
+                      stop: Callable[[], bool] | None = None,
+                      on_audio: Callable[[np.ndarray], None] | None = None
+                      ) -> FileClassification:
         """Decode ``path`` and classify it. A file longer than a clip is
         decoded and processed block by block (memory independent of its
         length); ``on_progress(done_s, total_s)`` follows it, and once
         ``stop()`` is true its replay ends within a block (an hour-long file
         otherwise held the caller, a window closing, for a minute).
+        ``on_audio(samples)`` is given such a file's audio as the replay
+        decodes it: 16 kHz mono float32 blocks (read only), in order, on the
+        replay's threads (``Engine``'s ``on_audio``), so that a caller
+        needing the samples too (the Files tab's spectrogram) does not
+        decode the file again. A clip's are not given.
 
         Raises:
             AudioFileError: the file cannot be decoded.
@@ -130,7 +137,7 @@ class FileClassifier:
                 on_progress(done_s, total_s)
 
         source = FileSource.from_file(path, self.config.audio.block_ms, progress)
-        events, withheld = self._events(source, duration)
+        events, withheld = self._events(source, duration, on_audio=on_audio)
         if stop is not None and stop():
             raise Cancelled(f"{path}: stopped")
         return FileClassification(path=str(path), duration_s=duration,
@@ -155,11 +162,12 @@ class FileClassifier:
         return FileClassification(path=path, duration_s=duration, labels=self.recognizer.labels,
                                   probs=probs, events=events, withheld=withheld, notes=notes)
 
-    def _events(self, source: FileSource, duration: float, config: Config | None = None
+    def _events(self, source: FileSource, duration: float, config: Config | None = None,
+                on_audio: Callable[[np.ndarray], None] | None = None
                 ) -> tuple[tuple[CommandEvent, ...], tuple[Unconfirmed, ...]]:
         """The engine's events on a file source, ends clipped to ``duration``
         (``config``: the service's own unless given), and the commands the
-        second opinion withheld."""
+        second opinion withheld; ``on_audio``: the engine's."""
         from kwsapp.userwords.live import attach_user_words
 
         from kwsapp.userwords.listener import UserWords
@@ -168,7 +176,7 @@ class FileClassifier:
             self.user_words = UserWords.load()
         withheld: list[Unconfirmed] = []
         engine = Engine(self.recognizer, config or self.config, source,
-                        on_unconfirmed=withheld.append)
+                        on_unconfirmed=withheld.append, on_audio=on_audio)
         attach_user_words(engine, words=self.user_words)
         # User-word events come from the embedding listener, the commands'
         # from the head: emission order puts them on one timeline.

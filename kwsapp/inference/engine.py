@@ -259,6 +259,13 @@ class Engine:
         on_unconfirmed: called with each :class:`Unconfirmed` command (the
             verify thread live, the inference thread for a file), so that a
             user sees what was heard and not emitted.
+        on_audio: called with the source's audio at 16 kHz (mono float32,
+            the resampler's output, read only) as it enters the ring, in
+            order, on the thread that feeds the pipeline (a file's own
+            thread, its last samples on the pipeline thread); a file's
+            closing silence is not given. A caller that wants the decoded
+            audio too (the Files tab's spectrogram) thus needs no second
+            decode.
     """
 
     def __init__(self, recognizer: Recognizer, config: Config, source: AudioSource,
@@ -266,11 +273,13 @@ class Engine:
                  on_window: Callable[[WindowResult], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
                  on_decision: Callable[[DecisionInput], None] | None = None,
-                 on_unconfirmed: Callable[[Unconfirmed], None] | None = None) -> None:
+                 on_unconfirmed: Callable[[Unconfirmed], None] | None = None,
+                 on_audio: Callable[[np.ndarray], None] | None = None) -> None:
         self.config = config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
         self.on_decision, self.on_unconfirmed = on_decision, on_unconfirmed
+        self.on_audio = on_audio
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
         self._pending_recognizer: Recognizer | None = None
@@ -717,7 +726,13 @@ class Engine:
             self.nonfinite_blocks += 1
             log.debug("non-finite samples in input block %d", self.nonfinite_blocks)
             block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-        self._push(self._resampler.process(block))
+        self._push_source(self._resampler.process(block))
+
+    def _push_source(self, audio: np.ndarray) -> None:
+        """The source's audio, resampled: to ``on_audio``, then the ring."""
+        if self.on_audio is not None and audio.size:
+            self.on_audio(audio)
+        self._push(audio)
 
     def _finish(self) -> None:
         """End of a file: the resampler's tail, then one window of silence so
@@ -726,7 +741,7 @@ class Engine:
         # closing steps (a realtime queue would drop the oldest of them, the
         # windows right after the last word).
         self._queue.block = True
-        self._push(self._resampler.flush())
+        self._push_source(self._resampler.flush())
         self._push(np.zeros(self.window_samples, dtype=np.float32))
         self._flush_group()
         self._queue.put(None)
