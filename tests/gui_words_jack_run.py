@@ -35,13 +35,17 @@ from kwsapp.audio.io import load_audio  # noqa: E402
 SR = 16000
 
 
-def ports_now() -> list[str]:
-    """JACK's ports; [] when ``jack_lsp`` fails (it is itself a JACK client,
-    and polled often one sometimes cannot connect)."""
-    try:
-        return jack_ports()
-    except subprocess.CalledProcessError:
-        return []
+def ports_now(tries: int = 50) -> list[str]:
+    """JACK's ports, asked again while ``jack_lsp`` fails (it is itself a
+    JACK client, and on a loaded machine one sometimes cannot connect); []
+    only when every try failed. An empty list taken as "the ports before a
+    take" made every port look new, and that take went unplayed (silent)."""
+    for _ in range(tries):
+        try:
+            return jack_ports()
+        except subprocess.CalledProcessError:
+            time.sleep(0.1)
+    return []
 
 
 def word_only(path: str) -> np.ndarray:
