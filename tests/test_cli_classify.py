@@ -3,6 +3,7 @@ JSON shape, long files as a timeline. Plumbing runs on the structural tiny
 model; recognition of real words on the bundled default model."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -125,6 +126,65 @@ def test_a_model_file_for_its_folder_is_named_as_a_file(tiny_model, clips):
     assert proc.returncode == 2
     assert "model.tflite: a file, not a model" in proc.stderr, proc.stderr
     assert f"such as {tiny_model}" in proc.stderr and "no such model" not in proc.stderr
+
+
+def _set(path: tuple[str, ...], value):
+    def edit(card: dict) -> None:
+        *parents, key = path
+        for p in parents:
+            card = card[p]
+        card[key] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, problem", [
+    # hop_ms 0 or below held classify in an endless loop (the test's timeout).
+    (_set(("hop_ms",), 0), "hop_ms must be a number in (0, 60000], not 0"),
+    (_set(("hop_ms",), -5), "hop_ms must be a number in (0, 60000], not -5"),
+    # The rest were tracebacks (ValueError, AttributeError, TypeError) or
+    # webrtcvad's own error, exit 1.
+    (_set(("sample_rate_hz",), "abc"), "sample_rate_hz must be a whole number of Hz"),
+    (_set(("window_ms",), -100), "window_ms must be a number in (0, 60000], not -100"),
+    (_set(("input",), "log_mel"), "input must be an object, not 'log_mel'"),
+    (_set(("input", "params"), [1]), "input.params must be an object"),
+    (_set(("input", "params", "foo"), 1), "input params {'n_mels': 20, 'hop_ms': 20.0, "
+                                           "'foo': 1} do not fit the log_mel front end"),
+    (_set(("labels",), "yes"), "labels must be a list of names, not 'yes'"),
+    (_set(("smoothing",), [1]), "smoothing must be an object, not [1]"),
+    (_set(("smoothing",), {"refractory_ms": "x"}), "smoothing.refractory_ms must be a number"),
+    (_set(("vad",), {"aggressiveness": 9}), "vad.aggressiveness must be one of 0, 1, 2, 3"),
+    (_set(("vad",), {"frame_ms": 17}), "vad.frame_ms must be one of 10, 20, 30, not 17"),
+    (_set(("verify",), {"levels": [1, 2]}), "verify.levels must be an object"),
+])
+def test_a_card_with_bad_values_is_one_line_naming_it(tiny_model, clips, tmp_path, edit,
+                                                      problem):
+    """A hand-edited or damaged card: one line naming the card and the
+    value, exit 2, before any file is read."""
+    good, _, _ = clips
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    card = json.loads((model / "card.json").read_text())
+    edit(card)
+    (model / "card.json").write_text(json.dumps(card))
+    proc = run_cli("classify", "--model", str(model), str(good["s16"]), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert problem in proc.stderr and f"{model}" in proc.stderr, proc.stderr
+    assert proc.stdout == ""
+
+
+def test_a_card_stating_null_sections_loads(tiny_model, clips, tmp_path):
+    """``"vad": null`` (and the other live sections) mean none: it was a
+    TypeError."""
+    good, _, _ = clips
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    card = json.loads((model / "card.json").read_text())
+    card.update(vad=None, smoothing=None, verify=None, thresholds=None)
+    (model / "card.json").write_text(json.dumps(card))
+    proc = run_cli("classify", "--model", str(model), str(good["s16"]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{good['s16']} (")
 
 
 def test_long_file_gives_a_timeline(tiny_model, clips):
