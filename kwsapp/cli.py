@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kwsapp: {type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        # Ctrl-C in a command that keeps nothing part-done (evaluate-stream,
+        # make-stream, explore...); classify and evaluate print what they
+        # finished and say so themselves.
+        print("kwsapp: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
         return 0

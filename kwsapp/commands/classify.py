@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -111,28 +112,43 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.config import Overrides
 
     classifier = FileClassifier.load(args.model, Overrides(threshold=args.threshold))
-    rows, failed = [], 0
-    for path, problem in inputs(args.files, args.recursive):
-        try:
-            if problem is not None:
-                raise AudioFileError(path, problem)
-            with audio_progress(path) as on_progress:
-                row = to_row(classifier.classify_file(path, on_progress))
-        except AudioFileError as exc:
-            failed += 1
-            if args.json:  # in text mode the row itself says it
-                log.error("%s", exc)
-            row = _error_row(path, exc.problem)
-        rows.append(row)
-        if not args.json:
-            _print_text(row)
-            sys.stdout.flush()
+    todo = inputs(args.files, args.recursive)
+    rows, failed, interrupted = [], 0, False
+    try:
+        for path, problem in todo:
+            try:
+                if problem is not None:
+                    raise AudioFileError(path, problem)
+                with audio_progress(path) as on_progress:
+                    row = to_row(classifier.classify_file(path, on_progress))
+            except AudioFileError as exc:
+                failed += 1
+                if args.json:  # in text mode the row itself says it
+                    log.error("%s", exc)
+                row = _error_row(path, exc.problem)
+            rows.append(row)
+            if not args.json:
+                _print_text(row)
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        # Ctrl-C: the files done are kept (--json printed nothing at all),
+        # the file being classified and the rest are not; a second Ctrl-C
+        # must not cut the output short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted = True
     if args.json:
         # Which weights the clips' labels and probabilities were judged with
         # (docs/contracts.md 2), as `evaluate --json` says it.
         weights = dict(classifier.recognizer.card.clip_weights or {})
-        json.dump({"clip_weights": weights, "files": rows}, sys.stdout, indent=2)
+        out: dict[str, Any] = {"clip_weights": weights, "files": rows}
+        if interrupted:
+            out["interrupted"] = True
+        json.dump(out, sys.stdout, indent=2)
         print()
     if failed:
         print(f"kwsapp: {failed} of {len(rows)} file(s) could not be read", file=sys.stderr)
+    if interrupted:
+        print(f"kwsapp: interrupted: {len(rows)} of {len(todo)} file(s) classified, "
+              f"{len(todo) - len(rows)} not", file=sys.stderr)
+        return 130
     return 2 if failed else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -150,26 +151,40 @@ def run(args: argparse.Namespace) -> int:
         recognizer = Recognizer.load(args.model)
     labels = recognizer.labels
     files = labelled_files(Path(args.data_dir), labels, args.per_class)
-    truth, predicted, errors = [], [], []
+    errors: list[dict[str, str]] = []
     try:
         from tqdm import tqdm
         progress = tqdm(files, unit="clip", file=sys.stderr, disable=not sys.stderr.isatty())
     except ImportError:  # tqdm is a dependency; a bare loop still works
         progress = files
-    for path, label in progress:
-        try:
-            audio = load_audio(path)
-            probs = (recognizer.probabilities(audio) if args.no_clip_weights
-                     else recognizer.clip_probabilities(audio))
-        except AudioFileError as exc:
-            log.error("%s", exc)
-            errors.append({"file": str(path), "error": exc.problem})
-            continue
-        truth.append(label)
-        predicted.append(labels[int(np.argmax(probs))])
+    scored: list[tuple[str, str]] = []  # (true, predicted), appended whole
+    interrupted = False
+    try:
+        for path, label in progress:
+            try:
+                audio = load_audio(path)
+                probs = (recognizer.probabilities(audio) if args.no_clip_weights
+                         else recognizer.clip_probabilities(audio))
+            except AudioFileError as exc:
+                log.error("%s", exc)
+                errors.append({"file": str(path), "error": exc.problem})
+                continue
+            scored.append((label, labels[int(np.argmax(probs))]))
+    except KeyboardInterrupt:
+        # Ctrl-C: the clips scored so far are reported, said to be only
+        # those (nothing was printed; a second Ctrl-C must not cut it short).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted = True
+    finally:
+        if hasattr(progress, "close"):
+            progress.close()
+    truth, predicted = [t for t, _ in scored], [p for _, p in scored]
+    done = len(scored) + len(errors)
     result = {"model": recognizer.card.name, "data_dir": str(args.data_dir),
               "clip_weights": {} if args.no_clip_weights else recognizer.card.clip_weights,
               **metrics(truth, predicted, labels), "errors": errors}
+    if interrupted:
+        result["interrupted"] = True
     if args.png:
         save_confusion_png(result, args.png, f"{recognizer.card.name} on {args.data_dir}")
     if args.json:
@@ -180,4 +195,8 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         print(f"kwsapp: {len(errors)} of {len(files)} file(s) could not be read (skipped)",
               file=sys.stderr)
+    if interrupted:
+        print(f"kwsapp: interrupted after {done} of {len(files)} clip(s): the scores are "
+              "of those only", file=sys.stderr)
+        return 130
     return 2 if errors else 0
