@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT, real_clip, run_cli
+from conftest import REPO_ROOT, real_clip, run_cli, without_root_file_access
 from kwsapp.audio.io import load_audio, resample
 
 
@@ -120,19 +120,6 @@ def test_lossless_shapes_decode_to_the_same_samples(valid):
         assert np.allclose(load_audio(valid[f"ch_{ch}.wav"]), expected, atol=1e-3), ch
 
 
-def _without_root_file_access() -> list[str]:
-    """A command prefix under which root obeys file modes (tests run as
-    root, who reads a mode-000 file anyway): setpriv drops the two
-    capabilities that bypass permission checks."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing: cannot "
-                    "test an unreadable file")
-    caps = "-dac_override,-dac_read_search"
-    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
-
-
 def test_every_invalid_file_is_one_line_and_the_batch_goes_on(tiny_model, valid, tmp_path):
     bad = bad_files(tmp_path, valid["w_pcm_16.wav"])
     locked = tmp_path / "no_permission.wav"
@@ -141,7 +128,7 @@ def test_every_invalid_file_is_one_line_and_the_batch_goes_on(tiny_model, valid,
     bad["no_permission.wav"] = (locked, "no permission")
     good = [valid["w_pcm_16.wav"], valid["clip.ogg"]]
     batch = [good[0], *(p for p, _ in bad.values()), good[1]]
-    proc = subprocess.run([*_without_root_file_access(), sys.executable, "-m", "kwsapp",
+    proc = subprocess.run([*without_root_file_access(), sys.executable, "-m", "kwsapp",
                            "classify", "--model", str(tiny_model), *map(str, batch)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-3000:]

@@ -3,13 +3,16 @@ JSON shape, long files as a timeline. Plumbing runs on the structural tiny
 model; recognition of real words on the bundled default model."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import real_clip, run_cli
+from conftest import REPO_ROOT, real_clip, run_cli
 from kwsapp import LABELS
 from kwsapp.audio.io import load_audio, resample
 
@@ -255,6 +258,46 @@ def test_a_broken_link_in_a_folder_is_reported_as_when_named(tiny_model, clips, 
     assert f"{top / 'd.wav'}: ERROR no such file" in proc.stdout, proc.stdout
     assert f"{top / 'a.wav'} (" in proc.stdout  # the rest is still classified
     assert "Traceback" not in proc.stderr
+
+
+def test_unreadable_folders_are_reported_and_the_rest_classified(tiny_model, clips, tmp_path):
+    """A folder that cannot be listed: named (it was "no audio files in this
+    folder"), and with -r a subfolder that cannot be listed too (its files
+    were left out without a word, exit 0); the rest is classified."""
+    good, _, _ = clips
+    top, shut = tmp_path / "recordings", tmp_path / "shut"
+    (top / "locked").mkdir(parents=True)
+    shut.mkdir()
+    for folder in (top, top / "locked", shut):
+        (folder / "a.wav").write_bytes(good["s16"].read_bytes())
+    (top / "locked").chmod(0)
+    shut.chmod(0)
+    try:
+        proc = run_cli("classify", "--model", str(tiny_model), "-r", str(top), str(shut),
+                       obey_file_modes=True)
+    finally:
+        (top / "locked").chmod(0o755)
+        shut.chmod(0o755)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert lines == [f"{top / 'a.wav'} (1.00 s): " + lines[0].split(": ", 1)[1],
+                     f"{top / 'locked'}: ERROR no permission to read this folder",
+                     f"{shut}: ERROR no permission to read this folder"], proc.stdout
+    assert "kwsapp: 2 of 3 file(s) could not be read" in proc.stderr
+
+
+def test_an_empty_file_name_is_not_the_current_folder(tiny_model, clips, tmp_path):
+    """``kwsapp classify ""`` (an unset shell variable) classified every
+    audio file of the current folder: Path("") is ".". """
+    good, _, _ = clips
+    (tmp_path / "here.wav").write_bytes(good["s16"].read_bytes())
+    proc = subprocess.run([sys.executable, "-m", "kwsapp", "classify", "--model",
+                           str(tiny_model), ""], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ": ERROR no such file (an empty name)\n"
+    assert "here.wav" not in proc.stdout
 
 
 def test_a_clip_shorter_than_a_word_is_labelled_with_a_note(bundled_model_dir, data_dir,

@@ -90,14 +90,22 @@ def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
     audio files; a folder without any is one entry with its problem."""
     from pathlib import Path
 
-    from kwsapp.audio.files import audio_files_in
+    from kwsapp.audio.files import scan_audio
 
     out: list[tuple[str, str | None]] = []
     for path in given:
+        if not path:  # Path("") is "." : the current folder was classified
+            out.append((path, "no such file (an empty name)"))
+            continue
         if not Path(path).is_dir():
             out.append((path, None))
-        elif found := audio_files_in(path, recursive):
-            out += [(str(f), None) for f in found]
+            continue
+        found, unreadable = scan_audio(path, recursive)
+        # A folder that cannot be listed is one entry with its problem
+        # (its files were skipped without a word, or "no audio files").
+        entries = [(str(f), None) for f in found] + [(str(d), why) for d, why in unreadable]
+        if entries:
+            out += sorted(entries, key=lambda e: e[0])
         else:
             hint = "" if recursive else " (-r looks in subfolders)"
             out.append((path, f"no audio files in this folder{hint}"))

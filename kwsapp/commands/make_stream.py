@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from collections import Counter
     from pathlib import Path
 
+    from kwsapp.audio.files import scan_audio
     from kwsapp.errors import AudioFileError, BadInputError
     from kwsapp.streaming.synth import NEGATIVE_GAP_S, StreamSpec, make_stream, write_stream
 
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise BadInputError(f"{data_dir}: no such folder")
+    unreadable = scan_audio(data_dir)[1]
+    if unreadable:  # was a PermissionError traceback
+        raise BadInputError(f"{data_dir}: {unreadable[0][1]}")
     writable_file(f"{args.out}.wav", "--out")
     negatives = tuple(args.negatives or ())
     gaps = tuple(args.gaps) if args.gaps else (NEGATIVE_GAP_S if negatives else StreamSpec.gap_s)
