@@ -453,17 +453,32 @@ def _no_speech_error(dirs: tuple[str, ...], n_files: int,
     return BadInputError(f"{where}: no recording holds speech{also}")
 
 
+def stream_paths(out: str | Path) -> tuple[Path, Path]:
+    """Where :func:`write_stream` puts ``out``'s WAV and truth CSV:
+    ``out.wav`` and ``out.csv`` (``out`` ending in .wav or .csv: that name
+    and its twin)."""
+    out = Path(out)
+    if out.suffix in (".wav", ".csv"):
+        return out.with_suffix(".wav"), out.with_suffix(".csv")
+    return out.with_name(out.name + ".wav"), out.with_name(out.name + ".csv")
+
+
 def write_stream(out: str | Path, audio: np.ndarray, truth: list[TruthWord]) -> tuple[Path, Path]:
-    """Write ``out.wav`` (16-bit PCM, 16 kHz) and ``out.csv``; returns both paths."""
+    """Write ``out.wav`` (16-bit PCM, 16 kHz) and ``out.csv``; returns both
+    paths. Each is written whole or not at all (a temporary file, then a
+    rename): a full disk or Ctrl-C left half a WAV.
+
+    Raises:
+        DiskFullError: no space left (the previous files, if any, are kept).
+    """
     import soundfile as sf
 
+    from kwsapp.atomic import write_atomic
     from kwsapp.streaming.scoring import write_truth
 
-    out = Path(out)
-    wav, csv = out.with_name(out.name + ".wav"), out.with_name(out.name + ".csv")
-    if out.suffix in (".wav", ".csv"):
-        wav, csv = out.with_suffix(".wav"), out.with_suffix(".csv")
+    wav, csv = stream_paths(out)
     wav.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(wav), audio, SAMPLE_RATE_HZ, subtype="PCM_16")
-    write_truth(csv, truth)
+    write_atomic(wav, lambda tmp: sf.write(str(tmp), audio, SAMPLE_RATE_HZ, format="WAV",
+                                           subtype="PCM_16"))
+    write_atomic(csv, lambda tmp: write_truth(tmp, truth))
     return wav, csv
