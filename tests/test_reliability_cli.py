@@ -135,6 +135,19 @@ def test_evaluate_stream_refuses_truth_rows_that_do_not_fit_the_stream(
     one_error_line(proc, str(bad), problem)
 
 
+def test_evaluate_stream_names_a_stream_cut_short(tiny_model, made_streams, tmp_path):
+    """A WAV cut short (a copy stopped midway): said to be truncated. Its
+    header was read for the length of what is left, and the truth was
+    refused instead: "word at ... is past the stream's end"."""
+    whole = (made_streams / "cmd.wav").read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole[:len(whole) // 2])
+    proc = run_cli("evaluate-stream", str(cut), "--truth", str(made_streams / "cmd.csv"),
+                   "--model", str(tiny_model), env={"KWSAPP_HOME": str(made_streams / "home")})
+    one_error_line(proc, str(cut), "truncated: header says")
+    assert "past the stream's end" not in proc.stderr
+
+
 # ---------------------------------------------------------------- item 4
 @pytest.mark.parametrize("rate", [2_000_000_000, 0, 100, 1_000_000])
 def test_unsupported_sample_rates_are_refused(tmp_path, rate):

@@ -286,10 +286,27 @@ def _open(path: Path) -> sf.SoundFile:
 
 
 def audio_info(path: str | Path) -> tuple[int, int, float]:
-    """``(sample_rate_hz, channels, seconds)`` of a file without decoding it."""
+    """``(sample_rate_hz, channels, seconds)`` of a file without decoding it.
+
+    Raises:
+        AudioFileError: as :class:`AudioFileBlocks` does on opening (a WAV
+            cut short gave the length of what is left: ``evaluate-stream``
+            then said its truth rows ran past the stream's end).
+    """
     path = Path(path)
     with _open(path) as f:
-        return f.samplerate, f.channels, f.frames / float(f.samplerate)
+        info = f.samplerate, f.channels, f.frames / float(f.samplerate)
+    _check_whole(path, f.frames)
+    return info
+
+
+def _check_whole(path: Path, frames: int) -> None:
+    short = _wav_data_shortfall(path)
+    if short is not None:
+        raise AudioFileError(path, f"truncated: header says {short[0]} bytes of "
+                                   f"audio, only {short[1]} present")
+    if frames == 0:
+        raise AudioFileError(path, "holds no audio samples")
 
 
 def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
@@ -328,12 +345,7 @@ class AudioFileBlocks:
         self.path = Path(path)
         with _open(self.path) as f:
             self.sample_rate_hz, self.frames = f.samplerate, f.frames
-        short = _wav_data_shortfall(self.path)
-        if short is not None:
-            raise AudioFileError(self.path, f"truncated: header says {short[0]} bytes of "
-                                            f"audio, only {short[1]} present")
-        if self.frames == 0:
-            raise AudioFileError(self.path, "holds no audio samples")
+        _check_whole(self.path, self.frames)
         self.block_frames = int(block_frames)
 
     @property
