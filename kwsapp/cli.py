@@ -146,7 +146,41 @@ def main(argv: list[str] | None = None) -> int:
         print("kwsapp: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
+        _drop_stdout()
         return 0
+    except OSError as exc:
+        return _os_error(exc)
     finally:
         if quiet is not None:
             quiet.close()
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is left in its buffer would fail
+    again at exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture)
+        pass
+
+
+def _os_error(exc: OSError) -> int:
+    """An OS error no command turned into a message of its own: the output
+    itself (stdout redirected to a full disk: ``kwsapp classify ... >
+    out.txt``), or a file or folder that cannot be used. One line naming
+    it (when the error names it), not a traceback (``-v`` logs where it came
+    from); exit 2 for a path that cannot be read or written, else 1."""
+    log.debug("unexpected OS error", exc_info=True)
+    try:
+        sys.stdout.flush()
+    except OSError:  # what is left would fail again at exit
+        _drop_stdout()
+    except ValueError:  # stdout closed
+        pass
+    where = f"{exc.filename}: " if exc.filename else ""
+    print(f"kwsapp: {type(exc).__name__}: {where}{exc.strerror or exc}", file=sys.stderr)
+    bad_path = isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError,
+                                IsADirectoryError, FileExistsError))
+    return 2 if bad_path else 1

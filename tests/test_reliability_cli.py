@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import run_cli
+from conftest import REPO_ROOT, real_clip, run_cli
 
 
 def one_error_line(proc, *words: str) -> str:
@@ -337,3 +339,18 @@ def test_evaluate_skips_a_corrupt_file_with_a_count(tiny_model, data_dir, tmp_pa
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "accuracy" in proc.stdout and "on 2 clips" in proc.stdout
     assert "1 of 3 file(s) could not be read (skipped)" in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("classify",), ("classify", "--json"),
+                                  ("evaluate", "--per-class", "1")])
+def test_output_on_a_full_disk_is_one_line(tiny_model, data_dir, args):
+    """stdout redirected to a full disk (``> out.txt``): one line saying so,
+    exit 1 (an OSError traceback); nothing else on stderr."""
+    target = real_clip(data_dir, "yes", 0) if args[0] == "classify" else data_dir
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "kwsapp", *args, "--model",
+                               str(tiny_model), str(target)], cwd=REPO_ROOT, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == "kwsapp: OSError: No space left on device\n", proc.stderr
