@@ -119,6 +119,7 @@ def run() -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _printable_file_names()
     parser = build_parser()
     if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version")
                                                          for a in argv):
@@ -184,3 +185,18 @@ def _os_error(exc: OSError) -> int:
     bad_path = isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError,
                                 IsADirectoryError, FileExistsError))
     return 2 if bad_path else 1
+
+
+def _printable_file_names() -> None:
+    """A file name that is not valid UTF-8 (Python holds its bytes as lone
+    surrogates) is printed as those bytes on a UTF-8 stdout/stderr, else
+    with backslash escapes: under a strict error handler (a UTF-8 locale
+    other than C.UTF-8) printing it was a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) != "strict" or not hasattr(stream, "reconfigure"):
+            continue
+        utf8 = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        try:
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
+        except (ValueError, OSError):  # not reconfigurable (a test's capture)
+            pass

@@ -300,6 +300,30 @@ def test_an_empty_file_name_is_not_the_current_folder(tiny_model, clips, tmp_pat
     assert "here.wav" not in proc.stdout
 
 
+def test_a_file_name_that_is_not_utf8_is_classified_and_printed(tiny_model, clips, tmp_path):
+    """A name holding bytes that are not UTF-8 (from an old archive): it
+    was a UnicodeEncodeError traceback in soundfile that ended the batch,
+    and printing it one under a strict stdout (a UTF-8 locale other than
+    C.UTF-8: PYTHONIOENCODING here)."""
+    good, _, _ = clips
+    odd = tmp_path / os.fsdecode(b"caf\xe9.wav")
+    odd.write_bytes(good["s16"].read_bytes())
+    (tmp_path / "z.wav").write_bytes(good["s16"].read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    proc = subprocess.run([sys.executable, "-m", "kwsapp", "classify", "--model",
+                           str(tiny_model), str(tmp_path)], cwd=REPO_ROOT, capture_output=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    heads = [line for line in proc.stdout.splitlines() if not line.startswith(b" ")]
+    assert heads[0].startswith(os.fsencode(odd) + b" (1.00 s): ")  # the name's own bytes
+    assert heads[1].startswith(os.fsencode(tmp_path / "z.wav") + b" (1.00 s): ")
+    js = subprocess.run([sys.executable, "-m", "kwsapp", "classify", "--json", "--model",
+                         str(tiny_model), str(odd)], cwd=REPO_ROOT, capture_output=True,
+                        env=env, timeout=120)
+    assert js.returncode == 0
+    assert json.loads(js.stdout)["files"][0]["file"] == str(odd)
+
+
 def test_a_clip_shorter_than_a_word_is_labelled_with_a_note(bundled_model_dir, data_dir,
                                                             tmp_path):
     """50 ms of a real "yes" still gets a label, and a note that it is far

@@ -7,6 +7,7 @@ scipy's polyphase ``resample_poly`` converts the rate. Every failure is an
 
 from __future__ import annotations
 
+import os
 from math import gcd
 from pathlib import Path
 
@@ -269,7 +270,10 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioFileError(path, f"cannot be read ({exc.strerror or exc})") from None
     _check_rate(path, _wav_header_rate(path))
     try:
-        f = sf.SoundFile(str(path))
+        # As bytes: soundfile encodes a str name strictly, and a file name
+        # that is not UTF-8 (copied from an old archive) was a
+        # UnicodeEncodeError traceback that ended the whole batch.
+        f = sf.SoundFile(str(path) if os.name == "nt" else os.fsencode(path))
     except sf.LibsndfileError as exc:
         raise AudioFileError(path, f"not a readable audio file ({exc.error_string})") from None
     except (RuntimeError, OSError) as exc:
