@@ -212,6 +212,19 @@ def test_evaluate_checks_its_png_path_before_scoring(tiny_model, data_dir, tmp_p
     assert "accuracy" not in proc.stdout  # nothing was scored
 
 
+def test_evaluate_checks_an_existing_png_can_be_written_before_scoring(tiny_model, data_dir,
+                                                                      tmp_path):
+    """A read-only cm.png from an earlier run: refused before the scoring
+    run, not after it ("ro.png: cannot write ([Errno 13] ...)")."""
+    png = tmp_path / "cm.png"
+    png.write_bytes(b"earlier")
+    png.chmod(0o444)
+    proc = run_cli("evaluate", "--model", str(tiny_model), str(data_dir), "--per-class", "1",
+                   "--png", str(png), obey_file_modes=True)
+    one_error_line(proc, f"--png {png}: exists and cannot be written (Permission denied)")
+    assert "accuracy" not in proc.stdout and png.read_bytes() == b"earlier"
+
+
 @pytest.mark.parametrize("name", ["cm.txt", "cm"])
 def test_evaluate_refuses_a_png_path_not_ending_in_png_before_scoring(name, tiny_model,
                                                                       data_dir, tmp_path):
