@@ -89,6 +89,9 @@ def bad_files(d: Path, good_wav: Path) -> dict[str, tuple[Path, str]]:
     (d / "folder.wav").mkdir()
     out["folder.wav"] = (d / "folder.wav", "folder")
     out["missing.wav"] = (d / "missing.wav", "no such file")
+    if hasattr(os, "mkfifo"):  # it said "file is empty (0 bytes)"
+        os.mkfifo(d / "pipe.wav")
+        out["pipe.wav"] = (d / "pipe.wav", "not a regular file (a pipe or a device)")
     return out
 
 

@@ -260,6 +260,9 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioFileError(path, "no such file")
     if path.is_dir():
         raise AudioFileError(path, "is a folder, not an audio file")
+    if not path.is_file():  # a pipe or a device: "file is empty (0 bytes)" before
+        raise AudioFileError(path, "not a regular file (a pipe or a device), not an audio "
+                                   "file")
     if path.stat().st_size == 0:
         raise AudioFileError(path, "file is empty (0 bytes)")
     try:
