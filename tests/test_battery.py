@@ -89,6 +89,11 @@ def bad_files(d: Path, good_wav: Path) -> dict[str, tuple[Path, str]]:
     (d / "folder.wav").mkdir()
     out["folder.wav"] = (d / "folder.wav", "folder")
     out["missing.wav"] = (d / "missing.wav", "no such file")
+    # Path.exists() raised on these: an OSError that ended the batch.
+    out["long_name"] = (d / ("n" * 300 + ".wav"), "cannot be read (File name too long)")
+    (d / "loop_a.wav").symlink_to(d / "loop_b.wav")
+    (d / "loop_b.wav").symlink_to(d / "loop_a.wav")
+    out["loop_a.wav"] = (d / "loop_a.wav", "Too many levels of symbolic links")
     if hasattr(os, "mkfifo"):  # it said "file is empty (0 bytes)"
         os.mkfifo(d / "pipe.wav")
         out["pipe.wav"] = (d / "pipe.wav", "not a regular file (a pipe or a device)")

@@ -8,6 +8,7 @@ scipy's polyphase ``resample_poly`` converts the rate. Every failure is an
 from __future__ import annotations
 
 import os
+import stat
 from math import gcd
 from pathlib import Path
 
@@ -256,14 +257,19 @@ def _check_rate(path: Path, rate: int | None) -> None:
 
 
 def _open(path: Path) -> sf.SoundFile:
-    if not path.exists():
-        raise AudioFileError(path, "no such file")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise AudioFileError(path, "no such file") from None
+    except OSError as exc:  # a name too long, a link loop: Path.exists() raised them,
+        # and the batch ended there
+        raise AudioFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioFileError(path, "is a folder, not an audio file")
-    if not path.is_file():  # a pipe or a device: "file is empty (0 bytes)" before
+    if not stat.S_ISREG(st.st_mode):  # a pipe or a device: "file is empty (0 bytes)" before
         raise AudioFileError(path, "not a regular file (a pipe or a device), not an audio "
                                    "file")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise AudioFileError(path, "file is empty (0 bytes)")
     try:
         path.open("rb").close()

@@ -97,7 +97,11 @@ def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
         if not path:  # Path("") is "." : the current folder was classified
             out.append((path, "no such file (an empty name)"))
             continue
-        if not Path(path).is_dir():
+        try:
+            is_dir = Path(path).is_dir()
+        except OSError:  # a name too long: reading it says so
+            is_dir = False
+        if not is_dir:
             out.append((path, None))
             continue
         found, unreadable = scan_audio(path, recursive)
