@@ -89,6 +89,18 @@ def bad_files(d: Path, good_wav: Path) -> dict[str, tuple[Path, str]]:
     (d / "folder.wav").mkdir()
     out["folder.wav"] = (d / "folder.wav", "folder")
     out["missing.wav"] = (d / "missing.wav", "no such file")
+    # An Ogg stream states no length: cut short, it was classified as a
+    # shorter file without a word (cut inside a page: "holds no audio
+    # samples" for a clip).
+    ogg = d / "tmp.ogg"
+    sf.write(ogg, (0.1 * rng.standard_normal(5 * 16000)).astype(np.float32), 16000,
+             format="OGG")
+    data = ogg.read_bytes()
+    ogg.unlink()
+    put("ogg_cut.ogg", data[:len(data) // 2], "truncated: its last Ogg page is cut off")
+    last = data.rfind(b"OggS")
+    put("ogg_cut_at_a_page.ogg", data[:data.rfind(b"OggS", 0, last)],
+        "truncated: the Ogg stream has no end-of-stream page")
     # Path.exists() raised on these: an OSError that ended the batch.
     out["long_name"] = (d / ("n" * 300 + ".wav"), "cannot be read (File name too long)")
     (d / "loop_a.wav").symlink_to(d / "loop_b.wav")

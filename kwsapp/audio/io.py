@@ -309,15 +309,51 @@ def audio_info(path: str | Path) -> tuple[int, int, float]:
     path = Path(path)
     with _open(path) as f:
         info = f.samplerate, f.channels, f.frames / float(f.samplerate)
-    _check_whole(path, f.frames)
+    _check_whole(path, f.frames, f.format)
     return info
 
 
-def _check_whole(path: Path, frames: int) -> None:
+def _ogg_cut_short(path: Path) -> str | None:
+    """Why an Ogg file is cut short (its last page runs past the end of the
+    file, or the last whole page lacks the end-of-stream mark), else None.
+    An Ogg stream states no length: libsndfile gives the length of what is
+    left, so half a recording was classified as a shorter one, without a
+    word. Pages are walked by their headers (27 bytes + segment table); a
+    file that is not a clean chain of pages is left to the decoder."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            pos, flags = 0, None
+            while pos < size:
+                f.seek(pos)
+                head = f.read(27)
+                if len(head) < 27 or head[:4] != b"OggS":
+                    if len(head) < 27 and head == b"OggS"[:len(head)]:
+                        return "its last Ogg page is cut off"
+                    return None  # not a clean chain of pages: the decoder says
+                table = f.read(head[26])
+                if len(table) < head[26]:
+                    return "its last Ogg page is cut off"
+                flags = head[5]
+                pos += 27 + head[26] + sum(table)
+            if pos > size:
+                return "its last Ogg page is cut off"
+            if flags is not None and not flags & 0x04:
+                return "the Ogg stream has no end-of-stream page"
+    except OSError:
+        return None
+    return None
+
+
+def _check_whole(path: Path, frames: int, format_: str = "") -> None:
     short = _wav_data_shortfall(path)
     if short is not None:
         raise AudioFileError(path, f"truncated: header says {short[0]} bytes of "
                                    f"audio, only {short[1]} present")
+    if format_ == "OGG":
+        cut = _ogg_cut_short(path)
+        if cut is not None:
+            raise AudioFileError(path, f"truncated: {cut} (the file was cut short)")
     if frames == 0:
         raise AudioFileError(path, "holds no audio samples")
 
@@ -357,8 +393,8 @@ class AudioFileBlocks:
         """``block_frames`` -1: the whole file in one block."""
         self.path = Path(path)
         with _open(self.path) as f:
-            self.sample_rate_hz, self.frames = f.samplerate, f.frames
-        _check_whole(self.path, self.frames)
+            self.sample_rate_hz, self.frames, fmt = f.samplerate, f.frames, f.format
+        _check_whole(self.path, self.frames, fmt)
         self.block_frames = int(block_frames)
 
     @property
