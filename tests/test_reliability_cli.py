@@ -311,11 +311,23 @@ def corrupt_flac(path: Path) -> Path:
 
 
 def test_corrupt_flac_is_one_clear_line(tiny_model, tmp_path):
+    """Said once: the engine that replays a file (3 s: longer than a clip)
+    logged it too, so the same error was on stderr beside the row (text),
+    twice (--json) and twice in evaluate-stream."""
     bad = corrupt_flac(tmp_path / "bad.flac")
     proc = run_cli("classify", "--model", str(tiny_model), str(bad))
     assert proc.returncode == 2
     assert f"{bad}: ERROR corrupt FLAC data" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stderr
+    assert "corrupt" not in proc.stderr, proc.stderr  # the row says it
+    js = run_cli("classify", "--json", "--model", str(tiny_model), str(bad))
+    assert js.returncode == 2 and js.stderr.count("corrupt FLAC data") == 1, js.stderr
+    truth = tmp_path / "bad.csv"
+    truth.write_text("label,start,end\nyes,0.5,1.0\n")
+    stream = run_cli("evaluate-stream", str(bad), "--truth", str(truth), "--model",
+                     str(tiny_model))
+    assert stream.returncode == 2 and stream.stderr.count("corrupt FLAC data") == 1, \
+        stream.stderr
 
 
 def test_training_data_skips_corrupt_files_with_a_count(tmp_path, data_dir, caplog):

@@ -273,6 +273,7 @@ class Engine:
         self.config = config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
+        self._run_raises = False  # run() raises a worker's error to its caller
         self.on_decision, self.on_unconfirmed = on_decision, on_unconfirmed
         self.sample_rate_hz = SAMPLE_RATE_HZ
         self._recognizer = recognizer
@@ -498,6 +499,7 @@ class Engine:
         Raises:
             KwsError: the first error a worker thread hit.
         """
+        self._run_raises = True
         self.start()
         try:
             while True:
@@ -534,8 +536,10 @@ class Engine:
             self._error = exc
             if isinstance(exc, KwsError):
                 # A caller with on_error says it to the user (listen, the
-                # GUI); logging it too printed the same line twice.
-                (log.debug if self.on_error is not None else log.error)("%s", exc)
+                # GUI), and run() raises it to its caller (classify,
+                # evaluate-stream): logging it too printed the same line twice.
+                said = self.on_error is not None or self._run_raises
+                (log.debug if said else log.error)("%s", exc)
             else:
                 log.exception("engine thread failed")
             if self.on_error is not None:
