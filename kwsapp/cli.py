@@ -119,6 +119,7 @@ def run() -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _printable_file_names()
     parser = build_parser()
     if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version")
                                                          for a in argv):
@@ -140,9 +141,62 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kwsapp: {type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        # Ctrl-C in a command that keeps nothing part-done (evaluate-stream,
+        # make-stream, explore...); classify and evaluate print what they
+        # finished and say so themselves.
+        print("kwsapp: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `kwsapp classify ... | head`
+        _drop_stdout()
         return 0
+    except OSError as exc:
+        return _os_error(exc)
     finally:
         if quiet is not None:
             quiet.close()
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is left in its buffer would fail
+    again at exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture)
+        pass
+
+
+def _os_error(exc: OSError) -> int:
+    """An OS error no command turned into a message of its own: the output
+    itself (stdout redirected to a full disk: ``kwsapp classify ... >
+    out.txt``), or a file or folder that cannot be used. One line naming
+    it (when the error names it), not a traceback (``-v`` logs where it came
+    from); exit 2 for a path that cannot be read or written, else 1."""
+    log.debug("unexpected OS error", exc_info=True)
+    try:
+        sys.stdout.flush()
+    except OSError:  # what is left would fail again at exit
+        _drop_stdout()
+    except ValueError:  # stdout closed
+        pass
+    where = f"{exc.filename}: " if exc.filename else ""
+    print(f"kwsapp: {type(exc).__name__}: {where}{exc.strerror or exc}", file=sys.stderr)
+    bad_path = isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError,
+                                IsADirectoryError, FileExistsError))
+    return 2 if bad_path else 1
+
+
+def _printable_file_names() -> None:
+    """A file name that is not valid UTF-8 (Python holds its bytes as lone
+    surrogates) is printed as those bytes on a UTF-8 stdout/stderr, else
+    with backslash escapes: under a strict error handler (a UTF-8 locale
+    other than C.UTF-8) printing it was a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) != "strict" or not hasattr(stream, "reconfigure"):
+            continue
+        utf8 = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        try:
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
+        except (ValueError, OSError):  # not reconfigurable (a test's capture)
+            pass

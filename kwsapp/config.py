@@ -401,7 +401,7 @@ class Config:
         out = self
         if "hop_ms" in card:
             out = replace(out, hop_ms=float(card["hop_ms"]))
-        smoothing = dict(card.get("smoothing", {}))
+        smoothing = dict(card.get("smoothing") or {})
         if "threshold" in card:
             smoothing.setdefault("threshold", card["threshold"])
         known = set(SmoothingConfig.__dataclass_fields__) - {"class_offsets"}
@@ -410,7 +410,7 @@ class Config:
         # Per-class thresholds are relative to the card's own threshold.
         out = replace(out, smoothing=out.smoothing.with_class_thresholds(
             dict(card.get("thresholds") or {})))
-        vad = {k: v for k, v in dict(card.get("vad", {})).items()
+        vad = {k: v for k, v in dict(card.get("vad") or {}).items()
                if k in VadConfig.__dataclass_fields__}
         if vad:
             out = replace(out, vad=replace(out.vad, **vad))

@@ -119,15 +119,33 @@ def sure_clips(model_dir: Path, data_dir: Path, label: str, n: int = 1) -> tuple
     raise AssertionError(f"{model_dir} finds fewer than {n} {label!r} clips at every phase")
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120):
-    """``python -m kwsapp ARGS`` from this work tree (never the installed script)."""
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120,
+            obey_file_modes: bool = False):
+    """``python -m kwsapp ARGS`` from this work tree (never the installed
+    script); ``obey_file_modes``: under :func:`without_root_file_access`."""
     import subprocess
     import sys
 
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "kwsapp", *args], cwd=REPO_ROOT,
+    prefix = without_root_file_access() if obey_file_modes else []
+    return subprocess.run([*prefix, sys.executable, "-m", "kwsapp", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def without_root_file_access() -> list[str]:
+    """A command prefix under which root obeys file modes (tests run as
+    root, who reads a mode-000 file or folder anyway): setpriv drops the two
+    capabilities that bypass permission checks."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot "
+                    "test an unreadable file")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
 
 
 def wait_for_lines(lines: list[str], match, timeout: float, times: int = 1) -> bool:

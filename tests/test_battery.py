@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT, real_clip, run_cli
+from conftest import REPO_ROOT, real_clip, run_cli, without_root_file_access
 from kwsapp.audio.io import load_audio, resample
 
 
@@ -89,6 +89,26 @@ def bad_files(d: Path, good_wav: Path) -> dict[str, tuple[Path, str]]:
     (d / "folder.wav").mkdir()
     out["folder.wav"] = (d / "folder.wav", "folder")
     out["missing.wav"] = (d / "missing.wav", "no such file")
+    # An Ogg stream states no length: cut short, it was classified as a
+    # shorter file without a word (cut inside a page: "holds no audio
+    # samples" for a clip).
+    ogg = d / "tmp.ogg"
+    sf.write(ogg, (0.1 * rng.standard_normal(5 * 16000)).astype(np.float32), 16000,
+             format="OGG")
+    data = ogg.read_bytes()
+    ogg.unlink()
+    put("ogg_cut.ogg", data[:len(data) // 2], "truncated: its last Ogg page is cut off")
+    last = data.rfind(b"OggS")
+    put("ogg_cut_at_a_page.ogg", data[:data.rfind(b"OggS", 0, last)],
+        "truncated: the Ogg stream has no end-of-stream page")
+    # Path.exists() raised on these: an OSError that ended the batch.
+    out["long_name"] = (d / ("n" * 300 + ".wav"), "cannot be read (File name too long)")
+    (d / "loop_a.wav").symlink_to(d / "loop_b.wav")
+    (d / "loop_b.wav").symlink_to(d / "loop_a.wav")
+    out["loop_a.wav"] = (d / "loop_a.wav", "Too many levels of symbolic links")
+    if hasattr(os, "mkfifo"):  # it said "file is empty (0 bytes)"
+        os.mkfifo(d / "pipe.wav")
+        out["pipe.wav"] = (d / "pipe.wav", "not a regular file (a pipe or a device)")
     return out
 
 
@@ -120,19 +140,6 @@ def test_lossless_shapes_decode_to_the_same_samples(valid):
         assert np.allclose(load_audio(valid[f"ch_{ch}.wav"]), expected, atol=1e-3), ch
 
 
-def _without_root_file_access() -> list[str]:
-    """A command prefix under which root obeys file modes (tests run as
-    root, who reads a mode-000 file anyway): setpriv drops the two
-    capabilities that bypass permission checks."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing: cannot "
-                    "test an unreadable file")
-    caps = "-dac_override,-dac_read_search"
-    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
-
-
 def test_every_invalid_file_is_one_line_and_the_batch_goes_on(tiny_model, valid, tmp_path):
     bad = bad_files(tmp_path, valid["w_pcm_16.wav"])
     locked = tmp_path / "no_permission.wav"
@@ -141,7 +148,7 @@ def test_every_invalid_file_is_one_line_and_the_batch_goes_on(tiny_model, valid,
     bad["no_permission.wav"] = (locked, "no permission")
     good = [valid["w_pcm_16.wav"], valid["clip.ogg"]]
     batch = [good[0], *(p for p, _ in bad.values()), good[1]]
-    proc = subprocess.run([*_without_root_file_access(), sys.executable, "-m", "kwsapp",
+    proc = subprocess.run([*without_root_file_access(), sys.executable, "-m", "kwsapp",
                            "classify", "--model", str(tiny_model), *map(str, batch)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-3000:]

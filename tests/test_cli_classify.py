@@ -3,12 +3,16 @@ JSON shape, long files as a timeline. Plumbing runs on the structural tiny
 model; recognition of real words on the bundled default model."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import real_clip, run_cli
+from conftest import REPO_ROOT, real_clip, run_cli
 from kwsapp import LABELS
 from kwsapp.audio.io import load_audio, resample
 
@@ -127,6 +131,65 @@ def test_a_model_file_for_its_folder_is_named_as_a_file(tiny_model, clips):
     assert f"such as {tiny_model}" in proc.stderr and "no such model" not in proc.stderr
 
 
+def _set(path: tuple[str, ...], value):
+    def edit(card: dict) -> None:
+        *parents, key = path
+        for p in parents:
+            card = card[p]
+        card[key] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, problem", [
+    # hop_ms 0 or below held classify in an endless loop (the test's timeout).
+    (_set(("hop_ms",), 0), "hop_ms must be a number in (0, 60000], not 0"),
+    (_set(("hop_ms",), -5), "hop_ms must be a number in (0, 60000], not -5"),
+    # The rest were tracebacks (ValueError, AttributeError, TypeError) or
+    # webrtcvad's own error, exit 1.
+    (_set(("sample_rate_hz",), "abc"), "sample_rate_hz must be a whole number of Hz"),
+    (_set(("window_ms",), -100), "window_ms must be a number in (0, 60000], not -100"),
+    (_set(("input",), "log_mel"), "input must be an object, not 'log_mel'"),
+    (_set(("input", "params"), [1]), "input.params must be an object"),
+    (_set(("input", "params", "foo"), 1), "input params {'n_mels': 20, 'hop_ms': 20.0, "
+                                           "'foo': 1} do not fit the log_mel front end"),
+    (_set(("labels",), "yes"), "labels must be a list of names, not 'yes'"),
+    (_set(("smoothing",), [1]), "smoothing must be an object, not [1]"),
+    (_set(("smoothing",), {"refractory_ms": "x"}), "smoothing.refractory_ms must be a number"),
+    (_set(("vad",), {"aggressiveness": 9}), "vad.aggressiveness must be one of 0, 1, 2, 3"),
+    (_set(("vad",), {"frame_ms": 17}), "vad.frame_ms must be one of 10, 20, 30, not 17"),
+    (_set(("verify",), {"levels": [1, 2]}), "verify.levels must be an object"),
+])
+def test_a_card_with_bad_values_is_one_line_naming_it(tiny_model, clips, tmp_path, edit,
+                                                      problem):
+    """A hand-edited or damaged card: one line naming the card and the
+    value, exit 2, before any file is read."""
+    good, _, _ = clips
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    card = json.loads((model / "card.json").read_text())
+    edit(card)
+    (model / "card.json").write_text(json.dumps(card))
+    proc = run_cli("classify", "--model", str(model), str(good["s16"]), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert problem in proc.stderr and f"{model}" in proc.stderr, proc.stderr
+    assert proc.stdout == ""
+
+
+def test_a_card_stating_null_sections_loads(tiny_model, clips, tmp_path):
+    """``"vad": null`` (and the other live sections) mean none: it was a
+    TypeError."""
+    good, _, _ = clips
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    card = json.loads((model / "card.json").read_text())
+    card.update(vad=None, smoothing=None, verify=None, thresholds=None)
+    (model / "card.json").write_text(json.dumps(card))
+    proc = run_cli("classify", "--model", str(model), str(good["s16"]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{good['s16']} (")
+
+
 def test_long_file_gives_a_timeline(tiny_model, clips):
     _, _, long = clips
     proc = run_cli("classify", "--json", "--threshold", "0.3", "--model", str(tiny_model), str(long))
@@ -195,6 +258,70 @@ def test_a_broken_link_in_a_folder_is_reported_as_when_named(tiny_model, clips, 
     assert f"{top / 'd.wav'}: ERROR no such file" in proc.stdout, proc.stdout
     assert f"{top / 'a.wav'} (" in proc.stdout  # the rest is still classified
     assert "Traceback" not in proc.stderr
+
+
+def test_unreadable_folders_are_reported_and_the_rest_classified(tiny_model, clips, tmp_path):
+    """A folder that cannot be listed: named (it was "no audio files in this
+    folder"), and with -r a subfolder that cannot be listed too (its files
+    were left out without a word, exit 0); the rest is classified."""
+    good, _, _ = clips
+    top, shut = tmp_path / "recordings", tmp_path / "shut"
+    (top / "locked").mkdir(parents=True)
+    shut.mkdir()
+    for folder in (top, top / "locked", shut):
+        (folder / "a.wav").write_bytes(good["s16"].read_bytes())
+    (top / "locked").chmod(0)
+    shut.chmod(0)
+    try:
+        proc = run_cli("classify", "--model", str(tiny_model), "-r", str(top), str(shut),
+                       obey_file_modes=True)
+    finally:
+        (top / "locked").chmod(0o755)
+        shut.chmod(0o755)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert lines == [f"{top / 'a.wav'} (1.00 s): " + lines[0].split(": ", 1)[1],
+                     f"{top / 'locked'}: ERROR no permission to read this folder",
+                     f"{shut}: ERROR no permission to read this folder"], proc.stdout
+    assert "kwsapp: 2 of 3 file(s) could not be read" in proc.stderr
+
+
+def test_an_empty_file_name_is_not_the_current_folder(tiny_model, clips, tmp_path):
+    """``kwsapp classify ""`` (an unset shell variable) classified every
+    audio file of the current folder: Path("") is ".". """
+    good, _, _ = clips
+    (tmp_path / "here.wav").write_bytes(good["s16"].read_bytes())
+    proc = subprocess.run([sys.executable, "-m", "kwsapp", "classify", "--model",
+                           str(tiny_model), ""], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ": ERROR no such file (an empty name)\n"
+    assert "here.wav" not in proc.stdout
+
+
+def test_a_file_name_that_is_not_utf8_is_classified_and_printed(tiny_model, clips, tmp_path):
+    """A name holding bytes that are not UTF-8 (from an old archive): it
+    was a UnicodeEncodeError traceback in soundfile that ended the batch,
+    and printing it one under a strict stdout (a UTF-8 locale other than
+    C.UTF-8: PYTHONIOENCODING here)."""
+    good, _, _ = clips
+    odd = tmp_path / os.fsdecode(b"caf\xe9.wav")
+    odd.write_bytes(good["s16"].read_bytes())
+    (tmp_path / "z.wav").write_bytes(good["s16"].read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    proc = subprocess.run([sys.executable, "-m", "kwsapp", "classify", "--model",
+                           str(tiny_model), str(tmp_path)], cwd=REPO_ROOT, capture_output=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    heads = [line for line in proc.stdout.splitlines() if not line.startswith(b" ")]
+    assert heads[0].startswith(os.fsencode(odd) + b" (1.00 s): ")  # the name's own bytes
+    assert heads[1].startswith(os.fsencode(tmp_path / "z.wav") + b" (1.00 s): ")
+    js = subprocess.run([sys.executable, "-m", "kwsapp", "classify", "--json", "--model",
+                         str(tiny_model), str(odd)], cwd=REPO_ROOT, capture_output=True,
+                        env=env, timeout=120)
+    assert js.returncode == 0
+    assert json.loads(js.stdout)["files"][0]["file"] == str(odd)
 
 
 def test_a_clip_shorter_than_a_word_is_labelled_with_a_note(bundled_model_dir, data_dir,

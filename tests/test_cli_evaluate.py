@@ -93,3 +93,30 @@ def test_evaluate_reads_the_audio_suffixes_classify_reads(tiny_model, data_dir, 
     out = json.loads(proc.stdout)
     assert out["n"] == 5 and out["errors"] == []
     assert out["per_class"]["yes"]["n"] == 2 and out["per_class"]["stop"]["n"] == 3
+
+
+def test_an_unreadable_label_folder_is_an_error_not_left_out(tiny_model, data_dir, tmp_path):
+    """A label folder that cannot be listed: its clips were left out without
+    a word (exit 0); a DATA_DIR that cannot be listed was a traceback."""
+    d = tmp_path / "set"
+    for folder in ("yes", "stop"):
+        (d / folder).mkdir(parents=True)
+        for f in sorted((data_dir / folder).glob("*.wav"))[:2]:
+            (d / folder / f.name).write_bytes(f.read_bytes())
+    (d / "stop").chmod(0)
+    try:
+        proc = run_cli("evaluate", "--json", "--model", str(tiny_model), str(d),
+                       obey_file_modes=True)
+        d.chmod(0)
+        shut = run_cli("evaluate", "--model", str(tiny_model), str(d), obey_file_modes=True)
+    finally:
+        d.chmod(0o755)
+        (d / "stop").chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["n"] == 2 and out["per_class"]["yes"]["n"] == 2
+    assert out["errors"] == [{"file": str(d / "stop"),
+                              "error": "no permission to read this folder"}]
+    assert "kwsapp: 1 folder(s) could not be read (skipped)" in proc.stderr, proc.stderr
+    assert shut.returncode == 2 and "Traceback" not in shut.stderr
+    assert f"kwsapp: BadInputError: {d}: no permission to read this folder" in shut.stderr

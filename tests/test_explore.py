@@ -323,6 +323,38 @@ def test_missing_folder_exits_2_from_the_command_line(tmp_path: Path):
     assert "no such folder" in proc.stderr and str(tmp_path / "nowhere") in proc.stderr
 
 
+def test_unreadable_folders_are_one_line_or_a_warning(generated_dir: Path, tmp_path: Path):
+    """DATA_DIR that cannot be listed: one line, exit 2 (a PermissionError
+    traceback); a label folder that cannot be listed: a warning naming it,
+    as for an unreadable clip, and the report on the rest (a traceback)."""
+    from conftest import without_root_file_access
+
+    root = tmp_path / "data"
+    shutil.copytree(generated_dir, root)
+    prefix = without_root_file_access()
+
+    def explore(out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([*prefix, sys.executable, "-m", "kwsapp", "explore", str(root),
+                               "--out", str(out), "--no-progress"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=600)
+
+    root.chmod(0)
+    try:
+        shut = explore(tmp_path / "out1")
+    finally:
+        root.chmod(0o755)
+    assert shut.returncode == 2 and "Traceback" not in shut.stderr
+    assert f"kwsapp: BadInputError: {root}: no permission to read this folder" in shut.stderr
+    (root / "no").chmod(0)
+    try:
+        part = explore(tmp_path / "out2")
+    finally:
+        (root / "no").chmod(0o755)
+    assert part.returncode == 0, part.stderr
+    assert f"skipped {root / 'no'}: no permission to read this folder" in part.stderr
+    assert (tmp_path / "out2" / "index.html").is_file()
+
+
 def _explore_in_process(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
     from kwsapp.cli import main
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import run_cli
+from conftest import REPO_ROOT, real_clip, run_cli
 
 
 def one_error_line(proc, *words: str) -> str:
@@ -135,6 +137,19 @@ def test_evaluate_stream_refuses_truth_rows_that_do_not_fit_the_stream(
     one_error_line(proc, str(bad), problem)
 
 
+def test_evaluate_stream_names_a_stream_cut_short(tiny_model, made_streams, tmp_path):
+    """A WAV cut short (a copy stopped midway): said to be truncated. Its
+    header was read for the length of what is left, and the truth was
+    refused instead: "word at ... is past the stream's end"."""
+    whole = (made_streams / "cmd.wav").read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole[:len(whole) // 2])
+    proc = run_cli("evaluate-stream", str(cut), "--truth", str(made_streams / "cmd.csv"),
+                   "--model", str(tiny_model), env={"KWSAPP_HOME": str(made_streams / "home")})
+    one_error_line(proc, str(cut), "truncated: header says")
+    assert "past the stream's end" not in proc.stderr
+
+
 # ---------------------------------------------------------------- item 4
 @pytest.mark.parametrize("rate", [2_000_000_000, 0, 100, 1_000_000])
 def test_unsupported_sample_rates_are_refused(tmp_path, rate):
@@ -195,6 +210,19 @@ def test_evaluate_checks_its_png_path_before_scoring(tiny_model, data_dir, tmp_p
                    "--png", str(tmp_path / "no" / "such" / "cm.png"))
     line = one_error_line(proc, str(tmp_path / "no" / "such" / "cm.png"), "does not exist")
     assert "accuracy" not in proc.stdout  # nothing was scored
+
+
+def test_evaluate_checks_an_existing_png_can_be_written_before_scoring(tiny_model, data_dir,
+                                                                      tmp_path):
+    """A read-only cm.png from an earlier run: refused before the scoring
+    run, not after it ("ro.png: cannot write ([Errno 13] ...)")."""
+    png = tmp_path / "cm.png"
+    png.write_bytes(b"earlier")
+    png.chmod(0o444)
+    proc = run_cli("evaluate", "--model", str(tiny_model), str(data_dir), "--per-class", "1",
+                   "--png", str(png), obey_file_modes=True)
+    one_error_line(proc, f"--png {png}: exists and cannot be written (Permission denied)")
+    assert "accuracy" not in proc.stdout and png.read_bytes() == b"earlier"
 
 
 @pytest.mark.parametrize("name", ["cm.txt", "cm"])
@@ -283,11 +311,23 @@ def corrupt_flac(path: Path) -> Path:
 
 
 def test_corrupt_flac_is_one_clear_line(tiny_model, tmp_path):
+    """Said once: the engine that replays a file (3 s: longer than a clip)
+    logged it too, so the same error was on stderr beside the row (text),
+    twice (--json) and twice in evaluate-stream."""
     bad = corrupt_flac(tmp_path / "bad.flac")
     proc = run_cli("classify", "--model", str(tiny_model), str(bad))
     assert proc.returncode == 2
     assert f"{bad}: ERROR corrupt FLAC data" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stderr
+    assert "corrupt" not in proc.stderr, proc.stderr  # the row says it
+    js = run_cli("classify", "--json", "--model", str(tiny_model), str(bad))
+    assert js.returncode == 2 and js.stderr.count("corrupt FLAC data") == 1, js.stderr
+    truth = tmp_path / "bad.csv"
+    truth.write_text("label,start,end\nyes,0.5,1.0\n")
+    stream = run_cli("evaluate-stream", str(bad), "--truth", str(truth), "--model",
+                     str(tiny_model))
+    assert stream.returncode == 2 and stream.stderr.count("corrupt FLAC data") == 1, \
+        stream.stderr
 
 
 def test_training_data_skips_corrupt_files_with_a_count(tmp_path, data_dir, caplog):
@@ -324,3 +364,18 @@ def test_evaluate_skips_a_corrupt_file_with_a_count(tiny_model, data_dir, tmp_pa
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "accuracy" in proc.stdout and "on 2 clips" in proc.stdout
     assert "1 of 3 file(s) could not be read (skipped)" in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("classify",), ("classify", "--json"),
+                                  ("evaluate", "--per-class", "1")])
+def test_output_on_a_full_disk_is_one_line(tiny_model, data_dir, args):
+    """stdout redirected to a full disk (``> out.txt``): one line saying so,
+    exit 1 (an OSError traceback); nothing else on stderr."""
+    target = real_clip(data_dir, "yes", 0) if args[0] == "classify" else data_dir
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "kwsapp", *args, "--model",
+                               str(tiny_model), str(target)], cwd=REPO_ROOT, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == "kwsapp: OSError: No space left on device\n", proc.stderr

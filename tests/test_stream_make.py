@@ -103,6 +103,67 @@ def test_bad_inputs_exit_2(repo_root, tmp_path):
     assert r.returncode == 2 and "none.csv" in r.stderr
 
 
+def test_unreadable_folders_are_one_line(repo_root, data_dir, tmp_path):
+    """DATA_DIR, a command folder or a --negatives folder that cannot be
+    listed: one line naming it, exit 2, nothing written (a PermissionError
+    traceback, or a stream silently made without that command)."""
+    from conftest import without_root_file_access
+
+    root = tmp_path / "data"
+    for folder in ("yes", "stop", "_background_noise_"):
+        root.joinpath(folder).mkdir(parents=True)
+        for f in sorted((data_dir / folder).glob("*.wav"))[:40]:
+            (root / folder / f.name).write_bytes(f.read_bytes())
+    (root / "_unknown_").mkdir()
+
+    def make_(locked, *extra):
+        locked.chmod(0)
+        try:
+            return subprocess.run([*without_root_file_access(), sys.executable, "-m", "kwsapp",
+                                   "make-stream", str(root), "--out", str(tmp_path / "s"),
+                                   "--minutes", "0.2", "--speakers", "validation,test",
+                                   *extra], cwd=repo_root, capture_output=True, text=True,
+                                  timeout=60)
+        finally:
+            locked.chmod(0o755)
+
+    for locked, extra in ((root, ()), (root / "stop", ()),
+                          (root / "_unknown_", ("--negatives", str(root / "_unknown_")))):
+        r = make_(locked, *extra)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert f"BadInputError: {locked}: no permission to read this folder" in r.stderr
+        assert not (tmp_path / "s.wav").exists()
+
+
+def test_out_is_checked_before_the_work_and_never_replaces_other_files(repo_root, data_dir,
+                                                                       tmp_path):
+    """NAME.csv a folder was a traceback once the stream was made (NAME.wav
+    written); a NAME.wav of the user's (no truth CSV beside it) or a NAME.csv
+    that is not a truth file was overwritten. An earlier stream is replaced."""
+    (tmp_path / "s.csv").mkdir()
+    r = make(repo_root, data_dir, tmp_path / "s")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"--out {tmp_path / 's.csv'}: is a folder, not a file" in r.stderr
+    assert not (tmp_path / "s.wav").exists()
+
+    mine = tmp_path / "talk.wav"
+    sf.write(mine, np.zeros(1600, np.float32), 16000)
+    before = mine.read_bytes()
+    r = make(repo_root, data_dir, tmp_path / "talk")
+    assert r.returncode == 2
+    assert f"--out: {mine} exists without a truth CSV beside it (talk.csv)" in r.stderr
+    assert mine.read_bytes() == before and not (tmp_path / "talk.csv").exists()
+    (tmp_path / "notes.csv").write_text("my notes\n")
+    r = make(repo_root, data_dir, tmp_path / "notes")
+    assert r.returncode == 2 and "notes.csv exists and is not a truth CSV" in r.stderr
+    assert (tmp_path / "notes.csv").read_text() == "my notes\n"
+
+    for seed in ("1", "2"):  # an earlier stream of that name is replaced
+        r = make(repo_root, data_dir, tmp_path / "again.wav", "--seed", seed)
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.glob("again*")) == ["again.csv", "again.wav"]
+
+
 @pytest.mark.parametrize("gaps", [("0", "0"), ("0.05", "0.05"), ("0", "0.01")])
 def test_pauses_shorter_than_a_clips_lead_in(repo_root, data_dir, tmp_path, gaps):
     """``--gaps 0 0`` is legal: the first word, whose pause is shorter than

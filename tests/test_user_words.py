@@ -149,6 +149,80 @@ def test_a_broken_word_is_listed_as_broken_and_can_be_removed(tmp_path):
     assert sorted(p.name for p in words.iterdir()) == ["good", "nodet", "stray"]
 
 
+@pytest.mark.parametrize("damage, problem", [
+    (lambda w: _edit_card(w, threshold="x"), "threshold must be a number in (0, 1], not 'x'"),
+    (lambda w: _edit_card(w, threshold=5), "threshold must be a number in (0, 1], not 5"),
+    (lambda w: _edit_card(w, detector="x"), "detector must be an object, not 'x'"),
+    (lambda w: _edit_card(w, take_files=5), "take_files must be a list, not 5"),
+    (lambda w: (w / "detector.npz").write_bytes((w / "detector.npz").read_bytes()[:100]),
+     "detector.npz: unreadable detector (File is not a zip file)"),
+])
+def test_a_damaged_word_is_listed_broken_and_classify_goes_on(tmp_path, tiny_model, data_dir,
+                                                              damage, problem):
+    """A hand-edited card or a cut-off detector: `words` lists it BROKEN,
+    saying why, and classify runs without it. Each was a traceback in
+    `words` (ValueError, AttributeError, zipfile.BadZipFile), a string
+    threshold in classify too, and a threshold of 5 a word that never fires."""
+    from conftest import real_clip
+    from kwsapp.userwords.store import save_word
+
+    root = tmp_path / "home"
+    save_word("lamp", {"threshold": 0.5, "created": "2026-01-01", "takes": []},
+              {"w2": np.zeros(3, np.float32)}, [np.zeros(1600, np.float32)], root)
+    damage(root / "words" / "lamp")
+    env = home_env(tmp_path)
+    listed = run_cli("words", "--json", env=env)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    (word,) = json.loads(listed.stdout)["words"]
+    assert problem in word["broken"], word
+    text = run_cli("words", env=env)
+    assert text.returncode == 0 and "BROKEN" in text.stdout, text.stderr
+    clip = real_clip(data_dir, "yes", 0)
+    proc = run_cli("classify", "--model", str(tiny_model), str(clip), env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.startswith(f"{clip} (1.00 s): ")
+
+
+def _edit_card(word: Path, **values) -> None:
+    card = json.loads((word / "card.json").read_text())
+    card.update(values)
+    (word / "card.json").write_text(json.dumps(card))
+
+
+def test_a_words_folder_that_cannot_be_written_is_one_line(tmp_path, wake_dir):
+    """KWSAPP_HOME a file, or a read-only folder: enrol says so (a
+    NotADirectoryError / PermissionError traceback), and `words --remove`
+    in a read-only words folder too."""
+    from conftest import without_root_file_access
+    from kwsapp.userwords.store import save_word
+
+    takes = recordings(wake_dir, "snowboy", 3)
+    (tmp_path / "afile").write_text("not a folder\n")
+    proc = run_cli("enrol", "lamp", *map(str, takes), env={"KWSAPP_HOME": str(tmp_path / "afile")})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert (f"user words folder {tmp_path / 'afile' / 'words'}: cannot write there "
+            "(Not a directory); set KWSAPP_HOME") in proc.stderr
+
+    root = tmp_path / "home"
+    save_word("lamp", {"threshold": 0.5}, {"w2": np.zeros(3, np.float32)},
+              [np.zeros(1600, np.float32)], root)
+    (root / "words").chmod(0o555)
+    try:
+        enrol = run_cli("enrol", "bulb", *map(str, takes), env=home_env(tmp_path),
+                        obey_file_modes=True)
+        remove = run_cli("words", "--remove", "lamp", env=home_env(tmp_path),
+                         obey_file_modes=True)
+    finally:
+        (root / "words").chmod(0o755)
+    assert enrol.returncode == 2 and "Traceback" not in enrol.stderr, enrol.stderr
+    assert f"user words folder {root / 'words'}: cannot write there (Permission denied)" \
+        in enrol.stderr
+    assert remove.returncode == 2 and "Traceback" not in remove.stderr, remove.stderr
+    assert f"'lamp': cannot remove {root / 'words' / 'lamp'} (Permission denied)" \
+        in remove.stderr
+    assert (root / "words" / "lamp" / "card.json").is_file()
+
+
 _KILLED_SAVE = """
 import os, shutil, signal, sys
 from pathlib import Path

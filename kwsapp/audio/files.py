@@ -21,11 +21,49 @@ def is_audio_name(path: str | os.PathLike[str]) -> bool:
 def audio_files_in(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
     """The audio files of ``folder`` (and of its subfolders, ``recursive``),
     sorted by path; hidden files are left out. A broken link is kept, so
-    that reading it reports it, as when it is named alone."""
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in Path(folder).glob(pattern)
-                  if (p.is_file() or _is_broken_link(p)) and is_audio_name(p)
-                  and not p.name.startswith("."))
+    that reading it reports it, as when it is named alone. Folders that
+    cannot be read are left out: :func:`scan_audio` names them."""
+    return scan_audio(folder, recursive)[0]
+
+
+def scan_audio(folder: str | os.PathLike[str], recursive: bool = False
+               ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """:func:`audio_files_in`, and ``(folder, problem)`` for each folder
+    (``folder`` itself or, ``recursive``, a subfolder) that could not be
+    listed: its files would be missed without a word (a mode-000 subfolder
+    of ``classify -r``, an unreadable DATA_DIR). Links to folders are not
+    followed (as ``Path.glob("**")`` did not)."""
+    folder = Path(folder)
+    files: list[Path] = []
+    unreadable: list[tuple[Path, str]] = []
+
+    def refused(exc: OSError) -> None:
+        unreadable.append((Path(exc.filename or folder), folder_problem(exc)))
+
+    if recursive:
+        walk = os.walk(folder, onerror=refused)
+    else:
+        try:
+            with os.scandir(folder) as it:
+                names = [e.name for e in it]
+        except OSError as exc:
+            refused(exc)
+            names = []
+        walk = iter([(str(folder), [], names)])
+    for top, _, names in walk:
+        for name in names:
+            p = Path(top) / name
+            if (not name.startswith(".") and is_audio_name(p)
+                    and (p.is_file() or _is_broken_link(p))):
+                files.append(p)
+    return sorted(files), sorted(unreadable)
+
+
+def folder_problem(exc: OSError) -> str:
+    """Why a folder could not be listed, in words."""
+    if isinstance(exc, PermissionError):
+        return "no permission to read this folder"
+    return f"this folder cannot be read ({exc.strerror or exc})"
 
 
 def _is_broken_link(path: Path) -> bool:

@@ -7,6 +7,8 @@ scipy's polyphase ``resample_poly`` converts the rate. Every failure is an
 
 from __future__ import annotations
 
+import os
+import stat
 from math import gcd
 from pathlib import Path
 
@@ -265,11 +267,19 @@ def _check_rate(path: Path, rate: int | None) -> None:
 
 
 def _open(path: Path) -> sf.SoundFile:
-    if not path.exists():
-        raise AudioFileError(path, "no such file")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise AudioFileError(path, "no such file") from None
+    except OSError as exc:  # a name too long, a link loop: Path.exists() raised them,
+        # and the batch ended there
+        raise AudioFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioFileError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):  # a pipe or a device: "file is empty (0 bytes)" before
+        raise AudioFileError(path, "not a regular file (a pipe or a device), not an audio "
+                                   "file")
+    if st.st_size == 0:
         raise AudioFileError(path, "file is empty (0 bytes)")
     try:
         path.open("rb").close()
@@ -279,7 +289,10 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioFileError(path, f"cannot be read ({exc.strerror or exc})") from None
     _check_rate(path, _wav_header_rate(path))
     try:
-        f = sf.SoundFile(str(path))
+        # As bytes: soundfile encodes a str name strictly, and a file name
+        # that is not UTF-8 (copied from an old archive) was a
+        # UnicodeEncodeError traceback that ended the whole batch.
+        f = sf.SoundFile(str(path) if os.name == "nt" else os.fsencode(path))
     except sf.LibsndfileError as exc:
         raise AudioFileError(path, f"not a readable audio file ({exc.error_string})") from None
     except (RuntimeError, OSError) as exc:
@@ -296,10 +309,63 @@ def _open(path: Path) -> sf.SoundFile:
 
 
 def audio_info(path: str | Path) -> tuple[int, int, float]:
-    """``(sample_rate_hz, channels, seconds)`` of a file without decoding it."""
+    """``(sample_rate_hz, channels, seconds)`` of a file without decoding it.
+
+    Raises:
+        AudioFileError: as :class:`AudioFileBlocks` does on opening (a WAV
+            cut short gave the length of what is left: ``evaluate-stream``
+            then said its truth rows ran past the stream's end).
+    """
     path = Path(path)
     with _open(path) as f:
-        return f.samplerate, f.channels, f.frames / float(f.samplerate)
+        info = f.samplerate, f.channels, f.frames / float(f.samplerate)
+    _check_whole(path, f.frames, f.format)
+    return info
+
+
+def _ogg_cut_short(path: Path) -> str | None:
+    """Why an Ogg file is cut short (its last page runs past the end of the
+    file, or the last whole page lacks the end-of-stream mark), else None.
+    An Ogg stream states no length: libsndfile gives the length of what is
+    left, so half a recording was classified as a shorter one, without a
+    word. Pages are walked by their headers (27 bytes + segment table); a
+    file that is not a clean chain of pages is left to the decoder."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            pos, flags = 0, None
+            while pos < size:
+                f.seek(pos)
+                head = f.read(27)
+                if len(head) < 27 or head[:4] != b"OggS":
+                    if len(head) < 27 and head == b"OggS"[:len(head)]:
+                        return "its last Ogg page is cut off"
+                    return None  # not a clean chain of pages: the decoder says
+                table = f.read(head[26])
+                if len(table) < head[26]:
+                    return "its last Ogg page is cut off"
+                flags = head[5]
+                pos += 27 + head[26] + sum(table)
+            if pos > size:
+                return "its last Ogg page is cut off"
+            if flags is not None and not flags & 0x04:
+                return "the Ogg stream has no end-of-stream page"
+    except OSError:
+        return None
+    return None
+
+
+def _check_whole(path: Path, frames: int, format_: str = "") -> None:
+    short = _wav_data_shortfall(path)
+    if short is not None:
+        raise AudioFileError(path, f"truncated: header says {short[0]} bytes of "
+                                   f"audio, only {short[1]} present")
+    if format_ == "OGG":
+        cut = _ogg_cut_short(path)
+        if cut is not None:
+            raise AudioFileError(path, f"truncated: {cut} (the file was cut short)")
+    if frames == 0:
+        raise AudioFileError(path, "holds no audio samples")
 
 
 def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
@@ -337,13 +403,8 @@ class AudioFileBlocks:
         """``block_frames`` -1: the whole file in one block."""
         self.path = Path(path)
         with _open(self.path) as f:
-            self.sample_rate_hz, self.frames = f.samplerate, f.frames
-        short = _wav_data_shortfall(self.path)
-        if short is not None:
-            raise AudioFileError(self.path, f"truncated: header says {short[0]} bytes of "
-                                            f"audio, only {short[1]} present")
-        if self.frames == 0:
-            raise AudioFileError(self.path, "holds no audio samples")
+            self.sample_rate_hz, self.frames, fmt = f.samplerate, f.frames, f.format
+        _check_whole(self.path, self.frames, fmt)
         self.block_frames = int(block_frames)
 
     @property

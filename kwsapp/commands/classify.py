@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -89,14 +90,26 @@ def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
     audio files; a folder without any is one entry with its problem."""
     from pathlib import Path
 
-    from kwsapp.audio.files import audio_files_in
+    from kwsapp.audio.files import scan_audio
 
     out: list[tuple[str, str | None]] = []
     for path in given:
-        if not Path(path).is_dir():
+        if not path:  # Path("") is "." : the current folder was classified
+            out.append((path, "no such file (an empty name)"))
+            continue
+        try:
+            is_dir = Path(path).is_dir()
+        except OSError:  # a name too long: reading it says so
+            is_dir = False
+        if not is_dir:
             out.append((path, None))
-        elif found := audio_files_in(path, recursive):
-            out += [(str(f), None) for f in found]
+            continue
+        found, unreadable = scan_audio(path, recursive)
+        # A folder that cannot be listed is one entry with its problem
+        # (its files were skipped without a word, or "no audio files").
+        entries = [(str(f), None) for f in found] + [(str(d), why) for d, why in unreadable]
+        if entries:
+            out += sorted(entries, key=lambda e: e[0])
         else:
             hint = "" if recursive else " (-r looks in subfolders)"
             out.append((path, f"no audio files in this folder{hint}"))
@@ -111,28 +124,43 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.config import Overrides
 
     classifier = FileClassifier.load(args.model, Overrides(threshold=args.threshold))
-    rows, failed = [], 0
-    for path, problem in inputs(args.files, args.recursive):
-        try:
-            if problem is not None:
-                raise AudioFileError(path, problem)
-            with audio_progress(path) as on_progress:
-                row = to_row(classifier.classify_file(path, on_progress))
-        except AudioFileError as exc:
-            failed += 1
-            if args.json:  # in text mode the row itself says it
-                log.error("%s", exc)
-            row = _error_row(path, exc.problem)
-        rows.append(row)
-        if not args.json:
-            _print_text(row)
-            sys.stdout.flush()
+    todo = inputs(args.files, args.recursive)
+    rows, failed, interrupted = [], 0, False
+    try:
+        for path, problem in todo:
+            try:
+                if problem is not None:
+                    raise AudioFileError(path, problem)
+                with audio_progress(path) as on_progress:
+                    row = to_row(classifier.classify_file(path, on_progress))
+            except AudioFileError as exc:
+                failed += 1
+                if args.json:  # in text mode the row itself says it
+                    log.error("%s", exc)
+                row = _error_row(path, exc.problem)
+            rows.append(row)
+            if not args.json:
+                _print_text(row)
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        # Ctrl-C: the files done are kept (--json printed nothing at all),
+        # the file being classified and the rest are not; a second Ctrl-C
+        # must not cut the output short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted = True
     if args.json:
         # Which weights the clips' labels and probabilities were judged with
         # (docs/contracts.md 2), as `evaluate --json` says it.
         weights = dict(classifier.recognizer.card.clip_weights or {})
-        json.dump({"clip_weights": weights, "files": rows}, sys.stdout, indent=2)
+        out: dict[str, Any] = {"clip_weights": weights, "files": rows}
+        if interrupted:
+            out["interrupted"] = True
+        json.dump(out, sys.stdout, indent=2)
         print()
     if failed:
         print(f"kwsapp: {failed} of {len(rows)} file(s) could not be read", file=sys.stderr)
+    if interrupted:
+        print(f"kwsapp: interrupted: {len(rows)} of {len(todo)} file(s) classified, "
+              f"{len(todo) - len(rows)} not", file=sys.stderr)
+        return 130
     return 2 if failed else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,27 +40,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
 
 
-def labelled_files(data_dir: Path, labels: Sequence[str],
-                   per_class: int | None = None) -> list[tuple[Path, str]]:
+def labelled_files(data_dir: Path, labels: Sequence[str], per_class: int | None = None
+                   ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """``(file, true label)`` for every audio file of each ``<folder>/``
-    under ``data_dir`` (the suffixes ``classify`` reads, any case)."""
-    from kwsapp.audio.files import audio_files_in
+    under ``data_dir`` (the suffixes ``classify`` reads, any case), and
+    ``(folder, problem)`` for each label folder that cannot be read (its
+    clips were left out without a word)."""
+    from kwsapp.audio.files import folder_problem, scan_audio
     from kwsapp.errors import BadInputError
 
     if not data_dir.is_dir():
         raise BadInputError(f"{data_dir}: not a folder")
-    out = []
-    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+    try:
+        folders = sorted(p for p in data_dir.iterdir() if p.is_dir())
+    except OSError as exc:  # was a PermissionError traceback
+        raise BadInputError(f"{data_dir}: {folder_problem(exc)}") from None
+    out, unreadable = [], []
+    for folder in folders:
         if folder.name in SKIP_FOLDERS:
             continue
         label = FOLDER_LABELS.get(folder.name, folder.name)
         if label not in labels:
             label = "unknown" if "unknown" in labels else label
-        files = audio_files_in(folder)[:per_class]
-        out += [(f, label) for f in files]
-    if not out:
+        files, refused = scan_audio(folder)
+        out += [(f, label) for f in files[:per_class]]
+        unreadable += refused
+    if not out and not unreadable:
         raise BadInputError(f"{data_dir}: no <label>/ folders of audio files")
-    return out
+    return out, unreadable
 
 
 def save_confusion_png(result: dict[str, Any], path: str, title: str) -> None:
@@ -149,27 +157,44 @@ def run(args: argparse.Namespace) -> int:
     else:
         recognizer = Recognizer.load(args.model)
     labels = recognizer.labels
-    files = labelled_files(Path(args.data_dir), labels, args.per_class)
-    truth, predicted, errors = [], [], []
+    files, unreadable = labelled_files(Path(args.data_dir), labels, args.per_class)
+    errors: list[dict[str, str]] = []
+    for folder, problem in unreadable:  # said, and counted, as an unreadable file is
+        log.error("%s: %s", folder, problem)
+        errors.append({"file": str(folder), "error": problem})
     try:
         from tqdm import tqdm
         progress = tqdm(files, unit="clip", file=sys.stderr, disable=not sys.stderr.isatty())
     except ImportError:  # tqdm is a dependency; a bare loop still works
         progress = files
-    for path, label in progress:
-        try:
-            audio = load_audio(path)
-            probs = (recognizer.probabilities(audio) if args.no_clip_weights
-                     else recognizer.clip_probabilities(audio))
-        except AudioFileError as exc:
-            log.error("%s", exc)
-            errors.append({"file": str(path), "error": exc.problem})
-            continue
-        truth.append(label)
-        predicted.append(labels[int(np.argmax(probs))])
+    scored: list[tuple[str, str]] = []  # (true, predicted), appended whole
+    interrupted = False
+    try:
+        for path, label in progress:
+            try:
+                audio = load_audio(path)
+                probs = (recognizer.probabilities(audio) if args.no_clip_weights
+                         else recognizer.clip_probabilities(audio))
+            except AudioFileError as exc:
+                log.error("%s", exc)
+                errors.append({"file": str(path), "error": exc.problem})
+                continue
+            scored.append((label, labels[int(np.argmax(probs))]))
+    except KeyboardInterrupt:
+        # Ctrl-C: the clips scored so far are reported, said to be only
+        # those (nothing was printed; a second Ctrl-C must not cut it short).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted = True
+    finally:
+        if hasattr(progress, "close"):
+            progress.close()
+    truth, predicted = [t for t, _ in scored], [p for _, p in scored]
+    done = len(scored) + len(errors) - len(unreadable)
     result = {"model": recognizer.card.name, "data_dir": str(args.data_dir),
               "clip_weights": {} if args.no_clip_weights else recognizer.card.clip_weights,
               **metrics(truth, predicted, labels), "errors": errors}
+    if interrupted:
+        result["interrupted"] = True
     if args.png:
         save_confusion_png(result, args.png, f"{recognizer.card.name} on {args.data_dir}")
     if args.json:
@@ -178,6 +203,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(result)
     if errors:
-        print(f"kwsapp: {len(errors)} of {len(files)} file(s) could not be read (skipped)",
-              file=sys.stderr)
+        bad_files = len(errors) - len(unreadable)
+        parts = ([f"{bad_files} of {len(files)} file(s)"] if bad_files else []) \
+            + ([f"{len(unreadable)} folder(s)"] if unreadable else [])
+        print(f"kwsapp: {' and '.join(parts)} could not be read (skipped)", file=sys.stderr)
+    if interrupted:
+        print(f"kwsapp: interrupted after {done} of {len(files)} clip(s): the scores are "
+              "of those only", file=sys.stderr)
+        return 130
     return 2 if errors else 0

@@ -51,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from collections import Counter
     from pathlib import Path
 
+    from kwsapp.audio.files import scan_audio
     from kwsapp.errors import AudioFileError, BadInputError
-    from kwsapp.streaming.synth import NEGATIVE_GAP_S, StreamSpec, make_stream, write_stream
+    from kwsapp.streaming.synth import (NEGATIVE_GAP_S, StreamSpec, make_stream, stream_paths,
+                                        write_stream)
 
     speakers = tuple(s.strip() for s in args.speakers.split(",") if s.strip())
     bad = [s for s in speakers if s not in ("validation", "test")]
@@ -67,7 +69,13 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         raise BadInputError(f"{data_dir}: no such folder")
-    writable_file(f"{args.out}.wav", "--out")
+    unreadable = scan_audio(data_dir)[1]
+    if unreadable:  # was a PermissionError traceback
+        raise BadInputError(f"{data_dir}: {unreadable[0][1]}")
+    wav, csv = stream_paths(args.out)  # it checked NAME.wav.wav for --out NAME.wav
+    for path in (wav, csv):  # NAME.csv a folder was a traceback after the work
+        writable_file(path, "--out")
+    refuse_to_replace(wav, csv)
     negatives = tuple(args.negatives or ())
     gaps = tuple(args.gaps) if args.gaps else (NEGATIVE_GAP_S if negatives else StreamSpec.gap_s)
     spec = StreamSpec(minutes=args.minutes, snr_db=None if args.no_noise else args.snr_db,
@@ -98,3 +106,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"kwsapp: {len(skipped)} file(s) could not be read (skipped); the stream was "
               "made without them", file=sys.stderr)
     return 2 if skipped else 0
+
+
+def refuse_to_replace(wav, csv) -> None:
+    """An earlier stream (its truth CSV beside it) is replaced; a WAV or CSV
+    of NAME that is not one (a recording of the user's) is refused: it was
+    overwritten without a word."""
+    from kwsapp.errors import BadInputError
+    from kwsapp.streaming.scoring import TRUTH_COLUMNS
+
+    if not wav.exists() and not csv.exists():
+        return
+    try:
+        with open(csv, encoding="utf-8") as f:
+            header = f.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        header = ""
+    if header.split(",")[:3] == list(TRUTH_COLUMNS[:3]):
+        return
+    if csv.exists():
+        problem = f"{csv} exists and is not a truth CSV make-stream wrote"
+    else:
+        problem = (f"{wav} exists without a truth CSV beside it ({csv.name}): not a stream "
+                   "make-stream wrote")
+    raise BadInputError(f"--out: {problem}; remove it or pick another --out")

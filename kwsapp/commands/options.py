@@ -58,6 +58,12 @@ def writable_file(path: str | os.PathLike[str], option: str) -> Path:
         problem = "is not a folder" if parent.exists() else "does not exist"
         raise BadInputError(f"{option} {path}: its folder {parent} {problem}")
     _probe(parent, option, path)
+    if path.exists():  # written in place (savefig): its own mode counts too
+        try:
+            path.open("r+b").close()  # opened for writing, nothing changed
+        except OSError as exc:
+            raise BadInputError(f"{option} {path}: exists and cannot be written "
+                                f"({exc.strerror or exc})") from None
     return path
 
 

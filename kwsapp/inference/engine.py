@@ -91,6 +91,9 @@ _FILE_END_POLL_S = 0.01
 #: A realtime pipeline runs a step or window itself (no hand-off, no second
 #: thread woken) when the last one took under this share of the hop.
 _INLINE_SHARE = 0.25
+#: Longest wait in :meth:`Engine.run` for its threads once it ends (they
+#: end after the model call in progress; stop()'s 1 s is the live one).
+RUN_STOP_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,7 @@ class Engine:
         self.config = config
         self.source = source
         self.on_event, self.on_window, self.on_error = on_event, on_window, on_error
+        self._run_raises = False  # run() raises a worker's error to its caller
         self.on_decision, self.on_unconfirmed = on_decision, on_unconfirmed
         self.on_audio = on_audio
         self.sample_rate_hz = SAMPLE_RATE_HZ
@@ -504,6 +508,7 @@ class Engine:
         Raises:
             KwsError: the first error a worker thread hit.
         """
+        self._run_raises = True
         self.start()
         try:
             while True:
@@ -512,7 +517,13 @@ class Engine:
                     break
                 self._ended.wait(1.0)  # set as a worker returns; the timeout is a safety net
         finally:
-            self.stop()
+            # Ended early (Ctrl-C in `classify`): the inference thread ends
+            # after the model call it is in, which cannot be interrupted (a
+            # file's chunk of 128 embeddings took over 1 s on a loaded
+            # machine). Stopped with the live 1 s, the process then exited
+            # under it and was aborted ("terminate called without an active
+            # exception", SIGABRT): waited for here.
+            self.stop(timeout=RUN_STOP_WAIT_S)
         if self._error is not None:
             raise self._error
         return list(self.events)
@@ -534,8 +545,10 @@ class Engine:
             self._error = exc
             if isinstance(exc, KwsError):
                 # A caller with on_error says it to the user (listen, the
-                # GUI); logging it too printed the same line twice.
-                (log.debug if self.on_error is not None else log.error)("%s", exc)
+                # GUI), and run() raises it to its caller (classify,
+                # evaluate-stream): logging it too printed the same line twice.
+                said = self.on_error is not None or self._run_raises
+                (log.debug if said else log.error)("%s", exc)
             else:
                 log.exception("engine thread failed")
             if self.on_error is not None:
@@ -886,6 +899,8 @@ class Engine:
                 self.hold.release(float("inf"))  # the end of a file: nothing more will veto
                 self._done.set()
                 return
+            if self._stop.is_set():  # stopped: what is still queued is dropped
+                return
             self._run_task(task)
 
     def _hand_off(self, task: _Window | _Step | _Steps) -> None:
@@ -998,6 +1013,8 @@ class Engine:
         split = self._recognizer.split
         self._ensure_stream(split)
         embeddings = split.chunk.invoke_batch(chunk.audio[None])[0]
+        if self._stop.is_set():  # stopped during the call: no decisions (nor checks) after it
+            return
         for j in range(chunk.first, chunk.steps[-1].j + 1):
             self._store(j, embeddings[j - chunk.first])
         frames, ring = split.spec.frames, self.embeddings

@@ -38,9 +38,15 @@ class Recognizer:
             raise ModelError(f"{self.split.head_model.path}: gives "
                              f"{self.split.head_model.output_shape} outputs but its card names "
                              f"{len(self.labels)} labels")
-        probe = self.front_end(np.zeros(self.card.window_samples, np.float32))
+        from kwsapp.errors import ModelError
+        try:
+            probe = self.front_end(np.zeros(self.card.window_samples, np.float32))
+        except (TypeError, ValueError, ZeroDivisionError) as exc:
+            # input.params the front end does not take (a name it lacks, a
+            # string for a number, 0 bands): said, not a traceback.
+            raise ModelError(f"{self.path}: its card's input params {self.card.input_params} "
+                             f"do not fit the {self.card.input_kind} front end ({exc})") from None
         if probe.size != int(np.prod(self.model.input_shape)):
-            from kwsapp.errors import ModelError
             raise ModelError(f"{self.path}: its card's front end gives {probe.shape} but "
                              f"the model takes {self.model.input_shape}")
 

@@ -90,40 +90,139 @@ class ModelCard:
         missing = [k for k in ("labels", "sample_rate_hz", "window_ms", "input") if k not in card]
         if missing:
             raise ModelError(f"{where}: missing {', '.join(missing)}")
-        inp = card["input"]
+        inp = _section(card, "input", where)
         kind = inp.get("kind")
         if kind not in INPUT_KINDS:
             raise ModelError(f"{where}: input kind {kind!r} is not supported "
                              f"(supported: {', '.join(INPUT_KINDS)})")
-        labels = tuple(str(x) for x in card["labels"])
+        raw_labels = card["labels"]
+        if not isinstance(raw_labels, list) or not all(
+                isinstance(x, str) and x for x in raw_labels):
+            raise ModelError(f"{where}: labels must be a list of names, not {raw_labels!r}")
+        labels = tuple(raw_labels)
         if len(labels) < 2 or len(set(labels)) != len(labels):
             raise ModelError(f"{where}: labels must be two or more distinct names")
+        rate = _rate(card, "sample_rate_hz", where)
+        input_rate = _rate(inp, "sample_rate_hz", where, "input.") if "sample_rate_hz" in inp \
+            else rate
+        params = _section(inp, "params", where, "input.")
+        window_ms = _number(card, "window_ms", where, 0.0, MAX_WINDOW_MS)
         _check_thresholds(card, labels, where)
         clip_weights = _clip_weights(card, labels, where)
-        rate = int(card["sample_rate_hz"])
+        _check_live_defaults(card, labels, where)
         return cls(
             name=str(card.get("name", "model")),
             labels=labels,
             sample_rate_hz=rate,
-            window_ms=float(card["window_ms"]),
+            window_ms=window_ms,
             input_kind=kind,
-            input_rate_hz=int(inp.get("sample_rate_hz", rate)),
-            input_params=dict(inp.get("params", {})),
+            input_rate_hz=input_rate,
+            input_params=params,
             clip_weights=clip_weights,
             raw=card,
         )
 
 
+#: Longest window (and hop) a card may state: a minute (the models' are 1-1.5 s).
+MAX_WINDOW_MS = 60000.0
+#: Sample rates a card may state (the rates audio files may have).
+MIN_RATE_HZ, MAX_RATE_HZ = 4000, 192000
+#: webrtcvad's modes and frame lengths (kwsapp/audio/vad.py).
+VAD_MODES, VAD_FRAMES_MS = (0, 1, 2, 3), (10, 20, 30)
+
+
+def _is_number(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, (int, float))
+            and math.isfinite(value))
+
+
+def _section(card: dict[str, Any], key: str, where: str, prefix: str = "") -> dict[str, Any]:
+    """The card's optional object ``key`` (absent or null: empty)."""
+    value = card.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ModelError(f"{where}: {prefix}{key} must be an object, not {value!r}")
+    return dict(value)
+
+
+def _number(card: dict[str, Any], key: str, where: str, lo: float, hi: float | None = None,
+            prefix: str = "", open_lo: bool = True) -> float:
+    """``card[key]``: a finite number above ``lo`` (or ``lo`` itself when
+    not ``open_lo``) and at most ``hi``."""
+    value = card[key]
+    if (not _is_number(value) or value < lo or (open_lo and value == lo)
+            or (hi is not None and value > hi)):
+        span = (f"{'above' if open_lo else 'at least'} {lo:g}" if hi is None
+                else f"in {'(' if open_lo else '['}{lo:g}, {hi:g}]")
+        raise ModelError(f"{where}: {prefix}{key} must be a number {span}, not {value!r}")
+    return float(value)
+
+
+def _rate(card: dict[str, Any], key: str, where: str, prefix: str = "") -> int:
+    value = card[key]
+    if not _is_number(value) or not float(value).is_integer() \
+            or not MIN_RATE_HZ <= value <= MAX_RATE_HZ:
+        raise ModelError(f"{where}: {prefix}{key} must be a whole number of Hz in "
+                         f"[{MIN_RATE_HZ}, {MAX_RATE_HZ}], not {value!r}")
+    return int(value)
+
+
+def _check_live_defaults(card: dict[str, Any], labels: tuple[str, ...], where: str) -> None:
+    """The live defaults a card may state (``hop_ms``, ``smoothing``,
+    ``vad``, ``verify``; :meth:`kwsapp.config.Config.with_card` reads them)
+    have the types and ranges the engine runs with: a hop of 0 or less
+    held ``classify`` in an endless loop, a string or a list gave a
+    traceback, a VAD mode of 9 webrtcvad's own error."""
+    from kwsapp.config import SmoothingConfig, VadConfig, VerifyConfig
+
+    if "hop_ms" in card:
+        _number(card, "hop_ms", where, 0.0, MAX_WINDOW_MS)
+    smoothing = _section(card, "smoothing", where)
+    for key in set(SmoothingConfig.__dataclass_fields__) - {"class_offsets"}:
+        if key == "threshold" and key in smoothing:
+            _number(smoothing, key, where, 0.0, 1.0, "smoothing.")
+        elif key in smoothing:
+            _number(smoothing, key, where, 0.0, None, "smoothing.", open_lo=False)
+    vad = _section(card, "vad", where)
+    if "enabled" in vad and not isinstance(vad["enabled"], bool):
+        raise ModelError(f"{where}: vad.enabled must be true or false, not {vad['enabled']!r}")
+    for key, choices in (("aggressiveness", VAD_MODES), ("frame_ms", VAD_FRAMES_MS)):
+        if key in vad and (isinstance(vad[key], bool) or vad[key] not in choices):
+            raise ModelError(f"{where}: vad.{key} must be one of "
+                             f"{', '.join(map(str, choices))}, not {vad[key]!r}")
+    for key in set(VadConfig.__dataclass_fields__) - {"enabled", "aggressiveness", "frame_ms"}:
+        if key == "min_level_dbfs" and key in vad:
+            _number(vad, key, where, -200.0, 0.0, "vad.", open_lo=False)
+        elif key in vad:
+            _number(vad, key, where, 0.0, None, "vad.", open_lo=False)
+    verify = _section(card, "verify", where)
+    levels = _per_label(verify, "levels", "log-probability", labels, where, "verify.")
+    for label, level in levels.items():
+        if not _is_number(level):
+            raise ModelError(f"{where}: verify.levels.{label} must be a number, not {level!r}")
+    for key in ("before_ms", "after_ms"):
+        if key in verify:
+            _number(verify, key, where, 0.0, None, "verify.", open_lo=False)
+    for key in set(VerifyConfig.__dataclass_fields__) & {"score_weight", "score_pivot",
+                                                          "other_word_margin"}:
+        if key in verify and not _is_number(verify[key]):
+            raise ModelError(f"{where}: verify.{key} must be a number, not {verify[key]!r}")
+
+
 def _per_label(card: dict[str, Any], key: str, what: str, labels: tuple[str, ...],
-               where: str) -> dict[str, Any]:
+               where: str, prefix: str = "") -> dict[str, Any]:
     """The card's optional ``key``: an object keyed by the model's labels
-    (absent: empty); its values are the caller's to check."""
-    mapping = card.get(key, {})
+    (absent or null: empty); its values are the caller's to check."""
+    mapping = card.get(key)
+    if mapping is None:
+        return {}
     if not isinstance(mapping, dict):
-        raise ModelError(f"{where}: {key} must be an object {{label: {what}}}")
+        raise ModelError(f"{where}: {prefix}{key} must be an object {{label: {what}}}")
     unknown = sorted(set(mapping) - set(labels))
     if unknown:
-        raise ModelError(f"{where}: {key} name labels the model lacks: {', '.join(unknown)}")
+        raise ModelError(f"{where}: {prefix}{key} name labels the model lacks: "
+                         f"{', '.join(unknown)}")
     return mapping
 
 

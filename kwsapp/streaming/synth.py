@@ -174,10 +174,15 @@ def list_negatives(dirs: tuple[str, ...], speakers: tuple[str, ...],
     speaker (``<id>_nohash_``) is not in ``speakers`` (training speakers
     never go in a test stream); recordings without a speaker id are kept.
     """
+    from kwsapp.audio.files import scan_audio
+
     out, commands, found = [], 0, set()
     for d in map(Path, dirs):
         if not d.is_dir():
             raise BadInputError(f"{d}: no such folder (--negatives)")
+        refused = scan_audio(d, recursive=True)[1]
+        if refused:  # its recordings would be left out without a word
+            raise BadInputError(f"{refused[0][0]}: {refused[0][1]} (--negatives)")
         for p in sorted(d.rglob("*")):
             if not p.is_file() or p.suffix.lower() not in AUDIO_SUFFIXES:
                 continue
@@ -225,13 +230,34 @@ def list_clips(data_dir: Path, speakers: tuple[str, ...]) -> tuple[list[tuple[st
     whose speaker is in the sets ``speakers``."""
     commands, unknowns = [], []
     for label in COMMAND_LABELS:
-        for p in sorted((data_dir / label).glob("*.wav")):
+        for p in _wavs(data_dir / label):
             if which_set(p.name) in speakers:
                 commands.append((label, f"{label}/{p.name}"))
-    for p in sorted((data_dir / UNKNOWN_DIR).glob("*.wav")):
+    for p in _wavs(data_dir / UNKNOWN_DIR):
         if which_set(p.name) in speakers:
             unknowns.append(("unknown", f"{UNKNOWN_DIR}/{p.name}"))
     return commands, unknowns
+
+
+def _wavs(folder: Path) -> list[Path]:
+    """The ``*.wav`` of ``folder``, sorted (none when it does not exist).
+
+    Raises:
+        BadInputError: it cannot be read (a word left out of the stream
+            without a word, or a PermissionError traceback).
+    """
+    import os
+
+    from kwsapp.audio.files import folder_problem
+
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(folder / e.name for e in entries if e.name.endswith(".wav"))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        # The data folder itself unreadable is said by make-stream first.
+        raise BadInputError(f"{folder}: {folder_problem(exc)}") from None
 
 
 class _Deck:
@@ -249,7 +275,7 @@ class _Deck:
 def noise_bed(data_dir: Path, n: int, spec: StreamSpec, rng: np.random.Generator) -> np.ndarray:
     """``n`` samples of unit-RMS background noise: random stretches of the
     recordings in ``_background_noise_``, one after another, cross-faded."""
-    files = sorted((data_dir / NOISE_DIR).glob("*.wav"))
+    files = _wavs(data_dir / NOISE_DIR)
     if not files:
         raise BadInputError(f"{data_dir / NOISE_DIR}: no background noise recordings")
     recs = []
@@ -427,17 +453,32 @@ def _no_speech_error(dirs: tuple[str, ...], n_files: int,
     return BadInputError(f"{where}: no recording holds speech{also}")
 
 
+def stream_paths(out: str | Path) -> tuple[Path, Path]:
+    """Where :func:`write_stream` puts ``out``'s WAV and truth CSV:
+    ``out.wav`` and ``out.csv`` (``out`` ending in .wav or .csv: that name
+    and its twin)."""
+    out = Path(out)
+    if out.suffix in (".wav", ".csv"):
+        return out.with_suffix(".wav"), out.with_suffix(".csv")
+    return out.with_name(out.name + ".wav"), out.with_name(out.name + ".csv")
+
+
 def write_stream(out: str | Path, audio: np.ndarray, truth: list[TruthWord]) -> tuple[Path, Path]:
-    """Write ``out.wav`` (16-bit PCM, 16 kHz) and ``out.csv``; returns both paths."""
+    """Write ``out.wav`` (16-bit PCM, 16 kHz) and ``out.csv``; returns both
+    paths. Each is written whole or not at all (a temporary file, then a
+    rename): a full disk or Ctrl-C left half a WAV.
+
+    Raises:
+        DiskFullError: no space left (the previous files, if any, are kept).
+    """
     import soundfile as sf
 
+    from kwsapp.atomic import write_atomic
     from kwsapp.streaming.scoring import write_truth
 
-    out = Path(out)
-    wav, csv = out.with_name(out.name + ".wav"), out.with_name(out.name + ".csv")
-    if out.suffix in (".wav", ".csv"):
-        wav, csv = out.with_suffix(".wav"), out.with_suffix(".csv")
+    wav, csv = stream_paths(out)
     wav.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(wav), audio, SAMPLE_RATE_HZ, subtype="PCM_16")
-    write_truth(csv, truth)
+    write_atomic(wav, lambda tmp: sf.write(str(tmp), audio, SAMPLE_RATE_HZ, format="WAV",
+                                           subtype="PCM_16"))
+    write_atomic(csv, lambda tmp: write_truth(tmp, truth))
     return wav, csv

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,8 @@ class StoredWord:
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            # A cut-off .npz is a BadZipFile: `kwsapp words` was a traceback.
             raise ModelError(f"{path}: unreadable detector ({exc})") from None
 
     def problem(self) -> str | None:
@@ -181,7 +183,31 @@ def read_word(folder: Path) -> StoredWord:
         raise ModelError(f"{path}: unreadable word card ({exc})") from None
     if not isinstance(card, dict) or card.get("kind") != CARD_KIND or "name" not in card:
         raise ModelError(f"{path}: not a user word's card")
+    _check_card(card, path)
     return StoredWord(str(card["name"]), folder, card)
+
+
+def _check_card(card: dict[str, Any], path: Path) -> None:
+    """The values a word's card is read for have their types (a hand-edited
+    ``"threshold": "x"`` was a traceback in classify, listen and words; a
+    threshold of 5 a word that could never fire).
+
+    Raises:
+        ModelError: naming the card and the value.
+    """
+    threshold = card.get("threshold", 0.5)
+    if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+            or not 0 < threshold <= 1):
+        raise ModelError(f"{path}: threshold must be a number in (0, 1], not {threshold!r}")
+    for key, kind, what in (("detector", dict, "an object"), ("figures", dict, "an object"),
+                            ("pool", dict, "an object"), ("takes", list, "a list"),
+                            ("take_files", list, "a list")):
+        if key in card and not isinstance(card[key], kind):
+            raise ModelError(f"{path}: {key} must be {what}, not {card[key]!r}")
+    if not all(isinstance(f, str) for f in card.get("take_files", [])):
+        raise ModelError(f"{path}: take_files must name files")
+    if card.get("role", "word") not in ("word", "ignore"):
+        raise ModelError(f"{path}: role must be \"word\" or \"ignore\", not {card['role']!r}")
 
 
 @dataclass(frozen=True)
@@ -286,11 +312,16 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
     from kwsapp.config import SAMPLE_RATE_HZ
 
     base = words_dir(root)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
+    except OSError as exc:  # a read-only home, or KWSAPP_HOME a file: was a traceback
+        raise BadInputError(f"user words folder {base}: cannot write there "
+                            f"({exc.strerror or exc}); set KWSAPP_HOME to a folder you "
+                            "can write") from None
     final = base / slug(name)
     old = _aside(final)
     _sweep(base, slug(name), keep=old)
-    tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
     try:
         (tmp / TAKES_DIR).mkdir()
         files = []
@@ -310,10 +341,19 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
             final.rename(old)
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if replace and old.exists() and not final.exists():  # nothing lost
             old.rename(final)
+        if isinstance(exc, OSError):
+            from kwsapp.atomic import is_disk_full
+            from kwsapp.errors import DiskFullError
+
+            if is_disk_full(exc, base):
+                raise DiskFullError(f"user words folder {base}: disk full while saving "
+                                    f"{normalize_name(name)!r}; free some space") from None
+            raise BadInputError(f"user words folder {base}: cannot save "
+                                f"{normalize_name(name)!r} ({exc.strerror or exc})") from None
         raise
     return read_word(final)
 
@@ -339,6 +379,10 @@ def remove_word(name: str, root: Path | None = None) -> str:
         trash = path.with_name(f"{path.name if path.name.startswith('.') else '.' + path.name}"
                                ".removed")
         shutil.rmtree(trash, ignore_errors=True)
-        path.rename(trash)  # gone for readers at once; then deleted
+        try:
+            path.rename(trash)  # gone for readers at once; then deleted
+        except OSError as exc:  # a read-only words folder: was a traceback
+            raise BadInputError(f"{removed!r}: cannot remove {path} "
+                                f"({exc.strerror or exc})") from None
         shutil.rmtree(trash, ignore_errors=True)
     return removed

@@ -20,6 +20,7 @@ file, lazily, one folder at a time.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from training.config import TrainConfig
 from kwsapp.errors import BadInputError
 from kwsapp.speakers import BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR
 from training import data
+
+log = logging.getLogger(__name__)
 
 #: File endings read as audio (what libsndfile decodes).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -151,8 +154,18 @@ def scan(root: str | Path) -> Layout:
         raise BadInputError(f"{root}: not a folder (expected <label>/<clip>.wav inside)")
     counts: dict[str, int] = {}
     background: list[Path] = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        names = _audio_names(sub)
+    try:
+        subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:  # was a PermissionError traceback
+        from kwsapp.audio.files import folder_problem
+        raise BadInputError(f"{root}: {folder_problem(exc)}") from None
+    for sub in subs:
+        try:
+            names = _audio_names(sub)
+        except OSError as exc:  # as an unreadable clip is: said, and left out
+            from kwsapp.audio.files import folder_problem
+            log.warning("skipped %s: %s", sub, folder_problem(exc))
+            continue
         if sub.name == BACKGROUND_DIR:
             background = [sub / n for n in names]
         elif names:
