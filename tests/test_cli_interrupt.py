@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT, label_clips, real_clip
+from conftest import REPO_ROOT, label_clips, real_clip, sigint_default
 from kwsapp.audio.io import load_audio
 from kwsapp.audio.source import FileSource
 from kwsapp.config import Config
@@ -61,7 +61,17 @@ def _interrupt_when(proc: subprocess.Popen, seen, limit_s: float = 300.0) -> Non
 
 def _kwsapp(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kwsapp", *args], cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_default)
+
+
+@pytest.fixture
+def sigint_raises():
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever
+    this process was started with (conftest's ``sigint_default``)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +156,8 @@ class _SlowRecognizer:
         return self._inner.probabilities(window)
 
 
-def test_an_interrupted_file_run_leaves_no_thread_in_a_model_call(tiny_model, data_dir):
+def test_an_interrupted_file_run_leaves_no_thread_in_a_model_call(tiny_model, data_dir,
+                                                                 sigint_raises):
     """Ctrl-C while the inference thread is in a model call: run() returns
     (raising KeyboardInterrupt) only once its threads have ended, and the
     windows still queued are dropped, not run. Before, run() left after 1 s

@@ -7,6 +7,7 @@ grow with the file, a timeline that stays readable."""
 from __future__ import annotations
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -217,7 +218,8 @@ class DecoderReads:
         def read(f, frames=-1, *args, **kwargs):
             data = real(f, frames, *args, **kwargs)
             with lock:
-                self.frames[f.name] = self.frames.get(f.name, 0) + len(data)
+                name = os.fsdecode(f.name)  # kwsapp opens by bytes (audio/io.py _open)
+                self.frames[name] = self.frames.get(name, 0) + len(data)
             return data
 
         monkeypatch.setattr(sf.SoundFile, "read", read)
