@@ -97,6 +97,22 @@ def real_clip(data_dir: Path, label: str, index: int = 0) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
+def cluttered_cnn(art: Path) -> Path:
+    """The bundled cnn (card, model.keras, model.tflite) copied to ``art``
+    with what a model folder collects: an earlier artifact's files its card
+    does not name (an embed's head an older kwsapp left, an int8 export of
+    an earlier model.keras) and the user's own file and folder."""
+    import shutil
+
+    shutil.copytree(REPO_ROOT / "assets" / "models" / "cnn", art)
+    (art / "head.tflite").write_bytes(b"an embed's head an older kwsapp left")
+    (art / "model_int8.tflite").write_bytes(b"an int8 export of an earlier model.keras")
+    (art / "notes.txt").write_text("mine")
+    (art / "runs").mkdir()
+    (art / "runs" / "model.tflite").write_text("mine too")
+    return art
+
+
 def sure_clips(model_dir: Path, data_dir: Path, label: str, n: int = 1) -> tuple[Path, ...]:
     """The first ``n`` clips of ``label`` (sorted) that the model at
     ``model_dir`` finds alone, exactly once and as ``label``, at every phase

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import REPO_ROOT, cluttered_cnn
 from kwsapp.errors import BadInputError, ModelError
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE, read_card
 from training.artifact_write import StagedArtifact, finish_swap
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 KILLER = REPO_ROOT / "tests" / "kill_at_rename_run.py"
 #: The new artifact's files, in the order they are written (card last).
 NEW_FILES = ("model.tflite", "model_int8.tflite", "card.json")
@@ -51,17 +51,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def old_artifact(tmp_path: Path) -> Path:
-    """The bundled cnn (card, model.keras, model.tflite) with what a folder
-    collects: an earlier artifact's files its card does not name (an embed's
-    head, an int8 export of an earlier model.keras), the user's files and a
-    training run's checkpoint."""
-    art = tmp_path / "model"
-    shutil.copytree(REPO_ROOT / "assets" / "models" / "cnn", art)
-    (art / "head.tflite").write_bytes(b"an embed's head an older kwsapp left")
-    (art / "model_int8.tflite").write_bytes(b"an int8 export of an earlier model.keras")
-    (art / "notes.txt").write_text("mine")
-    (art / "runs").mkdir()
-    (art / "runs" / "model.tflite").write_text("mine too")
+    """:func:`conftest.cluttered_cnn`, with a training run's checkpoint too."""
+    art = cluttered_cnn(tmp_path / "model")
     (art / ".checkpoint").mkdir()
     (art / ".checkpoint" / "state.json").write_text("{}")
     return art

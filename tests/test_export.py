@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import _train_support as support
+from conftest import cluttered_cnn
 
 pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.train, pytest.mark.slow]
@@ -159,22 +160,8 @@ def _classify(artifact, data_dir):
     return rec.probabilities(load_audio(sorted((data_dir / "yes").glob("*.wav"))[0]))
 
 
-def _cnn_folder(repo_root, tmp_path, folder=None):
-    """The bundled cnn with what a model folder collects: an embed's head an
-    older kwsapp left beside the card, an int8 export of an earlier
-    model.keras, and the user's own file and folder."""
-    art = folder or tmp_path / "cnn"
-    shutil.copytree(repo_root / "assets" / "models" / "cnn", art)
-    (art / "head.tflite").write_bytes(b"an embed's head an older kwsapp left")
-    (art / "model_int8.tflite").write_bytes(b"an int8 export of an earlier model.keras")
-    (art / "notes.txt").write_text("mine")
-    (art / "runs").mkdir()
-    (art / "runs" / "model.tflite").write_text("mine too")
-    return art
-
-
 def test_an_export_stopped_part_way_leaves_one_whole_model_and_the_next_run_finishes_it(
-        data_dir, repo_root, tmp_path):
+        data_dir, tmp_path):
     """`kwsapp export --int8` of a cnn folder, SIGKILLed by
     tests/kill_at_rename_run.py at a chosen rename:
 
@@ -193,7 +180,7 @@ def test_an_export_stopped_part_way_leaves_one_whole_model_and_the_next_run_fini
     from kwsapp.inference.recognizer import Recognizer
     from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE
 
-    art = _cnn_folder(repo_root, tmp_path)
+    art = cluttered_cnn(tmp_path / "cnn")
     env = support.env(tmp_path / "cache")
     export = ["kwsapp", "export", str(art), "--int8", "--data", str(data_dir), "--clips", "8"]
 
