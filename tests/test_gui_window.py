@@ -25,6 +25,7 @@ from PySide6 import QtCore, QtGui  # noqa: E402
 
 from kwsapp.audio.io import load_audio  # noqa: E402
 from kwsapp.audio.source import FileSource  # noqa: E402
+from kwsapp.config import Config  # noqa: E402
 from kwsapp.errors import DeviceError  # noqa: E402
 from kwsapp.inference.engine import CommandEvent  # noqa: E402
 
@@ -243,6 +244,29 @@ def test_settings_are_written_and_restored(qtbot, make_window, tiny_model, tmp_p
     assert second.vad_combo.currentIndex() == 3
     assert len(store.value("window/geometry")) > 0
     assert second.height() == 640
+
+
+@pytest.mark.parametrize("threshold, vad, verify", [("5.0", "9", "maybe"), ("nan", "-1", ""),
+                                                    ("0.001", "4", "yes")])
+def test_remembered_values_the_window_cannot_use_are_the_cards(qtbot, make_window, tiny_model,
+                                                               tmp_path, threshold, vad, verify):
+    """A settings file edited by hand (or by another version): a threshold of
+    5 or NaN stopped the window opening (a traceback from runtime_settings),
+    a VAD mode of 9 left the VAD choice blank and listening failed with
+    webrtcvad's "set_mode returned NULL". Such values are not chosen: the
+    card's hold, and the window listens."""
+    store = temp_settings(tmp_path / "kwsapp.ini")
+    for key, value in (("model/threshold", threshold), ("vad/aggressiveness", vad),
+                       ("model/verify", verify)):
+        store.setValue(key, value)
+    store.sync()
+    window = make_window(tiny_model, replay(np.zeros(16000 * 30, np.float32)))
+    card = window.recognizer.card.raw
+    assert window.threshold == pytest.approx(card["threshold"])
+    assert window.vad_combo.currentIndex() == Config().vad.aggressiveness  # the card sets none
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert window.banner.isHidden(), window.banner.text.text()
+    assert window.session.engine.config.vad.aggressiveness == window.vad_combo.currentIndex()
 
 
 def test_the_controls_take_two_rows_in_a_narrow_window(qtbot, make_window, tiny_model):
