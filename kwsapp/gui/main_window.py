@@ -564,8 +564,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """The Add word dialog with the selected history rows' audio as
         takes and "Ignore it" ticked: a word that set off commands it is not."""
         clips = self.live.history.selected_audio()
-        if not clips:
-            self.status.set_state("select the commands to ignore in the history first")
+        if not clips:  # a hint for a while, not the input's state
+            self.statusBar().showMessage("Select the commands to ignore in the history "
+                                         "first.", self.gui_config.status_message_ms)
             return
         self.open_add_word()
         dialog = self.add_word_dialog
@@ -668,7 +669,8 @@ class MainWindow(QtWidgets.QMainWindow):
         except (KwsError, OSError) as exc:
             self.banner.show_message(f"Cannot export to {path}: {exc}")
             return False
-        self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}", 5000)
+        self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}",
+                                     self.gui_config.status_message_ms)
         return True
 
     def show_about(self) -> None:
