@@ -8,13 +8,17 @@ the test that a spoken word is *recognized* uses the bundled default model.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import real_clip, sure_clips
+from conftest import real_clip, sure_clips, without_root_file_access
 from gui_helpers import SlowSources, grab_pixels, kwsapp_threads, temp_settings, windows_made
 
 pytest.importorskip("PySide6")
@@ -458,6 +462,64 @@ def test_a_dropped_folder_without_audio_says_so(qtbot, make_window, tiny_model, 
         ("notes", "error: no audio files in this folder or its subfolders")]
     assert window.files.detail.currentIndex() == 3  # the error page, with the reason
     assert "no audio files" in window.files.error_label.text()
+
+
+def test_folders_it_may_not_read_and_a_folder_it_may_not_write_are_said(tiny_model, tmp_path):
+    """A dropped folder that cannot be listed said "no audio files in this
+    folder", and a subfolder that cannot be listed was left out without a
+    word; each gets a row naming it with the reason, the rest is
+    classified. Exporting to a read-only folder names the file chosen and
+    why, not the atomic write's temporary file ("Permission denied:
+    '…/.tmp-x1y2.csv'"). File modes hold for root only without its
+    capabilities: a subprocess (tests/gui_file_modes_run.py) under setpriv."""
+    clip = silent_clip(tmp_path)
+    top, shut, locked_out = tmp_path / "recordings", tmp_path / "shut", tmp_path / "read-only"
+    (top / "locked").mkdir(parents=True)
+    shut.mkdir()
+    locked_out.mkdir()
+    for folder in (top, top / "locked", shut):
+        shutil.copy(clip, folder / "a.wav")
+    for folder, mode in ((top / "locked", 0), (shut, 0), (locked_out, 0o555)):
+        folder.chmod(mode)
+    script = Path(__file__).resolve().parent / "gui_file_modes_run.py"
+    try:
+        proc = subprocess.run([*without_root_file_access(), sys.executable, str(script),
+                               "--model", str(tiny_model), "--drop", str(top), str(shut),
+                               "--export", str(locked_out / "files.csv")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        for folder in (top / "locked", shut, locked_out):
+            folder.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = dict(map(tuple, result["rows"]))
+    assert set(rows) == {"a.wav", "locked", "shut"}, rows
+    assert not rows["a.wav"].startswith("error")
+    assert rows["locked"] == rows["shut"] == "error: no permission to read this folder"
+    assert result["exported"] is False
+    assert result["banner"] == (f"Cannot export: {locked_out / 'files.csv'}: no permission to "
+                                f"write in {locked_out}")
+    assert result["threads_left"] == []
+    assert list(locked_out.iterdir()) == []
+
+
+def silent_clip(tmp_path: Path) -> Path:
+    """A second of silence as a WAV file (what it is classified as does not matter)."""
+    import soundfile as sf
+
+    path = tmp_path / "clip.wav"
+    sf.write(path, np.zeros(16000, np.float32), 16000)
+    return path
+
+
+def test_exporting_to_a_folder_names_it_as_one(qtbot, make_window, tiny_model, tmp_path):
+    """A folder's name given as the file to export to: the message said
+    "[Errno 21] Is a directory: '…/.tmp-x1y2.tmp' -> '…'"."""
+    window = make_window(tiny_model, autostart=False)
+    assert not window.export_csv(str(tmp_path))
+    assert window.banner.text.text() == f"Cannot export: {tmp_path}: that is a folder: give " \
+                                        "the file a name"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
 def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_window, tiny_model,

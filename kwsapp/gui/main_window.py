@@ -666,8 +666,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """Write the current tab's table to ``path``; a failure is shown."""
         try:
             n = save_csv(path, self.current_table())
-        except (KwsError, OSError) as exc:
-            self.banner.show_message(f"Cannot export to {path}: {exc}")
+        except KwsError as exc:  # it names the file and the problem
+            self.banner.show_message(f"Cannot export: {exc}")
             return False
         self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}",
                                      self.gui_config.status_message_ms)
