@@ -522,6 +522,29 @@ def test_exporting_to_a_folder_names_it_as_one(qtbot, make_window, tiny_model, t
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
+def test_a_long_file_or_folder_name_does_not_widen_the_window(qtbot, make_window, tiny_model,
+                                                              tmp_path):
+    """A file whose 200-character name has no space in it, dropped and not
+    readable: its reason's page held the name on one line and the window
+    grew to 1,533 pixels (the files list squeezed to 70); a model folder
+    of such a name did the same through the banner. The window keeps its
+    width and the texts wrap."""
+    window = make_window(tiny_model, autostart=False)
+    window.resize(900, 640)
+    qtbot.waitUntil(lambda: window.width() == 900)
+    bad = tmp_path / ("x" * 200 + ".wav")
+    bad.write_text("not audio")
+    drop(window, [bad])
+    qtbot.waitUntil(lambda: not window.file_dispatch.busy, timeout=WAIT_MS)
+    assert window.files.detail.currentIndex() == 3  # the reason's page
+    assert "not a readable audio file" in window.files.error_label.text()
+    assert window.width() == 900 and window.minimumSizeHint().width() < 900
+    assert window.files.table.width() > 200
+    assert not window.load_model(str(tmp_path / ("y" * 200)))
+    assert not window.banner.isHidden() and "could not be loaded" in window.banner.text.text()
+    assert window.width() == 900 and window.minimumSizeHint().width() < 900
+
+
 def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_window, tiny_model,
                                                                  tmp_path, monkeypatch):
     """The Add word dialog, kept between openings, records from the input
