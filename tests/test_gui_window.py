@@ -203,6 +203,50 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
 
 
+def test_model_folders_that_are_not_models_are_said_and_the_model_kept(qtbot, make_window,
+                                                                        tiny_model, tmp_path,
+                                                                        monkeypatch):
+    """ "Open model…" on a folder with no card, a corrupt card, a card whose
+    model.tflite is missing, or a word of the user's (which said "missing
+    labels, sample_rate_hz, window_ms, input"): each is named with its
+    problem and the model in use is kept; a folder of a bundled model's
+    name is listed apart from it (two "tiny_a" rows could not be told
+    apart), and a bundled model is chosen back."""
+    models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    folders = {name: tmp_path / "picked" / name for name in
+               ("empty", "corrupt", "no_tflite", "lights", "tiny_a")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    (folders["corrupt"] / "card.json").write_text('{"labels": [')
+    shutil.copy(tiny_model / "card.json", folders["no_tflite"])
+    # What enrol writes to a word's card (the fields the loader tells it by).
+    (folders["lights"] / "card.json").write_text(
+        '{"format_version": 1, "kind": "user_word", "role": "word", "name": "lights"}')
+    shutil.copytree(tiny_model, folders["tiny_a"], dirs_exist_ok=True)
+    window = make_window("tiny_a", autostart=False)
+
+    def choose(folder: Path) -> str:
+        window.choose_model(str(folder))  # as Open model… does, on the session runner
+        qtbot.waitUntil(lambda: window._model_wanted is None, timeout=WAIT_MS)
+        return window.banner.text.text() if not window.banner.isHidden() else ""
+
+    expected = {"empty": "not a model artifact (no card.json)",
+                "corrupt": "card.json: unreadable card",
+                "no_tflite": "model.tflite: model file missing",
+                "lights": "a word of your own ('lights'), not a model"}
+    for name, problem in expected.items():
+        said = choose(folders[name])
+        assert said.startswith(f"Model {folders[name]} could not be loaded: "), said
+        assert problem in said and said.endswith("Still using tiny_a."), said
+        assert window.model_spec == "tiny_a" and window.model_combo.currentText() == "tiny_a"
+    assert choose(folders["tiny_a"]) == ""
+    assert window.model_spec == str(folders["tiny_a"])
+    assert window.model_combo.currentText() == "picked/tiny_a"
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_b", timeout=WAIT_MS)
+    assert window.banner.isHidden() and window.model_combo.currentText() == "tiny_b"
+
+
 def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, tiny_model,
                                                             tmp_path, monkeypatch):
     """The engine takes the chosen model's whole card (its smoothing, its

@@ -225,7 +225,12 @@ class ControlsBar(QtWidgets.QWidget):
         """Show ``spec`` as the current model (an artifact path gets a row)."""
         index = self.model_combo.findData(spec)
         if index < 0:
-            self.model_combo.insertItem(self.model_combo.count() - 1, Path(spec).name, spec)
+            name = Path(spec).name
+            if self.model_combo.findText(name) >= 0:
+                # Two "embed" (the bundled one's folder opened) or two
+                # "model" (runs/a/model, runs/b/model) could not be told apart.
+                name = f"{Path(spec).parent.name}/{name}"
+            self.model_combo.insertItem(self.model_combo.count() - 1, name, spec)
             self.model_combo.setItemData(self.model_combo.count() - 2, spec,
                                          QtCore.Qt.ItemDataRole.ToolTipRole)
             index = self.model_combo.count() - 2
