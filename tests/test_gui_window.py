@@ -247,6 +247,29 @@ def test_model_folders_that_are_not_models_are_said_and_the_model_kept(qtbot, ma
     assert window.banner.isHidden() and window.model_combo.currentText() == "tiny_b"
 
 
+def test_the_vad_choice_marks_the_models_own(qtbot, make_window, tiny_model, tmp_path,
+                                             monkeypatch):
+    """The VAD choice marks as "default" the mode the model's card sets
+    (the runtime's where it sets none): "2 · default" was marked whatever
+    the card said (the embed model's is 1), next to the 1 it used."""
+    import json
+
+    root = models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    card = json.loads((root / "tiny_b" / "card.json").read_text())
+    card["vad"] = {"aggressiveness": 1}
+    (root / "tiny_b" / "card.json").write_text(json.dumps(card))
+    window = make_window("tiny_a", autostart=False)
+    combo = window.vad_combo
+    default = Config().vad.aggressiveness
+    assert [combo.itemText(i).endswith(" · default") for i in range(4)] == [
+        i == default for i in range(4)]
+    assert combo.currentIndex() == default
+    assert window.load_model("tiny_b")
+    assert [combo.itemText(i) for i in range(4)] == ["0 · keeps most", "1 · default", "2",
+                                                     "3 · strictest"]
+    assert combo.currentIndex() == 1
+
+
 def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, tiny_model,
                                                             tmp_path, monkeypatch):
     """The engine takes the chosen model's whole card (its smoothing, its

@@ -14,7 +14,9 @@ from kwsapp.models.registry import bundled_models
 log = logging.getLogger(__name__)
 
 OPEN_MODEL = "Open model…"
-VAD_CHOICES = ("0 · keeps most", "1", "2 · default", "3 · strictest")
+VAD_CHOICES = ("0 · keeps most", "1", "2", "3 · strictest")
+#: After the VAD choice the model's card (or the runtime's default) sets.
+DEFAULT_MARK = " · default"
 
 
 def list_devices() -> list:
@@ -259,6 +261,13 @@ class ControlsBar(QtWidgets.QWidget):
         self.vad_combo.blockSignals(True)
         self.vad_combo.setCurrentIndex(int(aggressiveness))
         self.vad_combo.blockSignals(False)
+
+    def set_vad_default(self, aggressiveness: int) -> None:
+        """Mark the VAD choice the model uses unless the user picks another
+        ("2 · default" was marked whatever the model's card set: the embed
+        model's is 1)."""
+        for i, text in enumerate(VAD_CHOICES):
+            self.vad_combo.setItemText(i, text + (DEFAULT_MARK if i == aggressiveness else ""))
 
     def set_verify(self, on: bool, why_not: str | None) -> None:
         """Show the second opinion ``on`` or off without reporting it as the

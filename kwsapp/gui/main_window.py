@@ -348,6 +348,8 @@ class MainWindow(QtWidgets.QMainWindow):
         shown = runtime_settings(recognizer.card.raw, self.overrides(), self.config)
         self.controls.set_threshold(shown.smoothing.threshold)
         self.controls.set_vad(shown.vad.aggressiveness)
+        self.controls.set_vad_default(self.config.with_card(recognizer.card.raw)
+                                      .vad.aggressiveness)
         self.controls.set_verify(shown.verify.active, why_no_second_opinion(recognizer.card.raw))
         self.banner.hide()
         if self.listening:
