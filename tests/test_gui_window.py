@@ -153,6 +153,27 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
     assert dialog.free_name("not yes") == "not yes"
 
 
+def test_ignoring_many_commands_still_gets_a_name(qtbot, make_window, tiny_model, tmp_path,
+                                                  monkeypatch):
+    """"Ignore this word…" on commands of five labels: the name made of them
+    all is longer than a word's name may be, and the name was left empty
+    (Train then said "the word needs a name"); it names as many as fit."""
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    labels = ["yes", "no", "left", "right", "down"]
+    window = make_window(tiny_model, replay(np.zeros(16000 * 30, np.float32)))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.session.engine.ring.total_written > 16000 * 6,
+                    timeout=WAIT_MS)  # the ring holds the commands' audio
+    for i, label in enumerate(labels):  # as the engine's thread sends them
+        window.bridge.on_event(CommandEvent(label, 0.9, 0.5 + i, 1.4 + i, 1.5 + i, 0.1),
+                               ticket=window.session.ticket)
+    qtbot.waitUntil(lambda: len(window.history.rows()) == 5, timeout=WAIT_MS)
+    assert [row[2] for row in window.history.rows()] == labels[::-1]
+    window.history.selectAll()
+    window.ignore_action.trigger()
+    assert window.add_word_dialog.name_edit.text() == "not yes or no or left or right"
+
+
 def models_dir_with(tmp_path, monkeypatch, model, names):
     """A bundled-models folder holding copies of ``model`` under ``names``."""
     root = tmp_path / "models"

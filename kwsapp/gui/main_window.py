@@ -575,8 +575,14 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.ignore_box.setChecked(True)  # first: the takes are counted for it
         dialog.add_audio(clips)
         if not dialog.name_edit.text():  # a name to accept as it is: "not left"
-            labels = dict.fromkeys(name.split(" at ")[0] for name, _ in clips)
-            dialog.name_edit.setText(dialog.free_name("not " + " or ".join(labels)))
+            labels = list(dict.fromkeys(name.split(" at ")[0] for name, _ in clips))
+            name = ""
+            # As many of them as a name holds: five made it too long, the
+            # name was left empty and Train said "the word needs a name".
+            while labels and not name:
+                name = dialog.free_name("not " + " or ".join(labels))
+                labels.pop()
+            dialog.name_edit.setText(name)
 
     def reload_user_words(self, _name: str = "") -> None:
         """Listen for the user words as stored now."""
