@@ -159,3 +159,7 @@ def test_about_names_the_models_and_credits(window, monkeypatch):
     for name in bundled_models():
         assert name in shown["text"]
     assert "Speech Commands" in shown["text"] and "speech_embedding" in shown["text"]
+    # The second opinion's recogniser runs in the app where it is installed.
+    from kwsapp.inference.verifier import model_dir
+
+    assert ("Moonshine base-en" in shown["text"]) == (model_dir() is not None)
