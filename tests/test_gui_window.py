@@ -365,6 +365,15 @@ def test_remembered_values_the_window_cannot_use_are_the_cards(qtbot, make_windo
     assert window.session.engine.config.vad.aggressiveness == window.vad_combo.currentIndex()
 
 
+def test_the_first_window_fits_the_screen(qtbot, make_window, tiny_model):
+    """At the first run (no size remembered) the window opens within the
+    screen's free area: it opened 1180x760 whatever the screen (offscreen's
+    is 800x800; a 1366x768 laptop's panel hid its bottom)."""
+    window = make_window(tiny_model, autostart=False)
+    free = window.screen().availableGeometry()
+    assert window.width() <= free.width() and window.height() <= free.height()
+
+
 def test_the_controls_take_two_rows_in_a_narrow_window(qtbot, make_window, tiny_model):
     """Half of a 1920-pixel screen: the controls stack in two rows instead of
     holding the window at one row's width (1,157 px); wide, one row. Either

@@ -121,12 +121,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.prefs.geometry is not None:
             self.restoreGeometry(self.prefs.geometry)
         else:
-            self.resize(1180, 760)
+            self.resize(self.first_size())
         self.refresh_devices()
         self.controls.fill_models()
         self._load_first_model([self.prefs.model, remembered, DEFAULT_MODEL])
         if autostart:
             QtCore.QTimer.singleShot(0, self.start_listening)
+
+    def first_size(self) -> QtCore.QSize:
+        """The window's size at the first run: the default, within the
+        screen's free area (it opened 760 pixels tall on a 1366x768 laptop,
+        its bottom under the panel, and 1,180 wide on a 1,024 screen)."""
+        free = self.screen().availableGeometry().size() * self.gui_config.window_screen_share
+        return QtCore.QSize(*self.gui_config.window_size).boundedTo(free)
 
     # ----------------------------------------------------------------- layout
     def _action(self, text: str, tip: str, slot, shortcut=None) -> QtGui.QAction:
