@@ -81,6 +81,7 @@ def child(path: str, clip: str, model: str) -> None:
         return data
 
     sf.SoundFile.read = counted_read
+    from kwsapp.config import GuiConfig
     from kwsapp.gui.app import make_application
     from kwsapp.gui.main_window import MainWindow
 
@@ -88,6 +89,8 @@ def child(path: str, clip: str, model: str) -> None:
     tmp = tempfile.mkdtemp()
     settings = QtCore.QSettings(str(Path(tmp) / "kwsapp.ini"), QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, model=model, autostart=False)
+    # The size measured before: offscreen's screen is 800x800, the first size within it.
+    window.resize(*GuiConfig().window_size)
     window.show()
     ticks: list[float] = []
     timer = QtCore.QTimer(interval=TICK_MS)

@@ -34,6 +34,7 @@ def child(settle_s: float) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtCore
 
+    from kwsapp.config import GuiConfig
     from kwsapp.gui.app import make_application
     from kwsapp.gui.main_window import MainWindow
 
@@ -42,6 +43,8 @@ def child(settle_s: float) -> None:
     settings = QtCore.QSettings(str(Path(tmp) / "kwsapp.ini"),
                                 QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, model="embed", autostart=False)
+    # The size measured before: offscreen's screen is 800x800, the first size within it.
+    window.resize(*GuiConfig().window_size)
     window.show()
     ticks: list[float] = []
     timer = QtCore.QTimer(interval=TICK_MS)

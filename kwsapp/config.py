@@ -179,6 +179,11 @@ class GuiConfig:
 
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
+    status_message_ms: int = 5000  # how long a status bar message (exported, a hint) stays
+    # The window's size at the first run (later: as the user left it), at most
+    # window_screen_share of the screen's free area each way.
+    window_size: tuple[int, int] = (1180, 760)
+    window_screen_share: float = 0.9
     spectrogram_seconds: float = 6.0  # span of the scrolling spectrogram
     spectrogram_n_mels: int = 64
     spectrogram_window_ms: float = 25.0

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 
 from conftest import real_clip
-from gui_helpers import quiet_window
+from gui_helpers import grab_pixels, quiet_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -121,6 +122,32 @@ def test_export_to_an_unwritable_place_is_a_message(window):
     assert not window.banner.isHidden() and "Cannot export" in window.banner.text.text()
 
 
+def text_columns(widget, start_x: int, end_x: int) -> int:
+    """How many pixel columns of ``widget`` from ``start_x`` to ``end_x``
+    have dark text drawn in them."""
+    return int((grab_pixels(widget)[:, start_x:end_x].min(axis=2) < 110).any(axis=0).sum())
+
+
+def test_the_export_is_said_in_the_status_bar(qtbot, window, tmp_path):
+    """ "exported N rows to …" (and the other passing messages) take the
+    state's place on the status bar: stretched over the bar as a permanent
+    widget, the state left them no room, and they were never seen."""
+    window.show()
+    qtbot.waitExposed(window)
+    bar, state = window.statusBar(), window.status_labels["device"]
+    assert window.export_csv(str(tmp_path / "history.csv"))
+    message = bar.currentMessage()
+    assert message == f"exported 0 rows to {tmp_path / 'history.csv'}"
+    width = bar.fontMetrics().horizontalAdvance(message)
+    assert width > 2 * bar.fontMetrics().horizontalAdvance(state.text())
+    # Drawn past where the state's text ends (once the bar has laid itself out).
+    beyond_state = bar.fontMetrics().horizontalAdvance(state.text()) + 20
+    qtbot.waitUntil(lambda: text_columns(bar, beyond_state, int(0.8 * width)) > 0.3 * (
+        0.8 * width - beyond_state), timeout=2000)
+    bar.clearMessage()
+    assert state.isVisible() and state.text() == "not listening"
+
+
 def test_about_names_the_models_and_credits(window, monkeypatch):
     shown = {}
     # The real box is modal (it would wait for a click): record what it is given.
@@ -132,3 +159,7 @@ def test_about_names_the_models_and_credits(window, monkeypatch):
     for name in bundled_models():
         assert name in shown["text"]
     assert "Speech Commands" in shown["text"] and "speech_embedding" in shown["text"]
+    # The second opinion's recogniser runs in the app where it is installed.
+    from kwsapp.inference.verifier import model_dir
+
+    assert ("Moonshine base-en" in shown["text"]) == (model_dir() is not None)

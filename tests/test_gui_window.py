@@ -8,13 +8,17 @@ the test that a spoken word is *recognized* uses the bundled default model.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import real_clip, sure_clips
+from conftest import real_clip, sure_clips, without_root_file_access
 from gui_helpers import SlowSources, grab_pixels, kwsapp_threads, temp_settings, windows_made
 
 pytest.importorskip("PySide6")
@@ -25,6 +29,7 @@ from PySide6 import QtCore, QtGui  # noqa: E402
 
 from kwsapp.audio.io import load_audio  # noqa: E402
 from kwsapp.audio.source import FileSource  # noqa: E402
+from kwsapp.config import Config  # noqa: E402
 from kwsapp.errors import DeviceError  # noqa: E402
 from kwsapp.inference.engine import CommandEvent  # noqa: E402
 
@@ -132,6 +137,10 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
     qtbot.waitUntil(lambda: len(window.history.rows()) == 2, timeout=WAIT_MS)
     window.ignore_selected()
     assert window.add_word_dialog is None  # nothing selected: nothing opened
+    # ... and says so for a while, in the place of the input's state (it
+    # replaced the state for good, or for half a second while listening).
+    assert window.statusBar().currentMessage().startswith("Select the commands to ignore")
+    assert window.status_labels["device"].isHidden()
     window.history.selectAll()
     window.ignore_action.trigger()
     dialog = window.add_word_dialog
@@ -142,6 +151,27 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
     assert dialog.name_edit.text() == "not yes or go"  # a free name, ready to train
     assert "enough for a word to ignore: press Train" in dialog.prompt.text()
     assert dialog.free_name("not yes") == "not yes"
+
+
+def test_ignoring_many_commands_still_gets_a_name(qtbot, make_window, tiny_model, tmp_path,
+                                                  monkeypatch):
+    """"Ignore this word…" on commands of five labels: the name made of them
+    all is longer than a word's name may be, and the name was left empty
+    (Train then said "the word needs a name"); it names as many as fit."""
+    monkeypatch.setenv("KWSAPP_HOME", str(tmp_path / "home"))
+    labels = ["yes", "no", "left", "right", "down"]
+    window = make_window(tiny_model, replay(np.zeros(16000 * 30, np.float32)))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.session.engine.ring.total_written > 16000 * 6,
+                    timeout=WAIT_MS)  # the ring holds the commands' audio
+    for i, label in enumerate(labels):  # as the engine's thread sends them
+        window.bridge.on_event(CommandEvent(label, 0.9, 0.5 + i, 1.4 + i, 1.5 + i, 0.1),
+                               ticket=window.session.ticket)
+    qtbot.waitUntil(lambda: len(window.history.rows()) == 5, timeout=WAIT_MS)
+    assert [row[2] for row in window.history.rows()] == labels[::-1]
+    window.history.selectAll()
+    window.ignore_action.trigger()
+    assert window.add_word_dialog.name_edit.text() == "not yes or no or left or right"
 
 
 def models_dir_with(tmp_path, monkeypatch, model, names):
@@ -194,6 +224,73 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
 
 
+def test_model_folders_that_are_not_models_are_said_and_the_model_kept(qtbot, make_window,
+                                                                        tiny_model, tmp_path,
+                                                                        monkeypatch):
+    """ "Open model…" on a folder with no card, a corrupt card, a card whose
+    model.tflite is missing, or a word of the user's (which said "missing
+    labels, sample_rate_hz, window_ms, input"): each is named with its
+    problem and the model in use is kept; a folder of a bundled model's
+    name is listed apart from it (two "tiny_a" rows could not be told
+    apart), and a bundled model is chosen back."""
+    models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    folders = {name: tmp_path / "picked" / name for name in
+               ("empty", "corrupt", "no_tflite", "lights", "tiny_a")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    (folders["corrupt"] / "card.json").write_text('{"labels": [')
+    shutil.copy(tiny_model / "card.json", folders["no_tflite"])
+    # What enrol writes to a word's card (the fields the loader tells it by).
+    (folders["lights"] / "card.json").write_text(
+        '{"format_version": 1, "kind": "user_word", "role": "word", "name": "lights"}')
+    shutil.copytree(tiny_model, folders["tiny_a"], dirs_exist_ok=True)
+    window = make_window("tiny_a", autostart=False)
+
+    def choose(folder: Path) -> str:
+        window.choose_model(str(folder))  # as Open model… does, on the session runner
+        qtbot.waitUntil(lambda: window._model_wanted is None, timeout=WAIT_MS)
+        return window.banner.text.text() if not window.banner.isHidden() else ""
+
+    expected = {"empty": "not a model artifact (no card.json)",
+                "corrupt": "card.json: unreadable card",
+                "no_tflite": "model.tflite: model file missing",
+                "lights": "a word of your own ('lights'), not a model"}
+    for name, problem in expected.items():
+        said = choose(folders[name])
+        assert said.startswith(f"Model {folders[name]} could not be loaded: "), said
+        assert problem in said and said.endswith("Still using tiny_a."), said
+        assert window.model_spec == "tiny_a" and window.model_combo.currentText() == "tiny_a"
+    assert choose(folders["tiny_a"]) == ""
+    assert window.model_spec == str(folders["tiny_a"])
+    assert window.model_combo.currentText() == "picked/tiny_a"
+    window.model_combo.activated.emit(window.model_combo.findData("tiny_b"))
+    qtbot.waitUntil(lambda: window.model_spec == "tiny_b", timeout=WAIT_MS)
+    assert window.banner.isHidden() and window.model_combo.currentText() == "tiny_b"
+
+
+def test_the_vad_choice_marks_the_models_own(qtbot, make_window, tiny_model, tmp_path,
+                                             monkeypatch):
+    """The VAD choice marks as "default" the mode the model's card sets
+    (the runtime's where it sets none): "2 · default" was marked whatever
+    the card said (the embed model's is 1), next to the 1 it used."""
+    import json
+
+    root = models_dir_with(tmp_path, monkeypatch, tiny_model, ["tiny_a", "tiny_b"])
+    card = json.loads((root / "tiny_b" / "card.json").read_text())
+    card["vad"] = {"aggressiveness": 1}
+    (root / "tiny_b" / "card.json").write_text(json.dumps(card))
+    window = make_window("tiny_a", autostart=False)
+    combo = window.vad_combo
+    default = Config().vad.aggressiveness
+    assert [combo.itemText(i).endswith(" · default") for i in range(4)] == [
+        i == default for i in range(4)]
+    assert combo.currentIndex() == default
+    assert window.load_model("tiny_b")
+    assert [combo.itemText(i) for i in range(4)] == ["0 · keeps most", "1 · default", "2",
+                                                     "3 · strictest"]
+    assert combo.currentIndex() == 1
+
+
 def test_switching_models_while_listening_uses_the_new_card(qtbot, make_window, tiny_model,
                                                             tmp_path, monkeypatch):
     """The engine takes the chosen model's whole card (its smoothing, its
@@ -243,6 +340,38 @@ def test_settings_are_written_and_restored(qtbot, make_window, tiny_model, tmp_p
     assert second.vad_combo.currentIndex() == 3
     assert len(store.value("window/geometry")) > 0
     assert second.height() == 640
+
+
+@pytest.mark.parametrize("threshold, vad, verify", [("5.0", "9", "maybe"), ("nan", "-1", ""),
+                                                    ("0.001", "4", "yes")])
+def test_remembered_values_the_window_cannot_use_are_the_cards(qtbot, make_window, tiny_model,
+                                                               tmp_path, threshold, vad, verify):
+    """A settings file edited by hand (or by another version): a threshold of
+    5 or NaN stopped the window opening (a traceback from runtime_settings),
+    a VAD mode of 9 left the VAD choice blank and listening failed with
+    webrtcvad's "set_mode returned NULL". Such values are not chosen: the
+    card's hold, and the window listens."""
+    store = temp_settings(tmp_path / "kwsapp.ini")
+    for key, value in (("model/threshold", threshold), ("vad/aggressiveness", vad),
+                       ("model/verify", verify)):
+        store.setValue(key, value)
+    store.sync()
+    window = make_window(tiny_model, replay(np.zeros(16000 * 30, np.float32)))
+    card = window.recognizer.card.raw
+    assert window.threshold == pytest.approx(card["threshold"])
+    assert window.vad_combo.currentIndex() == Config().vad.aggressiveness  # the card sets none
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    assert window.banner.isHidden(), window.banner.text.text()
+    assert window.session.engine.config.vad.aggressiveness == window.vad_combo.currentIndex()
+
+
+def test_the_first_window_fits_the_screen(qtbot, make_window, tiny_model):
+    """At the first run (no size remembered) the window opens within the
+    screen's free area: it opened 1180x760 whatever the screen (offscreen's
+    is 800x800; a 1366x768 laptop's panel hid its bottom)."""
+    window = make_window(tiny_model, autostart=False)
+    free = window.screen().availableGeometry()
+    assert window.width() <= free.width() and window.height() <= free.height()
 
 
 def test_the_controls_take_two_rows_in_a_narrow_window(qtbot, make_window, tiny_model):
@@ -430,6 +559,87 @@ def test_a_dropped_folder_without_audio_says_so(qtbot, make_window, tiny_model, 
         ("notes", "error: no audio files in this folder or its subfolders")]
     assert window.files.detail.currentIndex() == 3  # the error page, with the reason
     assert "no audio files" in window.files.error_label.text()
+
+
+def test_folders_it_may_not_read_and_a_folder_it_may_not_write_are_said(tiny_model, tmp_path):
+    """A dropped folder that cannot be listed said "no audio files in this
+    folder", and a subfolder that cannot be listed was left out without a
+    word; each gets a row naming it with the reason, the rest is
+    classified. Exporting to a read-only folder names the file chosen and
+    why, not the atomic write's temporary file ("Permission denied:
+    '…/.tmp-x1y2.csv'"). File modes hold for root only without its
+    capabilities: a subprocess (tests/gui_file_modes_run.py) under setpriv."""
+    clip = silent_clip(tmp_path)
+    top, shut, locked_out = tmp_path / "recordings", tmp_path / "shut", tmp_path / "read-only"
+    (top / "locked").mkdir(parents=True)
+    shut.mkdir()
+    locked_out.mkdir()
+    for folder in (top, top / "locked", shut):
+        shutil.copy(clip, folder / "a.wav")
+    for folder, mode in ((top / "locked", 0), (shut, 0), (locked_out, 0o555)):
+        folder.chmod(mode)
+    script = Path(__file__).resolve().parent / "gui_file_modes_run.py"
+    try:
+        proc = subprocess.run([*without_root_file_access(), sys.executable, str(script),
+                               "--model", str(tiny_model), "--drop", str(top), str(shut),
+                               "--export", str(locked_out / "files.csv")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        for folder in (top / "locked", shut, locked_out):
+            folder.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = dict(map(tuple, result["rows"]))
+    assert set(rows) == {"a.wav", "locked", "shut"}, rows
+    assert not rows["a.wav"].startswith("error")
+    assert rows["locked"] == rows["shut"] == "error: no permission to read this folder"
+    assert result["exported"] is False
+    assert result["banner"] == (f"Cannot export: {locked_out / 'files.csv'}: no permission to "
+                                f"write in {locked_out}")
+    assert result["threads_left"] == []
+    assert list(locked_out.iterdir()) == []
+
+
+def silent_clip(tmp_path: Path) -> Path:
+    """A second of silence as a WAV file (what it is classified as does not matter)."""
+    import soundfile as sf
+
+    path = tmp_path / "clip.wav"
+    sf.write(path, np.zeros(16000, np.float32), 16000)
+    return path
+
+
+def test_exporting_to_a_folder_names_it_as_one(qtbot, make_window, tiny_model, tmp_path):
+    """A folder's name given as the file to export to: the message said
+    "[Errno 21] Is a directory: '…/.tmp-x1y2.tmp' -> '…'"."""
+    window = make_window(tiny_model, autostart=False)
+    assert not window.export_csv(str(tmp_path))
+    assert window.banner.text.text() == f"Cannot export: {tmp_path}: that is a folder: give " \
+                                        "the file a name"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_long_file_or_folder_name_does_not_widen_the_window(qtbot, make_window, tiny_model,
+                                                              tmp_path):
+    """A file whose 200-character name has no space in it, dropped and not
+    readable: its reason's page held the name on one line and the window
+    grew to 1,533 pixels (the files list squeezed to 70); a model folder
+    of such a name did the same through the banner. The window keeps its
+    width and the texts wrap."""
+    window = make_window(tiny_model, autostart=False)
+    window.resize(900, 640)
+    qtbot.waitUntil(lambda: window.width() == 900)
+    bad = tmp_path / ("x" * 200 + ".wav")
+    bad.write_text("not audio")
+    drop(window, [bad])
+    qtbot.waitUntil(lambda: not window.file_dispatch.busy, timeout=WAIT_MS)
+    assert window.files.detail.currentIndex() == 3  # the reason's page
+    assert "not a readable audio file" in window.files.error_label.text()
+    assert window.width() == 900 and window.minimumSizeHint().width() < 900
+    assert window.files.table.width() > 200
+    assert not window.load_model(str(tmp_path / ("y" * 200)))
+    assert not window.banner.isHidden() and "could not be loaded" in window.banner.text.text()
+    assert window.width() == 900 and window.minimumSizeHint().width() < 900
 
 
 def test_the_add_word_dialog_records_from_the_input_chosen_since(qtbot, make_window, tiny_model,

@@ -642,6 +642,40 @@ def test_the_dialog_fits_a_768_pixel_screen(qtbot, dialog):
     assert len(dialog.slots) == 5 and dialog.takes_area.verticalScrollBar().maximum() == 0
 
 
+def test_long_names_do_not_widen_the_dialog(qtbot, tmp_path):
+    """A 200-character name typed (or pasted), or a file with a long name
+    and no space dropped: the prompt held it on one line and the dialog
+    grew as wide (1,452 pixels on an 800-pixel screen, its buttons off the
+    edge). It keeps its width and the prompt wraps; the name is shortened
+    in the message. A name taken says how to remove the word here (it gave
+    the command line's way)."""
+    from kwsapp.gui.add_word import AddWordDialog
+
+    d = AddWordDialog(lambda _device: None, root=tmp_path / "home")
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitExposed(d)
+    width = d.width()
+    d.name_edit.setText("x" * 200)
+    assert not d.train()
+    said = d.prompt.text()
+    assert said == f"{'x' * 32 + '…'!r} is 200 characters long: names are at most 32"
+    assert d.minimumSizeHint().width() < width and d.width() == width
+    long_file = tmp_path / ("y" * 160 + ".wav")
+    long_file.write_text("not audio")
+    add_files(qtbot, d, [long_file])
+    assert long_file.name in d.prompt.text() and "not a readable audio file" in d.prompt.text()
+    assert d.minimumSizeHint().width() < width and d.width() == width
+    assert d.prompt.height() >= d.prompt.heightForWidth(d.prompt.width())  # every line shown
+    (tmp_path / "home" / "words" / "lights").mkdir(parents=True)
+    (tmp_path / "home" / "words" / "lights" / "card.json").write_text("{}")
+    d.name_edit.setText("Lights")
+    assert not d.train()
+    assert d.prompt.text() == ("'lights' is already taken; remove it first (select it under "
+                               "Your words, then Remove word) or pick another name")
+    d.close()
+
+
 def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_dir,  # noqa: F811
                                                           tmp_path):
     """The dialog's "Ignore it" box: the word is stored with the ignore

@@ -80,3 +80,34 @@ def expand_paths(paths: list[str], recursive: bool = False) -> list[str]:
         else:
             out.append(str(path))
     return out
+
+
+#: A folder with no audio file in it: :func:`files_to_read`'s problem.
+NO_AUDIO = "no audio files in this folder"
+
+
+def files_to_read(given: list[str], recursive: bool = False,
+                  no_audio: str = NO_AUDIO) -> list[tuple[str, str | None]]:
+    """``(path, problem)`` per file to read, in the order given (``kwsapp
+    classify``, the window's Open and drop): a file as given, with no
+    problem (decoding says what is wrong with it); a folder expanded into
+    its audio files (sorted); a folder or subfolder that cannot be listed,
+    one entry with its problem (its files were skipped without a word, or
+    said "no audio files"); a folder with neither, one entry with
+    ``no_audio``."""
+    out: list[tuple[str, str | None]] = []
+    for path in given:
+        if not path:  # Path("") is "." : the current folder was classified
+            out.append((path, "no such file (an empty name)"))
+            continue
+        try:
+            is_dir = Path(path).is_dir()
+        except OSError:  # a name too long: reading it says so
+            is_dir = False
+        if not is_dir:
+            out.append((path, None))
+            continue
+        found, unreadable = scan_audio(path, recursive)
+        entries = [(str(f), None) for f in found] + [(str(d), why) for d, why in unreadable]
+        out += sorted(entries, key=lambda e: e[0]) if entries else [(path, no_audio)]
+    return out

@@ -87,33 +87,12 @@ def _error_row(path: str, problem: str) -> dict[str, Any]:
 
 def inputs(given: list[str], recursive: bool) -> list[tuple[str, str | None]]:
     """``(path, problem)`` per file to classify: folders expanded into their
-    audio files; a folder without any is one entry with its problem."""
-    from pathlib import Path
+    audio files; a folder without any is one entry with its problem
+    (:func:`kwsapp.audio.files.files_to_read`)."""
+    from kwsapp.audio.files import NO_AUDIO, files_to_read
 
-    from kwsapp.audio.files import scan_audio
-
-    out: list[tuple[str, str | None]] = []
-    for path in given:
-        if not path:  # Path("") is "." : the current folder was classified
-            out.append((path, "no such file (an empty name)"))
-            continue
-        try:
-            is_dir = Path(path).is_dir()
-        except OSError:  # a name too long: reading it says so
-            is_dir = False
-        if not is_dir:
-            out.append((path, None))
-            continue
-        found, unreadable = scan_audio(path, recursive)
-        # A folder that cannot be listed is one entry with its problem
-        # (its files were skipped without a word, or "no audio files").
-        entries = [(str(f), None) for f in found] + [(str(d), why) for d, why in unreadable]
-        if entries:
-            out += sorted(entries, key=lambda e: e[0])
-        else:
-            hint = "" if recursive else " (-r looks in subfolders)"
-            out.append((path, f"no audio files in this folder{hint}"))
-    return out
+    return files_to_read(given, recursive,
+                         NO_AUDIO + ("" if recursive else " (-r looks in subfolders)"))
 
 
 def run(args: argparse.Namespace) -> int:

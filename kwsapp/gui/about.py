@@ -1,6 +1,7 @@
 """Help > About: the version, the bundled models (what each is and how it
 measured on speakers it never saw) and the credits for the work and data
-they are built on (the long form is NOTICE and README's Credits)."""
+they are built on, and for the second opinion's recogniser where it is
+installed (the long form is NOTICE and README's Credits)."""
 
 from __future__ import annotations
 
@@ -41,10 +42,21 @@ def model_lines() -> list[str]:
     return lines
 
 
+#: Credited when installed: the second opinion's recogniser (the ``verify``
+#: extra), which runs in the app and was not named in its About box.
+SECOND_OPINION = ("Moonshine base-en", "Moonshine AI; MIT",
+                  "the speech recogniser of the second opinion, which hears each command "
+                  "before it fires")
+
+
 def credits() -> list[tuple[str, str, str]]:
-    """The credits that apply to the bundled models."""
+    """The credits that apply to the bundled models, and to the second
+    opinion's recogniser where it is installed."""
+    from kwsapp.inference.verifier import model_dir
+
     cards = json.dumps(list(bundled_cards().values()))
-    return list(CREDITS) + [c for key, c in CREDITS_IF_USED.items() if key in cards]
+    return (list(CREDITS) + [c for key, c in CREDITS_IF_USED.items() if key in cards]
+            + ([SECOND_OPINION] if model_dir() is not None else []))
 
 
 def about_html() -> str:

@@ -36,6 +36,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
+from kwsapp.gui.labels import fit_to_width
 from kwsapp.gui.live import SessionRunner, SourceFactory, on_new_source
 from kwsapp.gui.waveform_widget import LevelMeter, envelope
 from kwsapp.userwords.record import InputWatch
@@ -77,8 +78,7 @@ class TakeSlot(QtWidgets.QFrame):
         self.speech.hide()
         item.addItem(self.speech)
         item.addItem(self.curve)
-        self.status = QtWidgets.QLabel("not recorded")
-        self.status.setWordWrap(True)
+        self.status = fit_to_width(QtWidgets.QLabel("not recorded"))  # a file's name, why not
         self.record_button = QtWidgets.QPushButton(RECORD_TEXT)
         self.record_button.setToolTip("Record this take from the input device")
         self.play_button = QtWidgets.QPushButton("▶ Play")
@@ -256,7 +256,7 @@ class AddWordDialog(QtWidgets.QDialog):
         self.meter = LevelMeter(gui_config or GuiConfig())
         self.prompt = QtWidgets.QLabel(f"Record {self.config.default_takes} takes of the word "
                                        "(or drop audio files here), then train.")
-        self.prompt.setWordWrap(True)
+        fit_to_width(self.prompt)  # it names the files not used, the name typed
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -651,7 +651,8 @@ class AddWordDialog(QtWidgets.QDialog):
         if self._thread is not None or self.recording or self.reading:
             return False
         try:
-            name = check_name(self.name_edit.text(), self.root)
+            name = check_name(self.name_edit.text(), self.root,
+                              remove_with="select it under Your words, then Remove word")
             check_takes(self.takes, self.config, self.ignore_box.isChecked())
         except KwsError as exc:
             self.say(str(exc), error=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from kwsapp.gui.labels import fit_to_width
+
 
 class Banner(QtWidgets.QFrame):
     """One message at a time; hidden until :meth:`show_message`."""
@@ -11,8 +13,7 @@ class Banner(QtWidgets.QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("banner")
-        self.text = QtWidgets.QLabel()
-        self.text.setWordWrap(True)
+        self.text = fit_to_width(QtWidgets.QLabel())  # it names files and folders
         self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QtWidgets.QToolButton()
         close.setText("✕")

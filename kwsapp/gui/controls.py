@@ -14,7 +14,9 @@ from kwsapp.models.registry import bundled_models
 log = logging.getLogger(__name__)
 
 OPEN_MODEL = "Open model…"
-VAD_CHOICES = ("0 · keeps most", "1", "2 · default", "3 · strictest")
+VAD_CHOICES = ("0 · keeps most", "1", "2", "3 · strictest")
+#: After the VAD choice the model's card (or the runtime's default) sets.
+DEFAULT_MARK = " · default"
 
 
 def list_devices() -> list:
@@ -225,7 +227,12 @@ class ControlsBar(QtWidgets.QWidget):
         """Show ``spec`` as the current model (an artifact path gets a row)."""
         index = self.model_combo.findData(spec)
         if index < 0:
-            self.model_combo.insertItem(self.model_combo.count() - 1, Path(spec).name, spec)
+            name = Path(spec).name
+            if self.model_combo.findText(name) >= 0:
+                # Two "embed" (the bundled one's folder opened) or two
+                # "model" (runs/a/model, runs/b/model) could not be told apart.
+                name = f"{Path(spec).parent.name}/{name}"
+            self.model_combo.insertItem(self.model_combo.count() - 1, name, spec)
             self.model_combo.setItemData(self.model_combo.count() - 2, spec,
                                          QtCore.Qt.ItemDataRole.ToolTipRole)
             index = self.model_combo.count() - 2
@@ -254,6 +261,13 @@ class ControlsBar(QtWidgets.QWidget):
         self.vad_combo.blockSignals(True)
         self.vad_combo.setCurrentIndex(int(aggressiveness))
         self.vad_combo.blockSignals(False)
+
+    def set_vad_default(self, aggressiveness: int) -> None:
+        """Mark the VAD choice the model uses unless the user picks another
+        ("2 · default" was marked whatever the model's card set: the embed
+        model's is 1)."""
+        for i, text in enumerate(VAD_CHOICES):
+            self.vad_combo.setItemText(i, text + (DEFAULT_MARK if i == aggressiveness else ""))
 
     def set_verify(self, on: bool, why_not: str | None) -> None:
         """Show the second opinion ``on`` or off without reporting it as the

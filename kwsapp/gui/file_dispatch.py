@@ -10,13 +10,16 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kwsapp.audio.files import AUDIO_SUFFIXES, expand_paths
+from kwsapp.audio.files import AUDIO_SUFFIXES, NO_AUDIO, files_to_read
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.gui.file_detail import FileDetailWorker
 from kwsapp.gui.files import FileResult, FilesPanel, FileWorker
 from kwsapp.gui.spectrogram_widget import DetailImage, DetailRequest
 
 log = logging.getLogger(__name__)
+
+#: A dropped folder with no audio file (subfolders are looked in too).
+NO_AUDIO_HERE = NO_AUDIO + " or its subfolders"
 
 
 def dropped_paths(mime: QtCore.QMimeData) -> list[str]:
@@ -72,17 +75,21 @@ class FileDispatch(QtCore.QObject):
     def classify(self, paths: list[str], model_spec: str, overrides: Overrides) -> list[str]:
         """Queue ``paths`` (folders expanded, subfolders too); a folder
         without audio files gets a row saying so (a drop that did nothing
-        left the user guessing). Returns the paths given a row."""
+        left the user guessing), and so does a folder or subfolder that
+        cannot be listed (its files were left out without a word; a dropped
+        one said "no audio files"). Returns the paths given a row."""
         files, shown = [], []
         for path in paths:  # rows in the order given
-            found = expand_paths([path], recursive=True)
-            if found:
-                self.panel.add_pending(found, str(path) if Path(path).is_dir() else None)
-            else:  # only a folder expands to nothing
-                self.panel.add_result(FileResult(path, error="no audio files in this folder "
-                                                             "or its subfolders"))
-            files += found
-            shown += found or [path]
+            folder = str(Path(path)) if path and Path(path).is_dir() else None
+            for entry, problem in files_to_read([path], recursive=True, no_audio=NO_AUDIO_HERE):
+                # Named by its path inside the dropped folder (the folder itself by its name).
+                inside = folder if entry != folder else None
+                self.panel.add_pending([entry], inside)
+                if problem is None:
+                    files.append(entry)
+                else:
+                    self.panel.add_result(FileResult(entry, error=problem))
+                shown.append(entry)
         if files:
             self._batch += 1
             self._total += len(files)

@@ -23,6 +23,7 @@ from kwsapp.audio.io import audio_info
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import Cancelled, KwsError
 from kwsapp.gui.file_image import FileOverview, frames_per_column
+from kwsapp.gui.labels import fit_to_width
 from kwsapp.gui.result_widget import ProbabilityBars, scrolling
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, MelColours
 from kwsapp.inference.classify import FileClassification, FileClassifier
@@ -267,8 +268,7 @@ class FilesPanel(QtWidgets.QSplitter):
         lay = QtWidgets.QVBoxLayout(long_page)
         lay.addWidget(self.file_view, 1)
         lay.addWidget(self.command_list)
-        self.error_label = QtWidgets.QLabel()
-        self.error_label.setWordWrap(True)
+        self.error_label = fit_to_width(QtWidgets.QLabel())  # the file's name, then why
         self.error_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         for page in (hint, clip_page, long_page, self.error_label):
             self.detail.addWidget(page)

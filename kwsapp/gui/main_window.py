@@ -121,12 +121,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.prefs.geometry is not None:
             self.restoreGeometry(self.prefs.geometry)
         else:
-            self.resize(1180, 760)
+            self.resize(self.first_size())
         self.refresh_devices()
         self.controls.fill_models()
         self._load_first_model([self.prefs.model, remembered, DEFAULT_MODEL])
         if autostart:
             QtCore.QTimer.singleShot(0, self.start_listening)
+
+    def first_size(self) -> QtCore.QSize:
+        """The window's size at the first run: the default, within the
+        screen's free area (it opened 760 pixels tall on a 1366x768 laptop,
+        its bottom under the panel, and 1,180 wide on a 1,024 screen)."""
+        free = self.screen().availableGeometry().size() * self.gui_config.window_screen_share
+        return QtCore.QSize(*self.gui_config.window_size).boundedTo(free)
 
     # ----------------------------------------------------------------- layout
     def _action(self, text: str, tip: str, slot, shortcut=None) -> QtGui.QAction:
@@ -348,6 +355,8 @@ class MainWindow(QtWidgets.QMainWindow):
         shown = runtime_settings(recognizer.card.raw, self.overrides(), self.config)
         self.controls.set_threshold(shown.smoothing.threshold)
         self.controls.set_vad(shown.vad.aggressiveness)
+        self.controls.set_vad_default(self.config.with_card(recognizer.card.raw)
+                                      .vad.aggressiveness)
         self.controls.set_verify(shown.verify.active, why_no_second_opinion(recognizer.card.raw))
         self.banner.hide()
         if self.listening:
@@ -564,16 +573,23 @@ class MainWindow(QtWidgets.QMainWindow):
         """The Add word dialog with the selected history rows' audio as
         takes and "Ignore it" ticked: a word that set off commands it is not."""
         clips = self.live.history.selected_audio()
-        if not clips:
-            self.status.set_state("select the commands to ignore in the history first")
+        if not clips:  # a hint for a while, not the input's state
+            self.statusBar().showMessage("Select the commands to ignore in the history "
+                                         "first.", self.gui_config.status_message_ms)
             return
         self.open_add_word()
         dialog = self.add_word_dialog
         dialog.ignore_box.setChecked(True)  # first: the takes are counted for it
         dialog.add_audio(clips)
         if not dialog.name_edit.text():  # a name to accept as it is: "not left"
-            labels = dict.fromkeys(name.split(" at ")[0] for name, _ in clips)
-            dialog.name_edit.setText(dialog.free_name("not " + " or ".join(labels)))
+            labels = list(dict.fromkeys(name.split(" at ")[0] for name, _ in clips))
+            name = ""
+            # As many of them as a name holds: five made it too long, the
+            # name was left empty and Train said "the word needs a name".
+            while labels and not name:
+                name = dialog.free_name("not " + " or ".join(labels))
+                labels.pop()
+            dialog.name_edit.setText(name)
 
     def reload_user_words(self, _name: str = "") -> None:
         """Listen for the user words as stored now."""
@@ -665,10 +681,11 @@ class MainWindow(QtWidgets.QMainWindow):
         """Write the current tab's table to ``path``; a failure is shown."""
         try:
             n = save_csv(path, self.current_table())
-        except (KwsError, OSError) as exc:
-            self.banner.show_message(f"Cannot export to {path}: {exc}")
+        except KwsError as exc:  # it names the file and the problem
+            self.banner.show_message(f"Cannot export: {exc}")
             return False
-        self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}", 5000)
+        self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}",
+                                     self.gui_config.status_message_ms)
         return True
 
     def show_about(self) -> None:

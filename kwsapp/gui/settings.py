@@ -1,13 +1,20 @@
 """What the window remembers between runs (QSettings), with typed defaults.
 
 Values are stored, not combo indices (a device list changes between runs).
+A value the window cannot use (the file edited by hand, or written by
+another version) is read as not chosen: the model card's value holds.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from PySide6 import QtCore
+
+from kwsapp.config import THRESHOLD_RANGE
+from kwsapp.models.artifact import VAD_MODES
 
 ORGANIZATION = "kwsapp"
 APPLICATION = "kwsapp"
@@ -36,21 +43,28 @@ class WindowSettings:
             value = store.value(key)
             return str(value) if value not in (None, "") else None
 
-        def number(key: str, kind: type) -> float | int | None:
+        def number(key: str, kind: type, ok: Callable[[Any], bool]) -> float | int | None:
+            # Out of range (a threshold of 5, a VAD mode of 9), the window
+            # did not open (a traceback) or could not listen.
             value = store.value(key)
             try:
-                return kind(value) if value not in (None, "") else None
-            except (TypeError, ValueError):
+                value = kind(value) if value not in (None, "") else None
+            except (TypeError, ValueError, OverflowError):
                 return None
+            return value if value is not None and ok(value) else None
 
-        verify = text("model/verify")
-        withheld = text("history/show_withheld")
+        def flag(key: str) -> bool | None:
+            value = (text(key) or "").lower()
+            return True if value in ("true", "1") else False if value in ("false", "0") else None
+
+        withheld = flag("history/show_withheld")
         geometry = store.value("window/geometry")
         return cls(device=text("audio/device"), model=text("model/spec"),
-                   threshold=number("model/threshold", float),
-                   vad_aggressiveness=number("vad/aggressiveness", int),
-                   verify=None if verify is None else verify.lower() in ("true", "1"),
-                   show_withheld=withheld is None or withheld.lower() in ("true", "1"),
+                   threshold=number("model/threshold", float, lambda v: math.isfinite(v) and
+                                    THRESHOLD_RANGE[0] <= v <= THRESHOLD_RANGE[1]),
+                   vad_aggressiveness=number("vad/aggressiveness", int, VAD_MODES.__contains__),
+                   verify=flag("model/verify"),
+                   show_withheld=withheld is not False,
                    geometry=geometry if isinstance(geometry, QtCore.QByteArray) else None)
 
     def save(self, store: QtCore.QSettings) -> None:

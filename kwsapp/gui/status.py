@@ -26,8 +26,16 @@ class StatusFields:
         for key, tip in FIELDS.items():
             label = QtWidgets.QLabel("—")
             label.setToolTip(tip)
-            label.setMinimumWidth(0 if key == "device" else 110)
-            bar.addPermanentWidget(label, 1 if key == "device" else 0)
+            if key == "device":
+                # A normal widget, not a permanent one: a message shown for
+                # a while (QStatusBar.showMessage: "exported 12 rows to …")
+                # takes its place. Stretched over the bar as a permanent
+                # widget, it left the message no room: never seen.
+                label.setMinimumWidth(0)
+                bar.addWidget(label, 1)
+            else:
+                label.setMinimumWidth(110)
+                bar.addPermanentWidget(label, 0)
             self.labels[key] = label
         self.set_state("not listening")
 

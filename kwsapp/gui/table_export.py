@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+from pathlib import Path
 from typing import Protocol, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp.atomic import write_atomic
+from kwsapp.errors import BadInputError
 
 
 class Table(Protocol):
@@ -34,10 +36,34 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[object]],
 
 def save_csv(path: str | os.PathLike[str], table: Table) -> int:
     """Write every row of ``table`` to ``path`` (atomically); returns the
-    number of rows."""
+    number of rows.
+
+    Raises:
+        BadInputError: ``path`` cannot be written; the message names it and
+            says why in words.
+        DiskFullError: the disk is full (a file there before is kept).
+    """
     header, rows = table.table_rows()
-    write_atomic(path, to_csv(header, rows).encode("utf-8"))
+    try:
+        write_atomic(path, to_csv(header, rows).encode("utf-8"))
+    except OSError as exc:
+        raise BadInputError(f"{path}: {write_problem(path, exc)}") from None
     return len(rows)
+
+
+def write_problem(path: str | os.PathLike[str], exc: OSError) -> str:
+    """Why ``path`` could not be written, in words. The OS error names the
+    atomic write's temporary file (``.tmp-x1y2.csv``), which the user never
+    chose and cannot find: the message said "Permission denied:
+    '/data/.tmp-x1y2.csv'" for a read-only /data."""
+    folder = Path(path).parent
+    if isinstance(exc, IsADirectoryError) or Path(path).is_dir():
+        return "that is a folder: give the file a name"
+    if isinstance(exc, PermissionError):
+        return f"no permission to write in {folder}"
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):  # a file where a folder should be
+        return f"{folder} is not a folder"
+    return f"cannot be written ({exc.strerror or exc})"
 
 
 def copy_rows(table: Table) -> int:

@@ -288,6 +288,14 @@ def read_card(artifact_dir: str | Path) -> ModelCard:
         raise ModelError(f"{path}: unreadable card ({exc})") from None
     if not isinstance(card, dict):
         raise ModelError(f"{path}: card must be a JSON object")
+    if card.get("kind") == "user_word":
+        from kwsapp.models.registry import DEFAULT_MODEL
+
+        # Its card lacks a model's fields: "missing labels, sample_rate_hz,
+        # window_ms, input" left the user guessing what was wrong.
+        raise ModelError(f"{artifact_dir}: a word of your own ({card.get('name', '?')!r}), not "
+                         f"a model: your words are listened for beside the commands of the "
+                         f"{DEFAULT_MODEL} model (Words > Add word… lists them; kwsapp words)")
     return ModelCard.from_dict(card, str(path))
 
 

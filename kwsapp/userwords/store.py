@@ -92,9 +92,14 @@ def slug(name: str) -> str:
 
 
 def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = LABELS,
-               taken_ok: bool = False) -> str:
+               taken_ok: bool = False, remove_with: str | None = None) -> str:
     """The normalized name, if it can be a new word (or, with ``taken_ok``,
     replace the word of that name).
+
+    Args:
+        remove_with: how to remove a word, said when the name is taken
+            (default: the ``kwsapp words --remove`` command; the window
+            names its button).
 
     Raises:
         BadNameError: empty, too long, odd characters, a bundled command (or
@@ -104,15 +109,19 @@ def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = 
     if not norm:
         raise BadNameError("the word needs a name")
     if len(norm) > MAX_NAME:
-        raise BadNameError(f"{name!r}: names are at most {MAX_NAME} characters")
+        # Not the whole name: 200 characters typed or pasted made the
+        # message (and the Add word dialog showing it) as wide.
+        raise BadNameError(f"{norm[:MAX_NAME] + '…'!r} is {len(norm)} characters long: names "
+                           f"are at most {MAX_NAME}")
     if not _NAME_RE.match(norm):
         raise BadNameError(f"{name!r}: use ASCII letters, digits, spaces, ' - and _ only "
                            "(a-z, 0-9: no accented letters; starting with a letter or digit)")
     if norm in reserved or slug(norm) in reserved:
         raise BadNameError(f"{name!r} is a bundled command (or class) name; pick another name")
     if not taken_ok and (_folder_of(words_dir(root) / slug(norm)) / CARD_FILE).exists():
-        raise BadNameError(f"{norm!r} is already taken; remove it first "
-                           f"(kwsapp words --remove {slug(norm)!r}) or pick another name")
+        how = remove_with or f"kwsapp words --remove {slug(norm)!r}"
+        raise BadNameError(f"{norm!r} is already taken; remove it first ({how}) or pick "
+                           "another name")
     return norm
 
 
