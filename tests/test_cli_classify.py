@@ -339,7 +339,7 @@ def test_a_clip_shorter_than_a_word_is_labelled_with_a_note(bundled_model_dir, d
     cut, full = json.loads(proc.stdout)["files"]
     assert cut["label"] in LABELS and full["notes"] == []
     (note,) = cut["notes"]
-    assert note.startswith("only 0.05 s of audio, shorter than the model's 1.50 s window")
+    assert note.startswith("only 50 ms of audio, shorter than the model's 1.50 s window")
     assert "the label may be wrong" in note
 
     proc = run_cli("classify", str(short))

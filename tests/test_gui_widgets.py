@@ -203,12 +203,12 @@ def test_a_clip_too_short_to_trust_says_so_in_the_files_tab(qtbot, tmp_path, tin
     panel.add_result(worker.classify_one(str(whole), str(tiny_model)))
     panel.add_result(worker.classify_one(str(short), str(tiny_model)))
     (_, whole_said), (_, short_said) = panel.result_rows()
-    assert "only 0.05 s of audio" in short_said and "may be wrong" in short_said
+    assert "only 50 ms of audio" in short_said and "may be wrong" in short_said
     assert "only" not in whole_said
     panel.table.setCurrentItem(panel.table.topLevelItem(1))
-    assert panel.clip_note.isVisible() and "0.05 s" in panel.clip_note.text()
+    assert panel.clip_note.isVisible() and "50 ms" in panel.clip_note.text()
     panel.table.setCurrentItem(panel.table.topLevelItem(0))
     assert not panel.clip_note.isVisible()
     header, rows = panel.table_rows()
     notes = [dict(zip(header, row))["notes"] for row in rows]
-    assert notes[0] == "" and notes[1].startswith("only 0.05 s of audio")
+    assert notes[0] == "" and notes[1].startswith("only 50 ms of audio")

@@ -224,6 +224,21 @@ def test_controls_change_what_the_engine_uses(qtbot, make_window, tiny_model, da
     qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
 
 
+def test_space_goes_to_a_focused_list_or_check_box(qtbot, make_window, tiny_model, data_dir):
+    """Space on a focused list opens it (and on a check box ticks it)
+    instead of stopping listening: the window's Space shortcut took it, so
+    the keyboard could not use them. Elsewhere Space still toggles
+    listening (the test above)."""
+    window = make_window(tiny_model, replay(words_audio(data_dir, ["yes"])))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=5000)
+    combo = window.vad_combo
+    combo.setFocus()
+    qtbot.keyClick(combo, QtCore.Qt.Key.Key_Space)
+    assert window.listening and window.session is not None
+    assert combo.view().isVisible()  # its list opened
+    combo.hidePopup()
+
+
 def test_model_folders_that_are_not_models_are_said_and_the_model_kept(qtbot, make_window,
                                                                         tiny_model, tmp_path,
                                                                         monkeypatch):

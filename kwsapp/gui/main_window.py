@@ -60,6 +60,21 @@ def load_recognizer(spec: str) -> tuple[object | None, Exception | None]:
         return None, exc
 
 
+class SpaceToFocusedControl(QtCore.QObject):
+    """Space goes to the focused check box, button or list, not to the
+    window's Space shortcut (Listen): with the shortcut taking it, the
+    keyboard could not tick "Second opinion" nor open a list. Elsewhere
+    Space still starts and stops listening (a focused Listen button is
+    Listen itself)."""
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if (event.type() == QtCore.QEvent.Type.ShortcutOverride
+                and event.key() == QtCore.Qt.Key.Key_Space
+                and event.modifiers() == QtCore.Qt.KeyboardModifier.NoModifier):
+            event.accept()  # the key goes to the widget as a key press
+        return False
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """kwsapp's window.
 
@@ -108,6 +123,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_parts()
         self._build_menus()
         self._connect()
+        self._space_filter = SpaceToFocusedControl(self)
+        for widget in (self.findChildren(QtWidgets.QAbstractButton)
+                       + self.findChildren(QtWidgets.QComboBox)):
+            widget.installEventFilter(self._space_filter)
 
         self._redraw_timer = QtCore.QTimer(self, interval=int(1000 / self.gui_config.redraw_hz))
         self._redraw_timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)

@@ -77,7 +77,9 @@ def short_clip_note(duration_s: float, window_ms: float, config: Config) -> str 
     model's ``window_ms`` (None for a longer one)."""
     if duration_s * 1000.0 >= min(config.short_clip_ms, window_ms):
         return None
-    return (f"only {duration_s:.2f} s of audio, shorter than the model's "
+    # A clip of a few samples read "only 0.00 s": under 0.1 s, in ms.
+    length = f"{duration_s * 1000:.0f} ms" if duration_s < 0.1 else f"{duration_s:.2f} s"
+    return (f"only {length} of audio, shorter than the model's "
             f"{window_ms / 1000.0:.2f} s window: padded with silence, and likely less "
             "than a whole word, so the label may be wrong")
 
