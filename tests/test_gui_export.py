@@ -116,10 +116,17 @@ def test_files_tab_exports_to_csv(qtbot, window, tmp_path, data_dir):
     assert rows[str(bad)]["label"] == "" and "not a readable audio" in rows[str(bad)]["error"]
 
 
-def test_export_to_an_unwritable_place_is_a_message(window):
+def test_export_to_an_unwritable_place_is_a_message(window, tmp_path):
+    """The failure is said in the banner, and a later export that works
+    takes it away (it stayed up, stale, before); another message stays."""
     # /proc takes no new files, even for root.
     assert not window.export_csv("/proc/kwsapp-cannot-write.csv")
     assert not window.banner.isHidden() and "Cannot export" in window.banner.text.text()
+    assert window.export_csv(str(tmp_path / "history.csv"))
+    assert window.banner.isHidden()
+    window.banner.show_message("the input device stopped")
+    assert window.export_csv(str(tmp_path / "history.csv"))
+    assert not window.banner.isHidden()
 
 
 def text_columns(widget, start_x: int, end_x: int) -> int:

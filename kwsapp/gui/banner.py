@@ -32,3 +32,10 @@ class Banner(QtWidgets.QFrame):
                            "#banner QLabel { color: white; }")
         self.text.setText(message)
         self.show()
+
+    def clear_if(self, prefix: str) -> None:
+        """Hide the message if it starts with ``prefix``: a fault that a later
+        success has made stale (an export that failed, then worked), while
+        any other message stays."""
+        if not self.isHidden() and self.text.text().startswith(prefix):
+            self.hide()

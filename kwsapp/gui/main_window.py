@@ -60,6 +60,10 @@ def load_recognizer(spec: str) -> tuple[object | None, Exception | None]:
         return None, exc
 
 
+#: How the banner begins when an export fails (a later export clears it).
+EXPORT_FAILED = "Cannot export:"
+
+
 class SpaceToFocusedControl(QtCore.QObject):
     """Space goes to the focused check box, button or list, not to the
     window's Space shortcut (Listen): with the shortcut taking it, the
@@ -701,8 +705,9 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             n = save_csv(path, self.current_table())
         except KwsError as exc:  # it names the file and the problem
-            self.banner.show_message(f"Cannot export: {exc}")
+            self.banner.show_message(f"{EXPORT_FAILED} {exc}")
             return False
+        self.banner.clear_if(EXPORT_FAILED)  # an earlier export's failure is past
         self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}",
                                      self.gui_config.status_message_ms)
         return True
