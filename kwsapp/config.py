@@ -78,6 +78,13 @@ class AudioConfig:
     # answered within `device_probe_timeout_s` (PortAudio hung) is killed.
     device_poll_s: float = 1.0
     device_probe_timeout_s: float = 15.0
+    # Listing the input devices (`kwsapp devices`, the window's chooser at
+    # start and on refresh) runs a fresh PortAudio in a child process
+    # (kwsapp/audio/portaudio_child.py), killed and said when it has not
+    # answered in this long: PortAudio's start hangs for ever on a sound
+    # server that answers nobody. It answers in 0.2-0.3 s here (JACK dummy
+    # server, the Python start included).
+    device_list_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -301,6 +308,10 @@ class UserWordsConfig:
     # sound card's capture child reports an error after 3 s of silence, but
     # another source may never say anything.
     record_no_audio_s: float = 5.0
+    # Play (a take, in the dialog) runs a fresh PortAudio in a child process
+    # that is given this long beyond the take's own length to play it, then
+    # killed and said (a sound server that answers nobody hangs its start).
+    play_answer_s: float = 10.0
     min_word_s: float = 0.15  # less speech than this is no word
     max_word_s: float = 3.0  # more speech than this is not one word
     silent_peak_dbfs: float = -45.0  # a take whose peak stays below is silent

@@ -356,16 +356,17 @@ def frozen_jack():
         stop_jack_server(proc)
 
 
-def capture_children(server: str) -> list:
-    """The capture children (``python -m kwsapp.audio.child_source``)
-    running on the JACK server named ``server``, wherever they are (one
-    whose parent ended is no one's child)."""
+def capture_children(server: str, module: str = "kwsapp.audio.child_source") -> list:
+    """The capture children (``python -m kwsapp.audio.child_source``; or
+    ``module``'s, e.g. ``kwsapp.audio.portaudio_child``: listing devices,
+    playing a take) running on the JACK server named ``server``, wherever
+    they are (one whose parent ended is no one's child)."""
     import psutil
 
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if ("kwsapp.audio.child_source" in " ".join(p.info["cmdline"] or ())
+            if (module in " ".join(p.info["cmdline"] or ())
                     and p.environ().get("JACK_DEFAULT_SERVER") == server):
                 found.append(p)
         except (psutil.Error, OSError):

@@ -87,6 +87,12 @@ def main() -> None:
         app.processEvents()
         time.sleep(0.01)
     window.update_status()
+    # The devices are listed by a child process, off the GUI thread: their
+    # answer may come after the command on a loaded machine.
+    deadline = time.monotonic() + args.timeout
+    while window.looking_for_devices and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
     result = {
         "started": started,
         "devices": [window.device_combo.itemText(i) for i in range(window.device_combo.count())],

@@ -1,6 +1,9 @@
-"""`kwsapp devices` without any audio device: one line, no traceback."""
+"""`kwsapp devices` without any audio device, or on a sound server that
+answers nobody: one line, no traceback, exit 2."""
 
-from conftest import run_cli
+import pytest
+
+from conftest import capture_children, run_cli
 
 
 def test_no_device_gives_one_line():
@@ -29,3 +32,31 @@ def test_enrol_record_without_a_device_says_so_before_the_countdown(tmp_path):
     assert proc.returncode == 2 and "no audio input device" in proc.stderr, proc.stderr
     assert "take 1/3" not in proc.stderr and "say the word" not in proc.stderr
     assert not (tmp_path / "home" / "words").exists()
+
+
+@pytest.mark.jack
+def test_a_sound_server_that_answers_nobody_is_given_up(frozen_jack):
+    """Real parts: a JACK dummy server frozen with SIGSTOP answers nobody,
+    and PortAudio's start hangs on it for ever (`kwsapp devices` hung: it
+    started PortAudio in its own process). The devices are listed by a
+    fresh PortAudio in a child process, killed after the config's
+    device_list_timeout_s: one line saying so, exit 2, no child left. Once
+    the server answers again, the same command lists its input."""
+    from kwsapp.config import AudioConfig
+
+    server = frozen_jack.env["JACK_DEFAULT_SERVER"]
+    frozen_jack.freeze()
+    try:
+        proc = run_cli("devices", env=frozen_jack.env, timeout=120)
+        left = capture_children(server, "kwsapp.audio.portaudio_child")
+    finally:
+        frozen_jack.thaw()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("kwsapp:")]
+    limit = AudioConfig().device_list_timeout_s
+    assert lines == [f"kwsapp: DeviceError: the sound system did not list its input devices "
+                     f"in {limit:g} s: PortAudio hangs starting (a sound server that stopped "
+                     "answering, such as a JACK server?); restart it, then try again"], lines
+    assert left == []
+    again = run_cli("devices", env=frozen_jack.env)
+    assert again.returncode == 0 and "system" in again.stdout, again.stderr

@@ -153,3 +153,44 @@ def test_missing_folder_is_bad_input(tmp_path):
         data.scan(tmp_path / "nope")
     with pytest.raises(BadInputError, match="class folders"):
         data.scan(tmp_path)
+
+
+@pytest.mark.parametrize("damage, what", [
+    (lambda root: (root, 0o000), "data folder"),
+    (lambda root: (root / "no", 0o000), "label folder"),
+    (lambda root: (root / "yes", 0o644), "label folder"),  # names listed, none looked at
+    (lambda root: (root / "validation_list.txt", 0o000), "split list"),
+    (lambda root: (root / "_background_noise_", 0o000), "background noise folder"),
+], ids=["data folder", "label folder", "label folder without x", "split list",
+        "background noise folder"])
+def test_train_on_data_that_cannot_be_read_names_the_path(tmp_path, damage, what):
+    """`kwsapp train --data DIR` on a data folder, a label folder, a split
+    list or the background noise that cannot be read (as a user, not root:
+    run_cli obey_file_modes) says which and why in one line, exit 2 (it was
+    `kwsapp: PermissionError: .../validation_list.txt: Permission denied`,
+    and an unreadable data folder was blamed on its list); said before
+    TensorFlow loads, nothing written."""
+    import importlib.util
+
+    from conftest import run_cli
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("the train extra (TensorFlow) is not installed")
+    root = tmp_path / "data"
+    for spk in SPEAKERS[:6]:
+        for word in ("yes", "no"):
+            _wav(root / word / f"{spk}_nohash_0.wav")
+    _wav(root / "_background_noise_" / "pink_noise.wav", n=3 * RATE, value=0.05)
+    (root / "validation_list.txt").write_text(f"yes/{SPEAKERS[0]}_nohash_0.wav\n")
+    path, mode = damage(root)
+    path.chmod(mode)
+    try:
+        proc = run_cli("train", "--data", str(root), "--arch", "cnn", "--config", "tiny",
+                       "--out", str(tmp_path / "out"), obey_file_modes=True)
+    finally:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("kwsapp:")]
+    assert lines == [f"kwsapp: BadInputError: {path}: cannot read this {what} (Permission "
+                     "denied); make it readable (e.g. chmod u+rX) and run again"], proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -88,6 +88,44 @@ def test_bad_streaming_section_is_a_clear_model_error(bundled_model_dir, tmp_pat
         Recognizer(art)
 
 
+STREAMING_FILES = ("embedding.tflite", "head.tflite", "embedding_step.tflite",
+                   "embedding_chunk.tflite", "embedding_stream1.tflite",
+                   "embedding_stream2.tflite", "embedding_stream3.tflite")
+
+
+@pytest.mark.parametrize("missing", STREAMING_FILES)
+def test_a_split_artifact_missing_a_streaming_file_is_refused_at_load(bundled_model_dir,
+                                                                      tmp_path, missing):
+    """A split embed artifact without one of the files its card's streaming
+    section names is refused at load, naming the file: the step file (loaded
+    only when asked for, since the stream files run) was missing unnoticed.
+    Only the bundled card's files are copied (not model.keras)."""
+    card = json.loads((bundled_model_dir / "card.json").read_text())
+    if "streaming" not in card:
+        pytest.skip("the bundled embed is not split")
+    section = card["streaming"]
+    named = [section[key]["file"] for key in ("embedding", "head", "step", "chunk")
+             if key in section] + list(section.get("stream", {}).get("files", {}).values())
+    assert set(named) == set(STREAMING_FILES)  # every one is tried here
+    art = tmp_path / "embed"
+    art.mkdir()
+    for name in ("card.json", "model.tflite", *named):
+        if name != missing:
+            shutil.copy(bundled_model_dir / name, art / name)
+    with pytest.raises(ModelError) as caught:
+        Recognizer(art)
+    assert str(caught.value).startswith(f"{(art / missing).resolve()}: model file missing")
+
+
+def test_the_step_file_is_looked_at_not_loaded(bundled_model_dir):
+    """With streaming models the step is still not loaded at start (one
+    interpreter fewer at a cold start): its file is only looked for."""
+    rec = Recognizer(bundled_model_dir)
+    if rec.split is None or not rec.split.streams:
+        pytest.skip("the bundled embed has no streaming models")
+    assert rec.split._step is None
+
+
 @pytest.mark.train
 @pytest.mark.slow
 def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data_dir, repo_root,

@@ -223,6 +223,52 @@ def test_a_words_folder_that_cannot_be_written_is_one_line(tmp_path, wake_dir):
     assert (root / "words" / "lamp" / "card.json").is_file()
 
 
+def test_a_words_folder_that_cannot_be_written_is_said_before_any_training(tmp_path, wake_dir):
+    """The words folder is checked before the detector is trained (seconds
+    of work; recorded takes would be lost too): it was found only when the
+    trained word was saved. In-process, enrol never calls the embedding
+    (it raises here if called) and says why in the words save_word uses;
+    `enrol --record` says it before any take is recorded (no device is
+    needed to find that out); the check leaves nothing behind."""
+    from kwsapp.errors import BadInputError
+    from kwsapp.userwords.embedding import default_pool
+    from kwsapp.userwords.enrol import enrol
+    from kwsapp.userwords.takes import load_takes
+
+    (tmp_path / "afile").write_text("not a folder\n")
+    root = tmp_path / "afile"
+    takes = load_takes(recordings(wake_dir, "snowboy", 3))
+    embedded = []
+
+    def embed(audio):
+        embedded.append(audio.size)
+        raise AssertionError("trained before the words folder was checked")
+
+    with pytest.raises(BadInputError) as caught:
+        enrol("lamp", takes, embed, default_pool(), root=root)
+    assert str(caught.value) == (f"user words folder {root / 'words'}: cannot write there "
+                                 "(Not a directory); set KWSAPP_HOME to a folder you can write")
+    assert embedded == []
+
+    proc = run_cli("enrol", "lamp", "--record", "3",
+                   env={"KWSAPP_HOME": str(root), "JACK_DEFAULT_SERVER": "kwsapp-none",
+                        "JACK_NO_START_SERVER": "1"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == [f"kwsapp: BadInputError: user words folder {root / 'words'}: cannot "
+                     "write there (Not a directory); set KWSAPP_HOME to a folder you can "
+                     "write"], lines
+
+    from kwsapp.userwords.store import check_writable
+
+    home = tmp_path / "home"
+    assert check_writable(home) == home / "words"
+    assert not home.exists()  # not made: save_word makes it
+    (home / "words").mkdir(parents=True)
+    check_writable(home)
+    assert list((home / "words").iterdir()) == []
+
+
 _KILLED_SAVE = """
 import os, shutil, signal, sys
 from pathlib import Path

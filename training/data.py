@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -84,8 +85,61 @@ class Clip:
         return f"{rel}@{self.start}" if self.path.parent.name == BACKGROUND_DIR else rel + span
 
 
-def _wavs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+def _unreadable(path: Path, what: str, exc: OSError) -> BadInputError:
+    """``path`` (a ``what``: "data folder", "split list" ...) cannot be read,
+    as one line naming it and why: a bare PermissionError reached the user
+    as ``kwsapp: PermissionError: <path>: Permission denied``."""
+    return BadInputError(f"{path}: cannot read this {what} ({exc.strerror or exc}); make it "
+                         "readable (e.g. chmod u+rX) and run again")
+
+
+def _entries(folder: Path, what: str) -> list[Path]:
+    """What ``folder`` holds, sorted.
+
+    Raises:
+        BadInputError: it cannot be listed (naming it and why).
+    """
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise _unreadable(folder, what, exc) from None
+
+
+def _mode(path: Path, folder: Path, what: str) -> int:
+    """``path``'s file type and mode (0: gone, or a link to nothing, for
+    which ``Path.is_file`` says False). A folder that lists its names but
+    lets none be looked at (no x permission) made ``Path.is_file`` raise a
+    bare PermissionError naming the first file, not the folder.
+
+    Raises:
+        BadInputError: ``folder`` (a ``what``), or the file a link in it
+            leads to, cannot be looked at.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise _unreadable(folder, what, exc) from None
+    if not stat.S_ISLNK(mode):
+        return mode
+    try:
+        return path.stat().st_mode
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read where this link leads "
+                            f"({exc.strerror or exc})") from None
+
+
+def _wavs(folder: Path, what: str = "label folder") -> list[Path]:
+    """The ``.wav`` files of ``folder`` (a ``what``), sorted.
+
+    Raises:
+        BadInputError: the folder cannot be read.
+    """
+    return [p for p in _entries(folder, what)
+            if p.suffix.lower() == ".wav" and stat.S_ISREG(_mode(p, folder, what))]
 
 
 def scan(data_dir: str | Path, config: TrainConfig = TrainConfig(),
@@ -98,15 +152,23 @@ def scan(data_dir: str | Path, config: TrainConfig = TrainConfig(),
             and cut no silence.
 
     Raises:
-        BadInputError: the folder is missing or holds no class folder.
+        BadInputError: the folder is missing, cannot be read (nor one of its
+            class folders), or holds no class folder.
     """
     root = Path(data_dir)
-    if not root.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(root.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = False
+    except OSError as exc:  # a folder above it that may not be looked into
+        raise _unreadable(root, "data folder", exc) from None
+    if not is_dir:
         raise BadInputError(f"{root}: no such data folder")
     known: list[Clip] = []
     others: list[Clip] = []
     silence: list[Clip] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder in [p for p in _entries(root, "data folder")
+                   if stat.S_ISDIR(_mode(p, root, "data folder"))]:
         name = folder.name
         if name == BACKGROUND_DIR or name.startswith("."):
             continue
@@ -144,7 +206,7 @@ def _cut_silence(root: Path, count: int, seed: int) -> list[Clip]:
     import soundfile as sf
 
     folder = root / BACKGROUND_DIR
-    files = _wavs(folder) if folder.is_dir() else []
+    files = _wavs(folder, "background noise folder") if folder.is_dir() else []
     lengths = []
     for path in files:
         try:
@@ -167,7 +229,19 @@ def _cut_silence(root: Path, count: int, seed: int) -> list[Clip]:
 
 
 def _read_list(path: Path) -> set[str]:
-    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+    """The clip names of a split list, one a line.
+
+    Raises:
+        BadInputError: it cannot be read, or is not text.
+    """
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise _unreadable(path, "split list", exc) from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path}: not a text file (a split list names one clip a line, "
+                            "relative to the data folder: yes/<file>.wav)") from None
+    return {line.strip() for line in text.splitlines() if line.strip()}
 
 
 def split_of(clip: Clip, root: Path, config: TrainConfig = TrainConfig(),
@@ -193,10 +267,11 @@ def official_lists(data_dir: str | Path) -> dict[str, set[str]] | None:
     """The data set's validation/testing lists, or None when it has none."""
     root = Path(data_dir)
     val, test = root / VALIDATION_LIST, root / TESTING_LIST
-    if not (val.is_file() or test.is_file()):
+    present = {p: stat.S_ISREG(_mode(p, root, "data folder")) for p in (val, test)}
+    if not any(present.values()):
         return None
-    return {"validation": _read_list(val) if val.is_file() else set(),
-            "test": _read_list(test) if test.is_file() else set()}
+    return {"validation": _read_list(val) if present[val] else set(),
+            "test": _read_list(test) if present[test] else set()}
 
 
 def extra_folders(data_dir: str | Path, config: TrainConfig = TrainConfig()) -> list[Path]:
@@ -285,7 +360,7 @@ def background_noise(data_dir: str | Path) -> list[np.ndarray]:
     are skipped with a warning)."""
     folder = Path(data_dir) / BACKGROUND_DIR
     out = []
-    for path in _wavs(folder) if folder.is_dir() else []:
+    for path in _wavs(folder, "background noise folder") if folder.is_dir() else []:
         try:
             out.append(load_audio(path, SAMPLE_RATE_HZ))
         except AudioFileError as exc:

@@ -399,26 +399,11 @@ def _say(**message: Any) -> None:
 
 
 def _end_with_parent(poll_s: float = CHILD_POLL_S) -> None:
-    """Ends this process once its parent is gone, from a daemon thread.
+    """Ends this process once its parent is gone (a child hung in PortAudio
+    never reads its stdin): :func:`~kwsapp.audio.portaudio_child.end_with_parent`."""
+    from kwsapp.audio.portaudio_child import end_with_parent
 
-    Closing stdin stops a running stream, but a child hung in PortAudio
-    (opening a device on a sound server that answers nobody) never reads
-    it, and outlived the app or `enrol --record` that gave it up: it kept
-    the device, and its stderr, until the server answered, if ever. A
-    parent that ends hands its children to another process, so a changed
-    parent id is the sign. (prctl's PR_SET_PDEATHSIG would fire when the
-    *thread* that started us ends, and the window starts its children from
-    a session thread.)"""
-    import time
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_s)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="kwsapp-parent-watch", daemon=True).start()
+    end_with_parent(poll_s)
 
 
 def child_main(argv: list[str] | None = None) -> int:

@@ -18,13 +18,14 @@ import atexit
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from kwsapp.audio.io import AudioFileBlocks
+from kwsapp.audio.portaudio_child import (InputDevice, query_input_devices,  # noqa: F401
+                                          sounddevice_module)
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 
@@ -53,42 +54,15 @@ CLOSE_TIMEOUT_S = 0.5
 
 
 def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # the PortAudio library itself is missing
-        raise DeviceError(f"PortAudio is not available ({exc}); install libportaudio2") from None
-    return sounddevice
-
-
-@dataclass(frozen=True)
-class InputDevice:
-    """One PortAudio device with input channels."""
-
-    index: int
-    name: str
-    hostapi: str
-    channels: int
-    default_rate_hz: int
-    is_default: bool
+    return sounddevice_module()
 
 
 def list_input_devices() -> list[InputDevice]:
-    """Every device with at least one input channel (default one marked)."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-        hostapis = sd.query_hostapis()
-    except sd.PortAudioError as exc:
-        raise DeviceError(f"cannot list audio devices ({exc})") from None
-    try:
-        default = sd.default.device[0]
-        default = int(default) if default is not None else -1
-    except (TypeError, ValueError, IndexError):
-        default = -1
-    return [InputDevice(index=i, name=d["name"], hostapi=hostapis[d["hostapi"]]["name"],
-                        channels=int(d["max_input_channels"]),
-                        default_rate_hz=int(d["default_samplerate"]), is_default=(i == default))
-            for i, d in enumerate(devices) if d["max_input_channels"] > 0]
+    """Every device with at least one input channel (default one marked),
+    from this process's PortAudio: in a process that must not hang (the
+    window, ``kwsapp devices``) use
+    :func:`~kwsapp.audio.portaudio_child.list_input_devices_in_child`."""
+    return query_input_devices()
 
 
 class AudioSource(Protocol):

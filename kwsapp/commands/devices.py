@@ -15,10 +15,15 @@ def run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from kwsapp.audio.source import NO_INPUT_DEVICE, list_input_devices
+    from kwsapp.audio.portaudio_child import list_input_devices_in_child
+    from kwsapp.audio.source import NO_INPUT_DEVICE
+    from kwsapp.config import AudioConfig
     from kwsapp.errors import DeviceError
 
-    devices = list_input_devices()
+    # A fresh PortAudio in a child process, given up (DeviceError, exit 2)
+    # when it has not answered in time: in this one, its start hangs for
+    # ever on a sound server that answers nobody.
+    devices = list_input_devices_in_child(AudioConfig().device_list_timeout_s)
     if not devices:
         raise DeviceError(NO_INPUT_DEVICE)
     if args.json:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from kwsapp.errors import BadInputError
     from kwsapp.userwords.embedding import default_embedder, default_pool
     from kwsapp.userwords.enrol import enrol
-    from kwsapp.userwords.store import check_name, home
+    from kwsapp.userwords.store import check_name, check_writable, home
     from kwsapp.userwords.takes import load_takes, min_takes
 
     config = UserWordsConfig()
@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"give take files (at least {min_takes(config, args.ignore)}) "
                             "or --record N")
     check_name(args.name)  # before any recording
+    # Before the takes are recorded and the word trained (seconds of work):
+    # a words folder that cannot be written was found only when saving.
+    check_writable()
     if args.record is not None:
         from kwsapp.audio.child_source import ChildSource
         from kwsapp.config import Config

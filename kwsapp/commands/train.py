@@ -157,6 +157,13 @@ def run(args: argparse.Namespace) -> int:
                          ("embedding_weights", args.embedding_weights)):
         if value is not None:
             cfg = replace(cfg, **{field: value})
+    from training import data
+
+    # The data folder, its class folders and split lists read (a folder or
+    # list that cannot be read refused, naming it) before TensorFlow loads:
+    # seconds sooner than train() would find it. Listing only: no audio.
+    data.official_lists(data_dir)
+    data.scan(data_dir, cfg)
     from training.train import train
 
     command = "kwsapp " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \

@@ -34,6 +34,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from kwsapp.audio.portaudio_child import ClipPlayer
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, UserWordsConfig
 from kwsapp.errors import KwsError
 from kwsapp.gui.labels import fit_to_width
@@ -188,6 +189,7 @@ class _WorkerBridge(QtCore.QObject):
     retrained = QtCore.Signal(object)
     failed = QtCore.Signal(str)
     files_read = QtCore.Signal(object, object, object)  # job, clips, problems
+    played = QtCore.Signal(object)  # a take played (None), or why not (an Exception)
 
 
 class AddWordDialog(QtWidgets.QDialog):
@@ -324,6 +326,11 @@ class AddWordDialog(QtWidgets.QDialog):
         self._bridge.retrained.connect(self._on_retrained, queued)
         self._bridge.failed.connect(self._on_train_failed, queued)
         self._bridge.recorder_started.connect(self._on_recorder_started, queued)
+        self._bridge.played.connect(self._on_played, queued)
+        # Takes play through a fresh PortAudio in a child process (started
+        # here, its start would hang the window on a sound server that
+        # answers nobody), waited for on a thread of its own.
+        self.player = ClipPlayer(self.config.play_answer_s, self._bridge.played.emit)
         self._runner = self._new_runner()
         self.refresh_words()
 
@@ -537,15 +544,18 @@ class AddWordDialog(QtWidgets.QDialog):
         self.say(f"Take {index + 1} dropped: record it again.")
 
     def play_take(self, index: int) -> None:
+        """Play take ``index`` to the default output (the take playing
+        stops); returns at once: a take that cannot be played is said when
+        its player gives up (``UserWordsConfig.play_answer_s``)."""
         take = self.slots[index].take
         if take is None:
             return
-        try:
-            from kwsapp.audio.source import _sounddevice
+        self.player.play(take.audio, SAMPLE_RATE_HZ)
 
-            _sounddevice().play(take.audio, SAMPLE_RATE_HZ)
-        except Exception as exc:  # noqa: BLE001 - no output device is a state to show
-            self.say(f"Cannot play the take: {exc}", error=True)
+    @QtCore.Slot(object)
+    def _on_played(self, problem: Exception | None) -> None:
+        if problem is not None:  # no output device, or a sound server that hangs
+            self.say(f"Cannot play the take: {problem}", error=True)
 
     def add_files(self, paths: list[str]) -> None:
         """Use audio files as takes, in the empty slots (more slots when
@@ -836,6 +846,7 @@ class AddWordDialog(QtWidgets.QDialog):
             self._finish_recording()
             self.say(f"Take {index + 1} was not recorded: the dialog was closed.")
         self._stop_reading()
+        self.player.stop()
 
     def reject(self) -> None:
         # Escape: hides the dialog without a close event.

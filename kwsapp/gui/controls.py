@@ -5,6 +5,7 @@ what they do to the stream."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -19,14 +20,110 @@ VAD_CHOICES = ("0 · keeps most", "1", "2", "3 · strictest")
 DEFAULT_MARK = " · default"
 
 
-def list_devices() -> list:
-    """Input devices (empty when PortAudio finds none or is missing)."""
-    try:
-        from kwsapp.audio.source import list_input_devices
-        return list(list_input_devices())
-    except Exception as exc:  # noqa: BLE001 - no audio stack is a state the window shows
-        log.warning("cannot list input devices: %s", exc)
-        return []
+LOOKING = "looking for input devices…"
+NOT_LISTED = "input devices not listed (⟳ looks again)"
+
+
+class _Look:
+    """One look for the devices: its child job, cancelled from any thread
+    (before its thread made the job, too: the job is then cancelled as it
+    is handed over, and never starts its child)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._job = None
+        self._cancelled = False
+
+    def keep(self, job) -> None:
+        with self._lock:
+            self._job = job
+            if self._cancelled:
+                job.cancel()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            job = self._job
+        if job is not None:
+            job.cancel()
+
+
+class DeviceLister(QtCore.QObject):
+    """Looks for the input devices off the GUI thread: a fresh PortAudio in
+    a child process (:func:`~kwsapp.audio.portaudio_child.list_input_devices_in_child`),
+    run from a thread of its own (``kwsapp-devices``) and killed after
+    ``timeout_s``. In this process PortAudio's start would hang the window
+    for ever on a sound server that answers nobody, and a PortAudio started
+    once lists the devices as they were then.
+
+    Signals:
+        listed(devices, problem): the newest look's answer: the devices
+            (a list, maybe empty) and None, or None and why there are none
+            (PortAudio missing, failed or not answering).
+    """
+
+    listed = QtCore.Signal(object, object)
+    _answer = QtCore.Signal(int, object, object)  # (ticket, devices, problem): any thread
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ticket = 0
+        self._look: _Look | None = None
+        self._thread: threading.Thread | None = None
+        self._answer.connect(self._on_answer, QtCore.Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def looking(self) -> bool:
+        """A look is under way (its answer not shown yet)."""
+        return self._thread is not None
+
+    def look(self, timeout_s: float) -> None:
+        """Look for the devices anew (a look under way is given up: its
+        child killed, its answer dropped)."""
+        from kwsapp.audio.portaudio_child import list_input_devices_in_child
+        from kwsapp.errors import Cancelled, KwsError
+
+        self.cancel()
+        self._ticket += 1
+        ticket, answer, look = self._ticket, self._answer, _Look()
+
+        def run() -> None:
+            try:
+                devices, problem = list_input_devices_in_child(timeout_s, look.keep), None
+            except Cancelled:
+                return
+            except KwsError as exc:
+                devices, problem = None, str(exc)
+            try:
+                answer.emit(ticket, devices, problem)
+            except RuntimeError:  # the window was deleted without closing: nobody to tell
+                pass
+
+        self._look = look
+        self._thread = threading.Thread(target=run, name="kwsapp-devices", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Give up the look under way (the window closes, or looks again):
+        its child is killed and its thread ends at once."""
+        thread, look = self._thread, self._look
+        self._thread = self._look = None
+        self._ticket += 1  # whatever it still says is dropped
+        if look is not None:
+            look.cancel()
+        if thread is not None:
+            thread.join(1.0)
+
+    @QtCore.Slot(int, object, object)
+    def _on_answer(self, ticket: int, devices: object, problem: object) -> None:
+        if ticket != self._ticket:
+            return  # a look given up since
+        thread, self._thread, self._look = self._thread, None, None
+        if thread is not None:
+            thread.join(1.0)  # it emitted its answer last: it is ending
+        if problem is not None:
+            log.warning("cannot list input devices: %s", problem)
+        self.listed.emit(devices, problem)
 
 
 def match_device(devices: list, wanted: object) -> int:
@@ -209,6 +306,24 @@ class ControlsBar(QtWidgets.QWidget):
                    f"{getattr(dev, 'default_rate_hz', 0):g} Hz)",
                 QtCore.Qt.ItemDataRole.ToolTipRole)
         self.device_combo.setCurrentIndex(match_device(self.devices, wanted))
+
+    def show_looking(self, wanted: object) -> None:
+        """The devices are being looked for (:class:`DeviceLister`): nothing
+        to choose meanwhile; ``wanted``, the device to select once they are
+        listed, is the current one (what Listen opens)."""
+        self.devices = []
+        self.device_combo.clear()
+        self.device_combo.addItem(LOOKING, wanted)
+        self.device_combo.setEnabled(False)
+
+    def show_not_listed(self, problem: str, wanted: object) -> None:
+        """The devices could not be listed (``problem`` in the tooltip);
+        ``wanted`` stays the current device (Listen still tries it)."""
+        self.devices = []
+        self.device_combo.clear()
+        self.device_combo.addItem(NOT_LISTED, wanted)
+        self.device_combo.setItemData(0, problem, QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.device_combo.setEnabled(False)
 
     def current_device(self) -> str | None:
         return self.device_combo.currentData()

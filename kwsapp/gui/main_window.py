@@ -29,7 +29,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from kwsapp.config import Config, GuiConfig, Overrides, runtime_settings
 from kwsapp.errors import DeviceError, KwsError
 from kwsapp.gui.banner import Banner
-from kwsapp.gui.controls import OPEN_MODEL, ControlsBar, list_devices
+from kwsapp.gui.controls import OPEN_MODEL, ControlsBar, DeviceLister
 from kwsapp.gui.file_dispatch import FileDispatch, accept_drag, dropped_paths
 from kwsapp.gui.files import FilesPanel
 from kwsapp.gui.live import (EngineBridge, LiveSession, SessionRunner, default_source_factory,
@@ -267,6 +267,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.started.connect(self._on_session_started, queued)
         self.bridge.model_loaded.connect(self._on_model_loaded, queued)
         self.runner = SessionRunner(self.bridge.on_started)
+        self.device_lister = DeviceLister(self)
+        self.device_lister.listed.connect(self._on_devices_listed)
+        self._devices_wanted: object = None  # the device to select once listed
+        self._devices_banner: str | None = None  # the banner saying they were not listed
         self.controls.device_chosen.connect(self._on_device_chosen)
         self.controls.model_chosen.connect(self._on_model_chosen)
         self.controls.threshold_changed.connect(self._on_threshold_changed)
@@ -289,12 +293,43 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --------------------------------------------------------------- devices
     def refresh_devices(self) -> None:
-        """Fill the device chooser anew (the default marked, the remembered
-        or current device selected)."""
+        """Look for the input devices anew, off the GUI thread (a fresh
+        PortAudio in a child process, :class:`DeviceLister`; in this one its
+        start hangs for ever on a sound server that answers nobody): the
+        chooser says "looking for input devices…", then lists them (the
+        default marked, the remembered or current device selected) or says
+        why it cannot. Listening meanwhile opens that device."""
         wanted = self.controls.current_device() or self.prefs.device
-        devices = [] if self.source_name is not None else list_devices()
-        self.controls.fill_devices(devices, wanted, self.source_name)
-        self.devices = self.controls.devices
+        if self.source_name is not None:
+            self.controls.fill_devices([], wanted, self.source_name)
+            return
+        self._devices_wanted = wanted
+        self.controls.show_looking(wanted)
+        self.device_lister.look(self.config.audio.device_list_timeout_s)
+
+    @QtCore.Slot(object, object)
+    def _on_devices_listed(self, devices: list | None, problem: str | None) -> None:
+        shown, self._devices_banner = self._devices_banner, None
+        if shown is not None and not self.banner.isHidden() and self.banner.text.text() == shown:
+            self.banner.hide()  # said by the look before: this one answers
+        if problem is not None:
+            self.controls.show_not_listed(problem, self._devices_wanted)
+            if self.banner.isHidden():  # a fault already shown stays
+                self._devices_banner = (f"No input devices listed: {problem}; ⟳ (F5) looks "
+                                        "for them again.")
+                self.banner.show_message(self._devices_banner)
+            return
+        self.controls.fill_devices(devices, self._devices_wanted)
+
+    @property
+    def devices(self) -> list:
+        """The input devices listed (empty while they are looked for)."""
+        return self.controls.devices
+
+    @property
+    def looking_for_devices(self) -> bool:
+        """The input devices are being looked for."""
+        return self.device_lister.looking
 
     def current_device(self) -> str | None:
         return self.controls.current_device()
@@ -644,9 +679,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(exc, DeviceError) and self.source_name is None:
             # A sound card: its stream ran in a child process that is gone
             # now; a fresh one can listen as soon as the device answers.
-            # This process's PortAudio only lists devices; if its sound
-            # server went away, its exit handler would abort at exit
-            # (pa_jack.c Terminate assertion), with nothing left to close.
+            # The window starts no PortAudio of its own (devices are listed
+            # and takes played in children too); should one have been
+            # started here all the same, its exit handler would abort at
+            # exit now that its sound server went away (pa_jack.c Terminate
+            # assertion), with nothing left to close.
             from kwsapp.audio.source import skip_portaudio_exit_handler
 
             skip_portaudio_exit_handler()
@@ -724,6 +761,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._closed = True
         self.device_watcher.cancel()
+        self.device_lister.cancel()  # its child killed, its thread ended
         if self.add_word_dialog is not None:  # a take under way is not left recording
             self.add_word_dialog.close()
         self.stop_listening()

@@ -75,6 +75,14 @@ class StreamingSpec:
             raise ModelError(f"{where}: bad 'streaming' section ({exc!r})") from None
 
     @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the section names (the optional ones it names too)."""
+        return (self.embedding_file, self.head_file,
+                *([self.step_file] if self.step_file else []),
+                *([self.chunk_file] if self.chunk_file else []),
+                *(name for _, name in self.stream_files))
+
+    @property
     def window_samples(self) -> int:
         """Samples under ``frames`` embeddings (without the head's tail)."""
         return self.input_samples + (self.frames - 1) * self.hop_samples
@@ -101,6 +109,16 @@ class SplitModel:
         spec = (streaming if isinstance(streaming, StreamingSpec)
                 else StreamingSpec.from_dict(streaming, str(artifact_dir / "card.json")))
         self.spec = spec
+        # Every file the card names is there before any is loaded (a look,
+        # not a load: the step file is loaded only when asked for, and went
+        # unnoticed when missing). An artifact copied in part is refused as
+        # a whole, at load, rather than by whichever way of embedding first
+        # needs the file.
+        for name in spec.files:
+            path = artifact_file(artifact_dir, name)
+            if not path.is_file():
+                raise ModelError(f"{path}: model file missing (the card's 'streaming' section "
+                                 "names it: copy the artifact folder whole)")
         self.embedding = TfliteModel(artifact_file(artifact_dir, spec.embedding_file))
         self.head_model = TfliteModel(artifact_file(artifact_dir, spec.head_file))
         if (self.embedding.input_shape != (spec.input_samples,)

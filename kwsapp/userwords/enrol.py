@@ -37,7 +37,7 @@ from kwsapp.userwords.augment import Variant, variants
 from kwsapp.userwords.detector import (FIELD_SAMPLES, FRAMES, HOP_SAMPLES, Detector,
                                       sliding_windows, train_detector, window_features)
 from kwsapp.userwords.pool import NegativePool
-from kwsapp.userwords.store import StoredWord, check_name, save_word
+from kwsapp.userwords.store import StoredWord, check_name, check_writable, save_word
 from kwsapp.userwords.takes import BadTakeError, Take, check_takes, load_takes
 
 #: ``[n]`` float32 16 kHz audio -> ``[T, 96]`` embeddings (embedding ``j``
@@ -158,10 +158,13 @@ def enrol(name: str, takes: Sequence[Take], embed: EmbedFn, pool: NegativePool,
 
     Raises:
         BadNameError / BadTakeError: the name or the takes cannot be used.
+        BadInputError: the words folder cannot be written (said before
+            any training).
     """
     t0 = time.perf_counter()
     report = progress or (lambda _f, _m: None)
     norm = check_name(name, root, taken_ok=replace)
+    check_writable(root)  # before the training it would lose
     check_takes(takes, config, ignore)
     report(0.02, "making variants of the takes")
     vs = variants(list(takes), config, list(pool.noise), seed=config.seed)

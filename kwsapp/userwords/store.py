@@ -125,6 +125,39 @@ def check_name(name: str, root: Path | None = None, reserved: tuple[str, ...] = 
     return norm
 
 
+def _cannot_write(base: Path, exc: OSError) -> BadInputError:
+    return BadInputError(f"user words folder {base}: cannot write there "
+                         f"({exc.strerror or exc}); set KWSAPP_HOME to a folder you can write")
+
+
+def check_writable(root: Path | None = None) -> Path:
+    """The words folder under ``root`` (default :func:`home`), if a word can
+    be saved there: checked before training one (seconds of work, and takes
+    recorded, that a save there would lose). Nothing is left behind: a
+    folder made to try is removed, and a words folder not there yet is not
+    made (:func:`save_word` makes it).
+
+    Raises:
+        BadInputError: it cannot be written (read-only, not a folder, a
+            ``KWSAPP_HOME`` that is a file), in the words :func:`save_word`
+            would use.
+    """
+    base = words_dir(root)
+    # The folder itself, else the nearest one above it that exists: where
+    # save_word's first mkdir would land. A real try, not os.access: root
+    # passes that on a read-only folder, and it knows nothing of read-only
+    # mounts.
+    where = base
+    while not where.exists() and where.parent != where:
+        where = where.parent
+    try:
+        probe = tempfile.mkdtemp(dir=where, prefix=".kwsapp-write-check.")
+    except OSError as exc:
+        raise _cannot_write(base, exc) from None
+    os.rmdir(probe)
+    return base
+
+
 @dataclass(frozen=True)
 class StoredWord:
     """A word on disk: its card and folder."""
@@ -325,9 +358,7 @@ def save_word(name: str, card: dict[str, Any], detector: dict[str, np.ndarray],
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{slug(name)}."))
     except OSError as exc:  # a read-only home, or KWSAPP_HOME a file: was a traceback
-        raise BadInputError(f"user words folder {base}: cannot write there "
-                            f"({exc.strerror or exc}); set KWSAPP_HOME to a folder you "
-                            "can write") from None
+        raise _cannot_write(base, exc) from None
     final = base / slug(name)
     old = _aside(final)
     _sweep(base, slug(name), keep=old)

@@ -1,0 +1,323 @@
+"""PortAudio's short jobs in a child process: listing the input devices and
+playing a clip, each given up when it does not answer in time.
+
+PortAudio starts when sounddevice is first imported, and on a sound server
+that answers nobody (a JACK server that stopped: SIGSTOP reproduces it) that
+start hangs for ever, in whichever thread runs it; nothing in PortAudio
+ends it. So the window and ``kwsapp devices`` start no PortAudio of their
+own: each job runs a fresh one in a child (``python -m
+kwsapp.audio.portaudio_child list|play``), killed when it has not answered
+within its limit, as the capture stream already runs in one
+(:mod:`kwsapp.audio.child_source`). A fresh PortAudio also sees the devices
+as they are now (one started once lists them as they were at its start).
+
+The child imports nothing heavy (numpy only to play), so a job costs a
+Python start (~0.15 s) besides PortAudio's own. It prints one JSON line:
+``{"devices": [...]}``, ``{"played": true}`` or ``{"error": "..."}``, and
+ends when its parent does (a child hung in PortAudio never reads its stdin).
+
+This module imports no Qt: the GUI runs :func:`list_input_devices_in_child`
+and :class:`ClipPlayer` on threads of their own and hears back through
+its signals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from kwsapp.errors import Cancelled, DeviceError
+
+log = logging.getLogger(__name__)
+
+#: The command that runs a job (a job's name and options follow).
+CHILD_COMMAND = [sys.executable, "-m", "kwsapp.audio.portaudio_child"]
+
+#: How often a child checks that its parent is still there (s).
+PARENT_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """One PortAudio device with input channels."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_rate_hz: int
+    is_default: bool
+
+
+def sounddevice_module() -> Any:
+    """sounddevice, imported (PortAudio starts here).
+
+    Raises:
+        DeviceError: the PortAudio library itself is missing.
+    """
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise DeviceError(f"PortAudio is not available ({exc}); install libportaudio2") from None
+    return sounddevice
+
+
+def query_input_devices() -> list[InputDevice]:
+    """Every device with at least one input channel (default one marked),
+    from this process's PortAudio (started here if it is not yet).
+
+    Raises:
+        DeviceError: PortAudio is missing or cannot list its devices.
+    """
+    sd = sounddevice_module()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+    except sd.PortAudioError as exc:
+        raise DeviceError(f"cannot list audio devices ({exc})") from None
+    try:
+        default = sd.default.device[0]
+        default = int(default) if default is not None else -1
+    except (TypeError, ValueError, IndexError):
+        default = -1
+    return [InputDevice(index=i, name=d["name"], hostapi=hostapis[d["hostapi"]]["name"],
+                        channels=int(d["max_input_channels"]),
+                        default_rate_hz=int(d["default_samplerate"]), is_default=(i == default))
+            for i, d in enumerate(devices) if d["max_input_channels"] > 0]
+
+
+# --------------------------------------------------------------- the parent
+
+def _hung(what: str, seconds: float) -> DeviceError:
+    return DeviceError(f"the sound system did not {what} in {seconds:g} s: PortAudio hangs "
+                       "starting (a sound server that stopped answering, such as a JACK "
+                       "server?); restart it, then try again")
+
+
+class ChildJob:
+    """One PortAudio job in a child process, killed past its limit.
+
+    Args:
+        args: the job and its options (``["list"]``, ``["play", ...]``).
+        timeout_s: how long the child may take in all.
+        what: what it does, for the message when it does not answer
+            ("list its input devices").
+        stdin: bytes the child reads first (a clip to play).
+    """
+
+    def __init__(self, args: list[str], timeout_s: float, what: str,
+                 stdin: bytes = b"") -> None:
+        self.args, self.timeout_s, self.what, self.stdin = list(args), timeout_s, what, stdin
+        self._proc: subprocess.Popen | None = None
+        self._cancelled = False
+        self._lock = threading.Lock()
+
+    def run(self) -> dict:
+        """Run the child to its end (blocks up to ``timeout_s``): its answer.
+
+        Raises:
+            DeviceError: it said an error, ended without answering, or did
+                not answer in time (then it is killed).
+            Cancelled: :meth:`cancel` was called.
+        """
+        with self._lock:
+            if self._cancelled:
+                raise Cancelled("cancelled")
+            # stderr is inherited: PortAudio's own words stay visible (it
+            # mutes them while it starts, as in this process).
+            self._proc = subprocess.Popen([*CHILD_COMMAND, *self.args], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, start_new_session=True)
+        proc = self._proc
+        try:
+            out, _ = proc.communicate(self.stdin, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            if self._cancelled:
+                raise Cancelled("cancelled") from None
+            raise _hung(self.what, self.timeout_s) from None
+        except OSError:  # its stdin closed: it was killed, or died, meanwhile
+            proc.kill()
+            out, _ = proc.communicate()
+        if self._cancelled:
+            raise Cancelled("cancelled")
+        answer = None
+        for line in out.decode(errors="replace").splitlines():
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue
+        if not isinstance(answer, dict):
+            raise DeviceError(f"the sound system's process ended without answering "
+                              f"(exit code {proc.returncode})")
+        if "error" in answer:
+            raise DeviceError(str(answer["error"]))
+        return answer
+
+    def cancel(self) -> None:
+        """Kill the child (from any thread): :meth:`run` raises Cancelled."""
+        with self._lock:
+            self._cancelled = True
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:  # ended meanwhile
+                pass
+
+
+def list_input_devices_in_child(timeout_s: float,
+                                job: Callable[[ChildJob], None] | None = None
+                                ) -> list[InputDevice]:
+    """The input devices a fresh PortAudio in a child process sees (default
+    marked); ``job`` is handed the :class:`ChildJob` first (to cancel it).
+
+    Raises:
+        DeviceError: PortAudio is missing, failed, or did not answer in
+            ``timeout_s`` (a sound server that answers nobody).
+        Cancelled: the job was cancelled.
+    """
+    child = ChildJob(["list"], timeout_s, "list its input devices")
+    if job is not None:
+        job(child)
+    answer = child.run()
+    try:
+        return [InputDevice(**d) for d in answer["devices"]]
+    except (KeyError, TypeError) as exc:
+        raise DeviceError(f"the sound system's process answered {answer!r} ({exc})") from None
+
+
+class ClipPlayer:
+    """Plays clips through a fresh PortAudio in a child process, from a
+    thread of its own (``kwsapp-play``): :meth:`play` returns at once. One
+    clip at a time: a new one stops the one playing.
+
+    Args:
+        answer_s: how long the output may take to start and finish, beyond
+            the clip's own length, before it is given up (killed).
+        on_done: called on the player's thread with None once a clip has
+            played, or the :class:`DeviceError` saying why it did not (not
+            for a clip stopped by :meth:`play` or :meth:`stop`).
+    """
+
+    def __init__(self, answer_s: float, on_done: Callable[[Exception | None], None]) -> None:
+        self.answer_s = answer_s
+        self.on_done = on_done
+        self._job: ChildJob | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def playing(self) -> bool:
+        """A clip is playing (or its output opening)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def play(self, audio: Any, rate_hz: int) -> None:
+        """Play ``audio`` (mono float32 samples at ``rate_hz``); stops the
+        clip playing first."""
+        import numpy as np
+
+        self.stop()
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        job = ChildJob(["play", "--rate", str(int(rate_hz))],
+                       self.answer_s + samples.size / float(rate_hz), "play the clip",
+                       stdin=samples.tobytes())
+
+        def run() -> None:
+            try:
+                job.run()
+            except Cancelled:
+                return
+            except DeviceError as exc:
+                self.on_done(exc)
+                return
+            self.on_done(None)
+
+        self._job = job
+        self._thread = threading.Thread(target=run, name="kwsapp-play", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the clip playing (its child killed), if any."""
+        job, thread = self._job, self._thread
+        self._job = self._thread = None
+        if job is not None:
+            job.cancel()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)  # it ends once the child is killed
+
+
+# ---------------------------------------------------------------- the child
+
+def end_with_parent(poll_s: float = PARENT_POLL_S) -> None:
+    """Ends this process once its parent is gone, from a daemon thread.
+
+    A child hung in PortAudio (on a sound server that answers nobody) never
+    reads its stdin, and outlived the app that gave it up: it kept the
+    device, and its stderr, until the server answered, if ever. A parent
+    that ends hands its children to another process, so a changed parent
+    id is the sign. (prctl's PR_SET_PDEATHSIG would fire when the *thread*
+    that started us ends, and the window starts its children from threads.)"""
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kwsapp-parent-watch", daemon=True).start()
+
+
+def _say(**message: Any) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _play(rate_hz: int) -> None:
+    """Play the float32 samples on stdin to the default output, to their end."""
+    data = sys.stdin.buffer.read()
+    import numpy as np
+
+    sd = sounddevice_module()
+    try:
+        sd.play(np.frombuffer(data, np.float32), int(rate_hz), blocking=True)
+    except (sd.PortAudioError, ValueError) as exc:
+        raise DeviceError(f"cannot play to the default output ({exc})") from None
+
+
+def child_main(argv: list[str] | None = None) -> int:
+    """The child: run one job, say its answer as one JSON line."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m kwsapp.audio.portaudio_child")
+    parser.add_argument("job", choices=("list", "play"))
+    parser.add_argument("--rate", type=int, default=16000, help="play: the clip's rate")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
+    end_with_parent()
+    try:
+        if args.job == "list":
+            _say(devices=[asdict(d) for d in query_input_devices()])
+        else:
+            _play(args.rate)
+            _say(played=True)
+    except DeviceError as exc:
+        _say(error=str(exc))
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    code = child_main()
+    sys.stdout.flush()
+    # PortAudio's exit handler may hang on (or abort about) a sound server
+    # that went away since it started: there is nothing left to close.
+    os._exit(code)
