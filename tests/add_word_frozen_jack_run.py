@@ -20,41 +20,15 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # gui_helpers sets QT_QPA_PLATFORM=offscreen
-from gui_helpers import kwsapp_threads, print_result  # noqa: E402
+from gui_helpers import kwsapp_threads, own_children, print_result, run_until  # noqa: E402
 
-
-def run_until(condition, timeout_s: float) -> bool:
-    """Qt events until ``condition()`` holds; whether it did in time."""
-    from PySide6 import QtWidgets
-
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.01)
-    QtWidgets.QApplication.processEvents()
-    return condition()
-
-
-def capture_children() -> list:
-    """This process's capture children still running (one that ended and
-    is not reaped yet, a zombie, is not)."""
-    import psutil
-
-    found = []
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if "kwsapp.audio.child_source" in " ".join(p.cmdline()):
-                found.append(p)
-        except psutil.Error:  # ended meanwhile, or a zombie
-            pass
-    return found
+CAPTURE = "kwsapp.audio.child_source"  # a capture child's module
 
 
 def main() -> None:
@@ -80,7 +54,7 @@ def main() -> None:
         result["given_up"] = run_until(lambda: not dialog.recording, 60.0)
         result["prompt"] = dialog.prompt.text()
         result["status"] = dialog.slots[0].status.text()
-        result["hung_children"] = len(capture_children())
+        result["hung_children"] = len(own_children(CAPTURE))
     finally:
         os.kill(args.jackd_pid, signal.SIGCONT)
     # The server answers again; Record on the same input (the only one).
@@ -90,7 +64,7 @@ def main() -> None:
     result["prompt_again"] = dialog.prompt.text()
     result["status_again"] = dialog.slots[0].status.text()
     # The hung open, answered at last, is closed by the runner it was left to.
-    result["children_gone"] = run_until(lambda: not capture_children(), 30.0)
+    result["children_gone"] = run_until(lambda: not own_children(CAPTURE), 30.0)
     result["threads_gone"] = run_until(lambda: "kwsapp-record" not in kwsapp_threads(), 30.0)
     dialog.close()
     print_result(result)

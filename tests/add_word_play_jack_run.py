@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,38 +29,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # gui_helpers sets QT_QPA_PLATFORM=offscreen
-from gui_helpers import print_result  # noqa: E402
-
-
-def run_until(condition, timeout_s: float, each=None) -> bool:
-    """Qt events (and ``each()``) until ``condition()`` holds; whether it did in time."""
-    from PySide6 import QtWidgets
-
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        if each is not None:
-            each()
-        time.sleep(0.02)
-    QtWidgets.QApplication.processEvents()
-    return condition()
+from gui_helpers import own_children, print_result, run_until  # noqa: E402
 
 
 def ports() -> set[str]:
     out = subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10)
     return set(out.stdout.split()) if out.returncode == 0 else set()
-
-
-def player_children() -> int:
-    import psutil
-
-    found = 0
-    for p in psutil.Process().children(recursive=True):
-        try:
-            found += "kwsapp.audio.portaudio_child" in " ".join(p.cmdline())
-        except psutil.Error:
-            pass
-    return found
 
 
 def main() -> None:
@@ -93,7 +66,7 @@ def main() -> None:
         result["playing"] = dialog.player.playing
         result["gave_up"] = run_until(lambda: bool(played), 60.0)
         result["prompt"] = dialog.prompt.text()
-        result["children_after"] = player_children()
+        result["children_after"] = len(own_children("kwsapp.audio.portaudio_child"))
     finally:
         os.kill(args.jackd_pid, signal.SIGCONT)
     seen: set[str] = set()
@@ -104,7 +77,7 @@ def main() -> None:
     result["new_ports"] = sorted(seen)
     dialog.close()
     result["sounddevice_loaded"] = "sounddevice" in sys.modules
-    result["children_left"] = player_children()
+    result["children_left"] = len(own_children("kwsapp.audio.portaudio_child"))
     print_result(result)
 
 

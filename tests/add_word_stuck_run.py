@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # gui_helpers sets QT_QPA_PLATFORM=offscreen
-from gui_helpers import print_result, temp_settings  # noqa: E402
+from gui_helpers import print_result, run_until, temp_settings  # noqa: E402
 
 
 #: The inputs whose open has begun (and blocks).
@@ -48,17 +47,6 @@ class NeverOpens:
 
     def stop(self) -> None:
         pass
-
-
-def run_until(condition, timeout_s: float = 30.0) -> bool:
-    """Qt events until ``condition()`` holds; whether it did in time."""
-    from PySide6 import QtWidgets
-
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.01)
-    return condition()
 
 
 def main() -> None:

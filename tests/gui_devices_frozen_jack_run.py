@@ -21,38 +21,12 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # gui_helpers sets QT_QPA_PLATFORM=offscreen
-from gui_helpers import print_result, temp_settings  # noqa: E402
-
-
-def run_until(condition, timeout_s: float) -> bool:
-    """Qt events until ``condition()`` holds; whether it did in time."""
-    from PySide6 import QtWidgets
-
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.01)
-    QtWidgets.QApplication.processEvents()
-    return condition()
-
-
-def listing_children() -> int:
-    """This process's device-listing children still running."""
-    import psutil
-
-    found = 0
-    for p in psutil.Process().children(recursive=True):
-        try:
-            found += "kwsapp.audio.portaudio_child" in " ".join(p.cmdline())
-        except psutil.Error:  # ended meanwhile, or a zombie
-            pass
-    return found
+from gui_helpers import own_children, print_result, run_until, temp_settings  # noqa: E402
 
 
 def main() -> None:
@@ -84,7 +58,7 @@ def main() -> None:
             "tooltip": combo.itemData(0, QtCore.Qt.ItemDataRole.ToolTipRole),
             "enabled": combo.isEnabled(), "looking": window.looking_for_devices,
             "banner": "" if window.banner.isHidden() else window.banner.text.text(),
-            "children": listing_children()}
+            "children": len(own_children("kwsapp.audio.portaudio_child"))}
 
     os.kill(args.jackd_pid, signal.SIGSTOP)
     try:
@@ -111,7 +85,7 @@ def main() -> None:
         os.kill(args.jackd_pid, signal.SIGCONT)
     window.close()
     result["sounddevice_loaded"] = "sounddevice" in sys.modules
-    result["children_left"] = listing_children()
+    result["children_left"] = len(own_children("kwsapp.audio.portaudio_child"))
     print_result(result)
 
 

@@ -18,6 +18,37 @@ from PySide6 import QtCore, QtGui  # noqa: E402
 from kwsapp.audio.source import FileSource  # noqa: E402
 
 
+def run_until(condition, timeout_s: float = 30.0, each=None) -> bool:
+    """Qt events (and ``each()``) until ``condition()`` holds; whether it
+    did in time."""
+    from PySide6 import QtWidgets
+
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        QtWidgets.QApplication.processEvents()
+        if each is not None:
+            each()
+        time.sleep(0.01)
+    QtWidgets.QApplication.processEvents()
+    return condition()
+
+
+def own_children(module: str) -> list:
+    """This process's children (at any depth) running ``python -m
+    module`` (kwsapp.audio.child_source, kwsapp.audio.portaudio_child),
+    still running: one that ended and is not reaped yet, a zombie, is not."""
+    import psutil
+
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if module in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.Error:  # ended meanwhile, or a zombie
+            pass
+    return found
+
+
 def grab_pixels(widget) -> np.ndarray:
     """The widget as drawn: ``[height, width, 3]`` uint8 RGB."""
     img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
