@@ -480,7 +480,7 @@ def train(data_dir: str | Path, arch: str, out_dir: str | Path,
     from training.artifact_write import finish_swap
 
     finish_swap(out_dir)  # a whole artifact in out_dir while this one trains
-    _remove_partial_files(out_dir)
+    remove_partial_files(out_dir)
     mined = _mining_rounds(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices, cache)
     if cfg.ensemble > 1:
         card = _train_ensemble(data_dir, arch, out_dir, cfg, params, tiny, aug, cpu_devices,
@@ -611,7 +611,7 @@ def member_configs(cfg: TrainConfig) -> list[TrainConfig]:
     return out
 
 
-def _remove_partial_files(out_dir: Path) -> None:
+def remove_partial_files(out_dir: Path) -> None:
     """Delete the partial files (kwsapp/atomic.py's ``.tmp-*``) a killed run
     left in its output folder: a SIGKILL skips write_atomic's clean-up, and
     the complete files beside them are whole (they are only ever replaced).

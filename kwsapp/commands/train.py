@@ -158,7 +158,13 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             cfg = replace(cfg, **{field: value})
     from training import data
+    from training.artifact_write import finish_swap
+    from training.train import remove_partial_files
 
+    # What a stopped run left in --out is put right first, whatever this run
+    # then finds (train() does it too, for its other callers).
+    finish_swap(args.out)
+    remove_partial_files(Path(args.out))
     # The data folder, its class folders and split lists read (a folder or
     # list that cannot be read refused, naming it) before TensorFlow loads:
     # seconds sooner than train() would find it. Listing only: no audio.
