@@ -398,7 +398,11 @@ def test_an_input_that_sends_no_audio_is_closed_and_said(qtbot, tmp_path,
 
     word = take_of(wake_dir, config.record_s)  # the next Record, on an input that sends
     button.click()
-    qtbot.waitUntil(lambda: len(sources) == 2 and sources[1].started, timeout=10000)
+    # Open and the take begun (its audio kept), not only started: the source
+    # starts on the opening thread before the dialog hears of it, and audio
+    # handed in between is dropped as the countdown's.
+    qtbot.waitUntil(lambda: len(sources) == 2 and sources[1].started and not dialog.opening,
+                    timeout=10000)
     sources[1].hand(word)
     qtbot.waitUntil(lambda: not dialog.recording, timeout=10000)
     take = dialog.slots[1].take
