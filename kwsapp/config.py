@@ -206,6 +206,10 @@ class GuiConfig:
     result_hold_ms: float = 1500.0  # command shown at full strength this long
     result_fade_ms: float = 1200.0  # then fades out over this long
     history_rows: int = 200  # oldest rows dropped past this
+    # The history's note column (why a command did not fire) is at least
+    # this many characters wide while the other columns' values fit whole
+    # (in a narrower view their names elide first, then the note).
+    history_note_min_chars: int = 6
     # Each probability bar's row is at least this many lines of its label's
     # font; where the space is lower the bars scroll. Left to shrink, the 12
     # labels overlapped below a ~500-px window, and at about one line

@@ -82,9 +82,47 @@ class HistoryList(QtWidgets.QTreeWidget):
         self.setAlternatingRowColors(True)
         self.setToolTip("Every recognized command, newest first; greyed: one the speech "
                         "recogniser's second opinion did not confirm, so it did not fire")
-        for col, width in enumerate((70, 60, 90, 80)):
-            self.setColumnWidth(col, width)
+        for col, tip in enumerate(("Clock time it was heard", "Stream time it ended at, in "
+                                   "seconds", "The command", "How sure the model was",
+                                   "Why it did not fire (greyed rows)")):
+            self.headerItem().setToolTip(col, tip)  # a narrow column elides its name
+        # The columns are laid out to the view's width (fit_columns): a
+        # stretched last section never shrank below its first width, so a
+        # narrow (or widened then narrowed) window scrolled sideways and cut
+        # off the note.
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        header.setMinimumSectionSize(0)  # fit_widths decides; Qt's floor would overflow
+        header.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
+        self.note_min_chars = config.history_note_min_chars
         self.show_withheld = True  # rows with a note are listed (set_show_withheld)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        # A scroll area's resize events are its viewport's: a vertical
+        # scrollbar coming or going resizes it too.
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Lay the columns out to the view's width: time, stream time,
+        command and confidence as wide as their text and names, the note
+        what is left (elided), at least ``note_min_chars`` wide; with less
+        room the names and the note elide first, then the values."""
+        header = self.header()
+        last = self.columnCount() - 1
+        content = [max(0, self.sizeHintForColumn(col)) for col in range(last)]
+        wanted = [max(width, header.sectionSizeHint(col)) for col, width in enumerate(content)]
+        # A name elided to its first letter and "…" still says which column it is.
+        elided = self.fontMetrics().horizontalAdvance("M…") + 2 * self.style().pixelMetric(
+            QtWidgets.QStyle.PixelMetric.PM_HeaderMargin)
+        least = [max(width, elided) for width in content]
+        note = int(np.ceil(self.note_min_chars * self.fontMetrics().averageCharWidth()))
+        widths = fit_widths(self.viewport().width(), wanted + [max(note, elided)],
+                            least + [elided])
+        for col, width in enumerate(widths):
+            if header.sectionSize(col) != width:
+                header.resizeSection(col, width)
 
     def add(self, label: str, score: float, stream_s: float,
             audio: np.ndarray | None = None, note: str = "") -> None:
@@ -113,6 +151,7 @@ class HistoryList(QtWidgets.QTreeWidget):
         row.setHidden(bool(note) and not self.show_withheld)
         while self.topLevelItemCount() > self.max_rows:
             self.takeTopLevelItem(self.topLevelItemCount() - 1)
+        self.fit_columns()  # a longer command or stream time than before
 
     def set_show_withheld(self, on: bool) -> None:
         """List the commands the second opinion stopped (rows with a note),
@@ -122,6 +161,7 @@ class HistoryList(QtWidgets.QTreeWidget):
             item = self.topLevelItem(i)
             if item.text(4):
                 item.setHidden(not self.show_withheld)
+        self.fit_columns()
 
     def _listed(self) -> list[QtWidgets.QTreeWidgetItem]:
         items = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
@@ -149,6 +189,28 @@ class HistoryList(QtWidgets.QTreeWidget):
     def rows(self) -> list[list[str]]:
         """The listed rows as text, newest first (for tests)."""
         return [[it.text(c) for c in range(self.columnCount())] for it in self._listed()]
+
+
+def fit_widths(available: int, wanted: Sequence[int], least: Sequence[int]) -> list[int]:
+    """Pixel widths of columns that fill ``available`` exactly: each column
+    ``wanted`` wide, the last taking what is left over; with less room they
+    shrink toward ``least`` together (each in proportion to what it can
+    give up), and with less still below it, in proportion to it.
+
+    Returns:
+        one width a column, summing to ``available`` (rounding goes to the last).
+    """
+    least = [min(low, want) for low, want in zip(least, wanted)]
+    available = max(0, available)
+    if sum(wanted) <= available:
+        widths = list(wanted)
+    elif sum(least) <= available:
+        share = (available - sum(least)) / (sum(wanted) - sum(least))
+        widths = [int(low + share * (want - low)) for low, want in zip(least, wanted)]
+    else:
+        widths = [int(low * available / sum(least)) for low in least]
+    widths[-1] += available - sum(widths)
+    return widths
 
 
 class ProbabilityBars(pg.PlotWidget):
