@@ -30,6 +30,17 @@ from kwsapp.errors import DeviceError  # noqa: E402
 WAIT_MS = 10000
 
 
+def shown(action) -> str:
+    """What the Listen action says in the menu and on its button: its text
+    without the mnemonic's "&", which it must have (Alt+L, then its letter,
+    from the keyboard; "● Listening" had none)."""
+    from PySide6 import QtGui
+
+    text = action.text()
+    assert not QtGui.QKeySequence.mnemonic(text).isEmpty(), f"no mnemonic in {text!r}"
+    return text.replace("&", "")
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path):
     with windows_made(tmp_path, autostart=False, source_name="test input") as make:
@@ -45,16 +56,19 @@ def test_listen_opens_and_stop_closes_the_device_off_the_gui_thread(qtbot, make_
     window = make_window(tiny_model, sources)
     assert window.start_listening()
     assert window.starting and window.session is None  # the device is still opening
-    assert window.listen_action.isChecked() and window.listen_action.text() == "Starting…"
+    assert window.listen_action.isChecked() and shown(window.listen_action) == "Starting…"
+    assert window.controls.listen_button.text() == "Starting…"
     assert window.status_labels["device"].text() == "starting…"
     sources.gate.set()
     qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
-    assert not window.starting and window.listen_action.text() == "● Listening"
+    assert not window.starting and shown(window.listen_action) == "● Listening"
+    assert window.controls.listen_button.text() == "● Listening"
     assert sources.made[0].made_on == "kwsapp-session"
     assert window.session.source is sources.made[0] and window.session.running
 
     window.stop_listening()
     assert window.session is None and not window.listen_action.isChecked()
+    assert shown(window.listen_action) == "Listen"
     qtbot.waitUntil(lambda: sources.made[0].stopped_on is not None, timeout=WAIT_MS)
     assert sources.made[0].stopped_on == "kwsapp-session"
     qtbot.waitUntil(lambda: kwsapp_threads() == ["kwsapp-session"], timeout=WAIT_MS)

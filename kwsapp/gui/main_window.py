@@ -63,6 +63,13 @@ def load_recognizer(spec: str) -> tuple[object | None, Exception | None]:
 #: How the banner begins when an export fails (a later export clears it).
 EXPORT_FAILED = "Cannot export:"
 
+#: The Listen action's text (menu and button) in each state; each keeps a
+#: mnemonic (Alt+L, then its letter, from the keyboard): "● Listening" had
+#: none. The button shows them without the "&" (_set_listen_checked).
+LISTEN_TEXT = "&Listen"
+LISTENING_TEXT = "● &Listening"
+STARTING_TEXT = "&Starting…"
+
 
 class SpaceToFocusedControl(QtCore.QObject):
     """Space goes to the focused check box, button or list, not to the
@@ -168,7 +175,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.listen_action = QtGui.QAction("&Listen", self)
+        self.listen_action = QtGui.QAction(LISTEN_TEXT, self)
         self.listen_action.setCheckable(True)
         self.listen_action.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space))
         self.listen_action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
@@ -463,7 +470,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _set_listen_checked(self, on: bool, text: str | None = None) -> None:
         self.listen_action.blockSignals(True)
         self.listen_action.setChecked(on)
-        self.listen_action.setText(text or ("● Listening" if on else "Listen"))
+        text = text or (LISTENING_TEXT if on else LISTEN_TEXT)
+        self.listen_action.setText(text)
+        # The button's text: Qt's own (from the text) drops the "…" too.
+        self.listen_action.setIconText(text.replace("&", ""))
         self.listen_action.blockSignals(False)
 
     def start_listening(self) -> bool:
@@ -499,7 +509,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                                refresh_ms=1000.0 / self.gui_config.redraw_hz))
         self._starting = self.runner.start(functools.partial(
             open_session, self.source_factory, device, self.recognizer, config, self.bridge))
-        self._set_listen_checked(True, "Starting…")
+        self._set_listen_checked(True, STARTING_TEXT)
         self.status.set_state("starting…")
         return True
 
