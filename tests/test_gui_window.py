@@ -423,10 +423,10 @@ def test_the_controls_take_two_rows_in_a_narrow_window(qtbot, make_window, tiny_
     assert not controls.stacked
 
 
-def bar_labels(bars) -> list[tuple[str, QtCore.QRectF]]:
-    """``(label, rect)`` of each class name the bars' axis draws (its own
-    draw specs, in axis coordinates)."""
-    axis = bars.getPlotItem().getAxis("left")
+def bar_labels(bars, side: str = "left") -> list[tuple[str, QtCore.QRectF]]:
+    """``(label, rect)`` of each label a plot's axis draws (its own draw
+    specs, in axis coordinates): by default the bars' class names."""
+    axis = bars.getPlotItem().getAxis(side)
     image = QtGui.QImage(bars.size(), QtGui.QImage.Format.Format_RGB32)
     painter = QtGui.QPainter(image)
     try:
@@ -464,6 +464,50 @@ def test_the_probability_bars_labels_stay_apart_in_a_low_window(qtbot, make_wind
     window.live.show_command(CommandEvent(label, 0.9, 1.0, 1.5, 1.6, 0.1))
     shown = centre - area.verticalScrollBar().value()
     assert 0 <= shown <= area.viewport().height(), (centre, area.verticalScrollBar().value())
+
+
+def in_widget(plot, side: str, rect: QtCore.QRectF) -> QtCore.QRect:
+    """An axis label's ``rect`` (axis coordinates) in ``plot``'s pixels."""
+    scene = plot.getPlotItem().getAxis(side).mapRectToScene(rect)
+    return plot.mapFromScene(scene).boundingRect()
+
+
+def test_axis_labels_are_readable_in_the_smallest_window(qtbot, make_window, tiny_model):
+    """At the window's minimum size the spectrogram's Hz labels leave out
+    those with no room (250 and 500 Hz were drawn over each other) and the
+    bars' "100%" is drawn within the bars (pyqtgraph hid it: it reached
+    past the axis); widened, every Hz label is back."""
+    window = make_window(tiny_model, autostart=False)
+
+    def resized(size: QtCore.QSize) -> None:
+        window.resize(size)
+        qtbot.waitUntil(lambda: window.size() == size, timeout=2000)
+        QtCore.QCoreApplication.processEvents()
+
+    resized(window.minimumSizeHint())
+    drawn = bar_labels(window.spectrogram)
+    for i, (text, rect) in enumerate(drawn):
+        for other, other_rect in drawn[i + 1:]:
+            assert not rect.intersects(other_rect), (text, other)
+        centre = in_widget(window.spectrogram, "left", rect).center()
+        assert window.spectrogram.rect().contains(centre), (text, centre)
+    texts = [text for text, _ in drawn]
+    assert len(texts) >= 4 and {"250", "1k", "4k"} <= set(texts), texts
+
+    labels = dict(bar_labels(window.bars, "bottom"))
+    assert set(labels) == {"0", "50%", "100%"}
+    hundred = in_widget(window.bars, "bottom", labels["100%"])
+    assert window.bars.rect().contains(hundred), (hundred, window.bars.rect())
+    # The bars scroll in a low window: scrolled to their end, the scale is in view.
+    area = window.live.bars_area
+    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+    QtCore.QCoreApplication.processEvents()
+    seen = QtCore.QRect(window.bars.mapTo(area.viewport(), hundred.topLeft()), hundred.size())
+    assert area.viewport().rect().contains(seen), (seen, area.viewport().rect())
+
+    resized(QtCore.QSize(1180, 760))
+    assert [text for text, _ in bar_labels(window.spectrogram)] == [
+        "250", "500", "1k", "2k", "4k", "8k"]
 
 
 def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):

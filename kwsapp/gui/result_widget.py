@@ -227,9 +227,19 @@ class ProbabilityBars(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
-        plot.setXRange(0, 1.08, padding=0)  # room for the "100%" tick text
+        plot.setXRange(0, 1, padding=0)
         plot.getAxis("left").setWidth(64)
-        plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
+        bottom = plot.getAxis("bottom")
+        bottom.setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
+        # "0" and "100%" reach half their width past the bars' ends, and
+        # pyqtgraph hides a bottom label that leaves its axis: "0" always,
+        # "100%" in a narrow window (a share of the range kept for it was
+        # too few pixels there). The plot keeps those pixels on its right and
+        # the axis lets its labels into them.
+        overhang = int(np.ceil(QtGui.QFontMetricsF(bottom.style["tickFont"] or QtGui.QFont())
+                               .horizontalAdvance("100%") / 2)) + 2
+        bottom.setStyle(hideOverlappingLabels=overhang)
+        plot.layout.setContentsMargins(1, 1, overhang, 1)
         self._bars = pg.BarGraphItem(x0=0, y=[0], height=0.7, width=[0])
         plot.addItem(self._bars)
         self.setToolTip("Probability of each class in the latest analysed window")

@@ -9,18 +9,72 @@ with fixed levels and a 256-entry colour LUT (pyqtgraph's fast path).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from kwsapp import features
 from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, ms_to_samples
 
-#: Frequencies labelled on the mel axis.
-AXIS_TICKS_HZ = (250, 500, 1000, 2000, 4000, 8000)
+#: Frequencies labelled on the mel axis, in the order they are kept where
+#: there is no room for every label (a low plot): 250 and 500 Hz are 9
+#: pixels apart in the smallest window, and their labels overlapped.
+AXIS_TICKS_HZ = (1000, 4000, 250, 2000, 500, 8000)
 #: Left axis width shared by the stacked live plots, so their time axes align.
 AXIS_WIDTH_PX = 44
+
+
+class RoomyTicksAxis(pg.AxisItem):
+    """An axis of fixed, labelled ticks that draws those its length has
+    room for: taken in the order given, a tick whose label would overlap
+    the label of one already kept is left out. (pyqtgraph draws every
+    fixed tick of ``setTicks``, overlapping or not; its text fill limits
+    only drop whole tick levels.)
+
+    Args:
+        orientation: "left", "right", "top" or "bottom".
+        ticks: ``(value, label)`` pairs, the first kept first.
+    """
+
+    def __init__(self, orientation: str, ticks: Sequence[tuple[float, str]] = (),
+                 **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.set_ticks(ticks)
+
+    def set_ticks(self, ticks: Sequence[tuple[float, str]]) -> None:
+        """The ``(value, label)`` pairs to draw, the first kept first."""
+        self.ticks = [(float(value), str(label)) for value, label in ticks]
+        self.picture = None  # drawn anew
+        self.update()
+
+    def kept_ticks(self, low: float, high: float, length_px: float) -> list[tuple[float, str]]:
+        """The ticks drawn on an axis from ``low`` to ``high`` that is
+        ``length_px`` pixels long, in value order."""
+        if high < low:
+            low, high = high, low
+        if high == low or length_px <= 0:
+            return []
+        metrics = QtGui.QFontMetricsF(self.style["tickFont"] or QtGui.QFont())
+        px_per_unit = length_px / (high - low)
+        kept: list[tuple[float, str, float]] = []  # value, label, its extent along the axis
+        for value, label in self.ticks:
+            if not low <= value <= high:
+                continue
+            extent = (metrics.height() if self.orientation in ("left", "right")
+                      else metrics.horizontalAdvance(label))
+            if all(abs(value - other) * px_per_unit >= (extent + other_extent) / 2
+                   for other, _, other_extent in kept):
+                kept.append((value, label, extent))
+        return sorted((value, label) for value, label, _ in kept)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float):  # noqa: N802,N803
+        return [(None, [value for value, _ in self.kept_ticks(minVal, maxVal, size)])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        labels = dict(self.ticks)
+        return [labels.get(float(value), "") for value in values]
 
 
 class StreamingLogMel:
@@ -96,13 +150,23 @@ class MelColours:
         return self._lut[index]
 
 
+def hz_ticks(mel: StreamingLogMel) -> list[tuple[float, str]]:
+    """``(mel band, label)`` of the :data:`AXIS_TICKS_HZ` below ``mel``'s
+    Nyquist frequency, in their order."""
+    hz = np.array([f for f in AXIS_TICKS_HZ if f <= mel.sample_rate_hz / 2])
+    return [(float(b), f"{f / 1000:g}k" if f >= 1000 else str(f))
+            for f, b in zip(hz, mel.band_of_hz(hz))]
+
+
 class MelImagePlot(pg.PlotWidget):
     """A plot holding one log-mel image: colour map, fixed levels, Hz ticks."""
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
-        super().__init__(parent=parent)
+        mel = StreamingLogMel(config)
+        # In a low plot the Hz labels that have no room are left out.
+        super().__init__(parent=parent, axisItems={"left": RoomyTicksAxis("left", hz_ticks(mel))})
         self.config = config
-        self.mel = StreamingLogMel(config)
+        self.mel = mel
         self.colours = MelColours(config)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
@@ -110,14 +174,8 @@ class MelImagePlot(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setLabel("bottom", "time", units="s")
-        plot.getAxis("left").setTicks([self._hz_ticks()])
         plot.getAxis("left").setWidth(AXIS_WIDTH_PX)
         plot.setYRange(0, config.spectrogram_n_mels, padding=0)
-
-    def _hz_ticks(self) -> list[tuple[float, str]]:
-        hz = np.array([f for f in AXIS_TICKS_HZ if f <= self.mel.sample_rate_hz / 2])
-        return [(float(b), f"{f / 1000:g}k" if f >= 1000 else str(f))
-                for f, b in zip(hz, self.mel.band_of_hz(hz))]
 
     def to_rgba(self, columns: np.ndarray) -> np.ndarray:
         """Log-mel ``[frames, n_mels]`` -> RGBA ``[n_mels, frames, 4]`` uint8
