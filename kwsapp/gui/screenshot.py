@@ -4,6 +4,9 @@ through the engine in real time; the window is grabbed shortly after the
 last command appears.
 
     python -m kwsapp.gui.screenshot --out docs/screenshot.png
+
+``--size min`` takes it at the window's minimum size instead (a check of
+the layout where space is tightest; ``--size 900x600`` at that size).
 """
 
 from __future__ import annotations
@@ -43,8 +46,22 @@ def words_audio(data_dir: Path, words: list[str], clip_index: int = 0) -> np.nda
     return np.concatenate(parts + [pause])
 
 
+def parse_size(text: str) -> tuple[int, int] | None:
+    """``--size``: "WIDTHxHEIGHT" in pixels, or "min" (None: the window's
+    minimum size)."""
+    if text == "min":
+        return None
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT nor min") from None
+    return width, height
+
+
 def capture(out: Path, model: str | None, data_dir: Path, words: list[str],
-            clip_index: int) -> int:
+            clip_index: int, size: tuple[int, int] | None = WINDOW_SIZE) -> int:
+    """Grab the window (``size``; None: its minimum size) into ``out``;
+    0, or 1 when no command was recognized."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtCore
 
@@ -60,7 +77,7 @@ def capture(out: Path, model: str | None, data_dir: Path, words: list[str],
         window = MainWindow(settings=settings, model=model,
                             source_factory=lambda _d: FileSource(audio, 320, realtime=True),
                             source_name=f"replay: {' '.join(words)}")
-        window.resize(*WINDOW_SIZE)
+        window.resize(window.minimumSizeHint() if size is None else QtCore.QSize(*size))
         window.show()
         shots: list = []
 
@@ -94,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", nargs="+", default=list(DEFAULT_WORDS))
     parser.add_argument("--clip-index", type=int, default=2,
                         help="which clip of each word (sorted by file name)")
+    parser.add_argument("--size", type=parse_size, default=WINDOW_SIZE,
+                        help="window size, WIDTHxHEIGHT or min (default "
+                        f"{WINDOW_SIZE[0]}x{WINDOW_SIZE[1]})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return capture(args.out, args.model, args.data, args.words, args.clip_index)
+    return capture(args.out, args.model, args.data, args.words, args.clip_index, args.size)
 
 
 if __name__ == "__main__":
