@@ -7,6 +7,7 @@ files through the real worker and classify service."""
 from __future__ import annotations
 
 import csv
+import stat
 
 import numpy as np
 import pytest
@@ -127,6 +128,29 @@ def test_export_to_an_unwritable_place_is_a_message(window, tmp_path):
     window.banner.show_message("the input device stopped")
     assert window.export_csv(str(tmp_path / "history.csv"))
     assert not window.banner.isHidden()
+
+
+def test_exporting_over_a_read_only_file_keeps_it_and_says_so(window, tmp_path):
+    """A file the user made read-only, in a folder that may be written: the
+    export (past the dialog's "replace it?") replaced it, as the atomic
+    write's rename ignores the file's mode; now it is kept, its name said.
+    The test checks the file's mode and content, not a failed open (root,
+    running the tests, could open it)."""
+    out = tmp_path / "history.csv"
+    out.write_text("mine\n")
+    out.chmod(0o444)
+    inode = out.stat().st_ino
+    assert not window.export_csv(str(out))
+    assert out.read_text() == "mine\n" and out.stat().st_ino == inode
+    assert stat.S_IMODE(out.stat().st_mode) == 0o444
+    said = window.banner.text.text()
+    assert not window.banner.isHidden() and said.startswith("Cannot export:")
+    assert f"{out}: the file is read-only" in said
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+    out.chmod(0o644)  # made writable: exported over, the banner taken away
+    assert window.export_csv(str(out))
+    assert out.read_text().startswith("time,") and window.banner.isHidden()
 
 
 def text_columns(widget, start_x: int, end_x: int) -> int:

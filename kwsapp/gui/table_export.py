@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -39,16 +40,37 @@ def save_csv(path: str | os.PathLike[str], table: Table) -> int:
     number of rows.
 
     Raises:
-        BadInputError: ``path`` cannot be written; the message names it and
+        BadInputError: ``path`` cannot be written, or is a read-only file
+            (:func:`read_only`, kept as it is); the message names it and
             says why in words.
         DiskFullError: the disk is full (a file there before is kept).
     """
     header, rows = table.table_rows()
+    if read_only(path):
+        # The atomic write's rename replaces a file whatever its mode (in a
+        # folder that may be written): a file made read-only was replaced.
+        raise BadInputError(f"{path}: the file is read-only, so it is kept as it is; export "
+                            "under another name, or make it writable first")
     try:
         write_atomic(path, to_csv(header, rows).encode("utf-8"))
     except OSError as exc:
         raise BadInputError(f"{path}: {write_problem(path, exc)}") from None
     return len(rows)
+
+
+def read_only(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file its mode does not let this user write.
+    Root may write any file, so for root: one whose owner may not write it
+    (``chmod a-w``, ``444``), as ``ls -l`` shows it read-only."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # no such file (or none reachable): nothing to keep
+        return False
+    if not stat.S_ISREG(mode):
+        return False
+    if getattr(os, "geteuid", lambda: -1)() == 0:
+        return not mode & stat.S_IWUSR
+    return not os.access(path, os.W_OK)
 
 
 def write_problem(path: str | os.PathLike[str], exc: OSError) -> str:
