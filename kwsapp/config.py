@@ -189,6 +189,23 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class ArtifactConfig:
+    """Loading a model artifact (kwsapp/models/artifact.py ``load_whole``).
+
+    ``train``, ``export`` and ``make models`` put a new artifact in place by
+    a few renames, card last (training/artifact_write.py). A load that a
+    swap overlapped (the card read before it, a file after, or the card
+    missing meanwhile) is done again after a pause, at most ``swap_tries``
+    times in all, then refused as "a model is being put in place". A swap
+    is a few renames long (milliseconds); a stopped one stays until the
+    next run finishes it, and is refused after these tries (0.4 s).
+    """
+
+    swap_tries: int = 5
+    swap_pause_s: float = 0.1
+
+
+@dataclass(frozen=True)
 class GuiConfig:
     """Desktop window (kwsapp/gui): drawing rates, spans and looks."""
 
