@@ -85,6 +85,14 @@ class AudioConfig:
     # server that answers nobody. It answers in 0.2-0.3 s here (JACK dummy
     # server, the Python start included).
     device_list_timeout_s: float = 10.0
+    # Opening the live input (Listen in the window, `kwsapp listen`): the
+    # capture child is given this long to find the device, and as long again
+    # to start its stream, then killed and said (naming the device): a sound
+    # server that answers nobody hangs PortAudio's start for ever, and the
+    # child's own limit (child_source.REPLY_TIMEOUT_S) is 20 s. A normal
+    # open takes 0.18-0.23 s to find the device and 0.05 s to start here
+    # (JACK dummy server, Python's start included; idle machine).
+    open_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,23 @@ class SplitConfig:
     # A speaker's seeded hash decides its share.
     validation_share: float = 0.15
     test_share: float = 0.10
+
+
+@dataclass(frozen=True)
+class ArtifactConfig:
+    """Loading a model artifact (kwsapp/models/artifact.py ``load_whole``).
+
+    ``train``, ``export`` and ``make models`` put a new artifact in place by
+    a few renames, card last (training/artifact_write.py). A load that a
+    swap overlapped (the card read before it, a file after, or the card
+    missing meanwhile) is done again after a pause, at most ``swap_tries``
+    times in all, then refused as "a model is being put in place". A swap
+    is a few renames long (milliseconds); a stopped one stays until the
+    next run finishes it, and is refused after these tries (0.4 s).
+    """
+
+    swap_tries: int = 5
+    swap_pause_s: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -304,8 +329,9 @@ class UserWordsConfig:
     # this long after Record (or the take's turn) and is left to itself,
     # saying which device to leave: a device can block its open for ever
     # (a JACK server that stopped answering hangs PortAudio's start), and a
-    # sound card's capture child waits 20 s for its answer. A capture child
-    # opens in 0.25-0.5 s, about 1 s on a busy machine.
+    # sound card's capture child waits 20 s for its answer (the window's
+    # children AudioConfig.open_timeout_s). A capture child opens in
+    # 0.25-0.5 s, about 1 s on a busy machine.
     record_open_s: float = 10.0
     # ... or when the input, open, sent no audio in this long (counted from
     # its opening, countdown included; or from its last audio, mid-take): a

@@ -212,3 +212,67 @@ def test_what_is_in_the_staging_folders_way_is_said_not_deleted(tmp_path, new_fi
     with pytest.raises(BadInputError, match="damaged swap manifest"):
         finish_swap(art)
     assert read_card(art).name == "cnn"
+
+
+def swap_before_each_file_load(monkeypatch, art: Path, sources: list[Path]) -> list[str]:
+    """Make the runtime's load of ``art`` run a real swap (the writers' own
+    code, WRITE) between its card read and its file read: each time the
+    Recognizer loads its ``.tflite``, first ``sources[k]`` (the next of
+    them, while there are) is put in place. Returns the card names the loads
+    had. A writer in another process would land there only by chance; run
+    at that very moment here, the race happens on every run."""
+    import kwsapp.inference.recognizer as recognizer_module
+
+    real_load, cards = recognizer_module.load_tflite, []
+
+    def load_tflite(artifact_dir, card, *args):
+        cards.append(card.name)
+        if len(cards) <= len(sources):
+            new = sources[len(cards) - 1]
+            files = tuple(sorted(p.name for p in new.iterdir() if p.name != "card.json"))
+            exec(WRITE.format(new=str(new), art=str(art), files=(*files, "card.json")), {})
+        return real_load(artifact_dir, card, *args)
+
+    monkeypatch.setattr(recognizer_module, "load_tflite", load_tflite)
+    return cards
+
+
+def test_a_load_a_swap_overlaps_is_done_again_not_paired_with_the_new_files(
+        tmp_path, new_files, monkeypatch):
+    """The runtime read the earlier card (the cnn's), then a swap put the
+    tiny model in place before it read the model file: it loaded the cnn's
+    card with the tiny model's file (the front end then refused it, or
+    worse, ran it). The card's stamp is looked at again after the files:
+    it changed, so the load is done again, and gives the new model whole."""
+    art = old_artifact(tmp_path)
+    cards = swap_before_each_file_load(monkeypatch, art, [new_files])
+    rec = Recognizer(art)
+    assert cards == ["cnn", "tiny-structural"]  # the first try had the earlier card
+    assert rec.card.name == "tiny-structural"
+    assert rec.model.path.read_bytes() == (new_files / "model.tflite").read_bytes()
+    assert rec.model.input_shape == Recognizer(new_files).model.input_shape
+    assert runs(art).shape == (12,)
+
+
+def test_a_load_a_swap_overlaps_on_every_try_is_refused_as_being_put_in_place(
+        tmp_path, new_files, monkeypatch):
+    """Swaps back and forth during each of the load's tries (more than it
+    makes): refused with the message of a model being put in place after
+    ``ArtifactConfig.swap_tries``, never a mix; the next load, with no swap
+    running, loads the model in place."""
+    from kwsapp.config import ArtifactConfig
+
+    art = old_artifact(tmp_path)
+    cnn = tmp_path / "cnn"
+    cnn.mkdir()
+    for name in ("card.json", "model.tflite"):
+        shutil.copy(art / name, cnn / name)
+    tries = ArtifactConfig().swap_tries
+    cards = swap_before_each_file_load(monkeypatch, art, [new_files, cnn] * tries)
+    with pytest.raises(ModelError, match="a new model is being put in place here"):
+        Recognizer(art)
+    assert len(cards) == tries, cards
+    assert cards[:3] == ["cnn", "tiny-structural", "cnn"], cards
+    monkeypatch.undo()
+    expected = "tiny-structural" if tries % 2 else "cnn"  # the last swap's model
+    assert Recognizer(art).card.name == expected

@@ -23,8 +23,11 @@ write a new artifact through :class:`StagedArtifact`:
 So ``DIR`` holds the whole earlier artifact (its card and files) until
 step 3, the whole new one after it, and during it, a few renames long, no
 card at all: the runtime loads no model from it and says a model is being
-put in place (kwsapp/models/artifact.py ``read_card``); a model is never
-loaded from one artifact's card and another's files. Files of other names
+put in place (kwsapp/models/artifact.py ``read_card``); a load that read
+the earlier card just before the swap, and its files during it, sees the
+card changed once the files are loaded and loads again
+(kwsapp/models/artifact.py ``load_whole``): a model is never loaded from
+one artifact's card and another's files. Files of other names
 (the user's, ``negatives.npz``) and folders (``.checkpoint``) are never
 touched. A swap of whole folders would spare even the card-less moment,
 but ``DIR`` may be a user's folder (``--out ~``): its other files stay in

@@ -45,7 +45,9 @@ from kwsapp.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
-#: How long the child may take to find the device or start the stream (s).
+#: How long the child may take to find the device or start the stream (s),
+#: unless the caller gives its own limit (the window and ``listen`` give
+#: ``AudioConfig.open_timeout_s``).
 REPLY_TIMEOUT_S = 20.0
 #: Audio the shared ring holds (s): the forwarding thread reads every block.
 RING_SECONDS = 2.0
@@ -161,14 +163,22 @@ class ChildSource:
     :class:`~kwsapp.audio.source.SoundDeviceSource`; the child finds the
     device and its rate at construction, so a missing or busy device fails
     here with the same one-line :class:`~kwsapp.errors.DeviceError`.
+
+    ``open_timeout_s`` bounds each of the open's two waits for the child
+    (finding the device here, starting the stream in :meth:`start`): a
+    child that has not answered by then is killed and the open fails with
+    a :class:`~kwsapp.errors.DeviceError` naming the device.
     """
 
     realtime = True
 
     def __init__(self, device: str | int | None = None, block_ms: float = 20.0,
-                 rate_hz: int | None = None) -> None:
+                 rate_hz: int | None = None,
+                 open_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.device = device
         self.block_ms = float(block_ms)
+        self.open_timeout_s = float(open_timeout_s)
+        self.device_name: str | None = None  # the child's name for it, once found
         self.xruns = 0
         self.finished = False
         self.error: Exception | None = None
@@ -246,17 +256,30 @@ class ChildSource:
             pass
 
     def _reply(self) -> dict:
-        """The child's next message; an error (or its death) as DeviceError."""
+        """The child's next message; an error, its death or its silence
+        past ``open_timeout_s`` as DeviceError (a silent child is killed:
+        it hangs in PortAudio, and would hold the device or the sound
+        server's client slot until that answered, if ever)."""
         try:
-            reply = self._replies.get(timeout=REPLY_TIMEOUT_S)
+            reply = self._replies.get(timeout=self.open_timeout_s)
         except queue.Empty:
-            reply = {"error": f"input device {self.device!r} did not answer in "
-                              f"{REPLY_TIMEOUT_S:.0f} s"}
+            log.info("capture child %d did not answer in %g s: killed", self._proc.pid,
+                     self.open_timeout_s)
+            self._end_child(kill=True)
+            raise DeviceError(f"{self._input_name()} did not open in {self.open_timeout_s:g} s "
+                              "(the sound system did not answer); pick another input device "
+                              "or check the sound server") from None
         if "error" in reply or "exit" in reply:
             self._end_child()
             raise DeviceError(reply.get("error") or "the audio input process ended "
                               f"(exit code {self._proc.returncode})")
         return reply
+
+    def _input_name(self) -> str:
+        """The input as messages name it: the child's name for the device
+        once it found it, else the one asked for (None: the default)."""
+        name = self.device_name if self.device_name is not None else self.device
+        return "the default input device" if name is None else f"input device {str(name)!r}"
 
     def start(self, on_block: BlockCallback | None) -> None:
         """Start the child's stream. With ``on_block``, a thread hands it
@@ -377,7 +400,11 @@ class ChildSource:
                     setattr(self, name, -1)  # first: _wake_forwarder must not write a reused fd
                     os.close(fd)
 
-    def _end_child(self) -> None:
+    def _end_child(self, kill: bool = False) -> None:
+        """End the child: its stdin closed, killed if it has not left
+        within a second (or at once with ``kill``: it is known to hang)."""
+        if kill:
+            self._proc.kill()
         try:
             self._proc.stdin.close()
         except OSError:

@@ -78,12 +78,14 @@ def _open_source(args: argparse.Namespace, config: object) -> object:
     device vanished, and its JACK host may abort or hang the process then.
 
     Raises:
-        DeviceError: the device is missing, refuses every rate, or is busy.
+        DeviceError: the device is missing, refuses every rate, is busy, or
+            did not open within ``config.audio.open_timeout_s``.
     """
     from kwsapp.audio.child_source import ChildSource
 
     return ChildSource(args.device, block_ms=config.audio.listen_block_ms,
-                       rate_hz=args.device_rate or config.audio.device_rate_hz)
+                       rate_hz=args.device_rate or config.audio.device_rate_hz,
+                       open_timeout_s=config.audio.open_timeout_s)
 
 
 def _wait_for_device(args: argparse.Namespace, config: object,

@@ -36,12 +36,14 @@ def default_source_factory(config: Config) -> SourceFactory:
     """Sources from the sound card: PortAudio in a child process
     (:class:`~kwsapp.audio.child_source.ChildSource`), so a device that
     vanishes takes only that process with it and the window can listen
-    again, in a fresh one, when it is back."""
+    again, in a fresh one, when it is back. A child that has not opened the
+    device within ``config.audio.open_timeout_s`` is killed and said."""
 
     def make(device: object) -> object:
         from kwsapp.audio.child_source import ChildSource
         return ChildSource(device, block_ms=config.audio.block_ms,
-                           rate_hz=config.audio.device_rate_hz)
+                           rate_hz=config.audio.device_rate_hz,
+                           open_timeout_s=config.audio.open_timeout_s)
 
     return make
 

@@ -526,9 +526,13 @@ class MainWindow(QtWidgets.QMainWindow):
             log.warning("cannot start listening: %s", exc)
             device = self.current_device()  # the one it started on: a change starts anew
             where = f" on {device}" if device else ""
+            # An input that did not open in time already says to pick another
+            # (or check the sound server): not said twice.
+            advice = ("⟳ refreshes the list; Space tries again."
+                      if "pick another input device" in str(exc)
+                      else "Pick another input device (⟳ refreshes the list) and press Space.")
             self.banner.show_message(
-                f"Cannot listen{where}: {exc}. Pick another input device (⟳ refreshes "
-                "the list) and press Space. Dropped files are still classified.")
+                f"Cannot listen{where}: {exc}. {advice} Dropped files are still classified.")
             self._set_listen_checked(False)
             self.status.set_state("not listening")
             return

@@ -3,6 +3,7 @@ front end (from its card) and its ``.tflite``."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ import numpy as np
 
 from kwsapp import features
 from kwsapp.audio.io import fit_length, resample
-from kwsapp.models.artifact import ModelCard, TfliteModel, load_tflite, read_card
+from kwsapp.models.artifact import ModelCard, TfliteModel, load_tflite, load_whole
 from kwsapp.models.registry import resolve
 from kwsapp.models.split import SplitModel
 
@@ -25,19 +26,14 @@ class Recognizer:
 
     def __init__(self, artifact_dir: str | Path, tflite_file: str | None = None) -> None:
         self.path = Path(artifact_dir)
-        self.card: ModelCard = read_card(self.path)
-        self.model: TfliteModel = (load_tflite(self.path, self.card, tflite_file)
-                                   if tflite_file else load_tflite(self.path, self.card))
-        # A split embed artifact (card "streaming"): the embedding and the
-        # head as two files, so a stream embeds each 80 ms once.
-        section = self.card.raw.get("streaming")
-        self.split: SplitModel | None = (SplitModel(self.path, section)
-                                         if section and not tflite_file else None)
-        if self.split is not None and self.split.head_model.output_shape != (len(self.labels),):
-            from kwsapp.errors import ModelError
-            raise ModelError(f"{self.split.head_model.path}: gives "
-                             f"{self.split.head_model.output_shape} outputs but its card names "
-                             f"{len(self.labels)} labels")
+        # The card and the files it names from one artifact: a new one put
+        # in place meanwhile (kwsapp train, export, make models) is seen and
+        # the load done again, never one model's card with another's files.
+        card, (model, split) = load_whole(
+            self.path, functools.partial(self._load_files, tflite_file=tflite_file))
+        self.card: ModelCard = card
+        self.model: TfliteModel = model
+        self.split: SplitModel | None = split
         from kwsapp.errors import ModelError
         try:
             probe = self.front_end(np.zeros(self.card.window_samples, np.float32))
@@ -49,6 +45,22 @@ class Recognizer:
         if probe.size != int(np.prod(self.model.input_shape)):
             raise ModelError(f"{self.path}: its card's front end gives {probe.shape} but "
                              f"the model takes {self.model.input_shape}")
+
+    def _load_files(self, card: ModelCard,
+                    tflite_file: str | None) -> tuple[TfliteModel, SplitModel | None]:
+        """The model files ``card`` names, loaded and checked against it."""
+        model = (load_tflite(self.path, card, tflite_file) if tflite_file
+                 else load_tflite(self.path, card))
+        # A split embed artifact (card "streaming"): the embedding and the
+        # head as two files, so a stream embeds each 80 ms once.
+        section = card.raw.get("streaming")
+        split = SplitModel(self.path, section) if section and not tflite_file else None
+        if split is not None and split.head_model.output_shape != (len(card.labels),):
+            from kwsapp.errors import ModelError
+            raise ModelError(f"{split.head_model.path}: gives "
+                             f"{split.head_model.output_shape} outputs but its card names "
+                             f"{len(card.labels)} labels")
+        return model, split
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str] | None = None) -> "Recognizer":

@@ -29,15 +29,19 @@ imports TensorFlow.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from kwsapp import features
 from kwsapp.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 CARD_FILE = "card.json"
 TFLITE_FILE = "model.tflite"
@@ -268,23 +272,58 @@ def artifact_file(artifact_dir: str | Path, name: str) -> Path:
 
 def read_card(artifact_dir: str | Path) -> ModelCard:
     """Read and validate ``artifact_dir/card.json``."""
+    return _read_card(artifact_dir)[0]
+
+
+#: A file's identity and version: device, inode, size, mtime and ctime (ns).
+#: A card put in place is a new file renamed over the path (new inode, new
+#: ctime), never one rewritten in place; an unchanged stamp is the same card.
+Stamp = tuple[int, int, int, int, int]
+
+
+def _stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _stamp(path: Path) -> Stamp | None:
+    """``path``'s stamp; None when there is nothing there."""
+    try:
+        return _stamp_of(os.stat(path))
+    except OSError:
+        return None
+
+
+def _being_put_in_place(artifact_dir: str | Path) -> ModelError:
+    return ModelError(f"{artifact_dir}: a new model is being put in place here (from "
+                      f"{STAGING_DIR}); if no kwsapp train, export or make models is "
+                      f"writing it now, one was stopped part way: run it again to finish")
+
+
+def _read_card(artifact_dir: str | Path) -> tuple[ModelCard, Stamp]:
+    """:func:`read_card`, and the stamp of the card file it read (taken
+    from the open file: the one read, whatever replaced it since)."""
     path = Path(artifact_dir) / CARD_FILE
     if not Path(artifact_dir).is_dir():
         problem = "not a folder" if Path(artifact_dir).exists() else "no such folder"
         raise ModelError(f"{artifact_dir}: {problem} (a model artifact is a folder with "
                          f"{CARD_FILE})")
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        with open(path, "rb") as f:
+            stamp = _stamp_of(os.fstat(f.fileno()))
+            data = f.read()
+    except FileNotFoundError:  # none, or removed just now by a swap
         if (Path(artifact_dir) / STAGING_DIR / SWAP_FILE).is_file():
             # Between the old card's removal and the new one's arrival: the
             # folder holds part of each artifact, so it is loaded as neither.
-            raise ModelError(f"{artifact_dir}: a new model is being put in place here (from "
-                             f"{STAGING_DIR}); if no kwsapp train, export or make models is "
-                             f"writing it now, one was stopped part way: run it again to "
-                             f"finish")
-        raise ModelError(f"{artifact_dir}: not a model artifact (no {CARD_FILE})")
+            raise _being_put_in_place(artifact_dir) from None
+        raise ModelError(f"{artifact_dir}: not a model artifact (no {CARD_FILE})") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: unreadable card ({exc})") from None
     try:
-        card = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        card = json.loads(data.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable card ({exc})") from None
     if not isinstance(card, dict):
         raise ModelError(f"{path}: card must be a JSON object")
@@ -296,7 +335,65 @@ def read_card(artifact_dir: str | Path) -> ModelCard:
         raise ModelError(f"{artifact_dir}: a word of your own ({card.get('name', '?')!r}), not "
                          f"a model: your words are listened for beside the commands of the "
                          f"{DEFAULT_MODEL} model (Words > Add word… lists them; kwsapp words)")
-    return ModelCard.from_dict(card, str(path))
+    return ModelCard.from_dict(card, str(path)), stamp
+
+
+Loaded = TypeVar("Loaded")
+
+
+def load_whole(artifact_dir: str | Path,
+               load_files: Callable[[ModelCard], Loaded]) -> tuple[ModelCard, Loaded]:
+    """The artifact's card and ``load_files(card)`` (its model files,
+    loaded as the card says), from one artifact.
+
+    A new artifact is put in place by renames, card last, after the old
+    card is removed (training/artifact_write.py): a load that read the old
+    card, then files a swap had replaced meanwhile, paired one model's card
+    with another's files. So the card's stamp (and the swap manifest's)
+    is taken before and looked at again once the files are loaded: if
+    either changed, a swap overlapped the load, which is done again after
+    a pause (``ArtifactConfig``), and refused as a model being put in place
+    after the last try. An error of the files' load (ModelError, OSError)
+    is raised only when no swap overlapped it (a file missing because it
+    was being replaced is no fault of the artifact).
+
+    Raises:
+        ModelError: the artifact cannot be loaded, or a model was being put
+            in place on each try.
+    """
+    import time
+
+    from kwsapp.config import ArtifactConfig
+
+    config = ArtifactConfig()
+    card_path = Path(artifact_dir) / CARD_FILE
+    swap_path = Path(artifact_dir) / STAGING_DIR / SWAP_FILE
+    for attempt in range(1, config.swap_tries + 1):
+        last = attempt == config.swap_tries
+        swap = _stamp(swap_path)  # before the card: a swap committed after it is seen
+        try:
+            card, stamp = _read_card(artifact_dir)
+        except ModelError:
+            # The card-less moment of a swap (or the card replaced as it was
+            # opened): a new card is a few renames away.
+            if last or (swap is None and _stamp(swap_path) is None):
+                raise
+            time.sleep(config.swap_pause_s)
+            continue
+        error: Exception | None = None
+        try:
+            loaded = load_files(card)
+        except (ModelError, OSError) as exc:  # a file it names gone, or not yet whole
+            error = exc
+        if _stamp(card_path) == stamp and _stamp(swap_path) == swap:
+            if error is not None:
+                raise error
+            return card, loaded
+        log.info("%s: a new model was put in place while it loaded (try %d of %d)",
+                 artifact_dir, attempt, config.swap_tries)
+        if not last:
+            time.sleep(config.swap_pause_s)
+    raise _being_put_in_place(artifact_dir)
 
 
 def _interpreter(path: Path, num_threads: int) -> Any:

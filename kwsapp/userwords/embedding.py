@@ -14,6 +14,7 @@ import numpy as np
 from kwsapp.errors import ModelError
 
 if TYPE_CHECKING:
+    from kwsapp.models.artifact import ModelCard
     from kwsapp.userwords.pool import NegativePool
 
 #: The bundled model whose embedding and pool user words use.
@@ -31,18 +32,24 @@ class Embedder:
     """``embed(audio) -> [T, 96]`` through the split artifact's embedding."""
 
     def __init__(self, artifact_dir: Path | None = None) -> None:
-        from kwsapp.models.artifact import read_card
+        from kwsapp.models.artifact import load_whole
         from kwsapp.models.split import SplitModel
 
         self.path = Path(artifact_dir or embed_dir())
-        card = read_card(self.path)
-        streaming = card.raw.get("streaming")
-        if not streaming:
-            raise ModelError(f"{self.path}: user words need the split embed artifact "
-                             "(a card with a 'streaming' section)")
-        self._model = SplitModel(self.path, streaming)
+
+        def load_files(card: ModelCard) -> tuple[SplitModel, str]:
+            streaming = card.raw.get("streaming")
+            if not streaming:
+                raise ModelError(f"{self.path}: user words need the split embed artifact "
+                                 "(a card with a 'streaming' section)")
+            model = SplitModel(self.path, streaming)
+            return model, embedding_id(self.path, card.name, model.spec.embedding_file)
+
+        # The card and its files from one artifact (`make models` may put a
+        # new embed in place meanwhile): kwsapp/models/artifact.py load_whole.
+        _card, (self._model, embedding) = load_whole(self.path, load_files)
         #: names the embedding a detector was trained on (stored in its card)
-        self.id = embedding_id(self.path, card.name, self._model.spec.embedding_file)
+        self.id = embedding
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         return self._model.embed(np.asarray(audio, np.float32))
