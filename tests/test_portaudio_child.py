@@ -105,3 +105,35 @@ def test_a_polled_probe_on_a_frozen_server_never_blocks_and_is_given_up(frozen_j
     assert longest < 0.5, longest  # never waited for the child
     assert left == [] and cancelled_left == []
 
+
+@pytest.mark.gui
+def test_the_device_watcher_says_back_once_the_frozen_server_answers(frozen_jack, monkeypatch,
+                                                                     qtbot):
+    """The window's DeviceWatcher on the probe job: nothing said while the
+    server answers nobody (a hung probe killed past probe_timeout_s and
+    tried again, one child at a time), `back` once it answers again; no
+    probe child is left after. (2 s: a probe after the thaw has that long
+    to answer on a loaded machine; 0.2-0.3 s on a quiet one.)"""
+    from kwsapp.gui.reconnect import DeviceWatcher
+
+    _reach(monkeypatch, frozen_jack.env)
+    server = frozen_jack.env["JACK_DEFAULT_SERVER"]
+    watcher = DeviceWatcher(poll_s=0.1, probe_timeout_s=2.0)
+    said = []
+    watcher.back.connect(lambda: said.append(time.monotonic()))
+    frozen_jack.freeze()
+    most = 0
+    try:
+        watcher.watch(None)
+        deadline = time.monotonic() + 2.8  # one probe given up, the next one started
+        while time.monotonic() < deadline:
+            qtbot.wait(100)
+            most = max(most, len(capture_children(server, CHILD)))
+    finally:
+        frozen_jack.thaw()
+    assert said == [] and most == 1, (said, most)
+    with qtbot.waitSignal(watcher.back, timeout=20000):
+        pass
+    qtbot.wait(500)  # the timer stopped: said once
+    assert len(said) == 1 and capture_children(server, CHILD) == []
+    watcher.cancel()
