@@ -427,6 +427,8 @@ HEAVY_UNITS = {
     "tests/test_train.py::test_tiny_run_of_the_from_scratch_nets[cnn]": "train-cnn",  # ~15 s
     "tests/test_export.py::test_a_full_disk_during_export_leaves_the_model_whole":
         "export-full-disk",  # ~15 s
+    # two window runs on frozen JACK servers (~12 s)
+    "tests/test_gui_devices.py": "tests/test_gui_devices.py",
 }
 #: Hand-out rank of each heavy unit (its first entry above).
 UNIT_RANK = {unit: rank for rank, unit in enumerate(dict.fromkeys(HEAVY_UNITS.values()))}

@@ -145,17 +145,6 @@ class SharedRing:
                 pass
 
 
-def probe_command(device: str | int | None) -> list[str]:
-    """A command that exits 0 when a fresh PortAudio finds the input
-    ``device`` (run in a child: this process's PortAudio may hold a dead
-    stream, or list devices as they were when it started)."""
-    from kwsapp.audio.source import _parse_device
-
-    code = ("import sounddevice as sd; "
-            f"sd.query_devices({_parse_device(device)!r}, kind='input')")
-    return [sys.executable, "-c", code]
-
-
 class ChildSource:
     """A PortAudio input stream (mono) run by a child process.
 

@@ -1,24 +1,27 @@
-"""PortAudio's short jobs in a child process: listing the input devices and
-playing a clip, each given up when it does not answer in time.
+"""PortAudio's short jobs in a child process: listing the input devices,
+looking for one (is a lost input back?) and playing a clip, each given up
+when it does not answer in time.
 
 PortAudio starts when sounddevice is first imported, and on a sound server
 that answers nobody (a JACK server that stopped: SIGSTOP reproduces it) that
 start hangs for ever, in whichever thread runs it; nothing in PortAudio
 ends it. So the window and ``kwsapp devices`` start no PortAudio of their
 own: each job runs a fresh one in a child (``python -m
-kwsapp.audio.portaudio_child list|play``), killed when it has not answered
+kwsapp.audio.portaudio_child list|probe|play``), killed when it has not answered
 within its limit, as the capture stream already runs in one
 (:mod:`kwsapp.audio.child_source`). A fresh PortAudio also sees the devices
 as they are now (one started once lists them as they were at its start).
 
 The child imports nothing heavy (numpy only to play), so a job costs a
 Python start (~0.15 s) besides PortAudio's own. It prints one JSON line:
-``{"devices": [...]}``, ``{"played": true}`` or ``{"error": "..."}``, and
-ends when its parent does (a child hung in PortAudio never reads its stdin).
+``{"devices": [...]}``, ``{"device": "name"}``, ``{"played": true}`` or
+``{"error": "..."}``, and ends when its parent does (a child hung in
+PortAudio never reads its stdin).
 
 This module imports no Qt: the GUI runs :func:`list_input_devices_in_child`
 and :class:`ClipPlayer` on threads of their own and hears back through
-its signals.
+its signals, and polls a :func:`probe_job` from a timer (:meth:`ChildJob.start`,
+:meth:`ChildJob.poll`: neither blocks).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -53,6 +57,14 @@ class InputDevice:
     channels: int
     default_rate_hz: int
     is_default: bool
+
+
+def parse_device(device: str | int | None) -> str | int | None:
+    """A device as PortAudio takes it: an index given as text is the index
+    (``"3"``, also from the command line), any other text a name part."""
+    if isinstance(device, str) and device.strip().lstrip("-").isdigit():
+        return int(device)
+    return device
 
 
 def sounddevice_module() -> Any:
@@ -92,6 +104,21 @@ def query_input_devices() -> list[InputDevice]:
             for i, d in enumerate(devices) if d["max_input_channels"] > 0]
 
 
+def find_input_device(device: str | int | None) -> str:
+    """The name of the input ``device`` (index or name part; None: the
+    default input) as this process's PortAudio finds it.
+
+    Raises:
+        DeviceError: PortAudio is missing, or finds no such input.
+    """
+    sd = sounddevice_module()
+    try:
+        return str(sd.query_devices(parse_device(device), kind="input")["name"])
+    except (sd.PortAudioError, ValueError) as exc:
+        what = "default input device" if device is None else f"input device {device!r}"
+        raise DeviceError(f"{what} not found ({exc})") from None
+
+
 # --------------------------------------------------------------- the parent
 
 def _hung(what: str, seconds: float) -> DeviceError:
@@ -104,19 +131,37 @@ class ChildJob:
     """One PortAudio job in a child process, killed past its limit.
 
     Args:
-        args: the job and its options (``["list"]``, ``["play", ...]``).
+        args: the job and its options (``["list"]``, ``["probe", ...]``,
+            ``["play", ...]``).
         timeout_s: how long the child may take in all.
         what: what it does, for the message when it does not answer
             ("list its input devices").
         stdin: bytes the child reads first (a clip to play).
+        quiet: the child's stderr goes nowhere (a job repeated every second
+            while a device is away: PortAudio's JACK host says each failure).
     """
 
     def __init__(self, args: list[str], timeout_s: float, what: str,
-                 stdin: bytes = b"") -> None:
+                 stdin: bytes = b"", quiet: bool = False) -> None:
         self.args, self.timeout_s, self.what, self.stdin = list(args), timeout_s, what, stdin
+        self.quiet = quiet
         self._proc: subprocess.Popen | None = None
         self._cancelled = False
+        self._polled = False
+        self._started_at = 0.0
         self._lock = threading.Lock()
+
+    def _spawn(self, stdin: int = subprocess.PIPE) -> subprocess.Popen:
+        with self._lock:
+            if self._cancelled:
+                raise Cancelled("cancelled")
+            # stderr is inherited unless quiet: PortAudio's own words stay
+            # visible (it mutes them while it starts, as in this process).
+            self._proc = subprocess.Popen(
+                [*CHILD_COMMAND, *self.args], stdin=stdin, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL if self.quiet else None, start_new_session=True)
+            self._started_at = time.monotonic()
+        return self._proc
 
     def run(self) -> dict:
         """Run the child to its end (blocks up to ``timeout_s``): its answer.
@@ -126,14 +171,7 @@ class ChildJob:
                 not answer in time (then it is killed).
             Cancelled: :meth:`cancel` was called.
         """
-        with self._lock:
-            if self._cancelled:
-                raise Cancelled("cancelled")
-            # stderr is inherited: PortAudio's own words stay visible (it
-            # mutes them while it starts, as in this process).
-            self._proc = subprocess.Popen([*CHILD_COMMAND, *self.args], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, start_new_session=True)
-        proc = self._proc
+        proc = self._spawn()
         try:
             out, _ = proc.communicate(self.stdin, timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
@@ -147,29 +185,121 @@ class ChildJob:
             out, _ = proc.communicate()
         if self._cancelled:
             raise Cancelled("cancelled")
-        answer = None
-        for line in out.decode(errors="replace").splitlines():
-            try:
-                answer = json.loads(line)
-            except ValueError:
-                continue
-        if not isinstance(answer, dict):
-            raise DeviceError(f"the sound system's process ended without answering "
-                              f"(exit code {proc.returncode})")
-        if "error" in answer:
-            raise DeviceError(str(answer["error"]))
-        return answer
+        return _answer(out, proc.returncode)
+
+    def start(self) -> None:
+        """Start the child and return at once; :meth:`poll` then hears its
+        answer (a timer on the GUI thread, which must never block, polls
+        it). For jobs that read no stdin.
+
+        Raises:
+            Cancelled: :meth:`cancel` was called.
+        """
+        self._polled = True
+        self._spawn(stdin=subprocess.DEVNULL)
+
+    def poll(self) -> dict | None:
+        """The answer of a child :meth:`start` started, once it has ended
+        (None while it runs); never blocks.
+
+        Raises:
+            DeviceError: as :meth:`run` (past ``timeout_s`` it is killed).
+            Cancelled: :meth:`cancel` was called.
+        """
+        proc = self._proc
+        if self._cancelled or proc is None:
+            raise Cancelled("cancelled")
+        if proc.poll() is None:
+            if time.monotonic() - self._started_at < self.timeout_s:
+                return None
+            self._end()
+            raise _hung(self.what, self.timeout_s)
+        out = _read_ended(proc.stdout)
+        self._end()
+        return _answer(out, proc.returncode)
+
+    def _end(self) -> None:
+        """A polled child killed if it still runs, reaped, its pipe closed
+        (nothing else waits for it)."""
+        proc = self._proc
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
     def cancel(self) -> None:
-        """Kill the child (from any thread): :meth:`run` raises Cancelled."""
+        """Kill the child (from any thread): :meth:`run` raises Cancelled.
+        A polled child is reaped here too (nothing else waits for it)."""
         with self._lock:
             self._cancelled = True
             proc = self._proc
-        if proc is not None and proc.poll() is None:
+        if proc is None:
+            return
+        if self._polled:
+            self._end()
+        elif proc.poll() is None:
             try:
                 proc.kill()
             except OSError:  # ended meanwhile
                 pass
+
+
+def _answer(out: bytes, returncode: int | None) -> dict:
+    """A child's answer, its output's last JSON line.
+
+    Raises:
+        DeviceError: it said an error, or none.
+    """
+    answer = None
+    for line in out.decode(errors="replace").splitlines():
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            continue
+    if not isinstance(answer, dict):
+        raise DeviceError(f"the sound system's process ended without answering "
+                          f"(exit code {returncode})")
+    if "error" in answer:
+        raise DeviceError(str(answer["error"]))
+    return answer
+
+
+def _read_ended(pipe: Any) -> bytes:
+    """What an ended child wrote on ``pipe``, without waiting for its end of
+    file: a process the child started may still hold the pipe (libjack can
+    start a JACK server), and the GUI thread reads this."""
+    fd = pipe.fileno()
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def probe_job(device: str | int | None, timeout_s: float) -> ChildJob:
+    """A quiet job that looks for the input ``device`` (None: the default
+    input) with a fresh PortAudio: it answers ``{"device": name}`` once
+    the device is there, else raises :class:`DeviceError` (a lost device
+    is looked for again and again: its failures are not said)."""
+    args = ["probe"] if device is None else ["probe", f"--device={device}"]
+    return ChildJob(args, timeout_s, "look for the input device", quiet=True)
+
+
+def input_device_answers(device: str | int | None, timeout_s: float) -> bool:
+    """Whether a fresh PortAudio in a child process finds the input
+    ``device`` within ``timeout_s`` (blocks: ``kwsapp listen`` waiting for
+    its device; the window polls a :func:`probe_job`)."""
+    try:
+        probe_job(device, timeout_s).run()
+    except DeviceError:
+        return False
+    return True
 
 
 def list_input_devices_in_child(timeout_s: float,
@@ -298,7 +428,10 @@ def child_main(argv: list[str] | None = None) -> int:
     import signal
 
     parser = argparse.ArgumentParser(prog="python -m kwsapp.audio.portaudio_child")
-    parser.add_argument("job", choices=("list", "play"))
+    parser.add_argument("job", choices=("list", "probe", "play"))
+    parser.add_argument("--device", default=None,
+                        help="probe: the input device (index or name part; default: the "
+                             "default input)")
     parser.add_argument("--rate", type=int, default=16000, help="play: the clip's rate")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
@@ -306,6 +439,8 @@ def child_main(argv: list[str] | None = None) -> int:
     try:
         if args.job == "list":
             _say(devices=[asdict(d) for d in query_input_devices()])
+        elif args.job == "probe":
+            _say(device=find_input_device(args.device))
         else:
             _play(args.rate)
             _say(played=True)

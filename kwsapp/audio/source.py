@@ -24,8 +24,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from kwsapp.audio.io import AudioFileBlocks
-from kwsapp.audio.portaudio_child import (InputDevice, query_input_devices,  # noqa: F401
-                                          sounddevice_module)
+from kwsapp.audio.portaudio_child import (InputDevice, parse_device,  # noqa: F401
+                                          query_input_devices, sounddevice_module)
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 
@@ -79,12 +79,6 @@ class AudioSource(Protocol):
     def stop(self) -> None: ...
 
 
-def _parse_device(device: str | int | None) -> str | int | None:
-    if isinstance(device, str) and device.strip().lstrip("-").isdigit():
-        return int(device)
-    return device
-
-
 def _pa_code(exc: BaseException) -> int | None:
     """The PortAudio error code sounddevice put in ``exc.args`` (or None)."""
     args = getattr(exc, "args", ())
@@ -125,7 +119,7 @@ class SoundDeviceSource:
 
     def __init__(self, device: str | int | None = None, block_ms: float = 20.0,
                  rate_hz: int | None = None) -> None:
-        self.device = _parse_device(device)
+        self.device = parse_device(device)
         self.block_ms = block_ms
         self.xruns = 0
         self.finished = False

@@ -55,22 +55,6 @@ def event_json(event: object, stopped: object | None = None) -> str:
     return json.dumps(row)
 
 
-def _device_available(device: str | None, timeout_s: float) -> bool:
-    """Whether PortAudio, started afresh, finds the input ``device``: asked
-    in a short child process (quietly: PortAudio's JACK host prints its
-    failures), as the window's DeviceWatcher does; no answer within
-    ``timeout_s`` is no."""
-    import subprocess
-
-    from kwsapp.audio.child_source import probe_command
-
-    try:
-        return subprocess.run(probe_command(device), capture_output=True,
-                              timeout=timeout_s).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
-
-
 def _open_source(args: argparse.Namespace, config: object) -> object:
     """The input stream, run by a child process
     (:class:`~kwsapp.audio.child_source.ChildSource`, the window's source):
@@ -94,11 +78,15 @@ def _wait_for_device(args: argparse.Namespace, config: object,
     deadline."""
     import time
 
+    from kwsapp.audio.portaudio_child import input_device_answers
     from kwsapp.errors import DeviceError
 
     poll_s = config.audio.device_poll_s
     while deadline is None or time.monotonic() < deadline:
-        if _device_available(args.device, config.audio.device_probe_timeout_s):
+        # A fresh PortAudio in a child each time, as the window's
+        # DeviceWatcher asks: one started once sees the devices as they were
+        # then, and hangs for ever on a sound server that answers nobody.
+        if input_device_answers(args.device, config.audio.device_probe_timeout_s):
             try:
                 return _open_source(args, config)
             except DeviceError as exc:  # it went again, or is busy: keep waiting

@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from kwsapp.errors import BadInputError
+from kwsapp.write_check import nearest_existing, try_write
 
 
 def _range_text(lo: float | None, hi: float | None, open_lo: bool) -> str:
@@ -78,9 +78,7 @@ def writable_dir(path: str | os.PathLike[str], option: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise BadInputError(f"{option} {path}: exists and is not a folder")
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(path)
     if not existing.is_dir():
         raise BadInputError(f"{option} {path}: cannot create it, {existing} is not a folder")
     _probe(existing, option, path)
@@ -88,11 +86,8 @@ def writable_dir(path: str | os.PathLike[str], option: str) -> Path:
 
 
 def _probe(folder: Path, option: str, shown: Path) -> None:
-    # A real write, not os.access: root passes access checks on read-only
-    # mounts and /proc.
     try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".kwsapp-probe-"):
-            pass
+        try_write(folder)
     except OSError as exc:
         raise BadInputError(f"{option} {shown}: cannot write there "
                             f"({exc.strerror or exc})") from None

@@ -1,15 +1,16 @@
 """Waiting for a lost input device to come back (the window's side of
 :mod:`kwsapp.audio.child_source`): a timer asks a fresh PortAudio in a child
-process whether the device answers, without ever blocking the GUI thread,
-and says when it does."""
+process whether the device answers (:func:`~kwsapp.audio.portaudio_child.probe_job`),
+without ever blocking the GUI thread, and says when it does."""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import time
 
 from PySide6 import QtCore
+
+from kwsapp.audio.portaudio_child import ChildJob, probe_job
+from kwsapp.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,7 @@ class DeviceWatcher(QtCore.QObject):
         self._timer = QtCore.QTimer(self, interval=max(50, int(poll_s * 1000)))
         self._timer.timeout.connect(self._tick)
         self._device: object = None
-        self._probe: subprocess.Popen | None = None
-        self._probe_started = 0.0
+        self._probe: ChildJob | None = None
 
     def watch(self, device: object) -> None:
         """Start waiting for ``device`` (None: the default input)."""
@@ -44,31 +44,23 @@ class DeviceWatcher(QtCore.QObject):
     def cancel(self) -> None:
         """Stop waiting (the user chose to listen, or the window closes)."""
         self._timer.stop()
-        self._end_probe()
-
-    def _end_probe(self) -> None:
         probe, self._probe = self._probe, None
-        if probe is not None and probe.poll() is None:
-            probe.kill()
-            probe.wait()
+        if probe is not None:
+            probe.cancel()
 
     def _tick(self) -> None:
-        from kwsapp.audio.child_source import probe_command
-
-        probe = self._probe
-        if probe is None:
-            self._probe = subprocess.Popen(probe_command(self._device),
-                                           stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL)
-            self._probe_started = time.monotonic()
+        if self._probe is None:
+            self._probe = probe_job(self._device, self._probe_timeout_s)
+            self._probe.start()
             return
-        code = probe.poll()
-        if code is None:
-            if time.monotonic() - self._probe_started > self._probe_timeout_s:
-                self._end_probe()  # PortAudio hung looking: look again
+        try:
+            if self._probe.poll() is None:
+                return
+        except DeviceError as exc:  # not there yet, or PortAudio hung looking: look again
+            self._probe = None
+            log.debug("input device %s not back: %s", self._device or "(default)", exc)
             return
         self._probe = None
-        if code == 0:
-            log.info("input device %s answers again", self._device or "(default)")
-            self._timer.stop()
-            self.back.emit()
+        log.info("input device %s answers again", self._device or "(default)")
+        self._timer.stop()
+        self.back.emit()

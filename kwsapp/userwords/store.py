@@ -31,6 +31,7 @@ import numpy as np
 from kwsapp import LABELS
 from kwsapp.errors import BadInputError, ModelError
 from kwsapp.models.artifact import artifact_file
+from kwsapp.write_check import nearest_existing, try_write
 
 WORDS_DIR = "words"
 CARD_FILE = "card.json"
@@ -134,7 +135,7 @@ def check_writable(root: Path | None = None) -> Path:
     """The words folder under ``root`` (default :func:`home`), if a word can
     be saved there: checked before training one (seconds of work, and takes
     recorded, that a save there would lose). Nothing is left behind: a
-    folder made to try is removed, and a words folder not there yet is not
+    file made to try is removed, and a words folder not there yet is not
     made (:func:`save_word` makes it).
 
     Raises:
@@ -143,18 +144,11 @@ def check_writable(root: Path | None = None) -> Path:
             would use.
     """
     base = words_dir(root)
-    # The folder itself, else the nearest one above it that exists: where
-    # save_word's first mkdir would land. A real try, not os.access: root
-    # passes that on a read-only folder, and it knows nothing of read-only
-    # mounts.
-    where = base
-    while not where.exists() and where.parent != where:
-        where = where.parent
     try:
-        probe = tempfile.mkdtemp(dir=where, prefix=".kwsapp-write-check.")
+        # Where save_word's first mkdir would land.
+        try_write(nearest_existing(base))
     except OSError as exc:
         raise _cannot_write(base, exc) from None
-    os.rmdir(probe)
     return base
 
 
