@@ -137,3 +137,53 @@ def test_the_device_watcher_says_back_once_the_frozen_server_answers(frozen_jack
     qtbot.wait(500)  # the timer stopped: said once
     assert len(said) == 1 and capture_children(server, CHILD) == []
     watcher.cancel()
+
+
+# A child that answers and ends, leaving behind a process that holds its
+# output pipe (as a JACK server libjack started would; a real one cannot be
+# made to start on demand here, so `sleep` stands in for it). Its pid goes
+# to the file named by the child's first argument.
+ANSWER_AND_LEAVE = """
+import json, pathlib, subprocess, sys
+keeper = subprocess.Popen(["sleep", "30"])  # inherits stdout, the job's pipe
+pathlib.Path(sys.argv[1]).write_text(str(keeper.pid))
+sys.stdout.write(json.dumps({"devices": []}) + "\\n")
+sys.stdout.flush()
+"""
+HANG_AND_LEAVE = """
+import pathlib, subprocess, sys, time
+keeper = subprocess.Popen(["sleep", "30"])
+pathlib.Path(sys.argv[1]).write_text(str(keeper.pid))
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("child, answers", [(ANSWER_AND_LEAVE, True), (HANG_AND_LEAVE, False)])
+def test_a_job_run_to_its_end_does_not_wait_for_a_pipe_held_by_another_process(
+        monkeypatch, tmp_path, child, answers):
+    """A child that ended, or was killed, while a process it started keeps its
+    pipe open: :meth:`ChildJob.run` returns at its limit with the child's
+    answer (or says it hung), instead of waiting for the pipe's end for as
+    long as that process lives (for ever, for a server)."""
+    import os
+    import signal
+    import sys
+
+    from kwsapp.audio import portaudio_child
+    from kwsapp.errors import DeviceError
+
+    pid_file = tmp_path / "keeper.pid"
+    monkeypatch.setattr(portaudio_child, "CHILD_COMMAND",
+                        [sys.executable, "-c", child, str(pid_file)])
+    job = portaudio_child.ChildJob(["list"], 1.0, "list its input devices")
+    began = time.monotonic()
+    try:
+        if answers:
+            assert job.run()["devices"] == []
+        else:
+            with pytest.raises(DeviceError, match="did not list its input devices in 1 s"):
+                job.run()
+        assert time.monotonic() - began < 10
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -174,18 +174,32 @@ class ChildJob:
         proc = self._spawn()
         try:
             out, _ = proc.communicate(self.stdin, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        except subprocess.TimeoutExpired as exc:
+            # Ended but its pipe still open (a process it started holds it:
+            # libjack can start a JACK server), or hung: either way nothing
+            # waits for the pipe's end of file, which may never come.
+            ended = proc.poll() is not None
+            out = (exc.output or b"") + self._reap(proc)
             if self._cancelled:
                 raise Cancelled("cancelled") from None
-            raise _hung(self.what, self.timeout_s) from None
+            if not ended:
+                raise _hung(self.what, self.timeout_s) from None
         except OSError:  # its stdin closed: it was killed, or died, meanwhile
-            proc.kill()
-            out, _ = proc.communicate()
+            out = self._reap(proc)
         if self._cancelled:
             raise Cancelled("cancelled")
         return _answer(out, proc.returncode)
+
+    @staticmethod
+    def _reap(proc: subprocess.Popen) -> bytes:
+        """``proc`` killed if it still runs and reaped; what is left on its
+        pipe, read without waiting for an end of file."""
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        out = _read_ended(proc.stdout)
+        proc.stdout.close()
+        return out
 
     def start(self) -> None:
         """Start the child and return at once; :meth:`poll` then hears its
@@ -221,11 +235,7 @@ class ChildJob:
     def _end(self) -> None:
         """A polled child killed if it still runs, reaped, its pipe closed
         (nothing else waits for it)."""
-        proc = self._proc
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
+        self._reap(self._proc)
 
     def cancel(self) -> None:
         """Kill the child (from any thread): :meth:`run` raises Cancelled.
