@@ -187,6 +187,10 @@ class GuiConfig:
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
     status_message_ms: int = 5000  # how long a status bar message (exported, a hint) stays
+    # A status bar counter (xruns, dropped, infer, latency) is at least this
+    # wide, so that it keeps still as its number changes (a longer text
+    # widens it; the device's name is elided to what they leave).
+    status_counter_px: int = 110
     # The window's size at the first run (later: as the user left it), at most
     # window_screen_share of the screen's free area each way.
     window_size: tuple[int, int] = (1180, 760)
