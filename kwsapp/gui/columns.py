@@ -1,5 +1,5 @@
-"""A list's columns laid out to its view's width (the live history):
-never scrolled sideways, at any width.
+"""A list's columns laid out to its view's width (the live history, the
+Files tab's table): never scrolled sideways, at any width.
 
 Qt's own ways fell short: fixed widths and a stretched last section never
 shrank below their first widths, so a narrow (or widened then narrowed)
@@ -83,3 +83,18 @@ def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
             header.resizeSection(col, width)
     return widths
 
+
+
+class ElidingDelegate(QtWidgets.QStyledItemDelegate):
+    """Draws a column's cells elided with its own ``mode`` (a view has one
+    for all its columns): a file's name in the middle, its end kept."""
+
+    def __init__(self, mode: QtCore.Qt.TextElideMode,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.mode = mode
+
+    def initStyleOption(self, option: QtWidgets.QStyleOptionViewItem,  # noqa: N802 - Qt's
+                        index: QtCore.QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = self.mode
