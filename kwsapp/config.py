@@ -212,6 +212,10 @@ class GuiConfig:
     redraw_hz: float = 30.0  # live spectrogram/waveform/meter repaint rate
     status_hz: float = 2.0  # status bar text (xruns, drops, timings)
     status_message_ms: int = 5000  # how long a status bar message (exported, a hint) stays
+    # A status bar counter (xruns, dropped, infer, latency) is at least this
+    # wide, so that it keeps still as its number changes (a longer text
+    # widens it; the device's name is elided to what they leave).
+    status_counter_px: int = 110
     # The window's size at the first run (later: as the user left it), at most
     # window_screen_share of the screen's free area each way.
     window_size: tuple[int, int] = (1180, 760)
@@ -240,6 +244,15 @@ class GuiConfig:
     # labels overlapped below a ~500-px window, and at about one line
     # pyqtgraph drops them all (its axis text may fill at most 80 % of it).
     bar_row_lines: float = 1.2
+    # The Files tab's columns keep at least this many characters of a file's
+    # name and of its result while the other shrinks (a name elides in the
+    # middle, its whole path in the tooltip) ...
+    files_name_min_chars: int = 12
+    files_result_min_chars: int = 10
+    # ... and are fitted to new rows' text at most this often: a fit
+    # measures up to 1,000 rows (9 ms), and a folder's results come by the
+    # hundred a second.
+    files_fit_ms: int = 100
     file_max_columns: int = 3000  # long-file spectrogram pooled to this width
     # Zoomed in on a file whose image is pooled (one column of an hour's is
     # ~1.2 s), the timeline draws over it the full-resolution spectrogram of

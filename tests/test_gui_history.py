@@ -15,7 +15,7 @@ pytestmark = pytest.mark.gui
 
 from PySide6 import QtCore  # noqa: E402
 
-from kwsapp.gui.result_widget import fit_widths  # noqa: E402
+from kwsapp.gui.columns import fit_widths  # noqa: E402
 from kwsapp.inference.engine import CommandEvent, Unconfirmed  # noqa: E402
 
 WAIT_MS = 15000

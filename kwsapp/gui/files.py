@@ -22,6 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from kwsapp.audio.io import audio_info
 from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import Cancelled, KwsError
+from kwsapp.gui.columns import ElidingDelegate, fit_columns, fixed_columns
 from kwsapp.gui.file_image import FileOverview, frames_per_column
 from kwsapp.gui.labels import fit_to_width
 from kwsapp.gui.result_widget import ProbabilityBars, scrolling
@@ -199,6 +200,54 @@ class FileWorker(QtCore.QObject):
                           rgba=self.colours(columns), seconds=found.duration_s)
 
 
+class FileTable(QtWidgets.QTreeWidget):
+    """The Files tab's rows: the file's name (elided in the middle: its
+    end, the file's own name, is kept; the whole path in the tooltip) and
+    its result, laid out to the view's width (:mod:`~kwsapp.gui.columns`):
+    the name was a fixed 220 px and the result stretched from its first
+    width, so a table narrowed by its splitter scrolled sideways and cut
+    the result off."""
+
+    def __init__(self, config: GuiConfig, parent=None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["file", "result"])
+        self.setRootIsDecorated(False)
+        for col, tip in enumerate(("The file's name (its path inside a dropped folder); the "
+                                   "whole path in the row's tooltip",
+                                   "Its label and confidence, the commands found in a long "
+                                   "file, or why it could not be classified")):
+            self.headerItem().setToolTip(col, tip)  # a narrow column elides its name
+        fixed_columns(self)
+        self.setItemDelegateForColumn(0, ElidingDelegate(QtCore.Qt.TextElideMode.ElideMiddle,
+                                                         self))
+        self.least_chars = (config.files_name_min_chars, config.files_result_min_chars)
+        # New rows and texts are fitted to a moment later, together.
+        self._fit_timer = QtCore.QTimer(self, singleShot=True, interval=config.files_fit_ms)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        model = self.model()
+        for signal in (model.rowsInserted, model.rowsRemoved, model.dataChanged,
+                       model.modelReset):
+            signal.connect(self._fit_soon)
+
+    def _fit_soon(self, *_args) -> None:
+        if not self._fit_timer.isActive():
+            self._fit_timer.start()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        # A scroll area's resize events are its viewport's: a vertical
+        # scrollbar coming or going resizes it too.
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Lay the columns out to the view's width: the name and the result
+        as wide as their text where there is room, the result taking what
+        is left; with less they shrink together toward ``least_chars``
+        characters each (less text than that: its width), then below."""
+        char = self.fontMetrics().averageCharWidth()
+        fit_columns(self, least=[int(np.ceil(n * char)) for n in self.least_chars])
+
+
 class FilesPanel(QtWidgets.QSplitter):
     """One row per file (name, result or error); the selected file's detail on
     the right: probabilities for a clip, spectrogram + timeline for a long
@@ -221,10 +270,7 @@ class FilesPanel(QtWidgets.QSplitter):
         row.addWidget(self.progress_bar, 1)
         row.addWidget(self.stop_button)
         self.progress_row.hide()
-        self.table = QtWidgets.QTreeWidget()
-        self.table.setHeaderLabels(["file", "result"])
-        self.table.setRootIsDecorated(False)
-        self.table.setColumnWidth(0, 220)
+        self.table = FileTable(gui_config)
         self.table.setToolTip("Classified files; select one to see its detail. "
                               "Drop audio files on the window or use File > Open (Ctrl+O)")
         self.table.currentItemChanged.connect(self._show_selected)
@@ -357,8 +403,9 @@ class FilesPanel(QtWidgets.QSplitter):
                 self._listed = None
                 self.detail.setCurrentIndex(0)
             earlier = self._results.get(path)
-            self._rows[path].setText(1, earlier.summary() if earlier is not None
-                                     else "stopped: not classified")
+            said = earlier.summary() if earlier is not None else "stopped: not classified"
+            self._rows[path].setText(1, said)
+            self._rows[path].setToolTip(1, said)
             if earlier is None:
                 self._stopped.add(path)
         self._pending.clear()

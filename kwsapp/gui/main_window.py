@@ -235,7 +235,7 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.addWidget(self.banner)
         lay.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        self.status = StatusFields(self.statusBar())
+        self.status = StatusFields(self.statusBar(), self.gui_config)
         self.file_dispatch = FileDispatch(self.files, self.gui_config, self.config, self)
         add_copy_action(self.live.history, self.live.history)
         self.ignore_action = QtGui.QAction("&Ignore this word…", self.live.history)

@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp import LABELS
 from kwsapp.config import GuiConfig
+from kwsapp.gui.columns import fit_columns, fixed_columns
 
 ACCENT = (80, 220, 255)
 DIM = (110, 110, 120)
@@ -90,11 +91,7 @@ class HistoryList(QtWidgets.QTreeWidget):
         # stretched last section never shrank below its first width, so a
         # narrow (or widened then narrowed) window scrolled sideways and cut
         # off the note.
-        header = self.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
-        header.setMinimumSectionSize(0)  # fit_widths decides; Qt's floor would overflow
-        header.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
+        fixed_columns(self)
         self.note_min_chars = config.history_note_min_chars
         self.show_withheld = True  # rows with a note are listed (set_show_withheld)
 
@@ -109,20 +106,9 @@ class HistoryList(QtWidgets.QTreeWidget):
         command and confidence as wide as their text and names, the note
         what is left (elided), at least ``note_min_chars`` wide; with less
         room the names and the note elide first, then the values."""
-        header = self.header()
-        last = self.columnCount() - 1
-        content = [max(0, self.sizeHintForColumn(col)) for col in range(last)]
-        wanted = [max(width, header.sectionSizeHint(col)) for col, width in enumerate(content)]
-        # A name elided to its first letter and "…" still says which column it is.
-        elided = self.fontMetrics().horizontalAdvance("M…") + 2 * self.style().pixelMetric(
-            QtWidgets.QStyle.PixelMetric.PM_HeaderMargin)
-        least = [max(width, elided) for width in content]
+        values = [None] * (self.columnCount() - 1)  # whole, before the note shrinks
         note = int(np.ceil(self.note_min_chars * self.fontMetrics().averageCharWidth()))
-        widths = fit_widths(self.viewport().width(), wanted + [max(note, elided)],
-                            least + [elided])
-        for col, width in enumerate(widths):
-            if header.sectionSize(col) != width:
-                header.resizeSection(col, width)
+        fit_columns(self, least=values + [0], wanted=values + [note])
 
     def add(self, label: str, score: float, stream_s: float,
             audio: np.ndarray | None = None, note: str = "") -> None:
@@ -189,28 +175,6 @@ class HistoryList(QtWidgets.QTreeWidget):
     def rows(self) -> list[list[str]]:
         """The listed rows as text, newest first (for tests)."""
         return [[it.text(c) for c in range(self.columnCount())] for it in self._listed()]
-
-
-def fit_widths(available: int, wanted: Sequence[int], least: Sequence[int]) -> list[int]:
-    """Pixel widths of columns that fill ``available`` exactly: each column
-    ``wanted`` wide, the last taking what is left over; with less room they
-    shrink toward ``least`` together (each in proportion to what it can
-    give up), and with less still below it, in proportion to it.
-
-    Returns:
-        one width a column, summing to ``available`` (rounding goes to the last).
-    """
-    least = [min(low, want) for low, want in zip(least, wanted)]
-    available = max(0, available)
-    if sum(wanted) <= available:
-        widths = list(wanted)
-    elif sum(least) <= available:
-        share = (available - sum(least)) / (sum(wanted) - sum(least))
-        widths = [int(low + share * (want - low)) for low, want in zip(least, wanted)]
-    else:
-        widths = [int(low * available / sum(least)) for low in least]
-    widths[-1] += available - sum(widths)
-    return widths
 
 
 class ProbabilityBars(pg.PlotWidget):

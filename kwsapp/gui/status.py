@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
+
+from kwsapp.config import GuiConfig
+from kwsapp.gui.labels import ElidedLabel
 
 if TYPE_CHECKING:
     from kwsapp.inference.engine import EngineStats
@@ -18,24 +21,53 @@ FIELDS = {"device": "Input device and its sample rate",
           "latency": "Delay from the end of a word to its command"}
 
 
-class StatusFields:
-    """Permanent labels on a QStatusBar."""
+class CounterLabel(QtWidgets.QLabel):
+    """A counter's label: at least ``least_px`` wide, so that it keeps still
+    as its number changes, and never narrower than its text (a fixed
+    least width let a long text be cut)."""
 
-    def __init__(self, bar: QtWidgets.QStatusBar) -> None:
+    def __init__(self, text: str, least_px: int) -> None:
+        super().__init__(text)
+        self.least_px = least_px
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        return QtCore.QSize(max(hint.width(), self.least_px), hint.height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        return QtCore.QSize(max(hint.width(), self.least_px), hint.height())
+
+
+class StatusFields:
+    """Labels on a QStatusBar: the input device, elided to the room the
+    counters leave it (its whole name in the tooltip), and the counters."""
+
+    def __init__(self, bar: QtWidgets.QStatusBar, config: GuiConfig | None = None) -> None:
+        least_px = (config or GuiConfig()).status_counter_px
+        # QStatusBar's width policy is Ignored: the window's least width did
+        # not count the bar's, and narrower the bar squeezed its labels below
+        # their least widths, onto each other.
+        policy = bar.sizePolicy()
+        policy.setHorizontalPolicy(QtWidgets.QSizePolicy.Policy.Preferred)
+        bar.setSizePolicy(policy)
         self.labels: dict[str, QtWidgets.QLabel] = {}
         for key, tip in FIELDS.items():
-            label = QtWidgets.QLabel("—")
-            label.setToolTip(tip)
             if key == "device":
+                label = ElidedLabel("—", tip)
+                # An em's gap before the counters: a name that reached
+                # them read as one with "xruns 0".
+                label.setContentsMargins(0, 0, label.fontMetrics().horizontalAdvance("M"), 0)
                 # A normal widget, not a permanent one: a message shown for
                 # a while (QStatusBar.showMessage: "exported 12 rows to …")
                 # takes its place. Stretched over the bar as a permanent
                 # widget, it left the message no room: never seen.
-                label.setMinimumWidth(0)
                 bar.addWidget(label, 1)
             else:
-                label.setMinimumWidth(110)
+                label = CounterLabel("—", least_px)
+                label.setToolTip(tip)
                 bar.addPermanentWidget(label, 0)
+            label.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # a device's name is not markup
             self.labels[key] = label
         self.set_state("not listening")
 
@@ -45,8 +77,8 @@ class StatusFields:
 
     def show_stats(self, device: str, rate_hz: int, stats: EngineStats) -> None:
         """The running stream's device and its EngineStats."""
-        self.labels["device"].setText(f"{device} · {rate_hz / 1000:g} kHz" if rate_hz
-                                      else device)
+        # The name is cut before the rate.
+        self.labels["device"].set_text(device, f" · {rate_hz / 1000:g} kHz" if rate_hz else "")
         self.labels["xruns"].setText(f"xruns {stats.xruns}")
         self.labels["dropped"].setText(f"dropped {stats.dropped_windows}")
         self.labels["infer"].setText(f"infer {stats.infer_ms:.1f} ms")

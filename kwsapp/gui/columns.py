@@ -1,0 +1,100 @@
+"""A list's columns laid out to its view's width (the live history, the
+Files tab's table): never scrolled sideways, at any width.
+
+Qt's own ways fell short: fixed widths and a stretched last section never
+shrank below their first widths, so a narrow (or widened then narrowed)
+view scrolled sideways and cut the last column off. Here each column gets
+its content's and its name's width where there is room, the last one what
+is left over; with less room they shrink together toward a least width
+each (the cells elide, their whole text in a tooltip), and then below it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from PySide6 import QtCore, QtWidgets
+
+
+def fit_widths(available: int, wanted: Sequence[int], least: Sequence[int]) -> list[int]:
+    """Pixel widths of columns that fill ``available`` exactly: each column
+    ``wanted`` wide, the last taking what is left over; with less room they
+    shrink toward ``least`` together (each in proportion to what it can
+    give up), and with less still below it, in proportion to it.
+
+    Returns:
+        one width a column, summing to ``available`` (rounding goes to the last).
+    """
+    least = [min(low, want) for low, want in zip(least, wanted)]
+    available = max(0, available)
+    if sum(wanted) <= available:
+        widths = list(wanted)
+    elif sum(least) <= available:
+        share = (available - sum(least)) / (sum(wanted) - sum(least))
+        widths = [int(low + share * (want - low)) for low, want in zip(least, wanted)]
+    else:
+        widths = [int(low * available / sum(least)) for low in least]
+    widths[-1] += available - sum(widths)
+    return widths
+
+
+def fixed_columns(view: QtWidgets.QTreeView) -> None:
+    """Set ``view``'s header up for :func:`fit_columns`: its sections are
+    not dragged by hand nor stretched, and may be as narrow as it decides
+    (Qt's least section width would overflow a narrow view)."""
+    header = view.header()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+    header.setMinimumSectionSize(0)
+    header.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
+
+
+def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
+                wanted: Sequence[int | None] | None = None) -> list[int]:
+    """Lay ``view``'s columns out to its viewport's width
+    (:func:`fit_widths`); call it when the view is resized and when its
+    rows' text changes.
+
+    Args:
+        view: a list set up by :func:`fixed_columns`.
+        least: per column, the pixels it keeps while the others shrink to
+            theirs (None: its content's whole width); at least a letter of
+            its name and "…" (its whole name belongs in the header's tooltip).
+        wanted: per column, its width where there is room (None, or not
+            given: its content's and its name's); the last column takes
+            what is left over.
+
+    Returns:
+        the columns' widths in pixels.
+    """
+    header = view.header()
+    count = header.count()
+    content = [max(0, view.sizeHintForColumn(col)) for col in range(count)]
+    natural = [max(width, header.sectionSizeHint(col)) for col, width in enumerate(content)]
+    # A name elided to its first letter and "…" still says which column it is.
+    elided = view.fontMetrics().horizontalAdvance("M…") + 2 * view.style().pixelMetric(
+        QtWidgets.QStyle.PixelMetric.PM_HeaderMargin)
+    wanted = [natural[col] if wanted is None or wanted[col] is None else max(wanted[col], elided)
+              for col in range(count)]
+    least = [max(content[col] if low is None else low, elided) for col, low in enumerate(least)]
+    widths = fit_widths(view.viewport().width(), wanted, least)
+    for col, width in enumerate(widths):
+        if header.sectionSize(col) != width:
+            header.resizeSection(col, width)
+    return widths
+
+
+
+class ElidingDelegate(QtWidgets.QStyledItemDelegate):
+    """Draws a column's cells elided with its own ``mode`` (a view has one
+    for all its columns): a file's name in the middle, its end kept."""
+
+    def __init__(self, mode: QtCore.Qt.TextElideMode,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.mode = mode
+
+    def initStyleOption(self, option: QtWidgets.QStyleOptionViewItem,  # noqa: N802 - Qt's
+                        index: QtCore.QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = self.mode
