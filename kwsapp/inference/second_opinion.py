@@ -56,6 +56,10 @@ class Unconfirmed:
 #: How often a replay's inference thread, waiting for room among the checks
 #: (or for the last of them), looks whether the verify thread has ended.
 _WAIT_S = 0.05
+#: Longest a replay's recogniser call waits for the live checks before it
+#: (:class:`_LiveFirst`): a live verify thread that is stuck, or still
+#: loading the recogniser, does not hold a file's replay for longer.
+_LIVE_FIRST_MAX_WAIT_S = 1.0
 
 
 @dataclass
@@ -70,6 +74,44 @@ class _Checks:
     closing: threading.Event = field(default_factory=threading.Event)  # a replay stopped
     # A replay's encoder calls, run ahead of the checks that read them.
     encoders: ThreadPoolExecutor | None = None
+    waiting: int = 0  # live: commands queued and not yet checked (_LiveFirst's lock)
+
+
+class _LiveFirst:
+    """The process's live checks go before its replays' recogniser calls.
+
+    The window may listen while its Files tab replays a file, and both ask
+    the one recogniser (:func:`shared_verifier`). A replay beside its head
+    runs two encoder calls and a decoder call at once: a live command
+    waiting for its check then shared the cores with them, word end ->
+    command 280 ms on the median against 210 with the replay checked
+    inline (docs/benchmarks.md). So a replay's call waits while a live
+    command waits for its check (those running finish)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0
+
+    def queued(self, checks: _Checks) -> None:
+        """A live command is queued for its check."""
+        with self._cond:
+            checks.waiting += 1
+            self._waiting += 1
+
+    def checked(self, checks: _Checks, n: int = 1) -> None:
+        """``n`` of ``checks``' live commands are checked (or dropped)."""
+        with self._cond:
+            n = min(n, checks.waiting)
+            checks.waiting -= n
+            self._waiting -= n
+            if self._waiting == 0:
+                self._cond.notify_all()
+
+    def wait_turn(self) -> None:
+        """A replay's recogniser call: returns once no live command waits
+        (at most :data:`_LIVE_FIRST_MAX_WAIT_S`)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._waiting == 0, _LIVE_FIRST_MAX_WAIT_S)
 
 
 class SecondOpinion:
@@ -188,7 +230,10 @@ class SecondOpinion:
         """The recogniser's encoder states for ``audio`` (None: it is not
         installed)."""
         verifier = self.load()
-        return None if verifier is None else verifier.hears(audio)
+        if verifier is None:
+            return None
+        _LIVE_FIRST.wait_turn()
+        return verifier.hears(audio)
 
     def in_order(self, emit: Callable[[], None]) -> None:
         """Run ``emit`` (an event found beside the head's commands: a user
@@ -206,6 +251,8 @@ class SecondOpinion:
         (bounded memory), dropped once the run is stopped or the thread
         ended (an error: the engine stops)."""
         if checks.live:
+            if item is not None:
+                _LIVE_FIRST.queued(checks)
             checks.pending.put(item)
             return
         while not (checks.ended.is_set() or checks.closing.is_set()):
@@ -229,11 +276,18 @@ class SecondOpinion:
                     continue
                 held, at_s, audio, heard = item
                 hidden = None if heard is None else heard.result()
-                if self._confirmed(held, at_s, audio, hidden):
-                    self._deliver(held, at_s)
+                if not checks.live and audio is not None:
+                    _LIVE_FIRST.wait_turn()
+                try:
+                    if self._confirmed(held, at_s, audio, hidden):
+                        self._deliver(held, at_s)
+                finally:
+                    if checks.live:
+                        _LIVE_FIRST.checked(checks)
         finally:
             if checks.encoders is not None:  # those not started are not wanted
                 checks.encoders.shutdown(wait=True, cancel_futures=True)
+            _LIVE_FIRST.checked(checks, checks.waiting)  # those it will not check
             checks.ended.set()
             with _SERVING_LOCK:
                 _SERVING.pop(threading.current_thread(), None)
@@ -300,6 +354,8 @@ class SecondOpinion:
 
 _SHARED: dict[int, Verifier] = {}
 _SHARED_LOCK = threading.Lock()
+# Like the recogniser they share, one for the process.
+_LIVE_FIRST = _LiveFirst()
 
 # The verify threads running, and whose checks they serve. An engine's
 # stop() waits for its verify thread only so long (the recogniser's first
