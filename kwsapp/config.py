@@ -308,6 +308,20 @@ class VerifyConfig:
     # The recogniser's encoder threads (its decoder runs on one): a check is
     # a burst once per command, and two threads take it from 48 to 31 ms.
     threads: int = 2
+    # A file's replay (classify, evaluate-stream, the Files tab) checks its
+    # commands on a thread of its own, in order, while the head goes on: the
+    # head may decide at most this many commands ahead of their checks (each
+    # waits with its 1.3 s of audio, 83 KB), so an hour-long file's memory
+    # stays bounded; 0 checks each on the inference thread, the head waiting.
+    # The checks are not batched: the encoder's outputs move by 1e-5 in a
+    # batch, and the decoder's int8 products make that up to 0.3 nats of a
+    # spelling's log-probability (docs/benchmarks.md, "A file's checks beside
+    # the head").
+    replay_ahead: int = 32
+    # ... and runs their encoder calls (two thirds of a check) ahead of
+    # them on this many workers, the same states to the bit (0: each on the
+    # verify thread, in turn).
+    replay_encoders: int = 2
 
     @property
     def active(self) -> bool:

@@ -147,6 +147,58 @@ def test_the_engine_drops_what_it_does_not_confirm(bundled_setup, data_dir):
     assert len(sure.events) == len(off.events) and sure.extra["unverified"] == 0
 
 
+def test_a_replay_checks_beside_the_head_and_gives_the_inline_events(bundled_setup, data_dir):
+    """A file's replay checks its commands on the verify thread while the
+    head goes on with the file (their encoder calls run ahead on workers of
+    their own), at most ``verify.replay_ahead`` commands behind: the same
+    events, and the same commands withheld with the same log-probabilities
+    to the bit, in the same order, as when each is checked inline on the
+    inference thread (``replay_ahead`` 0). An event found beside the
+    commands (a user word's, ``Engine.emit``: here a listener standing for
+    one) keeps its place among them."""
+    import threading
+
+    from kwsapp.audio.source import FileSource
+    from kwsapp.inference.engine import CommandEvent, Engine
+    from kwsapp.streaming.synth import StreamSpec, make_stream
+
+    rec, config = bundled_setup
+    audio, _truth = make_stream(data_dir, StreamSpec(minutes=1.0, seed=401, gap_s=(0.5, 1.5)))
+    # The card's levels 2 nats higher: more commands fall short, and those
+    # have their transcript decoded too.
+    raised = replace(config.verify, levels=tuple((c, lv + 2.0) for c, lv in
+                                                 config.verify.levels))
+
+    def run(**settings):
+        cfg = replace(config, verify=replace(raised, **settings))
+        withheld, threads = [], set()
+        engine = Engine(rec, cfg, FileSource(audio, 320), on_unconfirmed=withheld.append,
+                        on_event=lambda _e: threads.add(threading.current_thread().name))
+
+        def user_word(end_s: float, _embedding: np.ndarray) -> None:  # every 2 s
+            if round(end_s / 0.08) % 25 == 0:
+                engine.emit(CommandEvent("marker", 1.0, end_s - 0.5, end_s, end_s, 0.0))
+
+        engine.add_embedding_listener(user_word)
+        events = engine.run()
+        return (events, [(u.event, u.heard, u.logp, u.level) for u in withheld],
+                engine.checked), threads
+
+    inline, threads = run(replay_ahead=0)
+    events, withheld, checked = inline
+    commands = [e for e in events if e.label != "marker"]
+    assert len(commands) >= 10 and len(withheld) >= 2, "too few commands (precondition)"
+    assert checked == len(commands) + len(withheld) and len(events) > len(commands)
+    assert any(heard for _event, heard, _logp, _level in withheld), "no transcript decoded"
+    assert threads == {"kwsapp-inference"}
+    # The default, the verify thread encoding alone, and one command ahead
+    # at most (the head waits for room at every command).
+    for ahead, encoders in ((32, 2), (32, 0), (1, 3)):
+        ahead_run, threads = run(replay_ahead=ahead, replay_encoders=encoders)
+        assert ahead_run == inline, (ahead, encoders)
+        assert threads == {"kwsapp-verify"}
+
+
 def test_engines_share_the_process_recogniser(bundled_setup):
     """The window starts a new engine at every Listen, model or device
     change: each loaded its own recogniser (1-3 s of CPU, ~240 MB), and

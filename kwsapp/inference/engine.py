@@ -11,10 +11,11 @@ Threads (no Qt here; callbacks run on the engine's threads)::
                      (split embed: every 80 ms a step task, head flagged on
                      the hops while open)
     inference        queue -> recognizer -> smoother -> on_window / on_event
-    verify           (live, with a second opinion: config.verify) each
-                     command's audio -> the speech recogniser -> on_event,
-                     so its ~60 ms never stall the pipeline or the head
-                     (:mod:`kwsapp.inference.second_opinion`)
+    verify           (with a second opinion: config.verify) each command's
+                     audio -> the speech recogniser -> on_event, in order:
+                     live, so its ~30 ms never stall the pipeline or the
+                     head; a file's, so the head goes on with the file
+                     meanwhile (:mod:`kwsapp.inference.second_opinion`)
 
 A realtime engine runs a step or window on the pipeline thread itself, in
 the wake-up that cut it, while the inference thread has nothing in hand and
@@ -259,9 +260,10 @@ class Engine:
         on_event, on_window, on_error: called from the engine's threads.
         on_decision: observer called with each window's :class:`DecisionInput`
             before the smoother sees it (inference thread).
-        on_unconfirmed: called with each :class:`Unconfirmed` command (the
-            verify thread live, the inference thread for a file), so that a
-            user sees what was heard and not emitted.
+        on_unconfirmed: called with each :class:`Unconfirmed` command (on
+            the verify thread; a file's on the inference thread with
+            ``verify.replay_ahead`` 0), so that a user sees what was heard
+            and not emitted.
         on_audio: called with the source's audio at 16 kHz (mono float32,
             the resampler's output, read only) as it enters the ring, in
             order, on the thread that feeds the pipeline (a file's own
@@ -897,6 +899,7 @@ class Engine:
             task = self._queue.get()
             if task is None:
                 self.hold.release(float("inf"))  # the end of a file: nothing more will veto
+                self.second_opinion.finish()  # its commands still waiting for their check
                 self._done.set()
                 return
             if self._stop.is_set():  # stopped: what is still queued is dropped
@@ -1111,6 +1114,17 @@ class Engine:
         """``held`` out as a :class:`CommandEvent`."""
         event = self._event(held, at_s)
         self._latency_ms = event.latency * 1000.0
+        self._publish(event)
+
+    def emit(self, event: CommandEvent) -> None:
+        """Emit ``event``, found beside the head's commands (a user word:
+        kwsapp/userwords/live.py), in order with them: in a file's replay
+        after the commands decided before it, which wait for their check on
+        the verify thread (so ``events`` and ``on_event`` have the order a
+        file checked inline gives); else now."""
+        self.second_opinion.in_order(lambda: self._publish(event))
+
+    def _publish(self, event: CommandEvent) -> None:
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

@@ -361,7 +361,19 @@ class Verifier:
             feeds[inp.name] = np.zeros((n, inp.shape[1], 0, inp.shape[3]), np.float32)
         return self.decoder.run(["logits"], feeds)[0]
 
+    def hears(self, audio: np.ndarray) -> np.ndarray:
+        """The encoder's states for ``audio`` (16 kHz mono), as
+        :meth:`confirms` computes them: ``[1, frames, 416]`` float32. The
+        same to the bit whichever thread asks, on however many threads, and
+        while other calls run (a file's replay runs them ahead of the
+        checks); not in a batch (:meth:`_hidden`)."""
+        return self._hidden(audio)
+
     def _hidden(self, audio: np.ndarray) -> np.ndarray:
+        # One clip a call: several of the same length in one call move the
+        # states by 1e-5, which the decoder's int8 products make up to 0.3
+        # nats of a spelling's log-probability (docs/benchmarks.md); shorter
+        # ones padded to the longest move them by 1 (no attention mask).
         audio = np.asarray(audio, np.float32)
         if audio.size:  # the noise beds' rumble below speech (zi: no step at the start)
             from scipy.signal import sosfilt
@@ -407,13 +419,15 @@ class Verifier:
         return Opinion(transcript, self._says(transcript, label), self._logp(hidden, label))
 
     def confirms(self, audio: np.ndarray, label: str, level: float | None,
-                 other_word_margin: float = 0.0) -> tuple[bool, Opinion]:
+                 other_word_margin: float = 0.0, hidden: np.ndarray | None = None
+                 ) -> tuple[bool, Opinion]:
         """:func:`accepts` of :meth:`opinion`, decoding a transcript only when
         the spelling falls short of ``level`` plus ``other_word_margin`` (a
-        command about to fire waits for one decoder call, not a dozen)."""
+        command about to fire waits for one decoder call, not a dozen);
+        ``hidden``: :meth:`hears` of ``audio``, when already computed."""
         if level is None or label not in self._spelled:
             return True, Opinion("", False, 0.0)
-        hidden = self._hidden(audio)
+        hidden = self._hidden(audio) if hidden is None else hidden
         logp = self._logp(hidden, label)
         if logp >= level + max(0.0, other_word_margin):
             return True, Opinion("", False, logp)

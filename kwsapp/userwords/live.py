@@ -104,9 +104,7 @@ class LiveUserWords:
                    else end_s)
         event = CommandEvent(label=detection.label, score=detection.score, start=span[0],
                              end=span[1], emitted_at=emitted, latency=emitted - span[1])
-        self.engine.events.append(event)
-        if self.engine.on_event is not None:
-            self.engine.on_event(event)
+        self.engine.emit(event)  # in order with the commands (a replay checks them after)
 
 
 def attach_user_words(engine: Any, root: Path | None = None,
