@@ -13,6 +13,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from PySide6 import QtCore, QtGui  # noqa: E402
 
 from kwsapp.audio.source import FileSource  # noqa: E402
@@ -142,6 +143,16 @@ def quiet_window(qtbot, settings_file, model: str, show: bool = False):
     if show:
         win.show()
     return win
+
+
+@pytest.fixture(name="window")
+def exposed_window(qtbot, tmp_path, tiny_model):
+    """The ``window`` of tests that look at its layout (imported by them):
+    a quiet main window on the tiny model, shown and exposed; closed after."""
+    win = quiet_window(qtbot, tmp_path / "s.ini", str(tiny_model), show=True)
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
 
 
 @contextlib.contextmanager

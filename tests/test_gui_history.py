@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from gui_helpers import quiet_window
+from gui_helpers import exposed_window  # noqa: F401 (the window fixture)
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
@@ -20,13 +20,6 @@ from kwsapp.inference.engine import CommandEvent, Unconfirmed  # noqa: E402
 
 WAIT_MS = 15000
 
-
-@pytest.fixture
-def window(qtbot, tmp_path, tiny_model):
-    win = quiet_window(qtbot, tmp_path / "s.ini", str(tiny_model), show=True)
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
 
 
 def _event(label, score, end):
