@@ -27,6 +27,12 @@ audio as the engine cut it) one at a time against their encoder calls
 batched, clips of equal length together (the encoder has no attention
 mask: a clip padded to another's length is heard otherwise), with the
 decisions and log-probabilities compared.
+
+``--live-beside-replay MINUTES`` measures ``--live``'s live-paced stream
+(with the second opinion) while the process replays 10 minutes of the
+dense stream over and over meanwhile (the window listening while its Files
+tab classifies a file: both ask the one recogniser), the replay checked
+inline against beside its head, in alternate rounds (``--rounds``).
 """
 
 from __future__ import annotations
@@ -195,6 +201,60 @@ def replay_speed(data_dir: str, minutes: float, rounds: int, encoders: list[int]
     return rows, checks
 
 
+def live_beside_replay(data_dir: str, minutes: float, rounds: int) -> list[dict]:
+    """Rows ``{"what", "matched", "words", "median_ms", "p95_ms", "replays"}``:
+    the live-paced stream alone, then beside a replay checked inline and one
+    checked beside its head (alternate rounds), ``replays``: the background
+    replays of 10 dense minutes done meanwhile."""
+    import threading
+    from dataclasses import replace
+    from pathlib import Path
+
+    from kwsapp.audio.source import FileSource
+    from kwsapp.config import ms_to_samples
+    from kwsapp.inference.engine import Engine
+    from kwsapp.inference.recognizer import load_with_config
+    from kwsapp.streaming.replay import replay, to_events
+    from kwsapp.streaming.scoring import score_events
+    from kwsapp.streaming.synth import StreamSpec, make_stream
+
+    live_audio, truth = make_stream(Path(data_dir), StreamSpec(minutes=minutes, snr_db=10.0,
+                                                               seed=401))
+    dense, _truth = make_stream(Path(data_dir), StreamSpec(minutes=10.0, snr_db=10.0, seed=402,
+                                                           gap_s=DENSE_GAP_S))
+    recognizer, config = load_with_config("embed")
+    files, _config = load_with_config("embed")  # the Files tab's own recognizer
+    ahead = config.verify.replay_ahead
+    settings = [("alone", None)] + [("beside a replay checked inline (replay_ahead 0)", 0),
+                                    (f"beside a replay checked beside its head "
+                                     f"(replay_ahead {ahead})", ahead)] * rounds
+    rows = []
+    for what, replay_ahead in settings:
+        stop, replays = threading.Event(), [0]
+
+        def background(replay_ahead: int | None = replay_ahead) -> None:
+            if replay_ahead is None:
+                return
+            cfg = replace(config, verify=replace(config.verify, replay_ahead=replay_ahead))
+            while not stop.is_set():
+                replay(dense, files, cfg)
+                replays[0] += 1
+
+        thread = threading.Thread(target=background)
+        thread.start()
+        source = FileSource(live_audio, ms_to_samples(config.audio.block_ms), realtime=True)
+        try:
+            events = Engine(recognizer, config, source).run()
+        finally:
+            stop.set()
+            thread.join()
+        score = score_events(truth, to_events(events), len(live_audio) / 16000.0)
+        rows.append({"what": what, "matched": score.matched, "words": score.words,
+                     "median_ms": score.latency_median_ms, "p95_ms": score.latency_p95_ms,
+                     "replays": replays[0]})
+    return rows
+
+
 #: A child process's replay of a file with given settings: its peak
 #: resident memory during the replay alone (VmHWM reset after the model and
 #: the recogniser are loaded and warm), in MB, and its events.
@@ -321,9 +381,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --replay")
     parser.add_argument("--encoders", default="2",
                         help="--replay: replay_encoders settings to measure (comma list)")
+    parser.add_argument("--live-beside-replay", type=float, metavar="MINUTES",
+                        help="only --live's stream with the second opinion, while the "
+                             "process replays a dense file, checked inline or beside its head")
     args = parser.parse_args(argv)
     if args.replay:
         return _print_replay(args)
+    if args.live_beside_replay:
+        print(f"### Word end -> command live, {args.live_beside_replay:g} min at 10 dB, "
+              "while the process replays a file\n")
+        print("| live-paced, with the second opinion | matched | median ms | p95 ms | "
+              "replays of 10 dense minutes meanwhile |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for row in live_beside_replay(args.data, args.live_beside_replay, args.rounds):
+            print(f"| {row['what']} | {row['matched']}/{row['words']} | "
+                  f"{row['median_ms']:.0f} | {row['p95_ms']:.0f} | {row['replays']} |")
+        return 0
     print("### The recogniser's opinion per command\n")
     print("| what | ms | x one head window |")
     print("| --- | ---: | ---: |")

@@ -137,8 +137,8 @@ class SecondOpinion:
         self.sample_rate_hz = sample_rate_hz
         self._audio_between, self._event, self._deliver = audio_between, event, deliver
         self._on_unconfirmed = on_unconfirmed
-        # Loaded when the verify thread (live) or the inference thread (a
-        # file) starts; None until then, or if it could not be.
+        # Loaded when the verify thread starts (or a file's inference
+        # thread, checking inline); None until then, or if it could not be.
         self._verifier: Verifier | None = None
         self._failed = False
         self._loading = False
