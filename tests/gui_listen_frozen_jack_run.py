@@ -62,7 +62,7 @@ def main() -> None:
         asked = time.monotonic()
         window.start_listening()  # what Listen (Space) does
         timer.start()
-        result["button"] = window.listen_action.text()
+        result["button"] = window.controls.listen_button.text()  # as shown (the menu's has its &)
         result["gave_up"] = run_until(lambda: not window.starting, 120.0)
         result["gave_up_s"] = time.monotonic() - asked
         timer.stop()
