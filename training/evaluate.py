@@ -13,9 +13,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from kwsapp import LABELS
+from kwsapp.errors import ModelError
 from kwsapp.inference.metrics import metrics as label_metrics
 from kwsapp.inference.recognizer import Recognizer
-from kwsapp.models.artifact import ModelCard, read_card
+from kwsapp.models.artifact import ModelCard, load_whole
 
 
 def metrics(y_true: np.ndarray, y_pred: np.ndarray,
@@ -40,13 +41,17 @@ class KerasRecognizer:
         from training.models.embedding import load_keras
 
         self.path = Path(artifact_dir)
-        self.card: ModelCard = read_card(self.path)
-        keras_file = self.path / "model.keras"
-        if not keras_file.is_file():
-            from kwsapp.errors import ModelError
 
-            raise ModelError(f"{self.path}: no model.keras (evaluate its .tflite without --keras)")
-        self.model = load_keras(keras_file)
+        def load_files(_card: ModelCard):
+            keras_file = self.path / "model.keras"
+            if not keras_file.is_file():
+                raise ModelError(f"{self.path}: no model.keras (evaluate its .tflite "
+                                 "without --keras)")
+            return load_keras(keras_file)
+
+        # The card and model.keras of one model, as the runtime's loader
+        # takes them, even with a train or export putting another in place.
+        self.card, self.model = load_whole(self.path, load_files)
         self._fn = tf.function(lambda x: self.model(x, training=False))
 
     @property
