@@ -164,7 +164,9 @@ def test_the_export_is_said_in_the_status_bar(qtbot, window, tmp_path):
     state's place on the status bar: stretched over the bar as a permanent
     widget, the state left them no room, and they were never seen."""
     window.show()
+    window.resize(1400, window.height())  # room for the whole path (else cut: below)
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.statusBar().width() >= 1400, timeout=2000)
     bar, state = window.statusBar(), window.status_labels["device"]
     assert window.export_csv(str(tmp_path / "history.csv"))
     message = bar.currentMessage()
@@ -194,3 +196,32 @@ def test_about_names_the_models_and_credits(window, monkeypatch):
     from kwsapp.inference.verifier import model_dir
 
     assert ("Moonshine base-en" in shown["text"]) == (model_dir() is not None)
+
+
+def test_an_export_to_a_long_path_keeps_its_file_name_in_view(qtbot, window, tmp_path):
+    """"exported N rows to PATH" with a long PATH is cut in the middle of
+    the path to the room the counters leave (its file name kept), and at the
+    window's least width cut to fit: drawn whole, it ran under the counters
+    and its file name was lost."""
+    folder = tmp_path / ("a-folder-with-a-long-name-" * 4)
+    folder.mkdir()
+    path = folder / "history.csv"
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.statusBar()
+
+    def exported_at(width: int) -> str:
+        window.resize(width, window.height())
+        qtbot.waitUntil(lambda: bar.width() == window.width(), timeout=2000)
+        assert window.export_csv(str(path))
+        message = bar.currentMessage()
+        counters = min(label.geometry().left() for key, label in window.status_labels.items()
+                       if key != "device")
+        assert bar.fontMetrics().horizontalAdvance(message) < counters, (width, message)
+        return message
+
+    message = exported_at(900)
+    assert message.startswith("exported 0 rows to /") and message.endswith("/history.csv")
+    assert "…" in message and len(message) < len(f"exported 0 rows to {path}")
+    least = window.minimumSizeHint().width()
+    assert exported_at(least).startswith("exported 0 rows")

@@ -646,8 +646,8 @@ class MainWindow(QtWidgets.QMainWindow):
         takes and "Ignore it" ticked: a word that set off commands it is not."""
         clips = self.live.history.selected_audio()
         if not clips:  # a hint for a while, not the input's state
-            self.statusBar().showMessage("Select the commands to ignore in the history "
-                                         "first.", self.gui_config.status_message_ms)
+            self.status.show_message("Select the commands to ignore in the history first.",
+                                     self.gui_config.status_message_ms)
             return
         self.open_add_word()
         dialog = self.add_word_dialog
@@ -759,8 +759,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.banner.show_message(f"{EXPORT_FAILED} {exc}")
             return False
         self.banner.clear_if(EXPORT_FAILED)  # an earlier export's failure is past
-        self.statusBar().showMessage(f"exported {n} row{'s' * (n != 1)} to {path}",
-                                     self.gui_config.status_message_ms)
+        self.status.show_message(f"exported {n} row{'s' * (n != 1)} to ", ms=self.gui_config
+                                 .status_message_ms, path=str(path))
         return True
 
     def show_about(self) -> None:

@@ -51,6 +51,7 @@ class StatusFields:
         policy = bar.sizePolicy()
         policy.setHorizontalPolicy(QtWidgets.QSizePolicy.Policy.Preferred)
         bar.setSizePolicy(policy)
+        self.bar = bar
         self.labels: dict[str, QtWidgets.QLabel] = {}
         for key, tip in FIELDS.items():
             if key == "device":
@@ -70,6 +71,24 @@ class StatusFields:
             label.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # a device's name is not markup
             self.labels[key] = label
         self.set_state("not listening")
+
+    def show_message(self, text: str, ms: int, path: str = "") -> None:
+        """``text`` + ``path`` in the device's place for ``ms`` (a hint, an
+        export's file), cut to the room the counters leave it: ``path`` in
+        the middle first, so that its file name stays, then the whole at
+        its end. Drawn whole, a long path ran under the counters and its
+        file name was lost."""
+        bar, metrics = self.bar, self.bar.fontMetrics()
+        # Up to the first counter (the message starts at the bar's left),
+        # an em before it, as the device's name keeps.
+        counters = min(label.geometry().left() for key, label in self.labels.items()
+                       if key != "device")
+        room = max(counters - 2 * metrics.horizontalAdvance("M"), 0)
+        if path:
+            path = metrics.elidedText(path, QtCore.Qt.TextElideMode.ElideMiddle,
+                                      max(room - metrics.horizontalAdvance(text), 0))
+        bar.showMessage(metrics.elidedText(text + path, QtCore.Qt.TextElideMode.ElideRight,
+                                           room), ms)
 
     def set_state(self, text: str) -> None:
         """The input's state when no stream runs ("not listening", "input ended")."""
