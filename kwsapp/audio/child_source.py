@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from kwsapp.audio.portaudio_child import say
 from kwsapp.audio.source import BlockCallback
 from kwsapp.errors import DeviceError
 
@@ -409,11 +410,6 @@ class ChildSource:
 
 # ---------------------------------------------------------------- the child
 
-def _say(**message: Any) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
 def _end_with_parent(poll_s: float = CHILD_POLL_S) -> None:
     """Ends this process once its parent is gone (a child hung in PortAudio
     never reads its stdin): :func:`~kwsapp.audio.portaudio_child.end_with_parent`."""
@@ -448,9 +444,9 @@ def child_main(argv: list[str] | None = None) -> int:
     try:
         source = SoundDeviceSource(args.device, block_ms=args.block_ms, rate_hz=args.rate)
     except DeviceError as exc:
-        _say(error=str(exc))
+        say(error=str(exc))
         return 2
-    _say(name=source.device_name, rate=source.sample_rate_hz, notice=source.notice)
+    say(name=source.device_name, rate=source.sample_rate_hz, notice=source.notice)
     line = sys.stdin.readline()
     if not line:
         return 0  # stopped before it started
@@ -481,9 +477,9 @@ def child_main(argv: list[str] | None = None) -> int:
     try:
         source.start(on_block)
     except DeviceError as exc:
-        _say(error=str(exc))
+        say(error=str(exc))
         return 2
-    _say(started=True)
+    say(started=True)
     seen = 0
 
     def publish_xruns() -> None:
@@ -496,7 +492,7 @@ def child_main(argv: list[str] | None = None) -> int:
         publish_xruns()
         source.check()
         if source.error is not None:
-            _say(error=str(source.error))
+            say(error=str(source.error))
             break
     publish_xruns()
     source.stop()

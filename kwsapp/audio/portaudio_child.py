@@ -415,7 +415,8 @@ def end_with_parent(poll_s: float = PARENT_POLL_S) -> None:
     threading.Thread(target=watch, name="kwsapp-parent-watch", daemon=True).start()
 
 
-def _say(**message: Any) -> None:
+def say(**message: Any) -> None:
+    """A child's answer to its parent: one JSON line on stdout, flushed."""
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
@@ -448,14 +449,14 @@ def child_main(argv: list[str] | None = None) -> int:
     end_with_parent()
     try:
         if args.job == "list":
-            _say(devices=[asdict(d) for d in query_input_devices()])
+            say(devices=[asdict(d) for d in query_input_devices()])
         elif args.job == "probe":
-            _say(device=find_input_device(args.device))
+            say(device=find_input_device(args.device))
         else:
             _play(args.rate)
-            _say(played=True)
+            say(played=True)
     except DeviceError as exc:
-        _say(error=str(exc))
+        say(error=str(exc))
         return 2
     return 0
 

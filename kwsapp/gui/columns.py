@@ -84,7 +84,6 @@ def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
     return widths
 
 
-
 class ElidingDelegate(QtWidgets.QStyledItemDelegate):
     """Draws a column's cells elided with its own ``mode`` (a view has one
     for all its columns): a file's name in the middle, its end kept."""
