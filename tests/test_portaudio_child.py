@@ -158,13 +158,12 @@ time.sleep(30)
 """
 
 
-@pytest.mark.parametrize("child, answers", [(ANSWER_AND_LEAVE, True), (HANG_AND_LEAVE, False)])
-def test_a_job_run_to_its_end_does_not_wait_for_a_pipe_held_by_another_process(
-        monkeypatch, tmp_path, child, answers):
-    """A child that ended, or was killed, while a process it started keeps its
-    pipe open: :meth:`ChildJob.run` returns at its limit with the child's
-    answer (or says it hung), instead of waiting for the pipe's end for as
-    long as that process lives (for ever, for a server)."""
+def test_a_hung_job_is_given_up_at_its_limit_though_another_process_holds_its_pipe(
+        monkeypatch, tmp_path):
+    """A child killed past its limit while a process it started keeps its
+    pipe open: :meth:`ChildJob.run` says it hung at its limit, instead of
+    waiting for the pipe's end for as long as that process lives (for ever,
+    for a server)."""
     import os
     import signal
     import sys
@@ -174,16 +173,50 @@ def test_a_job_run_to_its_end_does_not_wait_for_a_pipe_held_by_another_process(
 
     pid_file = tmp_path / "keeper.pid"
     monkeypatch.setattr(portaudio_child, "CHILD_COMMAND",
-                        [sys.executable, "-c", child, str(pid_file)])
+                        [sys.executable, "-c", HANG_AND_LEAVE, str(pid_file)])
     job = portaudio_child.ChildJob(["list"], 1.0, "list its input devices")
     began = time.monotonic()
     try:
-        if answers:
-            assert job.run()["devices"] == []
-        else:
-            with pytest.raises(DeviceError, match="did not list its input devices in 1 s"):
-                job.run()
+        with pytest.raises(DeviceError, match="did not list its input devices in 1 s"):
+            job.run()
         assert time.monotonic() - began < 10
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["run", "run fed", "polled"])
+def test_a_job_whose_child_answered_and_ended_answers_at_once_though_its_pipe_is_held(
+        monkeypatch, tmp_path, how):
+    """A child that answered and ended while a process it started keeps its
+    pipe open: the job hands back the answer as soon as the child has ended,
+    run or polled, not at its limit (the window's device list waited its
+    10 s there). Less than half the limit: the sleeper never lets the pipe
+    end, so only the child's end can end the job that early. Fed: a stdin
+    larger than a pipe holds (a clip to play) that the child never reads,
+    its read end held by the sleeper too, is given up once the child ends."""
+    import os
+    import signal
+    import sys
+
+    from kwsapp.audio import portaudio_child
+
+    pid_file = tmp_path / "keeper.pid"
+    monkeypatch.setattr(portaudio_child, "CHILD_COMMAND",
+                        [sys.executable, "-c", ANSWER_AND_LEAVE, str(pid_file)])
+    limit_s = 10.0
+    stdin = b"\0" * (4 << 20) if how == "run fed" else b""
+    job = portaudio_child.ChildJob(["list"], limit_s, "list its input devices", stdin=stdin)
+    began = time.monotonic()
+    try:
+        if how == "polled":
+            job.start()
+            answer, _ = _poll_to_end(job, 2 * limit_s)
+        else:
+            answer = job.run()
+        took = time.monotonic() - began
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert answer == {"devices": []}, answer
+    assert took < limit_s / 2, took

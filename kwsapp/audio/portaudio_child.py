@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import selectors
 import subprocess
 import sys
 import threading
@@ -45,6 +46,11 @@ CHILD_COMMAND = [sys.executable, "-m", "kwsapp.audio.portaudio_child"]
 
 #: How often a child checks that its parent is still there (s).
 PARENT_POLL_S = 0.5
+
+#: How often a job run to its end looks whether its child has ended (s):
+#: the pipe's end of file does not say so when a process the child
+#: started holds the pipe, so the answer waits up to this long.
+ENDED_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -172,23 +178,61 @@ class ChildJob:
             Cancelled: :meth:`cancel` was called.
         """
         proc = self._spawn()
-        try:
-            out, _ = proc.communicate(self.stdin, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            # Ended but its pipe still open (a process it started holds it:
-            # libjack can start a JACK server), or hung: either way nothing
-            # waits for the pipe's end of file, which may never come.
-            ended = proc.poll() is not None
-            out = (exc.output or b"") + self._reap(proc)
-            if self._cancelled:
-                raise Cancelled("cancelled") from None
-            if not ended:
-                raise _hung(self.what, self.timeout_s) from None
-        except OSError:  # its stdin closed: it was killed, or died, meanwhile
-            out = self._reap(proc)
+        out = self._exchange(proc)
+        ended = proc.poll() is not None
+        out += self._reap(proc)
         if self._cancelled:
             raise Cancelled("cancelled")
+        if not ended:
+            raise _hung(self.what, self.timeout_s)
         return _answer(out, proc.returncode)
+
+    def _exchange(self, proc: subprocess.Popen) -> bytes:
+        """Feed ``proc`` its stdin and read its stdout until it has ended or
+        its limit has passed: what it wrote meanwhile.
+
+        The child's end, not the pipe's end of file, ends this: a process
+        the child started (libjack can start a JACK server) may hold the
+        pipe open long after the child answered and ended. So no wait here
+        is longer than ``ENDED_POLL_S`` before the child is looked at again.
+        """
+        deadline = self._started_at + self.timeout_s
+        out: list[bytes] = []
+        pending = memoryview(self.stdin)
+        with selectors.DefaultSelector() as selector:
+            os.set_blocking(proc.stdout.fileno(), False)
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            if pending:
+                os.set_blocking(proc.stdin.fileno(), False)
+                selector.register(proc.stdin, selectors.EVENT_WRITE)
+            else:
+                _close_quietly(proc.stdin)
+            while proc.poll() is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if not selector.get_map():  # all fed and its stdout closed: it is ending
+                    try:
+                        proc.wait(left)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    break
+                for key, _ in selector.select(min(left, ENDED_POLL_S)):
+                    if key.fileobj is proc.stdin:
+                        pending = _feed(proc.stdin.fileno(), pending)
+                        if not pending:
+                            selector.unregister(proc.stdin)
+                            _close_quietly(proc.stdin)
+                        continue
+                    try:
+                        chunk = os.read(proc.stdout.fileno(), 65536)
+                    except BlockingIOError:
+                        continue
+                    out.append(chunk)
+                    if not chunk:
+                        selector.unregister(proc.stdout)
+        _close_quietly(proc.stdin)
+        return b"".join(out)
 
     @staticmethod
     def _reap(proc: subprocess.Popen) -> bytes:
@@ -272,6 +316,25 @@ def _answer(out: bytes, returncode: int | None) -> dict:
     if "error" in answer:
         raise DeviceError(str(answer["error"]))
     return answer
+
+
+def _feed(fd: int, data: memoryview) -> memoryview:
+    """What is left of ``data`` once as much as ``fd`` (non-blocking) takes
+    at once is written to it; nothing once the reader is gone."""
+    try:
+        return data[os.write(fd, data):]
+    except BlockingIOError:
+        return data
+    except OSError:  # the child ended, or was killed, before reading it all
+        return data[:0]
+
+
+def _close_quietly(pipe: Any) -> None:
+    """``pipe`` closed; a child gone meanwhile is no error here."""
+    try:
+        pipe.close()
+    except OSError:
+        pass
 
 
 def _read_ended(pipe: Any) -> bytes:
