@@ -35,18 +35,22 @@ def test_a_replays_calls_wait_while_a_live_command_waits_for_its_check(monkeypat
     assert not turn.wait(0.1), "one live command still waits"
     first.checked(live)
     assert turn.wait(1.0)
-    # A live verify thread that ends (stopped, or an error) gives up the
-    # commands it will not check: none is left waiting.
-    first.queued(live)
-    turn = _waiter(first)
-    first.checked(live, live.waiting)
-    assert turn.wait(1.0) and live.waiting == 0
     first.checked(live)  # more than it had: nothing goes below zero
     assert _waiter(first).wait(1.0)
+    # A live verify thread that ends (stopped, or an error) gives up the
+    # commands it will not check: none is left waiting, nor one queued
+    # after (the inference thread may decide one while the engine stops).
+    first.queued(live)
+    turn = _waiter(first)
+    assert not turn.wait(0.1)
+    first.ended(live)
+    assert turn.wait(1.0) and live.waiting == 0
+    first.queued(live)
+    assert _waiter(first).wait(1.0) and live.waiting == 0
     # A live verify thread that is stuck (loading the recogniser, 1-3 s)
     # holds a replay's call only so long.
     monkeypatch.setattr(second_opinion, "_LIVE_FIRST_MAX_WAIT_S", 0.2)
-    first.queued(live)
+    first.queued(_Checks(True, queue.SimpleQueue()))
     start = time.monotonic()
     first.wait_turn()
     assert 0.15 < time.monotonic() - start < 1.0

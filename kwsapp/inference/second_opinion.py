@@ -75,6 +75,9 @@ class _Checks:
     # A replay's encoder calls, run ahead of the checks that read them.
     encoders: ThreadPoolExecutor | None = None
     waiting: int = 0  # live: commands queued and not yet checked (_LiveFirst's lock)
+    # Live: its verify thread still checks, so a queued command is counted
+    # (_LiveFirst's lock; after, nothing would uncount it).
+    counting: bool = True
 
 
 class _LiveFirst:
@@ -95,17 +98,30 @@ class _LiveFirst:
     def queued(self, checks: _Checks) -> None:
         """A live command is queued for its check."""
         with self._cond:
-            checks.waiting += 1
-            self._waiting += 1
+            if checks.counting:
+                checks.waiting += 1
+                self._waiting += 1
 
     def checked(self, checks: _Checks, n: int = 1) -> None:
         """``n`` of ``checks``' live commands are checked (or dropped)."""
         with self._cond:
-            n = min(n, checks.waiting)
-            checks.waiting -= n
-            self._waiting -= n
-            if self._waiting == 0:
-                self._cond.notify_all()
+            self._uncount(checks, n)
+
+    def ended(self, checks: _Checks) -> None:
+        """The verify thread of ``checks`` ends: its live commands still
+        waiting will not be checked, nor any queued from now on (the
+        inference thread may decide one while the engine stops)."""
+        with self._cond:
+            checks.counting = False
+            self._uncount(checks, checks.waiting)
+
+    def _uncount(self, checks: _Checks, n: int) -> None:
+        """``n`` fewer of ``checks``' live commands wait (the lock held)."""
+        n = min(n, checks.waiting)
+        checks.waiting -= n
+        self._waiting -= n
+        if self._waiting == 0:
+            self._cond.notify_all()
 
     def wait_turn(self) -> None:
         """A replay's recogniser call: returns once no live command waits
@@ -287,7 +303,7 @@ class SecondOpinion:
         finally:
             if checks.encoders is not None:  # those not started are not wanted
                 checks.encoders.shutdown(wait=True, cancel_futures=True)
-            _LIVE_FIRST.checked(checks, checks.waiting)  # those it will not check
+            _LIVE_FIRST.ended(checks)
             checks.ended.set()
             with _SERVING_LOCK:
                 _SERVING.pop(threading.current_thread(), None)
