@@ -7,6 +7,7 @@ files through the real worker and classify service."""
 from __future__ import annotations
 
 import csv
+import os
 import stat
 
 import numpy as np
@@ -225,3 +226,51 @@ def test_an_export_to_a_long_path_keeps_its_file_name_in_view(qtbot, window, tmp
     assert "…" in message and len(message) < len(f"exported 0 rows to {path}")
     least = window.minimumSizeHint().width()
     assert exported_at(least).startswith("exported 0 rows")
+
+
+def test_exporting_over_a_symlink_writes_the_file_it_points_to(window, tmp_path):
+    """The link is kept and the file it points to is the export, its mode
+    (group-writable) kept; the link became a regular file before, the file
+    it pointed to left stale, and an overwrite took the umask's 0644. A link
+    to a read-only file keeps it, as the file itself would."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "history.csv"
+    real.write_text("mine\n")
+    real.chmod(0o664)
+    link = tmp_path / "history.csv"
+    link.symlink_to(real)
+    assert window.export_csv(str(link))
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text().startswith("time,") and stat.S_IMODE(real.stat().st_mode) == 0o664
+    assert [p.name for p in tmp_path.rglob(".tmp-*")] == []
+
+    real.write_text("mine\n")
+    real.chmod(0o444)
+    assert not window.export_csv(str(link))
+    assert real.read_text() == "mine\n" and link.is_symlink()
+    assert f"{link}: the file is read-only" in window.banner.text.text()
+
+
+def test_exporting_over_a_link_to_no_folder_says_so(window, tmp_path):
+    link = tmp_path / "history.csv"
+    link.symlink_to(tmp_path / "unmounted" / "history.csv")
+    assert not window.export_csv(str(link))
+    assert window.banner.text.text() == (
+        f"Cannot export: {link}: a symbolic link to {tmp_path / 'unmounted' / 'history.csv'}, "
+        f"in a folder that does not exist; make the folder {tmp_path / 'unmounted'} or remove "
+        f"the link")
+    assert link.is_symlink() and not (tmp_path / "unmounted").exists()
+
+
+def test_a_write_problem_names_the_folder_a_link_points_into(tmp_path):
+    """The temporary file is made beside the file a link points to, so a
+    folder that may not be written is that one (the error itself, which
+    root never gets in tmp_path, is made here)."""
+    from kwsapp.gui.table_export import write_problem
+
+    (tmp_path / "locked").mkdir()
+    link = tmp_path / "history.csv"
+    link.symlink_to(tmp_path / "locked" / "history.csv")
+    denied = PermissionError(13, "Permission denied")
+    assert write_problem(link, denied) == f"no permission to write in {tmp_path / 'locked'}"

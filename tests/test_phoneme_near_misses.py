@@ -57,6 +57,20 @@ def test_espeak_near_misses_are_found_and_cached(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_a_dangling_link_in_the_phoneme_cache_is_replaced(tmp_path):
+    """The cache's entry is kwsapp's own: a link of its name (into a folder
+    gone) is replaced by the entry, not written through or refused (as a
+    user's output file would be: kwsapp/atomic.py)."""
+    words = ["cleft", "snow"]
+    found = phonemes.espeak_phonemes(words, tmp_path)
+    entry = next(tmp_path.glob("phonemes-*.json"))
+    entry.unlink()
+    entry.symlink_to(tmp_path / "gone" / entry.name)
+    assert phonemes.espeak_phonemes(words, tmp_path) == found
+    assert not entry.is_symlink() and entry.is_file() and not (tmp_path / "gone").exists()
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_plan_adds_phoneme_near_misses_by_split(tmp_path, monkeypatch):
     """With ``phoneme_near_misses`` the plan adds each found word, labelled
     unknown, said by ``phoneme_near_voices`` voices, in its own split only;

@@ -208,7 +208,8 @@ def cached_tflite(model: Any, what: str, int8: bool = False, batch: int | None =
         path.unlink(missing_ok=True)
     blob = to_tflite(model, int8=int8, batch=batch)
     try:
-        write_atomic(folder / f"{stem}-{_digest(blob)}.tflite", blob)
+        # The entry is the cache's own: a stray link of its name is replaced.
+        write_atomic(folder / f"{stem}-{_digest(blob)}.tflite", blob, follow_symlinks=False)
     except (OSError, KwsError) as exc:  # the cache is optional: a full disk only costs time
         log.warning("%s: conversion not cached (%s)", folder, exc)
     return blob, False
@@ -352,8 +353,8 @@ def int8_window_embeddings(windows: np.ndarray, batch_size: int = 64,
                                 cache=cache)
         path = Path(cache or cache_dir()) / TFLITE_CACHE_FOLDER / \
             f"window{n_samples}-int8-{_digest(blob)}.run.tflite"
-        if not path.is_file():
-            write_atomic(path, blob)
+        if not path.is_file():  # (a dangling link is replaced, as a cache entry)
+            write_atomic(path, blob, follow_symlinks=False)
         _INT8_WINDOW_MODELS[n_samples] = TfliteModel(path, num_threads=2)
     model = _INT8_WINDOW_MODELS[n_samples]
     t = embedding.n_embeddings(n_samples)

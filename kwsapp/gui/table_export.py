@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kwsapp.atomic import write_atomic
+from kwsapp.atomic import write_atomic, write_target
 from kwsapp.errors import BadInputError
 
 
@@ -36,8 +36,9 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[object]],
 
 
 def save_csv(path: str | os.PathLike[str], table: Table) -> int:
-    """Write every row of ``table`` to ``path`` (atomically); returns the
-    number of rows.
+    """Write every row of ``table`` to ``path`` (atomically: through a
+    symbolic link to its file, a file's mode kept); returns the number of
+    rows.
 
     Raises:
         BadInputError: ``path`` cannot be written, or is a read-only file
@@ -77,8 +78,9 @@ def write_problem(path: str | os.PathLike[str], exc: OSError) -> str:
     """Why ``path`` could not be written, in words. The OS error names the
     atomic write's temporary file (``.tmp-x1y2.csv``), which the user never
     chose and cannot find: the message said "Permission denied:
-    '/data/.tmp-x1y2.csv'" for a read-only /data."""
-    folder = Path(path).parent
+    '/data/.tmp-x1y2.csv'" for a read-only /data. The folder named is the
+    one written: that of the file a symbolic link points to."""
+    folder = write_target(path).parent
     if isinstance(exc, IsADirectoryError) or Path(path).is_dir():
         return "that is a folder: give the file a name"
     if isinstance(exc, PermissionError):

@@ -65,7 +65,7 @@ def espeak_phonemes(words: Sequence[str], cache: Path | None = None,
     out = {w: parse(line) for w, line in zip(words, lines)}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, out)
+        write_json_atomic(path, out, follow_symlinks=False)  # a cache entry: a link replaced
     return out
 
 
