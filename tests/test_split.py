@@ -126,6 +126,53 @@ def test_the_step_file_is_looked_at_not_loaded(bundled_model_dir):
     assert rec.split._step is None
 
 
+def test_a_step_file_put_in_place_after_the_load_is_not_paired_with_its_card(
+        bundled_model_dir, tmp_path):
+    """The step file, loaded only when asked for (outside the card's whole
+    load), is refused when a new model put in place since replaced it
+    (here by the same bytes in a new file: a head retrained on the frozen
+    embedding keeps them; which model's file it is, not its bytes, is what
+    counts), rather than loaded beside the earlier card. A swap that keeps
+    the step file (an export staging it as a hard link, which changes its
+    ctime) leaves it loadable, and a model loaded after the swap loads it.
+    Real swaps (training/artifact_write.py) of a copy of the bundled embed."""
+    from kwsapp.atomic import write_atomic, write_json_atomic
+    from training.artifact_write import StagedArtifact
+
+    card = json.loads((bundled_model_dir / "card.json").read_text())
+    section = card.get("streaming", {})
+    if not section.get("stream") or not section.get("step"):
+        pytest.skip("the bundled embed has no streaming models and step")
+    art = tmp_path / "embed"
+    shutil.copytree(bundled_model_dir, art, ignore=shutil.ignore_patterns("model.keras"))
+    step_name = section["step"]["file"]
+    others = [p.name for p in art.iterdir() if p.name not in ("card.json", step_name)]
+
+    def put_in_place(step_anew: bool) -> None:
+        card["name"] = f"{card['name']}+"  # another model's card
+        with StagedArtifact(art) as stage:
+            if step_anew:
+                write_atomic(stage.path / step_name, (art / step_name).read_bytes())
+            else:
+                stage.link(step_name)
+            write_json_atomic(stage.path / "card.json", card)
+            stage.commit(keep=others)
+
+    kept = Recognizer(art)
+    put_in_place(step_anew=False)
+    assert kept.split._step is None and kept.split.step is not None
+
+    earlier = Recognizer(art)
+    put_in_place(step_anew=True)
+    assert earlier.split._step is None  # not loaded yet: the streams run
+    with pytest.raises(ModelError) as caught:
+        earlier.split.step
+    assert str(caught.value).startswith(f"{(art / step_name).resolve()}: replaced since "
+                                        f"the model in {art} was loaded")
+    later = Recognizer(art)
+    assert later.card.name == card["name"] and later.split.step is not None
+
+
 @pytest.mark.train
 @pytest.mark.slow
 def test_export_split_writes_the_halves_from_model_keras(bundled_model_dir, data_dir, repo_root,

@@ -443,6 +443,86 @@ def test_the_onnx_copies_give_the_ort_files_opinions(recogniser, data_dir, tmp_p
     assert recogniser.decoder._model_path.endswith("-int8.onnx")
 
 
+_LOADABLE_IN = """
+import sys
+from pathlib import Path
+from kwsapp.inference.verifier import loadable
+print(loadable(Path(sys.argv[1]), Path(sys.argv[2])))
+"""
+
+
+def test_a_copy_is_named_by_the_ort_files_bytes(tmp_path):
+    """Installs of the same ``.ort`` file (another path, another time, a
+    reinstall in place) load one ONNX copy: its name holds the file's
+    sha256, not its size and time, so a reinstall no longer makes a copy (6
+    s) beside the others. Another file's bytes get a copy of their own. The
+    hashes are noted in the cache by each file's stamp (a start does not
+    read 63 MB to hash them) and a changed stamp hashes again; copies by
+    the old names, unloaded for a month, go at a load that makes none; and
+    a read-only cache still gives its copy (the note not written)."""
+    import subprocess
+    import sys
+
+    from conftest import without_root_file_access
+
+    data = (verifier.model_dir() / "encoder_model.ort").read_bytes()
+    first, again, other = (tmp_path / name / "encoder_model.ort"
+                           for name in ("one", "two", "other"))
+    # A few bytes more at the end: a file onnxruntime still loads, not the same bytes.
+    for path, content in ((first, data), (again, data), (other, data + bytes(16))):
+        path.parent.mkdir()
+        path.write_bytes(content)
+    hour = 3600 * 10**9
+    os.utime(again, ns=(time.time_ns(), first.stat().st_mtime_ns + hour))
+    cache = tmp_path / "cache"
+    made = verifier.loadable(first, cache)
+    assert made.suffix == ".onnx" and made.parent == cache
+    stamp = made.stat().st_mtime_ns
+
+    # A copy by the old name (the file's size and time), unloaded for a month.
+    old_name = cache / f"encoder_model-{len(data)}-{first.stat().st_mtime_ns}-ort1.32.0.onnx"
+    old_name.write_bytes(b"old")
+    long_ago = time.time() - 31 * 86400
+    os.utime(old_name, (long_ago, long_ago))
+    assert verifier.loadable(again, cache) == made
+    assert not old_name.exists(), "an old copy unloaded for a month is deleted"
+    reinstalled = first.with_name("new.ort")  # the same bytes renamed in place, later
+    reinstalled.write_bytes(data)
+    os.utime(reinstalled, ns=(time.time_ns(), first.stat().st_mtime_ns + 2 * hour))
+    os.replace(reinstalled, first)
+    assert verifier.loadable(first, cache) == made
+    assert made.stat().st_mtime_ns == stamp, "made again"
+
+    different = verifier.loadable(other, cache)
+    assert different.suffix == ".onnx" and different != made
+    assert sorted(cache.glob("*.onnx")) == sorted([made, different])
+
+    # A note is believed while the file's stamp holds (a false one shows it),
+    # and a file with a new stamp is hashed again.
+    notes = json.loads((cache / "sources.json").read_text())
+    assert set(notes) == {str(p.resolve()) for p in (first, again, other)}
+    notes[str(again.resolve())]["sha256"] = "f" * 64
+    (cache / "sources.json").write_text(json.dumps(notes))
+    assert verifier._copy_path(again, cache, False).name.startswith("encoder_model-" + "f" * 16)
+    os.utime(again, ns=(time.time_ns(), again.stat().st_mtime_ns + hour))
+    assert verifier._copy_path(again, cache, False) == made
+
+    # A read-only cache (root made to obey file modes, in a child) still
+    # gives its copy; its note of a new stamp is not written.
+    os.utime(again, ns=(time.time_ns(), again.stat().st_mtime_ns + hour))
+    noted = (cache / "sources.json").read_bytes()
+    cache.chmod(0o555)
+    try:
+        run = subprocess.run([*without_root_file_access(), sys.executable, "-c", _LOADABLE_IN,
+                              str(again), str(cache)], capture_output=True, text=True,
+                             timeout=120, cwd=REPO_ROOT)
+    finally:
+        cache.chmod(0o755)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == str(made)
+    assert (cache / "sources.json").read_bytes() == noted
+
+
 _STOPPED_AT_ONCE = """
 import sys, time
 import numpy as np

@@ -40,7 +40,9 @@ instead of 48. Both of a command's spellings are scored on one decoder row
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import logging
 import os
 import tempfile
@@ -53,10 +55,10 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
-from kwsapp.atomic import write_atomic
+from kwsapp.atomic import write_atomic, write_json_atomic
 from kwsapp.cache import cache_dir
 from kwsapp.config import SAMPLE_RATE_HZ, Config
-from kwsapp.errors import ModelError
+from kwsapp.errors import DiskFullError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,10 @@ _PACKAGE, _SUBDIR = "moonshine_cpp", ("models", "base-en")
 _BOS, _EOS = 1, 2
 _MAX_TOKENS = 12  # a command's word and a neighbour or two
 _PEAK = 0.5  # the recogniser hears levels: a quiet word is raised to this peak
-# Another install's copies (a dev checkout beside a pip install, another
-# onnxruntime, code with a float decoder) are left this long after their
+# Copies that other installs may load (another onnxruntime, other files,
+# code with a float decoder or older names) are left this long after their
 # last load: deleted at once, two installs would remake each other's
-# copies at every start (6 s each).
+# copies at every start (6 s each). Installs of the same files share one.
 _UNUSED_DAYS = 30.0
 #: What the recogniser hears is high-passed here first: the noise beds'
 #: rumble (the data set's bike, tap, dishes) made it surer of commands in
@@ -116,15 +118,18 @@ def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> P
     ``int8``; needs the ``onnx`` package), with ``int8`` as dynamic int8
     matrix products (where those cannot be made, the float copy), else,
     where no copy can be made, the ``.ort`` file itself (the same opinions,
-    about twice as slow)."""
-    import onnxruntime as ort
+    about twice as slow).
 
-    stat = ort_file.stat()
-    onnx_file = (cache or cache_dir() / "verifier") / (
-        f"{ort_file.stem}-{stat.st_size}-{stat.st_mtime_ns}-ort{ort.__version__}"
-        f"{'-int8' if int8 else ''}.onnx")
+    A copy is named by its ``.ort`` file's contents (:func:`_copy_path`):
+    every install of the same files, at any path, loads one copy."""
+    folder = cache or cache_dir() / "verifier"
+    try:
+        onnx_file = _copy_path(ort_file, folder, int8)
+    except OSError:  # unreadable: loading it says why (_session)
+        return ort_file
     if onnx_file.is_file():
         _mark_used(onnx_file)
+        _forget_unused(folder, ort_file.stem, onnx_file)
         return onnx_file
     try:
         _to_onnx(ort_file, onnx_file, int8)
@@ -136,16 +141,81 @@ def loadable(ort_file: Path, cache: Path | None = None, int8: bool = False) -> P
         log.warning("the recogniser runs from %s, slower: could not save it as ONNX in %s "
                     "(%s)", ort_file, onnx_file.parent, exc)
         return ort_file
-    # Copies of this file that no install has loaded for a month (a
-    # reinstall changes the mtime in the name): 20-70 MB each.
+    _forget_unused(folder, ort_file.stem, onnx_file)
+    return onnx_file
+
+
+#: The cache's note of each ``.ort`` file's sha256, by path (:func:`_digest`).
+_DIGESTS_FILE = "sources.json"
+
+
+def _copy_path(ort_file: Path, folder: Path, int8: bool) -> Path:
+    """Where ``ort_file``'s copy is kept in ``folder``: its name holds the
+    first 16 hex digits of the file's sha256 and onnxruntime's version (a
+    copy is saved by, and loaded in, that version). The contents, not the
+    file's size and time: a reinstall of the same wheel gives the files a
+    new time, which made a new copy (6 s) beside the old ones each time."""
+    import onnxruntime as ort
+
+    return folder / (f"{ort_file.stem}-{_digest(ort_file, folder)[:16]}"
+                     f"-ort{ort.__version__}{'-int8' if int8 else ''}.onnx")
+
+
+def _digest(ort_file: Path, folder: Path) -> str:
+    """``ort_file``'s sha256 (hex), remembered in ``folder/sources.json``
+    beside the file's stamp (device, inode, size, mtime, ctime): hashing
+    both files takes 0.15 s and reads 63 MB a start would not otherwise
+    read, so they are hashed once per install, and again only when a file's
+    stamp changes (a reinstall replaces the files: a new inode and time).
+    The note is only ever a shortcut: unreadable, or not writable (a
+    read-only cache), the file is hashed again."""
+    st = ort_file.stat()
+    stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    key = str(ort_file.resolve())
+    notes = _read_digests(folder / _DIGESTS_FILE)
+    note = notes.get(key)
+    if isinstance(note, dict) and note.get("stamp") == stamp \
+            and isinstance(note.get("sha256"), str):
+        return note["sha256"]
+    sha = hashlib.sha256()
+    with open(ort_file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    # Files of other installs stay noted while they are there; a removed
+    # install's note goes. Two processes noting at once: the last write
+    # wins, and the other's file is hashed again at its next start.
+    notes = {k: v for k, v in notes.items() if k != key and Path(k).is_file()}
+    notes[key] = {"stamp": stamp, "sha256": sha.hexdigest()}
+    try:
+        write_json_atomic(folder / _DIGESTS_FILE, notes)
+    except (OSError, DiskFullError) as exc:  # a read-only or full cache: hashed each start
+        log.debug("could not note the recogniser files' hashes in %s (%s)", folder, exc)
+    return sha.hexdigest()
+
+
+def _read_digests(path: Path) -> dict[str, Any]:
+    """``sources.json``'s notes ({} where there is none, or it is damaged)."""
+    try:
+        notes = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return notes if isinstance(notes, dict) else {}
+
+
+def _forget_unused(folder: Path, stem: str, in_use: Path) -> None:
+    """Delete the copies of the ``.ort`` file ``stem`` (but ``in_use``) that
+    nothing has loaded for ``_UNUSED_DAYS``: another onnxruntime's, a
+    changed file's, and those named by the file's size and time before
+    copies were named by contents; 20-70 MB each. Looked at every load, not
+    only when a copy is made: one is made only when the files or
+    onnxruntime change."""
     unused = time.time() - _UNUSED_DAYS * 86400
-    for old in onnx_file.parent.glob(f"{ort_file.stem}-*.onnx"):
+    for old in folder.glob(f"{stem}-*.onnx"):
         try:
-            if old != onnx_file and old.stat().st_atime < unused:
+            if old != in_use and old.stat().st_atime < unused:
                 old.unlink()
         except OSError:  # gone meanwhile, or not ours to delete
             pass
-    return onnx_file
 
 
 def _mark_used(path: Path) -> None:

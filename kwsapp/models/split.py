@@ -20,6 +20,8 @@ steps reads the weights once for them all. Every way gives the same values.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,6 +34,20 @@ from kwsapp.models.artifact import TfliteGraph, TfliteModel, artifact_file
 #: Embeddings computed per model call on files (bounded memory: one batch
 #: of inputs is 64 x 12400 float32 = 3 MB).
 EMBED_BATCH = 64
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """The file at ``path``: device, inode, size and mtime (None: no file
+    there). A new model's file is renamed over the old one (a new inode);
+    the ctime is left out, as a hard link to the same file changes it (an
+    export stages a file it keeps unchanged as a link)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 @dataclass(frozen=True)
@@ -114,11 +130,17 @@ class SplitModel:
         # unnoticed when missing). An artifact copied in part is refused as
         # a whole, at load, rather than by whichever way of embedding first
         # needs the file.
+        identities = {}
         for name in spec.files:
             path = artifact_file(artifact_dir, name)
-            if not path.is_file():
+            identities[name] = _identity(path)
+            if identities[name] is None:
                 raise ModelError(f"{path}: model file missing (the card's 'streaming' section "
                                  "names it: copy the artifact folder whole)")
+        # The step file seen now, within the card's load (artifact.py
+        # load_whole, which loads again when a new model is put in place
+        # meanwhile), is the one its later load must find: see _load_step.
+        self._step_identity = identities.get(spec.step_file) if spec.step_file else None
         self.embedding = TfliteModel(artifact_file(artifact_dir, spec.embedding_file))
         self.head_model = TfliteModel(artifact_file(artifact_dir, spec.head_file))
         if (self.embedding.input_shape != (spec.input_samples,)
@@ -159,16 +181,36 @@ class SplitModel:
     def step(self) -> TfliteGraph | None:
         """The streaming step (None without one). With streaming models it
         is not what runs (older runtimes use it), so it is only loaded when
-        asked for: the cold start loads one interpreter fewer."""
+        asked for: the cold start loads one interpreter fewer (and a
+        step file replaced since the model loaded is refused, never paired
+        with its card)."""
         if self._step is None:
             self._load_step()
         return self._step
 
     def _load_step(self) -> None:
+        """Load the step file, refused when it is no longer the file seen
+        with the card: loaded lazily, outside the card's whole load, it
+        would otherwise be whichever model's step a swap has put in place
+        since (training/artifact_write.py renames each new file over the
+        old), paired with this card and the other files loaded with it."""
         spec = self.spec
         if not spec.step_file:
             return
-        step = TfliteGraph(artifact_file(self._dir, spec.step_file))
+        path = artifact_file(self._dir, spec.step_file)
+        error: ModelError | None = None
+        try:
+            step = TfliteGraph(path)
+        except ModelError as exc:  # a file missing mid-swap is a swap, said as one
+            error = exc
+        # Looked at after the load: a file replaced before it or while it
+        # read shows a new identity now (a replaced file's is never back).
+        if _identity(path) != self._step_identity:
+            raise ModelError(f"{path}: replaced since the model in {self._dir} was loaded "
+                             "(a new model was put in place there): load the model again, "
+                             "so that its card and files are of one model")
+        if error is not None:
+            raise error
         audio = step.inputs.get("audio")
         if audio is None or audio[1] != (1, spec.step_samples):
             raise ModelError(f"{step.path}: takes audio {audio and audio[1]}, its "
