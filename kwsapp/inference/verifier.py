@@ -187,7 +187,7 @@ def _digest(ort_file: Path, folder: Path) -> str:
     notes = {k: v for k, v in notes.items() if k != key and Path(k).is_file()}
     notes[key] = {"stamp": stamp, "sha256": sha.hexdigest()}
     try:
-        write_json_atomic(folder / _DIGESTS_FILE, notes)
+        write_json_atomic(folder / _DIGESTS_FILE, notes, follow_symlinks=False)
     except (OSError, DiskFullError) as exc:  # a read-only or full cache: hashed each start
         log.debug("could not note the recogniser files' hashes in %s (%s)", folder, exc)
     return sha.hexdigest()
@@ -269,7 +269,7 @@ def _to_onnx(ort_file: Path, onnx_file: Path, int8: bool = False) -> None:
         onnx.checker.check_model(model)
         if int8:
             model = _dynamic_int8(model, Path(tmp))
-    write_atomic(onnx_file, lambda path: onnx.save(model, str(path)))
+    write_atomic(onnx_file, lambda path: onnx.save(model, str(path)), follow_symlinks=False)
 
 
 def _dynamic_int8(model: Any, tmp: Path) -> Any:
