@@ -25,7 +25,7 @@ from kwsapp.errors import Cancelled, KwsError
 from kwsapp.gui.columns import ElidingDelegate, fit_columns, fixed_columns
 from kwsapp.gui.file_image import FileOverview, frames_per_column
 from kwsapp.gui.labels import fit_to_width
-from kwsapp.gui.result_widget import ProbabilityBars, scrolling
+from kwsapp.gui.result_widget import BarsArea, ProbabilityBars
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, MelColours
 from kwsapp.inference.classify import FileClassification, FileClassifier
 from kwsapp.inference.verifier import heard_as
@@ -300,7 +300,7 @@ class FilesPanel(QtWidgets.QSplitter):
         lay = QtWidgets.QVBoxLayout(clip_page)
         lay.addWidget(self.clip_label)
         lay.addWidget(self.clip_note)
-        lay.addWidget(scrolling(self.clip_bars), 1)
+        lay.addWidget(BarsArea(self.clip_bars), 1)
         self.file_view = FileSpectrogramView(gui_config)
         self.command_list = QtWidgets.QListWidget()
         self._listed: FileResult | None = None  # the long file the list shows
