@@ -250,9 +250,9 @@ class FileTable(QtWidgets.QTreeWidget):
 
 class FilesPanel(QtWidgets.QSplitter):
     """One row per file (name, result or error); the selected file's detail on
-    the right: probabilities for a clip, spectrogram + timeline for a long
-    recording. Above the rows, while files are classified: how many are
-    done, and Stop."""
+    the right (``GuiConfig.files_detail_share`` of the width): probabilities
+    for a clip, spectrogram + timeline for a long recording. Above the rows,
+    while files are classified: how many are done, and Stop."""
 
     stop_requested = QtCore.Signal()
 
@@ -325,14 +325,30 @@ class FilesPanel(QtWidgets.QSplitter):
         lay.addWidget(self.table, 1)
         self.addWidget(left)
         self.addWidget(self.detail)
-        self.setStretchFactor(1, 2)
-        self.setSizes([420, 820])
+        # The detail's share of the width, kept as the window is resized
+        # (the table kept its first 420 px and the detail got the rest:
+        # ~200 px in the smallest window); a drag of the handle sets it.
+        self.detail_share = gui_config.files_detail_share
+        self.splitterMoved.connect(self._keep_share)
         self._results: dict[str, FileResult] = {}
         # Long files being classified: their overview so far (no commands).
         self._growing: dict[str, FileResult] = {}
         self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._pending: dict[str, None] = {}  # rows waiting for a result, in order
         self._stopped: set[str] = set()  # rows left unclassified by Stop
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        room = sum(self.sizes())
+        if room > 0:  # a size of 0 would collapse a side
+            detail = round(room * self.detail_share)
+            self.setSizes([room - detail, detail])
+
+    def _keep_share(self, _pos: int, _index: int) -> None:
+        """The handle was dragged: the detail's share is the user's now."""
+        room = sum(self.sizes())
+        if room > 0:
+            self.detail_share = self.sizes()[1] / room
 
     def add_pending(self, paths: list[str], folder: str | None = None) -> None:
         """Rows for files about to be classified; those of a dropped
