@@ -139,7 +139,7 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
     assert window.add_word_dialog is None  # nothing selected: nothing opened
     # ... and says so for a while, in the place of the input's state (it
     # replaced the state for good, or for half a second while listening).
-    assert window.statusBar().currentMessage().startswith("Select the commands to ignore")
+    assert window.status.message.text().startswith("Select the commands to ignore")
     assert window.status_labels["device"].isHidden()
     window.history.selectAll()
     window.ignore_action.trigger()
