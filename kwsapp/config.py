@@ -253,6 +253,10 @@ class GuiConfig:
     # measures up to 1,000 rows (9 ms), and a folder's results come by the
     # hundred a second.
     files_fit_ms: int = 100
+    # The selected file's detail (its probabilities, its timeline) takes
+    # this share of the Files tab's width, the table the rest, at any
+    # window width (a drag of the handle between them sets another).
+    files_detail_share: float = 0.55
     file_max_columns: int = 3000  # long-file spectrogram pooled to this width
     # Zoomed in on a file whose image is pooled (one column of an hour's is
     # ~1.2 s), the timeline draws over it the full-resolution spectrogram of

@@ -170,7 +170,7 @@ def test_the_export_is_said_in_the_status_bar(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.statusBar().width() >= 1400, timeout=2000)
     bar, state = window.statusBar(), window.status_labels["device"]
     assert window.export_csv(str(tmp_path / "history.csv"))
-    message = bar.currentMessage()
+    message = window.status.message.shown_text()
     assert message == f"exported 0 rows to {tmp_path / 'history.csv'}"
     width = bar.fontMetrics().horizontalAdvance(message)
     assert width > 2 * bar.fontMetrics().horizontalAdvance(state.text())
@@ -178,7 +178,7 @@ def test_the_export_is_said_in_the_status_bar(qtbot, window, tmp_path):
     beyond_state = bar.fontMetrics().horizontalAdvance(state.text()) + 20
     qtbot.waitUntil(lambda: text_columns(bar, beyond_state, int(0.8 * width)) > 0.3 * (
         0.8 * width - beyond_state), timeout=2000)
-    bar.clearMessage()
+    window.status.clear_message()
     assert state.isVisible() and state.text() == "not listening"
 
 
@@ -201,9 +201,10 @@ def test_about_names_the_models_and_credits(window, monkeypatch):
 
 def test_an_export_to_a_long_path_keeps_its_file_name_in_view(qtbot, window, tmp_path):
     """"exported N rows to PATH" with a long PATH is cut in the middle of
-    the path to the room the counters leave (its file name kept), and at the
-    window's least width cut to fit: drawn whole, it ran under the counters
-    and its file name was lost."""
+    the path to the room the counters leave (its file name kept, the whole
+    in the tooltip), at the window's least width cut to fit, and cut anew as
+    the window is resized: drawn whole, it ran under the counters and its
+    file name was lost."""
     folder = tmp_path / ("a-folder-with-a-long-name-" * 4)
     folder.mkdir()
     path = folder / "history.csv"
@@ -211,21 +212,44 @@ def test_an_export_to_a_long_path_keeps_its_file_name_in_view(qtbot, window, tmp
     qtbot.waitExposed(window)
     bar = window.statusBar()
 
-    def exported_at(width: int) -> str:
+    def resized(width: int) -> None:
         window.resize(width, window.height())
         qtbot.waitUntil(lambda: bar.width() == window.width(), timeout=2000)
-        assert window.export_csv(str(path))
-        message = bar.currentMessage()
+
+    def shown() -> str:
+        """The message as drawn, which ends before the counters."""
+        message = window.status.message.shown_text()
         counters = min(label.geometry().left() for key, label in window.status_labels.items()
                        if key != "device")
-        assert bar.fontMetrics().horizontalAdvance(message) < counters, (width, message)
+        assert bar.fontMetrics().horizontalAdvance(message) < counters, (bar.width(), message)
         return message
 
+    def exported_at(width: int) -> str:
+        resized(width)
+        assert window.export_csv(str(path))
+        return shown()
+
+    whole = f"exported 0 rows to {path}"
     message = exported_at(900)
     assert message.startswith("exported 0 rows to /") and message.endswith("/history.csv")
-    assert "…" in message and len(message) < len(f"exported 0 rows to {path}")
+    assert "…" in message and len(message) < len(whole)
+    assert whole in window.status.message.toolTip()
     least = window.minimumSizeHint().width()
     assert exported_at(least).startswith("exported 0 rows")
+
+    # Resized while it shows, it is cut anew (cut once when it came, it ran
+    # under the counters of a narrowed window, and a widened one showed no
+    # more of it); it goes after its time, the device's state back.
+    wide = exported_at(1200)
+    resized(least)
+    narrow = shown()
+    assert narrow.startswith("exported 0 rows") and len(narrow) < len(wide)
+    resized(1200)
+    assert shown() == wide and wide.endswith("/history.csv")
+    window.status.show_message("a hint", 50)
+    assert shown() == "a hint"
+    qtbot.waitUntil(lambda: window.status_labels["device"].isVisible(), timeout=2000)
+    assert window.status.message.isHidden()
 
 
 def test_exporting_over_a_symlink_writes_the_file_it_points_to(window, tmp_path):

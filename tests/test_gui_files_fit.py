@@ -118,3 +118,33 @@ def test_the_files_table_fits_the_smallest_window_and_after_widen_then_narrow(
     window.files.add_pending([str(folder / f"take_{i:02d}.wav") for i in range(40)])
     qtbot.waitUntil(lambda: table.verticalScrollBar().isVisible(), timeout=2000)
     assert_fits(qtbot, table)
+
+
+def test_the_detail_keeps_its_share_of_the_width(qtbot, window, tmp_path):
+    """The table kept its first 420 px and the detail got what was left:
+    about 200 px at the window's minimum size, a clip's bars and a long
+    file's timeline squeezed. The detail takes GuiConfig.files_detail_share
+    of the width at any size, the table (its columns fitted) the rest; a
+    drag of the handle sets another share, kept as the window is resized."""
+    window.classify_files([write_clip(tmp_path / "go.wav")])
+    qtbot.waitUntil(lambda: not window.file_dispatch.busy, timeout=WAIT_MS)
+    window.tabs.setCurrentWidget(window.files)
+    panel, share = window.files, window.gui_config.files_detail_share
+    smallest = window.minimumSizeHint()
+
+    def detail_share() -> float:
+        return panel.sizes()[1] / sum(panel.sizes())
+
+    for size in (smallest, QtCore.QSize(1600, 900), smallest):
+        resized(qtbot, window, size)
+        assert abs(detail_share() - share) < 0.01, (size, panel.sizes())
+        assert_fits(qtbot, panel.table)
+    assert panel.detail.width() >= 300, panel.sizes()
+
+    panel.moveSplitter(sum(panel.sizes()) // 4, 1)  # as a drag of the handle does
+    dragged = detail_share()
+    assert dragged > share + 0.1
+    for size in (QtCore.QSize(1600, 900), smallest):
+        resized(qtbot, window, size)
+        assert abs(detail_share() - dragged) < 0.01, (size, panel.sizes())
+        assert_fits(qtbot, panel.table)

@@ -139,7 +139,7 @@ def test_history_rows_become_takes_of_a_word_to_ignore(qtbot, make_window, bundl
     assert window.add_word_dialog is None  # nothing selected: nothing opened
     # ... and says so for a while, in the place of the input's state (it
     # replaced the state for good, or for half a second while listening).
-    assert window.statusBar().currentMessage().startswith("Select the commands to ignore")
+    assert window.status.message.text().startswith("Select the commands to ignore")
     assert window.status_labels["device"].isHidden()
     window.history.selectAll()
     window.ignore_action.trigger()
@@ -475,8 +475,8 @@ def in_widget(plot, side: str, rect: QtCore.QRectF) -> QtCore.QRect:
 def test_axis_labels_are_readable_in_the_smallest_window(qtbot, make_window, tiny_model):
     """At the window's minimum size the spectrogram's Hz labels leave out
     those with no room (250 and 500 Hz were drawn over each other) and the
-    bars' "100%" is drawn within the bars (pyqtgraph hid it: it reached
-    past the axis); widened, every Hz label is back."""
+    bars' "100%" is drawn within their scale row (pyqtgraph hid it: it
+    reached past the axis); widened, every Hz label is back."""
     window = make_window(tiny_model, autostart=False)
 
     def resized(size: QtCore.QSize) -> None:
@@ -494,20 +494,48 @@ def test_axis_labels_are_readable_in_the_smallest_window(qtbot, make_window, tin
     texts = [text for text, _ in drawn]
     assert len(texts) >= 4 and {"250", "1k", "4k"} <= set(texts), texts
 
-    labels = dict(bar_labels(window.bars, "bottom"))
+    scale = window.live.bars_area.scale  # the bars' scale row
+    labels = dict(bar_labels(scale, "bottom"))
     assert set(labels) == {"0", "50%", "100%"}
-    hundred = in_widget(window.bars, "bottom", labels["100%"])
-    assert window.bars.rect().contains(hundred), (hundred, window.bars.rect())
-    # The bars scroll in a low window: scrolled to their end, the scale is in view.
-    area = window.live.bars_area
-    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
-    QtCore.QCoreApplication.processEvents()
-    seen = QtCore.QRect(window.bars.mapTo(area.viewport(), hundred.topLeft()), hundred.size())
-    assert area.viewport().rect().contains(seen), (seen, area.viewport().rect())
+    hundred = in_widget(scale, "bottom", labels["100%"])
+    assert scale.rect().contains(hundred), (hundred, scale.rect())
 
     resized(QtCore.QSize(1180, 760))
     assert [text for text, _ in bar_labels(window.spectrogram)] == [
         "250", "500", "1k", "2k", "4k", "8k"]
+
+
+def test_the_bars_scale_stays_in_view_without_scrolling(qtbot, make_window, tiny_model):
+    """At the window's minimum size the bars scroll, and their scale row
+    ("0" ... "100%") was drawn under the last row: seen only scrolled to
+    the end. It is kept under the rows in view, scrolled anywhere, and
+    lined up with the bars ("0" at their start, "100%" at their end, a
+    vertical scrollbar beside both); so in a large window, where nothing
+    scrolls."""
+    window = make_window(tiny_model, autostart=False)
+    area, bars = window.live.bars_area, window.bars
+    smallest = window.minimumSizeHint()
+    for size in (smallest, QtCore.QSize(1180, 760)):
+        window.resize(size)
+        qtbot.waitUntil(lambda: window.size() == size, timeout=2000)  # noqa: B023
+        QtCore.QCoreApplication.processEvents()
+        bar = area.verticalScrollBar()
+        assert (bar.maximum() > 0) == (size == smallest), (size, bar.maximum())
+        for value in (0, bar.maximum() // 2, bar.maximum()):
+            bar.setValue(value)
+            QtCore.QCoreApplication.processEvents()
+            scale = area.scale
+            assert scale.isVisible() and area.rect().contains(scale.geometry()), size
+            rows = area.viewport().geometry()  # the rows in view, in the area
+            view = bars.mapFromScene(bars.getPlotItem().vb.sceneBoundingRect()).boundingRect()
+            ends = QtCore.QRect(bars.mapTo(area, view.topLeft()), view.size())
+            labels = dict(bar_labels(scale, "bottom"))
+            for text, x in (("0", ends.left()), ("100%", ends.right())):
+                drawn = in_widget(scale, "bottom", labels[text])
+                seen = QtCore.QRect(scale.mapTo(area, drawn.topLeft()), drawn.size())
+                assert area.rect().contains(seen), (size, value, text, seen, area.rect())
+                assert seen.top() > rows.bottom(), (size, value, text, seen, rows)  # under them
+                assert abs(seen.center().x() - x) <= 2, (size, value, text, seen, ends)
 
 
 def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):

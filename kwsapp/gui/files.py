@@ -25,7 +25,7 @@ from kwsapp.errors import Cancelled, KwsError
 from kwsapp.gui.columns import ElidingDelegate, fit_columns, fixed_columns
 from kwsapp.gui.file_image import FileOverview, frames_per_column
 from kwsapp.gui.labels import fit_to_width
-from kwsapp.gui.result_widget import ProbabilityBars, scrolling
+from kwsapp.gui.result_widget import BarsArea, ProbabilityBars
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, MelColours
 from kwsapp.inference.classify import FileClassification, FileClassifier
 from kwsapp.inference.verifier import heard_as
@@ -250,9 +250,9 @@ class FileTable(QtWidgets.QTreeWidget):
 
 class FilesPanel(QtWidgets.QSplitter):
     """One row per file (name, result or error); the selected file's detail on
-    the right: probabilities for a clip, spectrogram + timeline for a long
-    recording. Above the rows, while files are classified: how many are
-    done, and Stop."""
+    the right (``GuiConfig.files_detail_share`` of the width): probabilities
+    for a clip, spectrogram + timeline for a long recording. Above the rows,
+    while files are classified: how many are done, and Stop."""
 
     stop_requested = QtCore.Signal()
 
@@ -300,7 +300,7 @@ class FilesPanel(QtWidgets.QSplitter):
         lay = QtWidgets.QVBoxLayout(clip_page)
         lay.addWidget(self.clip_label)
         lay.addWidget(self.clip_note)
-        lay.addWidget(scrolling(self.clip_bars), 1)
+        lay.addWidget(BarsArea(self.clip_bars), 1)
         self.file_view = FileSpectrogramView(gui_config)
         self.command_list = QtWidgets.QListWidget()
         self._listed: FileResult | None = None  # the long file the list shows
@@ -325,14 +325,30 @@ class FilesPanel(QtWidgets.QSplitter):
         lay.addWidget(self.table, 1)
         self.addWidget(left)
         self.addWidget(self.detail)
-        self.setStretchFactor(1, 2)
-        self.setSizes([420, 820])
+        # The detail's share of the width, kept as the window is resized
+        # (the table kept its first 420 px and the detail got the rest:
+        # ~200 px in the smallest window); a drag of the handle sets it.
+        self.detail_share = gui_config.files_detail_share
+        self.splitterMoved.connect(self._keep_share)
         self._results: dict[str, FileResult] = {}
         # Long files being classified: their overview so far (no commands).
         self._growing: dict[str, FileResult] = {}
         self._rows: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._pending: dict[str, None] = {}  # rows waiting for a result, in order
         self._stopped: set[str] = set()  # rows left unclassified by Stop
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        room = sum(self.sizes())
+        if room > 0:  # a size of 0 would collapse a side
+            detail = round(room * self.detail_share)
+            self.setSizes([room - detail, detail])
+
+    def _keep_share(self, _pos: int, _index: int) -> None:
+        """The handle was dragged: the detail's share is the user's now."""
+        room = sum(self.sizes())
+        if room > 0:
+            self.detail_share = self.sizes()[1] / room
 
     def add_pending(self, paths: list[str], folder: str | None = None) -> None:
         """Rows for files about to be classified; those of a dropped

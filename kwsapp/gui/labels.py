@@ -30,9 +30,10 @@ class ElidedLabel(QtWidgets.QLabel):
     """One line of text that takes the width it is given, never asking for
     more than a letter of it: cut with "…" where it is too long (the status
     bar's input device: drawn whole, clipped at its edge, it ran into the
-    counters and lost its rate at the window's least width). A ``tail``
-    (the device's rate) is kept whole. :meth:`text` is the whole text; cut,
-    it is also in the tooltip, above the label's own ``tip``.
+    counters and lost its rate at the window's least width). A ``head`` and
+    a ``tail`` (a message's words before a path, the device's rate) are
+    kept whole while there is room. :meth:`text` is the whole text; cut, it
+    is also in the tooltip, above the label's own ``tip``.
     """
 
     def __init__(self, text: str = "", tip: str = "",
@@ -40,13 +41,15 @@ class ElidedLabel(QtWidgets.QLabel):
                  parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.tip, self.mode = tip, mode
-        self._head, self._tail = "", ""
+        self._head, self._cut, self._tail = "", "", ""
         self.set_text(text)
 
-    def set_text(self, text: str, tail: str = "") -> None:
-        """Show ``text`` + ``tail``; ``text`` is cut first."""
-        self._head, self._tail = text, tail
-        super().setText(text + tail)  # and updateGeometry: the least width holds the tail
+    def set_text(self, text: str, tail: str = "", head: str = "") -> None:
+        """Show ``head`` + ``text`` + ``tail``; ``text`` is cut first (by
+        the label's ``mode``), and with no room for a letter of it the whole
+        is cut at its end."""
+        self._head, self._cut, self._tail = head, text, tail
+        super().setText(head + text + tail)  # and updateGeometry: the least width holds the tail
         self._update_tip()
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
@@ -55,17 +58,17 @@ class ElidedLabel(QtWidgets.QLabel):
     def shown_text(self) -> str:
         """The text as drawn at the label's width."""
         metrics, width = self.fontMetrics(), self.contentsRect().width()
-        whole = self._head + self._tail
+        whole = self._head + self._cut + self._tail
         if metrics.horizontalAdvance(whole) <= width:
             return whole
-        room = width - metrics.horizontalAdvance(self._tail)
-        if self._tail and room >= metrics.horizontalAdvance(self._head[:1] + "…"):
-            return metrics.elidedText(self._head, self.mode, room) + self._tail
-        return metrics.elidedText(whole, self.mode, width)
+        room = width - metrics.horizontalAdvance(self._head + self._tail)
+        if self._cut and room >= metrics.horizontalAdvance(self._cut[:1] + "…"):
+            return self._head + metrics.elidedText(self._cut, self.mode, room) + self._tail
+        return metrics.elidedText(whole, QtCore.Qt.TextElideMode.ElideRight, width)
 
     def elided(self) -> bool:
         """Less than the whole text is shown."""
-        return self.shown_text() != self._head + self._tail
+        return self.shown_text() != self._head + self._cut + self._tail
 
     def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
         # A letter, "…" and the tail: the layout may give it less than its text.
@@ -88,7 +91,7 @@ class ElidedLabel(QtWidgets.QLabel):
                                   self.foregroundRole())
 
     def _update_tip(self) -> None:
-        whole = self._head + self._tail
+        whole = self._head + self._cut + self._tail
         tip = "\n".join(part for part in (whole if self.elided() else "", self.tip) if part)
         if self.toolTip() != tip:
             self.setToolTip(tip)

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from kwsapp.config import GuiConfig, ms_to_samples
-from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView, scrolling
+from kwsapp.gui.result_widget import BarsArea, HistoryList, ProbabilityBars, ResultView
 from kwsapp.gui.spectrogram_widget import SpectrogramWidget
 from kwsapp.gui.waveform_widget import LevelMeter, WaveformWidget
 from kwsapp.inference.verifier import heard_as
@@ -42,9 +42,9 @@ class LiveView(QtWidgets.QSplitter):
         self.word_bars.setToolTip("Probability of each of your words in the latest window")
         # In a low window the bars scroll rather than squeeze their labels
         # over each other.
-        self.bars_area = scrolling(self.bars)
-        self.word_bars_area = scrolling(self.word_bars)
-        self.word_bars.hide()  # after scrolling(), which shows it
+        self.bars_area = BarsArea(self.bars)
+        self.word_bars_area = BarsArea(self.word_bars)
+        self.word_bars.hide()  # after BarsArea(), which shows it
         self.word_bars_area.hide()
         self.frames_drawn = 0
 

@@ -177,33 +177,41 @@ class HistoryList(QtWidgets.QTreeWidget):
         return [[it.text(c) for c in range(self.columnCount())] for it in self._listed()]
 
 
+def probability_axes(plot: pg.PlotItem) -> None:
+    """Set ``plot`` up as the probability bars draw: a still x range from 0
+    to 1, "0", "50%" and "100%" under it, the class names' column 64 px
+    wide. The bars and their scale row on its own (:class:`ProbabilityScale`)
+    share it, so that at the same width they line up."""
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.setMouseEnabled(x=False, y=False)
+    plot.setXRange(0, 1, padding=0)
+    plot.getAxis("left").setWidth(64)
+    bottom = plot.getAxis("bottom")
+    bottom.setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
+    # "0" and "100%" reach half their width past the bars' ends, and
+    # pyqtgraph hides a bottom label that leaves its axis: "0" always,
+    # "100%" in a narrow window (a share of the range kept for it was
+    # too few pixels there). The plot keeps those pixels on its right and
+    # the axis lets its labels into them.
+    overhang = int(np.ceil(QtGui.QFontMetricsF(bottom.style["tickFont"] or QtGui.QFont())
+                           .horizontalAdvance("100%") / 2)) + 2
+    bottom.setStyle(hideOverlappingLabels=overhang)
+    plot.layout.setContentsMargins(1, 1, overhang, 1)
+
+
 class ProbabilityBars(pg.PlotWidget):
     """Horizontal bars: each class's probability in the latest window; the top
     class is highlighted, commands in the accent colour. Its minimum height
     gives every label a row of ``GuiConfig.bar_row_lines`` lines: put it in
-    :func:`scrolling` where the space may be lower."""
+    a :class:`BarsArea` where the space may be lower."""
 
     def __init__(self, labels: Sequence[str] = LABELS, parent=None,
                  config: GuiConfig | None = None) -> None:
         super().__init__(parent=parent)
         self.row_lines = (config or GuiConfig()).bar_row_lines
         plot = self.getPlotItem()
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        plot.setMouseEnabled(x=False, y=False)
-        plot.setXRange(0, 1, padding=0)
-        plot.getAxis("left").setWidth(64)
-        bottom = plot.getAxis("bottom")
-        bottom.setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
-        # "0" and "100%" reach half their width past the bars' ends, and
-        # pyqtgraph hides a bottom label that leaves its axis: "0" always,
-        # "100%" in a narrow window (a share of the range kept for it was
-        # too few pixels there). The plot keeps those pixels on its right and
-        # the axis lets its labels into them.
-        overhang = int(np.ceil(QtGui.QFontMetricsF(bottom.style["tickFont"] or QtGui.QFont())
-                               .horizontalAdvance("100%") / 2)) + 2
-        bottom.setStyle(hideOverlappingLabels=overhang)
-        plot.layout.setContentsMargins(1, 1, overhang, 1)
+        probability_axes(plot)
         self._bars = pg.BarGraphItem(x0=0, y=[0], height=0.7, width=[0])
         plot.addItem(self._bars)
         self.setToolTip("Probability of each class in the latest analysed window")
@@ -226,10 +234,17 @@ class ProbabilityBars(pg.PlotWidget):
 
     def readable_height(self) -> int:
         """Pixels the bars need for every label to have its own row: the
-        rows, the bottom axis and the frame."""
+        rows, the scale row under them (if they draw it) and the frame."""
         row_px = self.row_lines * QtGui.QFontMetricsF(self.font()).height()
-        bottom = self.getPlotItem().getAxis("bottom").height()
+        axis = self.getPlotItem().getAxis("bottom")
+        bottom = axis.height() if axis.isVisible() else 0
         return int(np.ceil(len(self.labels) * row_px + bottom + 2 * self.frameWidth()))
+
+    def show_scale(self, on: bool) -> None:
+        """Draw the scale row ("0" ... "100%") under the bars, or leave it
+        out (a :class:`BarsArea` keeps its own in view)."""
+        self.getPlotItem().showAxis("bottom", on)
+        self.setMinimumHeight(self.readable_height())
 
     def row_of(self, label: str) -> tuple[int, int] | None:
         """``(centre, height)`` in pixels of ``label``'s row in this widget
@@ -251,13 +266,44 @@ class ProbabilityBars(pg.PlotWidget):
                            pens=[QtGui.QPen(QtCore.Qt.PenStyle.NoPen)] * len(probs))
 
 
-def scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
-    """``widget`` in a scroll area that it fills, scrolling up and down
-    once the area is lower than the widget's minimum height (the
-    probability bars in a small window)."""
-    area = QtWidgets.QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    return area
+class ProbabilityScale(pg.PlotWidget):
+    """The probability bars' scale row on its own ("0", "50%", "100%"): no
+    rows, its height the axis's; at the bars' width it lines up with them
+    (:func:`probability_axes`)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent=parent)
+        plot = self.getPlotItem()
+        probability_axes(plot)
+        plot.getAxis("left").setStyle(showValues=False)  # the names' column, empty
+        axis = plot.getAxis("bottom").height()
+        # The axis, the plot's 1-px margins above and below it, the frame.
+        self.setFixedHeight(int(np.ceil(axis)) + 2 + 2 * self.frameWidth())
+        self.setToolTip("Probability scale of the bars above")
+
+
+class BarsArea(QtWidgets.QScrollArea):
+    """Probability bars in a scroll area that they fill, scrolling up and
+    down once the area is lower than their minimum height (a small
+    window). Their scale row is kept under the rows in view, not scrolled
+    with them: drawn by the bars it was seen only scrolled to their end."""
+
+    def __init__(self, bars: ProbabilityBars, parent=None) -> None:
+        super().__init__(parent)
+        self.bars = bars
+        bars.show_scale(False)
+        self.scale = ProbabilityScale(self)
+        self.setWidget(bars)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The scale sits in a margin below the viewport: as wide as the
+        # bars, a vertical scrollbar beside both.
+        self.setViewportMargins(0, 0, 0, self.scale.height())
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        # A scroll area's resize events are its viewport's: a vertical
+        # scrollbar coming or going narrows or widens it too.
+        super().resizeEvent(event)
+        port = self.viewport().geometry()
+        self.scale.setGeometry(port.left(), port.bottom() + 1, port.width(), self.scale.height())

@@ -41,7 +41,8 @@ class CounterLabel(QtWidgets.QLabel):
 
 class StatusFields:
     """Labels on a QStatusBar: the input device, elided to the room the
-    counters leave it (its whole name in the tooltip), and the counters."""
+    counters leave it (its whole name in the tooltip), or for a while a
+    passing message in its place (:meth:`show_message`); the counters."""
 
     def __init__(self, bar: QtWidgets.QStatusBar, config: GuiConfig | None = None) -> None:
         least_px = (config or GuiConfig()).status_counter_px
@@ -59,10 +60,9 @@ class StatusFields:
                 # An em's gap before the counters: a name that reached
                 # them read as one with "xruns 0".
                 label.setContentsMargins(0, 0, label.fontMetrics().horizontalAdvance("M"), 0)
-                # A normal widget, not a permanent one: a message shown for
-                # a while (QStatusBar.showMessage: "exported 12 rows to …")
-                # takes its place. Stretched over the bar as a permanent
-                # widget, it left the message no room: never seen.
+                # A normal widget, not a permanent one: QStatusBar hides it
+                # for a message of its own (an action's status tip; ours are
+                # :attr:`message`), which a permanent one left no room.
                 bar.addWidget(label, 1)
             else:
                 label = CounterLabel("—", least_px)
@@ -70,25 +70,35 @@ class StatusFields:
                 bar.addPermanentWidget(label, 0)
             label.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # a device's name is not markup
             self.labels[key] = label
+        # A passing message (a hint, an export's file) takes the device's
+        # place for a while, cut as the device's name is, to the room it
+        # has as it changes. Drawn by QStatusBar (showMessage) it had to be
+        # cut by hand to the room there was when it came.
+        self.message = ElidedLabel(mode=QtCore.Qt.TextElideMode.ElideMiddle)
+        self.message.setContentsMargins(self.labels["device"].contentsMargins())
+        self.message.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.message.hide()
+        bar.addWidget(self.message, 1)
+        self._message_timer = QtCore.QTimer(bar, singleShot=True)
+        self._message_timer.timeout.connect(self.clear_message)
         self.set_state("not listening")
 
     def show_message(self, text: str, ms: int, path: str = "") -> None:
         """``text`` + ``path`` in the device's place for ``ms`` (a hint, an
         export's file), cut to the room the counters leave it: ``path`` in
         the middle first, so that its file name stays, then the whole at
-        its end. Drawn whole, a long path ran under the counters and its
-        file name was lost."""
-        bar, metrics = self.bar, self.bar.fontMetrics()
-        # Up to the first counter (the message starts at the bar's left),
-        # an em before it, as the device's name keeps.
-        counters = min(label.geometry().left() for key, label in self.labels.items()
-                       if key != "device")
-        room = max(counters - 2 * metrics.horizontalAdvance("M"), 0)
-        if path:
-            path = metrics.elidedText(path, QtCore.Qt.TextElideMode.ElideMiddle,
-                                      max(room - metrics.horizontalAdvance(text), 0))
-        bar.showMessage(metrics.elidedText(text + path, QtCore.Qt.TextElideMode.ElideRight,
-                                           room), ms)
+        its end (the whole in the tooltip). Drawn whole, a long path ran
+        under the counters and its file name was lost."""
+        self.message.set_text(path, head=text)
+        self.labels["device"].hide()
+        self.message.show()
+        self._message_timer.start(ms)
+
+    def clear_message(self) -> None:
+        """The device's state again in place of a message."""
+        self._message_timer.stop()
+        self.message.hide()
+        self.labels["device"].show()
 
     def set_state(self, text: str) -> None:
         """The input's state when no stream runs ("not listening", "input ended")."""
