@@ -274,6 +274,15 @@ class GuiConfig:
     # A long file's timeline spans and labels the commands in view when
     # they are at most this many (more overlap into unreadable text).
     file_labels_max: int = 40
+    # Of those, a label is drawn only where it has room (their text ran
+    # together into a smear in a narrow window): in the top row, as far as
+    # it goes, else in the first of file_label_rows rows below it with
+    # room, the rows taking at most file_labels_height_share of the plot's
+    # height (the spectrogram under them stays in sight); a label with no
+    # room is left out, its command's marker, span and row in the list
+    # kept (the marker's tooltip names it).
+    file_label_rows: int = 2
+    file_labels_height_share: float = 0.5
     # A long file's progress (its row, the Files tab's bar) is sent this
     # often at most: the engine reports every block, thousands a minute.
     file_progress_s: float = 0.2

@@ -16,7 +16,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytestmark = pytest.mark.gui
 
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402
 
 WAIT_MS = 30000
 
@@ -148,3 +148,80 @@ def test_the_detail_keeps_its_share_of_the_width(qtbot, window, tmp_path):
         resized(qtbot, window, size)
         assert abs(detail_share() - dragged) < 0.01, (size, panel.sizes())
         assert_fits(qtbot, panel.table)
+
+
+def drawn_labels(view) -> list[tuple[str, QtCore.QRectF]]:
+    """The command labels ``view``'s timeline draws: their text and
+    rectangle in the scene's pixels (read after a paint: a label's
+    pixel-sized transform is set when it is painted)."""
+    view.grab()
+    return [(text.toPlainText(), text.mapRectToScene(text.boundingRect()))
+            for text in view._texts if text.isVisible()]
+
+
+def test_the_timeline_labels_only_where_they_have_room(qtbot, window):
+    """A 24-s file with 16 commands: at the window's minimum size (a
+    ~270-px plot) their labels were all drawn, over each other, an
+    unreadable smear. Labels that would overlap one drawn already are
+    left out (a lower row is tried first), within the plot's upper half;
+    every command keeps its marker and span, the marker's tooltip names
+    it, and zoomed in, it has room. Wide, every label is drawn that the plot's edge does not
+    cut, the first ones where they were (at the top, at their command's
+    start)."""
+    from kwsapp.gui.files import FileResult
+
+    words = ("yes", "stop", "go", "no")
+    commands = [(words[k % 4], 0.46 + 0.01 * k, 6.0 * (k // 4) + (0.09, 1.59, 3.09, 4.92)[k % 4],
+                 6.0 * (k // 4) + (0.48, 2.13, 3.48, 5.19)[k % 4]) for k in range(16)]
+    smallest = window.minimumSizeHint()
+    panel = window.files
+    window.tabs.setCurrentWidget(panel)
+    config = window.gui_config
+    panel.add_result(FileResult("/tmp/words.wav", commands=commands, seconds=24.0,
+                                columns=np.zeros((2400, config.spectrogram_n_mels), np.float32)))
+    view = panel.file_view
+    assert panel.detail.currentIndex() == 2
+
+    for size in (smallest, QtCore.QSize(1240, 760)):
+        resized(qtbot, window, size)
+        drawn = drawn_labels(view)
+        for i, (text, rect) in enumerate(drawn):
+            for other, other_rect in drawn[i + 1:]:
+                assert not rect.intersects(other_rect), (size, text, rect, other, other_rect)
+        plot = view.getPlotItem().vb.sceneBoundingRect()
+        for text, rect in drawn:  # whole, in the plot's upper half
+            assert plot.top() - 0.5 <= rect.top() and rect.bottom() <= plot.center().y() + 0.5, (
+                size, text, rect, plot)
+            assert plot.left() - 0.5 <= rect.left() and rect.right() <= plot.right() + 0.5, (
+                size, text, rect, plot)
+        assert len(view._scatter.data) == 16 and view.labelled == list(range(16))
+        assert all(region.isVisible() for region in view._regions[:16])
+        texts = [text for text, _ in drawn]
+        assert texts[0] == "yes 46%" and len(texts) >= 4, (size, texts)
+        first = drawn[0][1]  # where it was: at the top, at the first command's start
+        start = view.getPlotItem().vb.mapViewToScene(
+            QtCore.QPointF(commands[0][2], config.spectrogram_n_mels))
+        assert abs(first.top() - start.y()) <= 0.5 and abs(first.left() - start.x()) <= 0.5, (
+            first, start)
+    # Wide, every label is drawn but the last: the plot's edge would cut it
+    # (it was: "no 4").
+    assert texts == [f"{word} {score:.0%}" for word, score, _, _ in commands[:15]], texts
+
+    resized(qtbot, window, smallest)
+    hidden = sorted(set(range(16)) - set(view.shown_labels))
+    assert hidden, view.shown_labels  # (else the test shows nothing)
+    k = hidden[0]  # hovered, its triangle names it
+    vb = view.getPlotItem().vb
+    marker = view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(
+        (commands[k][2] + commands[k][3]) / 2, config.spectrogram_n_mels * 0.05)))
+    moves = iter(range(10**6))
+
+    def named() -> None:  # (moved again each try: pyqtgraph drops moves that come too often)
+        QtTest.QTest.mouseMove(view.viewport(), marker + QtCore.QPoint(next(moves) % 2, 0))
+        assert f"{commands[k][0]} {commands[k][1]:.0%}" in vb.toolTip(), vb.toolTip()
+
+    qtbot.waitUntil(named, timeout=2000)
+    panel.command_list.setCurrentRow(k)  # zoomed to it, its label has room
+    assert k in view.shown_labels, view.shown_labels
+    drawn = drawn_labels(view)
+    assert f"{commands[k][0]} {commands[k][1]:.0%}" in [text for text, _ in drawn], drawn

@@ -9,7 +9,7 @@ with fixed levels and a 256-entry colour LUT (pyqtgraph's fast path).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,6 +24,34 @@ from kwsapp.config import SAMPLE_RATE_HZ, GuiConfig, ms_to_samples
 AXIS_TICKS_HZ = (1000, 4000, 250, 2000, 500, 8000)
 #: Left axis width shared by the stacked live plots, so their time axes align.
 AXIS_WIDTH_PX = 44
+
+
+def roomy(extents: Iterable[tuple[float, float]]) -> list[int]:
+    """The indices of the ``(low, high)`` extents (pixels along an axis)
+    that have room, taken in the order given: one that overlaps an extent
+    kept already is left out (touching is room enough). Labels drawn only
+    where they have room: the Hz ticks, the timeline's commands."""
+    kept: list[tuple[float, float]] = []
+    indices = []
+    for i, (low, high) in enumerate(extents):
+        if all(high <= other_low or low >= other_high for other_low, other_high in kept):
+            kept.append((low, high))
+            indices.append(i)
+    return indices
+
+
+def rows_with_room(extents: Sequence[tuple[float, float]], n_rows: int) -> list[int | None]:
+    """The row (0 the first) of each ``(low, high)`` extent, in the first
+    of ``n_rows`` rows where it overlaps none placed before it (taken in
+    the order given), or None: no room in any."""
+    rows: list[int | None] = [None] * len(extents)
+    left = list(range(len(extents)))
+    for row in range(max(0, n_rows)):
+        kept = roomy(extents[i] for i in left)
+        for j in kept:
+            rows[left[j]] = row
+        left = [i for i in left if rows[i] is None]
+    return rows
 
 
 class RoomyTicksAxis(pg.AxisItem):
@@ -58,16 +86,13 @@ class RoomyTicksAxis(pg.AxisItem):
             return []
         metrics = QtGui.QFontMetricsF(self.style["tickFont"] or QtGui.QFont())
         px_per_unit = length_px / (high - low)
-        kept: list[tuple[float, str, float]] = []  # value, label, its extent along the axis
-        for value, label in self.ticks:
-            if not low <= value <= high:
-                continue
+        inside = [(value, label) for value, label in self.ticks if low <= value <= high]
+        extents = []  # each label's pixels along the axis, centred on its tick
+        for value, label in inside:
             extent = (metrics.height() if self.orientation in ("left", "right")
                       else metrics.horizontalAdvance(label))
-            if all(abs(value - other) * px_per_unit >= (extent + other_extent) / 2
-                   for other, _, other_extent in kept):
-                kept.append((value, label, extent))
-        return sorted((value, label) for value, label, _ in kept)
+            extents.append((value * px_per_unit - extent / 2, value * px_per_unit + extent / 2))
+        return sorted(inside[i] for i in roomy(extents))
 
     def tickValues(self, minVal: float, maxVal: float, size: float):  # noqa: N802,N803
         return [(None, [value for value, _ in self.kept_ticks(minVal, maxVal, size)])]
@@ -262,7 +287,10 @@ class FileSpectrogramView(MelImagePlot):
     a triangle each, and, for the commands in view when they are at most
     ``GuiConfig.file_labels_max``, a shaded span and a label. (A region and
     a label per command, all drawn, covered an hour-long file's image with
-    overlapping text, and adding 2,600 items froze the window 5 s.)
+    overlapping text, and adding 2,600 items froze the window 5 s.) A label
+    is drawn only where it has room (``GuiConfig.file_label_rows``), placed
+    anew as the view is zoomed, panned or resized; hovering a triangle
+    names its command.
 
     Clicking a marker (or calling :meth:`jump_to`) zooms the view to that
     command.
@@ -307,16 +335,21 @@ class FileSpectrogramView(MelImagePlot):
         # reused for whatever commands are in view.
         self._regions: list[pg.LinearRegionItem] = []
         self._texts: list[pg.TextItem] = []
-        self.labelled: list[int] = []  # the commands labelled now
+        self.labelled: list[int] = []  # the commands spanned now (label k is labelled[k]'s)
+        self.shown_labels: list[int] = []  # those whose label has room, drawn
         self._hint = pg.TextItem("", color=(200, 210, 220), anchor=(0, 0))
         self._hint.setZValue(10)
         plot.addItem(self._hint, ignoreBounds=True)
+        # Hovered, a triangle's tooltip names its command (its label may
+        # have had no room).
         self._scatter = pg.ScatterPlotItem(size=14, symbol="t", pen=pg.mkPen("k"),
-                                           brush=pg.mkBrush(80, 220, 255))
+                                           brush=pg.mkBrush(80, 220, 255),
+                                           hoverable=True, tip=self._marker_tip)
         self._scatter.sigClicked.connect(self._on_points_clicked)
         plot.addItem(self._scatter)
         plot.getViewBox().sigXRangeChanged.connect(self._label_in_view)
         plot.getViewBox().sigXRangeChanged.connect(self._update_detail)
+        plot.getViewBox().sigResized.connect(self._place_labels)
         self.setToolTip("Spectrogram of the selected file; triangles mark the commands "
                         "found (click one to zoom there, drag to pan, wheel to zoom)")
 
@@ -395,12 +428,53 @@ class FileSpectrogramView(MelImagePlot):
                 label, score, start, end = self._commands[self.labelled[k]]
                 region.setRegion((start, end))
                 text.setText(f"{label} {score:.0%}")
-                text.setPos(start, top)
             region.setVisible(k < len(self.labelled))
-            text.setVisible(k < len(self.labelled))
+            if k >= len(self.labelled):
+                text.hide()  # (those spanned: placed below)
         self._hint.setText(f"{len(shown):,} commands in view: zoom in (wheel) or pick one "
                            "below to read them" if many else "")
         self._hint.setPos(x0, top)
+        self._place_labels()
+
+    def _place_labels(self, *_args) -> None:
+        """Draw the labels of the commands spanned that have room at the
+        plot's pixels now, each at its command's start, whole within the
+        plot: in the top row, else in the first lower row with room
+        (``GuiConfig.file_label_rows``, as many as fit in
+        ``file_labels_height_share`` of the plot's height), else not at all."""
+        view = self.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = view.viewRange()
+        texts = self._texts[:len(self.labelled)]
+        self.shown_labels = []
+        if view.width() <= 0 or view.height() <= 0:  # not laid out yet: placed when it is
+            for text in texts:
+                text.hide()
+            return
+        s_per_px, y_per_px = (x1 - x0) / view.width(), (y1 - y0) / view.height()
+        row_px = max((text.textItem.boundingRect().height() for text in texts), default=1.0)
+        n_rows = max(1, min(self.config.file_label_rows,
+                            int(self.config.file_labels_height_share * view.height() // row_px)))
+        extents = []
+        for k, text in enumerate(texts):
+            left = (self._spans[self.labelled[k]][0] - x0) / s_per_px
+            extents.append((left, left + text.textItem.boundingRect().width()))
+        # A label the plot's edge would cut ("no 4" for "no 46%") has no room.
+        whole = [k for k, (left, right) in enumerate(extents)
+                 if left >= -0.5 and right <= view.width() + 0.5]
+        rows: list[int | None] = [None] * len(texts)
+        for k, row in zip(whole, rows_with_room([extents[k] for k in whole], n_rows)):
+            rows[k] = row
+        top = self.config.spectrogram_n_mels
+        for k, (text, row) in enumerate(zip(texts, rows)):
+            if row is not None:
+                text.setPos(self._spans[self.labelled[k]][0], top - row * row_px * y_per_px)
+                self.shown_labels.append(self.labelled[k])
+            text.setVisible(row is not None)
+
+    def _marker_tip(self, x: float, y: float, data: object) -> str:
+        """A triangle's tooltip: its command, score and span."""
+        label, score, start, end = self._commands[int(data)]
+        return f"{label} {score:.0%}  ({start:.2f}\u2013{end:.2f} s)"
 
     def jump_to(self, index: int, margin_s: float = 1.0) -> None:
         """Zoom the view to command ``index`` with ``margin_s`` either side."""
