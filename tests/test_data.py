@@ -138,6 +138,29 @@ def test_load_pads_short_clips_caches_and_skips_bad_files(subset_layout, tmp_pat
     assert list(data.label_indices(kept)) == [LABELS.index("yes")] * 6
 
 
+def test_a_cache_on_a_full_disk_costs_time_not_results(subset_layout, tmp_path, caplog):
+    """The decoded audio (384 kB) cached on a real 64 kB tmpfs (needs root to
+    mount; skipped otherwise): the write's DiskFullError is logged, the
+    audio still returned, and no partial file is left."""
+    import subprocess
+
+    cache = tmp_path / "small"
+    cache.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(cache)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        clips = [c for c in data.scan(subset_layout) if c.label == "no"][:6]
+        with caplog.at_level("WARNING", logger=data.__name__):
+            audio, kept = data.load_clips(clips, cache=cache)
+        assert audio.shape == (6, RATE) and kept == clips
+        assert f"could not cache decoded audio in {cache}" in caplog.text
+        assert "disk full" in caplog.text
+        assert not [p.name for p in cache.iterdir() if p.name.startswith(".tmp-")]
+    finally:
+        subprocess.run(["umount", str(cache)], check=False)
+
+
 def test_real_subset_split(data_dir):
     split = data.split_clips(data_dir)
     assert sum(map(len, split.values())) == 3662

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import stat
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +33,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS, LABELS
+from kwsapp.atomic import write_atomic
 from kwsapp.audio.io import fit_length, load_audio
 from kwsapp.cache import cache_dir
 from kwsapp.config import SAMPLE_RATE_HZ
 from training.config import TrainConfig
-from kwsapp.errors import AudioFileError, BadInputError
+from kwsapp.errors import AudioFileError, BadInputError, DiskFullError
 from kwsapp.speakers import (BACKGROUND_DIR, SILENCE_DIR, UNKNOWN_DIR, hash_split, speaker_of,
                              stable_fraction)
 
@@ -381,17 +380,18 @@ def clips_hash(clips: Iterable[Clip], *extra: object) -> str:
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` through a temporary file and ``os.replace``
-    (a killed run never leaves a half-written cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Write ``array`` to the cache file ``path`` with
+    :func:`kwsapp.atomic.write_atomic` (a killed run never leaves a
+    half-written cache; a link of its name is replaced, not followed).
+
+    Raises:
+        DiskFullError: the disk is full.
+    """
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # np.save adds ".npy" to a name lacking it, not to a file
             np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, save, follow_symlinks=False)
 
 
 def read_span(path: Path, start: int, frames: int) -> np.ndarray:
@@ -470,6 +470,6 @@ def load_clips(clips: Sequence[Clip], n_samples: int = CLIP_SAMPLES,
     try:
         save_npy_atomic(kept_path, np.array(kept_idx, np.int64))
         save_npy_atomic(audio_path, audio)
-    except OSError as exc:  # a cache we cannot write costs time, not results
+    except (OSError, DiskFullError) as exc:  # a cache we cannot write costs time, not results
         log.warning("could not cache decoded audio in %s (%s)", folder, exc)
     return audio, [clips[i] for i in kept_idx]

@@ -78,6 +78,8 @@ def fetch(url: str, target: Path, sha256: str | None = None, timeout_s: float = 
             part.unlink()
             raise DownloadError(f"{url}: checksum mismatch (SHA-256 {got}, expected {sha256}); "
                                 f"the download was removed, run again")
+    # Not kwsapp.atomic.write_atomic: the partial file outlives a failed
+    # run under a fixed name, so that the next run resumes it.
     os.replace(part, target)
     return target
 

@@ -53,8 +53,7 @@ from kwsapp import LABELS
 from kwsapp.audio.io import fit_length, resample
 from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
 from training.config import AugmentConfig, TrainConfig
-from kwsapp.atomic import (PARTIAL_PREFIX, DiskFullError, is_disk_full, json_default,
-                           write_atomic, write_json_atomic)
+from kwsapp.atomic import PARTIAL_PREFIX, json_default, write_atomic, write_json_atomic
 from kwsapp.errors import BadInputError, ModelError
 from training import data
 from training.models import arch_module
@@ -157,14 +156,12 @@ def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: 
             log.warning("ignoring unreadable cache %s (%s)", path, exc)
     n_window = window_samples(module)
     front = frontend_of(module, weights)
-    out = None
     from tqdm import tqdm
 
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=".features-", suffix=".npy")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    def write(tmp: Path) -> None:
+        # Written straight into a memory map of the temporary file: the bank
+        # may not fit in memory twice.
+        out = None
         with tqdm(total=copies * len(audio), desc="front end", unit="clip",
                   file=sys.stderr, leave=False, mininterval=_bar_interval()) as bar:
             for k in range(copies):
@@ -184,13 +181,8 @@ def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: 
                     bar.update(len(feats))
         assert out is not None
         out.flush()
-        del out
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if is_disk_full(exc, cache):
-            raise DiskFullError(f"{cache}: disk full while caching features") from None
-        raise
+
+    write_atomic(path, write, follow_symlinks=False)
     return np.load(path, mmap_mode="r")
 
 

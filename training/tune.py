@@ -60,6 +60,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.atomic import write_atomic
 from kwsapp.config import Config, SmoothingConfig, VadConfig
 from kwsapp.streaming.scoring import NON_COMMANDS, Event, StreamScore, TruthWord, read_truth, \
     repeat_pairs, score_events
@@ -108,12 +109,18 @@ class Trace:
         return out
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, labels=np.array(self.labels), times=self.times, probs=self.probs,
-                 words=self.words, resets=self.resets, spans=self.spans,
-                 duration_s=self.duration_s,
-                 **({} if self.quiet is None else {"quiet": self.quiet}))
-        tmp.replace(path)
+        """Write the trace to ``path``, a cache entry (:func:`cached_trace`):
+        atomically, a link of its name replaced rather than followed."""
+        arrays = dict(labels=np.array(self.labels), times=self.times, probs=self.probs,
+                      words=self.words, resets=self.resets, spans=self.spans,
+                      duration_s=self.duration_s,
+                      **({} if self.quiet is None else {"quiet": self.quiet}))
+
+        def save(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # np.savez adds ".npz" to a name lacking it, not to a file
+                np.savez(f, **arrays)
+
+        write_atomic(path, save, follow_symlinks=False)
 
     @classmethod
     def load(cls, path: Path) -> "Trace":

@@ -33,6 +33,7 @@ from typing import Callable
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.atomic import write_atomic
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ
 from kwsapp.errors import AudioFileError
@@ -188,10 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     arrays = build_pool(Path(args.data), Embedder(Path(args.model) if args.model else None),
                         args.tts)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(out)
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # np.savez adds ".npz" to a name lacking it, not to a file
+            np.savez_compressed(f, **arrays)
+
+    write_atomic(out, save)
     n = len(arrays["word"])
     kind = np.array([str(s).split("/")[0] for s in arrays["source"]])
     kinds = {k: int(np.sum(kind == k)) for k in sorted(set(kind))}

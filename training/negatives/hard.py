@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.atomic import write_atomic
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, ms_to_samples
 from training.config import TrainConfig
@@ -128,13 +129,10 @@ def write_audio_and_index(wav: Path, audio: np.ndarray, index: Path, rows: list)
     temporary file; the index last, so the pair is complete once it exists."""
     import soundfile as sf
 
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav.with_name(".tmp-" + wav.name)
-    sf.write(str(tmp), audio, SAMPLE_RATE_HZ, subtype="FLOAT")
-    tmp.replace(wav)
-    tmp = index.with_name(".tmp-" + index.name)
-    tmp.write_text(json.dumps(rows))
-    tmp.replace(index)
+    # Cache entries: a link of their name is replaced, not followed.
+    write_atomic(wav, lambda tmp: sf.write(str(tmp), audio, SAMPLE_RATE_HZ, format="WAV",
+                                           subtype="FLOAT"), follow_symlinks=False)
+    write_atomic(index, json.dumps(rows).encode(), follow_symlinks=False)
 
 
 def _make(commands: Sequence[Clip], others: Sequence[Clip], window: int,

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from kwsapp.atomic import write_atomic
 from kwsapp.audio.io import load_audio
 from training.config import TrainConfig
 from kwsapp.errors import AudioFileError
@@ -63,10 +64,8 @@ def speech_runs(files: Sequence[Path], cache: Path) -> dict[Path, tuple[int, int
             log.info("%s: no speech found, skipped", f)
             continue
         out[f] = (len(audio), *span)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({str(k): v for k, v in out.items()}))
-    tmp.replace(path)
+    write_atomic(path, json.dumps({str(k): v for k, v in out.items()}).encode(),
+                 follow_symlinks=False)
     return out
 
 

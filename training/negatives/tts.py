@@ -52,6 +52,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.atomic import write_atomic
 from kwsapp.cache import cache_dir
 from kwsapp.speakers import stable_fraction
 from training import augment
@@ -477,11 +478,11 @@ def legacy_espeak_unknown(cache: Path | None = None) -> list[Clip]:
                 if exe is None:
                     log.warning("espeak-ng not installed: no synthetic unknown words")
                     return []
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.wav")
-                subprocess.run([exe, "-v", voice, "-s", str(wpm), "-w", str(tmp), word],
-                               check=True, capture_output=True)
-                tmp.replace(path)
+                # espeak-ng writes the temporary file itself; a cache entry,
+                # so a link of its name is replaced, not followed.
+                write_atomic(path, lambda tmp: subprocess.run(
+                    [exe, "-v", voice, "-s", str(wpm), "-w", str(tmp), word],
+                    check=True, capture_output=True), follow_symlinks=False)
             clips.append(Clip(path, "unknown", word, f"espeak{i}", source=f"tts/espeak{i}/legacy"))
     return clips
 

@@ -201,6 +201,8 @@ def _finish(raw: Path, dest: Path, config: RenderConfig) -> bool:
         log.warning("%s/%s: no speech rendered", dest.parent.name, dest.name)
         return False
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # Not kwsapp.atomic.write_atomic: that replaces a file already there, and
+    # a rendering must keep the one another run made meanwhile (below).
     fd, name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
