@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
+from kwsapp.atomic import write_atomic
 from kwsapp.audio.io import load_audio
 from kwsapp.config import SAMPLE_RATE_HZ, UserWordsConfig, ms_to_samples
 from kwsapp.speakers import UNKNOWN_DIR, which_set
@@ -262,7 +263,7 @@ def log_stderr(line: str) -> None:
 def report(rows: list[dict[str, Any]], json_out: str | None, text: str) -> int:
     """Write ``rows`` as JSON to ``json_out`` (when given) and print ``text``."""
     if json_out:
-        Path(json_out).write_text(json.dumps(rows, indent=2) + "\n")
+        write_atomic(json_out, (json.dumps(rows, indent=2) + "\n").encode())
     print(text)
     return 0
 

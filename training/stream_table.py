@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from kwsapp.atomic import write_atomic
 from kwsapp.streaming.synth import NEGATIVE_GAP_S, StreamSpec
 
 SUBSET = "speech_commands_subset"
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measured {stream.name}", file=sys.stderr, flush=True)
     print(tables(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps([r for _, _, r in rows], indent=1))
+        write_atomic(args.json, json.dumps([r for _, _, r in rows], indent=1).encode())
     return 0
 
 

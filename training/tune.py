@@ -660,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.final:
         result["final"] = final_check(args, rec, chosen.setting.config(base), snrs)
     result["seconds"] = time.monotonic() - t0
-    (args.work / "tune-result.json").write_text(json.dumps(result, indent=1, default=str))
+    write_atomic(args.work / "tune-result.json", json.dumps(result, indent=1, default=str).encode())
     if args.write_card:
         ref = chosen.per_snr[args.ref_snr]
         write_card(Path(rec.path), chosen.setting, {

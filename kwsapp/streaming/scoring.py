@@ -30,6 +30,7 @@ Events labelled ``silence``/``unknown`` are not commands and are ignored.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 
+from kwsapp.atomic import write_atomic
 from kwsapp.errors import BadInputError
 from kwsapp.speakers import UNKNOWN_DIR
 
@@ -393,11 +395,12 @@ def write_truth(path: str | Path, truth: Iterable[TruthWord]) -> None:
     """Write truth rows as CSV with header ``label,start,end,file,word``
     (seconds, ms precision; ``word`` added after ``file``, so readers of the
     first four columns keep working)."""
-    with open(path, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(TRUTH_COLUMNS)
-        for w in truth:
-            out.writerow([w.label, f"{w.start:.3f}", f"{w.end:.3f}", w.file, w.word])
+    text = io.StringIO(newline="")
+    out = csv.writer(text)
+    out.writerow(TRUTH_COLUMNS)
+    for w in truth:
+        out.writerow([w.label, f"{w.start:.3f}", f"{w.end:.3f}", w.file, w.word])
+    write_atomic(path, text.getvalue().encode())
 
 
 #: Slack past a stream's end for a truth row's end: write_truth rounds to ms.
