@@ -270,6 +270,9 @@ def _open(path: Path) -> sf.SoundFile:
     try:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError):
+        if path.is_symlink():  # "no such file" beside a file listed by ls puzzles
+            raise AudioFileError(path, f"a symbolic link to {os.readlink(path)}, which does "
+                                       f"not exist") from None
         raise AudioFileError(path, "no such file") from None
     except OSError as exc:  # a name too long, a link loop: Path.exists() raised them,
         # and the batch ended there
