@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
+from kwsapp.atomic import PARTIAL_PREFIX
 from kwsapp.config import Config, Overrides, VerifyConfig, runtime_settings
 from kwsapp.speakers import UNKNOWN_DIR, which_set
 from kwsapp.streaming.synth import load_clip
@@ -484,8 +485,16 @@ def test_a_copy_is_named_by_the_ort_files_bytes(tmp_path):
     old_name.write_bytes(b"old")
     long_ago = time.time() - 31 * 86400
     os.utime(old_name, (long_ago, long_ago))
+    # Half-written copies of processes killed while writing: an hour-old one
+    # goes, one being written now stays.
+    dead, writing = (cache / f"{PARTIAL_PREFIX}{n}.onnx" for n in ("dead", "writing"))
+    for partial in (dead, writing):
+        partial.write_bytes(b"half")
+    os.utime(dead, (time.time() - 7200, time.time() - 7200))
     assert verifier.loadable(again, cache) == made
     assert not old_name.exists(), "an old copy unloaded for a month is deleted"
+    assert not dead.exists() and writing.exists()
+    writing.unlink()
     reinstalled = first.with_name("new.ort")  # the same bytes renamed in place, later
     reinstalled.write_bytes(data)
     os.utime(reinstalled, ns=(time.time_ns(), first.stat().st_mtime_ns + 2 * hour))

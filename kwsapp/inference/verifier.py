@@ -55,7 +55,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from kwsapp import COMMAND_LABELS
-from kwsapp.atomic import write_atomic, write_json_atomic
+from kwsapp.atomic import PARTIAL_PREFIX, write_atomic, write_json_atomic
 from kwsapp.cache import cache_dir
 from kwsapp.config import SAMPLE_RATE_HZ, Config
 from kwsapp.errors import DiskFullError, ModelError
@@ -73,6 +73,9 @@ _PEAK = 0.5  # the recogniser hears levels: a quiet word is raised to this peak
 # last load: deleted at once, two installs would remake each other's
 # copies at every start (6 s each). Installs of the same files share one.
 _UNUSED_DAYS = 30.0
+# A copy takes seconds to write (6 s with int8): a partial file this old
+# was left by a process that died writing it.
+_PARTIAL_DEAD_S = 3600.0
 #: What the recogniser hears is high-passed here first: the noise beds'
 #: rumble (the data set's bike, tap, dishes) made it surer of commands in
 #: other words (a tenth fewer false activations at equal commands kept,
@@ -215,6 +218,16 @@ def _forget_unused(folder: Path, stem: str, in_use: Path) -> None:
             if old != in_use and old.stat().st_atime < unused:
                 old.unlink()
         except OSError:  # gone meanwhile, or not ours to delete
+            pass
+    # A copy's half-written file, left by a process killed while it wrote
+    # (SIGKILL skips write_atomic's clean-up): as big as the copy. One being
+    # written now is seconds old.
+    dead = time.time() - _PARTIAL_DEAD_S
+    for partial in folder.glob(f"{PARTIAL_PREFIX}*.onnx"):
+        try:
+            if partial.stat().st_mtime < dead:
+                partial.unlink()
+        except OSError:
             pass
 
 
