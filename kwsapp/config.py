@@ -318,9 +318,13 @@ class VerifyConfig:
     # 5 of the 953 commands four validation streams matched (docs/streaming.md,
     # session 19).
     other_word_margin: float = 0.0
-    # The recogniser's encoder threads (its decoder runs on one): a check is
-    # a burst once per command, and two threads take it from 48 to 31 ms.
-    threads: int = 2
+    # The recogniser's encoder threads (its decoder runs on one). One: a
+    # second took an encoder call from 25 to 16 ms only back to back; after
+    # an idle pause, as live, it takes what one does (live checks 35-40 ms
+    # either way), and waking it costs CPU that a file's replay, both cores
+    # busy, lacks: an hour's replay 4% faster on one (docs/benchmarks.md,
+    # "The encoder's threads").
+    threads: int = 1
     # A file's replay (classify, evaluate-stream, the Files tab) checks its
     # commands on a thread of its own, in order, while the head goes on: the
     # head may decide at most this many commands ahead of their checks (each

@@ -32,10 +32,11 @@ decoder's is saved with onnxruntime's dynamic int8 matrix products, which
 read a quarter of the bytes: a decoder call takes 14 ms instead of 33, and
 its log-probabilities move by 0.1 nats (at most 0.4 on 60 real commands),
 where the encoder's, quantised alike, moved by 1.1 for no time saved. The
-encoder runs on two threads (it is a burst, once per command): 31 ms
-instead of 48. Both of a command's spellings are scored on one decoder row
-(:func:`_rows`), 10 ms. A command's check takes about 27 ms (145 from the
-``.ort`` files as they ship; docs/benchmarks.md).
+encoder runs on one thread (``verify.threads``): 25 ms; two gained only on
+calls back to back, not after the pauses between live commands. Both of a
+command's spellings are scored on one decoder row (:func:`_rows`), 10 ms.
+A command's check takes about 36 ms live (145 from the ``.ort`` files as
+they ship; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -397,7 +398,7 @@ class Verifier:
     """Moonshine base-en on onnxruntime: the encoder on ``threads`` threads,
     the decoder on one (it runs only when a command is about to fire)."""
 
-    def __init__(self, directory: Path | None = None, threads: int = 2,
+    def __init__(self, directory: Path | None = None, threads: int = 1,
                  cache: Path | None = None) -> None:
         directory = directory or model_dir()
         if directory is None:
@@ -411,8 +412,9 @@ class Verifier:
         def options(n_threads: int):
             opts = ort.SessionOptions()
             opts.intra_op_num_threads, opts.inter_op_num_threads = n_threads, 1
-            # Threads that spin after a check burnt 55 ms of CPU for a 2.5 ms
-            # gain: the check is a burst once per command.
+            # With more than one: threads that spin after a check burnt 55 ms
+            # of CPU for a 2.5 ms gain (the check is a burst once per command),
+            # and a file's replay took 18% more CPU and 18% longer.
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             # Every check has another length: a memory pattern per shape grew
             # the process by ~10 MB a check; without them it stays flat after
