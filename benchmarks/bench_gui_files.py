@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-TICK_MS = 10
+from benchmarks.gui_ticks import Ticks, describe_checkout, pump, run_child
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get(
     "KWSAPP_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "speech_commands_subset"))
@@ -92,25 +92,12 @@ def child(path: str, clip: str, model: str) -> None:
     # The size measured before: offscreen's screen is 800x800, the first size within it.
     window.resize(*GuiConfig().window_size)
     window.show()
-    ticks: list[float] = []
-    timer = QtCore.QTimer(interval=TICK_MS)
-    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-
-    def spin(until, timeout_s: float) -> bool:
-        end = time.perf_counter() + timeout_s
-        while time.perf_counter() < end:
-            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            if until():
-                return True
-            time.sleep(0.001)
-        return False
+    ticks = Ticks()
 
     files, view = window.files, window.files.file_view
     window.classify_files([clip])  # loads the model
-    spin(lambda: not window.file_dispatch.busy, 120)
-    spin(lambda: False, 0.5)
+    pump(app, 120, lambda: not window.file_dispatch.busy)
+    pump(app, 0.5)
     with sf.SoundFile(path) as f:
         file_frames = f.frames
     decoded.update(frames=0, calls=0)
@@ -118,7 +105,7 @@ def child(path: str, clip: str, model: str) -> None:
     rss0 = process.memory_info().rss
     cpu0, gui_cpu0 = process.cpu_times(), time.thread_time()
     widths: list[tuple[float, int]] = []  # (s after the drop, columns drawn) at each change
-    first_tick = len(ticks)
+    first_tick = ticks.mark()
     t0 = time.perf_counter()
     window.classify_files([path])
     files.table.setCurrentItem(files._rows[path])  # the user selects its row
@@ -131,12 +118,10 @@ def child(path: str, clip: str, model: str) -> None:
             widths.append((time.perf_counter() - t0, width))
         return not window.file_dispatch.busy
 
-    spin(watch, 3600)
+    pump(app, 3600, watch)
     result_s = time.perf_counter() - t0
     cpu, gui_cpu = process.cpu_times(), time.thread_time() - gui_cpu0
-    spin(watch, 0.5)  # what the result queued
-    stamps = ticks[max(0, first_tick - 1):]
-    gap = max((b - a for a, b in zip(stamps, stamps[1:])), default=float("nan"))
+    pump(app, 0.5, watch)  # what the result queued
     result = files._results.get(path)
     final = result.columns.shape[0] if result is not None and result.columns is not None else 0
     print(json.dumps({
@@ -147,7 +132,7 @@ def child(path: str, clip: str, model: str) -> None:
         "error": result.error if result is not None else "no result",
         "decodes": decoded["frames"] / file_frames, "decoder_calls": decoded["calls"],
         "cpu_s": cpu.user + cpu.system - cpu0.user - cpu0.system, "gui_cpu_s": gui_cpu,
-        "gap_ms": 1000.0 * gap, "rss_before_mb": rss0 / 2**20,
+        "gap_ms": ticks.longest_gap_ms(first_tick), "rss_before_mb": rss0 / 2**20,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }), flush=True)
     os._exit(0)
@@ -160,19 +145,9 @@ def measure(repo: Path, path: Path, clip: Path, model: str) -> dict | str:
     # loads): more fight the replay's threads on a small machine.
     env = dict(os.environ, PYTHONPATH=str(repo), QT_QPA_PLATFORM="offscreen")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    run_child = ("import runpy, sys; sys.argv = ['bench_gui_files', '--child', "
-                 f"{str(path)!r}, {str(clip)!r}, '--model', {model!r}]; "
-                 f"runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')")
-    out = subprocess.run([sys.executable, "-c", run_child], env=env, cwd=repo,
-                         capture_output=True, text=True, timeout=3600)
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return rows[0] if rows else " ".join(out.stderr.strip().splitlines()[-1:])
-
-
-def _describe(repo: Path) -> str:
-    head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h"],
-                          capture_output=True, text=True).stdout.strip()
-    return f"`{head}`" if head else str(repo)
+    rows = run_child(Path(__file__), ["bench_gui_files", "--child", str(path), str(clip),
+                                      "--model", model], repo, env, 3600)
+    return rows if isinstance(rows, str) else rows[0]
 
 
 def _cell(x, fmt: str = "{:.1f}") -> str:
@@ -203,11 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             write_recording(path, args.minutes)
         clip = sorted((DATA_DIR / "yes").glob("*.wav"))[0]
         runs = [(repo, measure(repo, path, clip, args.model)) for repo in [REPO_ROOT, *args.repo]]
-    import soundfile as sf
+        # Read while the written recording still exists (it goes with tmp).
+        import soundfile as sf
 
-    info = sf.info(str(path))
+        info = sf.info(str(path))
+        size_mb = path.stat().st_size / 2**20
     print(f"{info.duration / 60:.0f} min, {info.samplerate} Hz, {info.channels} channels "
-          f"({path.stat().st_size / 2**20:,.0f} MB), model {args.model}, load average "
+          f"({size_mb:,.0f} MB), model {args.model}, load average "
           f"{os.getloadavg()[0]:.1f} at the end\n")
     print("| checkout | overview first shown (s) | overview whole (s) | updates | "
           "commands listed (s) | CPU s (process) | CPU s (GUI thread) | decodes of the file | "
@@ -215,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for repo, r in runs:
         if isinstance(r, str):
-            print(f"| {_describe(repo)} | (failed: {r}) | | | | | | | | | |")
+            print(f"| {describe_checkout(repo)} | (failed: {r}) | | | | | | | | | |")
             continue
-        print(f"| {_describe(repo)} | {_cell(r['first_overview_s'], '{:.2f}')} | "
+        print(f"| {describe_checkout(repo)} | {_cell(r['first_overview_s'], '{:.2f}')} | "
               f"{_cell(r['whole_overview_s'])} | {r['updates']} | {r['result_s']:.1f} | "
               f"{r['cpu_s']:.1f} | {r['gui_cpu_s']:.2f} | {r['decodes']:.2f} | "
               f"{r['gap_ms']:.0f} | {r['rss_before_mb']:.0f} -> {r['peak_rss_mb']:.0f} | "
@@ -234,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                           ("cpu_s", "CPU"), ("decodes", "decodes")):
             if r[key] and ours[key]:
                 ratios.append(f"{name} {r[key] / ours[key]:.2f}")
-        print(f"\nratios, {_describe(repo)} / ours (above 1: ours is sooner or fewer): "
+        print(f"\nratios, {describe_checkout(repo)} / ours (above 1: ours is sooner or fewer): "
               + ", ".join(ratios))
     return 0
 

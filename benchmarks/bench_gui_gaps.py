@@ -27,8 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TICK_MS = 10
-
+from benchmarks.gui_ticks import TICK_MS, Ticks, describe_checkout, pump, run_child
 
 def child(settle_s: float) -> None:
     """In the fresh process: the window, its actions, one JSON line each."""
@@ -51,29 +50,17 @@ def child(settle_s: float) -> None:
     # The size measured before: offscreen's screen is 800x800, the first size within it.
     window.resize(*GuiConfig().window_size)
     window.show()
-    ticks: list[float] = []
-    timer = QtCore.QTimer(interval=TICK_MS)
-    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-
-    def run_for(seconds: float) -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            time.sleep(0.001)
+    ticks = Ticks()
 
     def measure(name: str, action, settle: float = settle_s) -> None:
-        run_for(0.3)
-        first = len(ticks)
+        pump(app, 0.3)
+        first = ticks.mark()
         QtCore.QTimer.singleShot(0, action)
-        run_for(settle)
-        stamps = ticks[max(0, first - 1):]
-        gap = max((b - a for a, b in zip(stamps, stamps[1:])), default=float("nan"))
-        print(json.dumps({"action": name, "gap_ms": 1000.0 * gap,
+        pump(app, settle)
+        print(json.dumps({"action": name, "gap_ms": ticks.longest_gap_ms(first),
                           "listening": window.session is not None}), flush=True)
 
-    run_for(0.5)
+    pump(app, 0.5)
     print(json.dumps({"action": "window built (the constructor)", "gap_ms": built_ms,
                       "listening": False}), flush=True)
     measure("first Listen", window.listen_action.trigger, settle=6.0)
@@ -114,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
           "ratio (ref / ours) |")
     print("| --- | --- | ---: | --- | ---: | ---: |")
     for repo, rows in tables:
-        name = _describe(repo)
+        name = describe_checkout(repo)
         if isinstance(rows, str):
             print(f"| {name} | - | - | (the window failed: {rows}) | - | - |")
             continue
@@ -134,31 +121,19 @@ def actions(repo: Path, settle_s: float) -> list[dict] | str:
     jackd = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "16000",
                               "-p", "256", "-C", "1", "-P", "1"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run_child = ("import runpy, sys; sys.argv = ['bench_gui_gaps', '--child', '--settle', "
-                 f"{str(settle_s)!r}]; runpy.run_path({str(Path(__file__).resolve())!r}, "
-                 "run_name='__main__')")
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not subprocess.run(
                 ["jack_lsp"], env=env, capture_output=True, text=True).stdout.strip():
             time.sleep(0.1)
-        out = subprocess.run([sys.executable, "-c", run_child], env=env, cwd=repo,
-                             capture_output=True, text=True, timeout=300)
+        return run_child(Path(__file__), ["bench_gui_gaps", "--child", "--settle",
+                                          str(settle_s)], repo, env, 300)
     finally:
         jackd.terminate()
         try:
             jackd.wait(10)
         except subprocess.TimeoutExpired:
             jackd.kill()
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return rows or " ".join(out.stderr.strip().splitlines()[-1:])
-
-
-def _describe(repo: Path) -> str:
-    """A checkout as the table names it: its commit."""
-    head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h"],
-                          capture_output=True, text=True).stdout.strip()
-    return f"`{head}`" if head else str(repo)
 
 
 if __name__ == "__main__":
