@@ -244,6 +244,11 @@ class GuiConfig:
     # labels overlapped below a ~500-px window, and at about one line
     # pyqtgraph drops them all (its axis text may fill at most 80 % of it).
     bar_row_lines: float = 1.2
+    # The bars' caption, in their scale row's names column (64 px, so a
+    # word or two; longer is elided): the bars are the latest window's
+    # probabilities, while the command above shows its smoothed confidence
+    # when it fired ("go 53 %" beside a 78 % bar puzzled).
+    bars_caption: str = "now"
     # The Files tab's columns keep at least this many characters of a file's
     # name and of its result while the other shrinks (a name elides in the
     # middle, its whole path in the tooltip) ...
