@@ -232,6 +232,11 @@ class GuiConfig:
     waveform_buckets: int = 1000  # min/max segments drawn per frame (>= plot width)
     meter_span_ms: float = 50.0  # level meter RMS span
     meter_floor_db: float = -60.0
+    # The meter's dBFS scale: at most this many labels (a round step from 0
+    # down to the floor: -60, -40, -20, 0), drawn inside the bar in a font
+    # this many pixels high; one with no room is left out, not overlapped.
+    meter_scale_ticks: int = 4
+    meter_scale_px: int = 10
     result_hold_ms: float = 1500.0  # command shown at full strength this long
     result_fade_ms: float = 1200.0  # then fades out over this long
     history_rows: int = 200  # oldest rows dropped past this
