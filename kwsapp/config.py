@@ -232,6 +232,11 @@ class GuiConfig:
     waveform_buckets: int = 1000  # min/max segments drawn per frame (>= plot width)
     meter_span_ms: float = 50.0  # level meter RMS span
     meter_floor_db: float = -60.0
+    # The meter's dBFS scale: at most this many labels (a round step from 0
+    # down to the floor: -60, -40, -20, 0), drawn inside the bar in a font
+    # this many pixels high; one with no room is left out, not overlapped.
+    meter_scale_ticks: int = 4
+    meter_scale_px: int = 10
     result_hold_ms: float = 1500.0  # command shown at full strength this long
     result_fade_ms: float = 1200.0  # then fades out over this long
     history_rows: int = 200  # oldest rows dropped past this
@@ -244,6 +249,11 @@ class GuiConfig:
     # labels overlapped below a ~500-px window, and at about one line
     # pyqtgraph drops them all (its axis text may fill at most 80 % of it).
     bar_row_lines: float = 1.2
+    # The bars' caption, in their scale row's names column (64 px, so a
+    # word or two; longer is elided): the bars are the latest window's
+    # probabilities, while the command above shows its smoothed confidence
+    # when it fired ("go 53 %" beside a 78 % bar puzzled).
+    bars_caption: str = "now"
     # The Files tab's columns keep at least this many characters of a file's
     # name and of its result while the other shrinks (a name elides in the
     # middle, its whole path in the tooltip) ...

@@ -83,6 +83,49 @@ def test_waveform_envelope_and_speech_shading(qtbot):
     assert shaded[-tail:].min() == 1.0 and shaded[:-tail - 2].max() == 0.0
 
 
+def test_level_meter_has_a_dbfs_scale_that_drops_labels_without_room(qtbot):
+    """The level meter's dBFS scale: labels at a round step of its own
+    range (-60 ... 0 dBFS; -90 ... 0 with a -90 floor), drawn inside the
+    bar (its height as before); a narrow meter drops those with no room
+    (the ends kept first), never overlapping two or cutting one at its
+    edge."""
+    from kwsapp.gui.waveform_widget import LevelMeter, scale_ticks
+
+    assert scale_ticks(-60, 4) == [-60, -40, -20, 0]
+    assert scale_ticks(-90, 4) == [-90, -60, -30, 0]
+    assert scale_ticks(-48, 4) == [-40, -20, 0]
+    assert scale_ticks(-60, 7) == [-60, -50, -40, -30, -20, -10, 0]
+    deep = LevelMeter(GuiConfig(meter_floor_db=-90.0))
+    meter = LevelMeter(GuiConfig())
+    for widget in (deep, meter):
+        qtbot.addWidget(widget)
+        widget.resize(600, 16)
+        widget.show()
+    assert [text for text, _ in deep.scale_labels()] == ["-90", "-60", "-30", "0 dBFS"]
+    assert [text for text, _ in meter.scale_labels()] == ["-60", "-40", "-20", "0 dBFS"]
+    assert (meter.minimumHeight(), meter.maximumHeight()) == (14, 18)
+    for width in (600, 150, 80, 30):
+        meter.resize(width, 16)
+        qtbot.waitUntil(lambda: meter.width() == width, timeout=2000)  # noqa: B023
+        labels = meter.scale_labels()
+        texts = [text for text, _ in labels]
+        assert texts, width
+        rects = [rect for _, rect in labels]
+        for i, rect in enumerate(rects):
+            assert meter.rect().contains(rect), (width, texts[i], rect)
+            for j in range(i + 1, len(rects)):
+                assert not rect.intersects(rects[j]), (width, texts[i], texts[j])
+        if width == 150:  # -20 would touch 0 dBFS: left out, the ends kept
+            assert texts == ["-60", "-40", "0 dBFS"]
+    # Drawn: the labels' pixels stand out of the dark, unfilled meter.
+    meter.resize(600, 16)
+    qtbot.waitUntil(lambda: meter.width() == 600, timeout=2000)
+    pixels = grab_pixels(meter)
+    for text, rect in meter.scale_labels():
+        part = pixels[rect.top():rect.bottom() + 1, rect.left():rect.right() + 1]
+        assert part.max() > 120, text
+
+
 def test_result_view_history_and_bars(qtbot):
     from kwsapp import LABELS
     from kwsapp.gui.result_widget import HistoryList, ProbabilityBars, ResultView

@@ -538,6 +538,37 @@ def test_the_bars_scale_stays_in_view_without_scrolling(qtbot, make_window, tiny
                 assert abs(seen.center().x() - x) <= 2, (size, value, text, seen, ends)
 
 
+def test_the_bars_say_now_and_the_command_its_smoothed_confidence(qtbot, make_window,
+                                                                  tiny_model):
+    """The bars are the latest window's probabilities, the big label the
+    command's smoothed confidence when it fired ("go 53 %" beside a 78 %
+    bar puzzled). The bars' scale row says "now" in the names' column
+    (drawn, whole, left of "0" on its row: no height taken), at the
+    window's minimum size and a large one; the big label says "smoothed";
+    their tooltips say which is which."""
+    window = make_window(tiny_model, autostart=False)
+    live = window.live
+    for size in (window.minimumSizeHint(), QtCore.QSize(1180, 760)):
+        window.resize(size)
+        qtbot.waitUntil(lambda: window.size() == size, timeout=2000)  # noqa: B023
+        QtCore.QCoreApplication.processEvents()
+        scale = live.bars_area.scale
+        caption = scale.caption
+        assert caption.isVisible() and caption.text() == "now", (size, caption.text())
+        box = QtCore.QRect(caption.mapTo(scale, QtCore.QPoint(0, 0)), caption.size())
+        assert scale.rect().contains(box), (size, box, scale.rect())
+        assert caption.fontMetrics().horizontalAdvance("now") <= box.width(), size
+        zero = in_widget(scale, "bottom", dict(bar_labels(scale, "bottom"))["0"])
+        assert box.right() < zero.left(), (size, box, zero)
+        assert box.top() <= zero.center().y() <= box.bottom(), (size, box, zero)
+        pixels = grab_pixels(scale)[box.top():box.bottom() + 1, box.left():box.right() + 1]
+        assert int(pixels.max()) - int(pixels.min()) > 60, size  # drawn, not covered
+        assert "latest" in caption.toolTip() and "smoothed" in caption.toolTip()
+    live.show_command(CommandEvent("go", 0.53, 6.8, 7.1, 7.4, 0.3))
+    assert live.result.detail.text() == "smoothed 53% at 7.1 s"
+    assert "smoothed" in live.result.toolTip() and "bars" in live.result.toolTip()
+
+
 def test_missing_device_is_a_message_and_files_still_work(qtbot, make_window, tiny_model):
     window = make_window(tiny_model, device="no such input device 1234")
     qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=5000)

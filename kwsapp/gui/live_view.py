@@ -15,7 +15,8 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from kwsapp.config import GuiConfig, ms_to_samples
-from kwsapp.gui.result_widget import BarsArea, HistoryList, ProbabilityBars, ResultView
+from kwsapp.gui.result_widget import (BARS_TIP, BarsArea, HistoryList, ProbabilityBars,
+                                      ResultView)
 from kwsapp.gui.spectrogram_widget import SpectrogramWidget
 from kwsapp.gui.waveform_widget import LevelMeter, WaveformWidget
 from kwsapp.inference.verifier import heard_as
@@ -38,12 +39,14 @@ class LiveView(QtWidgets.QSplitter):
         self.result = ResultView(g)
         self.history = HistoryList(g)
         self.bars = ProbabilityBars(config=g)
+        self.bars.setToolTip(BARS_TIP)
         self.word_bars = ProbabilityBars(("none",), config=g)  # labels set when words exist
-        self.word_bars.setToolTip("Probability of each of your words in the latest window")
+        self.word_bars.setToolTip("Probability of each of your words in the latest "
+                                  "window alone (the command above: smoothed when it fired)")
         # In a low window the bars scroll rather than squeeze their labels
         # over each other.
-        self.bars_area = BarsArea(self.bars)
-        self.word_bars_area = BarsArea(self.word_bars)
+        self.bars_area = BarsArea(self.bars, caption=g.bars_caption)
+        self.word_bars_area = BarsArea(self.word_bars, caption=g.bars_caption)
         self.word_bars.hide()  # after BarsArea(), which shows it
         self.word_bars_area.hide()
         self.frames_drawn = 0

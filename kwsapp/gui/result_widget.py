@@ -16,10 +16,20 @@ from kwsapp.gui.columns import fit_columns, fixed_columns
 
 ACCENT = (80, 220, 255)
 DIM = (110, 110, 120)
+NAMES_PX = 64  # the bars' class names' column
+
+
+#: What the bars are against the command's confidence (the caption's and
+#: the big label's tooltips say it from either side).
+BARS_TIP = ("The model's probabilities for the latest analysed window alone, "
+            "as they are now. A command fires on a class's probability "
+            "averaged over a few windows: its confidence (above) is that "
+            "smoothed value when it fired, so the two may differ.")
 
 
 class ResultView(QtWidgets.QFrame):
-    """The last command, large, with its confidence; fades after a moment."""
+    """The last command, large, with its smoothed confidence when it fired;
+    fades after a moment."""
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
         super().__init__(parent)
@@ -41,8 +51,10 @@ class ResultView(QtWidgets.QFrame):
         lay.addWidget(self.detail)
         lay.addStretch(1)
         self.setMinimumWidth(220)
-        self.setToolTip("The last recognized command and its confidence "
-                        "(fades after a moment)")
+        self.setToolTip("The last recognized command and its confidence when it "
+                        "fired: its probability smoothed over a few windows, not "
+                        "the latest window's that the bars below show (fades "
+                        "after a moment)")
         self._opacity = QtWidgets.QGraphicsOpacityEffect(self.label)
         self._opacity.setOpacity(1.0)
         self.label.setGraphicsEffect(self._opacity)
@@ -56,12 +68,15 @@ class ResultView(QtWidgets.QFrame):
         self._hold.timeout.connect(self._fade.start)
 
     def show_command(self, label: str, score: float, when_s: float | None = None) -> None:
-        """Show ``label`` with confidence ``score`` (0..1) at full strength."""
+        """Show ``label`` with confidence ``score`` (0..1, the smoothed
+        probability it fired on) at full strength."""
         self._fade.stop()
         self._opacity.setOpacity(1.0)
         self.label.setText(label)
         when = f" at {when_s:.1f} s" if when_s is not None else ""
-        self.detail.setText(f"confidence {score:.0%}{when}")
+        # "smoothed", not "confidence": beside the bars' latest window the
+        # number differs, and it is no longer than the old wording.
+        self.detail.setText(f"smoothed {score:.0%}{when}")
         self._hold.start()
 
     @property
@@ -84,7 +99,8 @@ class HistoryList(QtWidgets.QTreeWidget):
         self.setToolTip("Every recognized command, newest first; greyed: one the speech "
                         "recogniser's second opinion did not confirm, so it did not fire")
         for col, tip in enumerate(("Clock time it was heard", "Stream time it ended at, in "
-                                   "seconds", "The command", "How sure the model was",
+                                   "seconds", "The command", "How sure the model was: the "
+                                   "command's smoothed confidence when it fired",
                                    "Why it did not fire (greyed rows)")):
             self.headerItem().setToolTip(col, tip)  # a narrow column elides its name
         # The columns are laid out to the view's width (fit_columns): a
@@ -179,14 +195,14 @@ class HistoryList(QtWidgets.QTreeWidget):
 
 def probability_axes(plot: pg.PlotItem) -> None:
     """Set ``plot`` up as the probability bars draw: a still x range from 0
-    to 1, "0", "50%" and "100%" under it, the class names' column 64 px
-    wide. The bars and their scale row on its own (:class:`ProbabilityScale`)
+    to 1, "0", "50%" and "100%" under it, the class names' column
+    ``NAMES_PX`` wide. The bars and their scale row on its own (:class:`ProbabilityScale`)
     share it, so that at the same width they line up."""
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.setMouseEnabled(x=False, y=False)
     plot.setXRange(0, 1, padding=0)
-    plot.getAxis("left").setWidth(64)
+    plot.getAxis("left").setWidth(NAMES_PX)
     bottom = plot.getAxis("bottom")
     bottom.setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
     # "0" and "100%" reach half their width past the bars' ends, and
@@ -269,30 +285,63 @@ class ProbabilityBars(pg.PlotWidget):
 class ProbabilityScale(pg.PlotWidget):
     """The probability bars' scale row on its own ("0", "50%", "100%"): no
     rows, its height the axis's; at the bars' width it lines up with them
-    (:func:`probability_axes`)."""
+    (:func:`probability_axes`). A ``caption`` ("now") sits in the names'
+    column, left of "0": it says what the bars are at no cost in height."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, caption: str = "") -> None:
         super().__init__(parent=parent)
         plot = self.getPlotItem()
         probability_axes(plot)
-        plot.getAxis("left").setStyle(showValues=False)  # the names' column, empty
-        axis = plot.getAxis("bottom").height()
+        left, bottom = plot.getAxis("left"), plot.getAxis("bottom")
+        left.setStyle(showValues=False)  # the names' column, empty but for the caption
         # The axis, the plot's 1-px margins above and below it, the frame.
-        self.setFixedHeight(int(np.ceil(axis)) + 2 + 2 * self.frameWidth())
+        self.setFixedHeight(int(np.ceil(bottom.height())) + 2 + 2 * self.frameWidth())
         self.setToolTip("Probability scale of the bars above")
+        self.caption = QtWidgets.QLabel(self)
+        self.caption.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                  | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        font = QtGui.QFont(bottom.style["tickFont"] or self.font())
+        font.setItalic(True)  # set apart from the class names above it
+        self.caption.setFont(font)
+        palette = self.caption.palette()
+        palette.setColor(QtGui.QPalette.ColorRole.WindowText, bottom.textPen().color())
+        self.caption.setPalette(palette)
+        self.caption.setToolTip(BARS_TIP)
+        self.caption_text = caption
+        # The bars start after the frame, the plot's 1-px margin and the
+        # names' column; "0" is centred there and reaches half its width
+        # left of it.
+        zero = QtGui.QFontMetricsF(font).horizontalAdvance("0") / 2
+        self._caption_right = int(self.frameWidth() + 1 + NAMES_PX - np.ceil(zero) - 4)
+        self._place_caption()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if hasattr(self, "_caption_right"):  # not while the plot is being made
+            self._place_caption()
+
+    def _place_caption(self) -> None:
+        # Elided rather than run into "0" (the column is 64 px at any width).
+        width = self._caption_right - self.frameWidth()
+        shown = self.caption.fontMetrics().elidedText(
+            self.caption_text, QtCore.Qt.TextElideMode.ElideRight, width)
+        self.caption.setText(shown)
+        self.caption.setVisible(bool(self.caption_text))
+        self.caption.setGeometry(self.frameWidth(), 0, width, self.height())
 
 
 class BarsArea(QtWidgets.QScrollArea):
     """Probability bars in a scroll area that they fill, scrolling up and
     down once the area is lower than their minimum height (a small
     window). Their scale row is kept under the rows in view, not scrolled
-    with them: drawn by the bars it was seen only scrolled to their end."""
+    with them: drawn by the bars it was seen only scrolled to their end.
+    Its names' column holds ``caption`` (what the bars are: "now")."""
 
-    def __init__(self, bars: ProbabilityBars, parent=None) -> None:
+    def __init__(self, bars: ProbabilityBars, parent=None, caption: str = "") -> None:
         super().__init__(parent)
         self.bars = bars
         bars.show_scale(False)
-        self.scale = ProbabilityScale(self)
+        self.scale = ProbabilityScale(self, caption)
         self.setWidget(bars)
         self.setWidgetResizable(True)
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)

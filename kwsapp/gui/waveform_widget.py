@@ -19,6 +19,22 @@ SPEECH_BRUSH = (255, 190, 60, 55)
 #: Shortest envelope segment (in amplitude units, about a pixel at the usual
 #: height), so digital silence still draws the zero line.
 MIN_SEGMENT = 0.01
+#: The level meter's scale steps (dB): the least that gives few enough labels.
+SCALE_STEPS_DB = tuple(m * 10 ** k for k in range(4) for m in (1, 2, 3, 5))
+SCALE_TEXT = (200, 200, 205)  # the scale over the meter's dark, unfilled part
+SCALE_TEXT_ON_BAR = (20, 20, 24)  # and over its bright bar
+
+
+def scale_ticks(floor_db: float, most: int) -> list[int]:
+    """Levels (dBFS, lowest first, 0 last) of a meter's scale from
+    ``floor_db`` (below 0) to 0: the multiples of the least round step
+    (:data:`SCALE_STEPS_DB`) that gives at most ``most`` of them."""
+    span = -float(floor_db)
+    for step in SCALE_STEPS_DB:
+        count = int(np.floor(span / step + 1e-9)) + 1
+        if count <= most:
+            break
+    return [-k * step for k in range(count - 1, -1, -1)]
 
 
 def envelope(audio: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,18 +148,67 @@ class WaveformWidget(pg.PlotWidget):
 
 
 class LevelMeter(QtWidgets.QWidget):
-    """Input level: RMS bar in dBFS with a decaying peak mark."""
+    """Input level: RMS bar in dBFS with a decaying peak mark, and a dBFS
+    scale drawn inside the bar (no height of its own). The scale's labels
+    are laid out on a resize only, each paint draws them (a timer repaints
+    the meter 30 times a second)."""
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
         super().__init__(parent)
         self.floor_db = config.meter_floor_db
         self.rms_db = self.floor_db
         self.peak_db = self.floor_db
+        self.ticks = scale_ticks(self.floor_db, config.meter_scale_ticks)
+        self._scale_font = QtGui.QFont(self.font())
+        self._scale_font.setPixelSize(int(config.meter_scale_px))
+        self._labels: list[tuple[str, QtCore.QRect]] = []
+        self._tick_xs: list[int] = []
         self.setMinimumHeight(14)
         self.setMaximumHeight(18)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                            QtWidgets.QSizePolicy.Policy.Fixed)
-        self.setToolTip("Input level (RMS, dBFS); the thin mark is the recent peak")
+        self.setToolTip("Input level (RMS, dBFS, on the scale drawn in it); the thin "
+                        "mark is the recent peak")
+        self._lay_out_scale()
+
+    def scale_labels(self) -> list[tuple[str, QtCore.QRect]]:
+        """``(text, rect)`` of the scale's labels drawn at the meter's size,
+        left to right (in its pixels)."""
+        return list(self._labels)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._lay_out_scale()
+
+    def _lay_out_scale(self) -> None:
+        width, height = self.width(), self.height()
+        metrics = QtGui.QFontMetrics(self._scale_font)
+        self._tick_xs = [x for x in (self._x(db, width) for db in self.ticks) if 0 < x < width]
+        self._labels = []
+        if metrics.height() > height:  # lower than a line: no labels
+            return
+        pad = 3  # from its tick mark
+        gap = max(4, metrics.horizontalAdvance(" "))  # between two labels
+        placed = []
+        for db in self.ticks:
+            text = "0 dBFS" if db == 0 else f"{db:g}"
+            x, w = self._x(db, width), metrics.horizontalAdvance(text)
+            # Right of its tick; where that leaves the meter (0 dBFS at its
+            # right end), left of it.
+            left = x + pad if x + pad + w <= width else x - pad - w
+            placed.append((db, text, QtCore.QRect(left, (height - metrics.height()) // 2,
+                                                  w, metrics.height())))
+        # The ends are kept first (0 dBFS, then the floor's), then the rest
+        # from the left, each only where it has room: a narrow meter drops
+        # labels rather than overlap them.
+        order = [placed[-1]] + placed[:-1]
+        kept: list[tuple[float, str, QtCore.QRect]] = []
+        for db, text, rect in order:
+            room = rect.adjusted(-gap, 0, gap, 0)
+            if rect.left() >= 0 and rect.right() < width and \
+                    not any(room.intersects(other) for _, _, other in kept):
+                kept.append((db, text, rect))
+        self._labels = [(text, rect) for _, text, rect in sorted(kept, key=lambda k: k[0])]
 
     def set_audio(self, audio: np.ndarray) -> None:
         """Update from the latest samples (float32)."""
@@ -166,7 +231,23 @@ class LevelMeter(QtWidgets.QWidget):
         grad.setColorAt(0.0, QtGui.QColor(60, 200, 110))
         grad.setColorAt(0.75, QtGui.QColor(230, 210, 60))
         grad.setColorAt(1.0, QtGui.QColor(235, 70, 60))
-        p.fillRect(QtCore.QRect(0, 0, self._x(self.rms_db, r.width()), r.height()), grad)
+        fill = self._x(self.rms_db, r.width())
+        p.fillRect(QtCore.QRect(0, 0, fill, r.height()), grad)
+        # The scale: light over the dark part, dark over the bar.
+        p.setFont(self._scale_font)
+        align = QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter
+        for colour, clip in ((SCALE_TEXT, QtCore.QRect(fill, 0, r.width() - fill, r.height())),
+                             (SCALE_TEXT_ON_BAR, QtCore.QRect(0, 0, fill, r.height()))):
+            if clip.width() <= 0:
+                continue
+            p.setClipRect(clip)
+            p.setPen(QtGui.QColor(*colour))
+            for x in self._tick_xs:
+                p.drawLine(x, 0, x, 2)
+                p.drawLine(x, r.height() - 3, x, r.height() - 1)
+            for text, rect in self._labels:
+                p.drawText(rect, align, text)
+        p.setClipping(False)
         p.setPen(QtGui.QPen(QtGui.QColor(240, 240, 240), 2))
         x = self._x(self.peak_db, r.width())
         p.drawLine(x, 0, x, r.height())
