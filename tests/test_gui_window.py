@@ -544,7 +544,7 @@ def test_the_bars_say_now_and_the_command_its_smoothed_confidence(qtbot, make_wi
     command's smoothed confidence when it fired ("go 53 %" beside a 78 %
     bar puzzled). The bars' scale row says "now" in the names' column
     (drawn, whole, left of "0" on its row: no height taken), at the
-    window's minimum size and a large one; the big label says "smoothed";
+X
     their tooltips say which is which."""
     window = make_window(tiny_model, autostart=False)
     live = window.live
@@ -565,7 +565,7 @@ def test_the_bars_say_now_and_the_command_its_smoothed_confidence(qtbot, make_wi
         assert int(pixels.max()) - int(pixels.min()) > 60, size  # drawn, not covered
         assert "latest" in caption.toolTip() and "smoothed" in caption.toolTip()
     live.show_command(CommandEvent("go", 0.53, 6.8, 7.1, 7.4, 0.3))
-    assert live.result.detail.text() == "smoothed 53% at 7.1 s"
+    assert live.result.detail.text() == "confidence 53% at 7.1 s"
     assert "smoothed" in live.result.toolTip() and "bars" in live.result.toolTip()
 
 

@@ -74,9 +74,9 @@ class ResultView(QtWidgets.QFrame):
         self._opacity.setOpacity(1.0)
         self.label.setText(label)
         when = f" at {when_s:.1f} s" if when_s is not None else ""
-        # "smoothed", not "confidence": beside the bars' latest window the
-        # number differs, and it is no longer than the old wording.
-        self.detail.setText(f"smoothed {score:.0%}{when}")
+        # The history's column says "confidence" too; that it differs from
+        # the bars' latest window is the bars' caption's and tooltips' job.
+        self.detail.setText(f"confidence {score:.0%}{when}")
         self._hold.start()
 
     @property
