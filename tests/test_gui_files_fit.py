@@ -269,3 +269,42 @@ def test_the_timeline_labels_only_where_they_have_room(qtbot, window):
     assert k in view.shown_labels, view.shown_labels
     drawn = drawn_labels(view)
     assert f"{commands[k][0]} {commands[k][1]:.0%}" in [text for text, _ in drawn], drawn
+
+
+def test_a_command_begun_left_of_the_view_keeps_its_label_pinned_to_the_edge(qtbot, window):
+    """Zoomed or panned so that a command's span starts left of the view,
+    its label was left out however much of the span showed. It is drawn at
+    the view's left edge, whole, inside the part of its span that shows,
+    when that part holds it; one whose part in view is narrower than its
+    label stays out (its span and marker stay). A span running off the
+    right edge keeps its label at its start where the label fits before
+    the edge."""
+    from kwsapp.gui.files import FileResult
+
+    commands = [("go", 0.71, 1.0, 3.05),  # 0.05 s of it in view: too little
+                ("yes", 0.92, 2.0, 6.0),  # half the view
+                ("stop", 0.64, 7.0, 12.0)]  # runs off the right edge
+    panel, config = window.files, window.gui_config
+    window.tabs.setCurrentWidget(panel)
+    panel.add_result(FileResult("/tmp/words.wav", commands=commands, seconds=12.0,
+                                columns=np.zeros((1200, config.spectrogram_n_mels), np.float32)))
+    view = panel.file_view
+    vb = view.getPlotItem().vb
+    for size in (window.minimumSizeHint(), QtCore.QSize(1240, 760)):
+        resized(qtbot, window, size)
+        vb.setXRange(3.0, 9.0, padding=0)
+        QtCore.QCoreApplication.processEvents()
+        assert view.labelled == [0, 1, 2]
+        assert all(region.isVisible() for region in view._regions[:3])
+        drawn = dict(drawn_labels(view))
+        assert set(drawn) == {"yes 92%", "stop 64%"}, (size, drawn)
+        plot = vb.sceneBoundingRect()
+        yes = drawn["yes 92%"]
+        span_end = vb.mapViewToScene(QtCore.QPointF(6.0, 0)).x()
+        assert abs(yes.left() - plot.left()) <= 0.5 and yes.right() <= span_end + 0.5, (
+            size, yes, plot, span_end)
+        stop = drawn["stop 64%"]
+        start = vb.mapViewToScene(QtCore.QPointF(7.0, 0)).x()
+        assert abs(stop.left() - start) <= 0.5 and stop.right() <= plot.right() + 0.5, (
+            size, stop, start, plot)
+        assert sorted(view.shown_labels) == [1, 2]
