@@ -2,8 +2,9 @@
 window's minimum size, with the table narrowed by its splitter, nor after
 the window and the table were widened and narrowed again; long file names
 elide in the middle (their end, the file's own name, kept), their whole
-path in the tooltip. Real window, offscreen, files classified by the real
-worker on the tiny model."""
+path in the tooltip; a clip's long label is elided, the window not widened
+for it. Real window, offscreen, files classified by the real worker on the
+tiny model."""
 
 from __future__ import annotations
 
@@ -150,6 +151,49 @@ def test_the_detail_keeps_its_share_of_the_width(qtbot, window, tmp_path):
         assert_fits(qtbot, panel.table)
 
 
+def test_a_clips_long_label_does_not_widen_the_window(qtbot, tmp_path, tiny_model, data_dir):
+    """A clip's label was drawn whole at 28 pt: a word with a long name
+    asked some 900 px of the detail, and the window's least width grew
+    past what every other part needs, for the Files tab alone (the table
+    squeezed to 70 px). The label is elided in the middle, its score kept
+    whole, the whole name in its tooltip. A copy of the tiny model whose
+    words have long names (the user's own words may) classifies a real
+    clip."""
+    import json
+    import shutil
+
+    from gui_helpers import quiet_window
+
+    model = tmp_path / "long_names"
+    shutil.copytree(tiny_model, model)
+    card = json.loads((model / "card.json").read_text())
+    card["labels"] = card["labels"][:2] + [f"turn_the_kitchen_lights_{label}_please"
+                                           for label in card["labels"][2:]]
+    (model / "card.json").write_text(json.dumps(card))
+    window = quiet_window(qtbot, tmp_path / "s.ini", str(model), show=True)
+    qtbot.waitExposed(window)
+    smallest = window.minimumSizeHint()
+    clip = sorted((data_dir / "go").glob("*.wav"))[0]
+    window.classify_files([str(clip)])
+    qtbot.waitUntil(lambda: not window.file_dispatch.busy, timeout=WAIT_MS)
+    panel = window.files
+    result = panel._results[str(clip)]
+    assert result.label.startswith("turn_the_kitchen_lights_"), result.summary()
+    assert panel.detail.currentIndex() == 1
+
+    for _ in range(10):  # the layouts' posted work, a level of them at a time
+        QtCore.QCoreApplication.processEvents()
+    assert window.minimumSizeHint() == smallest, (window.minimumSizeHint(), smallest)
+    resized(qtbot, window, smallest)
+    assert_fits(qtbot, panel.table)
+    label = panel.clip_label
+    shown = label.shown_text()
+    assert "…" in shown and shown.endswith(f"  {result.score:.0%}"), shown
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
+    assert label.toolTip().startswith(f"{result.label}  {result.score:.0%}"), label.toolTip()
+    window.close()
+
+
 def drawn_labels(view) -> list[tuple[str, QtCore.QRectF]]:
     """The command labels ``view``'s timeline draws: their text and
     rectangle in the scene's pixels (read after a paint: a label's
@@ -225,3 +269,42 @@ def test_the_timeline_labels_only_where_they_have_room(qtbot, window):
     assert k in view.shown_labels, view.shown_labels
     drawn = drawn_labels(view)
     assert f"{commands[k][0]} {commands[k][1]:.0%}" in [text for text, _ in drawn], drawn
+
+
+def test_a_command_begun_left_of_the_view_keeps_its_label_pinned_to_the_edge(qtbot, window):
+    """Zoomed or panned so that a command's span starts left of the view,
+    its label was left out however much of the span showed. It is drawn at
+    the view's left edge, whole, inside the part of its span that shows,
+    when that part holds it; one whose part in view is narrower than its
+    label stays out (its span and marker stay). A span running off the
+    right edge keeps its label at its start where the label fits before
+    the edge."""
+    from kwsapp.gui.files import FileResult
+
+    commands = [("go", 0.71, 1.0, 3.05),  # 0.05 s of it in view: too little
+                ("yes", 0.92, 2.0, 6.0),  # half the view
+                ("stop", 0.64, 7.0, 12.0)]  # runs off the right edge
+    panel, config = window.files, window.gui_config
+    window.tabs.setCurrentWidget(panel)
+    panel.add_result(FileResult("/tmp/words.wav", commands=commands, seconds=12.0,
+                                columns=np.zeros((1200, config.spectrogram_n_mels), np.float32)))
+    view = panel.file_view
+    vb = view.getPlotItem().vb
+    for size in (window.minimumSizeHint(), QtCore.QSize(1240, 760)):
+        resized(qtbot, window, size)
+        vb.setXRange(3.0, 9.0, padding=0)
+        QtCore.QCoreApplication.processEvents()
+        assert view.labelled == [0, 1, 2]
+        assert all(region.isVisible() for region in view._regions[:3])
+        drawn = dict(drawn_labels(view))
+        assert set(drawn) == {"yes 92%", "stop 64%"}, (size, drawn)
+        plot = vb.sceneBoundingRect()
+        yes = drawn["yes 92%"]
+        span_end = vb.mapViewToScene(QtCore.QPointF(6.0, 0)).x()
+        assert abs(yes.left() - plot.left()) <= 0.5 and yes.right() <= span_end + 0.5, (
+            size, yes, plot, span_end)
+        stop = drawn["stop 64%"]
+        start = vb.mapViewToScene(QtCore.QPointF(7.0, 0)).x()
+        assert abs(stop.left() - start) <= 0.5 and stop.right() <= plot.right() + 0.5, (
+            size, stop, start, plot)
+        assert sorted(view.shown_labels) == [1, 2]

@@ -24,7 +24,7 @@ from kwsapp.config import Config, GuiConfig, Overrides
 from kwsapp.errors import Cancelled, KwsError
 from kwsapp.gui.columns import ElidingDelegate, fit_columns, fixed_columns
 from kwsapp.gui.file_image import FileOverview, frames_per_column
-from kwsapp.gui.labels import fit_to_width
+from kwsapp.gui.labels import ElidedLabel, fit_to_width
 from kwsapp.gui.result_widget import BarsArea, ProbabilityBars
 from kwsapp.gui.spectrogram_widget import FileSpectrogramView, MelColours
 from kwsapp.inference.classify import FileClassification, FileClassifier
@@ -284,7 +284,11 @@ class FilesPanel(QtWidgets.QSplitter):
                                 "on a timeline.")
         hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         hint.setWordWrap(True)
-        self.clip_label = QtWidgets.QLabel()
+        # The label elided in the middle, its score kept whole: drawn whole
+        # at 28 pt, a word's long name ("turn_on_the_kitchen_lights_please")
+        # asked 900 px of the detail and widened the window past its least
+        # width for this tab alone.
+        self.clip_label = ElidedLabel(mode=QtCore.Qt.TextElideMode.ElideMiddle)
         self.clip_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         font = self.clip_label.font()
         font.setPointSize(28)
@@ -484,7 +488,7 @@ class FilesPanel(QtWidgets.QSplitter):
             self.error_label.setText(f"{Path(result.path).name}\n\n{result.error}")
             self.detail.setCurrentIndex(3)
         elif result.is_clip:
-            self.clip_label.setText(f"{result.label}  {result.score:.0%}")
+            self.clip_label.set_text(result.label, tail=f"  {result.score:.0%}")
             self.clip_note.setText("\n".join(n[0].upper() + n[1:] + "." for n in result.notes))
             self.clip_note.setVisible(bool(result.notes))
             if result.labels and tuple(result.labels) != self.clip_bars.labels:

@@ -438,8 +438,9 @@ class FileSpectrogramView(MelImagePlot):
 
     def _place_labels(self, *_args) -> None:
         """Draw the labels of the commands spanned that have room at the
-        plot's pixels now, each at its command's start, whole within the
-        plot: in the top row, else in the first lower row with room
+        plot's pixels now, each at its command's start (a command begun left
+        of the view: at the view's left edge, if the part of its span in
+        view is as wide as the label), whole within the plot: in the top row, else in the first lower row with room
         (``GuiConfig.file_label_rows``, as many as fit in
         ``file_labels_height_share`` of the plot's height), else not at all."""
         view = self.getPlotItem().getViewBox()
@@ -454,11 +455,21 @@ class FileSpectrogramView(MelImagePlot):
         row_px = max((text.textItem.boundingRect().height() for text in texts), default=1.0)
         n_rows = max(1, min(self.config.file_label_rows,
                             int(self.config.file_labels_height_share * view.height() // row_px)))
-        extents = []
+        extents = []  # each label's pixels from the plot's left edge
         for k, text in enumerate(texts):
-            left = (self._spans[self.labelled[k]][0] - x0) / s_per_px
-            extents.append((left, left + text.textItem.boundingRect().width()))
+            start, end = self._spans[self.labelled[k]]
+            left, width = (start - x0) / s_per_px, text.textItem.boundingRect().width()
+            if left < -0.5:
+                # Its span starts left of the view: the label is pinned to
+                # the view's left edge if the part of the span that shows
+                # holds it (it was left out, however much of the span showed).
+                shows = (min(end, x1) - x0) / s_per_px
+                left = 0.0 if width <= shows + 0.5 else -np.inf
+            extents.append((left, left + width))
         # A label the plot's edge would cut ("no 4" for "no 46%") has no room.
+        # (One running off the right edge from its span's start has less of
+        # its span in view than its own width: it stays out, as one whose
+        # span shows too little at the left edge.)
         whole = [k for k, (left, right) in enumerate(extents)
                  if left >= -0.5 and right <= view.width() + 0.5]
         rows: list[int | None] = [None] * len(texts)
@@ -467,7 +478,8 @@ class FileSpectrogramView(MelImagePlot):
         top = self.config.spectrogram_n_mels
         for k, (text, row) in enumerate(zip(texts, rows)):
             if row is not None:
-                text.setPos(self._spans[self.labelled[k]][0], top - row * row_px * y_per_px)
+                x = max(self._spans[self.labelled[k]][0], x0)
+                text.setPos(x, top - row * row_px * y_per_px)
                 self.shown_labels.append(self.labelled[k])
             text.setVisible(row is not None)
 
