@@ -466,6 +466,26 @@ def test_the_probability_bars_labels_stay_apart_in_a_low_window(qtbot, make_wind
     assert 0 <= shown <= area.viewport().height(), (centre, area.verticalScrollBar().value())
 
 
+def test_a_long_word_name_is_elided_in_the_bars_not_left_out(qtbot):
+    """A word of the user's with a long name got a bar but no name: pyqtgraph
+    leaves out a tick label wider than its axis. It is now cut in the
+    middle to the names' column, and every row has its name."""
+    from kwsapp.gui.result_widget import ProbabilityBars
+
+    long_name = "turn_on_the_kitchen_lights_please"
+    bars = ProbabilityBars(("silence", "unknown", long_name, "no"))
+    qtbot.addWidget(bars)
+    bars.resize(300, 200)
+    bars.show()
+    qtbot.waitExposed(bars)
+    QtCore.QCoreApplication.processEvents()
+    drawn = [text for text, _ in bar_labels(bars)]
+    assert len(drawn) == 4, drawn
+    assert drawn[0] == "silence" and drawn[3] == "no", drawn
+    assert drawn[2] != long_name and "…" in drawn[2], drawn
+    assert drawn[2].startswith("tur") and drawn[2].endswith("se"), drawn
+
+
 def in_widget(plot, side: str, rect: QtCore.QRectF) -> QtCore.QRect:
     """An axis label's ``rect`` (axis coordinates) in ``plot``'s pixels."""
     scene = plot.getPlotItem().getAxis(side).mapRectToScene(rect)

@@ -239,14 +239,24 @@ class ProbabilityBars(pg.PlotWidget):
         n = len(self.labels)
         # First label at the top: y counts down.
         self._y = np.arange(n)[::-1].astype(float)
-        self.getPlotItem().getAxis("left").setTicks(
-            [[(float(y), lab) for y, lab in zip(self._y, self.labels)]])
+        axis = self.getPlotItem().getAxis("left")
+        axis.setTicks([[(float(y), name) for y, name in zip(self._y, self._names(axis))]])
         self.getPlotItem().setYRange(-0.5, n - 0.5, padding=0)
         self.setMinimumHeight(self.readable_height())
         # Commands and user words in the accent colour, silence/unknown dim.
         self._base = [pg.mkBrush(*(DIM if lab in ("silence", "unknown") else ACCENT), 140)
                       for lab in self.labels]
         self.set_probabilities(np.zeros(n, np.float32))
+
+    def _names(self, axis: pg.AxisItem) -> list[str]:
+        """The labels as the names' column draws them: a long one (a word of
+        the user's) elided in the middle to the column's width, since
+        pyqtgraph leaves out a tick label that does not fit its axis."""
+        metrics = QtGui.QFontMetrics(axis.style["tickFont"] or QtGui.QFont())
+        room = (NAMES_PX - max(0, axis.style["tickLength"]) - axis.style["tickTextOffset"][0]
+                - 2)
+        return [metrics.elidedText(lab, QtCore.Qt.TextElideMode.ElideMiddle, room)
+                for lab in self.labels]
 
     def readable_height(self) -> int:
         """Pixels the bars need for every label to have its own row: the
