@@ -74,7 +74,7 @@ def write_atomic(path: str | os.PathLike[str], payload: bytes | Callable[[Path],
             os.close(fd)
             payload(tmp)
         if before is None:
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
+            os.chmod(tmp, new_file_mode())
         else:
             _keep_owner(tmp, before)
             os.chmod(tmp, stat.S_IMODE(before.st_mode))  # after chown, which may clear set-id bits
@@ -160,7 +160,22 @@ def _keep_owner(tmp: Path, before: os.stat_result) -> None:
             pass
 
 
+def new_file_mode() -> int:
+    """The mode a new file gets from the process's umask (``mkstemp``'s
+    files are 0600 whatever the umask)."""
+    return 0o666 & ~_umask()
+
+
 def _umask() -> int:
-    mask = os.umask(0)
+    # /proc says it without changing it: os.umask reads it only by setting
+    # it, and for that moment files other threads create get the value set.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # narrowest, for the moment it is in force
     os.umask(mask)
     return mask

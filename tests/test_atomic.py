@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kwsapp.atomic import PARTIAL_PREFIX, write_atomic, write_json_atomic, write_target
+from kwsapp.atomic import (PARTIAL_PREFIX, new_file_mode, write_atomic, write_json_atomic,
+                           write_target)
 from kwsapp.errors import BadInputError
 
 
@@ -142,3 +143,14 @@ def test_follow_symlinks_false_replaces_the_link(linked):
     write_atomic(link, b"new\n", follow_symlinks=False)
     assert not link.is_symlink() and link.read_text() == "new\n"
     assert real.read_text() == "old\n"
+
+
+def test_new_file_mode_reads_the_umask_and_leaves_it():
+    """The umask read from /proc (os.umask can only be read by setting it,
+    which for that moment changes the mode of files other threads make)."""
+    old = os.umask(0o027)
+    try:
+        assert new_file_mode() == 0o640
+        assert os.umask(0o027) == 0o027  # still in force
+    finally:
+        os.umask(old)

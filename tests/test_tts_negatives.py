@@ -4,6 +4,7 @@ engine by engine, where one is not installed)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections import Counter
@@ -150,8 +151,14 @@ def test_render_gives_speech_from_every_engine_deterministic_and_cached(tmp_path
         pytest.skip("no TTS engine installed (apt-get install espeak-ng flite festival)")
     cfg = tts.TtsConfig(voices=tuple(voices), **TINY)
     plan = tts.plan("train", cfg, word_list) + tts.plan("heldout", cfg, word_list)
-    first = tts.render(plan, tmp_path / "a", cfg.render)
+    umask = os.umask(0o022)
+    try:
+        first = tts.render(plan, tmp_path / "a", cfg.render)
+    finally:
+        os.umask(umask)
     assert first.rendered == len(plan) and first.failed == 0
+    # A rendered clip gets the umask's mode, as any written file (was 0600).
+    assert {oct(u.path(tmp_path / "a").stat().st_mode & 0o777) for u in plan} == {"0o644"}
     for engine in {u.voice.engine for u in plan}:
         audio = [sf.read(str(u.path(tmp_path / "a")), dtype="float32", always_2d=True)
                  for u in plan if u.voice.engine == engine]

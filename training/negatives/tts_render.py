@@ -29,6 +29,7 @@ import numpy as np
 import scipy.io.wavfile
 import soundfile as sf
 
+from kwsapp.atomic import new_file_mode
 from kwsapp.audio.io import resample
 from kwsapp.config import SAMPLE_RATE_HZ
 from training.data import Clip
@@ -210,6 +211,7 @@ def _finish(raw: Path, dest: Path, config: RenderConfig) -> bool:
         # scipy writes plain IEEE-float WAV; libsndfile would add a PEAK chunk
         # holding the time of writing, and identical audio must give identical bytes.
         scipy.io.wavfile.write(tmp, SAMPLE_RATE_HZ, y)
+        os.chmod(tmp, new_file_mode())  # as a plain write would make it, not 0600
         try:
             # A hard link never replaces a file another run made meanwhile
             # (its mtime may already be in a cache key).
