@@ -14,7 +14,8 @@ from kwsapp.audio.io import load_audio, resample
 from kwsapp.audio.source import FileSource
 from kwsapp.config import Config, VadConfig
 from kwsapp.errors import DeviceError
-from kwsapp.inference.engine import Engine, _Window, _WindowQueue
+from kwsapp.inference.engine import Engine
+from kwsapp.inference.work_queue import WindowTask, WorkQueue
 from kwsapp.inference.recognizer import Recognizer
 
 WORDS = ("stop", "yes", "go", "no", "left")
@@ -180,9 +181,9 @@ def test_set_recognizer_takes_effect_at_the_next_window(tiny_model, stream):
 
 
 def test_realtime_queue_drops_oldest_and_counts():
-    q = _WindowQueue(2, block=False)
+    q = WorkQueue(2, block=False)
     for end in range(5):
-        q.put(_Window(end=end, audio=np.zeros(1, np.float32), segment=0))
+        q.put(WindowTask(end=end, audio=np.zeros(1, np.float32), segment=0))
     assert q.dropped == 3
     assert [q.get().end, q.get().end] == [3, 4]
 

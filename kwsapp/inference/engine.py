@@ -50,7 +50,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -58,20 +58,21 @@ import numpy as np
 from kwsapp.audio.io import StreamResampler
 from kwsapp.audio.ringbuffer import RingBuffer, RingOverrun
 from kwsapp.audio.source import AudioSource
-from kwsapp.audio.vad import SpeechGate, SpeechRun, heard_run
+from kwsapp.audio.vad import SpeechGate, heard_run
 from kwsapp.config import SAMPLE_RATE_HZ, Config, ms_to_samples
 from kwsapp.errors import DeviceError, KwsError
 from kwsapp.inference.embedding_ring import EmbeddingRing
+from kwsapp.inference.events import CommandEvent, DecisionInput, EngineStats, WindowResult
 from kwsapp.inference.finite import all_finite
 from kwsapp.inference.hold import CommandHold, Held
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.inference.second_opinion import SecondOpinion, Unconfirmed
 from kwsapp.inference.smoothing import Smoother
+from kwsapp.inference.work_queue import (ChunkTask, QueueClosed, StepsTask, StepTask, WindowTask,
+                                         WorkQueue)
 
 log = logging.getLogger(__name__)
 
-#: How long a file's blocking hand-off waits before checking for a stop.
-_WAIT_S = 0.05
 #: The live pipeline wakes this long after its next audio is due by the
 #: source's clock: blocks come a little late (scheduling), and a wake-up that
 #: finds nothing new costs as much as one that works.
@@ -95,157 +96,9 @@ _INLINE_SHARE = 0.25
 #: Longest wait in :meth:`Engine.run` for its threads once it ends (they
 #: end after the model call in progress; stop()'s 1 s is the live one).
 RUN_STOP_WAIT_S = 30.0
-
-
-@dataclass(frozen=True)
-class CommandEvent:
-    """A recognized command. Times are seconds from the stream start."""
-
-    label: str
-    score: float
-    start: float  # span of audio where the word was heard (its speech run
-    end: float  # within the window that fired, or that window)
-    emitted_at: float  # stream time when the event was emitted
-    latency: float  # emitted_at - end (word end per VAD -> emission)
-
-
-@dataclass(frozen=True)
-class DecisionInput:
-    """What the decision layer was given for one window (``on_decision``):
-    enough to re-run the smoother alone with other settings (the tuner)."""
-
-    time: float  # stream time (s) of the window's last sample
-    probs: np.ndarray  # [n_labels] float32, recognizer.labels order
-    word: int | None  # the smoother's word key: start sample of the window's speech run
-    gate_reopened: bool  # the speech gate closed since the last window: smoother reset
-    span: tuple[float, float]  # (s) the start/end an event fired by this window carries
-    quiet_ms: float | None = None  # the speech's pause at the window's end (SpeechGate.quiet_ms)
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """One classified window."""
-
-    end: float  # stream time (s) of the window's last sample
-    probs: np.ndarray  # [n_labels] float32 in recognizer.labels order
-    infer_ms: float
-
-
-@dataclass
-class EngineStats:
-    xruns: int = 0  # input overflows reported by the device
-    dropped_windows: int = 0  # windows dropped because inference lagged
-    infer_ms: float = 0.0  # last window's front end + model time
-    latency_ms: float = 0.0  # last event's word end -> emission
-    overruns: int = 0  # ring readers that fell a whole ring behind
-
-
-@dataclass
-class _Window:
-    end: int  # absolute 16 kHz sample just after the window
-    audio: np.ndarray
-    segment: int  # gate opening the window belongs to
-    runs: list[SpeechRun] = field(default_factory=list)
-    quiet_ms: float | None = None  # SpeechGate.quiet_ms when the window was cut
-
-
-@dataclass
-class _Step:
-    """One embedding step of a split model (every 80 ms; see ``lazy_shut_steps``)."""
-
-    j: int  # embedding index
-    end: int  # absolute 16 kHz sample just after the head's window
-    audio: np.ndarray  # the samples the step reads
-    head: bool  # a hop while the gate is open: run the head
-    segment: int
-    runs: list[SpeechRun] = field(default_factory=list)
-    quiet_ms: float | None = None  # SpeechGate.quiet_ms when the step was cut
-
-
-@dataclass
-class _Steps:
-    """Consecutive embedding steps due at one wake-up of a live pipeline,
-    embedded in as few model calls as the artifact allows (two or three
-    steps in one call of its streaming models), then decided one by one."""
-
-    steps: list[_Step]  # in order (their audio left empty)
-    audio: np.ndarray  # the samples all of them read, from the first one's start
-
-
-@dataclass
-class _Chunk:
-    """Consecutive embedding steps of a file, embedded in one model call."""
-
-    first: int  # index of the first embedding
-    audio: np.ndarray  # the chunk model's input (zeros past the audio's end)
-    steps: list[_Step]  # in order, from ``first`` on (their audio left empty)
-
-
 #: Steps a realtime engine lets wait per window of ``queue_size`` (steps are
 #: 80 ms apart; those dropped are recomputed from the ring).
 _STEPS_PER_WINDOW = 4
-
-
-class _Closed(Exception):
-    pass
-
-
-class _WindowQueue:
-    """Bounded hand-off to the inference thread: drop-oldest (realtime) or
-    blocking (files)."""
-
-    def __init__(self, maxsize: int, block: bool) -> None:
-        self._items: deque[_Window | _Step | _Chunk | None] = deque()
-        self._maxsize = max(1, maxsize)
-        self.block = block  # put() waits for room (else drops the oldest)
-        self._cond = threading.Condition()
-        self._closed = False
-        self._waiting = False  # the consumer waits in get() on an empty queue
-        self.dropped = 0
-
-    def put(self, item: _Window | _Step | _Chunk | None) -> None:
-        with self._cond:
-            if item is not None:
-                if self.block:
-                    while len(self._items) >= self._maxsize and not self._closed:
-                        self._cond.wait(_WAIT_S)
-                elif len(self._items) >= self._maxsize:
-                    self._items.popleft()
-                    self.dropped += 1
-            if self._closed:
-                raise _Closed
-            self._items.append(item)
-            self._cond.notify_all()
-
-    def get(self) -> _Window | _Step | _Chunk | None:
-        """The next item; raises _Closed once closed."""
-        with self._cond:
-            try:
-                while not self._items:
-                    if self._closed:
-                        raise _Closed
-                    self._waiting = True
-                    self._cond.wait()  # put() and close() notify: no polling
-            finally:
-                self._waiting = False
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
-
-    def idle(self) -> bool:
-        """Whether the consumer waits on an empty queue: it holds no item,
-        and takes none until the next put()."""
-        with self._cond:
-            return self._waiting and not self._items
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 class Engine:
@@ -299,7 +152,7 @@ class Engine:
         self._hop = self.config.hop_samples
         self._next_hop = self._hop
         self._next_j: int | None = None  # next embedding step due (split models)
-        self._group: _Chunk | None = None  # a file's steps waiting for their chunk
+        self._group: ChunkTask | None = None  # a file's steps waiting for their chunk
         self._chunk_next: int | None = None  # first embedding of the next chunk
         self._due = 0  # last window / step position handed on
         self._listeners: list[Callable[[float, np.ndarray], None]] = []
@@ -337,11 +190,11 @@ class Engine:
 
     # ---- control -------------------------------------------------------
 
-    def _new_queue(self) -> _WindowQueue:
+    def _new_queue(self) -> WorkQueue:
         size = self.config.queue_size
         if self.recognizer.split is not None and self.source.realtime:
             size *= _STEPS_PER_WINDOW
-        return _WindowQueue(size, block=not self.source.realtime)
+        return WorkQueue(size, block=not self.source.realtime)
 
     def add_embedding_listener(self, listener: Callable[[float, np.ndarray], None]) -> None:
         """Call ``listener(end_s, embedding)`` with every new embedding of a
@@ -535,7 +388,7 @@ class Engine:
     def _guard(self, target: Callable[..., None], *args: object) -> None:
         try:
             target(*args)
-        except _Closed:
+        except QueueClosed:
             pass
         except Exception as exc:
             self._fail(exc)
@@ -726,7 +579,7 @@ class Engine:
         """on_block of a non-realtime source (runs on the source's thread)."""
         try:
             self._feed(block)
-        except _Closed:
+        except QueueClosed:
             pass
         except Exception as exc:
             self._fail(exc)
@@ -734,7 +587,7 @@ class Engine:
     def _feed(self, block: np.ndarray) -> None:
         """Source-rate block -> 16 kHz -> ring -> gate and windows."""
         if self._stop.is_set():
-            raise _Closed
+            raise QueueClosed
         if not all_finite(block):
             # Seen from PortAudio on JACK when a connected client goes away;
             # one NaN would poison every window that holds it.
@@ -770,7 +623,7 @@ class Engine:
         judged = gate.judged_position
         if total - judged >= fs:  # every new whole VAD frame judged at once
             gate.judge(self.ring.read(judged, (total - judged) // fs * fs))
-        batch: list[_Step] = []  # a live stream's steps due now (one task)
+        batch: list[StepTask] = []  # a live stream's steps due now (one task)
         batch_split = None  # the split model they are steps of
         while True:
             split = self.recognizer.split
@@ -832,7 +685,7 @@ class Engine:
         end = j * split.spec.hop_samples + split.spec.input_samples
         return end - split.step_span, end
 
-    def _make_step(self, split, j: int, end: int, with_audio: bool = True) -> _Step:
+    def _make_step(self, split, j: int, end: int, with_audio: bool = True) -> StepTask:
         every = max(1, int(round(self._hop / split.spec.hop_samples)))
         head = self.gate.is_open and j % every == 0
         if with_audio:
@@ -840,18 +693,18 @@ class Engine:
             audio = self.ring.read(start, stop - start)
         else:
             audio = np.zeros(0, np.float32)
-        return _Step(j=j, end=end, audio=audio, head=head, segment=self.gate.segment,
+        return StepTask(j=j, end=end, audio=audio, head=head, segment=self.gate.segment,
                      runs=self.gate.runs_in(end - self.window_samples, end) if head else [],
                      quiet_ms=self.gate.quiet_ms() if head else None)
 
     def _emit_step(self, split, j: int, end: int) -> None:
         self._hand_off(self._make_step(split, j, end))
 
-    def _emit_steps(self, split, steps: list[_Step]) -> None:
+    def _emit_steps(self, split, steps: list[StepTask]) -> None:
         """A live stream's steps due at this wake-up, as one task."""
         start = self._stream_bounds(split, steps[0].j)[0]
         end = self._stream_bounds(split, steps[-1].j)[1]
-        self._hand_off(_Steps(steps, self.ring.read(start, end - start)))
+        self._hand_off(StepsTask(steps, self.ring.read(start, end - start)))
 
     def _group_step(self, split, j: int, end: int) -> None:
         """A file: collect steps into chunks of the chunk model's size (fixed
@@ -860,7 +713,7 @@ class Engine:
             # The first chunk also holds the embeddings the first heads read.
             first = (self._chunk_next if self._chunk_next is not None
                      else j - split.spec.frames + 1)
-            self._group = _Chunk(first=first, audio=np.zeros(0, np.float32), steps=[])
+            self._group = ChunkTask(first=first, audio=np.zeros(0, np.float32), steps=[])
         self._group.steps.append(self._make_step(split, j, end, with_audio=False))
         if j == self._group.first + split.spec.chunk_embeddings - 1:
             self._flush_group()
@@ -890,8 +743,9 @@ class Engine:
     def _emit_window(self, end: int) -> None:
         n = self.window_samples
         start = end - n
-        self._hand_off(_Window(end=end, audio=self.ring.read(start, n), segment=self.gate.segment,
-                               runs=self.gate.runs_in(start, end), quiet_ms=self.gate.quiet_ms()))
+        self._hand_off(WindowTask(end=end, audio=self.ring.read(start, n),
+                                  segment=self.gate.segment, runs=self.gate.runs_in(start, end),
+                                  quiet_ms=self.gate.quiet_ms()))
 
     def _inference_loop(self) -> None:
         self.second_opinion.load_if_inline()
@@ -906,13 +760,13 @@ class Engine:
                 return
             self._run_task(task)
 
-    def _hand_off(self, task: _Window | _Step | _Steps) -> None:
+    def _hand_off(self, task: WindowTask | StepTask | StepsTask) -> None:
         """A realtime step or window: run here, on the pipeline thread, when
         the inference thread is idle and the last one was quick
         (:data:`_INLINE_SHARE`); else queue it for the inference thread."""
         split = self.recognizer.split
-        hop = split.spec.hop_samples if split is not None and isinstance(task, (_Step, _Steps)) \
-            else self._hop
+        stepped = split is not None and isinstance(task, (StepTask, StepsTask))
+        hop = split.spec.hop_samples if stepped else self._hop
         if (self.source.realtime and self._pending_recognizer is None
                 and self._task_s < _INLINE_SHARE * hop / self.sample_rate_hz
                 and self._queue.idle()):
@@ -921,7 +775,7 @@ class Engine:
         else:
             self._queue.put(task)
 
-    def _run_task(self, task: _Window | _Step | _Steps | _Chunk) -> None:
+    def _run_task(self, task: WindowTask | StepTask | StepsTask | ChunkTask) -> None:
         """One queued item through the model and the smoother (the inference
         thread, or the pipeline's own when it runs the item itself)."""
         if self._pending_recognizer is not None:
@@ -929,18 +783,18 @@ class Engine:
             self.smoother = Smoother(self._recognizer.labels, self.smoother.config)
         t0 = time.perf_counter()
         try:
-            if isinstance(task, _Chunk) and self.config.verify.active:
+            if isinstance(task, ChunkTask) and self.config.verify.active:
                 self._recent.append((task.first * self._recognizer.split.spec.hop_samples,
                                      task.audio))
-            elif isinstance(task, _Window) and self.config.verify.active:
+            elif isinstance(task, WindowTask) and self.config.verify.active:
                 self._recent.append((task.end - task.audio.shape[0], task.audio))
-            if isinstance(task, _Chunk):
+            if isinstance(task, ChunkTask):
                 if self._recognizer.split is not None:
                     self._run_chunk(task)
                 return
-            if isinstance(task, _Step):  # one step: the same path as several
-                task = _Steps([task], task.audio)
-            if isinstance(task, _Steps):
+            if isinstance(task, StepTask):  # one step: the same path as several
+                task = StepsTask([task], task.audio)
+            if isinstance(task, StepsTask):
                 if self._recognizer.split is None:
                     return  # queued before the switch to a window model
                 decided = list(zip(task.steps, self._steps(task)))
@@ -955,7 +809,7 @@ class Engine:
         finally:
             self._task_s = time.perf_counter() - t0
 
-    def _steps(self, task: _Steps) -> list[np.ndarray | None]:
+    def _steps(self, task: StepsTask) -> list[np.ndarray | None]:
         """Embed consecutive steps' 80 ms each, in as few calls as the
         artifact allows (catching up on steps a full queue dropped or that
         came before the first), give the new embeddings to the listeners;
@@ -1009,7 +863,7 @@ class Engine:
             if k >= keep_from:
                 self._store(k, emb)
 
-    def _run_chunk(self, chunk: _Chunk) -> None:
+    def _run_chunk(self, chunk: ChunkTask) -> None:
         """A file's chunk: every embedding in one call, every head window of
         it in one more, then the smoother in order."""
         t0 = time.perf_counter()
@@ -1054,14 +908,14 @@ class Engine:
         if j >= 0 and self.hold.holding:  # also after the last listener went (detach)
             self.hold.release(self.embeddings.end_s(j))
 
-    def _decide(self, task: _Window | _Step, probs: np.ndarray) -> None:
+    def _decide(self, task: WindowTask | StepTask, probs: np.ndarray) -> None:
         """Window probabilities -> smoother -> on_window / on_event."""
         sr = float(self.sample_rate_hz)
         reopened = task.segment != self._segment
         if reopened:  # the gate closed in between
             self.smoother.reset()
             self._segment = task.segment
-        n = task.audio.shape[0] if isinstance(task, _Window) else self.window_samples
+        n = task.audio.shape[0] if isinstance(task, WindowTask) else self.window_samples
         win_start = task.end - n
         run = heard_run(task.runs, task.end,
                         ms_to_samples(self.config.vad.heard_ms, self.sample_rate_hz))
