@@ -76,9 +76,9 @@ def reads_recorded(monkeypatch, gate: threading.Event | None = None) -> list:
     """The threads the dialog decodes take files on: the real decoder,
     wrapped to note its thread (and, given ``gate``, to wait for it first,
     as a slow disk would)."""
-    import kwsapp.gui.add_word as add_word
+    import kwsapp.gui.take_sources as take_sources
 
-    threads, real = [], add_word.read_take
+    threads, real = [], take_sources.read_take
 
     def read_take(*args, **kwargs):
         threads.append(threading.current_thread())
@@ -86,7 +86,7 @@ def reads_recorded(monkeypatch, gate: threading.Event | None = None) -> list:
             assert gate.wait(20.0)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(add_word, "read_take", read_take)
+    monkeypatch.setattr(take_sources, "read_take", read_take)
     return threads
 
 
