@@ -148,7 +148,7 @@ def main() -> None:
     slots = [s.status.text() for s in dialog.slots]
     drawn = [s.drawn_points() for s in dialog.slots]
     trained = dialog.train() and wait(app, lambda: not dialog.training, args.timeout)
-    words = dialog.word_names()
+    words = dialog.words.names()
     dialog.close()
     heard = False
     if window_ports:

@@ -160,26 +160,26 @@ def test_records_drops_redoes_trains_and_removes(qtbot, dialog, tmp_path):
         assert dialog.train()
     assert added.args == ["snow boy"]
     assert values and values[-1] == 100 and len(set(values)) > 3  # progress moved
-    assert dialog.word_names() == ["snow boy"]
+    assert dialog.words.names() == ["snow boy"]
     assert (tmp_path / "home" / "words" / "snow_boy" / "card.json").is_file()
 
     # A word removed behind the dialog's back (`kwsapp words --remove` in a
     # terminal; here its folder moved aside): the dialog says it was not
     # removed, and why, not "removed", and the list is read again.
     folder = tmp_path / "home" / "words" / "snow_boy"
-    dialog.words_list.setCurrentRow(0)
+    dialog.words.words_list.setCurrentRow(0)
     folder.rename(tmp_path / "aside")
     with qtbot.assertNotEmitted(dialog.word_removed):
-        dialog.remove_selected()
+        dialog.words.remove_selected()
     assert "not removed" in dialog.prompt.text() and "snow boy" in dialog.prompt.text()
-    assert dialog.word_names() == []
+    assert dialog.words.names() == []
 
     (tmp_path / "aside").rename(folder)
-    dialog.refresh_words()
-    dialog.words_list.setCurrentRow(0)
+    dialog.words.refresh()
+    dialog.words.words_list.setCurrentRow(0)
     with qtbot.waitSignal(dialog.word_removed, timeout=5000):
-        dialog.remove_selected()
-    assert dialog.word_names() == [] and "removed" in dialog.prompt.text()
+        dialog.words.remove_selected()
+    assert dialog.words.names() == [] and "removed" in dialog.prompt.text()
     assert not folder.exists()
 
 
@@ -696,7 +696,7 @@ def test_a_word_to_ignore_is_trained_as_one_and_listed_so(qtbot, dialog, wake_di
         assert dialog.train()
     card = json.loads((tmp_path / "home" / "words" / "alexa" / "card.json").read_text())
     assert card["role"] == "ignore"
-    assert "ignored" in dialog.words_list.item(0).text()
+    assert "ignored" in dialog.words.words_list.item(0).text()
     assert "no longer fire" in dialog.prompt.text()
     assert not dialog.ignore_box.isChecked()
 
@@ -731,7 +731,7 @@ def test_a_word_to_ignore_that_sounds_like_a_command_says_so(qtbot, dialog, data
     said = dialog.prompt.text()
     assert "sounds like" in said and "'stop'" in said.split("sounds like")[1], said
     assert f"({card['threshold']:.2f})" in dialog.prompt.text()
-    assert f"vetoes at {card['threshold']:.2f}" in dialog.words_list.item(0).text()
+    assert f"vetoes at {card['threshold']:.2f}" in dialog.words.words_list.item(0).text()
 
 
 def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wake_dir,  # noqa: F811
@@ -747,18 +747,18 @@ def test_a_word_made_for_another_model_is_marked_and_retrained(qtbot, dialog, wa
     card = json.loads(path.read_text())
     current = card["embedding"]
     path.write_text(json.dumps({**card, "embedding": "embed/embedding.tflite:000000000000"}))
-    dialog.refresh_words()
-    assert "Retrain" in dialog.words_list.item(0).text()
+    dialog.words.refresh()
+    assert "Retrain" in dialog.words.words_list.item(0).text()
 
     # A take in progress.
     add_files(qtbot, dialog, [str(p) for p in recordings(wake_dir, "snowboy", 1)])
     assert not dialog.retrain_selected()  # nothing selected
-    dialog.words_list.setCurrentRow(0)
+    dialog.words.words_list.setCurrentRow(0)
     with qtbot.waitSignal(dialog.word_added, timeout=60000) as added:
         assert dialog.retrain_selected()
     assert added.args == ["alexa"]
     assert json.loads(path.read_text())["embedding"] == current
-    assert "Retrain" not in dialog.words_list.item(0).text()
+    assert "Retrain" not in dialog.words.words_list.item(0).text()
     assert "retrained" in dialog.prompt.text() and len(dialog.takes) == 1
 
 

@@ -20,7 +20,9 @@ not waiting behind it. Dropped files are
 decoded, and training runs, on worker threads whose results and progress
 arrive through Qt signals: the dialog stays live while a long file is read.
 Each take shows in a :class:`~kwsapp.gui.take_slot.TakeSlot`; the recorder
-and the files' decoding are :mod:`kwsapp.gui.take_sources`'.
+and the files' decoding are :mod:`kwsapp.gui.take_sources`'; the words
+taught are a :class:`~kwsapp.gui.your_words.YourWords`, whose Retrain runs
+here, on the training's worker thread.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from kwsapp.gui.live import SessionRunner
 from kwsapp.gui.take_slot import TakeSlot
 from kwsapp.gui.take_sources import open_recorder, read_takes
 from kwsapp.gui.waveform_widget import LevelMeter
+from kwsapp.gui.your_words import YourWords
 from kwsapp.userwords.record import InputWatch
 from kwsapp.userwords.takes import Take, check_take, check_takes, min_takes
 
@@ -137,16 +140,10 @@ class AddWordDialog(QtWidgets.QDialog):
         self.train_button = QtWidgets.QPushButton("Train")
         self.train_button.setToolTip("Train a detector for the word from the takes (seconds)")
         self.train_button.clicked.connect(self.train)
-        self.words_list = QtWidgets.QListWidget()
-        self.words_list.setToolTip("Your words")
-        self.words_list.setMaximumHeight(84)  # a few words; more scroll
-        self.remove_button = QtWidgets.QPushButton("Remove word")
-        self.remove_button.setToolTip("Delete the selected word")
-        self.remove_button.clicked.connect(self.remove_selected)
-        self.retrain_button = QtWidgets.QPushButton("Retrain")
-        self.retrain_button.setToolTip("Train the selected word again from its kept takes "
-                                       "(after an update changed the model it listens on)")
-        self.retrain_button.clicked.connect(self.retrain_selected)
+        self.words = YourWords(root, self._embedding_and_pool)
+        self.words.said.connect(self.say)
+        self.words.removed.connect(self.word_removed)
+        self.words.retrain_button.clicked.connect(self.retrain_selected)
         close = QtWidgets.QPushButton("Close")
         close.clicked.connect(self.close)
 
@@ -176,14 +173,8 @@ class AddWordDialog(QtWidgets.QDialog):
         row.addWidget(self.progress, 1)
         row.addWidget(self.train_button)
         lay.addLayout(row)
-        lay.addWidget(QtWidgets.QLabel("Your words"))
-        lay.addWidget(self.words_list)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.remove_button)
-        row.addWidget(self.retrain_button)
-        row.addStretch(1)
-        row.addWidget(close)
-        lay.addLayout(row)
+        lay.addWidget(self.words)
+        self.words.buttons.addWidget(close)
         # The default takes without scrolling, within a 768-pixel screen's
         # 700 pixels under a title bar and a panel.
         self.resize(560, 680)
@@ -204,7 +195,7 @@ class AddWordDialog(QtWidgets.QDialog):
         # answers nobody), waited for on a thread of its own.
         self.player = ClipPlayer(self.config.play_answer_s, self._bridge.played.emit)
         self._runner = self._new_runner()
-        self.refresh_words()
+        self.words.refresh()
 
     def _new_runner(self) -> SessionRunner:
         """The runner that opens and closes the takes' inputs."""
@@ -573,14 +564,14 @@ class AddWordDialog(QtWidgets.QDialog):
         thread (the takes being recorded stay); returns whether it started."""
         from kwsapp.userwords.store import find_word
 
-        item = self.words_list.currentItem()
-        if item is None:
+        name = self.words.selected()
+        if name is None:
             self.say("Select a word to retrain.", error=True)
             return False
         if self._thread is not None or self.recording:
             return False
         try:
-            word = find_word(item.data(QtCore.Qt.ItemDataRole.UserRole), self.root)
+            word = find_word(name, self.root)
         except KwsError as exc:
             self.say(str(exc), error=True)
             return False
@@ -608,7 +599,7 @@ class AddWordDialog(QtWidgets.QDialog):
     def _on_retrained(self, word: Any) -> None:
         self._join()
         self.say(f"{word.name!r} retrained from its takes.")
-        self.refresh_words()
+        self.words.refresh()
         self.word_added.emit(word.name)  # the live view reloads its words
 
     @QtCore.Slot(float, str)
@@ -633,7 +624,7 @@ class AddWordDialog(QtWidgets.QDialog):
             slot.set_take(None)
         self.name_edit.clear()
         self.ignore_box.setChecked(False)
-        self.refresh_words()
+        self.words.refresh()
         self.word_added.emit(word.name)
 
     @QtCore.Slot(str)
@@ -652,30 +643,6 @@ class AddWordDialog(QtWidgets.QDialog):
         return self._thread is not None
 
     # --------------------------------------------------------------- words
-    def refresh_words(self) -> None:
-        from kwsapp.userwords.store import list_words
-
-        self.words_list.clear()
-        words = list_words(self.root)
-        ids = None
-        if words:
-            try:
-                embedder, pool = self._embedding_and_pool()
-                ids = (getattr(embedder, "id", ""), getattr(pool, "digest", ""))
-            except KwsError as exc:  # no bundled model to compare with: list them as they are
-                log.warning("cannot tell which words are current: %s", exc)
-        for w in words:
-            stale = ("" if ids is None or w.trained_on(*ids)
-                     else "  ·  made for another model: Retrain")
-            level = (f" (sounds like a command: vetoes at {w.threshold:.2f})"
-                     if w.sounds_like() else "")
-            item = QtWidgets.QListWidgetItem(
-                f"{w.name}{'  ·  ignored' if w.ignore else ''}{level}  ·  "
-                f"{len(w.card.get('takes', []))} takes  ·  "
-                f"{str(w.card.get('created', ''))[:10]}{stale}")
-            item.setData(QtCore.Qt.ItemDataRole.UserRole, w.name)
-            self.words_list.addItem(item)
-
     def free_name(self, base: str) -> str:
         """``base``, or ``base 2``, ``base 3``… the first no word has yet."""
         from kwsapp.userwords.store import check_name
@@ -687,28 +654,6 @@ class AddWordDialog(QtWidgets.QDialog):
             except KwsError:
                 continue
         return ""
-
-    def word_names(self) -> list[str]:
-        return [self.words_list.item(i).data(QtCore.Qt.ItemDataRole.UserRole)
-                for i in range(self.words_list.count())]
-
-    def remove_selected(self) -> None:
-        from kwsapp.userwords.store import remove_word
-
-        item = self.words_list.currentItem()
-        if item is None:
-            self.say("Select a word to remove.", error=True)
-            return
-        name = item.data(QtCore.Qt.ItemDataRole.UserRole)
-        try:
-            remove_word(name, self.root)
-        except (KwsError, OSError) as exc:  # gone meanwhile, or a folder we may not delete
-            self.refresh_words()
-            self.say(f"{name!r} was not removed: {exc}", error=True)
-            return
-        self.refresh_words()
-        self.say(f"{name!r} removed.")
-        self.word_removed.emit(name)
 
     def _cancel(self) -> None:
         """The dialog is closed, or cancelled: the take under way is not
