@@ -125,11 +125,7 @@ class AddWordDialog(QtWidgets.QDialog):
                                    "often, a TV's catchphrase): it is never reported, and "
                                    "commands heard on it are dropped")
         self.ignore_box.toggled.connect(self._on_ignore_toggled)
-        self.slots = [TakeSlot(i) for i in range(self.config.default_takes)]
-        for slot in self.slots:
-            slot.record_clicked.connect(self.record_take)
-            slot.play_clicked.connect(self.play_take)
-            slot.drop_clicked.connect(self.drop_take)
+        self.slots = [self._new_slot(i) for i in range(self.config.default_takes)]
         self.meter = LevelMeter(gui_config or GuiConfig())
         self.prompt = QtWidgets.QLabel(f"Record {self.config.default_takes} takes of the word "
                                        "(or drop audio files here), then train.")
@@ -196,6 +192,14 @@ class AddWordDialog(QtWidgets.QDialog):
         self.player = ClipPlayer(self.config.play_answer_s, self._bridge.played.emit)
         self._runner = self._new_runner()
         self.words.refresh()
+
+    def _new_slot(self, index: int) -> TakeSlot:
+        """Take slot ``index``, its buttons connected to the dialog."""
+        slot = TakeSlot(index)
+        slot.record_clicked.connect(self.record_take)
+        slot.play_clicked.connect(self.play_take)
+        slot.drop_clicked.connect(self.drop_take)
+        return slot
 
     def _new_runner(self) -> SessionRunner:
         """The runner that opens and closes the takes' inputs."""
@@ -488,10 +492,7 @@ class AddWordDialog(QtWidgets.QDialog):
                 if len(self.slots) >= 2 * self.config.default_takes:
                     unplaced = len(clips) - i
                     break
-                slot = TakeSlot(len(self.slots))
-                slot.record_clicked.connect(self.record_take)
-                slot.play_clicked.connect(self.play_take)
-                slot.drop_clicked.connect(self.drop_take)
+                slot = self._new_slot(len(self.slots))
                 self._slots_layout.insertWidget(len(self.slots), slot)
                 self.slots.append(slot)
                 self._enable_buttons()  # the new slot's Record as the others'
