@@ -320,24 +320,22 @@ class ProbabilityScale(pg.PlotWidget):
         self.caption_text = caption
         # The bars start after the frame, the plot's 1-px margin and the
         # names' column; "0" is centred there and reaches half its width
-        # left of it.
+        # left of it. The column is NAMES_PX at any width, so the caption
+        # is elided once, rather than run into "0"; a resize only moves it.
         zero = QtGui.QFontMetricsF(font).horizontalAdvance("0") / 2
-        self._caption_right = int(self.frameWidth() + 1 + NAMES_PX - np.ceil(zero) - 4)
+        self._caption_width = int(1 + NAMES_PX - np.ceil(zero) - 4)
+        self.caption.setText(self.caption.fontMetrics().elidedText(
+            caption, QtCore.Qt.TextElideMode.ElideRight, self._caption_width))
+        self.caption.setVisible(bool(caption))
         self._place_caption()
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
-        if hasattr(self, "_caption_right"):  # not while the plot is being made
+        if hasattr(self, "_caption_width"):  # not while the plot is being made
             self._place_caption()
 
     def _place_caption(self) -> None:
-        # Elided rather than run into "0" (the column is 64 px at any width).
-        width = self._caption_right - self.frameWidth()
-        shown = self.caption.fontMetrics().elidedText(
-            self.caption_text, QtCore.Qt.TextElideMode.ElideRight, width)
-        self.caption.setText(shown)
-        self.caption.setVisible(bool(self.caption_text))
-        self.caption.setGeometry(self.frameWidth(), 0, width, self.height())
+        self.caption.setGeometry(self.frameWidth(), 0, self._caption_width, self.height())
 
 
 class BarsArea(QtWidgets.QScrollArea):

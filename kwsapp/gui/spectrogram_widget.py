@@ -440,7 +440,8 @@ class FileSpectrogramView(MelImagePlot):
         """Draw the labels of the commands spanned that have room at the
         plot's pixels now, each at its command's start (a command begun left
         of the view: at the view's left edge, if the part of its span in
-        view is as wide as the label), whole within the plot: in the top row, else in the first lower row with room
+        view is as wide as the label), whole within the plot: in the top
+        row, else in the first lower row with room
         (``GuiConfig.file_label_rows``, as many as fit in
         ``file_labels_height_share`` of the plot's height), else not at all."""
         view = self.getPlotItem().getViewBox()
