@@ -46,6 +46,17 @@ def conversions(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_embed_run(data_dir, conversions):
+    """The tiny embed artifact trained by runs killed four times and resumed
+    (tests/_train_support.py ``killed_and_resumed``, ~55 s). Every test that
+    takes it must be in the ``tiny_embed`` unit of ``HEAVY_UNITS``: a worker
+    without it would train it again (tests/test_work_units.py checks)."""
+    import _train_support
+
+    return _train_support.killed_and_resumed(data_dir, conversions)
+
+
 #: A STRUCTURAL model (a few kB, in the tree): one dense softmax on pooled
 #: log-mel of a 1 s window, rebuilt by tests/fixtures/make_tiny_model.py.
 TINY_MODEL = REPO_ROOT / "tests" / "fixtures" / "tiny_model"
@@ -388,9 +399,10 @@ def capture_children(server: str, module: str = "kwsapp.audio.child_source") -> 
 #: handed out in this order: longest first (seconds of a quiet two-worker
 #: run on this machine, 2026-11-29; keep the order when adding one).
 HEAVY_UNITS = {
-    # One tiny embed artifact (tests/_train_support.py), trained by four runs
-    # (~110 s).
+    # One tiny embed artifact (the tiny_embed_run fixture), trained by five
+    # runs, and the tests that take it (~150 s).
     "tests/test_train.py::test_killed_run_resumes_from_its_last_checkpoint": "tiny_embed",
+    "tests/test_train.py::test_resumed_run_is_the_run_never_killed": "tiny_embed",
     "tests/test_train.py::test_tiny_embed_artifact_and_card": "tiny_embed",
     "tests/test_export.py::test_export_cli_float_and_int8_agree_with_keras": "tiny_embed",
     "tests/test_export.py::test_evaluate_keras_flag_scores_like_the_tflite": "tiny_embed",

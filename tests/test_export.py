@@ -19,8 +19,8 @@ pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
-def test_export_cli_float_and_int8_agree_with_keras(data_dir, conversions):
-    out = support.killed_and_resumed(data_dir, conversions).out
+def test_export_cli_float_and_int8_agree_with_keras(conversions, tiny_embed_run):
+    out = tiny_embed_run.out
     run = subprocess.run([sys.executable, "-m", "kwsapp", "export", str(out), "--int8",
                           "--clips", "24", "--json"], cwd=support.REPO_ROOT,
                          env=support.training_env(conversions), capture_output=True,
@@ -100,8 +100,8 @@ def test_corrupt_keras_model_is_bad_input(data_dir, repo_root, tmp_path):
     assert run.returncode == 2 and "not a loadable Keras model" in run.stderr, run.stderr[-3000:]
 
 
-def test_evaluate_keras_flag_scores_like_the_tflite(data_dir, conversions):
-    out = support.killed_and_resumed(data_dir, conversions).out
+def test_evaluate_keras_flag_scores_like_the_tflite(data_dir, conversions, tiny_embed_run):
+    out = tiny_embed_run.out
     results = {}
     for extra in ([], ["--keras"]):
         run = subprocess.run([sys.executable, "-m", "kwsapp", "evaluate", str(data_dir),

@@ -18,12 +18,7 @@ pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def resumed(data_dir, conversions):
-    return support.killed_and_resumed(data_dir, conversions)
-
-
-def test_killed_run_resumes_from_its_last_checkpoint(resumed):
+def test_killed_run_resumes_from_its_last_checkpoint(tiny_embed_run):
     """Four SIGKILLs at seeded-random moments (tests/_train_support.py):
     each re-run of the same command resumes from the last whole checkpoint
     and says so, no checkpoint file is ever half-written, and the last run
@@ -35,7 +30,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(resumed):
     the next finished putting it in place before it resumed."""
     from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE
 
-    out, kills, final_log = resumed
+    out, kills, final_log = tiny_embed_run
     assert [k.kind for k in kills] == ["checkpoint write", "epoch", "export", "swap"]
     # At least one kill cut a write in the middle (its partial file was
     # still there): the moments the atomic writes exist for.
@@ -67,7 +62,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(resumed):
     assert not [p.name for p in out.rglob(".tmp-*")]
 
 
-def test_resumed_run_is_the_run_never_killed(resumed, data_dir, tmp_path, conversions):
+def test_resumed_run_is_the_run_never_killed(tiny_embed_run, data_dir, tmp_path, conversions):
     """The killed-and-resumed run ends with the history and figures of the
     same command run without a kill. A model loaded from a checkpoint once
     drew new dropout masks (Keras saves no generator state), so every epoch
@@ -78,17 +73,17 @@ def test_resumed_run_is_the_run_never_killed(resumed, data_dir, tmp_path, conver
     run = subprocess.run(cmd, cwd=support.REPO_ROOT, env=support.training_env(conversions),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    killed = json.loads((resumed.out / "card.json").read_text())
+    killed = json.loads((tiny_embed_run.out / "card.json").read_text())
     never = json.loads((out / "card.json").read_text())
     assert killed["training"]["history"] == never["training"]["history"]
     assert killed["metrics"]["validation"] == never["metrics"]["validation"]
 
 
-def test_tiny_embed_artifact_and_card(resumed, data_dir):
+def test_tiny_embed_artifact_and_card(tiny_embed_run, data_dir):
     from kwsapp.audio.io import load_audio
     from kwsapp.inference.recognizer import Recognizer
 
-    out = resumed.out
+    out = tiny_embed_run.out
     assert {p.name for p in out.iterdir()} >= {"model.keras", "model.tflite", "card.json",
                                                "embedding.tflite", "embedding_step.tflite",
                                                "embedding_chunk.tflite", "head.tflite",
