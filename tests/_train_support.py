@@ -210,7 +210,7 @@ def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
     ckpt = out / ".checkpoint"
     staging = out / STAGING_DIR
     # The last two epochs' weights averaged: their running mean is part of
-    # what a resumed run must take over (training/train.py _add_to_average).
+    # what a resumed run must take over (training/checkpoint.py add_to_average).
     cmd = train_cmd(data_dir, out, "--epochs", str(TINY_EPOCHS), "--average-last", "2")
     kills: list[Kill] = []
 

@@ -163,7 +163,7 @@ def test_embedding_precision_is_part_of_the_cache_key_and_embed_only():
     from kwsapp.errors import BadInputError
     from training.config import TrainConfig
     from training.models import arch_module
-    from training.train import frontend_id
+    from training.prepare import frontend_id
 
     embed = arch_module("embed")
     # float keeps the key the caches were made under

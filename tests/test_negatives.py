@@ -139,11 +139,12 @@ def test_hard_negatives_come_from_the_given_clips_only(data_dir, tmp_path):
 def test_each_epoch_draws_its_share_of_negatives():
     from training import train as tr
     from training.models import embed_head
+    from training.prepare import Prepared
 
     y = np.array([LABELS.index(lab) for lab in ("yes", "no", "unknown", "silence")])
     x = np.arange(len(y), dtype=np.float32)[None, :, None]
     x_neg = np.stack([100 + np.arange(50, dtype=np.float32)[:, None]] * 2)  # 2 copies
-    prep = tr.Prepared(x, y, x[0], y, x[0], y, {}, x[0], x_neg)
+    prep = Prepared(x, y, x[0], y, x[0], y, {}, x[0], x_neg)
     cfg = TrainConfig(negatives_per_epoch=20)
     xs, ys = tr._epoch_arrays(prep, 0, cfg, embed_head)
     neg = xs[:, 0] >= 100

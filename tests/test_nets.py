@@ -9,7 +9,7 @@ import pytest
 
 from kwsapp import LABELS, features
 from training.models import arch_module
-from training.train import frontend_of
+from training.prepare import frontend_of
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")

@@ -241,10 +241,11 @@ def test_unknown_oversampling_repeats_only_unknown_clips():
     from training.config import TrainConfig
     from training import train as tr
     from training.models import embed_head
+    from training.prepare import Prepared
 
     y = np.array([LABELS.index(lab) for lab in ("yes", "unknown", "no", "unknown", "silence")])
     x = np.arange(len(y), dtype=np.float32)[None, :, None]  # one copy, value = clip index
-    prep = tr.Prepared(x, y, x[0], y, x[0], y, {}, x[0])
+    prep = Prepared(x, y, x[0], y, x[0], y, {}, x[0])
     xs, ys = tr._epoch_arrays(prep, 0, TrainConfig(unknown_oversample=3), embed_head)
     counts = np.bincount(xs[:, 0].astype(int), minlength=len(y))
     assert counts.tolist() == [1, 3, 1, 3, 1]
@@ -259,7 +260,8 @@ def test_averaged_weights_count_each_epoch_once_across_a_kill(tmp_path):
     import keras
     import numpy as np
 
-    from training.train import STATE_FILE, _add_to_average, _checkpoint, read_checkpoint_state
+    from training.checkpoint import (STATE_FILE, add_to_average, read_checkpoint_state,
+                                     write_checkpoint)
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     ckpt = tmp_path / "ckpt"
@@ -270,12 +272,12 @@ def test_averaged_weights_count_each_epoch_once_across_a_kill(tmp_path):
         weights = [np.full_like(w, value + i) for i, w in enumerate(model.get_weights())]
         model.set_weights(weights)
         seen.append(weights)
-        _add_to_average(model, ckpt, state, epoch)
+        add_to_average(model, ckpt, state, epoch)
         if epoch == 1:  # killed before the state names epoch 2's mean
             state = read_checkpoint_state(ckpt, "f")
             assert state["averaged"] == 1
-            _add_to_average(model, ckpt, state, epoch)  # the resumed run redoes epoch 2
-        _checkpoint(model, ckpt, state, epoch)
+            add_to_average(model, ckpt, state, epoch)  # the resumed run redoes epoch 2
+        write_checkpoint(model, ckpt, state, epoch)
     assert state["averaged"] == 3
     with np.load(ckpt / state["average"]) as saved:
         got = [saved[f"w{i}"] for i in range(len(saved.files))]

@@ -58,7 +58,8 @@ def test_damaged_checkpoint_state_says_what_to_do(tmp_path):
     """A state file kwsapp never writes half (atomic replace) but a disk can
     damage: one message naming it and what to do, not a JSON traceback."""
     from kwsapp.errors import BadInputError
-    from training.train import STATE_FILE, read_checkpoint_state, write_json_atomic
+    from kwsapp.atomic import write_json_atomic
+    from training.checkpoint import STATE_FILE, read_checkpoint_state
 
     ckpt = tmp_path / ".checkpoint"
     assert read_checkpoint_state(ckpt, "fp") is None  # nothing to resume
@@ -127,7 +128,7 @@ def test_data_without_two_usable_classes_is_refused(data_dir, tmp_path, monkeypa
 
     from training.config import TrainConfig
     from training.data import split_clips
-    from training.train import _check_classes
+    from training.prepare import _check_classes
 
     monkeypatch.setenv("KWSAPP_CACHE_DIR", str(tmp_path / "cache"))
     one = tmp_path / "one"

@@ -126,7 +126,7 @@ def validation_probabilities(artifact: Path, data_dir: Path, cfg: TrainConfig
     from kwsapp.inference.recognizer import Recognizer
     from training import data
 
-    # The trainer's own pick of validation clips (training/train.py prepare).
+    # The trainer's own pick of validation clips (training/prepare.py prepare).
     clips = data.subsample(data.split_clips(data_dir, cfg)["validation"], cfg.max_val_clips,
                            cfg.seed)
     audio, clips = data.load_clips(clips)

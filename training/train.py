@@ -8,13 +8,13 @@ The run, in order:
    0.25 s context each side) and make ``aug_copies`` augmented copies of each
    training clip (training/augment.py; copy 0 is clean); run the model's front
    end on all of them once and cache the result on disk (for ``embed`` this
-   is the frozen embedding, the costly part);
+   is the frozen embedding, the costly part): training/prepare.py;
 3. train with a tqdm bar (ETA, validation accuracy per epoch); each epoch
    draws one copy per clip, seeded by (seed, epoch), so a resumed run is the
    same run; after each epoch a checkpoint (model + optimizer, state JSON
    with the dropout layers' generator states, which Keras does not save)
-   is written atomically; early stopping on the validation speakers keeps
-   the best weights;
+   is written atomically (training/checkpoint.py); early stopping on the
+   validation speakers keeps the best weights;
 4. write the artifact and its card, export ``.tflite`` and check that it
    agrees with Keras on real validation clips, all in the folder's hidden
    staging folder, then put it in place (training/artifact_write.py): the
@@ -32,7 +32,6 @@ Several devices train through ``tf.distribute`` (MirroredStrategy; with
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
 import hashlib
 import json
@@ -45,282 +44,28 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from kwsapp import LABELS
-from kwsapp.audio.io import fit_length, resample
+from kwsapp.audio.io import fit_length
 from kwsapp.config import SAMPLE_RATE_HZ, SmoothingConfig
 from training.config import AugmentConfig, TrainConfig
 from kwsapp.atomic import PARTIAL_PREFIX, json_default, write_atomic, write_json_atomic
 from kwsapp.errors import BadInputError, ModelError
 from training import data
+from training.checkpoint import (CHECKPOINT_DIR, add_to_average, read_checkpoint_state,
+                                 restore_seed_states, saved_average, weights_bytes,
+                                 write_checkpoint)
 from training.models import arch_module
 from training.models.embedding import load_keras
+from training.prepare import Prepared, frontend_of, prepare, window_samples
+from training.progress import bar_interval
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = ".checkpoint"
-STATE_FILE = "state.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-# ------------------------------------------------------------- front end, bank
-
-def window_samples(module: ModuleType) -> int:
-    return int(round(module.WINDOW_MS * SAMPLE_RATE_HZ / 1000.0))
-
-
-def frontend_of(module: ModuleType, weights: str = "float"
-                ) -> Callable[[np.ndarray], np.ndarray]:
-    """``[n, window] float32 16 kHz -> [n, ...]`` model inputs: the module's
-    own ``frontend`` (``embed``: the embedding, of ``weights`` precision,
-    ``TrainConfig.embedding_weights``) or the card input's."""
-    if hasattr(module, "frontend"):
-        if weights != "float":
-            return functools.partial(module.frontend, weights=weights)
-        return module.frontend
-    spec = module.INPUT
-    rate = int(spec.get("sample_rate_hz", SAMPLE_RATE_HZ))
-
-    def run(windows: np.ndarray) -> np.ndarray:
-        rows = []
-        for w in windows:
-            x = resample(w, SAMPLE_RATE_HZ, rate)
-            if spec["kind"] != "waveform":
-                from kwsapp import features
-
-                x = features.compute(spec["kind"], x, sample_rate_hz=rate,
-                                     **spec.get("params", {}))
-            rows.append(x.astype(np.float32))
-        return np.stack(rows)
-
-    return run
-
-
-def frontend_id(module: ModuleType, cfg: TrainConfig) -> str:
-    """What the front end's output depends on (part of its cache key).
-
-    Raises:
-        BadInputError: ``cfg.embedding_weights`` is not a precision the
-            module's front end has.
-    """
-    if cfg.embedding_weights == "float":
-        return getattr(module, "FRONTEND_ID", json.dumps(module.INPUT, sort_keys=True))
-    from training.models.embedding_int8 import PRECISIONS
-
-    if not hasattr(module, "frontend_id") or cfg.embedding_weights not in PRECISIONS:
-        raise BadInputError(f"embedding_weights {cfg.embedding_weights!r}: the embed model "
-                            f"takes one of {PRECISIONS}; other models have no embedding")
-    return module.frontend_id(cfg.embedding_weights)
-
-
-def _augmenter(data_dir: Path, aug: AugmentConfig, cfg: TrainConfig
-               ) -> Callable[..., np.ndarray]:
-    """training/augment.py's Augmenter, then a random gain: without it
-    quiet words look like silence to a level-sensitive front end."""
-    from training.augment import Augmenter
-
-    augment = Augmenter(data.background_noise(data_dir), aug, seed=cfg.seed)
-    low, high = cfg.gain_db_range
-
-    def run(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        y = augment(window, rng) * np.float32(10.0 ** (rng.uniform(low, high) / 20.0))
-        return np.clip(y, -1.0, 1.0)
-
-    return run
-
-
-def feature_bank(module: ModuleType, audio: np.ndarray, copies: int, cache_key: str,
-                 cache: Path, augment: Callable[..., np.ndarray] | None, seed: int,
-                 chunk: int = 256, weights: str = "float") -> np.ndarray:
-    """Front-end output of ``copies`` versions of each clip, cached.
-
-    Copy 0 is the clip as is; copies 1.. are augmented with
-    ``augment(window, rng)``, ``rng`` seeded by (seed, copy, clip index).
-    ``weights``: the embedding's precision (:func:`frontend_of`; part of
-    ``cache_key``).
-
-    Returns:
-        ``[copies, n, ...]`` float32, memory-mapped from the cache.
-    """
-    path = cache / f"features-{cache_key}.npy"
-    if path.is_file():
-        try:
-            bank = np.load(path, mmap_mode="r")
-            if bank.shape[:2] == (copies, len(audio)):
-                log.info("front-end features from cache %s", path)
-                return bank
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable cache %s (%s)", path, exc)
-    n_window = window_samples(module)
-    front = frontend_of(module, weights)
-    from tqdm import tqdm
-
-    def write(tmp: Path) -> None:
-        # Written straight into a memory map of the temporary file: the bank
-        # may not fit in memory twice.
-        out = None
-        with tqdm(total=copies * len(audio), desc="front end", unit="clip",
-                  file=sys.stderr, leave=False, mininterval=_bar_interval()) as bar:
-            for k in range(copies):
-                for start in range(0, len(audio), chunk):
-                    windows = []
-                    for i in range(start, min(start + chunk, len(audio))):
-                        w = fit_length(np.asarray(audio[i], np.float32), n_window)
-                        if k > 0 and augment is not None:
-                            w = augment(w, np.random.default_rng([seed, k, i]))
-                        windows.append(w)
-                    feats = front(np.stack(windows))
-                    if out is None:
-                        out = np.lib.format.open_memmap(
-                            tmp, mode="w+", dtype=np.float32,
-                            shape=(copies, len(audio), *feats.shape[1:]))
-                    out[k, start:start + len(feats)] = feats
-                    bar.update(len(feats))
-        assert out is not None
-        out.flush()
-
-    write_atomic(path, write, follow_symlinks=False)
-    return np.load(path, mmap_mode="r")
-
-
-@dataclasses.dataclass
-class Prepared:
-    """Model inputs by split. ``x_train`` is ``[copies, n, ...]``."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    clips: dict[str, list[data.Clip]]
-    audio_val: np.ndarray
-    #: Other speech for the training split's ``unknown`` class
-    #: (training/negatives): ``[copies, n, ...]``, drawn apart from the
-    #: clips (``TrainConfig.negatives_per_epoch``); ``clips["negatives"]``.
-    x_neg: np.ndarray | None = None
-
-
-def prepare(data_dir: Path, module: ModuleType, arch: str, cfg: TrainConfig,
-            aug: AugmentConfig, cache: Path | None = None,
-            mined: Sequence[data.Clip] = ()) -> Prepared:
-    """Split, decode, augment and run the front end (all cached).
-
-    Args:
-        mined: windows of other speech that fired an earlier model
-            (training/negatives/mining.py), added to the negatives.
-    """
-    from training.negatives import kept, training_negatives
-
-    cache = cache or data.cache_dir()
-    split = data.split_clips(data_dir, cfg)
-    split["train"] = data.subsample(split["train"], cfg.max_train_clips, cfg.seed)
-    split["validation"] = data.subsample(split["validation"], cfg.max_val_clips, cfg.seed)
-    split["test"] = data.subsample(split["test"], cfg.max_val_clips, cfg.seed)
-    if cfg.synthetic_unknown:
-        from training.negatives.tts import legacy_espeak_unknown
-
-        split["train"] = split["train"] + legacy_espeak_unknown(cache)
-    if cfg.synthetic_commands:
-        from training.negatives.tts import tts_commands
-
-        split["train"] = split["train"] + tts_commands(cache, "train")
-    if not split["train"] or not split["validation"]:
-        raise BadInputError(f"{data_dir}: too few speakers for a training and a validation "
-                            f"split ({data.summary(split)})")
-    # Refused before the costly embedding; warned once, after it (below).
-    _check_classes(data_dir, split["train"], warn=False)
-    front_id = frontend_id(module, cfg)
-    out: dict[str, Any] = {}
-
-    def bank_of(clips: list[data.Clip], copies: int, n_samples: int = data.CLIP_SAMPLES
-                ) -> tuple[np.ndarray, np.ndarray, list[data.Clip]]:
-        audio, clips = data.load_clips(clips, n_samples, cache=cache)
-        aug_fn = _augmenter(data_dir, aug, cfg) if copies > 1 else None
-        key = data.clips_hash(clips, arch, front_id, window_samples(module), copies,
-                              dataclasses.asdict(aug) if aug_fn else None, cfg.seed,
-                              cfg.gain_db_range if aug_fn else None)
-        bank = feature_bank(module, audio, copies, key, cache, aug_fn, cfg.seed,
-                            weights=cfg.embedding_weights) \
-            if len(audio) else np.zeros((1, 0), np.float32)
-        return bank, audio, clips
-
-    for name in data.SPLITS:
-        if name == "train":
-            # One bank per origin (the data set, tts/..., ...): recipes that
-            # add or drop generated clips reuse the others' cached embeddings.
-            groups: dict[str, list[data.Clip]] = {}
-            for c in split[name]:
-                # The first espeak words stay with the data set's clips: the
-                # bank they were embedded in keeps hitting the cache.
-                origin = "" if c.source.endswith("/legacy") else c.source.split("/")[0]
-                groups.setdefault(origin, []).append(c)
-            parts = [bank_of(g, cfg.aug_copies) for g in groups.values()]
-            parts = [p for p in parts if len(p[2])]
-            if not parts:
-                raise BadInputError(f"{data_dir}: none of the {len(split[name])} training "
-                                    "clips could be read (each file is named above)")
-            bank = np.concatenate([np.asarray(p[0]) for p in parts], axis=1) \
-                if len(parts) > 1 else parts[0][0]
-            split[name] = [c for p in parts for c in p[2]]
-            if cfg.negatives_exclude:
-                # A held-out word is never trained on: its own clips in the
-                # data set (an `unknown` word such as "bed") leave with its
-                # negatives; dropped after embedding, so the cache still hits.
-                keep = kept(split[name], cfg.negatives_exclude)
-                if len(keep) < len(split[name]):
-                    bank = np.asarray(bank)[:, keep]
-                    split[name] = [split[name][i] for i in keep]
-        else:
-            bank, audio, split[name] = bank_of(split[name], 1)
-        if name == "validation" and not split[name]:
-            raise BadInputError(f"{data_dir}: none of the validation clips could be read "
-                                "(each file is named above)")
-        out[name] = (bank if name == "train" else bank[0], data.label_indices(split[name]))
-        if name == "validation":
-            out["audio_val"] = audio
-    _check_classes(data_dir, split["train"])  # unreadable files may have left one
-    x_neg = None
-    if cfg.negatives or mined:
-        # One embedding bank per kind: recipes sharing a kind share its cache.
-        groups = list(training_negatives(data_dir, split["train"], cfg, cache,
-                                         window_samples(module)).values())
-        banks, negs = [], []
-        for group in groups + ([list(mined)] if mined else []):
-            group = data.subsample(group, cfg.max_negatives, cfg.seed)
-            bank, _, group = bank_of(group, cfg.negative_copies, window_samples(module))
-            keep = kept(group, cfg.negatives_exclude)
-            if not keep:
-                continue
-            banks.append(np.asarray(bank[:, keep]))
-            negs += [group[i] for i in keep]
-        x_neg = np.concatenate(banks, axis=1) if banks else None
-        split["negatives"] = negs
-    return Prepared(out["train"][0], out["train"][1], out["validation"][0],
-                    out["validation"][1], out["test"][0], out["test"][1], split,
-                    out["audio_val"], x_neg)
-
-
-def _check_classes(data_dir: Path, clips: Sequence[data.Clip], warn: bool = True) -> None:
-    """Refuse training clips of a single class (a model that can only say
-    it); with ``warn``, name the classes with no training clip (the model
-    never says them).
-
-    Raises:
-        BadInputError: ``clips`` hold fewer than two classes.
-    """
-    have = {c.label for c in clips}
-    if len(have) < 2:
-        raise BadInputError(f"{data_dir}: the training clips are all of one class "
-                            f"({', '.join(sorted(have))}); a model needs clips of two or "
-                            f"more (folders such as yes/, no/, _unknown_/)")
-    missing = [label for label in LABELS if label not in have]
-    if warn and missing:
-        log.warning("%s: no training clips of %s: the model will never say %s", data_dir,
-                    ", ".join(missing), "it" if len(missing) == 1 else "them")
 
 
 # ------------------------------------------------------------------ training
@@ -346,12 +91,6 @@ def strategy_for(cpu_devices: int = 1) -> Any:
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def _bar_interval() -> float:
-    """Seconds between progress-bar updates: often on a terminal, rarely
-    into a log file."""
-    return 0.2 if sys.stderr.isatty() else 15.0
 
 
 def is_chief() -> bool:
@@ -717,7 +456,6 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                                [c.key(data_dir) for c in prep.clips.get("negatives", [])])
     state = {"epoch": -1, "best_accuracy": -1.0, "best_epoch": -1, "bad_epochs": 0,
              "history": [], "fingerprint": fingerprint, "model": None}
-    state_path = ckpt / STATE_FILE
     n_unknown = int(np.sum(prep.y_train == LABELS.index("unknown")))
     per_epoch = (len(prep.y_train) + n_unknown * (max(cfg.unknown_oversample, 1) - 1)
                  + _negatives_per_epoch(prep, cfg))
@@ -732,7 +470,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             except ModelError as exc:  # names the file and what is wrong with it
                 raise BadInputError(f"{exc} (a damaged checkpoint); "
                                     f"delete {ckpt} to train from the start") from None
-            _restore_seed_states(model, state)
+            restore_seed_states(model, state)
             # Said without -v: a resumed run must never look like a new one.
             print(f"resuming after epoch {state['epoch'] + 1} from {ckpt}", file=sys.stderr)
         if model is None:
@@ -745,7 +483,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             _compile(model, cfg, steps)
     first = state["epoch"] + 1
     bar = tqdm(total=cfg.epochs * steps, initial=first * steps, desc=f"train {arch}",
-               unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=_bar_interval())
+               unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=bar_interval())
     if state["history"]:
         bar.set_postfix(val_acc=f"{state['history'][-1]['val_accuracy']:.4f}",
                         best=f"{state['best_accuracy']:.4f}")
@@ -773,13 +511,13 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
             if improved:
                 state.update(best_accuracy=row["val_accuracy"], best_epoch=epoch, bad_epochs=0)
                 if not cfg.average_last_epochs:  # the mean is kept instead
-                    write_atomic(ckpt / "best.weights.h5", _weights_bytes(model))
+                    write_atomic(ckpt / "best.weights.h5", weights_bytes(model))
             else:
                 state["bad_epochs"] += 1
             previous_average = state.get("average")
             if cfg.average_last_epochs and epoch >= cfg.epochs - cfg.average_last_epochs:
-                _add_to_average(model, ckpt, state, epoch)
-            _checkpoint(model, ckpt, state, epoch)
+                add_to_average(model, ckpt, state, epoch)
+            write_checkpoint(model, ckpt, state, epoch)
             if previous_average and previous_average != state.get("average"):
                 (ckpt / previous_average).unlink(missing_ok=True)
             bar.set_postfix(val_acc=f"{row['val_accuracy']:.4f}",
@@ -792,7 +530,7 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
     finally:
         bar.close()
     if state.get("average"):
-        model.set_weights(_saved_average(ckpt, state))
+        model.set_weights(saved_average(ckpt, state))
         state["final_accuracy"] = float(model.evaluate(_dataset(prep.x_val, y_val_1h, cfg),
                                                        verbose=0, return_dict=True)["accuracy"])
     elif (ckpt / "best.weights.h5").is_file():
@@ -801,107 +539,6 @@ def _train(data_dir: Path, arch: str, out_dir: Path, cfg: TrainConfig,
                    command, export, cache, card_updates) if finish else None
     shutil.rmtree(ckpt, ignore_errors=True)
     return card, model, prep, state
-
-
-def read_checkpoint_state(ckpt: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The state of a run to resume from ``ckpt`` (None: nothing to resume).
-
-    Raises:
-        BadInputError: the checkpoint is another run's, or damaged (never
-            half-written by kwsapp: both files are replaced atomically); the
-            message says what to do.
-    """
-    path = ckpt / STATE_FILE
-    if not path.is_file():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-        if not isinstance(saved, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInputError(f"{path}: damaged checkpoint state ({exc}); delete {ckpt} to "
-                            f"train from the start") from None
-    if saved.get("fingerprint") != fingerprint:
-        raise BadInputError(f"{ckpt}: checkpoint of a different run (architecture, "
-                            f"parameters, config or data differ); use another --out "
-                            f"or delete {ckpt}")
-    if not saved.get("model") or not (ckpt / str(saved["model"])).is_file():
-        return None  # killed before its first model file: start afresh
-    return saved
-
-
-def _add_to_average(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> None:
-    """Fold this epoch's weights into the running mean (``average_last_epochs``).
-    The mean goes to a new file that the state names once it is written (by
-    :func:`_checkpoint`), so a run killed in between resumes from the
-    previous mean and this epoch is not counted twice."""
-    n = state.get("averaged", 0)
-    weights = model.get_weights()
-    if n:
-        weights = [m + (w - m) / (n + 1) for m, w in zip(_saved_average(ckpt, state), weights)]
-    name = f"average-{epoch + 1:04d}.npz"
-
-    def save(path: Path) -> None:
-        with open(path, "wb") as f:
-            np.savez(f, **{f"w{i}": w for i, w in enumerate(weights)})
-
-    write_atomic(ckpt / name, save)
-    state.update(average=name, averaged=n + 1)
-
-
-def _weights_bytes(model: Any) -> bytes:
-    """``model.save_weights``'s ``.weights.h5`` file as bytes, written in a
-    scratch folder in memory (``/dev/shm`` where there is one) and read back.
-    Written straight to a full disk, HDF5 kept the half-written file open
-    and its exit handler crashed the process (SIGSEGV after the
-    DiskFullError, instead of exit 1); now a full disk fails in
-    ``write_atomic``'s plain write. (``model.save``'s ``.keras`` files are
-    zips Keras fills from memory, so they need no such detour.)"""
-    scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="kwsapp-weights-") as tmp:
-        path = Path(tmp) / "best.weights.h5"
-        model.save_weights(path)
-        return path.read_bytes()
-
-
-def _saved_average(ckpt: Path, state: dict[str, Any]) -> list[np.ndarray]:
-    """The running weight mean the checkpoint state names."""
-    with np.load(ckpt / state["average"]) as saved:
-        return [saved[f"w{i}"] for i in range(len(saved.files))]
-
-
-def _checkpoint(model: Any, ckpt: Path, state: dict[str, Any], epoch: int) -> None:
-    """Model + optimizer to a new file, then the state naming it (the commit
-    point); a kill at any moment leaves the previous complete pair."""
-    name = f"epoch-{epoch + 1:04d}.keras"
-    write_atomic(ckpt / name, lambda p: model.save(p))
-    previous = state.get("model")
-    state["model"] = name
-    state["epoch"] = epoch
-    state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_variables(model)]
-    write_json_atomic(ckpt / STATE_FILE, state)
-    if previous and previous != name:
-        (ckpt / previous).unlink(missing_ok=True)
-
-
-def _seed_variables(model: Any) -> list[Any]:
-    """The states of the model's random-number generators (its dropout
-    layers'), which Keras leaves out of a saved model."""
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
-
-
-def _restore_seed_states(model: Any, state: dict[str, Any]) -> None:
-    """Give a model loaded from a checkpoint the generator states saved
-    with it (:func:`_checkpoint`): a loaded model's generators start anew,
-    so the resumed run drew other dropout masks than the run it resumes."""
-    saved = state.get("seed_states")
-    variables = _seed_variables(model)
-    if saved is None or len(saved) != len(variables):
-        log.warning("checkpoint without its random-number states: the resumed run's "
-                    "dropout differs from an uninterrupted run's")
-        return
-    for variable, value in zip(variables, saved):
-        variable.assign(np.asarray(value, dtype=np.asarray(variable.numpy()).dtype))
 
 
 def code_version() -> str:

@@ -84,7 +84,7 @@ def chance_warning(card: dict) -> str | None:
 
 def _checkpoint_epochs(ckpt: Path) -> int:
     """Epochs saved in the checkpoint folder ``ckpt`` (0: none yet)."""
-    from training.train import STATE_FILE
+    from training.checkpoint import STATE_FILE
 
     try:
         state = json.loads((ckpt / STATE_FILE).read_text())
@@ -104,7 +104,8 @@ def interrupted_where(out: str | Path) -> str:
     checkpoint a plain run writes in ``out/.checkpoint``, or a mining
     round's or an ensemble member's (the ``embed`` recipe trains one
     mining round and three members, each in its own folder)."""
-    from training.train import CHECKPOINT_DIR, ENSEMBLE_DIR, MINING_DIR
+    from training.checkpoint import CHECKPOINT_DIR
+    from training.train import ENSEMBLE_DIR, MINING_DIR
 
     out = Path(out)
     rounds = sorted((out / MINING_DIR).glob("round-*"), key=_number)

@@ -12,7 +12,7 @@ Each architecture module exposes:
 - ``build(params: dict, n_classes: int) -> keras.Model`` taking the front
   end's output for one window (batched) and giving softmax probabilities.
 
-Optional hooks training/train.py uses when present:
+Optional hooks training/train.py and training/prepare.py use when present:
 
 - ``frontend(windows: np.ndarray) -> np.ndarray``: ``[n, window]`` 16 kHz
   -> ``build``'s input (default: the card ``INPUT``'s features through
