@@ -300,7 +300,7 @@ def listen_jack_cpu(tmp: Path, seconds: float, rate_hz: int = 48000,
     from kwsapp.audio.io import resample
 
     if any(shutil.which(t) is None for t in ("jackd", "jack_lsp", "jack_connect")):
-        return f"| `kwsapp listen` on a JACK dummy | - | (no jackd here) | - |", {}
+        return "| `kwsapp listen` on a JACK dummy | - | (no jackd here) | - |", {}
     names_file = tmp / f"threads-{time.monotonic_ns()}.txt"
     env = dict(os.environ, JACK_DEFAULT_SERVER=f"kwsapp-bench-{os.getpid()}",
                JACK_NO_START_SERVER="1", KWSAPP_BENCH_THREADS=str(names_file))

@@ -26,7 +26,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kwsapp.audio.io import load_audio  # noqa: E402
-from kwsapp.config import Config  # noqa: E402
 
 
 def jack_ports(flags: str = "") -> list[str]:

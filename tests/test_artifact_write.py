@@ -25,7 +25,7 @@ from conftest import REPO_ROOT, cluttered_cnn
 from kwsapp.errors import BadInputError, ModelError
 from kwsapp.inference.recognizer import Recognizer
 from kwsapp.models.artifact import STAGING_DIR, SWAP_FILE, read_card
-from training.artifact_write import StagedArtifact, finish_swap
+from training.artifact_write import finish_swap
 
 KILLER = REPO_ROOT / "tests" / "kill_at_rename_run.py"
 #: The new artifact's files, in the order they are written (card last).

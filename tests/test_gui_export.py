@@ -10,7 +10,6 @@ import csv
 import os
 import stat
 
-import numpy as np
 import pytest
 
 from conftest import real_clip

@@ -4,8 +4,6 @@ activations (one per recording, the recording's own file beside it)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

@@ -208,7 +208,7 @@ def test_numbers_out_of_range_are_usage_errors_naming_the_range(args, option, ca
 def test_evaluate_checks_its_png_path_before_scoring(tiny_model, data_dir, tmp_path):
     proc = run_cli("evaluate", "--model", str(tiny_model), str(data_dir),
                    "--png", str(tmp_path / "no" / "such" / "cm.png"))
-    line = one_error_line(proc, str(tmp_path / "no" / "such" / "cm.png"), "does not exist")
+    one_error_line(proc, str(tmp_path / "no" / "such" / "cm.png"), "does not exist")
     assert "accuracy" not in proc.stdout  # nothing was scored
 
 

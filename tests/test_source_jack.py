@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from conftest import (REPO_ROOT, real_clip, run_cli, sigint_default, start_jack_server,
-                      stop_jack_server, sure_clips)
+from conftest import REPO_ROOT, real_clip, run_cli, sigint_default, sure_clips
 
 pytestmark = pytest.mark.jack
 

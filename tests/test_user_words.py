@@ -193,7 +193,6 @@ def test_a_words_folder_that_cannot_be_written_is_one_line(tmp_path, wake_dir):
     """KWSAPP_HOME a file, or a read-only folder: enrol says so (a
     NotADirectoryError / PermissionError traceback), and `words --remove`
     in a read-only words folder too."""
-    from conftest import without_root_file_access
     from kwsapp.userwords.store import save_word
 
     takes = recordings(wake_dir, "snowboy", 3)
