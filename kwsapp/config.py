@@ -241,9 +241,17 @@ class GuiConfig:
     result_fade_ms: float = 1200.0  # then fades out over this long
     history_rows: int = 200  # oldest rows dropped past this
     # The history's note column (why a command did not fire) is at least
-    # this many characters wide while the other columns' values fit whole
-    # (in a narrower view their names elide first, then the note).
+    # this many characters wide while the other columns' names and values
+    # fit whole (in a narrower view the note elides first).
     history_note_min_chars: int = 6
+    # The history's columns (by name) left out, in this order, where the
+    # others' names and values do not fit whole beside the note's first
+    # letter: at the window's least width "time | at… | com… | con… | n…"
+    # could not tell its columns apart. The clock goes first (the stream
+    # time still says when; the clock is in that cell's tooltip and the
+    # export), then the note (a greyed row's note is in its tooltip).
+    # Each comes back where it fits.
+    history_leave_out: tuple[str, ...] = ("time", "note")
     # Each probability bar's row is at least this many lines of its label's
     # font; where the space is lower the bars scroll. Left to shrink, the 12
     # labels overlapped below a ~500-px window, and at about one line

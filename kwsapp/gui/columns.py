@@ -7,13 +7,15 @@ view scrolled sideways and cut the last column off. Here each column gets
 its content's and its name's width where there is room, the last one what
 is left over; with less room they shrink together toward a least width
 each (the cells elide, their whole text in a tooltip), and then below it.
+A list may name columns to leave out, in turn, where the others' least
+widths do not fit (and to show again where they do).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 
 def fit_widths(available: int, wanted: Sequence[int], least: Sequence[int]) -> list[int]:
@@ -49,8 +51,27 @@ def fixed_columns(view: QtWidgets.QTreeView) -> None:
     header.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
 
 
+def name_width(view: QtWidgets.QTreeView, col: int) -> int:
+    """Pixels ``view``'s header section ``col`` takes for its whole name,
+    hidden or not (Qt's ``sectionSizeHint`` is 0 for a hidden section, so a
+    column left out could not tell when it fits again). Reckoned as Qt
+    reckons it: the name in a bold header font, the style's margins; a
+    sort indicator is not counted (for a view that shows none)."""
+    header = view.header()
+    option = QtWidgets.QStyleOptionHeader()
+    option.initFrom(header)
+    option.section = col
+    option.text = str(view.model().headerData(col, QtCore.Qt.Orientation.Horizontal) or "")
+    font = QtGui.QFont(header.font())
+    font.setBold(True)
+    option.fontMetrics = QtGui.QFontMetrics(font)
+    return header.style().sizeFromContents(QtWidgets.QStyle.ContentsType.CT_HeaderSection,
+                                           option, QtCore.QSize(), header).width()
+
+
 def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
-                wanted: Sequence[int | None] | None = None) -> list[int]:
+                wanted: Sequence[int | None] | None = None,
+                leave_out: Sequence[int] = ()) -> list[int]:
     """Lay ``view``'s columns out to its viewport's width
     (:func:`fit_widths`); call it when the view is resized and when its
     rows' text changes.
@@ -61,11 +82,16 @@ def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
             theirs (None: its content's whole width); at least a letter of
             its name and "…" (its whole name belongs in the header's tooltip).
         wanted: per column, its width where there is room (None, or not
-            given: its content's and its name's); the last column takes
-            what is left over.
+            given: its content's and its name's); the last column shown
+            takes what is left over.
+        leave_out: columns hidden in this order, each while the least
+            widths of the ones still shown exceed the view's width (the
+            choice rests on ``least`` alone, not on what is hidden now,
+            so that it does not swing back and forth); shown again where
+            they fit.
 
     Returns:
-        the columns' widths in pixels.
+        the columns' widths in pixels (0: left out).
     """
     header = view.header()
     count = header.count()
@@ -77,10 +103,21 @@ def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
     wanted = [natural[col] if wanted is None or wanted[col] is None else max(wanted[col], elided)
               for col in range(count)]
     least = [max(content[col] if low is None else low, elided) for col, low in enumerate(least)]
-    widths = fit_widths(view.viewport().width(), wanted, least)
-    for col, width in enumerate(widths):
-        if header.sectionSize(col) != width:
-            header.resizeSection(col, width)
+    available = view.viewport().width()
+    shown = list(range(count))
+    for col in leave_out:
+        if len(shown) == 1 or sum(least[c] for c in shown) <= available:
+            break
+        shown.remove(col)
+    widths = [0] * count
+    for col, width in zip(shown, fit_widths(available, [wanted[c] for c in shown],
+                                            [least[c] for c in shown])):
+        widths[col] = width
+    for col in range(count):
+        if view.isColumnHidden(col) != (col not in shown):
+            view.setColumnHidden(col, col not in shown)
+        if col in shown and header.sectionSize(col) != widths[col]:
+            header.resizeSection(col, widths[col])
     return widths
 
 

@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from kwsapp import LABELS
 from kwsapp.config import GuiConfig
-from kwsapp.gui.columns import fit_columns, fixed_columns
+from kwsapp.gui.columns import fit_columns, fixed_columns, name_width
 
 ACCENT = (80, 220, 255)
 DIM = (110, 110, 120)
@@ -87,20 +87,24 @@ class ResultView(QtWidgets.QFrame):
 class HistoryList(QtWidgets.QTreeWidget):
     """Recognized commands, newest first: clock time, stream time, command,
     confidence, and a note for the ones the second opinion stopped (greyed:
-    heard, not emitted)."""
+    heard, not emitted). Where the view is too narrow for them all, the
+    columns of ``GuiConfig.history_leave_out`` are left out in turn."""
 
     def __init__(self, config: GuiConfig, parent=None) -> None:
         super().__init__(parent)
         self.max_rows = config.history_rows
-        self.setHeaderLabels(["time", "at (s)", "command", "confidence", "note"])
+        names = ["time", "at (s)", "command", "confidence", "note"]
+        self.setHeaderLabels(names)
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
         self.setToolTip("Every recognized command, newest first; greyed: one the speech "
                         "recogniser's second opinion did not confirm, so it did not fire")
-        for col, tip in enumerate(("Clock time it was heard", "Stream time it ended at, in "
-                                   "seconds", "The command", "How sure the model was: the "
-                                   "command's smoothed confidence when it fired",
+        for col, tip in enumerate(("Clock time it was heard",
+                                   "Stream time it ended at, in seconds (its clock "
+                                   "time in the cell's tooltip)", "The command",
+                                   "How sure the model was: the command's smoothed "
+                                   "confidence when it fired",
                                    "Why it did not fire (greyed rows)")):
             self.headerItem().setToolTip(col, tip)  # a narrow column elides its name
         # The columns are laid out to the view's width (fit_columns): a
@@ -109,6 +113,11 @@ class HistoryList(QtWidgets.QTreeWidget):
         # off the note.
         fixed_columns(self)
         self.note_min_chars = config.history_note_min_chars
+        unknown = [name for name in config.history_leave_out if name not in names]
+        if unknown:
+            raise ValueError(f"GuiConfig.history_leave_out: {unknown} are not the history's "
+                             f"columns {names}")
+        self.leave_out = [names.index(name) for name in config.history_leave_out]
         self.show_withheld = True  # rows with a note are listed (set_show_withheld)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
@@ -121,10 +130,13 @@ class HistoryList(QtWidgets.QTreeWidget):
         """Lay the columns out to the view's width: time, stream time,
         command and confidence as wide as their text and names, the note
         what is left (elided), at least ``note_min_chars`` wide; with less
-        room the names and the note elide first, then the values."""
-        values = [None] * (self.columnCount() - 1)  # whole, before the note shrinks
+        room the note elides to its first letter, then the columns of
+        ``leave_out`` are left out in turn (the clock, then the note), and
+        only then do the names and values elide."""
+        whole = [max(self.sizeHintForColumn(col), name_width(self, col))
+                 for col in range(self.columnCount() - 1)]  # hidden or not
         note = int(np.ceil(self.note_min_chars * self.fontMetrics().averageCharWidth()))
-        fit_columns(self, least=values + [0], wanted=values + [note])
+        fit_columns(self, least=whole + [0], wanted=whole + [note], leave_out=self.leave_out)
 
     def add(self, label: str, score: float, stream_s: float,
             audio: np.ndarray | None = None, note: str = "") -> None:
@@ -139,12 +151,16 @@ class HistoryList(QtWidgets.QTreeWidget):
                     (clock, round(float(stream_s), 3), label, round(float(score), 4), note))
         if audio is not None:
             row.setData(1, QtCore.Qt.ItemDataRole.UserRole, audio)
+        # The clock and the note columns may be left out (a narrow view):
+        # what they say is in the cells' tooltips too.
+        row.setToolTip(1, f"heard at {clock}" + (f"\n{note}" if note else ""))
         if note:
             grey = self.palette().color(QtGui.QPalette.ColorGroup.Disabled,
                                         QtGui.QPalette.ColorRole.Text)
             for col in range(self.columnCount()):
                 row.setForeground(col, grey)
-            row.setToolTip(4, note)
+            for col in (0, 2, 3, 4):
+                row.setToolTip(col, note)
         else:
             bold = row.font(2)
             bold.setBold(True)
