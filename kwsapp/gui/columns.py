@@ -95,14 +95,17 @@ def fit_columns(view: QtWidgets.QTreeView, least: Sequence[int | None],
     """
     header = view.header()
     count = header.count()
-    content = [max(0, view.sizeHintForColumn(col)) for col in range(count)]
-    natural = [max(width, header.sectionSizeHint(col)) for col, width in enumerate(content)]
+
+    def content(col: int) -> int:  # measured only where asked for: it reads every row
+        return max(0, view.sizeHintForColumn(col))
+
     # A name elided to its first letter and "…" still says which column it is.
     elided = view.fontMetrics().horizontalAdvance("M…") + 2 * view.style().pixelMetric(
         QtWidgets.QStyle.PixelMetric.PM_HeaderMargin)
-    wanted = [natural[col] if wanted is None or wanted[col] is None else max(wanted[col], elided)
+    wanted = [max(content(col), header.sectionSizeHint(col))
+              if wanted is None or wanted[col] is None else max(wanted[col], elided)
               for col in range(count)]
-    least = [max(content[col] if low is None else low, elided) for col, low in enumerate(least)]
+    least = [max(content(col) if low is None else low, elided) for col, low in enumerate(least)]
     available = view.viewport().width()
     shown = list(range(count))
     for col in leave_out:
