@@ -184,7 +184,6 @@ def _whole_checkpoint(ckpt: Path) -> tuple[dict | None, dict[str, str]]:
 SWAP_RENAMES = 10
 
 
-@lru_cache(maxsize=1)
 def killed_and_resumed(data_dir: Path, conversions: Path) -> KilledRuns:
     """Four SIGKILLs at seeded-random moments, then the same command run to
     the end. Kill moments (seed ``KILL_SEED``):
